@@ -1,0 +1,263 @@
+"""The ``crisisdesk`` command line: a thin front end over the core.
+
+Exit codes: 0 success, 1 done with item-level problems reported, 2 bad usage or
+unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from crisisdesk import __version__
+
+# Jobs never download on their own; without this a missing model costs ~45 s of retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+OK, PROBLEMS, USAGE = 0, 1, 2
+
+
+def _fail(message: str) -> int:
+    print(f"crisisdesk: error: {message}", file=sys.stderr)
+    return USAGE
+
+
+def drive(job: Iterator, unit: str = "post") -> bool:
+    """Run a core job generator with a progress bar; False when the user cancelled."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit=unit, disable=None, file=sys.stderr, dynamic_ncols=True)
+    try:
+        for progress in job:
+            bar.total = progress.total
+            bar.n = progress.done
+            bar.set_description_str(progress.message[:60], refresh=False)
+            bar.set_postfix_str(f"on {progress.device}", refresh=False)
+            bar.refresh()
+    except KeyboardInterrupt:
+        return False
+    finally:
+        bar.close()
+    return True
+
+
+def _gui_missing(project: str | None) -> int:
+    where = f" on {project}" if project else ""
+    print(f"crisisdesk: the desktop app is not built yet, so it cannot open{where}.\n"
+          "Use the command line meanwhile: crisisdesk import | info | label | export "
+          "(see crisisdesk --help).", file=sys.stderr)
+    return USAGE
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from crisisdesk.core.importers import ImportJob, ImportOptions
+    from crisisdesk.core.project import Project, ProjectError
+
+    mapping = {}
+    for entry in args.map or []:
+        field, sep, column = entry.partition("=")
+        if not sep or not field or not column:
+            return _fail(f"--map {entry!r}: expected FIELD=COLUMN")
+        mapping[field.strip()] = column
+    if args.images_root and not Path(args.images_root).is_dir():
+        return _fail(f"--images-root {args.images_root}: no such folder")
+    try:
+        project = Project.open(args.project, create=True)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    options = ImportOptions(
+        format=args.format, images_root=Path(args.images_root) if args.images_root else None,
+        event=args.event, source=args.source, mapping=mapping)
+    job = ImportJob(project, [Path(s) for s in args.sources], options)
+    finished = drive(job.run())
+    report = job.report
+    print(report.summary())
+    print(f"Report: {job.report_path}")
+    if not finished:
+        print("Import cancelled; what was committed stays. Run the same command to resume.")
+        return PROBLEMS
+    if report.unusable_sources == len(args.sources):
+        return USAGE
+    return PROBLEMS if report.errors else OK
+
+
+def _open_store(path: str):
+    from crisisdesk.core.project import Project
+
+    return Project.open(path).open_store()
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from crisisdesk.core.project import ProjectError
+
+    try:
+        store = _open_store(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    with store:
+        counts = store.counts()
+    if args.json:
+        print(json.dumps(counts, indent=2, ensure_ascii=False))
+        return OK
+    print(f"Project {Path(args.project).absolute()}")
+    print(f"  posts: {counts['posts']:,}   items: {counts['items']:,} "
+          f"({counts['text_only_items']:,} text-only)")
+    media = ", ".join(f"{n:,} {s}" for s, n in counts["media"].items()) or "none"
+    print(f"  media: {media}")
+    for task, entry in counts["labels"].items():
+        sources = ", ".join(f"{n:,} {s}" for s, n in entry["by_source"].items())
+        splits = ", ".join(f"{n:,} {s}" for s, n in counts["splits"].get(task, {}).items())
+        print(f"  {task}: {entry['total']:,} labels ({sources})"
+              + (f"; splits: {splits}" if splits else ""))
+    if counts["events"]:
+        print("  events: " + ", ".join(f"{e or '(none)'} {n:,}"
+                                       for e, n in counts["events"].items()))
+    return OK
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from crisisdesk.core.project import ProjectError
+    from crisisdesk.core.schemes import scheme_for
+    from crisisdesk.core.store import LabelChange
+
+    try:
+        scheme = scheme_for(args.task)
+    except KeyError as exc:
+        return _fail(exc.args[0])
+    label = scheme.normalise(args.label)
+    if label is None:
+        return _fail(f"{args.label!r} is not a class of task {args.task} "
+                     f"(one of: {', '.join(scheme.classes)})")
+    try:
+        store = _open_store(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    with store:
+        try:
+            item = store.resolve_item(args.item)
+        except LookupError as exc:
+            return _fail(exc.args[0])
+        before = store.current_label(item.id, args.task)
+        store.add_labels([LabelChange(item.id, args.task, label)], annotator=args.annotator)
+    was = f" (was {before.label}, {before.source})" if before else ""
+    print(f"{item.uid} {args.task}: {label}{was}")
+    return OK
+
+
+def cmd_undo_redo(args: argparse.Namespace) -> int:
+    from crisisdesk.core.project import ProjectError
+
+    try:
+        store = _open_store(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    with store:
+        changes = (store.undo if args.command == "undo" else store.redo)(args.annotator)
+        if not changes:
+            print(f"nothing to {args.command} for {args.annotator}")
+            return OK
+        for change in changes:
+            uid = store.item_uid_of(change.item)
+            print(f"{uid} {change.task}: {change.label or '(no label)'}")
+    return OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crisisdesk.core.exporters import Exporter
+    from crisisdesk.core.project import ProjectError
+
+    try:
+        store = _open_store(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    with store:
+        try:
+            exporter = Exporter(store, tasks=[args.task] if args.task else None,
+                                only_corrected=args.only_corrected,
+                                hash_authors=args.hash_authors)
+        except ValueError as exc:
+            return _fail(str(exc))
+        files = exporter.write(Path(args.out), args.format)
+    for file in files:
+        print(f"wrote {file}")
+    return OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from crisisdesk.core.exporters import EXPORT_FORMATS
+    from crisisdesk.core.importers import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="crisisdesk",
+        description="Triage crisis social-media posts. With no command, opens the app.")
+    parser.add_argument("--version", action="version", version=f"crisisdesk {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("open", help="open a project in the desktop app")
+    p.add_argument("project")
+
+    p = sub.add_parser("import", help="import posts into a project (created if needed)")
+    p.add_argument("project")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p.add_argument("--images-root", metavar="DIR",
+                   help="folder the sources' image paths are relative to "
+                        "(for CrisisMMD: the folder holding data_image/)")
+    p.add_argument("--event", help="event name for every imported post")
+    p.add_argument("--source", help="stable name of the source (default: from its path)")
+    p.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                   help="take a post field (id, text, image, created_at, author, ...) "
+                        "from this column; repeatable")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("info", help="counts of posts, items, media, labels and splits")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    annotator = getpass.getuser() if hasattr(os, "getuid") else "analyst"
+    p = sub.add_parser("label", help="give an item a label for a task")
+    p.add_argument("project")
+    p.add_argument("item", metavar="ITEM_ID")
+    p.add_argument("--task", required=True)
+    p.add_argument("--label", required=True)
+    p.add_argument("--annotator", default=annotator)
+    p.set_defaults(func=cmd_label)
+
+    for name in ("undo", "redo"):
+        p = sub.add_parser(name, help=f"{name} the annotator's last label change")
+        p.add_argument("project")
+        p.add_argument("--annotator", default=annotator)
+        p.set_defaults(func=cmd_undo_redo)
+
+    p = sub.add_parser("export", help="export labels (and latest predictions)")
+    p.add_argument("project")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
+    p.add_argument("--task")
+    p.add_argument("--only-corrected", action="store_true",
+                   help="only items with a label given by a person")
+    p.add_argument("--hash-authors", action="store_true",
+                   help="replace author handles by a salted hash")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``crisisdesk`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return _gui_missing(None)
+    if args.command == "open":
+        return _gui_missing(args.project)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

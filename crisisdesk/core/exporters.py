@@ -1,0 +1,133 @@
+"""Exports of labels: CSV, JSONL and CrisisMMD-style TSV.
+
+Each export holds, per item and task, the current label (with who gave it), the split,
+and the latest prediction with its confidence. Files are written to a temporary name
+and renamed into place, so a crash never leaves half a file where the export should be.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.core.store import Store
+
+EXPORT_FORMATS = ("csv", "jsonl", "crisismmd")
+POST_COLUMNS = ("item_id", "source", "post_id", "n", "event", "platform", "created_at",
+                "author", "language", "url", "text", "image", "image_sha256")
+TASK_COLUMNS = ("label", "label_source", "annotator", "labelled_at", "split", "prediction",
+                "confidence", "model_version")
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[IO[str]]:
+    """Open a temp file beside ``path``; rename it over ``path`` only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def hash_author(author: str | None, salt: str) -> str | None:
+    """A stable pseudonym for an author handle: the same handle gives the same hash
+    within a project, and the salt keeps it from being looked up in a table."""
+    if not author:
+        return author
+    return "anon-" + hashlib.sha256(f"{salt}:{author}".encode()).hexdigest()[:16]
+
+
+def _column(task: str, key: str) -> str:
+    return task if key == "label" else f"{task}_{key}"
+
+
+class Exporter:
+    """Writes the labels of a project's items in one of :data:`EXPORT_FORMATS`."""
+
+    def __init__(self, store: Store, *, tasks: list[str] | None = None,
+                 only_corrected: bool = False, hash_authors: bool = False) -> None:
+        known = list(builtin_schemes())
+        for task in tasks or []:
+            if task not in known:
+                raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(known)}")
+        self.store, self.tasks = store, tasks or known
+        self.only_corrected, self.salt = only_corrected, store.salt() if hash_authors else None
+
+    def items(self) -> Iterator[dict[str, Any]]:
+        """The items to export, authors hashed when asked."""
+        for item in self.store.export_items(self.tasks, only_corrected=self.only_corrected):
+            if self.salt is not None:
+                item["author"] = hash_author(item["author"], self.salt)
+            yield item
+
+    def write(self, out: Path, fmt: str) -> list[Path]:
+        """Write the export; return the files written."""
+        if fmt == "csv":
+            return [self._csv(out)]
+        if fmt == "jsonl":
+            return [self._jsonl(out)]
+        if fmt == "crisismmd":
+            return self._crisismmd(out)
+        raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
+
+    def _csv(self, out: Path) -> Path:
+        """One row per item: the post's fields, then per task label, split, prediction."""
+        header = list(POST_COLUMNS) + [_column(t, k) for t in self.tasks for k in TASK_COLUMNS]
+        with atomic_write(out) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for item in self.items():
+                row = [item[c] for c in POST_COLUMNS]
+                row += [item["tasks"][t][k] for t in self.tasks for k in TASK_COLUMNS]
+                writer.writerow(["" if v is None else v for v in row])
+        return out
+
+    def _jsonl(self, out: Path) -> Path:
+        """One JSON object per item, with a ``tasks`` object per task."""
+        with atomic_write(out) as handle:
+            for item in self.items():
+                record = {c: item[c] for c in POST_COLUMNS}
+                record["tasks"] = item["tasks"]
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return out
+
+    def _crisismmd(self, out: Path) -> list[Path]:
+        """CrisisMMD's TSV columns, one file per task (``OUT`` a folder for several tasks).
+
+        Only labelled items are written, as in CrisisMMD's own split files; the
+        prediction and its confidence follow as extra columns.
+        """
+        if len(self.tasks) == 1 and out.suffix:
+            targets = {self.tasks[0]: out}
+        else:
+            targets = {t: out / f"task_{t}_text_img.tsv" for t in self.tasks}
+        header = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
+                  "split", "label_source", "prediction", "confidence"]
+        items = list(self.items())
+        for task, path in targets.items():
+            with atomic_write(path) as handle:
+                writer = csv.writer(handle, dialect="excel-tab", lineterminator="\n")
+                writer.writerow(header)
+                for item in items:
+                    entry = item["tasks"][task]
+                    if entry["label"] is None:
+                        continue
+                    writer.writerow(["" if v is None else v for v in (
+                        item["event"], item["post_id"], f"{item['post_id']}_{item['n']}",
+                        item["text"], item["image"], entry["label"], entry["split"],
+                        entry["label_source"], entry["prediction"], entry["confidence"])])
+        return list(targets.values())

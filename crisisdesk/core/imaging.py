@@ -1,0 +1,113 @@
+"""Checking image files on import: identity (sha256), size, dimensions, decodability.
+
+An image that cannot be used is not an error that stops an import: it is recorded with
+status ``unreadable`` and a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageFile
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+)
+# Defaults for ImageLimits; an import can loosen them for e.g. satellite imagery.
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+MAX_IMAGE_PIXELS = 100_000_000
+# Never let Pillow decode a truncated file as if it were whole.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an import accepts as an image."""
+
+    max_bytes: int = MAX_IMAGE_BYTES
+    max_pixels: int = MAX_IMAGE_PIXELS
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the store records about a media file."""
+
+    status: str  # ok / missing / unreadable
+    reason: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts:
+    """Hash, measure and trial-decode ``path``; never raises for a bad file.
+
+    The trial decode runs at reduced scale where the format allows it (JPEG draft mode),
+    which still reads every byte, so truncation is caught at a fraction of the cost.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return ImageFacts("missing", f"file not found: {path}")
+    except OSError as exc:
+        return ImageFacts("unreadable", f"cannot read file: {exc.strerror or exc}")
+    if size == 0:
+        return ImageFacts("unreadable", "empty file (0 bytes)", size=0)
+    if size > limits.max_bytes:
+        return ImageFacts(
+            "unreadable",
+            f"file too large ({_mb(size)}; the limit is {_mb(limits.max_bytes)})",
+            size=size,
+        )
+    try:
+        sha = _sha256(path)
+    except OSError as exc:
+        return ImageFacts("unreadable", f"cannot read file: {exc.strerror or exc}", size=size)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (not raises) between 1x and 2x its own limit; we decide ourselves.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                pixels = width * height
+                if pixels > limits.max_pixels:
+                    kind = "decompression bomb? " if pixels > 1000 * max(size, 1) else ""
+                    return ImageFacts(
+                        "unreadable",
+                        f"{kind}image too large to decode: {width}x{height} = "
+                        f"{pixels / 1e6:.0f} megapixels (the limit is "
+                        f"{limits.max_pixels / 1e6:.0f})",
+                        sha, size, width, height,
+                    )
+                if img.format == "JPEG":
+                    img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                img.load()
+    except Image.DecompressionBombError as exc:
+        return ImageFacts("unreadable", f"decompression bomb refused: {exc}", sha, size)
+    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as exc:
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, Image.UnidentifiedImageError):
+            message = "not an image Pillow can read (wrong file type or corrupt header)"
+        elif "truncated" in message:
+            message = f"truncated or corrupt image data ({message})"
+        return ImageFacts("unreadable", message, sha, size)
+    except Exception as exc:  # noqa: BLE001 - a plug-in's odd error must not stop an import
+        return ImageFacts("unreadable", f"cannot decode image: {type(exc).__name__}: {exc}",
+                          sha, size)
+    return ImageFacts("ok", None, sha, size, width, height)

@@ -1,0 +1,116 @@
+"""Zip archives of any importable source, extracted safely into the project.
+
+Extracted files land in the project's ``media/<source>/`` folder, so the images the
+store points at outlive the import. Entries that would leave that folder (``../``,
+absolute paths, drive letters), symlinks, oversized or over-compressed entries are
+skipped with a report line; an archive with too many entries is refused whole.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from crisisdesk.core.importers.records import Problem, Where
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an archive may hold."""
+
+    max_entries: int = 50_000
+    max_entry_bytes: int = 200 * 1024 * 1024
+    max_total_bytes: int = 20 * 1024 * 1024 * 1024
+    # Ratio of uncompressed to compressed size above which an entry is a zip bomb.
+    max_ratio: int = 200
+
+
+def _safe_name(name: str) -> PurePosixPath | None:
+    """The entry's relative path, or None when it would leave the extraction folder."""
+    text = name.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        return None
+    parts = PurePosixPath(text).parts
+    if any(part == ".." for part in parts):
+        return None
+    clean = [p for p in parts if p not in ("", ".")]
+    return PurePosixPath(*clean) if clean else None
+
+
+def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()
+                ) -> tuple[Path | None, list[Problem]]:
+    """Extract ``archive`` into ``dest``; return (folder to import, problems).
+
+    The folder is ``dest`` itself, or its only subfolder when the archive wraps
+    everything in one top folder. None when the archive is unusable.
+    """
+    problems: list[Problem] = []
+    where = Where(str(archive))
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        return None, [Problem(where, f"not a readable zip archive: {exc}")]
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_entries:
+            return None, [Problem(where, f"archive has {len(infos):,} entries; the limit is "
+                                  f"{limits.max_entries:,} (split the archive, or import "
+                                  "the unpacked folder)")]
+        total = sum(i.file_size for i in infos)
+        if total > limits.max_total_bytes:
+            return None, [Problem(where, f"archive would unpack to {total / 2**30:.1f} GB; "
+                                  f"the limit is {limits.max_total_bytes / 2**30:.1f} GB")]
+        dest.mkdir(parents=True, exist_ok=True)
+        for info in infos:
+            entry = Where(f"{archive}!{info.filename}")
+            rel = _safe_name(info.filename)
+            if rel is None:
+                if info.filename.strip("/."):
+                    problems.append(Problem(entry, "entry path leaves the archive "
+                                            "(absolute or '..'); skipped"))
+                continue
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                problems.append(Problem(entry, "symlink entry skipped"))
+                continue
+            target = dest / rel
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            if info.file_size > limits.max_entry_bytes:
+                problems.append(Problem(entry, f"entry too large ({info.file_size / 2**20:.0f}"
+                                        " MB unpacked); skipped"))
+                continue
+            if info.compress_size and info.file_size > 1024 * 1024 and \
+                    info.file_size / info.compress_size > limits.max_ratio:
+                problems.append(Problem(entry, "compression ratio "
+                                        f"{info.file_size / info.compress_size:.0f}:1 looks "
+                                        "like a zip bomb; skipped"))
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".part")
+            try:
+                with zf.open(info) as src, tmp.open("wb") as out:
+                    # Never trust the header's size: copy at most what it promised.
+                    copied = 0
+                    while chunk := src.read(1 << 20):
+                        copied += len(chunk)
+                        if copied > info.file_size:
+                            raise ValueError("entry is larger than its header says")
+                        out.write(chunk)
+                tmp.replace(target)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                tmp.unlink(missing_ok=True)
+                problems.append(Problem(entry, f"cannot extract: {exc}; skipped"))
+    children = [c for c in dest.iterdir() if not c.name.startswith(".")]
+    if len(children) == 1 and children[0].is_dir():
+        return children[0], problems
+    return dest, problems
+
+
+def clear_extraction(dest: Path) -> None:
+    """Remove an extraction folder (used when an archive turns out unusable)."""
+    shutil.rmtree(dest, ignore_errors=True)

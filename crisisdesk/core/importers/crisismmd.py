@@ -1,0 +1,106 @@
+"""CrisisMMD split files (``task_<task>_text_img_<split>.tsv``).
+
+Each row is one image-text pair of a tweet, labelled for the task named by the file.
+The six files of a setting describe overlapping posts; they merge into one post per
+tweet with several labels. Images attach from ``--images-root`` (the CrisisMMD root
+holding ``data_image/``) when given, and are marked missing otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from crisisdesk.core.importers.records import (
+    LabelRef, MediaRef, PostRecord, Problem, Where, resolve_inside,
+)
+from crisisdesk.core.importers.textio import TextFileError, read_text_file
+
+SOURCE_NAME = "crisismmd"
+# The split may be missing from the name (crisisdesk's own exports carry a split column).
+FILE_NAME = re.compile(r"task_(?P<task>[a-z]+)_text_img(?:_(?P<split>train|dev|test))?\.tsv$")
+NO_ROOT = "no --images-root given"
+REQUIRED = ("event_name", "tweet_id", "image_id", "tweet_text", "image", "label")
+
+
+def is_crisismmd_file(path: Path) -> bool:
+    """Whether ``path`` is named like a CrisisMMD split file."""
+    return FILE_NAME.search(path.name) is not None
+
+
+def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[PostRecord | Problem]:
+    """Records of one CrisisMMD split file, one per row (one image of a tweet)."""
+    match = FILE_NAME.search(path.name)
+    if match is None:
+        yield Problem(Where(str(path)), "cannot tell task and split from the file name "
+                      "(expected task_<task>_text_img_<train|dev|test>.tsv)")
+        return
+    task, split = match["task"], match["split"]
+    try:
+        text, warning = read_text_file(path)
+    except TextFileError as exc:
+        yield Problem(Where(str(path)), str(exc))
+        return
+    if warning:
+        yield Problem(Where(str(path)), warning, "warning")
+    # A real CSV reader: some tweets are quoted, with doubled quotes inside.
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect="excel-tab")
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        yield Problem(Where(str(path)), f"required column {', '.join(repr(m) for m in missing)}"
+                      f" missing (columns: {', '.join(header)})")
+        return
+    seen: dict[str, tuple[int, str]] = {}
+    unattached = 0
+    number = 1
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield Problem(Where(str(path), number), f"malformed row: {exc}; skipped")
+            continue
+        where = Where(str(path), number)
+        if None in row or any(row.get(c) is None for c in REQUIRED):
+            yield Problem(where, "row has a different number of fields than the header; skipped")
+            continue
+        tweet_id, image_id = row["tweet_id"].strip(), row["image_id"].strip()
+        prefix, sep, n = image_id.rpartition("_")
+        if not sep or not n.isdigit():
+            yield Problem(where, f"image_id {image_id!r} is not <tweet_id>_<n>; row skipped")
+            continue
+        if prefix != tweet_id:
+            # It happens in CrisisMMD (a tweet quoting another's image); the pair is real.
+            yield Problem(where, f"image_id {image_id} belongs to another tweet than "
+                          f"{tweet_id}; imported as image {n} of tweet {tweet_id}", "warning")
+        previous = seen.get(image_id)
+        if previous is not None:
+            if previous[1] != row["label"]:
+                yield Problem(where, f"image {image_id} appears again (first at row "
+                              f"{previous[0]}) with label {row['label']!r}; kept the first")
+            continue
+        seen[image_id] = (number, row["label"])
+        declared = row["image"].strip()
+        if images_root is None:
+            unattached += 1
+            media = MediaRef(declared, None, int(n), status="missing", reason=NO_ROOT,
+                             quiet=True, external_id=image_id)
+        else:
+            resolved, reason = resolve_inside(images_root, declared)
+            media = MediaRef(declared, resolved, int(n), external_id=image_id,
+                             status=None if resolved else "unreadable", reason=reason)
+        yield PostRecord(
+            post_id=tweet_id, where=where, text=row["tweet_text"], platform="twitter",
+            event=row["event_name"].strip() or None, media=[media],
+            labels=[LabelRef(task, row["label"], (row.get("split") or "").strip() or split)],
+        )
+    if unattached:
+        yield Problem(Where(str(path)), f"{unattached:,} images marked missing: no "
+                      "--images-root given (import again with --images-root to attach them)",
+                      "warning")

@@ -1,0 +1,183 @@
+"""The import job: detect each source's format, parse it, write it, report.
+
+``ImportJob(project, sources, options).run()`` is a generator yielding Progress; closing
+it stops the import after the batch in hand is committed. The report is saved in the
+project's ``reports/`` folder in every case and kept on ``job.report``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crisisdesk.core.imaging import ImageLimits
+from crisisdesk.core.importers.archive import ArchiveLimits, extract_zip
+from crisisdesk.core.importers.crisismmd import (
+    SOURCE_NAME as CRISISMMD, is_crisismmd_file, parse_crisismmd,
+)
+from crisisdesk.core.importers.folder import find_manifest, parse_folder
+from crisisdesk.core.importers.records import ImportReport, PostRecord, Problem, Where
+from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
+from crisisdesk.core.importers.writer import RecordWriter
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+
+FORMATS = ("auto", "folder", "csv", "jsonl", "crisismmd")
+BATCH = 256
+
+
+class SourceError(Exception):
+    """A source that cannot be imported at all (the message says why)."""
+
+
+@dataclass
+class ImportOptions:
+    """How to read the sources of one import."""
+
+    format: str = "auto"
+    images_root: Path | None = None
+    event: str | None = None
+    source: str | None = None  # the source's stable name; default from the path
+    platform: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    image_limits: ImageLimits = field(default_factory=ImageLimits)
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    workers: int = 4
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format of a source path; raises SourceError when there is no guess."""
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.is_dir():
+        if find_manifest(path) is None and any(is_crisismmd_file(p) for p in path.glob("*.tsv")):
+            return "crisismmd"
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        return "zip"
+    if suffix == ".tsv" and is_crisismmd_file(path):
+        return "crisismmd"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise SourceError(f"{path}: cannot tell the format from the name; pass --format")
+
+
+def source_name(path: Path, fmt: str, given: str | None) -> str:
+    """The stable name posts of this source are filed under."""
+    if given:
+        return given
+    if fmt == "crisismmd":
+        return CRISISMMD
+    name = path.name if path.is_dir() else path.stem
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "source"
+
+
+class ImportJob:
+    """One import of one or more sources into a project."""
+
+    kind = "import"
+
+    def __init__(self, project: Project, sources: list[Path], options: ImportOptions) -> None:
+        self.project, self.sources, self.options = project, sources, options
+        self.report = ImportReport()
+        self.report_path: Path | None = None
+
+    def _parse(self, path: Path, fmt: str, name: str) -> Iterator[PostRecord | Problem]:
+        opts = self.options
+        defaults = {"event": opts.event, "platform": opts.platform}
+        if fmt == "zip":
+            dest = self.project.folder("media") / name
+            folder, problems = extract_zip(path, dest, opts.archive_limits)
+            yield from problems
+            if folder is None:
+                raise SourceError(f"{path}: archive not imported")
+            inner = self._inner_format(folder)
+            yield from self._parse(inner[0], inner[1], name)
+        elif fmt == "crisismmd":
+            files = sorted(path.glob("*.tsv")) if path.is_dir() else [path]
+            for file in files:
+                yield from parse_crisismmd(file, opts.images_root)
+        elif fmt == "folder":
+            yield from parse_folder(path, opts.mapping, defaults, opts.images_root)
+        elif fmt == "csv":
+            yield from parse_csv(path, opts.images_root or path.parent, opts.mapping, defaults)
+        elif fmt == "jsonl":
+            yield from parse_jsonl(path, opts.images_root or path.parent, opts.mapping, defaults)
+        else:
+            raise SourceError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+    @staticmethod
+    def _inner_format(folder: Path) -> tuple[Path, str]:
+        """What an unpacked archive holds: a folder of posts, CrisisMMD files, or one table."""
+        if find_manifest(folder) is None:
+            tables = [p for p in folder.iterdir() if p.is_file() and
+                      p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson", ".json")]
+            if len(tables) == 1:
+                return tables[0], detect_format(tables[0])
+        return folder, detect_format(folder)
+
+    def run(self) -> Iterator[Progress]:
+        """Import every source, yielding progress after each committed batch."""
+        store = self.project.open_store()
+        job = store.start_job(self.kind, {"sources": [str(s) for s in self.sources],
+                                          "format": self.options.format})
+        state, error = "done", None
+        done = 0
+        try:
+            for path in self.sources:
+                path = Path(path)
+                try:
+                    fmt = detect_format(path) if self.options.format == "auto" else \
+                        self.options.format
+                    if fmt == "zip" and path.suffix.lower() != ".zip":
+                        raise SourceError(f"{path}: not a .zip file")
+                    name = source_name(path, fmt, self.options.source)
+                    records: list[PostRecord] = []
+                    for entry in self._parse(path, fmt, name):
+                        if isinstance(entry, Problem):
+                            self.report.problems.append(entry)
+                        else:
+                            records.append(entry)
+                except SourceError as exc:
+                    self.report.add(Where(str(path)), str(exc))
+                    self.report.unusable_sources += 1
+                    continue
+                # CrisisMMD's split files of one setting are one source: its folder.
+                location = path.parent if fmt == "crisismmd" and path.is_file() else path
+                warning = store.ensure_source(name, fmt, str(location.absolute()))
+                if warning:
+                    self.report.add(Where(str(path)), warning, "warning")
+                self.report.sources.append({"path": str(path), "format": fmt, "name": name})
+                writer = RecordWriter(store, name, self.report, self.options.image_limits,
+                                      self.options.workers)
+                total = done + len(records)
+                try:
+                    for start in range(0, len(records), BATCH):
+                        batch = records[start:start + BATCH]
+                        writer.write_batch(batch)
+                        done += len(batch)
+                        store.update_job(job, done=done, total=total,
+                                         problems=len(self.report.problems))
+                        yield Progress(done, total,
+                                       f"{path.name}: {self.report.posts_added} new posts")
+                finally:
+                    writer.close()
+        except (GeneratorExit, KeyboardInterrupt):
+            state = "cancelled"
+            self.report.cancelled = True
+            raise
+        except BaseException as exc:
+            state, error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+            self.report_path = self.project.folder("reports") / f"import-{stamp}.json"
+            self.report.save(self.report_path)
+            store.finish_job(job, state, error)
+            store.close()

@@ -1,0 +1,167 @@
+"""What importers produce: post records to write, and problems to report.
+
+An importer only parses its source into :class:`PostRecord` objects (and
+:class:`Problem` lines for what it could not use); one shared writer turns records into
+posts, items, media, labels and splits. A new kind of source (a collector's export, a
+watched folder) is a new parser yielding the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Where:
+    """The place in a source a record or problem comes from: file, and row or line."""
+
+    file: str
+    row: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file} row {self.row}" if self.row is not None else self.file
+
+
+@dataclass
+class MediaRef:
+    """An image a record names: as written, and resolved inside the source (or not)."""
+
+    declared: str
+    path: Path | None = None
+    n: int | None = None  # explicit media index (CrisisMMD's <tweet id>_<n>); else next free
+    status: str | None = None  # 'missing' or 'unreadable' when known before any file access
+    reason: str | None = None
+    quiet: bool = False  # the parser reports this media's status itself, in a summary
+    external_id: str | None = None  # the source's own id of the pair (CrisisMMD image_id)
+
+
+@dataclass
+class LabelRef:
+    """A label a source gives to the items of a record, with its split if any."""
+
+    task: str
+    label: str
+    split: str | None = None
+
+
+@dataclass
+class PostRecord:
+    """One post (or one more image and labels of a post) as read from a source."""
+
+    post_id: str
+    where: Where
+    text: str = ""
+    platform: str | None = None
+    author: str | None = None
+    created_at: str | None = None
+    language: str | None = None
+    url: str | None = None
+    event: str | None = None
+    media: list[MediaRef] = field(default_factory=list)
+    labels: list[LabelRef] = field(default_factory=list)
+
+    def post_fields(self) -> dict[str, str | None]:
+        """The fields stored on the post row."""
+        return {"platform": self.platform, "author": self.author,
+                "created_at": self.created_at, "text": self.text,
+                "language": self.language, "url": self.url, "event": self.event}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One line of an import report."""
+
+    where: Where
+    message: str
+    severity: str = "error"  # error: something was not imported; warning: imported, but look
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.where}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did and what it could not do; saved as JSON in the project."""
+
+    sources: list[dict[str, str]] = field(default_factory=list)
+    records: int = 0
+    posts_added: int = 0
+    items_added: int = 0
+    media_added: dict[str, int] = field(default_factory=dict)
+    media_attached: int = 0
+    labels_added: int = 0
+    splits_added: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    cancelled: bool = False
+    unusable_sources: int = 0
+
+    def add(self, where: Where, message: str, severity: str = "error") -> None:
+        """Record a problem."""
+        self.problems.append(Problem(where, message, severity))
+
+    @property
+    def errors(self) -> int:
+        return sum(p.severity == "error" for p in self.problems)
+
+    @property
+    def warnings(self) -> int:
+        return sum(p.severity == "warning" for p in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["problems"] = [
+            {"file": p.where.file, "row": p.where.row, "severity": p.severity,
+             "message": p.message} for p in self.problems
+        ]
+        return data
+
+    def save(self, path: Path) -> None:
+        """Write the report as JSON (temp file + rename, like every file we write)."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False), "utf-8")
+        os.replace(tmp, path)
+
+    def summary(self, max_problems: int = 20) -> str:
+        """A few lines for a terminal: counts, then the first problems."""
+        media = ", ".join(f"{n} {s}" for s, n in sorted(self.media_added.items())) or "none"
+        lines = [
+            f"{'Cancelled' if self.cancelled else 'Imported'}: {self.posts_added} new posts, "
+            f"{self.items_added} new items, media added: {media}"
+            + (f", {self.media_attached} images attached" if self.media_attached else ""),
+            f"{self.labels_added} labels and {self.splits_added} splits added; "
+            f"{self.errors} errors, {self.warnings} warnings",
+        ]
+        for problem in self.problems[:max_problems]:
+            lines.append(f"  {problem}")
+        if len(self.problems) > max_problems:
+            lines.append(f"  ... and {len(self.problems) - max_problems} more in the report")
+        return "\n".join(lines)
+
+
+def resolve_inside(root: Path, declared: str) -> tuple[Path | None, str | None]:
+    """Resolve a path written in a source against the source's root folder.
+
+    Returns (path, None) for a path that stays inside ``root`` after following
+    ``..`` and symlinks, else (None, reason). Absolute paths are accepted only when
+    they point inside ``root``.
+    """
+    text = declared.strip()
+    if not text:
+        return None, "empty path"
+    if "\x00" in text:
+        return None, f"path contains a NUL byte: {text!r}"
+    # Backslashes are separators in exports made on Windows.
+    posix = text.replace("\\", "/")
+    real_root = Path(os.path.realpath(root))
+    if PureWindowsPath(text).drive or posix.startswith("/"):
+        candidate = Path(posix)
+    else:
+        candidate = real_root / PurePosixPath(posix)
+    real = Path(os.path.realpath(candidate))
+    if real != real_root and real_root not in real.parents:
+        return None, f"path leaves the source folder: {declared} (refused)"
+    return real, None

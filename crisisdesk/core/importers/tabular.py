@@ -1,0 +1,255 @@
+"""CSV and JSONL files of posts, with a mapping from columns to post fields.
+
+Each row is a post (or one more image of a post: rows with the same id and the same
+text add media). Default column names cover common exports; ``--map field=column``
+overrides them. Label columns are named after a task (``damage``, ``label_damage`` or
+``damage_label``); a ``split`` column (or ``<task>_split``) gives the split.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from crisisdesk.core.importers.records import (
+    LabelRef, MediaRef, PostRecord, Problem, Where, resolve_inside,
+)
+from crisisdesk.core.importers.textio import TextFileError, read_text_file
+from crisisdesk.core.schemes import builtin_schemes
+
+# Default columns for each field, tried in order (case-insensitive).
+DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "post_id", "tweet_id", "status_id", "id_str"),
+    "text": ("text", "tweet_text", "full_text", "content", "body", "message"),
+    "image": ("image", "image_path", "images", "media", "image_file", "file", "filename"),
+    "created_at": ("created_at", "date", "timestamp", "time", "created"),
+    "author": ("author", "user", "username", "screen_name", "user_screen_name", "handle"),
+    "platform": ("platform",),
+    "language": ("language", "lang"),
+    "url": ("url", "link", "permalink"),
+    "event": ("event", "event_name"),
+    "split": ("split",),
+}
+FIELDS = tuple(DEFAULT_COLUMNS)
+MAX_FIELD_CHARS = 10 * 1024 * 1024
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+class MissingColumn(ValueError):
+    """A required column is absent; the message names it and what was looked for."""
+
+
+def resolve_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """Pick the column of each field; raise MissingColumn when no id or no text/image."""
+    by_lower = {h.strip().lower(): h for h in header if h is not None}
+    chosen: dict[str, str] = {}
+    for field in FIELDS:
+        if field in mapping:
+            column = by_lower.get(mapping[field].strip().lower())
+            if column is None:
+                raise MissingColumn(
+                    f"--map {field}={mapping[field]}: no such column "
+                    f"(columns: {', '.join(header)})")
+            chosen[field] = column
+            continue
+        for candidate in DEFAULT_COLUMNS[field]:
+            if candidate in by_lower:
+                chosen[field] = by_lower[candidate]
+                break
+    if "id" not in chosen:
+        raise MissingColumn(
+            "required column 'id' is missing (looked for "
+            f"{', '.join(DEFAULT_COLUMNS['id'])}; map one with --map id=COLUMN)")
+    if "text" not in chosen and "image" not in chosen:
+        raise MissingColumn(
+            "required column 'text' (or 'image') is missing (looked for "
+            f"{', '.join(DEFAULT_COLUMNS['text'])}; map one with --map text=COLUMN)")
+    return chosen
+
+
+def label_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """Columns holding labels, by task: ``<task>``, ``label_<task>`` or ``<task>_label``."""
+    by_lower = {h.strip().lower(): h for h in header if h is not None}
+    found = {}
+    for task in builtin_schemes():
+        if f"label_{task}" in mapping:
+            found[task] = mapping[f"label_{task}"]
+            continue
+        for candidate in (task, f"label_{task}", f"{task}_label"):
+            if candidate in by_lower:
+                found[task] = by_lower[candidate]
+                break
+    return found
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def split_media(value: Any) -> list[str]:
+    """Image paths of a cell: a JSON list, or paths separated by '|' or ';'."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+            if isinstance(parsed, list):
+                return [str(v).strip() for v in parsed if str(v).strip()]
+        except json.JSONDecodeError:
+            pass
+    for sep in ("|", ";"):
+        if sep in text:
+            return [part.strip() for part in text.split(sep) if part.strip()]
+    return [text] if text else []
+
+
+def media_ref(declared: str, base: Path) -> MediaRef:
+    """A MediaRef for a path or URL written in a source whose files live under ``base``."""
+    if declared.lower().startswith(("http://", "https://")):
+        return MediaRef(declared, None, status="missing",
+                        reason="remote image not fetched (only local files are imported)")
+    path, reason = resolve_inside(base, declared)
+    if path is None:
+        return MediaRef(declared, None, status="unreadable", reason=reason)
+    return MediaRef(declared, path)
+
+
+class RowReader:
+    """Turns mapped rows into records; remembers ids to catch duplicates within a file."""
+
+    def __init__(self, file: str, base: Path, columns: dict[str, str],
+                 labels: dict[str, str], defaults: Mapping[str, str | None]) -> None:
+        self.file, self.base, self.columns, self.labels = file, base, columns, labels
+        self.defaults = defaults
+        self.seen: dict[str, tuple[int, tuple]] = {}
+
+    def record(self, row: Mapping[str, Any], number: int) -> PostRecord | Problem:
+        where = Where(self.file, number)
+        get = {f: _clean(row.get(c)) for f, c in self.columns.items()}
+        post_id = get.get("id")
+        if not post_id:
+            return Problem(where, "empty id; row skipped")
+        content = tuple(get.get(f) for f in ("text", "author", "created_at", "url"))
+        first = self.seen.get(post_id)
+        if first is not None and first[1] != content:
+            return Problem(where, f"post id {post_id} appears again (first at row {first[0]})"
+                                  " with different content; kept the first")
+        self.seen.setdefault(post_id, (number, content))
+        record = PostRecord(
+            post_id=post_id, where=where, text=get.get("text") or "",
+            platform=get.get("platform") or self.defaults.get("platform"),
+            author=get.get("author"), created_at=get.get("created_at"),
+            language=get.get("language"), url=get.get("url"),
+            event=self.defaults.get("event") or get.get("event"),
+            media=[media_ref(p, self.base) for p in split_media(row.get(self.columns["image"]))]
+            if "image" in self.columns else [],
+        )
+        for task, column in self.labels.items():
+            value = _clean(row.get(column))
+            if value:
+                split = _clean(row.get(f"{task}_split")) or get.get("split")
+                record.labels.append(LabelRef(task, value, split.lower() if split else None))
+        return record
+
+
+def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
+              defaults: Mapping[str, str | None]) -> Iterator[PostRecord | Problem]:
+    """Records of a CSV (or TSV) file; images resolve against ``base``."""
+    try:
+        text, warning = read_text_file(path)
+    except TextFileError as exc:
+        yield Problem(Where(str(path)), str(exc))
+        return
+    if warning:
+        yield Problem(Where(str(path)), warning, "warning")
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        yield Problem(Where(str(path)), "empty file: no header row")
+        return
+    except csv.Error as exc:
+        yield Problem(Where(str(path), 1), f"unreadable header row: {exc}")
+        return
+    try:
+        columns = resolve_columns(header, mapping)
+    except MissingColumn as exc:
+        yield Problem(Where(str(path)), str(exc))
+        return
+    rows = RowReader(str(path), base, columns, label_columns(header, mapping), defaults)
+    number = 1
+    while True:
+        number += 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield Problem(Where(str(path), reader.line_num), f"malformed CSV: {exc}; row skipped")
+            continue
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield Problem(Where(str(path), number),
+                          f"row has {len(values)} fields, the header has {len(header)}",
+                          "warning")
+        yield rows.record(dict(zip(header, values)), number)
+
+
+def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
+                defaults: Mapping[str, str | None]) -> Iterator[PostRecord | Problem]:
+    """Records of a JSON Lines file (or a .json file holding a list of objects)."""
+    try:
+        text, warning = read_text_file(path)
+    except TextFileError as exc:
+        yield Problem(Where(str(path)), str(exc))
+        return
+    if warning:
+        yield Problem(Where(str(path)), warning, "warning")
+    objects: list[tuple[int, Any]] = []
+    stripped = text.lstrip()
+    if path.suffix.lower() == ".json" and stripped.startswith("["):
+        try:
+            objects = list(enumerate(json.loads(text), start=1))
+        except json.JSONDecodeError as exc:
+            yield Problem(Where(str(path), exc.lineno), f"malformed JSON: {exc.msg}")
+            return
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                objects.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                yield Problem(Where(str(path), number), f"malformed JSON: {exc.msg}; line skipped")
+    keys: list[str] = []
+    for _, obj in objects:
+        if isinstance(obj, dict):
+            keys.extend(k for k in obj if k not in keys)
+    if not keys:
+        if objects:
+            yield Problem(Where(str(path)), "no JSON objects in the file")
+        return
+    try:
+        columns = resolve_columns(keys, mapping)
+    except MissingColumn as exc:
+        yield Problem(Where(str(path)), str(exc))
+        return
+    rows = RowReader(str(path), base, columns, label_columns(keys, mapping), defaults)
+    for number, obj in objects:
+        if not isinstance(obj, dict):
+            yield Problem(Where(str(path), number),
+                          f"expected a JSON object, got {type(obj).__name__}; line skipped")
+            continue
+        yield rows.record(obj, number)

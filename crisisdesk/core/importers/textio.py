@@ -1,0 +1,50 @@
+"""Reading text files of unknown encoding without losing the import."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+# Manifests and sidecars bigger than this are refused: they are not posts.
+MAX_TEXT_FILE_BYTES = 2 * 1024 * 1024 * 1024
+MAX_SIDECAR_BYTES = 1024 * 1024
+
+
+class TextFileError(Exception):
+    """A text file that cannot be read at all (missing, too large)."""
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """Decode bytes as UTF-8 (with or without BOM, or UTF-16 with BOM).
+
+    Returns (text, warning). Bytes that are not UTF-8 are read as Windows-1252 (what
+    spreadsheets on Windows write) and the warning says where decoding first failed.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        warning = (f"not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
+                   "read as Windows-1252, check accented characters")
+    try:
+        return data.decode("cp1252"), warning
+    except UnicodeDecodeError:
+        # cp1252 leaves five bytes undefined; latin-1 maps every byte.
+        return data.decode("latin-1"), warning.replace("Windows-1252", "Latin-1")
+
+
+def read_text_file(path: Path, max_bytes: int = MAX_TEXT_FILE_BYTES) -> tuple[str, str | None]:
+    """Read and decode a whole text file; raises TextFileError with a reason."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise TextFileError(
+                f"file too large ({size / 1024 / 1024:.1f} MB; the limit is "
+                f"{max_bytes / 1024 / 1024:.1f} MB)"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TextFileError(f"cannot read file: {exc.strerror or exc}") from exc
+    return decode_text(data)

@@ -1,0 +1,165 @@
+"""The one writer of import records into the store.
+
+Records come in batches: new images are checked in a thread pool (hashing and trial
+decoding release the GIL), then the batch is written in one transaction, each record
+under its own savepoint, so a record that fails leaves nothing half-written and the
+others still land. Writing is idempotent: a post, image, label or split already in the
+store is not added again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from crisisdesk.core.imaging import ImageFacts, ImageLimits, inspect_image
+from crisisdesk.core.importers.records import ImportReport, MediaRef, PostRecord, Where
+from crisisdesk.core.schemes import LabelScheme, builtin_schemes
+from crisisdesk.core.store import ItemRow, LabelChange, Store
+
+SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "dev", "val": "dev",
+                 "valid": "dev", "validation": "dev", "test": "test"}
+
+
+class RecordWriter:
+    """Writes PostRecords of one source into a store, counting into a report."""
+
+    def __init__(self, store: Store, source: str, report: ImportReport,
+                 limits: ImageLimits = ImageLimits(), workers: int = 4) -> None:
+        self.store, self.source, self.report, self.limits = store, source, report, limits
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inspect")
+        self.schemes: dict[str, LabelScheme] = builtin_schemes()
+        # Where each post was first seen in this import, to name it in difference reports.
+        self.first_seen: dict[str, Where] = {}
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _needs_inspection(self, record: PostRecord, post_items: list[ItemRow] | None,
+                          missing: set[str]) -> list[MediaRef]:
+        """The media of a record that are not yet stored, or stored as missing."""
+        out = []
+        for ref in record.media:
+            if ref.path is None:
+                continue
+            match = self._match(ref, post_items or [])
+            if match is None or match.declared_path in missing:
+                out.append(ref)
+        return out
+
+    @staticmethod
+    def _match(ref: MediaRef, items: list[ItemRow]) -> ItemRow | None:
+        for item in items:
+            if item.media is None:
+                continue
+            if (ref.n is not None and item.n == ref.n) or (
+                    ref.n is None and item.declared_path == ref.declared):
+                return item
+        return None
+
+    def write_batch(self, records: list[PostRecord]) -> None:
+        """Check the batch's new images, then write it in one transaction."""
+        # Which images are new (read-only look-ups, outside the write lock).
+        todo: dict[Path, MediaRef] = {}
+        for record in records:
+            post = self.store.find_post(self.source, record.post_id)
+            items = self.store.items_of_post(post.id) if post else None
+            missing = self.store.missing_media_paths(post.id) if post else set()
+            for ref in self._needs_inspection(record, items, missing):
+                assert ref.path is not None
+                todo.setdefault(ref.path, ref)
+        facts = dict(zip(todo, self.pool.map(
+            lambda p: inspect_image(p, self.limits), todo)))
+        with self.store.transaction():
+            for record in records:
+                self.report.records += 1
+                try:
+                    with self.store.transaction():
+                        self._write(record, facts)
+                except Exception as exc:  # noqa: BLE001 - report it, keep importing
+                    self.report.add(record.where, f"post {record.post_id} not imported: "
+                                    f"{type(exc).__name__}: {exc}")
+
+    def _write(self, record: PostRecord, facts: dict[Path, ImageFacts]) -> None:
+        store, report = self.store, self.report
+        post = store.find_post(self.source, record.post_id)
+        if post is None:
+            post_pk = store.insert_post(self.source, record.post_id, **record.post_fields())
+            report.posts_added += 1
+            self.first_seen[record.post_id] = record.where
+        else:
+            post_pk = post.id
+            if record.text and post.text != record.text:
+                first = self.first_seen.get(record.post_id)
+                report.add(record.where, f"post {record.post_id}: text differs from the one "
+                           f"kept{f' (from {first})' if first else ''}; kept the first",
+                           "warning")
+        items = store.items_of_post(post_pk)
+        targets: list[int] = []
+        for ref in record.media:
+            match = self._match(ref, items)
+            if match is not None:
+                if ref.path is not None and ref.path in facts:
+                    if store.update_missing_media(match.media, str(ref.path), facts[ref.path]):
+                        report.media_attached += 1
+                targets.append(match.id)
+                continue
+            n = ref.n if ref.n is not None else self._next_n(items)
+            if ref.path is not None:
+                fact = facts.get(ref.path) or inspect_image(ref.path, self.limits)
+            else:
+                fact = ImageFacts(ref.status or "missing", ref.reason)
+            item = store.add_media_item(
+                post_pk, self.source, record.post_id, n, path=str(ref.path) if ref.path else None,
+                declared_path=ref.declared, external_id=ref.external_id, status=fact.status, reason=fact.reason,
+                sha256=fact.sha256, size=fact.size, width=fact.width, height=fact.height)
+            if fact.status != "ok" and not ref.quiet:
+                report.add(record.where, f"image {ref.declared}: {fact.status}: {fact.reason}")
+            report.media_added[fact.status] = report.media_added.get(fact.status, 0) + 1
+            if not any(i.id == item for i in items):
+                report.items_added += 1
+            items = store.items_of_post(post_pk)
+            targets.append(item)
+        if not record.media:
+            if not items:
+                targets.append(store.add_text_item(post_pk, self.source, record.post_id))
+                report.items_added += 1
+            else:
+                targets.extend(i.id for i in items)
+        self._write_labels(record, targets)
+
+    @staticmethod
+    def _next_n(items: list[ItemRow]) -> int:
+        # A lone text-only item at 0 takes the post's first image.
+        if len(items) == 1 and items[0].media is None:
+            return items[0].n
+        return max((i.n for i in items), default=-1) + 1
+
+    def _write_labels(self, record: PostRecord, targets: Iterable[int]) -> None:
+        changes: list[LabelChange] = []
+        targets = list(targets)
+        for ref in record.labels:
+            scheme = self.schemes.get(ref.task)
+            if scheme is None:
+                self.report.add(record.where, f"unknown task {ref.task!r}; label ignored "
+                                f"(known: {', '.join(self.schemes)})", "warning")
+                continue
+            label = scheme.normalise(ref.label)
+            if label is None:
+                self.report.add(record.where, f"{ref.label!r} is not a class of task "
+                                f"{ref.task} ({', '.join(scheme.classes)}); label ignored")
+                continue
+            split = SPLIT_ALIASES.get(ref.split.strip().lower()) if ref.split else None
+            if ref.split and split is None:
+                self.report.add(record.where, f"unknown split {ref.split!r}; split ignored",
+                                "warning")
+            for item in targets:
+                if split and self.store.set_split(item, ref.task, split):
+                    self.report.splits_added += 1
+                if not self.store.has_label_row(item, ref.task, label, "import"):
+                    changes.append(LabelChange(item, ref.task, label))
+        if changes:
+            self.store.add_labels(changes, annotator=self.source, source="import",
+                                  skip_unchanged=False)
+            self.report.labels_added += len(changes)

@@ -1,0 +1,59 @@
+"""A project: a folder holding ``project.sqlite`` and its ``models/``, ``exports/``,
+``cache/``, ``media/`` (files copied out of archives) and ``reports/`` (import reports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from crisisdesk.core.store import Store
+
+DB_NAME = "project.sqlite"
+SUBFOLDERS = ("models", "exports", "cache", "media", "reports")
+
+
+class ProjectError(Exception):
+    """A folder that is not (and cannot become) a project."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project folder. ``open_store()`` gives a connection for the calling thread."""
+
+    root: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    def folder(self, name: str) -> Path:
+        """One of the project's subfolders (created if missing)."""
+        if name not in SUBFOLDERS:
+            raise ValueError(f"unknown project folder {name!r}")
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def open_store(self) -> Store:
+        """Open the database (runs pending migrations)."""
+        return Store(self.db_path)
+
+    @classmethod
+    def open(cls, root: Path | str, *, create: bool = False) -> Project:
+        """Open the project at ``root``; with ``create``, make it when it does not exist."""
+        root = Path(root).expanduser().absolute()
+        if (root / DB_NAME).is_file():
+            return cls(root)
+        if not create:
+            raise ProjectError(f"{root} is not a crisisdesk project (no {DB_NAME} in it)")
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} exists and is not a folder")
+        if root.is_dir() and any(root.iterdir()):
+            raise ProjectError(
+                f"{root} is a folder with other files in it; give a new or empty folder"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        for name in SUBFOLDERS:
+            (root / name).mkdir(exist_ok=True)
+        Store(root / DB_NAME).close()
+        return cls(root)

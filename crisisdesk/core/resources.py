@@ -1,0 +1,21 @@
+"""Access to the data files shipped inside the package (``crisisdesk.resources``)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
+
+
+def resource(*parts: str) -> Traversable:
+    """Return the shipped resource at ``parts`` (e.g. ``resource("label_schemes")``)."""
+    node = resources.files("crisisdesk.resources")
+    for part in parts:
+        node = node.joinpath(part)
+    return node
+
+
+def read_json(*parts: str) -> Any:
+    """Parse a shipped JSON resource."""
+    return json.loads(resource(*parts).read_text(encoding="utf-8"))

@@ -1,0 +1,22 @@
+"""The project store: the one place that knows the database schema and speaks SQL.
+
+Everything else calls the typed methods of :class:`Store`.
+"""
+
+from __future__ import annotations
+
+from crisisdesk.core.store.db import utc_now
+from crisisdesk.core.store.labels import CurrentLabel, LabelChange, LabelsMixin
+from crisisdesk.core.store.posts import ItemRow, PostRow, PostsMixin, item_uid
+from crisisdesk.core.store.queries import QueriesMixin
+from crisisdesk.core.store.schema import SCHEMA_VERSION
+
+
+class Store(PostsMixin, LabelsMixin, QueriesMixin):
+    """An open project database (one per thread)."""
+
+
+__all__ = [
+    "CurrentLabel", "ItemRow", "LabelChange", "PostRow", "SCHEMA_VERSION", "Store",
+    "item_uid", "utc_now",
+]

@@ -1,0 +1,114 @@
+"""The project store's connection: opening, pragmas, transactions and small helpers.
+
+One :class:`Store` per thread (SQLite connections must not cross threads). The store
+runs in autocommit mode: a lone write is committed at once, and ``transaction()`` groups
+writes that must land together or not at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from crisisdesk.core.store.schema import migrate
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with milliseconds, the store's time format."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StoreBase:
+    """Connection, transactions and meta values; the domain methods live in mixins."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        # isolation_level=None: no implicit transactions; we say BEGIN where we mean it.
+        conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+        conn.row_factory = sqlite3.Row
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise RuntimeError(f"{self.path}: could not switch SQLite to WAL mode (got {mode})")
+        conn.execute("PRAGMA foreign_keys=ON")
+        # FULL: a commit survives a power cut too, not only a killed process. Labels are
+        # given at human pace and imports commit in batches, so the cost is small.
+        conn.execute("PRAGMA synchronous=FULL")
+        self.migrated_from = migrate(self.db)
+        self._depth = 0
+
+    def close(self) -> None:
+        """Close the connection (a WAL checkpoint happens when the last one closes)."""
+        self.conn.close()
+
+    def __enter__(self) -> StoreBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all commit together, or none do. Nested calls use savepoints."""
+        if self._depth == 0:
+            self.conn.execute("BEGIN IMMEDIATE")
+        else:
+            self.conn.execute(f"SAVEPOINT sp{self._depth}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self.conn.execute("ROLLBACK")
+            else:
+                self.conn.execute(f"ROLLBACK TO sp{self._depth}")
+                self.conn.execute(f"RELEASE sp{self._depth}")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute(f"RELEASE sp{self._depth}")
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def meta(self, key: str) -> str | None:
+        """A project-wide setting stored in the database."""
+        return self._scalar("SELECT value FROM meta WHERE key = ?", [key])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a project-wide setting."""
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def salt(self) -> str:
+        """The project's secret salt for hashing author handles, made on first use."""
+        value = self.meta("author_salt")
+        if value is None:
+            value = secrets.token_hex(16)
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('author_salt', ?)", [value]
+            )
+            value = self.meta("author_salt")
+        assert value is not None
+        return value
+
+    def integrity_ok(self) -> bool:
+        """True when SQLite's own integrity check passes."""
+        return self._scalar("PRAGMA integrity_check") == "ok"

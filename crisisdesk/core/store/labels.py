@@ -1,0 +1,192 @@
+"""The label journal: append-only label rows, the current label, undo and redo.
+
+Every change is a new row; nothing is updated in place. Rows given together form an
+*action*. Each row remembers the row it replaced (``prev``), so undoing an action appends
+rows that restore the replaced labels (with their original annotator and source), and
+redoing an undo appends rows that restore what the undo replaced. The undo and redo
+stacks of an annotator are replayed from their actions, so they survive restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from crisisdesk.core.store.db import StoreBase, utc_now
+from crisisdesk.core.store.schema import LABEL_SOURCES
+
+
+@dataclass(frozen=True)
+class CurrentLabel:
+    """The label an (item, task) has now, and who gave it when."""
+
+    item: int
+    task: str
+    label: str
+    annotator: str
+    source: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    """One label given: ``label`` None clears the (item, task)."""
+
+    item: int
+    task: str
+    label: str | None
+
+
+class LabelsMixin(StoreBase):
+    """Functions over the label journal."""
+
+    def _latest_row(self, item: int, task: str) -> tuple[int, str | None] | None:
+        row = self._one(
+            "SELECT id, label FROM labels WHERE item = ? AND task = ? ORDER BY id DESC LIMIT 1",
+            [item, task],
+        )
+        return (row["id"], row["label"]) if row else None
+
+    def _append_action(
+        self, annotator: str, source: str, kind: str, reverts: int | None = None
+    ) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO label_actions (annotator, source, kind, reverts, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [annotator, source, kind, reverts, utc_now()],
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def add_labels(
+        self,
+        changes: Sequence[LabelChange],
+        *,
+        annotator: str,
+        source: str = "human",
+        skip_unchanged: bool = True,
+    ) -> int | None:
+        """Append one action with these label changes; return its id (None if nothing).
+
+        Committed before returning unless called inside ``transaction()``. With
+        ``skip_unchanged`` a change to the label an (item, task) already has is dropped.
+        """
+        if source not in LABEL_SOURCES:
+            raise ValueError(f"label source must be one of {LABEL_SOURCES}, not {source!r}")
+        with self.transaction():
+            rows = []
+            for change in changes:
+                latest = self._latest_row(change.item, change.task)
+                if skip_unchanged and (latest[1] if latest else None) == change.label:
+                    continue
+                rows.append((change, latest[0] if latest else None))
+            if not rows:
+                return None
+            action = self._append_action(annotator, source, "set")
+            now = utc_now()
+            self.conn.executemany(
+                "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
+                " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(action, c.item, c.task, c.label, annotator, source, now, prev)
+                 for c, prev in rows],
+            )
+        return action
+
+    def has_label_row(self, item: int, task: str, label: str, source: str) -> bool:
+        """Whether the journal ever gave (item, task) this label from this source."""
+        return self._one(
+            "SELECT 1 FROM labels WHERE item = ? AND task = ? AND label = ? AND source = ?"
+            " LIMIT 1",
+            [item, task, label, source],
+        ) is not None
+
+    def current_label(self, item: int, task: str) -> CurrentLabel | None:
+        """The label (item, task) has now, or None when unlabelled."""
+        row = self._one(
+            "SELECT item, task, label, annotator, source, created_at FROM labels"
+            " WHERE item = ? AND task = ? ORDER BY id DESC LIMIT 1",
+            [item, task],
+        )
+        if row is None or row["label"] is None:
+            return None
+        return CurrentLabel(*row)
+
+    def journal(self, item: int, task: str | None = None) -> list[dict]:
+        """The journal rows of an item (optionally one task), oldest first: the audit."""
+        sql = ("SELECT l.id, l.task, l.label, l.annotator, l.source, l.created_at, a.kind"
+               " FROM labels l JOIN label_actions a ON a.id = l.action WHERE l.item = ?")
+        params: list = [item]
+        if task is not None:
+            sql += " AND l.task = ?"
+            params.append(task)
+        return [dict(r) for r in self._all(sql + " ORDER BY l.id", params)]
+
+    def _stacks(self, annotator: str) -> tuple[list[int], list[int]]:
+        """Replay an annotator's human actions into (undo stack, redo stack)."""
+        undo: list[int] = []
+        redo: list[int] = []
+        for row in self._all(
+            "SELECT id, kind FROM label_actions WHERE annotator = ? AND source = 'human'"
+            " ORDER BY id",
+            [annotator],
+        ):
+            if row["kind"] == "set":
+                undo.append(row["id"])
+                redo.clear()
+            elif row["kind"] == "undo" and undo:
+                undo.pop()
+                redo.append(row["id"])
+            elif row["kind"] == "redo" and redo:
+                redo.pop()
+                undo.append(row["id"])
+        return undo, redo
+
+    def _revert(self, action: int, annotator: str, kind: str) -> list[LabelChange]:
+        """Append an action restoring what ``action``'s rows replaced."""
+        rows = self._all(
+            "SELECT l.id, l.item, l.task, p.label AS prev_label, p.annotator AS prev_annotator,"
+            " p.source AS prev_source FROM labels l LEFT JOIN labels p ON p.id = l.prev"
+            " WHERE l.action = ? ORDER BY l.id",
+            [action],
+        )
+        new_action = self._append_action(annotator, "human", kind, reverts=action)
+        now = utc_now()
+        changes = []
+        for row in rows:
+            latest = self._latest_row(row["item"], row["task"])
+            self.conn.execute(
+                "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
+                " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [new_action, row["item"], row["task"], row["prev_label"],
+                 row["prev_annotator"] or annotator, row["prev_source"] or "human", now,
+                 latest[0] if latest else None],
+            )
+            changes.append(LabelChange(row["item"], row["task"], row["prev_label"]))
+        return changes
+
+    def undo(self, annotator: str) -> list[LabelChange]:
+        """Undo the annotator's latest action; return the labels restored ([] if none)."""
+        with self.transaction():
+            undo, _ = self._stacks(annotator)
+            return self._revert(undo[-1], annotator, "undo") if undo else []
+
+    def redo(self, annotator: str) -> list[LabelChange]:
+        """Redo the annotator's latest undone action; return the labels restored."""
+        with self.transaction():
+            _, redo = self._stacks(annotator)
+            return self._revert(redo[-1], annotator, "redo") if redo else []
+
+    def current_labels(self, items: Iterable[int], task: str) -> dict[int, CurrentLabel]:
+        """Current labels of many items for one task, by item row id."""
+        ids = list(items)
+        out: dict[int, CurrentLabel] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._all(
+                "SELECT item, task, label, annotator, source, created_at FROM current_labels"
+                f" WHERE task = ? AND item IN ({marks})",
+                [task, *chunk],
+            ):
+                out[row["item"]] = CurrentLabel(*row)
+        return out

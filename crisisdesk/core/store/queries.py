@@ -1,0 +1,133 @@
+"""Read-side functions: project counts, rows for exports, and job records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from crisisdesk.core.store.db import StoreBase, utc_now
+from crisisdesk.core.store.schema import JOB_STATES
+
+
+class QueriesMixin(StoreBase):
+    """Counts for ``crisisdesk info``, export rows and the jobs table."""
+
+    def counts(self) -> dict[str, Any]:
+        """Counts of posts, items, media by status, labels per task and source, splits."""
+        labels: dict[str, dict[str, Any]] = {}
+        for row in self._all(
+            "SELECT task, source, COUNT(*) AS n FROM current_labels GROUP BY task, source"
+            " ORDER BY task, source"
+        ):
+            entry = labels.setdefault(row["task"], {"total": 0, "by_source": {}})
+            entry["total"] += row["n"]
+            entry["by_source"][row["source"]] = row["n"]
+        splits: dict[str, dict[str, int]] = {}
+        for row in self._all(
+            "SELECT task, split, COUNT(*) AS n FROM splits GROUP BY task, split ORDER BY task"
+        ):
+            splits.setdefault(row["task"], {})[row["split"]] = row["n"]
+        return {
+            "posts": self._scalar("SELECT COUNT(*) FROM posts"),
+            "items": self._scalar("SELECT COUNT(*) FROM items"),
+            "text_only_items": self._scalar("SELECT COUNT(*) FROM items WHERE media IS NULL"),
+            "media": {r["status"]: r["n"] for r in self._all(
+                "SELECT status, COUNT(*) AS n FROM media GROUP BY status ORDER BY status")},
+            "labels": labels,
+            "splits": splits,
+            "events": {r["event"] or "": r["n"] for r in self._all(
+                "SELECT event, COUNT(*) AS n FROM posts GROUP BY event ORDER BY n DESC")},
+            "sources": {r["name"]: r["location"] for r in self._all(
+                "SELECT name, location FROM sources ORDER BY name")},
+        }
+
+    def export_items(
+        self, tasks: list[str], *, only_corrected: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """One dict per item with its post fields and, per task, label, split, prediction.
+
+        ``only_corrected`` keeps the items whose current label in one of ``tasks`` was
+        given by a person.
+        """
+        marks = ",".join("?" * len(tasks))
+        labels: dict[tuple[int, str], Any] = {
+            (r["item"], r["task"]): r for r in self._all(
+                "SELECT item, task, label, annotator, source, created_at FROM current_labels"
+                f" WHERE task IN ({marks})", tasks)
+        }
+        splits = {(r["item"], r["task"]): r["split"] for r in self._all(
+            f"SELECT item, task, split FROM splits WHERE task IN ({marks})", tasks)}
+        # The latest prediction per (item, task): the one of the newest model version.
+        predictions = {(r["item"], r["task"]): r for r in self._all(
+            "SELECT p.item, p.task, p.label, p.confidence, m.name AS model"
+            " FROM predictions p JOIN model_versions m ON m.id = p.model_version"
+            " JOIN (SELECT item, task, MAX(model_version) AS mv FROM predictions"
+            f"       WHERE task IN ({marks}) GROUP BY item, task) latest"
+            " ON latest.item = p.item AND latest.task = p.task AND latest.mv = p.model_version",
+            tasks)}
+        cursor = self.conn.execute(
+            "SELECT i.id, i.uid, i.n, p.source, p.post_id, p.platform, p.author, p.created_at,"
+            " p.text, p.language, p.url, p.event, m.declared_path, m.path, m.sha256, m.status"
+            " FROM items i JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
+            " ORDER BY p.source, p.id, i.n"
+        )
+        for row in cursor:
+            per_task = {}
+            for task in tasks:
+                key = (row["id"], task)
+                label, prediction = labels.get(key), predictions.get(key)
+                per_task[task] = {
+                    "label": label["label"] if label else None,
+                    "label_source": label["source"] if label else None,
+                    "annotator": label["annotator"] if label else None,
+                    "labelled_at": label["created_at"] if label else None,
+                    "split": splits.get(key),
+                    "prediction": prediction["label"] if prediction else None,
+                    "confidence": prediction["confidence"] if prediction else None,
+                    "model_version": prediction["model"] if prediction else None,
+                }
+            if only_corrected and not any(
+                t["label_source"] == "human" for t in per_task.values()
+            ):
+                continue
+            yield {
+                "item_id": row["uid"], "source": row["source"], "post_id": row["post_id"],
+                "n": row["n"], "platform": row["platform"], "author": row["author"],
+                "created_at": row["created_at"], "text": row["text"],
+                "language": row["language"], "url": row["url"], "event": row["event"],
+                "image": row["declared_path"], "image_path": row["path"],
+                "image_sha256": row["sha256"], "image_status": row["status"],
+                "tasks": per_task,
+            }
+
+    def start_job(self, kind: str, params: dict[str, Any]) -> int:
+        """Record a job as running; return its id."""
+        cursor = self.conn.execute(
+            "INSERT INTO jobs (kind, params, state, done, total, problems, started_at)"
+            " VALUES (?, ?, 'running', 0, 0, 0, ?)",
+            [kind, json.dumps(params, default=str), utc_now()],
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def update_job(self, job: int, *, done: int, total: int, problems: int = 0) -> None:
+        """Record how far a running job has come."""
+        self.conn.execute(
+            "UPDATE jobs SET done = ?, total = ?, problems = ? WHERE id = ?",
+            [done, total, problems, job],
+        )
+
+    def finish_job(self, job: int, state: str, error: str | None = None) -> None:
+        """Record how a job ended: done, cancelled or failed (with the error)."""
+        if state not in JOB_STATES:
+            raise ValueError(f"job state must be one of {JOB_STATES}, not {state!r}")
+        self.conn.execute(
+            "UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?",
+            [state, error, utc_now(), job],
+        )
+
+    def job(self, job: int) -> dict[str, Any] | None:
+        """A job record as a dict."""
+        row = self._one("SELECT * FROM jobs WHERE id = ?", [job])
+        return dict(row) if row else None

@@ -1,0 +1,161 @@
+"""The project database's schema and its forward migrations.
+
+The schema version lives in ``meta.schema_version``. Each migration takes the database
+from version N-1 to N; opening a project runs the ones it lacks, each in its own
+transaction, so a project made by an older crisisdesk keeps working. Never edit a
+migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+SPLITS = ("train", "dev", "test")
+MEDIA_STATUSES = ("ok", "missing", "unreadable")
+LABEL_SOURCES = ("human", "import", "model")
+ACTION_KINDS = ("set", "undo", "redo")
+JOB_STATES = ("running", "done", "cancelled", "failed")
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    """The first schema: posts, media, items, splits, label journal, derived tables."""
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["sources"].create(
+        {"name": str, "kind": str, "location": str, "first_imported": str, "last_imported": str},
+        pk="name",
+    )
+    db["posts"].create(
+        {
+            "id": int, "source": str, "post_id": str, "platform": str, "author": str,
+            "created_at": str, "text": str, "language": str, "url": str, "event": str,
+            "imported_at": str,
+        },
+        pk="id", not_null=["source", "post_id", "text"],
+        foreign_keys=[("source", "sources", "name")],
+    )
+    db["posts"].create_index(["source", "post_id"], unique=True)
+    db["posts"].create_index(["event"])
+    db["media"].create(
+        {
+            "id": int, "post": int, "n": int, "path": str, "declared_path": str,
+            "sha256": str, "size": int, "width": int, "height": int,
+            "status": str, "reason": str,
+        },
+        pk="id", not_null=["post", "n", "status"],
+        foreign_keys=[("post", "posts", "id")],
+    )
+    db["media"].create_index(["post", "n"], unique=True)
+    db["media"].create_index(["sha256"])
+    db["items"].create(
+        {"id": int, "uid": str, "post": int, "n": int, "media": int, "external_id": str},
+        pk="id", not_null=["uid", "post", "n"],
+        foreign_keys=[("post", "posts", "id"), ("media", "media", "id")],
+    )
+    db["items"].create_index(["uid"], unique=True)
+    db["items"].create_index(["post", "n"], unique=True)
+    db["items"].create_index(["external_id"])
+    db["splits"].create(
+        {"item": int, "task": str, "split": str},
+        pk=("item", "task"), not_null=["split"],
+        foreign_keys=[("item", "items", "id")],
+    )
+    # The label journal: rows are only ever appended. An action groups the rows given at
+    # once (one key press on a selection, one import batch, one undo).
+    db["label_actions"].create(
+        {"id": int, "annotator": str, "source": str, "kind": str, "reverts": int,
+         "created_at": str},
+        pk="id", not_null=["annotator", "source", "kind", "created_at"],
+        foreign_keys=[("reverts", "label_actions", "id")],
+    )
+    db["label_actions"].create_index(["annotator", "source", "id"])
+    db["labels"].create(
+        {
+            "id": int, "action": int, "item": int, "task": str, "label": str,
+            "annotator": str, "source": str, "created_at": str, "prev": int,
+        },
+        pk="id", not_null=["action", "item", "task", "annotator", "source", "created_at"],
+        foreign_keys=[
+            ("action", "label_actions", "id"), ("item", "items", "id"), ("prev", "labels", "id"),
+        ],
+    )
+    db["labels"].create_index(["item", "task", "id"])
+    db["labels"].create_index(["action"])
+    # The current label of an (item, task) is its latest journal row; a NULL label there
+    # means "unlabelled again" (an undone first label).
+    db.create_view(
+        "current_labels",
+        """
+        SELECT l.item, l.task, l.label, l.annotator, l.source, l.created_at, l.id AS journal_id
+        FROM labels l
+        JOIN (SELECT item, task, MAX(id) AS id FROM labels GROUP BY item, task) latest
+          ON latest.id = l.id
+        WHERE l.label IS NOT NULL
+        """,
+    )
+    db["captions"].create(
+        {"image_sha256": str, "text_sha256": str, "captioner": str, "prompt_version": str,
+         "caption": str, "created_at": str},
+        pk=("image_sha256", "text_sha256", "captioner", "prompt_version"),
+    )
+    db["embeddings"].create(
+        {"kind": str, "key": str, "encoder": str, "dim": int, "dtype": str,
+         "vector": bytes, "created_at": str},
+        pk=("kind", "key", "encoder"),
+    )
+    db["model_versions"].create(
+        {"id": int, "task": str, "name": str, "path": str, "encoder": str, "created_at": str,
+         "active": int, "config": str, "metrics": str},
+        pk="id", not_null=["task", "name", "path", "created_at"],
+    )
+    db["predictions"].create(
+        {"item": int, "task": str, "model_version": int, "label": str, "confidence": float,
+         "probs": str, "created_at": str},
+        pk=("item", "task", "model_version"),
+        foreign_keys=[("item", "items", "id"), ("model_version", "model_versions", "id")],
+    )
+    db["jobs"].create(
+        {"id": int, "kind": str, "params": str, "state": str, "done": int, "total": int,
+         "problems": int, "error": str, "started_at": str, "finished_at": str},
+        pk="id", not_null=["kind", "state", "started_at"],
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """The version the database is at (0 for an empty database)."""
+    if "meta" not in db.table_names():
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the database up to :data:`SCHEMA_VERSION`; return the version it was at.
+
+    Raises RuntimeError for a database written by a newer crisisdesk, which this one
+    must not touch.
+    """
+    start = schema_version(db)
+    if start > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"this project was written by a newer crisisdesk (schema {start}, this version "
+            f"knows up to {SCHEMA_VERSION}); upgrade crisisdesk to open it"
+        )
+    for version in range(start + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version - 1](db)
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                [str(version)],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return start

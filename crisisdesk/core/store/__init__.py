@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from crisisdesk.core.store.db import utc_now
 from crisisdesk.core.store.labels import CurrentLabel, LabelChange, LabelsMixin
+from crisisdesk.core.store.models import ModelsMixin, Prediction
 from crisisdesk.core.store.posts import ItemRow, PostRow, PostsMixin, item_uid
 from crisisdesk.core.store.queries import QueriesMixin
 from crisisdesk.core.store.schema import SCHEMA_VERSION
 
 
-class Store(PostsMixin, LabelsMixin, QueriesMixin):
+class Store(PostsMixin, LabelsMixin, ModelsMixin, QueriesMixin):
     """An open project database (one per thread)."""
 
 
 __all__ = [
-    "CurrentLabel", "ItemRow", "LabelChange", "PostRow", "SCHEMA_VERSION", "Store",
+    "CurrentLabel", "ItemRow", "LabelChange", "PostRow", "Prediction", "SCHEMA_VERSION",
+    "Store",
     "item_uid", "utc_now",
 ]

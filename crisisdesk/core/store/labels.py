@@ -142,10 +142,15 @@ class LabelsMixin(StoreBase):
         return undo, redo
 
     def _revert(self, action: int, annotator: str, kind: str) -> list[LabelChange]:
-        """Append an action restoring what ``action``'s rows replaced."""
+        """Append an action restoring what ``action``'s rows replaced.
+
+        An (item, task) whose label someone changed since ``action`` keeps that newer
+        label: undo takes back one's own change, never a colleague's later one.
+        """
         rows = self._all(
-            "SELECT l.id, l.item, l.task, p.label AS prev_label, p.annotator AS prev_annotator,"
-            " p.source AS prev_source FROM labels l LEFT JOIN labels p ON p.id = l.prev"
+            "SELECT l.id, l.item, l.task, l.label, p.label AS prev_label,"
+            " p.annotator AS prev_annotator, p.source AS prev_source"
+            " FROM labels l LEFT JOIN labels p ON p.id = l.prev"
             " WHERE l.action = ? ORDER BY l.id",
             [action],
         )
@@ -154,12 +159,14 @@ class LabelsMixin(StoreBase):
         changes = []
         for row in rows:
             latest = self._latest_row(row["item"], row["task"])
+            if latest is None or latest[1] != row["label"]:
+                continue
             self.conn.execute(
                 "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
                 " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [new_action, row["item"], row["task"], row["prev_label"],
                  row["prev_annotator"] or annotator, row["prev_source"] or "human", now,
-                 latest[0] if latest else None],
+                 latest[0]],
             )
             changes.append(LabelChange(row["item"], row["task"], row["prev_label"]))
         return changes

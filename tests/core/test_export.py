@@ -1,0 +1,174 @@
+"""Exports: formats, round trips through the importers, options, atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from crisisdesk.core.exporters import Exporter, hash_author
+from crisisdesk.core.importers import ImportJob, ImportOptions
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import LabelChange, Prediction, Store
+
+POSTS = [
+    # id, text (with a quote, a tab-free comma and non-ASCII), author, image(s), damage, split
+    ("1", 'Bridge "collapsed", road closed — Río Grande', "@alice", "a.jpg", "severe_damage",
+     "train"),
+    ("2", "Volunteers hand out water", "@bob", "b.jpg|c.jpg", "little_or_no_damage", "dev"),
+    ("3", "Thoughts and prayers", "@alice", "", "", ""),
+]
+
+
+def _source(tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for i, name in enumerate(("a.jpg", "b.jpg", "c.jpg")):
+        Image.new("RGB", (32, 24), (40 * i, 80, 120)).save(folder / name)
+    with (folder / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "author", "image", "damage", "split"])
+        writer.writerows(POSTS)
+    return folder / "posts.csv"
+
+
+def _import(project: Project, *sources: Path, **options) -> None:
+    job = ImportJob(project, list(sources), ImportOptions(**options))
+    list(job.run())
+    assert job.report.errors == 0, job.report.summary()
+
+
+def _labels(store: Store, task: str = "damage") -> dict[tuple[str, int], str]:
+    """Current labels keyed by (post id, media index), comparable across projects."""
+    out = {}
+    for item in store.export_items([task]):
+        if item["tasks"][task]["label"]:
+            out[(item["post_id"], item["n"])] = item["tasks"][task]["label"]
+    return out
+
+
+@pytest.fixture
+def labelled(project: Project, tmp_path: Path) -> Project:
+    """A project with imported labels, one human correction and one prediction."""
+    _import(project, _source(tmp_path))
+    with project.open_store() as store:
+        item = store.resolve_item("posts:2:1")
+        store.add_labels([LabelChange(item.id, "damage", "mild_damage")], annotator="ana")
+        version = store.add_model_version("damage", "damage-v1", "models/damage-v1")
+        store.add_predictions(version, [Prediction(item.id, "damage", {
+            "severe_damage": 0.1, "mild_damage": 0.7, "little_or_no_damage": 0.2})])
+    return project
+
+
+def test_csv_round_trip_keeps_every_label(labelled: Project, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "labels.csv"
+    with labelled.open_store() as store:
+        Exporter(store).write(out, "csv")
+        before = _labels(store)
+    assert before == {("1", 0): "severe_damage", ("2", 0): "little_or_no_damage",
+                      ("2", 1): "mild_damage"}
+    again = Project.open(tmp_path / "again", create=True)
+    _import(again, out, images_root=tmp_path / "src")
+    with again.open_store() as store:
+        assert _labels(store) == before
+        assert store.counts()["items"] == 4
+        post = store.find_post("labels", "1")
+        assert post is not None and post.text == POSTS[0][1]
+
+
+def test_csv_has_prediction_confidence_and_label_source(labelled: Project,
+                                                        tmp_path: Path) -> None:
+    out = tmp_path / "labels.csv"
+    with labelled.open_store() as store:
+        Exporter(store, tasks=["damage"]).write(out, "csv")
+    rows = {r["item_id"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    corrected = rows["posts:2:1"]
+    assert corrected["damage"] == "mild_damage"
+    assert corrected["damage_label_source"] == "human"
+    assert corrected["damage_annotator"] == "ana"
+    assert corrected["damage_prediction"] == "mild_damage"
+    assert float(corrected["damage_confidence"]) == pytest.approx(0.7)
+    assert corrected["damage_model_version"] == "damage-v1"
+    assert rows["posts:1:0"]["damage_label_source"] == "import"
+    assert rows["posts:1:0"]["damage_split"] == "train"
+    assert rows["posts:1:0"]["damage_prediction"] == ""
+    assert "informative" not in corrected  # only the task asked for
+
+
+def test_jsonl_export_holds_tasks_per_item(labelled: Project, tmp_path: Path) -> None:
+    out = tmp_path / "labels.jsonl"
+    with labelled.open_store() as store:
+        Exporter(store).write(out, "jsonl")
+    records = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert len(records) == 4
+    by_id = {r["item_id"]: r for r in records}
+    assert by_id["posts:2:1"]["tasks"]["damage"]["label"] == "mild_damage"
+    assert by_id["posts:2:1"]["tasks"]["damage"]["confidence"] == pytest.approx(0.7)
+    assert by_id["posts:3:0"]["tasks"]["damage"]["label"] is None
+    assert set(by_id["posts:1:0"]["tasks"]) == {"damage", "humanitarian", "informative"}
+    assert by_id["posts:1:0"]["text"] == POSTS[0][1]
+
+
+def test_crisismmd_round_trip(labelled: Project, tmp_path: Path) -> None:
+    out = tmp_path / "mmd"
+    with labelled.open_store() as store:
+        files = Exporter(store).write(out, "crisismmd")
+        before = _labels(store)
+    assert sorted(f.name for f in files) == [
+        "task_damage_text_img.tsv", "task_humanitarian_text_img.tsv",
+        "task_informative_text_img.tsv"]
+    rows = list(csv.DictReader((out / "task_damage_text_img.tsv").open(encoding="utf-8"),
+                               dialect="excel-tab"))
+    assert {r["image_id"] for r in rows} == {"1_0", "2_0", "2_1"}
+    again = Project.open(tmp_path / "again", create=True)
+    _import(again, out / "task_damage_text_img.tsv")
+    with again.open_store() as store:
+        assert _labels(store) == before
+        assert store.counts()["splits"]["damage"] == {"dev": 2, "train": 1}
+        post = store.find_post("crisismmd", "1")
+        assert post is not None and post.text == POSTS[0][1]
+
+
+def test_only_corrected_keeps_items_with_a_human_label(labelled: Project,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "corrected.csv"
+    with labelled.open_store() as store:
+        Exporter(store, only_corrected=True).write(out, "csv")
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["item_id"] for r in rows] == ["posts:2:1"]
+
+
+def test_hash_authors_is_salted_and_stable(labelled: Project, tmp_path: Path) -> None:
+    out = tmp_path / "anon.csv"
+    with labelled.open_store() as store:
+        Exporter(store, hash_authors=True).write(out, "csv")
+        salt = store.salt()
+    rows = {r["post_id"]: r["author"] for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert "@alice" not in out.read_text("utf-8")
+    assert rows["1"] == rows["3"] == hash_author("@alice", salt)
+    assert rows["1"] != rows["2"]
+    assert hash_author("@alice", "another salt") != rows["1"]
+
+
+def test_a_failed_export_leaves_the_old_file_and_no_temp(labelled: Project, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    out = tmp_path / "labels.csv"
+    out.write_text("previous export\n", encoding="utf-8")
+
+    def broken(self, tasks, only_corrected=False):
+        yield from ()
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Store, "export_items", broken)
+    with labelled.open_store() as store, pytest.raises(OSError, match="disk full"):
+        Exporter(store).write(out, "csv")
+    assert out.read_text("utf-8") == "previous export\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".labels")] == []
+
+
+def test_unknown_task_is_refused(labelled: Project) -> None:
+    with labelled.open_store() as store, pytest.raises(ValueError, match="unknown task"):
+        Exporter(store, tasks=["weather"])

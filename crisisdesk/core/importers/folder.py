@@ -105,9 +105,13 @@ def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, 
         sidecars = sorted((p for p in paths if p.suffix.lower() in SIDECARS),
                           key=lambda p: SIDECARS.index(p.suffix.lower()))
         fields: dict = {}
-        if sidecars:
-            fields, found = _read_sidecar(sidecars[0])
+        # Both sidecars count: the .json's fields first, the .txt fills in a missing text.
+        for sidecar in sidecars:
+            found_fields, found = _read_sidecar(sidecar)
             yield from found
+            for key, value in found_fields.items():
+                if not fields.get(key):
+                    fields[key] = value
         rel_stem = stem if folder == "." else f"{Path(folder).as_posix()}/{stem}"
         post_id = str(fields.get("id") or rel_stem)
         record = PostRecord(

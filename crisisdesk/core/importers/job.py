@@ -7,13 +7,14 @@ project's ``reports/`` folder in every case and kept on ``job.report``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crisisdesk.core.imaging import ImageLimits
+from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
 from crisisdesk.core.importers.archive import ArchiveLimits, extract_zip
 from crisisdesk.core.importers.crisismmd import (
     SOURCE_NAME as CRISISMMD, is_crisismmd_file, parse_crisismmd,
@@ -21,6 +22,9 @@ from crisisdesk.core.importers.crisismmd import (
 from crisisdesk.core.importers.folder import find_manifest, parse_folder
 from crisisdesk.core.importers.records import ImportReport, PostRecord, Problem, Where
 from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
+from crisisdesk.core.importers.textio import (
+    MAX_SIDECAR_BYTES, TextFileError, read_text_file,
+)
 from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
@@ -78,6 +82,20 @@ def source_name(path: Path, fmt: str, given: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "source"
 
 
+def _is_sidecar(path: Path, image_stems: set[str]) -> bool:
+    """Whether a ``.json`` file is a post's sidecar (not a table): it sits next to a
+    same-stem image, or it holds one JSON object (a table is a list, or JSON Lines)."""
+    if path.suffix.lower() != ".json":
+        return False
+    if path.stem in image_stems:
+        return True
+    try:
+        text, _ = read_text_file(path, MAX_SIDECAR_BYTES)
+        return isinstance(json.loads(text), dict)
+    except (TextFileError, ValueError):
+        return False
+
+
 class ImportJob:
     """One import of one or more sources into a project."""
 
@@ -116,8 +134,11 @@ class ImportJob:
     def _inner_format(folder: Path) -> tuple[Path, str]:
         """What an unpacked archive holds: a folder of posts, CrisisMMD files, or one table."""
         if find_manifest(folder) is None:
-            tables = [p for p in folder.iterdir() if p.is_file() and
-                      p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson", ".json")]
+            files = [p for p in folder.iterdir() if p.is_file()]
+            image_stems = {p.stem for p in files if p.suffix.lower() in IMAGE_SUFFIXES}
+            tables = [p for p in files if
+                      p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson", ".json") and
+                      not _is_sidecar(p, image_stems)]
             if len(tables) == 1:
                 return tables[0], detect_format(tables[0])
         return folder, detect_format(folder)

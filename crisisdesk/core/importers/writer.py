@@ -74,12 +74,30 @@ class RecordWriter:
         with self.store.transaction():
             for record in records:
                 self.report.records += 1
+                counts, seen = self._counts(), record.post_id in self.first_seen
                 try:
                     with self.store.transaction():
                         self._write(record, facts)
                 except Exception as exc:  # noqa: BLE001 - report it, keep importing
+                    # The record was rolled back: so are its counts.
+                    self._restore_counts(record, counts, seen)
                     self.report.add(record.where, f"post {record.post_id} not imported: "
                                     f"{type(exc).__name__}: {exc}")
+
+    _COUNTERS = ("posts_added", "items_added", "media_attached", "labels_added",
+                 "splits_added")
+
+    def _counts(self) -> tuple:
+        report = self.report
+        return tuple(getattr(report, c) for c in self._COUNTERS), dict(report.media_added)
+
+    def _restore_counts(self, record: PostRecord, counts: tuple, seen: bool) -> None:
+        values, media_added = counts
+        for name, value in zip(self._COUNTERS, values, strict=True):
+            setattr(self.report, name, value)
+        self.report.media_added = media_added
+        if not seen:
+            self.first_seen.pop(record.post_id, None)
 
     def _write(self, record: PostRecord, facts: dict[Path, ImageFacts]) -> None:
         store, report = self.store, self.report

@@ -1,0 +1,529 @@
+"""Bad input: each gets a clear report line naming the file (and row where there is
+one), and the import carries on with the rest. Fixtures are built here in ``tmp_path``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import stat
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from crisisdesk.core.imaging import ImageLimits
+from crisisdesk.core.importers import ImportJob, ImportOptions
+from crisisdesk.core.importers import writer as writer_module
+from crisisdesk.core.importers.records import Problem
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Project:
+    return Project.open(tmp_path / "proj", create=True)
+
+
+@pytest.fixture
+def inspected(monkeypatch) -> list[Path]:
+    """Every path the writer hands to the image checker (which hashes and decodes it)."""
+    seen: list[Path] = []
+    real = writer_module.inspect_image
+
+    def spy(path, limits=ImageLimits()):
+        seen.append(Path(path))
+        return real(path, limits)
+
+    monkeypatch.setattr(writer_module, "inspect_image", spy)
+    return seen
+
+
+def make_image(path: Path, seed: int = 0, size: tuple[int, int] = (24, 16)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
+    img.putpixel((seed % size[0], 0), (255 - seed % 256, 0, 0))
+    img.save(path)
+    return path
+
+
+def noise_jpeg_bytes(size: int = 128) -> bytes:
+    """A real JPEG big enough that its first half holds only part of the scan."""
+    from io import BytesIO
+
+    rng = random.Random(7)
+    img = Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3))
+    buffer = BytesIO()
+    img.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def crafted_png(width: int, height: int) -> bytes:
+    """A tiny, well-formed PNG whose header claims ``width`` x ``height`` pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+            + _chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _chunk(b"IEND", b""))
+
+
+def run_import(project: Project, paths: list[Path], **options) -> ImportJob:
+    job = ImportJob(project, [Path(p) for p in paths], ImportOptions(**options))
+    list(job.run())
+    return job
+
+
+def problems_for(job: ImportJob, file: Path | str) -> list[Problem]:
+    return [p for p in job.report.problems if p.where.file == str(file)]
+
+
+def post_row(store: Store, source: str, post_id: str) -> dict | None:
+    row = store.conn.execute(
+        "SELECT * FROM posts WHERE source = ? AND post_id = ?", [source, post_id]).fetchone()
+    return dict(row) if row else None
+
+
+def media_of(store: Store, source: str, post_id: str) -> list[dict]:
+    return [dict(r) for r in store.conn.execute(
+        "SELECT m.* FROM media m JOIN posts p ON p.id = m.post"
+        " WHERE p.source = ? AND p.post_id = ? ORDER BY m.n", [source, post_id])]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def add_good_post(folder: Path, stem: str = "good", seed: int = 1) -> None:
+    make_image(folder / f"{stem}.jpg", seed)
+    (folder / f"{stem}.txt").write_text(f"A good post called {stem}", "utf-8")
+
+
+def assert_good_post(store: Store, source: str, post_id: str = "good") -> None:
+    row = post_row(store, source, post_id)
+    assert row is not None, f"good post {post_id} missing"
+    (media,) = media_of(store, source, post_id)
+    assert media["status"] == "ok"
+    assert media["sha256"]
+
+
+def files_outside(root: Path, skip: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if skip not in p.parents and p != skip}
+
+
+# --------------------------------------------------------------------------- bad images
+
+
+# name, content, what the reason says, the size recorded (known only from a read header)
+BAD_IMAGES = {
+    "corrupt": ("bad.jpg", lambda: random.Random(3).randbytes(4096),
+                "not an image Pillow can read", None),
+    "truncated": ("bad.jpg", lambda: (lambda d: d[:len(d) // 2])(noise_jpeg_bytes()),
+                  "truncated", None),
+    "empty": ("bad.jpg", lambda: b"", "empty file (0 bytes)", None),
+    "text_named_jpg": ("bad.jpg", lambda: b"Just some notes, not a picture.\n" * 20,
+                       "not an image Pillow can read", None),
+    "decompression_bomb": ("bad.png", lambda: crafted_png(100_000, 100_000),
+                           "decompression bomb", None),
+    "huge_20000x20000": ("bad.png", lambda: crafted_png(20_000, 20_000),
+                         "decompression bomb", None),
+    "over_our_pixel_limit": ("bad.png", lambda: crafted_png(11_000, 10_000),
+                             "image too large to decode: 11000x10000", (11_000, 10_000)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_IMAGES))
+def test_bad_image_in_folder_is_reported_and_the_rest_imports(proj, tmp_path, case):
+    name, content, reason, dims = BAD_IMAGES[case]
+    src = tmp_path / "posts"
+    add_good_post(src)
+    add_good_post(src / "later", "also_good", 2)
+    bad = src / name
+    bad.write_bytes(content())
+    (src / "bad.txt").write_text("The bad image's post", "utf-8")
+
+    job = run_import(proj, [src])
+    (problem,) = problems_for(job, bad)
+    assert problem.severity == "error"
+    assert name in problem.message and "unreadable" in problem.message
+    assert reason in problem.message
+    assert job.report.media_added == {"ok": 2, "unreadable": 1}
+    assert [p for p in job.report.problems if p is not problem] == []
+    with proj.open_store() as store:
+        assert_good_post(store, "posts")
+        assert_good_post(store, "posts", "later/also_good")
+        # The post itself is kept, its image recorded as unusable with the reason.
+        assert post_row(store, "posts", "bad")["text"] == "The bad image's post"
+        (media,) = media_of(store, "posts", "bad")
+        assert media["status"] == "unreadable"
+        assert reason in media["reason"]
+        assert (media["width"], media["height"]) == (dims or (None, None))
+
+
+def test_bad_image_in_a_csv_names_file_and_row(proj, tmp_path):
+    src = tmp_path / "table"
+    make_image(src / "ok.jpg", 1)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    table = write_csv(src / "t.csv", ["id", "text", "image"], [
+        ["1", "fine", "ok.jpg"], ["2", "broken picture", "broken.jpg"],
+        ["3", "missing picture", "gone.jpg"], ["4", "after the bad ones", "ok.jpg"]])
+    job = run_import(proj, [table])
+    by_row = {p.where.row: p for p in problems_for(job, table)}
+    assert set(by_row) == {3, 4}
+    assert "broken.jpg" in by_row[3].message and "unreadable" in by_row[3].message
+    assert "gone.jpg" in by_row[4].message and "missing" in by_row[4].message
+    assert "file not found" in by_row[4].message
+    with proj.open_store() as store:
+        assert [m["status"] for m in media_of(store, "t", "2")] == ["unreadable"]
+        assert [m["status"] for m in media_of(store, "t", "3")] == ["missing"]
+        assert [m["status"] for m in media_of(store, "t", "1")] == ["ok"]
+        assert [m["status"] for m in media_of(store, "t", "4")] == ["ok"]
+
+
+def test_image_limits_of_the_import_apply(proj, tmp_path):
+    src = tmp_path / "limits"
+    make_image(src / "wide.png", 1, size=(200, 100))
+    make_image(src / "small.png", 2, size=(10, 10))
+    job = run_import(proj, [src], image_limits=ImageLimits(max_pixels=10_000))
+    (problem,) = problems_for(job, src / "wide.png")
+    assert "200x100" in problem.message and "too large" in problem.message
+    with proj.open_store() as store:
+        assert [m["status"] for m in media_of(store, "limits", "small")] == ["ok"]
+        assert [m["status"] for m in media_of(store, "limits", "wide")] == ["unreadable"]
+
+    big = tmp_path / "bytes"
+    make_image(big / "pic.png", 3, size=(64, 64))
+    job = run_import(proj, [big], image_limits=ImageLimits(max_bytes=10))
+    (problem,) = problems_for(job, big / "pic.png")
+    assert "file too large" in problem.message
+
+
+# --------------------------------------------------------------------------- text files
+
+
+def test_non_utf8_csv_imports_with_a_warning(proj, tmp_path):
+    table = tmp_path / "spreadsheet.csv"
+    table.write_bytes(
+        "id,text\n1,Café détruit – route coupée\n2,plain words\n".encode("cp1252"))
+    job = run_import(proj, [table])
+    (problem,) = job.report.problems
+    assert problem.where.file == str(table)
+    assert problem.severity == "warning"
+    assert "not valid UTF-8" in problem.message and "line 2" in problem.message
+    assert job.report.posts_added == 2
+    with proj.open_store() as store:
+        assert post_row(store, "spreadsheet", "1")["text"] == "Café détruit – route coupée"
+        assert post_row(store, "spreadsheet", "2")["text"] == "plain words"
+
+
+def test_csv_without_an_id_column_is_refused_and_other_sources_import(proj, tmp_path):
+    bad = write_csv(tmp_path / "no_id.csv", ["tweet", "text"], [["1", "hello"]])
+    good = write_csv(tmp_path / "fine.csv", ["id", "text"], [["1", "hello"], ["2", "again"]])
+    job = run_import(proj, [bad, good])
+    (problem,) = problems_for(job, bad)
+    assert problem.severity == "error"
+    assert "'id'" in problem.message and "missing" in problem.message
+    assert problem.where.row is None
+    assert job.report.posts_added == 2
+    with proj.open_store() as store:
+        assert store.conn.execute(
+            "SELECT COUNT(*) FROM posts WHERE source = 'no_id'").fetchone()[0] == 0
+        assert post_row(store, "fine", "2")["text"] == "again"
+
+
+def test_malformed_jsonl_line_is_reported_with_its_number(proj, tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        json.dumps({"id": "a", "text": "first"}) + "\n"
+        + '{"id": "b", "text": "cut off\n'
+        + "\n"
+        + json.dumps({"id": "c", "text": "fourth line"}) + "\n", "utf-8")
+    job = run_import(proj, [feed])
+    (problem,) = job.report.problems
+    assert problem.where.file == str(feed) and problem.where.row == 2
+    assert "malformed JSON" in problem.message
+    with proj.open_store() as store:
+        assert post_row(store, "feed", "a")["text"] == "first"
+        assert post_row(store, "feed", "c")["text"] == "fourth line"
+        assert post_row(store, "feed", "b") is None
+
+
+def test_malformed_json_sidecar_is_reported_and_its_image_still_imports(proj, tmp_path):
+    src = tmp_path / "posts"
+    add_good_post(src)
+    make_image(src / "odd.jpg", 5)
+    (src / "odd.json").write_text('{"id": "odd-1", "text": "unterminated', "utf-8")
+    job = run_import(proj, [src])
+    (problem,) = job.report.problems
+    assert problem.where.file == str(src / "odd.json")
+    assert problem.where.row == 1
+    assert "malformed JSON" in problem.message
+    with proj.open_store() as store:
+        assert_good_post(store, "posts")
+        # The sidecar is unusable: the post takes its id from the file name, no text.
+        assert post_row(store, "posts", "odd")["text"] == ""
+        assert [m["status"] for m in media_of(store, "posts", "odd")] == ["ok"]
+
+
+def test_same_id_twice_with_different_content_keeps_the_first(proj, tmp_path):
+    table = write_csv(tmp_path / "dupes.csv", ["id", "text", "damage"], [
+        ["7", "the original", "severe_damage"],
+        ["7", "a different text", "mild_damage"],
+        ["8", "unrelated", ""],
+    ])
+    job = run_import(proj, [table])
+    (problem,) = job.report.problems
+    assert problem.where.file == str(table) and problem.where.row == 3
+    assert "row 2" in problem.message and "7" in problem.message
+    assert "kept the first" in problem.message
+    assert job.report.posts_added == 2
+    with proj.open_store() as store:
+        assert post_row(store, "dupes", "7")["text"] == "the original"
+        post = store.find_post("dupes", "7")
+        (item,) = store.items_of_post(post.id)
+        assert [r["label"] for r in store.journal(item.id)] == ["severe_damage"]
+        assert post_row(store, "dupes", "8")["text"] == "unrelated"
+
+
+# --------------------------------------------------------------------------- escaping paths
+
+
+@pytest.mark.parametrize("manifest", ["posts.csv", "posts.jsonl"])
+def test_manifest_paths_leaving_the_source_are_refused_unread(proj, tmp_path, inspected,
+                                                             manifest):
+    outside = make_image(tmp_path / "secret" / "private.jpg", 9)
+    src = tmp_path / "shared_folder"
+    make_image(src / "img" / "ok.jpg", 1)
+    os.symlink(outside, src / "img" / "alias.jpg")
+    rows = [
+        ("ok", "img/ok.jpg"),
+        ("dotdot", "../secret/private.jpg"),
+        ("sneaky", "img/../../secret/private.jpg"),
+        ("absolute", str(outside)),
+        ("backslash", "..\\secret\\private.jpg"),
+        ("via_link", "img/alias.jpg"),
+    ]
+    if manifest == "posts.csv":
+        write_csv(src / manifest, ["id", "text", "image"],
+                  [[pid, f"post {pid}", path] for pid, path in rows])
+    else:
+        (src / manifest).write_text("".join(
+            json.dumps({"id": pid, "text": f"post {pid}", "image": path}) + "\n"
+            for pid, path in rows), "utf-8")
+    job = run_import(proj, [src])
+
+    assert outside not in inspected
+    assert outside.resolve() not in [p.resolve() for p in inspected]
+    problems = problems_for(job, src / manifest)
+    first = 2 if manifest == "posts.csv" else 1  # the CSV's header is row 1
+    assert sorted(p.where.row for p in problems) == [first + i for i in range(1, 6)]
+    for problem in problems:
+        assert "leaves the source" in problem.message
+    with proj.open_store() as store:
+        assert [m["status"] for m in media_of(store, "shared_folder", "ok")] == ["ok"]
+        for pid, declared in rows[1:]:
+            assert post_row(store, "shared_folder", pid)["text"] == f"post {pid}"
+            (media,) = media_of(store, "shared_folder", pid)
+            assert media["status"] == "unreadable"
+            assert "leaves the source" in media["reason"]
+            assert media["declared_path"] == declared
+            assert media["path"] is None and media["sha256"] is None and media["size"] is None
+
+
+def test_symlink_in_a_folder_pointing_outside_is_skipped(proj, tmp_path, inspected):
+    outside = make_image(tmp_path / "elsewhere" / "private.jpg", 9)
+    (tmp_path / "elsewhere" / "private.txt").write_text("private words", "utf-8")
+    src = tmp_path / "posts"
+    add_good_post(src)
+    os.symlink(outside, src / "leak.jpg")
+    os.symlink(tmp_path / "elsewhere" / "private.txt", src / "leak2.txt")
+    os.symlink(tmp_path / "elsewhere", src / "linked_dir")
+    job = run_import(proj, [src])
+
+    (leak,) = problems_for(job, src / "leak.jpg")
+    assert leak.severity == "error" and "symlink" in leak.message
+    assert "out of the source" in leak.message and "skipped" in leak.message
+    (leak2,) = problems_for(job, src / "leak2.txt")
+    assert "out of the source" in leak2.message
+    (linked,) = problems_for(job, src / "linked_dir")
+    assert "symlinked folder not followed" in linked.message
+    assert outside.resolve() not in [p.resolve() for p in inspected]
+    assert job.report.posts_added == 1
+    with proj.open_store() as store:
+        assert_good_post(store, "posts")
+        assert post_row(store, "posts", "leak") is None
+        assert post_row(store, "posts", "leak2") is None
+        assert store.conn.execute(
+            "SELECT COUNT(*) FROM posts WHERE text LIKE '%private%'").fetchone()[0] == 0
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def good_zip_entries(zf: zipfile.ZipFile, tmp_path: Path) -> None:
+    """A good post inside an archive under test."""
+    image = make_image(tmp_path / "zipped_good.jpg", 4)
+    zf.write(image, "good.jpg")
+    zf.writestr("good.txt", "A good post from the archive")
+
+
+def test_zip_entries_leaving_the_archive_are_skipped(proj, tmp_path):
+    archive = tmp_path / "evil.zip"
+    absolute = tmp_path / "abs_evil.txt"
+    names = ["../evil.txt", "../../evil2.txt", "../../../../../evil3.txt",
+             "sub/../../evil4.txt", str(absolute), "..\\evil5.txt", "C:\\evil6.txt",
+             "C:/evil7.txt"]
+    with zipfile.ZipFile(archive, "w") as zf:
+        good_zip_entries(zf, tmp_path)
+        for name in names:
+            zf.writestr(zipfile.ZipInfo(name), b"owned")
+    with zipfile.ZipFile(archive) as zf:  # zipfile kept the hostile names as written
+        assert set(names) <= set(zf.namelist())
+    before = files_outside(tmp_path, proj.root)
+    dest = proj.root / "media" / "evil"
+    project_before = {p for p in proj.root.rglob("*") if dest not in p.parents}
+
+    job = run_import(proj, [archive])
+    for name in names:
+        (problem,) = problems_for(job, f"{archive}!{name}")
+        assert problem.severity == "error"
+        assert "leaves the archive" in problem.message and "skipped" in problem.message
+    # Nothing was written outside the extraction folder (the project writes its own
+    # database and report files, which hold no entry's bytes).
+    assert files_outside(tmp_path, proj.root) == before
+    assert not absolute.exists()
+    for name in names:  # where each relative entry would have landed
+        if ".." in name:
+            assert not Path(os.path.normpath(dest / name.replace("\\", "/"))).exists()
+    new_in_project = {p for p in proj.root.rglob("*")
+                      if dest not in p.parents and p != dest} - project_before
+    assert all(p.name.startswith(("import-", "project.sqlite")) for p in new_in_project)
+    assert not any(b"owned" == p.read_bytes() for p in proj.root.rglob("*") if p.is_file())
+    with proj.open_store() as store:
+        assert_good_post(store, "evil")
+        assert store.counts()["posts"] == 1
+
+
+def test_zip_symlink_entry_is_skipped(proj, tmp_path):
+    archive = tmp_path / "links.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        good_zip_entries(zf, tmp_path)
+        info = zipfile.ZipInfo("link.jpg")
+        info.create_system = 3  # Unix, where the mode bits come from
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    job = run_import(proj, [archive])
+    (problem,) = problems_for(job, f"{archive}!link.jpg")
+    assert "symlink entry skipped" in problem.message
+    dest = proj.root / "media" / "links"
+    assert not (dest / "link.jpg").exists() and not (dest / "link.jpg").is_symlink()
+    assert (dest / "good.jpg").is_file()
+    with proj.open_store() as store:
+        assert_good_post(store, "links")
+        assert post_row(store, "links", "link") is None
+
+
+def test_zip_entry_compressed_like_a_bomb_is_skipped(proj, tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        good_zip_entries(zf, tmp_path)
+        zf.writestr("zeros.jpg", b"\x00" * (4 * 1024 * 1024))
+    job = run_import(proj, [archive])
+    (problem,) = problems_for(job, f"{archive}!zeros.jpg")
+    assert "zip bomb" in problem.message
+    assert not (proj.root / "media" / "bomb" / "zeros.jpg").exists()
+    with proj.open_store() as store:
+        assert_good_post(store, "bomb")
+
+
+def test_unreadable_zip_is_refused_and_other_sources_import(proj, tmp_path):
+    archive = tmp_path / "garbage.zip"
+    archive.write_bytes(random.Random(5).randbytes(1000))
+    good = write_csv(tmp_path / "fine.csv", ["id", "text"], [["1", "hello"]])
+    job = run_import(proj, [archive, good])
+    messages = [p.message for p in problems_for(job, archive)]
+    assert any("not a readable zip archive" in m for m in messages)
+    assert job.report.unusable_sources == 1
+    with proj.open_store() as store:
+        assert post_row(store, "fine", "1")["text"] == "hello"
+
+
+def test_zip_with_too_many_entries_is_refused_and_other_sources_import(proj, tmp_path):
+    archive = tmp_path / "huge.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(100_000):
+            zf.writestr(zipfile.ZipInfo(f"{i}.txt"), b"")
+    good = write_csv(tmp_path / "fine.csv", ["id", "text"], [["1", "hello"], ["2", "hi"]])
+    job = run_import(proj, [archive, good])
+    messages = [p.message for p in problems_for(job, archive)]
+    assert any("100,000 entries" in m and "50,000" in m for m in messages)
+    assert job.report.unusable_sources == 1
+    assert not (proj.root / "media" / "huge").exists()  # nothing was extracted
+    assert job.report.posts_added == 2
+    with proj.open_store() as store:
+        assert post_row(store, "fine", "2")["text"] == "hi"
+        assert set(store.counts()["sources"]) == {"fine"}
+
+
+# --------------------------------------------------------------------------- atomic records
+
+
+def test_a_record_that_fails_to_write_leaves_nothing_half_written(proj, tmp_path,
+                                                                 monkeypatch):
+    src = tmp_path / "atomic"
+    for name, seed in (("a.jpg", 1), ("b1.jpg", 2), ("b2.jpg", 3), ("c.jpg", 4)):
+        make_image(src / name, seed)
+    table = write_csv(src / "atomic.csv", ["id", "text", "image", "damage"], [
+        ["p-a", "first", "a.jpg", "severe_damage"],
+        ["p-bad", "second", "b1.jpg|b2.jpg", "severe_damage"],
+        ["p-c", "third", "c.jpg", "mild_damage"],
+    ])
+    real = Store.add_media_item
+
+    def failing(self, post, source, post_id, n, **kwargs):
+        if post_id == "p-bad" and n == 1:  # after the post and its first image were added
+            raise RuntimeError("disk on fire")
+        return real(self, post, source, post_id, n, **kwargs)
+
+    monkeypatch.setattr(Store, "add_media_item", failing)
+    job = run_import(proj, [table])
+
+    (problem,) = job.report.problems
+    assert problem.where.file == str(table) and problem.where.row == 3
+    assert "p-bad" in problem.message and "not imported" in problem.message
+    assert "disk on fire" in problem.message
+    # The report counts what is in the store, not what was rolled back.
+    report = job.report
+    assert (report.posts_added, report.items_added, report.labels_added) == (2, 2, 2)
+    assert report.media_added == {"ok": 2}
+    with proj.open_store() as store:
+        assert post_row(store, "atomic", "p-bad") is None
+        counts = store.counts()
+        assert counts["posts"] == 2 and counts["items"] == 2 and counts["media"] == {"ok": 2}
+        assert store.conn.execute(
+            "SELECT COUNT(*) FROM media WHERE declared_path LIKE 'b%'").fetchone()[0] == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 2
+        assert post_row(store, "atomic", "p-a")["text"] == "first"
+        assert post_row(store, "atomic", "p-c")["text"] == "third"
+
+    # Once the fault is gone, importing again adds exactly the missing post.
+    monkeypatch.setattr(Store, "add_media_item", real)
+    again = run_import(proj, [table])
+    assert again.report.problems == []
+    assert again.report.posts_added == 1 and again.report.items_added == 2
+    with proj.open_store() as store:
+        assert [m["declared_path"] for m in media_of(store, "atomic", "p-bad")] == [
+            "b1.jpg", "b2.jpg"]

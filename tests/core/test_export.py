@@ -112,6 +112,20 @@ def test_jsonl_export_holds_tasks_per_item(labelled: Project, tmp_path: Path) ->
     assert by_id["posts:1:0"]["text"] == POSTS[0][1]
 
 
+def test_jsonl_round_trip_keeps_every_label_and_split(labelled: Project,
+                                                     tmp_path: Path) -> None:
+    out = tmp_path / "labels.jsonl"
+    with labelled.open_store() as store:
+        Exporter(store).write(out, "jsonl")
+        before = _labels(store)
+    again = Project.open(tmp_path / "again", create=True)
+    _import(again, out, images_root=tmp_path / "src")
+    with again.open_store() as store:
+        assert _labels(store) == before
+        assert store.counts()["splits"]["damage"] == {"dev": 2, "train": 1}
+        assert store.counts()["media"] == {"ok": 3}
+
+
 def test_crisismmd_round_trip(labelled: Project, tmp_path: Path) -> None:
     out = tmp_path / "mmd"
     with labelled.open_store() as store:

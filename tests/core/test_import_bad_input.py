@@ -278,6 +278,21 @@ def test_malformed_json_sidecar_is_reported_and_its_image_still_imports(proj, tm
         assert [m["status"] for m in media_of(store, "posts", "odd")] == ["ok"]
 
 
+def test_huge_sidecar_is_refused_and_its_image_still_imports(proj, tmp_path):
+    src = tmp_path / "posts"
+    add_good_post(src)
+    make_image(src / "big.jpg", 6)
+    (src / "big.txt").write_bytes(b"flood " * 400_000)  # 2.4 MB: not a post's text
+    job = run_import(proj, [src])
+    (problem,) = job.report.problems
+    assert problem.where.file == str(src / "big.txt")
+    assert "file too large" in problem.message
+    with proj.open_store() as store:
+        assert_good_post(store, "posts")
+        assert post_row(store, "posts", "big")["text"] == ""
+        assert [m["status"] for m in media_of(store, "posts", "big")] == ["ok"]
+
+
 def test_same_id_twice_with_different_content_keeps_the_first(proj, tmp_path):
     table = write_csv(tmp_path / "dupes.csv", ["id", "text", "damage"], [
         ["7", "the original", "severe_damage"],

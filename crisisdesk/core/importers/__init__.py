@@ -5,7 +5,11 @@ Use :class:`ImportJob`; a new source kind adds a parser yielding
 """
 
 from crisisdesk.core.importers.job import (
-    FORMATS, ImportJob, ImportOptions, SourceError, detect_format,
+    FORMATS,
+    ImportJob,
+    ImportOptions,
+    SourceError,
+    detect_format,
 )
 from crisisdesk.core.importers.records import ImportReport, Problem
 

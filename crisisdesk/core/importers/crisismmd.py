@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from crisisdesk.core.importers.records import (
-    LabelRef, MediaRef, PostRecord, Problem, Where, resolve_inside,
+    Expected,
+    LabelRef,
+    MediaRef,
+    Parsed,
+    PostRecord,
+    Problem,
+    Where,
+    resolve_inside,
 )
 from crisisdesk.core.importers.textio import TextFileError, read_text_file
 
@@ -31,7 +38,7 @@ def is_crisismmd_file(path: Path) -> bool:
     return FILE_NAME.search(path.name) is not None
 
 
-def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[PostRecord | Problem]:
+def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
     """Records of one CrisisMMD split file, one per row (one image of a tweet)."""
     match = FILE_NAME.search(path.name)
     if match is None:
@@ -56,6 +63,7 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[PostRecord
         return
     seen: dict[str, tuple[int, str]] = {}
     unattached = 0
+    yield Expected(max(text.count("\n") - 1, 0))
     number = 1
     while True:
         number += 1

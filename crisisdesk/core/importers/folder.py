@@ -15,7 +15,14 @@ from pathlib import Path
 
 from crisisdesk.core.imaging import IMAGE_SUFFIXES
 from crisisdesk.core.importers.records import (
-    LabelRef, MediaRef, PostRecord, Problem, Where, resolve_inside,
+    Expected,
+    LabelRef,
+    MediaRef,
+    Parsed,
+    PostRecord,
+    Problem,
+    Where,
+    resolve_inside,
 )
 from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import MAX_SIDECAR_BYTES, TextFileError, read_text_file
@@ -87,7 +94,7 @@ def _read_sidecar(path: Path) -> tuple[dict, list[Problem]]:
 
 
 def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, str | None],
-                 images_root: Path | None = None) -> Iterator[PostRecord | Problem]:
+                 images_root: Path | None = None) -> Iterator[Parsed]:
     """Records of a folder of posts (delegating to a manifest when there is one)."""
     manifest = find_manifest(root)
     if manifest is not None:
@@ -100,6 +107,7 @@ def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, 
     problems: list[Problem] = []
     groups = _walk(root, problems)
     yield from problems
+    yield Expected(len(groups))
     for (folder, stem), paths in sorted(groups.items()):
         images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
         sidecars = sorted((p for p in paths if p.suffix.lower() in SIDECARS),

@@ -17,17 +17,31 @@ from pathlib import Path
 from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
 from crisisdesk.core.importers.archive import ArchiveLimits, extract_zip
 from crisisdesk.core.importers.crisismmd import (
-    SOURCE_NAME as CRISISMMD, is_crisismmd_file, parse_crisismmd,
+    SOURCE_NAME as CRISISMMD,
+)
+from crisisdesk.core.importers.crisismmd import (
+    is_crisismmd_file,
+    parse_crisismmd,
 )
 from crisisdesk.core.importers.folder import find_manifest, parse_folder
-from crisisdesk.core.importers.records import ImportReport, PostRecord, Problem, Where
+from crisisdesk.core.importers.records import (
+    Expected,
+    ImportReport,
+    Parsed,
+    PostRecord,
+    Problem,
+    Where,
+)
 from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import (
-    MAX_SIDECAR_BYTES, TextFileError, read_text_file,
+    MAX_SIDECAR_BYTES,
+    TextFileError,
+    read_text_file,
 )
 from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store
 
 FORMATS = ("auto", "folder", "csv", "jsonl", "crisismmd")
 BATCH = 256
@@ -106,7 +120,8 @@ class ImportJob:
         self.report = ImportReport()
         self.report_path: Path | None = None
 
-    def _parse(self, path: Path, fmt: str, name: str) -> Iterator[PostRecord | Problem]:
+    def _parse(self, path: Path, fmt: str, name: str
+               ) -> Iterator[Parsed]:
         opts = self.options
         defaults = {"event": opts.event, "platform": opts.platform}
         if fmt == "zip":
@@ -148,47 +163,14 @@ class ImportJob:
         store = self.project.open_store()
         job = store.start_job(self.kind, {"sources": [str(s) for s in self.sources],
                                           "format": self.options.format})
+        self._done = self._total = 0
         state, error = "done", None
-        done = 0
         try:
             for path in self.sources:
-                path = Path(path)
-                try:
-                    fmt = detect_format(path) if self.options.format == "auto" else \
-                        self.options.format
-                    if fmt == "zip" and path.suffix.lower() != ".zip":
-                        raise SourceError(f"{path}: not a .zip file")
-                    name = source_name(path, fmt, self.options.source)
-                    records: list[PostRecord] = []
-                    for entry in self._parse(path, fmt, name):
-                        if isinstance(entry, Problem):
-                            self.report.problems.append(entry)
-                        else:
-                            records.append(entry)
-                except SourceError as exc:
-                    self.report.add(Where(str(path)), str(exc))
-                    self.report.unusable_sources += 1
-                    continue
-                # CrisisMMD's split files of one setting are one source: its folder.
-                location = path.parent if fmt == "crisismmd" and path.is_file() else path
-                warning = store.ensure_source(name, fmt, str(location.absolute()))
-                if warning:
-                    self.report.add(Where(str(path)), warning, "warning")
-                self.report.sources.append({"path": str(path), "format": fmt, "name": name})
-                writer = RecordWriter(store, name, self.report, self.options.image_limits,
-                                      self.options.workers)
-                total = done + len(records)
-                try:
-                    for start in range(0, len(records), BATCH):
-                        batch = records[start:start + BATCH]
-                        writer.write_batch(batch)
-                        done += len(batch)
-                        store.update_job(job, done=done, total=total,
-                                         problems=len(self.report.problems))
-                        yield Progress(done, total,
-                                       f"{path.name}: {self.report.posts_added} new posts")
-                finally:
-                    writer.close()
+                for progress in self._import_source(store, Path(path)):
+                    store.update_job(job, done=progress.done, total=progress.total,
+                                     problems=len(self.report.problems))
+                    yield progress
         except (GeneratorExit, KeyboardInterrupt):
             state = "cancelled"
             self.report.cancelled = True
@@ -202,3 +184,68 @@ class ImportJob:
             self.report.save(self.report_path)
             store.finish_job(job, state, error)
             store.close()
+
+    def _import_source(self, store: Store, path: Path) -> Iterator[Progress]:
+        """Stream one source's records into the store in batches.
+
+        Records are written as they are parsed, so memory stays flat however large the
+        source; parsers announce an ``Expected`` count first, which sets the total.
+        """
+        try:
+            fmt = detect_format(path) if self.options.format == "auto" else self.options.format
+            if fmt == "zip" and path.suffix.lower() != ".zip":
+                raise SourceError(f"{path}: not a .zip file")
+        except SourceError as exc:
+            self.report.add(Where(str(path)), str(exc))
+            self.report.unusable_sources += 1
+            return
+        name = source_name(path, fmt, self.options.source)
+        writer: RecordWriter | None = None
+        batch: list[PostRecord] = []
+        expected = seen = 0
+        try:
+            entries = self._parse(path, fmt, name)
+            while True:
+                try:
+                    entry = next(entries, None)
+                except SourceError as exc:
+                    self.report.add(Where(str(path)), str(exc))
+                    self.report.unusable_sources += 1
+                    entry = None
+                if isinstance(entry, Expected):
+                    expected += entry.count
+                    self._total += entry.count
+                    continue
+                if isinstance(entry, Problem):
+                    self.report.problems.append(entry)
+                    continue
+                if entry is not None:
+                    batch.append(entry)
+                    seen += 1
+                if batch and (len(batch) >= BATCH or entry is None):
+                    if writer is None:
+                        writer = self._start_writer(store, path, fmt, name)
+                    writer.write_batch(batch)
+                    self._done += len(batch)
+                    batch = []
+                    if entry is None:
+                        # The announced count was an estimate: settle on what came.
+                        self._total += seen - expected
+                    yield Progress(self._done, max(self._total, self._done),
+                                   f"{path.name}: {self.report.posts_added} new posts")
+                if entry is None:
+                    break
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _start_writer(self, store: Store, path: Path, fmt: str, name: str) -> RecordWriter:
+        """Register the source (on its first records only) and make its writer."""
+        # CrisisMMD's split files of one setting are one source: its folder.
+        location = path.parent if fmt == "crisismmd" and path.is_file() else path
+        warning = store.ensure_source(name, fmt, str(location.absolute()))
+        if warning:
+            self.report.add(Where(str(path)), warning, "warning")
+        self.report.sources.append({"path": str(path), "format": fmt, "name": name})
+        return RecordWriter(store, name, self.report, self.options.image_limits,
+                            self.options.workers)

@@ -72,6 +72,13 @@ class PostRecord:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """A parser's estimate of how many records it will yield (for progress totals)."""
+
+    count: int
+
+
+@dataclass(frozen=True)
 class Problem:
     """One line of an import report."""
 
@@ -81,6 +88,10 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.where}: {self.message}"
+
+
+# What a parser yields.
+Parsed = PostRecord | Problem | Expected
 
 
 @dataclass

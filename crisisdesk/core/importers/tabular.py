@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from crisisdesk.core.importers.records import (
-    LabelRef, MediaRef, PostRecord, Problem, Where, resolve_inside,
+    Expected,
+    LabelRef,
+    MediaRef,
+    Parsed,
+    PostRecord,
+    Problem,
+    Where,
+    resolve_inside,
 )
 from crisisdesk.core.importers.textio import TextFileError, read_text_file
 from crisisdesk.core.schemes import builtin_schemes
@@ -163,7 +170,7 @@ class RowReader:
 
 
 def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
-              defaults: Mapping[str, str | None]) -> Iterator[PostRecord | Problem]:
+              defaults: Mapping[str, str | None]) -> Iterator[Parsed]:
     """Records of a CSV (or TSV) file; images resolve against ``base``."""
     try:
         text, warning = read_text_file(path)
@@ -188,6 +195,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
         yield Problem(Where(str(path)), str(exc))
         return
     rows = RowReader(str(path), base, columns, label_columns(header, mapping), defaults)
+    yield Expected(max(text.count("\n") - 1, 0))
     number = 1
     while True:
         number += 1
@@ -204,11 +212,24 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path), number),
                           f"row has {len(values)} fields, the header has {len(header)}",
                           "warning")
-        yield rows.record(dict(zip(header, values)), number)
+        yield rows.record(dict(zip(header, values, strict=False)), number)
+
+
+def _flatten_tasks(obj: dict[str, Any]) -> None:
+    """Lift crisisdesk's own JSONL export shape (``"tasks": {task: {"label", "split"}}``)
+    into the flat ``<task>`` / ``<task>_split`` keys the row reader knows."""
+    tasks = obj.get("tasks")
+    if not isinstance(tasks, dict):
+        return
+    for task, entry in tasks.items():
+        if isinstance(entry, dict) and entry.get("label"):
+            obj.setdefault(str(task), entry["label"])
+            if entry.get("split"):
+                obj.setdefault(f"{task}_split", entry["split"])
 
 
 def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
-                defaults: Mapping[str, str | None]) -> Iterator[PostRecord | Problem]:
+                defaults: Mapping[str, str | None]) -> Iterator[Parsed]:
     """Records of a JSON Lines file (or a .json file holding a list of objects)."""
     try:
         text, warning = read_text_file(path)
@@ -236,6 +257,7 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
     keys: list[str] = []
     for _, obj in objects:
         if isinstance(obj, dict):
+            _flatten_tasks(obj)
             keys.extend(k for k in obj if k not in keys)
     if not keys:
         if objects:
@@ -247,6 +269,7 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
         yield Problem(Where(str(path)), str(exc))
         return
     rows = RowReader(str(path), base, columns, label_columns(keys, mapping), defaults)
+    yield Expected(len(objects))
     for number, obj in objects:
         if not isinstance(obj, dict):
             yield Problem(Where(str(path), number),

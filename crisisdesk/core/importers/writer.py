@@ -70,7 +70,7 @@ class RecordWriter:
                 assert ref.path is not None
                 todo.setdefault(ref.path, ref)
         facts = dict(zip(todo, self.pool.map(
-            lambda p: inspect_image(p, self.limits), todo)))
+            lambda p: inspect_image(p, self.limits), todo), strict=True))
         with self.store.transaction():
             for record in records:
                 self.report.records += 1
@@ -129,8 +129,9 @@ class RecordWriter:
             else:
                 fact = ImageFacts(ref.status or "missing", ref.reason)
             item = store.add_media_item(
-                post_pk, self.source, record.post_id, n, path=str(ref.path) if ref.path else None,
-                declared_path=ref.declared, external_id=ref.external_id, status=fact.status, reason=fact.reason,
+                post_pk, self.source, record.post_id, n,
+                path=str(ref.path) if ref.path else None, declared_path=ref.declared,
+                external_id=ref.external_id, status=fact.status, reason=fact.reason,
                 sha256=fact.sha256, size=fact.size, width=fact.width, height=fact.height)
             if fact.status != "ok" and not ref.quiet:
                 report.add(record.where, f"image {ref.declared}: {fact.status}: {fact.reason}")

@@ -16,7 +16,9 @@ from PIL import Image, ImageFile
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 )
-# Defaults for ImageLimits; an import can loosen them for e.g. satellite imagery.
+# Defaults for ImageLimits. An import may lower them, or raise max_pixels up to Pillow's
+# own process-wide refusal at 2 x Image.MAX_IMAGE_PIXELS (~179 MP), which we leave in
+# place because it also guards every other place that opens an image.
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_PIXELS = 100_000_000
 # Never let Pillow decode a truncated file as if it were whole.

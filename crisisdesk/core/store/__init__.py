@@ -6,6 +6,7 @@ Everything else calls the typed methods of :class:`Store`.
 from __future__ import annotations
 
 from crisisdesk.core.store.db import utc_now
+from crisisdesk.core.store.embeddings import EmbeddingsMixin, ImageToEmbed, ItemText, text_key
 from crisisdesk.core.store.labels import CurrentLabel, LabelChange, LabelsMixin
 from crisisdesk.core.store.models import ModelsMixin, Prediction
 from crisisdesk.core.store.posts import ItemRow, PostRow, PostsMixin, item_uid
@@ -13,12 +14,12 @@ from crisisdesk.core.store.queries import QueriesMixin
 from crisisdesk.core.store.schema import SCHEMA_VERSION
 
 
-class Store(PostsMixin, LabelsMixin, ModelsMixin, QueriesMixin):
+class Store(PostsMixin, LabelsMixin, ModelsMixin, EmbeddingsMixin, QueriesMixin):
     """An open project database (one per thread)."""
 
 
 __all__ = [
-    "CurrentLabel", "ItemRow", "LabelChange", "PostRow", "Prediction", "SCHEMA_VERSION",
-    "Store",
-    "item_uid", "utc_now",
+    "CurrentLabel", "ImageToEmbed", "ItemRow", "ItemText", "LabelChange", "PostRow",
+    "Prediction", "SCHEMA_VERSION", "Store",
+    "item_uid", "text_key", "utc_now",
 ]

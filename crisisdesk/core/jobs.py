@@ -1,0 +1,40 @@
+"""The job runtime: running a long job's generator with a record in the store.
+
+A job body is a generator yielding :class:`~crisisdesk.core.progress.Progress` after
+each unit of work it has committed. ``tracked`` wraps it: the job row records kind,
+parameters, counts and how it ended (done, cancelled, failed with the error). Closing the
+wrapper (``close()``: the GUI's cancel button, Ctrl+C in the CLI) stops the body at its
+next yield, with everything committed so far kept; running the job again does only what
+is missing, because every job skips work whose results are already stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+
+
+def tracked(project: Project, kind: str, params: dict[str, Any],
+            body: Iterator[Progress], problems: Callable[[], int] = lambda: 0
+            ) -> Iterator[Progress]:
+    """Run ``body`` with a job record; re-raise what it raises after recording it."""
+    with project.open_store() as store:
+        job = store.start_job(kind, params)
+        state, error = "done", None
+        try:
+            for progress in body:
+                store.update_job(job, done=progress.done, total=progress.total,
+                                 problems=problems())
+                yield progress
+        except (GeneratorExit, KeyboardInterrupt):
+            state = "cancelled"
+            raise
+        except BaseException as exc:
+            state, error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            body.close()  # ends the body at its yield: its own finally clauses run
+            store.finish_job(job, state, error)

@@ -1,0 +1,143 @@
+"""Embeddings, cached by the keys of ARCHITECTURE.md.
+
+An image embedding is keyed by (image sha256, encoder): a reposted photo is encoded once.
+A text embedding is keyed by (sha256 of the exact text encoded, encoder): a new caption
+makes a new text and so a new key. Vectors are stored as float16 blobs with their
+dimension; patch tokens (kind ``image_patches``) as float16 [patches, dim] blobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from crisisdesk.core.store.db import StoreBase, utc_now
+
+EMBEDDING_KINDS = ("image", "text", "image_patches")
+
+
+def text_key(text: str) -> str:
+    """The cache key of a text: sha256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ImageToEmbed:
+    """An image file the store knows, by its sha256."""
+
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """The text an item is encoded with: the tweet, then the caption when there is one."""
+
+    item: int
+    text: str
+
+    @property
+    def key(self) -> str:
+        return text_key(self.text)
+
+
+class EmbeddingsMixin(StoreBase):
+    """Functions over the embeddings cache."""
+
+    def images_without_embedding(self, encoder: str) -> list[ImageToEmbed]:
+        """Readable images (one per sha256) that have no embedding from ``encoder``."""
+        rows = self._all(
+            "SELECT m.sha256, MIN(m.path) AS path FROM media m"
+            " WHERE m.status = 'ok' AND m.sha256 IS NOT NULL AND NOT EXISTS ("
+            "   SELECT 1 FROM embeddings e WHERE e.kind = 'image' AND e.key = m.sha256"
+            "   AND e.encoder = ?)"
+            " GROUP BY m.sha256 ORDER BY MIN(m.id)",
+            [encoder],
+        )
+        return [ImageToEmbed(r["sha256"], r["path"]) for r in rows]
+
+    def item_texts(self, items: Iterable[int] | None = None) -> list[ItemText]:
+        """Each item's text: its post's text, then its image's latest caption if any.
+
+        A caption belongs to (image, tweet text): the captioner saw both.
+        """
+        captions: dict[tuple[str, str], str] = {}
+        for row in self._all("SELECT image_sha256, text_sha256, caption FROM captions"
+                             " ORDER BY created_at"):
+            captions[(row["image_sha256"], row["text_sha256"])] = row["caption"]
+        sql = ("SELECT i.id, p.text, m.sha256 FROM items i JOIN posts p ON p.id = i.post"
+               " LEFT JOIN media m ON m.id = i.media")
+        if items is None:
+            rows = self._all(sql + " ORDER BY i.id")
+        else:
+            ids, rows = list(items), []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                rows += self._all(sql + f" WHERE i.id IN ({','.join('?' * len(chunk))})"
+                                  " ORDER BY i.id", chunk)
+        out = []
+        for row in rows:
+            text = row["text"] or ""
+            caption = captions.get((row["sha256"], text_key(text))) if row["sha256"] else None
+            out.append(ItemText(row["id"], f"{text} {caption}".strip() if caption else text))
+        return out
+
+    def missing_keys(self, kind: str, encoder: str, keys: Iterable[str]) -> list[str]:
+        """The keys (order kept, duplicates dropped) with no embedding of this kind yet."""
+        wanted = list(dict.fromkeys(keys))
+        have: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            have.update(r[0] for r in self._all(
+                "SELECT key FROM embeddings WHERE kind = ? AND encoder = ?"
+                f" AND key IN ({','.join('?' * len(chunk))})", [kind, encoder, *chunk]))
+        return [k for k in wanted if k not in have]
+
+    def put_embeddings(self, kind: str, encoder: str, keys: Sequence[str],
+                       vectors: np.ndarray) -> None:
+        """Store vectors (rows of ``vectors``, or [n, patches, dim]) as float16, at once."""
+        if kind not in EMBEDDING_KINDS:
+            raise ValueError(f"embedding kind must be one of {EMBEDDING_KINDS}, not {kind!r}")
+        if len(keys) != len(vectors):
+            raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
+        now = utc_now()
+        data = np.asarray(vectors, dtype=np.float16)
+        shape = "x".join(str(s) for s in data.shape[1:])
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (kind, key, encoder, dim, dtype, vector,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(kind, key, encoder, int(data.shape[-1]), f"float16:{shape}",
+                  data[i].tobytes(), now) for i, key in enumerate(keys)],
+            )
+
+    def get_embeddings(self, kind: str, encoder: str, keys: Sequence[str]
+                       ) -> dict[str, np.ndarray]:
+        """Stored vectors by key (float32), for the keys that have one."""
+        out: dict[str, np.ndarray] = {}
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for row in self._all(
+                    "SELECT key, dtype, vector FROM embeddings WHERE kind = ? AND encoder = ?"
+                    f" AND key IN ({','.join('?' * len(chunk))})", [kind, encoder, *chunk]):
+                shape = tuple(int(s) for s in row["dtype"].split(":", 1)[1].split("x"))
+                out[row["key"]] = np.frombuffer(row["vector"], dtype=np.float16
+                                                ).reshape(shape).astype(np.float32)
+        return out
+
+    def embedding_counts(self) -> dict[str, dict[str, int]]:
+        """How many embeddings each encoder has, per kind."""
+        counts: dict[str, dict[str, int]] = {}
+        for row in self._all("SELECT encoder, kind, COUNT(*) AS n FROM embeddings"
+                             " GROUP BY encoder, kind ORDER BY encoder, kind"):
+            counts.setdefault(row["encoder"], {})[row["kind"]] = row["n"]
+        return counts
+
+    def mark_media_unreadable(self, sha256: str, reason: str) -> None:
+        """Record that the image with this hash cannot be decoded (all its copies)."""
+        self.conn.execute("UPDATE media SET status = 'unreadable', reason = ? WHERE sha256 = ?",
+                          [reason, sha256])

@@ -16,9 +16,6 @@ from pathlib import Path
 
 from crisisdesk import __version__
 
-# Jobs never download on their own; without this a missing model costs ~45 s of retries.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 OK, PROBLEMS, USAGE = 0, 1, 2
 
 

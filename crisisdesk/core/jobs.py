@@ -18,9 +18,13 @@ from crisisdesk.core.project import Project
 
 
 def tracked(project: Project, kind: str, params: dict[str, Any],
-            body: Iterator[Progress], problems: Callable[[], int] = lambda: 0
-            ) -> Iterator[Progress]:
-    """Run ``body`` with a job record; re-raise what it raises after recording it."""
+            body: Iterator[Progress], problems: Callable[[], int] = lambda: 0,
+            result: Callable[[], dict[str, Any]] = dict) -> Iterator[Progress]:
+    """Run ``body`` with a job record; re-raise what it raises after recording it.
+
+    ``problems`` and ``result`` are read as the job goes and when it ends: the count of
+    item-level problems, and a JSON-able summary stored with the job.
+    """
     with project.open_store() as store:
         job = store.start_job(kind, params)
         state, error = "done", None
@@ -37,4 +41,4 @@ def tracked(project: Project, kind: str, params: dict[str, Any],
             raise
         finally:
             body.close()  # ends the body at its yield: its own finally clauses run
-            store.finish_job(job, state, error)
+            store.finish_job(job, state, error, result())

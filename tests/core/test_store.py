@@ -56,19 +56,40 @@ def test_migrations_run_forward_from_an_older_version(project: Project, monkeypa
 
     ran = []
 
-    def v2(db) -> None:
+    def next_version(db) -> None:
         ran.append(True)
         db.execute("ALTER TABLE posts ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, v2])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, next_version])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
     with Store(project.db_path) as store:
-        assert store.migrated_from == 1
-        assert store.meta("schema_version") == "2"
+        assert store.migrated_from == SCHEMA_VERSION
+        assert store.meta("schema_version") == str(SCHEMA_VERSION + 1)
         assert "note" in store.db["posts"].columns_dict
     with Store(project.db_path) as store:
-        assert store.migrated_from == 2
+        assert store.migrated_from == SCHEMA_VERSION + 1
     assert ran == [True]
+
+
+def test_a_version_1_project_is_migrated_and_keeps_its_data(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    from crisisdesk.core.store import schema
+
+    path = tmp_path / "old.sqlite"
+    with monkeypatch.context() as patch:  # a project as the first release wrote it
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        patch.setattr(schema, "SCHEMA_VERSION", 1)
+        with Store(path) as old:
+            (item,) = _post_with_items(old)
+            old.add_labels([LabelChange(item, "damage", "mild_damage")], annotator="ana")
+            job = old.start_job("import", {})
+            assert "result" not in old.db["jobs"].columns_dict
+    with Store(path) as store:
+        assert store.migrated_from == 1
+        assert store.meta("schema_version") == str(SCHEMA_VERSION)
+        assert store.current_label(item, "damage").label == "mild_damage"
+        store.finish_job(job, "done", result={"posts": 1})
+        assert store.job(job)["result"] == '{"posts": 1}'
 
 
 def test_item_ids_follow_the_identity_table(project: Project) -> None:

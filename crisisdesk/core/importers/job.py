@@ -39,6 +39,7 @@ from crisisdesk.core.importers.textio import (
     read_text_file,
 )
 from crisisdesk.core.importers.writer import RecordWriter
+from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
@@ -160,29 +161,24 @@ class ImportJob:
 
     def run(self) -> Iterator[Progress]:
         """Import every source, yielding progress after each committed batch."""
-        store = self.project.open_store()
-        job = store.start_job(self.kind, {"sources": [str(s) for s in self.sources],
-                                          "format": self.options.format})
+        params = {"sources": [str(s) for s in self.sources], "format": self.options.format}
+        return tracked(self.project, self.kind, params, self._run(),
+                       problems=lambda: len(self.report.problems),
+                       result=self.report.counts)
+
+    def _run(self) -> Iterator[Progress]:
         self._done = self._total = 0
-        state, error = "done", None
+        store = self.project.open_store()
         try:
             for path in self.sources:
-                for progress in self._import_source(store, Path(path)):
-                    store.update_job(job, done=progress.done, total=progress.total,
-                                     problems=len(self.report.problems))
-                    yield progress
+                yield from self._import_source(store, Path(path))
         except (GeneratorExit, KeyboardInterrupt):
-            state = "cancelled"
             self.report.cancelled = True
-            raise
-        except BaseException as exc:
-            state, error = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
             self.report_path = self.project.folder("reports") / f"import-{stamp}.json"
             self.report.save(self.report_path)
-            store.finish_job(job, state, error)
             store.close()
 
     def _import_source(self, store: Store, path: Path) -> Iterator[Progress]:

@@ -122,6 +122,14 @@ class ImportReport:
     def warnings(self) -> int:
         return sum(p.severity == "warning" for p in self.problems)
 
+    def counts(self) -> dict[str, Any]:
+        """The report's numbers (stored with the job record)."""
+        return {"records": self.records, "posts_added": self.posts_added,
+                "items_added": self.items_added, "media_added": dict(self.media_added),
+                "media_attached": self.media_attached, "labels_added": self.labels_added,
+                "splits_added": self.splits_added, "errors": self.errors,
+                "warnings": self.warnings}
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["problems"] = [

@@ -137,6 +137,16 @@ class EmbeddingsMixin(StoreBase):
             counts.setdefault(row["encoder"], {})[row["kind"]] = row["n"]
         return counts
 
+    def add_caption(self, image_sha256: str, tweet_text: str, captioner: str,
+                    prompt_version: str, caption: str) -> None:
+        """Store a caption under its cache key (image, tweet text, captioner, prompt)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO captions (image_sha256, text_sha256, captioner,"
+            " prompt_version, caption, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [image_sha256, text_key(tweet_text), captioner, prompt_version, caption,
+             utc_now()],
+        )
+
     def mark_media_unreadable(self, sha256: str, reason: str) -> None:
         """Record that the image with this hash cannot be decoded (all its copies)."""
         self.conn.execute("UPDATE media SET status = 'unreadable', reason = ? WHERE sha256 = ?",

@@ -118,13 +118,15 @@ class QueriesMixin(StoreBase):
             [done, total, problems, job],
         )
 
-    def finish_job(self, job: int, state: str, error: str | None = None) -> None:
-        """Record how a job ended: done, cancelled or failed (with the error)."""
+    def finish_job(self, job: int, state: str, error: str | None = None,
+                   result: dict[str, Any] | None = None) -> None:
+        """Record how a job ended (done, cancelled or failed with the error) and what it did."""
         if state not in JOB_STATES:
             raise ValueError(f"job state must be one of {JOB_STATES}, not {state!r}")
         self.conn.execute(
-            "UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?",
-            [state, error, utc_now(), job],
+            "UPDATE jobs SET state = ?, error = ?, finished_at = ?, result = ? WHERE id = ?",
+            [state, error, utc_now(), json.dumps(result, default=str) if result else None,
+             job],
         )
 
     def job(self, job: int) -> dict[str, Any] | None:

@@ -1,0 +1,220 @@
+"""The embed job: give every item's image and text an embedding from one encoder.
+
+Images are decoded and preprocessed in worker threads while the model encodes the batch
+before (a bounded window of work in flight keeps memory flat). Each batch's vectors are
+committed before the job yields, so cancelling keeps them and a re-run encodes only what
+is missing. On a CUDA out-of-memory error the batch is halved and retried.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crisisdesk.core.encoders.base import Encoder, EncoderError
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import ImageToEmbed, Store
+
+KINDS = ("image", "text")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_batch_size(device: str, kind: str) -> int:
+    """A batch that keeps the device busy: large on a GPU (halved on OOM), small on a CPU
+    so progress moves and memory stays low."""
+    if device.startswith("cuda"):
+        return 256 if kind == "image" else 512
+    return 16 if kind == "image" else 64
+
+
+@dataclass
+class EmbedReport:
+    """What an embed run did."""
+
+    encoder: str = ""
+    device: str = ""
+    images_encoded: int = 0
+    texts_encoded: int = 0
+    windowed_texts: int = 0
+    batch_halvings: int = 0
+    unreadable: list[dict[str, str]] = field(default_factory=list)
+    skipped_kinds: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def summary(self) -> str:
+        lines = [f"{self.encoder} on {self.device}: {self.images_encoded} images and "
+                 f"{self.texts_encoded} texts encoded; {self.windowed_texts} texts were longer "
+                 "than the encoder's context and were encoded in windows"]
+        if self.batch_halvings:
+            lines.append(f"out of GPU memory {self.batch_halvings} times: batch halved")
+        if self.skipped_kinds:
+            lines.append(f"{self.encoder} does not encode {', '.join(self.skipped_kinds)}")
+        for bad in self.unreadable[:20]:
+            lines.append(f"  unreadable image {bad['path']}: {bad['reason']}")
+        if len(self.unreadable) > 20:
+            lines.append(f"  ... and {len(self.unreadable) - 20} more")
+        return "\n".join(lines)
+
+
+class EmbedJob:
+    """Embed a project's images and texts with one encoder (a cancellable job)."""
+
+    kind = "embed"
+
+    def __init__(self, project: Project, encoder: str | Encoder, *,
+                 kinds: Sequence[str] = KINDS, device: str = "auto",
+                 batch_size: int | None = None, patches: bool = False,
+                 workers: int = 2) -> None:
+        for kind in kinds:
+            if kind not in KINDS:
+                raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.project, self.kinds, self.device = project, tuple(kinds), device
+        self._encoder = encoder if isinstance(encoder, Encoder) else None
+        self.encoder_name = encoder if isinstance(encoder, str) else encoder.name
+        self.batch_size, self.patches, self.workers = batch_size, patches, workers
+        self.report = EmbedReport(encoder=self.encoder_name)
+
+    def run(self) -> Iterator[Progress]:
+        """The job: yields Progress after each committed batch."""
+        params = {"encoder": self.encoder_name, "kinds": list(self.kinds),
+                  "device": self.device, "batch_size": self.batch_size,
+                  "patches": self.patches}
+        return tracked(self.project, self.kind, params, self._run(),
+                       problems=lambda: len(self.report.unreadable),
+                       result=self.report.as_dict)
+
+    def _load(self) -> Encoder:
+        if self._encoder is None:
+            from crisisdesk.core.encoders.factory import load_encoder
+
+            self._encoder = load_encoder(self.encoder_name, self.device)
+        return self._encoder
+
+    def _run(self) -> Iterator[Progress]:
+        encoder = self._load()
+        self.report.device = encoder.device
+        with self.project.open_store() as store:
+            images: list[ImageToEmbed] = []
+            texts: dict[str, str] = {}
+            for kind in self.kinds:
+                if kind not in encoder.kinds:
+                    self.report.skipped_kinds.append(kind)
+            if "image" in self.kinds and "image" in encoder.kinds:
+                images = store.images_without_embedding(encoder.name)
+            if "text" in self.kinds and "text" in encoder.kinds:
+                by_key = {t.key: t.text for t in store.item_texts()}
+                texts = {k: by_key[k] for k in store.missing_keys("text", encoder.name, by_key)}
+            total, done = len(images) + len(texts), 0
+            yield Progress(0, total, f"{encoder.name}: {len(images)} images, "
+                           f"{len(texts)} texts to encode", encoder.device)
+            for count in self._images(store, encoder, images):
+                done += count
+                yield Progress(done, total, f"images {self.report.images_encoded}/"
+                               f"{len(images)}", encoder.device)
+            for count in self._texts(store, encoder, texts):
+                done += count
+                yield Progress(done, total, f"texts {self.report.texts_encoded}/{len(texts)}",
+                               encoder.device)
+
+    def _images(self, store: Store, encoder: Encoder, images: list[ImageToEmbed]
+                ) -> Iterator[int]:
+        """Encode images batch by batch; yield how many images each committed batch held."""
+        size = self.batch_size or default_batch_size(encoder.device, "image")
+
+        def load(image: ImageToEmbed) -> tuple[ImageToEmbed, object | Exception]:
+            try:
+                return image, encoder.load_image(Path(image.path))
+            except Exception as exc:  # noqa: BLE001 - any decode failure marks the image
+                return image, exc
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="decode") as pool:
+            for batch in _prefetched_batches(pool, load, images, size):
+                good = [(img, px) for img, px in batch if not isinstance(px, Exception)]
+                for img, exc in batch:
+                    if isinstance(exc, Exception):
+                        reason = str(exc) or type(exc).__name__
+                        store.mark_media_unreadable(img.sha256, reason)
+                        self.report.unreadable.append({"path": img.path, "reason": reason})
+                if good:
+                    results = self._halving(
+                        lambda chunk: encoder.encode_images([px for _, px in chunk],
+                                                            patches=self.patches), good)
+                    for chunk, (vectors, patches) in results:
+                        keys = [img.sha256 for img, _ in chunk]
+                        with store.transaction():
+                            store.put_embeddings("image", encoder.name, keys, vectors)
+                            if patches is not None:
+                                store.put_embeddings("image_patches", encoder.name, keys,
+                                                     patches)
+                self.report.images_encoded += len(good)
+                yield len(batch)
+
+    def _texts(self, store: Store, encoder: Encoder, texts: dict[str, str]) -> Iterator[int]:
+        size = self.batch_size or default_batch_size(encoder.device, "text")
+        keys = list(texts)
+        for start in range(0, len(keys), size):
+            batch = keys[start:start + size]
+            for chunk, encoded in self._halving(
+                    lambda chunk: encoder.encode_texts([texts[k] for k in chunk]), batch):
+                store.put_embeddings("text", encoder.name, chunk, encoded.vectors)
+                self.report.windowed_texts += encoded.windowed
+            self.report.texts_encoded += len(batch)
+            yield len(batch)
+
+    def _halving(self, encode: Callable[[list[T]], R], batch: list[T]
+                 ) -> list[tuple[list[T], R]]:
+        """Encode ``batch`` in chunks, halving the chunk on CUDA out-of-memory errors."""
+        import torch
+
+        size = len(batch) if self._chunk is None else min(self._chunk, len(batch))
+        out: list[tuple[list[T], R]] = []
+        start = 0
+        while start < len(batch):
+            chunk = batch[start:start + size]
+            try:
+                out.append((chunk, encode(chunk)))
+            except torch.cuda.OutOfMemoryError as exc:
+                if size == 1:
+                    raise EncoderError(f"out of GPU memory even for one item on "
+                                       f"{self.report.device}: {exc}") from exc
+                size = max(1, size // 2)
+                self._chunk = size  # later batches start from the size that fitted
+                self.report.batch_halvings += 1
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            start += len(chunk)
+        return out
+
+    _chunk: int | None = None
+
+
+def _prefetched_batches(pool: ThreadPoolExecutor, load: Callable[[T], R], items: list[T],
+                        size: int) -> Iterator[list[R]]:
+    """Batches of ``load(item)`` results, in order, with up to two batches loading ahead
+    while the caller works on the current one."""
+    pending: deque[Future[R]] = deque()
+    feed = iter(items)
+    ahead = size * 3
+
+    def fill() -> None:
+        while len(pending) < ahead:
+            item = next(feed, None)
+            if item is None:
+                return
+            pending.append(pool.submit(load, item))
+
+    fill()
+    while pending:
+        batch = [pending.popleft().result() for _ in range(min(size, len(pending)))]
+        fill()
+        yield batch

@@ -1,0 +1,55 @@
+"""Loading an encoder by its registry name, on the device asked for."""
+
+from __future__ import annotations
+
+from crisisdesk.core.encoders.base import Encoder, EncoderError
+from crisisdesk.core.models.registry import get_spec, locate, registered_paths
+
+DEVICES = ("auto", "cpu", "cuda")
+# An open_clip model that is not in the registry: open_clip:ARCH/TAG (e.g. a LAION tag).
+AD_HOC_PREFIX = "open_clip:"
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu``. Asking for ``cuda`` on a
+    machine without one is an error, never a silent fall back to the CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EncoderError(f"--device {device}: no CUDA GPU is usable here "
+                           f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}); "
+                           "use --device cpu or auto")
+    return device
+
+
+def load_encoder(name: str, device: str = "auto") -> Encoder:
+    """Load a registered encoder (or ``open_clip:ARCH/TAG``) without touching the network.
+
+    Raises ModelMissing (how to install it), EncoderError (bad name or device).
+    """
+    device = resolve_device(device)
+    if name.startswith(AD_HOC_PREFIX):
+        from crisisdesk.core.encoders.clip import ClipEncoder
+
+        arch, sep, tag = name[len(AD_HOC_PREFIX):].partition("/")
+        if not sep or not arch or not tag:
+            raise EncoderError(f"{name!r}: write open_clip:ARCH/TAG, e.g. "
+                               "open_clip:ViT-B-16/laion2b_s34b_b88k")
+        return ClipEncoder.load(name, arch=arch, route="pretrained", source=tag, device=device)
+    try:
+        spec = get_spec(name)
+    except KeyError as exc:
+        raise EncoderError(exc.args[0]) from None
+    location = locate(spec)
+    if spec.kind == "clip":
+        from crisisdesk.core.encoders.clip import ClipEncoder
+
+        arch = registered_paths().get(name, {}).get("arch") or spec.arch
+        route = "folder" if location.route == "folder" else "file"
+        return ClipEncoder.load(name, arch=arch, route=route, source=location.path,
+                                device=device)
+    from crisisdesk.core.encoders.text import TextEncoder
+
+    return TextEncoder.load(name, location.path, device=device)

@@ -1,0 +1,212 @@
+"""The model registry: specs shipped in ``resources/models/registry.json``, folders and
+files registered by the user, and where each model's weights are found.
+
+Nothing here downloads: ``locate`` looks in a registered path, the package that ships the
+weights, and the Hugging Face cache (offline), and raises :class:`ModelMissing` naming
+the model, every place it looked and the two commands that fix it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crisisdesk.core.resources import read_json
+from crisisdesk.core.settings import config_dir, read_settings, write_settings
+
+REGISTERED = "models.json"
+KINDS = ("clip", "text")
+
+
+class ModelMissing(Exception):
+    """A model whose weights are nowhere on this machine; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What crisisdesk knows of a model before loading it."""
+
+    name: str
+    kind: str  # clip: images and texts through open_clip; text: a transformers text encoder
+    description: str = ""
+    arch: str | None = None  # open_clip architecture, e.g. ViT-B-32-quickgelu
+    pretrained: str | None = None  # open_clip pretrained tag, e.g. openai
+    hub_id: str | None = None
+    revision: str | None = None
+    files: tuple[str, ...] = ()
+    package: str | None = None  # a Python package that ships the weights
+    package_path: str | None = None
+    dim: int | None = None
+    preprocessing: str = ""
+    licence: str = ""
+    download_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a model's weights are: a folder, a single file, or a hub cache snapshot."""
+
+    route: str  # "folder" (hub-style folder), "file" (checkpoint), "package", "hub-cache"
+    path: Path
+    looked: tuple[str, ...] = field(default_factory=tuple)
+
+
+def builtin_specs() -> dict[str, ModelSpec]:
+    """The shipped specs by name."""
+    specs = {}
+    for entry in read_json("models", "registry.json"):
+        entry["files"] = tuple(entry.get("files", ()))
+        spec = ModelSpec(**entry)
+        specs[spec.name] = spec
+    return specs
+
+
+def registered_paths() -> dict[str, dict[str, str]]:
+    """User registrations: name -> {"path", "arch"?, "kind"?}."""
+    return {k: v for k, v in read_settings(REGISTERED).items() if isinstance(v, dict)}
+
+
+def all_specs() -> dict[str, ModelSpec]:
+    """Shipped specs plus models known only by a user registration."""
+    specs = builtin_specs()
+    for name, entry in registered_paths().items():
+        if name not in specs:
+            specs[name] = ModelSpec(name=name, kind=entry.get("kind", "clip"),
+                                    description=f"registered: {entry['path']}",
+                                    arch=entry.get("arch"))
+    return specs
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a model; a KeyError lists the known names."""
+    specs = all_specs()
+    if name not in specs:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(specs))} "
+                       "(crisisdesk models list)")
+    return specs[name]
+
+
+def register(name: str, path: Path, *, arch: str | None = None, kind: str | None = None
+             ) -> Path:
+    """Register a local folder or checkpoint file as model ``name``; return the settings file.
+
+    A checkpoint file of a model crisisdesk does not ship needs ``arch`` (its open_clip
+    architecture); a folder is a hub-style open_clip folder or a transformers text model.
+    """
+    path = Path(path).expanduser().absolute()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    known = builtin_specs().get(name)
+    if kind is None:
+        kind = known.kind if known else _guess_kind(path)
+    if kind not in KINDS:
+        raise ValueError(f"model kind must be one of {KINDS}, not {kind!r}")
+    if path.is_file() and kind == "clip" and not (arch or (known and known.arch)):
+        raise ValueError(f"{path} is a checkpoint file: say its open_clip architecture "
+                         "with --arch (e.g. ViT-B-32-quickgelu)")
+    entries = read_settings(REGISTERED)
+    entries[name] = {"path": str(path), "kind": kind, **({"arch": arch} if arch else {})}
+    return write_settings(REGISTERED, entries)
+
+
+def _guess_kind(path: Path) -> str:
+    if path.is_dir() and not (path / "open_clip_config.json").exists() and \
+            (path / "config.json").exists():
+        return "text"
+    return "clip"
+
+
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache folder (HF_HUB_CACHE, HF_HOME/hub, or the default)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+    return Path(home) / "hub"
+
+
+def _hub_cached(spec: ModelSpec) -> Path | None:
+    """The cached snapshot file (clip) or folder (text) of a hub model, without network."""
+    if not spec.hub_id:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = []
+    for filename in spec.files:
+        hit = try_to_load_from_cache(spec.hub_id, filename, cache_dir=hub_cache_dir(),
+                                     revision=spec.revision)
+        if isinstance(hit, str):
+            found.append(Path(hit))
+    if not found:
+        return None
+    if spec.kind == "clip":
+        return found[0]  # the first listed weights file that is there
+    return found[0].parent if len(found) == len(spec.files) else None
+
+
+def locate(spec: ModelSpec) -> Location:
+    """Find a model's weights on this machine, or raise ModelMissing saying how to get them."""
+    looked: list[str] = []
+    entry = registered_paths().get(spec.name)
+    settings = config_dir() / REGISTERED
+    if entry:
+        path = Path(entry["path"])
+        if path.exists():
+            return Location("file" if path.is_file() else "folder", path)
+        looked.append(f"the registered path {path} (it no longer exists)")
+    else:
+        looked.append(f"registered folders in {settings} (none for this name)")
+    if spec.package:
+        origin = importlib.util.find_spec(spec.package)
+        if origin is not None and origin.submodule_search_locations:
+            folder = Path(next(iter(origin.submodule_search_locations)))
+            folder = folder / spec.package_path if spec.package_path else folder
+            if folder.is_dir():
+                return Location("package", folder)
+        looked.append(f"the Python package {spec.package} (not installed)")
+    if spec.hub_id:
+        hit = _hub_cached(spec)
+        if hit is not None:
+            return Location("hub-cache", hit)
+        looked.append(f"the Hugging Face cache {hub_cache_dir()} for {spec.hub_id} "
+                      f"({' or '.join(spec.files)})")
+    fixes = [f"  crisisdesk models add {spec.name} PATH   "
+             "(a folder or file copied from another machine)"]
+    if spec.hub_id:
+        size = f", about {spec.download_mb:,.0f} MB" if spec.download_mb else ""
+        fixes.insert(0, f"  crisisdesk models download {spec.name}   (needs the network{size})")
+    raise ModelMissing(
+        f"model {spec.name!r} is not installed. Looked in:\n"
+        + "".join(f"  - {place}\n" for place in looked)
+        + "Fix it with:\n" + "\n".join(fixes))
+
+
+def is_installed(spec: ModelSpec) -> Location | None:
+    """Where the model is, or None."""
+    try:
+        return locate(spec)
+    except ModelMissing:
+        return None
+
+
+def download(spec: ModelSpec) -> Path:
+    """Fetch a model's files from the hub into the cache (with hub progress bars).
+
+    The one place crisisdesk goes online; callers must have asked for it explicitly.
+    """
+    if not spec.hub_id:
+        raise ModelMissing(f"model {spec.name!r} has no hub source; register a local copy "
+                           f"with: crisisdesk models add {spec.name} PATH")
+    from huggingface_hub import constants, snapshot_download
+
+    # The process runs offline (see crisisdesk/__init__.py); this call alone goes online.
+    offline = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = False
+    try:
+        folder = snapshot_download(spec.hub_id, revision=spec.revision,
+                                   allow_patterns=list(spec.files) or None,
+                                   cache_dir=hub_cache_dir())
+    finally:
+        constants.HF_HUB_OFFLINE = offline
+    return Path(folder)

@@ -242,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hash-authors", action="store_true",
                    help="replace author handles by a salted hash")
     p.set_defaults(func=cmd_export)
+
+    from crisisdesk.cli_models import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -1,0 +1,124 @@
+"""Command-line commands for models and embeddings: ``models``, ``embed``, ``embeddings``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+OK, PROBLEMS, USAGE = 0, 1, 2
+
+
+def _fail(message: str) -> int:
+    print(f"crisisdesk: error: {message}", file=sys.stderr)
+    return USAGE
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from crisisdesk.core.models.registry import all_specs, is_installed
+
+    rows = []
+    for spec in all_specs().values():
+        where = is_installed(spec)
+        state = f"installed ({where.route}: {where.path})" if where else "not installed"
+        size = f"{spec.download_mb:,.0f} MB" if spec.download_mb else "-"
+        rows.append((spec.name, spec.kind, size, spec.licence or "-", state, spec.description))
+    for name, kind, size, licence, state, description in rows:
+        print(f"{name:16} {kind:5} {size:>9}  {licence:11} {state}")
+        if description:
+            print(f"{'':16} {description}")
+    return OK
+
+
+def cmd_models_download(args: argparse.Namespace) -> int:
+    from crisisdesk.core.models.registry import download, get_spec, is_installed
+
+    try:
+        spec = get_spec(args.name)
+    except KeyError as exc:
+        return _fail(exc.args[0])
+    where = is_installed(spec)
+    if where and not args.force:
+        print(f"{spec.name} is already installed ({where.route}: {where.path})")
+        return OK
+    print(f"Downloading {spec.name} from {spec.hub_id} ({spec.revision or 'main'})"
+          + (f", about {spec.download_mb:,.0f} MB" if spec.download_mb else ""))
+    try:
+        folder = download(spec)
+    except Exception as exc:  # noqa: BLE001 - network and hub errors alike: say and stop
+        return _fail(f"download of {spec.name} failed: {type(exc).__name__}: {exc}\n"
+                     f"On a machine without network, copy the model folder from another "
+                     f"machine and run: crisisdesk models add {spec.name} PATH")
+    print(f"{spec.name} installed in {folder}")
+    return OK
+
+
+def cmd_models_add(args: argparse.Namespace) -> int:
+    from crisisdesk.core.models.registry import register
+
+    try:
+        settings = register(args.name, Path(args.path), arch=args.arch, kind=args.kind)
+    except (FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"registered {args.name} -> {Path(args.path).absolute()} (in {settings})")
+    return OK
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from crisisdesk.cli import drive
+    from crisisdesk.core.embed import EmbedJob
+    from crisisdesk.core.encoders.base import EncoderError
+    from crisisdesk.core.encoders.factory import load_encoder
+    from crisisdesk.core.models.registry import ModelMissing
+    from crisisdesk.core.project import Project, ProjectError
+
+    try:
+        project = Project.open(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    try:
+        encoder = load_encoder(args.encoder, args.device)
+    except (ModelMissing, EncoderError) as exc:
+        return _fail(str(exc))
+    print(f"Encoding with {encoder.name} on {encoder.device}", file=sys.stderr)
+    kinds = ["image", "text"] if args.kind == "both" else [args.kind]
+    job = EmbedJob(project, encoder, kinds=kinds, batch_size=args.batch_size,
+                   patches=args.patches)
+    try:
+        finished = drive(job.run(), unit="item")
+    except EncoderError as exc:
+        return _fail(str(exc))
+    print(job.report.summary())
+    if not finished:
+        print("Cancelled; what was encoded is kept. Run the same command to resume.")
+        return PROBLEMS
+    return PROBLEMS if job.report.unreadable else OK
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the model and embedding commands to the main parser."""
+    models = sub.add_parser("models", help="list, download or register models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    p = msub.add_parser("list", help="the models crisisdesk knows and whether installed")
+    p.set_defaults(func=cmd_models_list)
+    p = msub.add_parser("download", help="fetch a model into the Hugging Face cache")
+    p.add_argument("name")
+    p.add_argument("--force", action="store_true", help="download even if installed")
+    p.set_defaults(func=cmd_models_download)
+    p = msub.add_parser("add", help="register a local model folder or checkpoint file")
+    p.add_argument("name")
+    p.add_argument("path")
+    p.add_argument("--arch", help="open_clip architecture of a checkpoint file")
+    p.add_argument("--kind", choices=["clip", "text"])
+    p.set_defaults(func=cmd_models_add)
+
+    p = sub.add_parser("embed", help="compute image and text embeddings of a project")
+    p.add_argument("project")
+    p.add_argument("--encoder", default="clip-vit-b-32",
+                   help="registry name (crisisdesk models list) or open_clip:ARCH/TAG")
+    p.add_argument("--kind", choices=["image", "text", "both"], default="both")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--patches", action="store_true",
+                   help="also keep the image patch tokens (for attention overlays)")
+    p.set_defaults(func=cmd_embed)

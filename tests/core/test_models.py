@@ -1,0 +1,150 @@
+"""The model registry: specs, registrations, the offline hub-cache look-up, and the
+message a missing model gives (without any network attempt)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from crisisdesk.cli import main
+from crisisdesk.core.encoders.base import EncoderError
+from crisisdesk.core.encoders.factory import load_encoder, resolve_device
+from crisisdesk.core.models.registry import (
+    ModelMissing,
+    builtin_specs,
+    get_spec,
+    locate,
+    register,
+)
+from crisisdesk.core.project import Project
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch) -> Path:
+    """Empty settings folder and Hugging Face cache for each test."""
+    monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def no_network(monkeypatch) -> list:
+    """Sockets that record and refuse every connection attempt."""
+    attempts: list = []
+
+    def refuse(self, address, *args):
+        attempts.append(address)
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection",
+                        lambda address, *a, **k: refuse(None, address))
+    return attempts
+
+
+def test_shipped_specs_have_what_the_registry_promises() -> None:
+    specs = builtin_specs()
+    assert {"clip-vit-b-32", "clip-vit-l-14", "minilm"} <= set(specs)
+    b32 = specs["clip-vit-b-32"]
+    assert (b32.arch, b32.pretrained, b32.dim) == ("ViT-B-32-quickgelu", "openai", 512)
+    for spec in specs.values():
+        assert spec.kind in ("clip", "text")
+        assert spec.licence and spec.download_mb and spec.preprocessing and spec.hub_id
+
+
+def test_missing_model_names_places_and_fixes_without_network(no_network, tmp_path) -> None:
+    with pytest.raises(ModelMissing) as caught:
+        load_encoder("clip-vit-b-32", "cpu")
+    message = str(caught.value)
+    assert "'clip-vit-b-32' is not installed" in message
+    assert str(tmp_path / "config" / "models.json") in message
+    assert str(tmp_path / "hf" / "hub") in message
+    assert "timm/vit_base_patch32_clip_224.openai" in message
+    assert "crisisdesk models download clip-vit-b-32" in message
+    assert "crisisdesk models add clip-vit-b-32 PATH" in message
+    assert no_network == []
+
+
+def test_embed_command_with_a_missing_model_exits_2(no_network, tmp_path, capsys) -> None:
+    project = Project.open(tmp_path / "p", create=True)
+    assert main(["embed", str(project.root), "--encoder", "clip-vit-l-14"]) == 2
+    err = capsys.readouterr().err
+    assert "'clip-vit-l-14' is not installed" in err
+    assert "crisisdesk models download clip-vit-l-14" in err
+    assert no_network == []
+
+
+def test_a_model_in_the_hub_cache_is_found_offline(no_network, tmp_path) -> None:
+    spec = get_spec("clip-vit-b-32")
+    repo = tmp_path / "hf" / "hub" / "models--timm--vit_base_patch32_clip_224.openai"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "open_clip_model.safetensors").write_bytes(b"weights")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    location = locate(spec)
+    assert location.route == "hub-cache"
+    assert location.path == snapshot / "open_clip_model.safetensors"
+    assert no_network == []
+
+
+def test_registered_file_and_folder_win(tmp_path, capsys) -> None:
+    checkpoint = tmp_path / "b32.safetensors"
+    checkpoint.write_bytes(b"weights")
+    assert main(["models", "add", "clip-vit-b-32", str(checkpoint)]) == 0
+    assert locate(get_spec("clip-vit-b-32")).route == "file"
+    folder = tmp_path / "my-clip"
+    folder.mkdir()
+    (folder / "open_clip_config.json").write_text("{}")
+    assert main(["models", "add", "field-clip", str(folder)]) == 0
+    spec = get_spec("field-clip")
+    assert spec.kind == "clip"
+    assert locate(spec).path == folder
+    capsys.readouterr()
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "field-clip" in out and f"installed (file: {checkpoint})" in out
+
+
+def test_registering_a_checkpoint_of_an_unknown_model_needs_its_arch(tmp_path) -> None:
+    checkpoint = tmp_path / "x.safetensors"
+    checkpoint.write_bytes(b"w")
+    with pytest.raises(ValueError, match="--arch"):
+        register("mystery", checkpoint)
+    register("mystery", checkpoint, arch="ViT-B-16")
+    assert get_spec("mystery").arch == "ViT-B-16"
+
+
+def test_a_registered_path_that_vanished_is_said(tmp_path) -> None:
+    checkpoint = tmp_path / "gone.safetensors"
+    checkpoint.write_bytes(b"w")
+    register("clip-vit-b-32", checkpoint)
+    checkpoint.unlink()
+    with pytest.raises(ModelMissing, match="no longer exists"):
+        locate(get_spec("clip-vit-b-32"))
+
+
+def test_minilm_is_installed_by_its_package() -> None:
+    location = locate(get_spec("minilm"))
+    assert location.route == "package"
+    assert (location.path / "model.safetensors").is_file()
+
+
+def test_unknown_model_and_bad_ad_hoc_names() -> None:
+    with pytest.raises(EncoderError, match="unknown model 'nope'"):
+        load_encoder("nope", "cpu")
+    with pytest.raises(EncoderError, match="open_clip:ARCH/TAG"):
+        load_encoder("open_clip:ViT-B-32", "cpu")
+
+
+def test_cuda_asked_without_a_gpu_is_an_error_not_a_fallback(monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(EncoderError, match="no CUDA GPU"):
+        resolve_device("cuda")

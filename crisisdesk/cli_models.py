@@ -95,6 +95,27 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return PROBLEMS if job.report.unreadable else OK
 
 
+def cmd_embeddings_import(args: argparse.Namespace) -> int:
+    from crisisdesk.cli import drive
+    from crisisdesk.core.embeddings_import import EmbeddingsImportError, EmbeddingsImportJob
+    from crisisdesk.core.project import Project, ProjectError
+
+    try:
+        project = Project.open(args.project)
+        job = EmbeddingsImportJob(project, Path(args.file), encoder=args.encoder,
+                                  kind=args.kind)
+        finished = drive(job.run(), unit="vector")
+    except (ProjectError, EmbeddingsImportError) as exc:
+        return _fail(str(exc))
+    print(job.report.summary())
+    if job.report_path:
+        print(f"Report: {job.report_path}")
+    if not finished:
+        print("Cancelled; the vectors stored so far are kept.")
+        return PROBLEMS
+    return PROBLEMS if job.report.errors else OK
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the model and embedding commands to the main parser."""
     models = sub.add_parser("models", help="list, download or register models")
@@ -111,6 +132,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", help="open_clip architecture of a checkpoint file")
     p.add_argument("--kind", choices=["clip", "text"])
     p.set_defaults(func=cmd_models_add)
+
+    embeddings = sub.add_parser("embeddings", help="embeddings computed elsewhere")
+    esub = embeddings.add_subparsers(dest="embeddings_command", required=True)
+    p = esub.add_parser("import", help="import an .npz with arrays ids and vectors")
+    p.add_argument("project")
+    p.add_argument("file", metavar="FILE.npz")
+    p.add_argument("--encoder", required=True, help="the name the vectors are filed under")
+    p.add_argument("--kind", choices=["image", "text"], required=True)
+    p.set_defaults(func=cmd_embeddings_import)
 
     p = sub.add_parser("embed", help="compute image and text embeddings of a project")
     p.add_argument("project")

@@ -8,6 +8,7 @@ is missing. On a CUDA out-of-memory error the batch is halved and retried.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,7 +58,8 @@ class EmbedReport:
         if self.batch_halvings:
             lines.append(f"out of GPU memory {self.batch_halvings} times: batch halved")
         if self.skipped_kinds:
-            lines.append(f"{self.encoder} does not encode {', '.join(self.skipped_kinds)}")
+            lines.append(f"{', '.join(self.skipped_kinds)} skipped: {self.encoder} does not "
+                         "encode them")
         for bad in self.unreadable[:20]:
             lines.append(f"  unreadable image {bad['path']}: {bad['reason']}")
         if len(self.unreadable) > 20:
@@ -73,7 +75,7 @@ class EmbedJob:
     def __init__(self, project: Project, encoder: str | Encoder, *,
                  kinds: Sequence[str] = KINDS, device: str = "auto",
                  batch_size: int | None = None, patches: bool = False,
-                 workers: int = 2) -> None:
+                 workers: int | None = None) -> None:
         for kind in kinds:
             if kind not in KINDS:
                 raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -129,6 +131,10 @@ class EmbedJob:
                 ) -> Iterator[int]:
         """Encode images batch by batch; yield how many images each committed batch held."""
         size = self.batch_size or default_batch_size(encoder.device, "image")
+        # A GPU eats images faster than one core decodes them: use every core. On a CPU
+        # the model needs the cores itself, so two decoders keep just ahead of it.
+        workers = self.workers or ((os.cpu_count() or 2) if encoder.device.startswith("cuda")
+                                   else 2)
 
         def load(image: ImageToEmbed) -> tuple[ImageToEmbed, object | Exception]:
             try:
@@ -136,7 +142,7 @@ class EmbedJob:
             except Exception as exc:  # noqa: BLE001 - any decode failure marks the image
                 return image, exc
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="decode") as pool:
+        with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
             for batch in _prefetched_batches(pool, load, images, size):
                 good = [(img, px) for img, px in batch if not isinstance(px, Exception)]
                 for img, exc in batch:

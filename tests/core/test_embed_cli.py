@@ -1,0 +1,67 @@
+"""``crisisdesk embed`` and ``crisisdesk embeddings import`` end to end: a tiny CLIP
+registered with ``models add`` goes through the registry, the factory, the real
+ClipEncoder and the embed job; resuming adds only what is missing."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from tiny_clip import make_tiny_clip
+
+from crisisdesk.cli import main
+from crisisdesk.core.project import Project
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Project:
+    """Six posts with photos (one repost) and one text-only post, imported by the CLI."""
+    monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = [["id", "text", "image"]]
+    for i in range(5):
+        Image.new("RGB", (40, 30), (50 * i, 90, 200 - 30 * i)).save(src / f"{i}.jpg")
+        rows.append([str(i), f"bridge {i} damaged by the flood", f"{i}.jpg"])
+    rows += [["5", "same photo shared again", "0.jpg"], ["6", "no photo here", ""]]
+    with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    assert main(["import", str(tmp_path / "p"), str(src / "posts.csv")]) == 0
+    return Project.open(tmp_path / "p")
+
+
+def test_embed_with_a_registered_folder_and_resume(project: Project, tmp_path: Path,
+                                                   capsys) -> None:
+    tiny = make_tiny_clip(tmp_path / "models")
+    assert main(["models", "add", "tiny", str(tiny["folder"])]) == 0
+    assert main(["embed", str(project.root), "--encoder", "tiny", "--kind", "image",
+                 "--device", "cpu", "--batch-size", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "Encoding with tiny on cpu" in err
+    with project.open_store() as store:
+        assert store.embedding_counts() == {"tiny": {"image": 5}}
+    # Texts next: the images are not encoded again, each distinct text once.
+    assert main(["embed", str(project.root), "--encoder", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "0 images and 7 texts encoded" in out
+    with project.open_store() as store:
+        assert store.embedding_counts() == {"tiny": {"image": 5, "text": 7}}
+        vectors = store.get_embeddings("text", "tiny", [t.key for t in store.item_texts()])
+        assert all(v.shape == (32,) for v in vectors.values())
+
+
+def test_embeddings_import_command(project: Project, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "vectors.npz"
+    vectors = np.eye(4, 8, dtype=np.float32)
+    np.savez(path, ids=np.array(["posts:0:0", "1_0", "posts:6:0", "nobody_0"]),
+             vectors=vectors)
+    code = main(["embeddings", "import", str(project.root), str(path), "--encoder",
+                 "cluster-clip", "--kind", "image"])
+    out = capsys.readouterr().out
+    assert code == 1  # done, with item-level problems reported
+    assert "nobody_0" in out and "posts:6:0" in out
+    with project.open_store() as store:
+        assert store.embedding_counts() == {"cluster-clip": {"image": 2}}

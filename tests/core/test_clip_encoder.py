@@ -199,7 +199,7 @@ def test_jpeg_draft_decoding_is_close_to_full_decoding(encoder: ClipEncoder,
     with Image.open(path) as image:
         image.draft("RGB", (encoder.input_side, encoder.input_side))
         assert image.size == (80, 60)  # 1/8 scale: both sides stay >= 32
-    fast = encoder.load_image(path)
+    fast = encoder.model_input([encoder.load_image(path)])[0]
     with Image.open(path) as image:
         full = encoder.preprocess(image.convert("RGB"))
     assert fast.shape == full.shape == (3, 32, 32)
@@ -214,7 +214,8 @@ def test_no_draft_when_the_reduced_image_would_be_too_small(encoder: ClipEncoder
     path = save_jpeg(photo(63, 40), tmp_path / "small.jpg")  # 1/2 scale would give 20 < 32
     with Image.open(path) as image:
         full = encoder.preprocess(image.convert("RGB"))
-    assert torch.equal(encoder.load_image(path), full)
+    # Scaling and normalising on the device gives exactly open_clip's own preprocessing.
+    assert torch.equal(encoder.model_input([encoder.load_image(path)])[0], full)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
@@ -259,7 +260,7 @@ def test_patch_tokens(encoder: ClipEncoder, tmp_path: Path) -> None:
     # Patch tokens are in the pooled vector's space: ln_post then proj, like the CLS token.
     visual = encoder.model.visual
     with torch.inference_mode():
-        x = visual.transformer(visual._embeds(torch.stack(images)))
+        x = visual.transformer(visual._embeds(encoder.model_input(images)))
         x = visual.ln_post(x) @ visual.proj
     np.testing.assert_allclose(tokens, F.normalize(x[:, 1:], dim=-1).numpy(), atol=1e-5)
     np.testing.assert_allclose(pooled, F.normalize(x[:, 0], dim=-1).numpy(), atol=1e-5)

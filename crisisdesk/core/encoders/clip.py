@@ -55,6 +55,11 @@ class ClipEncoder(Encoder):
         self.name = name
         self.model = model
         self.preprocess = preprocess
+        self._pil_steps, mean, std = _split_preprocess(preprocess)
+        import torch
+
+        self._mean = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+        self._std = torch.tensor(std, device=device).view(1, -1, 1, 1)
         self.tokenizer = tokenizer
         self._torch_device = device
         self._dtype = dtype
@@ -141,7 +146,22 @@ class ClipEncoder(Encoder):
         except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, struct.error...
             reason = str(exc) or type(exc).__name__
             raise OSError(f"{path}: not a readable image ({reason})") from exc
-        return self.preprocess(image)
+        if self._pil_steps is None:
+            return self.preprocess(image)
+        # Resize and crop here (Pillow releases the GIL); scaling to [0, 1] and the
+        # mean/std normalisation run batched on the device, on 4x fewer bytes.
+        pixels = np.array(self._pil_steps(image), dtype=np.uint8)
+        return torch_from_hwc(pixels)
+
+    def model_input(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Stack preprocessed images into a batch on the device, in the model's dtype."""
+        import torch
+
+        batch = torch.stack(list(images))
+        if batch.dtype != torch.uint8:  # a full float preprocess (unusual transforms)
+            return batch.to(self._torch_device, dtype=self._dtype)
+        batch = batch.to(self._torch_device).float().div_(255.0)
+        return batch.sub_(self._mean).div_(self._std).to(self._dtype)
 
     def encode_images(self, images: Sequence[torch.Tensor], *, patches: bool = False
                       ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -153,7 +173,7 @@ class ClipEncoder(Encoder):
             empty = np.zeros((0, self.dim), dtype=np.float32)
             return empty, (np.zeros((0, self.patch_count, self.dim), np.float32)
                            if patches else None)
-        batch = torch.stack(list(images)).to(self._torch_device, dtype=self._dtype)
+        batch = self.model_input(images)
         with self._lock, torch.inference_mode():
             if patches:
                 pooled, tokens = self._visual_with_tokens(batch)
@@ -247,6 +267,26 @@ class ClipEncoder(Encoder):
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+def _split_preprocess(preprocess: Any) -> tuple[Any, tuple[float, ...], tuple[float, ...]]:
+    """(the Pillow steps, mean, std) of an open_clip eval transform that ends with
+    to-tensor + normalise; (None, (0,), (1,)) when it has another shape."""
+    from torchvision import transforms
+
+    steps = list(getattr(preprocess, "transforms", []))
+    if len(steps) >= 2 and type(steps[-2]).__name__ in ("MaybeToTensor", "ToTensor") and \
+            isinstance(steps[-1], transforms.Normalize):
+        return (transforms.Compose(steps[:-2]), tuple(steps[-1].mean),
+                tuple(steps[-1].std))
+    return None, (0.0,), (1.0,)
+
+
+def torch_from_hwc(pixels: np.ndarray) -> torch.Tensor:
+    """An [H, W, C] uint8 array as a [C, H, W] uint8 tensor."""
+    import torch
+
+    return torch.from_numpy(pixels).permute(2, 0, 1)
+
 
 def _resolve_device(device: str) -> torch.device:
     import torch

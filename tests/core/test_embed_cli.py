@@ -53,6 +53,31 @@ def test_embed_with_a_registered_folder_and_resume(project: Project, tmp_path: P
         assert all(v.shape == (32,) for v in vectors.values())
 
 
+def test_decoding_in_worker_processes_gives_the_same_vectors(project: Project,
+                                                             tmp_path: Path) -> None:
+    """The GPU path decodes in worker processes: same vectors as the thread path."""
+    from crisisdesk.core.embed import EmbedJob
+    from crisisdesk.core.encoders.clip import ClipEncoder
+
+    tiny = make_tiny_clip(tmp_path / "models")
+    encoder = ClipEncoder.load("tiny", arch=tiny["arch"], route="file", source=tiny["file"])
+    in_threads = EmbedJob(project, encoder, kinds=["image"], decode="threads")
+    list(in_threads.run())
+    with project.open_store() as store:
+        keys = [row[0] for row in store.conn.execute("SELECT key FROM embeddings")]
+        expected = store.get_embeddings("image", "tiny", keys)
+        store.conn.execute("DELETE FROM embeddings")
+    in_processes = EmbedJob(project, encoder, kinds=["image"], decode="processes",
+                            workers=1, batch_size=2)
+    progress = list(in_processes.run())
+    assert progress[-1].done == 5
+    with project.open_store() as store:
+        got = store.get_embeddings("image", "tiny", keys)
+    assert got.keys() == expected.keys()
+    for key in keys:
+        np.testing.assert_array_equal(got[key], expected[key])
+
+
 def test_embeddings_import_command(project: Project, tmp_path: Path, capsys) -> None:
     path = tmp_path / "vectors.npz"
     vectors = np.eye(4, 8, dtype=np.float32)

@@ -8,7 +8,7 @@ model on the encoder's device. Vectors come back as float32 numpy arrays, L2-nor
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +75,11 @@ class Encoder(ABC):
         Raises OSError / ValueError (with a reason) for a file that cannot be used.
         """
         raise EncoderError(f"{self.name} does not encode images")
+
+    def image_loader(self) -> Callable[[Path], object]:
+        """``load_image`` as a callable that worker processes can run (override with a
+        small picklable object when the encoder itself is heavy)."""
+        return self.load_image
 
     def encode_images(self, images: Sequence[object], *, patches: bool = False
                       ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -55,7 +55,7 @@ class ClipEncoder(Encoder):
         self.name = name
         self.model = model
         self.preprocess = preprocess
-        self._pil_steps, mean, std = _split_preprocess(preprocess)
+        pil_steps, mean, std = _split_preprocess(preprocess)
         import torch
 
         self._mean = torch.tensor(mean, device=device).view(1, -1, 1, 1)
@@ -71,6 +71,7 @@ class ClipEncoder(Encoder):
         sides = (size, size) if isinstance(size, int) else tuple(size)
         #: JPEGs are decoded at the smallest DCT scale that keeps both sides >= this.
         self.input_side = int(max(sides))
+        self._loader = ClipImageLoader(self.input_side, pil_steps, preprocess)
         dim = getattr(visual, "output_dim", None)
         if not dim:
             dim = int(self._encode_windows([[]]).shape[1])
@@ -127,31 +128,11 @@ class ClipEncoder(Encoder):
 
     def load_image(self, path: Path) -> torch.Tensor:
         """Decode (EXIF-oriented, JPEG draft-scaled) and preprocess one image (thread-safe)."""
-        from PIL import Image, ImageOps
+        return self._loader(path)
 
-        path = Path(path)
-        try:
-            with Image.open(path) as image:
-                if image.format == "JPEG":
-                    # Decode at 1/2, 1/4 or 1/8 scale when both sides stay >= the model's
-                    # input size: Pillow picks the largest such scale (or none).
-                    image.draft("RGB", (self.input_side, self.input_side))
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                image = image.convert("RGB")
-        except FileNotFoundError:
-            raise
-        except Image.DecompressionBombError as exc:
-            raise ValueError(f"{path}: image too large to decode safely ({exc})") from exc
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, struct.error...
-            reason = str(exc) or type(exc).__name__
-            raise OSError(f"{path}: not a readable image ({reason})") from exc
-        if self._pil_steps is None:
-            return self.preprocess(image)
-        # Resize and crop here (Pillow releases the GIL); scaling to [0, 1] and the
-        # mean/std normalisation run batched on the device, on 4x fewer bytes.
-        pixels = np.array(self._pil_steps(image), dtype=np.uint8)
-        return torch_from_hwc(pixels)
+    def image_loader(self) -> ClipImageLoader:
+        """The image loading step alone, picklable for worker processes."""
+        return self._loader
 
     def model_input(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
         """Stack preprocessed images into a batch on the device, in the model's dtype."""
@@ -264,6 +245,43 @@ class ClipEncoder(Encoder):
                 features = self.model.encode_text(chunk)
                 out.append(F.normalize(features.float(), dim=-1).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
+
+
+class ClipImageLoader:
+    """Decode and preprocess one image file: the CPU half of image encoding.
+
+    Kept apart from the model so that worker processes can run it: it pickles small.
+    """
+
+    def __init__(self, input_side: int, pil_steps: Any, preprocess: Any) -> None:
+        self.input_side, self.pil_steps, self.preprocess = input_side, pil_steps, preprocess
+
+    def __call__(self, path: Path) -> torch.Tensor:
+        from PIL import Image, ImageOps
+
+        path = Path(path)
+        try:
+            with Image.open(path) as image:
+                if image.format == "JPEG":
+                    # Decode at 1/2, 1/4 or 1/8 scale when both sides stay >= the model's
+                    # input size: Pillow picks the largest such scale (or none).
+                    image.draft("RGB", (self.input_side, self.input_side))
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                image = image.convert("RGB")
+        except FileNotFoundError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise ValueError(f"{path}: image too large to decode safely ({exc})") from exc
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, struct.error...
+            reason = str(exc) or type(exc).__name__
+            raise OSError(f"{path}: not a readable image ({reason})") from exc
+        if self.pil_steps is None:
+            return self.preprocess(image)
+        # Resize and crop here; scaling to [0, 1] and the mean/std normalisation run
+        # batched on the device (model_input), on 4x fewer bytes.
+        pixels = np.array(self.pil_steps(image), dtype=np.uint8)
+        return torch_from_hwc(pixels)
 
 
 # -- helpers -----------------------------------------------------------------------------

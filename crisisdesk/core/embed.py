@@ -249,26 +249,40 @@ class _ImageFiles:
         return _load_one(self.loader, self.images[index])
 
 
-def _as_list(batch: list[Any]) -> list[Any]:
-    return batch
+def _collate(batch: list[tuple[ImageToEmbed, Any]]) -> tuple[list[ImageToEmbed], Any, list]:
+    """Runs in the worker: one stacked tensor per batch crosses to the main process (one
+    shared-memory block, not one per image), with the reasons of the images that failed."""
+    import torch
+
+    images = [image for image, _ in batch]
+    loaded = [px for _, px in batch if not isinstance(px, str)]
+    reasons = [px if isinstance(px, str) else None for _, px in batch]
+    if loaded and all(isinstance(px, torch.Tensor) for px in loaded) and \
+            len({tuple(px.shape) for px in loaded}) == 1:
+        return images, torch.stack(loaded), reasons
+    return images, loaded, reasons
 
 
 def _decoded_in_processes(images: list[ImageToEmbed], loader: Callable[[Path], object],
                           size: int, workers: int
                           ) -> Iterator[list[tuple[ImageToEmbed, Any]]]:
-    """Batches of decoded images from a DataLoader with worker processes (started by a
-    fork server where there is one: forking a process that runs threads is unsafe)."""
+    """Batches of decoded images from a DataLoader with worker processes."""
     import multiprocessing
 
     from torch.utils.data import DataLoader
 
+    # fork starts workers at once (a fork server or spawn re-imports torch in each, seconds
+    # per job); the workers run only Pillow and numpy, with torch's threads set to one.
     methods = multiprocessing.get_all_start_methods()
-    context = "forkserver" if "forkserver" in methods else "spawn"
+    context = "fork" if "fork" in methods else "spawn"
     loader_iter = iter(DataLoader(_ImageFiles(images, loader), batch_size=size,
-                                  num_workers=workers, collate_fn=_as_list,
+                                  num_workers=workers, collate_fn=_collate,
                                   prefetch_factor=4, multiprocessing_context=context))
     try:
-        yield from loader_iter
+        for batch_images, loaded, reasons in loader_iter:
+            rows = iter(loaded)
+            yield [(image, reason if reason is not None else next(rows))
+                   for image, reason in zip(batch_images, reasons, strict=True)]
     finally:
         shutdown = getattr(loader_iter, "_shutdown_workers", None)
         if shutdown is not None:

@@ -148,3 +148,39 @@ def test_cuda_asked_without_a_gpu_is_an_error_not_a_fallback(monkeypatch) -> Non
     assert resolve_device("auto") == "cpu"
     with pytest.raises(EncoderError, match="no CUDA GPU"):
         resolve_device("cuda")
+
+
+def test_download_goes_online_for_that_call_only(tmp_path, monkeypatch, capsys) -> None:
+    """`models download` is the one explicit network step: the hub client is switched
+    online for the call and offline again after it (simulated: no network here)."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    seen = {}
+
+    def fake_snapshot_download(repo_id, revision=None, allow_patterns=None, cache_dir=None):
+        seen.update(repo=repo_id, offline=constants.HF_HUB_OFFLINE, patterns=allow_patterns)
+        folder = Path(cache_dir) / "models--x" / "snapshots" / "b"
+        folder.mkdir(parents=True)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert main(["models", "download", "clip-vit-l-14"]) == 0
+    assert seen == {"repo": "timm/vit_large_patch14_clip_224.openai", "offline": False,
+                    "patterns": ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]}
+    assert constants.HF_HUB_OFFLINE is True
+    assert "clip-vit-l-14 installed in" in capsys.readouterr().out
+
+
+def test_a_failed_download_says_how_to_install_offline(monkeypatch, capsys) -> None:
+    import huggingface_hub
+
+    def unreachable(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    assert main(["models", "download", "clip-vit-b-32"]) == 2
+    err = capsys.readouterr().err
+    assert "network is unreachable" in err
+    assert "crisisdesk models add clip-vit-b-32 PATH" in err

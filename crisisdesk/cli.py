@@ -243,9 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace author handles by a salted hash")
     p.set_defaults(func=cmd_export)
 
-    from crisisdesk.cli_models import add_parsers
+    from crisisdesk.cli_fusion import add_parsers as add_fusion
+    from crisisdesk.cli_models import add_parsers as add_models
 
-    add_parsers(sub)
+    add_models(sub)
+    add_fusion(sub)
     return parser
 
 

@@ -183,6 +183,14 @@ class LabelsMixin(StoreBase):
             _, redo = self._stacks(annotator)
             return self._revert(redo[-1], annotator, "redo") if redo else []
 
+    def labelled_items(self, task: str) -> list[tuple[int, str, str | None]]:
+        """(item, current label, split or None) of every item labelled for ``task``."""
+        rows = self._all(
+            "SELECT c.item, c.label, s.split FROM current_labels c"
+            " LEFT JOIN splits s ON s.item = c.item AND s.task = c.task"
+            " WHERE c.task = ? ORDER BY c.item", [task])
+        return [(r["item"], r["label"], r["split"]) for r in rows]
+
     def current_labels(self, items: Iterable[int], task: str) -> dict[int, CurrentLabel]:
         """Current labels of many items for one task, by item row id."""
         ids = list(items)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,13 @@ class Prediction:
         return self.probs[self.label]
 
 
+def _version(row: Any) -> dict[str, Any]:
+    version = dict(row)
+    version["config"] = json.loads(version["config"] or "{}")
+    version["metrics"] = json.loads(version["metrics"] or "{}")
+    return version
+
+
 class ModelsMixin(StoreBase):
     """Functions over model versions and predictions."""
 
@@ -45,6 +52,35 @@ class ModelsMixin(StoreBase):
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def active_model_version(self, task: str) -> dict[str, Any] | None:
+        """The model version predictions of ``task`` come from, or None."""
+        row = self._one("SELECT * FROM model_versions WHERE task = ? AND active = 1"
+                        " ORDER BY id DESC LIMIT 1", [task])
+        return _version(row) if row else None
+
+    def model_version(self, version: int) -> dict[str, Any] | None:
+        """A model version by id."""
+        row = self._one("SELECT * FROM model_versions WHERE id = ?", [version])
+        return _version(row) if row else None
+
+    def items_without_prediction(self, task: str, version: int) -> list[int]:
+        """Items that have no prediction of ``task`` from this model version."""
+        return [r[0] for r in self._all(
+            "SELECT i.id FROM items i WHERE NOT EXISTS (SELECT 1 FROM predictions p"
+            " WHERE p.item = i.id AND p.task = ? AND p.model_version = ?) ORDER BY i.id",
+            [task, version])]
+
+    def predictions_of(self, version: int, items: Iterable[int]) -> dict[int, dict[str, float]]:
+        """Class probabilities of a model version's predictions, by item."""
+        ids, out = list(items), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._all(
+                    "SELECT item, probs FROM predictions WHERE model_version = ?"
+                    f" AND item IN ({','.join('?' * len(chunk))})", [version, *chunk]):
+                out[row["item"]] = json.loads(row["probs"])
+        return out
 
     def add_predictions(self, model_version: int, predictions: Sequence[Prediction]) -> None:
         """Store (or replace) predictions of one model version, in one transaction."""

@@ -1,0 +1,144 @@
+"""Command-line commands for the classifier: ``train``, ``eval`` and ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+OK, PROBLEMS, USAGE = 0, 1, 2
+
+
+def _fail(message: str) -> int:
+    print(f"crisisdesk: error: {message}", file=sys.stderr)
+    return USAGE
+
+
+def _figures(report: dict) -> str:
+    ci = report.get("ci95", {})
+
+    def one(key: str) -> str:
+        low_high = ci.get(key)
+        band = f" [{low_high[0]:.1%}, {low_high[1]:.1%}]" if low_high else ""
+        return f"{key.replace('_', ' ')} {report[key]:.1%}{band}"
+
+    return ", ".join(one(k) for k in ("accuracy", "macro_f1", "weighted_f1"))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from crisisdesk.cli import drive
+    from crisisdesk.core.fusion.data import EmbeddingsMissing
+    from crisisdesk.core.fusion.train import Recipe
+    from crisisdesk.core.fusion.training import TrainJob
+    from crisisdesk.core.project import Project, ProjectError
+
+    recipe = Recipe(optimizer=args.optimizer, max_epochs=args.epochs,
+                    class_weighted=args.class_weighted)
+    if args.lr is not None:
+        recipe.lr = args.lr
+    try:
+        project = Project.open(args.project)
+        job = TrainJob(project, args.task, image_encoder=args.encoder,
+                       text_encoder=args.text_encoder, variant=args.variant, recipe=recipe,
+                       seeds=args.seeds, val_from=args.val_from)
+        finished = drive(job.run(), unit="epoch")
+    except (ProjectError, EmbeddingsMissing, ValueError, KeyError) as exc:
+        return _fail(exc.args[0] if exc.args else str(exc))
+    if not finished:
+        print("Training cancelled; no model version was made.")
+        return PROBLEMS
+    report = job.report
+    print(f"{report.task} ({report.variant}): trained on {report.sizes}")
+    for seed in report.seeds:
+        line = (f"  seed {seed['seed']}: best epoch {seed['best_epoch']} of "
+                f"{seed['epochs_run']}, temperature {seed['temperature']:.2f}, ECE on "
+                f"validation {seed['ece_validation_before']:.3f} -> "
+                f"{seed['ece_validation_after']:.3f}")
+        if "scored" in seed:
+            line += f"; {report.scored_split}: {_figures(seed['scored'])}"
+        print(line)
+    if report.summary:
+        summary = ", ".join(f"{k.replace('_', ' ')} {v['mean']:.1%} ± {v['std']:.1%}"
+                            for k, v in report.summary.items())
+        print(f"  mean of {len(report.seeds)} seeds on {report.scored_split}: {summary}")
+    print(f"Active model version for {report.task}: {report.model_name}")
+    return OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from crisisdesk.core.fusion.data import EmbeddingsMissing
+    from crisisdesk.core.fusion.predict import NoModel, evaluate
+    from crisisdesk.core.project import Project, ProjectError
+
+    try:
+        with Project.open(args.project).open_store() as store:
+            report = evaluate(store, args.task, args.split)
+    except (ProjectError, EmbeddingsMissing, NoModel, ValueError, KeyError) as exc:
+        return _fail(exc.args[0] if exc.args else str(exc))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return OK
+    print(f"{report['task']} on {report['split']} ({report['items']} items, model "
+          f"{report['model_version']}): {_figures(report)}; ECE {report['ece']:.3f}")
+    if report["unseen"]:
+        print(f"  {report['unseen']} items could not be scored (no embedding)")
+    width = max(len(c) for c in report["per_class"])
+    print(f"  {'class':{width}}  precision  recall     f1  support")
+    for cls, row in report["per_class"].items():
+        print(f"  {cls:{width}}  {row['precision']:9.1%}  {row['recall']:6.1%}  "
+              f"{row['f1']:5.1%}  {row['support']:7d}")
+    return OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from crisisdesk.cli import drive
+    from crisisdesk.core.fusion.checkpoint import CheckpointError
+    from crisisdesk.core.fusion.predict import NoModel, PredictJob
+    from crisisdesk.core.project import Project, ProjectError
+
+    try:
+        job = PredictJob(Project.open(args.project),
+                         None if args.task == "all" else [args.task])
+        finished = drive(job.run(), unit="item")
+    except (ProjectError, NoModel, CheckpointError, KeyError) as exc:
+        return _fail(exc.args[0] if exc.args else str(exc))
+    for task, entry in job.report.tasks.items():
+        skipped = f", {entry['skipped']} without the embeddings it reads" \
+            if entry["skipped"] else ""
+        print(f"{task}: {entry['predicted']} items predicted by {entry['model_version']}"
+              f"{skipped}")
+    return OK if finished else PROBLEMS
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the classifier commands to the main parser."""
+    from crisisdesk.core.fusion.variants import VARIANTS
+
+    p = sub.add_parser("train", help="train a task's classifier on cached embeddings")
+    p.add_argument("project")
+    p.add_argument("--task", required=True)
+    p.add_argument("--variant", choices=VARIANTS,
+                   help="default: guided_diff with both encoders, else the one-modality head")
+    p.add_argument("--encoder", help="image encoder whose embeddings to use (CLIP)")
+    p.add_argument("--text-encoder", help="text encoder whose embeddings to use")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--val-from", choices=["train", "dev"], default="train",
+                   help="early-stop on a slice of train (score on dev), or on dev (score "
+                        "on test)")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--class-weighted", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="score the active model version on a split")
+    p.add_argument("project")
+    p.add_argument("--task", required=True)
+    p.add_argument("--split", choices=["dev", "test"], default="dev")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="predict every item lacking a prediction")
+    p.add_argument("project")
+    p.add_argument("--task", default="all")
+    p.set_defaults(func=cmd_predict)

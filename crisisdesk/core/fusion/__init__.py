@@ -1,0 +1,1 @@
+"""The fusion classifier: model, training, metrics, calibration, checkpoints."""

@@ -1,0 +1,174 @@
+"""A task's items as tensors: cached embeddings, which modalities are present, labels,
+and the splits that train, early-stop and score a head.
+
+The split that early-stops training is never the split that is scored: ``val_from
+"train"`` holds out a stratified slice of train for early stopping and scores on dev;
+``val_from "dev"`` early-stops on dev and scores on test. A project without imported
+splits gets a stratified train/dev/test split with a fixed seed, stored, so the test
+holdout stays frozen across retrains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from crisisdesk.core.fusion.train import Tensors
+from crisisdesk.core.schemes import scheme_for
+from crisisdesk.core.store import Store
+
+VAL_FROM = ("train", "dev")
+HOLDOUT_SEED = 20240601
+
+
+class EmbeddingsMissing(Exception):
+    """Items that need an embedding which was never computed; the message says how."""
+
+
+@dataclass
+class TaskData:
+    """Labelled items of one task, ready for training and scoring."""
+
+    task: str
+    classes: tuple[str, ...]
+    items: list[int]
+    splits: list[str | None]
+    tensors: Tensors
+    image_encoder: str | None
+    text_encoder: str | None
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
+
+
+def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | None,
+                 text_encoder: str | None, labels: Sequence[int] | None = None,
+                 strict: bool = True) -> Tensors:
+    """Embeddings of ``items`` as tensors (zeros where a modality is absent).
+
+    An item without a usable image (text-only post, image missing or unreadable) has
+    ``image_present`` False. An image that is fine but was never embedded, or a text
+    never embedded, raises EmbeddingsMissing naming the command that fixes it; with
+    ``strict`` False it is only marked absent (prediction skips what it cannot see).
+    """
+    items = list(items)
+    n = len(items)
+    image = np.zeros((n, 1), dtype=np.float32)
+    image_present = np.zeros(n, dtype=bool)
+    if image_encoder:
+        facts = store.item_images(items)
+        shas = [facts.get(i, (None, None)) for i in items]
+        wanted = [sha for sha, status in shas if sha and status == "ok"]
+        vectors = store.get_embeddings("image", image_encoder, wanted)
+        lacking = sum(1 for sha in wanted if sha not in vectors)
+        if lacking and strict:
+            raise EmbeddingsMissing(
+                f"{lacking} images have no {image_encoder} embedding yet; run: crisisdesk "
+                f"embed PROJECT --encoder {image_encoder} --kind image")
+        dim = len(next(iter(vectors.values()))) if vectors else _dim(store, image_encoder)
+        image = np.zeros((n, dim), dtype=np.float32)
+        for row, (sha, status) in enumerate(shas):
+            if sha and status == "ok" and sha in vectors:
+                image[row] = vectors[sha]
+                image_present[row] = True
+    text = np.zeros((n, 1), dtype=np.float32)
+    text_present = np.zeros(n, dtype=bool)
+    if text_encoder:
+        texts = {t.item: t.key for t in store.item_texts(items)}
+        vectors = store.get_embeddings("text", text_encoder, list(texts.values()))
+        lacking = sum(1 for key in texts.values() if key not in vectors)
+        if lacking and strict:
+            raise EmbeddingsMissing(
+                f"{lacking} item texts have no {text_encoder} embedding yet (a new caption "
+                f"makes a new text); run: crisisdesk embed PROJECT --encoder {text_encoder}"
+                " --kind text")
+        dim = len(next(iter(vectors.values()))) if vectors else _dim(store, text_encoder)
+        text = np.zeros((n, dim), dtype=np.float32)
+        for row, item in enumerate(items):
+            if texts[item] in vectors:
+                text[row] = vectors[texts[item]]
+                text_present[row] = True
+    return Tensors(
+        image=torch.from_numpy(image), text=torch.from_numpy(text),
+        image_present=torch.from_numpy(image_present),
+        text_present=torch.from_numpy(text_present),
+        labels=torch.tensor(list(labels) if labels is not None else [], dtype=torch.long))
+
+
+def _dim(store: Store, encoder: str) -> int:
+    dims = store.embedding_dims(encoder)
+    return max(dims, key=dims.__getitem__) if dims else 1
+
+
+def task_data(store: Store, task: str, *, image_encoder: str | None,
+              text_encoder: str | None) -> TaskData:
+    """Every item labelled for ``task``, with its embeddings and split."""
+    scheme = scheme_for(task)
+    rows = [(item, label, split) for item, label, split in store.labelled_items(task)
+            if label in scheme.classes]
+    if not rows:
+        raise ValueError(f"no item has a {task} label yet: label some, or import labels")
+    items = [item for item, _, _ in rows]
+    labels = [scheme.classes.index(label) for _, label, _ in rows]
+    tensors = item_tensors(store, items, image_encoder=image_encoder,
+                           text_encoder=text_encoder, labels=labels)
+    return TaskData(task, scheme.classes, items, [split for _, _, split in rows], tensors,
+                    image_encoder, text_encoder)
+
+
+def stratified_pick(labels: np.ndarray, fraction: float, rng: np.random.Generator
+                    ) -> np.ndarray:
+    """Positions of a ``fraction`` of each class (at least one where a class has two)."""
+    picked = []
+    for cls in np.unique(labels):
+        where = np.flatnonzero(labels == cls)
+        rng.shuffle(where)
+        take = int(round(len(where) * fraction))
+        if take == 0 and len(where) >= 2:
+            take = 1
+        picked.extend(where[:take].tolist())
+    return np.array(sorted(picked), dtype=np.int64)
+
+
+def ensure_splits(store: Store, data: TaskData) -> TaskData:
+    """Give a task without any split a stratified 70/15/15 train/dev/test split, stored so
+    the test holdout stays the same at every retrain. Labelled items that came after the
+    split (new corrections) train."""
+    if any(s is not None for s in data.splits):
+        data.splits = [s or "train" for s in data.splits]
+        return data
+    labels = data.tensors.labels.numpy()
+    rng = np.random.default_rng(HOLDOUT_SEED)
+    test = set(stratified_pick(labels, 0.15, rng).tolist())
+    rest = np.array([i for i in range(len(labels)) if i not in test], dtype=np.int64)
+    dev = set(rest[stratified_pick(labels[rest], 0.15 / 0.85, rng)].tolist())
+    splits = ["test" if i in test else "dev" if i in dev else "train"
+              for i in range(len(labels))]
+    with store.transaction():
+        for item, split in zip(data.items, splits, strict=True):
+            store.set_split(item, data.task, split)
+    data.splits = splits
+    return data
+
+
+def training_splits(data: TaskData, val_from: str, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(train, early-stopping, scored) positions and the scored split's name."""
+    if val_from not in VAL_FROM:
+        raise ValueError(f"--val-from must be one of {VAL_FROM}, not {val_from!r}")
+    train = data.indices("train")
+    if val_from == "train":
+        labels = data.tensors.labels.numpy()[train]
+        held = stratified_pick(labels, 0.1, np.random.default_rng(seed))
+        val = train[held]
+        train = np.setdiff1d(train, val)
+        scored, name = data.indices("dev"), "dev"
+    else:
+        val, scored, name = data.indices("dev"), data.indices("test"), "test"
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(f"{data.task}: not enough labelled items to train "
+                         f"({len(train)} to train on, {len(val)} to early-stop on)")
+    return train, val, scored, name

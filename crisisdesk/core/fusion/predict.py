@@ -1,0 +1,238 @@
+"""Predictions: every item lacking one from its task's active model version gets one.
+
+Where a task has no trained version yet, the job starts from what works offline: the
+text-only head shipped in ``resources/heads/`` (MiniLM embeddings, trained on
+CrisisMMD), or else CLIP zero-shot scores from class prompts. Each is registered as a
+model version, named for what it is, so its predictions are never mistaken for a
+trained head's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from crisisdesk.core.fusion.checkpoint import check_encoders, load_head
+from crisisdesk.core.fusion.data import item_tensors
+from crisisdesk.core.fusion.train import predict_logits
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.resources import resource
+from crisisdesk.core.schemes import builtin_schemes, scheme_for
+from crisisdesk.core.store import Prediction, Store
+
+BUNDLED = "bundled:"
+ZERO_SHOT = "zero-shot:"
+CHUNK = 4096
+Predictor = Callable[[Sequence[int]], tuple[list[int], np.ndarray]]
+
+
+class NoModel(Exception):
+    """A task with no way to predict yet; the message says what to do."""
+
+
+def bundled_head_path(task: str, stack: ExitStack) -> Path | None:
+    """The shipped head of ``task`` as a file path (kept valid by ``stack``), or None."""
+    node = resource("heads", f"{task}.json")
+    if not node.is_file():
+        return None
+    folder = stack.enter_context(importlib_resources.as_file(resource("heads")))
+    return Path(folder) / f"{task}.json"
+
+
+def resolve_version(store: Store, task: str) -> dict[str, Any]:
+    """The task's active version; registers the bundled head when there is none and the
+    project has its text embeddings."""
+    version = store.active_model_version(task)
+    if version is not None:
+        return version
+    with ExitStack() as stack:
+        path = bundled_head_path(task, stack)
+        if path is not None:
+            _, sidecar = load_head(path)
+            encoder = sidecar["text_encoder"]
+            if store.embedding_counts().get(encoder, {}).get("text"):
+                vid = store.add_model_version(task, f"bundled-{encoder}-{task}",
+                                              f"{BUNDLED}{task}", encoder=encoder,
+                                              config=sidecar, metrics=sidecar.get("metrics"))
+                version = store.model_version(vid)
+                assert version is not None
+                return version
+    zero_shot = _zero_shot_version(store, task)
+    if zero_shot is not None:
+        return zero_shot
+    raise NoModel(
+        f"no {task} model in this project yet. Either embed the texts for the shipped "
+        "text-only head (crisisdesk embed PROJECT --encoder minilm --kind text), embed the "
+        "images with a CLIP model for zero-shot predictions (crisisdesk embed PROJECT), or "
+        f"train one (crisisdesk train PROJECT --task {task}).")
+
+
+def _zero_shot_version(store: Store, task: str) -> dict[str, Any] | None:
+    """Register CLIP zero-shot scoring for ``task`` when the project has image embeddings
+    of an installed CLIP model (the zero-shot start, before any training)."""
+    from crisisdesk.core.models.registry import all_specs, is_installed
+
+    counts = store.embedding_counts()
+    for spec in all_specs().values():
+        if spec.kind == "clip" and counts.get(spec.name, {}).get("image") and \
+                is_installed(spec):
+            config = {"zero_shot": True, "encoder": spec.name,
+                      "classes": list(scheme_for(task).classes)}
+            vid = store.add_model_version(task, f"zero-shot-{spec.name}-{task}",
+                                          f"{ZERO_SHOT}{spec.name}", encoder=spec.name,
+                                          config=config)
+            return store.model_version(vid)
+    return None
+
+
+def predictor_for(store: Store, task: str, version: dict[str, Any]) -> Predictor:
+    """A function giving (items it could score, their probabilities) for a version."""
+    path = version["path"]
+    if path.startswith(ZERO_SHOT):
+        from crisisdesk.core.encoders.factory import load_encoder
+        from crisisdesk.core.fusion.zeroshot import class_prompt_vectors, zero_shot_probs
+
+        name = path[len(ZERO_SHOT):]
+        encoder = load_encoder(name)
+        prompts = class_prompt_vectors(encoder, task)  # type: ignore[arg-type]
+        has_text = bool(store.embedding_counts().get(name, {}).get("text"))
+
+        def zero_shot(items: Sequence[int]) -> tuple[list[int], np.ndarray]:
+            tensors = item_tensors(store, items, image_encoder=name,
+                                   text_encoder=name if has_text else None, strict=False)
+            keep = (tensors.image_present | tensors.text_present).numpy()
+            rows = np.flatnonzero(keep)
+            probs = zero_shot_probs(
+                tensors.image.numpy()[rows],
+                tensors.text.numpy()[rows] if has_text else None, prompts)
+            return [items[i] for i in rows], probs.astype(np.float32)
+
+        return zero_shot
+    model, sidecar = load_version(version)
+    return lambda items: predict_items(store, model, sidecar, items)
+
+
+def load_version(version: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The head of a model version, rebuilt from its safetensors + sidecar pair."""
+    path = version["path"]
+    if path.startswith(BUNDLED):
+        with ExitStack() as stack:
+            bundled = bundled_head_path(path[len(BUNDLED):], stack)
+            if bundled is None:
+                raise NoModel(f"the shipped head {path} is not in this installation")
+            return load_head(bundled)
+    return load_head(Path(path))
+
+
+def usable(sidecar: dict[str, Any], tensors: Any) -> torch.Tensor:
+    """Which items a head can see: the modality it reads, or either for a fusion head."""
+    variant = sidecar["config"]["variant"]
+    if variant == "text_only":
+        return tensors.text_present
+    if variant == "image_only":
+        return tensors.image_present
+    return tensors.image_present | tensors.text_present
+
+
+def predict_items(store: Store, model: torch.nn.Module, sidecar: dict[str, Any],
+                  items: Sequence[int]) -> tuple[list[int], np.ndarray]:
+    """Calibrated probabilities for the items the head can see, and those items."""
+    tensors = item_tensors(store, items, image_encoder=sidecar.get("image_encoder"),
+                           text_encoder=sidecar.get("text_encoder"), strict=False)
+    check_encoders(sidecar, image_encoder=sidecar.get("image_encoder"),
+                   text_encoder=sidecar.get("text_encoder"),
+                   image_dim=tensors.image.shape[1] if sidecar.get("image_encoder") else None,
+                   text_dim=tensors.text.shape[1] if sidecar.get("text_encoder") else None)
+    keep = usable(sidecar, tensors).numpy()
+    kept = [item for item, ok in zip(items, keep, strict=True) if ok]
+    if not kept:
+        return [], np.zeros((0, len(sidecar["classes"])), dtype=np.float32)
+    logits = predict_logits(model, tensors.subset(torch.from_numpy(np.flatnonzero(keep))))
+    probs = torch.softmax(logits / float(sidecar.get("temperature") or 1.0), dim=-1)
+    return kept, probs.numpy()
+
+
+@dataclass
+class PredictReport:
+    """Per task: the version used, items predicted, items it could not see."""
+
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tasks": self.tasks}
+
+
+class PredictJob:
+    """Write predictions for every item that lacks one from the active version."""
+
+    kind = "predict"
+
+    def __init__(self, project: Project, tasks: Sequence[str] | None = None) -> None:
+        known = list(builtin_schemes())
+        self.tasks = list(tasks or known)
+        for task in self.tasks:
+            scheme_for(task)  # KeyError naming the known tasks
+        self.project, self.report = project, PredictReport()
+
+    def run(self) -> Iterator[Progress]:
+        return tracked(self.project, self.kind, {"tasks": self.tasks}, self._run(),
+                       result=self.report.as_dict)
+
+    def _run(self) -> Iterator[Progress]:
+        with self.project.open_store() as store:
+            plans = []
+            for task in self.tasks:
+                version = resolve_version(store, task)
+                plans.append((task, version,
+                              store.items_without_prediction(task, version["id"])))
+            total, done = sum(len(items) for *_, items in plans), 0
+            yield Progress(0, total, "planning predictions")
+            for task, version, items in plans:
+                predict = predictor_for(store, task, version)
+                classes = list(version["config"].get("classes") or scheme_for(task).classes)
+                entry = self.report.tasks[task] = {
+                    "model_version": version["name"], "predicted": 0, "skipped": 0}
+                for start in range(0, len(items), CHUNK):
+                    chunk = items[start:start + CHUNK]
+                    kept, probs = predict(chunk)
+                    store.add_predictions(version["id"], [
+                        Prediction(item, task, dict(zip(classes, map(float, row),
+                                                        strict=True)))
+                        for item, row in zip(kept, probs, strict=True)])
+                    entry["predicted"] += len(kept)
+                    entry["skipped"] += len(chunk) - len(kept)
+                    done += len(chunk)
+                    yield Progress(done, total, f"{task}: {entry['predicted']} predicted")
+
+
+def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
+    """Score the task's active version on the labelled items of ``split``."""
+    from crisisdesk.core.fusion.metrics import (
+        classification_report,
+        expected_calibration_error,
+    )
+
+    version = resolve_version(store, task)
+    predict = predictor_for(store, task, version)
+    scheme = scheme_for(task)
+    rows = [(item, label) for item, label, item_split in store.labelled_items(task)
+            if item_split == split and label in scheme.classes]
+    if not rows:
+        raise ValueError(f"no labelled {task} items in the {split} split")
+    kept, probs = predict([item for item, _ in rows])
+    truth = dict(rows)
+    labels = np.array([scheme.classes.index(truth[item]) for item in kept])
+    report = classification_report(labels, probs.argmax(axis=1), list(scheme.classes))
+    report.update(task=task, split=split, model_version=version["name"],
+                  items=len(rows), unseen=len(rows) - len(kept),
+                  ece=expected_calibration_error(probs, labels))
+    return report

@@ -1,0 +1,197 @@
+"""Training a task's fusion head from a project (a cancellable job), and scoring it.
+
+One run trains ``seeds`` heads on cached embeddings only (no encoder in the loop), each
+early-stopped on the validation split, calibrated there by temperature scaling, and
+scored on the held-out split. The head of the best validation loss becomes the task's
+active model version; the report gives every seed's figures with their mean and
+standard deviation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import torch
+
+from crisisdesk.core.fusion.checkpoint import save_head
+from crisisdesk.core.fusion.data import TaskData, ensure_splits, task_data, training_splits
+from crisisdesk.core.fusion.metrics import (
+    classification_report,
+    expected_calibration_error,
+    fit_temperature,
+    mean_std,
+)
+from crisisdesk.core.fusion.model import VARIANTS, FusionConfig
+from crisisdesk.core.fusion.train import Recipe, iter_fit, predict_logits
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store
+
+
+def default_variant(image_encoder: str | None, text_encoder: str | None) -> str:
+    """The method's fusion when both modalities are there, else the one-modality head."""
+    if image_encoder and text_encoder:
+        return "guided_diff"
+    return "text_only" if text_encoder else "image_only"
+
+
+def data_hash(data: TaskData) -> str:
+    """A fingerprint of what a head was trained on: items, labels, splits, encoders."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([data.task, data.image_encoder, data.text_encoder]).encode())
+    for item, label, split in zip(data.items, data.tensors.labels.tolist(), data.splits,
+                                  strict=True):
+        digest.update(f"{item}:{label}:{split};".encode())
+    return digest.hexdigest()
+
+
+def probabilities(logits: torch.Tensor, temperature: float) -> np.ndarray:
+    """Calibrated class probabilities."""
+    return torch.softmax(logits / temperature, dim=-1).numpy()
+
+
+@dataclass
+class TrainReport:
+    """What a training run did: figures per seed, their summary, the version made."""
+
+    task: str = ""
+    variant: str = ""
+    scored_split: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)
+    seeds: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    model_version: int | None = None
+    model_name: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class TrainJob:
+    """Train (and register) a fusion head for one task."""
+
+    kind = "train"
+
+    def __init__(self, project: Project, task: str, *, image_encoder: str | None,
+                 text_encoder: str | None, variant: str | None = None,
+                 recipe: Recipe | None = None, seeds: int = 1, val_from: str = "train",
+                 text_source: str = "tweet", config: dict[str, Any] | None = None) -> None:
+        self.project, self.task = project, task
+        self.image_encoder, self.text_encoder = image_encoder, text_encoder
+        self.variant = variant or default_variant(image_encoder, text_encoder)
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
+        if self.variant != "text_only" and not image_encoder:
+            raise ValueError(f"variant {self.variant} needs image embeddings: give "
+                             "--encoder (a CLIP model)")
+        if self.variant != "image_only" and not text_encoder:
+            raise ValueError(f"variant {self.variant} needs text embeddings: give "
+                             "--text-encoder")
+        if seeds < 1:
+            raise ValueError("--seeds must be at least 1")
+        self.recipe, self.seeds, self.val_from = recipe or Recipe(), seeds, val_from
+        self.text_source, self.config_overrides = text_source, config or {}
+        self.report = TrainReport(task=task, variant=self.variant)
+
+    def run(self) -> Iterator[Progress]:
+        params = {"task": self.task, "variant": self.variant, "seeds": self.seeds,
+                  "image_encoder": self.image_encoder, "text_encoder": self.text_encoder,
+                  "val_from": self.val_from, "recipe": self.recipe.__dict__}
+        return tracked(self.project, self.kind, params, self._run(),
+                       result=self.report.as_dict)
+
+    def _run(self) -> Iterator[Progress]:
+        with self.project.open_store() as store:
+            data = ensure_splits(store, task_data(
+                store, self.task, image_encoder=self.image_encoder,
+                text_encoder=self.text_encoder))
+            train, val, scored, scored_name = training_splits(data, self.val_from)
+            tensors = data.tensors
+            self.report.scored_split = scored_name
+            self.report.sizes = {"train": len(train), "validation": len(val),
+                                 scored_name: len(scored)}
+            config = FusionConfig(n_classes=len(data.classes),
+                                  image_dim=tensors.image.shape[1],
+                                  text_dim=tensors.text.shape[1], variant=self.variant,
+                                  **self.config_overrides)
+            budget = self.seeds * self.recipe.max_epochs
+            done, best = 0, None
+            for seed in range(self.seeds):
+                fitting = iter_fit(config, replace(self.recipe, seed=seed),
+                                   tensors.subset(train), tensors.subset(val))
+                while True:
+                    try:
+                        log = next(fitting)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    done += 1
+                    yield Progress(done, budget, f"{self.task} seed {seed + 1}/{self.seeds}:"
+                                   f" epoch {log.epoch}, validation loss {log.val_loss:.4f}")
+                budget -= self.recipe.max_epochs - result.epochs_run
+                figures = self._score(result, tensors, val, scored, data.classes, seed)
+                self.report.seeds.append(figures)
+                if best is None or figures["val_loss"] < best[1]["val_loss"]:
+                    best = (result.model, figures)
+                yield Progress(done, budget, f"{self.task} seed {seed + 1} done")
+            assert best is not None
+            self.report.summary = mean_std([s["scored"] for s in self.report.seeds]) \
+                if scored.size else {}
+            self._register(store, data, config, *best)
+
+    def _score(self, result: Any, tensors: Any, val: np.ndarray, scored: np.ndarray,
+               classes: tuple[str, ...], seed: int) -> dict[str, Any]:
+        """Calibrate on the validation split, then score on the held-out split."""
+        val_logits = predict_logits(result.model, tensors.subset(val))
+        val_labels = tensors.labels[val].numpy()
+        temperature = fit_temperature(val_logits.numpy(), val_labels)
+        figures: dict[str, Any] = {
+            "seed": seed, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early,
+            "val_loss": min(log.val_loss for log in result.history),
+            "temperature": temperature,
+            "ece_validation_before": expected_calibration_error(
+                probabilities(val_logits, 1.0), val_labels),
+            "ece_validation_after": expected_calibration_error(
+                probabilities(val_logits, temperature), val_labels),
+        }
+        if scored.size:
+            logits = predict_logits(result.model, tensors.subset(scored))
+            labels = tensors.labels[scored].numpy()
+            probs = probabilities(logits, temperature)
+            figures["scored"] = classification_report(labels, probs.argmax(axis=1),
+                                                      list(classes))
+            figures["ece_scored_before"] = expected_calibration_error(
+                probabilities(logits, 1.0), labels)
+            figures["ece_scored_after"] = expected_calibration_error(probs, labels)
+        return figures
+
+    def _register(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
+                  figures: dict[str, Any]) -> None:
+        """Save the best head with its sidecar and make it the task's active version."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        name = f"{self.task}-{self.variant}-{stamp}"
+        sidecar = {
+            "config": config.to_dict(), "task": self.task, "classes": list(data.classes),
+            "image_encoder": self.image_encoder, "text_encoder": self.text_encoder,
+            "image_dim": config.image_dim if self.image_encoder else None,
+            "text_dim": config.text_dim if self.text_encoder else None,
+            "text_source": self.text_source, "training_data_hash": data_hash(data),
+            "metrics": {"seeds": self.report.seeds, "summary": self.report.summary,
+                        "scored_split": self.report.scored_split,
+                        "sizes": self.report.sizes},
+            "temperature": figures["temperature"], "recipe": self.recipe.__dict__,
+            "val_from": self.val_from,
+        }
+        path = save_head(self.project.folder("models"), name, model, sidecar)
+        version = store.add_model_version(
+            self.task, name, str(path), encoder=self.image_encoder or self.text_encoder,
+            config=sidecar, metrics=sidecar["metrics"])
+        self.report.model_version, self.report.model_name = version, name

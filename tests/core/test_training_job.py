@@ -1,0 +1,140 @@
+"""Training from a project, scoring, predicting, and the zero-shot and bundled starts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crisisdesk.cli import main
+from crisisdesk.core.fusion.checkpoint import CheckpointError
+from crisisdesk.core.fusion.predict import PredictJob, evaluate
+from crisisdesk.core.fusion.train import Recipe
+from crisisdesk.core.fusion.training import TrainJob
+from crisisdesk.core.importers import ImportJob, ImportOptions
+from crisisdesk.core.project import Project
+
+CLASSES = ("severe_damage", "mild_damage", "little_or_no_damage")
+
+
+def _project(tmp_path: Path, n: int = 240, dim: int = 16, seed: int = 0) -> Project:
+    """Posts whose damage class is readable from image and text embeddings together:
+    the image says which of two groups, the text which class within it."""
+    rng = np.random.default_rng(seed)
+    src = tmp_path / "src"
+    src.mkdir(parents=True)
+    labels = rng.integers(0, 3, n)
+    splits = ["train"] * int(n * 0.7) + ["dev"] * int(n * 0.15)
+    splits += ["test"] * (n - len(splits))
+    rows = [["id", "text", "image", "damage", "split"]]
+    for i in range(n):
+        Image.new("RGB", (8, 8), (i % 256, i // 256, 9)).save(src / f"{i}.png")
+        rows.append([str(i), f"post {i}", f"{i}.png", CLASSES[labels[i]], splits[i]])
+    with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    project = Project.open(tmp_path / "project", create=True)
+    list(ImportJob(project, [src / "posts.csv"], ImportOptions()).run())
+    centres_img = rng.normal(size=(3, dim))
+    centres_txt = rng.normal(size=(3, dim))
+    with project.open_store() as store:
+        texts = {t.item: t.key for t in store.item_texts()}
+        shas = store.item_images(texts)
+        order = sorted(texts)
+        image = np.stack([centres_img[labels[k]] + 0.3 * rng.normal(size=dim)
+                          for k in range(n)])
+        text = np.stack([centres_txt[labels[k]] + 0.3 * rng.normal(size=dim)
+                         for k in range(n)])
+        store.put_embeddings("image", "img-enc", [shas[i][0] for i in order], image)
+        store.put_embeddings("text", "txt-enc", [texts[i] for i in order], text)
+    return project
+
+
+FAST = Recipe(optimizer="adamw", lr=5e-3, max_epochs=30, patience=3)
+
+
+def test_train_registers_a_calibrated_version_and_scores_the_holdout(tmp_path) -> None:
+    project = _project(tmp_path)
+    job = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                   recipe=FAST, seeds=2)
+    progress = list(job.run())
+    assert progress and progress[-1].done <= progress[-1].total
+    report = job.report
+    assert report.variant == "guided_diff" and report.scored_split == "dev"
+    assert len(report.seeds) == 2
+    for seed in report.seeds:
+        assert seed["scored"]["accuracy"] > 0.8
+        assert seed["temperature"] > 0
+        assert "ece_validation_before" in seed and "ece_validation_after" in seed
+    assert set(report.summary) >= {"accuracy", "macro_f1", "weighted_f1"}
+    with project.open_store() as store:
+        version = store.active_model_version("damage")
+        assert version["name"] == report.model_name
+        assert Path(version["path"]).is_file()
+        (state,) = store.conn.execute("SELECT state FROM jobs WHERE kind = 'train'").fetchone()
+        assert state == "done"
+        result = evaluate(store, "damage", "test")
+    assert result["accuracy"] > 0.8 and result["model_version"] == report.model_name
+
+
+def test_val_from_dev_scores_on_test(tmp_path) -> None:
+    project = _project(tmp_path)
+    job = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                   recipe=FAST, val_from="dev")
+    list(job.run())
+    assert job.report.scored_split == "test"
+    assert job.report.sizes["validation"] == 36
+
+
+def test_predict_fills_every_item_once_and_eval_prints(tmp_path, capsys) -> None:
+    project = _project(tmp_path, n=120)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    job = PredictJob(project, ["damage"])
+    list(job.run())
+    assert job.report.tasks["damage"]["predicted"] == 120
+    again = PredictJob(project, ["damage"])
+    list(again.run())
+    assert again.report.tasks["damage"]["predicted"] == 0
+    with project.open_store() as store:
+        rows = store.conn.execute("SELECT probs, confidence FROM predictions").fetchall()
+    assert len(rows) == 120
+    assert main(["eval", str(project.root), "--task", "damage", "--split", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "severe_damage" in out
+
+
+def test_cancelling_training_makes_no_version(tmp_path) -> None:
+    project = _project(tmp_path, n=120)
+    run = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                   recipe=FAST).run()
+    next(run)
+    run.close()
+    with project.open_store() as store:
+        assert store.active_model_version("damage") is None
+        (state,) = store.conn.execute("SELECT state FROM jobs WHERE kind = 'train'").fetchone()
+    assert state == "cancelled"
+
+
+def test_a_head_is_refused_on_embeddings_of_another_encoder(tmp_path) -> None:
+    trained = _project(tmp_path / "a", dim=16)
+    list(TrainJob(trained, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    other = _project(tmp_path / "b", dim=8)  # same encoder names, other vectors
+    with trained.open_store() as store:
+        version = store.active_model_version("damage")
+    with other.open_store() as store:
+        store.add_model_version("damage", version["name"], version["path"],
+                                config=version["config"])
+    with pytest.raises(CheckpointError, match="img-enc"):
+        list(PredictJob(other, ["damage"]).run())
+
+
+def test_training_without_embeddings_says_how_to_make_them(tmp_path, capsys) -> None:
+    project = _project(tmp_path, n=30)
+    code = main(["train", str(project.root), "--task", "damage", "--encoder", "clip-vit-b-32",
+                 "--text-encoder", "txt-enc", "--epochs", "2"])
+    assert code == 2
+    assert "crisisdesk embed PROJECT --encoder clip-vit-b-32" in capsys.readouterr().err

@@ -1,0 +1,75 @@
+"""Predictions before any training: the shipped text-only heads (offline MiniLM) and
+CLIP zero-shot scores, each registered as its own model version."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from tiny_clip import make_tiny_clip
+
+from crisisdesk.cli import main
+from crisisdesk.core.fusion.predict import NoModel, PredictJob
+from crisisdesk.core.project import Project
+
+TWEETS = [
+    ("1", "Bridge collapsed after the earthquake, several houses destroyed", "1.jpg"),
+    ("2", "Volunteers collecting water and food donations for flood victims", "2.jpg"),
+    ("3", "Happy birthday to my best friend, love you!", ""),
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Project:
+    monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in (1, 2):
+        Image.new("RGB", (40, 30), (90 * i, 60, 30)).save(src / f"{i}.jpg")
+    with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("id", "text", "image"), *TWEETS])
+    assert main(["import", str(tmp_path / "p"), str(src / "posts.csv")]) == 0
+    return Project.open(tmp_path / "p")
+
+
+def test_without_embeddings_predict_says_what_to_do(project: Project, capsys) -> None:
+    with pytest.raises(NoModel, match="crisisdesk embed PROJECT --encoder minilm"):
+        list(PredictJob(project, ["damage"]).run())
+    assert main(["predict", str(project.root)]) == 2
+    assert "crisisdesk train PROJECT --task" in capsys.readouterr().err
+
+
+def test_shipped_heads_predict_offline_from_minilm_text(project: Project) -> None:
+    assert main(["embed", str(project.root), "--encoder", "minilm", "--kind", "text"]) == 0
+    job = PredictJob(project)
+    list(job.run())
+    with project.open_store() as store:
+        for task in ("informative", "humanitarian", "damage"):
+            assert job.report.tasks[task] == {"model_version": f"bundled-minilm-{task}",
+                                              "predicted": 3, "skipped": 0}
+            version = store.active_model_version(task)
+            assert version["path"] == f"bundled:{task}"
+            assert "CrisisMMD" in version["config"]["provenance"]
+        label = {item: probs for item, probs in store.predictions_of(
+            store.active_model_version("informative")["id"], [1, 2, 3]).items()}
+    # A real model, not a stub: the birthday wish is the least informative of the three.
+    assert min(label, key=lambda i: label[i]["informative"]) == 3
+
+
+def test_zero_shot_start_with_clip_image_embeddings(project: Project, tmp_path: Path) -> None:
+    tiny = make_tiny_clip(tmp_path / "models")
+    assert main(["models", "add", "tiny-clip", str(tiny["folder"])]) == 0
+    assert main(["embed", str(project.root), "--encoder", "tiny-clip"]) == 0
+    job = PredictJob(project, ["damage"])
+    list(job.run())
+    entry = job.report.tasks["damage"]
+    assert entry["model_version"] == "zero-shot-tiny-clip-damage"
+    assert entry["predicted"] == 3  # the text-only post is scored from its text
+    with project.open_store() as store:
+        version = store.active_model_version("damage")
+        assert version["config"]["zero_shot"] is True
+        probs = store.predictions_of(version["id"], [1, 2, 3])
+    assert all(abs(sum(p.values()) - 1) < 1e-4 for p in probs.values())
+    assert set(probs[1]) == {"severe_damage", "mild_damage", "little_or_no_damage"}

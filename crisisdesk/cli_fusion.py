@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-OK, PROBLEMS, USAGE = 0, 1, 2
-
-
-def _fail(message: str) -> int:
-    print(f"crisisdesk: error: {message}", file=sys.stderr)
-    return USAGE
+from crisisdesk.cli import OK, PROBLEMS, _fail
 
 
 def _figures(report: dict) -> str:

@@ -6,12 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-OK, PROBLEMS, USAGE = 0, 1, 2
-
-
-def _fail(message: str) -> int:
-    print(f"crisisdesk: error: {message}", file=sys.stderr)
-    return USAGE
+from crisisdesk.cli import OK, PROBLEMS, _fail
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:

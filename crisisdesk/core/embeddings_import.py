@@ -16,8 +16,6 @@ chunk; ``import_embeddings`` runs it to the end and returns the report.
 
 from __future__ import annotations
 
-import json
-import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -27,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from crisisdesk.core.files import write_json_atomic
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.models.registry import builtin_specs
@@ -81,9 +80,7 @@ class EmbeddingsImportReport:
 
     def save(self, path: Path) -> None:
         """Write the report as JSON (temp file + rename)."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False), "utf-8")
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_json())
 
     def summary(self, max_problems: int = 20) -> str:
         """A few lines for a terminal: counts, then the first problems."""

@@ -10,13 +10,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from crisisdesk.core.files import atomic_write
 from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import Store
 
@@ -25,22 +23,6 @@ POST_COLUMNS = ("item_id", "source", "post_id", "n", "event", "platform", "creat
                 "author", "language", "url", "text", "image", "image_sha256")
 TASK_COLUMNS = ("label", "label_source", "annotator", "labelled_at", "split", "prediction",
                 "confidence", "model_version")
-
-
-@contextmanager
-def atomic_write(path: Path) -> Iterator[IO[str]]:
-    """Open a temp file beside ``path``; rename it over ``path`` only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def hash_author(author: str | None, salt: str) -> str | None:

@@ -6,12 +6,13 @@ status ``unreadable`` and a reason a person can act on.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageFile
+
+from crisisdesk.core.files import file_sha256
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
@@ -45,14 +46,6 @@ class ImageFacts:
     height: int | None = None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
@@ -78,7 +71,7 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
             size=size,
         )
     try:
-        sha = _sha256(path)
+        sha = file_sha256(path)
     except OSError as exc:
         return ImageFacts("unreadable", f"cannot read file: {exc.strerror or exc}", size=size)
     try:

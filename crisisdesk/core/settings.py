@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from crisisdesk.core.files import write_json_atomic
 
 
 def config_dir() -> Path:
@@ -39,11 +40,6 @@ def read_settings(name: str) -> dict[str, Any]:
 
 def write_settings(name: str, data: dict[str, Any]) -> Path:
     """Replace a settings file atomically; return its path."""
-    folder = config_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-    path = folder / name
-    os.replace(tmp, path)
+    path = config_dir() / name
+    write_json_atomic(path, data)
     return path

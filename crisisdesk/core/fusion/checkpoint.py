@@ -16,7 +16,6 @@ sidecar present means its weights were complete when it was written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -24,6 +23,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from crisisdesk.core.files import file_sha256
 
 if TYPE_CHECKING:
     from torch import nn
@@ -150,14 +151,6 @@ def validate_sidecar(sidecar: Any, *, written: bool = True, where: str = "sideca
 
 # -- writing -----------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _temp_beside(path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -204,7 +197,7 @@ def save_head(folder: Path, name: str, model: nn.Module, sidecar: dict[str, Any]
     try:
         save_file(state, str(tmp), metadata={"crisisdesk_format": str(FORMAT_VERSION),
                                              "task": str(full["task"])})
-        full["weights_sha256"] = _sha256(tmp)
+        full["weights_sha256"] = file_sha256(tmp)
         validate_sidecar(full, where=f"checkpoint {name!r}")  # what load_head will demand
         text = json.dumps(full, indent=2, sort_keys=True, ensure_ascii=False)
         _replace(tmp, weights)
@@ -263,7 +256,7 @@ def load_head(path: Path | str, *, build: Callable[[dict[str, Any]], nn.Module] 
     if not weights.is_file():
         raise CheckpointError(f"{weights}: no such weights file (the sidecar is there: "
                               "the checkpoint is incomplete)")
-    if _sha256(weights) != sidecar["weights_sha256"]:
+    if file_sha256(weights) != sidecar["weights_sha256"]:
         raise CheckpointError(f"{weights}: these weights are not the ones its sidecar was "
                               "written with (another save replaced one of the two files)")
     try:

@@ -8,11 +8,12 @@ watched folder) is a new parser yielding the same records.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
+
+from crisisdesk.core.files import write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,7 @@ class ImportReport:
 
     def save(self, path: Path) -> None:
         """Write the report as JSON (temp file + rename, like every file we write)."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False), "utf-8")
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_json())
 
     def summary(self, max_problems: int = 20) -> str:
         """A few lines for a terminal: counts, then the first problems."""

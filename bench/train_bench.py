@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--variant", default="guided_diff")
     parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--hidden", type=int, help="token width (default: the model's)")
     args = parser.parse_args(argv)
 
     import torch
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     train, val, test = make_synthetic(int(args.items / 0.7), image_dim=args.dim,
                                       text_dim=args.dim)
     config = FusionConfig(n_classes=4, image_dim=args.dim, text_dim=args.dim,
-                          variant=args.variant)
+                          variant=args.variant,
+                          **({"hidden": args.hidden} if args.hidden else {}))
     start = time.perf_counter()
     result = fit(config, Recipe(optimizer=args.optimizer), train, val)
     train_s = time.perf_counter() - start
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     predict_logits(result.model, many)
     predict_s = time.perf_counter() - start
 
-    print(f"train: {len(train):,} items x {args.dim}+{args.dim} dims, {args.variant}, "
+    print(f"train: {len(train):,} items x {args.dim}+{args.dim} dims, {args.variant} "
+          f"(hidden {config.hidden}), "
           f"{args.optimizer}: {train_s:.1f} s for {result.epochs_run} epochs (best "
           f"{result.best_epoch}, early stop: {result.stopped_early}), test accuracy "
           f"{accuracy:.1%} (goal <= 30 s: {'PASS' if train_s <= 30 else 'FAIL'})")

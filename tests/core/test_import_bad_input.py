@@ -1,34 +1,33 @@
 """Bad input: each gets a clear report line naming the file (and row where there is
 one), and the import carries on with the rest. Fixtures are built here in ``tmp_path``."""
 
+
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
-import stat
-import struct
-import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from bad_input_helpers import (
+    add_good_post,
+    assert_good_post,
+    crafted_png,
+    make_image,
+    media_of,
+    noise_jpeg_bytes,
+    post_row,
+    problems_for,
+    run_import,
+    write_csv,
+)
 
 from crisisdesk.core.imaging import ImageLimits
-from crisisdesk.core.importers import ImportJob, ImportOptions
 from crisisdesk.core.importers import writer as writer_module
-from crisisdesk.core.importers.records import Problem
-from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def proj(tmp_path: Path) -> Project:
-    return Project.open(tmp_path / "proj", create=True)
 
 
 @pytest.fixture
@@ -45,83 +44,6 @@ def inspected(monkeypatch) -> list[Path]:
     return seen
 
 
-def make_image(path: Path, seed: int = 0, size: tuple[int, int] = (24, 16)) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
-    img.putpixel((seed % size[0], 0), (255 - seed % 256, 0, 0))
-    img.save(path)
-    return path
-
-
-def noise_jpeg_bytes(size: int = 128) -> bytes:
-    """A real JPEG big enough that its first half holds only part of the scan."""
-    from io import BytesIO
-
-    rng = random.Random(7)
-    img = Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3))
-    buffer = BytesIO()
-    img.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-
-def crafted_png(width: int, height: int) -> bytes:
-    """A tiny, well-formed PNG whose header claims ``width`` x ``height`` pixels."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-            + _chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _chunk(b"IEND", b""))
-
-
-def run_import(project: Project, paths: list[Path], **options) -> ImportJob:
-    job = ImportJob(project, [Path(p) for p in paths], ImportOptions(**options))
-    list(job.run())
-    return job
-
-
-def problems_for(job: ImportJob, file: Path | str) -> list[Problem]:
-    return [p for p in job.report.problems if p.where.file == str(file)]
-
-
-def post_row(store: Store, source: str, post_id: str) -> dict | None:
-    row = store.conn.execute(
-        "SELECT * FROM posts WHERE source = ? AND post_id = ?", [source, post_id]).fetchone()
-    return dict(row) if row else None
-
-
-def media_of(store: Store, source: str, post_id: str) -> list[dict]:
-    return [dict(r) for r in store.conn.execute(
-        "SELECT m.* FROM media m JOIN posts p ON p.id = m.post"
-        " WHERE p.source = ? AND p.post_id = ? ORDER BY m.n", [source, post_id])]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def add_good_post(folder: Path, stem: str = "good", seed: int = 1) -> None:
-    make_image(folder / f"{stem}.jpg", seed)
-    (folder / f"{stem}.txt").write_text(f"A good post called {stem}", "utf-8")
-
-
-def assert_good_post(store: Store, source: str, post_id: str = "good") -> None:
-    row = post_row(store, source, post_id)
-    assert row is not None, f"good post {post_id} missing"
-    (media,) = media_of(store, source, post_id)
-    assert media["status"] == "ok"
-    assert media["sha256"]
-
-
-def files_outside(root: Path, skip: Path) -> set[Path]:
-    return {p for p in root.rglob("*") if skip not in p.parents and p != skip}
 
 
 # --------------------------------------------------------------------------- bad images
@@ -385,114 +307,6 @@ def test_symlink_in_a_folder_pointing_outside_is_skipped(proj, tmp_path, inspect
             "SELECT COUNT(*) FROM posts WHERE text LIKE '%private%'").fetchone()[0] == 0
 
 
-# --------------------------------------------------------------------------- archives
-
-
-def good_zip_entries(zf: zipfile.ZipFile, tmp_path: Path) -> None:
-    """A good post inside an archive under test."""
-    image = make_image(tmp_path / "zipped_good.jpg", 4)
-    zf.write(image, "good.jpg")
-    zf.writestr("good.txt", "A good post from the archive")
-
-
-def test_zip_entries_leaving_the_archive_are_skipped(proj, tmp_path):
-    archive = tmp_path / "evil.zip"
-    absolute = tmp_path / "abs_evil.txt"
-    names = ["../evil.txt", "../../evil2.txt", "../../../../../evil3.txt",
-             "sub/../../evil4.txt", str(absolute), "..\\evil5.txt", "C:\\evil6.txt",
-             "C:/evil7.txt"]
-    with zipfile.ZipFile(archive, "w") as zf:
-        good_zip_entries(zf, tmp_path)
-        for name in names:
-            zf.writestr(zipfile.ZipInfo(name), b"owned")
-    with zipfile.ZipFile(archive) as zf:  # zipfile kept the hostile names as written
-        assert set(names) <= set(zf.namelist())
-    before = files_outside(tmp_path, proj.root)
-    dest = proj.root / "media" / "evil"
-    project_before = {p for p in proj.root.rglob("*") if dest not in p.parents}
-
-    job = run_import(proj, [archive])
-    for name in names:
-        (problem,) = problems_for(job, f"{archive}!{name}")
-        assert problem.severity == "error"
-        assert "leaves the archive" in problem.message and "skipped" in problem.message
-    # Nothing was written outside the extraction folder (the project writes its own
-    # database and report files, which hold no entry's bytes).
-    assert files_outside(tmp_path, proj.root) == before
-    assert not absolute.exists()
-    for name in names:  # where each relative entry would have landed
-        if ".." in name:
-            assert not Path(os.path.normpath(dest / name.replace("\\", "/"))).exists()
-    new_in_project = {p for p in proj.root.rglob("*")
-                      if dest not in p.parents and p != dest} - project_before
-    assert all(p.name.startswith(("import-", "project.sqlite")) for p in new_in_project)
-    assert not any(b"owned" == p.read_bytes() for p in proj.root.rglob("*") if p.is_file())
-    with proj.open_store() as store:
-        assert_good_post(store, "evil")
-        assert store.counts()["posts"] == 1
-
-
-def test_zip_symlink_entry_is_skipped(proj, tmp_path):
-    archive = tmp_path / "links.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        good_zip_entries(zf, tmp_path)
-        info = zipfile.ZipInfo("link.jpg")
-        info.create_system = 3  # Unix, where the mode bits come from
-        info.external_attr = (stat.S_IFLNK | 0o777) << 16
-        zf.writestr(info, "/etc/passwd")
-    job = run_import(proj, [archive])
-    (problem,) = problems_for(job, f"{archive}!link.jpg")
-    assert "symlink entry skipped" in problem.message
-    dest = proj.root / "media" / "links"
-    assert not (dest / "link.jpg").exists() and not (dest / "link.jpg").is_symlink()
-    assert (dest / "good.jpg").is_file()
-    with proj.open_store() as store:
-        assert_good_post(store, "links")
-        assert post_row(store, "links", "link") is None
-
-
-def test_zip_entry_compressed_like_a_bomb_is_skipped(proj, tmp_path):
-    archive = tmp_path / "bomb.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        good_zip_entries(zf, tmp_path)
-        zf.writestr("zeros.jpg", b"\x00" * (4 * 1024 * 1024))
-    job = run_import(proj, [archive])
-    (problem,) = problems_for(job, f"{archive}!zeros.jpg")
-    assert "zip bomb" in problem.message
-    assert not (proj.root / "media" / "bomb" / "zeros.jpg").exists()
-    with proj.open_store() as store:
-        assert_good_post(store, "bomb")
-
-
-def test_unreadable_zip_is_refused_and_other_sources_import(proj, tmp_path):
-    archive = tmp_path / "garbage.zip"
-    archive.write_bytes(random.Random(5).randbytes(1000))
-    good = write_csv(tmp_path / "fine.csv", ["id", "text"], [["1", "hello"]])
-    job = run_import(proj, [archive, good])
-    messages = [p.message for p in problems_for(job, archive)]
-    assert any("not a readable zip archive" in m for m in messages)
-    assert job.report.unusable_sources == 1
-    with proj.open_store() as store:
-        assert post_row(store, "fine", "1")["text"] == "hello"
-
-
-def test_zip_with_too_many_entries_is_refused_and_other_sources_import(proj, tmp_path):
-    archive = tmp_path / "huge.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        for i in range(100_000):
-            zf.writestr(zipfile.ZipInfo(f"{i}.txt"), b"")
-    good = write_csv(tmp_path / "fine.csv", ["id", "text"], [["1", "hello"], ["2", "hi"]])
-    job = run_import(proj, [archive, good])
-    messages = [p.message for p in problems_for(job, archive)]
-    assert any("100,000 entries" in m and "50,000" in m for m in messages)
-    assert job.report.unusable_sources == 1
-    assert not (proj.root / "media" / "huge").exists()  # nothing was extracted
-    assert job.report.posts_added == 2
-    with proj.open_store() as store:
-        assert post_row(store, "fine", "2")["text"] == "hi"
-        assert set(store.counts()["sources"]) == {"fine"}
-
-
 # --------------------------------------------------------------------------- atomic records
 
 
@@ -542,3 +356,4 @@ def test_a_record_that_fails_to_write_leaves_nothing_half_written(proj, tmp_path
     with proj.open_store() as store:
         assert [m["declared_path"] for m in media_of(store, "atomic", "p-bad")] == [
             "b1.jpg", "b2.jpg"]
+

@@ -1,235 +1,34 @@
-"""Each importer end to end: folders, manifests, CSV, JSONL, CrisisMMD, zip archives,
-idempotent re-imports and cancelling. Fixtures are built here in ``tmp_path``."""
+"""Each importer end to end: folders, manifests, CSV, JSONL, CrisisMMD and zip archives.
+Fixtures are built here in ``tmp_path`` (builders in ``import_helpers``)."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
-from crisisdesk.core.importers import ImportJob, ImportOptions
-from crisisdesk.core.importers.job import BATCH
-from crisisdesk.core.progress import Progress
-from crisisdesk.core.project import Project
-from crisisdesk.core.store import Store
-
-# --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def proj(tmp_path: Path) -> Project:
-    return Project.open(tmp_path / "proj", create=True)
-
-
-def make_image(path: Path, seed: int = 0, size: tuple[int, int] = (24, 16)) -> Path:
-    """A small real image (JPEG or PNG by suffix); ``seed`` makes its bytes unique."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
-    img.putpixel((seed % size[0], 0), (255 - seed % 256, 0, 0))
-    img.save(path)
-    return path
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run_import(project: Project, paths: list[Path], **options) -> ImportJob:
-    job = ImportJob(project, [Path(p) for p in paths], ImportOptions(**options))
-    list(job.run())
-    return job
-
-
-def post_row(store: Store, source: str, post_id: str) -> dict:
-    row = store.conn.execute(
-        "SELECT * FROM posts WHERE source = ? AND post_id = ?", [source, post_id]).fetchone()
-    assert row is not None, f"post {source}:{post_id} not in the store"
-    return dict(row)
-
-
-def media_rows(store: Store, source: str, post_id: str) -> list[dict]:
-    """The media of a post with its item uid, in media order."""
-    return [dict(r) for r in store.conn.execute(
-        "SELECT m.*, i.uid FROM media m JOIN posts p ON p.id = m.post"
-        " JOIN items i ON i.media = m.id WHERE p.source = ? AND p.post_id = ? ORDER BY m.n",
-        [source, post_id])]
-
-
-def items(store: Store, source: str, post_id: str):
-    post = store.find_post(source, post_id)
-    assert post is not None, f"post {source}:{post_id} not in the store"
-    return store.items_of_post(post.id)
-
-
-def label_of(store: Store, item_pk: int, task: str) -> str | None:
-    current = store.current_label(item_pk, task)
-    return current.label if current else None
-
-
-def split_of(store: Store, item_pk: int, task: str) -> str | None:
-    row = store.conn.execute("SELECT split FROM splits WHERE item = ? AND task = ?",
-                             [item_pk, task]).fetchone()
-    return row[0] if row else None
-
-
-def journal_rows(store: Store) -> int:
-    return store.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
-
-
-def errors(job: ImportJob) -> list[str]:
-    return [str(p) for p in job.report.problems if p.severity == "error"]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list], **kw) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, **kw)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def write_jsonl(path: Path, objects: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(o) + "\n" for o in objects), "utf-8")
-    return path
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
-def build_posts_folder(root: Path) -> Path:
-    """A folder of posts: sidecars of both kinds, nesting, a text-only post."""
-    make_image(root / "p1.jpg", 1)
-    (root / "p1.txt").write_text("Flooded street near the market\n", "utf-8")
-    make_image(root / "p2.jpg", 2)
-    (root / "p2.json").write_text(json.dumps({
-        "id": "tw-2", "author": "alice", "text": "Bridge partly collapsed",
-        "created_at": "2017-09-10T12:00:00Z", "labels": {"damage": "mild_damage"}}), "utf-8")
-    make_image(root / "sub" / "deeper" / "p3.png", 3)
-    (root / "sub" / "deeper" / "p3.txt").write_text("Nested post", "utf-8")
-    make_image(root / "sub" / "p5.jpg", 5)  # no sidecar at all
-    # Both sidecars: the .json carries metadata, the .txt the text.
-    make_image(root / "p4.jpg", 4)
-    (root / "p4.txt").write_text("Text of post four", "utf-8")
-    (root / "p4.json").write_text(json.dumps({"id": "tw-4", "author": "bob"}), "utf-8")
-    # Sidecar only: a text-only post.
-    (root / "only_words.json").write_text(json.dumps({
-        "id": "t-9", "text": "No picture, just words",
-        "labels": {"damage": "little_or_no_damage"}}), "utf-8")
-    return root
-
-
-def build_csv_source(root: Path) -> Path:
-    """A CSV with default column names, multi-image posts both ways, a text-only row."""
-    for name, seed in (("r1.jpg", 11), ("a.jpg", 12), ("b.jpg", 13), ("c.jpg", 14),
-                       ("d.jpg", 15)):
-        make_image(root / "imgs" / name, seed)
-    return write_csv(root / "posts_table.csv",
-                     ["id", "text", "image", "created_at", "author", "damage", "split"], [
-                         ["1", "Roof torn off", "imgs/r1.jpg", "2017-09-10", "ann",
-                          "severe_damage", "train"],
-                         ["2", "Two photos, one cell", "imgs/a.jpg|imgs/b.jpg", "2017-09-11",
-                          "ben", "mild_damage", "dev"],
-                         ["3", "Two photos, two rows", "imgs/c.jpg", "2017-09-12", "cat",
-                          "little_or_no_damage", "test"],
-                         ["3", "Two photos, two rows", "imgs/d.jpg", "2017-09-12", "cat",
-                          "little_or_no_damage", "test"],
-                         ["4", "Text only", "", "2017-09-13", "dan", "", ""],
-                     ])
-
-
-def build_jsonl_source(root: Path) -> Path:
-    make_image(root / "x.jpg", 21)
-    make_image(root / "y.jpg", 22)
-    return write_jsonl(root / "feed.jsonl", [
-        {"id": 10, "text": "Two images in a list", "image": ["x.jpg", "y.jpg"],
-         "author": "eve", "damage": "severe_damage"},
-        {"id": 11, "text": "No image"},
-    ])
-
-
-def build_manifest_folder(root: Path, kind: str) -> Path:
-    make_image(root / "img" / "m1.jpg", 31)
-    make_image(root / "img" / "m2.jpg", 32)
-    if kind == "csv":
-        write_csv(root / "posts.csv", ["id", "text", "image", "damage"], [
-            ["m1", "Manifest post one", "img/m1.jpg", "severe_damage"],
-            ["m2", "Manifest post two", "img/m2.jpg", ""],
-        ])
-    else:
-        write_jsonl(root / "posts.jsonl", [
-            {"id": "m1", "text": "Manifest post one", "image": "img/m1.jpg",
-             "damage": "severe_damage"},
-            {"id": "m2", "text": "Manifest post two", "image": "img/m2.jpg"},
-        ])
-    return root
-
-
-CMMD_FULL = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
-             "label_text", "label_image", "label_text_image"]
-CMMD_SHORT = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label"]
-
-
-def cmmd_image(tweet_image: str) -> str:
-    return f"data_image/hurricane_irma/10_9_2017/{tweet_image}.jpg"
-
-
-def build_crisismmd(root: Path) -> Path:
-    """Three split files sharing tweets, written the way CrisisMMD's own files are."""
-    root.mkdir(parents=True, exist_ok=True)
-    informative = [
-        "\t".join(CMMD_FULL),
-        # The CSV way: quoted, with doubled quotes inside.
-        "\t".join(["hurricane_irma", "100", "100_0", '"He said ""hi"""', cmmd_image("100_0"),
-                   "informative", "informative", "informative", "Positive"]),
-        "\t".join(["hurricane_irma", "200", "200_0", "Trees down on 5th street",
-                   cmmd_image("200_0"), "not_informative", "not_informative",
-                   "not_informative", "Negative"]),
-        "\t".join(["hurricane_irma", "200", "200_1", "Trees down on 5th street",
-                   cmmd_image("200_1"), "informative", "informative", "informative",
-                   "Positive"]),
-    ]
-    (root / "task_informative_text_img_train.tsv").write_text(
-        "\n".join(informative) + "\n", "utf-8")
-    damage = [
-        "\t".join(CMMD_SHORT),
-        # The same tweet, its quotes written plainly.
-        "\t".join(["hurricane_irma", "100", "100_0", 'He said "hi"', cmmd_image("100_0"),
-                   "severe_damage"]),
-    ]
-    (root / "task_damage_text_img_dev.tsv").write_text("\n".join(damage) + "\n", "utf-8")
-    humanitarian = [
-        "\t".join(CMMD_FULL),
-        "\t".join(["hurricane_irma", "200", "200_0", "Trees down on 5th street",
-                   cmmd_image("200_0"), "injured_or_dead_people", "injured_or_dead_people",
-                   "injured_or_dead_people", "Positive"]),
-    ]
-    (root / "task_humanitarian_text_img_train.tsv").write_text(
-        "\n".join(humanitarian) + "\n", "utf-8")
-    return root
-
-
-def build_crisismmd_images(images_root: Path) -> list[Path]:
-    return [make_image(images_root / cmmd_image(name), 40 + i)
-            for i, name in enumerate(("100_0", "200_0", "200_1"))]
-
-
-def zip_folder(folder: Path, archive: Path, top: str | None = None) -> Path:
-    """Zip every file under ``folder``, optionally inside one top folder ``top``."""
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                rel = path.relative_to(folder).as_posix()
-                zf.write(path, f"{top}/{rel}" if top else rel)
-    return archive
-
+from import_helpers import (  # the shared builders and look-ups
+    build_crisismmd,
+    build_crisismmd_images,
+    build_csv_source,
+    build_jsonl_source,
+    build_manifest_folder,
+    build_posts_folder,
+    cmmd_image,
+    crisismmd_files,
+    errors,
+    items,
+    label_of,
+    make_image,
+    media_rows,
+    post_row,
+    run_import,
+    sha256,
+    split_of,
+    write_csv,
+    zip_folder,
+)
 
 # --------------------------------------------------------------------------- folder
 
@@ -428,8 +227,6 @@ def test_jsonl_with_image_list(proj, tmp_path):
 # --------------------------------------------------------------------------- CrisisMMD
 
 
-def crisismmd_files(root: Path) -> list[Path]:
-    return sorted(root.glob("*.tsv"))
 
 
 def test_crisismmd_merges_files_into_posts_with_per_task_splits(proj, tmp_path):
@@ -587,131 +384,3 @@ def test_zip_of_a_csv_with_images(proj, tmp_path):
             assert row["sha256"] == sha256(table.parent / row["declared_path"])
 
 
-# --------------------------------------------------------------------------- idempotency
-
-
-def _src_folder(tmp: Path) -> tuple[list[Path], dict]:
-    return [build_posts_folder(tmp / "field_posts")], {}
-
-
-def _src_manifest_csv(tmp: Path) -> tuple[list[Path], dict]:
-    return [build_manifest_folder(tmp / "mcsv", "csv")], {}
-
-
-def _src_manifest_jsonl(tmp: Path) -> tuple[list[Path], dict]:
-    return [build_manifest_folder(tmp / "mjsonl", "jsonl")], {}
-
-
-def _src_csv(tmp: Path) -> tuple[list[Path], dict]:
-    return [build_csv_source(tmp / "csvsrc")], {}
-
-
-def _src_jsonl(tmp: Path) -> tuple[list[Path], dict]:
-    return [build_jsonl_source(tmp / "jsonsrc")], {}
-
-
-def _src_crisismmd(tmp: Path) -> tuple[list[Path], dict]:
-    return crisismmd_files(build_crisismmd(tmp / "cmmd")), {}
-
-
-def _src_crisismmd_images(tmp: Path) -> tuple[list[Path], dict]:
-    images_root = tmp / "images"
-    build_crisismmd_images(images_root)
-    return crisismmd_files(build_crisismmd(tmp / "cmmd")), {"images_root": images_root}
-
-
-def _src_zip_folder(tmp: Path) -> tuple[list[Path], dict]:
-    folder = build_posts_folder(tmp / "field_posts")
-    return [zip_folder(folder, tmp / "field_zip.zip", top="field_posts")], {}
-
-
-def _src_zip_csv(tmp: Path) -> tuple[list[Path], dict]:
-    table = build_csv_source(tmp / "csvsrc")
-    return [zip_folder(table.parent, tmp / "table_zip.zip")], {}
-
-
-SOURCES: dict[str, Callable[[Path], tuple[list[Path], dict]]] = {
-    "folder": _src_folder, "manifest_csv": _src_manifest_csv,
-    "manifest_jsonl": _src_manifest_jsonl, "csv": _src_csv, "jsonl": _src_jsonl,
-    "crisismmd": _src_crisismmd, "crisismmd_images": _src_crisismmd_images,
-    "zip_folder": _src_zip_folder, "zip_csv": _src_zip_csv,
-}
-
-
-@pytest.mark.parametrize("kind", sorted(SOURCES))
-def test_importing_twice_adds_nothing(proj, tmp_path, kind):
-    paths, options = SOURCES[kind](tmp_path / "src")
-    first = run_import(proj, paths, **options)
-    assert first.report.posts_added > 0
-    with proj.open_store() as store:
-        counts, journal = store.counts(), journal_rows(store)
-        media = store.conn.execute(
-            "SELECT id, post, n, path, sha256, status FROM media ORDER BY id").fetchall()
-        splits = store.conn.execute("SELECT COUNT(*) FROM splits").fetchone()[0]
-
-    second = run_import(proj, paths, **options)
-    report = second.report
-    assert (report.posts_added, report.items_added, report.labels_added,
-            report.splits_added, report.media_attached) == (0, 0, 0, 0, 0)
-    assert report.media_added == {}
-    assert report.records == first.report.records
-    assert not any("differs" in p.message for p in report.problems)
-    with proj.open_store() as store:
-        assert store.counts() == counts
-        assert journal_rows(store) == journal
-        assert store.conn.execute(
-            "SELECT id, post, n, path, sha256, status FROM media ORDER BY id"
-        ).fetchall() == media
-        assert store.conn.execute("SELECT COUNT(*) FROM splits").fetchone()[0] == splits
-
-
-# --------------------------------------------------------------------------- cancelling
-
-
-def test_cancelling_keeps_committed_batches_and_a_rerun_completes(proj, tmp_path):
-    total = 2 * BATCH + 88
-    table = write_csv(tmp_path / "many.csv", ["id", "text", "damage"],
-                      [[str(i), f"post number {i}", "mild_damage"] for i in range(total)])
-    job = ImportJob(proj, [table], ImportOptions())
-    run = job.run()
-    progress = next(run)
-    assert isinstance(progress, Progress)
-    assert (progress.done, progress.total) == (BATCH, total)
-    run.close()
-
-    assert job.report.cancelled is True
-    assert job.report.posts_added == BATCH
-    assert job.report_path is not None and job.report_path.is_file()
-    assert json.loads(job.report_path.read_text("utf-8"))["cancelled"] is True
-    with proj.open_store() as store:
-        assert store.counts()["posts"] == BATCH
-        # The first batch, complete with its items and labels.
-        for i in (0, BATCH - 1):
-            (item,) = items(store, "many", str(i))
-            assert label_of(store, item.id, "damage") == "mild_damage"
-        assert store.find_post("many", str(BATCH)) is None
-        (state, done, job_total) = store.conn.execute(
-            "SELECT state, done, total FROM jobs ORDER BY id").fetchone()
-        assert (state, done, job_total) == ("cancelled", BATCH, total)
-
-    rerun = run_import(proj, [table])
-    assert rerun.report.cancelled is False
-    assert rerun.report.posts_added == total - BATCH
-    assert rerun.report.labels_added == total - BATCH
-    with proj.open_store() as store:
-        assert store.counts()["posts"] == total
-        assert store.counts()["items"] == total
-        assert journal_rows(store) == total
-        states = [r[0] for r in store.conn.execute("SELECT state FROM jobs ORDER BY id")]
-        assert states == ["cancelled", "done"]
-
-
-def test_progress_reports_each_batch(proj, tmp_path):
-    total = BATCH + 10
-    table = write_csv(tmp_path / "some.csv", ["id", "text"],
-                      [[str(i), f"post {i}"] for i in range(total)])
-    job = ImportJob(proj, [table], ImportOptions())
-    steps = [(p.done, p.total) for p in job.run()]
-    assert steps == [(BATCH, total), (total, total)]
-    with proj.open_store() as store:
-        assert store.conn.execute("SELECT state FROM jobs").fetchone()[0] == "done"

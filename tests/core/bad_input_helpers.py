@@ -9,20 +9,13 @@ import struct
 import zlib
 from pathlib import Path
 
+from import_helpers import make_image  # noqa: F401 - shared with the import tests
 from PIL import Image
 
 from crisisdesk.core.importers import ImportJob, ImportOptions
 from crisisdesk.core.importers.records import Problem
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
-
-
-def make_image(path: Path, seed: int = 0, size: tuple[int, int] = (24, 16)) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
-    img.putpixel((seed % size[0], 0), (255 - seed % 256, 0, 0))
-    img.save(path)
-    return path
 
 
 def noise_jpeg_bytes(size: int = 128) -> bytes:

@@ -9,7 +9,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from import_helpers import make_image  # noqa: F401 - shared with the import tests
+from import_helpers import make_image  # shared with the import tests
 from PIL import Image
 
 from crisisdesk.core.importers import ImportJob, ImportOptions

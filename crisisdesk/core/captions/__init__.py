@@ -1,0 +1,1 @@
+"""Captions: a vision-language model's description of each item's image (METHOD.md step 1)."""

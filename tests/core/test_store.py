@@ -250,3 +250,21 @@ def test_label_source_and_annotator_are_validated(project: Project) -> None:
         with pytest.raises(ValueError, match="label source"):
             store.add_labels([LabelChange(item, "damage", "mild_damage")], annotator="a",
                              source="robot")
+
+
+def test_an_older_model_version_can_be_reactivated(tmp_path):
+    from crisisdesk.core.project import Project
+
+    project = Project.open(tmp_path / "p", create=True)
+    with project.open_store() as store:
+        first = store.add_model_version("damage", "one", "a")
+        second = store.add_model_version("damage", "two", "b")
+        other = store.add_model_version("informative", "three", "c")
+        assert store.active_model_version("damage")["id"] == second
+        store.activate_model_version(first)
+        assert store.active_model_version("damage")["id"] == first
+        assert [v["id"] for v in store.model_versions("damage")] == [second, first]
+        assert store.active_model_version("informative")["id"] == other
+        candidate = store.add_model_version("damage", "four", "d", active=False)
+        assert store.active_model_version("damage")["id"] == first
+        assert store.model_version(candidate)["active"] in (0, False)

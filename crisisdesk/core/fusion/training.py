@@ -82,8 +82,11 @@ class TrainJob:
     def __init__(self, project: Project, task: str, *, image_encoder: str | None,
                  text_encoder: str | None, variant: str | None = None,
                  recipe: Recipe | None = None, seeds: int = 1, val_from: str = "train",
-                 text_source: str = "tweet", config: dict[str, Any] | None = None) -> None:
-        self.project, self.task = project, task
+                 text_source: str = "tweet", config: dict[str, Any] | None = None,
+                 activate: bool = True) -> None:
+        # activate=False registers the new version without switching to it: the app's
+        # retrain compares it with the active one on the holdout first.
+        self.project, self.task, self.activate = project, task, activate
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.variant = variant or default_variant(image_encoder, text_encoder)
         if self.variant not in VARIANTS:
@@ -175,7 +178,7 @@ class TrainJob:
 
     def _register(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
                   figures: dict[str, Any]) -> None:
-        """Save the best head with its sidecar and make it the task's active version."""
+        """Save the best head with its sidecar; make it the task's active version if asked."""
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         name = f"{self.task}-{self.variant}-{stamp}"
         sidecar = {
@@ -193,5 +196,5 @@ class TrainJob:
         path = save_head(self.project.folder("models"), name, model, sidecar)
         version = store.add_model_version(
             self.task, name, str(path), encoder=self.image_encoder or self.text_encoder,
-            config=sidecar, metrics=sidecar["metrics"])
+            config=sidecar, metrics=sidecar["metrics"], active=self.activate)
         self.report.model_version, self.report.model_name = version, name

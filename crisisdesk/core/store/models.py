@@ -59,6 +59,20 @@ class ModelsMixin(StoreBase):
                         " ORDER BY id DESC LIMIT 1", [task])
         return _version(row) if row else None
 
+    def model_versions(self, task: str) -> list[dict[str, Any]]:
+        """Every version of ``task``, newest first (for re-activating an older one)."""
+        rows = self._all("SELECT * FROM model_versions WHERE task = ? ORDER BY id DESC", [task])
+        return [_version(row) for row in rows]
+
+    def activate_model_version(self, version: int) -> None:
+        """Make ``version`` the one its task's predictions come from."""
+        with self.transaction():
+            row = self._one("SELECT task FROM model_versions WHERE id = ?", [version])
+            if row is None:
+                raise KeyError(f"no model version {version}")
+            self.conn.execute("UPDATE model_versions SET active = (id = ?) WHERE task = ?",
+                              [version, row["task"]])
+
     def model_version(self, version: int) -> dict[str, Any] | None:
         """A model version by id."""
         row = self._one("SELECT * FROM model_versions WHERE id = ?", [version])

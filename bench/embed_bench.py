@@ -54,6 +54,33 @@ def random_checkpoint(arch: str, folder: Path) -> Path:
     return path
 
 
+def anchor_rate(arch: str, device: str, size: int) -> float:
+    """images/s of plain open_clip on random input already on the device (the way
+    ../shared/bench/gpu_anchor.py measures encoder-only speed)."""
+    import open_clip
+    import torch
+
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    model = open_clip.create_model(arch, pretrained=None).to(device, dtype).eval()
+    side = model.visual.image_size
+    side = side[0] if isinstance(side, (tuple, list)) else side
+    images = torch.randn(size, 3, side, side, device=device, dtype=dtype)
+    rounds = 10 if device.startswith("cuda") else 2
+    with torch.inference_mode():
+        for _ in range(2):
+            model.encode_image(images)
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(rounds):
+            model.encode_image(images)
+        sync(device)
+    rate = rounds * size / (time.perf_counter() - start)
+    del model, images
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return round(rate, 1)
+
+
 def _emit(figures: dict[str, object], path: Path | None) -> int:
     """Print the figures as one JSON line (and append them to ``path``)."""
     print(json.dumps(figures))
@@ -71,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--decode", default="auto", choices=("auto", "threads", "processes"))
+    parser.add_argument("--anchor", action="store_true",
+                        help="also measure plain open_clip on device-resident input, as "
+                             "../shared/bench/gpu_anchor.py does, in this run")
     parser.add_argument("--json", type=Path, help="also append the figures to this file")
     args = parser.parse_args(argv)
 
@@ -116,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         only = rounds * size / (time.perf_counter() - start)
 
         embed = EmbedJob(project, encoder, kinds=["image"], batch_size=size,
-                         workers=args.workers)
+                         workers=args.workers, decode=args.decode)
         start = time.perf_counter()
         progress = list(embed.run())
         sync(device)
@@ -130,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
               f"images/s, end-to-end {e2e:,.1f} images/s = {e2e / only:.0%} "
               f"(goal >= {goal:.0%}): {'PASS' if e2e / only >= goal else 'FAIL'}", flush=True)
         del encoder, batch
+        if args.anchor:
+            figures["anchor_images_per_s"] = anchor_rate(args.arch, device, size)
+            share = e2e / figures["anchor_images_per_s"]
+            print(f"anchor (plain open_clip {args.arch}, input already on the device, "
+                  f"batch {size}): {figures['anchor_images_per_s']:,.1f} images/s; "
+                  f"end-to-end = {share:.0%} of it", flush=True)
 
         try:
             minilm = load_encoder("minilm", device)

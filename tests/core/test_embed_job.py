@@ -152,6 +152,28 @@ def test_unreadable_image_is_marked_and_skipped(tmp_path: Path) -> None:
         assert problems == 1
 
 
+def test_worker_processes_give_the_same_embeddings_in_full_batches(tmp_path: Path) -> None:
+    # The GPU path: worker processes decode small chunks that are regrouped into batches.
+    threads = _project(tmp_path / "threads")
+    list(EmbedJob(threads, FakeEncoder(), kinds=["image"], batch_size=4).run())
+    procs = _project(tmp_path / "procs")
+    with procs.open_store() as store:
+        path = store.conn.execute("SELECT path FROM media WHERE declared_path = '3.png'"
+                                  ).fetchone()[0]
+    Path(path).write_bytes(b"broken")
+    encoder = FakeEncoder()
+    job = EmbedJob(procs, encoder, kinds=["image"], batch_size=4, workers=2,
+                   decode="processes")
+    progress = list(job.run())
+    assert progress[-1].done == 10
+    assert [u["path"] for u in job.report.unreadable] == [path]
+    # 10 images in batches of 4 (4, 4, 2), one of them broken and not encoded
+    assert len(encoder.image_batches) == 3 and sum(encoder.image_batches) == 9
+    expected = _all_embeddings(threads)
+    del expected[next(k for k in expected if k not in _all_embeddings(procs))]
+    assert _all_embeddings(procs) == expected
+
+
 def test_out_of_memory_halves_the_batch_and_finishes(tmp_path: Path) -> None:
     project = _project(tmp_path)
     encoder = FakeEncoder(oom_above=3)

@@ -63,6 +63,7 @@ class ClipEncoder(Encoder):
         self.tokenizer = tokenizer
         self._torch_device = device
         self._dtype = dtype
+        self._pinned: torch.Tensor | None = None  # reused page-locked staging buffer
         self.device = str(device)
         self.context_length = int(getattr(model, "context_length", 0)
                                   or tokenizer.context_length)
@@ -138,7 +139,19 @@ class ClipEncoder(Encoder):
         """Stack preprocessed images into a batch on the device, in the model's dtype."""
         import torch
 
-        batch = torch.stack(list(images))
+        images = list(images)
+        if self._torch_device.type == "cuda" and images[0].dtype == torch.uint8:
+            # Stack straight into page-locked memory: the copy to the GPU is then one DMA
+            # transfer, not a staging copy per batch. The buffer is reused; encode_images
+            # waits for the results before the next batch can overwrite it.
+            shape = (len(images), *images[0].shape)
+            if self._pinned is None or self._pinned.numel() < np.prod(shape):
+                self._pinned = torch.empty(int(np.prod(shape)), dtype=torch.uint8,
+                                           pin_memory=True)
+            batch = torch.stack(images, out=self._pinned[:int(np.prod(shape))].view(shape))
+            batch = batch.to(self._torch_device, non_blocking=True)
+        else:
+            batch = torch.stack(images)
         if batch.dtype != torch.uint8:  # a full float preprocess (unusual transforms)
             return batch.to(self._torch_device, dtype=self._dtype)
         batch = batch.to(self._torch_device).float().div_(255.0)

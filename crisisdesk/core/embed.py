@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from crisisdesk.core.encoders.base import Encoder, EncoderError
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -258,8 +260,9 @@ def _collate(batch: list[tuple[ImageToEmbed, Any]]) -> tuple[list[ImageToEmbed],
     loaded = [px for _, px in batch if not isinstance(px, str)]
     reasons = [px if isinstance(px, str) else None for _, px in batch]
     if loaded and all(isinstance(px, torch.Tensor) for px in loaded) and \
-            len({tuple(px.shape) for px in loaded}) == 1:
-        return images, torch.stack(loaded), reasons
+            len({(tuple(px.shape), px.dtype) for px in loaded}) == 1:
+        # numpy stacks: see ClipEncoder.model_input on torch's CPU copies next to busy cores
+        return images, torch.from_numpy(np.stack([px.numpy() for px in loaded])), reasons
     return images, loaded, reasons
 
 

@@ -77,7 +77,8 @@ class EmbedJob:
     def __init__(self, project: Project, encoder: str | Encoder, *,
                  kinds: Sequence[str] = KINDS, device: str = "auto",
                  batch_size: int | None = None, patches: bool = False,
-                 workers: int | None = None, decode: str = "auto") -> None:
+                 workers: int | None = None, decode: str = "auto",
+                 encode_ahead: bool | None = None) -> None:
         for kind in kinds:
             if kind not in KINDS:
                 raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -88,6 +89,9 @@ class EmbedJob:
             raise ValueError(f"decode must be auto, threads or processes, not {decode!r}")
         self.batch_size, self.patches, self.workers = batch_size, patches, workers
         self.decode = decode
+        #: Encode the next batch while storing this one (None: on a GPU only, where the
+        #: model does not need the CPU cores the overlap takes).
+        self.encode_ahead = encode_ahead
         self.report = EmbedReport(encoder=self.encoder_name)
 
     def run(self) -> Iterator[Progress]:
@@ -147,28 +151,55 @@ class EmbedJob:
         workers = self.workers or (max(1, (os.cpu_count() or 2) - 1) if processes else 2)
         batches = (_decoded_in_processes if processes else _decoded_in_threads)(
             images, encoder.image_loader(), size, workers)
+        ahead = on_gpu if self.encode_ahead is None else self.encode_ahead
         try:
-            for batch in batches:
-                good = [(img, px) for img, px in batch if not isinstance(px, str)]
+            for batch, good, results in self._encoded(batches, encoder, ahead):
                 for img, reason in batch:
                     if isinstance(reason, str):
                         store.mark_media_unreadable(img.sha256, reason)
                         self.report.unreadable.append({"path": img.path, "reason": reason})
-                if good:
-                    results = self._halving(
-                        lambda chunk: encoder.encode_images([px for _, px in chunk],
-                                                            patches=self.patches), good)
-                    for chunk, (vectors, patches) in results:
-                        keys = [img.sha256 for img, _ in chunk]
-                        with store.transaction():
-                            store.put_embeddings("image", encoder.name, keys, vectors)
-                            if patches is not None:
-                                store.put_embeddings("image_patches", encoder.name, keys,
-                                                     patches)
+                for chunk, (vectors, patches) in results:
+                    keys = [img.sha256 for img, _ in chunk]
+                    with store.transaction():
+                        store.put_embeddings("image", encoder.name, keys, vectors)
+                        if patches is not None:
+                            store.put_embeddings("image_patches", encoder.name, keys,
+                                                 patches)
                 self.report.images_encoded += len(good)
                 yield len(batch)
         finally:
             batches.close()  # stops the decoders (threads or processes) when cancelled
+
+    def _encoded(self, batches: Iterator[list[tuple[ImageToEmbed, Any]]], encoder: Encoder,
+                 ahead: bool) -> Iterator[tuple[list[tuple[ImageToEmbed, Any]], list, list]]:
+        """(batch, its readable images, encoded chunks) for each decoded batch.
+
+        With ``ahead`` the next batch is encoded in a thread while the caller stores this
+        one: the GPU then never waits for SQLite (measured on an H200 with ViT-L-14, the
+        writes left the GPU idle ~25% of the time). Closing this generator waits for the
+        batch in flight, which is dropped uncommitted (a re-run encodes it).
+        """
+        def encode(batch: list[tuple[ImageToEmbed, Any]]) -> tuple[list, list]:
+            good = [(img, px) for img, px in batch if not isinstance(px, str)]
+            if not good:
+                return good, []
+            return good, self._halving(
+                lambda chunk: encoder.encode_images([px for _, px in chunk],
+                                                    patches=self.patches), good)
+
+        if not ahead:
+            for batch in batches:
+                yield (batch, *encode(batch))
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="encode") as pool:
+            pending: tuple[list, Future[tuple[list, list]]] | None = None
+            for batch in batches:
+                future = pool.submit(encode, batch)
+                if pending is not None:
+                    yield (pending[0], *pending[1].result())
+                pending = (batch, future)
+            if pending is not None:
+                yield (pending[0], *pending[1].result())
 
     def _texts(self, store: Store, encoder: Encoder, texts: dict[str, str]) -> Iterator[int]:
         size = self.batch_size or default_batch_size(encoder.device, "text")

@@ -174,6 +174,21 @@ def test_worker_processes_give_the_same_embeddings_in_full_batches(tmp_path: Pat
     assert _all_embeddings(procs) == expected
 
 
+def test_encoding_ahead_gives_the_same_result_and_cancels_cleanly(tmp_path: Path) -> None:
+    one = _project(tmp_path / "one")
+    list(EmbedJob(one, FakeEncoder(), kinds=["image"], batch_size=3).run())
+    two = _project(tmp_path / "two")
+    run = EmbedJob(two, FakeEncoder(), kinds=["image"], batch_size=3, encode_ahead=True).run()
+    next(run)  # the plan
+    first = next(run)
+    run.close()  # the batch encoded ahead is dropped, not stored
+    assert len(_all_embeddings(two)) == first.done == 3
+    ahead = EmbedJob(two, FakeEncoder(), kinds=["image"], batch_size=3, encode_ahead=True)
+    progress = list(ahead.run())
+    assert progress[-1].done == 10 - 3 and ahead.report.images_encoded == 7
+    assert _all_embeddings(two) == _all_embeddings(one)
+
+
 def test_out_of_memory_halves_the_batch_and_finishes(tmp_path: Path) -> None:
     project = _project(tmp_path)
     encoder = FakeEncoder(oom_above=3)

@@ -52,7 +52,7 @@ def test_shipped_specs_have_what_the_registry_promises() -> None:
     b32 = specs["clip-vit-b-32"]
     assert (b32.arch, b32.pretrained, b32.dim) == ("ViT-B-32-quickgelu", "openai", 512)
     for spec in specs.values():
-        assert spec.kind in ("clip", "text")
+        assert spec.kind in ("clip", "text", "captioner")
         assert spec.licence and spec.download_mb and spec.preprocessing and spec.hub_id
 
 

@@ -9,6 +9,7 @@ the model, every place it looked and the two commands that fix it.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from crisisdesk.core.resources import read_json
 from crisisdesk.core.settings import config_dir, read_settings, write_settings
 
 REGISTERED = "models.json"
-KINDS = ("clip", "text")
+KINDS = ("clip", "text", "captioner")
 
 
 class ModelMissing(Exception):
@@ -29,7 +30,8 @@ class ModelSpec:
     """What crisisdesk knows of a model before loading it."""
 
     name: str
-    kind: str  # clip: images and texts through open_clip; text: a transformers text encoder
+    kind: str  # clip: images and texts through open_clip; text: a transformers text encoder;
+    # captioner: a LLaVA-family vision-language model (crisisdesk.core.captions)
     description: str = ""
     arch: str | None = None  # open_clip architecture, e.g. ViT-B-32-quickgelu
     pretrained: str | None = None  # open_clip pretrained tag, e.g. openai
@@ -42,6 +44,12 @@ class ModelSpec:
     preprocessing: str = ""
     licence: str = ""
     download_mb: float | None = None
+    # Captioners: what the download fetches (globs; ``files`` is then what must be there),
+    # approximate GPU memory (GB) needed per quantization ("4bit", "8bit", "none"), and the
+    # quantization used on CUDA when the user says "auto".
+    download_patterns: tuple[str, ...] = ()
+    gpu_gb: dict[str, float] = field(default_factory=dict)
+    cuda_quant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ def builtin_specs() -> dict[str, ModelSpec]:
     specs = {}
     for entry in read_json("models", "registry.json"):
         entry["files"] = tuple(entry.get("files", ()))
+        entry["download_patterns"] = tuple(entry.get("download_patterns", ()))
         spec = ModelSpec(**entry)
         specs[spec.name] = spec
     return specs
@@ -114,8 +123,17 @@ def register(name: str, path: Path, *, arch: str | None = None, kind: str | None
 def _guess_kind(path: Path) -> str:
     if path.is_dir() and not (path / "open_clip_config.json").exists() and \
             (path / "config.json").exists():
-        return "text"
+        return "captioner" if _is_llava_folder(path) else "text"
     return "clip"
+
+
+def _is_llava_folder(path: Path) -> bool:
+    """A transformers folder whose config names a LLaVA-family model (llava, llava_next...)."""
+    try:
+        model_type = json.loads((path / "config.json").read_text("utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(model_type, str) and model_type.startswith("llava")
 
 
 def hub_cache_dir() -> Path:
@@ -205,7 +223,8 @@ def download(spec: ModelSpec) -> Path:
     constants.HF_HUB_OFFLINE = False
     try:
         folder = snapshot_download(spec.hub_id, revision=spec.revision,
-                                   allow_patterns=list(spec.files) or None,
+                                   allow_patterns=list(spec.download_patterns or spec.files)
+                                   or None,
                                    cache_dir=hub_cache_dir())
     finally:
         constants.HF_HUB_OFFLINE = offline

@@ -5,6 +5,13 @@ Everything else calls the typed methods of :class:`Store`.
 
 from __future__ import annotations
 
+from crisisdesk.core.store.captions import (
+    CaptionCounts,
+    CaptionsMixin,
+    CaptionTodo,
+    NewCaption,
+    StoredCaption,
+)
 from crisisdesk.core.store.db import utc_now
 from crisisdesk.core.store.embeddings import EmbeddingsMixin, ImageToEmbed, ItemText, text_key
 from crisisdesk.core.store.labels import CurrentLabel, LabelChange, LabelsMixin
@@ -14,11 +21,13 @@ from crisisdesk.core.store.queries import QueriesMixin
 from crisisdesk.core.store.schema import SCHEMA_VERSION
 
 
-class Store(PostsMixin, LabelsMixin, ModelsMixin, EmbeddingsMixin, QueriesMixin):
+class Store(PostsMixin, LabelsMixin, ModelsMixin, EmbeddingsMixin, CaptionsMixin,
+            QueriesMixin):
     """An open project database (one per thread)."""
 
 
 __all__ = [
+    "CaptionCounts", "CaptionTodo", "NewCaption", "StoredCaption",
     "CurrentLabel", "ImageToEmbed", "ItemRow", "ItemText", "LabelChange", "PostRow",
     "Prediction", "SCHEMA_VERSION", "Store",
     "item_uid", "text_key", "utc_now",

@@ -59,29 +59,33 @@ class EmbeddingsMixin(StoreBase):
         )
         return [ImageToEmbed(r["sha256"], r["path"]) for r in rows]
 
-    def item_texts(self, items: Iterable[int] | None = None) -> list[ItemText]:
-        """Each item's text: its post's text, then its image's latest caption if any.
+    def item_texts(self, items: Iterable[int] | None = None, *, captioner: str | None = None,
+                   prompt_version: str | None = None) -> list[ItemText]:
+        """Each item's text: its post's text, then its caption if it has one.
 
-        A caption belongs to (image, tweet text): the captioner saw both.
+        The caption is the newest unflagged one of the item's (image, tweet text) pair
+        (the captioner saw both), or the newest of ``captioner`` / ``prompt_version`` when
+        given; see crisisdesk/core/store/captions.py.
         """
-        captions: dict[tuple[str, str], str] = {}
-        for row in self._all("SELECT image_sha256, text_sha256, caption FROM captions"
-                             " ORDER BY created_at"):
-            captions[(row["image_sha256"], row["text_sha256"])] = row["caption"]
-        sql = ("SELECT i.id, p.text, m.sha256 FROM items i JOIN posts p ON p.id = i.post"
-               " LEFT JOIN media m ON m.id = i.media")
+        # Imported here: captions.py imports text_key from this module.
+        from crisisdesk.core.store.captions import CURRENT_CAPTION_SQL, register_text_key
+
+        register_text_key(self.conn)
+        sql = (f"SELECT i.id, p.text, CASE WHEN m.sha256 IS NULL THEN NULL ELSE"
+               f" {CURRENT_CAPTION_SQL} END AS caption FROM items i"
+               " JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media")
+        pinned = [captioner, prompt_version]
         if items is None:
-            rows = self._all(sql + " ORDER BY i.id")
+            rows = self._all(sql + " ORDER BY i.id", pinned)
         else:
             ids, rows = list(items), []
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 rows += self._all(sql + f" WHERE i.id IN ({','.join('?' * len(chunk))})"
-                                  " ORDER BY i.id", chunk)
+                                  " ORDER BY i.id", [*pinned, *chunk])
         out = []
         for row in rows:
-            text = row["text"] or ""
-            caption = captions.get((row["sha256"], text_key(text))) if row["sha256"] else None
+            text, caption = row["text"] or "", row["caption"]
             out.append(ItemText(row["id"], f"{text} {caption}".strip() if caption else text))
         return out
 
@@ -154,16 +158,6 @@ class EmbeddingsMixin(StoreBase):
                     f" WHERE i.id IN ({','.join('?' * len(chunk))})", chunk):
                 out[row["id"]] = (row["sha256"], row["status"])
         return out
-
-    def add_caption(self, image_sha256: str, tweet_text: str, captioner: str,
-                    prompt_version: str, caption: str) -> None:
-        """Store a caption under its cache key (image, tweet text, captioner, prompt)."""
-        self.conn.execute(
-            "INSERT OR REPLACE INTO captions (image_sha256, text_sha256, captioner,"
-            " prompt_version, caption, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [image_sha256, text_key(tweet_text), captioner, prompt_version, caption,
-             utc_now()],
-        )
 
     def mark_media_unreadable(self, sha256: str, reason: str) -> None:
         """Record that the image with this hash cannot be decoded (all its copies)."""

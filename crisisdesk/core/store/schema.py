@@ -127,7 +127,57 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN result TEXT")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Captions keep a flag (NULL, "empty", "degenerate: ...": stored, never used as text)
+    and a description of the model that wrote them; a caption is found by its captioner."""
+    db.execute("ALTER TABLE captions ADD COLUMN flag TEXT")
+    db.execute("ALTER TABLE captions ADD COLUMN model TEXT")
+    db.execute("CREATE INDEX idx_captions_captioner ON captions (captioner, prompt_version)")
+
+
+def _v4_review_queues(db: sqlite_utils.Database) -> None:
+    """What the review queues need to stay fast at 100,000 items (crisisdesk/core/review.py).
+
+    ``label_state`` holds each (item, task)'s latest journal row, kept by a trigger on
+    the journal (which stays append-only and the source of truth): the current_labels
+    view groups the whole journal, too slow to join per page. ``import_label`` keeps the
+    latest imported label so the "corrected" queue can compare with it. Indexes serve
+    the queue orders: confidence within a model version and task, per predicted class,
+    and post time.
+    """
+    db.execute(
+        "CREATE TABLE label_state (item INTEGER NOT NULL, task TEXT NOT NULL, label TEXT,"
+        " source TEXT, annotator TEXT, created_at TEXT, journal_id INTEGER NOT NULL,"
+        " import_label TEXT, PRIMARY KEY (item, task)) WITHOUT ROWID")
+    db.execute(
+        "INSERT INTO label_state SELECT l.item, l.task, l.label, l.source, l.annotator,"
+        " l.created_at, l.id, (SELECT x.label FROM labels x WHERE x.item = l.item"
+        "  AND x.task = l.task AND x.source = 'import' AND x.label IS NOT NULL"
+        "  ORDER BY x.id DESC LIMIT 1)"
+        " FROM labels l JOIN (SELECT item, task, MAX(id) AS id FROM labels"
+        "  GROUP BY item, task) latest ON latest.id = l.id")
+    db.execute(
+        "CREATE TRIGGER label_state_on_label AFTER INSERT ON labels BEGIN"
+        " INSERT INTO label_state (item, task, label, source, annotator, created_at,"
+        "  journal_id, import_label)"
+        " VALUES (NEW.item, NEW.task, NEW.label, NEW.source, NEW.annotator, NEW.created_at,"
+        "  NEW.id, CASE WHEN NEW.source = 'import' THEN NEW.label END)"
+        " ON CONFLICT (item, task) DO UPDATE SET label = excluded.label,"
+        "  source = excluded.source, annotator = excluded.annotator,"
+        "  created_at = excluded.created_at, journal_id = excluded.journal_id,"
+        "  import_label = COALESCE(excluded.import_label, label_state.import_label)"
+        "  WHERE excluded.journal_id > label_state.journal_id;"
+        " END")
+    db.execute("CREATE INDEX idx_label_state_task ON label_state (task, label)")
+    db.execute("CREATE INDEX idx_label_state_source ON label_state (task, source, journal_id)")
+    db.execute("CREATE INDEX idx_predictions_confidence"
+               " ON predictions (model_version, task, confidence, item)")
+    db.execute("CREATE INDEX idx_predictions_class"
+               " ON predictions (model_version, task, label, confidence, item)")
+    db.execute("CREATE INDEX idx_posts_created_at ON posts (created_at)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4_review_queues]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,284 @@
+"""The caption job: give every (image, tweet text) pair of a project a caption.
+
+Pairs come from the store page by page (``Store.captions_to_do``); each page is sorted by
+tweet length so a batch's prompts are of similar length and pad little. Each batch's
+captions are committed before the job yields, so closing the job (Ctrl+C, the app's
+cancel button) keeps them and a re-run asks only for what is missing. A pair is stored
+only once its caption arrived: a per-item error leaves it to the next run. An empty or
+degenerate caption is stored with its flag (asked for again only with another prompt
+version or captioner). On a CUDA out-of-memory error the batch is halved and retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crisisdesk.core.captions.base import Captioner, CaptionError, CaptionRequest, CaptionResult
+from crisisdesk.core.captions.degenerate import caption_flag
+from crisisdesk.core.captions.prompt import load_prompt
+from crisisdesk.core.imaging import inspect_image
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import CaptionTodo, NewCaption, Store
+
+#: Reasons kept in the report (the counts stay exact past it).
+MAX_LISTED = 200
+
+
+def default_batch_size(captioner: Captioner) -> int:
+    """A batch that keeps the captioner busy without holding results back for long."""
+    if captioner.device.startswith(("http://", "https://")):
+        # A server batches on its side: keep its concurrent requests fed twice over.
+        return 2 * int(getattr(captioner, "concurrency", 8))
+    if captioner.device.startswith("cuda"):
+        return 16
+    return 4  # a CPU writes a caption in seconds: small batches keep progress moving
+
+
+@dataclass
+class CaptionReport:
+    """What a caption run did. Units are (image, tweet text) pairs: a photo reposted with
+    the same text is captioned once for all its items."""
+
+    captioner: str = ""
+    device: str = ""
+    prompt_version: str = ""
+    to_caption: int = 0  # pairs without a caption when the run started
+    captioned: int = 0  # captions stored this run (flagged ones included)
+    items_captioned: int = 0
+    already_captioned: int = 0
+    skipped_no_image: int = 0  # text-only items and items whose file is missing
+    skipped_unreadable: int = 0  # items whose image was already known to be unreadable
+    batch_halvings: int = 0
+    seconds: float = 0.0
+    unreadable: list[dict[str, str]] = field(default_factory=list)
+    flagged: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    failed_count: int = 0
+    flagged_count: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @property
+    def rate(self) -> float:
+        """Captions per second of captioning (model loading not counted)."""
+        return self.captioned / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.captioner} on {self.device} (prompt {self.prompt_version}): "
+            f"{self.captioned} captions written for {self.items_captioned} items"
+            + (f" at {self.rate:.2f} captions/s" if self.captioned else "")
+            + f"; {self.already_captioned} images already had one",
+            f"skipped: {self.skipped_no_image} items without an image, "
+            f"{self.skipped_unreadable} with an image known to be unreadable",
+        ]
+        if self.batch_halvings:
+            lines.append(f"out of GPU memory {self.batch_halvings} times: batch halved")
+        for title, rows, count in (
+                ("unreadable images", self.unreadable, len(self.unreadable)),
+                ("flagged captions (stored, never used as text)", self.flagged,
+                 self.flagged_count),
+                ("no caption (retried on the next run)", self.failed, self.failed_count)):
+            if count:
+                lines.append(f"{title}: {count}")
+            for row in rows[:20]:
+                lines.append(f"  {row['path']}: {row['reason']}")
+            if count > 20:
+                lines.append(f"  ... and {count - 20} more")
+        return "\n".join(lines)
+
+
+class CaptionJob:
+    """Caption a project's images with one captioner and prompt version (cancellable)."""
+
+    kind = "caption"
+
+    def __init__(self, project: Project, captioner: Captioner | str | None = None, *,
+                 prompt_version: str | None = None, batch_size: int | None = None,
+                 limit: int | None = None, quant: str = "auto", device: str = "auto",
+                 max_new_tokens: int = 128, page: int = 2048) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {batch_size}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        self.project = project
+        self._captioner = None if captioner is None or isinstance(captioner, str) \
+            else captioner
+        self.captioner_name = captioner if isinstance(captioner, str) or captioner is None \
+            else captioner.name
+        self.prompt = load_prompt(prompt_version)  # an unknown version fails here, at once
+        self.batch_size, self.limit, self.page = batch_size, limit, page
+        self.load_options = {"quant": quant, "device": device, "max_new_tokens": max_new_tokens}
+        self.report = CaptionReport(prompt_version=self.prompt.version)
+        self._chunk: int | None = None
+
+    def run(self) -> Iterator[Progress]:
+        """The job: yields Progress after each committed batch."""
+        params = {"captioner": self.captioner_name, "prompt_version": self.prompt.version,
+                  "batch_size": self.batch_size, "limit": self.limit}
+        if self._captioner is None:
+            params.update(self.load_options)
+        return tracked(self.project, self.kind, params, self._run(),
+                       problems=lambda: (len(self.report.unreadable) + self.report.failed_count
+                                         + self.report.flagged_count),
+                       result=self.report.as_dict)
+
+    def _load(self) -> Captioner:
+        if self._captioner is None:
+            from crisisdesk.core.captions.factory import load_captioner
+
+            self._captioner = load_captioner(self.captioner_name, **self.load_options)
+        return self._captioner
+
+    def _run(self) -> Iterator[Progress]:
+        captioner = self._load()
+        report = self.report
+        report.captioner, report.device = captioner.name, captioner.device
+        model = str(getattr(captioner, "description", "") or captioner.name)
+        with self.project.open_store() as store:
+            counts = store.caption_counts(captioner.name, self.prompt.version)
+            report.to_caption, report.already_captioned = counts.to_caption, counts.captioned
+            report.skipped_no_image = counts.without_image
+            report.skipped_unreadable = counts.unreadable_image
+            total = counts.to_caption if self.limit is None else min(self.limit,
+                                                                     counts.to_caption)
+            size = self.batch_size or default_batch_size(captioner)
+            done = 0
+            yield Progress(0, total, f"{captioner.name}: {total} images to caption",
+                           captioner.device)
+            if total == 0:
+                return
+            started = time.monotonic()
+            for page in store.captions_to_do(captioner.name, self.prompt.version,
+                                             page=self.page):
+                page = page[:total - done]
+                # Similar tweet lengths in a batch: the prompts pad little.
+                page.sort(key=lambda todo: len(todo.tweet_text))
+                for start in range(0, len(page), size):
+                    batch = page[start:start + size]
+                    self._caption_batch(store, captioner, batch, model)
+                    done += len(batch)
+                    report.seconds = time.monotonic() - started
+                    yield Progress(done, total, self._message(done, total), captioner.device)
+                if done >= total:
+                    break
+
+    def _message(self, done: int, total: int) -> str:
+        """Rate and time left, measured from the first batch (model loading left out)."""
+        rate = done / self.report.seconds if self.report.seconds > 0 else 0.0
+        left = f", ETA {_clock((total - done) / rate)}" if rate > 0 and done < total else ""
+        return f"{rate:.2f} captions/s{left}"
+
+    def _caption_batch(self, store: Store, captioner: Captioner, batch: list[CaptionTodo],
+                       model: str) -> None:
+        """Check the images, caption the readable ones, store what arrived."""
+        readable = []
+        for todo, reason in zip(batch, _check_images(batch), strict=True):
+            if reason is None:
+                readable.append(todo)
+                continue
+            store.mark_media_unreadable(todo.image_sha256, reason)
+            self.report.unreadable.append({"path": todo.path, "reason": reason})
+        start = 0
+        size = len(readable) if self._chunk is None else min(self._chunk, len(readable))
+        while start < len(readable):
+            chunk = readable[start:start + size]
+            try:
+                results = self._caption(captioner, chunk)
+            except Exception as exc:
+                if not _is_oom(exc):
+                    raise
+                if size == 1:
+                    raise CaptionError(f"out of GPU memory even for one image on "
+                                       f"{captioner.device}: {exc}") from exc
+                size = max(1, size // 2)
+                self._chunk = size  # later batches start from the size that fitted
+                self.report.batch_halvings += 1
+                _empty_cuda_cache()
+                continue
+            self._store(store, captioner, chunk, results, model)
+            start += len(chunk)
+
+    def _caption(self, captioner: Captioner, chunk: list[CaptionTodo]) -> list[CaptionResult]:
+        requests = [CaptionRequest(_key(todo), Path(todo.path), todo.tweet_text)
+                    for todo in chunk]
+        return captioner.caption(requests, self.prompt)
+
+    def _store(self, store: Store, captioner: Captioner, chunk: list[CaptionTodo],
+               results: Sequence[CaptionResult], model: str) -> None:
+        """Store the captions that arrived (one transaction); report the rest."""
+        by_key = {result.key: result for result in results}
+        new: list[NewCaption] = []
+        for todo in chunk:
+            result = by_key.get(_key(todo))
+            if result is None or result.caption is None:
+                reason = "the captioner returned no result for it" if result is None \
+                    else (result.error or "no caption and no reason given")
+                self.report.failed_count += 1
+                _listed(self.report.failed, {"path": todo.path, "reason": reason})
+                continue
+            flag = caption_flag(result.caption)
+            new.append(NewCaption(todo.image_sha256, todo.tweet_text, result.caption, flag))
+            if flag is not None:
+                self.report.flagged_count += 1
+                _listed(self.report.flagged, {"path": todo.path, "reason": flag})
+        if new:
+            store.put_captions(captioner.name, self.prompt.version, new, model=model)
+        self.report.captioned += len(new)
+        arrived = {(c.image_sha256, c.tweet_text) for c in new}
+        self.report.items_captioned += sum(todo.items for todo in chunk
+                                           if (todo.image_sha256, todo.tweet_text) in arrived)
+
+
+def _key(todo: CaptionTodo) -> str:
+    return f"{todo.image_sha256}:{todo.text_sha256}"
+
+
+def _listed(rows: list[dict[str, str]], row: dict[str, str]) -> None:
+    if len(rows) < MAX_LISTED:
+        rows.append(row)
+
+
+def _check_images(batch: list[CaptionTodo]) -> list[str | None]:
+    """Per image: None when it decodes and still has the hash it was imported with,
+    else why it cannot be captioned. Checked in threads (Pillow decodes without the GIL),
+    at reduced scale for JPEG, so the check costs little next to captioning."""
+
+    def check(todo: CaptionTodo) -> str | None:
+        facts = inspect_image(Path(todo.path))
+        if facts.status != "ok":
+            return facts.reason or facts.status
+        if facts.sha256 != todo.image_sha256:
+            return "the file changed since it was imported (its sha256 differs)"
+        return None
+
+    with ThreadPoolExecutor(max(1, min(4, len(batch))), thread_name_prefix="check") as pool:
+        return list(pool.map(check, batch))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    try:
+        import torch
+    except ImportError:  # a server-only install: no torch, no CUDA errors
+        return False
+    return isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

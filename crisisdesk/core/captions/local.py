@@ -1,0 +1,192 @@
+"""The local captioner: a LLaVA-family model run with transformers on this machine.
+
+One :meth:`LocalCaptioner.caption` call takes the caption job's batch: images are decoded
+(EXIF orientation applied, converted to RGB; the processor resizes them as the model
+expects), prompts are built from the caption instruction and the processor's chat
+template, requests are sorted by prompt length and generated in chunks of ``batch_size``
+with left padding, greedy, up to ``max_new_tokens``. Results come back in request order;
+an unreadable image gives that request an error result and the others go on.
+
+``torch.cuda.OutOfMemoryError`` is *not* caught: it propagates to the caption job, which
+halves its batch and retries (at batch 1 it stops the run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crisisdesk.core.captions.base import CaptionRequest, CaptionResult
+from crisisdesk.core.captions.prompt import CaptionPrompt, load_prompt
+
+# A tweet for the calibration batch of estimate_seconds: typical length of a crisis post.
+_SAMPLE_TWEET = ("Flooding in the city centre after the storm, roads closed and people "
+                 "waiting for rescue on rooftops #flood #relief")
+
+
+def load_image(path: Path) -> Any:
+    """Decode an image file upright (EXIF orientation) in RGB; raises OSError/ValueError
+    with a reason a person can act on."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise OSError(f"{path}: file not found") from None
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"{path}: image too large to decode safely ({exc})") from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, struct.error...
+        reason = str(exc) or type(exc).__name__
+        raise OSError(f"{path}: not a readable image ({reason})") from None
+
+
+class LocalCaptioner:
+    """A transformers vision-language model that writes captions (see the module doc)."""
+
+    def __init__(self, model: Any, processor: Any, *, name: str, device: str,
+                 max_new_tokens: int = 128, batch_size: int | None = None,
+                 static_cache: bool = False,
+                 generate_options: dict[str, Any] | None = None) -> None:
+        self.model, self.processor = model, processor
+        self.name, self.device = name, device
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size  # None: the whole caption() call is one generate
+        self.static_cache = static_cache  # cache_implementation="static" (GPU speed)
+        self.generate_options = dict(generate_options or {})
+        tokenizer = processor.tokenizer
+        # Decoder-only generation continues the last position of each row: pad on the left.
+        tokenizer.padding_side = "left"
+        self.pad_token_id = (tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                             else tokenizer.eos_token_id)
+        self._timed_items = 0
+        self._timed_seconds = 0.0
+        #: What wrote the captions (stored with them): the model folder, quantization, dtype.
+        self.description = name
+
+    @classmethod
+    def load(cls, folder: Path, *, name: str, device: str = "cpu", quant: str = "none",
+             dtype: str | None = None, **options: Any) -> LocalCaptioner:
+        """Load the model folder (hub snapshot or a local copy) with ``from_pretrained``."""
+        from transformers import AutoProcessor
+
+        from crisisdesk.core.captions.loading import load_model
+
+        model = load_model(Path(folder), device=device, quant=quant, dtype=dtype)
+        processor = AutoProcessor.from_pretrained(str(folder))
+        captioner = cls(model, processor, name=name, device=device, **options)
+        captioner.description = f"{folder} ({quant}, {str(model.dtype).removeprefix('torch.')})"
+        return captioner
+
+    # -- prompts and inputs ------------------------------------------------------------
+
+    def prompt_text(self, tweet_text: str, prompt: CaptionPrompt) -> str:
+        """The full text prompt for one post: the processor's chat template, or a plain
+        LLaVA-1.5 style template when the processor has none."""
+        if getattr(self.processor, "chat_template", None):
+            return self.processor.apply_chat_template(
+                prompt.messages(tweet_text), add_generation_prompt=True, tokenize=False)
+        image_token = getattr(self.processor, "image_token", None) or "<image>"
+        return (f"{prompt.system}\nUSER: {image_token}\n{prompt.user_text(tweet_text)}\n"
+                "ASSISTANT:")
+
+    def encode(self, texts: Sequence[str], images: Sequence[Any]) -> Any:
+        """Tokenize and preprocess one chunk (left padded) on the model's device."""
+        batch = self.processor(images=list(images), text=list(texts), return_tensors="pt",
+                               padding=True)
+        batch = batch.to(self.device)
+        if "pixel_values" in batch:
+            batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
+        return batch
+
+    def generate(self, inputs: Any, **overrides: Any) -> Any:
+        """``model.generate`` on encoded inputs: greedy, ``max_new_tokens``, the options of
+        this captioner, then ``overrides`` (tests ask for scores)."""
+        import torch
+
+        options: dict[str, Any] = {"do_sample": False, "max_new_tokens": self.max_new_tokens,
+                                   "pad_token_id": self.pad_token_id}
+        if self.static_cache:
+            options["cache_implementation"] = "static"
+        options.update(self.generate_options)
+        options.update(overrides)
+        with torch.inference_mode():
+            return self.model.generate(**inputs, **options)
+
+    def _decode_new(self, sequences: Any, prompt_length: int) -> list[str]:
+        new = sequences[:, prompt_length:]
+        return [text.strip() for text in
+                self.processor.batch_decode(new, skip_special_tokens=True)]
+
+    # -- captions ----------------------------------------------------------------------
+
+    def caption(self, requests: Sequence[CaptionRequest], prompt: CaptionPrompt
+                ) -> list[CaptionResult]:
+        """Captions for ``requests``, one result per request, in request order."""
+        results: list[CaptionResult | None] = [None] * len(requests)
+        ready: list[tuple[int, str, Any, int]] = []  # index, prompt, image, prompt tokens
+        for index, request in enumerate(requests):
+            try:
+                image = load_image(request.image_path)
+            except (OSError, ValueError) as exc:
+                results[index] = CaptionResult(request.key, None, str(exc))
+                continue
+            text = self.prompt_text(request.tweet_text, prompt)
+            length = len(self.processor.tokenizer(text)["input_ids"])
+            ready.append((index, text, image, length))
+        # Similar lengths in one chunk waste less compute on padding.
+        ready.sort(key=lambda entry: entry[3])
+        started = time.perf_counter()
+        step = self.batch_size or max(len(ready), 1)
+        for at in range(0, len(ready), step):
+            chunk = ready[at:at + step]
+            for (index, _, _, _), caption, error in self._caption_chunk(chunk):
+                results[index] = CaptionResult(requests[index].key, caption, error)
+        if ready:
+            self._timed_items += len(ready)
+            self._timed_seconds += time.perf_counter() - started
+        return [r for r in results if r is not None]
+
+    def _caption_chunk(self, chunk: list[tuple[int, str, Any, int]]
+                       ) -> list[tuple[tuple[int, str, Any, int], str | None, str | None]]:
+        try:
+            inputs = self.encode([e[1] for e in chunk], [e[2] for e in chunk])
+        except ValueError as exc:
+            # The processor refused one image of the chunk (e.g. 1 x 1 pixel): find it by
+            # encoding the items one at a time; the others are captioned.
+            if len(chunk) == 1:
+                return [(chunk[0], None, f"the model's processor refused the image ({exc})")]
+            return [row for entry in chunk for row in self._caption_chunk([entry])]
+        sequences = self.generate(inputs)
+        captions = self._decode_new(sequences, inputs["input_ids"].shape[1])
+        return [(entry, caption, None) for entry, caption in zip(chunk, captions, strict=True)]
+
+    # -- time estimate -----------------------------------------------------------------
+
+    def calibrate(self, prompt: CaptionPrompt | None = None, n: int | None = None) -> float:
+        """Time one small batch of synthetic images generating the full ``max_new_tokens``
+        (an upper bound: real captions may stop earlier); return seconds per caption."""
+        from PIL import Image
+
+        prompt = prompt or load_prompt()
+        n = n or min(self.batch_size or 4, 4)  # 4: the caption job's batch on a CPU
+        side = 480
+        images = [Image.linear_gradient("L").resize((side, side)).convert("RGB")] * n
+        texts = [self.prompt_text(_SAMPLE_TWEET, prompt)] * n
+        started = time.perf_counter()
+        inputs = self.encode(texts, images)
+        self.generate(inputs, min_new_tokens=self.max_new_tokens)
+        seconds = time.perf_counter() - started
+        self._timed_items, self._timed_seconds = n, seconds
+        return seconds / n
+
+    def estimate_seconds(self, n_items: int, prompt: CaptionPrompt | None = None) -> float:
+        """Seconds to caption ``n_items`` at the measured rate: the captions written so far,
+        or one calibration batch timed now when none were."""
+        if not self._timed_items:
+            self.calibrate(prompt)
+        return n_items * self._timed_seconds / self._timed_items

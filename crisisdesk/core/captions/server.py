@@ -1,0 +1,256 @@
+"""Captions from an OpenAI-compatible chat-completions server (vLLM, SGLang, llama.cpp
+server, Ollama), for when one machine is not enough.
+
+Standard library only: ``urllib.request`` for HTTP and a thread pool bounded by
+``concurrency`` for requests in flight (the server batches them on its side). Each
+request is retried with exponential backoff on timeouts, connection errors, 429 and 5xx
+(``Retry-After`` honoured); other 4xx are the request's own fault and are not retried.
+A request that still fails gives its item an error result, so the job leaves it for the
+next run. When every request of a batch fails to connect, the server is down: the
+captioner raises :class:`CaptionError` instead of failing every item for hours.
+
+The API key is read from the environment, sent only in the ``Authorization`` header, and
+never appears in an error, a log line or ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import http.client
+import io
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from crisisdesk.core.captions.base import CaptionError, CaptionRequest, CaptionResult
+from crisisdesk.core.captions.prompt import CaptionPrompt
+
+#: Longest side of the JPEG sent: LLaVA sees 336 px (1.5) to 672 px tiles (1.6), so
+#: more only costs bandwidth and the server's decoding time.
+MAX_SIDE = 1024
+#: Longest wait a server's Retry-After may impose on one request.
+MAX_RETRY_AFTER = 300.0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one request ended: a caption, or an error and whether it was a connection
+    failure (the server not there at all)."""
+
+    caption: str | None
+    error: str | None = None
+    unreachable: bool = False
+
+
+class ServerCaptioner:
+    """A captioner that sends each image with its prompt to a chat-completions server."""
+
+    def __init__(self, base_url: str, model: str, *,
+                 api_key_env: str = "CRISISDESK_API_KEY", concurrency: int = 8,
+                 timeout: float = 120.0, retries: int = 3, backoff: float = 1.0,
+                 max_tokens: int = 128, max_side: int = MAX_SIDE) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        if retries < 0:
+            raise ValueError(f"retries must not be negative, not {retries}")
+        self.endpoint = chat_completions_url(base_url)
+        self.model = model
+        self.name = f"server:{model}"  # the cache key: the same model anywhere is one
+        self.device = _without_credentials(base_url.rstrip("/"))
+        self.description = f"{model} via {self.device}"
+        self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
+        self.backoff, self.max_tokens, self.max_side = backoff, max_tokens, max_side
+        # Looked up once: a key set in the environment after start is not picked up.
+        self._api_key = os.environ.get(api_key_env) or os.environ.get("OPENAI_API_KEY")
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"ServerCaptioner({self.device!r}, {self.model!r}, api key {key})"
+
+    def caption(self, requests: Sequence[CaptionRequest], prompt: CaptionPrompt
+                ) -> list[CaptionResult]:
+        """Captions for ``requests`` (at most ``concurrency`` in flight), in order."""
+        if not requests:
+            return []
+        stop = threading.Event()  # this call's own: a cancelled call's threads keep theirs
+        pool = ThreadPoolExecutor(min(self.concurrency, len(requests)),
+                                  thread_name_prefix="caption-request")
+        try:
+            futures = [pool.submit(self._one, request, prompt, stop) for request in requests]
+            wait(futures)
+            outcomes = [future.result() for future in futures]
+        except BaseException:
+            # Ctrl+C or a cancelled job: no new attempts, no backoff waits; requests
+            # already sent end within the timeout.
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        if all(outcome.unreachable for outcome in outcomes):
+            raise CaptionError(f"server unreachable at {self.device}: {outcomes[-1].error}")
+        return [CaptionResult(request.key, outcome.caption, outcome.error)
+                for request, outcome in zip(requests, outcomes, strict=True)]
+
+    # ------------------------------------------------------------------ one request
+
+    def _one(self, request: CaptionRequest, prompt: CaptionPrompt,
+             stop: threading.Event) -> _Outcome:
+        """One item's request with its retries."""
+        try:
+            image = jpeg_data_url(request.image_path, self.max_side)
+        except Exception as exc:  # noqa: BLE001 - any decode failure is this item's alone
+            return _Outcome(None, f"cannot read image {request.image_path}: "
+                                  f"{type(exc).__name__}: {exc}")
+        body = json.dumps({
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": prompt.system},
+                {"role": "user", "content": [
+                    {"type": "image_url", "image_url": {"url": image}},
+                    {"type": "text", "text": prompt.user_text(request.tweet_text)},
+                ]},
+            ],
+            "max_tokens": self.max_tokens,
+            "temperature": 0,
+        }).encode("utf-8")
+        outcome = _Outcome(None, "not sent")
+        for attempt in range(self.retries + 1):
+            if stop.is_set():
+                return _Outcome(None, "cancelled before it was sent")
+            outcome, retry_after = self._post(body)
+            if outcome.caption is not None or retry_after is None:
+                return outcome
+            if attempt < self.retries:
+                self._sleep(retry_after if retry_after > 0
+                            else self.backoff * (2 ** attempt), stop)
+        tries = self.retries + 1
+        return _Outcome(None, f"{outcome.error} (after {tries} attempt{'s' * (tries > 1)})",
+                        outcome.unreachable)
+
+    def _post(self, body: bytes) -> tuple[_Outcome, float | None]:
+        """One attempt: the outcome, and None when it must not be retried, else the wait
+        the server asked for (0: use the backoff)."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        http_request = urllib.request.Request(self.endpoint, data=body, headers=headers,
+                                              method="POST")
+        try:
+            with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
+                data = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = self._clean(_error_text(exc))
+            error = f"HTTP {exc.code} from {self.device}" + (f": {detail}" if detail else "")
+            if exc.code == 429 or exc.code >= 500:
+                return _Outcome(None, error), _retry_after(exc.headers.get("Retry-After"))
+            return _Outcome(None, error), None
+        except urllib.error.URLError as exc:
+            # Raised while connecting (refused, no route, DNS, connect timeout).
+            return _Outcome(None, self._clean(f"cannot connect to {self.device}: "
+                                              f"{exc.reason}"), unreachable=True), 0.0
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            # Connected, then no complete answer in time (or the connection dropped).
+            what = f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError) \
+                else f"connection broken: {type(exc).__name__}: {exc}"
+            return _Outcome(None, self._clean(f"{what} from {self.device}")), 0.0
+        try:
+            return _Outcome(_caption_of(json.loads(data))), None
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            return _Outcome(None, f"unexpected answer from {self.device}: "
+                                  f"{type(exc).__name__}: {self._clean(str(exc))}"), None
+
+    def _sleep(self, seconds: float, stop: threading.Event) -> None:
+        """Wait between attempts; a cancel ends the wait at once."""
+        stop.wait(min(seconds, MAX_RETRY_AFTER))
+
+    def _clean(self, text: str) -> str:
+        """``text`` with the API key blanked out, should a server echo it back."""
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def chat_completions_url(base_url: str) -> str:
+    """The chat-completions endpoint of a server given as ``http://host:8000``,
+    ``http://host:8000/v1`` or the full ``.../v1/chat/completions``."""
+    url = base_url.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"server URL must start with http:// or https://, not {base_url!r}")
+    if url.endswith("/chat/completions"):
+        return url
+    if url.endswith("/v1"):
+        return url + "/chat/completions"
+    return url + "/v1/chat/completions"
+
+
+def jpeg_data_url(path: Path, max_side: int = MAX_SIDE) -> str:
+    """The image as a ``data:image/jpeg;base64,...`` URL: upright, RGB, longest side at
+    most ``max_side``."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as img:
+        img.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale if larger
+        img = ImageOps.exif_transpose(img).convert("RGB")
+        img.thumbnail((max_side, max_side))
+        buffer = io.BytesIO()
+        img.save(buffer, "JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _caption_of(data: dict) -> str:
+    """The answer's text (a string, or a list of text parts as some servers send)."""
+    content = data["choices"][0]["message"]["content"]
+    if isinstance(content, list):
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise TypeError(f"message content is a {type(content).__name__}")
+    return content.strip()
+
+
+def _error_text(exc: urllib.error.HTTPError) -> str:
+    """The short reason a server gave with an error status (OpenAI's error.message)."""
+    try:
+        raw = exc.read(2000).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    try:
+        message = json.loads(raw)["error"]
+        message = message.get("message", message) if isinstance(message, dict) else message
+        return str(message)[:300]
+    except (ValueError, KeyError, TypeError):
+        return raw.strip()[:300]
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds a Retry-After header asks for (a number or an HTTP date); 0 when absent."""
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _without_credentials(url: str) -> str:
+    """The URL without any ``user:password@`` part (it is shown and stored)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

@@ -11,20 +11,66 @@ API contract (the GUI is written against it):
 * ``queue_size(store, queue, search)`` / ``queue_page(store, queue, offset=, limit=,
   search=, sort=)`` -> the rows of the item list, a page at a time;
 * ``item_detail(store, item_id)`` -> everything the detail panel shows for one item.
+
+What each queue holds ("prediction" = the one from the task's *active* model version,
+"label" = the item's current label for the task), and its "priority" order:
+
+* ``all``: every item; newest imported first.
+* ``unlabelled``: no current label for the task; newest imported first.
+* ``needs_review``: a prediction and no label yet (what a person has not looked at);
+  least confident first (the calibrated top-class probability the prediction stored).
+* ``model_disagrees``: a label and a prediction of another class; most confident
+  prediction first (the likeliest label mistakes, or the model's worst errors).
+* ``modalities_disagree``: the task's newest ``image_only`` and newest ``text_only``
+  versions (active or not) both predicted the item and differ; most confident image
+  prediction first. Empty while the task has no such pair of versions.
+* ``corrected``: the label was given by a person and differs from the item's imported
+  label or from the prediction; latest correction first.
+* ``predicted``: the prediction is class ``Queue.value``; most confident first.
+* ``event``: posts of event ``Queue.value``; newest imported first.
+
+Sorts: "priority" (above), "time" (post time, newest first, posts without one last) and
+"confidence" (least confident first, items without a prediction last; the queue's task,
+or ``confidence_task`` for queues without one). Search is a case-insensitive substring
+(ASCII case folding, SQLite's LIKE) over the post text and the item's captions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from weakref import WeakKeyDictionary
 
+from crisisdesk.core.review_sql import (  # QUEUE_KINDS, TASK_KINDS: part of this API
+    QUEUE_KINDS,
+    TASK_KINDS,
+    active_versions,
+    modality_versions,
+    order_by,
+    plan_queue,
+    queue_sql,
+)
+from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import Store
 
-#: Queue kinds, in the order the app lists them. Task-bound kinds need ``Queue.task``.
-QUEUE_KINDS = ("all", "unlabelled", "needs_review", "model_disagrees",
-               "modalities_disagree", "corrected", "predicted", "event")
 #: Orders of the item list. "priority" is the queue's own order (e.g. least confident
 #: first for needs_review, newest first otherwise).
 SORTS = ("priority", "time", "confidence")
+#: Pages within the first DIRECT_ROWS rows are read with LIMIT/OFFSET; deeper ones from
+#: a cached id order (see queue_page). CACHED_ORDERS orders are kept per connection.
+DIRECT_ROWS = 2000
+CACHED_ORDERS = 8
+CACHE_KB = 64 * 1024
+#: Store -> {(queue, search, sort, confidence_task): (change token, ids in order)}
+_ORDERS: WeakKeyDictionary[Store, dict[tuple, tuple[tuple[int, int], list[int]]]] = \
+    WeakKeyDictionary()
+__all__ = ["QUEUE_KINDS", "SORTS", "TASK_KINDS", "ItemDetail", "ItemRow", "Queue",
+           "QueueCount", "TaskView", "active_versions", "item_detail", "modality_versions",
+           "queue_counts", "queue_page", "queue_size"]
+TITLES = {"unlabelled": "Unlabelled", "needs_review": "Needs review",
+          "model_disagrees": "Model disagrees with label",
+          "modalities_disagree": "Image vs text disagree", "corrected": "Corrected"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +117,7 @@ class TaskView:
     classes: tuple[str, ...]  # the label scheme's classes, in order
     probabilities: dict[str, float]  # class -> probability; {} when no prediction yet
     predicted: str | None
-    model_version: str | None  # the version's name ("bundled:damage", "zero-shot:...")
+    model_version: str | None  # the version's name ("bundled-minilm-damage", ...)
     label: str | None
     label_source: str | None  # "human", "import", "model"
     annotator: str | None
@@ -87,24 +133,198 @@ class ItemDetail:
     caption: str | None
     captioner: str | None  # "<captioner> (prompt <version>)" of the caption shown
     tasks: tuple[TaskView, ...]
+    #: why the image is not shown when media_status is "missing" / "unreadable"
+    media_reason: str | None = None
 
 
-def queue_counts(store: Store, tasks: tuple[str, ...]) -> list[QueueCount]:
-    """Every queue worth listing, with its count (queues of each task in ``tasks``)."""
-    raise NotImplementedError
+def _tune(store: Store) -> None:
+    """A page cache that holds a 100,000-item project's queue indexes (SQLite's default
+    2 MB makes every join probe a read); once per connection."""
+    if not getattr(store, "_review_tuned", False):
+        store.conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+        store._review_tuned = True  # type: ignore[attr-defined]
+
+
+def _token(store: Store) -> tuple[int, int]:
+    """Changes since: ``data_version`` moves on other connections' commits,
+    ``total_changes`` on this connection's own writes."""
+    return (store.conn.execute("PRAGMA data_version").fetchone()[0], store.conn.total_changes)
 
 
 def queue_size(store: Store, queue: Queue, search: str = "") -> int:
     """How many items ``queue`` holds whose text or caption contains ``search``."""
-    raise NotImplementedError
+    _tune(store)
+    plan = plan_queue(store, queue, active_versions(store))
+    if plan.empty:
+        return 0
+    sql, params = queue_sql(store, plan, search)
+    return int(store.conn.execute(f"SELECT COUNT(*) {sql}", params).fetchone()[0])
 
 
 def queue_page(store: Store, queue: Queue, *, offset: int, limit: int, search: str = "",
-               sort: str = "priority") -> list[ItemRow]:
-    """Rows ``offset`` .. ``offset + limit`` of ``queue`` in ``sort`` order."""
-    raise NotImplementedError
+               sort: str = "priority", confidence_task: str | None = None) -> list[ItemRow]:
+    """Rows ``offset`` .. ``offset + limit`` of ``queue`` in ``sort`` order.
+
+    ``confidence_task`` names the task whose confidence the "confidence" sort uses for a
+    queue without a task (default: the first task with an active model version).
+
+    The first pages are read with LIMIT/OFFSET. Deeper pages come from the queue's whole
+    id order, read once and kept for this connection until the project changes: SQLite
+    walks every skipped row of an OFFSET, so scrolling to the end of 100,000 items page by
+    page would otherwise cost a growing query per page.
+    """
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    if offset < 0 or limit < 0:
+        raise ValueError("offset and limit must be >= 0")
+    _tune(store)
+    actives = active_versions(store)
+    if limit == 0:
+        return []
+    key = (queue, search.strip(), sort, confidence_task)
+    cache = _ORDERS.setdefault(store, {})
+    before = _token(store)
+    cached = cache.get(key)
+    if cached is not None and cached[0] == before:
+        return _rows(store, cached[1][offset:offset + limit], actives)
+    plan = plan_queue(store, queue, actives)
+    if plan.empty:
+        return []
+    order = order_by(plan, queue, sort, actives, confidence_task)  # before _sql: it may join
+    sql, params = queue_sql(store, plan, search)
+    sql = f"SELECT {plan.id} {sql} ORDER BY {order}"
+    if offset + limit <= DIRECT_ROWS:
+        ids = [r[0] for r in store.conn.execute(f"{sql} LIMIT ? OFFSET ?",
+                                                [*params, limit, offset])]
+        return _rows(store, ids, actives)
+    ids = [r[0] for r in store.conn.execute(sql, params)]
+    if len(cache) >= CACHED_ORDERS:
+        cache.pop(next(iter(cache)))
+    cache[key] = (_token(store), ids)
+    return _rows(store, ids[offset:offset + limit], actives)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _rows(store: Store, ids: list[int], actives: dict[str, int]) -> list[ItemRow]:
+    """The item-list rows of ``ids`` (at most a page), in that order."""
+    if not ids:
+        return []
+    predicted: dict[int, dict[str, tuple[str, float]]] = {i: {} for i in ids}
+    labels: dict[int, dict[str, str]] = {i: {} for i in ids}
+    versions = list(actives.values())
+    if versions:
+        for row in store.conn.execute(
+                "SELECT item, task, label, confidence FROM predictions"
+                f" WHERE model_version IN ({_marks(versions)}) AND item IN ({_marks(ids)})",
+                [*versions, *ids]):
+            predicted[row["item"]][row["task"]] = (row["label"], float(row["confidence"]))
+    for row in store.conn.execute(
+            "SELECT item, task, label FROM label_state"
+            f" WHERE item IN ({_marks(ids)}) AND label IS NOT NULL", ids):
+        labels[row["item"]][row["task"]] = row["label"]
+    by_id = {}
+    for row in store.conn.execute(
+            "SELECT i.id, i.uid, p.text, p.event, p.created_at,"
+            " COALESCE(m.path, m.declared_path) AS image, m.status"
+            " FROM items i JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
+            f" WHERE i.id IN ({_marks(ids)})", ids):
+        by_id[row["id"]] = ItemRow(
+            row["id"], row["uid"], row["text"] or "", row["event"], row["created_at"],
+            row["image"], row["status"], predicted[row["id"]], labels[row["id"]])
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def queue_counts(store: Store, tasks: tuple[str, ...]) -> list[QueueCount]:
+    """Every queue worth listing, with its count (queues of each task in ``tasks``).
+
+    Each task lists its five review queues and one "predicted" queue per class of its
+    label scheme (count 0 where nothing is predicted yet); then one queue per event.
+    """
+    _tune(store)
+    schemes = builtin_schemes()
+    actives = active_versions(store)
+    items = queue_size(store, Queue("all"))
+    out = [QueueCount(Queue("all"), "All items", items)]
+    for task in tasks:
+        counts = _task_counts(store, task, actives.get(task), items)
+        for kind, title in TITLES.items():
+            queue = Queue(kind, task)
+            count = counts[kind] if kind in counts else queue_size(store, queue)
+            out.append(QueueCount(queue, f"{title} ({task})", count))
+        by_class = _predicted_counts(store, task)
+        classes = list(schemes[task].classes) if task in schemes else sorted(by_class)
+        for cls in classes:
+            out.append(QueueCount(Queue("predicted", task, cls), f"Predicted: {cls}",
+                                  by_class.get(cls, 0)))
+    for row in store.conn.execute(
+            "SELECT p.event, COUNT(*) AS n FROM items i JOIN posts p ON p.id = i.post"
+            " WHERE p.event IS NOT NULL GROUP BY p.event ORDER BY p.event"):
+        out.append(QueueCount(Queue("event", value=row["event"]), f"Event: {row['event']}",
+                              int(row["n"])))
+    return out
+
+
+def _task_counts(store: Store, task: str, version: int | None, items: int
+                 ) -> dict[str, int]:
+    """Unlabelled, needs-review and model-disagrees counts of a task in two passes
+    (the same sets as queue_size's, counted together)."""
+    labelled = store.conn.execute("SELECT COUNT(*) FROM label_state WHERE task = ?"
+                                  " AND label IS NOT NULL", [task]).fetchone()[0]
+    counts = {"unlabelled": items - int(labelled), "needs_review": 0, "model_disagrees": 0}
+    if version is not None:
+        row = store.conn.execute(
+            "SELECT COALESCE(SUM(s.label IS NULL), 0),"
+            " COALESCE(SUM(s.label IS NOT NULL AND s.label != q.label), 0)"
+            " FROM predictions q LEFT JOIN label_state s ON s.item = q.item AND s.task = q.task"
+            " WHERE q.task = ? AND q.model_version = ?", [task, version]).fetchone()
+        counts["needs_review"], counts["model_disagrees"] = int(row[0]), int(row[1])
+    return counts
+
+
+def _predicted_counts(store: Store, task: str) -> dict[str, int]:
+    """Class -> items the active version of ``task`` predicts it for (one index scan)."""
+    version = store.active_model_version(task)
+    if version is None:
+        return {}
+    return {r[0]: int(r[1]) for r in store.conn.execute(
+        "SELECT label, COUNT(*) FROM predictions WHERE model_version = ? AND task = ?"
+        " GROUP BY label", [version["id"], task])}
 
 
 def item_detail(store: Store, item_id: int) -> ItemDetail:
     """The detail panel's view of one item (KeyError when there is no such item)."""
-    raise NotImplementedError
+    actives = active_versions(store)
+    rows = _rows(store, [item_id], actives)
+    if not rows:
+        raise KeyError(f"no item {item_id} in this project")
+    post = store.conn.execute(
+        "SELECT p.author, p.url, m.reason FROM items i JOIN posts p ON p.id = i.post"
+        " LEFT JOIN media m ON m.id = i.media WHERE i.id = ?", [item_id]).fetchone()
+    caption = store.item_caption(item_id)
+    schemes = builtin_schemes()
+    tasks = list(schemes) + sorted(set(actives) - set(schemes))
+    views = []
+    for task in tasks:
+        version = store.model_version(actives[task]) if task in actives else None
+        probs: dict[str, float] = {}
+        if version is not None:
+            probs = store.predictions_of(version["id"], [item_id]).get(item_id, {})
+        classes = schemes[task].classes if task in schemes else \
+            tuple((version or {}).get("config", {}).get("classes") or probs)
+        label = store.current_label(item_id, task)
+        views.append(TaskView(
+            task=task, classes=tuple(classes), probabilities=probs,
+            predicted=max(probs, key=probs.__getitem__) if probs else None,
+            model_version=version["name"] if version and probs else None,
+            label=label.label if label else None,
+            label_source=label.source if label else None,
+            annotator=label.annotator if label else None))
+    return ItemDetail(
+        row=rows[0], author=post["author"], url=post["url"],
+        caption=caption.caption if caption else None,
+        captioner=f"{caption.captioner} (prompt {caption.prompt_version})" if caption
+        else None,
+        tasks=tuple(views), media_reason=post["reason"])

@@ -43,3 +43,36 @@ def write_settings(name: str, data: dict[str, Any]) -> Path:
     path = config_dir() / name
     write_json_atomic(path, data)
     return path
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder (the demo project lives there; not created here).
+
+    ``CRISISDESK_DATA_DIR`` overrides it (tests use it); otherwise ``%LOCALAPPDATA%\\
+    crisisdesk``, ``~/Library/Application Support/crisisdesk`` or ``$XDG_DATA_HOME/
+    crisisdesk`` (``~/.local/share/crisisdesk``).
+    """
+    if os.environ.get("CRISISDESK_DATA_DIR"):
+        return Path(os.environ["CRISISDESK_DATA_DIR"])
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "crisisdesk"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "crisisdesk"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "crisisdesk"
+
+
+APP_SETTINGS = "app.json"
+
+
+def remember_project(path: Path | str) -> None:
+    """Record ``path`` as the project the app opens next time."""
+    data = read_settings(APP_SETTINGS)
+    data["last_project"] = str(Path(path).expanduser().absolute())
+    write_settings(APP_SETTINGS, data)
+
+
+def last_project() -> Path | None:
+    """The project the app had open last, as recorded (it may since have gone)."""
+    value = read_settings(APP_SETTINGS).get("last_project")
+    return Path(value) if isinstance(value, str) and value else None

@@ -1,0 +1,106 @@
+"""The demo project: ~100 real CrisisMMD posts and a few drawn scenes, with predictions.
+
+Built from ``resources/demo/`` (see its README for sources and licences) the first time
+the app starts without a project, in the user's data folder, never inside the installed
+package: the sources are copied into the project's ``media/demo/``, imported with the
+ordinary importers, their texts embedded with the bundled offline MiniLM model, and every
+item predicted with the bundled text-only heads, so it works with no network and no GPU.
+
+The build is a job (``DemoJob.run()`` yields Progress, so the app can show the first run's
+progress) made of the import, embed and predict jobs, each recorded in the project's jobs
+table. Each step skips what is done, so a build that was cancelled or crashed goes on
+where it stopped; the project is marked built only at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import closing
+from importlib import resources as importlib_resources
+from pathlib import Path
+
+from crisisdesk.core.embed import EmbedJob
+from crisisdesk.core.fusion.predict import PredictJob
+from crisisdesk.core.importers import ImportJob, ImportOptions
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import DB_NAME, Project
+from crisisdesk.core.resources import resource
+from crisisdesk.core.settings import user_data_dir
+from crisisdesk.core.store import utc_now
+
+DEMO_FOLDER = "demo"
+BUILT_KEY = "demo_built"  # meta key set when the build finished
+ENCODER = "minilm"
+#: (file inside resources/demo, source name). The CrisisMMD sample is filed under
+#: "crisismmd", the CrisisMMD importer's source, so its items keep the dataset's ids
+#: and a later import of CrisisMMD with --images-root attaches the photos to them.
+SOURCES = (("crisismmd_dev_sample.csv", "crisismmd"), ("images/posts.csv", "crisisdesk-demo"))
+STEPS = ("copying the demo files", "importing posts", "importing the drawn scenes",
+         "embedding texts (MiniLM, offline)", "predicting (bundled heads)")
+
+
+def demo_root(data_dir: Path | None = None) -> Path:
+    """Where the demo project lives: ``<user data folder>/demo``."""
+    return (data_dir or user_data_dir()) / DEMO_FOLDER
+
+
+def is_built(root: Path) -> bool:
+    """Whether the demo project at ``root`` finished building."""
+    if not (root / DB_NAME).is_file():
+        return False
+    with Project(root).open_store() as store:
+        return store.meta(BUILT_KEY) is not None
+
+
+class DemoJob:
+    """Build (or finish building) the demo project in the user's data folder."""
+
+    kind = "demo"
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.root = demo_root(data_dir)
+
+    def run(self) -> Iterator[Progress]:
+        """The build: yields Progress; ``close()`` stops it after the step in hand."""
+        project = Project.open(self.root, create=True)
+        yield Progress(0, len(STEPS) * 100, STEPS[0])
+        sources = self._copy_sources(project)
+        yield Progress(100, len(STEPS) * 100, STEPS[0])
+        steps = [ImportJob(project, [sources / name], ImportOptions(source=source)).run()
+                 for name, source in SOURCES]
+        steps.append(EmbedJob(project, ENCODER, kinds=("text",)).run())
+        steps.append(PredictJob(project).run())
+        for number, step in enumerate(steps, start=1):
+            with closing(step) as progress:
+                for report in progress:
+                    share = int(100 * report.fraction)
+                    yield Progress(number * 100 + share, len(STEPS) * 100,
+                                   f"{STEPS[number]}: {report.message}".rstrip(": "),
+                                   report.device)
+        with project.open_store() as store:
+            store.set_meta(BUILT_KEY, utc_now())
+        yield Progress(len(STEPS) * 100, len(STEPS) * 100, "demo project ready")
+
+    def _copy_sources(self, project: Project) -> Path:
+        """Copy resources/demo into the project's media/demo (once; atomically), so the
+        images the project refers to live in the user's folder, not in the package."""
+        dest = project.folder("media") / DEMO_FOLDER
+        if dest.is_dir():
+            return dest
+        partial = dest.with_name(f".{DEMO_FOLDER}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        with importlib_resources.as_file(resource("demo")) as source:
+            shutil.copytree(source, partial)
+        os.replace(partial, dest)
+        return dest
+
+
+def demo_project(data_dir: Path | None = None) -> Path:
+    """The demo project's folder, built the first time (later calls reuse it)."""
+    job = DemoJob(data_dir)
+    if not is_built(job.root):
+        for _ in job.run():
+            pass
+    return job.root

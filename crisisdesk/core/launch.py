@@ -1,0 +1,31 @@
+"""Which project the app opens at launch.
+
+``crisisdesk open PROJECT`` opens that project; ``crisisdesk`` alone opens the last
+project if it still exists, else the demo project (built in the user's data folder the
+first time). The project opened is remembered for next time by the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crisisdesk.core.demo import demo_project
+from crisisdesk.core.project import Project, ProjectError
+from crisisdesk.core.settings import last_project, remember_project
+
+__all__ = ["ProjectError", "last_project", "project_to_open", "remember_project"]
+
+
+def project_to_open(arg: str | None, *, data_dir: Path | None = None) -> Path:
+    """The folder of the project to open (ProjectError naming ``arg`` when it is not a
+    project). ``data_dir`` overrides where the demo is built (default: the user's)."""
+    if arg:
+        # Project.open raises ProjectError with the path and what is missing.
+        return Project.open(Path(arg)).root
+    last = last_project()
+    if last is not None:
+        try:
+            return Project.open(last).root
+        except ProjectError:
+            pass  # moved or deleted since: fall back to the demo, as on a first run
+    return demo_project(data_dir)

@@ -1,0 +1,216 @@
+"""One-click retrain: train a new version per task on the current labels, compare it with
+the active one on the frozen holdout, and switch only when it is not worse.
+
+``RetrainJob(project, ...).run()`` is a job: for each task with enough labels it trains a
+candidate with :class:`~crisisdesk.core.fusion.training.TrainJob` (registered, *not*
+activated), then scores the candidate and the version active before it (the bundled head
+or zero-shot scores when no trained version is active) on the task's holdout: the
+``test`` split, which ``ensure_splits`` froze at the first training (or ``dev`` where a
+project's imported splits have no test items). The :class:`RetrainReport` gives both
+sets of figures and ``recommend_switch`` (candidate macro F1 >= active macro F1).
+``apply_retrain(project, report)`` then activates the recommended (or overridden)
+candidates and re-predicts those tasks; older versions stay and can be re-activated with
+``store.activate_model_version``.
+
+Each model is scored on the holdout items it can see (an image-only head does not see a
+text-only post); ``unseen`` counts the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from crisisdesk.core.fusion.metrics import classification_report
+from crisisdesk.core.fusion.predict import NoModel, PredictJob, predictor_for, resolve_version
+from crisisdesk.core.fusion.train import Recipe
+from crisisdesk.core.fusion.training import TrainJob, default_variant
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import builtin_schemes, scheme_for
+from crisisdesk.core.store import Store
+
+#: Labels a task needs before a retrain trains it (of at least two classes).
+MIN_LABELS = 20
+
+
+@dataclass
+class TaskRetrain:
+    """One task's outcome: the candidate, the version it was compared with, and both
+    versions' figures on the holdout (``classification_report`` dicts: accuracy,
+    macro_f1, per_class precision / recall / F1, confusion matrix)."""
+
+    task: str
+    skipped: str | None = None  # why no candidate was trained
+    variant: str = ""
+    holdout_split: str = ""
+    holdout: int = 0  # labelled items in the holdout
+    candidate: int | None = None  # the new model version's id
+    candidate_name: str = ""
+    new: dict[str, Any] | None = None
+    new_unseen: int = 0
+    active: int | None = None  # the version active before the retrain
+    active_name: str | None = None
+    current: dict[str, Any] | None = None  # None: no active version, or it saw nothing
+    current_unseen: int = 0
+    recommend_switch: bool = False
+
+
+@dataclass
+class RetrainReport:
+    """What a retrain did, per task."""
+
+    tasks: dict[str, TaskRetrain] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tasks": {task: asdict(entry) for task, entry in self.tasks.items()}}
+
+
+def choose_encoders(store: Store) -> tuple[str | None, str | None]:
+    """(image encoder, text encoder) from the project's embeddings: the encoder with the
+    most image embeddings, and for text the same one when it encoded the texts too (CLIP
+    image + text: the fusion head), else the encoder with the most text embeddings
+    (e.g. MiniLM: a text-only head)."""
+    counts = store.embedding_counts()
+    images = {name: kinds["image"] for name, kinds in counts.items() if kinds.get("image")}
+    texts = {name: kinds["text"] for name, kinds in counts.items() if kinds.get("text")}
+    image = max(sorted(images), key=images.__getitem__) if images else None
+    if image is not None and image in texts:
+        return image, image
+    text = max(sorted(texts), key=texts.__getitem__) if texts else None
+    return image, text
+
+
+def holdout_rows(store: Store, task: str) -> tuple[str, list[tuple[int, str]]]:
+    """The holdout split's name and its (item, label) rows: test, else dev."""
+    classes = scheme_for(task).classes
+    rows = [(item, label, split) for item, label, split in store.labelled_items(task)
+            if label in classes]
+    for split in ("test", "dev"):
+        chosen = [(item, label) for item, label, s in rows if s == split]
+        if chosen:
+            return split, chosen
+    return "test", []
+
+
+def score_version(store: Store, task: str, version: dict[str, Any],
+                  rows: Sequence[tuple[int, str]]) -> tuple[dict[str, Any] | None, int]:
+    """A version's figures on ``rows`` (None when it sees none of them), and how many it
+    could not see."""
+    classes = list(scheme_for(task).classes)
+    kept, probs = predictor_for(store, task, version)([item for item, _ in rows])
+    if not kept:
+        return None, len(rows)
+    order = list(version["config"].get("classes") or classes)
+    truth = dict(rows)
+    predicted = [order[i] for i in np.asarray(probs).argmax(axis=1)]
+    report = classification_report([truth[item] for item in kept], predicted, classes)
+    return report, len(rows) - len(kept)
+
+
+class RetrainJob:
+    """Train a candidate per task and compare it with the active version (a job)."""
+
+    kind = "retrain"
+
+    def __init__(self, project: Project, tasks: Sequence[str] | None = None, *,
+                 annotator: str = "", image_encoder: str | None = None,
+                 text_encoder: str | None = None, recipe: Recipe | None = None,
+                 seeds: int = 1) -> None:
+        self.tasks = list(tasks or builtin_schemes())
+        for task in self.tasks:
+            scheme_for(task)  # KeyError naming the known tasks
+        self.project, self.annotator = project, annotator
+        self.image_encoder, self.text_encoder = image_encoder, text_encoder
+        self.recipe, self.seeds = recipe, seeds
+        self.report = RetrainReport()
+
+    def run(self) -> Iterator[Progress]:
+        params = {"tasks": self.tasks, "annotator": self.annotator,
+                  "image_encoder": self.image_encoder, "text_encoder": self.text_encoder}
+        return tracked(self.project, self.kind, params, self._run(),
+                       result=self.report.as_dict)
+
+    def _run(self) -> Iterator[Progress]:
+        with self.project.open_store() as store:
+            if self.image_encoder is None and self.text_encoder is None:
+                self.image_encoder, self.text_encoder = choose_encoders(store)
+            total = len(self.tasks) * 100
+            for number, task in enumerate(self.tasks):
+                entry = self.report.tasks[task] = TaskRetrain(task)
+                entry.skipped = self._why_not(store, task)
+                if entry.skipped is None:
+                    entry.variant = default_variant(self.image_encoder, self.text_encoder)
+                    train = TrainJob(self.project, task, image_encoder=self.image_encoder,
+                                     text_encoder=self.text_encoder, recipe=self.recipe,
+                                     seeds=self.seeds, activate=False)
+                    with closing(train.run()) as steps:
+                        for step in steps:
+                            yield Progress(number * 100 + int(90 * step.fraction), total,
+                                           f"{task}: {step.message}", step.device)
+                    self._compare(store, entry, train.report.model_version)
+                yield Progress((number + 1) * 100, total, f"{task}: " + (
+                    entry.skipped or f"new macro F1 {_f1(entry.new)} vs active "
+                    f"{_f1(entry.current)}"))
+
+    def _why_not(self, store: Store, task: str) -> str | None:
+        """Why ``task`` cannot be retrained now (None when it can)."""
+        if self.image_encoder is None and self.text_encoder is None:
+            return "no embeddings in this project: embed the items first"
+        classes = scheme_for(task).classes
+        labels = [label for _, label, _ in store.labelled_items(task) if label in classes]
+        if len(labels) < MIN_LABELS or len(set(labels)) < 2:
+            return (f"{len(labels)} labels of {len(set(labels))} classes; a retrain needs "
+                    f"at least {MIN_LABELS} labels of two classes")
+        return None
+
+    def _compare(self, store: Store, entry: TaskRetrain, candidate: int | None) -> None:
+        """Score the candidate and the active version on the holdout; recommend."""
+        assert candidate is not None
+        version = store.model_version(candidate)
+        assert version is not None
+        entry.candidate, entry.candidate_name = candidate, version["name"]
+        entry.holdout_split, rows = holdout_rows(store, entry.task)
+        entry.holdout = len(rows)
+        if not rows:
+            entry.skipped = "no labelled holdout items to compare on; not switched"
+            return
+        entry.new, entry.new_unseen = score_version(store, entry.task, version, rows)
+        try:
+            active = resolve_version(store, entry.task)  # the bundled / zero-shot start
+        except NoModel:
+            active = None
+        if active is not None and active["id"] != candidate:
+            entry.active, entry.active_name = active["id"], active["name"]
+            entry.current, entry.current_unseen = score_version(store, entry.task, active,
+                                                                rows)
+        entry.recommend_switch = entry.new is not None and (
+            entry.current is None or entry.new["macro_f1"] >= entry.current["macro_f1"])
+
+
+def _f1(report: dict[str, Any] | None) -> str:
+    return f"{report['macro_f1']:.3f}" if report else "-"
+
+
+def apply_retrain(project: Project, report: RetrainReport, *,
+                  override_tasks: Sequence[str] = (), keep_tasks: Sequence[str] = ()
+                  ) -> Iterator[Progress]:
+    """Activate each task's candidate where recommended or in ``override_tasks`` (the
+    analyst's override), except tasks in ``keep_tasks``; then re-predict those tasks'
+    items. A generator job: yields the prediction's Progress."""
+    switch = [task for task, entry in report.tasks.items()
+              if entry.candidate is not None and task not in keep_tasks and
+              (entry.recommend_switch or task in override_tasks)]
+    with project.open_store() as store:
+        for task in switch:
+            store.activate_model_version(report.tasks[task].candidate)  # type: ignore[arg-type]
+    if not switch:
+        yield Progress(0, 0, "nothing switched")
+        return
+    with closing(PredictJob(project, switch).run()) as steps:
+        yield from steps

@@ -43,12 +43,14 @@ def drive(job: Iterator, unit: str = "post") -> bool:
     return True
 
 
-def _gui_missing(project: str | None) -> int:
-    where = f" on {project}" if project else ""
-    print(f"crisisdesk: the desktop app is not built yet, so it cannot open{where}.\n"
-          "Use the command line meanwhile: crisisdesk import | info | label | export "
-          "(see crisisdesk --help).", file=sys.stderr)
-    return USAGE
+def open_app(project: str | None) -> int:
+    """Open the desktop app on ``project`` (None: the last project, or the demo).
+
+    The GUI is imported here, not at the top, so the other commands never load Qt.
+    """
+    from crisisdesk.gui.app import main as gui_main
+
+    return gui_main(project)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -243,10 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace author handles by a salted hash")
     p.set_defaults(func=cmd_export)
 
+    from crisisdesk.cli_captions import add_parsers as add_captions
     from crisisdesk.cli_fusion import add_parsers as add_fusion
     from crisisdesk.cli_models import add_parsers as add_models
 
     add_models(sub)
+    add_captions(sub)
     add_fusion(sub)
     return parser
 
@@ -256,9 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        return _gui_missing(None)
+        return open_app(None)
     if args.command == "open":
-        return _gui_missing(args.project)
+        return open_app(args.project)
     return args.func(args)
 
 

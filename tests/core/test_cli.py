@@ -258,16 +258,24 @@ def test_export_unknown_task_is_usage_error(project: Path, tmp_path: Path,
 
 # --- no command, open, --version ------------------------------------------------------
 
-def test_no_command_says_the_app_is_not_built(capsys: pytest.CaptureFixture) -> None:
-    assert main([]) == 2
-    err = capsys.readouterr().err
-    assert "desktop app is not built yet" in err
+def test_no_command_opens_the_app_on_the_last_project(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import crisisdesk.gui.app
+
+    opened: list = []
+    monkeypatch.setattr(crisisdesk.gui.app, "main", lambda arg: opened.append(arg) or 0)
+    assert main([]) == 0
+    assert opened == [None]
 
 
-def test_open_says_the_app_is_not_built(project: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["open", str(project)]) == 2
-    err = capsys.readouterr().err
-    assert "desktop app is not built yet" in err and str(project) in err
+def test_open_opens_the_app_on_that_project(project: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import crisisdesk.gui.app
+
+    opened: list = []
+    monkeypatch.setattr(crisisdesk.gui.app, "main", lambda arg: opened.append(arg) or 0)
+    assert main(["open", str(project)]) == 0
+    assert opened == [str(project)]
 
 
 def test_version_via_python_m() -> None:

@@ -1,0 +1,170 @@
+"""Starting the desktop app: the QApplication, which project to open, the main window.
+
+``crisisdesk`` alone opens the last project (or builds the demo on first run);
+``crisisdesk open PROJECT`` opens that one. Finding or building the project runs off the
+UI thread, with a small window saying what is happening, so the app paints at once even
+when the demo must be built first. Nothing here imports torch: jobs load it in their
+worker threads.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
+
+from crisisdesk import __version__
+from crisisdesk.core.progress import Progress
+from crisisdesk.gui import style
+from crisisdesk.gui.worker import Background, JobRunner
+
+
+class OpeningWindow(QWidget):
+    """A small window shown while the project is found or the demo is built."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(None, Qt.WindowType.Dialog)
+        self.setWindowTitle("crisisdesk")
+        layout = QVBoxLayout(self)
+        self.label = QLabel(what)
+        bar = QProgressBar()
+        bar.setRange(0, 0)  # busy: building the demo reports no steps
+        layout.addWidget(self.label)
+        layout.addWidget(bar)
+        self.bar = bar
+        self.setMinimumWidth(360)
+
+    def show_progress(self, progress: Progress) -> None:
+        """Show a job's progress (the demo build) in the bar and the label."""
+        if progress.total:
+            self.bar.setRange(0, progress.total)
+            self.bar.setValue(progress.done)
+        if progress.message:
+            self.label.setText(progress.message[:80])
+
+
+def make_application() -> QApplication:
+    """The QApplication (the existing one in tests), named and with its icon."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("crisisdesk")
+    app.setOrganizationName("crisisdesk")
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(style.app_icon())
+    return app
+
+
+class Opener(QObject):
+    """Finds (or builds) the project off the UI thread, then shows its main window.
+
+    ``window`` is the main window once shown. The demo build, when needed, runs as a job
+    with its progress in the small opening window; finding the project (which imports
+    the core's job modules, and so torch) runs in the background too.
+    """
+
+    opened = Signal(object)  # the MainWindow
+
+    def __init__(self, project_arg: str | None, *, annotator: str | None = None) -> None:
+        super().__init__()
+        self.project_arg, self.annotator = project_arg, annotator
+        self.window = None
+        self.background = Background(self)
+        self.runner: JobRunner | None = None
+        building = project_arg is None and _demo_needed()
+        self.opening = OpeningWindow("Building the demo project (first run)…" if building
+                                     else f"Opening {project_arg or 'the last project'}…")
+        self.opening.show()
+        if building:
+            self.runner = JobRunner("Building the demo project", _demo_job, self)
+            self.runner.progress.connect(self.opening.show_progress)
+            self.runner.finished.connect(self._demo_finished)
+            self.runner.start()
+        else:
+            self._find()
+
+    def _demo_finished(self, state: str, value: object) -> None:
+        if state == "done":
+            self._find()
+        else:
+            self._failed(f"the demo project could not be built: {value or state}")
+
+    def _find(self) -> None:
+        arg = self.project_arg
+
+        def find() -> Path:
+            from crisisdesk.core import launch  # imports torch: never on the UI thread
+
+            return Path(launch.project_to_open(arg))
+
+        self.background.call(find, self._found, self._failed)
+
+    def _found(self, path: Path) -> None:
+        from crisisdesk.core.project import Project, ProjectError
+        from crisisdesk.core.settings import remember_project
+        from crisisdesk.gui.main_window import MainWindow
+
+        try:
+            project = Project.open(path)
+        except ProjectError as exc:
+            self._failed(str(exc))
+            return
+        remember_project(path)
+        window = MainWindow(project, annotator=self.annotator)
+        window.setWindowIcon(style.app_icon())
+        window.show()
+        self.window = window
+        self.opening.hide()
+        self.opened.emit(window)
+
+    def _failed(self, message: str) -> None:
+        self.opening.hide()
+        QMessageBox.critical(None, "crisisdesk", f"Could not open the project:\n{message}")
+        QApplication.quit()
+
+    def shutdown(self) -> None:
+        """Stop the background work (the app is quitting)."""
+        if self.runner is not None and self.runner.is_running():
+            self.runner.cancel()
+            self.runner.wait(10_000)
+        self.background.shutdown()
+
+
+def open_project_window(project_arg: str | None, *, annotator: str | None = None) -> Opener:
+    """Open ``project_arg`` (None: the last project, or the demo) in a main window."""
+    return Opener(project_arg, annotator=annotator)
+
+
+def _demo_job() -> Iterator[Progress]:
+    """The demo build (runs in the job's thread; nothing to do when already built)."""
+    from crisisdesk.core.demo import DemoJob, demo_root, is_built
+
+    if is_built(demo_root()):
+        return iter(())
+    return DemoJob().run()
+
+
+def _demo_needed() -> bool:
+    """Whether ``crisisdesk`` alone must build the demo (no usable last project)."""
+    from crisisdesk.core.project import DB_NAME
+    from crisisdesk.core.settings import last_project
+
+    try:
+        last = last_project()
+    except Exception:  # noqa: BLE001 - an unreadable setting just means "no last project"
+        return True
+    return last is None or not (Path(last) / DB_NAME).is_file()
+
+
+def main(project_arg: str | None) -> int:
+    """Run the app on ``project_arg`` (None: the last project, or the demo)."""
+    app = make_application()
+    opener = open_project_window(project_arg)
+    code = app.exec()
+    window = getattr(opener, "window", None)
+    if window is not None:
+        window.close()
+    opener.shutdown()
+    return code

@@ -1,0 +1,1 @@
+"""The app's dialogs: import, export, settings and the retrain report."""

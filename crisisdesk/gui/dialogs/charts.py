@@ -1,0 +1,147 @@
+"""Two small charts of the retrain report, painted with QPainter (no chart library).
+
+* :class:`F1Bars`: per-class F1 of the new and the active model version, side by side.
+* :class:`ConfusionGrid`: a confusion matrix as a heat grid, the count in each cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+NEW_COLOUR = QColor("#2563eb")  # the new version: the accent blue
+ACTIVE_COLOUR = QColor("#9ca3af")  # the active version: a quiet grey
+TEXT = QColor("#1f2937")
+GRID = QColor("#e5e7eb")
+
+
+def _short(name: str, metrics: QFontMetrics, width: int) -> str:
+    return metrics.elidedText(name.replace("_", " "), Qt.TextElideMode.ElideRight, width)
+
+
+class F1Bars(QWidget):
+    """Horizontal bars: one class a row, the new version's F1 over the active one's."""
+
+    ROW = 38
+    LABEL_W = 170
+
+    def __init__(self, classes: Sequence[str], new: Sequence[float],
+                 active: Sequence[float] | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.classes, self.new = list(classes), list(new)
+        self.active = list(active) if active is not None else None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(self.sizeHint().height())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(420, 28 + self.ROW * len(self.classes))
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = painter.fontMetrics()
+        label_w = min(self.LABEL_W, self.width() // 3)
+        value_w = metrics.horizontalAdvance("0.00") + 8
+        left, right = label_w + 8, self.width() - value_w - 4
+        span = max(20, right - left)
+        # Legend on top.
+        y = 4
+        painter.setPen(TEXT)
+        x = left
+        for colour, name in ((NEW_COLOUR, "new"), (ACTIVE_COLOUR, "active")):
+            if name == "active" and self.active is None:
+                name = "active: none yet"
+            painter.fillRect(QRectF(x, y + 3, 10, 10), colour)
+            painter.drawText(int(x + 14), int(y + metrics.ascent()), name)
+            x += 24 + metrics.horizontalAdvance(name)
+        top = 22
+        # Grid lines at 0.25 steps so bar lengths can be read.
+        painter.setPen(QPen(GRID, 1))
+        for step in range(5):
+            gx = left + span * step / 4
+            painter.drawLine(int(gx), top, int(gx), top + self.ROW * len(self.classes))
+        bar_h = (self.ROW - 8) / 2
+        for row, name in enumerate(self.classes):
+            ry = top + row * self.ROW
+            painter.setPen(TEXT)
+            painter.drawText(QRectF(0, ry, label_w, self.ROW),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             _short(name, metrics, label_w))
+            bars = [(NEW_COLOUR, self.new[row])]
+            if self.active is not None:
+                bars.append((ACTIVE_COLOUR, self.active[row]))
+            for i, (colour, value) in enumerate(bars):
+                by = ry + 3 + i * bar_h
+                painter.fillRect(QRectF(left, by, span * max(0.0, min(1.0, value)), bar_h - 1),
+                                 colour)
+                painter.setPen(TEXT)
+                painter.drawText(QRectF(right + 4, by - 2, value_w, bar_h + 3),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                                 f"{value:.2f}")
+        painter.end()
+
+
+class ConfusionGrid(QWidget):
+    """A confusion matrix (rows: true class, columns: predicted), darker = more items;
+    the diagonal (right) in blue, the mistakes in red."""
+
+    CELL = 44
+
+    def __init__(self, title: str, classes: Sequence[str], matrix: Sequence[Sequence[int]],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title, self.classes = title, list(classes)
+        self.matrix = [list(map(int, row)) for row in matrix]
+        self.setMinimumSize(self.sizeHint())
+
+    def _label_w(self) -> int:
+        metrics = QFontMetrics(self.font())
+        return min(150, max((metrics.horizontalAdvance(c.replace("_", " "))
+                             for c in self.classes), default=40) + 12)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        k = len(self.classes)
+        return QSize(self._label_w() + self.CELL * k + 12, 56 + self.CELL * k)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        metrics = painter.fontMetrics()
+        k, cell, label_w = len(self.classes), self.CELL, self._label_w()
+        bold = QFont(self.font())
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.setPen(TEXT)
+        title = QFontMetrics(bold).elidedText(self.title, Qt.TextElideMode.ElideRight,
+                                              self.width())
+        painter.drawText(QRectF(0, 0, self.width(), 18), Qt.AlignmentFlag.AlignLeft, title)
+        painter.setFont(self.font())
+        top = 42  # under the title and the column heads (the predicted classes)
+        # Column heads: the first word of each class, as wide as a cell allows.
+        for c, name in enumerate(self.classes):
+            head = metrics.elidedText(name.replace("_", " ").split(" ")[0],
+                                      Qt.TextElideMode.ElideRight, cell - 2)
+            painter.drawText(QRectF(label_w + c * cell, top - 19, cell - 2, 16),
+                             Qt.AlignmentFlag.AlignCenter, head)
+        peak = max((v for row in self.matrix for v in row), default=0) or 1
+        for r in range(k):
+            painter.setPen(TEXT)
+            painter.drawText(QRectF(0, top + r * cell, label_w - 6, cell),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             _short(self.classes[r], metrics, label_w - 6))
+            for c in range(k):
+                value = self.matrix[r][c] if r < len(self.matrix) and c < len(self.matrix[r]) \
+                    else 0
+                share = value / peak
+                # Correct predictions (the diagonal) in blue, mistakes in red.
+                base = QColor("#2563eb") if r == c else QColor("#dc2626")
+                fill = QColor(base)
+                fill.setAlphaF(0.08 + 0.82 * share if value else 0.0)
+                rect = QRectF(label_w + c * cell, top + r * cell, cell - 2, cell - 2)
+                painter.fillRect(rect, QColor("#f9fafb"))
+                painter.fillRect(rect, fill)
+                painter.setPen(QColor("white") if share > 0.55 else TEXT)
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(value))
+        painter.end()

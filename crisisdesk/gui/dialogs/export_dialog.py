@@ -1,0 +1,187 @@
+"""The export dialog: format, task, only corrected, hashed authors, where to write.
+
+The file is written by the core :class:`~crisisdesk.core.exporters.Exporter` (temp file
++ rename), in a worker thread as a tracked job (``export`` in the jobs table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crisisdesk.core.exporters import EXPORT_FORMATS, Exporter
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.gui.worker import JobRunner
+
+FORMAT_NAMES = {"csv": "CSV (one row per item)", "jsonl": "JSON Lines (one object per item)",
+                "crisismmd": "CrisisMMD TSV (labelled items, one file per task)"}
+SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "crisismmd": ".tsv"}
+ALL_TASKS = ""
+
+
+class ExportJob:
+    """An export as a job: one step (the exporter streams rows; it reports no count)."""
+
+    kind = "export"
+
+    def __init__(self, project: Project, out: Path, fmt: str, tasks: list[str] | None,
+                 only_corrected: bool, hash_authors: bool) -> None:
+        self.project, self.out, self.fmt = project, out, fmt
+        self.tasks, self.only_corrected, self.hash_authors = tasks, only_corrected, hash_authors
+        self.files: list[Path] = []
+        params = {"out": str(out), "format": fmt, "tasks": tasks,
+                  "only_corrected": only_corrected, "hash_authors": hash_authors}
+        self._run = tracked(project, self.kind, params, self._body(),
+                            result=lambda: {"files": [str(f) for f in self.files]})
+
+    @property
+    def result(self) -> list[Path]:
+        """The files written (the JobRunner's "done" result)."""
+        return self.files
+
+    def __iter__(self) -> Iterator[Progress]:
+        return self._run
+
+    def close(self) -> None:
+        self._run.close()
+
+    def _body(self) -> Iterator[Progress]:
+        yield Progress(0, 1, f"writing {self.out.name}")
+        with self.project.open_store() as store:  # opened in the worker thread
+            exporter = Exporter(store, tasks=self.tasks, only_corrected=self.only_corrected,
+                                hash_authors=self.hash_authors)
+            self.files = exporter.write(self.out, self.fmt)
+        yield Progress(1, 1, f"wrote {', '.join(f.name for f in self.files)}")
+
+
+class ExportDialog(QDialog):
+    """Export a project's labels (and latest predictions); ``exported`` lists the files."""
+
+    exported = Signal(list)  # [Path]
+
+    def __init__(self, project: Project, parent: QWidget | None = None, *,
+                 jobs: object | None = None) -> None:
+        super().__init__(parent)
+        self.project, self.jobs = project, jobs  # jobs: a JobsPanel to list the export in
+        self.runner: JobRunner | None = None
+        self.files: list[Path] = []
+        self.setWindowTitle("Export labels")
+        self.setMinimumWidth(520)
+        self.format = QComboBox()
+        for fmt in EXPORT_FORMATS:
+            self.format.addItem(FORMAT_NAMES.get(fmt, fmt), fmt)
+        self.task = QComboBox()
+        self.task.addItem("All tasks", ALL_TASKS)
+        for task in builtin_schemes():
+            self.task.addItem(task, task)
+        self.only_corrected = QCheckBox("Only items with a label given by a person")
+        self.hash_authors = QCheckBox("Replace author handles by a salted hash")
+        self.out = QLineEdit()
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        where = QHBoxLayout()
+        where.addWidget(self.out, 1)
+        where.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("Task", self.task)
+        form.addRow("", self.only_corrected)
+        form.addRow("", self.hash_authors)
+        form.addRow("Write to", where)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.export_button = QPushButton("Export")
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.start_export)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self.format.currentIndexChanged.connect(self._suggest_path)
+        self.task.currentIndexChanged.connect(self._suggest_path)
+        self._suggest_path()
+
+    def _writes_folder(self) -> bool:
+        # CrisisMMD export of several tasks writes one file per task into a folder.
+        return self.format.currentData() == "crisismmd" and not self.task.currentData()
+
+    def _suggest_path(self) -> None:
+        """Propose a path in the project's exports/ folder until the analyst picks one."""
+        current = self.out.text().strip()
+        if current and not getattr(self, "_suggested", False):
+            return
+        base = self.project.root / "exports"
+        task = self.task.currentData() or "labels"
+        fmt = self.format.currentData()
+        name = f"crisismmd_{task}" if self._writes_folder() else f"{task}{SUFFIX[fmt]}"
+        self.out.setText(str(base / name))
+        self._suggested = True
+
+    def _browse(self) -> None:
+        if self._writes_folder():
+            chosen = QFileDialog.getExistingDirectory(self, "Folder for the export files")
+        else:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.out.text())
+        if chosen:
+            self.out.setText(chosen)
+            self._suggested = False
+
+    def start_export(self) -> JobRunner | None:
+        """Write the export in a worker thread; returns the job's runner."""
+        text = self.out.text().strip()
+        if not text:
+            self.status.setText("Choose where to write the export.")
+            return None
+        out = Path(text).expanduser()
+        fmt, task = self.format.currentData(), self.task.currentData()
+        project = self.project
+        only, hashed = self.only_corrected.isChecked(), self.hash_authors.isChecked()
+
+        def make_job() -> ExportJob:
+            return ExportJob(project, out, fmt, [task] if task else None, only, hashed)
+
+        title = f"Export {out.name}"
+        if self.jobs is not None:
+            self.runner = self.jobs.run(title, make_job, unit="files")  # type: ignore[attr-defined]
+        else:
+            self.runner = JobRunner(title, make_job)  # no parent: may outlive the dialog
+            self.runner.start()
+        self.runner.finished.connect(self._on_finished)
+        self.export_button.setEnabled(False)
+        self.status.setText(f"Writing {out}…")
+        return self.runner
+
+    def _on_finished(self, state: str, value: object) -> None:
+        self.export_button.setEnabled(True)
+        if state == "done":
+            self.files = list(value or [])  # type: ignore[call-overload]
+            self.status.setText("Wrote " + ", ".join(str(f) for f in self.files))
+            self.exported.emit(self.files)
+        elif state == "failed":
+            self.status.setText(f"<b style='color:#c62828'>Export failed:</b> {value}")
+        else:
+            self.status.setText("Export cancelled; no file was replaced.")

@@ -1,0 +1,318 @@
+"""The import dialog: pick sources and a format, map columns, run the import as a job,
+then show the import report with its problems.
+
+The work is the core's :class:`~crisisdesk.core.importers.ImportJob`, run through a
+:class:`~crisisdesk.gui.worker.JobRunner` (or the window's jobs panel when given), so
+the dialog stays responsive and Cancel stops after the batch in hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crisisdesk.core.importers import FORMATS, ImportJob, ImportOptions, ImportReport
+from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS
+from crisisdesk.core.project import Project
+from crisisdesk.gui.worker import Background, JobRunner
+
+FORMAT_NAMES = {"auto": "Detect from the files", "folder": "Folder of posts",
+                "csv": "CSV / TSV table", "jsonl": "JSON Lines", "crisismmd": "CrisisMMD TSVs",
+                "zip": "Zip archive"}
+DEFAULT_COLUMN = "(automatic)"
+HEADER_BYTES = 256 * 1024  # enough for a header row or a first JSON object
+
+
+def read_columns(path: Path) -> list[str]:
+    """The column names of a CSV/TSV file or the keys of a JSONL file's first object."""
+    with path.open("rb") as handle:
+        head = handle.read(HEADER_BYTES).decode("utf-8-sig", errors="replace")
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for line in head.splitlines():
+            line = line.strip().lstrip("[").strip()
+            if line:
+                obj = json.loads(line.rstrip(","))
+                return [str(k) for k in obj] if isinstance(obj, dict) else []
+        return []
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    return next(csv.reader(io.StringIO(head, newline=""), dialect=dialect), [])
+
+
+def _tabular(path: Path, fmt: str) -> bool:
+    if fmt in ("csv", "jsonl"):
+        return path.is_file()
+    return fmt == "auto" and path.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".json")
+
+
+class ImportDialog(QDialog):
+    """Import posts into ``project``; ``imported`` carries the report when it ends."""
+
+    imported = Signal(object)  # ImportReport
+
+    def __init__(self, project: Project, parent: QWidget | None = None, *,
+                 jobs: object | None = None) -> None:
+        super().__init__(parent)
+        self.project, self.jobs = project, jobs  # jobs: a JobsPanel to list the import in
+        self.runner: JobRunner | None = None
+        self.job: ImportJob | None = None
+        self.report: ImportReport | None = None
+        self.background = Background(self, max_threads=1)
+        self.setWindowTitle("Import posts")
+        self.setMinimumWidth(620)
+
+        self.sources = QListWidget()
+        self.sources.setMaximumHeight(90)
+        add_files = QPushButton("Add files…")
+        add_folder = QPushButton("Add folder…")
+        remove = QPushButton("Remove")
+        add_files.clicked.connect(self._pick_files)
+        add_folder.clicked.connect(self._pick_folder)
+        remove.clicked.connect(self._remove_selected)
+        side = QVBoxLayout()
+        for button in (add_files, add_folder, remove):
+            side.addWidget(button)
+        side.addStretch(1)
+        sources = QHBoxLayout()
+        sources.addWidget(self.sources, 1)
+        sources.addLayout(side)
+
+        self.format = QComboBox()
+        for fmt in (*FORMATS, "zip"):
+            self.format.addItem(FORMAT_NAMES.get(fmt, fmt), fmt)
+        self.format.currentIndexChanged.connect(self._update_mapping)
+        self.source_name = QLineEdit()
+        self.source_name.setPlaceholderText("from the file or folder name")
+        self.event = QLineEdit()
+        self.event.setPlaceholderText("e.g. hurricane_irma (when the files do not say)")
+        self.platform = QLineEdit()
+        self.platform.setPlaceholderText("e.g. twitter")
+        self.images_root = QLineEdit()
+        self.images_root.setPlaceholderText("next to the table")
+        form = QFormLayout()
+        form.addRow("Sources", sources)
+        form.addRow("Format", self.format)
+        form.addRow("Source name", self.source_name)
+        form.addRow("Event", self.event)
+        form.addRow("Platform", self.platform)
+        form.addRow("Images folder", self.images_root)
+
+        self.mapping_box = QGroupBox("Columns (which column holds each field)")
+        grid = QGridLayout(self.mapping_box)
+        self.columns: dict[str, QComboBox] = {}
+        half = (len(FIELDS) + 1) // 2  # two columns of fields keep the dialog short
+        for i, name in enumerate(FIELDS):
+            combo = QComboBox()
+            combo.addItem(DEFAULT_COLUMN, "")
+            self.columns[name] = combo
+            row, col = i % half, 2 * (i // half)
+            grid.addWidget(QLabel(name.replace("_", " ")), row, col)
+            grid.addWidget(combo, row, col + 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        self.mapping_box.setVisible(False)
+        self._mapping_on = False
+
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.problems = QTreeWidget()
+        self.problems.setHeaderLabels(["Severity", "File", "Row", "Problem"])
+        self.problems.setRootIsDecorated(False)
+        self.problems.setVisible(False)
+
+        self.start = QPushButton("Import")
+        self.start.setDefault(True)
+        self.start.clicked.connect(self.start_import)
+        self.cancel = QPushButton("Cancel import")
+        self.cancel.setVisible(False)
+        self.cancel.clicked.connect(self._cancel)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.start, self.cancel, self.close_button):
+            buttons.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.mapping_box)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.problems, 1)
+        layout.addLayout(buttons)
+
+    # ------------------------------------------------------------------ sources
+    def add_source(self, path: Path | str) -> None:
+        """Add a file or folder to import."""
+        self.sources.addItem(str(path))
+        self._update_mapping()
+
+    def source_paths(self) -> list[Path]:
+        return [Path(self.sources.item(i).text()) for i in range(self.sources.count())]
+
+    def _pick_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Files to import", "",
+            "Posts (*.csv *.tsv *.jsonl *.ndjson *.json *.zip);;All files (*)")
+        for file in files:
+            self.add_source(file)
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder to import")
+        if folder:
+            self.add_source(folder)
+
+    def _remove_selected(self) -> None:
+        for item in self.sources.selectedItems():
+            self.sources.takeItem(self.sources.row(item))
+        self._update_mapping()
+
+    # ------------------------------------------------------------------ column mapping
+    def _update_mapping(self) -> None:
+        """Offer the column mapping when the first source is a table; read its header."""
+        paths, fmt = self.source_paths(), self.format.currentData()
+        table = next((p for p in paths if _tabular(p, fmt)), None)
+        self._mapping_on = table is not None
+        self.mapping_box.setVisible(self._mapping_on)
+        if table is None:
+            return
+        self.background.call(lambda: read_columns(table), self.set_columns,
+                             lambda message: self.status.setText(
+                                 f"{table}: cannot read its columns ({message})"),
+                             key="columns")
+
+    def set_columns(self, columns: list[str]) -> None:
+        """Fill the mapping boxes with a table's columns; the first entry says which
+        column the importer picks by itself (as the core does: by known names)."""
+        by_lower = {c.strip().lower(): c for c in columns}
+        for name, combo in self.columns.items():
+            chosen = combo.currentData()
+            combo.clear()
+            auto = next((by_lower[c] for c in DEFAULT_COLUMNS[name] if c in by_lower), None)
+            combo.addItem(f"{DEFAULT_COLUMN}: {auto}" if auto else "(none)", "")
+            for column in columns:
+                combo.addItem(column, column)
+            index = combo.findData(chosen)
+            combo.setCurrentIndex(max(index, 0))
+
+    def mapping(self) -> dict[str, str]:
+        """Fields mapped to a column by the analyst (the rest use the default names)."""
+        if not self._mapping_on:
+            return {}
+        return {name: combo.currentData() for name, combo in self.columns.items()
+                if combo.currentData()}
+
+    def options(self) -> ImportOptions:
+        """The import options shown."""
+        root = self.images_root.text().strip()
+        return ImportOptions(
+            format=self.format.currentData(),
+            images_root=Path(root) if root else None,
+            event=self.event.text().strip() or None,
+            source=self.source_name.text().strip() or None,
+            platform=self.platform.text().strip() or None,
+            mapping=self.mapping(),
+        )
+
+    # ------------------------------------------------------------------ running
+    def start_import(self) -> JobRunner | None:
+        """Run the import as a job; returns its runner (None when there is nothing to do)."""
+        paths = self.source_paths()
+        if not paths:
+            self.status.setText("Add a file or a folder to import first.")
+            return None
+        options, project = self.options(), self.project
+        self.job = ImportJob(project, paths, options)
+        job = self.job
+        title = f"Import {paths[0].name}" + (f" and {len(paths) - 1} more"
+                                             if len(paths) > 1 else "")
+        if self.jobs is not None:
+            self.runner = self.jobs.run(title, job.run, unit="posts")  # type: ignore[attr-defined]
+        else:
+            # No Qt parent: the runner must outlive the dialog while its thread runs.
+            self.runner = JobRunner(title, job.run)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        if self.runner.state == "pending":
+            self.runner.start()
+        self.start.setEnabled(False)
+        self.cancel.setVisible(True)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.problems.setVisible(False)
+        self.status.setText("Importing…")
+        return self.runner
+
+    def _cancel(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+            self.status.setText("Cancelling after the batch in hand…")
+
+    def _on_progress(self, progress) -> None:
+        if progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(min(progress.done, progress.total))
+        self.status.setText(progress.message or f"{progress.done:,} posts read")
+
+    def _on_finished(self, state: str, value: object) -> None:
+        self.cancel.setVisible(False)
+        self.start.setEnabled(True)
+        self.progress.setVisible(False)
+        report = self.job.report if self.job else None
+        self.report = report
+        if state == "failed":
+            self.status.setText(f"<b style='color:#c62828'>Import failed:</b> {value}")
+        elif report is not None:
+            self.show_report(report, self.job.report_path if self.job else None)
+        if report is not None and state != "failed":
+            self.imported.emit(report)
+
+    def show_report(self, report: ImportReport, path: Path | None = None) -> None:
+        """The report's counts, then one row per problem (file, row, message)."""
+        head = report.summary(max_problems=0).splitlines()[:2]  # the counts; problems below
+        if path is not None:
+            head.append(f"Report saved in {path}")
+        self.status.setText("<br>".join(head))
+        self.problems.clear()
+        for problem in report.problems:
+            row = QTreeWidgetItem([problem.severity, Path(problem.where.file).name,
+                                   "" if problem.where.row is None else str(problem.where.row),
+                                   problem.message])
+            row.setToolTip(1, problem.where.file)
+            row.setToolTip(3, problem.message)
+            if problem.severity == "error":
+                row.setForeground(0, Qt.GlobalColor.darkRed)
+            self.problems.addTopLevelItem(row)
+        self.problems.setVisible(bool(report.problems))
+        for column in range(3):
+            self.problems.resizeColumnToContents(column)
+
+    def done(self, result: int) -> None:
+        # Closing while the import runs cancels it; the batch in hand is still committed.
+        if self.runner is not None and self.runner.is_running():
+            self.runner.cancel()
+        self.background.shutdown()
+        super().done(result)

@@ -1,0 +1,296 @@
+"""The retrain report: per task, the new model version against the active one, before
+anything is switched.
+
+Each task's tab shows the macro F1 of both versions, the per-class F1 as bars, both
+confusion matrices as heat grids, and the recommendation (switch only when the new one
+is not worse in macro F1). "Switch" applies the report through the core's
+``apply_retrain`` in a worker thread; a task whose new version is worse switches only
+when its override box is ticked. Each tab also lists the task's versions so an older one
+can be made active again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
+from crisisdesk.gui.worker import Background, JobRunner
+
+if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
+    from crisisdesk.core.retrain import RetrainReport, TaskRetrain
+
+GOOD, BAD = "#2e7d32", "#c62828"
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def headline(entry: TaskRetrain) -> str:
+    """The comparison in words: both macro F1s, the difference, the recommendation."""
+    if entry.new is None:
+        return (f"<b>Not retrained:</b> {entry.skipped or 'no candidate'}. "
+                "The active version stays.")
+    new, current = entry.new, entry.current
+    if current is not None:
+        delta = new["macro_f1"] - current["macro_f1"]
+        colour = GOOD if delta >= 0 else BAD
+        compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b> vs active "
+                   f"<b>{_fmt(current['macro_f1'])}</b> "
+                   f"(<span style='color:{colour}'>{delta:+.3f}</span>)")
+    elif entry.active_name:
+        compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b>; the active version "
+                   f"{entry.active_name} sees none of the holdout items")
+    else:
+        compare = f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b> (no active version yet)"
+    if entry.recommend_switch:
+        advice = f"<span style='color:{GOOD}'><b>Recommended: switch</b></span>"
+    else:
+        advice = (f"<span style='color:{BAD}'><b>Recommended: keep the active version</b>"
+                  "</span> (the new one is worse in macro F1)")
+    unseen = max(entry.new_unseen, entry.current_unseen if current else 0)
+    holdout = (f"{entry.holdout:,} labelled items of the frozen {entry.holdout_split} split"
+               + (f"; {unseen:,} not seen by a model (no embedding of its kind)"
+                  if unseen else ""))
+    return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}"
+
+
+def training_macro_f1(metrics: Any) -> float | None:
+    """A version's macro F1 from its training metrics (a mean over seeds), if recorded."""
+    if not isinstance(metrics, dict):
+        return None
+    value = (metrics.get("summary") or {}).get("macro_f1", metrics.get("macro_f1"))
+    if isinstance(value, dict):
+        value = value.get("mean")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def apply_job(project: Project, report: RetrainReport, override: list[str],
+              keep: list[str]) -> Iterator[Progress]:
+    """``apply_retrain`` (activate, then re-predict the switched tasks) as the job run."""
+    from crisisdesk.core.retrain import apply_retrain  # torch-using: load in the worker
+
+    return apply_retrain(project, report, override_tasks=tuple(override),
+                         keep_tasks=tuple(keep))
+
+
+class TaskPage(QWidget):
+    """One task's comparison, override box and versions list."""
+
+    def __init__(self, dialog: RetrainDialog, entry: TaskRetrain) -> None:
+        super().__init__(dialog)
+        self.dialog, self.entry, self.task = dialog, entry, entry.task
+        self.new_grid: ConfusionGrid | None = None
+        self.active_grid: ConfusionGrid | None = None
+        layout = QVBoxLayout(self)
+        self.headline = QLabel(headline(entry))
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
+        layout.addWidget(self.headline)
+        new, current = entry.new, entry.current
+        if new is not None:
+            classes = list(new["classes"])
+            bars = QGroupBox("F1 per class on the holdout")
+            QVBoxLayout(bars).addWidget(F1Bars(
+                classes, [new["per_class"][c]["f1"] for c in classes],
+                [current["per_class"][c]["f1"] for c in classes] if current else None))
+            layout.addWidget(bars)
+            grids = QHBoxLayout()
+            self.new_grid = ConfusionGrid("New version", classes, new["confusion"])
+            self.new_grid.setToolTip(entry.candidate_name)
+            grids.addWidget(self.new_grid)
+            if current is not None:
+                self.active_grid = ConfusionGrid("Active version", classes,
+                                                 current["confusion"])
+                self.active_grid.setToolTip(entry.active_name or "")
+                grids.addWidget(self.active_grid)
+            grids.addStretch(1)
+            matrices = QGroupBox("Confusion matrices (rows: true class, columns: predicted)")
+            matrices.setLayout(grids)
+            layout.addWidget(matrices)
+
+        self.override = QCheckBox("Switch to the new version anyway (override)")
+        self.override.setVisible(entry.candidate is not None and not entry.recommend_switch)
+        layout.addWidget(self.override)
+
+        versions = QGroupBox("Versions of this task")
+        box = QVBoxLayout(versions)
+        self.versions = QTreeWidget()
+        self.versions.setHeaderLabels(["Version", "Created", "Macro F1 (training)", "Active"])
+        self.versions.setRootIsDecorated(False)
+        self.versions.setMaximumHeight(120)
+        self.reactivate = QPushButton("Make the selected version active")
+        self.reactivate.clicked.connect(self._reactivate)
+        box.addWidget(self.versions)
+        box.addWidget(self.reactivate, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(versions)
+        layout.addStretch(1)
+
+    def wants_switch(self) -> bool:
+        """Whether Switch activates this task's new version."""
+        return self.entry.candidate is not None and (
+            self.entry.recommend_switch or self.override.isChecked())
+
+    def show_versions(self, rows: list[dict[str, Any]]) -> None:
+        """Fill the versions list (rows from ``store.model_versions``, newest first)."""
+        self.versions.clear()
+        for row in rows:
+            macro = training_macro_f1(row.get("metrics"))
+            new = " (new)" if row["id"] == self.entry.candidate else ""
+            item = QTreeWidgetItem([row["name"] + new, str(row.get("created_at", ""))[:19],
+                                    _fmt(macro), "yes" if row.get("active") else ""])
+            item.setData(0, Qt.ItemDataRole.UserRole, row["id"])
+            self.versions.addTopLevelItem(item)
+        for column in range(4):
+            self.versions.resizeColumnToContents(column)
+
+    def _reactivate(self) -> None:
+        item = self.versions.currentItem()
+        if item is not None:
+            self.dialog.reactivate(self.task, int(item.data(0, Qt.ItemDataRole.UserRole)))
+
+
+class RetrainDialog(QDialog):
+    """The report of a retrain (a ``RetrainReport``), with Switch and Keep."""
+
+    switched = Signal(list)  # the tasks whose active version changed (refresh predictions)
+
+    def __init__(self, project: Project, report: RetrainReport, parent: QWidget | None = None, *,
+                 jobs: object | None = None) -> None:
+        super().__init__(parent)
+        self.project, self.report, self.jobs = project, report, jobs
+        self.runner: JobRunner | None = None
+        self.background = Background(self, max_threads=1)
+        self.setWindowTitle("Retrain report")
+        self.resize(760, 720)
+        self.tabs = QTabWidget()
+        self.pages: dict[str, TaskPage] = {}
+        for entry in retrain_entries(report):
+            page = TaskPage(self, entry)
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(page)
+            self.pages[entry.task] = page
+            mark = "✓" if entry.recommend_switch else ("–" if entry.new is None else "✗")
+            self.tabs.addTab(scroll, f"{entry.task} {mark}")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.switch = QPushButton("Switch")
+        self.switch.setDefault(True)
+        self.switch.setToolTip("Make the new versions active where recommended or overridden")
+        self.switch.clicked.connect(self.apply)
+        self.keep = QPushButton("Keep the active version")
+        self.keep.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.keep)
+        buttons.addWidget(self.switch)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(buttons)
+        self.refresh_versions()
+
+    # ------------------------------------------------------------------ versions
+    def refresh_versions(self) -> None:
+        """Load each task's versions off the GUI thread."""
+        project, tasks = self.project, list(self.pages)
+
+        def load() -> dict[str, list[dict[str, Any]]]:
+            with project.open_store() as store:
+                return {task: store.model_versions(task) for task in tasks}
+
+        self.background.call(load, self._show_versions, self._show_error, key="versions")
+
+    def _show_versions(self, by_task: dict[str, list[dict[str, Any]]]) -> None:
+        for task, rows in by_task.items():
+            self.pages[task].show_versions(rows)
+        self.versions_loaded = True
+
+    def _show_error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:{BAD}'>{message}</span>")
+
+    def reactivate(self, task: str, version: int) -> None:
+        """Make an older (or any) version of ``task`` the active one."""
+        project = self.project
+
+        def activate() -> int:
+            with project.open_store() as store:
+                store.activate_model_version(version)
+            return version
+
+        def done(_: int) -> None:
+            self.status.setText(f"{task}: version {version} is active again.")
+            self.switched.emit([task])
+            self.refresh_versions()
+
+        self.background.call(activate, done, self._show_error)
+
+    # ------------------------------------------------------------------ switch
+    def tasks_to_switch(self) -> list[str]:
+        return [task for task, page in self.pages.items() if page.wants_switch()]
+
+    def apply(self) -> JobRunner | None:
+        """Switch the tasks recommended or overridden, through a job."""
+        tasks = self.tasks_to_switch()
+        if not tasks:
+            self.status.setText("Nothing to switch: every new version is worse and none "
+                                "is overridden. Keep the active versions, or tick an override.")
+            return None
+        override = [t for t, p in self.pages.items()
+                    if p.override.isChecked() and not p.entry.recommend_switch]
+        keep = [t for t in self.pages if t not in tasks]
+        project, report = self.project, self.report
+
+        def make_job() -> Iterator[Progress]:
+            return apply_job(project, report, override, keep)
+
+        title = f"Switch to the new versions ({', '.join(tasks)})"
+        if self.jobs is not None:
+            self.runner = self.jobs.run(title, make_job)  # type: ignore[attr-defined]
+        else:
+            self.runner = JobRunner(title, make_job)  # no parent: may outlive the dialog
+            self.runner.start()
+        self.runner.finished.connect(lambda state, value: self._applied(state, value, tasks))
+        self.switch.setEnabled(False)
+        self.keep.setEnabled(False)
+        self.status.setText("Switching…")
+        return self.runner
+
+    def _applied(self, state: str, value: object, tasks: list[str]) -> None:
+        self.keep.setEnabled(True)
+        if state == "done":
+            self.status.setText(f"Switched: {', '.join(tasks)}. Predictions will refresh.")
+            self.keep.setText("Close")
+            self.switched.emit(tasks)
+            self.refresh_versions()
+        else:
+            self.switch.setEnabled(True)
+            self.status.setText(f"<span style='color:{BAD}'>Switch {state}: {value}</span>")
+
+    def done(self, result: int) -> None:
+        self.background.shutdown()
+        super().done(result)
+
+
+def retrain_entries(report: RetrainReport) -> list[TaskRetrain]:
+    """The report's per-task comparisons, in task order."""
+    return list(report.tasks.values())

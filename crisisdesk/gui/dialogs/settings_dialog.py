@@ -1,0 +1,198 @@
+"""The settings dialog, and where the app's settings live.
+
+Settings are a ``QSettings`` INI file in crisisdesk's per-user settings folder
+(``CRISISDESK_CONFIG_DIR`` in tests), next to the model registrations the core keeps
+there. Model folders are not stored here: "Add a model folder…" registers them with the
+core registry, so the CLI and the app find the same models.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crisisdesk.core.models import registry
+from crisisdesk.core.settings import config_dir
+
+SETTINGS_FILE = "gui.ini"
+DEVICES = ("auto", "cpu", "cuda")  # as crisisdesk.core.encoders.factory.DEVICES
+QUANTIZATIONS = ("none", "8bit", "4bit")
+
+# Setting keys and their defaults; read them with :func:`setting`.
+DEFAULTS: dict[str, Any] = {
+    "device": "auto",
+    "image_encoder": "clip-vit-b-32",
+    "text_encoder": "minilm",
+    "captioner": "",
+    "quantization": "none",
+    "offline": False,  # on: the app never offers a download (work from local models only)
+    "annotator": "",
+}
+
+
+def app_settings() -> QSettings:
+    """The app's settings file (created on first write)."""
+    return QSettings(str(config_dir() / SETTINGS_FILE), QSettings.Format.IniFormat)
+
+
+def setting(key: str) -> Any:
+    """A setting's value, with its default and type (booleans come back as bool)."""
+    default = DEFAULTS[key]
+    value = app_settings().value(key, default)
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+    return str(value) if value is not None else default
+
+
+def annotator_name() -> str:
+    """The name labels are given under: the setting, else the user's login name."""
+    name = setting("annotator").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "analyst"
+
+
+def _names(kind: str) -> list[str]:
+    return sorted(name for name, spec in registry.all_specs().items() if spec.kind == kind)
+
+
+class SettingsDialog(QDialog):
+    """Device, encoders, captioner and quantization, model folders, offline mode, name."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(520)
+        form = QFormLayout()
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.device.setToolTip("auto uses a CUDA GPU when one is usable, else the CPU")
+        self.image_encoder = self._editable(_names("clip"))
+        self.text_encoder = self._editable(_names("text"))
+        self.captioner = self._editable(["", *_names("captioner")])  # "": no captions
+        self.captioner.lineEdit().setPlaceholderText("no captions")
+        self.quantization = QComboBox()
+        self.quantization.addItems(QUANTIZATIONS)
+        self.quantization.setToolTip("Load the captioner in 8 or 4 bits (needs a CUDA GPU)")
+        self.offline = QCheckBox("Work offline (never offer a model download)")
+        self.annotator = QLineEdit()
+        self.annotator.setPlaceholderText(annotator_name())
+        form.addRow("Device", self.device)
+        form.addRow("Image encoder", self.image_encoder)
+        form.addRow("Text encoder", self.text_encoder)
+        form.addRow("Captioner", self.captioner)
+        form.addRow("Quantization", self.quantization)
+        form.addRow("", self.offline)
+        form.addRow("Annotator name", self.annotator)
+
+        models = QGroupBox("Model folders")
+        box = QVBoxLayout(models)
+        self.models = QTreeWidget()
+        self.models.setHeaderLabels(["Model", "Kind", "Where"])
+        self.models.setRootIsDecorated(False)
+        self.models.setMinimumHeight(90)
+        self.models.setMaximumHeight(150)
+        add = QPushButton("Add a model folder…")
+        add.clicked.connect(self.add_model_folder)
+        row = QHBoxLayout()
+        self.model_name = self._editable(["", *sorted(registry.all_specs())])
+        self.model_name.lineEdit().setPlaceholderText("model name, e.g. clip-vit-b-32")
+        row.addWidget(self.model_name, 1)
+        row.addWidget(add)
+        box.addWidget(self.models)
+        box.addLayout(row)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(models)
+        layout.addWidget(buttons)
+        self.load()
+
+    @staticmethod
+    def _editable(items: list[str]) -> QComboBox:
+        combo = QComboBox()
+        combo.setEditable(True)  # a model registered under a new name can be typed in
+        combo.addItems(items)
+        return combo
+
+    def load(self) -> None:
+        """Show the saved settings and the registered model folders."""
+        self.device.setCurrentText(setting("device"))
+        self.image_encoder.setCurrentText(setting("image_encoder"))
+        self.text_encoder.setCurrentText(setting("text_encoder"))
+        self.captioner.setCurrentText(setting("captioner"))
+        self.quantization.setCurrentText(setting("quantization"))
+        self.offline.setChecked(setting("offline"))
+        self.annotator.setText(setting("annotator"))
+        self.refresh_models()
+
+    def refresh_models(self) -> None:
+        """List the models registered from local folders (a small settings file read)."""
+        self.models.clear()
+        for name, entry in sorted(registry.registered_paths().items()):
+            QTreeWidgetItem(self.models, [name, entry.get("kind", ""), entry.get("path", "")])
+        self.models.resizeColumnToContents(0)
+
+    def save(self) -> None:
+        """Write the settings shown."""
+        values = {
+            "device": self.device.currentText(),
+            "image_encoder": self.image_encoder.currentText().strip(),
+            "text_encoder": self.text_encoder.currentText().strip(),
+            "captioner": self.captioner.currentText().strip(),
+            "quantization": self.quantization.currentText(),
+            "offline": self.offline.isChecked(),
+            "annotator": self.annotator.text().strip(),
+        }
+        store = app_settings()
+        for key, value in values.items():
+            store.setValue(key, value)
+        store.sync()
+
+    def accept(self) -> None:
+        self.save()
+        super().accept()
+
+    def add_model_folder(self) -> bool:
+        """Register a local folder as the model named in the name box."""
+        name = self.model_name.currentText().strip()
+        if not name:
+            QMessageBox.information(self, "Model name needed",
+                                    "Type the model's name first (e.g. clip-vit-b-32).")
+            return False
+        folder = QFileDialog.getExistingDirectory(self, f"Folder holding the model {name}")
+        if not folder:
+            return False
+        try:
+            registry.register(name, folder)
+        except (FileNotFoundError, ValueError) as exc:
+            QMessageBox.warning(self, "Model folder not usable", str(exc))
+            return False
+        self.refresh_models()
+        return True

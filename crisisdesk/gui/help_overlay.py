@@ -1,0 +1,78 @@
+"""The shortcut help: a card over the window listing every key (F1 or ? shows it).
+
+It reads :data:`crisisdesk.gui.labelling.SHORTCUTS`, the same table the key filter is
+documented by, so the help cannot drift from what the keys do. Any key or click hides it.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+
+from crisisdesk.gui import style
+from crisisdesk.gui.labelling import SHORTCUTS
+
+
+class HelpOverlay(QWidget):
+    """A dimmed layer over ``parent`` with the shortcut card in the middle."""
+
+    closed = Signal()
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        card = QFrame(self)
+        card.setObjectName("helpCard")
+        card.setStyleSheet("QFrame#helpCard { background: white; border-radius: 10px; }")
+        rows = "".join(
+            f"<tr><td style='padding:3px 18px 3px 0'><b>{escape(keys)}</b></td>"
+            f"<td style='padding:3px 0'>{escape(what)}</td></tr>" for keys, what in SHORTCUTS)
+        text = QLabel(f"<h3>Keyboard shortcuts</h3><table>{rows}</table>"
+                      f"<p style='color:{style.MUTED}'>The focused task is outlined in blue. "
+                      "Each label is saved at once. Press any key to close.</p>")
+        text.setTextFormat(Qt.TextFormat.RichText)
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(24, 16, 24, 16)
+        layout.addWidget(text)
+        self.card = card
+        self.text = text
+        parent.installEventFilter(self)
+        self.hide()
+
+    def toggle(self) -> None:
+        """Show the help, or hide it when shown."""
+        if self.isVisible():
+            self.hide()
+            return
+        self.setGeometry(self.parentWidget().rect())
+        self.raise_()
+        self.show()
+        self.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Resize and self.isVisible():
+            self.setGeometry(self.parentWidget().rect())
+        return False
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        self.card.adjustSize()
+        card = self.card.rect()
+        card.moveCenter(self.rect().center())
+        self.card.setGeometry(card)
+
+    def hideEvent(self, event) -> None:  # noqa: N802
+        self.closed.emit()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        QPainter(self).fillRect(self.rect(), QColor(0, 0, 0, 110))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        self.hide()
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.hide()
+        event.accept()

@@ -1,0 +1,92 @@
+"""The detail panel's image: fitted to the panel, zoomed with the wheel or +/-.
+
+Also draws the placeholders a reviewer must be able to tell apart: a text-only item, an
+image that is missing or unreadable, and an image still being decoded.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from crisisdesk.gui import style
+
+ZOOM_STEP = 1.25
+MAX_ZOOM = 8.0
+
+
+class ImageView(QWidget):
+    """Shows one pixmap fitted to the widget, or zoomed around the centre."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pixmap: QPixmap | None = None
+        self._message = "No item selected"
+        self._zoom = 1.0  # relative to "fit"
+        self.setMinimumSize(200, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip("Wheel or +/- to zoom, 0 to fit")
+
+    @property
+    def zoom(self) -> float:
+        """The zoom factor over "fit to panel" (1.0 = fit)."""
+        return self._zoom
+
+    def has_image(self) -> bool:
+        return self._pixmap is not None
+
+    def set_pixmap(self, pixmap: QPixmap) -> None:
+        self._pixmap, self._zoom = pixmap, 1.0
+        self.update()
+
+    def set_message(self, message: str) -> None:
+        """Show a placeholder instead of an image (text-only, missing, loading)."""
+        self._pixmap, self._message, self._zoom = None, message, 1.0
+        self.update()
+
+    @property
+    def message(self) -> str:
+        return "" if self._pixmap is not None else self._message
+
+    def zoom_in(self) -> None:
+        self._set_zoom(self._zoom * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self._set_zoom(self._zoom / ZOOM_STEP)
+
+    def fit(self) -> None:
+        self._set_zoom(1.0)
+
+    def _set_zoom(self, zoom: float) -> None:
+        if self._pixmap is None:
+            return
+        self._zoom = min(MAX_ZOOM, max(1.0, zoom))
+        self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        if self._pixmap is None:
+            event.ignore()
+            return
+        (self.zoom_in if event.angleDelta().y() > 0 else self.zoom_out)()
+        event.accept()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        area = QRectF(self.rect()).adjusted(4, 4, -4, -4)
+        painter.fillRect(self.rect(), QColor(style.PANEL_BG))
+        if self._pixmap is None or self._pixmap.isNull():
+            painter.setPen(QPen(QColor(style.BORDER), 1, Qt.PenStyle.DashLine))
+            painter.drawRoundedRect(area, 6, 6)
+            painter.setPen(QColor(style.MUTED))
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self._message)
+            return
+        size = self._pixmap.size().toSizeF()
+        fit = min(area.width() / size.width(), area.height() / size.height())
+        scale = fit * self._zoom
+        w, h = size.width() * scale, size.height() * scale
+        target = QRectF(0, 0, w, h)
+        target.moveCenter(QPointF(area.center()))
+        painter.drawPixmap(target, self._pixmap, QRectF(self._pixmap.rect()))

@@ -1,0 +1,283 @@
+"""The item list's Qt model: a queue of the store, fetched a page at a time, off the UI thread.
+
+The model knows the queue's size (``review.queue_size``), so the scrollbar is true to it
+from the first paint, but holds only the pages that were painted: asking for a row whose
+page is not here returns a "loading" placeholder and queues that page; queued pages are
+fetched with ``review.queue_page`` through the window's :class:`Background` (never on the
+UI thread) and the rows repaint when they arrive. Dragging the scrollbar to the end of
+100,000 items therefore fetches the last page or two, not the 99,900 rows in between, and
+pages no longer painted are dropped (LRU), so memory stays flat however far one scrolls.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from crisisdesk.core import review
+from crisisdesk.core.project import Project
+from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.gui.thumbnails import ThumbnailCache
+from crisisdesk.gui.worker import Background
+
+PAGE = 64  # rows per queue_page call: a screenful or two
+MAX_PAGES = 64  # pages kept (4,096 rows); painted pages are the recently used ones
+MAX_IN_FLIGHT = 3  # page queries running at once; newer wishes wait for a free slot
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ItemRow of a row (None while loading)
+Index = QModelIndex | QPersistentModelIndex
+
+
+
+class ItemModel(QAbstractListModel):
+    """Rows of one queue (search and sort applied), loaded lazily in pages."""
+
+    loaded = Signal()  # a new query's size and first page arrived
+    refreshed = Signal()  # a refresh's pages arrived
+    failed = Signal(str)  # a query failed; the message names what went wrong
+
+    def __init__(self, project: Project, background: Background, thumbnails: ThumbnailCache,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._project = project
+        self._background = background
+        self._thumbnails = thumbnails
+        self.queue = Queue("all")
+        self.search = ""
+        self.sort = "priority"
+        self._total = 0
+        self._generation = 0
+        self._pages: OrderedDict[int, list[ItemRow]] = OrderedDict()
+        self._wanted: OrderedDict[int, None] = OrderedDict()
+        self._in_flight: set[int] = set()
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(10)
+        self._flush_timer.timeout.connect(self._flush)
+        thumbnails.ready.connect(self._thumbnail_ready)
+        # Figures for tests and the benchmark: how much of the queue was ever fetched.
+        self.page_calls = 0
+        self.rows_fetched = 0
+
+    # ------------------------------------------------------------------ queries
+    def set_query(self, queue: Queue, search: str = "", sort: str = "priority") -> None:
+        """Show ``queue`` filtered by ``search`` in ``sort`` order (loads in the background)."""
+        self.queue, self.search, self.sort = queue, search, sort
+        self._generation += 1
+        self.beginResetModel()
+        self._total = 0
+        self._pages.clear()
+        self._wanted.clear()
+        self._in_flight.clear()
+        self.endResetModel()
+        generation, project = self._generation, self._project
+
+        def fetch() -> tuple[int, list[ItemRow]]:
+            with project.open_store() as store:
+                size = review.queue_size(store, queue, search)
+                rows = review.queue_page(store, queue, offset=0, limit=PAGE, search=search,
+                                         sort=sort) if size else []
+            return size, rows
+
+        self._background.call(fetch, lambda result: self._query_arrived(generation, result),
+                              self.failed.emit, key=f"items-query-{id(self)}")
+
+    def _query_arrived(self, generation: int, result: tuple[int, list[ItemRow]]) -> None:
+        if generation != self._generation:
+            return
+        size, rows = result
+        self._count(rows)
+        if size:
+            self.beginInsertRows(QModelIndex(), 0, size - 1)
+            self._total = size
+            self._pages[0] = rows
+            self.endInsertRows()
+        self.loaded.emit()
+
+    def refresh(self) -> None:
+        """Fetch the size and the pages held again (labels changed, a job ended, another
+        window wrote): rows stay where they are unless the queue's size changed."""
+        self._generation += 1
+        self._in_flight.clear()
+        generation, project = self._generation, self._project
+        queue, search, sort = self.queue, self.search, self.sort
+        pages = list(self._pages)
+
+        def fetch() -> tuple[int, dict[int, list[ItemRow]]]:
+            with project.open_store() as store:
+                size = review.queue_size(store, queue, search)
+                out = {p: review.queue_page(store, queue, offset=p * PAGE, limit=PAGE,
+                                            search=search, sort=sort)
+                       for p in pages if p * PAGE < size}
+            return size, out
+
+        self._background.call(fetch, lambda result: self._refresh_arrived(generation, result),
+                              self.failed.emit, key=f"items-query-{id(self)}")
+
+    def _refresh_arrived(self, generation: int,
+                         result: tuple[int, dict[int, list[ItemRow]]]) -> None:
+        if generation != self._generation:
+            return
+        size, pages = result
+        for rows in pages.values():
+            self._count(rows)
+        if size != self._total:
+            self.beginResetModel()
+            self._total = size
+            self._pages = OrderedDict(pages)
+            self.endResetModel()
+        else:
+            self._pages = OrderedDict(pages)
+            if size:
+                self.dataChanged.emit(self.index(0), self.index(size - 1))
+        self.refreshed.emit()
+
+    def refresh_items(self, item_ids: Iterable[int]) -> None:
+        """Fetch the rows of these items again (after a label change) where they are held."""
+        ids = set(item_ids)
+        if not ids:
+            return
+        if len(ids) > 4 * PAGE:
+            self.refresh()
+            return
+        project = self._project
+
+        def fetch() -> dict[int, ItemRow]:
+            with project.open_store() as store:
+                return {i: review.item_detail(store, i).row for i in ids}
+
+        self._background.call(fetch, self._rows_arrived, self.failed.emit)
+
+    def _rows_arrived(self, rows: dict[int, ItemRow]) -> None:
+        for page, held in self._pages.items():
+            for n, row in enumerate(held):
+                if row.id in rows:
+                    held[n] = rows[row.id]
+                    index = self.index(page * PAGE + n)
+                    self.dataChanged.emit(index, index)
+
+    # ------------------------------------------------------------------ Qt model
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else self._total
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        return self._value(index, role)
+
+    def _value(self, index: Index, role: int) -> Any:
+        if not index.isValid() or not 0 <= index.row() < self._total:
+            return None
+        row = self.row_at(index.row(), fetch=True)
+        if role == ROW_ROLE:
+            return row
+        if row is None:
+            return "Loading…" if role == Qt.ItemDataRole.DisplayRole else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{row.uid}\n{row.text[:500]}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            if row.image_path and row.media_status == "ok":
+                return self._thumbnails.get(row.image_path)
+        return None
+
+    # ------------------------------------------------------------------ rows
+    @property
+    def total(self) -> int:
+        """The queue's size (0 until the first page arrived)."""
+        return self._total
+
+    def row_at(self, row: int, *, fetch: bool = False) -> ItemRow | None:
+        """The row's item if its page is here; with ``fetch``, queue the page otherwise."""
+        page = row // PAGE
+        held = self._pages.get(page)
+        if held is None:
+            if fetch:
+                self._want(page)
+            return None
+        self._pages.move_to_end(page)
+        offset = row - page * PAGE
+        return held[offset] if offset < len(held) else None
+
+    def row_of(self, item_id: int) -> int | None:
+        """The row number of an item among the rows held (None when not held)."""
+        for page, held in self._pages.items():
+            for n, row in enumerate(held):
+                if row.id == item_id:
+                    return page * PAGE + n
+        return None
+
+    def loaded_rows(self) -> int:
+        """How many rows are held now."""
+        return sum(len(held) for held in self._pages.values())
+
+    def _count(self, rows: list[ItemRow]) -> None:
+        self.page_calls += 1
+        self.rows_fetched += len(rows)
+
+    # ------------------------------------------------------------------ paging
+    def _want(self, page: int) -> None:
+        if page in self._in_flight:
+            return
+        self._wanted[page] = None
+        self._wanted.move_to_end(page)
+        while len(self._wanted) > 2 * MAX_IN_FLIGHT:  # older wishes were scrolled past
+            self._wanted.popitem(last=False)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def _flush(self) -> None:
+        generation, project = self._generation, self._project
+        queue, search, sort = self.queue, self.search, self.sort
+        while self._wanted and len(self._in_flight) < MAX_IN_FLIGHT:
+            page, _ = self._wanted.popitem(last=True)  # newest first: what is on screen now
+            if page in self._pages:
+                continue
+            self._in_flight.add(page)
+
+            def fetch(page: int = page) -> list[ItemRow]:
+                with project.open_store() as store:
+                    return review.queue_page(store, queue, offset=page * PAGE, limit=PAGE,
+                                             search=search, sort=sort)
+
+            self._background.call(
+                fetch, self._page_arrived_for(generation, page), self._page_failed_for(page))
+
+    def _page_arrived_for(self, generation: int, page: int) -> Callable[[list[ItemRow]], None]:
+        def arrived(rows: list[ItemRow]) -> None:
+            if generation != self._generation:
+                return
+            self._in_flight.discard(page)
+            self._count(rows)
+            self._pages[page] = rows
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+            first = page * PAGE
+            last = min(self._total, first + PAGE) - 1
+            if last >= first:
+                self.dataChanged.emit(self.index(first), self.index(last))
+            if self._wanted:
+                self._flush()
+        return arrived
+
+    def _page_failed_for(self, page: int) -> Callable[[str], None]:
+        def failed(message: str) -> None:
+            self._in_flight.discard(page)
+            self.failed.emit(message)
+        return failed
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for page, held in self._pages.items():
+            for n, row in enumerate(held):
+                if row.image_path == path:
+                    index = self.index(page * PAGE + n)
+                    self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])

@@ -1,0 +1,308 @@
+"""The jobs panel: one row per long job with its progress, rate, ETA, device and Cancel.
+
+Jobs run through :class:`~crisisdesk.gui.worker.JobRunner` (never on the GUI thread).
+Finished jobs stay listed with how they ended; a failed job shows its message in its row
+(the full trace behind "Details…"), so nothing stops silently. A job that failed because
+a model is missing offers to download it (as a job of its own, with progress) or to use
+a local folder; "Retry" then runs the same job again, which only does what is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crisisdesk.core.models import registry
+from crisisdesk.core.progress import Progress
+from crisisdesk.gui.dialogs.settings_dialog import setting
+from crisisdesk.gui.worker import JobRunner
+
+MakeJob = Callable[[], Iterator[Progress]]
+_MISSING_MODEL = re.compile(r"model '([^']+)' (?:is not installed|has no hub source)")
+
+STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
+              "cancelled": "Cancelled", "failed": "Failed"}
+STATE_COLOUR = {"done": "#2e7d32", "cancelled": "#8d6e00", "failed": "#c62828"}
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``0:42``, ``12:05`` or ``2:03:10``; an en dash when unknown."""
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_rate(rate: float | None, unit: str) -> str:
+    """``12.3 items/s`` (or ``–`` while not measured)."""
+    if rate is None:
+        return f"– {unit}/s"
+    return f"{rate:,.1f} {unit}/s" if rate < 100 else f"{rate:,.0f} {unit}/s"
+
+
+def missing_model(runner: JobRunner) -> str | None:
+    """The name of the model a failed job was missing, or None."""
+    if isinstance(runner.exception, registry.ModelMissing) or runner.error:
+        text = str(runner.exception or "") + "\n" + (runner.error or "")
+        found = _MISSING_MODEL.search(text)
+        if found:
+            return found.group(1)
+    return None
+
+
+def download_job(name: str) -> Iterator[Progress]:
+    """Fetch a model from the hub as a job: one step (the hub reports no finer progress
+    to us), so the row shows a busy bar until the files are in the cache."""
+    spec = registry.get_spec(name)
+    yield Progress(0, 0, f"downloading {name} from {spec.hub_id}", "network")
+    folder = registry.download(spec)
+    yield Progress(1, 1, f"installed in {folder}", "network")
+
+
+class JobRow(QFrame):
+    """One job in the panel."""
+
+    def __init__(self, panel: JobsPanel, runner: JobRunner, make_job: MakeJob,
+                 unit: str) -> None:
+        super().__init__(panel)
+        self.panel, self.runner, self.make_job, self.unit = panel, runner, make_job, unit
+        self.setObjectName("jobRow")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 6, 8, 6)
+        grid.setHorizontalSpacing(10)
+        grid.setVerticalSpacing(3)
+        self.title = QLabel(f"<b>{runner.title}</b>")
+        self.state = QLabel(STATE_TEXT["pending"])
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.bar.setMinimumWidth(160)
+        self.figures = QLabel("")  # "done / total · rate · ETA"
+        self.device = QLabel("")
+        self.device.setToolTip("The device the job reports it runs on")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setVisible(False)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.clicked.connect(self._cancel)
+        self.details = QPushButton("Details…")
+        self.details.clicked.connect(self.show_details)
+        self.retry = QPushButton("Retry")
+        self.retry.clicked.connect(lambda: panel.run(runner.title, make_job, unit=unit))
+        self.download = QPushButton("Download")
+        self.local = QPushButton("Use a local folder…")
+        self.download.clicked.connect(self._download)
+        self.local.clicked.connect(self._use_local_folder)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        for button in (self.download, self.local, self.details, self.retry, self.cancel):
+            button.setAutoDefault(False)
+            buttons.addWidget(button)
+            button.setVisible(button is self.cancel)
+        grid.addWidget(self.title, 0, 0)
+        grid.addWidget(self.state, 0, 1, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.bar, 1, 0, 1, 2)
+        grid.addWidget(self.figures, 2, 0)
+        grid.addWidget(self.device, 2, 1, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.message, 3, 0, 1, 2)
+        grid.addLayout(buttons, 4, 0, 1, 2, Qt.AlignmentFlag.AlignRight)
+        grid.setColumnStretch(0, 1)
+        self.bar.setRange(0, 0)  # busy until the first progress says how much there is
+        runner.progress.connect(self._on_progress)
+        runner.finished.connect(self._on_finished)
+        self._popup: QMessageBox | None = None
+        self.missing_model: str | None = None  # set when the job failed for want of a model
+
+    # ------------------------------------------------------------------ updates
+    def _on_progress(self, progress: Progress) -> None:
+        self.state.setText(STATE_TEXT["running"]
+                           if not self.runner.cancel_requested else "Cancelling…")
+        if progress.total:
+            self.bar.setRange(0, progress.total)
+            self.bar.setValue(min(progress.done, progress.total))
+            done = f"{progress.done:,} / {progress.total:,}"
+        else:
+            self.bar.setRange(0, 0)
+            done = f"{progress.done:,}"
+        self.figures.setText(f"{done} {self.unit} · {format_rate(self.runner.rate, self.unit)}"
+                             f" · ETA {format_seconds(self.runner.eta)}")
+        self.device.setText(f"on {progress.device}" if progress.device else "")
+        self._set_message(progress.message)
+
+    def _on_finished(self, state: str, value: object) -> None:
+        runner = self.runner
+        colour = STATE_COLOUR.get(state, "")
+        self.state.setText(f"<b style='color:{colour}'>{STATE_TEXT.get(state, state)}</b>")
+        self.cancel.setVisible(False)
+        elapsed = format_seconds(runner.elapsed)
+        last = runner.last_progress
+        if state == "done":
+            total = (last.total or last.done) if last else 1
+            self.bar.setRange(0, max(1, total))
+            self.bar.setValue(max(1, total))
+            self.figures.setText(f"finished in {elapsed}"
+                                 + (f" · {last.done:,} {self.unit}" if last else ""))
+        else:
+            if self.bar.maximum() == 0:
+                self.bar.setRange(0, 1)
+                self.bar.setValue(0)
+            done = f"{last.done:,} {self.unit} done" if last else "nothing done"
+            self.figures.setText(f"stopped after {elapsed} · {done}")
+            self.retry.setVisible(True)
+        if state == "cancelled":
+            self._set_message("Cancelled; what was done is kept. Retry resumes.")
+        if state == "failed":
+            self._set_message(f"<span style='color:#c62828'>{_html(runner.error or '')}</span>")
+            self.message.setToolTip(runner.details)
+            self.details.setVisible(True)
+            name = missing_model(runner)
+            if name:
+                self.missing_model = name
+                self.download.setVisible(True)
+                self.local.setVisible(True)
+                if setting("offline"):  # the analyst asked never to go online
+                    self.download.setEnabled(False)
+                    self.download.setToolTip("Offline mode is on (Settings)")
+        self.panel._finished(self, state)
+
+    def _set_message(self, text: str) -> None:
+        # An empty line would leave a gap in the row: hide it instead.
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ actions
+    def _cancel(self) -> None:
+        self.runner.cancel()
+        self.cancel.setEnabled(False)
+        self.state.setText("Cancelling…")
+
+    def show_details(self) -> QMessageBox:
+        """The failed job's message and trace in a (non-blocking) popup."""
+        box = QMessageBox(QMessageBox.Icon.Critical, f"{self.runner.title} failed",
+                          self.runner.error or "", QMessageBox.StandardButton.Close, self)
+        box.setDetailedText(self.runner.details)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        self._popup = box
+        return box
+
+    def _download(self) -> None:
+        name = self.missing_model
+        if name is None:
+            return
+        self.panel.run(f"Download {name}", lambda: download_job(name), unit="model")
+
+    def _use_local_folder(self) -> None:
+        name = self.missing_model
+        if name is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, f"Folder holding the model {name}")
+        if not folder:
+            return
+        try:
+            registry.register(name, folder)
+        except (FileNotFoundError, ValueError, KeyError) as exc:
+            QMessageBox.warning(self, "Model folder not usable", str(exc))
+            return
+        self._set_message(f"{name} now comes from {folder}. Retry to run the job again.")
+
+
+def _html(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n", "<br>"))
+
+
+class JobsPanel(QWidget):
+    """The list of the window's jobs, newest first; ``run`` starts one."""
+
+    job_finished = Signal(str, str)  # title, state (done | cancelled | failed)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[JobRow] = []
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        head.setContentsMargins(6, 4, 6, 0)
+        self.summary = QLabel("No jobs yet")
+        self.clear = QPushButton("Clear finished")
+        self.clear.clicked.connect(self.clear_finished)
+        self.clear.setEnabled(False)
+        head.addWidget(self.summary, 1)
+        head.addWidget(self.clear)
+        outer.addLayout(head)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        self._list = QVBoxLayout(body)
+        self._list.setContentsMargins(6, 4, 6, 6)
+        self._list.setSpacing(6)
+        self._list.addStretch(1)
+        scroll.setWidget(body)
+        outer.addWidget(scroll, 1)
+
+    def run(self, title: str, make_job: MakeJob, *, unit: str = "items") -> JobRunner:
+        """Start a job: ``make_job()`` runs in the worker thread and returns the generator."""
+        # No Qt parent: a runner must outlive the panel while its thread runs (the worker
+        # keeps it alive until it ends).
+        runner = JobRunner(title, make_job)
+        row = JobRow(self, runner, make_job, unit)
+        self.rows.insert(0, row)
+        self._list.insertWidget(0, row)
+        runner.start()
+        self._update_summary()
+        return runner
+
+    def row_of(self, runner: JobRunner) -> JobRow:
+        """The row showing ``runner``."""
+        return next(row for row in self.rows if row.runner is runner)
+
+    def running(self) -> list[JobRunner]:
+        return [row.runner for row in self.rows if row.runner.is_running()]
+
+    def clear_finished(self) -> None:
+        """Drop the rows of jobs that ended."""
+        for row in [r for r in self.rows if not r.runner.is_running()]:
+            self.rows.remove(row)
+            row.setParent(None)
+            row.deleteLater()
+        self._update_summary()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel the running jobs and wait for their threads (window closing)."""
+        for runner in self.running():
+            runner.cancel()
+        for runner in self.running():
+            runner.wait(timeout_ms)
+
+    def _finished(self, row: JobRow, state: str) -> None:
+        self._update_summary()
+        self.job_finished.emit(row.runner.title, state)
+
+    def _update_summary(self) -> None:
+        running = len(self.running())
+        ended = len(self.rows) - running
+        self.clear.setEnabled(ended > 0)
+        if not self.rows:
+            self.summary.setText("No jobs yet")
+        else:
+            self.summary.setText(f"{running} running, {ended} finished")

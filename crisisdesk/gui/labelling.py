@@ -1,0 +1,209 @@
+"""Labelling from the keyboard: the key map, and the labeller that commits each label.
+
+Every label is committed the moment it is given: the write runs in the window's
+:class:`Background`, then ``labels_changed`` tells the list, the detail panel and the
+queue counts to fetch again. Writes go through one lane, one at a time and in the order
+given, so "2" quickly followed by "3" ends as 3, and an undo never overtakes the label it
+undoes. A selection of items is labelled as one journal action, so one Ctrl+Z takes all
+of it back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+
+from crisisdesk.core import review
+from crisisdesk.core.project import Project
+from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.core.store import LabelChange, Store
+from crisisdesk.gui.worker import Background
+
+#: (keys, what they do): the help overlay lists exactly these.
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("1 … 9", "give the focused task that class (every selected item at once)"),
+    ("Enter", "accept the prediction as the label"),
+    ("Tab / Shift+Tab", "next / previous task"),
+    ("J / ↓", "next item"),
+    ("K / ↑", "previous item"),
+    ("Shift+click, Ctrl+click", "select several items"),
+    ("Ctrl+Z", "undo your last label change"),
+    ("Ctrl+Shift+Z", "redo"),
+    ("+ / − / 0", "zoom the image in / out / fit"),
+    ("Ctrl+F", "search text and captions"),
+    ("F5", "refresh (see labels given in another window)"),
+    ("F1 or ?", "show or hide this help"),
+)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The items a key acts on: rows already held, plus row ranges of the list still to
+    fetch (a Shift-click across rows never scrolled into view)."""
+
+    rows: tuple[ItemRow, ...]
+    ranges: tuple[tuple[int, int], ...] = ()  # (offset, count) in the list's order
+    queue: Queue = field(default_factory=lambda: Queue("all"))
+    search: str = ""
+    sort: str = "priority"
+
+    def resolve(self, store: Store) -> list[ItemRow]:
+        """Every targeted row (runs in the background: the ranges are store queries)."""
+        rows = list(self.rows)
+        for offset, count in self.ranges:
+            rows += review.queue_page(store, self.queue, offset=offset, limit=count,
+                                      search=self.search, sort=self.sort)
+        seen: set[int] = set()
+        return [r for r in rows if not (r.id in seen or seen.add(r.id))]
+
+
+Write = Callable[[Store], list[int]]  # a store write returning the items it touched
+
+
+class Labeller(QObject):
+    """Gives labels, undoes and redoes them, for one annotator, in order."""
+
+    labels_changed = Signal(list)  # item ids whose labels changed
+    message = Signal(str)  # a line for the status bar
+    failed = Signal(str)
+
+    def __init__(self, project: Project, background: Background, annotator: str,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._project, self._background = project, background
+        self.annotator = annotator
+        self._lane: deque[tuple[Write, str]] = deque()
+        self._busy = False
+
+    # ------------------------------------------------------------------ actions
+    def give(self, targets: Targets, task: str, label: str) -> None:
+        """Label every target ``label`` for ``task``: one journal action."""
+        annotator = self.annotator
+
+        def write(store: Store) -> list[int]:
+            rows = targets.resolve(store)
+            store.add_labels([LabelChange(r.id, task, label) for r in rows],
+                             annotator=annotator)
+            return [r.id for r in rows]
+
+        n = len(targets.rows) + sum(c for _, c in targets.ranges)
+        self._enqueue(write, f"{task}: {label}" + (f" for {n:,} items" if n > 1 else ""))
+
+    def accept(self, targets: Targets, task: str) -> None:
+        """Make each target's predicted class of ``task`` its label: one journal action."""
+        annotator = self.annotator
+
+        def write(store: Store) -> list[int]:
+            rows = [r for r in targets.resolve(store) if task in r.predicted]
+            store.add_labels([LabelChange(r.id, task, r.predicted[task][0]) for r in rows],
+                             annotator=annotator)
+            return [r.id for r in rows]
+
+        self._enqueue(write, f"{task}: prediction accepted")
+
+    def undo(self) -> None:
+        """Undo the annotator's latest label action (from the journal)."""
+        annotator = self.annotator
+        self._enqueue(lambda store: [c.item for c in store.undo(annotator)], "undone")
+
+    def redo(self) -> None:
+        """Redo the annotator's latest undone action."""
+        annotator = self.annotator
+        self._enqueue(lambda store: [c.item for c in store.redo(annotator)], "redone")
+
+    def busy(self) -> bool:
+        """Whether writes are still waiting or running."""
+        return self._busy or bool(self._lane)
+
+    # ------------------------------------------------------------------ the lane
+    def _enqueue(self, write: Write, what: str) -> None:
+        self._lane.append((write, what))
+        if not self._busy:
+            self._next()
+
+    def _next(self) -> None:
+        if not self._lane:
+            self._busy = False
+            return
+        self._busy = True
+        write, what = self._lane.popleft()
+        project = self._project
+
+        def run() -> list[int]:
+            with project.open_store() as store:
+                return write(store)
+
+        def done(items: list[int]) -> None:
+            self.message.emit(what if items else f"nothing {what}" if what in (
+                "undone", "redone") else f"{what}: no change")
+            if items:
+                self.labels_changed.emit(items)
+            self._next()
+
+        def failed(error: str) -> None:
+            self.failed.emit(f"The label was not saved: {error}")
+            self._next()
+
+        self._background.call(run, done, failed)
+
+
+# ---------------------------------------------------------------------- keys
+
+KEY_ACTIONS = {
+    Qt.Key.Key_Tab: "next_task", Qt.Key.Key_Backtab: "previous_task",
+    Qt.Key.Key_Return: "accept", Qt.Key.Key_Enter: "accept",
+    Qt.Key.Key_J: "next_item", Qt.Key.Key_K: "previous_item",
+    Qt.Key.Key_Plus: "zoom_in", Qt.Key.Key_Equal: "zoom_in", Qt.Key.Key_Minus: "zoom_out",
+    Qt.Key.Key_0: "zoom_fit", Qt.Key.Key_Question: "help", Qt.Key.Key_F1: "help",
+}
+
+
+def key_action(event: QKeyEvent) -> tuple[str, int] | None:
+    """The labelling action of a key press: (name, class number for "pick"), or None."""
+    key, mods = event.key(), event.modifiers()
+    ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+    if ctrl and key == Qt.Key.Key_Z:
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        return ("redo" if shift else "undo", 0)
+    if ctrl and key == Qt.Key.Key_Y:
+        return ("redo", 0)
+    if mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+               | Qt.KeyboardModifier.MetaModifier):
+        return None
+    if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+        return ("pick", key - Qt.Key.Key_1)
+    if key == Qt.Key.Key_Tab and mods & Qt.KeyboardModifier.ShiftModifier:
+        return ("previous_task", 0)
+    action = KEY_ACTIONS.get(Qt.Key(key))
+    return (action, 0) if action else None
+
+
+class KeyFilter(QObject):
+    """Event filter on the list and the detail panel: turns labelling keys into calls.
+
+    Installed on those widgets only, so typing digits or J into the search box types.
+    """
+
+    def __init__(self, handler: Callable[[str, int], None], parent: QObject | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self._handler = handler
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.ShortcutOverride:
+            # Claim our keys before window shortcuts do, so the filter sees the press.
+            if isinstance(event, QKeyEvent) and key_action(event) is not None:
+                event.accept()
+                return True
+            return False
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        action = key_action(event)
+        if action is None:
+            return False
+        self._handler(*action)
+        return True

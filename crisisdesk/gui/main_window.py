@@ -1,0 +1,294 @@
+"""The main window: queues on the left, the item list in the centre, the detail panel on
+the right, the jobs panel docked below, and keyboard labelling over all of it.
+
+The UI thread only paints and reacts: every store query, image decode and label write
+goes through the window's :class:`Background`; jobs run through the jobs panel's runners.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crisisdesk.core.project import Project
+from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.gui import style
+from crisisdesk.gui.detail_panel import DetailPanel
+from crisisdesk.gui.help_overlay import HelpOverlay
+from crisisdesk.gui.item_list import ItemList
+from crisisdesk.gui.item_model import ItemModel
+from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets
+from crisisdesk.gui.queue_panel import QueuePanel
+from crisisdesk.gui.thumbnails import ThumbnailCache
+from crisisdesk.gui.window_actions import WindowActions
+from crisisdesk.gui.worker import Background
+
+SORTS = (("Priority", "priority"), ("Time", "time"), ("Confidence", "confidence"))
+SEARCH_DELAY_MS = 250  # typing pauses this long before the list is queried
+
+
+def default_annotator() -> str:
+    """The annotator name from the settings (default: the login name)."""
+    from crisisdesk.gui.dialogs.settings_dialog import annotator_name
+
+    return annotator_name()
+
+
+class MainWindow(QMainWindow):
+    """One project open for review."""
+
+    def __init__(self, project: Project, *, annotator: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.setWindowTitle(f"{project.root.name} — crisisdesk")
+        self.setStyleSheet(style.STYLE_SHEET)
+        self.background = Background(self)
+        self.tasks = tuple(builtin_schemes())
+        self.thumbnails = ThumbnailCache(self.background, style.THUMB_SIZE, self)
+        self.model = ItemModel(project, self.background, self.thumbnails, self)
+        self.labeller = Labeller(project, self.background, annotator or default_annotator(),
+                                 self)
+
+        self.queues = QueuePanel(project, self.background, self.tasks)
+        self.items = ItemList()
+        self.items.setModel(self.model)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search text and captions   (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.sort = QComboBox()
+        for title, key in SORTS:
+            self.sort.addItem(f"Sort: {title}", key)
+        self.detail = DetailPanel(project, self.background)
+        self.list_title = QLabel()
+        self._layout()
+
+        self.help = HelpOverlay(self)
+        self.help.closed.connect(self.items.setFocus)
+        self.keys = KeyFilter(self.on_key, self)
+        for widget in (self.items, self.detail, self.detail.text, self.detail.caption,
+                       self.detail.image):
+            widget.installEventFilter(self.keys)
+        self.status = QLabel()
+        self.statusBar().addPermanentWidget(QLabel(f"Annotator: {self.labeller.annotator}"))
+        self.statusBar().addWidget(self.status, 1)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._query)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search.returnPressed.connect(self._search_now)
+        self.sort.currentIndexChanged.connect(lambda _i: self._query())
+        self.queues.queue_selected.connect(self._queue_selected)
+        self.model.loaded.connect(self._list_loaded)
+        self.model.refreshed.connect(self._list_refreshed)
+        self.model.failed.connect(self._show_error)
+        self.detail.failed.connect(self._show_error)
+        self.items.selectionModel().currentChanged.connect(self._current_changed)
+        self.labeller.labels_changed.connect(self._labels_changed)
+        self.labeller.message.connect(self.statusBar().showMessage)
+        self.labeller.failed.connect(self._show_error)
+        self.actions_ = WindowActions(self)
+        self.resize(1400, 860)
+        self.queues.refresh()
+        self._query()
+
+    # ------------------------------------------------------------------ layout
+    def _layout(self) -> None:
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 6, 6, 2)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.sort)
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(2)
+        centre_layout.addLayout(bar)
+        self.list_title.setContentsMargins(8, 0, 8, 0)
+        self.list_title.setStyleSheet(f"color: {style.MUTED};")
+        centre_layout.addWidget(self.list_title)
+        centre_layout.addWidget(self.items, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.queues)
+        splitter.addWidget(centre)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 4)
+        splitter.setSizes([250, 520, 630])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+    def add_jobs_dock(self, panel: QWidget) -> QDockWidget:
+        """Put the jobs panel in a dock at the bottom."""
+        dock = QDockWidget("Jobs", self)
+        dock.setObjectName("jobsDock")
+        dock.setWidget(panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        # Sizes given before the window is shown are lost: apply once it is laid out.
+        QTimer.singleShot(0, lambda: self.resizeDocks([dock], [100], Qt.Orientation.Vertical))
+        return dock
+
+    def add_toolbar(self, actions: list[QAction]) -> QToolBar:
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in actions:
+            toolbar.addAction(action)
+        self.addToolBar(toolbar)
+        return toolbar
+
+    # ------------------------------------------------------------------ list
+    def _query(self) -> None:
+        queue = self.queues.current_queue() or Queue("all")
+        self._search_timer.stop()
+        self.model.set_query(queue, self.search.text().strip(), self.sort.currentData())
+        self.list_title.setText("Loading…")
+
+    def _queue_selected(self, queue: Queue) -> None:
+        if queue != self.model.queue:  # the first counts select the queue already shown
+            self._query()
+
+    def _search_now(self) -> None:
+        self._query()
+        self.items.setFocus()
+
+    def _list_loaded(self) -> None:
+        self._update_title()
+        if self.model.total:
+            self.items.setCurrentIndex(self.model.index(0))
+        else:
+            self.detail.clear()
+
+    def _list_refreshed(self) -> None:
+        self._update_title()
+        item = self.detail.item_id
+        row = self.model.row_of(item) if item is not None else None
+        if row is not None:
+            current = self.items.currentIndex()
+            if current.row() != row:
+                self.items.selectionModel().setCurrentIndex(
+                    self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        elif self.model.total:
+            current = min(max(self.items.currentIndex().row(), 0), self.model.total - 1)
+            self.items.setCurrentIndex(self.model.index(current))
+        self.detail.reload()
+
+    def _update_title(self) -> None:
+        queue = self.queues.current_queue()
+        label = self.queues.currentItem().toolTip(0) if queue else "All items"
+        found = f" matching “{self.model.search}”" if self.model.search else ""
+        self.list_title.setText(f"{label}: {self.model.total:,} items{found}")
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        row = self.model.row_at(current.row()) if current.isValid() else None
+        if row is not None:
+            self.detail.show_item(row.id)
+        elif current.isValid():
+            # The page is still on its way: show the item once its row arrives.
+            self.model.dataChanged.connect(self._retry_current,
+                                           Qt.ConnectionType.SingleShotConnection)
+
+    def _retry_current(self, *_args: object) -> None:
+        current = self.items.currentIndex()
+        if current.isValid():
+            self._current_changed(current, current)
+
+    def current_row(self) -> ItemRow | None:
+        """The item the detail panel is about."""
+        current = self.items.currentIndex()
+        return self.model.row_at(current.row()) if current.isValid() else None
+
+    def targets(self) -> Targets:
+        """The items a label key acts on: the selection, else the current item."""
+        rows: list[ItemRow] = []
+        ranges: list[tuple[int, int]] = []
+        selection = self.items.selectionModel().selection()
+        numbers = sorted({i.row() for r in selection for i in r.indexes()}) if len(
+            selection) else []
+        if not numbers and self.items.currentIndex().isValid():
+            numbers = [self.items.currentIndex().row()]
+        for number in numbers:
+            row = self.model.row_at(number)
+            if row is not None:
+                rows.append(row)
+            elif ranges and ranges[-1][0] + ranges[-1][1] == number:
+                ranges[-1] = (ranges[-1][0], ranges[-1][1] + 1)
+            else:
+                ranges.append((number, 1))
+        return Targets(tuple(rows), tuple(ranges), self.model.queue, self.model.search,
+                       self.model.sort)
+
+    # ------------------------------------------------------------------ keys
+    def on_key(self, action: str, number: int) -> None:
+        """Do what a labelling key means (see labelling.SHORTCUTS)."""
+        detail = self.detail.detail
+        boxes = self.detail.task_boxes
+        if action in ("next_item", "previous_item"):
+            self.move(1 if action == "next_item" else -1)
+        elif action in ("next_task", "previous_task") and boxes:
+            step = 1 if action == "next_task" else -1
+            self.detail.set_focused_task((self.detail.focused_task + step) % len(boxes))
+        elif action == "pick" and detail is not None and boxes:
+            view = boxes[self.detail.focused_task].view
+            if number < len(view.classes):
+                self.labeller.give(self.targets(), view.task, view.classes[number])
+        elif action == "accept" and detail is not None and boxes:
+            self.labeller.accept(self.targets(), boxes[self.detail.focused_task].view.task)
+        elif action == "undo":
+            self.labeller.undo()
+        elif action == "redo":
+            self.labeller.redo()
+        elif action == "zoom_in":
+            self.detail.image.zoom_in()
+        elif action == "zoom_out":
+            self.detail.image.zoom_out()
+        elif action == "zoom_fit":
+            self.detail.image.fit()
+        elif action == "help":
+            self.help.toggle()
+
+    def move(self, step: int) -> None:
+        """Go to the next (1) or previous (-1) item; the selection follows."""
+        total = self.model.total
+        if not total:
+            return
+        current = self.items.currentIndex().row()
+        row = min(max(current + step, 0), total - 1) if current >= 0 else 0
+        self.items.setCurrentIndex(self.model.index(row))
+
+    # ------------------------------------------------------------------ refresh
+    def _labels_changed(self, items: list[int]) -> None:
+        self.model.refresh_items(items)
+        self.detail.reload()
+        self.queues.refresh()
+
+    def refresh(self) -> None:
+        """Fetch everything shown again (F5; after a job ends; another window wrote)."""
+        self.queues.refresh()
+        self.model.refresh()
+
+    def _show_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.actions_.shutdown()
+        self.background.shutdown()
+        super().closeEvent(event)

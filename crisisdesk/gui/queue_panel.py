@@ -1,0 +1,131 @@
+"""The queue panel: the review queues on the left, with their counts kept current.
+
+Counts come from ``review.queue_counts`` in the window's :class:`Background`; the window
+calls :meth:`QueuePanel.refresh` after every label change and at the end of every job.
+Queues are grouped: general ones first, then one group per task, then events.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+
+from crisisdesk.core import review
+from crisisdesk.core.project import Project
+from crisisdesk.core.review import Queue, QueueCount
+from crisisdesk.gui import style
+from crisisdesk.gui.worker import Background
+
+QUEUE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _group_of(count: QueueCount) -> str:
+    if count.queue.kind == "event":
+        return "Events"
+    return count.queue.task or "Queues"
+
+
+class QueuePanel(QTreeWidget):
+    """Queues and counts; emits ``queue_selected`` when the analyst picks one."""
+
+    queue_selected = Signal(object)  # Queue
+    counts_arrived = Signal()
+
+    def __init__(self, project: Project, background: Background, tasks: tuple[str, ...],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("queuePanel")
+        self._project, self._background, self._tasks = project, background, tasks
+        self._items: dict[Queue, QTreeWidgetItem] = {}
+        self._signature: tuple[Queue, ...] = ()
+        self.setColumnCount(2)
+        self.setHeaderHidden(True)
+        self.setRootIsDecorated(False)
+        self.setIndentation(10)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.header().setStretchLastSection(False)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.setMinimumWidth(220)
+        self.currentItemChanged.connect(self._current_changed)
+        placeholder = QTreeWidgetItem(["Counting…", ""])
+        placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.addTopLevelItem(placeholder)
+
+    def refresh(self) -> None:
+        """Count the queues again in the background; the panel updates when they arrive."""
+        project, tasks = self._project, self._tasks
+
+        def count() -> list[QueueCount]:
+            with project.open_store() as store:
+                return review.queue_counts(store, tasks)
+
+        self._background.call(count, self._show, self._failed, key=f"queue-counts-{id(self)}")
+
+    def current_queue(self) -> Queue | None:
+        """The queue selected now."""
+        item = self.currentItem()
+        return item.data(0, QUEUE_ROLE) if item is not None else None
+
+    def select(self, queue: Queue) -> bool:
+        """Select ``queue`` if it is listed; True when it is."""
+        item = self._items.get(queue)
+        if item is not None:
+            self.setCurrentItem(item)
+        return item is not None
+
+    def count_of(self, queue: Queue) -> int | None:
+        """The count shown for ``queue`` (None when not listed)."""
+        item = self._items.get(queue)
+        return int(item.text(1).replace(",", "")) if item is not None else None
+
+    def _failed(self, message: str) -> None:
+        self.setToolTip(f"Could not count the queues: {message}")
+
+    def _show(self, counts: list[QueueCount]) -> None:
+        signature = tuple(c.queue for c in counts)
+        if signature == self._signature:
+            for count in counts:  # same queues: only the numbers change
+                self._items[count.queue].setText(1, f"{count.count:,}")
+            self.counts_arrived.emit()
+            return
+        current = self.current_queue()
+        self.blockSignals(True)
+        self.clear()
+        self._items.clear()
+        groups: dict[str, QTreeWidgetItem] = {}
+        for count in counts:
+            group = _group_of(count)
+            parent = groups.get(group)
+            if parent is None:
+                parent = QTreeWidgetItem([group.capitalize() if group != "Queues" else group])
+                parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                parent.setFont(0, style.bold(self.font()))
+                parent.setForeground(0, QBrush(QColor(style.MUTED)))
+                self.addTopLevelItem(parent)
+                parent.setExpanded(True)
+                parent.setFirstColumnSpanned(True)
+                groups[group] = parent
+            title = count.title
+            if count.queue.task and title.endswith(f" ({count.queue.task})"):
+                title = title[: -len(count.queue.task) - 3]  # the group already says it
+            item = QTreeWidgetItem(parent, [title, f"{count.count:,}"])
+            item.setData(0, QUEUE_ROLE, count.queue)
+            item.setToolTip(0, count.title)
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setForeground(1, QBrush(QColor(style.MUTED)))
+            self._items[count.queue] = item
+        self.expandAll()
+        self._signature = signature
+        # The same queue stays selected without a signal: the list keeps its place.
+        kept = current is not None and self.select(current)
+        self.blockSignals(False)
+        if not kept and not self.select(Queue("all")) and counts:
+            self.select(counts[0].queue)
+        self.counts_arrived.emit()
+
+    def _current_changed(self, item: QTreeWidgetItem | None, _previous: object) -> None:
+        queue = item.data(0, QUEUE_ROLE) if item is not None else None
+        if queue is not None:
+            self.queue_selected.emit(queue)

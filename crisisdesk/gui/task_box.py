@@ -1,0 +1,81 @@
+"""One task in the detail panel: the prediction as a bar per class, and the label.
+
+The number before each class is the key that gives that label while the task is focused;
+the focused task's box is outlined in the accent colour.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from crisisdesk.core.review import TaskView
+from crisisdesk.gui import style
+
+
+class TaskBox(QFrame):
+    """Prediction bars and the current label of one task for one item."""
+
+    def __init__(self, view: TaskView, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("taskBox")
+        self.view = view
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.setSpacing(4)
+        title = QLabel(f"<b>{view.task}</b>")
+        if view.model_version:
+            title.setText(f"<b>{view.task}</b> &nbsp;<span style='color:{style.MUTED}'>"
+                          f"predicted by {view.model_version}</span>")
+        elif not view.probabilities:
+            title.setText(f"<b>{view.task}</b> &nbsp;<span style='color:{style.MUTED}'>"
+                          "no prediction yet</span>")
+        layout.addWidget(title)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(2)
+        grid.setColumnStretch(2, 1)
+        top = view.predicted
+        self.bars: dict[str, QProgressBar] = {}
+        for n, cls in enumerate(view.classes):
+            key = QLabel(f"{n + 1}" if n < 9 else "")
+            key.setStyleSheet(f"color:{style.MUTED}; font-family: monospace;")
+            name = QLabel(cls.replace("_", " "))
+            if cls == view.label:
+                colour = style.SOURCE_COLOURS.get(view.label_source or "", style.HUMAN)
+                name.setText(f"<b>{cls.replace('_', ' ')}</b> "
+                             f"<span style='color:{colour}'>✓</span>")
+            bar = QProgressBar()
+            bar.setObjectName("probBar")
+            bar.setRange(0, 1000)
+            bar.setTextVisible(False)
+            bar.setFixedHeight(10)
+            bar.setMinimumWidth(80)
+            prob = view.probabilities.get(cls)
+            bar.setValue(int(round((prob or 0.0) * 1000)))
+            bar.setProperty("top", cls == top)
+            value = QLabel(f"{prob:.0%}" if prob is not None else "–")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            value.setMinimumWidth(34)
+            grid.addWidget(key, n, 0)
+            grid.addWidget(name, n, 1)
+            grid.addWidget(bar, n, 2)
+            grid.addWidget(value, n, 3)
+            self.bars[cls] = bar
+        layout.addLayout(grid)
+        layout.addWidget(QLabel(self._label_line()))
+
+    def _label_line(self) -> str:
+        view = self.view
+        if not view.label:
+            return f"<span style='color:{style.MUTED}'>Label: none yet</span>"
+        colour = style.SOURCE_COLOURS.get(view.label_source or "", style.MUTED)
+        who = f", {view.annotator}" if view.annotator and view.label_source == "human" else ""
+        return (f"Label: <b>{view.label.replace('_', ' ')}</b> "
+                f"<span style='color:{colour}'>({view.label_source}{who})</span>")
+
+    def set_focused(self, focused: bool) -> None:
+        """Outline this box as the task the number keys label."""
+        self.setProperty("focused", focused)
+        self.style().unpolish(self)
+        self.style().polish(self)

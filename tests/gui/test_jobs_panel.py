@@ -1,0 +1,214 @@
+"""The jobs panel: progress, rate, ETA and device shown; cancel; errors in the row;
+a missing model offers a download or a local folder."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.models import registry
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.gui import jobs_panel as jobs_panel_module
+from crisisdesk.gui.jobs_panel import JobsPanel, format_rate, format_seconds
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _panel(qtbot) -> JobsPanel:
+    panel = JobsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(560, 420)
+    panel.show()
+    return panel
+
+
+def _gated(gate: threading.Event, steps: int, device: str = "cpu",
+           ran_in: list[int] | None = None) -> Iterator[Progress]:
+    for i in range(steps):
+        if ran_in is not None:
+            ran_in.append(threading.get_ident())
+        yield Progress(i + 1, steps, f"step {i + 1}", device)
+        gate.wait(10)
+
+
+def test_progress_rate_eta_and_device_are_shown(qtbot) -> None:
+    panel = _panel(qtbot)
+    gate = threading.Event()
+    runner = panel.run("Embed images", lambda: _gated(gate, 50, "cuda:0"), unit="items")
+    row = panel.row_of(runner)
+    qtbot.waitUntil(lambda: runner.last_progress is not None, timeout=5000)
+    # Feed two more progress reports so a rate can be measured from the samples.
+    runner._samples.clear()
+    runner._on_progress(Progress(10, 50, "batch 10", "cuda:0"))
+    runner._samples[-1] = (runner._samples[-1][0] - 2.0, 10)  # as if 2 s ago
+    runner._on_progress(Progress(30, 50, "batch 30", "cuda:0"))
+    assert row.device.text() == "on cuda:0"
+    assert "30 / 50 items" in row.figures.text()
+    assert "items/s" in row.figures.text() and "– items/s" not in row.figures.text()
+    assert "ETA 0:0" in row.figures.text()  # 20 left at ~10/s: a couple of seconds
+    assert row.bar.maximum() == 50 and row.bar.value() == 30
+    assert row.message.text() == "batch 30"
+    assert row.cancel.isVisible()
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.cancel()
+        gate.set()
+
+
+def test_start_and_cancel_a_job_from_its_row(qtbot, project: Project) -> None:
+    panel = _panel(qtbot)
+    gate, closed_in = threading.Event(), []
+    ran_in: list[int] = []
+
+    def body() -> Iterator[Progress]:
+        try:
+            yield from _gated(gate, 1000, ran_in=ran_in)
+        finally:
+            closed_in.append(threading.get_ident())
+
+    runner = panel.run("Predict", lambda: tracked(project, "predict", {}, body()))
+    row = panel.row_of(runner)
+    qtbot.waitUntil(lambda: runner.last_progress is not None, timeout=5000)
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000) as finished:
+        row.cancel.click()
+        assert "Cancelling" in row.state.text()
+        gate.set()
+    assert finished.args == ["Predict", "cancelled"]
+    assert closed_in == [runner.thread_ident]
+    assert threading.get_ident() not in ran_in
+    assert "Cancelled" in row.state.text()
+    assert not row.cancel.isVisible() and row.retry.isVisible()
+    assert row in panel.rows  # finished jobs stay listed
+    with project.open_store() as store:
+        (state,) = store.conn.execute("SELECT state FROM jobs").fetchone()
+    assert state == "cancelled"
+
+
+def test_a_failing_job_shows_its_error_in_the_row(qtbot) -> None:
+    panel = _panel(qtbot)
+
+    def body() -> Iterator[Progress]:
+        yield Progress(3, 10, "reading", "cpu")
+        raise OSError("media/p1.jpg: permission denied")
+
+    runner = panel.run("Caption", body)
+    row = panel.row_of(runner)
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000) as finished:
+        pass
+    assert finished.args == ["Caption", "failed"]
+    assert "Failed" in row.state.text()
+    assert "OSError: media/p1.jpg: permission denied" in row.message.text()
+    assert row.details.isVisible() and row.retry.isVisible()
+    assert not row.download.isVisible()  # not a missing model
+    box = row.show_details()
+    assert "permission denied" in box.detailedText() and "Traceback" in box.detailedText()
+    box.close()
+    assert panel.summary.text() == "0 running, 1 finished"
+
+
+def test_a_missing_model_offers_download_and_a_local_folder(qtbot, tmp_path,
+                                                            monkeypatch) -> None:
+    panel = _panel(qtbot)
+    spec = registry.get_spec("clip-vit-l-14")  # not shipped in any package
+
+    def body() -> Iterator[Progress]:
+        yield Progress(0, 5)
+        registry.locate(spec)  # nothing in this test's empty hub cache: raises
+        yield Progress(5, 5)
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hub"))
+    runner = panel.run("Embed images", body)
+    row = panel.row_of(runner)
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        pass
+    assert runner.state == "failed"
+    assert isinstance(runner.exception, registry.ModelMissing)
+    assert row.missing_model == spec.name
+    assert row.download.isVisible() and row.local.isVisible()
+
+    # Download runs the registry's download as a job of its own, with its own row.
+    fetched: list[str] = []
+    monkeypatch.setattr(registry, "download",
+                        lambda s: fetched.append(s.name) or tmp_path / "snapshot")
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000) as finished:
+        row.download.click()
+    assert finished.args == [f"Download {spec.name}", "done"]
+    assert fetched == [spec.name]
+    assert panel.rows[0].runner.title == f"Download {spec.name}"
+    assert panel.rows[0].device.text() == "on network"
+
+    # A local folder is registered under the model's name.
+    folder = tmp_path / "my_clip"
+    folder.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: str(folder)))
+    row.local.click()
+    assert registry.registered_paths()[spec.name]["path"] == str(folder)
+    assert "Retry" in row.message.text()
+
+
+def test_format_helpers() -> None:
+    assert format_seconds(None) == "–"
+    assert format_seconds(42) == "0:42"
+    assert format_seconds(3725) == "1:02:05"
+    assert format_rate(None, "items") == "– items/s"
+    assert format_rate(12.34, "items") == "12.3 items/s"
+    assert format_rate(1234.0, "items") == "1,234 items/s"
+
+
+def test_screenshot_of_the_jobs_panel(qtbot, project: Project) -> None:
+    """Three jobs in their states, saved for the docs (look at it when it changes)."""
+    panel = _panel(qtbot)
+    panel.resize(620, 470)
+
+    def failing() -> Iterator[Progress]:
+        yield Progress(12, 40, "captioning", "cpu")
+        raise RuntimeError("CUDA out of memory while captioning item crisismmd:9171:0")
+
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000):
+        panel.run("Caption images", failing)
+    gate = threading.Event()
+    done = panel.run("Import posts.csv", lambda: iter([Progress(240, 240, "", "cpu")]))
+    qtbot.waitUntil(lambda: done.state == "done", timeout=5000)
+    embed = panel.run("Embed images (clip-vit-b-32)", lambda: _gated(gate, 5000, "cuda:0"))
+    qtbot.waitUntil(lambda: embed.last_progress is not None, timeout=5000)
+    embed._samples.clear()
+    embed._on_progress(Progress(1200, 5000, "batch of 64 images", "cuda:0"))
+    embed._samples[-1] = (embed._samples[-1][0] - 10.0, 1200)
+    embed._on_progress(Progress(2048, 5000, "batch of 64 images", "cuda:0"))
+    qtbot.wait(50)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert panel.grab().save(str(SHOTS / "jobs_panel.png"))
+    with qtbot.waitSignal(embed.finished, timeout=10_000):
+        embed.cancel()
+        gate.set()
+
+
+def test_download_job_reports_network_progress(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(registry, "download", lambda s: tmp_path)
+    steps = list(jobs_panel_module.download_job("clip-vit-b-32"))
+    assert [(p.done, p.total, p.device) for p in steps] == [(0, 0, "network"),
+                                                           (1, 1, "network")]
+
+
+def test_offline_mode_disables_the_download_offer(qtbot, tmp_path, monkeypatch) -> None:
+    from crisisdesk.gui.dialogs.settings_dialog import app_settings
+
+    app_settings().setValue("offline", True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hub"))
+    panel = _panel(qtbot)
+
+    def body() -> Iterator[Progress]:
+        yield Progress(0, 1)
+        registry.locate(registry.get_spec("clip-vit-l-14"))
+
+    runner = panel.run("Embed images", body)
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        pass
+    row = panel.row_of(runner)
+    assert row.download.isVisible() and not row.download.isEnabled()
+    assert row.local.isEnabled()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -19,3 +20,19 @@ from crisisdesk.core.project import Project  # noqa: E402
 def project(tmp_path: Path) -> Project:
     """A new, empty project in a temporary folder."""
     return Project.open(tmp_path / "project", create=True)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Sockets that record and refuse every connection attempt (tests assert it stays [])."""
+    attempts: list = []
+
+    def refuse(self, address, *args):
+        attempts.append(address)
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection",
+                        lambda address, *a, **k: refuse(None, address))
+    return attempts

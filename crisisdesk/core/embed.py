@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
+from crisisdesk.core.batching import Halving
 from crisisdesk.core.encoders.base import Encoder, EncoderError
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -25,8 +26,6 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.store import ImageToEmbed, Store
 
 KINDS = ("image", "text")
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def default_batch_size(device: str, kind: str) -> int:
@@ -93,6 +92,8 @@ class EmbedJob:
         #: model does not need the CPU cores the overlap takes).
         self.encode_ahead = encode_ahead
         self.report = EmbedReport(encoder=self.encoder_name)
+        self._halving = Halving(lambda exc: EncoderError(
+            f"out of GPU memory even for one item on {self.report.device}: {exc}"))
 
     def run(self) -> Iterator[Progress]:
         """The job: yields Progress after each committed batch."""
@@ -166,6 +167,7 @@ class EmbedJob:
                             store.put_embeddings("image_patches", encoder.name, keys,
                                                  patches)
                 self.report.images_encoded += len(good)
+                self.report.batch_halvings = self._halving.halvings
                 yield len(batch)
         finally:
             batches.close()  # stops the decoders (threads or processes) when cancelled
@@ -183,9 +185,9 @@ class EmbedJob:
             good = [(img, px) for img, px in batch if not isinstance(px, str)]
             if not good:
                 return good, []
-            return good, self._halving(
-                lambda chunk: encoder.encode_images([px for _, px in chunk],
-                                                    patches=self.patches), good)
+            return good, self._halving.run(
+                good, lambda chunk: encoder.encode_images([px for _, px in chunk],
+                                                          patches=self.patches))
 
         if not ahead:
             for batch in batches:
@@ -206,40 +208,13 @@ class EmbedJob:
         keys = list(texts)
         for start in range(0, len(keys), size):
             batch = keys[start:start + size]
-            for chunk, encoded in self._halving(
-                    lambda chunk: encoder.encode_texts([texts[k] for k in chunk]), batch):
+            for chunk, encoded in self._halving.run(
+                    batch, lambda chunk: encoder.encode_texts([texts[k] for k in chunk])):
                 store.put_embeddings("text", encoder.name, chunk, encoded.vectors)
                 self.report.windowed_texts += encoded.windowed
             self.report.texts_encoded += len(batch)
+            self.report.batch_halvings = self._halving.halvings
             yield len(batch)
-
-    def _halving(self, encode: Callable[[list[T]], R], batch: list[T]
-                 ) -> list[tuple[list[T], R]]:
-        """Encode ``batch`` in chunks, halving the chunk on CUDA out-of-memory errors."""
-        import torch
-
-        size = len(batch) if self._chunk is None else min(self._chunk, len(batch))
-        out: list[tuple[list[T], R]] = []
-        start = 0
-        while start < len(batch):
-            chunk = batch[start:start + size]
-            try:
-                out.append((chunk, encode(chunk)))
-            except torch.cuda.OutOfMemoryError as exc:
-                if size == 1:
-                    raise EncoderError(f"out of GPU memory even for one item on "
-                                       f"{self.report.device}: {exc}") from exc
-                size = max(1, size // 2)
-                self._chunk = size  # later batches start from the size that fitted
-                self.report.batch_halvings += 1
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                continue
-            start += len(chunk)
-        return out
-
-    _chunk: int | None = None
-
 
 def _load_one(loader: Callable[[Path], object], image: ImageToEmbed
               ) -> tuple[ImageToEmbed, object | str]:

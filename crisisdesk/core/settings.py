@@ -16,16 +16,21 @@ from typing import Any
 from crisisdesk.core.files import write_json_atomic
 
 
-def config_dir() -> Path:
-    """The per-user settings folder (not created here)."""
-    if os.environ.get("CRISISDESK_CONFIG_DIR"):
-        return Path(os.environ["CRISISDESK_CONFIG_DIR"])
-    if sys.platform == "win32" and os.environ.get("APPDATA"):
-        return Path(os.environ["APPDATA"]) / "crisisdesk"
+def _platform_dir(override: str, windows: str, xdg: str, xdg_default: Path) -> Path:
+    """``$override``, else the platform's usual per-user folder for crisisdesk."""
+    if os.environ.get(override):
+        return Path(os.environ[override])
+    if sys.platform == "win32" and os.environ.get(windows):
+        return Path(os.environ[windows]) / "crisisdesk"
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / "crisisdesk"
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "crisisdesk"
+    return Path(os.environ.get(xdg) or xdg_default) / "crisisdesk"
+
+
+def config_dir() -> Path:
+    """The per-user settings folder (not created here)."""
+    return _platform_dir("CRISISDESK_CONFIG_DIR", "APPDATA", "XDG_CONFIG_HOME",
+                         Path.home() / ".config")
 
 
 def read_settings(name: str) -> dict[str, Any]:
@@ -52,14 +57,8 @@ def user_data_dir() -> Path:
     crisisdesk``, ``~/Library/Application Support/crisisdesk`` or ``$XDG_DATA_HOME/
     crisisdesk`` (``~/.local/share/crisisdesk``).
     """
-    if os.environ.get("CRISISDESK_DATA_DIR"):
-        return Path(os.environ["CRISISDESK_DATA_DIR"])
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "crisisdesk"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "crisisdesk"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "crisisdesk"
+    return _platform_dir("CRISISDESK_DATA_DIR", "LOCALAPPDATA", "XDG_DATA_HOME",
+                         Path.home() / ".local" / "share")
 
 
 APP_SETTINGS = "app.json"

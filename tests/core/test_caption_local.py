@@ -3,7 +3,6 @@ batching, prompts, 4-bit on the CPU, bad images, missing models, the GPU memory 
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -45,19 +44,6 @@ def requests_(tmp_path: Path) -> list[CaptionRequest]:
     return [CaptionRequest(f"item{i}", path, tweet)
             for i, (path, tweet) in enumerate(zip(paths, TWEETS, strict=True))]
 
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Sockets that record and refuse every connection attempt."""
-    attempts: list = []
-
-    def refuse(self, address, *args):
-        attempts.append(address)
-        raise OSError("network blocked by the test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    return attempts
 
 
 @pytest.fixture

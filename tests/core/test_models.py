@@ -3,7 +3,6 @@ message a missing model gives (without any network attempt)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -29,21 +28,6 @@ def isolated(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     return tmp_path
 
-
-@pytest.fixture
-def no_network(monkeypatch) -> list:
-    """Sockets that record and refuse every connection attempt."""
-    attempts: list = []
-
-    def refuse(self, address, *args):
-        attempts.append(address)
-        raise OSError("network blocked by the test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection",
-                        lambda address, *a, **k: refuse(None, address))
-    return attempts
 
 
 def test_shipped_specs_have_what_the_registry_promises() -> None:

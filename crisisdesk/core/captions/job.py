@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crisisdesk.core.batching import Halving
 from crisisdesk.core.captions.base import Captioner, CaptionError, CaptionRequest, CaptionResult
 from crisisdesk.core.captions.degenerate import caption_flag
 from crisisdesk.core.captions.prompt import load_prompt
@@ -118,7 +119,8 @@ class CaptionJob:
         self.batch_size, self.limit, self.page = batch_size, limit, page
         self.load_options = {"quant": quant, "device": device, "max_new_tokens": max_new_tokens}
         self.report = CaptionReport(prompt_version=self.prompt.version)
-        self._chunk: int | None = None
+        self._halving = Halving(lambda exc: CaptionError(
+            f"out of GPU memory even for one image: {exc}"))
 
     def run(self) -> Iterator[Progress]:
         """The job: yields Progress after each committed batch."""
@@ -187,25 +189,10 @@ class CaptionJob:
                 continue
             store.mark_media_unreadable(todo.image_sha256, reason)
             self.report.unreadable.append({"path": todo.path, "reason": reason})
-        start = 0
-        size = len(readable) if self._chunk is None else min(self._chunk, len(readable))
-        while start < len(readable):
-            chunk = readable[start:start + size]
-            try:
-                results = self._caption(captioner, chunk)
-            except Exception as exc:
-                if not _is_oom(exc):
-                    raise
-                if size == 1:
-                    raise CaptionError(f"out of GPU memory even for one image on "
-                                       f"{captioner.device}: {exc}") from exc
-                size = max(1, size // 2)
-                self._chunk = size  # later batches start from the size that fitted
-                self.report.batch_halvings += 1
-                _empty_cuda_cache()
-                continue
-            self._store(store, captioner, chunk, results, model)
-            start += len(chunk)
+        # Each chunk is stored as soon as its captions arrive (a later failure keeps them).
+        self._halving.run(readable, lambda chunk: self._store(
+            store, captioner, chunk, self._caption(captioner, chunk), model))
+        self.report.batch_halvings = self._halving.halvings
 
     def _caption(self, captioner: Captioner, chunk: list[CaptionTodo]) -> list[CaptionResult]:
         requests = [CaptionRequest(_key(todo), Path(todo.path), todo.tweet_text)
@@ -262,21 +249,6 @@ def _check_images(batch: list[CaptionTodo]) -> list[str | None]:
 
     with ThreadPoolExecutor(max(1, min(4, len(batch))), thread_name_prefix="check") as pool:
         return list(pool.map(check, batch))
-
-
-def _is_oom(exc: BaseException) -> bool:
-    try:
-        import torch
-    except ImportError:  # a server-only install: no torch, no CUDA errors
-        return False
-    return isinstance(exc, torch.cuda.OutOfMemoryError)
-
-
-def _empty_cuda_cache() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _clock(seconds: float) -> str:

@@ -72,6 +72,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     options = ImportOptions(
         format=args.format, images_root=Path(args.images_root) if args.images_root else None,
         event=args.event, source=args.source, mapping=mapping)
+    if args.watch:
+        from crisisdesk.cli_media import watch_folder
+
+        return watch_folder(project, args, options)
     job = ImportJob(project, [Path(s) for s in args.sources], options)
     finished = drive(job.run())
     report = job.report
@@ -82,7 +86,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         return PROBLEMS
     if report.unusable_sources == len(args.sources):
         return USAGE
-    return PROBLEMS if report.errors else OK
+    fetch_problems = False
+    if args.fetch_media:
+        from crisisdesk.cli_media import fetch_media
+
+        fetch_problems = fetch_media(project) != OK
+    return PROBLEMS if report.errors or fetch_problems else OK
 
 
 def _open_store(path: str):
@@ -212,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                    help="take a post field (id, text, image, created_at, author, ...) "
                         "from this column; repeatable")
+    p.add_argument("--fetch-media", action="store_true",
+                   help="download media given as URLs (else they are recorded as remote)")
+    p.add_argument("--watch", action="store_true",
+                   help="keep importing new and grown files of the folder until Ctrl-C")
+    p.add_argument("--interval", type=float, default=2.0, metavar="S",
+                   help="with --watch: seconds between looks at the folder (default 2)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("info", help="counts of posts, items, media, labels and splits")
@@ -247,11 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from crisisdesk.cli_captions import add_parsers as add_captions
     from crisisdesk.cli_fusion import add_parsers as add_fusion
+    from crisisdesk.cli_media import add_parsers as add_media
     from crisisdesk.cli_models import add_parsers as add_models
 
     add_models(sub)
     add_captions(sub)
     add_fusion(sub)
+    add_media(sub)
     return parser
 
 

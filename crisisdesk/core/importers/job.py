@@ -16,6 +16,11 @@ from pathlib import Path
 
 from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
 from crisisdesk.core.importers.archive import ArchiveLimits, extract_zip
+from crisisdesk.core.importers.collectors import (
+    COLLECTOR_FORMATS,
+    parse_collector,
+    sniff_collector,
+)
 from crisisdesk.core.importers.crisismmd import (
     SOURCE_NAME as CRISISMMD,
 )
@@ -44,7 +49,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
 
-FORMATS = ("auto", "folder", "csv", "jsonl", "crisismmd")
+FORMATS = ("auto", "folder", "csv", "jsonl", "crisismmd", *COLLECTOR_FORMATS)
 BATCH = 256
 
 
@@ -82,6 +87,10 @@ def detect_format(path: Path) -> str:
         return "crisismmd"
     if suffix in (".csv", ".tsv"):
         return "csv"
+    # Collectors name their files freely: twarc2, Mastodon and Bluesky are told by content.
+    collector = sniff_collector(path)
+    if collector is not None:
+        return collector
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
     raise SourceError(f"{path}: cannot tell the format from the name; pass --format")
@@ -143,6 +152,10 @@ class ImportJob:
             yield from parse_csv(path, opts.images_root or path.parent, opts.mapping, defaults)
         elif fmt == "jsonl":
             yield from parse_jsonl(path, opts.images_root or path.parent, opts.mapping, defaults)
+        elif fmt in COLLECTOR_FORMATS:
+            if path.is_dir():
+                raise SourceError(f"{path}: a folder; give {fmt} files (or use --watch)")
+            yield from parse_collector(path, fmt, defaults)
         else:
             raise SourceError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
 

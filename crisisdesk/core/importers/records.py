@@ -34,7 +34,7 @@ class MediaRef:
     declared: str
     path: Path | None = None
     n: int | None = None  # explicit media index (CrisisMMD's <tweet id>_<n>); else next free
-    status: str | None = None  # 'missing' or 'unreadable' when known before any file access
+    status: str | None = None  # 'missing', 'unreadable' or 'remote' (a URL) before any file access
     reason: str | None = None
     quiet: bool = False  # the parser reports this media's status itself, in a summary
     external_id: str | None = None  # the source's own id of the pair (CrisisMMD image_id)
@@ -64,12 +64,16 @@ class PostRecord:
     event: str | None = None
     media: list[MediaRef] = field(default_factory=list)
     labels: list[LabelRef] = field(default_factory=list)
+    # A repost, quote or reply: the platform id of the post it links to (collectors).
+    original_post_id: str | None = None
+    relation: str | None = None  # repost / quote / reply
 
     def post_fields(self) -> dict[str, str | None]:
         """The fields stored on the post row."""
         return {"platform": self.platform, "author": self.author,
                 "created_at": self.created_at, "text": self.text,
-                "language": self.language, "url": self.url, "event": self.event}
+                "language": self.language, "url": self.url, "event": self.event,
+                "original_post_id": self.original_post_id, "relation": self.relation}
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from crisisdesk.core.imaging import ImageFacts
 from crisisdesk.core.store.db import StoreBase, utc_now
-from crisisdesk.core.store.schema import MEDIA_STATUSES, SPLITS
+from crisisdesk.core.store.schema import MEDIA_STATUSES, POST_RELATIONS, SPLITS
 
-POST_FIELDS = ("platform", "author", "created_at", "text", "language", "url", "event")
+BASE_POST_FIELDS = ("platform", "author", "created_at", "text", "language", "url", "event")
+LINK_FIELDS = ("original_post_id", "relation")  # schema v5: reposts, quotes, replies
+POST_FIELDS = BASE_POST_FIELDS + LINK_FIELDS
 
 
 def item_uid(source: str, post_id: str, n: int) -> str:
@@ -24,6 +26,30 @@ class PostRow:
     source: str
     post_id: str
     text: str
+
+
+@dataclass(frozen=True)
+class RemoteMedia:
+    """Media known by URL only (or refused earlier, when retrying): what a fetch needs."""
+
+    id: int
+    url: str
+    status: str
+    uid: str  # the item showing it, to name it in a report
+
+
+@dataclass(frozen=True)
+class WatchedFile:
+    """How far a watched file has been imported: the byte after the last complete line
+    read (``offset``) and that line's number, with the size and mtime seen then."""
+
+    path: str
+    source: str
+    format: str
+    offset: int
+    line: int
+    size: int
+    mtime: float
 
 
 @dataclass(frozen=True)
@@ -75,10 +101,16 @@ class PostsMixin(StoreBase):
             raise ValueError(f"unknown post fields: {sorted(unknown)}")
         values = {f: fields.get(f) for f in POST_FIELDS}
         values["text"] = values["text"] or ""
+        if values["relation"] is not None and values["relation"] not in POST_RELATIONS:
+            raise ValueError(f"post relation must be one of {POST_RELATIONS}, "
+                             f"not {values['relation']!r}")
+        # Link columns are named only when set, so a post without links is written the
+        # same way into a store built at an older schema version (as migration tests do).
+        names = [*BASE_POST_FIELDS, *(f for f in LINK_FIELDS if values[f] is not None)]
         cursor = self.conn.execute(
-            "INSERT INTO posts (source, post_id, platform, author, created_at, text, language,"
-            " url, event, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [source, post_id, *(values[f] for f in POST_FIELDS), utc_now()],
+            f"INSERT INTO posts (source, post_id, {', '.join(names)}, imported_at)"
+            f" VALUES (?, ?, {', '.join('?' * len(names))}, ?)",
+            [source, post_id, *(values[f] for f in names), utc_now()],
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -117,18 +149,23 @@ class PostsMixin(StoreBase):
         size: int | None = None,
         width: int | None = None,
         height: int | None = None,
+        url: str | None = None,
     ) -> int:
         """Add media number ``n`` of a post and its item; return the item's row id.
 
         A text-only item already at ``n`` (the post was first seen without its image)
-        becomes this image's item, so its labels stay with it.
+        becomes this image's item, so its labels stay with it. Remote media (a URL a
+        collector wrote) keep the URL, by default the declared path, to be fetched later.
         """
         if status not in MEDIA_STATUSES:
             raise ValueError(f"media status must be one of {MEDIA_STATUSES}, not {status!r}")
+        if url is None and status == "remote":
+            url = declared_path
+        values = [post, n, path, declared_path, sha256, size, width, height, status, reason]
         cursor = self.conn.execute(
             "INSERT INTO media (post, n, path, declared_path, sha256, size, width, height,"
-            " status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [post, n, path, declared_path, sha256, size, width, height, status, reason],
+            f" status, reason{', url' if url else ''}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            f"{', ?' if url else ''})", [*values, url] if url else values,
         )
         media = cursor.lastrowid
         existing = self._one(
@@ -161,6 +198,67 @@ class PostsMixin(StoreBase):
              facts.reason, media],
         )
         return cursor.rowcount > 0
+
+    def remote_media(self, after: int = 0, limit: int = 256,
+                     retry_unreadable: bool = False) -> list[RemoteMedia]:
+        """Media still to fetch, in id order after ``after``: status remote (and, when
+        retrying, unreadable ones that came from a URL)."""
+        statuses = ("remote", "unreadable") if retry_unreadable else ("remote",)
+        rows = self._all(
+            "SELECT m.id, m.url, m.status, i.uid FROM media m JOIN items i ON i.media = m.id"
+            f" WHERE m.status IN ({','.join('?' * len(statuses))})"
+            " AND m.url IS NOT NULL AND m.id > ? ORDER BY m.id LIMIT ?",
+            [*statuses, after, limit])
+        return [RemoteMedia(r["id"], r["url"], r["status"], r["uid"]) for r in rows]
+
+    def count_remote_media(self, retry_unreadable: bool = False) -> int:
+        """How many media :meth:`remote_media` would list in all."""
+        extra = " OR status = 'unreadable'" if retry_unreadable else ""
+        return int(self._scalar(
+            f"SELECT COUNT(*) FROM media WHERE (status = 'remote'{extra}) AND url IS NOT NULL"))
+
+    def fetched_by_url(self, url: str) -> tuple[str, ImageFacts] | None:
+        """A file already fetched from this URL (its path and facts), to reuse it."""
+        row = self._one(
+            "SELECT path, sha256, size, width, height FROM media WHERE url = ? AND"
+            " status = 'ok' AND path IS NOT NULL LIMIT 1", [url])
+        if row is None:
+            return None
+        return row["path"], ImageFacts("ok", None, row["sha256"], row["size"], row["width"],
+                                       row["height"])
+
+    def set_media_fetched(self, media: int, path: str, facts: ImageFacts) -> bool:
+        """Record the file fetched for remote media; False when it was no longer remote."""
+        cursor = self.conn.execute(
+            "UPDATE media SET path = ?, sha256 = ?, size = ?, width = ?, height = ?,"
+            " status = ?, reason = ? WHERE id = ? AND status IN ('remote', 'unreadable')",
+            [path, facts.sha256, facts.size, facts.width, facts.height, facts.status,
+             facts.reason, media])
+        return cursor.rowcount > 0
+
+    def set_media_fetch_failed(self, media: int, status: str, reason: str) -> None:
+        """Record why a fetch failed: ``remote`` (worth trying again: network, HTTP
+        errors) or ``unreadable`` (the bytes came and are no usable image)."""
+        if status not in ("remote", "unreadable"):
+            raise ValueError(f"a failed fetch leaves media remote or unreadable, not {status!r}")
+        self.conn.execute(
+            "UPDATE media SET status = ?, reason = ? WHERE id = ? AND status IN"
+            " ('remote', 'unreadable')", [status, reason, media])
+
+    def watched_file(self, path: str) -> WatchedFile | None:
+        """How far a watched file was imported, or None for a file not seen yet."""
+        row = self._one("SELECT path, source, format, offset, line, size, mtime"
+                        " FROM watch_files WHERE path = ?", [path])
+        return WatchedFile(*row) if row else None
+
+    def set_watched_file(self, state: WatchedFile) -> None:
+        """Remember how far a watched file was imported (in the caller's transaction, so
+        the offset moves with the posts it covers)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO watch_files (path, source, format, offset, line, size,"
+            " mtime, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [state.path, state.source, state.format, state.offset, state.line, state.size,
+             state.mtime, utc_now()])
 
     def set_split(self, item: int, task: str, split: str) -> bool:
         """Put (item, task) in a split; return False when it already was in one.

@@ -13,7 +13,9 @@ from collections.abc import Callable
 import sqlite_utils
 
 SPLITS = ("train", "dev", "test")
-MEDIA_STATUSES = ("ok", "missing", "unreadable")
+# "remote": a collector gave a URL that was not fetched yet (crisisdesk/core/media_fetch.py).
+MEDIA_STATUSES = ("ok", "missing", "unreadable", "remote")
+POST_RELATIONS = ("repost", "quote", "reply")
 LABEL_SOURCES = ("human", "import", "model")
 ACTION_KINDS = ("set", "undo", "redo")
 JOB_STATES = ("running", "done", "cancelled", "failed")
@@ -177,7 +179,26 @@ def _v4_review_queues(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_posts_created_at ON posts (created_at)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4_review_queues]
+def _v5_live_collection(db: sqlite_utils.Database) -> None:
+    """What live collection needs (issue 8): links from reposts, quotes and replies to the
+    original post (its platform id, so the link holds before the original is imported),
+    the URL of media known only remotely, and how far each watched file has been read."""
+    db.execute("ALTER TABLE posts ADD COLUMN original_post_id TEXT")
+    db.execute("ALTER TABLE posts ADD COLUMN relation TEXT")
+    db.execute("CREATE INDEX idx_posts_original ON posts (source, original_post_id)")
+    db.execute("ALTER TABLE media ADD COLUMN url TEXT")
+    db.execute("CREATE INDEX idx_media_url ON media (url)")
+    db.execute("CREATE INDEX idx_media_status ON media (status, id)")
+    # offset: the byte just after the last complete line read; line: its line number.
+    db.execute(
+        "CREATE TABLE watch_files (path TEXT PRIMARY KEY, source TEXT NOT NULL,"
+        " format TEXT NOT NULL, offset INTEGER NOT NULL, line INTEGER NOT NULL,"
+        " size INTEGER NOT NULL, mtime REAL NOT NULL, updated_at TEXT NOT NULL)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1, _v2, _v3, _v4_review_queues, _v5_live_collection,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

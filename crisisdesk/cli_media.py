@@ -1,0 +1,99 @@
+"""Command-line commands for live collection: ``crisisdesk media fetch`` and the
+``--watch`` / ``--fetch-media`` halves of ``crisisdesk import``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crisisdesk.cli import OK, PROBLEMS, _fail
+
+if TYPE_CHECKING:
+    from crisisdesk.core.importers import ImportOptions
+    from crisisdesk.core.media_fetch import FetchLimits
+    from crisisdesk.core.project import Project
+
+
+def _limits(args: argparse.Namespace | None = None) -> FetchLimits:
+    """Fetch limits from the command's options (defaults without them)."""
+    from crisisdesk.core.media_fetch import FetchLimits
+
+    if args is None:
+        return FetchLimits()
+    mb = 1024 * 1024
+    return FetchLimits(concurrency=args.concurrency, timeout=args.timeout,
+                       max_file_bytes=int(args.max_file_mb * mb),
+                       max_total_bytes=int(args.max_total_mb * mb))
+
+
+def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int:
+    """Fetch a project's remote media with a progress bar; print the summary."""
+    from crisisdesk.cli import drive
+    from crisisdesk.core.media_fetch import MediaFetchJob
+
+    job = MediaFetchJob(project, _limits(args),
+                        retry_unreadable=bool(args and args.retry_unreadable))
+    finished = drive(job.run(), unit="media")
+    print(job.report.summary())
+    print(f"Report: {job.report_path}")
+    if not finished:
+        print("Fetch cancelled; files fetched so far stay. Run it again to resume.")
+        return PROBLEMS
+    return PROBLEMS if job.report.problems else OK
+
+
+def watch_folder(project: Project, args: argparse.Namespace, options: ImportOptions) -> int:
+    """``crisisdesk import PROJECT DIR --watch``: import until Ctrl-C."""
+    from crisisdesk.cli import drive
+    from crisisdesk.core.importers import WatchJob, WatchOptions
+
+    if len(args.sources) != 1:
+        return _fail("--watch takes one folder (or one file) to watch")
+    folder = Path(args.sources[0])
+    if not folder.exists():
+        return _fail(f"{folder}: no such folder or file")
+    if args.interval <= 0:
+        return _fail("--interval must be more than 0 seconds")
+    watch = WatchOptions(interval=args.interval,
+                         fetch=_limits() if args.fetch_media else None)
+    job = WatchJob(project, folder, options, watch)
+    print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
+    drive(job.run())
+    print(job.report.summary())
+    print(f"Report: {job.report_path}")
+    return PROBLEMS if job.report.errors else OK
+
+
+def cmd_media_fetch(args: argparse.Namespace) -> int:
+    from crisisdesk.core.project import Project, ProjectError
+
+    if args.concurrency < 1 or args.timeout <= 0 or args.max_file_mb <= 0 \
+            or args.max_total_mb <= 0:
+        return _fail("--concurrency, --timeout, --max-file-mb and --max-total-mb must be "
+                     "more than 0")
+    try:
+        project = Project.open(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    return fetch_media(project, args)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the media command to the main parser."""
+    p = sub.add_parser("media", help="media of a project (fetch remote media)")
+    media = p.add_subparsers(dest="media_command", required=True)
+    f = media.add_parser("fetch", help="download media recorded as remote (URLs from "
+                                       "collectors); a re-run fetches only what is missing")
+    f.add_argument("project")
+    f.add_argument("--concurrency", type=int, default=8, metavar="N",
+                   help="downloads at once (default 8)")
+    f.add_argument("--timeout", type=float, default=20.0, metavar="S",
+                   help="seconds to connect and between reads (default 20)")
+    f.add_argument("--max-file-mb", type=float, default=50.0, metavar="MB",
+                   help="refuse files larger than this (default 50)")
+    f.add_argument("--max-total-mb", type=float, default=5120.0, metavar="MB",
+                   help="stop this run after downloading this much (default 5120)")
+    f.add_argument("--retry-unreadable", action="store_true",
+                   help="also try again media refused before (not an image, too large)")
+    f.set_defaults(func=cmd_media_fetch)

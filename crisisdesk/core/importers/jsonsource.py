@@ -1,0 +1,146 @@
+"""JSON as collectors write it: JSON Lines (one object a line) or one JSON document.
+
+Shared by the collector importers (twarc.py, mastodon.py, bluesky.py) and the watched
+folder: turning text into numbered JSON values (a malformed line is a Problem naming file
+and line, and the rest goes on), and media URLs into remote media references.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from crisisdesk.core.importers.records import MediaRef, Problem, Where
+from crisisdesk.core.importers.textio import TextFileError, read_text_file
+
+# A parsed value with its line (JSON Lines) or element number (a JSON array).
+Numbered = tuple[int, Any]
+
+
+def json_lines(file: str, lines: Iterable[tuple[int, str]]) -> Iterator[Numbered | Problem]:
+    """Each non-blank line as a JSON value, or a Problem for a line that is not JSON."""
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Problem(Where(file, number), f"malformed JSON: {exc.msg} (column "
+                                               f"{exc.colno}); line skipped")
+
+
+def numbered_lines(text: str, first: int = 1) -> Iterator[tuple[int, str]]:
+    """The lines of ``text`` with their numbers, starting at ``first``."""
+    return enumerate(text.splitlines(), start=first)
+
+
+def is_document(text: str) -> bool:
+    """Whether ``text`` is one JSON document (an array, or an object spread over lines)
+    rather than JSON Lines: its first non-blank line is not a JSON value by itself."""
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                return True
+            return line.lstrip().startswith("[")
+    return False
+
+
+def json_values(path: Path) -> Iterator[Numbered | Problem]:
+    """The JSON values of a file: a document's array elements (numbered from 1) or the
+    document itself, else one value per line. A file that cannot be read is a Problem."""
+    file = str(path)
+    try:
+        text, warning = read_text_file(path)
+    except TextFileError as exc:
+        yield Problem(Where(file), str(exc))
+        return
+    if warning:
+        yield Problem(Where(file), warning, "warning")
+    if not is_document(text):
+        yield from json_lines(file, numbered_lines(text))
+        return
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield Problem(Where(file, exc.lineno), f"malformed JSON: {exc.msg} (column "
+                                               f"{exc.colno}); file not imported")
+        return
+    if isinstance(document, list):
+        yield from enumerate(document, start=1)
+    else:
+        yield 1, document
+
+
+def first_value(path: Path, head_bytes: int = 1 << 20) -> Any:
+    """The first JSON value of a file (first line, first array element, or the whole
+    document when small), to recognise a format by content; None when there is none."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(head_bytes)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    text = head.decode("utf-8-sig", errors="replace")
+    stripped = text.lstrip()
+    first_line = stripped.split("\n", 1)[0]
+    try:
+        value = json.loads(first_line)
+        return value[0] if isinstance(value, list) and value else value
+    except json.JSONDecodeError:
+        pass
+    decoder = json.JSONDecoder()
+    if stripped.startswith("["):
+        try:
+            return decoder.raw_decode(stripped[1:].lstrip())[0]
+        except json.JSONDecodeError:
+            return None
+    if stripped.startswith("{"):
+        if size <= head_bytes:
+            try:
+                return decoder.raw_decode(stripped)[0]
+            except json.JSONDecodeError:
+                return None
+        # A large pretty-printed page: its first list's first element tells the kind.
+        for key in ('"posts"', '"feed"', '"data"'):
+            at = stripped.find(key)
+            start = stripped.find("[", at) if at >= 0 else -1
+            if start >= 0:
+                try:
+                    return {key.strip('"'): [decoder.raw_decode(stripped[start + 1:].lstrip())[0]]}
+                except json.JSONDecodeError:
+                    continue
+    return None
+
+
+def remote_ref(url: Any, what: str) -> MediaRef:
+    """A media reference for a URL a collector wrote: remote (fetched on request), or
+    unreadable with a reason when it is no http(s) URL."""
+    text = str(url or "").strip()
+    if not text:
+        return MediaRef(f"({what})", None, status="missing", reason=f"{what} has no URL")
+    scheme = urlsplit(text).scheme.lower()
+    if scheme not in ("http", "https"):
+        return MediaRef(text, None, status="unreadable",
+                        reason=f"only http and https media URLs are fetched, not {scheme!r}")
+    # quiet: a remote image is expected, not a problem to list in the report.
+    return MediaRef(text, None, status="remote", quiet=True)
+
+
+def text_of(value: Any) -> str:
+    """A string field as text ('' for absent or non-string values)."""
+    return value if isinstance(value, str) else ""
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON object, or {} for anything else (collectors omit or null fields)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """A JSON array, or [] for anything else."""
+    return value if isinstance(value, list) else []

@@ -1,0 +1,351 @@
+"""A watched folder: import new and grown collector files until stopped.
+
+``WatchJob(project, folder, options).run()`` is a generator that polls the folder (every
+``interval`` seconds), yields Progress after each poll, and runs until it is closed
+(Ctrl-C in the CLI, the GUI's cancel). JSON Lines files (twarc2, Mastodon, Bluesky
+pages, plain JSONL posts) are read from where the last poll stopped: the byte after the
+last complete line, stored per file in the project (``watch_files``) in the same
+transaction as the posts of those lines, so a crash neither loses nor repeats lines. A
+last line without its newline is being written: it waits (unless it has stayed the
+same for ``settle`` seconds and is whole JSON: a collector that ended without a final
+newline). Other files (a JSON document, a CSV) are imported whole once their size has
+stayed the same for one poll, and again when they change (the writer adds only what is
+new). With fetch limits, media of new posts are fetched after each poll.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crisisdesk.core.imaging import IMAGE_SUFFIXES
+from crisisdesk.core.importers.collectors import (
+    ValueParser,
+    classify,
+    parse_collector,
+    value_parser,
+)
+from crisisdesk.core.importers.job import BATCH, ImportOptions
+from crisisdesk.core.importers.jsonsource import first_value, is_document, json_lines
+from crisisdesk.core.importers.records import (
+    ImportReport,
+    Parsed,
+    PostRecord,
+    Problem,
+    Where,
+)
+from crisisdesk.core.importers.tabular import (
+    MissingColumn,
+    RowReader,
+    label_columns,
+    parse_csv,
+    parse_jsonl,
+    resolve_columns,
+)
+from crisisdesk.core.importers.textio import decode_text
+from crisisdesk.core.importers.writer import RecordWriter
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store
+from crisisdesk.core.store.posts import WatchedFile
+
+if TYPE_CHECKING:
+    from crisisdesk.core.media_fetch import FetchLimits
+
+MAX_READ = 16 * 1024 * 1024  # bytes read from one file per poll: memory stays bounded
+SKIP_SUFFIXES = IMAGE_SUFFIXES | {".part", ".tmp", ".partial", ".crdownload", ".zip"}
+
+
+@dataclass
+class WatchOptions:
+    """How a folder is watched."""
+
+    interval: float = 2.0
+    settle: float = 10.0
+    fetch: FetchLimits | None = None  # fetch the media of new posts after each poll
+
+
+class _JsonlRows:
+    """Plain JSONL posts line by line: columns are resolved per object."""
+
+    def __init__(self, file: str, base: Path, options: ImportOptions) -> None:
+        defaults = {"event": options.event, "platform": options.platform}
+        self.mapping = options.mapping
+        self.rows = RowReader(file, base, {}, {}, defaults)
+
+    def feed(self, number: int, obj: Any) -> Iterator[Parsed]:
+        if not isinstance(obj, dict):
+            yield Problem(Where(self.rows.file, number),
+                          f"expected a JSON object, got {type(obj).__name__}; line skipped")
+            return
+        try:
+            self.rows.columns = resolve_columns(list(obj), self.mapping)
+        except MissingColumn as exc:
+            yield Problem(Where(self.rows.file, number), f"{exc}; line skipped")
+            return
+        self.rows.labels = label_columns(list(obj), self.mapping)
+        yield self.rows.record(obj, number)
+
+
+@dataclass
+class _Seen:
+    """What the last poll saw of a file (in memory: stability and unfinished tails)."""
+
+    size: int = -1
+    mtime: float = -1.0
+    tail_since: float = 0.0
+    parser: ValueParser | None = None
+    notes: set[str] = field(default_factory=set)
+
+
+class WatchJob:
+    """Import what collectors append to the files of a folder, until closed."""
+
+    kind = "import-watch"
+
+    def __init__(self, project: Project, folder: Path, options: ImportOptions | None = None,
+                 watch: WatchOptions | None = None) -> None:
+        self.project, self.folder = project, Path(folder).absolute()
+        self.options = options or ImportOptions()
+        self.watch = watch or WatchOptions()
+        self.source = self.options.source or re.sub(
+            r"[^A-Za-z0-9_.-]+", "_", self.folder.name).strip("_") or "watch"
+        self.report = ImportReport()
+        self.report_path: Path | None = None
+        self.polls = 0
+        self._seen: dict[str, _Seen] = {}
+        self._writer: RecordWriter | None = None
+
+    def run(self) -> Iterator[Progress]:
+        """Poll until closed, yielding progress after every poll."""
+        params = {"folder": str(self.folder), "source": self.source,
+                  "interval": self.watch.interval}
+        return tracked(self.project, self.kind, params, self._run(),
+                       problems=lambda: len(self.report.problems),
+                       result=self.report.counts)
+
+    def _run(self) -> Iterator[Progress]:
+        store = self.project.open_store()
+        try:
+            if not self.folder.exists():
+                raise FileNotFoundError(f"{self.folder}: no such folder or file")
+            while True:
+                media_before = self.report.media_added.get("remote", 0)
+                for path in self._files():
+                    self._poll_file(store, path)
+                self.polls += 1
+                if self.watch.fetch is not None and \
+                        self.report.media_added.get("remote", 0) > media_before:
+                    self._fetch()
+                yield Progress(self.report.records, self.report.records,
+                               f"watching {self.folder.name}: "
+                               f"{self.report.posts_added} new posts")
+                time.sleep(self.watch.interval)
+        except (GeneratorExit, KeyboardInterrupt):
+            self.report.cancelled = True
+            raise
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            self.report_path = self.project.folder("reports") / f"watch-{stamp}.json"
+            self.report.save(self.report_path)
+            store.close()
+
+    def _files(self) -> list[Path]:
+        if self.folder.is_file():
+            return [self.folder]
+        return sorted(p for p in self.folder.rglob("*") if p.is_file()
+                      and not p.name.startswith(".") and p.suffix.lower() not in SKIP_SUFFIXES)
+
+    def _fetch(self) -> None:
+        # Imported here: media_fetch imports the importers package, which imports this.
+        from crisisdesk.core.media_fetch import MediaFetchJob
+
+        job = MediaFetchJob(self.project, self.watch.fetch)
+        for _ in job.run():
+            pass
+        self.report.problems.extend(job.report.problems)
+
+    def _writer_for(self, store: Store) -> RecordWriter:
+        if self._writer is None:
+            warning = store.ensure_source(self.source, "watch", str(self.folder))
+            if warning:
+                self.report.add(Where(str(self.folder)), warning, "warning")
+            self.report.sources.append({"path": str(self.folder), "format": "watch",
+                                        "name": self.source})
+            self._writer = RecordWriter(store, self.source, self.report,
+                                        self.options.image_limits, self.options.workers)
+        return self._writer
+
+    def _poll_file(self, store: Store, path: Path) -> None:
+        key = str(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            return  # removed since the listing
+        seen = self._seen.setdefault(key, _Seen())
+        state = store.watched_file(key)
+        if state is None:
+            fmt = self._format(path, seen)
+            if fmt is None:
+                return  # nothing whole to judge yet
+            state = WatchedFile(key, self.source, fmt, 0, 0, 0, 0.0)
+            if fmt == "ignored":
+                with store.transaction():
+                    store.set_watched_file(state)
+                self.report.add(Where(key), "not a format the watch reads (JSON Lines, a "
+                                "JSON document, CSV); ignored", "warning")
+                return
+        if state.format == "ignored":
+            return
+        if state.format.startswith("whole-"):
+            self._poll_whole(store, path, state, stat.st_size, stat.st_mtime, seen)
+        else:
+            self._poll_lines(store, path, state, stat.st_size, stat.st_mtime, seen)
+
+    def _format(self, path: Path, seen: _Seen) -> str | None:
+        """How a new file is read: by lines (``lines-<format>``), whole, or not at all."""
+        suffix = path.suffix.lower()
+        if suffix in (".csv", ".tsv"):
+            return "whole-csv"
+        with path.open("rb") as handle:
+            head = handle.read(MAX_READ)
+        if b"\n" not in head.lstrip():
+            return None  # no complete line yet
+        text, _ = decode_text(head[:head.rfind(b"\n") + 1])
+        if is_document(text):
+            fmt = classify(first_value(path))
+            if fmt is not None:
+                return f"whole-{fmt}"
+            return "whole-jsonl" if suffix == ".json" else "ignored"
+        for line in text.splitlines():
+            if line.strip():
+                value = json.loads(line)
+                return f"lines-{classify(value) or 'jsonl'}"
+        return None
+
+    def _parser(self, path: Path, fmt: str, seen: _Seen) -> ValueParser:
+        if seen.parser is None:
+            defaults = {"event": self.options.event, "platform": self.options.platform}
+            seen.parser = (_JsonlRows(str(path), self.options.images_root or path.parent,
+                                      self.options) if fmt == "jsonl"
+                           else value_parser(fmt, str(path), defaults))
+        return seen.parser
+
+    def _poll_lines(self, store: Store, path: Path, state: WatchedFile, size: int,
+                    mtime: float, seen: _Seen) -> None:
+        offset, line = state.offset, state.line
+        if size < offset:
+            self.report.add(Where(str(path)), "file is shorter than what was read (replaced "
+                            "or truncated?); reading it again from the start", "warning")
+            offset = line = 0
+        if size == offset:
+            return
+        with path.open("rb") as handle:
+            start = max(offset - 1, 0)
+            handle.seek(start)
+            data = handle.read(min(size - start, MAX_READ))
+        if offset > 0:
+            # A last line taken without its newline: the newline now ending it is no line.
+            ended = data[:1] == b"\n"
+            data = data[1:]
+            if not ended and data.startswith(b"\n"):
+                data, offset = data[1:], offset + 1
+        cut = data.rfind(b"\n") + 1
+        complete, tail = data[:cut], data[cut:]
+        if not cut and len(data) >= MAX_READ and "long" not in seen.notes:
+            seen.notes.add("long")
+            self.report.add(Where(str(path), line + 1), f"a line longer than "
+                            f"{MAX_READ // (1024 * 1024)} MB; the watch cannot read past it")
+        if tail and self._tail_is_final(tail, size, mtime, seen, offset + len(data) >= size):
+            complete, tail = data + b"\n", b""
+        if not complete:
+            return
+        text, warning = decode_text(complete)
+        if warning and "encoding" not in seen.notes:
+            seen.notes.add("encoding")
+            self.report.add(Where(str(path)), warning, "warning")
+        parser = self._parser(path, state.format.removeprefix("lines-"), seen)
+        batch: list[PostRecord] = []
+        position = offset
+        for number, raw in enumerate(complete.split(b"\n")[:-1], start=line + 1):
+            position += len(raw) + 1
+            for entry in self._entries(parser, str(path), number, raw):
+                if isinstance(entry, PostRecord):
+                    batch.append(entry)
+                elif isinstance(entry, Problem):
+                    self.report.problems.append(entry)
+            line = number
+            if len(batch) >= BATCH:
+                self._commit(store, batch, state, min(position, size), line, size, mtime)
+                batch = []
+        self._commit(store, batch, state, min(position, size), line, size, mtime)
+
+    @staticmethod
+    def _entries(parser: ValueParser, file: str, number: int, raw: bytes) -> Iterator[Parsed]:
+        text, _ = decode_text(raw)
+        for value in json_lines(file, [(number, text)]):
+            if isinstance(value, Problem):
+                yield value
+            else:
+                yield from parser.feed(*value)
+
+    def _tail_is_final(self, tail: bytes, size: int, mtime: float, seen: _Seen,
+                       at_end: bool) -> bool:
+        """Whether an unterminated last line is whole: the same for ``settle`` seconds
+        and a JSON value by itself (a half-written line never parses)."""
+        now = time.monotonic()
+        if (size, mtime) != (seen.size, seen.mtime):
+            seen.size, seen.mtime, seen.tail_since = size, mtime, now
+            return False
+        if not at_end or now - seen.tail_since < self.watch.settle:
+            return False
+        try:
+            json.loads(decode_text(tail)[0])
+        except ValueError:
+            return False
+        return True
+
+    def _commit(self, store: Store, batch: list[PostRecord], state: WatchedFile,
+                offset: int, line: int, size: int, mtime: float) -> None:
+        """Write a batch and move the file's offset past its lines, all or nothing."""
+        new = WatchedFile(state.path, state.source, state.format, offset, line, size, mtime)
+        with store.transaction():
+            if batch:
+                self._writer_for(store).write_batch(batch)
+            store.set_watched_file(new)
+
+    def _poll_whole(self, store: Store, path: Path, state: WatchedFile, size: int,
+                    mtime: float, seen: _Seen) -> None:
+        if (size, mtime) == (state.size, state.mtime):
+            return
+        if (size, mtime) != (seen.size, seen.mtime):
+            seen.size, seen.mtime = size, mtime  # changed since the last poll: wait
+            return
+        fmt = state.format.removeprefix("whole-")
+        defaults = {"event": self.options.event, "platform": self.options.platform}
+        base = self.options.images_root or path.parent
+        if fmt == "csv":
+            entries = parse_csv(path, base, self.options.mapping, defaults)
+        elif fmt == "jsonl":
+            entries = parse_jsonl(path, base, self.options.mapping, defaults)
+        else:
+            entries = parse_collector(path, fmt, defaults)
+        batch: list[PostRecord] = []
+        for entry in entries:
+            if isinstance(entry, PostRecord):
+                batch.append(entry)
+            elif isinstance(entry, Problem):
+                self.report.problems.append(entry)
+            if len(batch) >= BATCH:
+                with store.transaction():
+                    self._writer_for(store).write_batch(batch)
+                batch = []
+        self._commit(store, batch, state, size, 0, size, mtime)

@@ -1,0 +1,324 @@
+"""Fetching remote media (the image URLs collectors write) into the project's media/.
+
+Only on request: ``crisisdesk import ... --fetch-media`` or ``crisisdesk media fetch``.
+Each download is bounded (per-request timeout, a per-file time and size limit, a total
+size limit for the run), must be served as ``image/*`` and must decode as an image (an
+HTML page served as image/jpeg is refused). Files are stored by sha256 under
+``media/fetched/<2 hex>/<sha256>.<ext>``: a photo posted a hundred times is stored once,
+and a URL fetched before is not fetched again. The job is resumable: it only looks at
+media still remote, so a re-run fetches what is missing. Failures are reported per item:
+network and HTTP errors leave the media remote (tried again next run); bytes that are
+no usable image make it unreadable (tried again only with ``retry_unreadable``).
+Stdlib urllib only, http and https only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from PIL import Image
+
+from crisisdesk import __version__
+from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.imaging import MAX_IMAGE_BYTES, ImageFacts, ImageLimits, inspect_image
+from crisisdesk.core.importers.records import Problem, Where
+from crisisdesk.core.jobs import tracked
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store
+from crisisdesk.core.store.posts import RemoteMedia
+
+CHUNK = 64 * 1024
+SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp",
+            "TIFF": ".tif"}
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """How media are fetched: concurrency, time and size bounds."""
+
+    concurrency: int = 8
+    timeout: float = 20.0  # seconds to connect, and at most between two reads
+    max_seconds: float = 120.0  # one file in all (a server trickling bytes is cut off)
+    max_file_bytes: int = MAX_IMAGE_BYTES
+    max_total_bytes: int = 5 * 1024 ** 3  # downloaded by one run
+    image_limits: ImageLimits = ImageLimits()
+
+
+class FetchError(Exception):
+    """A URL that gave no usable image; ``status`` is what the media becomes."""
+
+    def __init__(self, reason: str, status: str = "remote") -> None:
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+class _Budget:
+    """The total bytes one run may download, shared by its download threads."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used, self.exceeded = limit, 0, False
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> None:
+        with self._lock:
+            if self.used + n > self.limit:
+                self.exceeded = True
+                raise FetchError(f"not fetched: this run's total size limit "
+                                 f"({_mb(self.limit)}) was reached")
+            self.used += n
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A stored file and its facts; ``new_file`` False when the same bytes were stored."""
+
+    path: Path
+    facts: ImageFacts
+    new_file: bool
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener for http and https only (redirects to file: or ftp: fail)."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(),
+                    urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(),
+                    urllib.request.HTTPRedirectHandler(),
+                    urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def _looks_like_html(head: bytes) -> bool:
+    start = head[:512].lstrip().lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in start
+
+
+def fetch_one(url: str, folder: Path, limits: FetchLimits, budget: _Budget) -> Fetched:
+    """Download one image URL into ``folder`` by sha256; raises FetchError with a reason."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise FetchError("only http and https URLs are fetched", "unreadable")
+    partial = folder / ".partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=partial, suffix=".part")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest, content_type = _download(url, out, limits, budget)
+        facts = inspect_image(tmp, limits.image_limits)
+        if facts.status != "ok":
+            with tmp.open("rb") as handle:
+                html = _looks_like_html(handle.read(512))
+            raise FetchError(f"an HTML page served as {content_type}" if html else
+                             f"served as {content_type} but {facts.reason}", "unreadable")
+        assert facts.sha256 == digest
+        with Image.open(tmp) as img:
+            suffix = SUFFIXES.get(img.format or "", f".{(img.format or 'img').lower()}")
+        final = folder / digest[:2] / f"{digest}{suffix}"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            return Fetched(final, facts, False)
+        os.replace(tmp, final)  # atomic: a file under its sha256 name is always whole
+        return Fetched(final, facts, True)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _download(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget
+              ) -> tuple[str, str]:
+    """Stream ``url`` into ``out``, within the limits; (sha256, content type)."""
+    request = urllib.request.Request(url, headers={
+        "User-Agent": f"crisisdesk/{__version__}", "Accept": "image/*"})
+    digest, size, started = hashlib.sha256(), 0, time.monotonic()
+    try:
+        with _opener().open(request, timeout=limits.timeout) as response:
+            content_type = response.headers.get_content_type()
+            if not content_type.startswith("image/"):
+                raise FetchError(f"served as {content_type}, not as an image",
+                                 "unreadable")
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limits.max_file_bytes:
+                raise FetchError(f"file too large ({_mb(int(declared))}; the limit is "
+                                 f"{_mb(limits.max_file_bytes)})", "unreadable")
+            while block := response.read(CHUNK):
+                size += len(block)
+                if size > limits.max_file_bytes:
+                    raise FetchError(f"file too large (over the limit of "
+                                     f"{_mb(limits.max_file_bytes)})", "unreadable")
+                if time.monotonic() - started > limits.max_seconds:
+                    raise FetchError(f"took longer than {limits.max_seconds:.0f} s")
+                budget.take(len(block))
+                digest.update(block)
+                out.write(block)
+    except urllib.error.HTTPError as exc:
+        raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise FetchError(f"timed out after {limits.timeout:g} s") from None
+        raise FetchError(f"cannot connect: {exc.reason}") from None
+    except TimeoutError:
+        raise FetchError(f"timed out after {limits.timeout:g} s") from None
+    except (http.client.HTTPException, ConnectionError) as exc:
+        raise FetchError(f"connection failed: {type(exc).__name__}: {exc}") from None
+    if size == 0:
+        raise FetchError("empty response (0 bytes)", "unreadable")
+    out.flush()
+    os.fsync(out.fileno())
+    return digest.hexdigest(), content_type
+
+
+@dataclass
+class FetchReport:
+    """What a fetch run did; its problems name item and URL."""
+
+    fetched: int = 0  # media that got a file
+    downloaded: int = 0  # downloads made
+    stored_files: int = 0  # new files under media/fetched (the rest were stored already)
+    bytes: int = 0
+    failed: dict[str, int] = field(default_factory=dict)  # by status left: remote/unreadable
+    problems: list[Problem] = field(default_factory=list)
+    cancelled: bool = False
+    total_limit_reached: bool = False
+
+    def counts(self) -> dict[str, object]:
+        return {"fetched": self.fetched, "downloaded": self.downloaded,
+                "stored_files": self.stored_files, "bytes": self.bytes,
+                "failed": dict(self.failed), "total_limit_reached": self.total_limit_reached}
+
+    def to_json(self) -> dict[str, Any]:
+        """The counts and every problem, as saved in the project's reports/."""
+        return {**self.counts(), "cancelled": self.cancelled, "problems": [
+            {"item": p.where.file, "severity": p.severity, "message": p.message}
+            for p in self.problems]}
+
+    def summary(self, max_problems: int = 20) -> str:
+        """A few lines for a terminal."""
+        failed = ", ".join(f"{n} left {s}" for s, n in sorted(self.failed.items())) or "none"
+        lines = [f"{'Cancelled' if self.cancelled else 'Fetched'}: {self.fetched} media "
+                 f"({self.downloaded} downloads, {self.stored_files} new files, "
+                 f"{_mb(self.bytes)}); failed: {failed}"]
+        if self.total_limit_reached:
+            lines.append("  the total size limit was reached: run again to fetch the rest")
+        lines += [f"  {p}" for p in self.problems[:max_problems]]
+        if len(self.problems) > max_problems:
+            lines.append(f"  ... and {len(self.problems) - max_problems} more in the report")
+        return "\n".join(lines)
+
+
+def _remove_stale_parts(partial: Path, age_s: float = 3600.0) -> None:
+    """Delete downloads a crash left half-written (old enough not to be another run's)."""
+    if not partial.is_dir():
+        return
+    now = time.time()
+    for part in partial.glob("*.part"):
+        try:
+            if now - part.stat().st_mtime > age_s:
+                part.unlink()
+        except OSError:
+            pass  # gone already, or in use: the next run tries again
+
+
+class MediaFetchJob:
+    """Fetch every remote media of a project (a cancellable, resumable job)."""
+
+    kind = "media-fetch"
+
+    def __init__(self, project: Project, limits: FetchLimits = FetchLimits(),
+                 retry_unreadable: bool = False) -> None:
+        self.project, self.limits, self.retry = project, limits, retry_unreadable
+        self.report = FetchReport()
+        self.report_path: Path | None = None
+
+    def run(self) -> Iterator[Progress]:
+        """Fetch in batches, yielding progress after each batch is recorded."""
+        params = {"concurrency": self.limits.concurrency, "timeout": self.limits.timeout,
+                  "retry_unreadable": self.retry}
+        return tracked(self.project, self.kind, params, self._run(),
+                       problems=lambda: len(self.report.problems),
+                       result=self.report.counts)
+
+    def _run(self) -> Iterator[Progress]:
+        store = self.project.open_store()
+        folder = self.project.folder("media") / "fetched"
+        budget = _Budget(self.limits.max_total_bytes)
+        _remove_stale_parts(folder / ".partial")
+        pool = ThreadPoolExecutor(self.limits.concurrency, thread_name_prefix="fetch")
+        batch = max(16, self.limits.concurrency * 8)
+        try:
+            total, done, after = store.count_remote_media(self.retry), 0, 0
+            while not budget.exceeded:
+                rows = store.remote_media(after, batch, self.retry)
+                if not rows:
+                    break
+                after = rows[-1].id
+                results = self._fetch_batch(store, rows, folder, budget, pool)
+                with store.transaction():
+                    for row in rows:
+                        self._record(store, row, results[row.url])
+                done += len(rows)
+                yield Progress(done, max(total, done), f"{self.report.fetched} media fetched")
+            self.report.total_limit_reached = budget.exceeded
+        except (GeneratorExit, KeyboardInterrupt):
+            self.report.cancelled = True
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            self.report_path = self.project.folder("reports") / f"fetch-{stamp}.json"
+            write_json_atomic(self.report_path, self.report.to_json())
+            store.close()
+
+    def _fetch_batch(self, store: Store, rows: list[RemoteMedia], folder: Path, budget: _Budget,
+                     pool: ThreadPoolExecutor) -> dict[str, Fetched | FetchError]:
+        """One result per distinct URL: a file fetched before, or a download now."""
+        results: dict[str, Fetched | FetchError] = {}
+        todo = []
+        for url in dict.fromkeys(r.url for r in rows):
+            known = store.fetched_by_url(url)
+            if known is not None:
+                results[url] = Fetched(Path(known[0]), known[1], False)
+            else:
+                todo.append(url)
+        futures = {pool.submit(fetch_one, url, folder, self.limits, budget): url
+                   for url in todo}
+        for future in as_completed(futures):
+            url = futures[future]
+            try:
+                results[url] = fetched = future.result()
+            except FetchError as exc:
+                results[url] = exc
+                continue
+            self.report.downloaded += 1
+            self.report.bytes += fetched.facts.size or 0
+            self.report.stored_files += fetched.new_file
+        return results
+
+    def _record(self, store: Store, row: RemoteMedia, result: Fetched | FetchError) -> None:
+        if isinstance(result, Fetched):
+            if store.set_media_fetched(row.id, str(result.path), result.facts):
+                self.report.fetched += 1
+            return
+        status = result.status
+        store.set_media_fetch_failed(row.id, status, f"{result.reason} ({row.url})")
+        self.report.failed[status] = self.report.failed.get(status, 0) + 1
+        then = "left remote, tried again next run" if status == "remote" else "unreadable"
+        self.report.problems.append(Problem(Where(row.uid), f"{row.url}: {result.reason}; "
+                                                            f"{then}"))

@@ -1,0 +1,209 @@
+"""Fetching remote media from a local HTTP server the tests start on 127.0.0.1: a 404, a
+response slower than the timeout, an HTML page served as image/jpeg, oversized files,
+the same photo under two URLs (stored once), resuming, cancelling, the total limit."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from import_helpers import media_rows, run_import
+from PIL import Image
+
+from crisisdesk.cli import main
+from crisisdesk.core.media_fetch import FetchLimits, MediaFetchJob
+
+MAX_FILE = 20_000
+
+
+def jpeg(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (seed * 40 % 256, 90, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+PHOTO, OTHER = jpeg(1), jpeg(2)
+ROUTES: dict[str, tuple[int, str, bytes]] = {
+    "/a.jpg": (200, "image/jpeg", PHOTO),
+    "/same_photo_other_url.jpg": (200, "image/jpeg", PHOTO),
+    "/c.jpg": (200, "image/jpeg", OTHER),
+    "/page.jpg": (200, "image/jpeg", b"<!DOCTYPE html><html><body>Login</body></html>"),
+    "/big.jpg": (200, "image/jpeg", b"\xff\xd8" + bytes(MAX_FILE * 2)),
+    "/text": (200, "text/html", b"<html></html>"),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    hits: Counter = Counter()
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        Handler.hits[self.path] += 1
+        if self.path == "/slow.jpg":
+            time.sleep(1.0)  # past the 0.2 s timeout
+        if self.path == "/big_no_length.jpg":
+            # No Content-Length: the size limit must cut the stream itself.
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"\xff\xd8" + bytes(MAX_FILE * 3))
+            return
+        status, ctype, body = ROUTES.get(self.path, (404, "text/plain", b"not found"))
+        if self.path == "/slow.jpg":
+            status, ctype, body = 200, "image/jpeg", OTHER
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch) -> Iterator[str]:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    Handler.hits = Counter()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def import_urls(proj, tmp_path: Path, urls: list[str]) -> None:
+    """A twarc page with one tweet per URL (tweet ids t0, t1, ...)."""
+    page = {"data": [{"id": f"t{i}", "text": f"post {i}", "author_id": "u",
+                      "attachments": {"media_keys": [f"k{i}"]}} for i in range(len(urls))],
+            "includes": {"media": [{"media_key": f"k{i}", "type": "photo", "url": url}
+                                   for i, url in enumerate(urls)]}}
+    src = tmp_path / "col.jsonl"
+    src.write_text(json.dumps(page) + "\n", "utf-8")
+    run_import(proj, [src])
+
+
+def media(proj, post_id: str) -> dict:
+    with proj.open_store() as store:
+        (row,) = media_rows(store, "col", post_id)
+    return row
+
+
+LIMITS = FetchLimits(concurrency=4, timeout=0.2, max_file_bytes=MAX_FILE)
+
+
+def test_fetch_stores_by_sha256_and_reports_each_failure(proj, tmp_path, server):
+    paths = ["/a.jpg", "/a.jpg", "/same_photo_other_url.jpg", "/c.jpg", "/missing.jpg",
+             "/slow.jpg", "/page.jpg", "/big.jpg", "/big_no_length.jpg", "/text"]
+    import_urls(proj, tmp_path, [server + p for p in paths])
+    job = MediaFetchJob(proj, LIMITS)
+    list(job.run())
+    report = job.report
+    assert report.fetched == 4  # a.jpg twice, its twin, c.jpg
+    assert report.downloaded == 3  # the same URL is downloaded once
+    assert report.stored_files == 2  # the same photo under two URLs is stored once
+    assert report.failed == {"remote": 2, "unreadable": 4}
+    assert Handler.hits["/a.jpg"] == 1
+    stored = sorted(p for p in (proj.root / "media" / "fetched").rglob("*.jpg"))
+    assert len(stored) == 2
+    a, twin = media(proj, "t0"), media(proj, "t2")
+    assert a["status"] == twin["status"] == "ok"
+    assert a["path"] == twin["path"] == media(proj, "t1")["path"]
+    assert Path(a["path"]).read_bytes() == PHOTO
+    assert Path(a["path"]).name.startswith(a["sha256"])
+    assert (a["width"], a["height"]) == (16, 12)
+    assert a["url"] == server + "/a.jpg"  # kept after fetching
+    expected = {"t4": ("remote", "HTTP 404 Not Found"), "t5": ("remote", "timed out after 0.2 s"),
+                "t6": ("unreadable", "an HTML page served as image/jpeg"),
+                "t7": ("unreadable", "file too large (0.0 MB; the limit is 0.0 MB)"),
+                "t8": ("unreadable", "file too large (over the limit"),
+                "t9": ("unreadable", "served as text/html, not as an image")}
+    lines = [str(p) for p in report.problems]
+    assert len(lines) == 6
+    for post_id, (status, reason) in expected.items():
+        row = media(proj, post_id)
+        assert row["status"] == status, post_id
+        assert reason in row["reason"], (post_id, row["reason"])
+        # Each failure is one report line naming the item and the URL.
+        assert sum(f"error: col:{post_id}:0: {row['url']}: {reason}" in line
+                   for line in lines) == 1, (post_id, lines)
+    assert not list((proj.root / "media" / "fetched" / ".partial").iterdir())
+
+
+def test_rerun_fetches_only_what_is_missing(proj, tmp_path, server):
+    import_urls(proj, tmp_path, [server + p for p in ("/a.jpg", "/c.jpg", "/missing.jpg",
+                                                      "/page.jpg")])
+    list(MediaFetchJob(proj, LIMITS).run())
+    assert Counter(Handler.hits) == Counter({"/a.jpg": 1, "/c.jpg": 1, "/missing.jpg": 1,
+                                             "/page.jpg": 1})
+    again = MediaFetchJob(proj, LIMITS)
+    list(again.run())
+    # Only the media left remote (the 404) are tried again; unreadable ones are not.
+    assert Handler.hits == Counter({"/a.jpg": 1, "/c.jpg": 1, "/missing.jpg": 2,
+                                    "/page.jpg": 1})
+    assert (again.report.fetched, again.report.failed) == (0, {"remote": 1})
+    retry = MediaFetchJob(proj, LIMITS, retry_unreadable=True)
+    list(retry.run())
+    assert Handler.hits["/page.jpg"] == 2
+
+
+def test_closing_the_job_stops_after_the_batch_in_hand(proj, tmp_path, server):
+    ROUTES.update({f"/n{i}.jpg": (200, "image/jpeg", jpeg(i + 10)) for i in range(40)})
+    import_urls(proj, tmp_path, [f"{server}/n{i}.jpg" for i in range(40)])
+    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=0.2))
+    run = job.run()
+    first = next(run)
+    run.close()
+    assert first.done == 16 and first.total == 40  # one batch of 16 at concurrency 1
+    assert job.report.cancelled
+    with proj.open_store() as store:
+        counts = store.counts()["media"]
+        state = store.conn.execute(
+            "SELECT state FROM jobs WHERE kind = 'media-fetch'").fetchone()[0]
+    assert counts == {"ok": 16, "remote": 24}
+    assert state == "cancelled"
+    list(MediaFetchJob(proj, FetchLimits(concurrency=4, timeout=0.2)).run())
+    with proj.open_store() as store:
+        assert store.counts()["media"] == {"ok": 40}
+
+
+def test_total_size_limit_stops_the_run(proj, tmp_path, server):
+    ROUTES.update({f"/t{i}.jpg": (200, "image/jpeg", jpeg(i + 60)) for i in range(20)})
+    import_urls(proj, tmp_path, [f"{server}/t{i}.jpg" for i in range(20)])
+    size = len(jpeg(60))
+    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=0.2,
+                                          max_total_bytes=int(size * 3.5)))
+    list(job.run())
+    assert job.report.total_limit_reached
+    assert job.report.fetched == 3
+    with proj.open_store() as store:
+        assert store.counts()["media"] == {"ok": 3, "remote": 17}
+
+
+def test_cli_media_fetch(tmp_path, server, capsys):
+    project = tmp_path / "proj"
+    src = tmp_path / "page.jsonl"
+    src.write_text(json.dumps({"data": [
+        {"id": "1", "text": "x", "attachments": {"media_keys": ["k"]}}],
+        "includes": {"media": [{"media_key": "k", "type": "photo",
+                                "url": server + "/missing.jpg"}]}}) + "\n", "utf-8")
+    assert main(["import", str(project), str(src)]) == 0
+    assert main(["media", "fetch", str(project), "--timeout", "0.2"]) == 1
+    out = capsys.readouterr().out
+    assert "HTTP 404 Not Found; left remote, tried again next run" in out
+    ROUTES["/missing.jpg"] = (200, "image/jpeg", PHOTO)
+    try:
+        assert main(["media", "fetch", str(project), "--timeout", "0.2"]) == 0
+    finally:
+        del ROUTES["/missing.jpg"]
+    assert "Fetched: 1 media" in capsys.readouterr().out

@@ -1,0 +1,66 @@
+"""``crisisdesk explain``: why a model version gave an item its score, as a PNG for reports."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from crisisdesk.cli import OK, _fail
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from crisisdesk.core.encoders.base import EncoderError
+    from crisisdesk.core.explain import ExplainError, explain_item
+    from crisisdesk.core.explain.render import render_png
+    from crisisdesk.core.fusion.checkpoint import CheckpointError
+    from crisisdesk.core.fusion.predict import NoModel
+    from crisisdesk.core.models.registry import ModelMissing
+    from crisisdesk.core.project import Project, ProjectError
+
+    try:
+        project = Project.open(args.project)
+        result = explain_item(project, args.item, args.task, args.class_name,
+                              device=args.device)
+    except (ProjectError, ExplainError, NoModel, EncoderError, CheckpointError,
+            ModelMissing, KeyError) as exc:
+        return _fail(str(exc.args[0]) if exc.args else str(exc))
+    out = Path(args.out) if args.out else project.folder("exports") / \
+        f"explain-{re.sub(r'[^A-Za-z0-9_.-]+', '_', result.item)}-{args.task}.png"
+    image = Path(result.image_path) if result.image is not None and result.image_path \
+        else None
+    render_png(result, out, image)
+    probability = result.probabilities.get(result.class_name, 0.0)
+    print(f"{result.item} {result.task}: {result.class_name} ({probability:.1%}), "
+          f"model {result.model_version}")
+    share = result.share
+    print(f"  image {share['image']:.0%} | text {share['text']:.0%} ({share['basis']})")
+    words = [w for w in result.top_words(5) if w.relevance > 0]
+    if words:
+        print("  words for it:  " + ", ".join(f"{w.text} ({w.relevance:+.2f})" for w in words))
+    against = [w for w in sorted(result.words, key=lambda w: w.relevance)[:3]
+               if w.relevance < 0]
+    if against:
+        print("  words against: " + ", ".join(f"{w.text} ({w.relevance:+.2f})"
+                                            for w in against))
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"wrote {out}")
+    return OK
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``explain`` on the main parser's subcommands."""
+    from crisisdesk.core.encoders.factory import DEVICES
+
+    p = sub.add_parser("explain", help="why the model scored an item's class: image heat "
+                       "map, word relevance and the image vs text share, as a PNG")
+    p.add_argument("project")
+    p.add_argument("item", metavar="ITEM_ID")
+    p.add_argument("--task", required=True)
+    p.add_argument("--class", dest="class_name", metavar="NAME",
+                   help="the class to explain (default: the predicted one)")
+    p.add_argument("--out", metavar="FILE.png",
+                   help="where to write the PNG (default: the project's exports/)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.set_defaults(func=cmd_explain)

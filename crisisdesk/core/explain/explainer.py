@@ -1,0 +1,217 @@
+"""One explanation: an item's image and text through the frozen encoders and the head,
+one forward pass with autograd, one backward pass from the chosen class logit.
+
+The backward pass gives, at once, the gradients that the image heat map
+(:mod:`crisisdesk.core.explain.vit`), the word relevance
+(:mod:`crisisdesk.core.explain.text`) and the input share
+(:mod:`crisisdesk.core.explain.share`) need. Nothing here knows about projects: the
+caller hands over a head, its sidecar and loaded encoders (see ``item.py`` for items).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from crisisdesk.core.explain.result import Explanation, ImageRelevance, WordRelevance
+from crisisdesk.core.explain.share import JointTap, fusion_summary, input_share
+from crisisdesk.core.explain.text import (
+    TextPass,
+    TextTokens,
+    bert_text_pass,
+    clip_text_pass,
+    clip_tokens,
+    word_spans,
+    wordpiece_tokens,
+)
+from crisisdesk.core.explain.vit import (
+    METHOD,
+    ExplainError,
+    check_plain_vit,
+    crop_box,
+    rollout,
+    vit_forward,
+)
+
+
+class ZeroShotHead(nn.Module):
+    """CLIP zero-shot scoring (``fusion/zeroshot.py``) as a differentiable head: logits =
+    scale x the cosine of each present modality with the class vectors, averaged."""
+
+    def __init__(self, class_vectors: np.ndarray, scale: float = 100.0) -> None:
+        super().__init__()
+        self.register_buffer("classes", F.normalize(torch.as_tensor(class_vectors).float(),
+                                                    dim=-1))
+        self.scale = scale
+
+    def forward(self, image: Tensor, text: Tensor, image_present: Tensor, text_present: Tensor,
+                return_details: bool = False) -> Any:
+        sims = []
+        for vector, present in ((image, image_present), (text, text_present)):
+            if bool(present.any()) and vector.shape[-1] == self.classes.shape[-1]:
+                sims.append(F.normalize(vector, dim=-1) @ self.classes.T)
+        logits = self.scale * torch.stack(sims).mean(dim=0) if sims else \
+            torch.zeros(len(image), len(self.classes))
+        return (logits, {}) if return_details else logits
+
+
+def oriented_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image as shown: EXIF rotations of 90 degrees swap them."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _locks(stack: ExitStack, encoders: list[Any]) -> None:
+    """Hold each distinct encoder's lock (a CLIP model runs one call at a time)."""
+    seen: set[int] = set()
+    for encoder in encoders:
+        lock = getattr(encoder, "_lock", None)
+        if encoder is not None and lock is not None and id(encoder) not in seen:
+            seen.add(id(encoder))
+            stack.enter_context(lock)
+
+
+class Explainer:
+    """A head (fusion head, bundled text-only head or zero-shot scoring), its sidecar and
+    the encoders its embeddings come from."""
+
+    def __init__(self, head: nn.Module, sidecar: dict[str, Any], *,
+                 image_encoder: Any | None = None, text_encoder: Any | None = None,
+                 model_version: str = "") -> None:
+        self.head, self.sidecar = head.eval(), sidecar
+        self.classes = list(sidecar["classes"])
+        self.variant = sidecar.get("config", {}).get("variant", "zero_shot")
+        self.temperature = float(sidecar.get("temperature") or 1.0)
+        self.image_encoder = image_encoder if sidecar.get("image_encoder") else None
+        self.text_encoder = text_encoder if sidecar.get("text_encoder") else None
+        self.model_version = model_version
+        if sidecar.get("image_encoder") and image_encoder is None:
+            raise ExplainError(f"the head reads {sidecar['image_encoder']} image embeddings: "
+                               "give that encoder")
+        if sidecar.get("text_encoder") and text_encoder is None:
+            raise ExplainError(f"the head reads {sidecar['text_encoder']} text embeddings: "
+                               "give that encoder")
+        if self.image_encoder is not None:
+            check_plain_vit(self.image_encoder.model.visual, self.image_encoder.name)
+
+    def explain(self, *, image: Path | None, text: str, caption_start: int | None = None,
+                class_name: str | None = None, item: str = "", task: str = "") -> Explanation:
+        """Explain the head's score of ``class_name`` (default: its top class) for an item
+        with this image (None: none) and this text (the tweet, then the caption)."""
+        if class_name is not None and class_name not in self.classes:
+            raise ExplainError(f"{class_name!r} is not a class of this model "
+                               f"(one of: {', '.join(self.classes)})")
+        notes: list[str] = []
+        config = self.sidecar.get("config", {})
+        with ExitStack() as stack, torch.enable_grad():
+            _locks(stack, [self.image_encoder, self.text_encoder])
+            vision = self._image_pass(image, notes)
+            tokens, text_pass = self._text_pass(text)
+            image_vec = vision[0] if vision else torch.zeros(1, config.get("image_dim", 1))
+            text_vec = text_pass.vector if text_pass else torch.zeros(1, config.get("text_dim", 1))
+            image_present = torch.tensor([vision is not None])
+            text_present = torch.tensor([text_pass is not None])
+            with JointTap(self.head) as joint:
+                # The head lives on the CPU (load_head); the encoders may not.
+                logits, details = self.head(image_vec.float().cpu(), text_vec.float().cpu(),
+                                            image_present, text_present, return_details=True)
+            probs = torch.softmax(logits.detach()[0] / self.temperature, dim=-1)
+            index = self.classes.index(class_name) if class_name else int(probs.argmax())
+            wanted: list[Tensor] = []
+            if vision:
+                wanted += [vision[0], *vision[1]]
+            if text_pass:
+                wanted += [text_pass.vector, text_pass.embeddings]
+            grads = torch.autograd.grad(logits[0, index], wanted, allow_unused=True) \
+                if wanted else []
+        grads = [g if g is not None else torch.zeros_like(w) for g, w in
+                 zip(grads, wanted, strict=True)]
+        relevance = None
+        if vision:
+            image_grad, map_grads = grads[0], grads[1:1 + len(vision[1])]
+            relevance = self._heat_map(image, vision[1], map_grads)
+        words = _words(text, caption_start, tokens, text_pass, grads[-1] if text_pass else None)
+        share_of_inputs = input_share(vision[0] if vision else None,
+                                      image_grad if vision else None,
+                                      text_pass.vector if text_pass else None,
+                                      grads[-2] if text_pass else None)
+        share, fusion = fusion_summary(self.variant, details, joint.joint, share_of_inputs,
+                                       vision is not None, text_pass is not None)
+        if share_of_inputs is not None:
+            fusion["input_share_image"] = share_of_inputs
+        return Explanation(
+            item=item, task=task, class_name=self.classes[index], classes=self.classes,
+            probabilities={c: float(p) for c, p in zip(self.classes, probs, strict=True)},
+            model_version=self.model_version, text=text, caption_start=caption_start,
+            words=words, image=relevance, share=share, fusion=fusion, notes=notes)
+
+    # -- the two passes ----------------------------------------------------------------
+
+    def _image_pass(self, image: Path | None, notes: list[str]
+                    ) -> tuple[Tensor, list[Tensor]] | None:
+        """(unit image vector [1, dim], attention maps) or None without a usable image."""
+        if self.image_encoder is None or image is None:
+            return None
+        encoder = self.image_encoder
+        try:
+            pixels = encoder.load_image(Path(image))
+        except (OSError, ValueError) as exc:  # missing or unreadable: explain the text
+            notes.append(f"image not explained: {exc}")
+            return None
+        batch = encoder.model_input([pixels]).requires_grad_(True)
+        pooled, maps = vit_forward(encoder.model.visual, batch)
+        return F.normalize(pooled.float(), dim=-1), maps
+
+    def _text_pass(self, text: str) -> tuple[TextTokens | None, TextPass | None]:
+        if self.text_encoder is None:
+            return None, None
+        encoder = self.text_encoder
+        if hasattr(encoder, "token_ids"):  # CLIP's BPE
+            tokens = clip_tokens(encoder, text)
+            return tokens, clip_text_pass(encoder, tokens.ids)
+        tokens = wordpiece_tokens(encoder, text)
+        return tokens, bert_text_pass(encoder, tokens.ids)
+
+    def _heat_map(self, image: Path | None, maps: list[Tensor], grads: list[Tensor]
+                  ) -> ImageRelevance:
+        visual = self.image_encoder.model.visual
+        rows, cols = visual.grid_size
+        flat = rollout([m.detach().cpu() for m in maps], [g.cpu() for g in grads],
+                       visual.pool_type)
+        grid = flat.reshape(rows, cols).numpy().astype(np.float32)
+        # Min-max to [0, 1], as Chefer et al.'s code does: the rollout's identity start
+        # gives every patch a floor that says nothing about the class.
+        low, high = float(grid.min()), float(grid.max())
+        grid = (grid - low) / (high - low) if high - low > 1e-12 else np.zeros_like(grid)
+        assert image is not None
+        size = oriented_size(Path(image))
+        mode = visual.preprocess_cfg.get("resize_mode", "shortest")
+        return ImageRelevance(grid, size, crop_box(size, mode), METHOD)
+
+
+def _words(text: str, caption_start: int | None, tokens: TextTokens | None,
+           text_pass: TextPass | None, grad: Tensor | None) -> list[WordRelevance]:
+    """Each word of ``text`` with its signed relevance (zero where no encoder read it)."""
+    spans = tokens.words if tokens is not None else word_spans(text)
+    raw = np.zeros(len(spans), dtype=np.float64)
+    counts = np.zeros(len(spans), dtype=int)
+    if tokens is not None and text_pass is not None and grad is not None:
+        per_token = text_pass.token_relevance(grad, len(tokens.ids))
+        np.add.at(raw, np.asarray(tokens.owners, dtype=int), per_token)
+        np.add.at(counts, np.asarray(tokens.owners, dtype=int), 1)
+    scale = float(np.abs(raw).max()) if len(raw) else 0.0
+    scaled = raw / scale if scale > 0 else raw
+    return [WordRelevance(start, end, text[start:end], float(scaled[i]), float(raw[i]),
+                          "caption" if caption_start is not None and start >= caption_start
+                          else "tweet", int(counts[i]))
+            for i, (start, end) in enumerate(spans)]

@@ -1,0 +1,157 @@
+"""Explanations of a project's items, computed on demand and cached.
+
+An item is explained for the task's active model version (as predictions are made: a
+trained fusion head, the shipped text-only head ``bundled:<task>``, or CLIP zero-shot
+scoring). The head, its sidecar and the encoders its embeddings came from are loaded once
+per process and kept.
+
+Cache: one JSON file per explanation in ``<project>/cache/explain/``, named by the sha256
+of its key: (format, item uid, task, class asked for or "top", model version id, name and
+path, sha256 of the text the head reads, image sha256). A new caption, a retrained model
+or another class is another key, so nothing stale is ever served; old files are simply no
+longer read. Files are written atomically; an unreadable one is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from crisisdesk.core.explain.explainer import Explainer, ZeroShotHead
+from crisisdesk.core.explain.result import FORMAT, Explanation
+from crisisdesk.core.explain.vit import ExplainError
+from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store, text_key
+
+_LOCK = threading.Lock()
+_ENCODERS: dict[tuple[str, str], Any] = {}
+_EXPLAINERS: dict[tuple[int, str, str, str], Explainer] = {}
+
+
+def _encoder(name: str, device: str) -> Any:
+    """A loaded encoder, shared by every explainer of this process."""
+    from crisisdesk.core.encoders.factory import load_encoder
+
+    with _LOCK:
+        if (name, device) not in _ENCODERS:
+            _ENCODERS[(name, device)] = load_encoder(name, device=device)
+        return _ENCODERS[(name, device)]
+
+
+def explainer_for(store: Store, task: str, version: dict[str, Any], device: str = "auto"
+                  ) -> Explainer:
+    """The explainer of a model version (loaded on first use, then kept)."""
+    from crisisdesk.core.fusion.predict import ZERO_SHOT, load_version
+
+    key = (int(version["id"]), str(version["path"]), task, device)
+    with _LOCK:
+        if key in _EXPLAINERS:
+            return _EXPLAINERS[key]
+    path = str(version["path"])
+    if path.startswith(ZERO_SHOT):
+        from crisisdesk.core.fusion.zeroshot import class_prompt_vectors
+
+        name = path[len(ZERO_SHOT):]
+        encoder = _encoder(name, device)
+        has_text = bool(store.embedding_counts().get(name, {}).get("text"))
+        head = ZeroShotHead(class_prompt_vectors(encoder, task))
+        sidecar = {"classes": list(version["config"]["classes"]), "image_encoder": name,
+                   "text_encoder": name if has_text else None, "temperature": 1.0}
+    else:
+        head, sidecar = load_version(version)
+    explainer = Explainer(
+        head, sidecar,
+        image_encoder=_encoder(sidecar["image_encoder"], device)
+        if sidecar.get("image_encoder") else None,
+        text_encoder=_encoder(sidecar["text_encoder"], device)
+        if sidecar.get("text_encoder") else None,
+        model_version=str(version["name"]))
+    with _LOCK:
+        _EXPLAINERS[key] = explainer
+    return explainer
+
+
+def _item_facts(store: Store, item_id: str | int) -> dict[str, Any]:
+    """uid, row id, text (tweet + caption), where the caption starts, image path / sha."""
+    from crisisdesk.core.review import item_detail
+
+    if isinstance(item_id, int):
+        row_id = item_id
+    else:
+        try:
+            row_id = store.resolve_item(item_id).id
+        except LookupError as exc:
+            raise ExplainError(exc.args[0]) from None
+    texts = store.item_texts([row_id])
+    if not texts:
+        raise ExplainError(f"no item {item_id!r} in this project")
+    text = texts[0].text
+    caption = store.item_caption(row_id)
+    start = None
+    if caption is not None and caption.caption and text.endswith(caption.caption):
+        start = len(text) - len(caption.caption)
+    detail = item_detail(store, row_id)
+    sha, status = store.item_images([row_id]).get(row_id, (None, None))
+    usable = detail.row.image_path if status == "ok" and detail.row.image_path else None
+    return {"id": row_id, "uid": detail.row.uid, "text": text, "caption_start": start,
+            "image": usable, "image_sha256": sha if usable else None, "status": status,
+            "reason": detail.media_reason}
+
+
+def cache_path(project: Project, key: dict[str, Any]) -> Path:
+    """Where the explanation with this key is (or would be) cached."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
+    return project.folder("cache") / "explain" / f"{digest[:40]}.json"
+
+
+def explain_item(project: Project, item_id: str | int, task: str,
+                 class_name: str | None = None, *, device: str = "auto",
+                 use_cache: bool = True) -> Explanation:
+    """Why the task's active model version scores ``class_name`` (default: its top class)
+    as it does for an item (its uid, ``<post id>_<n>`` or row id).
+
+    Raises ExplainError (no such item or class, an encoder that cannot be explained),
+    NoModel (the task has no model yet) or the encoders' loading errors (ModelMissing...).
+    """
+    from crisisdesk.core.fusion.predict import resolve_version
+
+    with project.open_store() as store:
+        facts = _item_facts(store, item_id)
+        version = resolve_version(store, task)
+        key = {"format": FORMAT, "item": facts["uid"], "task": task,
+               "class": class_name or "top", "model_version": int(version["id"]),
+               "model_name": version["name"], "model_path": version["path"],
+               "text": text_key(facts["text"]), "image": facts["image_sha256"]}
+        path = cache_path(project, key)
+        if use_cache and path.is_file():
+            try:
+                cached = Explanation.from_json(
+                    json.loads(path.read_text("utf-8"))["explanation"])
+                cached.image_path = facts["image"]
+                return cached
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # a damaged or older file: compute again and replace it
+        explainer = explainer_for(store, task, version, device)
+    if class_name is not None and class_name not in explainer.classes:
+        raise ExplainError(f"{class_name!r} is not a class of task {task} "
+                           f"(one of: {', '.join(explainer.classes)})")
+    result = explainer.explain(
+        image=Path(facts["image"]) if facts["image"] else None, text=facts["text"],
+        caption_start=facts["caption_start"], class_name=class_name, item=facts["uid"],
+        task=task)
+    if facts["status"] in ("missing", "unreadable") and explainer.image_encoder is not None:
+        result.notes.append(f"image {facts['status']}: {facts['reason'] or 'no file'}")
+    write_json_atomic(path, {"key": key, "explanation": result.to_json()})
+    result.image_path = facts["image"]
+    return result
+
+
+def forget_loaded() -> None:
+    """Drop the heads and encoders kept in memory (after models were re-registered)."""
+    with _LOCK:
+        _EXPLAINERS.clear()
+        _ENCODERS.clear()

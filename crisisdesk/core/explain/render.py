@@ -1,0 +1,164 @@
+"""An explanation drawn as one PNG for reports (Pillow only, no Qt).
+
+Layout: a title line (item, task, class and its probability, model version); the image
+and the image with its heat map (colour map "inferno", margins the model never saw left
+grey), with a colour legend; the item's text with each word on a background coloured by
+its sign (green: for the class, red: against), the caption set off; a bar of the image vs
+text share. A text-only explanation has no image row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from crisisdesk.core.explain.result import Explanation
+
+WIDTH = 960
+PANEL = 420  # the longest side of each image panel
+MARGIN = 16
+#: Anchors of matplotlib's "inferno" colour map (perceptually uniform, grey-scale safe).
+INFERNO = np.array([(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99),
+                    (212, 72, 66), (245, 125, 21), (250, 193, 39), (252, 255, 164)],
+                   dtype=np.float64)
+
+
+def colour_map(values: np.ndarray) -> np.ndarray:
+    """[H, W] values in [0, 1] -> [H, W, 3] uint8 inferno colours (NaN -> grey)."""
+    clean = np.nan_to_num(np.clip(values, 0.0, 1.0), nan=0.0)
+    position = clean * (len(INFERNO) - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(INFERNO) - 1)
+    frac = (position - low)[..., None]
+    rgb = INFERNO[low] * (1 - frac) + INFERNO[high] * frac
+    rgb[np.isnan(values)] = (128, 128, 128)
+    return rgb.astype(np.uint8)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _word_colour(relevance: float) -> tuple[int, int, int]:
+    strength = min(1.0, abs(relevance))
+    base = (46, 160, 67) if relevance > 0 else (215, 58, 73)
+    return tuple(int(255 - (255 - c) * strength * 0.8) for c in base)  # type: ignore[return-value]
+
+
+def _image_rows(explanation: Explanation, image_path: Path, opacity: float):
+    """(plain image, image with overlay, legend) as Pillow images."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    assert explanation.image is not None
+    with Image.open(image_path) as opened:
+        picture = ImageOps.exif_transpose(opened).convert("RGB")
+    scale = PANEL / max(picture.size)  # small pictures are enlarged too: a report reads
+    picture = picture.resize((max(1, round(picture.width * scale)),
+                              max(1, round(picture.height * scale))), Image.Resampling.BICUBIC)
+    heat = explanation.image.upsample(picture.width, picture.height)
+    colours = colour_map(heat).astype(np.float64)
+    base = np.asarray(picture, dtype=np.float64)
+    unseen = np.isnan(heat)[..., None]
+    mixed = np.where(unseen, base * 0.35 + 128 * 0.65,
+                     base * (1 - opacity) + colours * opacity)
+    overlay = Image.fromarray(mixed.astype(np.uint8))
+    legend = Image.new("RGB", (PANEL, 34), "white")
+    ramp = colour_map(np.tile(np.linspace(0, 1, PANEL - 80)[None, :], (12, 1)))
+    legend.paste(Image.fromarray(ramp), (40, 2))
+    draw = ImageDraw.Draw(legend)
+    font = _font(12)
+    draw.text((4, 2), "low", fill="black", font=font)
+    draw.text((PANEL - 36, 2), "high", fill="black", font=font)
+    draw.text((40, 17), "patch relevance (grey: cropped away, not seen)", fill="black",
+              font=font)
+    return picture, overlay, legend
+
+
+def _layout_words(explanation: Explanation, font, width: int) -> list[list[tuple]]:
+    """Lines of (text, colour or None, is caption label) laid out to ``width`` pixels."""
+    from PIL import Image, ImageDraw
+
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines: list[list[tuple]] = [[("tweet:", None, True)]]
+    x = measure.textlength("tweet: ", font=font)
+    for word in explanation.words:
+        if word.part == "caption" and not any(t == "caption:" for line in lines
+                                              for t, _, _ in line):
+            lines.append([("caption:", None, True)])
+            x = measure.textlength("caption: ", font=font)
+        size = measure.textlength(word.text + " ", font=font)
+        if x + size > width and len(lines[-1]) > 1:
+            lines.append([])
+            x = 0
+        lines[-1].append((word.text, _word_colour(word.relevance) if word.tokens else None,
+                          False))
+        x += size
+    return lines
+
+
+def render_png(explanation: Explanation, out: Path, image_path: Path | None = None,
+               opacity: float = 0.55) -> Path:
+    """Draw ``explanation`` into ``out`` (a PNG, written atomically); return ``out``."""
+    import os
+    import tempfile
+
+    from PIL import Image, ImageDraw
+
+    title_font, font = _font(16), _font(15)
+    parts = None
+    if explanation.image is not None and image_path is not None:
+        parts = _image_rows(explanation, image_path, opacity)
+    lines = _layout_words(explanation, font, WIDTH - 2 * MARGIN)
+    line_height = 24
+    image_height = (max(parts[0].height, parts[1].height) + parts[2].height + MARGIN) \
+        if parts else 0
+    height = MARGIN + 28 + image_height + len(lines) * line_height + 70 + MARGIN
+    canvas = Image.new("RGB", (WIDTH, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    probability = explanation.probabilities.get(explanation.class_name, 0.0)
+    draw.text((MARGIN, MARGIN), f"{explanation.item}  {explanation.task}: "
+              f"{explanation.class_name} ({probability:.0%})  model "
+              f"{explanation.model_version}", fill="black", font=title_font)
+    y = MARGIN + 28
+    if parts:
+        picture, overlay, legend = parts
+        canvas.paste(picture, (MARGIN, y))
+        canvas.paste(overlay, (WIDTH // 2, y))
+        y += max(picture.height, overlay.height) + 4
+        canvas.paste(legend, (WIDTH // 2, y))
+        y += legend.height + MARGIN - 4
+    for line in lines:
+        x = MARGIN
+        for text, colour, label in line:
+            size = draw.textlength(text + " ", font=font)
+            if colour is not None:
+                draw.rectangle((x - 1, y - 1, x + draw.textlength(text, font=font) + 1,
+                                y + line_height - 5), fill=colour)
+            draw.text((x, y), text, fill=(90, 90, 90) if label else "black", font=font)
+            x += size
+        y += line_height
+    y += 8
+    share = float(explanation.share.get("image", 0.0))
+    bar = WIDTH - 2 * MARGIN
+    draw.rectangle((MARGIN, y, MARGIN + int(bar * share), y + 16), fill=(70, 110, 190))
+    draw.rectangle((MARGIN + int(bar * share), y, MARGIN + bar, y + 16), fill=(230, 160, 60))
+    draw.text((MARGIN, y + 20), f"image {share:.0%} | text {1 - share:.0%}  "
+              f"({explanation.share.get('basis', '')});  words: green for the class, "
+              "red against", fill="black", font=_font(12))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        canvas.save(tmp, format="PNG")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

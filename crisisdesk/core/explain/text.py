@@ -1,0 +1,198 @@
+"""Word relevance: gradient x input on the text encoder's token embeddings, back to words.
+
+Method: gradient x input (Shrikumar et al. 2016, *Not Just a Black Box*; Simonyan et al.
+2014): a token's relevance for the class logit is ``sum_d grad_d * e_d`` over its input
+embedding ``e`` (the token embedding, before positions are added). Its sign says whether
+the token pushes the logit up (for the class) or down (against it).
+
+Tokens go back to words (maximal runs of non-space characters of the item's text):
+
+* MiniLM's WordPiece (a fast tokenizer): through its offset mapping;
+* CLIP's BPE (open_clip's SimpleTokenizer has no offsets): each word is tokenized on its
+  own and the word-by-word ids, concatenated, are what the tower is fed. BPE never
+  merges across whitespace, so this is the sequence the whole text gives.
+
+Long texts are windowed exactly as the encoders do (``token_windows``), each window
+encoded with its special tokens, the window vectors L2-normalised, averaged and
+re-normalised; a token in two overlapping windows sums both relevances.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from crisisdesk.core.encoders.base import token_windows
+
+WORD = re.compile(r"\S+")
+
+
+@dataclass
+class TextTokens:
+    """A text's content token ids and, for each, the word (index into ``words``) it is in."""
+
+    ids: list[int]
+    owners: list[int]
+    words: list[tuple[int, int]]  # (start, end) character spans in the text
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word: a maximal run of non-space characters."""
+    return [match.span() for match in WORD.finditer(text)]
+
+
+def clip_tokens(encoder: Any, text: str) -> TextTokens:
+    """CLIP BPE ids of ``text``, tokenized word by word so each id knows its word."""
+    words = word_spans(text)
+    ids: list[int] = []
+    owners: list[int] = []
+    for index, (start, end) in enumerate(words):
+        word_ids = encoder.token_ids(text[start:end])
+        ids.extend(word_ids)
+        owners.extend([index] * len(word_ids))
+    return TextTokens(ids, owners, words)
+
+
+def _lowered(text: str) -> tuple[str, list[int]]:
+    """``text`` lower-cased, and for each character of it the index it came from
+    (``str.lower`` can lengthen a character: 'İ' -> 'i̇')."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        low = char.lower()
+        chars.append(low)
+        origin.extend([index] * len(low))
+    return "".join(chars), origin
+
+
+def wordpiece_tokens(encoder: Any, text: str) -> TextTokens:
+    """A fast tokenizer's ids of ``text`` and their words, through its offset mapping."""
+    words = word_spans(text)
+    fed, origin = _lowered(text) if encoder.lower_case else (text, list(range(len(text))))
+    encoded = encoder.tokenizer(fed, add_special_tokens=False, truncation=False,
+                                return_offsets_mapping=True, verbose=False)
+    starts = [start for start, _ in words]
+    ids: list[int] = []
+    owners: list[int] = []
+    for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"],
+                                   strict=True):
+        if end <= start:  # no characters (should not happen without special tokens)
+            continue
+        where = origin[start] if start < len(origin) else len(text) - 1
+        word = max(0, _bisect_right(starts, where) - 1)
+        ids.append(int(token))
+        owners.append(word)
+    return TextTokens(ids, owners, words)
+
+
+def _bisect_right(values: Sequence[int], x: int) -> int:
+    import bisect
+
+    return bisect.bisect_right(values, x)
+
+
+def _embedding_module(model: Any) -> torch.nn.Module:
+    """The token embedding table of a CLIP model or a transformers model."""
+    if hasattr(model, "get_input_embeddings"):
+        return model.get_input_embeddings()
+    if hasattr(model, "token_embedding"):
+        return model.token_embedding
+    text = getattr(model, "text", None)
+    if text is not None and hasattr(text, "token_embedding"):
+        return text.token_embedding
+    raise TypeError(f"{type(model).__name__} has no token embedding to explain")
+
+
+class EmbeddingTap:
+    """Makes a frozen model's token embeddings a leaf that gradients reach (a forward hook
+    on the embedding table; nothing of the model is changed)."""
+
+    def __init__(self, model: Any) -> None:
+        self.module = _embedding_module(model)
+        self.outputs: list[Tensor] = []
+
+    def _hook(self, module: Any, args: Any, output: Tensor) -> Tensor:
+        leaf = output.detach().requires_grad_(True)
+        self.outputs.append(leaf)
+        return leaf
+
+    def __enter__(self) -> EmbeddingTap:
+        self._handle = self.module.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.remove()
+
+
+def windows_of(ids: Sequence[int], size: int) -> list[list[int]]:
+    """Positions (into ``ids``) of each window, cut as the encoders cut them."""
+    if not ids:
+        return [[]]
+    return token_windows(list(range(len(ids))), size=size, overlap=size // 4)
+
+
+@dataclass
+class TextPass:
+    """One text through its encoder with autograd: the unit vector the head is fed and
+    where each content token sits in the tapped embeddings."""
+
+    vector: Tensor  # [1, dim], unit length
+    embeddings: Tensor  # the tapped leaf [windows, length, width]
+    slots: list[tuple[int, int, int]]  # (window row, position in it, content token index)
+
+    def token_relevance(self, grad: Tensor, count: int) -> np.ndarray:
+        """Gradient x input of each of the ``count`` content tokens (float64)."""
+        per_slot = (grad.float() * self.embeddings.detach().float()).sum(dim=-1).cpu().numpy()
+        out = np.zeros(count, dtype=np.float64)
+        for row, position, token in self.slots:
+            out[token] += float(per_slot[row, position])
+        return out
+
+
+def _slots(windows: list[list[int]]) -> list[tuple[int, int, int]]:
+    # Position 0 of each row is the start token ([SOT] / [CLS]).
+    return [(row, 1 + j, token) for row, window in enumerate(windows)
+            for j, token in enumerate(window)]
+
+
+def _pool(window_vectors: Tensor) -> Tensor:
+    """The encoders' pooling: unit windows, averaged, re-normalised -> [1, dim]."""
+    unit = F.normalize(window_vectors.float(), dim=-1)
+    return F.normalize(unit.mean(dim=0, keepdim=True), dim=-1)
+
+
+def clip_text_pass(encoder: Any, ids: Sequence[int]) -> TextPass:
+    """CLIP's text tower on ``ids`` (content BPE ids), with the embeddings tapped."""
+    windows = windows_of(ids, encoder.context_length - 2)
+    rows = encoder._token_rows([[ids[p] for p in window] for window in windows])
+    with EmbeddingTap(encoder.model) as tap:
+        features = encoder.model.encode_text(rows.to(encoder._torch_device))
+    return TextPass(_pool(features), tap.outputs[0], _slots(windows))
+
+
+def bert_text_pass(encoder: Any, ids: Sequence[int]) -> TextPass:
+    """A transformers text encoder (mean pooling) on ``ids``, with the embeddings tapped."""
+    windows = windows_of(ids, encoder.max_length - 2)
+    width = max(len(window) for window in windows) + 2
+    device = torch.device(encoder.device)
+    input_ids = torch.full((len(windows), width), encoder.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(windows), width), dtype=torch.long)
+    for row, window in enumerate(windows):
+        seq = [encoder.cls_id, *(ids[p] for p in window), encoder.sep_id]
+        input_ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    input_ids, mask = input_ids.to(device), mask.to(device)
+    extra = {"token_type_ids": torch.zeros_like(input_ids)} if encoder.token_types else {}
+    with EmbeddingTap(encoder.model) as tap:
+        hidden = encoder.model(input_ids=input_ids, attention_mask=mask,
+                               **extra).last_hidden_state
+    weights = mask.unsqueeze(-1).to(torch.float32)
+    means = (hidden.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+    return TextPass(_pool(means), tap.outputs[0], _slots(windows))

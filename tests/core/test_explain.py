@@ -19,7 +19,8 @@ from PIL import Image
 from tiny_clip import make_tiny_clip
 
 from crisisdesk.cli import main
-from crisisdesk.core.encoders.clip import ClipEncoder, torch_from_hwc
+from crisisdesk.core.encoders.clip import ClipEncoder
+from crisisdesk.core.encoders.clip_images import torch_from_hwc
 from crisisdesk.core.explain import explain_item
 from crisisdesk.core.explain.explainer import Explainer
 from crisisdesk.core.explain.item import forget_loaded

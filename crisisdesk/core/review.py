@@ -135,6 +135,8 @@ class ItemDetail:
     tasks: tuple[TaskView, ...]
     #: why the image is not shown when media_status is "missing" / "unreadable"
     media_reason: str | None = None
+    #: the model that wrote the caption shown ("llava-1.5-7b", "qwen2-vl via http://...")
+    caption_model: str | None = None
 
 
 def _tune(store: Store) -> None:
@@ -327,4 +329,5 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
         caption=caption.caption if caption else None,
         captioner=f"{caption.captioner} (prompt {caption.prompt_version})" if caption
         else None,
-        tasks=tuple(views), media_reason=post["reason"])
+        tasks=tuple(views), media_reason=post["reason"],
+        caption_model=caption.model if caption else None)

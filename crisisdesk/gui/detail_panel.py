@@ -7,6 +7,8 @@ the list paints only the item one lands on).
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -152,8 +154,12 @@ class DetailPanel(QWidget):
         self.header.setText(f"<span style='color:{style.MUTED}'>{' · '.join(meta)}</span>")
         self.text.setText(row.text or "(no text)")
         if detail.caption:
-            self.caption.setText(f"{detail.caption}<br><span style='color:{style.MUTED}'>"
-                                 f"by {detail.captioner or 'unknown captioner'}</span>")
+            model = getattr(detail, "caption_model", None)
+            by = detail.captioner or "unknown captioner"
+            if model and not by.startswith(model):
+                by += f" · model {model}"
+            self.caption.setText(f"{html.escape(detail.caption)}<br>"
+                                 f"<span style='color:{style.MUTED}'>by {html.escape(by)}</span>")
             self.caption.setTextFormat(Qt.TextFormat.RichText)
         else:
             self.caption.setText(f"<span style='color:{style.MUTED}'>No caption yet "

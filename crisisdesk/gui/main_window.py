@@ -51,9 +51,12 @@ class MainWindow(QMainWindow):
     """One project open for review."""
 
     def __init__(self, project: Project, *, annotator: str | None = None,
-                 parent: QWidget | None = None) -> None:
+                 preload: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project = project
+        #: Import the jobs' libraries in the background once the first page is painted
+        #: (the app does; tests and embedders opt in).
+        self.preload_libraries = preload
         self.setWindowTitle(f"{project.root.name} — crisisdesk")
         self.setStyleSheet(style.STYLE_SHEET)
         self.background = Background(self)

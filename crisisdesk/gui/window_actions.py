@@ -3,13 +3,18 @@
 Dialogs and the jobs panel belong to their own modules; this one wires them in. A module
 that is not there (yet) leaves its action disabled, with a tooltip saying so, rather than
 failing at start-up. Job factories import torch-using code inside the worker thread, so
-opening the window never loads a model library.
+opening the window never loads a model library; once the first page is painted, the
+libraries the jobs need are imported in the background (see :func:`preload_job_modules`).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
+import os
+import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +25,67 @@ from crisisdesk.core.progress import Progress
 
 if TYPE_CHECKING:
     from crisisdesk.gui.main_window import MainWindow
+
+#: What the jobs import, in the order they need it. Loading torch's shared libraries and
+#: registering its operators holds the GIL for ~0.3-0.5 s at a time (C code that never
+#: lets go): paid mid-job, that froze the UI thread for as long (measured: 0.7 s gaps of
+#: a 10 ms timer at the start of an embed job). Paid once, right after the first paint,
+#: the analyst sees it as the app finishing its start, and no job pays it again.
+PRELOAD_MODULES = (
+    "numpy",
+    "torch",
+    "crisisdesk.core.embed",
+    "transformers",
+    "transformers.modeling_utils",
+    "transformers.models.bert.modeling_bert",  # MiniLM, the default text encoder
+    "crisisdesk.core.encoders.text",
+    "open_clip",
+    "crisisdesk.core.encoders.clip",
+    "crisisdesk.core.fusion.predict",
+    "crisisdesk.core.retrain",
+    "crisisdesk.core.captions.job",
+)
+
+
+def leave_a_core_to_the_ui() -> None:
+    """Keep the jobs' compute threads from starving the UI thread of a CPU core.
+
+    Two things measured on a 2-core machine made the UI thread miss its 10 ms timer by
+    0.3-0.4 s while a job ran with no Python code holding the GIL: torch's OpenMP
+    threads spin-waiting between operations (libgomp's default; passive makes them
+    sleep), and as many compute threads as cores. Only defaults are set: an analyst's own
+    OMP_* settings win. Must run before torch is imported (libgomp reads it once).
+    """
+    cores = os.cpu_count() or 2
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores - 1)))
+    os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, cores - 1)))  # tokenizers
+
+
+def preload_job_modules(modules: tuple[str, ...] = PRELOAD_MODULES) -> dict[str, float]:
+    """Import what the jobs need (runs in a background thread); seconds per module.
+
+    A module that is not installed (open_clip on a text-only install) is skipped: the job
+    that needs it reports that when it runs.
+    """
+    if "torch" not in sys.modules:
+        leave_a_core_to_the_ui()
+    took: dict[str, float] = {}
+    for name in modules:
+        start = time.perf_counter()
+        # Python's cyclic garbage collector walks every tracked object in a full
+        # collection, holding the GIL: with torch and transformers loaded (millions of
+        # objects) that took ~0.3 s, triggered by any thread allocating (a job building
+        # 100,000 rows, or an import), and the UI thread stood still. The modules' objects
+        # live as long as the app: freezing them leaves them out of every collection.
+        gc.freeze()
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        took[name] = time.perf_counter() - start
+    gc.freeze()
+    return took
 
 
 def available(module: str) -> bool:
@@ -44,6 +110,11 @@ class WindowActions:
             self.jobs.job_finished.connect(self._job_finished)
             self.dock = window.add_jobs_dock(self.jobs)
         self._retrain_holder: dict[str, Any] = {}
+        #: Seconds each preloaded module took (None until the preload finished).
+        self.preloaded: dict[str, float] | None = None
+        self._preload_started = False
+        if getattr(window, "preload_libraries", False):
+            window.model.loaded.connect(self.preload)  # the first page is on screen
         a = self._action
         self.import_ = a("&Import…", self.open_import, "crisisdesk.gui.dialogs.import_dialog",
                          QKeySequence("Ctrl+I"))
@@ -57,12 +128,13 @@ class WindowActions:
                       QKeySequence("Ctrl+Shift+Z"))
         self.find = a("&Search", self._focus_search, None, QKeySequence("Ctrl+F"))
         self.refresh = a("&Refresh", window.refresh, None, QKeySequence("F5"))
+        self.caption = a("&Caption images", self.run_caption, "crisisdesk.core.captions.job")
         self.embed = a("&Embed images and texts", self.run_embed, "crisisdesk.core.embed")
         self.predict = a("&Predict", self.run_predict, "crisisdesk.core.fusion.predict")
         self.retrain = a("&Retrain…", self.run_retrain, "crisisdesk.core.retrain")
         self.help = a("&Keyboard shortcuts", window.help.toggle, None,
                       QKeySequence("F1"))
-        for needs_jobs in (self.embed, self.predict, self.retrain):
+        for needs_jobs in (self.caption, self.embed, self.predict, self.retrain):
             if self.jobs is None:
                 needs_jobs.setEnabled(False)
                 needs_jobs.setToolTip("the jobs panel is not built yet")
@@ -83,10 +155,10 @@ class WindowActions:
         if self.dock is not None:
             view.addAction(self.dock.toggleViewAction())
         jobs = menu.addMenu("&Jobs")
-        for action in (self.embed, self.predict, self.retrain):
+        for action in (self.caption, self.embed, self.predict, self.retrain):
             jobs.addAction(action)
         menu.addMenu("&Help").addAction(self.help)
-        window.add_toolbar([self.import_, self.export, self.embed, self.predict,
+        window.add_toolbar([self.import_, self.export, self.caption, self.embed, self.predict,
                             self.retrain, self.settings, self.help])
 
     def _action(self, text: str, slot: Callable[[], Any], needs: str | None,
@@ -99,6 +171,23 @@ class WindowActions:
             action.setEnabled(False)
             action.setToolTip(f"{text.replace('&', '').rstrip('…')}: not built yet")
         return action
+
+    def preload(self) -> None:
+        """Import the jobs' libraries in the background (once; after the first paint)."""
+        if self._preload_started:
+            return
+        self._preload_started = True
+
+        def done(took: dict[str, float]) -> None:
+            self.preloaded = took
+
+        def failed(message: str) -> None:
+            # Not fatal: a job imports what it needs itself (and reports what fails).
+            self.preloaded = {}
+            self.window.statusBar().showMessage(f"Loading the model libraries: {message}",
+                                                15000)
+
+        self.window.background.call(preload_job_modules, done, failed)
 
     def _focus_search(self) -> None:
         self.window.search.setFocus()
@@ -128,6 +217,36 @@ class WindowActions:
         return dialog
 
     # ------------------------------------------------------------------ jobs
+    def run_caption(self) -> None:
+        """Caption the project's images with the captioner of the settings: a local model
+        (captioner, quantization, device) or an OpenAI-compatible server (URL + model)."""
+        from crisisdesk.gui.dialogs.settings_dialog import setting
+
+        project = self.window.project
+        name = setting("captioner").strip() or None  # None: the core picks by device
+        quant, device = setting("quantization"), setting("device")
+        server, server_model = setting("caption_server").strip(), \
+            setting("caption_server_model").strip()
+        if server and not server_model:
+            self.window.statusBar().showMessage(
+                "Captions from a server need the model it serves (Settings: server model)",
+                15000)
+            return
+
+        def make() -> Iterator[Progress]:
+            from crisisdesk.core.captions.job import CaptionJob  # torch loads in the worker
+
+            if server:
+                from crisisdesk.core.captions.server import ServerCaptioner
+
+                return CaptionJob(project, ServerCaptioner(server, server_model)).run()
+            # The model loads inside the job, in the worker: a missing one fails the job
+            # with ModelMissing, and its row offers the download or a local folder.
+            return CaptionJob(project, name, quant=quant, device=device).run()
+
+        where = f"{server_model} via {server}" if server else (name or "default captioner")
+        self.jobs.run(f"Caption images ({where})", make, unit="images")
+
     def run_embed(self) -> None:
         """Embed images (image encoder) and texts (text encoder) from the settings."""
         from crisisdesk.gui.dialogs.settings_dialog import setting

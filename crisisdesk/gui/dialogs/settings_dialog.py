@@ -35,7 +35,7 @@ from crisisdesk.core.settings import config_dir
 
 SETTINGS_FILE = "gui.ini"
 DEVICES = ("auto", "cpu", "cuda")  # as crisisdesk.core.encoders.factory.DEVICES
-QUANTIZATIONS = ("none", "8bit", "4bit")
+QUANTIZATIONS = ("auto", "none", "8bit", "4bit")
 
 # Setting keys and their defaults; read them with :func:`setting`.
 DEFAULTS: dict[str, Any] = {
@@ -43,7 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "image_encoder": "clip-vit-b-32",
     "text_encoder": "minilm",
     "captioner": "",
-    "quantization": "none",
+    "quantization": "auto",  # auto: 4-bit for the 7B captioners on a GPU, none on a CPU
+    "caption_server": "",  # an OpenAI-compatible server's URL: captions come from there
+    "caption_server_model": "",  # the model name that server serves
     "offline": False,  # on: the app never offers a download (work from local models only)
     "annotator": "",
 }
@@ -79,7 +81,8 @@ def _names(kind: str) -> list[str]:
 
 
 class SettingsDialog(QDialog):
-    """Device, encoders, captioner and quantization, model folders, offline mode, name."""
+    """Device, encoders, captioner (local or server) and quantization, model folders,
+    offline mode, name."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,7 +98,15 @@ class SettingsDialog(QDialog):
         self.captioner.lineEdit().setPlaceholderText("no captions")
         self.quantization = QComboBox()
         self.quantization.addItems(QUANTIZATIONS)
-        self.quantization.setToolTip("Load the captioner in 8 or 4 bits (needs a CUDA GPU)")
+        self.quantization.setToolTip("Load the captioner in 8 or 4 bits (needs a CUDA GPU); "
+                                     "auto: 4-bit for the 7B models on a GPU, none on a CPU")
+        self.caption_server = QLineEdit()
+        self.caption_server.setPlaceholderText("e.g. http://gpu-box:8000/v1 (empty: local)")
+        self.caption_server.setToolTip("An OpenAI-compatible server (vLLM, llama.cpp, Ollama)"
+                                       " that writes the captions instead of a local model; "
+                                       "its API key is read from CRISISDESK_API_KEY")
+        self.caption_server_model = QLineEdit()
+        self.caption_server_model.setPlaceholderText("the model name the server serves")
         self.offline = QCheckBox("Work offline (never offer a model download)")
         self.annotator = QLineEdit()
         self.annotator.setPlaceholderText(annotator_name())
@@ -104,6 +115,8 @@ class SettingsDialog(QDialog):
         form.addRow("Text encoder", self.text_encoder)
         form.addRow("Captioner", self.captioner)
         form.addRow("Quantization", self.quantization)
+        form.addRow("Caption server", self.caption_server)
+        form.addRow("Server model", self.caption_server_model)
         form.addRow("", self.offline)
         form.addRow("Annotator name", self.annotator)
 
@@ -148,6 +161,8 @@ class SettingsDialog(QDialog):
         self.text_encoder.setCurrentText(setting("text_encoder"))
         self.captioner.setCurrentText(setting("captioner"))
         self.quantization.setCurrentText(setting("quantization"))
+        self.caption_server.setText(setting("caption_server"))
+        self.caption_server_model.setText(setting("caption_server_model"))
         self.offline.setChecked(setting("offline"))
         self.annotator.setText(setting("annotator"))
         self.refresh_models()
@@ -167,6 +182,8 @@ class SettingsDialog(QDialog):
             "text_encoder": self.text_encoder.currentText().strip(),
             "captioner": self.captioner.currentText().strip(),
             "quantization": self.quantization.currentText(),
+            "caption_server": self.caption_server.text().strip(),
+            "caption_server_model": self.caption_server_model.text().strip(),
             "offline": self.offline.isChecked(),
             "annotator": self.annotator.text().strip(),
         }

@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     from crisisdesk.cli_captions import add_parsers as add_captions
+    from crisisdesk.cli_doctor import add_parsers as add_doctor
     from crisisdesk.cli_explain import add_parsers as add_explain
     from crisisdesk.cli_fusion import add_parsers as add_fusion
     from crisisdesk.cli_media import add_parsers as add_media
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_captions(sub)
     add_fusion(sub)
     add_media(sub)
+    add_doctor(sub)
     add_explain(sub)
     return parser
 

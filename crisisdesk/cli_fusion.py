@@ -22,19 +22,15 @@ def _figures(report: dict) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     from crisisdesk.cli import drive
     from crisisdesk.core.fusion.data import EmbeddingsMissing
-    from crisisdesk.core.fusion.train import Recipe
     from crisisdesk.core.fusion.training import TrainJob
     from crisisdesk.core.project import Project, ProjectError
 
-    recipe = Recipe(optimizer=args.optimizer, max_epochs=args.epochs,
-                    class_weighted=args.class_weighted)
-    if args.lr is not None:
-        recipe.lr = args.lr
     try:
         project = Project.open(args.project)
+        recipe, config = _recipe_and_config(args)
         job = TrainJob(project, args.task, image_encoder=args.encoder,
                        text_encoder=args.text_encoder, variant=args.variant, recipe=recipe,
-                       seeds=args.seeds, val_from=args.val_from)
+                       seeds=args.seeds, val_from=args.val_from, config=config)
         finished = drive(job.run(), unit="epoch")
     except (ProjectError, EmbeddingsMissing, ValueError, KeyError) as exc:
         return _fail(exc.args[0] if exc.args else str(exc))
@@ -42,7 +38,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("Training cancelled; no model version was made.")
         return PROBLEMS
     report = job.report
-    print(f"{report.task} ({report.variant}): trained on {report.sizes}")
+    recipe = job.recipe
+    print(f"{report.task} ({report.variant}, {job.config_overrides or 'default config'}): "
+          f"trained on {report.sizes} with {recipe.optimizer} lr {recipe.lr:g} weight decay "
+          f"{recipe.weight_decay:g} batch {recipe.batch_size}, selecting on validation "
+          f"{recipe.select.replace('_', ' ')} (patience {recipe.patience})")
     for seed in report.seeds:
         line = (f"  seed {seed['seed']}: best epoch {seed['best_epoch']} of "
                 f"{seed['epochs_run']}, temperature {seed['temperature']:.2f}, ECE on "
@@ -57,6 +57,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"  mean of {len(report.seeds)} seeds on {report.scored_split}: {summary}")
     print(f"Active model version for {report.task}: {report.model_name}")
     return OK
+
+
+CLASS_WEIGHTS = {"none": (False, 1.0), "balanced": (True, 1.0), "sqrt": (True, 0.5)}
+
+
+def _recipe_and_config(args: argparse.Namespace) -> tuple[object, dict]:
+    """The Recipe and FusionConfig overrides that ``train``'s options ask for.
+
+    ``--recipe`` names the base (default: the variant's, "text" for one-modality heads,
+    "paper" for fusion); each option given replaces that field.
+    """
+    from crisisdesk.core.fusion.train import named_recipe
+    from crisisdesk.core.fusion.training import default_recipe_name, default_variant
+
+    variant = args.variant or default_variant(args.encoder, args.text_encoder)
+    fields = {"optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
+              "batch_size": args.batch_size, "max_epochs": args.epochs,
+              "patience": args.patience, "label_smoothing": args.label_smoothing,
+              "select": args.select}
+    overrides = {k: v for k, v in fields.items() if v is not None}
+    weights = "balanced" if args.class_weighted else args.class_weights
+    if weights is not None:
+        overrides["class_weighted"], overrides["class_weight_power"] = CLASS_WEIGHTS[weights]
+    if args.class_weight_power is not None:  # a power of its own: weighted, that much
+        overrides["class_weighted"] = args.class_weight_power > 0
+        overrides["class_weight_power"] = args.class_weight_power
+    recipe = named_recipe(args.recipe or default_recipe_name(variant), **overrides)
+    config = {k: v for k, v in (("single_head", args.head), ("hidden", args.hidden),
+                                ("tokens", args.tokens), ("dropout", args.dropout))
+              if v is not None}
+    return recipe, config
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -115,14 +146,37 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="default: guided_diff with both encoders, else the one-modality head")
     p.add_argument("--encoder", help="image encoder whose embeddings to use (CLIP)")
     p.add_argument("--text-encoder", help="text encoder whose embeddings to use")
-    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--epochs", type=int, help="at most this many epochs (default 50)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--val-from", choices=["train", "dev"], default="train",
                    help="early-stop on a slice of train (score on dev), or on dev (score "
                         "on test)")
-    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
+    p.add_argument("--recipe", choices=["paper", "text"],
+                   help="base recipe: 'paper' (SGD lr 1e-3 batch 32, patience 5) or 'text' "
+                        "(AdamW, see docs/fusion.md); default: 'text' for text_only / "
+                        "image_only heads, 'paper' for fusion. The options below override it")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"])
     p.add_argument("--lr", type=float)
-    p.add_argument("--class-weighted", action="store_true")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--patience", type=int,
+                   help="epochs without a better validation figure before stopping")
+    p.add_argument("--select", choices=["loss", "macro_f1"],
+                   help="validation figure that picks the epoch and the seed (paper: loss)")
+    p.add_argument("--class-weights", choices=list(CLASS_WEIGHTS),
+                   help="weight the loss by inverse class frequency ('balanced') or its "
+                        "square root ('sqrt')")
+    p.add_argument("--class-weighted", action="store_true",
+                   help="the same as --class-weights balanced")
+    p.add_argument("--class-weight-power", type=float,
+                   help="weights (N / (C * count)) ** POWER: 1 balanced, 0.5 sqrt, 0.25 "
+                        "milder still, 0 none")
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--head", choices=["attention", "linear", "mlp"],
+                   help="shape of a text_only / image_only head (default: mlp)")
+    p.add_argument("--hidden", type=int, help="token width / MLP width")
+    p.add_argument("--tokens", type=int, help="tokens per modality")
+    p.add_argument("--dropout", type=float)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="score the active model version on a split")

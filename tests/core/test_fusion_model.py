@@ -30,6 +30,8 @@ from crisisdesk.core.fusion.train import (
     class_weights,
     fit,
     iter_fit,
+    macro_f1,
+    named_recipe,
     predict_logits,
 )
 
@@ -378,3 +380,96 @@ def test_synthetic_benchmark_guided_diff_fuses(bench) -> None:
     assert accuracy["guided_diff"] >= accuracy["image_only"] + 0.20
     assert accuracy["guided_diff"] >= accuracy["text_only"] + 0.20
     assert accuracy["guided_diff"] >= accuracy["concat_mlp"] - 0.02
+
+
+# --- one-modality head shapes, selection, class weights, named recipes -------------------
+
+@pytest.mark.parametrize("shape", ["linear", "mlp"])
+@pytest.mark.parametrize("variant", ["text_only", "image_only"])
+def test_plain_one_modality_heads_learn_and_ignore_the_other_modality(variant, shape) -> None:
+    model = head(variant, single_head=shape)
+    image, text = inputs(6)
+    logits = model(image, text)
+    assert logits.shape == (6, N_CLASSES)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p is not model.missing)
+    model.eval()
+    other = (torch.randn_like(image), text) if variant == "text_only" else \
+        (image, torch.randn_like(text))
+    torch.testing.assert_close(model(*other), model(image, text))  # the other is not read
+    absent = torch.zeros(6, dtype=torch.bool)
+    present = torch.ones(6, dtype=torch.bool)
+    if variant == "text_only":
+        out = model(image, torch.full_like(text, float("nan")), present, absent)
+    else:
+        out = model(torch.full_like(image, float("nan")), text, absent, present)
+    assert torch.isfinite(out).all()  # the learned "missing" vector stands in
+
+
+def test_a_linear_head_is_one_linear_map_of_the_embedding() -> None:
+    model = head("text_only", single_head="linear").eval()
+    assert [name for name, _ in model.named_parameters()] == [
+        "missing", "classifier.weight", "classifier.bias"]
+    image, text = inputs(4)
+    torch.testing.assert_close(model(image, text), model.classifier(text))
+
+
+def test_single_head_must_be_known() -> None:
+    with pytest.raises(ValueError, match="single_head"):
+        small_config("text_only", single_head="deep")
+
+
+def test_select_macro_f1_keeps_the_epoch_of_the_best_validation_macro_f1() -> None:
+    train, val = learnable(600, seed=0), learnable(200, seed=1)
+    recipe = Recipe(optimizer="adamw", lr=3e-3, batch_size=64, max_epochs=25, patience=3,
+                    select="macro_f1")
+    result = fit(small_config("concat_mlp"), recipe, train, val)
+    f1s = [log.val_macro_f1 for log in result.history]
+    assert result.best_epoch == 1 + f1s.index(max(f1s))
+    if result.stopped_early:
+        assert result.epochs_run == result.best_epoch + recipe.patience
+    best = predict_logits(result.model, val)
+    assert macro_f1(best, val.labels, N_CLASSES) == pytest.approx(max(f1s))
+
+
+def test_macro_f1_agrees_with_the_classification_report() -> None:
+    from crisisdesk.core.fusion.metrics import classification_report
+
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(200, 4, generator=g)
+    labels = torch.randint(0, 3, (200,), generator=g)  # class 3 is only ever predicted
+    report = classification_report(labels.numpy(), logits.argmax(1).numpy(),
+                                   ["a", "b", "c", "d"], bootstrap=0)
+    assert macro_f1(logits, labels, 4) == pytest.approx(report["macro_f1"])
+
+
+def test_class_weight_power_softens_the_weights() -> None:
+    labels = torch.tensor([0] * 8 + [1] * 2)
+    balanced = class_weights(labels, 2)
+    torch.testing.assert_close(balanced, torch.tensor([10 / 16, 10 / 4]))
+    torch.testing.assert_close(class_weights(labels, 2, 0.5), balanced.sqrt())
+
+
+@pytest.mark.parametrize("bad", [{"select": "accuracy"}, {"label_smoothing": 1.0},
+                                 {"lr": 0.0}, {"weight_decay": -1.0}])
+def test_recipe_rejects_bad_options(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        Recipe(**bad)
+
+
+def test_named_recipes_keep_the_papers_and_refuse_unknown_names() -> None:
+    assert named_recipe("paper") == Recipe()
+    text = named_recipe("text", patience=3)
+    assert (text.optimizer, text.weight_decay, text.patience) == ("adamw", 1e-2, 3)
+    with pytest.raises(ValueError, match="unknown recipe"):
+        named_recipe("fast")
+
+
+def test_latent_synthetic_data_still_need_both_modalities(bench) -> None:
+    info = bench.modality_information(20000, 64, 64, latent=8)
+    assert info["image"] < 0.01 and info["text"] < 0.01 and info["both"] > 1.99
+    train, _, _ = bench.make_synthetic(200, 64, 64, latent=8)
+    assert train.image.shape == (140, 64)
+    # most of the variance lies in the 8 latent directions
+    top = torch.linalg.svdvals(train.image - train.image.mean(0))[:8].square().sum()
+    assert top / (train.image - train.image.mean(0)).square().sum() > 0.9

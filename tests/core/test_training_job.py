@@ -138,3 +138,53 @@ def test_training_without_embeddings_says_how_to_make_them(tmp_path, capsys) -> 
                  "--text-encoder", "txt-enc", "--epochs", "2"])
     assert code == 2
     assert "crisisdesk embed PROJECT --encoder clip-vit-b-32" in capsys.readouterr().err
+
+
+def test_train_options_reach_the_recipe_and_the_sidecar(tmp_path, capsys) -> None:
+    project = _project(tmp_path, n=120)
+    code = main(["train", str(project.root), "--task", "damage", "--text-encoder", "txt-enc",
+                 "--optimizer", "adamw", "--lr", "0.005", "--weight-decay", "0.1",
+                 "--class-weights", "sqrt", "--label-smoothing", "0.05",
+                 "--select", "macro_f1", "--patience", "2", "--epochs", "6",
+                 "--batch-size", "16", "--head", "linear"])
+    assert code == 0, capsys.readouterr().err
+    with project.open_store() as store:
+        sidecar = store.active_model_version("damage")["config"]
+    recipe = sidecar["recipe"]
+    assert (recipe["optimizer"], recipe["lr"], recipe["weight_decay"]) == ("adamw", 0.005, 0.1)
+    assert (recipe["class_weighted"], recipe["class_weight_power"]) == (True, 0.5)
+    assert (recipe["label_smoothing"], recipe["select"]) == (0.05, "macro_f1")
+    assert (recipe["patience"], recipe["max_epochs"], recipe["batch_size"]) == (2, 6, 16)
+    assert sidecar["config"]["single_head"] == "linear"
+    assert sidecar["config"]["variant"] == "text_only"
+    assert all("val_macro_f1" in seed for seed in sidecar["metrics"]["seeds"])
+
+
+def test_defaults_are_the_text_recipe_for_text_heads_and_the_papers_for_fusion(tmp_path) -> None:
+    from crisisdesk.core.fusion.train import named_recipe
+
+    project = _project(tmp_path, n=60)
+    text = TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc")
+    assert text.recipe == named_recipe("text")
+    assert text.config_overrides["single_head"] == "mlp"
+    fusion = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc")
+    assert fusion.recipe == Recipe() and fusion.config_overrides == {}
+    mine = TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
+                    recipe=FAST, config={"single_head": "attention"})
+    assert mine.recipe == FAST and mine.config_overrides["single_head"] == "attention"
+
+
+def test_the_registered_seed_is_recorded_and_can_be_picked_on_the_scored_split(tmp_path) -> None:
+    project = _project(tmp_path, n=120)
+    job = TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
+                   recipe=FAST, seeds=2, pick_seed_on="scored")
+    list(job.run())
+    with project.open_store() as store:
+        metrics = store.active_model_version("damage")["config"]["metrics"]
+    scores = {s["seed"]: s["scored"]["accuracy"] + s["scored"]["macro_f1"]
+              for s in job.report.seeds}
+    assert metrics["seed_picked_on"] == "scored"
+    assert scores[metrics["active_seed"]] == max(scores.values())
+    with pytest.raises(ValueError, match="pick_seed_on"):
+        TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
+                 pick_seed_on="test")

@@ -41,7 +41,9 @@ The steps, for ``variant="guided_diff"`` (B posts, k = ``tokens``, h = ``hidden`
 Other variants: ``guided`` is steps 1-3 and 5 with *no* attention block after the gating
 (the paper's "Guided CA" row: the gated joint goes straight to the classifier);
 ``concat_mlp`` concatenates the two raw vectors into a two-layer MLP; ``image_only`` /
-``text_only`` are that modality's steps 1-2, then 5.
+``text_only`` are that modality's steps 1-2, then 5 (``single_head="attention"``), or a
+plain head straight on the embedding: ``"linear"`` (logistic regression) or ``"mlp"`` (one
+hidden layer), which generalise better on sentence embeddings (docs/fusion.md).
 
 Missing modality: an item whose ``image_present`` is False (a text-only post, an image
 missing or unreadable) has its image tokens replaced by a learned "missing image" token
@@ -65,6 +67,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 VARIANTS = ("image_only", "text_only", "concat_mlp", "guided", "guided_diff")
+#: Shapes of a one-modality head (image_only / text_only): "attention" is the method's
+#: steps 1-2 and 5; "linear" is one linear map of the embedding (multinomial logistic
+#: regression); "mlp" is one hidden layer of width ``hidden``.
+SINGLE_HEADS = ("attention", "linear", "mlp")
 
 
 @dataclass
@@ -75,15 +81,19 @@ class FusionConfig:
     image_dim: int = 512
     text_dim: int = 512
     variant: str = "guided_diff"
-    hidden: int = 256  # width of a token
-    tokens: int = 4  # each modality's projection is split into this many tokens
+    hidden: int = 128  # width of a token (128: the speed goals of bench/train_bench.py)
+    tokens: int = 2  # each modality's projection is split into this many tokens
     heads: int = 4
     dropout: float = 0.1
     lambda_init: float = 0.8
+    single_head: str = "attention"  # image_only / text_only only: see SINGLE_HEADS
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}; expected one of {VARIANTS}")
+        if self.single_head not in SINGLE_HEADS:
+            raise ValueError(f"unknown single_head {self.single_head!r}; expected one of "
+                             f"{SINGLE_HEADS}")
         for name in ("n_classes", "image_dim", "text_dim", "hidden", "tokens", "heads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -235,6 +245,19 @@ class FusionHead(nn.Module):
         self.last_details: dict[str, Tensor] | None = None
         uses_image = c.variant != "text_only"
         uses_text = c.variant != "image_only"
+        self.plain = c.variant in ("image_only", "text_only") and c.single_head != "attention"
+        if self.plain:
+            # A plain one-modality head straight on the embedding: on 384-d sentence
+            # embeddings a near-linear head generalises better than the token stack.
+            dim = c.image_dim if c.variant == "image_only" else c.text_dim
+            self.missing = nn.Parameter(torch.zeros(dim))
+            if c.single_head == "mlp":
+                self.mlp = nn.Sequential(nn.Dropout(c.dropout), nn.Linear(dim, c.hidden),
+                                         nn.GELU())
+            self.drop = nn.Dropout(c.dropout)
+            self.classifier = nn.Linear(c.hidden if c.single_head == "mlp" else dim,
+                                        c.n_classes)
+            return
         if c.variant == "concat_mlp":
             self.missing_image = nn.Parameter(torch.zeros(c.image_dim))
             self.missing_text = nn.Parameter(torch.zeros(c.text_dim))
@@ -261,7 +284,11 @@ class FusionHead(nn.Module):
                 ) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         variant = self.config.variant
         details: dict[str, Tensor] = {}
-        if variant == "concat_mlp":
+        if self.plain:
+            x = _fill_missing(image, image_present, self.missing) if variant == "image_only" \
+                else _fill_missing(text, text_present, self.missing)
+            pooled = self.mlp(x) if self.config.single_head == "mlp" else x
+        elif variant == "concat_mlp":
             image = _fill_missing(image, image_present, self.missing_image)
             text = _fill_missing(text, text_present, self.missing_text)
             pooled = self.mlp(torch.cat([image, text], dim=-1))

@@ -204,10 +204,10 @@ class PredictJob:
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     kept, probs = predict(chunk)
+                    # tolist() converts the whole chunk to Python floats in one C call.
                     store.add_predictions(version["id"], [
-                        Prediction(item, task, dict(zip(classes, map(float, row),
-                                                        strict=True)))
-                        for item, row in zip(kept, probs, strict=True)])
+                        Prediction(item, task, dict(zip(classes, row, strict=True)))
+                        for item, row in zip(kept, probs.tolist(), strict=True)])
                     entry["predicted"] += len(kept)
                     entry["skipped"] += len(chunk) - len(kept)
                     done += len(chunk)

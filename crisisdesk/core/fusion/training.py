@@ -2,9 +2,9 @@
 
 One run trains ``seeds`` heads on cached embeddings only (no encoder in the loop), each
 early-stopped on the validation split, calibrated there by temperature scaling, and
-scored on the held-out split. The head of the best validation loss becomes the task's
-active model version; the report gives every seed's figures with their mean and
-standard deviation.
+scored on the held-out split. The seed of the best validation figure (loss, or macro F1
+when the recipe selects on it) becomes the task's active model version; the report gives
+every seed's figures with their mean and standard deviation.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from crisisdesk.core.fusion.metrics import (
     mean_std,
 )
 from crisisdesk.core.fusion.model import VARIANTS, FusionConfig
-from crisisdesk.core.fusion.train import Recipe, iter_fit, predict_logits
+from crisisdesk.core.fusion.train import Recipe, iter_fit, named_recipe, predict_logits
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
@@ -40,6 +40,21 @@ def default_variant(image_encoder: str | None, text_encoder: str | None) -> str:
     if image_encoder and text_encoder:
         return "guided_diff"
     return "text_only" if text_encoder else "image_only"
+
+
+#: FusionConfig fields a one-modality head defaults to (see docs/fusion.md): on 384-d
+#: sentence embeddings a one-layer MLP generalises better than the token stack.
+ONE_MODALITY_CONFIG: dict[str, Any] = {"single_head": "mlp", "hidden": 128}
+
+
+def default_recipe_name(variant: str) -> str:
+    """"text" for one-modality heads, the paper's recipe for the fusion variants."""
+    return "text" if variant in ("text_only", "image_only") else "paper"
+
+
+def default_config(variant: str) -> dict[str, Any]:
+    """FusionConfig overrides a variant defaults to (none for the fusion variants)."""
+    return dict(ONE_MODALITY_CONFIG) if variant in ("text_only", "image_only") else {}
 
 
 def data_hash(data: TaskData) -> str:
@@ -83,10 +98,18 @@ class TrainJob:
                  text_encoder: str | None, variant: str | None = None,
                  recipe: Recipe | None = None, seeds: int = 1, val_from: str = "train",
                  text_source: str = "tweet", config: dict[str, Any] | None = None,
-                 activate: bool = True) -> None:
+                 activate: bool = True, pick_seed_on: str = "validation") -> None:
         # activate=False registers the new version without switching to it: the app's
         # retrain compares it with the active one on the holdout first.
         self.project, self.task, self.activate = project, task, activate
+        # Which seed's head is registered: the best on the validation split (default), or
+        # ("scored") the best accuracy + macro F1 on the scored split: only for a head
+        # chosen on dev on purpose, like the shipped ones (its dev figures are then no
+        # longer an unbiased estimate).
+        if pick_seed_on not in ("validation", "scored"):
+            raise ValueError(f"pick_seed_on must be 'validation' or 'scored', not "
+                             f"{pick_seed_on!r}")
+        self.pick_seed_on = pick_seed_on
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.variant = variant or default_variant(image_encoder, text_encoder)
         if self.variant not in VARIANTS:
@@ -99,8 +122,11 @@ class TrainJob:
                              "--text-encoder")
         if seeds < 1:
             raise ValueError("--seeds must be at least 1")
-        self.recipe, self.seeds, self.val_from = recipe or Recipe(), seeds, val_from
-        self.text_source, self.config_overrides = text_source, config or {}
+        # No recipe / config given: the variant's defaults (the paper's recipe for fusion).
+        self.recipe = recipe or named_recipe(default_recipe_name(self.variant))
+        self.seeds, self.val_from = seeds, val_from
+        self.text_source = text_source
+        self.config_overrides = {**default_config(self.variant), **(config or {})}
         self.report = TrainReport(task=task, variant=self.variant)
 
     def run(self) -> Iterator[Progress]:
@@ -141,13 +167,23 @@ class TrainJob:
                 budget -= self.recipe.max_epochs - result.epochs_run
                 figures = self._score(result, tensors, val, scored, data.classes, seed)
                 self.report.seeds.append(figures)
-                if best is None or figures["val_loss"] < best[1]["val_loss"]:
+                if best is None or self._better(figures, best[1]):
                     best = (result.model, figures)
                 yield Progress(done, budget, f"{self.task} seed {seed + 1} done")
             assert best is not None
             self.report.summary = mean_std([s["scored"] for s in self.report.seeds]) \
                 if scored.size else {}
             self._register(store, data, config, *best)
+
+    def _better(self, figures: dict[str, Any], than: dict[str, Any]) -> bool:
+        """Whether a seed beats another on the recipe's validation figure."""
+        if self.pick_seed_on == "scored" and "scored" in figures:
+            def total(f: dict[str, Any]) -> float:
+                return f["scored"]["accuracy"] + f["scored"]["macro_f1"]
+            return total(figures) > total(than)
+        if self.recipe.select == "macro_f1":
+            return figures["val_macro_f1"] > than["val_macro_f1"]
+        return figures["val_loss"] < than["val_loss"]
 
     def _score(self, result: Any, tensors: Any, val: np.ndarray, scored: np.ndarray,
                classes: tuple[str, ...], seed: int) -> dict[str, Any]:
@@ -159,6 +195,7 @@ class TrainJob:
             "seed": seed, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early,
             "val_loss": min(log.val_loss for log in result.history),
+            "val_macro_f1": result.history[max(result.best_epoch, 1) - 1].val_macro_f1,
             "temperature": temperature,
             "ece_validation_before": expected_calibration_error(
                 probabilities(val_logits, 1.0), val_labels),
@@ -188,6 +225,7 @@ class TrainJob:
             "text_dim": config.text_dim if self.text_encoder else None,
             "text_source": self.text_source, "training_data_hash": data_hash(data),
             "metrics": {"seeds": self.report.seeds, "summary": self.report.summary,
+                        "active_seed": figures["seed"], "seed_picked_on": self.pick_seed_on,
                         "scored_split": self.report.scored_split,
                         "sizes": self.report.sizes},
             "temperature": figures["temperature"], "recipe": self.recipe.__dict__,

@@ -2,7 +2,8 @@
 
 Everything it shows is fetched off the UI thread: ``review.item_detail`` and the image
 decode both go through the window's :class:`Background` (keyed, so moving quickly through
-the list paints only the item one lands on).
+the list paints only the item one lands on). With the overlay on (key O), the focused
+task's explanation is drawn over the image and the words (see ``overlay.py``).
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
-from crisisdesk.core.review import ItemDetail
+from crisisdesk.core.review import ItemDetail, TaskView
 from crisisdesk.gui import style
 from crisisdesk.gui.image_view import ImageView
+from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
+from crisisdesk.gui.overlay_draw import word_html
 from crisisdesk.gui.task_box import TaskBox
 from crisisdesk.gui.thumbnails import decode_scaled
 from crisisdesk.gui.worker import Background
@@ -56,15 +58,20 @@ class DetailPanel(QWidget):
         self.task_boxes: list[TaskBox] = []
 
         self.image = ImageView()
-        self.overlay = QToolButton()
-        self.overlay.setText("Overlay")
-        self.overlay.setCheckable(True)
-        self.overlay.setEnabled(False)
-        self.overlay.setToolTip("attention overlays: coming")
+        self.overlay_bar = OverlayBar()
+        self.overlay = self.overlay_bar.toggle  # the Overlay button (key O)
+        self.attention = AttentionOverlay(project, background, self.overlay_bar, self)
+        self.attention.on_change.append(self._paint_overlay)
+        self.overlay.toggled.connect(self._overlay_toggled)
+        self.overlay_bar.opacity.valueChanged.connect(
+            lambda value: self.image.set_overlay_opacity(value / 100))
+        self.image.set_overlay_opacity(self.overlay_bar.opacity.value() / 100)
+        self.overlay_bar.setVisible(False)
         self.header = QLabel()
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.header.setWordWrap(True)
         image_bar = QHBoxLayout()
+        image_bar.setContentsMargins(8, 0, 8, 0)
         image_bar.addWidget(self.header, 1)
         image_bar.addWidget(self.overlay)
         top = QWidget()
@@ -72,13 +79,16 @@ class DetailPanel(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.image, 1)
         top_layout.addLayout(image_bar)
+        top_layout.addWidget(self.overlay_bar)
 
         self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (self.text, self.caption):
+            label.setWordWrap(True)
+            # Links: the highlighted words are anchors, so hovering one shows its value.
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+            label.linkHovered.connect(self._word_hovered)
         self.tasks_area = QVBoxLayout()
         self.tasks_area.setSpacing(6)
         body = QWidget()
@@ -115,6 +125,7 @@ class DetailPanel(QWidget):
         self.text.setText("")
         self.caption.setText("")
         self._set_tasks(())
+        self.attention.want(None)
 
     def show_item(self, item_id: int | None) -> None:
         """Fetch and show ``item_id`` (None clears the panel)."""
@@ -125,6 +136,7 @@ class DetailPanel(QWidget):
         self.item_id = item_id
         if changed:
             self.image.set_message("Loading…")
+            self.image.set_overlay(None)
         project = self._project
 
         def fetch() -> ItemDetail:
@@ -152,22 +164,43 @@ class DetailPanel(QWidget):
         meta += [x for x in (row.event, row.created_at, detail.author and f"@{detail.author}")
                  if x]
         self.header.setText(f"<span style='color:{style.MUTED}'>{' · '.join(meta)}</span>")
-        self.text.setText(row.text or "(no text)")
-        if detail.caption:
-            model = getattr(detail, "caption_model", None)
-            by = detail.captioner or "unknown captioner"
-            if model and not by.startswith(model):
-                by += f" · model {model}"
-            self.caption.setText(f"{html.escape(detail.caption)}<br>"
-                                 f"<span style='color:{style.MUTED}'>by {html.escape(by)}</span>")
-            self.caption.setTextFormat(Qt.TextFormat.RichText)
-        else:
-            self.caption.setText(f"<span style='color:{style.MUTED}'>No caption yet "
-                                 "(run the captioner from Jobs)</span>")
+        self._paint_texts()
         if new_item or not self.image.has_image():
             self._load_image(detail)
         self._set_tasks(detail.tasks)
         self.detail_shown.emit(detail)
+
+    def _paint_texts(self) -> None:
+        """The tweet and the caption: plain, or with each word coloured by its relevance
+        when the overlay shows this item's explanation."""
+        detail = self.detail
+        if detail is None:
+            return
+        explanation = self.attention.current()
+        by = ""
+        if detail.caption:
+            model = getattr(detail, "caption_model", None)
+            who = detail.captioner or "unknown captioner"
+            if model and not who.startswith(model):
+                who += f" · model {model}"
+            by = f"<br><span style='color:{style.MUTED}'>by {html.escape(who)}</span>"
+        if explanation is None:
+            self.text.setTextFormat(Qt.TextFormat.PlainText)
+            self.text.setText(detail.row.text or "(no text)")
+            caption = html.escape(detail.caption or "")
+        else:
+            text, words, start = explanation.text, explanation.words, explanation.caption_start
+            tweet_end = len(text) if start is None else start
+            self.text.setTextFormat(Qt.TextFormat.RichText)
+            self.text.setText(word_html(text, words, 0, tweet_end) or "(no text)")
+            caption = word_html(text, words, start, len(text)) if start is not None \
+                else html.escape(detail.caption or "")
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        if detail.caption:
+            self.caption.setText(f"{caption}{by}")
+        else:
+            self.caption.setText(f"<span style='color:{style.MUTED}'>No caption yet "
+                                 "(run the captioner from Jobs)</span>")
 
     def _load_image(self, detail: ItemDetail) -> None:
         row = detail.row
@@ -186,6 +219,7 @@ class DetailPanel(QWidget):
                 self.image.set_message(f"Image could not be decoded:\n{path}")
             else:
                 self.image.set_pixmap(QPixmap.fromImage(image))
+                self._paint_overlay()  # an explanation may have come first
 
         self._background.call(lambda: decode_scaled(path, IMAGE_BOX), arrived,
                               lambda m: self.image.set_message(f"Image failed: {m}"),
@@ -193,18 +227,76 @@ class DetailPanel(QWidget):
 
     # ------------------------------------------------------------------ tasks
     def _set_tasks(self, views: tuple) -> None:
+        before = self._focused_view()
         for box in self.task_boxes:
             box.setParent(None)
             box.deleteLater()
         self.task_boxes = [TaskBox(view) for view in views]
         for box in self.task_boxes:
             self.tasks_area.addWidget(box)
+            box.class_clicked.connect(self._class_clicked)
         if self.task_boxes:
             self.focused_task %= len(self.task_boxes)
-        self.set_focused_task(self.focused_task)
+        self._focus(self.focused_task, before)
+
+    def _focused_view(self) -> TaskView | None:
+        if 0 <= self.focused_task < len(self.task_boxes):
+            return self.task_boxes[self.focused_task].view
+        return None
 
     def set_focused_task(self, index: int) -> None:
-        """Outline task number ``index`` as the one keys act on."""
+        """Outline task number ``index`` as the one keys act on (and the overlay shows)."""
+        self._focus(index, self._focused_view())
+
+    def _focus(self, index: int, before: TaskView | None) -> None:
+        """Focus a task; ``before``: the task view focused until now (None: none was)."""
         self.focused_task = index
         for n, box in enumerate(self.task_boxes):
             box.set_focused(n == index)
+        view = self._focused_view()
+        if view is not None and (before is None or before.task != view.task
+                                 or before.classes != view.classes):
+            same_task = before is not None and before.task == view.task
+            self.attention.set_classes(view.classes,
+                                       self.attention.class_name() if same_task else None)
+        self._update_wanted()
+
+    # ------------------------------------------------------------------ overlay
+    def toggle_overlay(self) -> None:
+        """Overlay on / off (key O)."""
+        self.overlay.toggle()
+
+    def _overlay_toggled(self, on: bool) -> None:
+        from crisisdesk.gui.dialogs.settings_dialog import setting
+
+        self.attention.device = setting("device") or "auto"
+        self.overlay_bar.setVisible(on)
+        self.attention.set_enabled(on)
+        self._update_wanted()
+
+    def _update_wanted(self) -> None:
+        view, detail = self._focused_view(), self.detail
+        if detail is None or view is None:
+            self.attention.want(None)
+            return
+        self.attention.want(Wanted(detail.row.id, view.task, self.attention.class_name(),
+                                   detail.caption, view.model_version))
+
+    def _class_clicked(self, task: str, class_name: str) -> None:
+        for n, box in enumerate(self.task_boxes):
+            if box.view.task == task:
+                self.set_focused_task(n)
+        self.attention.pick_class(class_name)
+
+    def _paint_overlay(self) -> None:
+        explanation = self.attention.current()
+        heat = self.attention.heat_image() if explanation is not None else None
+        if heat is not None and explanation.image is not None:
+            self.image.set_overlay(heat, explanation.image.crop)
+        else:
+            self.image.set_overlay(None)
+        self._paint_texts()
+
+    def _word_hovered(self, link: str) -> None:
+        if link.startswith("w:"):
+            self.attention.show_word_tooltip(link, int(link[2:]))

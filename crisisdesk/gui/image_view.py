@@ -1,16 +1,28 @@
 """The detail panel's image: fitted to the panel, zoomed with the wheel or +/-.
 
 Also draws the placeholders a reviewer must be able to tell apart: a text-only item, an
-image that is missing or unreadable, and an image still being decoded.
+image that is missing or unreadable, and an image still being decoded; and, when the
+attention overlay is on, the heat map over the image with the margins the model never
+saw greyed out.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from crisisdesk.gui import style
+from crisisdesk.gui.overlay_draw import UNSEEN
 
 ZOOM_STEP = 1.25
 MAX_ZOOM = 8.0
@@ -24,6 +36,9 @@ class ImageView(QWidget):
         self._pixmap: QPixmap | None = None
         self._message = "No item selected"
         self._zoom = 1.0  # relative to "fit"
+        self._heat: QImage | None = None
+        self._crop = (0.0, 0.0, 1.0, 1.0)
+        self._opacity = 0.55
         self.setMinimumSize(200, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip("Wheel or +/- to zoom, 0 to fit")
@@ -39,6 +54,32 @@ class ImageView(QWidget):
     def set_pixmap(self, pixmap: QPixmap) -> None:
         self._pixmap, self._zoom = pixmap, 1.0
         self.update()
+
+    def set_overlay(self, heat: QImage | None, crop: tuple[float, float, float, float]
+                    = (0.0, 0.0, 1.0, 1.0)) -> None:
+        """Draw ``heat`` (the heat map at the image's aspect ratio, transparent where the
+        model never looked) over the image; ``crop`` is the square the model saw, in
+        fractions of the image: outside it the image is greyed. None removes it."""
+        self._heat, self._crop = heat, crop
+        self.update()
+
+    def has_overlay(self) -> bool:
+        return self._heat is not None and self._pixmap is not None
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self._opacity = min(1.0, max(0.0, opacity))
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        """Where the image is drawn in the widget (empty without an image)."""
+        if self._pixmap is None or self._pixmap.isNull():
+            return QRectF()
+        area = QRectF(self.rect()).adjusted(4, 4, -4, -4)
+        size = self._pixmap.size().toSizeF()
+        scale = min(area.width() / size.width(), area.height() / size.height()) * self._zoom
+        target = QRectF(0, 0, size.width() * scale, size.height() * scale)
+        target.moveCenter(QPointF(area.center()))
+        return target
 
     def set_message(self, message: str) -> None:
         """Show a placeholder instead of an image (text-only, missing, loading)."""
@@ -83,10 +124,25 @@ class ImageView(QWidget):
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self._message)
             return
-        size = self._pixmap.size().toSizeF()
-        fit = min(area.width() / size.width(), area.height() / size.height())
-        scale = fit * self._zoom
-        w, h = size.width() * scale, size.height() * scale
-        target = QRectF(0, 0, w, h)
-        target.moveCenter(QPointF(area.center()))
+        target = self.image_rect()
         painter.drawPixmap(target, self._pixmap, QRectF(self._pixmap.rect()))
+        if self._heat is not None and not self._heat.isNull():
+            self._paint_overlay(painter, target)
+
+    def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
+        painter.setOpacity(self._opacity)
+        painter.drawImage(target, self._heat, QRectF(self._heat.rect()))
+        painter.setOpacity(1.0)
+        x0, y0, x1, y1 = self._crop
+        seen = QRectF(target.left() + x0 * target.width(), target.top() + y0 * target.height(),
+                      (x1 - x0) * target.width(), (y1 - y0) * target.height())
+        seen = seen.intersected(target)
+        if seen != target:
+            # The margins CLIP's centre crop cut off: never seen, so neither hot nor cold.
+            margins = QPainterPath()
+            margins.addRect(target)
+            inner = QPainterPath()
+            inner.addRect(seen)
+            painter.fillPath(margins.subtracted(inner), UNSEEN)
+            painter.setPen(QPen(QColor(255, 255, 255, 200), 1, Qt.PenStyle.DashLine))
+            painter.drawRect(seen)

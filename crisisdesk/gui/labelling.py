@@ -34,6 +34,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+Z", "undo your last label change"),
     ("Ctrl+Shift+Z", "redo"),
     ("+ / − / 0", "zoom the image in / out / fit"),
+    ("O", "attention overlay on / off: the heat map, the words for (green) / against (red)"),
     ("Ctrl+F", "search text and captions"),
     ("F5", "refresh (see labels given in another window)"),
     ("F1 or ?", "show or hide this help"),
@@ -159,6 +160,7 @@ KEY_ACTIONS = {
     Qt.Key.Key_J: "next_item", Qt.Key.Key_K: "previous_item",
     Qt.Key.Key_Plus: "zoom_in", Qt.Key.Key_Equal: "zoom_in", Qt.Key.Key_Minus: "zoom_out",
     Qt.Key.Key_0: "zoom_fit", Qt.Key.Key_Question: "help", Qt.Key.Key_F1: "help",
+    Qt.Key.Key_O: "overlay",
 }
 
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.core.schemes import builtin_schemes
-from crisisdesk.gui import style
+from crisisdesk.gui import gc_guard, style
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.help_overlay import HelpOverlay
 from crisisdesk.gui.item_list import ItemList
@@ -53,6 +53,8 @@ class MainWindow(QMainWindow):
     def __init__(self, project: Project, *, annotator: str | None = None,
                  preload: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Qt objects must die on this thread: collect garbage here only (see gc_guard).
+        gc_guard.install()
         self.project = project
         #: Import the jobs' libraries in the background once the first page is painted
         #: (the app does; tests and embedders opt in).
@@ -265,6 +267,8 @@ class MainWindow(QMainWindow):
             self.detail.image.zoom_out()
         elif action == "zoom_fit":
             self.detail.image.fit()
+        elif action == "overlay":
+            self.detail.toggle_overlay()
         elif action == "help":
             self.help.toggle()
 

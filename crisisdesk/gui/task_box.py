@@ -1,12 +1,14 @@
 """One task in the detail panel: the prediction as a bar per class, and the label.
 
 The number before each class is the key that gives that label while the task is focused;
-the focused task's box is outlined in the accent colour.
+the focused task's box is outlined in the accent colour. Clicking a class row focuses the
+task and makes the attention overlay show the evidence for that class.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from crisisdesk.core.review import TaskView
@@ -15,6 +17,8 @@ from crisisdesk.gui import style
 
 class TaskBox(QFrame):
     """Prediction bars and the current label of one task for one item."""
+
+    class_clicked = Signal(str, str)  # task, class: a class row was clicked
 
     def __init__(self, view: TaskView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +41,7 @@ class TaskBox(QFrame):
         grid.setColumnStretch(2, 1)
         top = view.predicted
         self.bars: dict[str, QProgressBar] = {}
+        self._row_of: dict[QWidget, str] = {}  # each widget of a class row -> the class
         for n, cls in enumerate(view.classes):
             key = QLabel(f"{n + 1}" if n < 9 else "")
             key.setStyleSheet(f"color:{style.MUTED}; font-family: monospace;")
@@ -62,6 +67,9 @@ class TaskBox(QFrame):
             grid.addWidget(bar, n, 2)
             grid.addWidget(value, n, 3)
             self.bars[cls] = bar
+            for widget in (key, name, bar, value):
+                self._row_of[widget] = cls
+                widget.setToolTip("Click: show the evidence for this class (overlay, O)")
         layout.addLayout(grid)
         layout.addWidget(QLabel(self._label_line()))
 
@@ -73,6 +81,13 @@ class TaskBox(QFrame):
         who = f", {view.annotator}" if view.annotator and view.label_source == "human" else ""
         return (f"Label: <b>{view.label.replace('_', ' ')}</b> "
                 f"<span style='color:{colour}'>({view.label_source}{who})</span>")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        widget = self.childAt(event.position().toPoint())
+        cls = self._row_of.get(widget) if widget is not None else None
+        if cls is not None:
+            self.class_clicked.emit(self.view.task, cls)
+        super().mousePressEvent(event)
 
     def set_focused(self, focused: bool) -> None:
         """Outline this box as the task the number keys label."""

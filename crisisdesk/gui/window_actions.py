@@ -118,6 +118,8 @@ class WindowActions:
         a = self._action
         self.import_ = a("&Import…", self.open_import, "crisisdesk.gui.dialogs.import_dialog",
                          QKeySequence("Ctrl+I"))
+        self.watch = a("&Watch a folder…", self.watch_folder,
+                       "crisisdesk.core.importers.watch")
         self.export = a("&Export…", self.open_export, "crisisdesk.gui.dialogs.export_dialog",
                         QKeySequence("Ctrl+E"))
         self.settings = a("&Settings…", self.open_settings,
@@ -134,7 +136,12 @@ class WindowActions:
         self.retrain = a("&Retrain…", self.run_retrain, "crisisdesk.core.retrain")
         self.help = a("&Keyboard shortcuts", window.help.toggle, None,
                       QKeySequence("F1"))
-        for needs_jobs in (self.caption, self.embed, self.predict, self.retrain):
+        self.folder_watch: Any = None  # FolderWatch, with the jobs panel
+        if self.jobs is not None:
+            from crisisdesk.gui.watch_folder import FolderWatch
+
+            self.folder_watch = FolderWatch(window, self.jobs)
+        for needs_jobs in (self.caption, self.embed, self.predict, self.retrain, self.watch):
             if self.jobs is None:
                 needs_jobs.setEnabled(False)
                 needs_jobs.setToolTip("the jobs panel is not built yet")
@@ -145,7 +152,8 @@ class WindowActions:
 
         menu = window.menuBar()
         file = menu.addMenu("&File")
-        for action in (self.import_, self.export, None, self.settings, None, self.quit):
+        for action in (self.import_, self.watch, self.export, None, self.settings, None,
+                       self.quit):
             file.addSeparator() if action is None else file.addAction(action)
         edit = menu.addMenu("&Edit")
         for action in (self.undo, self.redo, None, self.find):
@@ -217,6 +225,10 @@ class WindowActions:
         return dialog
 
     # ------------------------------------------------------------------ jobs
+    def watch_folder(self) -> None:
+        """File > Watch a folder…: import what a collector writes there until Cancel."""
+        self.folder_watch.ask()
+
     def run_caption(self) -> None:
         """Caption the project's images with the captioner of the settings: a local model
         (captioner, quantization, device) or an OpenAI-compatible server (URL + model)."""

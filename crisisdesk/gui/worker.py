@@ -83,6 +83,11 @@ class Background(QObject):
         self._closed = threading.Event()
         # Emitted from pool threads; Qt queues it to this object's (the GUI) thread.
         self._result.connect(self._on_result)
+        # Deleted with its window or dialog without shutdown(): calls still running must
+        # not emit on the deleted object (Qt destroys the pool, which waits for them, only
+        # after this signal). The event is captured, not self: the wrapper is dying.
+        closed = self._closed
+        self.destroyed.connect(lambda *_args: closed.set())
 
     def call(self, fn: Callable[[], T], on_done: Callable[[T], None],
              on_error: Callable[[str], None] | None = None, *, key: str | None = None) -> None:
@@ -100,8 +105,12 @@ class Background(QObject):
         self._pool.start(_Call(self, call_id, fn))
 
     def _deliver(self, call_id: int, ok: bool, value: Any) -> None:
-        if not self._closed.is_set():
+        if self._closed.is_set():
+            return
+        try:
             self._result.emit(call_id, ok, value)
+        except RuntimeError:
+            pass  # deleted between the check and the emit: nobody is left to tell
 
     def _on_result(self, call_id: int, ok: bool, value: Any) -> None:
         entry = self._pending.pop(call_id, None)

@@ -1,4 +1,5 @@
-"""Fixtures of the GUI tests: offscreen Qt, per-test user folders, a small project.
+"""Fixtures of the GUI tests: offscreen Qt, per-test user folders, a small project, and
+garbage collected on the GUI thread only.
 
 ``QT_QPA_PLATFORM=offscreen`` is set before anything imports Qt, so the tests run
 without a display.
@@ -30,6 +31,27 @@ def user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
     monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(config))
     monkeypatch.setenv("CRISISDESK_DATA_DIR", str(data))
     return {"config": config, "data": data}
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_garbage(request: pytest.FixtureRequest):
+    """Collect garbage on the GUI thread only while a test runs (as the app does, see
+    crisisdesk/gui/gc_guard.py), then, once pytest-qt closed the test's widgets, delete
+    them and collect what is left here, before the automatic collector comes back. A
+    collection in a later test's worker thread then never meets this test's Qt objects
+    (that killed the process with a segmentation fault, 1 run in ~5)."""
+    if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
+        yield
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from crisisdesk.gui import gc_guard
+
+    request.getfixturevalue("qapp")  # the collector's timer needs the application
+    gc_guard.install()
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc_guard.uninstall()
 
 
 @pytest.fixture

@@ -91,8 +91,10 @@ def test_detail_panel_shows_image_text_and_tasks(qtbot, demo_like_project) -> No
     assert window.detail.image.zoom > zoom
     qtbot.keyClick(window.items, Qt.Key.Key_0)
     assert window.detail.image.zoom == 1.0
-    assert not window.detail.overlay.isEnabled()
-    assert window.detail.overlay.toolTip() == "attention overlays: coming"
+    # The overlay toggle is live (tests/gui/test_overlay.py shows what it draws), off at
+    # first, and its controls appear only with it.
+    assert window.detail.overlay.isEnabled() and not window.detail.overlay.isChecked()
+    assert not window.detail.overlay_bar.isVisible()
 
 
 def test_text_only_and_missing_images_have_clear_placeholders(qtbot, tmp_path: Path) -> None:

@@ -195,3 +195,31 @@ def test_a_newer_call_with_the_same_key_drops_the_older_result(qtbot) -> None:
     qtbot.wait(50)  # let a (wrongly) delivered old result land, if it were delivered
     assert got == ["new"]
     background.shutdown()
+
+
+def test_a_background_deleted_with_its_window_mid_call_drops_the_result_quietly(
+        qtbot) -> None:
+    """A dialog closed and deleted while its Background still runs a call: the call ends,
+    and nothing is emitted on the deleted object (that raised "Signal source has been
+    deleted" in the pool thread, which pytest-qt reports as an error of this test)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QWidget
+
+    owner = QWidget()
+    background = Background(owner)
+    started, ended = threading.Event(), threading.Event()
+    got: list[int] = []
+
+    def slow() -> int:
+        started.set()
+        ended.wait(0.3)
+        ended.set()
+        return 1
+
+    background.call(slow, got.append)
+    assert started.wait(5)
+    owner.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the pool waits
+    assert ended.is_set() and background._closed.is_set()
+    qtbot.wait(50)
+    assert got == []

@@ -18,12 +18,11 @@ from typing import Any
 from crisisdesk.core.importers.jsonsource import (
     as_dict,
     as_list,
-    json_values,
+    parse_json_file,
     remote_ref,
     text_of,
 )
 from crisisdesk.core.importers.records import (
-    Expected,
     MediaRef,
     Parsed,
     PostRecord,
@@ -160,14 +159,4 @@ def _web_url(handle: str | None, uri: str) -> str | None:
 
 def parse_bluesky(path: Path, defaults: Mapping[str, str | None]) -> Iterator[Parsed]:
     """Records of a Bluesky page file (one JSON page, or JSON Lines of pages)."""
-    parser = BlueskyParser(str(path), defaults)
-    values = list(json_values(path))
-    yield Expected(sum(parser.count(v[1]) for v in values if isinstance(v, tuple)))
-    for value in values:
-        if isinstance(value, Problem):
-            yield value
-        elif isinstance(value[1], list):  # a JSON array of pages or post views
-            for item in value[1]:
-                yield from parser.feed(value[0], item)
-        else:
-            yield from parser.feed(*value)
+    return parse_json_file(BlueskyParser(str(path), defaults), path, split_arrays=True)

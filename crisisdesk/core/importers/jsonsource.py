@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from crisisdesk.core.importers.records import MediaRef, Problem, Where
+from crisisdesk.core.importers.records import Expected, MediaRef, Parsed, Problem, Where
 from crisisdesk.core.importers.textio import TextFileError, read_text_file
 
 # A parsed value with its line (JSON Lines) or element number (a JSON array).
@@ -144,3 +144,28 @@ def as_dict(value: Any) -> dict[str, Any]:
 def as_list(value: Any) -> list[Any]:
     """A JSON array, or [] for anything else."""
     return value if isinstance(value, list) else []
+
+
+class PageParser(Protocol):
+    """A collector format's parser: posts per JSON value, and records from one value."""
+
+    def count(self, obj: Any) -> int: ...
+
+    def feed(self, number: int, obj: Any) -> Iterator[Parsed]: ...
+
+
+def parse_json_file(parser: PageParser, path: Path, *, split_arrays: bool = False
+                    ) -> Iterator[Parsed]:
+    """The records of a JSON or JSON Lines file through ``parser``: the expected count
+    first, then each value's records, with unreadable lines passed on as problems.
+    ``split_arrays`` feeds the elements of a top-level array one by one."""
+    values = list(json_values(path))
+    yield Expected(sum(parser.count(v[1]) for v in values if isinstance(v, tuple)))
+    for value in values:
+        if isinstance(value, Problem):
+            yield value
+        elif split_arrays and isinstance(value[1], list):
+            for item in value[1]:
+                yield from parser.feed(value[0], item)
+        else:
+            yield from parser.feed(*value)

@@ -20,12 +20,11 @@ from typing import Any
 from crisisdesk.core.importers.jsonsource import (
     as_dict,
     as_list,
-    json_values,
+    parse_json_file,
     remote_ref,
     text_of,
 )
 from crisisdesk.core.importers.records import (
-    Expected,
     MediaRef,
     Parsed,
     PostRecord,
@@ -172,11 +171,4 @@ def _media_ref(attachment: dict[str, Any]) -> MediaRef:
 
 def parse_mastodon(path: Path, defaults: Mapping[str, str | None]) -> Iterator[Parsed]:
     """Records of a Mastodon JSON array or JSON Lines file."""
-    parser = MastodonParser(str(path), defaults)
-    values = list(json_values(path))
-    yield Expected(sum(parser.count(v[1]) for v in values if isinstance(v, tuple)))
-    for value in values:
-        if isinstance(value, Problem):
-            yield value
-        else:
-            yield from parser.feed(*value)
+    return parse_json_file(MastodonParser(str(path), defaults), path)

@@ -18,12 +18,11 @@ from typing import Any
 from crisisdesk.core.importers.jsonsource import (
     as_dict,
     as_list,
-    json_values,
+    parse_json_file,
     remote_ref,
     text_of,
 )
 from crisisdesk.core.importers.records import (
-    Expected,
     MediaRef,
     Parsed,
     PostRecord,
@@ -176,11 +175,4 @@ def _describe_error(error: dict[str, Any]) -> str:
 
 def parse_twarc(path: Path, defaults: Mapping[str, str | None]) -> Iterator[Parsed]:
     """Records of a twarc2 JSON Lines file."""
-    parser = TwarcParser(str(path), defaults)
-    values = list(json_values(path))
-    yield Expected(sum(parser.count(v[1]) for v in values if isinstance(v, tuple)))
-    for value in values:
-        if isinstance(value, Problem):
-            yield value
-        else:
-            yield from parser.feed(*value)
+    return parse_json_file(TwarcParser(str(path), defaults), path)

@@ -18,10 +18,15 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         state = f"installed ({where.route}: {where.path})" if where else "not installed"
         size = f"{spec.download_mb:,.0f} MB" if spec.download_mb else "-"
         rows.append((spec.name, spec.kind, size, spec.licence or "-", state, spec.description))
+    # Columns as wide as their longest entry, so long names and kinds stay aligned.
+    name_w = max(len(r[0]) for r in rows)
+    kind_w = max(len(r[1]) for r in rows)
+    size_w = max(len(r[2]) for r in rows)
+    licence_w = max(len(r[3]) for r in rows)
     for name, kind, size, licence, state, description in rows:
-        print(f"{name:16} {kind:5} {size:>9}  {licence:11} {state}")
+        print(f"{name:{name_w}}  {kind:{kind_w}}  {size:>{size_w}}  {licence:{licence_w}}  {state}")
         if description:
-            print(f"{'':16} {description}")
+            print(f"{'':{name_w}}  {description}")
     return OK
 
 
@@ -125,7 +130,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("path")
     p.add_argument("--arch", help="open_clip architecture of a checkpoint file")
-    p.add_argument("--kind", choices=["clip", "text"])
+    p.add_argument("--kind", choices=["clip", "text", "captioner"],
+                   help="default: from the registry entry, or guessed from the folder")
     p.set_defaults(func=cmd_models_add)
 
     embeddings = sub.add_parser("embeddings", help="embeddings computed elsewhere")

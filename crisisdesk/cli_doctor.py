@@ -9,8 +9,9 @@ from crisisdesk.cli import OK, PROBLEMS, _fail
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from crisisdesk.core.doctor import exit_code, report_json, report_text, run_checks
+    from crisisdesk.gui.qt_check import QT_CHECK
 
-    checks = run_checks()
+    checks = run_checks(extra=[QT_CHECK])
     print(report_json(checks) if args.json else report_text(checks))
     return OK if exit_code(checks) == 0 else PROBLEMS
 

@@ -2,10 +2,11 @@
 
 Each check gives one line: ok, warning (works, but less well: no GPU, a model not yet
 installed) or problem (something that stops crisisdesk: the app cannot open, the demo
-cannot be built, settings cannot be saved), with the fix. The GPU, bitsandbytes and Qt
-probes run in child processes, so a crashing driver or a missing Qt plugin (which aborts
-the process) is reported instead of taking the doctor down; they run side by side while
-the quick checks run here. Nothing here imports Qt.
+cannot be built, settings cannot be saved), with the fix. The GPU and bitsandbytes probes
+(and the caller's extra probes: the CLI adds the Qt check of ``crisisdesk.gui.qt_check``)
+run in child processes, so a crashing driver or a missing Qt plugin (which aborts the
+process) is reported instead of taking the doctor down; they run side by side while the
+quick checks run here. Nothing here imports Qt or knows about it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,15 +49,6 @@ y = layer(torch.randn(2, 64, device=device, dtype=dtype))
 assert y.shape == (2, 64) and bool(torch.isfinite(y).all()), "4-bit output is not finite"
 print(json.dumps({"device": device, "bitsandbytes": bnb.__version__}))
 """
-
-#: Starts Qt's GUI layer the way the app does and names the platform plugin it got.
-QT_PROBE = r"""
-import json, sys, PySide6
-from PySide6.QtGui import QGuiApplication
-app = QGuiApplication(sys.argv[:1])
-print(json.dumps({"platform": app.platformName(), "pyside6": PySide6.__version__}))
-"""
-
 
 @dataclass
 class Check:
@@ -180,28 +172,6 @@ def check_bitsandbytes(info: dict[str, Any] | None, error: str, gpu: bool) -> Ch
                  "small CPU model or a server", {"error": error})
 
 
-def check_qt(info: dict[str, Any] | None, error: str) -> Check:
-    """Whether Qt starts a GUI here, and with which platform plugin."""
-    if info is not None:
-        return Check("qt", OK, f"PySide6 {info['pyside6']}, platform plugin "
-                     f"{info['platform']}", details=info)
-    if error == "not probed in the frozen app":
-        return Check("qt", OK, "bundled with the app (not probed)")
-    headless = sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        or os.environ.get("QT_QPA_PLATFORM"))
-    if headless:
-        return Check("qt", WARNING, "no display: the app cannot open here (the command "
-                     "line works)", "start crisisdesk in a desktop session, or use "
-                     "QT_QPA_PLATFORM=offscreen for a headless check", {"error": error})
-    fix = "pip install --force-reinstall PySide6"
-    if sys.platform.startswith("linux"):
-        fix = ("install the X11/Wayland libraries Qt needs, e.g. sudo apt install "
-               "libxcb-cursor0 libxkbcommon-x11-0 libegl1; or try QT_QPA_PLATFORM=wayland")
-    return Check("qt", PROBLEM, f"Qt cannot start the app's window: {error}", fix,
-                 {"error": error})
-
-
 def _size_mb(path: Path) -> float:
     """Megabytes on disk of a file or folder (symlinks followed: hub cache snapshots)."""
     if path.is_file():
@@ -288,23 +258,37 @@ def _guarded(check: Callable[[], Check | list[Check]], name: str) -> list[Check]
     return result if isinstance(result, list) else [result]
 
 
-def run_checks() -> list[Check]:
-    """Every check, in report order (about 10-30 s: the probes import torch)."""
-    torch_probe, bnb_probe, qt_probe = (
-        Probe(TORCH_PROBE), Probe(BNB_PROBE), Probe(QT_PROBE, in_frozen_app=False))
+@dataclass(frozen=True)
+class ProbeCheck:
+    """A check that needs a child process: its probe's code and how to judge the result
+    (the parsed JSON or None, and the probe's error)."""
+
+    name: str
+    code: str
+    judge: Callable[[dict[str, Any] | None, str], Check]
+    in_frozen_app: bool = True
+
+
+def run_checks(extra: Sequence[ProbeCheck] = ()) -> list[Check]:
+    """Every check, in report order (about 10-30 s: the probes import torch); ``extra``
+    probes run beside the built-in ones and are reported after them."""
+    torch_probe, bnb_probe = Probe(TORCH_PROBE), Probe(BNB_PROBE)
+    extra_probes = [Probe(e.code, in_frozen_app=e.in_frozen_app) for e in extra]
     checks = _guarded(check_python, "python")
     checks += _guarded(check_offline, "offline")
     checks += _guarded(check_folders, "folders")
     checks += _guarded(check_models, "models")
     torch_info = torch_probe.result()
     bnb_info = bnb_probe.result()
-    qt_info = qt_probe.result()
     has_gpu = bool(torch_info and torch_info["gpus"])
-    checks[1:1] = (_guarded(lambda: check_torch(torch_info, torch_probe.error), "torch")
-                   + _guarded(lambda: check_gpu(torch_info), "gpu")
-                   + _guarded(lambda: check_bitsandbytes(bnb_info, bnb_probe.error, has_gpu),
-                              "4-bit")
-                   + _guarded(lambda: check_qt(qt_info, qt_probe.error), "qt"))
+    probed = (_guarded(lambda: check_torch(torch_info, torch_probe.error), "torch")
+              + _guarded(lambda: check_gpu(torch_info), "gpu")
+              + _guarded(lambda: check_bitsandbytes(bnb_info, bnb_probe.error, has_gpu),
+                         "4-bit"))
+    for check, probe in zip(extra, extra_probes, strict=True):
+        info = probe.result()
+        probed += _guarded(lambda c=check, p=probe, i=info: c.judge(i, p.error), check.name)
+    checks[1:1] = probed
     return checks
 
 

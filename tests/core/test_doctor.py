@@ -14,6 +14,7 @@ import pytest
 
 from crisisdesk.core import doctor
 from crisisdesk.core.doctor import OK, PROBLEM, WARNING, Check
+from crisisdesk.gui import qt_check
 
 
 def _isolated_env(tmp_path: Path) -> dict[str, str]:
@@ -101,10 +102,10 @@ def test_qt_failing_on_a_display_is_a_problem_and_without_one_a_warning(
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("DISPLAY", ":0")
-    failed = doctor.check_qt(None, "could not load the Qt platform plugin \"xcb\"")
+    failed = qt_check.check_qt(None, "could not load the Qt platform plugin \"xcb\"")
     assert failed.status == PROBLEM and "libxcb-cursor0" in failed.fix
     monkeypatch.delenv("DISPLAY")
-    headless = doctor.check_qt(None, "could not connect to display")
+    headless = qt_check.check_qt(None, "could not connect to display")
     assert headless.status == WARNING and "offscreen" in headless.fix
 
 
@@ -122,6 +123,6 @@ def test_in_the_frozen_app_probes_run_in_process_except_qt(monkeypatch) -> None:
     assert doctor.Probe("import json; print(json.dumps({'a': 1}))").result() == {"a": 1}
     failing = doctor.Probe("import no_such_module_here")
     assert failing.result() is None and "no_such_module_here" in failing.error
-    qt = doctor.Probe(doctor.QT_PROBE, in_frozen_app=False)
+    qt = doctor.Probe(qt_check.QT_PROBE, in_frozen_app=False)
     assert qt.result() is None and qt.process is None  # a missing plugin would abort us
-    assert doctor.check_qt(None, qt.error).status == OK
+    assert qt_check.check_qt(None, qt.error).status == OK

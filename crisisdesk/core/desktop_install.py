@@ -15,9 +15,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from crisisdesk.core.files import atomic_write
 from crisisdesk.core.resources import resource
 
 APP_ID = "org.crisisdesk.CrisisDesk"
@@ -95,17 +95,10 @@ def planned_files(command: list[str] | None = None) -> dict[Path, bytes]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; desktop files are read by the session
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` through a temp file renamed into place, readable by the
+    desktop session (mkstemp alone makes it 0600)."""
+    with atomic_write(path, binary=True, mode=0o644) as handle:
+        handle.write(data)
 
 
 def _refresh_caches() -> None:

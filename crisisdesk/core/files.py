@@ -22,15 +22,21 @@ def file_sha256(path: Path) -> str:
 
 
 @contextmanager
-def atomic_write(path: Path) -> Iterator[IO[str]]:
-    """Open a temp file beside ``path``; rename it over ``path`` only on success."""
+def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
+                 ) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path`` (text, UTF-8; or ``binary``); rename it over
+    ``path`` only on success, with permissions ``mode`` when given (mkstemp makes 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        opened = os.fdopen(fd, "wb") if binary else \
+            os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with opened as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from crisisdesk.core.explain.result import Explanation
+from crisisdesk.core.files import atomic_write
 
 WIDTH = 960
 PANEL = 420  # the longest side of each image panel
@@ -105,9 +106,6 @@ def _layout_words(explanation: Explanation, font, width: int) -> list[list[tuple
 def render_png(explanation: Explanation, out: Path, image_path: Path | None = None,
                opacity: float = 0.55) -> Path:
     """Draw ``explanation`` into ``out`` (a PNG, written atomically); return ``out``."""
-    import os
-    import tempfile
-
     from PIL import Image, ImageDraw
 
     title_font, font = _font(16), _font(15)
@@ -152,13 +150,6 @@ def render_png(explanation: Explanation, out: Path, image_path: Path | None = No
               f"({explanation.share.get('basis', '')});  words: green for the class, "
               "red against", fill="black", font=_font(12))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        canvas.save(tmp, format="PNG")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(out, binary=True) as handle:
+        canvas.save(handle, format="PNG")
     return out

@@ -16,6 +16,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from crisisdesk.core.colours import INFERNO, colour_map
 from crisisdesk.gui import style
 
 if TYPE_CHECKING:  # the explain package imports torch: never at the window's start
@@ -28,26 +29,6 @@ FOR = (22, 163, 74)  # green: the word pushes the class up
 AGAINST = (220, 38, 38)  # red: the word pushes it down
 IMAGE_COLOUR, TEXT_COLOUR = "#4f6fbf", "#e0a040"  # the share bar's two halves
 UNSEEN = QColor(150, 150, 150, 190)  # margins CLIP cropped away: neutral, not "low"
-#: The anchors of ``crisisdesk.core.explain.render.INFERNO`` (the report PNG's colour map),
-#: repeated here because importing that package loads torch; a test keeps them equal.
-INFERNO = ((0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
-           (245, 125, 21), (250, 193, 39), (252, 255, 164))
-
-
-def colour_map(values: np.ndarray) -> np.ndarray:
-    """[H, W] values in [0, 1] -> [H, W, 3] uint8 inferno colours (NaN -> grey), as the
-    report PNG colours them."""
-    anchors = np.asarray(INFERNO, dtype=np.float64)
-    clean = np.nan_to_num(np.clip(values, 0.0, 1.0), nan=0.0)
-    position = clean * (len(anchors) - 1)
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, len(anchors) - 1)
-    frac = (position - low)[..., None]
-    rgb = anchors[low] * (1 - frac) + anchors[high] * frac
-    rgb[np.isnan(values)] = (128, 128, 128)
-    return rgb.astype(np.uint8)
-
-
 def heat_rgba(relevance: ImageRelevance, max_side: int = HEAT_SIDE) -> np.ndarray:
     """The heat map as [H, W, 4] uint8 RGBA at the image's aspect ratio (inferno colours,
     fully opaque where the model looked; transparent in the margins it never saw, which

@@ -231,9 +231,14 @@ def test_key_o_is_on_the_help_card() -> None:
 
 
 def test_the_overlay_colours_are_the_report_pngs() -> None:
+    from crisisdesk.core import colours
     from crisisdesk.core.explain import render
     from crisisdesk.gui import overlay_draw
 
-    assert np.array_equal(np.asarray(overlay_draw.INFERNO), render.INFERNO)
+    # One colour map for both: the report PNG and the overlay draw with the same function.
+    assert overlay_draw.colour_map is colours.colour_map is render.colour_map
+    assert np.array_equal(np.asarray(overlay_draw.INFERNO), colours.INFERNO)
     values = np.array([[0.0, 0.3, np.nan], [0.7, 1.0, 0.5]])
-    assert np.array_equal(overlay_draw.colour_map(values), render.colour_map(values))
+    rgb = overlay_draw.colour_map(values)
+    assert tuple(rgb[0, 0]) == (0, 0, 4) and tuple(rgb[1, 1]) == (252, 255, 164)
+    assert tuple(rgb[0, 2]) == colours.UNSEEN_RGB

@@ -132,6 +132,20 @@ def test_a_head_is_refused_on_embeddings_of_another_encoder(tmp_path) -> None:
         list(PredictJob(other, ["damage"]).run())
 
 
+def test_training_with_no_train_split_names_the_splits_and_the_fix(tmp_path, capsys) -> None:
+    # CrisisMMD's dev file imported alone: every label is in dev, nothing to train on.
+    project = _project(tmp_path, n=30)
+    with project.open_store() as store, store.transaction():
+        store.conn.execute("UPDATE splits SET split = 'dev' WHERE task = 'damage'")
+    code = main(["train", str(project.root), "--task", "damage", "--encoder", "img-enc",
+                 "--text-encoder", "txt-enc", "--val-from", "train", "--epochs", "2"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "0 to train on" in err
+    assert "labelled items by split: train 0, dev 30, test 0" in err
+    assert "import a train split" in err
+
+
 def test_training_without_embeddings_says_how_to_make_them(tmp_path, capsys) -> None:
     project = _project(tmp_path, n=30)
     code = main(["train", str(project.root), "--task", "damage", "--encoder", "clip-vit-b-32",

@@ -169,6 +169,13 @@ def training_splits(data: TaskData, val_from: str, seed: int = 0
     else:
         val, scored, name = data.indices("dev"), data.indices("test"), "test"
     if len(train) == 0 or len(val) == 0:
+        counts = ", ".join(f"{split} {len(data.indices(split)):,}"
+                           for split in ("train", "dev", "test"))
+        hint = ("import a train split, or label items in the app (new labels train)"
+                if len(train) == 0 else
+                "label more items" if val_from == "train" else
+                "import a dev split, or use --val-from train")
         raise ValueError(f"{data.task}: not enough labelled items to train "
-                         f"({len(train)} to train on, {len(val)} to early-stop on)")
+                         f"({len(train)} to train on, {len(val)} to early-stop on; "
+                         f"labelled items by split: {counts}): {hint}")
     return train, val, scored, name

@@ -88,7 +88,9 @@ class QueueCount:
     """A queue as the queue panel lists it."""
 
     queue: Queue
-    title: str  # e.g. "Needs review (damage)", "Predicted: severe_damage", "Event: harvey"
+    # e.g. "Needs review (damage)", "Predicted: severe damage", "Event: hurricane harvey"
+    # (names shown with spaces for underscores; the queue keeps the stored names)
+    title: str
     count: int
 
 
@@ -259,13 +261,13 @@ def queue_counts(store: Store, tasks: tuple[str, ...]) -> list[QueueCount]:
         by_class = _predicted_counts(store, task)
         classes = list(schemes[task].classes) if task in schemes else sorted(by_class)
         for cls in classes:
-            out.append(QueueCount(Queue("predicted", task, cls), f"Predicted: {cls}",
-                                  by_class.get(cls, 0)))
+            out.append(QueueCount(Queue("predicted", task, cls),
+                                  f"Predicted: {cls.replace('_', ' ')}", by_class.get(cls, 0)))
     for row in store.conn.execute(
             "SELECT p.event, COUNT(*) AS n FROM items i JOIN posts p ON p.id = i.post"
             " WHERE p.event IS NOT NULL GROUP BY p.event ORDER BY p.event"):
-        out.append(QueueCount(Queue("event", value=row["event"]), f"Event: {row['event']}",
-                              int(row["n"])))
+        out.append(QueueCount(Queue("event", value=row["event"]),
+                              f"Event: {row['event'].replace('_', ' ')}", int(row["n"])))
     return out
 
 

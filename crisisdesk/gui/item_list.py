@@ -105,10 +105,12 @@ class ItemDelegate(QStyledItemDelegate):
         for task in tasks:
             short = TASK_SHORT.get(task, task[:4])
             if task in row.labels:
-                text, colour, filled = f"{short}: {row.labels[task]} ✓", style.HUMAN, True
+                label = row.labels[task].replace("_", " ")
+                text, colour, filled = f"{short}: {label} ✓", style.HUMAN, True
             else:
                 cls, conf = row.predicted[task]
-                text, colour, filled = f"{short}: {cls} {conf:.0%}", style.MUTED, False
+                text = f"{short}: {cls.replace('_', ' ')} {conf:.0%}"
+                colour, filled = style.MUTED, False
             width = metrics.horizontalAdvance(text) + 10
             if x + width > right:
                 break

@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 4)
-        splitter.setSizes([250, 520, 630])
+        splitter.setSizes([280, 500, 620])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
 

@@ -62,7 +62,7 @@ def test_demo_holds_real_posts_labels_and_predictions(demo) -> None:
         by_title = {c.title: c.count for c in queue_counts(store, tasks)}
         assert by_title["Model disagrees with label (informative)"] > 0
         assert by_title["Unlabelled (damage)"] > 0
-        assert by_title["Event: hurricane_harvey"] > 0
+        assert by_title["Event: hurricane harvey"] > 0
         # CrisisMMD items keep the dataset's ids, and say why their photo is absent.
         crisismmd = queue_page(store, Queue("all"), offset=0, limit=200, search="")
         missing = [row for row in crisismmd if row.uid.startswith("crisismmd:")]

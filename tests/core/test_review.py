@@ -163,7 +163,7 @@ def test_queue_counts_agree_with_queue_sizes(store: Store) -> None:
     assert by_title["All items"] == 7
     assert by_title["Needs review (damage)"] == 2
     assert by_title["Image vs text disagree (damage)"] == 2
-    assert by_title["Predicted: severe_damage"] == 2
+    assert by_title["Predicted: severe damage"] == 2
     assert by_title["Event: quake"] == 3 and by_title["Event: flood"] == 3
     assert by_title["Needs review (informative)"] == 0
     for count in counts:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from crisisdesk.cli import main
@@ -130,6 +131,31 @@ def test_a_head_is_refused_on_embeddings_of_another_encoder(tmp_path) -> None:
                                 config=version["config"])
     with pytest.raises(CheckpointError, match="img-enc"):
         list(PredictJob(other, ["damage"]).run())
+
+
+def test_two_trainings_in_the_same_second_keep_their_own_checkpoints(tmp_path,
+                                                                     monkeypatch) -> None:
+    from crisisdesk.core.fusion import training
+    from crisisdesk.core.fusion.checkpoint import load_head
+
+    monkeypatch.setattr(training, "_stamp", lambda: "20261127-120000")
+    project = _project(tmp_path, n=60)
+    versions = []
+    for epochs in (1, 6):
+        job = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                       recipe=Recipe(optimizer="adamw", lr=5e-3, max_epochs=epochs,
+                                     patience=3, seed=epochs))
+        list(job.run())
+        versions.append(job.report.model_version)
+    with project.open_store() as store:
+        first, second = (store.model_version(v) for v in versions)
+    assert first["name"] == "damage-guided_diff-20261127-120000"
+    assert second["name"] == "damage-guided_diff-20261127-120000-2"
+    assert first["path"] != second["path"]
+    (one, one_sidecar), (two, two_sidecar) = (load_head(v["path"]) for v in (first, second))
+    assert one_sidecar["recipe"]["max_epochs"] == 1 and two_sidecar["recipe"]["max_epochs"] == 6
+    a, b = one.state_dict(), two.state_dict()
+    assert any(not torch.equal(a[key], b[key]) for key in a)
 
 
 def test_training_with_no_train_split_names_the_splits_and_the_fix(tmp_path, capsys) -> None:

@@ -347,7 +347,11 @@ def test_a_worse_version_needs_the_override(qtbot, tmp_path, monkeypatch) -> Non
     assert dialog.apply() is None
     assert "Nothing to switch" in dialog.status.text()
     assert _active(project) == before
+    # Nothing to switch: Switch is off and Enter means Keep.
+    assert not dialog.switch.isEnabled() and dialog.keep.isDefault()
     page.override.setChecked(True)
+    assert dialog.switch.isEnabled() and dialog.switch.text() == "Switch damage"
+    assert dialog.switch.isDefault() and not dialog.keep.isDefault()
     with qtbot.waitSignal(dialog.switched, timeout=60_000):
         dialog.switch.click()
     assert _active(project) == entry.candidate

@@ -166,8 +166,9 @@ def test_screenshot_of_the_jobs_panel(qtbot, project: Project) -> None:
     panel.resize(620, 470)
 
     def failing() -> Iterator[Progress]:
-        yield Progress(12, 40, "captioning", "cpu")
-        raise RuntimeError("CUDA out of memory while captioning item crisismmd:9171:0")
+        yield Progress(12, 40, "captioning", "cuda:0")
+        raise RuntimeError("out of GPU memory even for one item on cuda:0 "
+                           "(captioning crisismmd:9171:0)")
 
     with qtbot.waitSignal(panel.job_finished, timeout=10_000):
         panel.run("Caption images", failing)

@@ -14,12 +14,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from crisisdesk.core.fusion.checkpoint import save_head
+from crisisdesk.core.fusion.checkpoint import checkpoint_paths, save_head
 from crisisdesk.core.fusion.data import TaskData, ensure_splits, task_data, training_splits
 from crisisdesk.core.fusion.metrics import (
     classification_report,
@@ -87,6 +88,24 @@ class TrainReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _stamp() -> str:
+    """The time part of a version's name (UTC, to the second)."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def free_version_name(store: Store, folder: Path, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... : the first name that no version of the store
+    and no checkpoint in ``folder`` has. Two trainings of a task in the same second (a
+    scripted sweep, two windows on one project) would otherwise share a name, and the
+    second checkpoint would overwrite the first version's weights."""
+    taken = {row["name"] for row in store.conn.execute("SELECT name FROM model_versions")}
+    name, number = base, 1
+    while name in taken or any(path.exists() for path in checkpoint_paths(folder / name)):
+        number += 1
+        name = f"{base}-{number}"
+    return name
 
 
 class TrainJob:
@@ -216,8 +235,8 @@ class TrainJob:
     def _register(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
                   figures: dict[str, Any]) -> None:
         """Save the best head with its sidecar; make it the task's active version if asked."""
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        name = f"{self.task}-{self.variant}-{stamp}"
+        name = free_version_name(store, self.project.folder("models"),
+                                 f"{self.task}-{self.variant}-{_stamp()}")
         sidecar = {
             "config": config.to_dict(), "task": self.task, "classes": list(data.classes),
             "image_encoder": self.image_encoder, "text_encoder": self.text_encoder,

@@ -135,7 +135,11 @@ class TaskPage(QWidget):
         versions = QGroupBox("Versions of this task")
         box = QVBoxLayout(versions)
         self.versions = QTreeWidget()
-        self.versions.setHeaderLabels(["Version", "Created", "Macro F1 (training)", "Active"])
+        self.versions.setHeaderLabels(["Version", "Created", "Macro F1 when trained", "Active"])
+        self.versions.headerItem().setToolTip(
+            2, "Mean macro F1 over the seeds, on the split scored when the version was "
+               "trained (its dev or test split then); the comparison above is on the "
+               "frozen holdout, the same items for both versions")
         self.versions.setRootIsDecorated(False)
         self.versions.setMaximumHeight(120)
         self.reactivate = QPushButton("Make the selected version active")
@@ -207,7 +211,21 @@ class RetrainDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
+        for page in self.pages.values():
+            page.override.toggled.connect(self._sync_buttons)
+        self._sync_buttons()
         self.refresh_versions()
+
+    def _sync_buttons(self) -> None:
+        """Switch names the tasks it would switch and is enabled only when there are some;
+        otherwise Keep is the default button (Enter must not look like it switches)."""
+        if self.runner is not None:
+            return  # switching or switched: _applied sets the buttons
+        tasks = self.tasks_to_switch()
+        self.switch.setEnabled(bool(tasks))
+        self.switch.setText(f"Switch {', '.join(tasks)}" if tasks else "Switch")
+        self.switch.setDefault(bool(tasks))
+        self.keep.setDefault(not tasks)
 
     # ------------------------------------------------------------------ versions
     def refresh_versions(self) -> None:

@@ -190,7 +190,10 @@ def cmd_export(args: argparse.Namespace) -> int:
                                 hash_authors=args.hash_authors)
         except ValueError as exc:
             return _fail(str(exc))
-        files = exporter.write(Path(args.out), args.format)
+        try:
+            files = exporter.write(Path(args.out), args.format)
+        except (OSError, ValueError) as exc:  # a folder in the way, no permission, disk full
+            return _fail(f"cannot export to {args.out}: {exc}")
     for file in files:
         print(f"wrote {file}")
     return OK

@@ -103,13 +103,19 @@ class Exporter:
         for task, path in targets.items():
             with atomic_write(path) as handle:
                 writer = csv.writer(handle, dialect="excel-tab", lineterminator="\n")
+                # Before Python 3.13 a writer quotes only its line terminator's characters:
+                # a lone "\r" in a text would go out bare and end the row for any reader.
+                quoted = csv.writer(handle, dialect="excel-tab", lineterminator="\n",
+                                    quoting=csv.QUOTE_ALL)
                 writer.writerow(header)
                 for item in items:
                     entry = item["tasks"][task]
                     if entry["label"] is None:
                         continue
-                    writer.writerow(["" if v is None else v for v in (
+                    row = ["" if v is None else v for v in (
                         item["event"], item["post_id"], f"{item['post_id']}_{item['n']}",
                         item["text"], item["image"], entry["label"], entry["split"],
-                        entry["label_source"], entry["prediction"], entry["confidence"])])
+                        entry["label_source"], entry["prediction"], entry["confidence"])]
+                    bare_cr = any(isinstance(v, str) and "\r" in v for v in row)
+                    (quoted if bare_cr else writer).writerow(row)
         return list(targets.values())

@@ -21,11 +21,35 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _read_umask() -> int:
+    # The umask can only be read by setting it: done once, at import, before the app
+    # starts threads that could create files in between.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+def _final_mode(path: Path, mode: int | None) -> int:
+    """``mode`` if given; else the mode of the file being replaced; else what a plain
+    ``open`` would give (0666 less the umask): mkstemp's 0600 would hide an export from
+    colleagues on a shared folder."""
+    if mode is not None:
+        return mode
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 @contextmanager
 def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
                  ) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path`` (text, UTF-8; or ``binary``); rename it over
-    ``path`` only on success, with permissions ``mode`` when given (mkstemp makes 0600)."""
+    ``path`` only on success. The file gets permissions ``mode`` when given, else those of
+    the file it replaces, else the usual ones for a new file (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -35,8 +59,7 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, _final_mode(path, mode))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

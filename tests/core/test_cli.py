@@ -256,6 +256,16 @@ def test_export_unknown_task_is_usage_error(project: Path, tmp_path: Path,
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_export_onto_a_folder_is_a_clear_error(project: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    in_the_way = tmp_path / "labels.csv"
+    in_the_way.mkdir()
+    assert main(["export", str(project), str(in_the_way), "--format", "csv"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot export to {in_the_way}" in err and "Traceback" not in err
+    assert in_the_way.is_dir() and not any(in_the_way.iterdir())
+
+
 # --- no command, open, --version ------------------------------------------------------
 
 def test_no_command_opens_the_app_on_the_last_project(

@@ -186,3 +186,72 @@ def test_a_failed_export_leaves_the_old_file_and_no_temp(labelled: Project, tmp_
 def test_unknown_task_is_refused(labelled: Project) -> None:
     with labelled.open_store() as store, pytest.raises(ValueError, match="unknown task"):
         Exporter(store, tasks=["weather"])
+
+
+def _import_texts(project: Project, tmp_path: Path, texts: list[str]) -> None:
+    """Import text-only posts ``0``, ``1``, ... with these texts, each labelled for damage."""
+    source = tmp_path / "texts.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "text": t, "damage": "mild_damage",
+                                          "split": "train"}) + "\n"
+                              for i, t in enumerate(texts)), "utf-8")
+    _import(project, source)
+
+
+def _texts(store: Store) -> dict[str, str]:
+    return {item["post_id"]: item["text"] for item in store.export_items(["damage"])}
+
+
+def test_jsonl_round_trip_keeps_texts_with_unicode_line_separators(project: Project,
+                                                                   tmp_path: Path) -> None:
+    # U+2028, U+2029 and NEL end a line for str.splitlines(), not for JSON Lines; the
+    # export writes them raw (ensure_ascii=False), so they must not split a record.
+    _import_texts(project, tmp_path, ["line\u2028separator", "para\u2029graph",
+                                      "next\x85line"])
+    out = tmp_path / "labels.jsonl"
+    with project.open_store() as store:
+        Exporter(store).write(out, "jsonl")
+        before = _texts(store)
+    assert len(before) == 3
+    again = Project.open(tmp_path / "again", create=True)
+    _import(again, out)
+    with again.open_store() as store:
+        assert _texts(store) == before
+
+
+def test_crisismmd_export_quotes_a_text_with_a_lone_carriage_return(project: Project,
+                                                                    tmp_path: Path) -> None:
+    _import_texts(project, tmp_path, ["old Mac\rline end", "plain"])
+    out = tmp_path / "task_damage_text_img_train.tsv"
+    with project.open_store() as store:
+        Exporter(store, tasks=["damage"]).write(out, "crisismmd")
+        before = _texts(store)
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline=""), dialect="excel-tab"))
+    assert [r["tweet_text"] for r in rows] == ["old Mac\rline end", "plain"]
+    again = Project.open(tmp_path / "again", create=True)
+    _import(again, out)
+    with again.open_store() as store:
+        assert _texts(store) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_round_trip_keeps_the_media_index_of_each_item(project: Project, tmp_path: Path,
+                                                       fmt: str) -> None:
+    # CrisisMMD keeps some tweets only by a later image (<tweet id>_2): the item id and
+    # the image id must survive an export and a re-import, not be renumbered from 0.
+    tsv = tmp_path / "task_damage_text_img_train.tsv"
+    tsv.write_text("event_name\ttweet_id\timage_id\ttweet_text\timage\tlabel\n"
+                   "flood\t7\t7_2\tRiver over the bank\tdata_image/7_2.jpg\tsevere_damage\n"
+                   "flood\t8\t8_0\tRoad closed\tdata_image/8_0.jpg\tmild_damage\n"
+                   "flood\t8\t8_3\tRoad closed\tdata_image/8_3.jpg\tsevere_damage\n", "utf-8")
+    list(ImportJob(project, [tsv], ImportOptions()).run())
+    out = tmp_path / f"labels.{fmt}"
+    with project.open_store() as store:
+        Exporter(store).write(out, fmt)
+        before = _labels(store)
+    assert before == {("7", 2): "severe_damage", ("8", 0): "mild_damage",
+                      ("8", 3): "severe_damage"}
+    again = Project.open(tmp_path / "again", create=True)
+    list(ImportJob(again, [out], ImportOptions()).run())
+    with again.open_store() as store:
+        assert _labels(store) == before
+        assert store.resolve_item("7_2").uid == "labels:7:2"

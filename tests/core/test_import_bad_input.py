@@ -235,6 +235,28 @@ def test_same_id_twice_with_different_content_keeps_the_first(proj, tmp_path):
         assert post_row(store, "dupes", "8")["text"] == "unrelated"
 
 
+def test_same_row_twice_with_another_label_keeps_the_first(proj, tmp_path):
+    # Same id, text and image but another label and split: no second image to label, so
+    # the row would silently replace the first label and leave the first split.
+    table = write_csv(tmp_path / "dupes.csv", ["id", "text", "damage", "split"], [
+        ["7", "the original", "severe_damage", "train"],
+        ["7", "the original", "mild_damage", "dev"],
+        ["7", "the original", "Severe damage", "Train"],  # the same label, written otherwise
+        ["8", "unrelated", "mild_damage", "dev"],
+    ])
+    job = run_import(proj, [table])
+    (problem,) = job.report.problems
+    assert problem.where.file == str(table) and problem.where.row == 3
+    assert "row 2" in problem.message and "7" in problem.message
+    assert "kept the first" in problem.message
+    with proj.open_store() as store:
+        post = store.find_post("dupes", "7")
+        (item,) = store.items_of_post(post.id)
+        assert [r["label"] for r in store.journal(item.id)] == ["severe_damage"]
+        other = store.items_of_post(store.find_post("dupes", "8").id)[0]
+        assert store.current_label(other.id, "damage").label == "mild_damage"
+
+
 # --------------------------------------------------------------------------- escaping paths
 
 

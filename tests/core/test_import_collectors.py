@@ -349,3 +349,18 @@ def test_twarc_flattened_tweets_carry_author_media_and_original(proj, tmp_path):
         assert (rt["author"], rt["relation"], rt["original_post_id"], rt["text"]) == (
             "relief_ops", "repost", "20", "RT @witness: Full original text")
         assert [m["url"] for m in media_rows(store, "flat", "21")] == [f"{IMG}/orig.jpg"]
+
+
+def test_jsonl_statuses_with_raw_unicode_line_separators_import_whole(proj, tmp_path):
+    # JSON writers that keep non-ASCII (ensure_ascii=False) leave U+2028 / U+2029 raw in
+    # strings; they are no line ends in JSON Lines.
+    first = status("200", "<p>Evacuate now\u2028Zone A</p>")
+    second = status("201", "<p>Shelter\u2029open</p>")
+    src = tmp_path / "stream.jsonl"
+    src.write_text(json.dumps(first, ensure_ascii=False) + "\n"
+                   + json.dumps(second, ensure_ascii=False) + "\n", "utf-8")
+    job = run_import(proj, [src])
+    assert errors(job) == []
+    assert job.report.posts_added == 2
+    with proj.open_store() as store:
+        assert "\u2028" in post_row(store, "stream", "200")["text"]

@@ -208,6 +208,19 @@ def test_csv_mapping_to_a_missing_column_is_reported(proj, tmp_path):
     assert job.report.posts_added == 0
 
 
+def test_csv_task_split_column_is_found_whatever_its_case(proj, tmp_path):
+    # Label columns match without regard to case ("Damage"); their split column must too,
+    # or the split is dropped without a word.
+    table = write_csv(tmp_path / "sheet.csv", ["ID", "Text", "Damage", "Damage_Split"],
+                      [["1", "Roof gone", "Severe damage", "Dev"]])
+    job = run_import(proj, [table])
+    assert errors(job) == []
+    with proj.open_store() as store:
+        (item,) = items(store, "sheet", "1")
+        assert label_of(store, item.id, "damage") == "severe_damage"
+        assert split_of(store, item.id, "damage") == "dev"
+
+
 def test_jsonl_with_image_list(proj, tmp_path):
     feed = build_jsonl_source(tmp_path / "jsonsrc")
     job = run_import(proj, [feed])

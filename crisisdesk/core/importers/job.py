@@ -96,6 +96,13 @@ def detect_format(path: Path) -> str:
     raise SourceError(f"{path}: cannot tell the format from the name; pass --format")
 
 
+def _message(exc: SourceError, path: Path) -> str:
+    """A SourceError's text without its leading path: the report names the file already."""
+    text = str(exc)
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
 def source_name(path: Path, fmt: str, given: str | None) -> str:
     """The stable name posts of this source are filed under."""
     if given:
@@ -205,7 +212,7 @@ class ImportJob:
             if fmt == "zip" and path.suffix.lower() != ".zip":
                 raise SourceError(f"{path}: not a .zip file")
         except SourceError as exc:
-            self.report.add(Where(str(path)), str(exc))
+            self.report.add(Where(str(path)), _message(exc, path))
             self.report.unusable_sources += 1
             return
         name = source_name(path, fmt, self.options.source)
@@ -218,7 +225,7 @@ class ImportJob:
                 try:
                     entry = next(entries, None)
                 except SourceError as exc:
-                    self.report.add(Where(str(path)), str(exc))
+                    self.report.add(Where(str(path)), _message(exc, path))
                     self.report.unusable_sources += 1
                     entry = None
                 if isinstance(entry, Expected):

@@ -8,6 +8,7 @@ and line, and the rest goes on), and media URLs into remote media references.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +19,15 @@ from crisisdesk.core.importers.textio import TextFileError, read_text_file
 
 # A parsed value with its line (JSON Lines) or element number (a JSON array).
 Numbered = tuple[int, Any]
+# JSON escapes every control character inside a string, so these are the only line
+# ends; str.splitlines() would also break at U+2028, U+2029 and NEL, which JSON strings
+# hold raw (crisisdesk's own JSONL export writes them so).
+LINE_END = re.compile(r"\r\n?|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of JSON Lines text (a trailing line end gives a last, blank line)."""
+    return LINE_END.split(text)
 
 
 def json_lines(file: str, lines: Iterable[tuple[int, str]]) -> Iterator[Numbered | Problem]:
@@ -34,13 +44,13 @@ def json_lines(file: str, lines: Iterable[tuple[int, str]]) -> Iterator[Numbered
 
 def numbered_lines(text: str, first: int = 1) -> Iterator[tuple[int, str]]:
     """The lines of ``text`` with their numbers, starting at ``first``."""
-    return enumerate(text.splitlines(), start=first)
+    return enumerate(split_lines(text), start=first)
 
 
 def is_document(text: str) -> bool:
     """Whether ``text`` is one JSON document (an array, or an object spread over lines)
     rather than JSON Lines: its first non-blank line is not a JSON value by itself."""
-    for line in text.splitlines():
+    for line in split_lines(text):
         if line.strip():
             try:
                 json.loads(line)

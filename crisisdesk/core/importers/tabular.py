@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from crisisdesk.core.importers.jsonsource import split_lines
 from crisisdesk.core.importers.records import (
     Expected,
     LabelRef,
@@ -93,11 +94,36 @@ def label_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, st
     return found
 
 
+def media_index_column(header: list[str]) -> str | None:
+    """The ``n`` column of crisisdesk's own CSV and JSONL exports (known by their
+    ``item_id`` column): one row per item, whose media index a re-import keeps, so
+    item ids and CrisisMMD image ids (``<tweet id>_2``) stay what they were."""
+    by_lower = {h.strip().lower(): h for h in header if h is not None}
+    return by_lower.get("n") if "item_id" in by_lower else None
+
+
 def _clean(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _comparable(ref: LabelRef) -> tuple[str, str | None]:
+    """A label and split as they will be stored, so that "Severe damage" and
+    "severe_damage" count as the same label."""
+    scheme = builtin_schemes().get(ref.task)
+    return (scheme.normalise(ref.label) if scheme else None) or ref.label, ref.split
+
+
+def _task_split(row: Mapping[str, Any], task: str) -> str | None:
+    """The row's ``<task>_split`` cell; the column's name matches without regard to case,
+    as the label columns' names do."""
+    wanted = f"{task}_split"
+    for key, value in row.items():
+        if isinstance(key, str) and key.strip().lower() == wanted:
+            return _clean(value)
+    return None
 
 
 def split_media(value: Any) -> list[str]:
@@ -135,10 +161,13 @@ class RowReader:
     """Turns mapped rows into records; remembers ids to catch duplicates within a file."""
 
     def __init__(self, file: str, base: Path, columns: dict[str, str],
-                 labels: dict[str, str], defaults: Mapping[str, str | None]) -> None:
+                 labels: dict[str, str], defaults: Mapping[str, str | None],
+                 index_column: str | None = None) -> None:
         self.file, self.base, self.columns, self.labels = file, base, columns, labels
-        self.defaults = defaults
+        self.defaults, self.index_column = defaults, index_column
         self.seen: dict[str, tuple[int, tuple]] = {}
+        # Per post and images: the row that first labelled each task, and its label.
+        self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
 
     def record(self, row: Mapping[str, Any], number: int) -> PostRecord | Problem:
         where = Where(self.file, number)
@@ -161,12 +190,32 @@ class RowReader:
             media=[media_ref(p, self.base) for p in split_media(row.get(self.columns["image"]))]
             if "image" in self.columns else [],
         )
+        index = _clean(row.get(self.index_column)) if self.index_column else None
+        if index is not None and index.isdigit() and len(record.media) == 1:
+            record.media[0].n = int(index)
         for task, column in self.labels.items():
             value = _clean(row.get(column))
             if value:
-                split = _clean(row.get(f"{task}_split")) or get.get("split")
+                split = _task_split(row, task) or get.get("split")
                 record.labels.append(LabelRef(task, value, split.lower() if split else None))
-        return record
+        return self._conflict(record, number) or record
+
+    def _conflict(self, record: PostRecord, number: int) -> Problem | None:
+        """A Problem when an earlier row gave the same post and images another label or
+        split: both would land on the same items, the later label silently replacing the
+        first while the first split stays."""
+        firsts = self.labelled.setdefault(
+            (record.post_id, tuple((m.declared, m.n) for m in record.media)), {})
+        given = {ref.task: (_comparable(ref), ref) for ref in record.labels}
+        for task, (value, ref) in given.items():
+            first = firsts.get(task)
+            if first is not None and first[1] != value:
+                return Problem(record.where, f"post id {record.post_id} appears again (first "
+                               f"at row {first[0]}) with {task} label {ref.label!r}"
+                               f"{f' (split {ref.split})' if ref.split else ''}; kept the first")
+        for task, (value, _) in given.items():
+            firsts.setdefault(task, (number, value))
+        return None
 
 
 def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
@@ -194,7 +243,8 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     except MissingColumn as exc:
         yield Problem(Where(str(path)), str(exc))
         return
-    rows = RowReader(str(path), base, columns, label_columns(header, mapping), defaults)
+    rows = RowReader(str(path), base, columns, label_columns(header, mapping), defaults,
+                     media_index_column(header))
     yield Expected(max(text.count("\n") - 1, 0))
     number = 1
     while True:
@@ -247,7 +297,7 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path), exc.lineno), f"malformed JSON: {exc.msg}")
             return
     else:
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(split_lines(text), start=1):
             if not line.strip():
                 continue
             try:
@@ -268,7 +318,8 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
     except MissingColumn as exc:
         yield Problem(Where(str(path)), str(exc))
         return
-    rows = RowReader(str(path), base, columns, label_columns(keys, mapping), defaults)
+    rows = RowReader(str(path), base, columns, label_columns(keys, mapping), defaults,
+                     media_index_column(keys))
     yield Expected(len(objects))
     for number, obj in objects:
         if not isinstance(obj, dict):

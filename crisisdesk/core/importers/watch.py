@@ -31,7 +31,12 @@ from crisisdesk.core.importers.collectors import (
     value_parser,
 )
 from crisisdesk.core.importers.job import BATCH, ImportOptions
-from crisisdesk.core.importers.jsonsource import first_value, is_document, json_lines
+from crisisdesk.core.importers.jsonsource import (
+    first_value,
+    is_document,
+    json_lines,
+    split_lines,
+)
 from crisisdesk.core.importers.records import (
     ImportReport,
     Parsed,
@@ -225,7 +230,7 @@ class WatchJob:
             if fmt is not None:
                 return f"whole-{fmt}"
             return "whole-jsonl" if suffix == ".json" else "ignored"
-        for line in text.splitlines():
+        for line in split_lines(text):
             if line.strip():
                 value = json.loads(line)
                 return f"lines-{classify(value) or 'jsonl'}"

@@ -92,6 +92,38 @@ def test_a_version_1_project_is_migrated_and_keeps_its_data(tmp_path: Path,
         assert store.job(job)["result"] == '{"posts": 1}'
 
 
+def test_two_connections_opening_an_old_project_at_once_migrate_it_once(
+        tmp_path: Path, monkeypatch) -> None:
+    """The app's threads (or the app and a CLI command) may open a project that needs a
+    migration at the same moment: the one that waited for the write lock must find the
+    migration done, not run it again (duplicate column, table exists)."""
+    from crisisdesk.core.store import schema
+
+    path = tmp_path / "old.sqlite"
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        patch.setattr(schema, "SCHEMA_VERSION", 1)
+        Store(path).close()
+    read_version = schema.schema_version
+    looks: list[int] = []
+    others: list[int] = []
+
+    def version_then_another_connection_migrates(db) -> int:
+        version = read_version(db)
+        looks.append(version)
+        if len(looks) == 1:  # the first look: another connection migrates right after it
+            with Store(path) as other:
+                others.append(other.migrated_from)
+        return version
+
+    monkeypatch.setattr(schema, "schema_version", version_then_another_connection_migrates)
+    with Store(path) as store:
+        assert others == [1]
+        assert store.migrated_from == 1
+        assert store.meta("schema_version") == str(SCHEMA_VERSION)
+        assert "result" in store.db["jobs"].columns_dict
+
+
 def test_item_ids_follow_the_identity_table(project: Project) -> None:
     with project.open_store() as store:
         items = _post_with_items(store, "555", images=3)

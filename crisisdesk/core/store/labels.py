@@ -148,7 +148,7 @@ class LabelsMixin(StoreBase):
         label: undo takes back one's own change, never a colleague's later one.
         """
         rows = self._all(
-            "SELECT l.id, l.item, l.task, l.label, p.label AS prev_label,"
+            "SELECT l.id, l.item, l.task, l.label, l.annotator, l.source, p.label AS prev_label,"
             " p.annotator AS prev_annotator, p.source AS prev_source"
             " FROM labels l LEFT JOIN labels p ON p.id = l.prev"
             " WHERE l.action = ? ORDER BY l.id",
@@ -158,15 +158,20 @@ class LabelsMixin(StoreBase):
         now = utc_now()
         changes = []
         for row in rows:
-            latest = self._latest_row(row["item"], row["task"])
-            if latest is None or latest[1] != row["label"]:
+            latest = self._one(
+                "SELECT id, label, annotator, source FROM labels WHERE item = ? AND task = ?"
+                " ORDER BY id DESC LIMIT 1", [row["item"], row["task"]])
+            # The same class from someone else since (a colleague who came back to it) is
+            # their change and stays; the same entry restored by a colleague's undo is ours.
+            if latest is None or tuple(latest)[1:] != (
+                    row["label"], row["annotator"], row["source"]):
                 continue
             self.conn.execute(
                 "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
                 " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [new_action, row["item"], row["task"], row["prev_label"],
                  row["prev_annotator"] or annotator, row["prev_source"] or "human", now,
-                 latest[0]],
+                 latest["id"]],
             )
             changes.append(LabelChange(row["item"], row["task"], row["prev_label"]))
         return changes

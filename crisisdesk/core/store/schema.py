@@ -225,6 +225,11 @@ def migrate(db: sqlite_utils.Database) -> int:
     for version in range(start + 1, SCHEMA_VERSION + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
+            # Another connection may have migrated while this one waited for the write
+            # lock (two threads or processes opening the project at once): look again.
+            if schema_version(db) >= version:
+                db.execute("COMMIT")
+                continue
             MIGRATIONS[version - 1](db)
             db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",

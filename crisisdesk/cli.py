@@ -152,6 +152,9 @@ def cmd_label(args: argparse.Namespace) -> int:
             return _fail(exc.args[0])
         before = store.current_label(item.id, args.task)
         store.add_labels([LabelChange(item.id, args.task, label)], annotator=args.annotator)
+    if before is not None and before.label == label:  # nothing written: no undo step
+        print(f"{item.uid} {args.task}: {label} already ({before.source}); no change")
+        return OK
     was = f" (was {before.label}, {before.source})" if before else ""
     print(f"{item.uid} {args.task}: {label}{was}")
     return OK
@@ -165,9 +168,17 @@ def cmd_undo_redo(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         return _fail(str(exc))
     with store:
-        changes = (store.undo if args.command == "undo" else store.redo)(args.annotator)
+        undo = args.command == "undo"
+        reachable = store.stack_sizes(args.annotator)[0 if undo else 1]
+        changes = (store.undo if undo else store.redo)(args.annotator)
         if not changes:
-            print(f"nothing to {args.command} for {args.annotator}")
+            if reachable:
+                # The step is used up all the same: the next one reaches the one before.
+                print(f"nothing to {args.command} for {args.annotator}: every label of that "
+                      f"step was changed since by someone else, and stays; "
+                      f"{args.command} again for the step before")
+            else:
+                print(f"nothing to {args.command} for {args.annotator}")
             return OK
         for change in changes:
             uid = store.item_uid_of(change.item)

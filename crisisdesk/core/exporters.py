@@ -113,9 +113,15 @@ class Exporter:
                     if entry["label"] is None:
                         continue
                     row = ["" if v is None else v for v in (
-                        item["event"], item["post_id"], f"{item['post_id']}_{item['n']}",
+                        item["event"], item["post_id"], _image_id(item),
                         item["text"], item["image"], entry["label"], entry["split"],
                         entry["label_source"], entry["prediction"], entry["confidence"])]
                     bare_cr = any(isinstance(v, str) and "\r" in v for v in row)
                     (quoted if bare_cr else writer).writerow(row)
         return list(targets.values())
+
+
+def _image_id(item: dict) -> str:
+    """The item's CrisisMMD image id: the one it was imported with (a tweet can carry
+    another tweet's image, ``<other id>_0``), else ``<post id>_<n>``."""
+    return item.get("external_id") or f"{item['post_id']}_{item['n']}"

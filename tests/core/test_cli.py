@@ -169,6 +169,31 @@ def test_label_errors_exit_2(project: Path, capsys: pytest.CaptureFixture, item:
         "informative": {"total": 2, "by_source": {"import": 2}}}
 
 
+def test_giving_the_label_an_item_has_says_no_change(project: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    args = ["label", str(project), "posts:p1:0", "--task", "damage", "--annotator", "ana"]
+    assert main([*args, "--label", "mild_damage"]) == 0
+    assert main([*args, "--label", "Mild damage"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "posts:p1:0 damage: mild_damage already (human); no change"
+    assert main(["undo", str(project), "--annotator", "ana"]) == 0
+    assert current(project, "posts:p1:0", "damage") is None  # the first label's step
+
+
+def test_undo_of_a_step_a_colleague_changed_since_says_so(project: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    uid = "posts:p1:0"
+    for annotator, label in (("ana", "mild_damage"), ("ana", "severe_damage"),
+                             ("ben", "little_or_no_damage")):
+        assert main(["label", str(project), uid, "--task", "damage", "--label", label,
+                     "--annotator", annotator]) == 0
+    capsys.readouterr()
+    assert main(["undo", str(project), "--annotator", "ana"]) == 0
+    out = capsys.readouterr().out
+    assert "changed since by someone else" in out and "undo again" in out
+    assert current(project, uid, "damage") == "little_or_no_damage"  # ben's stays
+
+
 def test_undo_redo_commands(project: Path, capsys: pytest.CaptureFixture) -> None:
     uid = "posts:p1:0"
     for label in ("mild_damage", "severe_damage"):

@@ -146,6 +146,27 @@ def test_crisismmd_round_trip(labelled: Project, tmp_path: Path) -> None:
         assert post is not None and post.text == POSTS[0][1]
 
 
+def test_crisismmd_export_keeps_an_image_id_of_another_tweet(project: Project,
+                                                             tmp_path: Path) -> None:
+    # CrisisMMD lists some images under a tweet other than the one in their id (a tweet
+    # quoting another's picture): the export must give the image id it was imported with.
+    tsv = tmp_path / "task_damage_text_img_train.tsv"
+    header = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
+              "label_text", "label_image", "label_text_image"]
+    rows = [["harvey", "905", "901_0", "quoting a photo", "data_image/harvey/901_0.jpg",
+             "severe_damage", "severe_damage", "severe_damage", "Positive"],
+            ["harvey", "906", "906_0", "own photo", "data_image/harvey/906_0.jpg",
+             "mild_damage", "mild_damage", "mild_damage", "Positive"]]
+    tsv.write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    _import(project, tsv)
+    out = tmp_path / "damage.tsv"
+    with project.open_store() as store:
+        Exporter(store, tasks=["damage"]).write(out, "crisismmd")
+    exported = list(csv.DictReader(out.open(encoding="utf-8"), dialect="excel-tab"))
+    assert {(r["tweet_id"], r["image_id"]) for r in exported} == {("905", "901_0"),
+                                                                 ("906", "906_0")}
+
+
 def test_only_corrected_keeps_items_with_a_human_label(labelled: Project,
                                                        tmp_path: Path) -> None:
     out = tmp_path / "corrected.csv"

@@ -176,6 +176,11 @@ class LabelsMixin(StoreBase):
             changes.append(LabelChange(row["item"], row["task"], row["prev_label"]))
         return changes
 
+    def stack_sizes(self, annotator: str) -> tuple[int, int]:
+        """How many of the annotator's actions undo and redo can still reach."""
+        undo, redo = self._stacks(annotator)
+        return len(undo), len(redo)
+
     def undo(self, annotator: str) -> list[LabelChange]:
         """Undo the annotator's latest action; return the labels restored ([] if none)."""
         with self.transaction():

@@ -67,7 +67,8 @@ class QueriesMixin(StoreBase):
             " ON latest.item = p.item AND latest.task = p.task AND latest.mv = p.model_version",
             tasks)}
         cursor = self.conn.execute(
-            "SELECT i.id, i.uid, i.n, p.source, p.post_id, p.platform, p.author, p.created_at,"
+            "SELECT i.id, i.uid, i.n, i.external_id, p.source, p.post_id, p.platform, p.author,"
+            " p.created_at,"
             " p.text, p.language, p.url, p.event, m.declared_path, m.path, m.sha256, m.status"
             " FROM items i JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
             " ORDER BY p.source, p.id, i.n"
@@ -93,7 +94,8 @@ class QueriesMixin(StoreBase):
                 continue
             yield {
                 "item_id": row["uid"], "source": row["source"], "post_id": row["post_id"],
-                "n": row["n"], "platform": row["platform"], "author": row["author"],
+                "n": row["n"], "external_id": row["external_id"],
+                "platform": row["platform"], "author": row["author"],
                 "created_at": row["created_at"], "text": row["text"],
                 "language": row["language"], "url": row["url"], "event": row["event"],
                 "image": row["declared_path"], "image_path": row["path"],

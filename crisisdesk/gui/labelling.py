@@ -79,6 +79,8 @@ class Labeller(QObject):
         self.annotator = annotator
         self._lane: deque[tuple[Write, str]] = deque()
         self._busy = False
+        # Set by an undo/redo write for the message after it; writes run one at a time.
+        self._note: str | None = None
 
     # ------------------------------------------------------------------ actions
     def give(self, targets: Targets, task: str, label: str) -> None:
@@ -108,13 +110,27 @@ class Labeller(QObject):
 
     def undo(self) -> None:
         """Undo the annotator's latest label action (from the journal)."""
-        annotator = self.annotator
-        self._enqueue(lambda store: [c.item for c in store.undo(annotator)], "undone")
+        self._enqueue(self._reverting(undo=True), "undone")
 
     def redo(self) -> None:
         """Redo the annotator's latest undone action."""
-        annotator = self.annotator
-        self._enqueue(lambda store: [c.item for c in store.redo(annotator)], "redone")
+        self._enqueue(self._reverting(undo=False), "redone")
+
+    def _reverting(self, *, undo: bool) -> Write:
+        """The store write of an undo or redo. A step whose every label a colleague has
+        changed since restores nothing yet is used up: the message says so, or "nothing
+        undone" would hide that the next Ctrl+Z reaches the step before."""
+        annotator, word = self.annotator, "undo" if undo else "redo"
+
+        def write(store: Store) -> list[int]:
+            reachable = store.stack_sizes(annotator)[0 if undo else 1]
+            items = [c.item for c in (store.undo if undo else store.redo)(annotator)]
+            if reachable and not items:
+                self._note = (f"nothing to {word}: a colleague has changed those labels "
+                              f"since; {word} again for the step before")
+            return items
+
+        return write
 
     def busy(self) -> bool:
         """Whether writes are still waiting or running."""
@@ -139,8 +155,9 @@ class Labeller(QObject):
                 return write(store)
 
         def done(items: list[int]) -> None:
-            self.message.emit(what if items else f"nothing {what}" if what in (
-                "undone", "redone") else f"{what}: no change")
+            note, self._note = self._note, None
+            self.message.emit(note or (what if items else f"nothing {what}" if what in (
+                "undone", "redone") else f"{what}: no change"))
             if items:
                 self.labels_changed.emit(items)
             self._next()

@@ -144,6 +144,22 @@ def test_undo_and_redo_go_through_the_journal(qtbot, window) -> None:
     qtbot.waitUntil(lambda: focused(window).label == task.classes[0])
 
 
+def test_undo_of_a_label_a_colleague_changed_since_says_so(qtbot, window) -> None:
+    from crisisdesk.core.store import LabelChange
+
+    item = window.current_row().id
+    task = focused(window)
+    qtbot.keyClick(window.items, Qt.Key.Key_1)
+    settle(qtbot, window)
+    with window.project.open_store() as store:
+        store.add_labels([LabelChange(item, task.task, task.classes[2])], annotator="colleague")
+    with qtbot.waitSignal(window.labeller.message, timeout=10_000) as said:
+        qtbot.keyClick(window.items, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, window)
+    assert "a colleague has changed those labels since" in said.args[0]
+    assert current_labels(window.project, task.task)[item] == task.classes[2]
+
+
 def test_a_selection_is_labelled_as_one_action(qtbot, window) -> None:
     model = window.model
     selection = QItemSelection(model.index(1), model.index(3))

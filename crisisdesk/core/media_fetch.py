@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from PIL import Image
 
@@ -42,6 +42,8 @@ from crisisdesk.core.store import Store
 from crisisdesk.core.store.posts import RemoteMedia
 
 CHUNK = 64 * 1024
+# Kept as they are when a URL is made ASCII: reserved characters and existing escapes.
+URL_SAFE = "/%:@!$&'()*+,;=?~"
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp",
             "TIFF": ".tif"}
 
@@ -112,10 +114,24 @@ def _looks_like_html(head: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in start
 
 
+def request_url(url: str) -> str:
+    """The URL as sent: non-ASCII letters and spaces in its path and query
+    percent-encoded as UTF-8, as browsers do (the host is left to IDNA); raises
+    FetchError (unreadable) for what is no http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in ("http", "https"):
+            raise FetchError("only http and https URLs are fetched", "unreadable")
+        return urlunsplit(parts._replace(path=quote(parts.path, safe=URL_SAFE),
+                                         query=quote(parts.query, safe=URL_SAFE),
+                                         fragment=""))
+    except ValueError as exc:  # a bad IPv6 host, text that is no Unicode (UnicodeError)
+        raise FetchError(f"not a valid URL: {exc}", "unreadable") from None
+
+
 def fetch_one(url: str, folder: Path, limits: FetchLimits, budget: _Budget) -> Fetched:
     """Download one image URL into ``folder`` by sha256; raises FetchError with a reason."""
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
-        raise FetchError("only http and https URLs are fetched", "unreadable")
+    url = request_url(url)
     partial = folder / ".partial"
     partial.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=partial, suffix=".part")
@@ -158,13 +174,15 @@ def _download(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget
             if declared and declared.isdigit() and int(declared) > limits.max_file_bytes:
                 raise FetchError(f"file too large ({_mb(int(declared))}; the limit is "
                                  f"{_mb(limits.max_file_bytes)})", "unreadable")
-            while block := response.read(CHUNK):
+            # read1: whatever has arrived, so the time limit is checked as bytes trickle
+            # in (read would wait for a whole chunk however slowly it came).
+            while block := response.read1(CHUNK):
                 size += len(block)
                 if size > limits.max_file_bytes:
                     raise FetchError(f"file too large (over the limit of "
                                      f"{_mb(limits.max_file_bytes)})", "unreadable")
                 if time.monotonic() - started > limits.max_seconds:
-                    raise FetchError(f"took longer than {limits.max_seconds:.0f} s")
+                    raise FetchError(f"took longer than {limits.max_seconds:g} s")
                 budget.take(len(block))
                 digest.update(block)
                 out.write(block)
@@ -178,6 +196,10 @@ def _download(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget
         raise FetchError(f"timed out after {limits.timeout:g} s") from None
     except (http.client.HTTPException, ConnectionError) as exc:
         raise FetchError(f"connection failed: {type(exc).__name__}: {exc}") from None
+    if declared and declared.isdigit() and size < int(declared):
+        # http.client ends the body quietly when the connection drops: a network
+        # failure, worth trying again, not a broken image.
+        raise FetchError(f"connection closed after {size} of {declared} bytes")
     if size == 0:
         raise FetchError("empty response (0 bytes)", "unreadable")
     out.flush()

@@ -128,3 +128,22 @@ def test_zip_with_too_many_entries_is_refused_and_other_sources_import(proj, tmp
         assert set(store.counts()["sources"]) == {"fine"}
 
 
+
+
+def test_zip_entry_under_a_file_entry_of_the_same_name_is_skipped(proj, tmp_path):
+    # "notes" is a file, then "notes/x.txt" and the folder entry "notes/" want it to be a
+    # folder: each is a report line naming the entry, and the rest still imports
+    # (the import used to stop with FileExistsError).
+    archive = tmp_path / "clash.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("notes", "a file")
+        zf.writestr("notes/x.txt", "a post under the file")
+        zf.writestr(zipfile.ZipInfo("notes/"), b"")
+        good_zip_entries(zf, tmp_path)
+    job = run_import(proj, [archive])
+    for name in ("notes/x.txt", "notes/"):
+        (problem,) = problems_for(job, f"{archive}!{name}")
+        assert problem.severity == "error"
+        assert "cannot extract" in problem.message and "skipped" in problem.message
+    with proj.open_store() as store:
+        assert_good_post(store, "clash")

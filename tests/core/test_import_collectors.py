@@ -264,6 +264,26 @@ def test_mastodon_jsonl_malformed_line_and_delete_event_are_reported(proj, tmp_p
     assert any(p.startswith(f"warning: {src} row 3: status 555 was deleted") for p in lines)
 
 
+def test_mastodon_quotes_link_by_shallow_quote_and_report_quoted_posts_gone(proj, tmp_path):
+    # Mastodon 4.4 nests one level of quote: the quoted status's own quote is a
+    # ShallowQuote (quoted_status_id only). A quote whose post was deleted has no status.
+    middle = status("2", "<p>middle</p>", quote={"state": "accepted", "quoted_status_id": "3"})
+    statuses = [status("1", "<p>top</p>", quote={"state": "accepted", "quoted_status": middle}),
+                status("4", "<p>quotes a deleted post</p>",
+                       quote={"state": "deleted", "quoted_status": None})]
+    src = tmp_path / "quotes.json"
+    src.write_text(json.dumps(statuses), "utf-8")
+    job = run_import(proj, [src])
+    with proj.open_store() as store:
+        top = post_row(store, "quotes", "1")
+        assert (top["relation"], top["original_post_id"]) == ("quote", "2")
+        nested = post_row(store, "quotes", "2")
+        assert (nested["relation"], nested["original_post_id"]) == ("quote", "3")
+        assert post_row(store, "quotes", "4")["relation"] is None
+    assert any(p.startswith(f"warning: {src} row 2: status 4 quotes a post that is not "
+                            "available (deleted)") for p in problems(job)), problems(job)
+
+
 # --------------------------------------------------------------------------- bluesky
 
 

@@ -18,7 +18,13 @@ from import_helpers import media_rows, run_import
 from PIL import Image
 
 from crisisdesk.cli import main
-from crisisdesk.core.media_fetch import FetchLimits, MediaFetchJob
+from crisisdesk.core.media_fetch import (
+    FetchError,
+    FetchLimits,
+    MediaFetchJob,
+    _Budget,
+    fetch_one,
+)
 
 MAX_FILE = 20_000
 
@@ -47,6 +53,17 @@ class Handler(BaseHTTPRequestHandler):
         Handler.hits[self.path] += 1
         if self.path == "/slow.jpg":
             time.sleep(1.0)  # past the 0.2 s timeout
+        if self.path == "/trickle.jpg":
+            self._trickle()
+            return
+        if self.path == "/cut.jpg":
+            # The connection drops halfway through the promised bytes.
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(PHOTO)))
+            self.end_headers()
+            self.wfile.write(PHOTO[:len(PHOTO) // 2])
+            return
         if self.path == "/big_no_length.jpg":
             # No Content-Length: the size limit must cut the stream itself.
             self.send_response(200)
@@ -63,6 +80,22 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _trickle(self) -> None:
+        """A byte every 20 ms for 3 s, then silence with the connection open: a client
+        that only checks its time limit between 64 KiB reads never sees the limit."""
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _ in range(150):
+                self.wfile.write(b"\xff")
+                self.wfile.flush()
+                time.sleep(0.02)
+            time.sleep(3.0)
+        except OSError:
+            pass  # the client gave up: what a time limit is for
 
     def log_message(self, *args) -> None:
         pass
@@ -207,3 +240,52 @@ def test_cli_media_fetch(tmp_path, server, capsys):
     finally:
         del ROUTES["/missing.jpg"]
     assert "Fetched: 1 media" in capsys.readouterr().out
+
+
+def test_a_server_trickling_bytes_is_cut_off_by_the_per_file_time_limit(proj, tmp_path,
+                                                                         server):
+    # A byte every 20 ms never trips the 1 s idle timeout; only the 0.3 s per-file
+    # limit can stop it (without it, the read waits out the trickle, then times out).
+    import_urls(proj, tmp_path, [server + "/trickle.jpg"])
+    job = MediaFetchJob(proj, FetchLimits(timeout=1.0, max_seconds=0.3))
+    list(job.run())
+    row = media(proj, "t0")
+    assert row["status"] == "remote"
+    assert "took longer than 0.3 s" in row["reason"], row["reason"]
+
+
+def test_a_download_cut_short_stays_remote_to_be_tried_again(proj, tmp_path, server):
+    # Fewer bytes than Content-Length promised is a network failure, not a bad image.
+    import_urls(proj, tmp_path, [server + "/cut.jpg"])
+    job = MediaFetchJob(proj, LIMITS)
+    list(job.run())
+    row = media(proj, "t0")
+    assert row["status"] == "remote", row["reason"]
+    half = len(PHOTO) // 2
+    assert f"connection closed after {half} of {len(PHOTO)} bytes" in row["reason"]
+    assert job.report.failed == {"remote": 1}
+
+
+def test_non_ascii_urls_are_fetched_and_a_malformed_url_fails_alone(proj, tmp_path, server):
+    # A URL with accented letters and a space (an IRI, as users paste them) is sent
+    # percent-encoded, as browsers do; it used to end the whole run with an encoding error.
+    encoded = {"/caf%C3%A9%20photo.jpg": OTHER, "/%C3%A9t%C3%A9.jpg": jpeg(7)}
+    ROUTES.update({path: (200, "image/jpeg", body) for path, body in encoded.items()})
+    try:
+        import_urls(proj, tmp_path, [server + "/café photo.jpg", server + "/été.jpg",
+                                     server + "/a.jpg"])
+        job = MediaFetchJob(proj, LIMITS)
+        list(job.run())
+    finally:
+        for path in encoded:
+            del ROUTES[path]
+    for post_id, body in zip(("t0", "t1", "t2"), (OTHER, jpeg(7), PHOTO), strict=True):
+        row = media(proj, post_id)
+        assert row["status"] == "ok", (post_id, row["reason"])
+        assert Path(row["path"]).read_bytes() == body
+    # A URL that is no URL at all is that item's failure (unreadable), not an exception.
+    with pytest.raises(FetchError, match="not a valid URL") as caught:
+        fetch_one("http://[::1/x.jpg", tmp_path / "fetched", LIMITS, _Budget(1 << 20))
+    assert caught.value.status == "unreadable"
+    assert not (tmp_path / "fetched" / ".partial").exists() or not list(
+        (tmp_path / "fetched" / ".partial").iterdir())

@@ -5,9 +5,11 @@ offsets live in the project, so a new watch goes on where the last one stopped."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from import_helpers import post_row
 
@@ -152,3 +154,51 @@ def test_whole_json_documents_are_imported_once_stable(proj, tmp_path):
     run.close()
     assert stored_ids(proj) == ["at://did:plc:a/app.bsky.feed.post/1"]
     assert job.report.problems == []
+
+
+def test_a_file_replaced_by_a_longer_one_is_read_again_from_the_start(proj, tmp_path):
+    # A collector that rewrites its file (write a temporary file, rename it over the old
+    # one) leaves a new file under the same name: the old offset means nothing in it.
+    folder = tmp_path / "latest"
+    folder.mkdir()
+    file = folder / "latest.jsonl"
+    file.write_text(twarc_line("1") + twarc_line("2"), "utf-8")
+    job = WatchJob(proj, folder, watch=WatchOptions(interval=0.01, settle=60))
+    run = job.run()
+    poll(run)
+    assert stored_ids(proj) == ["1", "2"]
+    fresh = folder / ".latest.tmp"
+    fresh.write_text("".join(twarc_line(str(i), f"{i}b") for i in range(10, 14)), "utf-8")
+    os.replace(fresh, file)
+    poll(run, 2)
+    run.close()
+    assert stored_ids(proj) == ["1", "2", "10", "10b", "11", "11b", "12", "12b", "13", "13b"]
+    assert [str(p) for p in job.report.problems] == [
+        f"warning: {file}: file was replaced (a new file under the same name); reading it "
+        "again from the start"]
+
+
+def test_a_file_that_cannot_be_read_is_reported_once_and_the_watch_goes_on(
+        proj, tmp_path, monkeypatch):
+    # A collector's file the analyst may not read (another user's, mode 0600), or one
+    # deleted between the look at its size and the read: the watch used to stop on it.
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    locked = folder / "a_locked.jsonl"
+    locked.write_text(twarc_line("1"), "utf-8")
+    (folder / "b_open.jsonl").write_text(twarc_line("2"), "utf-8")
+    real_open = Path.open
+
+    def guarded_open(self, *args, **kwargs):
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded_open)
+    job = WatchJob(proj, folder, watch=WatchOptions(interval=0.01))
+    run = job.run()
+    poll(run, 3)
+    run.close()
+    assert stored_ids(proj) == ["2"]
+    assert [str(p) for p in job.report.problems] == [
+        f"error: {locked}: cannot read: Permission denied; tried again at each look"]

@@ -8,6 +8,7 @@ skipped with a report line; an archive with too many entries is refused whole.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import stat
 import zipfile
@@ -78,7 +79,10 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                 continue
             target = dest / rel
             if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
+                try:
+                    target.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:  # a file entry of that name came first
+                    problems.append(Problem(entry, f"cannot extract: {exc}; skipped"))
                 continue
             if info.file_size > limits.max_entry_bytes:
                 problems.append(Problem(entry, f"entry too large ({info.file_size / 2**20:.0f}"
@@ -90,9 +94,10 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                                         f"{info.file_size / info.compress_size:.0f}:1 looks "
                                         "like a zip bomb; skipped"))
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".part")
             try:
+                # Inside the try: a file entry may already hold a folder's name.
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, tmp.open("wb") as out:
                     # Never trust the header's size: copy at most what it promised.
                     copied = 0
@@ -103,7 +108,8 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                         out.write(chunk)
                 tmp.replace(target)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # no folder to hold it, maybe
+                    tmp.unlink(missing_ok=True)
                 problems.append(Problem(entry, f"cannot extract: {exc}; skipped"))
     children = [c for c in dest.iterdir() if not c.name.startswith(".")]
     if len(children) == 1 and children[0].is_dir():

@@ -122,15 +122,23 @@ class MastodonParser:
         status_id = str(status["id"])
         self.done.add(status_id)
         reblog = status.get("reblog")
-        quoted = as_dict(as_dict(status.get("quote")).get("quoted_status"))
+        quote = as_dict(status.get("quote"))
+        quoted = as_dict(quote.get("quoted_status"))
+        # A Quote holds the quoted status; a ShallowQuote (a quote inside a quoted
+        # status) only its id.
+        quoted_id = quoted.get("id") or quote.get("quoted_status_id")
         shown = reblog if isinstance(reblog, dict) else status
         relation = original = None
         if isinstance(reblog, dict) and reblog.get("id"):
             relation, original = "repost", str(reblog["id"])
-        elif quoted.get("id"):
-            relation, original = "quote", str(quoted["id"])
+        elif quoted_id:
+            relation, original = "quote", str(quoted_id)
         elif status.get("in_reply_to_id"):
             relation, original = "reply", str(status["in_reply_to_id"])
+        if quote and not quoted_id:
+            state = text_of(quote.get("state")) or "unknown state"
+            yield Problem(where, f"status {status_id} quotes a post that is not available "
+                                 f"({state}); imported without the link", "warning")
         text = html_to_text(text_of(shown.get("content")))
         warning = text_of(shown.get("spoiler_text")).strip()
         if warning:

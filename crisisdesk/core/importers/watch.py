@@ -105,6 +105,7 @@ class _Seen:
     size: int = -1
     mtime: float = -1.0
     tail_since: float = 0.0
+    file_id: tuple[int, int] | None = None  # (device, inode): a new one is a new file
     parser: ValueParser | None = None
     notes: set[str] = field(default_factory=set)
 
@@ -143,7 +144,10 @@ class WatchJob:
             while True:
                 media_before = self.report.media_added.get("remote", 0)
                 for path in self._files():
-                    self._poll_file(store, path)
+                    try:
+                        self._poll_file(store, path)
+                    except OSError as exc:  # not ours to read, or gone since its stat
+                        self._unreadable(path, exc)
                 self.polls += 1
                 if self.watch.fetch is not None and \
                         self.report.media_added.get("remote", 0) > media_before:
@@ -189,6 +193,17 @@ class WatchJob:
                                         self.options.image_limits, self.options.workers)
         return self._writer
 
+    def _unreadable(self, path: Path, exc: OSError) -> None:
+        """Report a file the watch cannot read, once per reason: it is tried again at
+        each look, and one bad file does not stop the watch."""
+        if isinstance(exc, FileNotFoundError):
+            return  # removed since its stat, like one removed since the listing
+        why = exc.strerror or str(exc)
+        seen = self._seen.setdefault(str(path), _Seen())
+        if f"unreadable:{why}" not in seen.notes:
+            seen.notes.add(f"unreadable:{why}")
+            self.report.add(Where(str(path)), f"cannot read: {why}; tried again at each look")
+
     def _poll_file(self, store: Store, path: Path) -> None:
         key = str(path)
         try:
@@ -196,6 +211,9 @@ class WatchJob:
         except OSError:
             return  # removed since the listing
         seen = self._seen.setdefault(key, _Seen())
+        file_id = (stat.st_dev, stat.st_ino)
+        replaced = seen.file_id is not None and seen.file_id != file_id
+        seen.file_id = file_id
         state = store.watched_file(key)
         if state is None:
             fmt = self._format(path, seen)
@@ -213,7 +231,7 @@ class WatchJob:
         if state.format.startswith("whole-"):
             self._poll_whole(store, path, state, stat.st_size, stat.st_mtime, seen)
         else:
-            self._poll_lines(store, path, state, stat.st_size, stat.st_mtime, seen)
+            self._poll_lines(store, path, state, stat.st_size, stat.st_mtime, seen, replaced)
 
     def _format(self, path: Path, seen: _Seen) -> str | None:
         """How a new file is read: by lines (``lines-<format>``), whole, or not at all."""
@@ -245,12 +263,21 @@ class WatchJob:
         return seen.parser
 
     def _poll_lines(self, store: Store, path: Path, state: WatchedFile, size: int,
-                    mtime: float, seen: _Seen) -> None:
+                    mtime: float, seen: _Seen, replaced: bool = False) -> None:
         offset, line = state.offset, state.line
-        if size < offset:
-            self.report.add(Where(str(path)), "file is shorter than what was read (replaced "
-                            "or truncated?); reading it again from the start", "warning")
+        restart = None
+        if replaced and offset:
+            # Renamed over the old one: a longer new file would otherwise be read from
+            # the old offset, mid-line, and its first lines never.
+            restart = "file was replaced (a new file under the same name)"
+        elif size < offset:
+            restart = "file is shorter than what was read (replaced or truncated?)"
+        if restart:
+            self.report.add(Where(str(path)), f"{restart}; reading it again from the "
+                            "start", "warning")
             offset = line = 0
+            # Kept at once: the new file's first line may not be whole yet.
+            self._commit(store, [], state, 0, 0, size, mtime)
         if size == offset:
             return
         with path.open("rb") as handle:

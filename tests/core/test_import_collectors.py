@@ -255,6 +255,21 @@ def test_mastodon_array_with_media_reblog_reply_and_refused_url(proj, tmp_path):
     assert any("image file:///etc/passwd: unreadable" in p for p in problems(job))
 
 
+def test_a_malformed_media_url_fails_that_media_not_the_file(proj, tmp_path):
+    statuses = [status("1", "<p>bad link</p>", media=[{"id": "m", "type": "image",
+                                                       "url": "http://[::1/x.jpg"}]),
+                status("2", "<p>fine</p>", media=[{"id": "n", "type": "image",
+                                                   "url": f"{IMG}/ok.jpg"}])]
+    src = tmp_path / "odd.json"
+    src.write_text(json.dumps(statuses), "utf-8")
+    job = run_import(proj, [src])
+    assert job.report.posts_added == 2
+    assert job.report.media_added == {"remote": 1, "unreadable": 1}
+    with proj.open_store() as store:
+        (bad,) = media_rows(store, "odd", "1")
+        assert bad["status"] == "unreadable" and "not a valid URL" in bad["reason"]
+
+
 def test_mastodon_jsonl_malformed_line_and_delete_event_are_reported(proj, tmp_path):
     src = build_mastodon_jsonl(tmp_path / "stream.jsonl")
     job = run_import(proj, [src])

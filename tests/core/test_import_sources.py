@@ -94,6 +94,39 @@ def test_folder_of_posts_with_sidecars_nesting_and_text_only_post(proj, tmp_path
         assert store.current_label(item1.id, "damage") is None
 
 
+def _folder_of_data_files(root: Path) -> Path:
+    """A folder as a collector leaves it: two data files, plus one image post."""
+    root.mkdir(parents=True)
+    write_csv(root / "monday.csv", ["id", "text"], [["m1", "road closed"], ["m2", "shelter"]])
+    (root / "tuesday.jsonl").write_text(
+        json.dumps({"id": "t1", "text": "bridge down"}) + "\n"
+        + json.dumps({"id": "t2", "text": "water rising"}) + "\n", encoding="utf-8")
+    make_image(root / "photo.png")
+    (root / "photo.txt").write_text("a photo post", encoding="utf-8")
+    return root
+
+
+def test_a_folder_of_data_files_imports_each_of_them(proj, tmp_path):
+    folder = _folder_of_data_files(tmp_path / "collected")
+    job = run_import(proj, [folder])
+    assert errors(job) == []
+    assert job.report.posts_added == 5
+    with proj.open_store() as store:
+        assert post_row(store, "collected", "t2")["text"] == "water rising"
+        assert post_row(store, "collected", "m1")["text"] == "road closed"
+        assert post_row(store, "collected", "photo")["text"] == "a photo post"
+    again = run_import(proj, [folder])  # idempotent, as any import
+    assert again.report.posts_added == 0
+
+
+def test_a_zip_of_several_data_files_imports_each_of_them(proj, tmp_path):
+    folder = _folder_of_data_files(tmp_path / "collected")
+    archive = zip_folder(folder, tmp_path / "collected.zip")
+    job = run_import(proj, [archive])
+    assert errors(job) == []
+    assert job.report.posts_added == 5
+
+
 def test_folder_images_sharing_a_sidecar_id_become_one_post(proj, tmp_path):
     src = tmp_path / "shared"
     for name, seed in (("a.jpg", 1), ("b.jpg", 2)):

@@ -40,7 +40,8 @@ def find_manifest(root: Path) -> Path | None:
     return None
 
 
-def _walk(root: Path, problems: list[Problem]) -> dict[tuple[str, str], list[Path]]:
+def _walk(root: Path, problems: list[Problem], skip: set[Path]
+          ) -> dict[tuple[str, str], list[Path]]:
     """Group the files under ``root`` by (folder, stem), refusing links that leave it."""
     groups: dict[tuple[str, str], list[Path]] = {}
     real_root = Path(os.path.realpath(root))
@@ -54,7 +55,7 @@ def _walk(root: Path, problems: list[Problem]) -> dict[tuple[str, str], list[Pat
                          not (here / d).is_symlink())
         for name in sorted(files):
             path = here / name
-            if name.startswith("."):
+            if name.startswith(".") or path in skip:
                 continue
             suffix = path.suffix.lower()
             if suffix not in IMAGE_SUFFIXES and suffix not in SIDECARS:
@@ -94,8 +95,10 @@ def _read_sidecar(path: Path) -> tuple[dict, list[Problem]]:
 
 
 def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, str | None],
-                 images_root: Path | None = None) -> Iterator[Parsed]:
-    """Records of a folder of posts (delegating to a manifest when there is one)."""
+                 images_root: Path | None = None, skip: set[Path] | None = None
+                 ) -> Iterator[Parsed]:
+    """Records of a folder of posts (delegating to a manifest when there is one); files in
+    ``skip`` (data files the caller imports by themselves) are not read as sidecars."""
     manifest = find_manifest(root)
     if manifest is not None:
         base = images_root or root
@@ -105,7 +108,7 @@ def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, 
             yield from parse_csv(manifest, base, mapping, defaults)
         return
     problems: list[Problem] = []
-    groups = _walk(root, problems)
+    groups = _walk(root, problems, skip or set())
     yield from problems
     yield Expected(len(groups))
     for (folder, stem), paths in sorted(groups.items()):

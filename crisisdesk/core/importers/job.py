@@ -113,6 +113,15 @@ def source_name(path: Path, fmt: str, given: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "source"
 
 
+def data_files(folder: Path) -> list[Path]:
+    """The tables and collector files at the top of a folder (not its posts' sidecars)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    image_stems = {p.stem for p in files if p.suffix.lower() in IMAGE_SUFFIXES}
+    return [p for p in files
+            if p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson", ".json") and
+            not _is_sidecar(p, image_stems)]
+
+
 def _is_sidecar(path: Path, image_stems: set[str]) -> bool:
     """Whether a ``.json`` file is a post's sidecar (not a table): it sits next to a
     same-stem image, or it holds one JSON object (a table is a list, or JSON Lines)."""
@@ -154,7 +163,19 @@ class ImportJob:
             for file in files:
                 yield from parse_crisismmd(file, opts.images_root)
         elif fmt == "folder":
-            yield from parse_folder(path, opts.mapping, defaults, opts.images_root)
+            tables = [] if find_manifest(path) is not None else data_files(path)
+            yield from parse_folder(path, opts.mapping, defaults, opts.images_root,
+                                    skip=set(tables))
+            # Data files at the top (twarc / Mastodon / Bluesky files, tables): each is
+            # imported as if given by itself, its posts filed under the folder's name,
+            # as a watch of the folder would.
+            for table in tables:
+                try:
+                    inner = detect_format(table)
+                except SourceError as exc:
+                    yield Problem(Where(str(table)), _message(exc, table))
+                    continue
+                yield from self._parse(table, inner, name)
         elif fmt == "csv":
             yield from parse_csv(path, opts.images_root or path.parent, opts.mapping, defaults)
         elif fmt == "jsonl":
@@ -168,13 +189,10 @@ class ImportJob:
 
     @staticmethod
     def _inner_format(folder: Path) -> tuple[Path, str]:
-        """What an unpacked archive holds: a folder of posts, CrisisMMD files, or one table."""
+        """What an unpacked archive holds: a folder of posts, CrisisMMD files, or one table
+        (several tables: a folder, whose tables are each imported)."""
         if find_manifest(folder) is None:
-            files = [p for p in folder.iterdir() if p.is_file()]
-            image_stems = {p.stem for p in files if p.suffix.lower() in IMAGE_SUFFIXES}
-            tables = [p for p in files if
-                      p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson", ".json") and
-                      not _is_sidecar(p, image_stems)]
+            tables = data_files(folder)
             if len(tables) == 1:
                 return tables[0], detect_format(tables[0])
         return folder, detect_format(folder)

@@ -133,7 +133,10 @@ def remote_ref(url: Any, what: str) -> MediaRef:
     text = str(url or "").strip()
     if not text:
         return MediaRef(f"({what})", None, status="missing", reason=f"{what} has no URL")
-    scheme = urlsplit(text).scheme.lower()
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: this media only, not the file
+        return MediaRef(text, None, status="unreadable", reason=f"not a valid URL: {exc}")
     if scheme not in ("http", "https"):
         return MediaRef(text, None, status="unreadable",
                         reason=f"only http and https media URLs are fetched, not {scheme!r}")

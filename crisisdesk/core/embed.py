@@ -157,7 +157,8 @@ class EmbedJob:
             for batch, good, results in self._encoded(batches, encoder, ahead):
                 for img, reason in batch:
                     if isinstance(reason, str):
-                        store.mark_media_unreadable(img.sha256, reason)
+                        if not isinstance(reason, _FileGone):
+                            store.mark_media_unreadable(img.sha256, reason)
                         self.report.unreadable.append({"path": img.path, "reason": reason})
                 for chunk, (vectors, patches) in results:
                     keys = [img.sha256 for img, _ in chunk]
@@ -216,11 +217,23 @@ class EmbedJob:
             self.report.batch_halvings = self._halving.halvings
             yield len(batch)
 
+
+class _FileGone(str):
+    """The reason of an image whose file is not there (a drive unplugged, a folder moved).
+
+    Reported but not marked unreadable: marked, it would be skipped by every later run
+    even once the file is back. Unmarked, the next run tries it again (one failed open).
+    """
+
+
 def _load_one(loader: Callable[[Path], object], image: ImageToEmbed
               ) -> tuple[ImageToEmbed, object | str]:
     """(image, preprocessed pixels), or (image, the reason it cannot be used)."""
     try:
         return image, loader(Path(image.path))
+    except FileNotFoundError:
+        return image, _FileGone(f"file not found: {image.path} (tried again on the next "
+                                "run)")
     except Exception as exc:  # noqa: BLE001 - any decode failure marks the image
         return image, str(exc) or type(exc).__name__
 

@@ -70,6 +70,29 @@ def test_items_the_server_fails_are_reported_and_exit_1(project: Project, capsys
     assert "c.jpg: degenerate: repeated phrase 'a flooded' x3" in out
 
 
+def test_a_200_answer_with_an_error_body_reports_the_servers_message(project: Project,
+                                                                    capsys) -> None:
+    # Proxies and some engines answer 200 with an error body instead of choices.
+    def reply(request: dict, attempt: int) -> Reply:
+        if "one cell" in tweet_of(request):
+            return Reply(body='{"error": {"message": "model m is not loaded"}}')
+        if "two rows" in tweet_of(request):
+            return Reply(body='{"object": "error", "message": "prompt too long for m"}')
+        if "Roof" in tweet_of(request):
+            return Reply(body='{"id": "x", "choices": []}')
+        return Reply()
+
+    with ChatServer(reply) as server:
+        code = _caption(project, "--server", server.url, "--server-model", "m")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "no caption (retried on the next run): 5" in out
+    assert "a.jpg: the server answered with an error: model m is not loaded" in out
+    assert "c.jpg: the server answered with an error: prompt too long for m" in out
+    assert "r1.jpg: the answer holds no choices" in out
+    assert "KeyError" not in out and "IndexError" not in out
+
+
 def test_a_server_that_is_down_exits_2_and_says_where(project: Project, capsys) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

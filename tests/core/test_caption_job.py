@@ -214,6 +214,23 @@ def test_an_unreadable_image_is_reported_marked_and_skipped(tmp_path: Path) -> N
     assert again.report.skipped_unreadable == 1 and not again.report.unreadable
 
 
+def test_a_vanished_file_is_reported_and_captioned_once_it_is_back(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    path = tmp_path / "src" / "3.jpg"
+    hidden = path.rename(tmp_path / "3.away")  # a drive unplugged after the import
+    job = CaptionJob(project, FakeCaptioner())
+    list(job.run())
+    (bad,) = job.report.unreadable
+    assert bad["path"] == str(path) and "not found" in bad["reason"]
+    assert job.report.captioned == PHOTOS
+    hidden.rename(path)  # plugged in again: the same command picks it up
+    again = FakeCaptioner()
+    job = CaptionJob(project, again)
+    list(job.run())
+    assert again.seen == [tweet(3)] and job.report.unreadable == []
+    assert job.report.skipped_unreadable == 0
+
+
 def test_degenerate_captions_are_stored_flagged_and_not_used(tmp_path: Path) -> None:
     project = _project(tmp_path)
     job = CaptionJob(project, FakeCaptioner(loop="report 2"))

@@ -153,6 +153,31 @@ def test_an_unreadable_image_gets_an_error_and_the_others_captions(captioner, re
         assert good.error is None and isinstance(good.caption, str)
 
 
+def test_16_bit_greyscale_reaches_the_captioners_as_its_8_bit_picture(tmp_path) -> None:
+    # Pillow's convert("RGB") of a 16-bit image (mode I;16) clips at 255: a white picture.
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from crisisdesk.core.captions.local import load_image
+    from crisisdesk.core.captions.server import jpeg_data_url
+
+    grey = np.tile(np.arange(0, 256, 4, dtype=np.uint16), (48, 1))  # a dark-to-light ramp
+    Image.fromarray(grey * 257).save(tmp_path / "deep.png")
+    Image.fromarray(grey.astype(np.uint8)).save(tmp_path / "plain.png")
+    expected = np.asarray(load_image(tmp_path / "plain.png"))
+    assert np.array_equal(np.asarray(load_image(tmp_path / "deep.png")), expected)
+
+    def sent(path: Path) -> np.ndarray:
+        data = base64.b64decode(jpeg_data_url(path).split(",", 1)[1])
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+    assert np.abs(sent(tmp_path / "deep.png") - sent(tmp_path / "plain.png")).max() <= 2
+
+
 @pytest.fixture(scope="module")
 def tiny_4bit(tmp_path_factory, tiny_llava_dir) -> LocalCaptioner:  # noqa: F811
     """The tiny LLaVA through load_captioner in 4-bit nf4 on the CPU (registered folder)."""

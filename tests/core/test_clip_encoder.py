@@ -237,6 +237,19 @@ def test_unreadable_images_raise_with_a_reason(encoder: ClipEncoder, tmp_path: P
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
+def test_16_bit_greyscale_is_scaled_not_clipped_to_white(encoder: ClipEncoder,
+                                                         tmp_path: Path) -> None:
+    # A 16-bit PNG opens in Pillow as mode I;16; its plain convert("RGB") clips every
+    # value above 255, so a photo came out white. It must look like its 8-bit version.
+    grey = np.asarray(photo(60, 40).convert("L"), dtype=np.uint16)
+    Image.fromarray(grey * 257).save(tmp_path / "deep.png")  # 16-bit: 0..65535
+    Image.fromarray(grey.astype(np.uint8)).save(tmp_path / "plain.png")
+    with Image.open(tmp_path / "deep.png") as deep:
+        assert deep.mode == "I;16"
+    assert torch.equal(encoder.load_image(tmp_path / "deep.png"),
+                       encoder.load_image(tmp_path / "plain.png"))
+
+
 def test_missing_image_raises_file_not_found(encoder: ClipEncoder, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         encoder.load_image(tmp_path / "nope.jpg")

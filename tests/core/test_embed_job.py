@@ -152,6 +152,27 @@ def test_unreadable_image_is_marked_and_skipped(tmp_path: Path) -> None:
         assert problems == 1
 
 
+@pytest.mark.parametrize("decode", ["threads", "processes"])
+def test_a_vanished_file_is_reported_and_embedded_once_it_is_back(tmp_path: Path,
+                                                                  decode: str) -> None:
+    project = _project(tmp_path)
+    with project.open_store() as store:
+        path = Path(store.conn.execute("SELECT path FROM media WHERE declared_path = '3.png'"
+                                       ).fetchone()[0])
+    hidden = path.rename(path.with_suffix(".away"))  # a drive unplugged after the import
+    job = EmbedJob(project, FakeEncoder(), kinds=["image"], decode=decode, workers=2)
+    list(job.run())
+    (bad,) = job.report.unreadable
+    assert bad["path"] == str(path) and "file not found" in bad["reason"]
+    assert str(path) in bad["reason"]
+    assert len(_all_embeddings(project)) == 9
+    hidden.rename(path)  # plugged in again: the same command picks it up
+    again = EmbedJob(project, FakeEncoder(), kinds=["image"], decode=decode, workers=2)
+    list(again.run())
+    assert again.report.unreadable == [] and again.report.images_encoded == 1
+    assert len(_all_embeddings(project)) == 10
+
+
 def test_worker_processes_give_the_same_embeddings_in_full_batches(tmp_path: Path) -> None:
     # The GPU path: worker processes decode small chunks that are regrouped into batches.
     threads = _project(tmp_path / "threads")

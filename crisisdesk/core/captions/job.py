@@ -183,11 +183,16 @@ class CaptionJob:
                        model: str) -> None:
         """Check the images, caption the readable ones, store what arrived."""
         readable = []
-        for todo, reason in zip(batch, _check_images(batch), strict=True):
+        for todo, (reason, gone) in zip(batch, _check_images(batch), strict=True):
             if reason is None:
                 readable.append(todo)
                 continue
-            store.mark_media_unreadable(todo.image_sha256, reason)
+            if gone:
+                # Not marked: marked, it would be skipped for good even once the file is
+                # back (a drive plugged in again); the next run tries it again.
+                reason = f"{reason} (tried again on the next run)"
+            else:
+                store.mark_media_unreadable(todo.image_sha256, reason)
             self.report.unreadable.append({"path": todo.path, "reason": reason})
         # Each chunk is stored as soon as its captions arrive (a later failure keeps them).
         self._halving.run(readable, lambda chunk: self._store(
@@ -234,18 +239,19 @@ def _listed(rows: list[dict[str, str]], row: dict[str, str]) -> None:
         rows.append(row)
 
 
-def _check_images(batch: list[CaptionTodo]) -> list[str | None]:
-    """Per image: None when it decodes and still has the hash it was imported with,
-    else why it cannot be captioned. Checked in threads (Pillow decodes without the GIL),
-    at reduced scale for JPEG, so the check costs little next to captioning."""
+def _check_images(batch: list[CaptionTodo]) -> list[tuple[str | None, bool]]:
+    """Per image: (None, False) when it decodes and still has the hash it was imported
+    with, else (why it cannot be captioned, whether its file is not there at all).
+    Checked in threads (Pillow decodes without the GIL), at reduced scale for JPEG, so
+    the check costs little next to captioning."""
 
-    def check(todo: CaptionTodo) -> str | None:
+    def check(todo: CaptionTodo) -> tuple[str | None, bool]:
         facts = inspect_image(Path(todo.path))
         if facts.status != "ok":
-            return facts.reason or facts.status
+            return facts.reason or facts.status, facts.status == "missing"
         if facts.sha256 != todo.image_sha256:
-            return "the file changed since it was imported (its sha256 differs)"
-        return None
+            return "the file changed since it was imported (its sha256 differs)", False
+        return None, False
 
     with ThreadPoolExecutor(max(1, min(4, len(batch))), thread_name_prefix="check") as pool:
         return list(pool.map(check, batch))

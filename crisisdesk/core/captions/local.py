@@ -29,13 +29,14 @@ _SAMPLE_TWEET = ("Flooding in the city centre after the storm, roads closed and 
 def load_image(path: Path) -> Any:
     """Decode an image file upright (EXIF orientation) in RGB; raises OSError/ValueError
     with a reason a person can act on."""
-    from PIL import Image, ImageOps
+    from PIL import Image
+
+    from crisisdesk.core.encoders.clip_images import upright_rgb
 
     try:
         with Image.open(path) as image:
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return image.convert("RGB")
+            return upright_rgb(image)
     except FileNotFoundError:
         raise OSError(f"{path}: file not found") from None
     except Image.DecompressionBombError as exc:

@@ -164,6 +164,8 @@ class ServerCaptioner:
             return _Outcome(None, self._clean(f"{what} from {self.device}")), 0.0
         try:
             return _Outcome(_caption_of(json.loads(data))), None
+        except _ErrorAnswer as exc:
+            return _Outcome(None, f"{self._clean(str(exc))} (from {self.device})"), None
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             return _Outcome(None, f"unexpected answer from {self.device}: "
                                   f"{type(exc).__name__}: {self._clean(str(exc))}"), None
@@ -194,20 +196,37 @@ def chat_completions_url(base_url: str) -> str:
 def jpeg_data_url(path: Path, max_side: int = MAX_SIDE) -> str:
     """The image as a ``data:image/jpeg;base64,...`` URL: upright, RGB, longest side at
     most ``max_side``."""
-    from PIL import Image, ImageOps
+    from PIL import Image
+
+    from crisisdesk.core.encoders.clip_images import upright_rgb
 
     with Image.open(path) as img:
         img.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale if larger
-        img = ImageOps.exif_transpose(img).convert("RGB")
+        img = upright_rgb(img)
         img.thumbnail((max_side, max_side))
         buffer = io.BytesIO()
         img.save(buffer, "JPEG", quality=90)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+class _ErrorAnswer(ValueError):
+    """A 200 answer that carries an error instead of choices (the server's message)."""
+
+
 def _caption_of(data: dict) -> str:
     """The answer's text (a string, or a list of text parts as some servers send)."""
-    content = data["choices"][0]["message"]["content"]
+    if isinstance(data, dict) and "choices" not in data:
+        # Some servers and proxies answer 200 with an error body: OpenAI's
+        # {"error": {"message": ...}} or vLLM's {"object": "error", "message": ...}.
+        # Their message says what to fix; a bare KeyError: 'choices' does not.
+        error = data.get("error", data if data.get("object") == "error" else None)
+        if error is not None:
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise _ErrorAnswer(f"the server answered with an error: {str(message)[:300]}")
+    choices = data["choices"]
+    if isinstance(choices, list) and not choices:
+        raise _ErrorAnswer("the answer holds no choices (an empty 'choices' list)")
+    content = choices[0]["message"]["content"]
     if isinstance(content, list):
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     if content is None:

@@ -25,7 +25,7 @@ class ClipImageLoader:
         self.input_side, self.pil_steps, self.preprocess = input_side, pil_steps, preprocess
 
     def __call__(self, path: Path) -> torch.Tensor:
-        from PIL import Image, ImageOps
+        from PIL import Image
 
         path = Path(path)
         try:
@@ -35,8 +35,7 @@ class ClipImageLoader:
                     # input size: Pillow picks the largest such scale (or none).
                     image.draft("RGB", (self.input_side, self.input_side))
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                image = image.convert("RGB")
+                image = upright_rgb(image)
         except FileNotFoundError:
             raise
         except Image.DecompressionBombError as exc:
@@ -53,6 +52,27 @@ class ClipImageLoader:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+#: Pillow modes of greyscale images deeper than 8 bits (16-bit PNG and TIFF open as I;16).
+DEEP_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+
+
+def upright_rgb(image: Any) -> Any:
+    """A decoded Pillow image turned upright (EXIF orientation) and in 8-bit RGB: what
+    the encoders and captioners look at.
+
+    16-bit greyscale is scaled down to 8 bits first: Pillow's own ``convert("RGB")``
+    clips its values at 255, which turns a 16-bit photo (values up to 65535) white.
+    """
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in DEEP_GREY_MODES:
+        # Mode I is also how older Pillow opened 16-bit files: 16-bit range assumed.
+        pixels = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) // 257
+        image = Image.fromarray(pixels.astype(np.uint8))  # 2-D uint8: mode L
+    return image.convert("RGB")
+
 
 def split_preprocess(preprocess: Any) -> tuple[Any, tuple[float, ...], tuple[float, ...]]:
     """(the Pillow steps, mean, std) of an open_clip eval transform that ends with

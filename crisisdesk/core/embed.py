@@ -20,6 +20,7 @@ import numpy as np
 
 from crisisdesk.core.batching import Halving
 from crisisdesk.core.encoders.base import Encoder, EncoderError
+from crisisdesk.core.files import file_sha256
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
@@ -230,6 +231,11 @@ def _load_one(loader: Callable[[Path], object], image: ImageToEmbed
               ) -> tuple[ImageToEmbed, object | str]:
     """(image, preprocessed pixels), or (image, the reason it cannot be used)."""
     try:
+        # Embeddings are keyed by the sha256 recorded at import: a file changed since
+        # (another photo saved under the same name) would give its vector to every
+        # repost of the original. Hashing costs one more read, from the page cache.
+        if file_sha256(Path(image.path)) != image.sha256:
+            return image, "the file changed since it was imported (its sha256 differs)"
         return image, loader(Path(image.path))
     except FileNotFoundError:
         return image, _FileGone(f"file not found: {image.path} (tried again on the next "

@@ -173,6 +173,24 @@ def test_a_vanished_file_is_reported_and_embedded_once_it_is_back(tmp_path: Path
     assert len(_all_embeddings(project)) == 10
 
 
+@pytest.mark.parametrize("decode", ["threads", "processes"])
+def test_a_file_changed_since_import_is_not_embedded_under_the_old_hash(tmp_path: Path,
+                                                                        decode: str) -> None:
+    project = _project(tmp_path)
+    with project.open_store() as store:
+        path, sha = store.conn.execute("SELECT path, sha256 FROM media"
+                                       " WHERE declared_path = '3.png'").fetchone()
+    other = tmp_path / "other.png"
+    Image.new("RGB", (8, 8), (250, 1, 2)).save(other)
+    Path(path).write_bytes(other.read_bytes())  # another picture under the same name
+    job = EmbedJob(project, FakeEncoder(), kinds=["image"], decode=decode, workers=2)
+    list(job.run())
+    (bad,) = job.report.unreadable
+    assert bad["path"] == path and "sha256 differs" in bad["reason"]
+    assert ("image", sha) not in _all_embeddings(project)
+    assert len(_all_embeddings(project)) == 9
+
+
 def test_worker_processes_give_the_same_embeddings_in_full_batches(tmp_path: Path) -> None:
     # The GPU path: worker processes decode small chunks that are regrouped into batches.
     threads = _project(tmp_path / "threads")

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from crisisdesk.core.fusion.data import NotEnoughLabels
 from crisisdesk.core.fusion.metrics import classification_report
 from crisisdesk.core.fusion.predict import NoModel, PredictJob, predictor_for, resolve_version
 from crisisdesk.core.fusion.train import Recipe
@@ -149,11 +150,17 @@ class RetrainJob:
                     train = TrainJob(self.project, task, image_encoder=self.image_encoder,
                                      text_encoder=self.text_encoder, recipe=self.recipe,
                                      seeds=self.seeds, activate=False)
-                    with closing(train.run()) as steps:
-                        for step in steps:
-                            yield Progress(number * 100 + int(90 * step.fraction), total,
-                                           f"{task}: {step.message}", step.device)
-                    self._compare(store, entry, train.report.model_version)
+                    try:
+                        with closing(train.run()) as steps:
+                            for step in steps:
+                                yield Progress(number * 100 + int(90 * step.fraction),
+                                               total, f"{task}: {step.message}", step.device)
+                    except NotEnoughLabels as exc:
+                        # Enough labels, but none that can train (all in dev, or no
+                        # image for a fusion head): skip with the reason, go on.
+                        entry.skipped = str(exc)
+                    else:
+                        self._compare(store, entry, train.report.model_version)
                 yield Progress((number + 1) * 100, total, f"{task}: " + (
                     entry.skipped or f"new macro F1 {_f1(entry.new)} vs active "
                     f"{_f1(entry.current)}"))

@@ -16,6 +16,7 @@ from crisisdesk.core.fusion.training import TrainJob
 from crisisdesk.core.importers import ImportJob, ImportOptions
 from crisisdesk.core.project import Project
 from crisisdesk.core.retrain import RetrainJob, apply_retrain, choose_encoders
+from crisisdesk.core.store import LabelChange
 
 CLASSES = ("severe_damage", "mild_damage", "little_or_no_damage")
 FAST = Recipe(optimizer="adamw", lr=5e-3, max_epochs=15, patience=3)
@@ -135,6 +136,47 @@ def test_too_few_labels_are_skipped_and_encoders_are_chosen(tmp_path) -> None:
         store.conn.execute("DELETE FROM embeddings WHERE kind = 'image'")
         assert choose_encoders(store) == (None, "txt-enc")  # text only (e.g. MiniLM)
 
+
+
+def test_a_task_whose_labels_cannot_train_is_skipped_and_the_rest_goes_on(tmp_path) -> None:
+    """Enough labels, but all in the dev split (e.g. only CrisisMMD's dev file imported):
+    that task is skipped with the reason, the other task is still retrained."""
+    project = _project(tmp_path, n=120)
+    with project.open_store() as store:
+        items = sorted(item for item, _, _ in store.labelled_items("damage"))[:40]
+        store.add_labels([LabelChange(item, "informative",
+                                      "informative" if i % 2 else "not_informative")
+                          for i, item in enumerate(items)], annotator="ana")
+        with store.transaction():
+            for item in items:
+                store.set_split(item, "informative", "dev")
+    job = RetrainJob(project, ["informative", "damage"], image_encoder="img-enc",
+                     text_encoder="txt-enc", recipe=FAST)
+    list(job.run())
+    skipped = job.report.tasks["informative"]
+    assert skipped.candidate is None
+    assert "not enough labelled items to train" in skipped.skipped
+    assert "dev 40" in skipped.skipped
+    assert job.report.tasks["damage"].skipped is None
+    assert job.report.tasks["damage"].candidate is not None
+    with project.open_store() as store:
+        (state,) = store.conn.execute("SELECT state FROM jobs WHERE kind = 'retrain'").fetchone()
+    assert state == "done"
+
+
+def test_a_task_whose_labelled_items_have_no_image_is_skipped_by_a_fusion_retrain(
+        tmp_path) -> None:
+    project = _project(tmp_path, n=120, labelled=60)
+    with project.open_store() as store, store.transaction():
+        labelled = [item for item, _, _ in store.labelled_items("damage")]
+        store.conn.execute("UPDATE media SET status = 'missing' WHERE id IN (SELECT media"
+                           f" FROM items WHERE id IN ({','.join(map(str, labelled))}))")
+    job = RetrainJob(project, ["damage"], image_encoder="img-enc", text_encoder="txt-enc",
+                     recipe=FAST)
+    list(job.run())
+    entry = job.report.tasks["damage"]
+    assert entry.candidate is None
+    assert "no labelled damage item has a usable image" in entry.skipped
 
 def test_cancelling_a_retrain_switches_nothing(tmp_path) -> None:
     project = _project(tmp_path, n=120)

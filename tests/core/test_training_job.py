@@ -107,6 +107,23 @@ def test_predict_fills_every_item_once_and_eval_prints(tmp_path, capsys) -> None
     assert "accuracy" in out and "severe_damage" in out
 
 
+
+def test_eval_on_a_split_the_head_cannot_see_says_why(tmp_path, capsys) -> None:
+    # A test file imported after the embedding run: its items have no text embedding yet.
+    project = _project(tmp_path, n=120)
+    list(TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
+                  recipe=FAST).run())
+    with project.open_store() as store, store.transaction():
+        test = [item for item, _, split in store.labelled_items("damage") if split == "test"]
+        keys = [t.key for t in store.item_texts(test)]
+        store.conn.executemany("DELETE FROM embeddings WHERE kind = 'text' AND key = ?",
+                               [(key,) for key in keys])
+        with pytest.raises(ValueError, match="none of the 18 labelled damage items in the "
+                                             "test split"):
+            evaluate(store, "damage", "test")
+    assert main(["eval", str(project.root), "--task", "damage", "--split", "test"]) == 2
+    assert "crisisdesk embed PROJECT" in capsys.readouterr().err
+
 def test_cancelling_training_makes_no_version(tmp_path) -> None:
     project = _project(tmp_path, n=120)
     run = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
@@ -171,6 +188,27 @@ def test_training_with_no_train_split_names_the_splits_and_the_fix(tmp_path, cap
     assert "labelled items by split: train 0, dev 30, test 0" in err
     assert "import a train split" in err
 
+
+
+def test_training_on_images_when_no_labelled_item_has_one_is_refused(tmp_path, capsys) -> None:
+    # CrisisMMD imported without --images-root: every image is missing. A head "on" the
+    # image encoder would never see an image (and be built for 1-d image vectors).
+    project = _project(tmp_path, n=60)
+    with project.open_store() as store, store.transaction():
+        store.conn.execute("UPDATE media SET status = 'missing'")
+    with pytest.raises(ValueError, match="no labelled damage item has a usable image"):
+        list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                      recipe=FAST).run())
+    code = main(["train", str(project.root), "--task", "damage", "--encoder", "img-enc",
+                 "--text-encoder", "txt-enc", "--epochs", "2"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "60 missing" in err and "--images-root" in err
+    with project.open_store() as store:
+        assert store.model_versions("damage") == []
+    # A text-only head on the same project still trains.
+    list(TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
+                  recipe=FAST).run())
 
 def test_training_without_embeddings_says_how_to_make_them(tmp_path, capsys) -> None:
     project = _project(tmp_path, n=30)

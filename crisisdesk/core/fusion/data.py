@@ -28,6 +28,13 @@ class EmbeddingsMissing(Exception):
     """Items that need an embedding which was never computed; the message says how."""
 
 
+class NotEnoughLabels(ValueError):
+    """A task whose labelled items cannot train the head asked for: nothing to train or
+    to early-stop on, or no image for a head that reads images. The message says what
+    the labelled items hold and what to do. A ValueError, so callers that catch bad input
+    still do; a retrain catches it alone to skip just that task."""
+
+
 @dataclass
 class TaskData:
     """Labelled items of one task, ready for training and scoring."""
@@ -175,7 +182,7 @@ def training_splits(data: TaskData, val_from: str, seed: int = 0
                 if len(train) == 0 else
                 "label more items" if val_from == "train" else
                 "import a dev split, or use --val-from train")
-        raise ValueError(f"{data.task}: not enough labelled items to train "
-                         f"({len(train)} to train on, {len(val)} to early-stop on; "
-                         f"labelled items by split: {counts}): {hint}")
+        raise NotEnoughLabels(f"{data.task}: not enough labelled items to train "
+                              f"({len(train)} to train on, {len(val)} to early-stop on; "
+                              f"labelled items by split: {counts}): {hint}")
     return train, val, scored, name

@@ -229,6 +229,12 @@ def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
     if not rows:
         raise ValueError(f"no labelled {task} items in the {split} split")
     kept, probs = predict([item for item, _ in rows])
+    if not kept:
+        # Else classification_report's bare "no items to score" names no task or cause.
+        raise ValueError(f"the {version['name']} model could see none of the {len(rows)} "
+                         f"labelled {task} items in the {split} split: they have no "
+                         "embedding it reads (crisisdesk embed PROJECT, with the "
+                         "encoders it was trained on)")
     truth = dict(rows)
     labels = np.array([scheme.classes.index(truth[item]) for item in kept])
     report = classification_report(labels, probs.argmax(axis=1), list(scheme.classes))

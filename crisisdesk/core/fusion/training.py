@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,7 +22,13 @@ import numpy as np
 import torch
 
 from crisisdesk.core.fusion.checkpoint import checkpoint_paths, save_head
-from crisisdesk.core.fusion.data import TaskData, ensure_splits, task_data, training_splits
+from crisisdesk.core.fusion.data import (
+    NotEnoughLabels,
+    TaskData,
+    ensure_splits,
+    task_data,
+    training_splits,
+)
 from crisisdesk.core.fusion.metrics import (
     classification_report,
     expected_calibration_error,
@@ -108,6 +115,20 @@ def free_version_name(store: Store, folder: Path, base: str) -> str:
     return name
 
 
+def _no_images(store: Store, data: TaskData, encoder: str | None) -> str:
+    """Why a head that reads images cannot train: no labelled item has a usable image
+    (e.g. CrisisMMD imported without --images-root). Without this refusal the head's
+    image path would stay untrained yet be applied to every image predicted later (and,
+    where the encoder has no embedding yet, be built for 1-d vectors none will fit)."""
+    facts = store.item_images(data.items)
+    statuses = Counter(facts.get(item, (None, None))[1] or "text-only" for item in data.items)
+    found = ", ".join(f"{count:,} {status}" for status, count in statuses.most_common())
+    return (f"{data.task}: no labelled {data.task} item has a usable image with a {encoder} "
+            f"embedding (images: {found}). Attach the images (crisisdesk import PROJECT "
+            f"FILES --images-root DIR) and embed them (crisisdesk embed PROJECT --encoder "
+            f"{encoder} --kind image), or train a text-only head (leave out --encoder).")
+
+
 class TrainJob:
     """Train (and register) a fusion head for one task."""
 
@@ -157,9 +178,11 @@ class TrainJob:
 
     def _run(self) -> Iterator[Progress]:
         with self.project.open_store() as store:
-            data = ensure_splits(store, task_data(
-                store, self.task, image_encoder=self.image_encoder,
-                text_encoder=self.text_encoder))
+            data = task_data(store, self.task, image_encoder=self.image_encoder,
+                             text_encoder=self.text_encoder)
+            if self.variant != "text_only" and not bool(data.tensors.image_present.any()):
+                raise NotEnoughLabels(_no_images(store, data, self.image_encoder))
+            data = ensure_splits(store, data)
             train, val, scored, scored_name = training_splits(data, self.val_from)
             tensors = data.tensors
             self.report.scored_split = scored_name

@@ -91,6 +91,8 @@ def _recipe_and_config(args: argparse.Namespace) -> tuple[object, dict]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from crisisdesk.core.encoders.base import EncoderError
+    from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.data import EmbeddingsMissing
     from crisisdesk.core.fusion.predict import NoModel, evaluate
     from crisisdesk.core.project import Project, ProjectError
@@ -98,7 +100,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         with Project.open(args.project).open_store() as store:
             report = evaluate(store, args.task, args.split)
-    except (ProjectError, EmbeddingsMissing, NoModel, ValueError, KeyError) as exc:
+    except (ProjectError, EmbeddingsMissing, NoModel, CheckpointError, EncoderError,
+            ValueError, KeyError) as exc:  # a broken checkpoint, a zero-shot model gone
         return _fail(exc.args[0] if exc.args else str(exc))
     if args.json:
         print(json.dumps(report, indent=2))
@@ -117,6 +120,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from crisisdesk.cli import drive
+    from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.predict import NoModel, PredictJob
     from crisisdesk.core.project import Project, ProjectError
@@ -125,7 +129,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         job = PredictJob(Project.open(args.project),
                          None if args.task == "all" else [args.task])
         finished = drive(job.run(), unit="item")
-    except (ProjectError, NoModel, CheckpointError, KeyError) as exc:
+    except (ProjectError, NoModel, CheckpointError, EncoderError, KeyError) as exc:
         return _fail(exc.args[0] if exc.args else str(exc))
     for task, entry in job.report.tasks.items():
         skipped = f", {entry['skipped']} without the embeddings it reads" \

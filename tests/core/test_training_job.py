@@ -107,6 +107,22 @@ def test_predict_fills_every_item_once_and_eval_prints(tmp_path, capsys) -> None
     assert "accuracy" in out and "severe_damage" in out
 
 
+def test_eval_and_predict_on_a_broken_checkpoint_are_clear_errors(tmp_path, capsys) -> None:
+    project = _project(tmp_path, n=60)
+    job = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                   recipe=FAST)
+    list(job.run())
+    with project.open_store() as store:
+        weights = Path(store.active_model_version("damage")["path"]).with_suffix(
+            ".safetensors")
+    weights.unlink()  # a checkpoint half lost (a sync tool, a careless clean-up)
+    capsys.readouterr()
+    assert main(["eval", str(project.root), "--task", "damage", "--split", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crisisdesk: error:") and "Traceback" not in err
+    assert main(["predict", str(project.root), "--task", "damage"]) == 2
+    assert capsys.readouterr().err.startswith("crisisdesk: error:")
+
 
 def test_eval_on_a_split_the_head_cannot_see_says_why(tmp_path, capsys) -> None:
     # A test file imported after the embedding run: its items have no text embedding yet.

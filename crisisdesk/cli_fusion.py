@@ -132,6 +132,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except (ProjectError, NoModel, CheckpointError, EncoderError, KeyError) as exc:
         return _fail(exc.args[0] if exc.args else str(exc))
     for task, entry in job.report.tasks.items():
+        if entry.get("no_model"):
+            print(f"{task}: not predicted: {entry['no_model']}")
+            continue
         skipped = f", {entry['skipped']} without the embeddings it reads" \
             if entry["skipped"] else ""
         print(f"{task}: {entry['predicted']} items predicted by {entry['model_version']}"

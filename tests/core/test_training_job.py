@@ -107,6 +107,22 @@ def test_predict_fills_every_item_once_and_eval_prints(tmp_path, capsys) -> None
     assert "accuracy" in out and "severe_damage" in out
 
 
+def test_predict_all_predicts_the_tasks_that_have_a_model(tmp_path, capsys) -> None:
+    # Imported embeddings of an encoder no shipped head reads, one task trained: the
+    # other tasks have no model, which must not keep damage from being predicted.
+    project = _project(tmp_path, n=60)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    capsys.readouterr()
+    assert main(["predict", str(project.root), "--task", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "damage: 60 items predicted by damage-guided_diff" in out
+    assert "informative: not predicted:" in out and "humanitarian: not predicted:" in out
+    with project.open_store() as store:
+        tasks = {r[0] for r in store.conn.execute("SELECT DISTINCT task FROM predictions")}
+    assert tasks == {"damage"}
+
+
 def test_eval_and_predict_on_a_broken_checkpoint_are_clear_errors(tmp_path, capsys) -> None:
     project = _project(tmp_path, n=60)
     job = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",

@@ -190,10 +190,21 @@ class PredictJob:
     def _run(self) -> Iterator[Progress]:
         with self.project.open_store() as store:
             plans = []
+            missing: list[NoModel] = []
             for task in self.tasks:
-                version = resolve_version(store, task)
+                try:
+                    version = resolve_version(store, task)
+                except NoModel as exc:
+                    # One task without a model (e.g. imported embeddings, one head
+                    # trained) must not keep the others from being predicted.
+                    missing.append(exc)
+                    self.report.tasks[task] = {"model_version": None, "predicted": 0,
+                                               "skipped": 0, "no_model": str(exc)}
+                    continue
                 plans.append((task, version,
                               store.items_without_prediction(task, version["id"])))
+            if not plans and missing:
+                raise missing[0]
             total, done = sum(len(items) for *_, items in plans), 0
             yield Progress(0, total, "planning predictions")
             for task, version, items in plans:

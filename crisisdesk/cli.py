@@ -269,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
     p.add_argument("--task")
     p.add_argument("--only-corrected", action="store_true",
-                   help="only items with a label given by a person")
+                   help="only items with a label given by a person (CrisisMMD: per "
+                        "task file, only the labels a person gave in that task)")
     p.add_argument("--hash-authors", action="store_true",
                    help="replace author handles by a salted hash")
     p.set_defaults(func=cmd_export)

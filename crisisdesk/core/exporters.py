@@ -110,7 +110,10 @@ class Exporter:
                 writer.writerow(header)
                 for item in items:
                     entry = item["tasks"][task]
-                    if entry["label"] is None:
+                    # A per-task file: "only corrected" means corrected in this task (an
+                    # item corrected in another task keeps its imported label here).
+                    if entry["label"] is None or (self.only_corrected and
+                                                  entry["label_source"] != "human"):
                         continue
                     row = ["" if v is None else v for v in (
                         item["event"], item["post_id"], _image_id(item),

@@ -176,6 +176,22 @@ def test_only_corrected_keeps_items_with_a_human_label(labelled: Project,
     assert [r["item_id"] for r in rows] == ["posts:2:1"]
 
 
+def test_only_corrected_crisismmd_files_hold_the_labels_corrected_in_their_task(
+        labelled: Project, tmp_path: Path) -> None:
+    with labelled.open_store() as store:
+        other = store.resolve_item("posts:1:0")  # imported damage label, corrected elsewhere
+        store.add_labels([LabelChange(other.id, "informative", "informative")],
+                         annotator="ana")
+        files = Exporter(store, tasks=["damage", "informative"],
+                         only_corrected=True).write(tmp_path / "mmd", "crisismmd")
+    rows = {f.name: list(csv.DictReader(f.open(encoding="utf-8"), dialect="excel-tab"))
+            for f in files}
+    assert [(r["image_id"], r["label_source"]) for r in
+            rows["task_damage_text_img.tsv"]] == [("2_1", "human")]
+    assert [(r["image_id"], r["label_source"]) for r in
+            rows["task_informative_text_img.tsv"]] == [("1_0", "human")]
+
+
 def test_hash_authors_is_salted_and_stable(labelled: Project, tmp_path: Path) -> None:
     out = tmp_path / "anon.csv"
     with labelled.open_store() as store:

@@ -10,7 +10,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageFile
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
 
 from crisisdesk.core.files import file_sha256
 
@@ -106,3 +107,22 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
         return ImageFacts("unreadable", f"cannot decode image: {type(exc).__name__}: {exc}",
                           sha, size)
     return ImageFacts("ok", None, sha, size, width, height)
+
+
+#: Pillow modes of greyscale images deeper than 8 bits (16-bit PNG and TIFF open as I;16).
+DEEP_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+
+
+def upright_rgb(image: Image.Image) -> Image.Image:
+    """A decoded Pillow image turned upright (EXIF orientation) and in 8-bit RGB: what
+    the encoders and captioners look at.
+
+    16-bit greyscale is scaled down to 8 bits first: Pillow's own ``convert("RGB")``
+    clips its values at 255, which turns a 16-bit photo (values up to 65535) white.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode in DEEP_GREY_MODES:
+        # Mode I is also how older Pillow opened 16-bit files: 16-bit range assumed.
+        pixels = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) // 257
+        image = Image.fromarray(pixels.astype(np.uint8))  # 2-D uint8: mode L
+    return image.convert("RGB")

@@ -51,7 +51,7 @@ from crisisdesk.core.review_sql import (  # QUEUE_KINDS, TASK_KINDS: part of thi
     plan_queue,
     queue_sql,
 )
-from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.core.schemes import builtin_schemes, display_name
 from crisisdesk.core.store import Store
 
 #: Orders of the item list. "priority" is the queue's own order (e.g. least confident
@@ -262,12 +262,12 @@ def queue_counts(store: Store, tasks: tuple[str, ...]) -> list[QueueCount]:
         classes = list(schemes[task].classes) if task in schemes else sorted(by_class)
         for cls in classes:
             out.append(QueueCount(Queue("predicted", task, cls),
-                                  f"Predicted: {cls.replace('_', ' ')}", by_class.get(cls, 0)))
+                                  f"Predicted: {display_name(cls)}", by_class.get(cls, 0)))
     for row in store.conn.execute(
             "SELECT p.event, COUNT(*) AS n FROM items i JOIN posts p ON p.id = i.post"
             " WHERE p.event IS NOT NULL GROUP BY p.event ORDER BY p.event"):
         out.append(QueueCount(Queue("event", value=row["event"]),
-                              f"Event: {row['event'].replace('_', ' ')}", int(row["n"])))
+                              f"Event: {display_name(row['event'])}", int(row["n"])))
     return out
 
 

@@ -52,3 +52,9 @@ def scheme_for(task: str) -> LabelScheme:
     if task not in schemes:
         raise KeyError(f"unknown task {task!r}; known tasks: {', '.join(schemes)}")
     return schemes[task]
+
+
+def display_name(name: str) -> str:
+    """A class, task or event name as a person reads it: "little or no damage" for the
+    stored ``little_or_no_damage`` (the store and files keep the stored name)."""
+    return name.replace("_", " ")

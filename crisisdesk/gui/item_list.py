@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.review import ItemRow
+from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
 from crisisdesk.gui.item_model import ROW_ROLE
 
@@ -105,11 +106,11 @@ class ItemDelegate(QStyledItemDelegate):
         for task in tasks:
             short = TASK_SHORT.get(task, task[:4])
             if task in row.labels:
-                label = row.labels[task].replace("_", " ")
+                label = display_name(row.labels[task])
                 text, colour, filled = f"{short}: {label} ✓", style.HUMAN, True
             else:
                 cls, conf = row.predicted[task]
-                text = f"{short}: {cls.replace('_', ' ')} {conf:.0%}"
+                text = f"{short}: {display_name(cls)} {conf:.0%}"
                 colour, filled = style.MUTED, False
             width = metrics.horizontalAdvance(text) + 10
             if x + width > right:

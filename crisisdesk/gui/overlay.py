@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
 from crisisdesk.gui.overlay_draw import HEAT_SIDE, Legend, ShareBar, heat_rgba, rgba_image
 from crisisdesk.gui.worker import Background
@@ -152,7 +153,7 @@ class AttentionOverlay(QObject):
             combo.clear()
             combo.addItem("predicted class", None)
             for name in classes:
-                combo.addItem(name.replace("_", " "), name)
+                combo.addItem(display_name(name), name)
             index = combo.findData(keep) if keep else 0
             combo.setCurrentIndex(max(0, index))
         finally:
@@ -243,7 +244,7 @@ class AttentionOverlay(QObject):
     def _notes(self, explanation: Explanation) -> str:
         notes = list(explanation.notes)
         probability = explanation.probabilities.get(explanation.class_name)
-        head = (f"evidence for <b>{explanation.class_name.replace('_', ' ')}</b>"
+        head = (f"evidence for <b>{display_name(explanation.class_name)}</b>"
                 + (f" ({probability:.0%})" if probability is not None else "")
                 + f" · model {explanation.model_version}")
         if explanation.image is None and explanation.image_path:
@@ -275,7 +276,7 @@ class AttentionOverlay(QObject):
         explanation = self.current()
         if explanation is None or not 0 <= index < len(explanation.words):
             return
-        label = explanation.class_name.replace("_", " ")
+        label = display_name(explanation.class_name)
         QToolTip.showText(QCursor.pos(), word_tooltip(explanation.words[index], label))
 
 

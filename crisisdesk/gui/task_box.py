@@ -12,6 +12,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from crisisdesk.core.review import TaskView
+from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
 
 
@@ -45,10 +46,10 @@ class TaskBox(QFrame):
         for n, cls in enumerate(view.classes):
             key = QLabel(f"{n + 1}" if n < 9 else "")
             key.setStyleSheet(f"color:{style.MUTED}; font-family: monospace;")
-            name = QLabel(cls.replace("_", " "))
+            name = QLabel(display_name(cls))
             if cls == view.label:
                 colour = style.SOURCE_COLOURS.get(view.label_source or "", style.HUMAN)
-                name.setText(f"<b>{cls.replace('_', ' ')}</b> "
+                name.setText(f"<b>{display_name(cls)}</b> "
                              f"<span style='color:{colour}'>✓</span>")
             bar = QProgressBar()
             bar.setObjectName("probBar")
@@ -79,7 +80,7 @@ class TaskBox(QFrame):
             return f"<span style='color:{style.MUTED}'>Label: none yet</span>"
         colour = style.SOURCE_COLOURS.get(view.label_source or "", style.MUTED)
         who = f", {view.annotator}" if view.annotator and view.label_source == "human" else ""
-        return (f"Label: <b>{view.label.replace('_', ' ')}</b> "
+        return (f"Label: <b>{display_name(view.label)}</b> "
                 f"<span style='color:{colour}'>({view.label_source}{who})</span>")
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802

@@ -136,7 +136,11 @@ def test_cuda_asked_without_a_gpu_is_an_error_not_a_fallback(monkeypatch) -> Non
 
 def test_download_goes_online_for_that_call_only(tmp_path, monkeypatch, capsys) -> None:
     """`models download` is the one explicit network step: the hub client is switched
-    online for the call and offline again after it (simulated: no network here)."""
+    online for the call and offline again after it. Simulated: the hub's
+    snapshot_download is replaced by a fake that records its arguments and returns an
+    empty local folder, so nothing is fetched and no weights are loaded (the loading
+    code is tested on tiny models built locally, in test_clip_encoder.py and
+    test_caption_local.py)."""
     import huggingface_hub
     from huggingface_hub import constants
 

@@ -31,7 +31,7 @@ def load_image(path: Path) -> Any:
     with a reason a person can act on."""
     from PIL import Image
 
-    from crisisdesk.core.encoders.clip_images import upright_rgb
+    from crisisdesk.core.imaging import upright_rgb
 
     try:
         with Image.open(path) as image:

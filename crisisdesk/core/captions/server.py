@@ -198,7 +198,7 @@ def jpeg_data_url(path: Path, max_side: int = MAX_SIDE) -> str:
     most ``max_side``."""
     from PIL import Image
 
-    from crisisdesk.core.encoders.clip_images import upright_rgb
+    from crisisdesk.core.imaging import upright_rgb
 
     with Image.open(path) as img:
         img.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale if larger

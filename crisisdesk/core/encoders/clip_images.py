@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crisisdesk.core.imaging import upright_rgb
+
 if TYPE_CHECKING:
     import torch
 
@@ -52,27 +54,6 @@ class ClipImageLoader:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-#: Pillow modes of greyscale images deeper than 8 bits (16-bit PNG and TIFF open as I;16).
-DEEP_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
-
-
-def upright_rgb(image: Any) -> Any:
-    """A decoded Pillow image turned upright (EXIF orientation) and in 8-bit RGB: what
-    the encoders and captioners look at.
-
-    16-bit greyscale is scaled down to 8 bits first: Pillow's own ``convert("RGB")``
-    clips its values at 255, which turns a 16-bit photo (values up to 65535) white.
-    """
-    from PIL import Image, ImageOps
-
-    image = ImageOps.exif_transpose(image)
-    if image.mode in DEEP_GREY_MODES:
-        # Mode I is also how older Pillow opened 16-bit files: 16-bit range assumed.
-        pixels = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) // 257
-        image = Image.fromarray(pixels.astype(np.uint8))  # 2-D uint8: mode L
-    return image.convert("RGB")
-
 
 def split_preprocess(preprocess: Any) -> tuple[Any, tuple[float, ...], tuple[float, ...]]:
     """(the Pillow steps, mean, std) of an open_clip eval transform that ends with

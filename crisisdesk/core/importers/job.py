@@ -54,7 +54,12 @@ BATCH = 256
 
 
 class SourceError(Exception):
-    """A source that cannot be imported at all (the message says why)."""
+    """A source that cannot be imported at all: ``str()`` is "path: reason"; an import
+    report, which names the file already, shows ``reason`` alone."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
 
 
 @dataclass
@@ -75,7 +80,7 @@ class ImportOptions:
 def detect_format(path: Path) -> str:
     """Guess the format of a source path; raises SourceError when there is no guess."""
     if not path.exists():
-        raise SourceError(f"{path}: no such file or folder")
+        raise SourceError(path, "no such file or folder")
     if path.is_dir():
         if find_manifest(path) is None and any(is_crisismmd_file(p) for p in path.glob("*.tsv")):
             return "crisismmd"
@@ -93,14 +98,7 @@ def detect_format(path: Path) -> str:
         return collector
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    raise SourceError(f"{path}: cannot tell the format from the name; pass --format")
-
-
-def _message(exc: SourceError, path: Path) -> str:
-    """A SourceError's text without its leading path: the report names the file already."""
-    text = str(exc)
-    prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
+    raise SourceError(path, "cannot tell the format from the name; pass --format")
 
 
 def source_name(path: Path, fmt: str, given: str | None) -> str:
@@ -155,7 +153,7 @@ class ImportJob:
             folder, problems = extract_zip(path, dest, opts.archive_limits)
             yield from problems
             if folder is None:
-                raise SourceError(f"{path}: archive not imported")
+                raise SourceError(path, "archive not imported")
             inner = self._inner_format(folder)
             yield from self._parse(inner[0], inner[1], name)
         elif fmt == "crisismmd":
@@ -173,7 +171,7 @@ class ImportJob:
                 try:
                     inner = detect_format(table)
                 except SourceError as exc:
-                    yield Problem(Where(str(table)), _message(exc, table))
+                    yield Problem(Where(str(exc.path)), exc.reason)
                     continue
                 yield from self._parse(table, inner, name)
         elif fmt == "csv":
@@ -182,10 +180,10 @@ class ImportJob:
             yield from parse_jsonl(path, opts.images_root or path.parent, opts.mapping, defaults)
         elif fmt in COLLECTOR_FORMATS:
             if path.is_dir():
-                raise SourceError(f"{path}: a folder; give {fmt} files (or use --watch)")
+                raise SourceError(path, f"a folder; give {fmt} files (or use --watch)")
             yield from parse_collector(path, fmt, defaults)
         else:
-            raise SourceError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+            raise SourceError(path, f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
 
     @staticmethod
     def _inner_format(folder: Path) -> tuple[Path, str]:
@@ -228,9 +226,9 @@ class ImportJob:
         try:
             fmt = detect_format(path) if self.options.format == "auto" else self.options.format
             if fmt == "zip" and path.suffix.lower() != ".zip":
-                raise SourceError(f"{path}: not a .zip file")
+                raise SourceError(path, "not a .zip file")
         except SourceError as exc:
-            self.report.add(Where(str(path)), _message(exc, path))
+            self.report.add(Where(str(exc.path)), exc.reason)
             self.report.unusable_sources += 1
             return
         name = source_name(path, fmt, self.options.source)
@@ -243,7 +241,7 @@ class ImportJob:
                 try:
                     entry = next(entries, None)
                 except SourceError as exc:
-                    self.report.add(Where(str(path)), _message(exc, path))
+                    self.report.add(Where(str(exc.path)), exc.reason)
                     self.report.unusable_sources += 1
                     entry = None
                 if isinstance(entry, Expected):

@@ -12,6 +12,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from crisisdesk.core.schemes import display_name
+
 NEW_COLOUR = QColor("#2563eb")  # the new version: the accent blue
 ACTIVE_COLOUR = QColor("#9ca3af")  # the active version: a quiet grey
 TEXT = QColor("#1f2937")
@@ -19,7 +21,7 @@ GRID = QColor("#e5e7eb")
 
 
 def _short(name: str, metrics: QFontMetrics, width: int) -> str:
-    return metrics.elidedText(name.replace("_", " "), Qt.TextElideMode.ElideRight, width)
+    return metrics.elidedText(display_name(name), Qt.TextElideMode.ElideRight, width)
 
 
 class F1Bars(QWidget):
@@ -99,7 +101,7 @@ class ConfusionGrid(QWidget):
 
     def _label_w(self) -> int:
         metrics = QFontMetrics(self.font())
-        return min(150, max((metrics.horizontalAdvance(c.replace("_", " "))
+        return min(150, max((metrics.horizontalAdvance(display_name(c))
                              for c in self.classes), default=40) + 12)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
@@ -121,7 +123,7 @@ class ConfusionGrid(QWidget):
         top = 42  # under the title and the column heads (the predicted classes)
         # Column heads: the first word of each class, as wide as a cell allows.
         for c, name in enumerate(self.classes):
-            head = metrics.elidedText(name.replace("_", " ").split(" ")[0],
+            head = metrics.elidedText(display_name(name).split(" ")[0],
                                       Qt.TextElideMode.ElideRight, cell - 2)
             painter.drawText(QRectF(label_w + c * cell, top - 19, cell - 2, 16),
                              Qt.AlignmentFlag.AlignCenter, head)

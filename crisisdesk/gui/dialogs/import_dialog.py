@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.importers import FORMATS, ImportJob, ImportOptions, ImportReport
 from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS
 from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import display_name
 from crisisdesk.gui.worker import Background, JobRunner
 
 FORMAT_NAMES = {"auto": "Detect from the files", "folder": "Folder of posts",
@@ -127,7 +128,7 @@ class ImportDialog(QDialog):
             combo.addItem(DEFAULT_COLUMN, "")
             self.columns[name] = combo
             row, col = i % half, 2 * (i // half)
-            grid.addWidget(QLabel(name.replace("_", " ")), row, col)
+            grid.addWidget(QLabel(display_name(name)), row, col)
             grid.addWidget(combo, row, col + 1)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)

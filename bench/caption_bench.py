@@ -117,9 +117,11 @@ def write_images(folder: Path, n: int) -> list[Path]:
 
 def run_config(captioner: LocalCaptioner, requests: list[CaptionRequest], args, quant: str,
                device: str) -> None:
+    """Time each path at each batch size; one JSON line per figure."""
     prompt = load_prompt()
     new = args.max_new_tokens
-    captioner.generate_options = {"min_new_tokens": new}
+    captioner.fixed_length = True  # every caption runs to max_new_tokens, in every path
+    decoder = captioner.decoder
     for batch in args.batch_sizes:
         chosen = requests[:batch]
         texts = [captioner.prompt_text(r.tweet_text, prompt) for r in chosen]
@@ -128,36 +130,61 @@ def run_config(captioner: LocalCaptioner, requests: list[CaptionRequest], args, 
                  "pad_token_id": captioner.pad_token_id}
         common = dict(arch=args.arch, device=device, quant=quant, batch=batch, new_tokens=new,
                       prompt_tokens=int(inputs["input_ids"].shape[1]))
-        # Warm-up: a static cache compiles once per shape, so it runs the very call timed;
-        # the dynamic cache only needs the kernels and allocator warm (2 tokens).
-        if captioner.static_cache:
-            captioner.caption(chosen, prompt)
-        else:
-            captioner.generate_options = {"max_new_tokens": 2, "min_new_tokens": 2}
-            captioner.caption(chosen, prompt)
-            captioner.generate_options = {"min_new_tokens": new}
-        with torch.inference_mode():
-            captioner.model.generate(**inputs, **{**plain, "max_new_tokens": 2,
-                                                  "min_new_tokens": 2})
-        for path in ("localcaptioner", "generate"):
+        paths = [p for p in args.paths if p != "decoder" or decoder is not None]
+        if batch > args.generate_max_batch:
+            paths = [p for p in paths if p != "generate"]
+        for path in paths:
+            # Warm-up. The static decoder captures its CUDA graph on the first batch of a
+            # shape and a static cache compiles per shape, so each runs the very call
+            # timed (its time is printed as first_call_s); generate() only needs the
+            # kernels and allocator warm (2 tokens).
+            first = None
+            if path == "generate":
+                with torch.inference_mode():
+                    captioner.model.generate(**inputs, **{**plain, "max_new_tokens": 2,
+                                                          "min_new_tokens": 2})
+            else:
+                sync(device)
+                started = time.perf_counter()
+                _run(path, captioner, chosen, inputs, prompt, plain)
+                sync(device)
+                first = round(time.perf_counter() - started, 3)
             if device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             sync(device)
             started = time.perf_counter()
-            if path == "localcaptioner":
-                results = captioner.caption(chosen, prompt)
-                assert all(r.error is None for r in results), results
-            else:
-                with torch.inference_mode():
-                    captioner.model.generate(**inputs, **plain)
+            decoded = _run(path, captioner, chosen, inputs, prompt, plain)
             sync(device)
             seconds = time.perf_counter() - started
-            emit(fig="caption_bench", path=path,
+            extra = {}
+            if path != "generate" and decoder is not None:
+                extra = {"graph_error": decoder.graph_error}
+            if decoded is not None:
+                extra.update(prefill_s=round(decoded.prefill_seconds, 3),
+                             decode_s=round(decoded.decode_seconds, 3))
+            emit(fig="caption_bench", path=path, decoder="static" if path != "generate"
+                 and decoder is not None else "generate",
                  static_cache=captioner.static_cache if path == "localcaptioner" else False,
-                 **common, seconds=round(seconds, 3), captions_per_s=round(batch / seconds, 3),
+                 **common, seconds=round(seconds, 3), first_call_s=first,
+                 captions_per_s=round(batch / seconds, 3),
                  tokens_per_s=round(batch * new / seconds, 1),
                  peak_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2)
-                 if device.startswith("cuda") else None)
+                 if device.startswith("cuda") else None, **extra)
+
+
+def _run(path: str, captioner: LocalCaptioner, chosen: list[CaptionRequest], inputs,
+         prompt, plain: dict):
+    """Run one path; the decoder path returns its Decoded (prefill and decode times)."""
+    if path == "localcaptioner":  # end to end: JPEG decode, processor, decoding, text
+        results = captioner.caption(chosen, prompt)
+        assert all(r.error is None for r in results), results
+    elif path == "decoder":  # the static decoder alone on the encoded batch
+        return captioner.decoder.generate(inputs, captioner.max_new_tokens,
+                                          stop_at_eos=False, timed=True)
+    else:
+        with torch.inference_mode():
+            captioner.model.generate(**inputs, **plain)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,9 +197,18 @@ def main(argv: list[str] | None = None) -> int:
                              "which keeps its CPU run under a minute")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--static-cache", action="store_true",
-                        help='cache_implementation="static" in LocalCaptioner.generate')
+                        help='cache_implementation="static" in LocalCaptioner.generate '
+                             "(and so generate() rather than the static decoder)")
+    parser.add_argument("--decoder", default="auto", choices=("auto", "static", "generate"),
+                        help="LocalCaptioner's decoder (auto: the static decoder on a GPU)")
+    parser.add_argument("--paths", default="localcaptioner,decoder,generate",
+                        help="comma list of localcaptioner (end to end), decoder (the "
+                             "static decoder on encoded input), generate (plain generate)")
+    parser.add_argument("--generate-max-batch", type=int, default=10**9,
+                        help="time plain generate() only up to this batch (it is slow)")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    args.paths = args.paths.split(",")
     if args.max_new_tokens is None:
         args.max_new_tokens = 32 if args.arch == "tiny" else 128
     # Unquantized first: it uses the weights built in memory, which the others then free.
@@ -205,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             if quant == "none":
                 captioner = LocalCaptioner(model, processor, name=args.arch, device=device,
                                            max_new_tokens=args.max_new_tokens,
-                                           static_cache=args.static_cache)
+                                           static_cache=args.static_cache,
+                                           decoder=args.decoder)
             else:
                 model = None  # free the fp16 weights before loading the quantized copy
                 if device.startswith("cuda"):
@@ -214,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                 captioner = LocalCaptioner.load(folder, name=f"{args.arch}@{quant}",
                                                 device=device, quant=quant,
                                                 max_new_tokens=args.max_new_tokens,
-                                                static_cache=args.static_cache)
+                                                static_cache=args.static_cache,
+                                                decoder=args.decoder)
                 emit(fig="load", quant=quant, seconds=round(time.perf_counter() - started, 1))
             try:
                 run_config(captioner, requests, args, quant, device)

@@ -153,6 +153,22 @@ def test_an_unreadable_image_gets_an_error_and_the_others_captions(captioner, re
         assert good.error is None and isinstance(good.caption, str)
 
 
+def test_a_large_batch_decodes_its_images_in_threads_and_keeps_each_ones_error(
+        captioner, tmp_path) -> None:
+    """Twelve requests (decoded by a thread pool): results in request order, the broken
+    image's error on its own request, every other image captioned."""
+    paths = write_images(tmp_path / "many", 11)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    batch = [CaptionRequest(f"k{i}", p, TWEETS[i % 3]) for i, p in enumerate(paths)]
+    batch.insert(5, CaptionRequest("broken", broken, "fire downtown"))
+    results = captioner.caption(batch, load_prompt())
+    assert [r.key for r in results] == [r.key for r in batch]
+    assert results[5].caption is None and str(broken) in results[5].error
+    assert all(r.error is None and isinstance(r.caption, str)
+               for i, r in enumerate(results) if i != 5)
+
+
 def test_16_bit_greyscale_reaches_the_captioners_as_its_8_bit_picture(tmp_path) -> None:
     # Pillow's convert("RGB") of a 16-bit image (mode I;16) clips at 255: a white picture.
     import base64

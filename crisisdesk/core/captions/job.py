@@ -38,7 +38,8 @@ def default_batch_size(captioner: Captioner) -> int:
         # A server batches on its side: keep its concurrent requests fed twice over.
         return 2 * int(getattr(captioner, "concurrency", 8))
     if captioner.device.startswith("cuda"):
-        return 16
+        suggested = getattr(captioner, "suggested_batch_size", None)
+        return suggested() if suggested else 16  # the static decoder: what memory holds
     return 4  # a CPU writes a caption in seconds: small batches keep progress moving
 
 

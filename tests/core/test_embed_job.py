@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -290,3 +291,71 @@ def test_text_only_encoder_skips_images(tmp_path: Path) -> None:
     list(job.run())
     assert job.report.skipped_kinds == ["image"]
     assert {kind for kind, _ in _all_embeddings(project)} == {"text"}
+
+
+def _break_and_hide(project: Project) -> tuple[str, str]:
+    """3.png corrupted, 5.png moved away (after the import): (broken path, gone path)."""
+    with project.open_store() as store:
+        broken, gone = (store.conn.execute("SELECT path FROM media WHERE declared_path = ?",
+                                           [name]).fetchone()[0]
+                        for name in ("3.png", "5.png"))
+    Path(broken).write_bytes(b"\x89PNG\r\n\x1a\n not a png any more")
+    Path(gone).rename(Path(gone).with_suffix(".away"))
+    return broken, gone
+
+
+def _statuses(project: Project) -> dict[str, str]:
+    with project.open_store() as store:
+        return dict(store.conn.execute("SELECT declared_path, status FROM media"))
+
+
+def test_the_shared_decoder_pool_gives_what_threads_give(tmp_path: Path) -> None:
+    results = {}
+    for decode in ("threads", "processes"):
+        project = _project(tmp_path / decode)
+        broken, gone = _break_and_hide(project)
+        job = EmbedJob(project, FakeEncoder(), kinds=["image"], batch_size=3, workers=2,
+                       decode=decode)
+        progress = list(job.run())
+        assert progress[-1].done == 10 and job.report.images_encoded == 8
+        reasons = {u["path"]: u["reason"] for u in job.report.unreadable}
+        assert reasons.keys() == {broken, gone} and "file not found" in reasons[gone]
+        statuses = _statuses(project)
+        assert statuses["3.png"] == "unreadable" and statuses["5.png"] != "unreadable"
+        results[decode] = (_all_embeddings(project), statuses,
+                           [u["reason"].replace(str(tmp_path / decode), "")
+                            for u in job.report.unreadable])
+    assert results["processes"] == results["threads"]
+
+
+def test_embed_jobs_reuse_the_same_decoder_processes(tmp_path: Path) -> None:
+    from crisisdesk.core.decoder_pool import shared_pool
+
+    pids = []
+    for name in ("one", "two"):
+        project = _project(tmp_path / name)
+        job = EmbedJob(project, FakeEncoder(), kinds=["image"], batch_size=4, workers=2,
+                       decode="processes")
+        list(job.run())
+        assert job.report.images_encoded == 10
+        pids.append(shared_pool().pids())
+    assert pids[0] == pids[1] and len(pids[0]) == 2
+    assert all(pid != os.getpid() for pid in pids[0])
+
+
+def test_a_cancelled_process_job_leaves_the_pool_ready(tmp_path: Path) -> None:
+    from crisisdesk.core.decoder_pool import shared_pool
+
+    project = _project(tmp_path / "one", posts=40)
+    run = EmbedJob(project, FakeEncoder(), kinds=["image"], batch_size=2, workers=2,
+                   decode="processes").run()
+    plan = next(run)
+    first = next(run)
+    run.close()
+    # batch 2, 2 workers: chunks of 1 image, a window of 2 * 2 + 2 = 6 chunks
+    assert plan.total > 10 and first.done == 2 and shared_pool().in_flight() <= 6
+    again = EmbedJob(project, FakeEncoder(), kinds=["image"], batch_size=2, workers=2,
+                     decode="processes")
+    progress = list(again.run())
+    assert progress[-1].done == again.report.images_encoded == plan.total - 2
+    assert len(_all_embeddings(project)) == plan.total

@@ -101,6 +101,13 @@ class ClipEncoder(Encoder):
         import open_clip
         import torch
 
+        if str(device).startswith("cuda"):
+            # A GPU embed job decodes in the shared decoder pool. Start it here, before
+            # _resolve_device and the model initialise CUDA: forking is safe before then,
+            # and the workers are ready by the time the weights are on the GPU.
+            from crisisdesk.core.decoder_pool import start_ahead
+
+            start_ahead()
         torch_device = _resolve_device(device)
         on_cuda = torch_device.type == "cuda"
         precision = "fp16" if on_cuda else "fp32"

@@ -252,3 +252,25 @@ def test_cuda_graph_steps_give_the_eager_steps_tokens(tiny_llava_dir, images) ->
         for step, (a, b) in enumerate(zip(graphed.scores, eager.scores, strict=True)):
             assert torch.allclose(a, b, atol=1e-3, rtol=0), f"step {step}"
         assert torch.equal(graphed.tokens, eager.tokens)
+
+
+def test_the_gpu_batch_is_what_free_memory_holds_caches_for(tiny_llava_fp32,
+                                                           monkeypatch) -> None:
+    """The caption job's default GPU batch: rows whose key/value caches fit in 80% of the
+    free memory (capped at 128) with the static decoder, 16 with generate."""
+    from crisisdesk.core.captions.job import default_batch_size
+
+    model, processor = tiny_llava_fp32
+    text = model.config.text_config
+    per_row = 2 * 2 * text.num_hidden_layers * text.num_key_value_heads * \
+        (text.hidden_size // text.num_attention_heads) * 1024 * 1.25
+    free = {"bytes": int(per_row * 50)}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 0))
+    static = _captioner(model, processor, decoder="static", device="cuda")
+    assert default_batch_size(static) == 40  # 0.8 x 50 rows
+    free["bytes"] = int(per_row * 10**4)
+    assert default_batch_size(static) == 128
+    free["bytes"] = 1
+    assert default_batch_size(static) == 1
+    plain = _captioner(model, processor, decoder="generate", device="cuda")
+    assert default_batch_size(plain) == 16

@@ -150,12 +150,27 @@ def fetch_one(url: str, folder: Path, limits: FetchLimits, budget: _Budget) -> F
             suffix = SUFFIXES.get(img.format or "", f".{(img.format or 'img').lower()}")
         final = folder / digest[:2] / f"{digest}{suffix}"
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            return Fetched(final, facts, False)
-        os.replace(tmp, final)  # atomic: a file under its sha256 name is always whole
-        return Fetched(final, facts, True)
+        return Fetched(final, facts, _store_once(tmp, final))
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _store_once(tmp: Path, final: Path) -> bool:
+    """Put the whole file ``tmp`` under its sha256 name ``final``; whether it is new.
+
+    A hard link is created whole and fails when the name exists, so of two threads that
+    fetch the same photo from two URLs at once exactly one stores it (checking first and
+    renaming after counted it twice when both checked before either renamed).
+    """
+    try:
+        os.link(tmp, final)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: rename (still whole, atomic)
+        new = not final.exists()
+        os.replace(tmp, final)
+        return new
 
 
 def _download(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget

@@ -289,3 +289,41 @@ def test_non_ascii_urls_are_fetched_and_a_malformed_url_fails_alone(proj, tmp_pa
     assert caught.value.status == "unreadable"
     assert not (tmp_path / "fetched" / ".partial").exists() or not list(
         (tmp_path / "fetched" / ".partial").iterdir())
+
+
+def test_the_same_photo_fetched_by_two_threads_at_once_is_one_new_file(
+        tmp_path, server, monkeypatch) -> None:
+    """Two URLs of one photo downloaded at the same moment: both store it under its
+    sha256, and exactly one of them counts it as a new file (the report's figure)."""
+    import os
+
+    from crisisdesk.core import media_fetch
+
+    # Both threads reach the store step before either stores: the race that made the
+    # run's report count the photo twice, about one run in five.
+    meet = threading.Barrier(2, timeout=10)
+    for name in ("link", "replace"):
+        real = getattr(os, name)
+
+        def waiting(src, dst, *args, _real=real, **kwargs):
+            if str(src).endswith(".part"):
+                try:
+                    meet.wait()
+                except threading.BrokenBarrierError:
+                    pass
+            return _real(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(media_fetch.os, name, waiting)
+    folder, budget = tmp_path / "fetched", _Budget(10**9)
+    results = []
+    threads = [threading.Thread(target=lambda url=url: results.append(
+        fetch_one(server + url, folder, LIMITS, budget)))
+        for url in ("/a.jpg", "/same_photo_other_url.jpg")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert len(results) == 2 and results[0].path == results[1].path
+    assert sorted(r.new_file for r in results) == [False, True]
+    assert results[0].path.read_bytes() == PHOTO
+    assert not list((folder / ".partial").iterdir())  # no temp file left

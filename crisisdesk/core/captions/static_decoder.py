@@ -304,7 +304,9 @@ class StaticDecoder:
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            # thread_local: another job on this GPU (an embed job in the app's other
+            # worker) may go on launching work while this thread records.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 shape.logits = self._eager_step(shape)
         except Exception as exc:  # noqa: BLE001 - any capture failure: the eager step works
             self.graph_error = f"{type(exc).__name__}: {exc}"[:300]

@@ -169,6 +169,37 @@ def test_a_large_batch_decodes_its_images_in_threads_and_keeps_each_ones_error(
                for i, r in enumerate(results) if i != 5)
 
 
+def test_an_image_the_processor_refuses_leaves_the_others_captioned_in_one_batch(
+        captioner, requests_, monkeypatch) -> None:
+    """One refused image in a batch gets its error; the other images are still decoded
+    together (one by one, a GPU batch of 128 would take minutes instead of seconds)."""
+    from crisisdesk.core.captions.local import load_image
+
+    expected = {r.key: r.caption for r in captioner.caption(requests_, load_prompt())}
+    refused = load_image(requests_[1].image_path).size
+    encode, new_tokens = captioner.encode, captioner.new_tokens
+    decoded_rows: list[int] = []
+
+    def picky(texts, images):
+        if any(image.size == refused for image in images):
+            raise ValueError("Unable to infer channel dimension format")
+        return encode(texts, images)
+
+    def counting(inputs, **options):
+        decoded_rows.append(inputs["input_ids"].shape[0])
+        return new_tokens(inputs, **options)
+
+    monkeypatch.setattr(captioner, "encode", picky)
+    monkeypatch.setattr(captioner, "new_tokens", counting)
+    results = captioner.caption(requests_, load_prompt())
+    assert [r.key for r in results] == [r.key for r in requests_]
+    assert results[1].caption is None
+    assert "processor refused the image (Unable to infer" in results[1].error
+    assert decoded_rows == [2]
+    for good in (results[0], results[2]):
+        assert good.error is None and good.caption == expected[good.key]
+
+
 def test_16_bit_greyscale_reaches_the_captioners_as_its_8_bit_picture(tmp_path) -> None:
     # Pillow's convert("RGB") of a 16-bit image (mode I;16) clips at 255: a white picture.
     import base64

@@ -274,3 +274,31 @@ def test_the_gpu_batch_is_what_free_memory_holds_caches_for(tiny_llava_fp32,
     assert default_batch_size(static) == 1
     plain = _captioner(model, processor, decoder="generate", device="cuda")
     assert default_batch_size(plain) == 16
+
+
+def test_out_of_memory_while_capturing_the_graph_reaches_the_caption_job(
+        tiny_llava_fp32, images, monkeypatch) -> None:
+    """CUDA's out-of-memory error during capture propagates (the job halves its batch)
+    instead of switching CUDA graphs off for every later batch. The CUDA calls are faked:
+    the logic runs on the CPU."""
+    import contextlib
+
+    class Stream:
+        def wait_stream(self, other) -> None:
+            pass
+
+    @contextlib.contextmanager
+    def capture(graph, **options):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield
+
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda *args: Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", object)
+    monkeypatch.setattr(torch.cuda, "graph", capture)
+    captioner = _captioner(*tiny_llava_fp32)
+    decoder = _decoder(captioner, graphs=True)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        decoder.generate(_inputs(captioner, images, TWEETS), NEW)
+    assert decoder.graph_error is None  # a smaller batch captures its graph again

@@ -217,7 +217,20 @@ class LocalCaptioner:
             # encoding the items one at a time; the others are captioned.
             if len(chunk) == 1:
                 return [(chunk[0], None, f"the model's processor refused the image ({exc})")]
-            return [row for entry in chunk for row in self._caption_chunk([entry])]
+            # The others are still decoded as one batch: one by one, a GPU batch of 128
+            # would take minutes (each row its own cache shape and decode loop).
+            refused, accepted = [], []
+            for entry in chunk:
+                try:
+                    self.encode([entry[1]], [entry[2]])
+                except ValueError as one:
+                    refused.append((entry, None,
+                                    f"the model's processor refused the image ({one})"))
+                else:
+                    accepted.append(entry)
+            if not refused:  # refused only together: caption each alone
+                return [row for entry in chunk for row in self._caption_chunk([entry])]
+            return refused + (self._caption_chunk(accepted) if accepted else [])
         new = self.new_tokens(inputs, full_length=self.fixed_length)
         captions = [text.strip() for text in
                     self.processor.batch_decode(new, skip_special_tokens=True)]

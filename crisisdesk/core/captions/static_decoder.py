@@ -308,6 +308,10 @@ class StaticDecoder:
             # worker) may go on launching work while this thread records.
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 shape.logits = self._eager_step(shape)
+        except torch.cuda.OutOfMemoryError:
+            # Not a reason to decode eagerly for good: the caption job halves its batch,
+            # and the smaller batch's shape captures its own graph.
+            raise
         except Exception as exc:  # noqa: BLE001 - any capture failure: the eager step works
             self.graph_error = f"{type(exc).__name__}: {exc}"[:300]
             log.warning("CUDA graph capture failed, decoding eagerly: %s", self.graph_error)

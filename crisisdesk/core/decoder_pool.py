@@ -9,8 +9,9 @@ it. It is shut down at interpreter exit or by :func:`shutdown_pool`.
 Each worker runs only Pillow and numpy (never CUDA) and has its own duplex pipe, so the
 pool knows which chunks each worker holds: a worker that dies is replaced and its chunks
 are retried once; a chunk that kills its worker twice is a clear :class:`DecoderPoolError`,
-never a hang. A chunk comes back as one header plus one stacked array written straight
-from the worker's memory into an array of the main process (one copy each side).
+never a hang. What runs in the workers, and the wire (one header plus one stacked array
+per chunk, written straight from the worker's memory into an array of the main process),
+is :mod:`crisisdesk.core.decoder_worker`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import threading
-import traceback
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-import numpy as np
+from crisisdesk.core.decoder_worker import read, work
 
-#: How often an idle worker checks that its parent is still there (seconds).
-_PARENT_CHECK_S = 1.0
+#: Every pool of the process: a new worker closes the pipe ends of all of them.
+_pools: weakref.WeakSet[DecoderPool] = weakref.WeakSet()
+_pools_lock = threading.Lock()
 
 
 class DecoderPoolError(RuntimeError):
@@ -78,6 +79,8 @@ class DecoderPool:
         self._jobs = itertools.count()
         self._busy = threading.Lock()  # one job at a time (see lend)
         self.closed = False
+        with _pools_lock:
+            _pools.add(self)
         self.resize(workers)
 
     # -- processes ---------------------------------------------------------------------
@@ -105,10 +108,14 @@ class DecoderPool:
     def _start(self) -> _Worker:
         mine, theirs = self._context.Pipe(duplex=True)
         # A forked child inherits the parent's ends of every pipe; it closes them so that
-        # one worker never keeps another's pipe (or the parent's) open.
-        inherited = [w.conn for w in self._workers] + [mine] \
+        # one worker never keeps another's pipe (or the parent's) open, of any pool: a
+        # second job's private pool holding them, a worker of the shared one blocked
+        # writing would not see its pipe closed (shutdown then waits it out and kills it).
+        with _pools_lock:
+            pools = list(_pools)
+        inherited = [w.conn for pool in pools for w in pool._workers] + [mine] \
             if self._context.get_start_method() == "fork" else []
-        process = self._context.Process(target=_work, args=(theirs, os.getpid(), inherited),
+        process = self._context.Process(target=work, args=(theirs, os.getpid(), inherited),
                                         name="crisisdesk-decoder", daemon=True)
         process.start()
         theirs.close()  # only the child holds it: its death reads as end-of-file here
@@ -141,6 +148,12 @@ class DecoderPool:
         worker.process.join(timeout=2)
         self._workers[index] = self._start()
         return list(worker.assigned)
+
+    def _lose(self, worker: _Worker) -> None:
+        """Replace a worker whose pipe holds part of a message (a read or write cut short
+        by Ctrl-C): the rest of it would be taken for the next message."""
+        worker.process.kill()
+        self._replace(worker)
 
     def replace_dead(self) -> None:
         """Replace workers that died between jobs (their tasks were of an older job)."""
@@ -194,6 +207,9 @@ class DecoderPool:
             worker.assigned.append(task)
             self._died(worker, task.job, fn_bytes)
             return
+        except BaseException:
+            self._lose(worker)
+            raise
         worker.assigned.append(task)
 
     def _receive(self, job: int, results: dict[int, list[Any]], fn_bytes: bytes) -> None:
@@ -203,10 +219,13 @@ class DecoderPool:
         for worker in busy:
             if worker.conn in ready:
                 try:
-                    seq_job, seq, values, error = _read(worker.conn)
+                    seq_job, seq, values, error = read(worker.conn)
                 except (EOFError, OSError):
                     self._died(worker, job, fn_bytes)
                     continue
+                except BaseException:
+                    self._lose(worker)
+                    raise
                 task = worker.assigned.popleft()
                 assert (task.job, task.seq) == (seq_job, seq), "worker answered out of order"
                 if seq_job != job:
@@ -240,108 +259,6 @@ def _death_message(pid: int | None, code: int | None, task: _Task) -> str:
     return (f"an image decoder process (pid {pid}) {how} twice while decoding the same "
             f"{len(task.items)} images ({names}{more}); out of memory, or an image that "
             "crashes the decoder")
-
-
-# -- the wire ----------------------------------------------------------------------------
-# A result is a pickled header (job, seq, kind, ...) and, for kind "numpy" or "torch",
-# the raw bytes of one stacked array: pickling them would copy them twice more on each side.
-
-def _pack(job: int, seq: int, values: list[Any]) -> tuple[tuple, np.ndarray | None]:
-    """(header, stacked array or None) of one chunk's results (in the worker)."""
-    loaded = [v for v in values if not isinstance(v, str)]
-    kinds = {"torch" if type(v).__module__.startswith("torch") else
-             "numpy" if isinstance(v, np.ndarray) else "objects" for v in loaded}
-    if len(kinds) == 1 and kinds != {"objects"}:
-        arrays = [v.numpy() if kinds == {"torch"} else v for v in loaded]
-        if len({(a.shape, a.dtype.str) for a in arrays}) == 1:
-            stacked = np.ascontiguousarray(np.stack(arrays))
-            reasons = [v if isinstance(v, str) else None for v in values]
-            return (job, seq, kinds.pop(), reasons, stacked.shape, stacked.dtype.str), stacked
-    return (job, seq, "objects", values), None
-
-
-def _read(conn: Connection) -> tuple[int, int, list[Any] | None, str | None]:
-    """(job, seq, values, error) of the next result on a worker's pipe (main process)."""
-    header = conn.recv()
-    job, seq, kind = header[:3]
-    if kind == "error":
-        return job, seq, None, header[3]
-    if kind == "objects":
-        return job, seq, header[3], None
-    reasons, shape, dtype = header[3:]
-    stacked = np.empty(shape, np.dtype(dtype))
-    _recv_raw(conn, stacked.reshape(-1).view(np.uint8))
-    if kind == "torch":
-        import torch
-
-        stacked = torch.from_numpy(stacked)
-    rows = iter(stacked)
-    return job, seq, [r if r is not None else next(rows) for r in reasons], None
-
-
-def _send_raw(conn: Connection, data: np.ndarray) -> None:
-    view = memoryview(data.reshape(-1).view(np.uint8))
-    if os.name != "posix":
-        conn.send_bytes(view)
-        return
-    while view:
-        view = view[os.write(conn.fileno(), view):]
-
-
-def _recv_raw(conn: Connection, into: np.ndarray) -> None:
-    view = memoryview(into)
-    if os.name != "posix":
-        conn.recv_bytes_into(view)
-        return
-    while view:
-        got = os.readv(conn.fileno(), [view])  # straight into the array, GIL released
-        if got == 0:
-            raise EOFError("decoder worker closed its pipe")
-        view = view[got:]
-
-
-# -- the worker --------------------------------------------------------------------------
-
-def _work(conn: Connection, parent: int, inherited: list[Connection]) -> None:
-    """A worker's loop: take a job's function, then chunks; answer each chunk in order."""
-    for other in inherited:
-        other.close()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if "torch" in sys.modules:
-        # fork copies the parent's torch; its thread pools would fight the other workers
-        sys.modules["torch"].set_num_threads(1)
-    fn: Callable[[Any], Any] | None = None
-    fn_error = ""
-    while True:
-        try:
-            if not conn.poll(_PARENT_CHECK_S):
-                if os.getppid() != parent:
-                    return  # the parent is gone without shutting the pool down
-                continue
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        if message[0] == "fn":
-            try:
-                fn, fn_error = pickle.loads(message[2]), ""
-            except Exception:  # noqa: BLE001 - reported with each chunk of the job
-                fn, fn_error = None, traceback.format_exc()
-            continue
-        _, job, seq, items = message
-        try:
-            if fn is None:
-                raise DecoderPoolError(f"the job's decode function did not load:\n{fn_error}")
-            header, stacked = _pack(job, seq, [fn(item) for item in items])
-        except Exception:  # noqa: BLE001 - the job gets the traceback, the worker goes on
-            header, stacked = (job, seq, "error", traceback.format_exc()), None
-        try:
-            conn.send(header)
-            if stacked is not None:
-                _send_raw(conn, stacked)
-        except OSError:
-            return  # the parent closed the pipe (shutdown, resize)
 
 
 # -- the process's pool ------------------------------------------------------------------

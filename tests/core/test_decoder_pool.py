@@ -167,3 +167,78 @@ def test_resize_and_shutdown(pool: DecoderPool) -> None:
     processes = [w.process for w in pool._workers]
     pool.shutdown()
     assert not any(p.is_alive() for p in processes)
+
+
+def megabytes(item: str) -> Any:
+    return np.full(2**20, len(item) % 251, dtype=np.uint8)
+
+
+def test_big_results_and_many_queued_chunks_do_not_deadlock(pool: DecoderPool) -> None:
+    # A worker blocked writing a big result does not read its pipe; if the parent is then
+    # blocked sending it more chunks (long paths, a window of many chunks per worker:
+    # one worker and batches of 256 on a two-core machine) neither side moves again.
+    chunks = [["x" * 20_000] for _ in range(40)]  # 30 queued: ~300 KB per worker's pipe
+    out = _finishes(lambda: list(pool.map_chunks(megabytes, chunks, 30)))
+    assert len(out) == 40
+    assert all(value.nbytes == 2**20 and value[0] == 20_000 % 251
+               for chunk in out for _, value in chunk)
+
+
+def test_ctrl_c_while_reading_a_result_leaves_the_pool_usable(
+        pool: DecoderPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_readv = os.readv
+
+    def interrupted(fd: int, buffers: list[Any]) -> int:
+        real_readv(fd, [memoryview(buffers[0])[:1000]])  # part of an array is read...
+        raise KeyboardInterrupt  # ...when Ctrl-C lands
+
+    monkeypatch.setattr(os, "readv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        list(pool.map_chunks(megabytes, [["a"], ["bb"], ["ccc"]], 3))
+    monkeypatch.undo()
+    # the rest of that array must not be read as the next job's results
+    out = _finishes(lambda: list(pool.map_chunks(megabytes, [["dddd"], ["eeeee"]], 2)))
+    assert [(item, int(value[0])) for chunk in out for item, value in chunk] == \
+        [("dddd", 4), ("eeeee", 5)]
+
+
+def test_shutdown_reaches_workers_blocked_writing_despite_a_later_pool(
+        pool: DecoderPool) -> None:
+    run = pool.map_chunks(megabytes, [["x" * 8] for _ in range(12)], 6)
+    _finishes(lambda: next(run))
+    run.close()  # a cancelled job: its workers are blocked writing 1 MB results
+    later = DecoderPool(2)  # e.g. a second job's private pool, forked afterwards
+    try:
+        processes = [w.process for w in pool._workers]
+        pool.shutdown()
+        # Closing the pipe stops a blocked writer (exit code 0). Had the later pool's
+        # workers kept copies of its ends, each would wait out the join and be
+        # terminated (at interpreter exit: 2 s per worker).
+        assert [p.exitcode for p in processes] == [0, 0]
+    finally:
+        later.shutdown()
+
+
+def varying_tensor(item: int) -> Any:
+    return torch.full((3, 4 + item % 3), item, dtype=torch.uint8)
+
+
+def unpicklable(item: int) -> Any:
+    return (lambda: item) if item == 3 else np.zeros(2)
+
+
+def test_tensors_of_different_shapes_come_back_by_value(pool: DecoderPool) -> None:
+    # Sent with multiprocessing's pickler they would come as shared-memory handles, each
+    # holding a file descriptor: ~1,000 held at once is "received 0 items of ancdata".
+    out = _finishes(lambda: list(pool.map_chunks(varying_tensor, _chunks(9, 3), 2)))
+    for item, value in (pair for chunk in out for pair in chunk):
+        assert torch.equal(value, varying_tensor(item))
+        assert not value.is_shared()
+
+
+def test_a_result_that_cannot_be_sent_is_a_clear_error(pool: DecoderPool) -> None:
+    pids = pool.pids()
+    with pytest.raises(DecoderPoolError, match="pickle") as error:
+        _finishes(lambda: list(pool.map_chunks(unpicklable, [[1, 2], [3, 4]], 2)))
+    assert "crashes the decoder" not in str(error.value)
+    assert pool.pids() == pids  # not a worker's death

@@ -298,3 +298,39 @@ def test_the_registered_seed_is_recorded_and_can_be_picked_on_the_scored_split(t
     with pytest.raises(ValueError, match="pick_seed_on"):
         TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
                  pick_seed_on="test")
+
+
+def test_the_sidecar_says_which_texts_the_head_was_trained_on(tmp_path) -> None:
+    """"tweet" when no training text holds a caption; the captioner and how many items
+    had one when some did (their text was the tweet followed by the caption)."""
+    project = _project(tmp_path / "plain")
+    job = TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
+                   recipe=FAST)
+    list(job.run())
+    with project.open_store() as store:
+        assert store.active_model_version("damage")["config"]["text_source"] == "tweet"
+
+    project = _project(tmp_path / "captioned")
+    with project.open_store() as store:
+        texts = store.item_texts()
+        shas = store.item_images([t.item for t in texts])
+        for t in texts[:30]:
+            store.add_caption(shas[t.item][0], t.text, "llava-test@4bit", "v1",
+                              f"A photo for item {t.item}.")
+        # the captioned texts are new texts: embed them (random vectors do for this)
+        rng = np.random.default_rng(1)
+        new = [t.key for t in store.item_texts([t.item for t in texts[:30]])]
+        store.put_embeddings("text", "txt-enc", new, rng.normal(size=(30, 16)))
+    job = TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
+                   recipe=FAST)
+    list(job.run())
+    with project.open_store() as store:
+        source = store.active_model_version("damage")["config"]["text_source"]
+    # every labelled item is used (train, dev and test alike), 30 of 240 with a caption
+    assert source == "tweet+caption:llava-test@4bit (30 of 240 items)"
+
+    image_only = TrainJob(project, "damage", image_encoder="img-enc", text_encoder=None,
+                          variant="image_only", recipe=FAST)
+    list(image_only.run())
+    with project.open_store() as store:
+        assert store.active_model_version("damage")["config"]["text_source"] is None

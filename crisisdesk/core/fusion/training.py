@@ -137,7 +137,7 @@ class TrainJob:
     def __init__(self, project: Project, task: str, *, image_encoder: str | None,
                  text_encoder: str | None, variant: str | None = None,
                  recipe: Recipe | None = None, seeds: int = 1, val_from: str = "train",
-                 text_source: str = "tweet", config: dict[str, Any] | None = None,
+                 text_source: str | None = None, config: dict[str, Any] | None = None,
                  activate: bool = True, pick_seed_on: str = "validation") -> None:
         # activate=False registers the new version without switching to it: the app's
         # retrain compares it with the active one on the holdout first.
@@ -255,6 +255,20 @@ class TrainJob:
             figures["ece_scored_after"] = expected_calibration_error(probs, labels)
         return figures
 
+    def _text_source(self, store: Store, data: TaskData) -> str | None:
+        """Which texts the head read: None (no text), "tweet", or the captioner(s) whose
+        captions followed the tweet and for how many items; an explicit ``text_source``
+        given to the job wins."""
+        if self.text_source is not None:
+            return self.text_source
+        if not self.text_encoder:
+            return None
+        sources = store.caption_sources(data.items)
+        if not sources:
+            return "tweet"
+        captioners = ",".join(sorted(set(sources.values())))
+        return f"tweet+caption:{captioners} ({len(sources)} of {len(data.items)} items)"
+
     def _register(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
                   figures: dict[str, Any]) -> None:
         """Save the best head with its sidecar; make it the task's active version if asked."""
@@ -265,7 +279,8 @@ class TrainJob:
             "image_encoder": self.image_encoder, "text_encoder": self.text_encoder,
             "image_dim": config.image_dim if self.image_encoder else None,
             "text_dim": config.text_dim if self.text_encoder else None,
-            "text_source": self.text_source, "training_data_hash": data_hash(data),
+            "text_source": self._text_source(store, data),
+            "training_data_hash": data_hash(data),
             "metrics": {"seeds": self.report.seeds, "summary": self.report.summary,
                         "active_seed": figures["seed"], "seed_picked_on": self.pick_seed_on,
                         "scored_split": self.report.scored_split,

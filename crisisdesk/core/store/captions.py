@@ -33,6 +33,9 @@ CURRENT_CAPTION_SQL = (
     " ORDER BY c.created_at DESC, c.rowid DESC LIMIT 1)"
 )
 
+#: The captioner of that caption (same choice, same parameters).
+CURRENT_CAPTIONER_SQL = CURRENT_CAPTION_SQL.replace("SELECT c.caption ", "SELECT c.captioner ")
+
 
 def register_text_key(conn: sqlite3.Connection) -> None:
     """Make ``text_key(text)`` callable in SQL, so the cache look-ups run in the database
@@ -196,6 +199,22 @@ class CaptionsMixin(StoreBase):
                     prompt_version in (None, caption.prompt_version):
                 return caption
         return None
+
+    def caption_sources(self, items: Sequence[int]) -> dict[int, str]:
+        """The captioner of the caption each item's text holds (the caption ``item_texts``
+        appends), for the items whose text holds one."""
+        self._with_text_key()
+        sql = (f"SELECT i.id, {CURRENT_CAPTIONER_SQL} AS captioner FROM items i"
+               " JOIN posts p ON p.id = i.post JOIN media m ON m.id = i.media")
+        out: dict[int, str] = {}
+        ids = list(items)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._all(sql + f" WHERE i.id IN ({','.join('?' * len(chunk))})",
+                                 [None, None, *chunk]):
+                if row["captioner"] is not None:
+                    out[row["id"]] = row["captioner"]
+        return out
 
     def caption_rows(self, captioner: str, prompt_version: str) -> list[dict[str, Any]]:
         """Every caption of one captioner and prompt version (for reports and tests)."""

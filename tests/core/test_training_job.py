@@ -334,3 +334,63 @@ def test_the_sidecar_says_which_texts_the_head_was_trained_on(tmp_path) -> None:
     list(image_only.run())
     with project.open_store() as store:
         assert store.active_model_version("damage")["config"]["text_source"] is None
+
+
+def test_predict_again_refreshes_items_whose_inputs_changed_and_only_those(tmp_path) -> None:
+    """A caption (a new text, once embedded) or an image embedded after an item was
+    predicted makes that item's prediction stale: the next predict redoes it, and only
+    it; a text not embedded yet keeps the old prediction (nothing new to see)."""
+    project = _project(tmp_path, n=60)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+
+    def seen() -> dict[int, tuple[str, str]]:
+        with project.open_store() as store:
+            return {r[0]: (r[1], r[2]) for r in store.conn.execute(
+                "SELECT item, inputs, created_at FROM predictions WHERE task = 'damage'")}
+
+    with project.open_store() as store:
+        texts = {t.item: t for t in store.item_texts()}
+        shas = store.item_images(list(texts))
+        first, second, third = sorted(texts)[:3]
+        # the third item's image had no embedding at first: the head saw its text only
+        store.conn.execute("DELETE FROM embeddings WHERE kind = 'image' AND key = ?",
+                           [shas[third][0]])
+    list(PredictJob(project, ["damage"]).run())
+    before = seen()
+    assert before[third][0] == f"|{texts[third].key}"
+    assert before[first][0] == f"{shas[first][0]}|{texts[first].key}"
+    with project.open_store() as store:
+        # a caption for the first item, embedded; one for the second, not embedded yet
+        for item, caption in ((first, "A flooded street."), (second, "A collapsed roof.")):
+            store.add_caption(shas[item][0], texts[item].text, "llava-test", "v1", caption)
+        key = store.item_texts([first])[0].key
+        store.put_embeddings("text", "txt-enc", [key], np.full((1, 16), 3.0))
+        store.put_embeddings("image", "img-enc", [shas[third][0]], np.full((1, 16), -2.0))
+    again = PredictJob(project, ["damage"])
+    list(again.run())
+    assert again.report.tasks["damage"]["predicted"] == 2  # the first and the third
+    after = seen()
+    assert after[first][0] == f"{shas[first][0]}|{key}" and after[first][1] > before[first][1]
+    assert after[third][0] == f"{shas[third][0]}|{texts[third].key}"
+    assert after[second] == before[second]
+    assert {i: v for i, v in after.items() if i not in (first, third)} == \
+        {i: v for i, v in before.items() if i not in (first, third)}
+    once_more = PredictJob(project, ["damage"])
+    list(once_more.run())
+    assert once_more.report.tasks["damage"]["predicted"] == 0
+
+
+def test_predictions_from_before_their_inputs_were_kept_are_redone_once(tmp_path) -> None:
+    project = _project(tmp_path, n=30)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    list(PredictJob(project, ["damage"]).run())
+    with project.open_store() as store:
+        store.conn.execute("UPDATE predictions SET inputs = NULL")  # an older project
+    job = PredictJob(project, ["damage"])
+    list(job.run())
+    assert job.report.tasks["damage"]["predicted"] == 30
+    again = PredictJob(project, ["damage"])
+    list(again.run())
+    assert again.report.tasks["damage"]["predicted"] == 0

@@ -105,6 +105,36 @@ def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | Non
         labels=torch.tensor(list(labels) if labels is not None else [], dtype=torch.long))
 
 
+def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None,
+                text_encoder: str | None) -> dict[int, tuple[str, bool]]:
+    """What a head reading these encoders sees of each item now, as (fingerprint,
+    complete): the fingerprint names the image (sha256) and text (key) whose embeddings
+    exist; complete is False while the item has an image or a text not embedded yet
+    (a new caption makes a new text), i.e. while the embed job has work left for it."""
+    items = list(items)
+    images: dict[int, str | None] = {}
+    have_images: set[str] = set()
+    if image_encoder:
+        images = {item: sha if status == "ok" else None
+                  for item, (sha, status) in store.item_images(items).items()}
+        shas = [sha for sha in images.values() if sha]
+        have_images = set(shas) - set(store.missing_keys("image", image_encoder, shas))
+    texts: dict[int, str] = {}
+    have_texts: set[str] = set()
+    if text_encoder:
+        texts = {t.item: t.key for t in store.item_texts(items)}
+        have_texts = set(texts.values()) - set(
+            store.missing_keys("text", text_encoder, texts.values()))
+    out = {}
+    for item in items:
+        sha, key = images.get(item), texts.get(item)
+        seen_image = sha if sha in have_images else ""
+        seen_text = key if key in have_texts else ""
+        complete = (not sha or bool(seen_image)) and (not key or bool(seen_text))
+        out[item] = (f"{seen_image}|{seen_text}", complete)
+    return out
+
+
 def _dim(store: Store, encoder: str) -> int:
     dims = store.embedding_dims(encoder)
     return max(dims, key=dims.__getitem__) if dims else 1

@@ -1,4 +1,6 @@
-"""Predictions: every item lacking one from its task's active model version gets one.
+"""Predictions: every item lacking one from its task's active model version gets one,
+and so does every item whose prediction is stale (it has a new caption or image
+embedding the version did not see).
 
 Where a task has no trained version yet, the job starts from what works offline: the
 text-only head shipped in ``resources/heads/`` (MiniLM embeddings, trained on
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 from crisisdesk.core.fusion.checkpoint import check_encoders, load_head
-from crisisdesk.core.fusion.data import item_tensors
+from crisisdesk.core.fusion.data import item_inputs, item_tensors
 from crisisdesk.core.fusion.train import predict_logits
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -201,28 +203,57 @@ class PredictJob:
                     self.report.tasks[task] = {"model_version": None, "predicted": 0,
                                                "skipped": 0, "no_model": str(exc)}
                     continue
-                plans.append((task, version,
-                              store.items_without_prediction(task, version["id"])))
+                plans.append((task, version, _items_to_predict(store, task, version)))
             if not plans and missing:
                 raise missing[0]
             total, done = sum(len(items) for *_, items in plans), 0
             yield Progress(0, total, "planning predictions")
             for task, version, items in plans:
                 predict = predictor_for(store, task, version)
+                image_encoder, text_encoder = version_encoders(store, version)
                 classes = list(version["config"].get("classes") or scheme_for(task).classes)
                 entry = self.report.tasks[task] = {
                     "model_version": version["name"], "predicted": 0, "skipped": 0}
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     kept, probs = predict(chunk)
+                    seen = item_inputs(store, kept, image_encoder=image_encoder,
+                                       text_encoder=text_encoder)
                     # tolist() converts the whole chunk to Python floats in one C call.
                     store.add_predictions(version["id"], [
-                        Prediction(item, task, dict(zip(classes, row, strict=True)))
+                        Prediction(item, task, dict(zip(classes, row, strict=True)),
+                                   seen[item][0])
                         for item, row in zip(kept, probs.tolist(), strict=True)])
                     entry["predicted"] += len(kept)
                     entry["skipped"] += len(chunk) - len(kept)
                     done += len(chunk)
                     yield Progress(done, total, f"{task}: {entry['predicted']} predicted")
+
+
+def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The (image, text) encoders whose embeddings a model version reads."""
+    config = version["config"]
+    if config.get("zero_shot"):
+        name = config["encoder"]
+        has_text = bool(store.embedding_counts().get(name, {}).get("text"))
+        return name, name if has_text else None
+    return config.get("image_encoder"), config.get("text_encoder")
+
+
+def _items_to_predict(store: Store, task: str, version: dict[str, Any]) -> list[int]:
+    """Items with no prediction from ``version``, and those whose prediction is stale:
+    what the version would see of them now (a caption's text, an image embedded since)
+    differs from what it saw, and is all embedded (until then the old one stands)."""
+    missing = store.items_without_prediction(task, version["id"])
+    stored = store.prediction_inputs(task, version["id"])
+    if not stored:
+        return missing
+    image_encoder, text_encoder = version_encoders(store, version)
+    now = item_inputs(store, list(stored), image_encoder=image_encoder,
+                      text_encoder=text_encoder)
+    stale = [item for item, seen in stored.items()
+             if now[item][1] and now[item][0] != seen]
+    return sorted(set(missing).union(stale))
 
 
 def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:

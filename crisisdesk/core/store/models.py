@@ -17,6 +17,8 @@ class Prediction:
     item: int
     task: str
     probs: dict[str, float]
+    #: What the model saw (see fusion.data.item_inputs); None where unknown.
+    inputs: str | None = None
 
     @property
     def label(self) -> str:
@@ -85,6 +87,13 @@ class ModelsMixin(StoreBase):
             " WHERE p.item = i.id AND p.task = ? AND p.model_version = ?) ORDER BY i.id",
             [task, version])]
 
+    def prediction_inputs(self, task: str, version: int) -> dict[int, str | None]:
+        """What each prediction of ``task`` by this version saw, by item (None: unknown,
+        a prediction from before this was kept)."""
+        return {r[0]: r[1] for r in self._all(
+            "SELECT item, inputs FROM predictions WHERE task = ? AND model_version = ?",
+            [task, version])}
+
     def predictions_of(self, version: int, items: Iterable[int]) -> dict[int, dict[str, float]]:
         """Class probabilities of a model version's predictions, by item."""
         ids, out = list(items), {}
@@ -102,7 +111,7 @@ class ModelsMixin(StoreBase):
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO predictions (item, task, model_version, label,"
-                " confidence, probs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " confidence, probs, created_at, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(p.item, p.task, model_version, p.label, p.confidence, json.dumps(p.probs),
-                  now) for p in predictions],
+                  now, p.inputs) for p in predictions],
             )

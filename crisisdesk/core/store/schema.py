@@ -196,8 +196,15 @@ def _v5_live_collection(db: sqlite_utils.Database) -> None:
         " size INTEGER NOT NULL, mtime REAL NOT NULL, updated_at TEXT NOT NULL)")
 
 
+def _v6_prediction_inputs(db: sqlite_utils.Database) -> None:
+    """Each prediction keeps what it saw (its image's sha256 and text's key, where it had
+    their embeddings), so a caption or an image embedded later makes it stale and the
+    next predict redoes it. Rows from before have none: redone once."""
+    db.execute("ALTER TABLE predictions ADD COLUMN inputs TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4_review_queues, _v5_live_collection,
+    _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -216,9 +216,12 @@ class PredictJob:
                     "model_version": version["name"], "predicted": 0, "skipped": 0}
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
-                    kept, probs = predict(chunk)
-                    seen = item_inputs(store, kept, image_encoder=image_encoder,
+                    # Read before predicting: an embedding stored meanwhile (an embed job
+                    # beside this one) then leaves the row stale for the next predict
+                    # instead of marking as seen a text or image the head never read.
+                    seen = item_inputs(store, chunk, image_encoder=image_encoder,
                                        text_encoder=text_encoder)
+                    kept, probs = predict(chunk)
                     # tolist() converts the whole chunk to Python floats in one C call.
                     store.add_predictions(version["id"], [
                         Prediction(item, task, dict(zip(classes, row, strict=True)),
@@ -237,7 +240,11 @@ def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None,
         name = config["encoder"]
         has_text = bool(store.embedding_counts().get(name, {}).get("text"))
         return name, name if has_text else None
-    return config.get("image_encoder"), config.get("text_encoder")
+    # A one-modality head reads its own modality only, whatever else its sidecar names
+    # (--variant text_only --encoder X): the other must neither refresh nor hold it back.
+    variant = (config.get("config") or {}).get("variant")
+    return (None if variant == "text_only" else config.get("image_encoder"),
+            None if variant == "image_only" else config.get("text_encoder"))
 
 
 def _items_to_predict(store: Store, task: str, version: dict[str, Any]) -> list[int]:

@@ -261,7 +261,7 @@ class TrainJob:
         given to the job wins."""
         if self.text_source is not None:
             return self.text_source
-        if not self.text_encoder:
+        if not self.text_encoder or self.variant == "image_only":
             return None
         sources = store.caption_sources(data.items)
         if not sources:

@@ -1,0 +1,110 @@
+"""Predictions redone when their inputs change: what each prediction keeps as having
+seen, and which heads a new caption or image embedding concerns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_training_job import FAST, _project  # tests/core/ is on sys.path (pytest)
+
+from crisisdesk.core.fusion import predict as predict_module
+from crisisdesk.core.fusion.predict import PredictJob
+from crisisdesk.core.fusion.training import TrainJob
+from crisisdesk.core.project import Project
+
+
+def _inputs(project: Project) -> dict[int, str | None]:
+    with project.open_store() as store:
+        return {r[0]: r[1] for r in store.conn.execute(
+            "SELECT item, inputs FROM predictions WHERE task = 'damage'")}
+
+
+def _predicted(project: Project) -> int:
+    job = PredictJob(project, ["damage"])
+    list(job.run())
+    return job.report.tasks["damage"]["predicted"]
+
+
+def test_a_text_only_head_is_refreshed_by_its_text_whatever_the_images(tmp_path: Path
+                                                                      ) -> None:
+    """A text-only head trained with an image encoder named (``--variant text_only
+    --encoder X``) never reads images: a caption embedded since refreshes its prediction
+    even where the image has no embedding, and an image embedded since does not."""
+    project = _project(tmp_path, n=60)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  variant="text_only", recipe=FAST).run())
+    with project.open_store() as store:
+        texts = {t.item: t for t in store.item_texts()}
+        shas = store.item_images(list(texts))
+        first, second = sorted(texts)[:2]
+        vectors = store.get_embeddings("image", "img-enc", [shas[first][0], shas[second][0]])
+        store.conn.execute("DELETE FROM embeddings WHERE kind = 'image' AND key IN (?, ?)",
+                           [shas[first][0], shas[second][0]])
+    assert _predicted(project) == 60
+    with project.open_store() as store:
+        store.add_caption(shas[first][0], texts[first].text, "llava-test", "v1",
+                          "A flooded street.")
+        key = store.item_texts([first])[0].key
+        store.put_embeddings("text", "txt-enc", [key], np.full((1, 16), 3.0))
+    assert _predicted(project) == 1  # the first item's caption; its image has no embedding
+    assert _inputs(project)[first] == f"|{key}"
+    with project.open_store() as store:
+        store.put_embeddings("image", "img-enc", [shas[second][0]],
+                             np.stack([vectors[shas[second][0]]]))
+    assert _predicted(project) == 0  # an image the head does not read
+
+
+def test_the_inputs_kept_are_those_read_before_an_embedding_lands_meanwhile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An embed job running beside predict (the app runs them at once) may store a
+    caption's text embedding while a chunk is predicted: the prediction keeps what the
+    head read (no text), so the next predict redoes it with the caption."""
+    project = _project(tmp_path, n=30)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    with project.open_store() as store:
+        texts = {t.item: t for t in store.item_texts()}
+        shas = store.item_images(list(texts))
+        first = sorted(texts)[0]
+        store.add_caption(shas[first][0], texts[first].text, "llava-test", "v1",
+                          "A flooded street.")
+        key = store.item_texts([first])[0].key  # not embedded yet: the head sees no text
+    real = predict_module.predictor_for
+
+    def racing(store: Any, task: str, version: dict[str, Any]) -> Any:
+        predict = real(store, task, version)
+
+        def then_embed(items: Sequence[int]) -> Any:
+            out = predict(items)
+            with project.open_store() as other:  # the embed job's own connection
+                other.put_embeddings("text", "txt-enc", [key], np.full((1, 16), 3.0))
+            return out
+
+        return then_embed
+
+    monkeypatch.setattr(predict_module, "predictor_for", racing)
+    assert _predicted(project) == 30
+    assert _inputs(project)[first] == f"{shas[first][0]}|"
+    monkeypatch.setattr(predict_module, "predictor_for", real)
+    assert _predicted(project) == 1
+    assert _inputs(project)[first] == f"{shas[first][0]}|{key}"
+
+
+def test_an_image_only_head_says_it_read_no_text(tmp_path: Path) -> None:
+    """An image-only head trained with a text encoder named reads no text: its sidecar's
+    text_source is None, not the captions of texts it never read."""
+    project = _project(tmp_path, n=60)
+    with project.open_store() as store:
+        item = store.item_texts()[0]
+        sha = store.item_images([item.item])[item.item][0]
+        store.add_caption(sha, item.text, "llava-test", "v1", "A flooded street.")
+        key = store.item_texts([item.item])[0].key
+        store.put_embeddings("text", "txt-enc", [key], np.full((1, 16), 3.0))
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  variant="image_only", recipe=FAST).run())
+    with project.open_store() as store:
+        assert store.active_model_version("damage")["config"]["text_source"] is None

@@ -108,3 +108,18 @@ def test_an_image_only_head_says_it_read_no_text(tmp_path: Path) -> None:
                   variant="image_only", recipe=FAST).run())
     with project.open_store() as store:
         assert store.active_model_version("damage")["config"]["text_source"] is None
+
+
+def test_predict_says_it_is_planning_each_task_and_can_be_cancelled_there(
+        tmp_path: Path) -> None:
+    """Finding stale predictions reads every item: the job reports it per task, and a
+    cancel at that point stops before anything is predicted."""
+    project = _project(tmp_path, n=30)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    run = PredictJob(project, ["damage"]).run()
+    first = next(run)
+    assert first.total == 0 and "damage: finding the items to predict" in first.message
+    run.close()
+    with project.open_store() as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 0

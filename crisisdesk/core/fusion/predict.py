@@ -203,6 +203,9 @@ class PredictJob:
                     self.report.tasks[task] = {"model_version": None, "predicted": 0,
                                                "skipped": 0, "no_model": str(exc)}
                     continue
+                # Finding stale predictions reads every item (~2 s per task at 100,000):
+                # say so, and let a cancel stop here.
+                yield Progress(0, 0, f"{task}: finding the items to predict")
                 plans.append((task, version, _items_to_predict(store, task, version)))
             if not plans and missing:
                 raise missing[0]

@@ -266,6 +266,7 @@ class WindowActions:
         from crisisdesk.gui.dialogs.settings_dialog import setting
 
         project, device = self.window.project, setting("device")
+        runners = []
         for kind, encoder in (("image", setting("image_encoder")),
                               ("text", setting("text_encoder"))):
             def make(kind: str = kind, encoder: str = encoder) -> Iterator[Progress]:
@@ -273,7 +274,19 @@ class WindowActions:
 
                 return EmbedJob(project, encoder, kinds=[kind], device=device).run()
 
-            self.jobs.run(f"Embed {kind}s ({encoder})", make)
+            runners.append(self.jobs.run(f"Embed {kind}s ({encoder})", make))
+        # New embeddings (a caption's text, images) make predictions stale: once both
+        # jobs have ended well, Predict redoes those (and only those). finished arrives
+        # through this thread's event loop, so connecting after the start misses nothing.
+        states: list[str] = []
+
+        def ended(state: str, _value: object) -> None:
+            states.append(state)
+            if len(states) == len(runners) and set(states) == {"done"}:
+                self.run_predict()
+
+        for runner in runners:
+            runner.finished.connect(ended)
 
     def run_predict(self) -> None:
         project = self.window.project

@@ -160,3 +160,57 @@ def test_the_app_opens_the_demo_on_first_run(qtbot, user_folders) -> None:
     qtbot.waitUntil(lambda: window.model.total > 50 and window.detail.detail is not None,
                     timeout=30_000)
     opener.shutdown()
+
+
+def _fake_jobs(monkeypatch, embed_fails: set[str]) -> list[str]:
+    """EmbedJob / PredictJob stand-ins that record what ran (no model)."""
+    from crisisdesk.core import embed
+    from crisisdesk.core.fusion import predict
+    from crisisdesk.core.progress import Progress
+
+    ran: list[str] = []
+
+    class Embed:
+        def __init__(self, project, encoder, *, kinds, device) -> None:
+            self.kind = kinds[0]
+
+        def run(self):
+            ran.append(f"embed {self.kind}")
+            if self.kind in embed_fails:
+                raise RuntimeError("no such encoder")
+            yield Progress(1, 1, "embedded")
+
+    class Predict:
+        def __init__(self, project, tasks=None) -> None:
+            pass
+
+        def run(self):
+            ran.append("predict")
+            yield Progress(1, 1, "predicted")
+
+    monkeypatch.setattr(embed, "EmbedJob", Embed)
+    monkeypatch.setattr(predict, "PredictJob", Predict)
+    return ran
+
+
+def test_embedding_refreshes_the_predictions_once_both_embed_jobs_are_done(
+        qtbot, demo_like_project, monkeypatch) -> None:
+    """New embeddings (a caption's text, images) make predictions stale: once the image
+    and text embed jobs have both ended well, a Predict job redoes those."""
+    ran = _fake_jobs(monkeypatch, embed_fails=set())
+    window = open_window(qtbot, demo_like_project)
+    window.actions_.run_embed()
+    qtbot.waitUntil(lambda: "predict" in ran)
+    qtbot.waitUntil(lambda: not window.actions_.jobs.running())
+    assert sorted(ran) == ["embed image", "embed text", "predict"]
+    assert window.actions_.jobs.rows[0].runner.title == "Predict"
+
+
+def test_no_predict_after_an_embed_job_that_failed(qtbot, demo_like_project,
+                                                   monkeypatch) -> None:
+    ran = _fake_jobs(monkeypatch, embed_fails={"image"})
+    window = open_window(qtbot, demo_like_project)
+    window.actions_.run_embed()
+    qtbot.waitUntil(lambda: len(ran) == 2 and not window.actions_.jobs.running())
+    qtbot.wait(200)  # a Predict job, wrongly started, would have shown by now
+    assert "predict" not in ran

@@ -123,3 +123,27 @@ def test_predict_says_it_is_planning_each_task_and_can_be_cancelled_there(
     run.close()
     with project.open_store() as store:
         assert store.conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 0
+
+
+def test_one_predict_run_reads_each_item_once_for_tasks_sharing_encoders(
+        tmp_path: Path, monkeypatch) -> None:
+    """The stale check reads what every item looks like (~2 s per 100,000 items): tasks
+    whose versions read the same encoders share that reading within one run."""
+    project = _project(tmp_path, n=30)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    list(PredictJob(project, ["damage"]).run())
+    read: list[int] = []
+    real = predict_module.item_inputs
+
+    def counting(store, items, **encoders):
+        read.append(len(list(items)))
+        return real(store, items, **encoders)
+
+    monkeypatch.setattr(predict_module, "item_inputs", counting)
+    seen_now: dict = {}
+    with project.open_store() as store:
+        version = store.active_model_version("damage")
+        first = predict_module._items_to_predict(store, "damage", version, seen_now)
+        again = predict_module._items_to_predict(store, "damage", version, seen_now)
+    assert first == again == [] and read == [30, 0]

@@ -192,6 +192,7 @@ class PredictJob:
     def _run(self) -> Iterator[Progress]:
         with self.project.open_store() as store:
             plans = []
+            seen_now: SeenNow = {}
             missing: list[NoModel] = []
             for task in self.tasks:
                 try:
@@ -206,7 +207,8 @@ class PredictJob:
                 # Finding stale predictions reads every item (~2 s per task at 100,000):
                 # say so, and let a cancel stop here.
                 yield Progress(0, 0, f"{task}: finding the items to predict")
-                plans.append((task, version, _items_to_predict(store, task, version)))
+                plans.append((task, version,
+                              _items_to_predict(store, task, version, seen_now)))
             if not plans and missing:
                 raise missing[0]
             total, done = sum(len(items) for *_, items in plans), 0
@@ -250,7 +252,13 @@ def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None,
             None if variant == "image_only" else config.get("text_encoder"))
 
 
-def _items_to_predict(store: Store, task: str, version: dict[str, Any]) -> list[int]:
+#: What items look like now, per (image encoder, text encoder): one predict run reads
+#: each item once for all its tasks (the three tasks' versions often share encoders).
+SeenNow = dict[tuple[str | None, str | None], dict[int, tuple[str, bool]]]
+
+
+def _items_to_predict(store: Store, task: str, version: dict[str, Any],
+                      seen_now: SeenNow | None = None) -> list[int]:
     """Items with no prediction from ``version``, and those whose prediction is stale:
     what the version would see of them now (a caption's text, an image embedded since)
     differs from what it saw, and is all embedded (until then the old one stands)."""
@@ -258,9 +266,11 @@ def _items_to_predict(store: Store, task: str, version: dict[str, Any]) -> list[
     stored = store.prediction_inputs(task, version["id"])
     if not stored:
         return missing
-    image_encoder, text_encoder = version_encoders(store, version)
-    now = item_inputs(store, list(stored), image_encoder=image_encoder,
-                      text_encoder=text_encoder)
+    encoders = version_encoders(store, version)
+    now = (seen_now if seen_now is not None else {}).setdefault(encoders, {})
+    unread = [item for item in stored if item not in now]
+    now.update(item_inputs(store, unread, image_encoder=encoders[0],
+                           text_encoder=encoders[1]))
     stale = [item for item, seen in stored.items()
              if now[item][1] and now[item][0] != seen]
     return sorted(set(missing).union(stale))

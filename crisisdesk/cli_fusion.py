@@ -139,7 +139,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if entry["skipped"] else ""
         print(f"{task}: {entry['predicted']} items predicted by {entry['model_version']}"
               f"{skipped}")
+        for variant, other in job.report.modalities.get(task, {}).items():
+            print(f"  {display_variant(variant)} (for the image vs text queue): "
+                  f"{other['predicted']} items predicted by {other['model_version']}")
     return OK if finished else PROBLEMS
+
+
+def display_variant(variant: str) -> str:
+    """image_only -> image-only (as the report and the app name the variants)."""
+    return variant.replace("_", "-")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

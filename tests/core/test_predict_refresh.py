@@ -147,3 +147,56 @@ def test_one_predict_run_reads_each_item_once_for_tasks_sharing_encoders(
         first = predict_module._items_to_predict(store, "damage", version, seen_now)
         again = predict_module._items_to_predict(store, "damage", version, seen_now)
     assert first == again == [] and read == [30, 0]
+
+
+def test_predict_also_fills_the_image_only_and_text_only_versions_behind_their_queue(
+        tmp_path: Path) -> None:
+    """The "image vs text disagree" queue compares the task's newest image-only and
+    text-only versions: predict fills (and refreshes) their predictions too, not only the
+    active version's, so the queue holds every item where they part."""
+    from crisisdesk.core import review
+    from crisisdesk.core.review import Queue
+
+    project = _project(tmp_path, n=60)
+    for variant in ("image_only", "text_only"):
+        list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                      variant=variant, recipe=FAST, activate=False).run())
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    job = PredictJob(project, ["damage"])
+    list(job.run())
+    assert job.report.tasks["damage"]["predicted"] == 60
+    assert {v: e["predicted"] for v, e in job.report.modalities["damage"].items()} == {
+        "image_only": 60, "text_only": 60}
+    with project.open_store() as store:
+        counts = dict(store.conn.execute(
+            "SELECT model_version, COUNT(*) FROM predictions GROUP BY model_version"))
+        assert sorted(counts.values()) == [60, 60, 60]
+        size = review.queue_size(store, Queue("modalities_disagree", task="damage"))
+        image_only, text_only = (store.predictions_of(v, range(1, 61)) for v in sorted(
+            v for v in counts if v != store.active_model_version("damage")["id"]))
+    parted = sum(max(image_only[i], key=image_only[i].get) !=
+                 max(text_only[i], key=text_only[i].get) for i in image_only)
+    assert size == parted
+    again = PredictJob(project, ["damage"])
+    list(again.run())
+    assert again.report.tasks["damage"]["predicted"] == 0
+    assert all(e["predicted"] == 0 for e in again.report.modalities["damage"].values())
+
+
+def test_the_cli_says_what_predict_did_for_the_image_vs_text_versions(tmp_path: Path,
+                                                                      capsys) -> None:
+    from crisisdesk.cli import main
+
+    project = _project(tmp_path, n=30)
+    for variant in ("image_only", "text_only"):
+        list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                      variant=variant, recipe=FAST, activate=False).run())
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    assert main(["predict", str(project.root), "--task", "damage"]) == 0
+    out = capsys.readouterr().out
+    assert "damage: 30 items predicted by damage-guided_diff" in out
+    assert "image-only (for the image vs text queue): 30 items predicted by " \
+        "damage-image_only" in out
+    assert "text-only (for the image vs text queue): 30 items predicted" in out

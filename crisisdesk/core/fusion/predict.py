@@ -165,12 +165,15 @@ def predict_items(store: Store, model: torch.nn.Module, sidecar: dict[str, Any],
 
 @dataclass
 class PredictReport:
-    """Per task: the version used, items predicted, items it could not see."""
+    """Per task: the version used, items predicted, items it could not see; and the same
+    for the task's newest image-only and text-only versions (``modalities``), whose
+    predictions the "image vs text disagree" queue compares."""
 
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    modalities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tasks": self.tasks}
+        return {"tasks": self.tasks, "modalities": self.modalities}
 
 
 class PredictJob:
@@ -193,6 +196,7 @@ class PredictJob:
         with self.project.open_store() as store:
             plans = []
             seen_now: SeenNow = {}
+            primary: dict[str, int] = {}  # each task's version (the others: modalities)
             missing: list[NoModel] = []
             for task in self.tasks:
                 try:
@@ -207,8 +211,9 @@ class PredictJob:
                 # Finding stale predictions reads every item (~2 s per task at 100,000):
                 # say so, and let a cancel stop here.
                 yield Progress(0, 0, f"{task}: finding the items to predict")
-                plans.append((task, version,
-                              _items_to_predict(store, task, version, seen_now)))
+                primary[task] = version["id"]
+                for one in (version, *_modality_versions(store, task, version)):
+                    plans.append((task, one, _items_to_predict(store, task, one, seen_now)))
             if not plans and missing:
                 raise missing[0]
             total, done = sum(len(items) for *_, items in plans), 0
@@ -217,8 +222,12 @@ class PredictJob:
                 predict = predictor_for(store, task, version)
                 image_encoder, text_encoder = version_encoders(store, version)
                 classes = list(version["config"].get("classes") or scheme_for(task).classes)
-                entry = self.report.tasks[task] = {
-                    "model_version": version["name"], "predicted": 0, "skipped": 0}
+                entry = {"model_version": version["name"], "predicted": 0, "skipped": 0}
+                if version["id"] == primary[task]:
+                    self.report.tasks[task] = entry
+                else:
+                    variant = version["config"]["config"]["variant"]
+                    self.report.modalities.setdefault(task, {})[variant] = entry
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     # Read before predicting: an embedding stored meanwhile (an embed job
@@ -236,6 +245,20 @@ class PredictJob:
                     entry["skipped"] += len(chunk) - len(kept)
                     done += len(chunk)
                     yield Progress(done, total, f"{task}: {entry['predicted']} predicted")
+
+
+def _modality_versions(store: Store, task: str, active: dict[str, Any]
+                       ) -> list[dict[str, Any]]:
+    """The task's newest image-only and text-only versions, other than ``active``: the
+    "image vs text disagree" queue compares their predictions, so predict keeps them
+    filled and fresh too. None unless the task has both."""
+    from crisisdesk.core.review_sql import modality_versions
+
+    pair = modality_versions(store, task)
+    if pair is None:
+        return []
+    versions = [store.model_version(vid) for vid in pair if vid != active["id"]]
+    return [v for v in versions if v is not None]
 
 
 def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None, str | None]:

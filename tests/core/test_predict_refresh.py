@@ -149,6 +149,18 @@ def test_one_predict_run_reads_each_item_once_for_tasks_sharing_encoders(
     assert first == again == [] and read == [30, 0]
 
 
+def _with_modality_versions(tmp_path: Path, n: int) -> Project:
+    """A project whose damage task has an image-only and a text-only version (inactive)
+    and an active fusion head."""
+    project = _project(tmp_path, n=n)
+    for variant in ("image_only", "text_only"):
+        list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                      variant=variant, recipe=FAST, activate=False).run())
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    return project
+
+
 def test_predict_also_fills_the_image_only_and_text_only_versions_behind_their_queue(
         tmp_path: Path) -> None:
     """The "image vs text disagree" queue compares the task's newest image-only and
@@ -157,12 +169,7 @@ def test_predict_also_fills_the_image_only_and_text_only_versions_behind_their_q
     from crisisdesk.core import review
     from crisisdesk.core.review import Queue
 
-    project = _project(tmp_path, n=60)
-    for variant in ("image_only", "text_only"):
-        list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
-                      variant=variant, recipe=FAST, activate=False).run())
-    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
-                  recipe=FAST).run())
+    project = _with_modality_versions(tmp_path, 60)
     job = PredictJob(project, ["damage"])
     list(job.run())
     assert job.report.tasks["damage"]["predicted"] == 60
@@ -188,12 +195,7 @@ def test_the_cli_says_what_predict_did_for_the_image_vs_text_versions(tmp_path: 
                                                                       capsys) -> None:
     from crisisdesk.cli import main
 
-    project = _project(tmp_path, n=30)
-    for variant in ("image_only", "text_only"):
-        list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
-                      variant=variant, recipe=FAST, activate=False).run())
-    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
-                  recipe=FAST).run())
+    project = _with_modality_versions(tmp_path, 30)
     assert main(["predict", str(project.root), "--task", "damage"]) == 0
     out = capsys.readouterr().out
     assert "damage: 30 items predicted by damage-guided_diff" in out

@@ -140,8 +140,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{task}: {entry['predicted']} items predicted by {entry['model_version']}"
               f"{skipped}")
         for variant, other in job.report.modalities.get(task, {}).items():
-            print(f"  {display_variant(variant)} (for the image vs text queue): "
-                  f"{other['predicted']} items predicted by {other['model_version']}")
+            what = f"not predicted: {other['error']}" if other.get("error") else \
+                f"{other['predicted']} items predicted by {other['model_version']}"
+            print(f"  {display_variant(variant)} (for the image vs text queue): {what}")
     return OK if finished else PROBLEMS
 
 

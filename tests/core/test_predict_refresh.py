@@ -202,3 +202,26 @@ def test_the_cli_says_what_predict_did_for_the_image_vs_text_versions(tmp_path: 
     assert "image-only (for the image vs text queue): 30 items predicted by " \
         "damage-image_only" in out
     assert "text-only (for the image vs text queue): 30 items predicted" in out
+
+
+def test_a_broken_image_only_version_does_not_stop_the_active_ones_predictions(
+        tmp_path: Path, capsys) -> None:
+    """The image-only and text-only versions are predicted for a queue only: one whose
+    checkpoint is gone is reported, and the task's own predictions are made."""
+    from crisisdesk.cli import main
+
+    project = _with_modality_versions(tmp_path, 30)
+    with project.open_store() as store:
+        broken = next(v for v in store.model_versions("damage")
+                      if v["config"]["config"]["variant"] == "image_only")
+    Path(broken["path"]).with_suffix(".safetensors").unlink()
+    job = PredictJob(project, ["damage"])
+    list(job.run())
+    assert job.report.tasks["damage"]["predicted"] == 30
+    assert job.report.modalities["damage"]["text_only"]["predicted"] == 30
+    image_only = job.report.modalities["damage"]["image_only"]
+    assert image_only["predicted"] == 0 and "safetensors" in image_only["error"]
+    capsys.readouterr()
+    assert main(["predict", str(project.root), "--task", "damage"]) == 0
+    assert "image-only (for the image vs text queue): not predicted:" in \
+        capsys.readouterr().out

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from crisisdesk.core.fusion.checkpoint import check_encoders, load_head
+from crisisdesk.core.fusion.checkpoint import CheckpointError, check_encoders, load_head
 from crisisdesk.core.fusion.data import item_inputs, item_tensors
 from crisisdesk.core.fusion.train import predict_logits
 from crisisdesk.core.jobs import tracked
@@ -219,15 +219,23 @@ class PredictJob:
             total, done = sum(len(items) for *_, items in plans), 0
             yield Progress(0, total, "planning predictions")
             for task, version, items in plans:
-                predict = predictor_for(store, task, version)
-                image_encoder, text_encoder = version_encoders(store, version)
-                classes = list(version["config"].get("classes") or scheme_for(task).classes)
                 entry = {"model_version": version["name"], "predicted": 0, "skipped": 0}
                 if version["id"] == primary[task]:
                     self.report.tasks[task] = entry
+                    predict = predictor_for(store, task, version)
                 else:
                     variant = version["config"]["config"]["variant"]
                     self.report.modalities.setdefault(task, {})[variant] = entry
+                    try:
+                        predict = predictor_for(store, task, version)
+                    except (CheckpointError, NoModel, OSError) as exc:
+                        # Predicted for a queue only: a lost checkpoint is reported and
+                        # must not stop the other versions' predictions.
+                        entry["error"] = str(exc)
+                        done += len(items)
+                        continue
+                image_encoder, text_encoder = version_encoders(store, version)
+                classes = list(version["config"].get("classes") or scheme_for(task).classes)
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     # Read before predicting: an embedding stored meanwhile (an embed job

@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--decode", default="auto", choices=("auto", "threads", "processes"))
+    parser.add_argument("--stage-pieces", type=int, default=1,
+                        help="stage and encode each GPU batch in this many pieces "
+                             "(ClipEncoder.stage_pieces; an experiment)")
     parser.add_argument("--anchor", action="store_true",
                         help="also measure plain open_clip on device-resident input, as "
                              "../shared/bench/gpu_anchor.py does, in this run")
@@ -137,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         encoder = ClipEncoder.load(f"bench-{args.arch}", arch=args.arch, route="file",
                                    source=random_checkpoint(args.arch, work), device=device)
         size = args.batch_size or default_batch_size(encoder.device, "image")
-        figures["batch"] = size
+        encoder.stage_pieces = args.stage_pieces
+        figures.update(batch=size, stage_pieces=args.stage_pieces)
         paths = sorted((work / "posts").rglob("*.jpg"))
         batch = [encoder.load_image(p) for p in paths[:size]]
 

@@ -339,3 +339,18 @@ def test_tokenizer_attributes_used_exist() -> None:
     assert tokenizer.sot_token_id == tokenizer.encoder["<start_of_text>"] == 49406
     assert tokenizer.eot_token_id == tokenizer.encoder["<end_of_text>"] == 49407
     assert tokenizer.context_length == 77
+
+
+def test_a_batch_encoded_in_pieces_gives_the_same_vectors(encoder: ClipEncoder,
+                                                          tmp_path: Path) -> None:
+    """stage_pieces (staging the next piece while the GPU encodes the last) changes
+    when work happens, never the vectors or their order."""
+    paths = [save_jpeg(photo(seed=i), tmp_path / f"{i}.jpg") for i in range(7)]
+    images = [encoder.load_image(p) for p in paths]
+    whole, _ = encoder.encode_images(images)
+    try:
+        encoder.stage_pieces = 3
+        pieces, _ = encoder.encode_images(images)
+    finally:
+        encoder.stage_pieces = 1
+    assert pieces.shape == whole.shape and np.allclose(pieces, whole, atol=1e-5)

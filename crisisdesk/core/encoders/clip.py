@@ -68,6 +68,10 @@ class ClipEncoder(Encoder):
         self._torch_device = device
         self._dtype = dtype
         self._pinned: torch.Tensor | None = None  # reused page-locked staging buffer
+        #: On a GPU, each batch is staged and encoded in this many pieces: the CPU stacks
+        #: the next piece while the GPU encodes the one before. An experiment for the
+        #: next GPU session (bench/embed_bench.py --stage-pieces): 1 until measured.
+        self.stage_pieces = 1
         self.device = str(device)
         self.context_length = int(getattr(model, "context_length", 0)
                                   or tokenizer.context_length)
@@ -146,8 +150,10 @@ class ClipEncoder(Encoder):
         """The image loading step alone, picklable for worker processes."""
         return self._loader
 
-    def model_input(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Stack preprocessed images into a batch on the device, in the model's dtype."""
+    def model_input(self, images: Sequence[torch.Tensor], *, staging_at: int = 0
+                    ) -> torch.Tensor:
+        """Stack preprocessed images into a batch on the device, in the model's dtype
+        (on a GPU through the pinned staging buffer, from element ``staging_at`` on)."""
         import torch
 
         images = list(images)
@@ -162,9 +168,10 @@ class ClipEncoder(Encoder):
             # Into page-locked memory: the copy to the GPU is then one DMA transfer. The
             # buffer is reused; encode_images waits for its results before the next batch.
             size = int(np.prod(shape))
-            if self._pinned is None or self._pinned.numel() < size:
-                self._pinned = torch.empty(size, dtype=torch.uint8, pin_memory=True)
-            staged = self._pinned[:size].view(shape)
+            if self._pinned is None or self._pinned.numel() < staging_at + size:
+                self._pinned = torch.empty(staging_at + size, dtype=torch.uint8,
+                                           pin_memory=True)
+            staged = self._pinned[staging_at:staging_at + size].view(shape)
             np.stack(rows, out=staged.numpy())
             batch = staged.to(self._torch_device, non_blocking=True)
         else:
@@ -182,6 +189,9 @@ class ClipEncoder(Encoder):
             empty = np.zeros((0, self.dim), dtype=np.float32)
             return empty, (np.zeros((0, self.patch_count, self.dim), np.float32)
                            if patches else None)
+        pieces = 1 if patches else self.stage_pieces
+        if pieces > 1 and len(images) >= 2 * pieces:
+            return self._encode_in_pieces(list(images), pieces), None
         batch = self.model_input(images)
         with self._lock, torch.inference_mode():
             if patches:
@@ -191,6 +201,29 @@ class ClipEncoder(Encoder):
                 pooled, tokens = self.model.encode_image(batch), None
             pooled = F.normalize(pooled.float(), dim=-1).cpu().numpy()
         return pooled.astype(np.float32), tokens
+
+    def _encode_in_pieces(self, images: list[torch.Tensor], pieces: int) -> np.ndarray:
+        """Vectors of a batch encoded piece by piece with one wait at the end: the GPU
+        runs asynchronously, so stacking piece k+1 (each into its own part of the pinned
+        buffer) overlaps encoding piece k."""
+        import torch
+        import torch.nn.functional as F
+
+        step = -(-len(images) // pieces)
+        if self._torch_device.type == "cuda" and images[0].dtype == torch.uint8:
+            # The whole batch's room at once: no piece waits on a new buffer.
+            whole = len(images) * int(np.prod(images[0].shape))
+            if self._pinned is None or self._pinned.numel() < whole:
+                self._pinned = torch.empty(whole, dtype=torch.uint8, pin_memory=True)
+        outs, at = [], 0
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(images), step):
+                piece = images[start:start + step]
+                batch = self.model_input(piece, staging_at=at)
+                at += int(np.prod((len(piece), *piece[0].shape))) \
+                    if piece[0].dtype == torch.uint8 else 0
+                outs.append(F.normalize(self.model.encode_image(batch).float(), dim=-1))
+            return torch.cat(outs).cpu().numpy().astype(np.float32)
 
     @property
     def patch_count(self) -> int:

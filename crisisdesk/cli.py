@@ -202,7 +202,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fail(str(exc))
         try:
-            files = exporter.write(Path(args.out), args.format)
+            # Without --format the file's suffix says it: `labels.jsonl` once got CSV.
+            fmt = args.format or ("jsonl" if Path(args.out).suffix.lower() in
+                                  (".jsonl", ".ndjson") else "csv")
+            files = exporter.write(Path(args.out), fmt)
         except (OSError, ValueError) as exc:  # a folder in the way, no permission, disk full
             return _fail(f"cannot export to {args.out}: {exc}")
     for file in files:
@@ -266,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export labels (and latest predictions)")
     p.add_argument("project")
     p.add_argument("out", metavar="OUT")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
+    p.add_argument("--format", choices=EXPORT_FORMATS,
+                   help="default: jsonl for OUT ending in .jsonl, else csv")
     p.add_argument("--task")
     p.add_argument("--only-corrected", action="store_true",
                    help="only items with a label given by a person (CrisisMMD: per "

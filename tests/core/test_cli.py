@@ -320,3 +320,19 @@ def test_version_via_python_m() -> None:
     import crisisdesk
 
     assert done.stdout.strip() == f"crisisdesk {crisisdesk.__version__}"
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("labels.jsonl", "jsonl"), ("labels.csv", "csv"),
+                                           ("labels", "csv")])
+def test_export_without_format_follows_the_file_suffix(project: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture,
+                                                       name: str, fmt: str) -> None:
+    # `export PROJECT labels.jsonl` wrote CSV into a file named .jsonl.
+    out = tmp_path / name
+    assert main(["export", str(project), str(out)]) == 0
+    capsys.readouterr()
+    first = out.read_text(encoding="utf-8").splitlines()[0]
+    if fmt == "jsonl":
+        assert json.loads(first)["item_id"] == "posts:p1:0"
+    else:
+        assert first.startswith("item_id,source,post_id")

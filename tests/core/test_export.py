@@ -292,3 +292,24 @@ def test_round_trip_keeps_the_media_index_of_each_item(project: Project, tmp_pat
     with again.open_store() as store:
         assert _labels(store) == before
         assert store.resolve_item("7_2").uid == "labels:7:2"
+
+
+@pytest.mark.parametrize("images_root", [False, True])
+def test_crisismmd_round_trip_keeps_a_text_only_post_text_only(project: Project,
+                                                               tmp_path: Path,
+                                                               images_root: bool) -> None:
+    # A text-only item is exported with an empty image cell: read back, that means no
+    # image (no media row, no "unreadable: empty path" error), not a missing picture.
+    _import_texts(project, tmp_path, ["Roads closed downtown"])
+    out = tmp_path / "task_damage_text_img_train.tsv"
+    with project.open_store() as store:
+        Exporter(store, tasks=["damage"]).write(out, "crisismmd")
+        before = _labels(store)
+    again = Project.open(tmp_path / "again", create=True)
+    options = {"images_root": tmp_path} if images_root else {}
+    _import(again, out, **options)
+    with again.open_store() as store:
+        assert _labels(store) == before == {("0", 0): "mild_damage"}
+        assert store.counts()["media"] == {}
+        assert store.item_images([store.resolve_item("0_0").id]) == {
+            store.resolve_item("0_0").id: (None, None)}

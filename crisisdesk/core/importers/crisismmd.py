@@ -95,17 +95,20 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
             continue
         seen[image_id] = (number, row["label"])
         declared = row["image"].strip()
-        if images_root is None:
+        # An empty image cell is a text-only post (crisisdesk's own export writes one
+        # so): no media at all, neither a missing picture nor an unreadable one.
+        media: list[MediaRef] = []
+        if declared and images_root is None:
             unattached += 1
-            media = MediaRef(declared, None, int(n), status="missing", reason=NO_ROOT,
-                             quiet=True, external_id=image_id)
-        else:
+            media = [MediaRef(declared, None, int(n), status="missing", reason=NO_ROOT,
+                              quiet=True, external_id=image_id)]
+        elif declared:
             resolved, reason = resolve_inside(images_root, declared)
-            media = MediaRef(declared, resolved, int(n), external_id=image_id,
-                             status=None if resolved else "unreadable", reason=reason)
+            media = [MediaRef(declared, resolved, int(n), external_id=image_id,
+                              status=None if resolved else "unreadable", reason=reason)]
         yield PostRecord(
             post_id=tweet_id, where=where, text=row["tweet_text"], platform="twitter",
-            event=row["event_name"].strip() or None, media=[media],
+            event=row["event_name"].strip() or None, media=media,
             labels=[LabelRef(task, row["label"], (row.get("split") or "").strip() or split)],
         )
     if unattached:

@@ -327,7 +327,7 @@ def test_the_sidecar_says_which_texts_the_head_was_trained_on(tmp_path) -> None:
     with project.open_store() as store:
         source = store.active_model_version("damage")["config"]["text_source"]
     # every labelled item is used (train, dev and test alike), 30 of 240 with a caption
-    assert source == "tweet+caption:llava-test@4bit (30 of 240 items)"
+    assert source == "tweet+caption:llava-test@4bit (30 of 240 labelled items)"
 
     image_only = TrainJob(project, "damage", image_encoder="img-enc", text_encoder=None,
                           variant="image_only", recipe=FAST)

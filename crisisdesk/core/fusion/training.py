@@ -267,7 +267,9 @@ class TrainJob:
         if not sources:
             return "tweet"
         captioners = ",".join(sorted(set(sources.values())))
-        return f"tweet+caption:{captioners} ({len(sources)} of {len(data.items)} items)"
+        # Counted over the task's labelled items (train, validation and scored alike).
+        return (f"tweet+caption:{captioners} ({len(sources)} of {len(data.items)} "
+                "labelled items)")
 
     def _register(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
                   figures: dict[str, Any]) -> None:

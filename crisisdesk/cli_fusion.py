@@ -39,8 +39,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return PROBLEMS
     report = job.report
     recipe = job.recipe
-    print(f"{report.task} ({report.variant}, {job.config_overrides or 'default config'}): "
-          f"trained on {report.sizes} with {recipe.optimizer} lr {recipe.lr:g} weight decay "
+    options = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in job.config_overrides.items())
+    sizes = " / ".join(f"{split} {n:,}" for split, n in report.sizes.items())
+    print(f"{report.task} ({report.variant}, {options or 'default config'}): "
+          f"trained on {sizes} items with {recipe.optimizer} lr {recipe.lr:g} weight decay "
           f"{recipe.weight_decay:g} batch {recipe.batch_size}, selecting on validation "
           f"{recipe.select.replace('_', ' ')} (patience {recipe.patience})")
     for seed in report.seeds:
@@ -51,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "scored" in seed:
             line += f"; {report.scored_split}: {_figures(seed['scored'])}"
         print(line)
-    if report.summary:
+    if report.summary and len(report.seeds) > 1:  # one seed: its own line has them
         summary = ", ".join(f"{k.replace('_', ' ')} {v['mean']:.1%} ± {v['std']:.1%}"
                             for k, v in report.summary.items())
         print(f"  mean of {len(report.seeds)} seeds on {report.scored_split}: {summary}")

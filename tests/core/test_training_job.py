@@ -394,3 +394,18 @@ def test_predictions_from_before_their_inputs_were_kept_are_redone_once(tmp_path
     again = PredictJob(project, ["damage"])
     list(again.run())
     assert again.report.tasks["damage"]["predicted"] == 0
+
+
+def test_the_train_summary_reads_as_sentences_not_python(tmp_path, capsys) -> None:
+    """Sizes and options as words; a mean and spread only over several seeds."""
+    project = _project(tmp_path, n=120)
+    assert main(["train", str(project.root), "--task", "damage", "--text-encoder", "txt-enc",
+                 "--head", "mlp", "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "{" not in out and "}" not in out, out
+    assert "trained on train 76 / validation 8 / dev 18 items" in out
+    assert "single head mlp" in out
+    assert "mean of" not in out  # one seed: its own line says its figures
+    assert main(["train", str(project.root), "--task", "damage", "--text-encoder", "txt-enc",
+                 "--epochs", "2", "--seeds", "2"]) == 0
+    assert "mean of 2 seeds on dev:" in capsys.readouterr().out

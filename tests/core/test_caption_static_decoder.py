@@ -82,14 +82,15 @@ def test_static_decoding_matches_generate_on_a_padded_batch(tiny_llava_fp32, ima
     _assert_same_as_generate(captioner, inputs, decoded, reference)
 
 
-def test_eager_attention_gets_an_additive_mask_and_the_same_logits(tiny_llava_dir,
+def test_eager_attention_gets_an_additive_mask_and_the_same_logits(tiny_llava_fp32,
                                                                    images) -> None:
-    from transformers import AutoProcessor, LlavaForConditionalGeneration
+    import tiny_llava
 
-    model = LlavaForConditionalGeneration.from_pretrained(
-        str(tiny_llava_dir), attn_implementation="eager").eval()
+    _, processor = tiny_llava_fp32
+    model = tiny_llava.build_model(processor.tokenizer)  # a fresh one: the fixture is shared
+    model.set_attn_implementation("eager")
     assert model.model.language_model.config._attn_implementation == "eager"
-    captioner = _captioner(model, AutoProcessor.from_pretrained(str(tiny_llava_dir)))
+    captioner = _captioner(model, processor)
     inputs = _inputs(captioner, images[:3], TWEETS[:3])
     reference = captioner.generate(inputs, output_logits=True, return_dict_in_generate=True,
                                    min_new_tokens=NEW)

@@ -121,14 +121,14 @@ class LocalCaptioner:
             return 16
         import torch
 
+        from crisisdesk.core.captions.static_decoder import cache_geometry
+
         free, _ = torch.cuda.mem_get_info(torch.device(self.device))
-        text = self.model.config.get_text_config(decoder=True)
-        heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-        head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+        layers, heads, head_dim = cache_geometry(self.model.config)
         # keys + values of every layer for ~1,024 positions (prompt + caption) in 16 bits,
         # and a quarter more for activations (measured on an H200 with LLaVA-1.5-7B:
         # 0.45 GB per row at batch 128 for 896 positions, against 0.47 GB of cache).
-        per_row = 2 * 2 * text.num_hidden_layers * heads * head_dim * 1024 * 1.25
+        per_row = 2 * 2 * layers * heads * head_dim * 1024 * 1.25
         return int(max(1, min(128, free * 0.8 // per_row)))
 
     @classmethod

@@ -55,6 +55,15 @@ def supports(model: Any) -> str | None:
     return None
 
 
+def cache_geometry(config: Any) -> tuple[int, int, int]:
+    """(layers, key/value heads, head width) of a model's key/value cache: what one cached
+    position costs (x2 for keys and values, x bytes per value)."""
+    text = config.get_text_config(decoder=True)
+    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    return text.num_hidden_layers, heads, head_dim
+
+
 @dataclass
 class Decoded:
     """New tokens per row (``pad_token_id`` after a row's end of sequence), and the
@@ -82,9 +91,7 @@ class _Shape:
         self.cache = StaticCache(config=model.config, max_cache_len=cache_length)
         if not all(type(layer) is StaticLayer for layer in self.cache.layers):
             raise ValueError("the model's cache layers are not all static")
-        text = model.config.get_text_config(decoder=True)
-        heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-        head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+        _, heads, head_dim = cache_geometry(model.config)
         probe = torch.empty((batch, heads, 1, head_dim), dtype=dtype, device=device)
         for layer in self.cache.layers:
             layer.lazy_initialization(probe, probe)  # allocates (batch, heads, length, dim)

@@ -65,10 +65,9 @@ def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | Non
     n = len(items)
     image = np.zeros((n, 1), dtype=np.float32)
     image_present = np.zeros(n, dtype=bool)
+    usable_images, texts = _usable_keys(store, items, image_encoder, text_encoder)
     if image_encoder:
-        facts = store.item_images(items)
-        shas = [facts.get(i, (None, None)) for i in items]
-        wanted = [sha for sha, status in shas if sha and status == "ok"]
+        wanted = list(usable_images.values())
         vectors = store.get_embeddings("image", image_encoder, wanted)
         lacking = sum(1 for sha in wanted if sha not in vectors)
         if lacking and strict:
@@ -77,14 +76,14 @@ def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | Non
                 f"embed PROJECT --encoder {image_encoder} --kind image")
         dim = len(next(iter(vectors.values()))) if vectors else _dim(store, image_encoder)
         image = np.zeros((n, dim), dtype=np.float32)
-        for row, (sha, status) in enumerate(shas):
-            if sha and status == "ok" and sha in vectors:
+        for row, item in enumerate(items):
+            sha = usable_images.get(item)
+            if sha in vectors:
                 image[row] = vectors[sha]
                 image_present[row] = True
     text = np.zeros((n, 1), dtype=np.float32)
     text_present = np.zeros(n, dtype=bool)
     if text_encoder:
-        texts = {t.item: t.key for t in store.item_texts(items)}
         vectors = store.get_embeddings("text", text_encoder, list(texts.values()))
         lacking = sum(1 for key in texts.values() if key not in vectors)
         if lacking and strict:
@@ -112,19 +111,12 @@ def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None
     exist; complete is False while the item has an image or a text not embedded yet
     (a new caption makes a new text), i.e. while the embed job has work left for it."""
     items = list(items)
-    images: dict[int, str | None] = {}
-    have_images: set[str] = set()
-    if image_encoder:
-        images = {item: sha if status == "ok" else None
-                  for item, (sha, status) in store.item_images(items).items()}
-        shas = [sha for sha in images.values() if sha]
-        have_images = set(shas) - set(store.missing_keys("image", image_encoder, shas))
-    texts: dict[int, str] = {}
-    have_texts: set[str] = set()
-    if text_encoder:
-        texts = {t.item: t.key for t in store.item_texts(items)}
-        have_texts = set(texts.values()) - set(
-            store.missing_keys("text", text_encoder, texts.values()))
+    images, texts = _usable_keys(store, items, image_encoder, text_encoder)
+    have_images = set(images.values()) - set(
+        store.missing_keys("image", image_encoder, images.values())) if image_encoder \
+        else set()
+    have_texts = set(texts.values()) - set(
+        store.missing_keys("text", text_encoder, texts.values())) if text_encoder else set()
     out = {}
     for item in items:
         sha, key = images.get(item), texts.get(item)
@@ -133,6 +125,17 @@ def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None
         complete = (not sha or bool(seen_image)) and (not key or bool(seen_text))
         out[item] = (f"{seen_image}|{seen_text}", complete)
     return out
+
+
+def _usable_keys(store: Store, items: list[int], image_encoder: str | None,
+                 text_encoder: str | None) -> tuple[dict[int, str], dict[int, str]]:
+    """The embedding keys a head reading these encoders looks up, by item: the sha256 of
+    each usable image (status ok; text-only posts and missing or unreadable images have
+    none) and the key of each item's text (the tweet, then its caption)."""
+    images = {item: sha for item, (sha, status) in store.item_images(items).items()
+              if sha and status == "ok"} if image_encoder else {}
+    texts = {t.item: t.key for t in store.item_texts(items)} if text_encoder else {}
+    return images, texts
 
 
 def _dim(store: Store, encoder: str) -> int:

@@ -20,7 +20,9 @@ PARTS=${PARTS:-tests caption embed}  # which parts to run
 [[ $PARTS == *caption* ]] && timeout 330 python3 bench/caption_bench.py --arch llava-1.5-7b --device cuda --quant none,4bit \
     --batch-sizes "${CAPTION_BATCHES:-64,128,192}" --paths decoder,localcaptioner,generate \
     --generate-max-batch 64 2>&1 | grep -v -E "^$|Loading weights" | tee "$OUT/caption.jsonl"
-# stage-pieces 2: the CPU stacks half a batch while the GPU encodes the other (untried yet)
+# Untried on a GPU yet: all-fp16 LayerNorms and QuickGELU folded into SiLU (both on), and
+# stage-pieces 2 (the CPU stacks half a batch while the GPU encodes the other). The anchor
+# is gpu_anchor.py's GELU ViT-L-14 (the last session's figures were against ViT-L-14-quickgelu).
 for pieces in 1 2; do
   [[ $PARTS == *embed* ]] && timeout 100 python3 bench/embed_bench.py --arch ViT-L-14-quickgelu \
       --images 2000 --anchor --stage-pieces $pieces --json "$OUT/embed.jsonl" 2>&1 | tail -8

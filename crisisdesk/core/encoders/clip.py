@@ -10,7 +10,9 @@ Weights come from one of the registry's routes (see ``crisisdesk.core.models.reg
   ``open_clip_model.safetensors`` or ``open_clip_pytorch_model.bin``), through open_clip's
   ``local-dir:`` schema.
 
-The model is frozen and in eval mode: fp16 on CUDA, fp32 elsewhere. Texts longer than the
+The model is frozen and in eval mode: all fp16 on CUDA, fp32 elsewhere
+(:func:`inference_precision`), with OpenAI's QuickGELU folded into SiLU
+(:func:`fold_quick_gelu`: the same function, faster). Texts longer than the
 context are never truncated: their BPE tokens are split into overlapping windows
 (:func:`token_windows`), every window is encoded, and the windows are pooled back into one
 vector per text (:func:`pool_windows`).
@@ -36,16 +38,21 @@ from crisisdesk.core.encoders.clip_images import (
     ClipImageLoader,
     split_preprocess,
 )
+from crisisdesk.core.encoders.clip_loading import (
+    check_tokenizer_supported,
+    fold_quick_gelu,
+    inference_precision,
+    load_failure,
+    model_source,
+    resolve_device,
+    unsupported_tokenizer,
+)
 
 if TYPE_CHECKING:
     import torch
 
 #: Windows encoded per forward pass of the text tower.
 TEXT_CHUNK = 256
-#: Routes whose ``source`` is a checkpoint file / a hub-style folder.
-FILE_ROUTES = ("file", "hub-cache")
-FOLDER_ROUTES = ("folder", "package")
-ROUTES = ("pretrained", *FILE_ROUTES, *FOLDER_ROUTES)
 
 
 class ClipEncoder(Encoder):
@@ -107,18 +114,17 @@ class ClipEncoder(Encoder):
 
         if str(device).startswith("cuda"):
             # A GPU embed job decodes in the shared decoder pool. Start it here, before
-            # _resolve_device and the model initialise CUDA: forking is safe before then,
+            # resolve_device and the model initialise CUDA: forking is safe before then,
             # and the workers are ready by the time the weights are on the GPU.
             from crisisdesk.core.decoder_pool import start_ahead
 
             start_ahead()
-        torch_device = _resolve_device(device)
-        on_cuda = torch_device.type == "cuda"
-        precision = "fp16" if on_cuda else "fp32"
-        dtype = torch.float16 if on_cuda else torch.float32
+        torch_device = resolve_device(device)
+        precision = inference_precision(torch_device)
+        dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
 
-        model_name, pretrained, force_quick_gelu = _model_source(arch, route, source)
-        _check_tokenizer_supported(model_name)
+        model_name, pretrained, force_quick_gelu = model_source(arch, route, source)
+        check_tokenizer_supported(model_name)
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
                 model_name,
@@ -131,13 +137,14 @@ class ClipEncoder(Encoder):
             )
             tokenizer = open_clip.get_tokenizer(model_name)
         except Exception as exc:  # open_clip raises RuntimeError/ValueError/pickle errors
-            raise EncoderError(_load_failure(name, route, source, exc)) from exc
+            raise EncoderError(load_failure(name, route, source, exc)) from exc
         if not isinstance(tokenizer, open_clip.SimpleTokenizer) or \
                 getattr(tokenizer, "reduction_fn", None) is not None:
-            raise EncoderError(_unsupported_tokenizer(model_name, type(tokenizer).__name__))
+            raise EncoderError(unsupported_tokenizer(model_name, type(tokenizer).__name__))
 
         model.eval()
         model.requires_grad_(False)
+        fold_quick_gelu(model)  # same function, one fused activation (see its docstring)
         return cls(name, model, preprocess, tokenizer, torch_device, dtype)
 
     # -- images ----------------------------------------------------------------------
@@ -306,102 +313,3 @@ class ClipEncoder(Encoder):
                 features = self.model.encode_text(chunk)
                 out.append(F.normalize(features.float(), dim=-1).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
-
-
-def _resolve_device(device: str) -> torch.device:
-    import torch
-
-    try:
-        torch_device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise EncoderError(f"unknown device {device!r} (use cpu, cuda or cuda:N)") from exc
-    if torch_device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EncoderError(f"device {device!r} asked for, but CUDA is not available "
-                               "here; use device 'cpu'")
-        if torch_device.index is None:
-            torch_device = torch.device("cuda", torch.cuda.current_device())
-    return torch_device
-
-
-def _model_source(arch: str | None, route: str, source: str | Path
-                  ) -> tuple[str, str | None, bool]:
-    """(open_clip model name, pretrained tag or file, force QuickGELU) for a route."""
-    import open_clip
-
-    if route not in ROUTES:
-        raise EncoderError(f"unknown model route {route!r}; expected one of {ROUTES}")
-    path = Path(source).expanduser() if route != "pretrained" else None
-    if path is not None and path.is_dir() and route in FILE_ROUTES and \
-            (path / "open_clip_config.json").is_file():
-        route = "folder"  # a hub snapshot folder: it carries its own config
-    if route in FOLDER_ROUTES:
-        assert path is not None
-        if not path.is_dir():
-            raise EncoderError(f"{path}: no such folder")
-        if not (path / "open_clip_config.json").is_file():
-            raise EncoderError(f"{path} has no open_clip_config.json: not an open_clip "
-                               "model folder (a checkpoint file needs its architecture)")
-        if not any(any(path.glob(pattern)) for pattern in ("*.safetensors", "*.bin", "*.pth")):
-            raise EncoderError(f"{path} has no weights (open_clip_model.safetensors or "
-                               "open_clip_pytorch_model.bin)")
-        return f"local-dir:{path.absolute()}", None, False
-    if not arch:
-        raise EncoderError(f"route {route!r} needs the open_clip architecture "
-                           "(e.g. ViT-B-32-quickgelu)")
-    if open_clip.get_model_config(arch) is None:
-        raise EncoderError(f"open_clip has no architecture {arch!r} "
-                           "(see open_clip.list_models())")
-    if route == "pretrained":
-        tag = str(source)
-        tag_cfg = open_clip.get_pretrained_cfg(arch, tag)
-        if not tag_cfg:
-            known = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
-            raise EncoderError(f"open_clip has no pretrained weights {tag!r} for {arch} "
-                               f"(known tags: {known})")
-        # OpenAI-trained weights need QuickGELU even when named without -quickgelu.
-        return arch, tag, bool(tag_cfg.get("quick_gelu", False))
-    assert path is not None
-    if not path.is_file():
-        raise EncoderError(f"{path}: no such checkpoint file")
-    return arch, str(path.absolute()), False
-
-
-def _check_tokenizer_supported(model_name: str) -> None:
-    """Refuse models whose texts crisisdesk cannot window (before building them)."""
-    import open_clip
-
-    try:
-        config = open_clip.get_model_config(model_name) or {}
-    except (OSError, ValueError) as exc:
-        raise EncoderError(f"cannot read the model config of {model_name}: {exc}") from exc
-    text_cfg = config.get("text_cfg", {})
-    if text_cfg.get("hf_tokenizer_name") or text_cfg.get("hf_model_name"):
-        raise EncoderError(_unsupported_tokenizer(model_name, "HFTokenizer"))
-    if text_cfg.get("tokenizer_kwargs", {}).get("reduction_mask"):
-        raise EncoderError(_unsupported_tokenizer(model_name, "a reduction-mask tokenizer"))
-    if not model_name.startswith("local-dir:") and "siglip" in model_name.lower():
-        raise EncoderError(_unsupported_tokenizer(model_name, "SigLipTokenizer"))
-
-
-def _unsupported_tokenizer(model_name: str, kind: str) -> str:
-    return (f"{model_name} uses {kind}; crisisdesk windows long texts itself and supports "
-            "CLIP models with open_clip's BPE SimpleTokenizer only")
-
-
-def _load_failure(name: str, route: str, source: str | Path, exc: Exception) -> str:
-    import pickle
-
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
-        hint = ("the checkpoint holds more than tensors and is only read with "
-                "weights_only=True; convert it to .safetensors")
-    elif any(sign in str(exc) for sign in ("Missing key", "Unexpected key", "size mismatch",
-                                            "width changed")):
-        hint = "the weights do not fit this architecture (wrong --arch?)"
-    elif route == "pretrained":
-        hint = ("open_clip could not find these weights offline; "
-                f"run: crisisdesk models download {name}")
-    else:
-        hint = "the file or folder is not a usable open_clip checkpoint"
-    return f"cannot load model {name!r} ({route}: {source}): {hint}\n{text}"

@@ -190,6 +190,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from crisisdesk.core.exporters import Exporter
     from crisisdesk.core.project import ProjectError
 
+    # Without --format the file's suffix says it: `labels.jsonl` once got CSV.
+    fmt = args.format or ("jsonl" if Path(args.out).suffix.lower() in
+                          (".jsonl", ".ndjson") else "csv")
+    if args.for_spreadsheet and fmt != "csv":
+        return _fail(f"--for-spreadsheet writes CSV only (this export is {fmt})")
     try:
         store = _open_store(args.project)
     except ProjectError as exc:
@@ -198,13 +203,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             exporter = Exporter(store, tasks=[args.task] if args.task else None,
                                 only_corrected=args.only_corrected,
-                                hash_authors=args.hash_authors)
+                                hash_authors=args.hash_authors,
+                                for_spreadsheet=args.for_spreadsheet)
         except ValueError as exc:
             return _fail(str(exc))
         try:
-            # Without --format the file's suffix says it: `labels.jsonl` once got CSV.
-            fmt = args.format or ("jsonl" if Path(args.out).suffix.lower() in
-                                  (".jsonl", ".ndjson") else "csv")
             files = exporter.write(Path(args.out), fmt)
         except (OSError, ValueError) as exc:  # a folder in the way, no permission, disk full
             return _fail(f"cannot export to {args.out}: {exc}")
@@ -277,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "task file, only the labels a person gave in that task)")
     p.add_argument("--hash-authors", action="store_true",
                    help="replace author handles by a salted hash")
+    p.add_argument("--for-spreadsheet", action="store_true",
+                   help="CSV to read in Excel or LibreOffice: a UTF-8 byte order mark, and "
+                        "a ' before text starting with = + - @ tab or CR (no formula runs); "
+                        "re-import the plain CSV or JSONL instead, as the ' stays in the text")
     p.set_defaults(func=cmd_export)
 
     from crisisdesk.cli_captions import add_parsers as add_captions

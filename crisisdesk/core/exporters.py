@@ -3,6 +3,10 @@
 Each export holds, per item and task, the current label (with who gave it), the split,
 and the latest prediction with its confidence. Files are written to a temporary name
 and renamed into place, so a crash never leaves half a file where the export should be.
+
+The CSV can also be written for reading in a spreadsheet (``for_spreadsheet``): a UTF-8
+byte order mark, and text cells that a spreadsheet would run as a formula quoted. Such a
+file is for people, not for re-import: the quote marks stay in the text.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ POST_COLUMNS = ("item_id", "source", "post_id", "n", "event", "platform", "creat
                 "author", "language", "url", "text", "image", "image_sha256")
 TASK_COLUMNS = ("label", "label_source", "annotator", "labelled_at", "split", "prediction",
                 "confidence", "model_version")
+# A cell starting with one of these is run as a formula by Excel and LibreOffice (OWASP
+# "CSV injection"); OWASP lists tab and carriage return too, as some spreadsheets drop
+# leading whitespace before they read the cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def hash_author(author: str | None, salt: str) -> str | None:
@@ -33,21 +41,35 @@ def hash_author(author: str | None, salt: str) -> str | None:
     return "anon-" + hashlib.sha256(f"{salt}:{author}".encode()).hexdigest()[:16]
 
 
+def spreadsheet_safe(value: object) -> object:
+    """A cell value that a spreadsheet shows as text: a string that starts like a formula
+    gets a leading ``'`` (OWASP's advice); numbers and other strings are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _column(task: str, key: str) -> str:
     return task if key == "label" else f"{task}_{key}"
 
 
 class Exporter:
-    """Writes the labels of a project's items in one of :data:`EXPORT_FORMATS`."""
+    """Writes the labels of a project's items in one of :data:`EXPORT_FORMATS`.
+
+    ``for_spreadsheet`` (CSV only) writes a CSV to open in Excel or LibreOffice: a UTF-8
+    BOM and formula-looking text cells quoted (see :func:`spreadsheet_safe`).
+    """
 
     def __init__(self, store: Store, *, tasks: list[str] | None = None,
-                 only_corrected: bool = False, hash_authors: bool = False) -> None:
+                 only_corrected: bool = False, hash_authors: bool = False,
+                 for_spreadsheet: bool = False) -> None:
         known = list(builtin_schemes())
         for task in tasks or []:
             if task not in known:
                 raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(known)}")
         self.store, self.tasks = store, tasks or known
         self.only_corrected, self.salt = only_corrected, store.salt() if hash_authors else None
+        self.for_spreadsheet = for_spreadsheet
 
     def items(self) -> Iterator[dict[str, Any]]:
         """The items to export, authors hashed when asked."""
@@ -58,6 +80,8 @@ class Exporter:
 
     def write(self, out: Path, fmt: str) -> list[Path]:
         """Write the export; return the files written."""
+        if self.for_spreadsheet and fmt != "csv":
+            raise ValueError(f"the spreadsheet export is CSV only, not {fmt}")
         if fmt == "csv":
             return [self._csv(out)]
         if fmt == "jsonl":
@@ -70,12 +94,17 @@ class Exporter:
         """One row per item: the post's fields, then per task label, split, prediction."""
         header = list(POST_COLUMNS) + [_column(t, k) for t in self.tasks for k in TASK_COLUMNS]
         with atomic_write(out) as handle:
+            if self.for_spreadsheet:
+                handle.write("\ufeff")  # without it Excel reads the file as the local code page
             writer = csv.writer(handle)
             writer.writerow(header)
             for item in self.items():
                 row = [item[c] for c in POST_COLUMNS]
                 row += [item["tasks"][t][k] for t in self.tasks for k in TASK_COLUMNS]
-                writer.writerow(["" if v is None else v for v in row])
+                cells = ["" if v is None else v for v in row]
+                if self.for_spreadsheet:
+                    cells = [spreadsheet_safe(v) for v in cells]
+                writer.writerow(cells)
         return out
 
     def _jsonl(self, out: Path) -> Path:

@@ -291,6 +291,28 @@ def test_export_onto_a_folder_is_a_clear_error(project: Path, tmp_path: Path,
     assert in_the_way.is_dir() and not any(in_the_way.iterdir())
 
 
+def test_export_for_spreadsheet_writes_a_bom_and_quotes_formulas(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["label", str(project), "posts:p3:0", "--task", "informative",
+                 "--label", "informative", "--annotator", "=cmd|' /C calc'!A0"]) == 0
+    out = tmp_path / "sheet.csv"
+    assert main(["export", str(project), str(out), "--for-spreadsheet"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"wrote {out}")
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfitem_id,")
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = {r["item_id"]: r for r in csv.DictReader(handle)}
+    assert rows["posts:p3:0"]["informative_annotator"] == "'=cmd|' /C calc'!A0"
+    assert rows["posts:p1:0"]["text"] == "Bridge on Main St collapsed"
+
+
+def test_export_for_spreadsheet_in_another_format_is_usage_error(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "labels.jsonl"
+    assert main(["export", str(project), str(out), "--for-spreadsheet"]) == 2
+    assert "--for-spreadsheet writes CSV only" in capsys.readouterr().err
+    assert not out.exists()
+
+
 # --- no command, open, --version ------------------------------------------------------
 
 def test_no_command_opens_the_app_on_the_last_project(

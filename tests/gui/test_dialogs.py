@@ -151,6 +151,35 @@ def test_export_jsonl_of_every_item_keeps_authors(qtbot, demo_like_project, tmp_
     assert "alice" in {r["author"] for r in records}
 
 
+def test_spreadsheet_checkbox_is_for_csv_and_reaches_the_exporter(qtbot, demo_like_project,
+                                                                  tmp_path) -> None:
+    dialog = ExportDialog(demo_like_project)
+    qtbot.addWidget(dialog)
+    _choose(dialog.format, "jsonl")
+    assert not dialog.for_spreadsheet.isEnabled()
+    _choose(dialog.format, "csv")
+    assert dialog.for_spreadsheet.isEnabled() and not dialog.for_spreadsheet.isChecked()
+    dialog.for_spreadsheet.setChecked(True)
+    out = tmp_path / "sheet.csv"
+    dialog.out.setText(str(out))
+    with qtbot.waitSignal(dialog.exported, timeout=10_000):
+        dialog.export_button.click()
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfitem_id,")
+    with demo_like_project.open_store() as store:
+        (params,) = store.conn.execute("SELECT params FROM jobs WHERE kind = 'export'"
+                                       ).fetchone()
+    assert json.loads(params)["for_spreadsheet"] is True
+
+
+def test_leaving_csv_unchecks_the_spreadsheet_option(qtbot, demo_like_project) -> None:
+    dialog = ExportDialog(demo_like_project)
+    qtbot.addWidget(dialog)
+    _choose(dialog.format, "csv")
+    dialog.for_spreadsheet.setChecked(True)
+    _choose(dialog.format, "crisismmd")
+    assert not dialog.for_spreadsheet.isChecked()
+
+
 def test_export_to_an_unwritable_place_shows_the_error(qtbot, demo_like_project,
                                                        tmp_path) -> None:
     blocker = tmp_path / "a_file"

@@ -1,4 +1,5 @@
-"""The export dialog: format, task, only corrected, hashed authors, where to write.
+"""The export dialog: format, task, only corrected, hashed authors, a CSV for a
+spreadsheet, where to write.
 
 The file is written by the core :class:`~crisisdesk.core.exporters.Exporter` (temp file
 + rename), in a worker thread as a tracked job (``export`` in the jobs table).
@@ -43,12 +44,15 @@ class ExportJob:
     kind = "export"
 
     def __init__(self, project: Project, out: Path, fmt: str, tasks: list[str] | None,
-                 only_corrected: bool, hash_authors: bool) -> None:
+                 only_corrected: bool, hash_authors: bool, for_spreadsheet: bool = False
+                 ) -> None:
         self.project, self.out, self.fmt = project, out, fmt
         self.tasks, self.only_corrected, self.hash_authors = tasks, only_corrected, hash_authors
+        self.for_spreadsheet = for_spreadsheet
         self.files: list[Path] = []
         params = {"out": str(out), "format": fmt, "tasks": tasks,
-                  "only_corrected": only_corrected, "hash_authors": hash_authors}
+                  "only_corrected": only_corrected, "hash_authors": hash_authors,
+                  "for_spreadsheet": for_spreadsheet}
         self._run = tracked(project, self.kind, params, self._body(),
                             result=lambda: {"files": [str(f) for f in self.files]})
 
@@ -67,7 +71,8 @@ class ExportJob:
         yield Progress(0, 1, f"writing {self.out.name}")
         with self.project.open_store() as store:  # opened in the worker thread
             exporter = Exporter(store, tasks=self.tasks, only_corrected=self.only_corrected,
-                                hash_authors=self.hash_authors)
+                                hash_authors=self.hash_authors,
+                                for_spreadsheet=self.for_spreadsheet)
             self.files = exporter.write(self.out, self.fmt)
         yield Progress(1, 1, f"wrote {', '.join(f.name for f in self.files)}")
 
@@ -94,6 +99,12 @@ class ExportDialog(QDialog):
             self.task.addItem(task, task)
         self.only_corrected = QCheckBox("Only items with a label given by a person")
         self.hash_authors = QCheckBox("Replace author handles by a salted hash")
+        self.for_spreadsheet = QCheckBox("For a spreadsheet (Excel, LibreOffice)")
+        self.for_spreadsheet.setToolTip(
+            "Writes a UTF-8 byte order mark, so that accents, emoji and Arabic show right,\n"
+            "and puts a ' before text starting with = + - @, a tab or a carriage return,\n"
+            "so that no tweet runs as a formula. The ' stays in the text: to re-import,\n"
+            "export a plain CSV or JSON Lines.")
         self.out = QLineEdit()
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
@@ -105,6 +116,7 @@ class ExportDialog(QDialog):
         form.addRow("Task", self.task)
         form.addRow("", self.only_corrected)
         form.addRow("", self.hash_authors)
+        form.addRow("", self.for_spreadsheet)
         form.addRow("Write to", where)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -122,12 +134,21 @@ class ExportDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(buttons)
         self.format.currentIndexChanged.connect(self._suggest_path)
+        self.format.currentIndexChanged.connect(self._offer_spreadsheet)
         self.task.currentIndexChanged.connect(self._suggest_path)
         self._suggest_path()
+        self._offer_spreadsheet()
 
     def _writes_folder(self) -> bool:
         # CrisisMMD export of several tasks writes one file per task into a folder.
         return self.format.currentData() == "crisismmd" and not self.task.currentData()
+
+    def _offer_spreadsheet(self) -> None:
+        """The spreadsheet option is for CSV only; another format clears it."""
+        is_csv = self.format.currentData() == "csv"
+        self.for_spreadsheet.setEnabled(is_csv)
+        if not is_csv:
+            self.for_spreadsheet.setChecked(False)
 
     def _suggest_path(self) -> None:
         """Propose a path in the project's exports/ folder until the analyst picks one."""
@@ -160,9 +181,10 @@ class ExportDialog(QDialog):
         fmt, task = self.format.currentData(), self.task.currentData()
         project = self.project
         only, hashed = self.only_corrected.isChecked(), self.hash_authors.isChecked()
+        sheet = self.for_spreadsheet.isChecked()
 
         def make_job() -> ExportJob:
-            return ExportJob(project, out, fmt, [task] if task else None, only, hashed)
+            return ExportJob(project, out, fmt, [task] if task else None, only, hashed, sheet)
 
         title = f"Export {out.name}"
         if self.jobs is not None:

@@ -270,6 +270,20 @@ class ImportJob:
         finally:
             if writer is not None:
                 writer.close()
+                self._report_still_missing(path, list(writer.still_missing.values()))
+
+    def _report_still_missing(self, path: Path, declared: list[str], shown: int = 5) -> None:
+        """One line for the stored images this import looked for again and did not find
+        (they stay missing): a re-import with an ``--images-root`` that is not the right
+        folder would otherwise attach nothing and say nothing."""
+        if not declared:
+            return
+        root = self.options.images_root
+        names = ", ".join(declared[:shown]) + (
+            f" and {len(declared) - shown} more" if len(declared) > shown else "")
+        self.report.add(Where(str(path)), f"{len(declared)} images not found"
+                        f"{f' under {root}' if root else ''}: {names}; they stay missing",
+                        "warning")
 
     def _start_writer(self, store: Store, path: Path, fmt: str, name: str) -> RecordWriter:
         """Register the source (on its first records only) and make its writer."""

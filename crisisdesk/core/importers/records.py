@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.words import plural
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,16 @@ class MediaRef:
 
 @dataclass
 class LabelRef:
-    """A label a source gives to the items of a record, with its split if any."""
+    """A label a source gives to the items of a record, with its split if any, and who
+    gave it when the source says (crisisdesk's own exports do: ``<task>_label_source``,
+    ``<task>_annotator``, ``<task>_labelled_at``); else it is recorded as imported."""
 
     task: str
     label: str
     split: str | None = None
+    source: str | None = None
+    annotator: str | None = None
+    labelled_at: str | None = None
 
 
 @dataclass
@@ -151,11 +157,13 @@ class ImportReport:
         """A few lines for a terminal: counts, then the first problems."""
         media = ", ".join(f"{n} {s}" for s, n in sorted(self.media_added.items())) or "none"
         lines = [
-            f"{'Cancelled' if self.cancelled else 'Imported'}: {self.posts_added} new posts, "
-            f"{self.items_added} new items, media added: {media}"
-            + (f", {self.media_attached} images attached" if self.media_attached else ""),
-            f"{self.labels_added} labels and {self.splits_added} splits added; "
-            f"{self.errors} errors, {self.warnings} warnings",
+            f"{'Cancelled' if self.cancelled else 'Imported'}: "
+            f"{plural(self.posts_added, 'new post')}, {plural(self.items_added, 'new item')}, "
+            f"media added: {media}"
+            + (f", {plural(self.media_attached, 'image')} attached" if self.media_attached
+               else ""),
+            f"{plural(self.labels_added, 'label')} and {plural(self.splits_added, 'split')} "
+            f"added; {plural(self.errors, 'error')}, {plural(self.warnings, 'warning')}",
         ]
         for problem in self.problems[:max_problems]:
             lines.append(f"  {problem}")

@@ -116,14 +116,21 @@ def _comparable(ref: LabelRef) -> tuple[str, str | None]:
     return (scheme.normalise(ref.label) if scheme else None) or ref.label, ref.split
 
 
-def _task_split(row: Mapping[str, Any], task: str) -> str | None:
-    """The row's ``<task>_split`` cell; the column's name matches without regard to case,
-    as the label columns' names do."""
-    wanted = f"{task}_split"
-    for key, value in row.items():
-        if isinstance(key, str) and key.strip().lower() == wanted:
-            return _clean(value)
-    return None
+# Per-task cells beside a label (``<task>_<key>``), as crisisdesk's exports write them.
+TASK_CELLS = ("split", "label_source", "annotator", "labelled_at")
+
+
+def _task_cells(row: Mapping[str, Any], task: str) -> dict[str, str | None]:
+    """The row's ``<task>_split``, ``<task>_label_source``, ``<task>_annotator`` and
+    ``<task>_labelled_at`` cells by key; the columns' names match without regard to
+    case, as the label columns' names do."""
+    wanted = {f"{task}_{key}": key for key in TASK_CELLS}
+    cells: dict[str, str | None] = {}
+    for column, value in row.items():
+        key = wanted.get(column.strip().lower()) if isinstance(column, str) else None
+        if key is not None:
+            cells.setdefault(key, _clean(value))  # the first such column, as for labels
+    return {key: cells.get(key) for key in TASK_CELLS}
 
 
 def split_media(value: Any) -> list[str]:
@@ -196,8 +203,11 @@ class RowReader:
         for task, column in self.labels.items():
             value = _clean(row.get(column))
             if value:
-                split = _task_split(row, task) or get.get("split")
-                record.labels.append(LabelRef(task, value, split.lower() if split else None))
+                cells = _task_cells(row, task)
+                split = cells["split"] or get.get("split")
+                record.labels.append(LabelRef(
+                    task, value, split.lower() if split else None, source=cells["label_source"],
+                    annotator=cells["annotator"], labelled_at=cells["labelled_at"]))
         return self._conflict(record, number) or record
 
     def _conflict(self, record: PostRecord, number: int) -> Problem | None:
@@ -266,16 +276,18 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
 
 
 def _flatten_tasks(obj: dict[str, Any]) -> None:
-    """Lift crisisdesk's own JSONL export shape (``"tasks": {task: {"label", "split"}}``)
-    into the flat ``<task>`` / ``<task>_split`` keys the row reader knows."""
+    """Lift crisisdesk's own JSONL export shape (``"tasks": {task: {"label", "split",
+    "label_source", ...}}``) into the flat ``<task>`` / ``<task>_split`` / ... keys the
+    row reader knows."""
     tasks = obj.get("tasks")
     if not isinstance(tasks, dict):
         return
     for task, entry in tasks.items():
         if isinstance(entry, dict) and entry.get("label"):
             obj.setdefault(str(task), entry["label"])
-            if entry.get("split"):
-                obj.setdefault(f"{task}_split", entry["split"])
+            for key in TASK_CELLS:
+                if entry.get(key):
+                    obj.setdefault(f"{task}_{key}", entry[key])
 
 
 def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],

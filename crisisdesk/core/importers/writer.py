@@ -14,9 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crisisdesk.core.imaging import ImageFacts, ImageLimits, inspect_image
-from crisisdesk.core.importers.records import ImportReport, MediaRef, PostRecord, Where
+from crisisdesk.core.importers.records import (
+    ImportReport,
+    LabelRef,
+    MediaRef,
+    PostRecord,
+    Where,
+)
 from crisisdesk.core.schemes import LabelScheme, builtin_schemes
-from crisisdesk.core.store import ItemRow, LabelChange, Store
+from crisisdesk.core.store import LABEL_SOURCES, ItemRow, LabelChange, Store, store_time
 
 SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "dev", "val": "dev",
                  "valid": "dev", "validation": "dev", "test": "test"}
@@ -32,6 +38,9 @@ class RecordWriter:
         self.schemes: dict[str, LabelScheme] = builtin_schemes()
         # Where each post was first seen in this import, to name it in difference reports.
         self.first_seen: dict[str, Where] = {}
+        # Stored media, recorded as missing, whose file this import did not find either
+        # (by media id: the declared path), for one line in the report at the end.
+        self.still_missing: dict[int, str] = {}
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -121,6 +130,8 @@ class RecordWriter:
                 if ref.path is not None and ref.path in facts:
                     if store.update_missing_media(match.media, str(ref.path), facts[ref.path]):
                         report.media_attached += 1
+                    elif match.media is not None and facts[ref.path].status == "missing":
+                        self.still_missing.setdefault(match.media, ref.declared)
                 targets.append(match.id)
                 continue
             n = ref.n if ref.n is not None else self._next_n(items)
@@ -173,12 +184,39 @@ class RecordWriter:
             if ref.split and split is None:
                 self.report.add(record.where, f"unknown split {ref.split!r}; split ignored",
                                 "warning")
+            given = self._provenance(record.where, ref)
             for item in targets:
                 if split and self.store.set_split(item, ref.task, split):
                     self.report.splits_added += 1
-                if not self.store.has_label_row(item, ref.task, label, "import"):
-                    changes.append(LabelChange(item, ref.task, label))
+                if not self.store.has_label_row(item, ref.task, label,
+                                                given.get("source") or "import",
+                                                given.get("annotator")):
+                    changes.append(LabelChange(item, ref.task, label, **given))
         if changes:
             self.store.add_labels(changes, annotator=self.source, source="import",
                                   skip_unchanged=False)
             self.report.labels_added += len(changes)
+
+    def _provenance(self, where: Where, ref: LabelRef) -> dict[str, str]:
+        """Who gave a label and when, as the source says (an export of another project):
+        the :class:`LabelChange` fields to keep. An unknown source makes it a plain
+        imported label; an unreadable time leaves the import's time."""
+        given: dict[str, str] = {}
+        if ref.source:
+            source = ref.source.strip().lower()
+            if source not in LABEL_SOURCES:
+                self.report.add(where, f"{ref.task}: unknown label source {ref.source!r} "
+                                f"(known: {', '.join(LABEL_SOURCES)}); imported as an "
+                                "import label", "warning")
+                return {}
+            given["source"] = source
+        if ref.annotator:
+            given["annotator"] = ref.annotator
+        if ref.labelled_at:
+            try:
+                given["given_at"] = store_time(ref.labelled_at)
+            except ValueError:
+                self.report.add(where, f"{ref.task}: labelled_at {ref.labelled_at!r} is not "
+                                "an ISO-8601 time; the label keeps the import's time",
+                                "warning")
+        return given

@@ -12,13 +12,13 @@ from crisisdesk.core.store.captions import (
     NewCaption,
     StoredCaption,
 )
-from crisisdesk.core.store.db import utc_now
+from crisisdesk.core.store.db import store_time, utc_now
 from crisisdesk.core.store.embeddings import EmbeddingsMixin, ImageToEmbed, ItemText, text_key
 from crisisdesk.core.store.labels import CurrentLabel, LabelChange, LabelsMixin
 from crisisdesk.core.store.models import ModelsMixin, Prediction
 from crisisdesk.core.store.posts import ItemRow, PostRow, PostsMixin, item_uid
 from crisisdesk.core.store.queries import QueriesMixin
-from crisisdesk.core.store.schema import SCHEMA_VERSION
+from crisisdesk.core.store.schema import LABEL_SOURCES, SCHEMA_VERSION
 
 
 class Store(PostsMixin, LabelsMixin, ModelsMixin, EmbeddingsMixin, CaptionsMixin,
@@ -28,7 +28,7 @@ class Store(PostsMixin, LabelsMixin, ModelsMixin, EmbeddingsMixin, CaptionsMixin
 
 __all__ = [
     "CaptionCounts", "CaptionTodo", "NewCaption", "StoredCaption",
-    "CurrentLabel", "ImageToEmbed", "ItemRow", "ItemText", "LabelChange", "PostRow",
-    "Prediction", "SCHEMA_VERSION", "Store",
-    "item_uid", "text_key", "utc_now",
+    "CurrentLabel", "ImageToEmbed", "ItemRow", "ItemText", "LABEL_SOURCES", "LabelChange",
+    "PostRow", "Prediction", "SCHEMA_VERSION", "Store",
+    "item_uid", "store_time", "text_key", "utc_now",
 ]

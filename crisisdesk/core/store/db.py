@@ -25,6 +25,16 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def store_time(text: str) -> str:
+    """An ISO-8601 time written elsewhere (an export's ``labelled_at``) in the store's
+    format, so journal times compare as text; a time without a zone is taken as UTC.
+    Raises ValueError when ``text`` is not an ISO-8601 time."""
+    parsed = datetime.fromisoformat(text.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class StoreBase:
     """Connection, transactions and meta values; the domain methods live in mixins."""
 

@@ -30,11 +30,20 @@ class CurrentLabel:
 
 @dataclass(frozen=True)
 class LabelChange:
-    """One label given: ``label`` None clears the (item, task)."""
+    """One label given: ``label`` None clears the (item, task).
+
+    ``annotator``, ``source`` and ``given_at`` say who gave the label and when, where
+    that is not the action's own annotator, source and time: a label carried over from
+    another project's export keeps its provenance, while the action stays the import's
+    (so it is on nobody's undo stack).
+    """
 
     item: int
     task: str
     label: str | None
+    annotator: str | None = None
+    source: str | None = None
+    given_at: str | None = None
 
 
 class LabelsMixin(StoreBase):
@@ -70,9 +79,11 @@ class LabelsMixin(StoreBase):
 
         Committed before returning unless called inside ``transaction()``. With
         ``skip_unchanged`` a change to the label an (item, task) already has is dropped.
+        A change's own annotator, source and time, when it has them, go on its row.
         """
-        if source not in LABEL_SOURCES:
-            raise ValueError(f"label source must be one of {LABEL_SOURCES}, not {source!r}")
+        for given in {source, *(c.source for c in changes if c.source)}:
+            if given not in LABEL_SOURCES:
+                raise ValueError(f"label source must be one of {LABEL_SOURCES}, not {given!r}")
         with self.transaction():
             rows = []
             for change in changes:
@@ -87,18 +98,21 @@ class LabelsMixin(StoreBase):
             self.conn.executemany(
                 "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
                 " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(action, c.item, c.task, c.label, annotator, source, now, prev)
-                 for c, prev in rows],
+                [(action, c.item, c.task, c.label, c.annotator or annotator,
+                  c.source or source, c.given_at or now, prev) for c, prev in rows],
             )
         return action
 
-    def has_label_row(self, item: int, task: str, label: str, source: str) -> bool:
-        """Whether the journal ever gave (item, task) this label from this source."""
-        return self._one(
-            "SELECT 1 FROM labels WHERE item = ? AND task = ? AND label = ? AND source = ?"
-            " LIMIT 1",
-            [item, task, label, source],
-        ) is not None
+    def has_label_row(self, item: int, task: str, label: str, source: str,
+                      annotator: str | None = None) -> bool:
+        """Whether the journal ever gave (item, task) this label from this source (and
+        this annotator, when one is named)."""
+        sql = "SELECT 1 FROM labels WHERE item = ? AND task = ? AND label = ? AND source = ?"
+        params = [item, task, label, source]
+        if annotator is not None:
+            sql += " AND annotator = ?"
+            params.append(annotator)
+        return self._one(sql + " LIMIT 1", params) is not None
 
     def current_label(self, item: int, task: str) -> CurrentLabel | None:
         """The label (item, task) has now, or None when unlabelled."""

@@ -102,6 +102,7 @@ def _open_store(path: str):
 
 def cmd_info(args: argparse.Namespace) -> int:
     from crisisdesk.core.project import ProjectError
+    from crisisdesk.core.words import plural
 
     try:
         store = _open_store(args.project)
@@ -120,7 +121,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     for task, entry in counts["labels"].items():
         sources = ", ".join(f"{n:,} {s}" for s, n in entry["by_source"].items())
         splits = ", ".join(f"{n:,} {s}" for s, n in counts["splits"].get(task, {}).items())
-        print(f"  {task}: {entry['total']:,} labels ({sources})"
+        print(f"  {task}: {plural(entry['total'], 'label')} ({sources})"
               + (f"; splits: {splits}" if splits else ""))
     if counts["events"]:
         print("  events: " + ", ".join(f"{e or '(none)'} {n:,}"

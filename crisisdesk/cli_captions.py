@@ -45,6 +45,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     from crisisdesk.core.captions.prompt import load_prompt
     from crisisdesk.core.models.registry import ModelMissing
     from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.words import plural
 
     if args.server and not args.server_model:
         return _fail("--server needs --server-model NAME (the model name the server serves)")
@@ -64,10 +65,11 @@ def cmd_caption(args: argparse.Namespace) -> int:
     with project.open_store() as store:
         counts = store.caption_counts(captioner.name, prompt.version)
     todo = counts.to_caption if args.limit is None else min(args.limit, counts.to_caption)
-    of = f" of {counts.to_caption:,}" if todo < counts.to_caption else ""
+    images = plural(counts.to_caption, "image")  # "1 of 5 images": the noun follows the 5
+    images = f"{todo:,} of {images}" if todo < counts.to_caption else images
     print(f"Captioning with {captioner.name} on {captioner.device} (prompt {prompt.version}):"
-          f" {todo:,}{of} images to caption, {counts.captioned:,} already captioned, "
-          f"{counts.without_image:,} items without an image", file=sys.stderr)
+          f" {images} to caption, {counts.captioned:,} already captioned, "
+          f"{plural(counts.without_image, 'item')} without an image", file=sys.stderr)
     estimate = getattr(captioner, "estimate_seconds", None)
     if todo and captioner.device == "cpu" and callable(estimate):
         print(f"On this CPU that takes about {_duration(estimate(todo))} (measured on a "

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from crisisdesk.cli import OK, PROBLEMS, _fail
+from crisisdesk.core.words import plural
 
 
 def _figures(report: dict) -> str:
@@ -108,10 +109,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return OK
-    print(f"{report['task']} on {report['split']} ({report['items']} items, model "
+    print(f"{report['task']} on {report['split']} ({plural(report['items'], 'item')}, model "
           f"{report['model_version']}): {_figures(report)}; ECE {report['ece']:.3f}")
     if report["unseen"]:
-        print(f"  {report['unseen']} items could not be scored (no embedding)")
+        print(f"  {plural(report['unseen'], 'item')} could not be scored (no embedding)")
     width = max(len(c) for c in report["per_class"])
     print(f"  {'class':{width}}  precision  recall     f1  support")
     for cls, row in report["per_class"].items():
@@ -139,11 +140,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             continue
         skipped = f", {entry['skipped']} without the embeddings it reads" \
             if entry["skipped"] else ""
-        print(f"{task}: {entry['predicted']} items predicted by {entry['model_version']}"
+        print(f"{task}: {plural(entry['predicted'], 'item')} predicted by "
+              f"{entry['model_version']}"
               f"{skipped}")
         for variant, other in job.report.modalities.get(task, {}).items():
             what = f"not predicted: {other['error']}" if other.get("error") else \
-                f"{other['predicted']} items predicted by {other['model_version']}"
+                f"{plural(other['predicted'], 'item')} predicted by {other['model_version']}"
             print(f"  {display_variant(variant)} (for the image vs text queue): {what}")
     return OK if finished else PROBLEMS
 

@@ -66,6 +66,7 @@ def cmd_models_add(args: argparse.Namespace) -> int:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from crisisdesk.cli import drive
+    from crisisdesk.core.decoder_pool import DecoderPoolError
     from crisisdesk.core.embed import EmbedJob
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.encoders.factory import load_encoder
@@ -86,7 +87,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
                    patches=args.patches)
     try:
         finished = drive(job.run(), unit="item")
-    except EncoderError as exc:
+    except (EncoderError, DecoderPoolError) as exc:  # what was stored is kept
         return _fail(str(exc))
     print(job.report.summary())
     if not finished:

@@ -9,9 +9,10 @@ it. It is shut down at interpreter exit or by :func:`shutdown_pool`.
 Each worker runs only Pillow and numpy (never CUDA) and has its own duplex pipe, so the
 pool knows which chunks each worker holds: a worker that dies is replaced and its chunks
 are retried once; a chunk that kills its worker twice is a clear :class:`DecoderPoolError`,
-never a hang. What runs in the workers, and the wire (one header plus one stacked array
-per chunk, written straight from the worker's memory into an array of the main process),
-is :mod:`crisisdesk.core.decoder_worker`.
+never a hang; nor is a shutdown while a job of another thread uses the pool (the app
+closing): that job ends with a clear :class:`PoolShutDown`. What runs in the workers, and
+the wire (one header plus one stacked array per chunk, written straight from the worker's
+memory into an array of the main process), is :mod:`crisisdesk.core.decoder_worker`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ _pools_lock = threading.Lock()
 
 class DecoderPoolError(RuntimeError):
     """Decoding in worker processes failed as a whole (not one image: those get reasons)."""
+
+
+class PoolShutDown(DecoderPoolError):
+    """The pool was shut down while a job of another thread was using it."""
+
+
+SHUT_DOWN = ("the image decoder pool was shut down while this job used it (the app is "
+             "closing); what the job stored so far is kept: run it again to do the rest")
 
 
 def default_workers() -> int:
@@ -78,6 +87,9 @@ class DecoderPool:
         self._workers: list[_Worker] = []
         self._jobs = itertools.count()
         self._busy = threading.Lock()  # one job at a time (see lend)
+        # shutdown() may run in another thread (atexit, the app closing) while a job
+        # replaces a dead worker: this keeps it from starting one the pool would not stop
+        self._lock = threading.Lock()
         self.closed = False
         with _pools_lock:
             _pools.add(self)
@@ -135,25 +147,46 @@ class DecoderPool:
                 worker.process.join(timeout=2)
 
     def shutdown(self) -> None:
-        """Stop every worker (the pool cannot be used afterwards)."""
-        if not self.closed:
-            self.closed = True
-            self._stop(self._workers)
-            self._workers = []
+        """Stop every worker (the pool cannot be used afterwards); a job using it in
+        another thread ends with :class:`PoolShutDown`."""
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                self._stop(self._workers)
+                self._workers = []
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise PoolShutDown(SHUT_DOWN)
+
+    @contextmanager
+    def _shutdown_said_plainly(self) -> Iterator[None]:
+        """Whatever a job trips over once the pool is shut down under it (a closed pipe,
+        a worker gone from the list: an OSError, IndexError or TypeError) is the
+        shutdown, and is reported as such."""
+        try:
+            yield
+        except Exception as exc:
+            if self.closed and not isinstance(exc, PoolShutDown):
+                raise PoolShutDown(SHUT_DOWN) from exc
+            raise
 
     def _replace(self, worker: _Worker) -> list[_Task]:
         """Start a new worker in a dead one's place; the dead one's tasks are returned."""
-        index = self._workers.index(worker)
-        worker.conn.close()
-        worker.process.join(timeout=2)
-        self._workers[index] = self._start()
-        return list(worker.assigned)
+        with self._lock:
+            self._check_open()  # a worker stopped by shutdown() is not replaced
+            index = self._workers.index(worker)
+            worker.conn.close()
+            worker.process.join(timeout=2)
+            self._workers[index] = self._start()
+            return list(worker.assigned)
 
     def _lose(self, worker: _Worker) -> None:
         """Replace a worker whose pipe holds part of a message (a read or write cut short
         by Ctrl-C): the rest of it would be taken for the next message."""
         worker.process.kill()
-        self._replace(worker)
+        if not self.closed:  # the interrupt propagates, not a PoolShutDown
+            self._replace(worker)
 
     def replace_dead(self) -> None:
         """Replace workers that died between jobs (their tasks were of an older job)."""
@@ -180,23 +213,25 @@ class DecoderPool:
         submitted = yielded = 0
         exhausted = False
         while True:
-            while not exhausted and submitted - yielded < max(1, window):
-                items = next(feed, None)
-                if items is None:
-                    exhausted = True
-                    break
-                sent[submitted] = _Task(job, submitted, list(items))
-                self._submit(sent[submitted], fn_bytes)
-                submitted += 1
-            if yielded == submitted:
-                return
-            while yielded not in results:
-                self._receive(job, results, fn_bytes)
+            with self._shutdown_said_plainly():
+                while not exhausted and submitted - yielded < max(1, window):
+                    items = next(feed, None)
+                    if items is None:
+                        exhausted = True
+                        break
+                    sent[submitted] = _Task(job, submitted, list(items))
+                    self._submit(sent[submitted], fn_bytes)
+                    submitted += 1
+                if yielded == submitted:
+                    return
+                while yielded not in results:
+                    self._receive(job, results, fn_bytes)
             task = sent.pop(yielded)
             yield list(zip(task.items, results.pop(yielded), strict=True))
             yielded += 1
 
     def _submit(self, task: _Task, fn_bytes: bytes) -> None:
+        self._check_open()
         worker = min(self._workers, key=lambda w: len(w.assigned))
         try:
             if worker.job != task.job:
@@ -215,6 +250,9 @@ class DecoderPool:
     def _receive(self, job: int, results: dict[int, list[Any]], fn_bytes: bytes) -> None:
         """Wait for one result (or a worker's death) and file it."""
         busy = [w for w in self._workers if w.assigned]
+        # Checked after taking the list: a shutdown since has its workers exit, which wakes
+        # the wait; the emptied list of a shutdown before would wait on nothing, for good.
+        self._check_open()
         ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
         for worker in busy:
             if worker.conn in ready:

@@ -24,6 +24,7 @@ from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import ImageToEmbed, Store
+from crisisdesk.core.words import plural
 
 KINDS = ("image", "text")
 
@@ -53,11 +54,13 @@ class EmbedReport:
         return dict(self.__dict__)
 
     def summary(self) -> str:
-        lines = [f"{self.encoder} on {self.device}: {self.images_encoded} images and "
-                 f"{self.texts_encoded} texts encoded; {self.windowed_texts} texts were longer "
-                 "than the encoder's context and were encoded in windows"]
+        lines = [f"{self.encoder} on {self.device}: {plural(self.images_encoded, 'image')} "
+                 f"and {plural(self.texts_encoded, 'text')} encoded; "
+                 f"{plural(self.windowed_texts, 'text was', 'texts were')} longer than the "
+                 "encoder's context and encoded in windows"]
         if self.batch_halvings:
-            lines.append(f"out of GPU memory {self.batch_halvings} times: batch halved")
+            lines.append(f"out of GPU memory {plural(self.batch_halvings, 'time')}: "
+                         "batch halved")
         if self.skipped_kinds:
             lines.append(f"{', '.join(self.skipped_kinds)} skipped: {self.encoder} does not "
                          "encode them")
@@ -126,8 +129,8 @@ class EmbedJob:
                 by_key = {t.key: t.text for t in store.item_texts()}
                 texts = {k: by_key[k] for k in store.missing_keys("text", encoder.name, by_key)}
             total, done = len(images) + len(texts), 0
-            yield Progress(0, total, f"{encoder.name}: {len(images)} images, "
-                           f"{len(texts)} texts to encode", encoder.device)
+            yield Progress(0, total, f"{encoder.name}: {plural(len(images), 'image')}, "
+                           f"{plural(len(texts), 'text')} to encode", encoder.device)
             for count in self._images(store, encoder, images):
                 done += count
                 yield Progress(done, total, f"images {self.report.images_encoded}/"

@@ -32,6 +32,7 @@ from crisisdesk.core.models.registry import builtin_specs
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store, text_key
+from crisisdesk.core.words import plural
 
 IMPORT_KINDS = ("image", "text")
 CHUNK = 1024
@@ -85,14 +86,14 @@ class EmbeddingsImportReport:
     def summary(self, max_problems: int = 20) -> str:
         """A few lines for a terminal: counts, then the first problems."""
         lines = [
-            f"{'Cancelled' if self.cancelled else 'Imported'}: {self.imported} of {self.rows}"
-            f" {self.kind} vectors ({self.dim}-d, encoder {self.encoder}) for {self.keys}"
-            f" {'images' if self.kind == 'image' else 'texts'}"
+            f"{'Cancelled' if self.cancelled else 'Imported'}: {self.imported} of "
+            f"{plural(self.rows, f'{self.kind} vector')} ({self.dim}-d, encoder "
+            f"{self.encoder}) for {plural(self.keys, self.kind)}"
             + (f", {self.replaced} replacing stored ones" if self.replaced else ""),
-            f"{self.unknown} unknown ids, {self.ambiguous} ambiguous ids"
-            + (f", {self.no_image} items without a readable image" if self.kind == "image"
-               else "")
-            + (f", {self.conflicts} conflicting rows" if self.conflicts else ""),
+            f"{plural(self.unknown, 'unknown id')}, {plural(self.ambiguous, 'ambiguous id')}"
+            + (f", {plural(self.no_image, 'item')} without a readable image"
+               if self.kind == "image" else "")
+            + (f", {plural(self.conflicts, 'conflicting row')}" if self.conflicts else ""),
         ]
         lines += [f"  {p}" for p in self.problems[:max_problems]]
         if len(self.problems) > max_problems:

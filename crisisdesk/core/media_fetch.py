@@ -40,6 +40,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.posts import RemoteMedia
+from crisisdesk.core.words import plural
 
 CHUNK = 64 * 1024
 # Kept as they are when a URL is made ASCII: reserved characters and existing escapes.
@@ -250,7 +251,8 @@ class FetchReport:
         """A few lines for a terminal."""
         failed = ", ".join(f"{n} left {s}" for s, n in sorted(self.failed.items())) or "none"
         lines = [f"{'Cancelled' if self.cancelled else 'Fetched'}: {self.fetched} media "
-                 f"({self.downloaded} downloads, {self.stored_files} new files, "
+                 f"({plural(self.downloaded, 'download')}, "
+                 f"{plural(self.stored_files, 'new file')}, "
                  f"{_mb(self.bytes)}); failed: {failed}"]
         if self.total_limit_reached:
             lines.append("  the total size limit was reached: run again to fetch the rest")

@@ -37,7 +37,7 @@ def test_caption_through_a_server_then_resume(project: Project, capsys) -> None:
         out, err = capsys.readouterr()
         assert code == 0, out + err
         assert "Captioning with server:llava-t on " + server.url + "/v1" in err
-        assert "3 of 5 images to caption" in err and "1 items without an image" in err
+        assert "3 of 5 images to caption" in err and "1 item without an image" in err
         assert "3 captions written for 3 items" in out
         assert len(server.requests) == 3
         assert _caption(project, "--server", server.url, "--server-model", "llava-t") == 0

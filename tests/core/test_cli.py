@@ -79,6 +79,20 @@ def test_import_again_adds_nothing(project: Path, source: Path,
     assert info(project, capsys)["posts"] == 3
 
 
+def test_counts_of_one_read_in_the_singular(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    source = tmp_path / "one.csv"
+    source.write_text(CSV_TEXT.splitlines()[0] + "\np2,Thoughts and prayers,,not informative\n",
+                      encoding="utf-8")
+    path = tmp_path / "proj"
+    assert main(["import", str(path), str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "Imported: 1 new post, 1 new item," in out
+    assert "1 label and 0 splits added; 0 errors, 0 warnings" in out
+    assert main(["info", str(path)]) == 0
+    assert "informative: 1 label (1 import)" in capsys.readouterr().out
+
+
 def test_import_with_corrupt_image_returns_1(tmp_path: Path, source: Path,
                                              capsys: pytest.CaptureFixture) -> None:
     (source.parent / "img" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
@@ -86,7 +100,7 @@ def test_import_with_corrupt_image_returns_1(tmp_path: Path, source: Path,
     path = tmp_path / "proj"
     assert main(["import", str(path), str(source)]) == 1
     out = capsys.readouterr().out
-    assert "1 errors" in out and "img/bad.jpg" in out and "unreadable" in out
+    assert "1 error, 0 warnings" in out and "img/bad.jpg" in out and "unreadable" in out
     counts = info(path, capsys)
     # The bad image is recorded as unreadable; the other posts are imported.
     assert counts["posts"] == 4

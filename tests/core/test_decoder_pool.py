@@ -242,3 +242,40 @@ def test_a_result_that_cannot_be_sent_is_a_clear_error(pool: DecoderPool) -> Non
         _finishes(lambda: list(pool.map_chunks(unpicklable, [[1, 2], [3, 4]], 2)))
     assert "crashes the decoder" not in str(error.value)
     assert pool.pids() == pids  # not a worker's death
+
+
+def test_shutting_the_pool_down_under_a_paused_job_is_a_clear_error(
+        pool: DecoderPool) -> None:
+    # The job's thread is between chunks (storing a batch) when the app closes.
+    run = pool.map_chunks(slow, _chunks(40, 2), 4)
+    assert _finishes(lambda: next(run)) == [(0, 0), (1, 1)]
+    pool.shutdown()
+    with pytest.raises(DecoderPoolError, match="decoder pool was shut down"):
+        _finishes(lambda: next(run))
+
+
+def test_shutdown_pool_while_a_job_thread_waits_is_a_clear_error() -> None:
+    # atexit (or the app closing) calls shutdown_pool while a daemon job thread is inside
+    # the pool: wherever the shutdown finds it, the job ends with the shutdown's error,
+    # not with the IndexError or OSError that pulling the workers from under it causes.
+    from crisisdesk.core.decoder_pool import lend, shutdown_pool
+
+    first = threading.Event()
+    raised: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            with lend(2) as shared:
+                for _ in shared.map_chunks(slow, _chunks(400, 2), 4):
+                    first.set()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            raised.append(exc)
+
+    thread = threading.Thread(target=job, daemon=True)
+    thread.start()
+    assert first.wait(SAFETY_S)
+    shutdown_pool()
+    thread.join(SAFETY_S)
+    assert not thread.is_alive(), f"still running after {SAFETY_S} s: hung"
+    assert len(raised) == 1 and isinstance(raised[0], DecoderPoolError), raised
+    assert "decoder pool was shut down" in str(raised[0])

@@ -90,3 +90,21 @@ def test_embeddings_import_command(project: Project, tmp_path: Path, capsys) -> 
     assert "nobody_0" in out and "posts:6:0" in out
     with project.open_store() as store:
         assert store.embedding_counts() == {"cluster-clip": {"image": 2}}
+
+
+def test_a_decoder_pool_failure_is_a_message_not_a_traceback(
+        project: Project, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A chunk that kills its decoder twice, or the pool shut down under the job: the
+    command says so and exits 2, with what was stored kept."""
+    from crisisdesk.core.decoder_pool import PoolShutDown
+    from crisisdesk.core.embed import EmbedJob
+
+    def fails(self: EmbedJob):
+        yield from ()
+        raise PoolShutDown("the image decoder pool was shut down while this job used it")
+
+    monkeypatch.setattr(EmbedJob, "_run", fails)
+    tiny = make_tiny_clip(tmp_path / "models")
+    assert main(["models", "add", "tiny", str(tiny["folder"])]) == 0
+    assert main(["embed", str(project.root), "--encoder", "tiny", "--kind", "image"]) == 2
+    assert "decoder pool was shut down" in capsys.readouterr().err

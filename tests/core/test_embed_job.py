@@ -359,3 +359,26 @@ def test_a_cancelled_process_job_leaves_the_pool_ready(tmp_path: Path) -> None:
     progress = list(again.run())
     assert progress[-1].done == again.report.images_encoded == plan.total - 2
     assert len(_all_embeddings(project)) == plan.total
+
+
+def test_a_decoder_pool_shut_down_mid_job_fails_it_clearly_and_keeps_what_it_stored(
+        tmp_path: Path) -> None:
+    from crisisdesk.core.decoder_pool import DecoderPoolError, shutdown_pool
+
+    project = _project(tmp_path, posts=40)
+    run = EmbedJob(project, FakeEncoder(), kinds=["image"], batch_size=2, workers=2,
+                   decode="processes").run()
+    plan = next(run)
+    first = next(run)
+    shutdown_pool()  # the app closes (atexit) while the job is storing its first batch
+    with pytest.raises(DecoderPoolError, match="decoder pool was shut down"):
+        list(run)
+    with project.open_store() as store:
+        state, error = store.conn.execute("SELECT state, error FROM jobs WHERE kind = 'embed'"
+                                          ).fetchone()
+    assert state == "failed" and "decoder pool was shut down" in error
+    assert len(_all_embeddings(project)) >= first.done == 2  # what was stored stays
+    again = EmbedJob(project, FakeEncoder(), kinds=["image"], batch_size=2, workers=2,
+                     decode="processes")
+    list(again.run())  # a new pool; the run does the rest
+    assert len(_all_embeddings(project)) == plan.total

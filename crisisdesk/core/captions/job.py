@@ -27,6 +27,7 @@ from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import CaptionTodo, NewCaption, Store
+from crisisdesk.core.words import plural
 
 #: Reasons kept in the report (the counts stay exact past it).
 MAX_LISTED = 200
@@ -76,14 +77,16 @@ class CaptionReport:
     def summary(self) -> str:
         lines = [
             f"{self.captioner} on {self.device} (prompt {self.prompt_version}): "
-            f"{self.captioned} captions written for {self.items_captioned} items"
+            f"{plural(self.captioned, 'caption')} written for "
+            f"{plural(self.items_captioned, 'item')}"
             + (f" at {self.rate:.2f} captions/s" if self.captioned else "")
-            + f"; {self.already_captioned} images already had one",
-            f"skipped: {self.skipped_no_image} items without an image, "
+            + f"; {plural(self.already_captioned, 'image')} already had one",
+            f"skipped: {plural(self.skipped_no_image, 'item')} without an image, "
             f"{self.skipped_unreadable} with an image known to be unreadable",
         ]
         if self.batch_halvings:
-            lines.append(f"out of GPU memory {self.batch_halvings} times: batch halved")
+            lines.append(f"out of GPU memory {plural(self.batch_halvings, 'time')}: "
+                         "batch halved")
         for title, rows, count in (
                 ("unreadable images", self.unreadable, len(self.unreadable)),
                 ("flagged captions (stored, never used as text)", self.flagged,

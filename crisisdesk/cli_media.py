@@ -1,5 +1,5 @@
-"""Command-line commands for live collection: ``crisisdesk media fetch`` and the
-``--watch`` / ``--fetch-media`` halves of ``crisisdesk import``."""
+"""Command-line commands for a project's media: ``crisisdesk media fetch`` and
+``media relink``, and the ``--watch`` / ``--fetch-media`` halves of ``crisisdesk import``."""
 
 from __future__ import annotations
 
@@ -79,9 +79,38 @@ def cmd_media_fetch(args: argparse.Namespace) -> int:
     return fetch_media(project, args)
 
 
+def cmd_media_relink(args: argparse.Namespace) -> int:
+    """``crisisdesk media relink PROJECT OLD NEW``: images (and checkpoints) stored
+    under folder OLD now point at the same files under NEW, where those are there."""
+    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.words import plural
+
+    # Not resolved: OLD is usually gone, and stored paths name folders as given.
+    old, new = (Path(p).expanduser().absolute() for p in (args.old, args.new))
+    if not new.is_dir():
+        return _fail(f"{new}: no such folder")
+    try:
+        project = Project.open(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    with project.open_store() as store:
+        done = store.relink(old, new)
+    if not done.moved and not done.not_found:
+        print(f"No stored file is under {old}; nothing to relink.")
+        return PROBLEMS
+    print(f"Relinked {plural(done.moved, 'file')} from {old} to {new}.")
+    if done.not_found:
+        shown = ", ".join(done.not_found[:5]) + (
+            f" and {len(done.not_found) - 5} more" if len(done.not_found) > 5 else "")
+        print(f"Not found under {new}, left as stored: "
+              f"{plural(len(done.not_found), 'file')} ({shown})")
+    return PROBLEMS if done.not_found else OK
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the media command to the main parser."""
-    p = sub.add_parser("media", help="media of a project (fetch remote media)")
+    p = sub.add_parser("media", help="media of a project (fetch remote media, relink "
+                                     "moved folders)")
     media = p.add_subparsers(dest="media_command", required=True)
     f = media.add_parser("fetch", help="download media recorded as remote (URLs from "
                                        "collectors); a re-run fetches only what is missing")
@@ -97,3 +126,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--retry-unreadable", action="store_true",
                    help="also try again media refused before (not an image, too large)")
     f.set_defaults(func=cmd_media_fetch)
+    r = media.add_parser("relink", help="images stored under OLD (a folder that moved, a "
+                                        "drive letter that changed) now point under NEW; "
+                                        "only those whose file is there")
+    r.add_argument("project")
+    r.add_argument("old", metavar="OLD_FOLDER")
+    r.add_argument("new", metavar="NEW_FOLDER")
+    r.set_defaults(func=cmd_media_relink)

@@ -17,6 +17,12 @@ from typing import Any
 
 import sqlite_utils
 
+from crisisdesk.core.store.relocate import (
+    FILE_PATH_COLUMNS,
+    Relinked,
+    follow_folder,
+    rewrite_paths,
+)
 from crisisdesk.core.store.schema import migrate
 
 
@@ -53,6 +59,9 @@ class StoreBase:
         # given at human pace and imports commit in batches, so the cost is small.
         conn.execute("PRAGMA synchronous=FULL")
         self.migrated_from = migrate(self.db)
+        #: The folder the project was in before it was moved or copied here (its paths
+        #: were rewritten on this open), else None.
+        self.moved_from = follow_folder(conn, self.path)
         self._depth = 0
 
     def close(self) -> None:
@@ -118,6 +127,14 @@ class StoreBase:
             value = self.meta("author_salt")
         assert value is not None
         return value
+
+    def relink(self, old: Path, new: Path) -> Relinked:
+        """Point the stored image and checkpoint paths under folder ``old`` at the same
+        files under ``new`` (a picture folder that moved, a drive letter that changed);
+        only paths whose file is there change."""
+        with self.transaction():
+            return rewrite_paths(self.conn, FILE_PATH_COLUMNS, [old], new,
+                                 keep=Path.is_file)
 
     def integrity_ok(self) -> bool:
         """True when SQLite's own integrity check passes."""

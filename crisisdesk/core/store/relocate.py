@@ -1,0 +1,132 @@
+"""Stored file paths that follow the files: a project folder that was moved or copied,
+and images whose folder moved (``crisisdesk media relink``).
+
+The store keeps absolute paths (images unpacked or fetched into the project's
+``media/``, checkpoints in ``models/``, images in the analyst's own folders). The meta
+table records the folder the project was last opened in; the first open somewhere else
+rewrites the paths under the old folder to the new one (:func:`follow_folder`), so a
+copy points at its own files and leaves the original's alone. Paths are compared by
+their parts: ``/data/img`` is not a folder of ``/data/images/a.jpg``.
+
+Functions here take a bare connection: they run while the store is being opened.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FOLDER_KEY = "project_folder"
+# Imported images are stored under the folder's real name (symlinks followed), the rest
+# under the name it was opened by: both are recorded, and both follow a move.
+REAL_FOLDER_KEY = "project_folder_real"
+
+#: Columns holding paths of the project's own files (may lie inside its folder).
+#: sources.location: a folder imported from inside the project (the demo's images);
+#: left stale, a re-import would warn that the source name was used elsewhere.
+PROJECT_PATH_COLUMNS = (("media", "path"), ("model_versions", "path"),
+                        ("sources", "location"))
+#: Columns holding paths of files that ``relink`` checks exist at their new place.
+FILE_PATH_COLUMNS = (("media", "path"), ("model_versions", "path"))
+
+
+@dataclass
+class Relinked:
+    """What a relink did: paths rewritten, and those under the old folder whose file
+    is not at the new place (left as they were), relative to the old folder."""
+
+    moved: int = 0
+    not_found: list[str] = field(default_factory=list)
+
+
+def rebased(stored: str, old: Path, new: Path) -> Path | None:
+    """``stored`` moved from under ``old`` to under ``new``; None when it is not under
+    ``old`` (compared by path parts) or is not a file path at all ("bundled:...")."""
+    path = Path(stored)
+    if not path.is_absolute() or not path.is_relative_to(old):
+        return None
+    return new / path.relative_to(old)
+
+
+def rewrite_paths(conn: sqlite3.Connection, columns: Sequence[tuple[str, str]],
+                  olds: Sequence[Path], new: Path,
+                  keep: Callable[[Path], bool] = lambda _: True) -> Relinked:
+    """Rewrite the paths under any of ``olds`` to the same place under ``new`` where
+    ``keep(new_path)``; the caller holds the transaction."""
+    done = Relinked()
+    for table, column in columns:
+        # Every non-empty path is looked at in Python: a SQL prefix test would compare
+        # strings, not path parts. This runs only when a folder moved.
+        rows = conn.execute(
+            f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+        for rowid, stored in rows:
+            for old in olds:
+                target = rebased(stored, old, new)
+                if target is None:
+                    continue
+                if keep(target):
+                    conn.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?",
+                                 [str(target), rowid])
+                    done.moved += 1
+                else:
+                    done.not_found.append(Path(stored).relative_to(old).as_posix())
+                break
+    return done
+
+
+def recorded_folder(conn: sqlite3.Connection) -> tuple[Path, Path] | None:
+    """The folder the project was last opened in (as opened, and its real name), or
+    None for a project that never recorded one."""
+    rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                             [FOLDER_KEY, REAL_FOLDER_KEY]).fetchall())
+    if FOLDER_KEY not in rows:
+        return None
+    return Path(rows[FOLDER_KEY]), Path(rows.get(REAL_FOLDER_KEY, rows[FOLDER_KEY]))
+
+
+def _same_project(recorded: tuple[Path, Path] | None, db_path: Path) -> bool:
+    """True when the recorded folder is where the project is, or holds this very
+    database file (the folder reached by another name: a symlink, another mount)."""
+    if recorded is None:
+        return False
+    folder = recorded[0]
+    if folder == db_path.parent:
+        return True
+    try:
+        return os.path.samefile(folder / db_path.name, db_path)
+    except OSError:  # the old folder is gone: the project was moved
+        return False
+
+
+def follow_folder(conn: sqlite3.Connection, db_path: Path) -> Path | None:
+    """On opening: when the project's folder is not the recorded one, rewrite the paths
+    under the old folder to this one and record it. Returns the old folder, or None
+    when nothing moved (a project from before this only records its folder)."""
+    db_path = db_path.absolute()
+    # The usual case reads without the write lock, so an unmoved project opens as before.
+    if _same_project(recorded_folder(conn), db_path):
+        return None
+    here = db_path.parent
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another connection may have followed the move while this one waited for the
+        # write lock (the app's threads opening the project at once): look again.
+        recorded = recorded_folder(conn)
+        moved_from = None
+        if not _same_project(recorded, db_path):
+            if recorded is not None:
+                # The longer of the two names first, should one hold the other.
+                olds = sorted(set(recorded), key=lambda p: len(p.parts), reverse=True)
+                rewrite_paths(conn, PROJECT_PATH_COLUMNS, olds, here)
+                moved_from = recorded[0]
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             [(FOLDER_KEY, str(here)),
+                              (REAL_FOLDER_KEY, os.path.realpath(here))])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return moved_from

@@ -109,6 +109,9 @@ class ItemRow:
     predicted: dict[str, tuple[str, float]] = field(default_factory=dict)
     #: task -> current label (the journal's latest non-empty entry)
     labels: dict[str, str] = field(default_factory=dict)
+    #: the post was marked sensitive by its poster or platform (None: the source does not
+    #: say); the app blurs its image until the analyst asks to see it
+    sensitive: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ class ItemDetail:
     media_reason: str | None = None
     #: the model that wrote the caption shown ("llava-1.5-7b", "qwen2-vl via http://...")
     caption_model: str | None = None
+    #: the poster's own description of the image (alt text), where the source had one
+    alt_text: str | None = None
 
 
 def _tune(store: Store) -> None:
@@ -232,12 +237,13 @@ def _rows(store: Store, ids: list[int], actives: dict[str, int]) -> list[ItemRow
     by_id = {}
     for row in store.conn.execute(
             "SELECT i.id, i.uid, p.text, p.event, p.created_at,"
-            " COALESCE(m.path, m.declared_path) AS image, m.status"
+            " COALESCE(m.path, m.declared_path) AS image, m.status, p.sensitive"
             " FROM items i JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
             f" WHERE i.id IN ({_marks(ids)})", ids):
         by_id[row["id"]] = ItemRow(
             row["id"], row["uid"], row["text"] or "", row["event"], row["created_at"],
-            row["image"], row["status"], predicted[row["id"]], labels[row["id"]])
+            row["image"], row["status"], predicted[row["id"]], labels[row["id"]],
+            None if row["sensitive"] is None else bool(row["sensitive"]))
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -305,7 +311,8 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
     if not rows:
         raise KeyError(f"no item {item_id} in this project")
     post = store.conn.execute(
-        "SELECT p.author, p.url, m.reason FROM items i JOIN posts p ON p.id = i.post"
+        "SELECT p.author, p.url, m.reason, m.alt_text FROM items i"
+        " JOIN posts p ON p.id = i.post"
         " LEFT JOIN media m ON m.id = i.media WHERE i.id = ?", [item_id]).fetchone()
     caption = store.item_caption(item_id)
     schemes = builtin_schemes()
@@ -332,4 +339,4 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
         captioner=f"{caption.captioner} (prompt {caption.prompt_version})" if caption
         else None,
         tasks=tuple(views), media_reason=post["reason"],
-        caption_model=caption.model if caption else None)
+        caption_model=caption.model if caption else None, alt_text=post["alt_text"])

@@ -4,6 +4,11 @@ Everything it shows is fetched off the UI thread: ``review.item_detail`` and the
 decode both go through the window's :class:`Background` (keyed, so moving quickly through
 the list paints only the item one lands on). With the overlay on (key O), the focused
 task's explanation is drawn over the image and the words (see ``overlay.py``).
+
+An image the blur settings hide (a post marked sensitive, or every image; see
+``sensitive.py``) is shown blurred, decoded and blurred in the same background call,
+until "Show image" (or a click on it) shows it, for that item, until the app closes; the
+overlay's heat map is not drawn over it meanwhile. The poster's alt text shows under it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -29,11 +35,14 @@ from crisisdesk.gui import style
 from crisisdesk.gui.image_view import ImageView
 from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
 from crisisdesk.gui.overlay_draw import word_html
+from crisisdesk.gui.sensitive import blur_image, blur_rule, settings_saved
 from crisisdesk.gui.task_box import TaskBox
 from crisisdesk.gui.thumbnails import decode_scaled
 from crisisdesk.gui.worker import Background
 
 IMAGE_BOX = 2048  # decode at most this many pixels a side: zoom x8 of a panel stays sharp
+VEIL_SENSITIVE = "Marked sensitive by the poster or platform.\nClick or press Show image."
+VEIL_ALL = "Images are hidden until clicked (Settings).\nClick or press Show image."
 
 
 def _section(title: str) -> QLabel:
@@ -56,8 +65,24 @@ class DetailPanel(QWidget):
         self.item_id: int | None = None
         self.focused_task = 0
         self.task_boxes: list[TaskBox] = []
+        self.blur = blur_rule()
+        self.revealed: set[int] = set()  # items shown unblurred on request (this run only)
+        self._sharp: QImage | None = None  # the shown item's decoded image, kept to reveal
 
         self.image = ImageView()
+        self.image.clicked.connect(self.reveal)
+        self.show_image = QPushButton("Show image")
+        self.show_image.setToolTip("Show this image unblurred (this item only)")
+        self.show_image.clicked.connect(self.reveal)
+        self.show_image.setVisible(False)
+        self.alt_text = QLabel()
+        self.alt_text.setWordWrap(True)
+        self.alt_text.setTextFormat(Qt.TextFormat.PlainText)  # the poster's words, as typed
+        self.alt_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.alt_text.setContentsMargins(8, 0, 8, 0)
+        self.alt_text.setStyleSheet(f"color: {style.MUTED};")
+        self.alt_text.setVisible(False)
+        settings_saved().saved.connect(self._settings_saved)
         self.overlay_bar = OverlayBar()
         self.overlay = self.overlay_bar.toggle  # the Overlay button (key O)
         self.attention = AttentionOverlay(project, background, self.overlay_bar, self)
@@ -73,11 +98,13 @@ class DetailPanel(QWidget):
         image_bar = QHBoxLayout()
         image_bar.setContentsMargins(8, 0, 8, 0)
         image_bar.addWidget(self.header, 1)
+        image_bar.addWidget(self.show_image)
         image_bar.addWidget(self.overlay)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.image, 1)
+        top_layout.addWidget(self.alt_text)
         top_layout.addLayout(image_bar)
         top_layout.addWidget(self.overlay_bar)
 
@@ -120,7 +147,8 @@ class DetailPanel(QWidget):
     def clear(self) -> None:
         """Show nothing (no item selected)."""
         self.detail, self.item_id = None, None
-        self.image.set_message("No item selected")
+        self._set_message("No item selected")
+        self.alt_text.setVisible(False)
         self.header.setText("")
         self.text.setText("")
         self.caption.setText("")
@@ -135,7 +163,7 @@ class DetailPanel(QWidget):
         changed = item_id != self.item_id
         self.item_id = item_id
         if changed:
-            self.image.set_message("Loading…")
+            self._set_message("Loading…")
             self.image.set_overlay(None)
         project = self._project
 
@@ -152,7 +180,7 @@ class DetailPanel(QWidget):
             self.show_item(self.item_id)
 
     def _failed(self, message: str) -> None:
-        self.image.set_message(f"Could not load this item:\n{message}")
+        self._set_message(f"Could not load this item:\n{message}")
         self.failed.emit(message)
 
     def _show(self, detail: ItemDetail, new_item: bool) -> None:
@@ -165,6 +193,9 @@ class DetailPanel(QWidget):
                  if x]
         self.header.setText(f"<span style='color:{style.MUTED}'>{' · '.join(meta)}</span>")
         self._paint_texts()
+        self.alt_text.setText(f"Alt text (from the poster): {detail.alt_text}"
+                              if detail.alt_text else "")
+        self.alt_text.setVisible(bool(detail.alt_text))
         if new_item or not self.image.has_image():
             self._load_image(detail)
         self._set_tasks(detail.tasks)
@@ -202,28 +233,63 @@ class DetailPanel(QWidget):
             self.caption.setText(f"<span style='color:{style.MUTED}'>No caption yet "
                                  "(run the captioner from Jobs)</span>")
 
+    def _set_message(self, message: str) -> None:
+        """A placeholder instead of the image (nothing to show or reveal)."""
+        self._sharp = None
+        self.show_image.setVisible(False)
+        self.image.set_message(message)
+
     def _load_image(self, detail: ItemDetail) -> None:
         row = detail.row
         if row.image_path is None:
-            self.image.set_message("Text-only post: no image")
+            self._set_message("Text-only post: no image")
             return
         if row.media_status != "ok":
-            self.image.set_message(f"Image {row.media_status or 'missing'}:\n{row.image_path}")
+            self._set_message(f"Image {row.media_status or 'missing'}:\n{row.image_path}")
             return
         path, item_id = row.image_path, row.id
+        veil = None
+        if item_id not in self.revealed and self.blur.hides(row.sensitive):
+            veil = VEIL_SENSITIVE if row.sensitive else VEIL_ALL
 
-        def arrived(image: QImage | None) -> None:
+        def decode() -> tuple[QImage | None, QImage | None]:
+            image = decode_scaled(path, IMAGE_BOX)
+            return image, blur_image(image) if veil and image is not None else None
+
+        def arrived(result: tuple[QImage | None, QImage | None]) -> None:
             if self.item_id != item_id:
                 return
+            image, blurred = result
             if image is None:
-                self.image.set_message(f"Image could not be decoded:\n{path}")
-            else:
-                self.image.set_pixmap(QPixmap.fromImage(image))
-                self._paint_overlay()  # an explanation may have come first
+                self._set_message(f"Image could not be decoded:\n{path}")
+                return
+            self._sharp = image
+            self.image.set_pixmap(QPixmap.fromImage(blurred or image),
+                                  veil if blurred is not None else None)
+            self.show_image.setVisible(blurred is not None)
+            self._paint_overlay()  # an explanation may have come first
 
-        self._background.call(lambda: decode_scaled(path, IMAGE_BOX), arrived,
-                              lambda m: self.image.set_message(f"Image failed: {m}"),
+        self._background.call(decode, arrived,
+                              lambda m: self._set_message(f"Image failed: {m}"),
                               key=f"detail-image-{id(self)}")
+
+    def reveal(self) -> None:
+        """Show the blurred image of the shown item as it is ("Show image", or a click);
+        it stays shown for this item until the app closes."""
+        if not self.image.veiled or self._sharp is None or self.item_id is None:
+            return
+        self.revealed.add(self.item_id)
+        self.image.set_pixmap(QPixmap.fromImage(self._sharp))
+        self.show_image.setVisible(False)
+        self._paint_overlay()
+
+    def _settings_saved(self) -> None:
+        """Blur or unblur the shown image at once, as the saved settings say."""
+        rule = blur_rule()
+        if rule != self.blur:
+            self.blur = rule
+            if self.detail is not None:
+                self._load_image(self.detail)
 
     # ------------------------------------------------------------------ tasks
     def _set_tasks(self, views: tuple) -> None:

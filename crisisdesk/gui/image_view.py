@@ -3,15 +3,17 @@
 Also draws the placeholders a reviewer must be able to tell apart: a text-only item, an
 image that is missing or unreadable, and an image still being decoded; and, when the
 attention overlay is on, the heat map over the image with the margins the model never
-saw greyed out.
+saw greyed out. A hidden (blurred) image carries a veil: a note over it saying why and
+how to see it; a click asks to see it, and no heat map is drawn over it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
+    QMouseEvent,
     QPainter,
     QPainterPath,
     QPaintEvent,
@@ -31,9 +33,12 @@ MAX_ZOOM = 8.0
 class ImageView(QWidget):
     """Shows one pixmap fitted to the widget, or zoomed around the centre."""
 
+    clicked = Signal()  # a left click on the image (a veiled one is then shown)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pixmap: QPixmap | None = None
+        self._veil: str | None = None
         self._message = "No item selected"
         self._zoom = 1.0  # relative to "fit"
         self._heat: QImage | None = None
@@ -51,9 +56,20 @@ class ImageView(QWidget):
     def has_image(self) -> bool:
         return self._pixmap is not None
 
-    def set_pixmap(self, pixmap: QPixmap) -> None:
-        self._pixmap, self._zoom = pixmap, 1.0
+    def set_pixmap(self, pixmap: QPixmap, veil: str | None = None) -> None:
+        """Show ``pixmap``; ``veil``: it is a blurred stand-in, with this note over it."""
+        self._pixmap, self._zoom, self._veil = pixmap, 1.0, veil
         self.update()
+
+    @property
+    def pixmap(self) -> QPixmap | None:
+        """The pixmap shown (None: a placeholder message)."""
+        return self._pixmap
+
+    @property
+    def veiled(self) -> bool:
+        """Whether the image shown is a blurred stand-in."""
+        return self._pixmap is not None and self._veil is not None
 
     def set_overlay(self, heat: QImage | None, crop: tuple[float, float, float, float]
                     = (0.0, 0.0, 1.0, 1.0)) -> None:
@@ -64,7 +80,7 @@ class ImageView(QWidget):
         self.update()
 
     def has_overlay(self) -> bool:
-        return self._heat is not None and self._pixmap is not None
+        return self._heat is not None and self._pixmap is not None and not self.veiled
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self._opacity = min(1.0, max(0.0, opacity))
@@ -83,7 +99,7 @@ class ImageView(QWidget):
 
     def set_message(self, message: str) -> None:
         """Show a placeholder instead of an image (text-only, missing, loading)."""
-        self._pixmap, self._message, self._zoom = None, message, 1.0
+        self._pixmap, self._message, self._zoom, self._veil = None, message, 1.0, None
         self.update()
 
     @property
@@ -104,6 +120,11 @@ class ImageView(QWidget):
             return
         self._zoom = min(MAX_ZOOM, max(1.0, zoom))
         self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self._pixmap is not None:
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if self._pixmap is None:
@@ -126,8 +147,23 @@ class ImageView(QWidget):
             return
         target = self.image_rect()
         painter.drawPixmap(target, self._pixmap, QRectF(self._pixmap.rect()))
-        if self._heat is not None and not self._heat.isNull():
+        if self._veil is not None:
+            # No heat map over a hidden image: the overlay is off until it is shown.
+            self._paint_veil(painter, target)
+        elif self._heat is not None and not self._heat.isNull():
             self._paint_overlay(painter, target)
+
+    def _paint_veil(self, painter: QPainter, target: QRectF) -> None:
+        metrics = painter.fontMetrics()
+        width = min(target.width() - 16, metrics.horizontalAdvance(self._veil or "") + 28)
+        box = QRectF(0, 0, max(width, 120), metrics.height() * 3 + 12)
+        box.moveCenter(target.center())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(17, 24, 39, 190))
+        painter.drawRoundedRect(box, 8, 8)
+        painter.setPen(QColor("white"))
+        painter.drawText(box.adjusted(8, 4, -8, -4),
+                         Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._veil)
 
     def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
         painter.setOpacity(self._opacity)

@@ -1,11 +1,12 @@
 """The item list: a one-column view over :class:`ItemModel` with a painted row per item.
 
-Each row shows the thumbnail (or a "text" / "missing" tile), two lines of the post's text,
-and one chip per task: the current label when there is one, else the prediction with its
-confidence. It is a QTreeView with uniform row heights, not a QListView: measured with
-100,000 rows, a QListView lays every row out again on each ``dataChanged`` (200,000 calls
-of the model's ``rowCount``, ~0.2 s of frozen UI per arriving page or thumbnail), while
-this view repaints only the rows that changed and never asks about rows it does not paint.
+Each row shows the thumbnail (or a "text" / "missing" tile; blurred, with a "sensitive"
+mark, for a post marked sensitive), two lines of the post's text, and one chip per task:
+the current label when there is one, else the prediction with its confidence. It is a
+QTreeView with uniform row heights, not a QListView: measured with 100,000 rows, a
+QListView lays every row out again on each ``dataChanged`` (200,000 calls of the model's
+``rowCount``, ~0.2 s of frozen UI per arriving page or thumbnail), while this view
+repaints only the rows that changed and never asks about rows it does not paint.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.review import ItemRow
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
-from crisisdesk.gui.item_model import ROW_ROLE
+from crisisdesk.gui.item_model import BLURRED_ROLE, ROW_ROLE
 
 TASK_SHORT = {"informative": "inf", "humanitarian": "hum", "damage": "dmg"}
 
@@ -84,6 +85,8 @@ class ItemDelegate(QStyledItemDelegate):
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(thumb.center())
             painter.drawPixmap(target, pixmap)
+            if row.sensitive and index.data(BLURRED_ROLE):
+                self._paint_sensitive_mark(painter, thumb)
             return
         painter.fillRect(thumb, QColor("#f1f3f6"))
         painter.setPen(QColor(style.MUTED))
@@ -94,6 +97,20 @@ class ItemDelegate(QStyledItemDelegate):
         else:
             word = "…"
         painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter, word)
+
+    @staticmethod
+    def _paint_sensitive_mark(painter: QPainter, thumb: QRect) -> None:
+        """A small "sensitive" tag along the bottom of a blurred thumbnail."""
+        painter.save()  # the row's text is drawn in the row's font after this
+        small = painter.font()
+        small.setPointSizeF(max(6.5, small.pointSizeF() * 0.75))
+        painter.setFont(small)
+        height = QFontMetrics(small).height() + 2
+        tag = QRect(thumb.left(), thumb.bottom() - height + 1, thumb.width(), height)
+        painter.fillRect(tag, QColor(17, 24, 39, 200))
+        painter.setPen(QColor("white"))
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, "sensitive")
+        painter.restore()
 
     def _paint_chips(self, painter: QPainter, row: ItemRow, x: int, y: int, right: int,
                      font) -> None:

@@ -7,6 +7,7 @@ fetched with ``review.queue_page`` through the window's :class:`Background` (nev
 UI thread) and the rows repaint when they arrive. Dragging the scrollbar to the end of
 100,000 items therefore fetches the last page or two, not the 99,900 rows in between, and
 pages no longer painted are dropped (LRU), so memory stays flat however far one scrolls.
+A row whose image the blur settings hide (``sensitive.py``) gets the blurred thumbnail.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from PySide6.QtCore import (
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.gui.sensitive import blur_rule, settings_saved
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.worker import Background
 
@@ -35,6 +37,7 @@ PAGE = 64  # rows per queue_page call: a screenful or two
 MAX_PAGES = 64  # pages kept (4,096 rows); painted pages are the recently used ones
 MAX_IN_FLIGHT = 3  # page queries running at once; newer wishes wait for a free slot
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ItemRow of a row (None while loading)
+BLURRED_ROLE = Qt.ItemDataRole.UserRole + 2  # whether the row's thumbnail is blurred
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -65,6 +68,8 @@ class ItemModel(QAbstractListModel):
         self._flush_timer.setInterval(10)
         self._flush_timer.timeout.connect(self._flush)
         thumbnails.ready.connect(self._thumbnail_ready)
+        self.blur = blur_rule()  # read once: data() runs for every painted row
+        settings_saved().saved.connect(self._settings_saved)
         # Figures for tests and the benchmark: how much of the queue was ever fetched.
         self.page_calls = 0
         self.rows_fetched = 0
@@ -185,9 +190,12 @@ class ItemModel(QAbstractListModel):
             return row.text
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.uid}\n{row.text[:500]}"
-        if role == Qt.ItemDataRole.DecorationRole:
-            if row.image_path and row.media_status == "ok":
-                return self._thumbnails.get(row.image_path)
+        shown = bool(row.image_path) and row.media_status == "ok"
+        if role == BLURRED_ROLE:
+            return shown and self.blur.hides(row.sensitive)
+        if role == Qt.ItemDataRole.DecorationRole and shown:
+            assert row.image_path is not None
+            return self._thumbnails.get(row.image_path, self.blur.hides(row.sensitive))
         return None
 
     # ------------------------------------------------------------------ rows
@@ -274,6 +282,15 @@ class ItemModel(QAbstractListModel):
             self._in_flight.discard(page)
             self.failed.emit(message)
         return failed
+
+    def _settings_saved(self) -> None:
+        """Blur or unblur the rows held at once, as the saved settings say."""
+        rule = blur_rule()
+        if rule != self.blur:
+            self.blur = rule
+            if self._total:
+                self.dataChanged.emit(self.index(0), self.index(self._total - 1),
+                                      [Qt.ItemDataRole.DecorationRole, BLURRED_ROLE])
 
     def _thumbnail_ready(self, path: str) -> None:
         for page, held in self._pages.items():

@@ -5,7 +5,8 @@ and queues the path; queued paths are decoded in the window's :class:`Background
 a time (``QImageReader`` with ``setScaledSize``, so a 4000 px photo is never decoded at full
 size), and ``ready(path)`` tells the list to repaint that row. Only the paths asked for in
 the latest paints are decoded: when the user flings the scrollbar across 100,000 items,
-the rows flown past are never decoded.
+the rows flown past are never decoded. A blurred thumbnail (a sensitive post's, see
+``sensitive.py``) is blurred in the same pool call and cached apart from the sharp one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
+from crisisdesk.gui.sensitive import blur_image
 from crisisdesk.gui.worker import Background
 
 #: A decoded image is a few tens of KB at 64 px: 2,000 of them stay well under 100 MB.
@@ -38,8 +40,18 @@ def decode_scaled(path: str, box: int) -> QImage | None:
     return None if image.isNull() else image
 
 
+def decode_thumbnail(path: str, box: int, blurred: bool) -> QImage | None:
+    """:func:`decode_scaled`, blurred when asked (in the same pool thread)."""
+    image = decode_scaled(path, box)
+    return blur_image(image, box) if blurred and image is not None else image
+
+
+# A cached thumbnail: its path, and whether it is the blurred one.
+Key = tuple[str, bool]
+
+
 class ThumbnailCache(QObject):
-    """Thumbnails by image path; decoding happens in the background."""
+    """Thumbnails by image path (sharp or blurred); decoding happens in the background."""
 
     ready = Signal(str)  # the path whose thumbnail (or failure) just arrived
 
@@ -49,47 +61,50 @@ class ThumbnailCache(QObject):
         self._background = background
         self._box = box
         self._capacity = capacity
-        self._cache: OrderedDict[str, QPixmap | None] = OrderedDict()
-        self._wanted: OrderedDict[str, None] = OrderedDict()
-        self._in_flight: set[str] = set()
+        self._cache: OrderedDict[Key, QPixmap | None] = OrderedDict()
+        self._wanted: OrderedDict[Key, None] = OrderedDict()
+        self._in_flight: set[Key] = set()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._flush)
         self.decoded = 0  # how many decodes ran (the benchmark reports it)
 
-    def get(self, path: str) -> QPixmap | None:
-        """The thumbnail if decoded (None: not yet, or unreadable; see :meth:`failed`)."""
-        if path in self._cache:
-            self._cache.move_to_end(path)
-            return self._cache[path]
-        if path not in self._in_flight:
-            self._wanted[path] = None
-            self._wanted.move_to_end(path)
+    def get(self, path: str, blurred: bool = False) -> QPixmap | None:
+        """The thumbnail (blurred when asked) if decoded (None: not yet, or unreadable;
+        see :meth:`failed`)."""
+        key = (path, blurred)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key not in self._in_flight:
+            self._wanted[key] = None
+            self._wanted.move_to_end(key)
             if not self._timer.isActive():
                 self._timer.start()
         return None
 
-    def failed(self, path: str) -> bool:
+    def failed(self, path: str, blurred: bool = False) -> bool:
         """Whether ``path`` was tried and could not be decoded."""
-        return path in self._cache and self._cache[path] is None
+        key = (path, blurred)
+        return key in self._cache and self._cache[key] is None
 
     def _flush(self) -> None:
         # The newest wishes are the rows on screen now; older ones were scrolled past.
-        paths = list(self._wanted)[-BATCH:]
+        keys = list(self._wanted)[-BATCH:]
         self._wanted.clear()
         box = self._box
-        for path in paths:
-            self._in_flight.add(path)
+        for key in keys:
+            self._in_flight.add(key)
             self._background.call(
-                lambda p=path: decode_scaled(p, box),
-                lambda image, p=path: self._arrived(p, image),
-                lambda _message, p=path: self._arrived(p, None))
+                lambda k=key: decode_thumbnail(k[0], box, k[1]),
+                lambda image, k=key: self._arrived(k, image),
+                lambda _message, k=key: self._arrived(k, None))
 
-    def _arrived(self, path: str, image: QImage | None) -> None:
-        self._in_flight.discard(path)
+    def _arrived(self, key: Key, image: QImage | None) -> None:
+        self._in_flight.discard(key)
         self.decoded += 1
-        self._cache[path] = QPixmap.fromImage(image) if image is not None else None
+        self._cache[key] = QPixmap.fromImage(image) if image is not None else None
         while len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
-        self.ready.emit(path)
+        self.ready.emit(key[0])

@@ -32,7 +32,8 @@ def twarc_page(data: list[dict], tweets: list[dict] | None = None,
                errors_: list[dict] | None = None) -> dict:
     page = {"data": data, "includes": {
         "users": [{"id": "u1", "username": "relief_ops"}, {"id": "u2", "username": "witness"}],
-        "media": [{"media_key": "3_1", "type": "photo", "url": f"{IMG}/flood.jpg"},
+        "media": [{"media_key": "3_1", "type": "photo", "url": f"{IMG}/flood.jpg",
+                   "alt_text": "Brown water up to the doors of parked cars"},
                   {"media_key": "3_2", "type": "photo", "url": f"{IMG}/bridge.jpg"},
                   {"media_key": "7_3", "type": "video",
                    "preview_image_url": f"{IMG}/video_still.jpg"}],
@@ -46,14 +47,14 @@ def twarc_page(data: list[dict], tweets: list[dict] | None = None,
 def build_twarc(path: Path) -> Path:
     """Two pages, a malformed line and a line that is JSON but no page."""
     page1 = twarc_page(
-        [tweet("1", "Water rising on Main St", media=["3_1"]),
+        [tweet("1", "Water rising on Main St", media=["3_1"], possibly_sensitive=False),
          tweet("2", "RT @witness: Bridge out on Route 9 …", refs=[("retweeted", "10")]),
          tweet("3", "This is what we feared", refs=[("quoted", "11")]),
          tweet("4", "Shelter open at the school", withheld={"copyright": False,
                                                             "country_codes": ["DE", "FR"]}),
          tweet("5", "@someone stay safe", refs=[("replied_to", "99")])],
         tweets=[tweet("10", "Bridge out on Route 9, avoid the area", author="u2",
-                      media=["3_2"]),
+                      media=["3_2"], possibly_sensitive=True),
                 tweet("11", "Levee breach reported north of town", author="u2")],
         errors_=[{"resource_id": "77", "resource_type": "tweet", "title": "Not Found Error",
                   "detail": "Could not find tweet with id: [77]."}])
@@ -68,20 +69,22 @@ def status(sid: str, html: str, media: list[dict] | None = None, **extra) -> dic
     return {"id": sid, "created_at": "2024-09-27T11:00:00.000Z", "content": html,
             "language": "en", "url": f"https://mastodon.example/@ops/{sid}",
             "account": {"id": "a1", "acct": "ops@mastodon.example", "username": "ops"},
-            "media_attachments": media or [], "spoiler_text": "", "reblog": None, **extra}
+            "media_attachments": media or [], "spoiler_text": "", "sensitive": False,
+            "reblog": None, **extra}
 
 
 MASTODON = [
     status("100", '<p>Roads closed near <a href="https://x.org/a"><span class="invisible">'
                   'https://</span><span class="">x.org/a</span></a></p><p>Stay home &amp; '
                   'safe<br>Updates soon</p>',
-           media=[{"id": "m1", "type": "image", "url": f"{IMG}/m1.jpg"},
+           media=[{"id": "m1", "type": "image", "url": f"{IMG}/m1.jpg",
+                   "description": "Flooded underpass, a bus stuck in it"},
                   {"id": "m2", "type": "video", "url": f"{IMG}/m2.mp4",
                    "preview_url": f"{IMG}/m2_small.jpg"},
                   {"id": "m3", "type": "audio", "url": f"{IMG}/m3.mp3"}]),
     status("101", "", reblog=status("90", "<p>Evacuation order for zone B</p>",
                                     media=[{"id": "m4", "type": "image",
-                                            "url": f"{IMG}/m4.jpg"}])),
+                                            "url": f"{IMG}/m4.jpg"}], sensitive=True)),
     status("102", "<p>Reply without media</p>", in_reply_to_id="100"),
     status("103", "<p>Odd attachment</p>",
            media=[{"id": "m5", "type": "image", "url": "file:///etc/passwd"}]),
@@ -102,9 +105,14 @@ def build_mastodon_jsonl(path: Path) -> Path:
 
 
 def post_view(rkey: str, text: str, embed: dict | None = None, reply: str | None = None,
-              handle: str = "ops.bsky.social") -> dict:
+              handle: str = "ops.bsky.social", labels: list[dict] | None = None,
+              self_labels: list[str] | None = None) -> dict:
+    """A post view; ``labels``: a moderation service's, ``self_labels``: the poster's."""
     record = {"$type": "app.bsky.feed.post", "text": text, "langs": ["en"],
               "createdAt": "2024-09-27T12:00:00.000Z"}
+    if self_labels:
+        record["labels"] = {"$type": "com.atproto.label.defs#selfLabels",
+                            "values": [{"val": v} for v in self_labels]}
     if reply:
         record["reply"] = {"parent": {"uri": reply}, "root": {"uri": reply}}
     view = {"uri": f"at://did:plc:ops/app.bsky.feed.post/{rkey}", "cid": "bafy" + rkey,
@@ -112,24 +120,34 @@ def post_view(rkey: str, text: str, embed: dict | None = None, reply: str | None
             "indexedAt": "2024-09-27T12:00:01.000Z"}
     if embed:
         view["embed"] = embed
+    if labels is not None:
+        view["labels"] = labels
     return view
 
 
-def images(*names: str) -> dict:
+def label(val: str, **extra) -> dict:
+    """A moderation service's label on a post."""
+    return {"src": "did:plc:moderation", "uri": "at://x", "val": val,
+            "cts": "2024-09-27T12:05:00.000Z", **extra}
+
+
+def images(*names: str, alts: tuple[str, ...] = ()) -> dict:
     return {"$type": "app.bsky.embed.images#view", "images": [
-        {"thumb": f"{IMG}/{n}_thumb.jpg", "fullsize": f"{IMG}/{n}.jpg", "alt": ""}
-        for n in names]}
+        {"thumb": f"{IMG}/{n}_thumb.jpg", "fullsize": f"{IMG}/{n}.jpg",
+         "alt": alts[i] if i < len(alts) else ""} for i, n in enumerate(names)]}
 
 
 def build_bluesky_search(path: Path) -> Path:
     quoted = "at://did:plc:other/app.bsky.feed.post/q1"
     page = {"hitsTotal": 4, "cursor": "4", "posts": [
-        post_view("p1", "Two photos of the damage", images("b1", "b2")),
+        post_view("p1", "Two photos of the damage",
+                  images("b1", "b2", alts=("Collapsed roof of a house", "")),
+                  labels=[label("graphic-media")]),
         post_view("p2", "Look at this", {
             "$type": "app.bsky.embed.recordWithMedia#view", "media": images("b3"),
             "record": {"record": {"$type": "app.bsky.embed.record#viewRecord",
-                                  "uri": quoted}}}),
-        post_view("p3", "Text only"),
+                                  "uri": quoted}}}, self_labels=["nudity"]),
+        post_view("p3", "Text only", labels=[label("gore", neg=True)]),
         post_view("p4", "Replying", reply="at://did:plc:ops/app.bsky.feed.post/p3"),
         post_view("p5", "Quote of a deleted post", {
             "$type": "app.bsky.embed.record#view",
@@ -143,7 +161,8 @@ def build_bluesky_search(path: Path) -> Path:
 def build_bluesky_feed(path: Path) -> Path:
     page = {"cursor": "c", "feed": [
         {"post": post_view("f1", "Agency update", images("f1"))},
-        {"post": post_view("f2", "Reposted warning", handle="other.bsky.social"),
+        {"post": post_view("f2", "Reposted warning", handle="other.bsky.social",
+                           labels=[label("graphic-media")]),
          "reason": {"$type": "app.bsky.feed.defs#reasonRepost",
                     "uri": "at://did:plc:ops/app.bsky.feed.repost/r1",
                     "by": {"handle": "ops.bsky.social"},

@@ -6,7 +6,8 @@ record's; images come from ``app.bsky.embed.images#view`` (fullsize URLs, record
 remote media), a video's thumbnail, or the media half of ``recordWithMedia``. A quote
 links to the quoted post's URI, a reply to its parent; a repost in an author feed that
 carries its own URI is a post linked to the original. Posts not found or blocked are
-reported.
+reported. Images keep their ``alt``; a sensitive-media label (see ``SENSITIVE_LABELS``)
+from a moderation service or the poster marks the post sensitive.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ RECORD = "app.bsky.embed.record#view"
 RECORD_WITH_MEDIA = "app.bsky.embed.recordWithMedia#view"
 UNAVAILABLE = ("#viewNotFound", "#viewBlocked", "#viewDetached", "#notFoundPost",
                "#blockedPost")
+# Labels that put a post's media behind a warning in Bluesky's own apps ("gore" is the
+# older name of "graphic-media").
+SENSITIVE_LABELS = frozenset({"graphic-media", "gore", "nudity", "porn", "sexual"})
 
 
 def _is_post_view(obj: Any) -> bool:
@@ -106,7 +110,8 @@ class BlueskyParser:
         langs = as_list(record.get("langs"))
         fields = {"platform": self.defaults.get("platform") or PLATFORM,
                   "language": text_of(langs[0]) or None if langs else None,
-                  "event": self.defaults.get("event")}
+                  "event": self.defaults.get("event"),
+                  "sensitive": _sensitive(view, record)}  # the repost's too
         yield PostRecord(
             post_id=uri, where=where, text=text_of(record.get("text")), author=author,
             created_at=text_of(record.get("createdAt")) or text_of(view.get("indexedAt"))
@@ -120,7 +125,7 @@ class BlueskyParser:
                 created_at=text_of(reason.get("indexedAt")) or None,
                 url=_web_url(author, uri),
                 media=[MediaRef(m.declared, None, status=m.status, reason=m.reason,
-                                quiet=m.quiet) for m in media],
+                                quiet=m.quiet, alt_text=m.alt_text) for m in media],
                 original_post_id=uri, relation="repost", **fields)
 
 
@@ -134,10 +139,10 @@ def _embed(embed: dict[str, Any], where: Where
     shown = as_dict(embed.get("media")) if kind == RECORD_WITH_MEDIA else embed
     shown_kind = text_of(shown.get("$type"))
     if shown_kind == IMAGES:
-        media = [remote_ref(as_dict(i).get("fullsize") or as_dict(i).get("thumb"), "image")
-                 for i in as_list(shown.get("images"))]
+        media = [remote_ref(as_dict(i).get("fullsize") or as_dict(i).get("thumb"), "image",
+                            as_dict(i).get("alt")) for i in as_list(shown.get("images"))]
     elif shown_kind == VIDEO:
-        media = [remote_ref(shown.get("thumbnail"), "video thumbnail")]
+        media = [remote_ref(shown.get("thumbnail"), "video thumbnail", shown.get("alt"))]
     if kind in (RECORD, RECORD_WITH_MEDIA):
         quoted = as_dict(embed.get("record"))
         if kind == RECORD_WITH_MEDIA:
@@ -149,6 +154,18 @@ def _embed(embed: dict[str, Any], where: Where
             problems.append(Problem(where, f"quoted post {uri or '?'} not available "
                                            "(deleted, blocked or detached)", "warning"))
     return media, relation, original, problems
+
+
+def _sensitive(view: dict[str, Any], record: dict[str, Any]) -> bool | None:
+    """Whether a post carries a sensitive-media label, from a moderation service (the
+    view's ``labels``) or from the poster (the record's self-labels); None when the page
+    shows no labels at all. A negating label (``neg``) does not count."""
+    given, own = view.get("labels"), as_dict(record.get("labels"))
+    if not isinstance(given, list) and not own:
+        return None
+    labels = [as_dict(v) for v in [*as_list(given), *as_list(own.get("values"))]]
+    return any(text_of(v.get("val")) in SENSITIVE_LABELS and not v.get("neg")
+               for v in labels)
 
 
 def _web_url(handle: str | None, uri: str) -> str | None:

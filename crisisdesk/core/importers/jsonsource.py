@@ -127,21 +127,33 @@ def first_value(path: Path, head_bytes: int = 1 << 20) -> Any:
     return None
 
 
-def remote_ref(url: Any, what: str) -> MediaRef:
+def remote_ref(url: Any, what: str, alt_text: Any = None) -> MediaRef:
     """A media reference for a URL a collector wrote: remote (fetched on request), or
-    unreadable with a reason when it is no http(s) URL."""
+    unreadable with a reason when it is no http(s) URL. ``alt_text``: the poster's
+    description of the image as the collector wrote it (kept when it is text)."""
+    alt = text_of(alt_text).strip() or None
     text = str(url or "").strip()
     if not text:
-        return MediaRef(f"({what})", None, status="missing", reason=f"{what} has no URL")
+        return MediaRef(f"({what})", None, status="missing", reason=f"{what} has no URL",
+                        alt_text=alt)
     try:
         scheme = urlsplit(text).scheme.lower()
     except ValueError as exc:  # e.g. an unclosed IPv6 bracket: this media only, not the file
-        return MediaRef(text, None, status="unreadable", reason=f"not a valid URL: {exc}")
+        return MediaRef(text, None, status="unreadable", reason=f"not a valid URL: {exc}",
+                        alt_text=alt)
     if scheme not in ("http", "https"):
         return MediaRef(text, None, status="unreadable",
-                        reason=f"only http and https media URLs are fetched, not {scheme!r}")
+                        reason=f"only http and https media URLs are fetched, not {scheme!r}",
+                        alt_text=alt)
     # quiet: a remote image is expected, not a problem to list in the report.
-    return MediaRef(text, None, status="remote", quiet=True)
+    return MediaRef(text, None, status="remote", quiet=True, alt_text=alt)
+
+
+def flag_of(*values: Any) -> bool | None:
+    """A collector's sensitive flag: True when any value is true, False when the values
+    that are booleans are all false, None when none is a boolean (the source does not say)."""
+    flags = [v for v in values if isinstance(v, bool)]
+    return any(flags) if flags else None
 
 
 def text_of(value: Any) -> str:

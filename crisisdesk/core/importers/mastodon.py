@@ -5,7 +5,9 @@ The HTML content becomes plain text (the stdlib html.parser; a content warning i
 in front). A reblog is a post of its own linked to the original (relation repost), and
 the original is imported too; a quote (Mastodon 4.4) links to the quoted status, a reply
 to its parent. ``media_attachments`` are recorded as remote media: an image's URL, or a
-video's or GIF's preview still. A streaming ``delete`` event is reported.
+video's or GIF's preview still, with the attachment's ``description`` as alt text; the
+status's ``sensitive`` (or its reblogged original's) marks the post sensitive. A
+streaming ``delete`` event is reported.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from crisisdesk.core.importers.jsonsource import (
     as_dict,
     as_list,
+    flag_of,
     parse_json_file,
     remote_ref,
     text_of,
@@ -154,7 +157,8 @@ class MastodonParser:
             event=self.defaults.get("event"),
             media=[_media_ref(a) for a in as_list(shown.get("media_attachments"))
                    if _is_visual(a)],
-            original_post_id=original, relation=relation)
+            original_post_id=original, relation=relation,
+            sensitive=flag_of(status.get("sensitive"), shown.get("sensitive")))
         target = reblog if relation == "repost" else quoted if relation == "quote" else None
         if isinstance(target, dict) and looks_like(target) and original not in self.done:
             yield from self._status(target, where)
@@ -174,7 +178,8 @@ def _media_ref(attachment: dict[str, Any]) -> MediaRef:
         url = attachment.get("remote_url") or attachment.get("url")
     else:  # gifv, video: the preview still
         url = attachment.get("preview_url") or attachment.get("url")
-    return remote_ref(url, f"attachment {attachment.get('id', '?')}")
+    return remote_ref(url, f"attachment {attachment.get('id', '?')}",
+                      attachment.get("description"))
 
 
 def parse_mastodon(path: Path, defaults: Mapping[str, str | None]) -> Iterator[Parsed]:

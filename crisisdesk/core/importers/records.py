@@ -39,6 +39,7 @@ class MediaRef:
     reason: str | None = None
     quiet: bool = False  # the parser reports this media's status itself, in a summary
     external_id: str | None = None  # the source's own id of the pair (CrisisMMD image_id)
+    alt_text: str | None = None  # the poster's own description of the image
 
 
 @dataclass
@@ -73,13 +74,16 @@ class PostRecord:
     # A repost, quote or reply: the platform id of the post it links to (collectors).
     original_post_id: str | None = None
     relation: str | None = None  # repost / quote / reply
+    # Marked sensitive by the poster or the platform (graphic, nudity); None: not said.
+    sensitive: bool | None = None
 
-    def post_fields(self) -> dict[str, str | None]:
+    def post_fields(self) -> dict[str, str | bool | None]:
         """The fields stored on the post row."""
         return {"platform": self.platform, "author": self.author,
                 "created_at": self.created_at, "text": self.text,
                 "language": self.language, "url": self.url, "event": self.event,
-                "original_post_id": self.original_post_id, "relation": self.relation}
+                "original_post_id": self.original_post_id, "relation": self.relation,
+                "sensitive": self.sensitive}
 
 
 @dataclass(frozen=True)

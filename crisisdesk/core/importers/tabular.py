@@ -3,7 +3,8 @@
 Each row is a post (or one more image of a post: rows with the same id and the same
 text add media). Default column names cover common exports; ``--map field=column``
 overrides them. Label columns are named after a task (``damage``, ``label_damage`` or
-``damage_label``); a ``split`` column (or ``<task>_split``) gives the split.
+``damage_label``); a ``split`` column (or ``<task>_split``) gives the split. Optional
+``sensitive`` and ``alt_text`` columns mark the post sensitive and describe its images.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "url": ("url", "link", "permalink"),
     "event": ("event", "event_name"),
     "split": ("split",),
+    # Optional: the post marked sensitive (its images are blurred in the app), and the
+    # poster's description of each image.
+    "sensitive": ("sensitive", "possibly_sensitive"),
+    "alt_text": ("alt_text",),
 }
 FIELDS = tuple(DEFAULT_COLUMNS)
 MAX_FIELD_CHARS = 10 * 1024 * 1024
@@ -116,6 +121,43 @@ def _comparable(ref: LabelRef) -> tuple[str, str | None]:
     return (scheme.normalise(ref.label) if scheme else None) or ref.label, ref.split
 
 
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def parse_flag(value: str | None) -> bool | None:
+    """A ``sensitive`` cell as a flag (None: empty); ValueError for another word."""
+    if value is None:
+        return None
+    word = value.lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(f"sensitive {value!r} is not one of true/false/1/0/yes/no; "
+                     "left unknown")
+
+
+def split_alt_texts(value: Any, images: int) -> list[str | None]:
+    """The alt texts of a row's images: a post's one image takes the whole cell; several
+    take a list (JSON) or '|'-separated parts, in order (not ';', which descriptions
+    use). ValueError when the count does not match the images'."""
+    listed = value if isinstance(value, list) else None
+    text = _clean(value) if listed is None else None
+    if images == 0 or (listed is None and text is None):
+        return [None] * images
+    if images == 1 and text is not None:
+        return [text]
+    if text is not None and text.startswith("["):
+        try:
+            listed = json.loads(text)
+        except json.JSONDecodeError:
+            listed = None
+    parts = [str(v or "") for v in listed] if isinstance(listed, list) else \
+        str(text).split("|")
+    if len(parts) != images:
+        raise ValueError(f"alt_text has {len(parts)} parts for {images} images "
+                         "(separate them with '|'); alt texts not kept")
+    return [part.strip() or None for part in parts]
+
+
 # Per-task cells beside a label (``<task>_<key>``), as crisisdesk's exports write them.
 TASK_CELLS = ("split", "label_source", "annotator", "labelled_at")
 
@@ -176,17 +218,20 @@ class RowReader:
         # Per post and images: the row that first labelled each task, and its label.
         self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
 
-    def record(self, row: Mapping[str, Any], number: int) -> PostRecord | Problem:
+    def parse_row(self, row: Mapping[str, Any], number: int) -> Iterator[Parsed]:
+        """The row's record, after warnings about its optional cells; or a Problem."""
         where = Where(self.file, number)
         get = {f: _clean(row.get(c)) for f, c in self.columns.items()}
         post_id = get.get("id")
         if not post_id:
-            return Problem(where, "empty id; row skipped")
+            yield Problem(where, "empty id; row skipped")
+            return
         content = tuple(get.get(f) for f in ("text", "author", "created_at", "url"))
         first = self.seen.get(post_id)
         if first is not None and first[1] != content:
-            return Problem(where, f"post id {post_id} appears again (first at row {first[0]})"
-                                  " with different content; kept the first")
+            yield Problem(where, f"post id {post_id} appears again (first at row {first[0]})"
+                                 " with different content; kept the first")
+            return
         self.seen.setdefault(post_id, (number, content))
         record = PostRecord(
             post_id=post_id, where=where, text=get.get("text") or "",
@@ -200,6 +245,18 @@ class RowReader:
         index = _clean(row.get(self.index_column)) if self.index_column else None
         if index is not None and index.isdigit() and len(record.media) == 1:
             record.media[0].n = int(index)
+        try:
+            record.sensitive = parse_flag(get.get("sensitive"))
+        except ValueError as exc:
+            yield Problem(where, str(exc), "warning")
+        try:
+            alt_cell = row.get(self.columns["alt_text"]) if "alt_text" in self.columns \
+                else None
+            for ref, alt in zip(record.media, split_alt_texts(alt_cell, len(record.media)),
+                                strict=True):
+                ref.alt_text = alt
+        except ValueError as exc:
+            yield Problem(where, str(exc), "warning")
         for task, column in self.labels.items():
             value = _clean(row.get(column))
             if value:
@@ -208,7 +265,7 @@ class RowReader:
                 record.labels.append(LabelRef(
                     task, value, split.lower() if split else None, source=cells["label_source"],
                     annotator=cells["annotator"], labelled_at=cells["labelled_at"]))
-        return self._conflict(record, number) or record
+        yield self._conflict(record, number) or record
 
     def _conflict(self, record: PostRecord, number: int) -> Problem | None:
         """A Problem when an earlier row gave the same post and images another label or
@@ -272,7 +329,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path), number),
                           f"row has {len(values)} fields, the header has {len(header)}",
                           "warning")
-        yield rows.record(dict(zip(header, values, strict=False)), number)
+        yield from rows.parse_row(dict(zip(header, values, strict=False)), number)
 
 
 def _flatten_tasks(obj: dict[str, Any]) -> None:
@@ -338,4 +395,4 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path), number),
                           f"expected a JSON object, got {type(obj).__name__}; line skipped")
             continue
-        yield rows.record(obj, number)
+        yield from rows.parse_row(obj, number)

@@ -6,7 +6,9 @@ Retweets, quotes and replies keep the platform id of the tweet they point to
 (``original_post_id`` with relation repost / quote / reply), so duplicates can be grouped
 later; the original of a retweet or quote is imported too when the page includes it.
 Tweets the API could not return (deleted, protected, suspended) and withheld tweets are
-reported. Photos are recorded as remote media (the URL), fetched only on request.
+reported. Photos are recorded as remote media (the URL), fetched only on request, with
+their ``alt_text``; a tweet's ``possibly_sensitive`` (or its retweeted original's) marks
+the post sensitive.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from crisisdesk.core.importers.jsonsource import (
     as_dict,
     as_list,
+    flag_of,
     parse_json_file,
     remote_ref,
     text_of,
@@ -131,7 +134,9 @@ class TwarcParser:
             url=f"https://x.com/{author or 'i'}/status/{tweet_id}",
             event=self.defaults.get("event"),
             media=[_media_ref(key, media) for key in keys],
-            original_post_id=original, relation=relation)
+            original_post_id=original, relation=relation,
+            # A retweet shows the original's media: the original's mark counts too.
+            sensitive=flag_of(tweet.get("possibly_sensitive"), shown.get("possibly_sensitive")))
         if relation in ("repost", "quote") and original in tweets and original not in self.done:
             yield from self._tweet(tweets[original], where, users, media, tweets)
 
@@ -159,7 +164,7 @@ def _media_ref(key: str, media: dict[str, Any]) -> MediaRef:
     # Videos and GIFs: their preview still is the image a person (and a model) looks at.
     url = entry.get("url") if entry.get("type") == "photo" else entry.get("preview_image_url")
     return remote_ref(url or entry.get("url") or entry.get("preview_image_url"),
-                      f"media {key}")
+                      f"media {key}", entry.get("alt_text"))
 
 
 def _describe_error(error: dict[str, Any]) -> str:

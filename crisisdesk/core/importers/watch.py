@@ -95,7 +95,7 @@ class _JsonlRows:
             yield Problem(Where(self.rows.file, number), f"{exc}; line skipped")
             return
         self.rows.labels = label_columns(list(obj), self.mapping)
-        yield self.rows.record(obj, number)
+        yield from self.rows.parse_row(obj, number)
 
 
 @dataclass

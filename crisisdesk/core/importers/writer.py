@@ -122,11 +122,15 @@ class RecordWriter:
                 report.add(record.where, f"post {record.post_id}: text differs from the one "
                            f"kept{f' (from {first})' if first else ''}; kept the first",
                            "warning")
+            if record.sensitive is not None:
+                store.mark_sensitive(post_pk, record.sensitive)
         items = store.items_of_post(post_pk)
         targets: list[int] = []
         for ref in record.media:
             match = self._match(ref, items)
             if match is not None:
+                if ref.alt_text and match.media is not None:
+                    store.fill_alt_text(match.media, ref.alt_text)
                 if ref.path is not None and ref.path in facts:
                     if store.update_missing_media(match.media, str(ref.path), facts[ref.path]):
                         report.media_attached += 1
@@ -143,7 +147,8 @@ class RecordWriter:
                 post_pk, self.source, record.post_id, n,
                 path=str(ref.path) if ref.path else None, declared_path=ref.declared,
                 external_id=ref.external_id, status=fact.status, reason=fact.reason,
-                sha256=fact.sha256, size=fact.size, width=fact.width, height=fact.height)
+                sha256=fact.sha256, size=fact.size, width=fact.width, height=fact.height,
+                alt_text=ref.alt_text)
             if fact.status != "ok" and not ref.quiet:
                 report.add(record.where, f"image {ref.declared}: {fact.status}: {fact.reason}")
             report.media_added[fact.status] = report.media_added.get(fact.status, 0) + 1

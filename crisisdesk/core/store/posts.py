@@ -10,7 +10,8 @@ from crisisdesk.core.store.schema import MEDIA_STATUSES, POST_RELATIONS, SPLITS
 
 BASE_POST_FIELDS = ("platform", "author", "created_at", "text", "language", "url", "event")
 LINK_FIELDS = ("original_post_id", "relation")  # schema v5: reposts, quotes, replies
-POST_FIELDS = BASE_POST_FIELDS + LINK_FIELDS
+OPTIONAL_FIELDS = LINK_FIELDS + ("sensitive",)  # named only when set (see insert_post)
+POST_FIELDS = BASE_POST_FIELDS + OPTIONAL_FIELDS
 
 
 def item_uid(source: str, post_id: str, n: int) -> str:
@@ -94,8 +95,10 @@ class PostsMixin(StoreBase):
         )
         return PostRow(row["id"], row["source"], row["post_id"], row["text"]) if row else None
 
-    def insert_post(self, source: str, post_id: str, **fields: str | None) -> int:
-        """Add a post and return its row id (the caller checked it does not exist)."""
+    def insert_post(self, source: str, post_id: str, **fields: str | bool | None) -> int:
+        """Add a post and return its row id (the caller checked it does not exist).
+
+        ``sensitive`` is True or False where the source says, else None (unknown)."""
         unknown = set(fields) - set(POST_FIELDS)
         if unknown:
             raise ValueError(f"unknown post fields: {sorted(unknown)}")
@@ -104,9 +107,12 @@ class PostsMixin(StoreBase):
         if values["relation"] is not None and values["relation"] not in POST_RELATIONS:
             raise ValueError(f"post relation must be one of {POST_RELATIONS}, "
                              f"not {values['relation']!r}")
-        # Link columns are named only when set, so a post without links is written the
-        # same way into a store built at an older schema version (as migration tests do).
-        names = [*BASE_POST_FIELDS, *(f for f in LINK_FIELDS if values[f] is not None)]
+        if values["sensitive"] is not None:
+            values["sensitive"] = int(bool(values["sensitive"]))
+        # Link and sensitive columns are named only when set, so a post without them is
+        # written the same way into a store built at an older schema version (as
+        # migration tests do).
+        names = [*BASE_POST_FIELDS, *(f for f in OPTIONAL_FIELDS if values[f] is not None)]
         cursor = self.conn.execute(
             f"INSERT INTO posts (source, post_id, {', '.join(names)}, imported_at)"
             f" VALUES (?, ?, {', '.join('?' * len(names))}, ?)",
@@ -150,22 +156,27 @@ class PostsMixin(StoreBase):
         width: int | None = None,
         height: int | None = None,
         url: str | None = None,
+        alt_text: str | None = None,
     ) -> int:
         """Add media number ``n`` of a post and its item; return the item's row id.
 
         A text-only item already at ``n`` (the post was first seen without its image)
         becomes this image's item, so its labels stay with it. Remote media (a URL a
         collector wrote) keep the URL, by default the declared path, to be fetched later.
+        ``alt_text`` is the poster's description of the image, where the source has one.
         """
         if status not in MEDIA_STATUSES:
             raise ValueError(f"media status must be one of {MEDIA_STATUSES}, not {status!r}")
         if url is None and status == "remote":
             url = declared_path
-        values = [post, n, path, declared_path, sha256, size, width, height, status, reason]
+        columns = {"post": post, "n": n, "path": path, "declared_path": declared_path,
+                   "sha256": sha256, "size": size, "width": width, "height": height,
+                   "status": status, "reason": reason}
+        # Later columns are named only when set (older schema versions lack them).
+        columns.update({k: v for k, v in (("url", url), ("alt_text", alt_text)) if v})
         cursor = self.conn.execute(
-            "INSERT INTO media (post, n, path, declared_path, sha256, size, width, height,"
-            f" status, reason{', url' if url else ''}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-            f"{', ?' if url else ''})", [*values, url] if url else values,
+            f"INSERT INTO media ({', '.join(columns)}) VALUES"
+            f" ({', '.join('?' * len(columns))})", list(columns.values()),
         )
         media = cursor.lastrowid
         existing = self._one(
@@ -181,6 +192,20 @@ class PostsMixin(StoreBase):
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def mark_sensitive(self, post: int, sensitive: bool) -> None:
+        """Record what a re-import says about a post's sensitivity: an unknown one is
+        filled, and a mark given since is kept (the safer side: the image gets blurred);
+        an earlier mark is never taken back."""
+        self.conn.execute(
+            "UPDATE posts SET sensitive = ? WHERE id = ? AND (sensitive IS NULL OR"
+            " sensitive < ?)", [int(sensitive), post, int(sensitive)])
+
+    def fill_alt_text(self, media: int, alt_text: str) -> None:
+        """Give media the poster's description when it has none yet (the first kept)."""
+        self.conn.execute(
+            "UPDATE media SET alt_text = ? WHERE id = ? AND COALESCE(alt_text, '') = ''",
+            [alt_text, media])
 
     def missing_media_paths(self, post: int) -> set[str]:
         """Declared paths of a post's media recorded as missing (to attach later)."""

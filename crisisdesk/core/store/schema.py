@@ -203,8 +203,17 @@ def _v6_prediction_inputs(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE predictions ADD COLUMN inputs TEXT")
 
 
+def _v7_sensitive_media(db: sqlite_utils.Database) -> None:
+    """Whether the poster or the platform marked a post sensitive (1 or 0; NULL: the
+    source does not say), so the app can blur its images, and the poster's own
+    description of each image (alt text)."""
+    db.execute("ALTER TABLE posts ADD COLUMN sensitive INTEGER CHECK (sensitive IN (0, 1))")
+    db.execute("ALTER TABLE media ADD COLUMN alt_text TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
+    _v7_sensitive_media,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

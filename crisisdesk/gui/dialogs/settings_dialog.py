@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.models import registry
 from crisisdesk.core.settings import config_dir
+from crisisdesk.gui.sensitive import settings_saved
 
 SETTINGS_FILE = "gui.ini"
 DEVICES = ("auto", "cpu", "cuda")  # as crisisdesk.core.encoders.factory.DEVICES
@@ -48,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "caption_server_model": "",  # the model name that server serves
     "offline": False,  # on: the app never offers a download (work from local models only)
     "annotator": "",
+    "blur_sensitive": True,  # blur the images of posts marked sensitive until clicked
+    "blur_all": False,  # blur every image until clicked
 }
 
 
@@ -82,7 +85,7 @@ def _names(kind: str) -> list[str]:
 
 class SettingsDialog(QDialog):
     """Device, encoders, captioner (local or server) and quantization, model folders,
-    offline mode, name."""
+    offline mode, name, which images are blurred."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +113,10 @@ class SettingsDialog(QDialog):
         self.offline = QCheckBox("Work offline (never offer a model download)")
         self.annotator = QLineEdit()
         self.annotator.setPlaceholderText(annotator_name())
+        self.blur_sensitive = QCheckBox("Blur images marked sensitive")
+        self.blur_sensitive.setToolTip("Posts their poster or platform marked sensitive "
+                                       "(graphic, nudity): blurred until you click them")
+        self.blur_all = QCheckBox("Blur every image until I click it")
         form.addRow("Device", self.device)
         form.addRow("Image encoder", self.image_encoder)
         form.addRow("Text encoder", self.text_encoder)
@@ -119,6 +126,8 @@ class SettingsDialog(QDialog):
         form.addRow("Server model", self.caption_server_model)
         form.addRow("", self.offline)
         form.addRow("Annotator name", self.annotator)
+        form.addRow("Images", self.blur_sensitive)
+        form.addRow("", self.blur_all)
 
         models = QGroupBox("Model folders")
         box = QVBoxLayout(models)
@@ -165,6 +174,8 @@ class SettingsDialog(QDialog):
         self.caption_server_model.setText(setting("caption_server_model"))
         self.offline.setChecked(setting("offline"))
         self.annotator.setText(setting("annotator"))
+        self.blur_sensitive.setChecked(setting("blur_sensitive"))
+        self.blur_all.setChecked(setting("blur_all"))
         self.refresh_models()
 
     def refresh_models(self) -> None:
@@ -186,11 +197,14 @@ class SettingsDialog(QDialog):
             "caption_server_model": self.caption_server_model.text().strip(),
             "offline": self.offline.isChecked(),
             "annotator": self.annotator.text().strip(),
+            "blur_sensitive": self.blur_sensitive.isChecked(),
+            "blur_all": self.blur_all.isChecked(),
         }
         store = app_settings()
         for key, value in values.items():
             store.setValue(key, value)
         store.sync()
+        settings_saved().saved.emit()
 
     def accept(self) -> None:
         self.save()

@@ -105,9 +105,14 @@ class Explainer:
             check_plain_vit(self.image_encoder.model.visual, self.image_encoder.name)
 
     def explain(self, *, image: Path | None, text: str, caption_start: int | None = None,
-                class_name: str | None = None, item: str = "", task: str = "") -> Explanation:
+                class_name: str | None = None, item: str = "", task: str = "",
+                image_vector: np.ndarray | None = None) -> Explanation:
         """Explain the head's score of ``class_name`` (default: its top class) for an item
-        with this image (None: none) and this text (the tweet, then the caption)."""
+        with this image (None: none) and this text (the tweet, then the caption).
+
+        ``image_vector`` is the image's stored embedding: fed to the head in its place
+        when the file cannot be read any more, as predictions still feed it (no heat map).
+        """
         if class_name is not None and class_name not in self.classes:
             raise ExplainError(f"{class_name!r} is not a class of this model "
                                f"(one of: {', '.join(self.classes)})")
@@ -116,10 +121,21 @@ class Explainer:
         with ExitStack() as stack, torch.enable_grad():
             _locks(stack, [self.image_encoder, self.text_encoder])
             vision = self._image_pass(image, notes)
+            maps = vision[1] if vision else []
+            image_leaf = vision[0] if vision else None
+            if image_leaf is None and image_vector is not None and \
+                    self.image_encoder is not None:
+                # The prediction read this embedding: the explanation must score the same.
+                image_leaf = torch.as_tensor(image_vector, dtype=torch.float32).reshape(
+                    1, -1).requires_grad_(True)
+                if notes:
+                    notes[-1] += "; the head read its stored embedding, as predictions do"
             tokens, text_pass = self._text_pass(text)
-            image_vec = vision[0] if vision else torch.zeros(1, config.get("image_dim", 1))
+            self._check_seen(image_leaf is not None, text_pass is not None)
+            image_vec = image_leaf if image_leaf is not None else \
+                torch.zeros(1, config.get("image_dim", 1))
             text_vec = text_pass.vector if text_pass else torch.zeros(1, config.get("text_dim", 1))
-            image_present = torch.tensor([vision is not None])
+            image_present = torch.tensor([image_leaf is not None])
             text_present = torch.tensor([text_pass is not None])
             with JointTap(self.head) as joint:
                 # The head lives on the CPU (load_head); the encoders may not.
@@ -128,8 +144,8 @@ class Explainer:
             probs = torch.softmax(logits.detach()[0] / self.temperature, dim=-1)
             index = self.classes.index(class_name) if class_name else int(probs.argmax())
             wanted: list[Tensor] = []
-            if vision:
-                wanted += [vision[0], *vision[1]]
+            if image_leaf is not None:
+                wanted += [image_leaf, *maps]
             if text_pass:
                 wanted += [text_pass.vector, text_pass.embeddings]
             grads = torch.autograd.grad(logits[0, index], wanted, allow_unused=True) \
@@ -137,16 +153,15 @@ class Explainer:
         grads = [g if g is not None else torch.zeros_like(w) for g, w in
                  zip(grads, wanted, strict=True)]
         relevance = None
+        image_grad = grads[0] if image_leaf is not None else None
         if vision:
-            image_grad, map_grads = grads[0], grads[1:1 + len(vision[1])]
-            relevance = self._heat_map(image, vision[1], map_grads)
+            relevance = self._heat_map(image, maps, grads[1:1 + len(maps)])
         words = _words(text, caption_start, tokens, text_pass, grads[-1] if text_pass else None)
-        share_of_inputs = input_share(vision[0] if vision else None,
-                                      image_grad if vision else None,
+        share_of_inputs = input_share(image_leaf, image_grad,
                                       text_pass.vector if text_pass else None,
                                       grads[-2] if text_pass else None)
         share, fusion = fusion_summary(self.variant, details, joint.joint, share_of_inputs,
-                                       vision is not None, text_pass is not None)
+                                       image_leaf is not None, text_pass is not None)
         if share_of_inputs is not None:
             fusion["input_share_image"] = share_of_inputs
         return Explanation(
@@ -154,6 +169,18 @@ class Explainer:
             probabilities={c: float(p) for c, p in zip(self.classes, probs, strict=True)},
             model_version=self.model_version, text=text, caption_start=caption_start,
             words=words, image=relevance, share=share, fusion=fusion, notes=notes)
+
+    def _check_seen(self, has_image: bool, has_text: bool) -> None:
+        """Refuse an item the head cannot see (as prediction skips it): an image-only
+        head's item without an image, or one with neither for any head. Its output there
+        is the learned "missing" input's, no score of the item to explain."""
+        reads = {"image_only": ("an image", has_image), "text_only": ("a text", has_text)}
+        what, seen = reads.get(self.variant, ("an image or a text", has_image or has_text))
+        if not seen:
+            name = self.model_version or "this model"
+            raise ExplainError(f"{name} needs {what} and this item has no usable one: it "
+                               f"gets no prediction from {name}, so there is nothing to "
+                               "explain")
 
     # -- the two passes ----------------------------------------------------------------
 

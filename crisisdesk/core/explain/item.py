@@ -136,16 +136,24 @@ def explain_item(project: Project, item_id: str | int, task: str,
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # a damaged or older file: compute again and replace it
         explainer = explainer_for(store, task, version, device)
+        image_vector = None
+        if facts["image_sha256"] and explainer.image_encoder is not None:
+            # What predictions read: the head scores it when the file is gone since.
+            image_vector = store.get_embeddings(
+                "image", explainer.sidecar["image_encoder"], [facts["image_sha256"]]
+            ).get(facts["image_sha256"])
     if class_name is not None and class_name not in explainer.classes:
         raise ExplainError(f"{class_name!r} is not a class of task {task} "
                            f"(one of: {', '.join(explainer.classes)})")
     result = explainer.explain(
         image=Path(facts["image"]) if facts["image"] else None, text=facts["text"],
         caption_start=facts["caption_start"], class_name=class_name, item=facts["uid"],
-        task=task)
+        task=task, image_vector=image_vector)
     if facts["status"] in ("missing", "unreadable") and explainer.image_encoder is not None:
         result.notes.append(f"image {facts['status']}: {facts['reason'] or 'no file'}")
-    write_json_atomic(path, {"key": key, "explanation": result.to_json()})
+    if not (facts["image"] and explainer.image_encoder is not None and result.image is None):
+        # Not when the file could not be read: put back, it gives the heat map again.
+        write_json_atomic(path, {"key": key, "explanation": result.to_json()})
     result.image_path = facts["image"]
     return result
 

@@ -20,22 +20,19 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crisisdesk.core.imaging import IMAGE_SUFFIXES
 from crisisdesk.core.importers.collectors import (
     ValueParser,
-    classify,
     parse_collector,
     value_parser,
 )
 from crisisdesk.core.importers.job import BATCH, ImportOptions
 from crisisdesk.core.importers.jsonsource import (
-    first_value,
-    is_document,
     json_lines,
-    split_lines,
 )
 from crisisdesk.core.importers.records import (
     ImportReport,
@@ -53,6 +50,7 @@ from crisisdesk.core.importers.tabular import (
     resolve_columns,
 )
 from crisisdesk.core.importers.textio import decode_text
+from crisisdesk.core.importers.watch_format import anchor_bytes, file_format, newline_after
 from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -108,6 +106,7 @@ class _Seen:
     file_id: tuple[int, int] | None = None  # (device, inode): a new one is a new file
     parser: ValueParser | None = None
     notes: set[str] = field(default_factory=set)
+    anchor: bytes = b""  # anchor_bytes() of the offset this watch last moved it to
 
 
 class WatchJob:
@@ -162,7 +161,9 @@ class WatchJob:
         finally:
             if self._writer is not None:
                 self._writer.close()
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            # Microseconds: two watches of one project stopped in the same second (two
+            # windows, a script) would otherwise write one report over the other.
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
             self.report_path = self.project.folder("reports") / f"watch-{stamp}.json"
             self.report.save(self.report_path)
             store.close()
@@ -235,24 +236,7 @@ class WatchJob:
 
     def _format(self, path: Path, seen: _Seen) -> str | None:
         """How a new file is read: by lines (``lines-<format>``), whole, or not at all."""
-        suffix = path.suffix.lower()
-        if suffix in (".csv", ".tsv"):
-            return "whole-csv"
-        with path.open("rb") as handle:
-            head = handle.read(MAX_READ)
-        if b"\n" not in head.lstrip():
-            return None  # no complete line yet
-        text, _ = decode_text(head[:head.rfind(b"\n") + 1])
-        if is_document(text):
-            fmt = classify(first_value(path))
-            if fmt is not None:
-                return f"whole-{fmt}"
-            return "whole-jsonl" if suffix == ".json" else "ignored"
-        for line in split_lines(text):
-            if line.strip():
-                value = json.loads(line)
-                return f"lines-{classify(value) or 'jsonl'}"
-        return None
+        return file_format(path, MAX_READ)
 
     def _parser(self, path: Path, fmt: str, seen: _Seen) -> ValueParser:
         if seen.parser is None:
@@ -272,10 +256,16 @@ class WatchJob:
             restart = "file was replaced (a new file under the same name)"
         elif size < offset:
             restart = "file is shorter than what was read (replaced or truncated?)"
+        elif offset and seen.anchor and (size, mtime) != (state.size, state.mtime) and \
+                anchor_bytes(path, offset) != seen.anchor:
+            # Truncated and written again, longer, between two looks: the old offset
+            # would skip the new file's first lines and start mid-line.
+            restart = "file was rewritten (what was read is no longer there)"
         if restart:
             self.report.add(Where(str(path)), f"{restart}; reading it again from the "
                             "start", "warning")
             offset = line = 0
+            seen.anchor = b""
             # Kept at once: the new file's first line may not be whole yet.
             self._commit(store, [], state, 0, 0, size, mtime)
         if size == offset:
@@ -292,10 +282,17 @@ class WatchJob:
                 data, offset = data[1:], offset + 1
         cut = data.rfind(b"\n") + 1
         complete, tail = data[:cut], data[cut:]
-        if not cut and len(data) >= MAX_READ and "long" not in seen.notes:
-            seen.notes.add("long")
-            self.report.add(Where(str(path), line + 1), f"a line longer than "
-                            f"{MAX_READ // (1024 * 1024)} MB; the watch cannot read past it")
+        if not cut and offset + len(data) < size:
+            # A line longer than a read: skipped once its end is written, so that the
+            # lines after it are not held up for ever.
+            with path.open("rb") as handle:
+                end = newline_after(handle, offset + len(data))
+            if end is not None:
+                self.report.add(Where(str(path), line + 1), f"a line longer than "
+                                f"{MAX_READ // (1024 * 1024)} MB; line skipped")
+                self._commit(store, [], state, end + 1, line + 1, size, mtime)
+                seen.anchor = anchor_bytes(path, end + 1)
+            return
         if tail and self._tail_is_final(tail, size, mtime, seen, offset + len(data) >= size):
             complete, tail = data + b"\n", b""
         if not complete:
@@ -319,6 +316,7 @@ class WatchJob:
                 self._commit(store, batch, state, min(position, size), line, size, mtime)
                 batch = []
         self._commit(store, batch, state, min(position, size), line, size, mtime)
+        seen.anchor = anchor_bytes(path, min(position, size))
 
     @staticmethod
     def _entries(parser: ValueParser, file: str, number: int, raw: bytes) -> Iterator[Parsed]:

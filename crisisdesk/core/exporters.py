@@ -24,7 +24,8 @@ from crisisdesk.core.store import Store
 
 EXPORT_FORMATS = ("csv", "jsonl", "crisismmd")
 POST_COLUMNS = ("item_id", "source", "post_id", "n", "event", "platform", "created_at",
-                "author", "language", "url", "text", "image", "image_sha256")
+                "author", "language", "url", "text", "image", "image_sha256", "sensitive",
+                "alt_text")
 TASK_COLUMNS = ("label", "label_source", "annotator", "labelled_at", "split", "prediction",
                 "confidence", "model_version")
 # A cell starting with one of these is run as a formula by Excel and LibreOffice (OWASP

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from import_helpers import errors, make_image, media_rows, post_row, run_import, write_csv
 from test_import_collectors import (
     build_bluesky_feed,
@@ -18,6 +19,7 @@ from test_import_collectors import (
     tweet,
 )
 
+from crisisdesk.core.exporters import Exporter
 from crisisdesk.core.importers.jsonsource import flag_of
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import LabelChange, Store
@@ -196,3 +198,28 @@ def test_the_review_rows_and_detail_carry_the_mark_and_the_alt_text(proj, tmp_pa
         assert review.item_detail(store, by_post["1"]).alt_text == \
             "Brown water up to the doors of parked cars"
         assert review.item_detail(store, by_post["6"]).alt_text is None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_export_carries_the_marks_and_alt_texts_into_another_project(proj, tmp_path, fmt):
+    """Export, then import into a fresh project (as labels travel between projects):
+    a sensitive post stays blurred there, and the poster's descriptions come along."""
+    for n in range(2):
+        make_image(tmp_path / "src" / f"{n}.jpg", seed=n)
+    src = write_csv(tmp_path / "src" / "posts.csv", ["id", "text", "image", "sensitive",
+                                                      "alt_text"], [
+        ["1", "flood victims", "0.jpg|1.jpg", "yes", '["A body under a blanket", ""]'],
+        ["2", "all clear", "", "no", ""],
+        ["3", "no flag given", "", "", ""],
+    ])
+    assert errors(run_import(proj, [src])) == []
+    out = tmp_path / f"export.{fmt}"
+    with proj.open_store() as store:
+        Exporter(store).write(out, fmt)
+    other = Project.open(tmp_path / "other", create=True)
+    job = run_import(other, [out], images_root=tmp_path / "src", source="posts")
+    assert not [p for p in job.report.problems if "alt_text" in str(p) or "sensitive" in
+                str(p)]
+    with other.open_store() as store:
+        assert [post_row(store, "posts", i)["sensitive"] for i in "123"] == [1, 0, None]
+        assert alt_texts(store, "posts", "1") == ["A body under a blanket", None]

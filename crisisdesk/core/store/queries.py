@@ -69,7 +69,8 @@ class QueriesMixin(StoreBase):
         cursor = self.conn.execute(
             "SELECT i.id, i.uid, i.n, i.external_id, p.source, p.post_id, p.platform, p.author,"
             " p.created_at,"
-            " p.text, p.language, p.url, p.event, m.declared_path, m.path, m.sha256, m.status"
+            " p.text, p.language, p.url, p.event, p.sensitive, m.declared_path, m.path,"
+            " m.sha256, m.status, m.alt_text"
             " FROM items i JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
             " ORDER BY p.source, p.id, i.n"
         )
@@ -100,6 +101,8 @@ class QueriesMixin(StoreBase):
                 "language": row["language"], "url": row["url"], "event": row["event"],
                 "image": row["declared_path"], "image_path": row["path"],
                 "image_sha256": row["sha256"], "image_status": row["status"],
+                "sensitive": None if row["sensitive"] is None else bool(row["sensitive"]),
+                "alt_text": row["alt_text"],
                 "tasks": per_task,
             }
 

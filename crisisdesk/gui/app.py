@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, Q
 from crisisdesk import __version__
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
-from crisisdesk.gui.worker import Background, JobRunner
+from crisisdesk.gui.worker import Background, JobRunner, jobs_still_running
 
 
 class OpeningWindow(QWidget):
@@ -194,4 +194,12 @@ def main(project_arg: str | None) -> int:
     if window is not None:
         window.close()
     opener.shutdown()
+    if jobs_still_running():
+        # A job cancelled but still short of its next yield (a model loading, a download)
+        # past the wait: Python destroying its QThread would abort the process (a crash
+        # report, exit status 134). End here instead; the job's store writes are
+        # transactions, so a cancelled job resumes where it stopped next time.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code

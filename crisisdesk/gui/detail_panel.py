@@ -191,7 +191,9 @@ class DetailPanel(QWidget):
         meta = [row.uid]
         meta += [x for x in (row.event, row.created_at, detail.author and f"@{detail.author}")
                  if x]
-        self.header.setText(f"<span style='color:{style.MUTED}'>{' · '.join(meta)}</span>")
+        # Escaped: the header is rich text, and an event or handle may hold "<" or "&".
+        shown = " · ".join(html.escape(x) for x in meta)
+        self.header.setText(f"<span style='color:{style.MUTED}'>{shown}</span>")
         self._paint_texts()
         self.alt_text.setText(f"Alt text (from the poster): {detail.alt_text}"
                               if detail.alt_text else "")

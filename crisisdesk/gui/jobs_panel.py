@@ -33,6 +33,7 @@ from crisisdesk.gui.dialogs.settings_dialog import setting
 from crisisdesk.gui.worker import JobRunner
 
 MakeJob = Callable[[], Iterator[Progress]]
+Then = Callable[[str, object], None]  # what follows a job's end: (state, result or message)
 _MISSING_MODEL = re.compile(r"model '([^']+)' (?:is not installed|has no hub source)")
 
 STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
@@ -80,9 +81,10 @@ class JobRow(QFrame):
     """One job in the panel."""
 
     def __init__(self, panel: JobsPanel, runner: JobRunner, make_job: MakeJob,
-                 unit: str) -> None:
+                 unit: str, then: Then | None = None) -> None:
         super().__init__(panel)
         self.panel, self.runner, self.make_job, self.unit = panel, runner, make_job, unit
+        self.then = then
         self.setObjectName("jobRow")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         grid = QGridLayout(self)
@@ -106,7 +108,9 @@ class JobRow(QFrame):
         self.details = QPushButton("Details…")
         self.details.clicked.connect(self.show_details)
         self.retry = QPushButton("Retry")
-        self.retry.clicked.connect(lambda: panel.run(runner.title, make_job, unit=unit))
+        # A rerun is followed by what followed the first run (Retrain's report).
+        self.retry.clicked.connect(lambda: panel.run(runner.title, make_job, unit=unit,
+                                                     then=then))
         self.download = QPushButton("Download")
         self.local = QPushButton("Use a local folder…")
         self.download.clicked.connect(self._download)
@@ -260,12 +264,16 @@ class JobsPanel(QWidget):
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
 
-    def run(self, title: str, make_job: MakeJob, *, unit: str = "items") -> JobRunner:
-        """Start a job: ``make_job()`` runs in the worker thread and returns the generator."""
+    def run(self, title: str, make_job: MakeJob, *, unit: str = "items",
+            then: Then | None = None) -> JobRunner:
+        """Start a job: ``make_job()`` runs in the worker thread and returns the generator.
+        ``then(state, value)`` runs when it ends, and again when Retry reruns it."""
         # No Qt parent: a runner must outlive the panel while its thread runs (the worker
         # keeps it alive until it ends).
         runner = JobRunner(title, make_job)
-        row = JobRow(self, runner, make_job, unit)
+        row = JobRow(self, runner, make_job, unit, then)
+        if then is not None:
+            runner.finished.connect(then)
         self.rows.insert(0, row)
         self._list.insertWidget(0, row)
         runner.start()

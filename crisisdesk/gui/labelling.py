@@ -10,6 +10,7 @@ of it back.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class Labeller(QObject):
 
         def write(store: Store) -> list[int]:
             rows = [r for r in targets.resolve(store) if task in r.predicted]
+            if not rows:  # "prediction accepted: no change" read as if one was there
+                self._note = f"{task}: no prediction to accept"
             store.add_labels([LabelChange(r.id, task, r.predicted[task][0]) for r in rows],
                              annotator=annotator)
             return [r.id for r in rows]
@@ -135,6 +138,24 @@ class Labeller(QObject):
     def busy(self) -> bool:
         """Whether writes are still waiting or running."""
         return self._busy or bool(self._lane)
+
+    def flush(self, timeout_ms: int = 10_000) -> None:
+        """Commit every label still waiting, before the window closes: the write running
+        ends first (so the order given is kept), then the lane's rest is written here, as
+        the background is about to drop what was not started. Only for closing."""
+        self._background.wait(timeout_ms)
+        waiting = list(self._lane)
+        self._lane.clear()
+        self._busy = False
+        if not waiting:
+            return
+        try:
+            with self._project.open_store() as store:
+                for write, _what in waiting:
+                    write(store)
+        except Exception as exc:  # noqa: BLE001 - the window still closes; say what was lost
+            print(f"crisisdesk: labels given before closing were not saved: {exc}",
+                  file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ the lane
     def _enqueue(self, write: Write, what: str) -> None:

@@ -29,9 +29,10 @@ from crisisdesk.gui import gc_guard, style
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.help_overlay import HelpOverlay
 from crisisdesk.gui.item_list import ItemList
-from crisisdesk.gui.item_model import ItemModel
+from crisisdesk.gui.item_model import PAGE, ItemModel
 from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets
 from crisisdesk.gui.queue_panel import QueuePanel
+from crisisdesk.gui.sensitive import settings_saved
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.window_actions import WindowActions
 from crisisdesk.gui.worker import Background
@@ -88,7 +89,12 @@ class MainWindow(QMainWindow):
                        self.detail.image):
             widget.installEventFilter(self.keys)
         self.status = QLabel()
-        self.statusBar().addPermanentWidget(QLabel(f"Annotator: {self.labeller.annotator}"))
+        self.annotator_label = QLabel(f"Annotator: {self.labeller.annotator}")
+        self.statusBar().addPermanentWidget(self.annotator_label)
+        if annotator is None:
+            # The name comes from the settings: a new one saved applies to the next label
+            # (the open window kept giving labels under the old name).
+            settings_saved().saved.connect(self._settings_saved)
         self.statusBar().addWidget(self.status, 1)
 
         self._search_timer = QTimer(self)
@@ -101,6 +107,12 @@ class MainWindow(QMainWindow):
         self.queues.queue_selected.connect(self._queue_selected)
         self.model.loaded.connect(self._list_loaded)
         self.model.refreshed.connect(self._list_refreshed)
+        # A refresh that changes the queue's size resets the list and loses the current
+        # row: what followed it is noted first, so the item after a labelled one that
+        # left the queue becomes current (not the first of the list).
+        self._followers: list[int] = []
+        self._row_before_reset = 0
+        self.model.modelAboutToBeReset.connect(self._note_current)
         self.model.failed.connect(self._show_error)
         self.detail.failed.connect(self._show_error)
         self.items.selectionModel().currentChanged.connect(self._current_changed)
@@ -177,22 +189,39 @@ class MainWindow(QMainWindow):
 
     def _list_loaded(self) -> None:
         self._update_title()
+        self._followers = []  # noted at the new query's reset: rows of the old one
         if self.model.total:
             self.items.setCurrentIndex(self.model.index(0))
         else:
             self.detail.clear()
 
+    def _note_current(self) -> None:
+        """Before a reset: the current row number and the items held from it on."""
+        row = self.items.currentIndex().row()
+        self._row_before_reset = max(row, 0)
+        self._followers = [] if row < 0 else [
+            r.id for n in range(row, min(row + PAGE, self.model.total))
+            if (r := self.model.row_at(n)) is not None]
+
     def _list_refreshed(self) -> None:
         self._update_title()
         item = self.detail.item_id
         row = self.model.row_of(item) if item is not None else None
+        if row is None:
+            # The shown item left the queue: the first held item after it that is still
+            # in it (labelled items leave "Unlabelled" at the refresh after their label).
+            row = next((r for r in map(self.model.row_of, self._followers) if r is not None),
+                       None)
+        self._followers = []
         if row is not None:
             current = self.items.currentIndex()
             if current.row() != row:
                 self.items.selectionModel().setCurrentIndex(
                     self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
         elif self.model.total:
-            current = min(max(self.items.currentIndex().row(), 0), self.model.total - 1)
+            current = self.items.currentIndex().row()
+            current = self._row_before_reset if current < 0 else current
+            current = min(current, self.model.total - 1)
             self.items.setCurrentIndex(self.model.index(current))
         self.detail.reload()
 
@@ -292,10 +321,18 @@ class MainWindow(QMainWindow):
         self.queues.refresh()
         self.model.refresh()
 
+    def _settings_saved(self) -> None:
+        name = default_annotator()
+        if name != self.labeller.annotator:
+            self.labeller.annotator = name
+            self.annotator_label.setText(f"Annotator: {name}")
+            self.statusBar().showMessage(f"Labels are now given as {name}", 15000)
+
     def _show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.actions_.shutdown()
+        self.labeller.flush()  # labels given just before closing are kept
         self.background.shutdown()
         super().closeEvent(event)

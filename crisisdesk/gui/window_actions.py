@@ -111,7 +111,6 @@ class WindowActions:
             self.jobs = JobsPanel()
             self.jobs.job_finished.connect(self._job_finished)
             self.dock = window.add_jobs_dock(self.jobs)
-        self._retrain_holder: dict[str, Any] = {}
         #: Seconds each preloaded module took (None until the preload finished).
         self.preloaded: dict[str, float] | None = None
         self._preload_started = False
@@ -300,7 +299,9 @@ class WindowActions:
 
     def run_retrain(self) -> None:
         """Train a new version per task; the report dialog decides the switch."""
-        project, holder = self.window.project, self._retrain_holder
+        # One holder per run: two retrains at once each report their own job.
+        project = self.window.project
+        holder: dict[str, Any] = {}
 
         def make() -> Iterator[Progress]:
             from crisisdesk.core.retrain import RetrainJob
@@ -309,16 +310,19 @@ class WindowActions:
             holder["job"] = job
             return job.run() if hasattr(job, "run") else iter(job)
 
-        runner = self.jobs.run("Retrain", make)
-        runner.finished.connect(lambda state, _value: self._retrained(state))
+        self.jobs.run("Retrain", make,
+                      then=lambda state, _value: self._retrained(state, holder.get("job")))
 
-    def _retrained(self, state: str) -> None:
-        job = self._retrain_holder.pop("job", None)
+    def _retrained(self, state: str, job: Any) -> None:
         if state != "done" or job is None:
             return
         from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
 
-        dialog = RetrainDialog(self.window.project, job.report, self.window)
+        # The switch runs in the jobs panel (its progress and Cancel, and the window waits
+        # for it when closing), and the list shows the new predictions once a switch or a
+        # re-activation is done, not only when the report closes.
+        dialog = RetrainDialog(self.window.project, job.report, self.window, jobs=self.jobs)
+        dialog.switched.connect(lambda _tasks: self.window.refresh())
         dialog.finished.connect(lambda _result: self.window.refresh())
         dialog.show()
 

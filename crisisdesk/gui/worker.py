@@ -209,6 +209,12 @@ class _JobThread(QThread):
 _RUNNING: set[JobRunner] = set()
 
 
+def jobs_still_running() -> list[JobRunner]:
+    """Runners whose thread has not ended (the app quitting must not let Python destroy
+    them: Qt aborts the process then)."""
+    return [r for r in _RUNNING if r._thread is not None and r._thread.isRunning()]
+
+
 class JobRunner(QObject):
     """One long job run in a worker thread, with throttled progress, rate, ETA and cancel.
 

@@ -4,30 +4,10 @@ the window closes, the focused row after a refresh shrinks the queue, ..."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from window_helpers import current_labels, open_window, settle
 
 from crisisdesk.core.project import Project
 from crisisdesk.gui.main_window import MainWindow
-
-ANNOTATOR = "tester"
-
-
-def open_window(qtbot, project: Project) -> MainWindow:
-    window = MainWindow(project, annotator=ANNOTATOR)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.detail.detail is not None and window.model.total > 0)
-    qtbot.waitUntil(lambda: len(window.queues._items) > 1)
-    window.items.setFocus()
-    return window
-
-
-def settle(qtbot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.labeller.busy() and not window.background.busy())
-
-
-def current_labels(project: Project, task: str) -> dict[int, str]:
-    with project.open_store() as store:
-        return {item: label for item, label, _ in store.labelled_items(task)}
 
 
 def focused(window: MainWindow):

@@ -10,32 +10,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from window_helpers import ANNOTATOR, current_labels, open_window, settle
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Prediction
 from crisisdesk.gui.main_window import MainWindow
-
-ANNOTATOR = "tester"
-
-
-def open_window(qtbot, project: Project) -> MainWindow:
-    window = MainWindow(project, annotator=ANNOTATOR)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.detail.detail is not None and window.model.total > 0)
-    window.items.setFocus()
-    return window
-
-
-def settle(qtbot, window: MainWindow) -> None:
-    """Wait until every label write and every background call has reported back."""
-    qtbot.waitUntil(lambda: not window.labeller.busy() and not window.background.busy())
-
-
-def current_labels(project: Project, task: str) -> dict[int, str]:
-    with project.open_store() as store:
-        return {item: label for item, label, _ in store.labelled_items(task)}
 
 
 def human_actions(project: Project) -> list[tuple[int, str]]:

@@ -7,21 +7,12 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
+from window_helpers import open_window
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import Queue
 from crisisdesk.gui.main_window import MainWindow
-
-
-def open_window(qtbot, project: Project) -> MainWindow:
-    window = MainWindow(project, annotator="tester")
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.detail.detail is not None and window.model.total > 0)
-    qtbot.waitUntil(lambda: len(window.queues._items) > 1)
-    window.items.setFocus()
-    return window
 
 
 def go_to(qtbot, window: MainWindow, predicate) -> None:

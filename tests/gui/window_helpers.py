@@ -1,0 +1,30 @@
+"""What the app tests do to a main window: open it on a project and wait until it shows
+its first item, wait for its writes and queries, read the labels back."""
+
+from __future__ import annotations
+
+from crisisdesk.core.project import Project
+from crisisdesk.gui.main_window import MainWindow
+
+ANNOTATOR = "tester"
+
+
+def open_window(qtbot, project: Project) -> MainWindow:
+    """A main window on ``project``, shown, with its first item and its queues loaded."""
+    window = MainWindow(project, annotator=ANNOTATOR)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.detail.detail is not None and window.model.total > 0)
+    qtbot.waitUntil(lambda: len(window.queues._items) > 1)
+    window.items.setFocus()
+    return window
+
+
+def settle(qtbot, window: MainWindow) -> None:
+    """Wait until every label write and every background call has reported back."""
+    qtbot.waitUntil(lambda: not window.labeller.busy() and not window.background.busy())
+
+
+def current_labels(project: Project, task: str) -> dict[int, str]:
+    with project.open_store() as store:
+        return {item: label for item, label, _ in store.labelled_items(task)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -49,15 +50,44 @@ def numbered_lines(text: str, first: int = 1) -> Iterator[tuple[int, str]]:
 
 def is_document(text: str) -> bool:
     """Whether ``text`` is one JSON document (an array, or an object spread over lines)
-    rather than JSON Lines: its first non-blank line is not a JSON value by itself."""
+    rather than JSON Lines: its first non-blank line is not a JSON value by itself, and
+    is not a broken first line of JSON Lines (see :func:`_broken_first_line`)."""
     for line in split_lines(text):
         if line.strip():
             try:
                 json.loads(line)
             except json.JSONDecodeError:
-                return True
+                return not _broken_first_line(text)
             return line.lstrip().startswith("[")
     return False
+
+
+def _broken_first_line(text: str) -> bool:
+    """Whether text whose first line is no JSON value is JSON Lines with a broken first
+    line (a collector that died mid-line and started again), not a JSON document: at
+    least half its first 100 lines are JSON objects by themselves, which the lines of a
+    document (opened by a bracket, joined by commas) are not. ``text`` ends at a line
+    end (a line cut by a read would count against)."""
+    lines = list(islice((line for line in _lazy_lines(text) if line.strip()), 100))
+    if len(lines) < 2 or lines[0].lstrip().startswith("[") or \
+            lines[0].rstrip().endswith(("{", "[", ",")):
+        return False
+    whole = 0
+    for line in lines:
+        try:
+            whole += isinstance(json.loads(line), dict)
+        except ValueError:
+            continue
+    return whole * 2 >= len(lines)
+
+
+def _lazy_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time: a whole file is not split to look at its head."""
+    start = 0
+    for end in LINE_END.finditer(text):
+        yield text[start:end.start()]
+        start = end.end()
+    yield text[start:]
 
 
 def json_values(path: Path) -> Iterator[Numbered | Problem]:
@@ -88,7 +118,8 @@ def json_values(path: Path) -> Iterator[Numbered | Problem]:
 
 def first_value(path: Path, head_bytes: int = 1 << 20) -> Any:
     """The first JSON value of a file (first line, first array element, or the whole
-    document when small), to recognise a format by content; None when there is none."""
+    document when small; the first whole line after a broken first line), to recognise
+    a format by content; None when there is none."""
     try:
         with path.open("rb") as handle:
             head = handle.read(head_bytes)
@@ -99,10 +130,17 @@ def first_value(path: Path, head_bytes: int = 1 << 20) -> Any:
     stripped = text.lstrip()
     first_line = stripped.split("\n", 1)[0]
     try:
-        value = json.loads(first_line)
-        return value[0] if isinstance(value, list) and value else value
+        return _first_element(json.loads(first_line))
     except json.JSONDecodeError:
         pass
+    whole_lines = text if size <= head_bytes else text[:text.rfind("\n") + 1]
+    if _broken_first_line(whole_lines):
+        # JSON Lines after a line cut short: the first whole line tells the kind.
+        for line in _lazy_lines(whole_lines):
+            try:
+                return _first_element(json.loads(line))
+            except ValueError:
+                continue
     decoder = json.JSONDecoder()
     if stripped.startswith("["):
         try:
@@ -125,6 +163,11 @@ def first_value(path: Path, head_bytes: int = 1 << 20) -> Any:
                 except json.JSONDecodeError:
                     continue
     return None
+
+
+def _first_element(value: Any) -> Any:
+    """A JSON array's first element (a page of posts), else the value itself."""
+    return value[0] if isinstance(value, list) and value else value
 
 
 def remote_ref(url: Any, what: str, alt_text: Any = None) -> MediaRef:

@@ -5,12 +5,14 @@
 (Ctrl-C in the CLI, the GUI's cancel). JSON Lines files (twarc2, Mastodon, Bluesky
 pages, plain JSONL posts) are read from where the last poll stopped: the byte after the
 last complete line, stored per file in the project (``watch_files``) in the same
-transaction as the posts of those lines, so a crash neither loses nor repeats lines. A
-last line without its newline is being written: it waits (unless it has stayed the
-same for ``settle`` seconds and is whole JSON: a collector that ended without a final
-newline). Other files (a JSON document, a CSV) are imported whole once their size has
-stayed the same for one poll, and again when they change (the writer adds only what is
-new). With fetch limits, media of new posts are fetched after each poll.
+transaction as the posts of those lines, so a crash neither loses nor repeats lines,
+with a fingerprint of the file there, so a file rewritten in place (even while no watch
+ran) is read again from the start rather than from the old offset. A last line without
+its newline is being written: it waits (unless it has stayed the same for ``settle``
+seconds and is whole JSON: a collector that ended without a final newline). Other files
+(a JSON document, a CSV) are imported whole once their size has stayed the same for one
+poll, and again when they change (the writer adds only what is new). With fetch limits,
+media of new posts are fetched after each poll.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from crisisdesk.core.importers.tabular import (
     resolve_columns,
 )
 from crisisdesk.core.importers.textio import decode_text
-from crisisdesk.core.importers.watch_format import anchor_bytes, file_format, newline_after
+from crisisdesk.core.importers.watch_format import anchor_of, file_format, newline_after
 from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -106,7 +108,6 @@ class _Seen:
     file_id: tuple[int, int] | None = None  # (device, inode): a new one is a new file
     parser: ValueParser | None = None
     notes: set[str] = field(default_factory=set)
-    anchor: bytes = b""  # anchor_bytes() of the offset this watch last moved it to
 
 
 class WatchJob:
@@ -256,16 +257,16 @@ class WatchJob:
             restart = "file was replaced (a new file under the same name)"
         elif size < offset:
             restart = "file is shorter than what was read (replaced or truncated?)"
-        elif offset and seen.anchor and (size, mtime) != (state.size, state.mtime) and \
-                anchor_bytes(path, offset) != seen.anchor:
-            # Truncated and written again, longer, between two looks: the old offset
-            # would skip the new file's first lines and start mid-line.
+        elif offset and state.anchor and (size, mtime) != (state.size, state.mtime) and \
+                anchor_of(path, offset) != state.anchor:
+            # Truncated and written again, longer, between two looks or while no watch
+            # ran (the anchor is kept in the project): the old offset would skip the new
+            # file's first lines and start mid-line.
             restart = "file was rewritten (what was read is no longer there)"
         if restart:
             self.report.add(Where(str(path)), f"{restart}; reading it again from the "
                             "start", "warning")
             offset = line = 0
-            seen.anchor = b""
             # Kept at once: the new file's first line may not be whole yet.
             self._commit(store, [], state, 0, 0, size, mtime)
         if size == offset:
@@ -291,7 +292,6 @@ class WatchJob:
                 self.report.add(Where(str(path), line + 1), f"a line longer than "
                                 f"{MAX_READ // (1024 * 1024)} MB; line skipped")
                 self._commit(store, [], state, end + 1, line + 1, size, mtime)
-                seen.anchor = anchor_bytes(path, end + 1)
             return
         if tail and self._tail_is_final(tail, size, mtime, seen, offset + len(data) >= size):
             complete, tail = data + b"\n", b""
@@ -316,7 +316,6 @@ class WatchJob:
                 self._commit(store, batch, state, min(position, size), line, size, mtime)
                 batch = []
         self._commit(store, batch, state, min(position, size), line, size, mtime)
-        seen.anchor = anchor_bytes(path, min(position, size))
 
     @staticmethod
     def _entries(parser: ValueParser, file: str, number: int, raw: bytes) -> Iterator[Parsed]:
@@ -345,8 +344,14 @@ class WatchJob:
 
     def _commit(self, store: Store, batch: list[PostRecord], state: WatchedFile,
                 offset: int, line: int, size: int, mtime: float) -> None:
-        """Write a batch and move the file's offset past its lines, all or nothing."""
-        new = WatchedFile(state.path, state.source, state.format, offset, line, size, mtime)
+        """Write a batch and move the file's offset past its lines, all or nothing, with
+        the file's fingerprint there (checked at the next look, even by another watch)."""
+        try:
+            anchor = anchor_of(Path(state.path), offset) if offset else None
+        except OSError:  # gone since it was read: the lines read are written all the same
+            anchor = None
+        new = WatchedFile(state.path, state.source, state.format, offset, line, size, mtime,
+                          anchor)
         with store.transaction():
             if batch:
                 self._writer_for(store).write_batch(batch)

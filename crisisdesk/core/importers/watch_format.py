@@ -8,6 +8,7 @@ imports; these functions only look at bytes.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 from pathlib import Path
 from typing import BinaryIO
@@ -41,7 +42,7 @@ def file_format(path: Path, max_read: int) -> str | None:
     if b"\n" not in head.lstrip():
         return None  # no complete line yet
     text, _ = decode_text(head[:head.rfind(b"\n") + 1])
-    if is_document(text) and not _broken_first_line(text):
+    if is_document(text):
         fmt = classify(first_value(path))
         if fmt is not None:
             return f"whole-{fmt}"
@@ -66,31 +67,14 @@ def newline_after(handle: BinaryIO, position: int) -> int | None:
     return None
 
 
-def anchor_bytes(path: Path, offset: int) -> bytes:
-    """The first bytes of a file and those just before ``offset``: still the same when
-    lines were only appended (collectors' lines end alike, so the end alone is not)."""
+def anchor_of(path: Path, offset: int) -> str:
+    """A fingerprint (sha256) of a file's first bytes and those just before ``offset``:
+    still the same when lines were only appended (collectors' lines end alike, so the
+    end alone is not). Kept with the offset, hence hashed: small in the project."""
     with path.open("rb") as handle:
         head = handle.read(min(offset, ANCHOR))
         handle.seek(max(offset - ANCHOR, 0))
-        return head + handle.read(min(offset, ANCHOR))
-
-
-def _broken_first_line(text: str) -> bool:
-    """Whether text whose first line is no JSON value is JSON Lines with a broken first
-    line (a collector that died mid-line and started again), not a JSON document: at
-    least half its lines are JSON objects by themselves, which the lines of a document
-    (opened by a bracket, joined by commas) are not."""
-    lines = [line for line in split_lines(text) if line.strip()][:100]
-    if len(lines) < 2 or lines[0].lstrip().startswith("[") or \
-            lines[0].rstrip().endswith(("{", "[", ",")):
-        return False
-    whole = 0
-    for line in lines:
-        try:
-            whole += isinstance(json.loads(line), dict)
-        except ValueError:
-            continue
-    return whole * 2 >= len(lines)
+        return hashlib.sha256(head + handle.read(min(offset, ANCHOR))).hexdigest()
 
 
 def _utf16_format(head: bytes) -> str:

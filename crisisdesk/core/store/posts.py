@@ -42,7 +42,8 @@ class RemoteMedia:
 @dataclass(frozen=True)
 class WatchedFile:
     """How far a watched file has been imported: the byte after the last complete line
-    read (``offset``) and that line's number, with the size and mtime seen then."""
+    read (``offset``) and that line's number, with the size and mtime seen then, and the
+    file's fingerprint at that offset (``anchor``: None when there is none to check)."""
 
     path: str
     source: str
@@ -51,6 +52,7 @@ class WatchedFile:
     line: int
     size: int
     mtime: float
+    anchor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,7 @@ class PostsMixin(StoreBase):
 
     def watched_file(self, path: str) -> WatchedFile | None:
         """How far a watched file was imported, or None for a file not seen yet."""
-        row = self._one("SELECT path, source, format, offset, line, size, mtime"
+        row = self._one("SELECT path, source, format, offset, line, size, mtime, anchor"
                         " FROM watch_files WHERE path = ?", [path])
         return WatchedFile(*row) if row else None
 
@@ -281,9 +283,9 @@ class PostsMixin(StoreBase):
         the offset moves with the posts it covers)."""
         self.conn.execute(
             "INSERT OR REPLACE INTO watch_files (path, source, format, offset, line, size,"
-            " mtime, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " mtime, anchor, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [state.path, state.source, state.format, state.offset, state.line, state.size,
-             state.mtime, utc_now()])
+             state.mtime, state.anchor, utc_now()])
 
     def set_split(self, item: int, task: str, split: str) -> bool:
         """Put (item, task) in a split; return False when it already was in one.

@@ -211,9 +211,17 @@ def _v7_sensitive_media(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE media ADD COLUMN alt_text TEXT")
 
 
+def _v8_watch_anchor(db: sqlite_utils.Database) -> None:
+    """A fingerprint of each watched file where its offset stands (its first bytes and
+    those before the offset, hashed), kept with the offset, so a watch started again
+    notices a file rewritten in place while none ran. Rows from before have none: a
+    new watch trusts their offset once, as it used to."""
+    db.execute("ALTER TABLE watch_files ADD COLUMN anchor TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
-    _v7_sensitive_media,
+    _v7_sensitive_media, _v8_watch_anchor,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

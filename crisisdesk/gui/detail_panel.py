@@ -39,6 +39,7 @@ from crisisdesk.gui.sensitive import blur_image, blur_rule, settings_saved
 from crisisdesk.gui.task_box import TaskBox
 from crisisdesk.gui.thumbnails import decode_scaled
 from crisisdesk.gui.worker import Background
+from crisisdesk.gui.wrapping import WrappingLabel
 
 IMAGE_BOX = 2048  # decode at most this many pixels a side: zoom x8 of a panel stays sharp
 VEIL_SENSITIVE = "Marked sensitive by the poster or platform.\nClick or press Show image."
@@ -75,8 +76,7 @@ class DetailPanel(QWidget):
         self.show_image.setToolTip("Show this image unblurred (this item only)")
         self.show_image.clicked.connect(self.reveal)
         self.show_image.setVisible(False)
-        self.alt_text = QLabel()
-        self.alt_text.setWordWrap(True)
+        self.alt_text = WrappingLabel()
         self.alt_text.setTextFormat(Qt.TextFormat.PlainText)  # the poster's words, as typed
         self.alt_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.alt_text.setContentsMargins(8, 0, 8, 0)
@@ -92,9 +92,9 @@ class DetailPanel(QWidget):
             lambda value: self.image.set_overlay_opacity(value / 100))
         self.image.set_overlay_opacity(self.overlay_bar.opacity.value() / 100)
         self.overlay_bar.setVisible(False)
-        self.header = QLabel()
+        self.header = WrappingLabel()  # a source's name in the uid can be long
+        self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.header.setWordWrap(True)
         image_bar = QHBoxLayout()
         image_bar.setContentsMargins(8, 0, 8, 0)
         image_bar.addWidget(self.header, 1)
@@ -108,10 +108,11 @@ class DetailPanel(QWidget):
         top_layout.addLayout(image_bar)
         top_layout.addWidget(self.overlay_bar)
 
-        self.text = QLabel()
-        self.caption = QLabel()
+        # A long word (a URL, a run of hashtags) wraps: it widened the scroll area below
+        # and pushed the prediction bars out of view.
+        self.text = WrappingLabel()
+        self.caption = WrappingLabel()
         for label in (self.text, self.caption):
-            label.setWordWrap(True)
             # Links: the highlighted words are anchors, so hovering one shows its value.
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
                                           | Qt.TextInteractionFlag.LinksAccessibleByMouse)

@@ -90,6 +90,25 @@ def preload_job_modules(modules: tuple[str, ...] = PRELOAD_MODULES) -> dict[str,
     return took
 
 
+#: The names of the Jobs menu's (and the toolbar's) actions, which messages point to.
+EMBED_ACTION = "&Embed images and texts"
+RETRAIN_ACTION = "&Retrain…"
+
+
+def in_jobs_menu(text: str) -> str:
+    """How a message names an action of the Jobs menu: ``Jobs › Embed images and texts``."""
+    return "Jobs › " + text.replace("&", "").rstrip("…")
+
+
+def no_model_advice(task: str) -> str:
+    """What to do in the app when ``task`` has no model yet (the core's NoModel names the
+    command-line commands, right for the CLI, not for the analyst in the window)."""
+    return (f"no {task} model in this project yet. Run {in_jobs_menu(EMBED_ACTION)}: the "
+            "shipped text-only head predicts from MiniLM text embeddings, CLIP zero-shot "
+            "scoring from CLIP image embeddings (encoders: Settings); or label items and "
+            f"run {in_jobs_menu(RETRAIN_ACTION)}.")
+
+
 def available(module: str) -> bool:
     """Whether ``module`` can be imported (without importing it)."""
     try:
@@ -132,9 +151,9 @@ class WindowActions:
         self.find = a("&Search", self._focus_search, None, QKeySequence("Ctrl+F"))
         self.refresh = a("&Refresh", window.refresh, None, QKeySequence("F5"))
         self.caption = a("&Caption images", self.run_caption, "crisisdesk.core.captions.job")
-        self.embed = a("&Embed images and texts", self.run_embed, "crisisdesk.core.embed")
+        self.embed = a(EMBED_ACTION, self.run_embed, "crisisdesk.core.embed")
         self.predict = a("&Predict", self.run_predict, "crisisdesk.core.fusion.predict")
-        self.retrain = a("&Retrain…", self.run_retrain, "crisisdesk.core.retrain")
+        self.retrain = a(RETRAIN_ACTION, self.run_retrain, "crisisdesk.core.retrain")
         self.help = a("&Keyboard shortcuts", window.help.toggle, None,
                       QKeySequence("F1"))
         self.folder_watch: Any = None  # FolderWatch, with the jobs panel
@@ -265,7 +284,17 @@ class WindowActions:
         from crisisdesk.gui.dialogs.settings_dialog import setting
 
         project, device = self.window.project, setting("device")
-        runners = []
+        # New embeddings (a caption's text, images) make predictions stale: once both
+        # kinds have ended well, Predict redoes those (and only those). Each job's latest
+        # run counts: a failed one retried from its row (which reruns ``then`` too) and
+        # done chains Predict as the first run does.
+        states: dict[str, str] = {}
+
+        def ended(kind: str, state: str) -> None:
+            states[kind] = state
+            if len(states) == 2 and set(states.values()) == {"done"}:
+                self.run_predict()
+
         for kind, encoder in (("image", setting("image_encoder")),
                               ("text", setting("text_encoder"))):
             def make(kind: str = kind, encoder: str = encoder) -> Iterator[Progress]:
@@ -273,29 +302,21 @@ class WindowActions:
 
                 return EmbedJob(project, encoder, kinds=[kind], device=device).run()
 
-            runners.append(self.jobs.run(f"Embed {kind}s ({encoder})", make))
-        # New embeddings (a caption's text, images) make predictions stale: once both
-        # jobs have ended well, Predict redoes those (and only those). finished arrives
-        # through this thread's event loop, so connecting after the start misses nothing.
-        states: list[str] = []
+            self.jobs.run(f"Embed {kind}s ({encoder})", make,
+                          then=lambda state, _value, kind=kind: ended(kind, state))
 
-        def ended(state: str, _value: object) -> None:
-            states.append(state)
-            if len(states) == len(runners) and set(states) == {"done"}:
-                self.run_predict()
-
-        for runner in runners:
-            runner.finished.connect(ended)
-
-    def run_predict(self) -> None:
+    def run_predict(self, tasks: list[str] | None = None) -> None:
+        """Predict the items that lack a prediction from their task's active version
+        (``tasks``: those tasks only; None: every task). The window refreshes at its end,
+        as at every job's."""
         project = self.window.project
 
         def make() -> Iterator[Progress]:
             from crisisdesk.core.fusion.predict import PredictJob
 
-            return PredictJob(project).run()
+            return PredictJob(project, tasks).run()
 
-        self.jobs.run("Predict", make)
+        self.jobs.run(f"Predict ({', '.join(tasks)})" if tasks else "Predict", make)
 
     def run_retrain(self) -> None:
         """Train a new version per task; the report dialog decides the switch."""
@@ -323,6 +344,9 @@ class WindowActions:
         # re-activation is done, not only when the report closes.
         dialog = RetrainDialog(self.window.project, job.report, self.window, jobs=self.jobs)
         dialog.switched.connect(lambda _tasks: self.window.refresh())
+        # A switch re-predicts in its own job; an older version made active again has not
+        # scored the items imported since it was last active.
+        dialog.reactivated.connect(lambda task: self.run_predict([task]))
         dialog.finished.connect(lambda _result: self.window.refresh())
         dialog.show()
 
@@ -337,4 +361,4 @@ class WindowActions:
             self.jobs.shutdown()
 
 
-__all__ = ["WindowActions", "available"]
+__all__ = ["WindowActions", "available", "no_model_advice"]

@@ -177,6 +177,7 @@ class RetrainDialog(QDialog):
     """The report of a retrain (a ``RetrainReport``), with Switch and Keep."""
 
     switched = Signal(list)  # the tasks whose active version changed (refresh predictions)
+    reactivated = Signal(str)  # a task whose version was made active again (to predict)
 
     def __init__(self, project: Project, report: RetrainReport, parent: QWidget | None = None, *,
                  jobs: object | None = None) -> None:
@@ -247,7 +248,8 @@ class RetrainDialog(QDialog):
         self.status.setText(f"<span style='color:{BAD}'>{message}</span>")
 
     def reactivate(self, task: str, version: int) -> None:
-        """Make an older (or any) version of ``task`` the active one."""
+        """Make an older (or any) version of ``task`` the active one; ``reactivated``
+        then says so (the window predicts what that version has not scored)."""
         project = self.project
 
         def activate() -> int:
@@ -258,6 +260,7 @@ class RetrainDialog(QDialog):
         def done(_: int) -> None:
             self.status.setText(f"{task}: version {version} is active again.")
             self.switched.emit([task])
+            self.reactivated.emit(task)
             self.refresh_versions()
 
         self.background.call(activate, done, self._show_error)

@@ -71,6 +71,9 @@ def fold_quick_gelu(model: Any) -> int:
 
 
 def resolve_device(device: str) -> torch.device:
+    """The torch device for ``device`` ("cpu", "cuda", "cuda:N"), with CUDA's index made
+    explicit; an EncoderError when it is unknown or CUDA is asked for and absent (never
+    a silent fall back to the CPU)."""
     import torch
 
     try:
@@ -147,11 +150,14 @@ def check_tokenizer_supported(model_name: str) -> None:
 
 
 def unsupported_tokenizer(model_name: str, kind: str) -> str:
+    """The message refusing a model whose tokenizer crisisdesk cannot window."""
     return (f"{model_name} uses {kind}; crisisdesk windows long texts itself and supports "
             "CLIP models with open_clip's BPE SimpleTokenizer only")
 
 
 def load_failure(name: str, route: str, source: str | Path, exc: Exception) -> str:
+    """What went wrong loading model ``name`` from ``source``, with what to do about it
+    (a pickle refused, weights of another architecture, weights not found offline)."""
     import pickle
 
     text = f"{type(exc).__name__}: {exc}"

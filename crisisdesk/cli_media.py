@@ -83,7 +83,7 @@ def cmd_media_relink(args: argparse.Namespace) -> int:
     """``crisisdesk media relink PROJECT OLD NEW``: images (and checkpoints) stored
     under folder OLD now point at the same files under NEW, where those are there."""
     from crisisdesk.core.project import Project, ProjectError
-    from crisisdesk.core.words import plural
+    from crisisdesk.core.words import first_few, plural
 
     # Not resolved: OLD is usually gone, and stored paths name folders as given.
     old, new = (Path(p).expanduser().absolute() for p in (args.old, args.new))
@@ -100,10 +100,8 @@ def cmd_media_relink(args: argparse.Namespace) -> int:
         return PROBLEMS
     print(f"Relinked {plural(done.moved, 'file')} from {old} to {new}.")
     if done.not_found:
-        shown = ", ".join(done.not_found[:5]) + (
-            f" and {len(done.not_found) - 5} more" if len(done.not_found) > 5 else "")
         print(f"Not found under {new}, left as stored: "
-              f"{plural(len(done.not_found), 'file')} ({shown})")
+              f"{plural(len(done.not_found), 'file')} ({first_few(done.not_found)})")
     return PROBLEMS if done.not_found else OK
 
 

@@ -33,6 +33,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from crisisdesk.core.decoder_worker import read, work
+from crisisdesk.core.words import first_few
 
 #: Every pool of the process: a new worker closes the pipe ends of all of them.
 _pools: weakref.WeakSet[DecoderPool] = weakref.WeakSet()
@@ -292,10 +293,9 @@ class DecoderPool:
 def _death_message(pid: int | None, code: int | None, task: _Task) -> str:
     how = (f"was killed by signal {signal.Signals(-code).name}" if code is not None and
            code < 0 and -code in signal.valid_signals() else f"exited with code {code}")
-    names = ", ".join(str(getattr(item, "path", item)) for item in task.items[:5])
-    more = f" and {len(task.items) - 5} more" if len(task.items) > 5 else ""
+    names = first_few([str(getattr(item, "path", item)) for item in task.items])
     return (f"an image decoder process (pid {pid}) {how} twice while decoding the same "
-            f"{len(task.items)} images ({names}{more}); out of memory, or an image that "
+            f"{len(task.items)} images ({names}); out of memory, or an image that "
             "crashes the decoder")
 
 

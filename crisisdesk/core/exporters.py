@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from crisisdesk.core.columns import PROVENANCE_KEYS
 from crisisdesk.core.files import atomic_write
 from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import Store
@@ -26,8 +27,8 @@ EXPORT_FORMATS = ("csv", "jsonl", "crisismmd")
 POST_COLUMNS = ("item_id", "source", "post_id", "n", "event", "platform", "created_at",
                 "author", "language", "url", "text", "image", "image_sha256", "sensitive",
                 "alt_text")
-TASK_COLUMNS = ("label", "label_source", "annotator", "labelled_at", "split", "prediction",
-                "confidence", "model_version")
+TASK_COLUMNS = ("label", *PROVENANCE_KEYS, "split", "prediction", "confidence",
+                "model_version")
 # A cell starting with one of these is run as a formula by Excel and LibreOffice (OWASP
 # "CSV injection"); OWASP lists tab and carriage return too, as some spreadsheets drop
 # leading whitespace before they read the cell.

@@ -223,3 +223,15 @@ def test_an_export_carries_the_marks_and_alt_texts_into_another_project(proj, tm
     with other.open_store() as store:
         assert [post_row(store, "posts", i)["sensitive"] for i in "123"] == [1, 0, None]
         assert alt_texts(store, "posts", "1") == ["A body under a blanket", None]
+
+
+def test_an_alt_text_on_a_row_without_images_is_reported(proj, tmp_path):
+    # It was dropped without a word: an analyst would not know the column was ignored.
+    src = write_csv(tmp_path / "src" / "posts.csv", ["id", "text", "image", "alt_text"], [
+        ["1", "text only", "", "A flooded street"],
+        ["2", "text only, no alt", "", ""],
+    ])
+    job = run_import(proj, [src])
+    assert [str(p) for p in job.report.problems] == [
+        f"warning: {src} row 2: alt_text given for a row without images; not kept"]
+    assert job.report.posts_added == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -281,3 +282,33 @@ def test_relink_mends_a_project_moved_before_its_folder_was_recorded(tmp_path,
     code, out, files = _relinked(new, capsys, str(old), str(new))
     assert code == 0 and "Relinked 91 files" in out
     assert len(_inside(files, new)) == 2 * 90 + 1 and all(p.is_file() for p in files)
+
+
+def test_relink_checks_the_files_without_holding_the_write_lock(tmp_path,
+                                                                 monkeypatch) -> None:
+    """Checking every file (a large or network folder) under the write lock kept the
+    app and a watch from writing, until SQLite's busy timeout failed them."""
+    project = _project(tmp_path, train=False)
+    (tmp_path / "new").mkdir()
+    shutil.move(tmp_path / "pictures", tmp_path / "new" / "pictures")
+    new = tmp_path / "new" / "pictures"
+    is_file, locked = Path.is_file, []
+
+    def is_file_while_another_writes(path: Path) -> bool:
+        if path.is_relative_to(new):
+            other = sqlite3.connect(project.root / "project.sqlite", timeout=0,
+                                    isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                locked.append(False)
+            except sqlite3.OperationalError:
+                locked.append(True)
+            finally:
+                other.close()
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", is_file_while_another_writes)
+    with project.open_store() as store:
+        done = store.relink(tmp_path / "pictures", new)
+    assert done.moved == 1 and locked == [False]

@@ -5,11 +5,14 @@ line longer than one read, two watches of one project."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from test_import_collectors import status, twarc_page, tweet
 from test_watch import poll, stored_ids
 
-from crisisdesk.core.importers import WatchJob, WatchOptions
+from crisisdesk.core.importers import ImportJob, ImportOptions, WatchJob, WatchOptions
+from crisisdesk.core.importers import job as job_module
+from crisisdesk.core.importers import records as records_module
 from crisisdesk.core.importers import watch as watch_module
 
 
@@ -143,3 +146,60 @@ def test_two_watches_of_one_project_keep_both_reports(proj, tmp_path):
     assert jobs[0].report_path != jobs[1].report_path
     assert all(job.report_path.exists() for job in jobs)
     assert stored_ids(proj) == ["1"]
+
+
+class _FrozenClock:
+    """A ``datetime`` whose now() is always the same instant: jobs stopped together."""
+
+    @staticmethod
+    def now(tz=None):
+        return datetime(2024, 9, 1, 12, 0, 0, 123456, tzinfo=tz)
+
+
+def test_reports_written_at_the_same_instant_keep_their_own_files(proj, tmp_path,
+                                                                   monkeypatch):
+    # Microseconds in the name were not enough: two jobs stopping at once (or a clock
+    # that ticks coarsely) wrote one report over the other, watch and import alike.
+    for module in (watch_module, job_module, records_module):  # wherever names are stamped
+        monkeypatch.setattr(module, "datetime", _FrozenClock, raising=False)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(page("1"), "utf-8")
+    watches = [WatchJob(proj, folder, watch=WatchOptions(interval=0.01)) for _ in range(2)]
+    for job in watches:
+        run = job.run()
+        poll(run)
+        run.close()
+    imports = [ImportJob(proj, [folder / "a.jsonl"], ImportOptions()) for _ in range(2)]
+    for job in imports:
+        list(job.run())
+    jobs = watches + imports
+    assert len({job.report_path for job in jobs}) == 4
+    saved = [json.loads(job.report_path.read_text("utf-8"))["posts_added"] for job in jobs]
+    assert saved == [job.report.posts_added for job in jobs] == [1, 0, 1, 0]
+
+
+def test_a_file_rewritten_while_its_lines_are_written_is_read_again(proj, tmp_path,
+                                                                     monkeypatch):
+    # The fingerprint was taken by reading the file again at commit time: rewritten in
+    # between, it described the new file at the old offset, and the next look skipped
+    # the new file's first lines.
+    folder = tmp_path / "mastodon"
+    folder.mkdir()
+    file = folder / "public.jsonl"
+    file.write_text(toots("100", "101"), "utf-8")
+    entries = WatchJob._entries
+
+    def rewrite_once(*args):
+        if file.read_text("utf-8") == toots("100", "101"):
+            file.write_text(toots("102", "103", "104", "105"), "utf-8")
+        return entries(*args)
+
+    monkeypatch.setattr(WatchJob, "_entries", staticmethod(rewrite_once))
+    job = WatchJob(proj, folder, watch=WatchOptions(interval=0.01, settle=60))
+    run = job.run()
+    poll(run, 2)
+    run.close()
+    assert stored_ids(proj) == ["100", "101", "102", "103", "104", "105"]
+    assert problems(job) == [f"warning: {file}: file was rewritten (what was read is no "
+                             "longer there); reading it again from the start"]

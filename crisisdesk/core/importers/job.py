@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
@@ -48,6 +47,7 @@ from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
+from crisisdesk.core.words import first_few
 
 FORMATS = ("auto", "folder", "csv", "jsonl", "crisismmd", *COLLECTOR_FORMATS)
 BATCH = 256
@@ -212,9 +212,7 @@ class ImportJob:
             self.report.cancelled = True
             raise
         finally:
-            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-            self.report_path = self.project.folder("reports") / f"import-{stamp}.json"
-            self.report.save(self.report_path)
+            self.report_path = self.report.save_new(self.project.folder("reports"), "import")
             store.close()
 
     def _import_source(self, store: Store, path: Path) -> Iterator[Progress]:
@@ -272,18 +270,16 @@ class ImportJob:
                 writer.close()
                 self._report_still_missing(path, list(writer.still_missing.values()))
 
-    def _report_still_missing(self, path: Path, declared: list[str], shown: int = 5) -> None:
+    def _report_still_missing(self, path: Path, declared: list[str]) -> None:
         """One line for the stored images this import looked for again and did not find
         (they stay missing): a re-import with an ``--images-root`` that is not the right
         folder would otherwise attach nothing and say nothing."""
         if not declared:
             return
         root = self.options.images_root
-        names = ", ".join(declared[:shown]) + (
-            f" and {len(declared) - shown} more" if len(declared) > shown else "")
         self.report.add(Where(str(path)), f"{len(declared)} images not found"
-                        f"{f' under {root}' if root else ''}: {names}; they stay missing",
-                        "warning")
+                        f"{f' under {root}' if root else ''}: {first_few(declared)}; "
+                        "they stay missing", "warning")
 
     def _start_writer(self, store: Store, path: Path, fmt: str, name: str) -> RecordWriter:
         """Register the source (on its first records only) and make its writer."""

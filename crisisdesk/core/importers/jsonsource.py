@@ -117,23 +117,28 @@ def json_values(path: Path) -> Iterator[Numbered | Problem]:
 
 
 def first_value(path: Path, head_bytes: int = 1 << 20) -> Any:
-    """The first JSON value of a file (first line, first array element, or the whole
-    document when small; the first whole line after a broken first line), to recognise
-    a format by content; None when there is none."""
+    """The first JSON value of a file (see :func:`first_value_in`), from its first
+    ``head_bytes``, to recognise a format by content; None when there is none."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(head_bytes)
-        size = path.stat().st_size
+            head = handle.read(head_bytes + 1)  # one more: whether the head is all of it
     except OSError:
         return None
-    text = head.decode("utf-8-sig", errors="replace")
+    return first_value_in(head[:head_bytes].decode("utf-8-sig", errors="replace"),
+                          whole=len(head) <= head_bytes)
+
+
+def first_value_in(text: str, whole: bool) -> Any:
+    """The first JSON value of a file's text already read (first line, first array
+    element, or the whole document when ``whole``: the text is all of the file; the
+    first whole line after a broken first line); None when there is none."""
     stripped = text.lstrip()
     first_line = stripped.split("\n", 1)[0]
     try:
         return _first_element(json.loads(first_line))
     except json.JSONDecodeError:
         pass
-    whole_lines = text if size <= head_bytes else text[:text.rfind("\n") + 1]
+    whole_lines = text if whole else text[:text.rfind("\n") + 1]
     if _broken_first_line(whole_lines):
         # JSON Lines after a line cut short: the first whole line tells the kind.
         for line in _lazy_lines(whole_lines):
@@ -148,7 +153,7 @@ def first_value(path: Path, head_bytes: int = 1 << 20) -> Any:
         except json.JSONDecodeError:
             return None
     if stripped.startswith("{"):
-        if size <= head_bytes:
+        if whole:
             try:
                 return decoder.raw_decode(stripped)[0]
             except json.JSONDecodeError:

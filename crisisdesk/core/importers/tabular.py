@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from crisisdesk.core.columns import PROVENANCE_KEYS
 from crisisdesk.core.importers.jsonsource import split_lines
 from crisisdesk.core.importers.records import (
     Expected,
@@ -138,11 +139,13 @@ def parse_flag(value: str | None) -> bool | None:
 def split_alt_texts(value: Any, images: int) -> list[str | None]:
     """The alt texts of a row's images: a post's one image takes the whole cell; several
     take a list (JSON) or '|'-separated parts, in order (not ';', which descriptions
-    use). ValueError when the count does not match the images'."""
+    use). ValueError when the count does not match the images' (none included)."""
     listed = value if isinstance(value, list) else None
     text = _clean(value) if listed is None else None
-    if images == 0 or (listed is None and text is None):
+    if (listed is None and text is None) or (images == 0 and listed == []):
         return [None] * images
+    if images == 0:  # dropped without a word, the analyst would not know it was
+        raise ValueError("alt_text given for a row without images; not kept")
     if images == 1 and text is not None:
         return [text]
     if text is not None and text.startswith("["):
@@ -159,7 +162,7 @@ def split_alt_texts(value: Any, images: int) -> list[str | None]:
 
 
 # Per-task cells beside a label (``<task>_<key>``), as crisisdesk's exports write them.
-TASK_CELLS = ("split", "label_source", "annotator", "labelled_at")
+TASK_CELLS = ("split", *PROVENANCE_KEYS)
 
 
 def _task_cells(row: Mapping[str, Any], task: str) -> dict[str, str | None]:

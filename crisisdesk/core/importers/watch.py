@@ -22,7 +22,6 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +51,12 @@ from crisisdesk.core.importers.tabular import (
     resolve_columns,
 )
 from crisisdesk.core.importers.textio import decode_text
-from crisisdesk.core.importers.watch_format import anchor_of, file_format, newline_after
+from crisisdesk.core.importers.watch_format import (
+    Snapshot,
+    file_format,
+    newline_after,
+    snapshot,
+)
 from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -162,11 +166,7 @@ class WatchJob:
         finally:
             if self._writer is not None:
                 self._writer.close()
-            # Microseconds: two watches of one project stopped in the same second (two
-            # windows, a script) would otherwise write one report over the other.
-            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-            self.report_path = self.project.folder("reports") / f"watch-{stamp}.json"
-            self.report.save(self.report_path)
+            self.report_path = self.report.save_new(self.project.folder("reports"), "watch")
             store.close()
 
     def _files(self) -> list[Path]:
@@ -250,31 +250,31 @@ class WatchJob:
     def _poll_lines(self, store: Store, path: Path, state: WatchedFile, size: int,
                     mtime: float, seen: _Seen, replaced: bool = False) -> None:
         offset, line = state.offset, state.line
-        restart = None
+        restart = read = None
         if replaced and offset:
             # Renamed over the old one: a longer new file would otherwise be read from
             # the old offset, mid-line, and its first lines never.
             restart = "file was replaced (a new file under the same name)"
         elif size < offset:
             restart = "file is shorter than what was read (replaced or truncated?)"
-        elif offset and state.anchor and (size, mtime) != (state.size, state.mtime) and \
-                anchor_of(path, offset) != state.anchor:
-            # Truncated and written again, longer, between two looks or while no watch
-            # ran (the anchor is kept in the project): the old offset would skip the new
-            # file's first lines and start mid-line.
-            restart = "file was rewritten (what was read is no longer there)"
+        elif offset and state.anchor and (size, mtime) != (state.size, state.mtime):
+            read = self._read(path, offset, size)
+            if read.anchor(offset) != state.anchor:
+                # Truncated and written again, longer, between two looks or while no
+                # watch ran (the anchor is kept in the project): the old offset would
+                # skip the new file's first lines and start mid-line.
+                restart, read = "file was rewritten (what was read is no longer there)", None
         if restart:
             self.report.add(Where(str(path)), f"{restart}; reading it again from the "
                             "start", "warning")
             offset = line = 0
             # Kept at once: the new file's first line may not be whole yet.
-            self._commit(store, [], state, 0, 0, size, mtime)
+            self._commit(store, [], state, 0, 0, size, mtime, None)
         if size == offset:
             return
-        with path.open("rb") as handle:
-            start = max(offset - 1, 0)
-            handle.seek(start)
-            data = handle.read(min(size - start, MAX_READ))
+        read = read or self._read(path, offset, size)
+        # From the byte before the offset: whether a newline ends the line taken last.
+        data = read.data[max(offset - 1, 0) - read.start:]
         if offset > 0:
             # A last line taken without its newline: the newline now ending it is no line.
             ended = data[:1] == b"\n"
@@ -288,10 +288,13 @@ class WatchJob:
             # lines after it are not held up for ever.
             with path.open("rb") as handle:
                 end = newline_after(handle, offset + len(data))
-            if end is not None:
-                self.report.add(Where(str(path), line + 1), f"a line longer than "
-                                f"{MAX_READ // (1024 * 1024)} MB; line skipped")
-                self._commit(store, [], state, end + 1, line + 1, size, mtime)
+                if end is None:
+                    return
+                # Read for the fingerprint: the bytes read hold none of the line's end.
+                anchor = snapshot(handle, end + 1, end + 1).anchor(end + 1)
+            self.report.add(Where(str(path), line + 1), f"a line longer than "
+                            f"{MAX_READ // (1024 * 1024)} MB; line skipped")
+            self._commit(store, [], state, end + 1, line + 1, size, mtime, anchor)
             return
         if tail and self._tail_is_final(tail, size, mtime, seen, offset + len(data) >= size):
             complete, tail = data + b"\n", b""
@@ -313,9 +316,18 @@ class WatchJob:
                     self.report.problems.append(entry)
             line = number
             if len(batch) >= BATCH:
-                self._commit(store, batch, state, min(position, size), line, size, mtime)
+                self._commit(store, batch, state, min(position, size), line, size, mtime,
+                             read.anchor(min(position, size)))
                 batch = []
-        self._commit(store, batch, state, min(position, size), line, size, mtime)
+        self._commit(store, batch, state, min(position, size), line, size, mtime,
+                     read.anchor(min(position, size)))
+
+    @staticmethod
+    def _read(path: Path, offset: int, size: int) -> Snapshot:
+        """One read of a file for a look from ``offset``: the lines after it (at most
+        MAX_READ bytes) and the bytes that the fingerprints are taken from."""
+        with path.open("rb") as handle:
+            return snapshot(handle, offset, min(size, max(offset - 1, 0) + MAX_READ))
 
     @staticmethod
     def _entries(parser: ValueParser, file: str, number: int, raw: bytes) -> Iterator[Parsed]:
@@ -343,13 +355,10 @@ class WatchJob:
         return True
 
     def _commit(self, store: Store, batch: list[PostRecord], state: WatchedFile,
-                offset: int, line: int, size: int, mtime: float) -> None:
+                offset: int, line: int, size: int, mtime: float, anchor: str | None) -> None:
         """Write a batch and move the file's offset past its lines, all or nothing, with
-        the file's fingerprint there (checked at the next look, even by another watch)."""
-        try:
-            anchor = anchor_of(Path(state.path), offset) if offset else None
-        except OSError:  # gone since it was read: the lines read are written all the same
-            anchor = None
+        the file's fingerprint there (``anchor``: checked at the next look, even by
+        another watch; None for a file read whole)."""
         new = WatchedFile(state.path, state.source, state.format, offset, line, size, mtime,
                           anchor)
         with store.transaction():
@@ -383,4 +392,4 @@ class WatchJob:
                 with store.transaction():
                     self._writer_for(store).write_batch(batch)
                 batch = []
-        self._commit(store, batch, state, size, 0, size, mtime)
+        self._commit(store, batch, state, size, 0, size, mtime, None)

@@ -19,16 +19,24 @@ import sqlite_utils
 
 from crisisdesk.core.store.relocate import (
     FILE_PATH_COLUMNS,
+    PathMove,
     Relinked,
+    apply_moves,
     follow_folder,
-    rewrite_paths,
+    planned_moves,
 )
 from crisisdesk.core.store.schema import migrate
 
 
+def _format_time(moment: datetime) -> str:
+    """An aware time as the store writes times: ISO-8601 UTC with milliseconds and a Z,
+    one width for all, so times compare as text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    """The current time as ISO-8601 UTC with milliseconds, the store's time format."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current time in the store's time format."""
+    return _format_time(datetime.now(UTC))
 
 
 def store_time(text: str) -> str:
@@ -38,7 +46,7 @@ def store_time(text: str) -> str:
     parsed = datetime.fromisoformat(text.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _format_time(parsed)
 
 
 class StoreBase:
@@ -132,9 +140,17 @@ class StoreBase:
         """Point the stored image and checkpoint paths under folder ``old`` at the same
         files under ``new`` (a picture folder that moved, a drive letter that changed);
         only paths whose file is there change."""
+        # The files are checked before the write lock is taken: on a large or network
+        # folder that takes long, and every other writer (the app, a watch) would wait
+        # for it until its busy timeout failed it.
+        moves = planned_moves(self.conn, FILE_PATH_COLUMNS, [old], new)
+        found: list[PathMove] = []
+        missing: list[PathMove] = []
+        for move in moves:
+            (found if move.target.is_file() else missing).append(move)
         with self.transaction():
-            return rewrite_paths(self.conn, FILE_PATH_COLUMNS, [old], new,
-                                 keep=Path.is_file)
+            moved = apply_moves(self.conn, found)
+        return Relinked(moved, [Path(m.stored).relative_to(old).as_posix() for m in missing])
 
     def integrity_ok(self) -> bool:
         """True when SQLite's own integrity check passes."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,12 +51,22 @@ def rebased(stored: str, old: Path, new: Path) -> Path | None:
     return new / path.relative_to(old)
 
 
-def rewrite_paths(conn: sqlite3.Connection, columns: Sequence[tuple[str, str]],
-                  olds: Sequence[Path], new: Path,
-                  keep: Callable[[Path], bool] = lambda _: True) -> Relinked:
-    """Rewrite the paths under any of ``olds`` to the same place under ``new`` where
-    ``keep(new_path)``; the caller holds the transaction."""
-    done = Relinked()
+@dataclass(frozen=True)
+class PathMove:
+    """One stored path under an old folder, and the same place under the new one."""
+
+    table: str
+    column: str
+    rowid: int
+    stored: str
+    target: Path
+
+
+def planned_moves(conn: sqlite3.Connection, columns: Sequence[tuple[str, str]],
+                  olds: Sequence[Path], new: Path) -> list[PathMove]:
+    """The stored paths under any of ``olds``, each with its place under ``new``; reads
+    only, so a caller may check the targets before it takes the write lock."""
+    moves = []
     for table, column in columns:
         # Every non-empty path is looked at in Python: a SQL prefix test would compare
         # strings, not path parts. This runs only when a folder moved.
@@ -65,16 +75,29 @@ def rewrite_paths(conn: sqlite3.Connection, columns: Sequence[tuple[str, str]],
         for rowid, stored in rows:
             for old in olds:
                 target = rebased(stored, old, new)
-                if target is None:
-                    continue
-                if keep(target):
-                    conn.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?",
-                                 [str(target), rowid])
-                    done.moved += 1
-                else:
-                    done.not_found.append(Path(stored).relative_to(old).as_posix())
-                break
+                if target is not None:
+                    moves.append(PathMove(table, column, rowid, stored, target))
+                    break
+    return moves
+
+
+def apply_moves(conn: sqlite3.Connection, moves: Sequence[PathMove]) -> int:
+    """Write ``moves``; returns how many paths changed. A path changed since it was
+    planned (by another connection) is left as it is now. The caller holds the
+    transaction."""
+    done = 0
+    for move in moves:
+        done += conn.execute(
+            f"UPDATE {move.table} SET {move.column} = ? WHERE rowid = ? AND {move.column} = ?",
+            [str(move.target), move.rowid, move.stored]).rowcount
     return done
+
+
+def rewrite_paths(conn: sqlite3.Connection, columns: Sequence[tuple[str, str]],
+                  olds: Sequence[Path], new: Path) -> int:
+    """Rewrite the paths under any of ``olds`` to the same place under ``new``, without
+    looking at the files; the caller holds the transaction."""
+    return apply_moves(conn, planned_moves(conn, columns, olds, new))
 
 
 def recorded_folder(conn: sqlite3.Connection) -> tuple[Path, Path] | None:

@@ -19,13 +19,12 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.files import new_report_path, write_json_atomic
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.models.registry import builtin_specs
@@ -240,9 +239,8 @@ class EmbeddingsImportJob:
                 raise
             finally:
                 if started:
-                    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-                    self.report_path = (self.project.folder("reports")
-                                        / f"import-embeddings-{stamp}.json")
+                    self.report_path = new_report_path(self.project.folder("reports"),
+                                                       "import-embeddings")
                     self.report.save(self.report_path)
 
     def _check_dim(self, store: Store, dim: int) -> None:

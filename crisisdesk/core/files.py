@@ -8,6 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -70,3 +71,20 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as indented UTF-8 JSON, all or nothing."""
     with atomic_write(path) as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)
+
+
+def new_report_path(folder: Path, kind: str) -> Path:
+    """A report file's path named after the time, with ``-2``, ``-3``... when the name is
+    taken: two jobs of one project stopped in the same instant (two windows, a script)
+    would otherwise write one report over the other. The file is created at once, and
+    exclusively, so that the name is this job's before the report replaces it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    name, n = f"{kind}-{stamp}", 1
+    while True:
+        path = folder / f"{name}{f'-{n}' if n > 1 else ''}.json"
+        try:
+            path.open("x").close()
+            return path
+        except FileExistsError:
+            n += 1

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from PIL import Image
 
 from crisisdesk import __version__
-from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.files import new_report_path, write_json_atomic
 from crisisdesk.core.imaging import MAX_IMAGE_BYTES, ImageFacts, ImageLimits, inspect_image
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
@@ -320,8 +320,7 @@ class MediaFetchJob:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-            self.report_path = self.project.folder("reports") / f"fetch-{stamp}.json"
+            self.report_path = new_report_path(self.project.folder("reports"), "fetch")
             write_json_atomic(self.report_path, self.report.to_json())
             store.close()
 

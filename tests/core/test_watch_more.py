@@ -10,9 +10,8 @@ from datetime import datetime
 from test_import_collectors import status, twarc_page, tweet
 from test_watch import poll, stored_ids
 
+from crisisdesk.core import files as files_module
 from crisisdesk.core.importers import ImportJob, ImportOptions, WatchJob, WatchOptions
-from crisisdesk.core.importers import job as job_module
-from crisisdesk.core.importers import records as records_module
 from crisisdesk.core.importers import watch as watch_module
 
 
@@ -160,8 +159,7 @@ def test_reports_written_at_the_same_instant_keep_their_own_files(proj, tmp_path
                                                                    monkeypatch):
     # Microseconds in the name were not enough: two jobs stopping at once (or a clock
     # that ticks coarsely) wrote one report over the other, watch and import alike.
-    for module in (watch_module, job_module, records_module):  # wherever names are stamped
-        monkeypatch.setattr(module, "datetime", _FrozenClock, raising=False)
+    monkeypatch.setattr(files_module, "datetime", _FrozenClock)  # where names are stamped
     folder = tmp_path / "shared"
     folder.mkdir()
     (folder / "a.jsonl").write_text(page("1"), "utf-8")

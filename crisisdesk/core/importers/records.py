@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.files import new_report_path, write_json_atomic
 from crisisdesk.core.words import plural
 
 
@@ -161,7 +160,7 @@ class ImportReport:
     def save_new(self, folder: Path, kind: str) -> Path:
         """Write the report into ``folder`` under a name no other report has
         (``<kind>-<UTC time>.json``) and return its path."""
-        path = _new_report_path(folder, kind)
+        path = new_report_path(folder, kind)
         self.save(path)
         return path
 
@@ -182,23 +181,6 @@ class ImportReport:
         if len(self.problems) > max_problems:
             lines.append(f"  ... and {len(self.problems) - max_problems} more in the report")
         return "\n".join(lines)
-
-
-def _new_report_path(folder: Path, kind: str) -> Path:
-    """A report file's path named after the time, with ``-2``, ``-3``... when the name is
-    taken: two jobs of one project stopped in the same instant (two windows, a script)
-    would otherwise write one report over the other. The file is created at once, and
-    exclusively, so that the name is this job's before the report replaces it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    name, n = f"{kind}-{stamp}", 1
-    while True:
-        path = folder / f"{name}{f'-{n}' if n > 1 else ''}.json"
-        try:
-            path.open("x").close()
-            return path
-        except FileExistsError:
-            n += 1
 
 
 def resolve_inside(root: Path, declared: str) -> tuple[Path | None, str | None]:

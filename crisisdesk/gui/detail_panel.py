@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
-from crisisdesk.core.review import ItemDetail, TaskView
+from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
 from crisisdesk.gui import style
 from crisisdesk.gui.image_view import ImageView
 from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
 from crisisdesk.gui.overlay_draw import word_html
-from crisisdesk.gui.sensitive import blur_image, blur_rule, settings_saved
+from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
 from crisisdesk.gui.task_box import TaskBox
 from crisisdesk.gui.thumbnails import decode_scaled
 from crisisdesk.gui.worker import Background
@@ -66,7 +66,8 @@ class DetailPanel(QWidget):
         self.item_id: int | None = None
         self.focused_task = 0
         self.task_boxes: list[TaskBox] = []
-        self.blur = blur_rule()
+        self.blur = BlurWatch(self)
+        self.blur.changed.connect(self._blur_changed)
         self.revealed: set[int] = set()  # items shown unblurred on request (this run only)
         self._sharp: QImage | None = None  # the shown item's decoded image, kept to reveal
 
@@ -82,7 +83,6 @@ class DetailPanel(QWidget):
         self.alt_text.setContentsMargins(8, 0, 8, 0)
         self.alt_text.setStyleSheet(f"color: {style.MUTED};")
         self.alt_text.setVisible(False)
-        settings_saved().saved.connect(self._settings_saved)
         self.overlay_bar = OverlayBar()
         self.overlay = self.overlay_bar.toggle  # the Overlay button (key O)
         self.attention = AttentionOverlay(project, background, self.overlay_bar, self)
@@ -242,6 +242,12 @@ class DetailPanel(QWidget):
         self.show_image.setVisible(False)
         self.image.set_message(message)
 
+    def _veil(self, row: ItemRow) -> str | None:
+        """The note over the item's image while the blur settings hide it, else None."""
+        if row.id in self.revealed or not self.blur.rule.hides(row.sensitive):
+            return None
+        return VEIL_SENSITIVE if row.sensitive else VEIL_ALL
+
     def _load_image(self, detail: ItemDetail) -> None:
         row = detail.row
         if row.image_path is None:
@@ -250,10 +256,7 @@ class DetailPanel(QWidget):
         if row.media_status != "ok":
             self._set_message(f"Image {row.media_status or 'missing'}:\n{row.image_path}")
             return
-        path, item_id = row.image_path, row.id
-        veil = None
-        if item_id not in self.revealed and self.blur.hides(row.sensitive):
-            veil = VEIL_SENSITIVE if row.sensitive else VEIL_ALL
+        path, item_id, veil = row.image_path, row.id, self._veil(row)
 
         def decode() -> tuple[QImage | None, QImage | None]:
             image = decode_scaled(path, IMAGE_BOX)
@@ -267,14 +270,19 @@ class DetailPanel(QWidget):
                 self._set_message(f"Image could not be decoded:\n{path}")
                 return
             self._sharp = image
-            self.image.set_pixmap(QPixmap.fromImage(blurred or image),
-                                  veil if blurred is not None else None)
-            self.show_image.setVisible(blurred is not None)
-            self._paint_overlay()  # an explanation may have come first
+            self._paint_image(blurred, veil)
 
         self._background.call(decode, arrived,
                               lambda m: self._set_message(f"Image failed: {m}"),
                               key=f"detail-image-{id(self)}")
+
+    def _paint_image(self, blurred: QImage | None, veil: str | None) -> None:
+        """Show ``blurred`` under ``veil``, or (None) the kept sharp image."""
+        assert self._sharp is not None
+        self.image.set_pixmap(QPixmap.fromImage(blurred or self._sharp),
+                              veil if blurred is not None else None)
+        self.show_image.setVisible(blurred is not None)
+        self._paint_overlay()  # an explanation may have come first; none over a blur
 
     def reveal(self) -> None:
         """Show the blurred image of the shown item as it is ("Show image", or a click);
@@ -282,17 +290,33 @@ class DetailPanel(QWidget):
         if not self.image.veiled or self._sharp is None or self.item_id is None:
             return
         self.revealed.add(self.item_id)
-        self.image.set_pixmap(QPixmap.fromImage(self._sharp))
-        self.show_image.setVisible(False)
-        self._paint_overlay()
+        self._paint_image(None, None)
 
-    def _settings_saved(self) -> None:
-        """Blur or unblur the shown image at once, as the saved settings say."""
-        rule = blur_rule()
-        if rule != self.blur:
-            self.blur = rule
-            if self.detail is not None:
-                self._load_image(self.detail)
+    def _blur_changed(self, before: BlurRule, after: BlurRule) -> None:
+        """Blur or unblur the shown image at once, as the saved settings say, from the
+        sharp image kept (the file is not decoded again); an item the change does not
+        concern stays as it is."""
+        detail = self.detail
+        if detail is None or detail.row.id != self.item_id or detail.row.id in self.revealed:
+            return
+        row = detail.row
+        if before.hides(row.sensitive) == after.hides(row.sensitive):
+            return
+        sharp, veil = self._sharp, self._veil(row)
+        if sharp is None:  # still decoding (or no image at all): load it as now set
+            self._load_image(detail)
+        elif veil is None:
+            self._paint_image(None, None)
+        else:
+            def arrived(blurred: QImage) -> None:
+                # Dropped if the analyst moved on or the settings changed back meanwhile.
+                if self._sharp is sharp and self._veil(row) == veil:
+                    self._paint_image(blurred, veil)
+
+            # The same key as the decode: a newer item's decode drops this result.
+            self._background.call(lambda: blur_image(sharp), arrived,
+                                  lambda m: self._set_message(f"Image failed: {m}"),
+                                  key=f"detail-image-{id(self)}")
 
     # ------------------------------------------------------------------ tasks
     def _set_tasks(self, views: tuple) -> None:

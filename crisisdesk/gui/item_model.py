@@ -29,7 +29,7 @@ from PySide6.QtCore import (
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
-from crisisdesk.gui.sensitive import blur_rule, settings_saved
+from crisisdesk.gui.sensitive import BlurRule, BlurWatch
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.worker import Background
 
@@ -68,8 +68,8 @@ class ItemModel(QAbstractListModel):
         self._flush_timer.setInterval(10)
         self._flush_timer.timeout.connect(self._flush)
         thumbnails.ready.connect(self._thumbnail_ready)
-        self.blur = blur_rule()  # read once: data() runs for every painted row
-        settings_saved().saved.connect(self._settings_saved)
+        self.blur = BlurWatch(self)
+        self.blur.changed.connect(self._blur_changed)
         # Figures for tests and the benchmark: how much of the queue was ever fetched.
         self.page_calls = 0
         self.rows_fetched = 0
@@ -192,10 +192,10 @@ class ItemModel(QAbstractListModel):
             return f"{row.uid}\n{row.text[:500]}"
         shown = bool(row.image_path) and row.media_status == "ok"
         if role == BLURRED_ROLE:
-            return shown and self.blur.hides(row.sensitive)
+            return shown and self.blur.rule.hides(row.sensitive)
         if role == Qt.ItemDataRole.DecorationRole and shown:
             assert row.image_path is not None
-            return self._thumbnails.get(row.image_path, self.blur.hides(row.sensitive))
+            return self._thumbnails.get(row.image_path, self.blur.rule.hides(row.sensitive))
         return None
 
     # ------------------------------------------------------------------ rows
@@ -283,14 +283,11 @@ class ItemModel(QAbstractListModel):
             self.failed.emit(message)
         return failed
 
-    def _settings_saved(self) -> None:
+    def _blur_changed(self, _before: BlurRule, _after: BlurRule) -> None:
         """Blur or unblur the rows held at once, as the saved settings say."""
-        rule = blur_rule()
-        if rule != self.blur:
-            self.blur = rule
-            if self._total:
-                self.dataChanged.emit(self.index(0), self.index(self._total - 1),
-                                      [Qt.ItemDataRole.DecorationRole, BLURRED_ROLE])
+        if self._total:
+            self.dataChanged.emit(self.index(0), self.index(self._total - 1),
+                                  [Qt.ItemDataRole.DecorationRole, BLURRED_ROLE])
 
     def _thumbnail_ready(self, path: str) -> None:
         for page, held in self._pages.items():

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.models import registry
 from crisisdesk.core.progress import Progress
+from crisisdesk.gui.advice import app_error
 from crisisdesk.gui.dialogs.settings_dialog import setting
 from crisisdesk.gui.worker import JobRunner
 
@@ -175,7 +176,7 @@ class JobRow(QFrame):
         if state == "cancelled":
             self._set_message("Cancelled; what was done is kept. Retry resumes.")
         if state == "failed":
-            self._set_message(f"<span style='color:#c62828'>{_html(runner.error or '')}</span>")
+            self._set_message(f"<span style='color:#c62828'>{_html(self.error_text())}</span>")
             self.message.setToolTip(runner.details)
             self.details.setVisible(True)
             name = missing_model(runner)
@@ -187,6 +188,11 @@ class JobRow(QFrame):
                     self.download.setEnabled(False)
                     self.download.setToolTip("Offline mode is on (Settings)")
         self.panel._finished(self, state)
+
+    def error_text(self) -> str:
+        """The failed job's message, in the app's words where the core's name CLI
+        commands (a task with no model yet)."""
+        return app_error(self.runner.exception) or self.runner.error or ""
 
     def _set_message(self, text: str) -> None:
         # An empty line would leave a gap in the row: hide it instead.
@@ -202,7 +208,7 @@ class JobRow(QFrame):
     def show_details(self) -> QMessageBox:
         """The failed job's message and trace in a (non-blocking) popup."""
         box = QMessageBox(QMessageBox.Icon.Critical, f"{self.runner.title} failed",
-                          self.runner.error or "", QMessageBox.StandardButton.Close, self)
+                          self.error_text(), QMessageBox.StandardButton.Close, self)
         box.setDetailedText(self.runner.details)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.open()

@@ -11,6 +11,7 @@ of it back.
 from __future__ import annotations
 
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.core.store import LabelChange, Store
+from crisisdesk.core.words import plural
 from crisisdesk.gui.worker import Background
 
 #: (keys, what they do): the help overlay lists exactly these.
@@ -80,6 +82,10 @@ class Labeller(QObject):
         self.annotator = annotator
         self._lane: deque[tuple[Write, str]] = deque()
         self._busy = False
+        # Set once the lane's latest write has run: closing waits for that write alone,
+        # not for the thumbnails, pages and explanations sharing the pool.
+        self._written = threading.Event()
+        self._written.set()
         # Set by an undo/redo write for the message after it; writes run one at a time.
         self._note: str | None = None
 
@@ -142,11 +148,23 @@ class Labeller(QObject):
     def flush(self, timeout_ms: int = 10_000) -> None:
         """Commit every label still waiting, before the window closes: the write running
         ends first (so the order given is kept), then the lane's rest is written here, as
-        the background is about to drop what was not started. Only for closing."""
-        self._background.wait(timeout_ms)
+        the background is about to drop what was not started. Only for closing.
+
+        Only the lane's own write is waited for (at most ``timeout_ms``), never the rest
+        of the shared pool. If it has not ended by then, the rest is not written: written
+        beside it, the labels would land out of order, and this (the UI) thread would sit
+        in SQLite's busy wait behind it.
+        """
         waiting = list(self._lane)
         self._lane.clear()
         self._busy = False
+        if not self._written.wait(timeout_ms / 1000):
+            if waiting:
+                lost = plural(len(waiting), "label change was", "label changes were")
+                print(f"crisisdesk: {lost} not saved (given just before closing): the "
+                      f"label write before them did not end within {timeout_ms / 1000:g} s",
+                      file=sys.stderr, flush=True)
+            return
         if not waiting:
             return
         try:
@@ -170,10 +188,14 @@ class Labeller(QObject):
         self._busy = True
         write, what = self._lane.popleft()
         project = self._project
+        written = self._written = threading.Event()
 
         def run() -> list[int]:
-            with project.open_store() as store:
-                return write(store)
+            try:
+                with project.open_store() as store:
+                    return write(store)
+            finally:
+                written.set()
 
         def done(items: list[int]) -> None:
             note, self._note = self._note, None

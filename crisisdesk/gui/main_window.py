@@ -27,12 +27,12 @@ from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.gui import gc_guard, style
 from crisisdesk.gui.detail_panel import DetailPanel
+from crisisdesk.gui.dialogs.settings_dialog import settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
 from crisisdesk.gui.item_list import ItemList
 from crisisdesk.gui.item_model import PAGE, ItemModel
 from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets
 from crisisdesk.gui.queue_panel import QueuePanel
-from crisisdesk.gui.sensitive import settings_saved
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.window_actions import WindowActions
 from crisisdesk.gui.worker import Background

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
+from crisisdesk.gui.advice import no_model_advice
 from crisisdesk.gui.overlay_draw import HEAT_SIDE, Legend, ShareBar, heat_rgba, rgba_image
-from crisisdesk.gui.window_actions import no_model_advice
 from crisisdesk.gui.worker import Background
 
 if TYPE_CHECKING:  # the explain package imports torch: only ever in the worker
@@ -208,12 +208,11 @@ class AttentionOverlay(QObject):
             try:
                 result = explain.explain_item(project, wanted.item, wanted.task,
                                               wanted.class_name, device=device)
-            except NoModel:
-                with project.open_store() as store:
-                    if store.active_model_version(wanted.task) is not None:
-                        raise  # a version that cannot be loaded: the message names it
+            except NoModel as exc:
+                if exc.task is None:
+                    raise  # a version that cannot be loaded: the message names it
                 # None yet: what to run, in the app's words (the core's are the CLI's).
-                raise NoModel(no_model_advice(wanted.task)) from None
+                raise NoModel(no_model_advice(exc.task), task=exc.task) from None
             heat = heat_rgba(result.image, HEAT_SIDE) if result.image is not None else None
             return result, heat
 

@@ -5,7 +5,8 @@ work blur such images until asked. Posts their poster or platform marked sensiti
 ``posts.sensitive``) are blurred in the item list and the detail panel while the
 "Blur images marked sensitive" setting is on (the default); "Blur every image until I
 click it" blurs every image. Blurring runs where the image is decoded: in a pool thread,
-never on the UI thread.
+never on the UI thread. A saved change of those settings applies to the open lists and
+panels at once (:class:`BlurWatch`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
+
+from crisisdesk.gui.dialogs.settings_dialog import setting, settings_saved
 
 #: Blurred images are made this small first: a strong blur keeps no detail worth more
 #: pixels, and a small image blurs fast (the panel's 2048 px decode would not).
@@ -55,24 +58,23 @@ class BlurRule:
 
 def blur_rule() -> BlurRule:
     """The rule the settings give now."""
-    from crisisdesk.gui.dialogs.settings_dialog import setting
-
     return BlurRule(setting("blur_sensitive"), setting("blur_all"))
 
 
-class SettingsSaved(QObject):
-    """Tells the open item lists and detail panels that the settings were saved, so they
-    blur (or unblur) at once."""
+class BlurWatch(QObject):
+    """The blur rule an item list or a detail panel paints by: ``rule``, read once (the
+    list's ``data()`` runs for every painted row), and ``changed(before, after)`` when
+    saved settings change it. A child of its owner: the connection ends with it."""
 
-    saved = Signal()
+    changed = Signal(object, object)  # the BlurRule before, the BlurRule now
 
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.rule = blur_rule()
+        settings_saved().saved.connect(self._saved)
 
-_notifier: SettingsSaved | None = None
-
-
-def settings_saved() -> SettingsSaved:
-    """The app's one notifier (made on first use, on the UI thread)."""
-    global _notifier
-    if _notifier is None:
-        _notifier = SettingsSaved()
-    return _notifier
+    def _saved(self) -> None:
+        rule = blur_rule()
+        if rule != self.rule:
+            before, self.rule = self.rule, rule
+            self.changed.emit(before, rule)

@@ -22,6 +22,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from crisisdesk.core.progress import Progress
+from crisisdesk.gui.advice import EMBED_ACTION, RETRAIN_ACTION
 
 if TYPE_CHECKING:
     from crisisdesk.gui.main_window import MainWindow
@@ -88,25 +89,6 @@ def preload_job_modules(modules: tuple[str, ...] = PRELOAD_MODULES) -> dict[str,
         took[name] = time.perf_counter() - start
     gc.freeze()
     return took
-
-
-#: The names of the Jobs menu's (and the toolbar's) actions, which messages point to.
-EMBED_ACTION = "&Embed images and texts"
-RETRAIN_ACTION = "&Retrain…"
-
-
-def in_jobs_menu(text: str) -> str:
-    """How a message names an action of the Jobs menu: ``Jobs › Embed images and texts``."""
-    return "Jobs › " + text.replace("&", "").rstrip("…")
-
-
-def no_model_advice(task: str) -> str:
-    """What to do in the app when ``task`` has no model yet (the core's NoModel names the
-    command-line commands, right for the CLI, not for the analyst in the window)."""
-    return (f"no {task} model in this project yet. Run {in_jobs_menu(EMBED_ACTION)}: the "
-            "shipped text-only head predicts from MiniLM text embeddings, CLIP zero-shot "
-            "scoring from CLIP image embeddings (encoders: Settings); or label items and "
-            f"run {in_jobs_menu(RETRAIN_ACTION)}.")
 
 
 def available(module: str) -> bool:
@@ -361,4 +343,4 @@ class WindowActions:
             self.jobs.shutdown()
 
 
-__all__ = ["WindowActions", "available", "no_model_advice"]
+__all__ = ["WindowActions", "available"]

@@ -176,3 +176,25 @@ def test_the_overlay_without_a_model_says_what_to_run_in_the_app(qtbot,
     assert f"no {task} model" in note
     for action in (window.actions_.embed, window.actions_.retrain):
         assert f"Jobs › {_menu_name(action)}" in note, note
+
+
+def test_predict_without_a_model_says_what_to_run_in_the_app(qtbot,
+                                                             demo_like_project) -> None:
+    """Jobs › Predict on a project with no model failed in the jobs panel with the CLI's
+    text ("crisisdesk embed PROJECT ..."): its row names the Jobs menu's actions."""
+    window = open_window(qtbot, demo_like_project)
+    jobs = window.actions_.jobs
+    with qtbot.waitSignal(jobs.job_finished, timeout=60_000) as finished:
+        window.actions_.predict.trigger()
+    assert finished.args == ["Predict", "failed"]
+    row = jobs.rows[0]
+    shown = QTextDocument()
+    shown.setHtml(row.message.text())
+    note = shown.toPlainText()
+    assert "crisisdesk " not in note and "PROJECT" not in note, note
+    assert "model in this project yet" in note, note
+    for action in (window.actions_.embed, window.actions_.retrain):
+        assert f"Jobs › {_menu_name(action)}" in note, note
+    box = row.show_details()  # the popup says the same
+    assert f"Jobs › {_menu_name(window.actions_.embed)}" in box.text()
+    box.close()

@@ -3,10 +3,13 @@ the window closes, the focused row after a refresh shrinks the queue, ..."""
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import Qt
-from window_helpers import current_labels, open_window, settle
+from window_helpers import ANNOTATOR, current_labels, open_window, settle
 
 from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store
 from crisisdesk.gui.main_window import MainWindow
 
 
@@ -24,6 +27,74 @@ def test_labels_given_just_before_the_window_closes_are_kept(qtbot, demo_like_pr
     qtbot.keyClick(window.items, Qt.Key.Key_3)  # waits in the lane behind the first
     window.close()
     assert current_labels(demo_like_project, task.task)[first] == task.classes[2]
+
+
+def given_labels(project: Project, item: int, task: str) -> list[str]:
+    """The labels the test's annotator gave ``item`` for ``task``, in the journal's order."""
+    with project.open_store() as store:
+        return [row["label"] for row in store.journal(item, task)
+                if row["annotator"] == ANNOTATOR]
+
+
+def hold_label_writes(monkeypatch, release: threading.Event) -> None:
+    """Label writes in the pool hold until ``release`` (those on the UI thread do not)."""
+    real_add_labels = Store.add_labels
+
+    def add_labels(self, changes, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(30)
+        return real_add_labels(self, changes, **kwargs)
+
+    monkeypatch.setattr(Store, "add_labels", add_labels)
+
+
+def test_closing_waits_for_the_label_write_alone_and_keeps_the_order(
+        qtbot, demo_like_project, monkeypatch) -> None:
+    """flush() waited until the window's whole pool was idle (thumbnails, pages, overlay
+    explanations that load a model); when that wait ran out with the label write still
+    running, the labels after it were written beside it, out of order. A fake pool wait:
+    the unrelated call stuck in the pool takes all of it."""
+    window = open_window(qtbot, demo_like_project)
+    settle(qtbot, window)
+    task = focused(window)
+    first = window.current_row().id
+    stuck, closing = threading.Event(), threading.Event()
+    window.background.call(stuck.wait, lambda _result: None)  # unrelated, never idle
+    pool_waits: list[int] = []
+
+    def pool_wait(timeout_ms: int = -1) -> bool:
+        pool_waits.append(timeout_ms)
+        return False
+
+    monkeypatch.setattr(window.background, "wait", pool_wait)
+    hold_label_writes(monkeypatch, closing)  # the first key's write runs on into closing
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3):
+        qtbot.keyClick(window.items, key)
+    closing.set()
+    window.labeller.flush()
+    stuck.set()
+    assert given_labels(demo_like_project, first, task.task) == list(task.classes[:3])
+    assert pool_waits == []  # the unrelated call was not waited for
+    settle(qtbot, window)
+
+
+def test_labels_behind_a_write_that_does_not_end_are_reported_not_written_beside_it(
+        qtbot, demo_like_project, monkeypatch, capfd) -> None:
+    """Written beside the write still running, the labels after it landed out of order
+    (and the UI thread sat in SQLite's busy wait): they are reported instead."""
+    window = open_window(qtbot, demo_like_project)
+    settle(qtbot, window)
+    task = focused(window)
+    first = window.current_row().id
+    release = threading.Event()
+    hold_label_writes(monkeypatch, release)
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3):
+        qtbot.keyClick(window.items, key)
+    window.labeller.flush(timeout_ms=0)  # the first key's write has not ended
+    release.set()
+    settle(qtbot, window)
+    assert given_labels(demo_like_project, first, task.task) == [task.classes[0]]
+    assert "2 label changes were not saved (given just before closing)" in capfd.readouterr().err
 
 
 def test_after_a_refresh_drops_the_labelled_item_the_next_one_is_current(

@@ -162,3 +162,33 @@ def test_the_settings_turn_the_blur_off_or_onto_every_image(qtbot, tmp_path) -> 
     show(qtbot, panel, plain)  # not marked, blurred all the same
     assert panel.image.veiled and roughness(panel.image.pixmap) < 5
     background.shutdown()
+
+
+def test_a_blur_setting_change_does_not_decode_the_shown_image_again(qtbot, tmp_path,
+                                                                     monkeypatch) -> None:
+    """Any saved blur setting decoded the shown 2048-px image from disk again, even for an
+    item the change leaves as it is, and even though the sharp image is kept: an item the
+    change does not concern stays as it is, and the kept image is blurred or shown."""
+    from crisisdesk.gui import detail_panel
+
+    decoded: list[str] = []
+    real = detail_panel.decode_scaled
+    monkeypatch.setattr(detail_panel, "decode_scaled",
+                        lambda path, box: decoded.append(path) or real(path, box))
+    project, marked, plain = sensitive_project(tmp_path / "src")
+    background, panel = open_panel(qtbot, project)
+    show(qtbot, panel, plain)
+    shown = panel.image.pixmap
+    save_settings(qtbot, blur_sensitive=False)  # the plain item is not concerned
+    assert panel.image.pixmap is shown and len(decoded) == 1
+    show(qtbot, panel, marked)
+    assert not panel.image.veiled and len(decoded) == 2
+    sharp = roughness(panel.image.pixmap)
+    save_settings(qtbot, blur_sensitive=True)
+    qtbot.waitUntil(lambda: panel.image.veiled)
+    assert roughness(panel.image.pixmap) < 0.25 * sharp and panel.show_image.isVisible()
+    save_settings(qtbot, blur_sensitive=False)
+    assert not panel.image.veiled and roughness(panel.image.pixmap) > 0.5 * sharp
+    qtbot.waitUntil(lambda: not background.busy())
+    assert len(decoded) == 2  # one decode per item shown, none for the settings
+    background.shutdown()

@@ -38,7 +38,13 @@ Predictor = Callable[[Sequence[int]], tuple[list[int], np.ndarray]]
 
 
 class NoModel(Exception):
-    """A task with no way to predict yet; the message says what to do."""
+    """A task with no way to predict yet; the message says what to do (in the CLI's
+    words). ``task``: the task that has no model version yet, so a front end can say
+    what to do in its own words; None when a version exists but cannot be used."""
+
+    def __init__(self, message: str, task: str | None = None) -> None:
+        super().__init__(message)
+        self.task = task
 
 
 def bundled_head_path(task: str, stack: ExitStack) -> Path | None:
@@ -75,7 +81,7 @@ def resolve_version(store: Store, task: str) -> dict[str, Any]:
         f"no {task} model in this project yet. Either embed the texts for the shipped "
         "text-only head (crisisdesk embed PROJECT --encoder minilm --kind text), embed the "
         "images with a CLIP model for zero-shot predictions (crisisdesk embed PROJECT), or "
-        f"train one (crisisdesk train PROJECT --task {task}).")
+        f"train one (crisisdesk train PROJECT --task {task}).", task=task)
 
 
 def _zero_shot_version(store: Store, task: str) -> dict[str, Any] | None:

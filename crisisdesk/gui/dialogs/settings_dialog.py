@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.models import registry
 from crisisdesk.core.settings import config_dir
-from crisisdesk.gui.sensitive import settings_saved
 
 SETTINGS_FILE = "gui.ini"
 DEVICES = ("auto", "cpu", "cuda")  # as crisisdesk.core.encoders.factory.DEVICES
@@ -77,6 +76,24 @@ def annotator_name() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return "analyst"
+
+
+class SettingsSaved(QObject):
+    """Tells the open windows that the settings were saved, so what they show follows at
+    once (the blur of the item lists and detail panels, the annotator's name)."""
+
+    saved = Signal()
+
+
+_notifier: SettingsSaved | None = None
+
+
+def settings_saved() -> SettingsSaved:
+    """The app's one notifier (made on first use, on the UI thread)."""
+    global _notifier
+    if _notifier is None:
+        _notifier = SettingsSaved()
+    return _notifier
 
 
 def _names(kind: str) -> list[str]:

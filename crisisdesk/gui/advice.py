@@ -1,0 +1,40 @@
+"""What the app tells the analyst to do, in the app's words.
+
+The core's messages name command-line commands (``crisisdesk embed PROJECT ...``): right
+for the CLI, not for an analyst in the window. Here they name the window's actions
+instead; the overlay and the jobs panel both use them, and the menus take the actions'
+names from here so the advice cannot drift from what the menu says.
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: The names of the Jobs menu's (and the toolbar's) actions, which messages point to.
+EMBED_ACTION = "&Embed images and texts"
+RETRAIN_ACTION = "&Retrain…"
+
+
+def in_jobs_menu(text: str) -> str:
+    """How a message names an action of the Jobs menu: ``Jobs › Embed images and texts``."""
+    return "Jobs › " + text.replace("&", "").rstrip("…")
+
+
+def no_model_advice(task: str) -> str:
+    """What to do in the app when ``task`` has no model yet (the core's NoModel names the
+    command-line commands, right for the CLI, not for the analyst in the window)."""
+    return (f"no {task} model in this project yet. Run {in_jobs_menu(EMBED_ACTION)}: the "
+            "shipped text-only head predicts from MiniLM text embeddings, CLIP zero-shot "
+            "scoring from CLIP image embeddings (encoders: Settings); or label items and "
+            f"run {in_jobs_menu(RETRAIN_ACTION)}.")
+
+
+def app_error(exc: BaseException | None) -> str | None:
+    """A failed job's message in the app's words where they differ from the core's (a
+    task with no model yet), as ``Type: message``; None where the core's message stands."""
+    # Looked up, not imported: the predict module imports torch, and a NoModel can only
+    # have been raised once a job loaded it.
+    predict = sys.modules.get("crisisdesk.core.fusion.predict")
+    if predict is None or not isinstance(exc, predict.NoModel) or exc.task is None:
+        return None
+    return f"{type(exc).__name__}: {no_model_advice(exc.task)}"

@@ -409,3 +409,31 @@ def test_the_train_summary_reads_as_sentences_not_python(tmp_path, capsys) -> No
     assert main(["train", str(project.root), "--task", "damage", "--text-encoder", "txt-enc",
                  "--epochs", "2", "--seeds", "2"]) == 0
     assert "mean of 2 seeds on dev:" in capsys.readouterr().out
+
+
+def test_a_version_name_is_reserved_until_its_checkpoint_is_registered(tmp_path) -> None:
+    """Two retrains at once (the app's two windows, its Retrain pressed twice) both found
+    the same name free before either had saved, and the second checkpoint replaced the
+    first one's weights ("not the ones its sidecar was written with")."""
+    from crisisdesk.core.fusion.training import free_version_name, release_version_name
+
+    project = _project(tmp_path, n=10)
+    folder = project.folder("models")
+    with project.open_store() as store:
+        first = free_version_name(store, folder, "damage-guided_diff-20261127-120000")
+        second = free_version_name(store, folder, "damage-guided_diff-20261127-120000")
+        assert (first, second) == ("damage-guided_diff-20261127-120000",
+                                   "damage-guided_diff-20261127-120000-2")
+        release_version_name(folder, first)
+        assert free_version_name(store, folder, "damage-guided_diff-20261127-120000") == first
+    assert sorted(p.name for p in folder.iterdir()) == sorted([
+        f"{first}.reserved", f"{second}.reserved"])
+
+
+def test_a_training_leaves_no_reservation_behind(tmp_path) -> None:
+    project = _project(tmp_path, n=60)
+    job = TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                   recipe=Recipe(optimizer="adamw", lr=5e-3, max_epochs=1, patience=1))
+    list(job.run())
+    names = sorted(p.name for p in project.folder("models").iterdir())
+    assert names == [f"{job.report.model_name}.json", f"{job.report.model_name}.safetensors"]

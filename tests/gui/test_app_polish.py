@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QTextDocument
+from PySide6.QtGui import QAction, QGuiApplication, QTextDocument, QTextOption
 from PySide6.QtWidgets import QLabel, QScrollArea
 from test_hunt_gui import _retrain_from_the_window
 from window_helpers import open_window
@@ -22,6 +22,8 @@ from crisisdesk.gui.jobs_panel import JobsPanel
 #: A run of hashtags as the real CrisisMMD tweets hold them (92 characters, no space).
 HASHTAGS = ("#HurricaneHarvey#Houston#HoustonFlood#TexasStrong#PrayForHouston#Harvey2017"
             "#Rescue#Flooding")
+#: No character in it gives Qt a place to break the line (hashtags and URLs may).
+UNBREAKABLE = "HoustonStrong" * 9
 URL = "https://example.org/news/2017/08/29/" + "harvey-flood-houston-rescue-" * 4 + "live"
 
 
@@ -126,7 +128,7 @@ def _long_word_project(tmp_path) -> Project:
     project = Project.open(tmp_path / "p", create=True)
     with project.open_store() as store:
         store.ensure_source("s", "csv", "s.csv")
-        post = store.insert_post("s", "1", text=f"Water rising {HASHTAGS} see {URL}",
+        post = store.insert_post("s", "1", text=f"Water rising {HASHTAGS} {UNBREAKABLE} see {URL}",
                                  event="hurricane_harvey")
         store.add_text_item(post, "s", "1")
     return project
@@ -141,14 +143,32 @@ def test_a_long_word_wraps_and_the_probability_bars_stay_in_view(qtbot, tmp_path
     scroll = next(s for s in detail.findChildren(QScrollArea)
                   if s.widget().isAncestorOf(detail.text))
     qtbot.waitUntil(lambda: bool(detail.task_boxes))
-    qtbot.wait(0)  # layouts settle in the event loop
-    assert scroll.horizontalScrollBar().maximum() == 0
-    view = scroll.viewport()
-    for box in detail.task_boxes:
-        for bar in box.bars.values():
-            right = bar.mapTo(view, QPoint(bar.width(), 0)).x()
-            assert 0 < right <= view.width(), (right, view.width())
-    typed = f"Water rising {HASHTAGS} see {URL}"
+
+    def bars_in_view() -> bool:
+        view = scroll.viewport()
+        return scroll.horizontalScrollBar().maximum() == 0 and all(
+            0 < bar.mapTo(view, QPoint(bar.width(), 0)).x() <= view.width()
+            for box in detail.task_boxes for bar in box.bars.values())
+
+    # Layouts settle over a few turns of the event loop (a vertical scroll bar may come
+    # and narrow the view); a word that does not wrap keeps the bars out of view for good.
+    qtbot.waitUntil(bars_in_view, timeout=5_000)
+    # ...and the text is laid out within the label's width (a word that cannot break
+    # would run past it, cut off).
+    drawn = QLabel.text(detail.text)
+    document = QTextDocument()
+    document.setDefaultFont(detail.text.font())
+    option = document.defaultTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)  # as QLabel wraps: at words only
+    document.setDefaultTextOption(option)
+    if detail.text.textFormat() != Qt.TextFormat.PlainText:
+        document.setHtml(drawn)
+    else:
+        document.setPlainText(drawn)
+    width = detail.text.contentsRect().width()
+    document.setTextWidth(width)
+    assert document.idealWidth() <= width, (document.idealWidth(), width)
+    typed = f"Water rising {HASHTAGS} {UNBREAKABLE} see {URL}"
     assert detail.text.text() == typed
     detail.text.setSelection(0, len(QLabel.text(detail.text)))  # all that is drawn
     detail.text.setFocus()

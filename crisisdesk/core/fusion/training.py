@@ -102,17 +102,37 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
+#: Beside a checkpoint's files while its training saves it: the name is taken.
+RESERVED_SUFFIX = ".reserved"
+
+
 def free_version_name(store: Store, folder: Path, base: str) -> str:
-    """``base``, or ``base-2``, ``base-3``... : the first name that no version of the store
-    and no checkpoint in ``folder`` has. Two trainings of a task in the same second (a
-    scripted sweep, two windows on one project) would otherwise share a name, and the
-    second checkpoint would overwrite the first version's weights."""
+    """Reserve and return ``base``, or ``base-2``, ``base-3``...: the first name that no
+    version of the store, no checkpoint in ``folder`` and no reservation has. Two
+    trainings of a task in the same second (a scripted sweep, two retrains at once, two
+    windows on one project) would otherwise share a name, and the second checkpoint
+    would overwrite the first version's weights. The reservation is a file created
+    exclusively, so two trainings running at once cannot both take a name; the caller
+    removes it (:func:`release_version_name`) once the version is registered."""
     taken = {row["name"] for row in store.conn.execute("SELECT name FROM model_versions")}
+    folder.mkdir(parents=True, exist_ok=True)
     name, number = base, 1
-    while name in taken or any(path.exists() for path in checkpoint_paths(folder / name)):
+    while True:
+        if name not in taken and not any(path.exists()
+                                         for path in checkpoint_paths(folder / name)):
+            try:
+                (folder / f"{name}{RESERVED_SUFFIX}").open("x").close()
+                return name
+            except FileExistsError:
+                pass  # another training holds it
         number += 1
         name = f"{base}-{number}"
-    return name
+
+
+def release_version_name(folder: Path, name: str) -> None:
+    """Drop the reservation of ``name`` (its checkpoint is saved and registered, or the
+    training failed)."""
+    (folder / f"{name}{RESERVED_SUFFIX}").unlink(missing_ok=True)
 
 
 def _no_images(store: Store, data: TaskData, encoder: str | None) -> str:
@@ -274,8 +294,16 @@ class TrainJob:
     def _register(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
                   figures: dict[str, Any]) -> None:
         """Save the best head with its sidecar; make it the task's active version if asked."""
-        name = free_version_name(store, self.project.folder("models"),
-                                 f"{self.task}-{self.variant}-{_stamp()}")
+        folder = self.project.folder("models")
+        name = free_version_name(store, folder, f"{self.task}-{self.variant}-{_stamp()}")
+        try:
+            self._save_and_add(store, data, config, model, figures, folder, name)
+        finally:
+            release_version_name(folder, name)
+
+    def _save_and_add(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
+                      figures: dict[str, Any], folder: Path, name: str) -> None:
+        """Save the head under the reserved ``name`` and add its model version."""
         sidecar = {
             "config": config.to_dict(), "task": self.task, "classes": list(data.classes),
             "image_encoder": self.image_encoder, "text_encoder": self.text_encoder,
@@ -290,7 +318,7 @@ class TrainJob:
             "temperature": figures["temperature"], "recipe": self.recipe.__dict__,
             "val_from": self.val_from,
         }
-        path = save_head(self.project.folder("models"), name, model, sidecar)
+        path = save_head(folder, name, model, sidecar)
         version = store.add_model_version(
             self.task, name, str(path), encoder=self.image_encoder or self.text_encoder,
             config=sidecar, metrics=sidecar["metrics"], active=self.activate)

@@ -228,7 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("open", help="open a project in the desktop app")
-    p.add_argument("project")
+    # Optional: the desktop menu's entry runs `crisisdesk open %f`, and %f is nothing when
+    # it is started from the menu (no file dropped on it): then the last project or demo.
+    p.add_argument("project", nargs="?", help="the project folder (default: the last "
+                   "project, or the demo on first run)")
 
     p = sub.add_parser("import", help="import posts into a project (created if needed)")
     p.add_argument("project")

@@ -25,10 +25,10 @@ from crisisdesk.core.embed import EmbedJob
 from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.importers import ImportJob, ImportOptions
 from crisisdesk.core.progress import Progress
-from crisisdesk.core.project import DB_NAME, Project
+from crisisdesk.core.project import DB_NAME, SUBFOLDERS, Project
 from crisisdesk.core.resources import resource
 from crisisdesk.core.settings import user_data_dir
-from crisisdesk.core.store import utc_now
+from crisisdesk.core.store import Store, utc_now
 
 DEMO_FOLDER = "demo"
 BUILT_KEY = "demo_built"  # meta key set when the build finished
@@ -64,7 +64,7 @@ class DemoJob:
 
     def run(self) -> Iterator[Progress]:
         """The build: yields Progress; ``close()`` stops it after the step in hand."""
-        project = Project.open(self.root, create=True)
+        project = self._open_project()
         yield Progress(0, len(STEPS) * 100, STEPS[0])
         sources = self._copy_sources(project)
         yield Progress(100, len(STEPS) * 100, STEPS[0])
@@ -82,6 +82,17 @@ class DemoJob:
         with project.open_store() as store:
             store.set_meta(BUILT_KEY, utc_now())
         yield Progress(len(STEPS) * 100, len(STEPS) * 100, "demo project ready")
+
+    def _open_project(self) -> Project:
+        """The demo project, made when needed. A demo folder whose database is gone (the
+        analyst deleted it to reset the demo, or the first build was killed before it made
+        one) is made a project again in place, keeping its files: Project.open refuses a
+        folder with files in it, and the demo could then never be built again."""
+        if self.root.is_dir() and not (self.root / DB_NAME).is_file():
+            for name in SUBFOLDERS:
+                (self.root / name).mkdir(exist_ok=True)
+            Store(self.root / DB_NAME).close()
+        return Project.open(self.root, create=True)
 
     def _copy_sources(self, project: Project) -> Path:
         """Copy resources/demo into the project's media/demo (once; atomically), so the

@@ -238,6 +238,26 @@ def check_folders() -> list[Check]:
     return checks
 
 
+def check_settings_files() -> list[Check]:
+    """The settings files that are there but unreadable (a hand edit gone wrong): their
+    content is ignored, so say so. Nothing when they are fine or absent."""
+    from crisisdesk.core.models.registry import REGISTERED
+    from crisisdesk.core.settings import APP_SETTINGS, SettingsError, read_settings_strict
+
+    ignored = {REGISTERED: ("the registered models in it are ignored",
+                            "correct the file, or delete it and register the models again "
+                            "(crisisdesk models add NAME PATH)"),
+               APP_SETTINGS: ("the last project in it is forgotten",
+                              "correct the file, or delete it")}
+    checks = []
+    for name, (effect, fix) in ignored.items():
+        try:
+            read_settings_strict(name)
+        except SettingsError as exc:
+            checks.append(Check(f"settings {name}", WARNING, f"{exc}: {effect}", fix))
+    return checks
+
+
 def check_offline() -> Check:
     """Whether the Hugging Face libraries stay offline (crisisdesk only downloads on request)."""
     value = os.environ.get("HF_HUB_OFFLINE", "")
@@ -277,6 +297,7 @@ def run_checks(extra: Sequence[ProbeCheck] = ()) -> list[Check]:
     checks = _guarded(check_python, "python")
     checks += _guarded(check_offline, "offline")
     checks += _guarded(check_folders, "folders")
+    checks += _guarded(check_settings_files, "settings files")
     checks += _guarded(check_models, "models")
     torch_info = torch_probe.result()
     bnb_info = bnb_probe.result()

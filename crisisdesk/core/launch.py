@@ -7,6 +7,7 @@ first time). The project opened is remembered for next time by the app.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from crisisdesk.core.demo import demo_project
@@ -14,6 +15,8 @@ from crisisdesk.core.project import Project, ProjectError
 from crisisdesk.core.settings import last_project, remember_project
 
 __all__ = ["ProjectError", "last_project", "project_to_open", "remember_project"]
+
+logger = logging.getLogger(__name__)
 
 
 def project_to_open(arg: str | None, *, data_dir: Path | None = None) -> Path:
@@ -26,6 +29,10 @@ def project_to_open(arg: str | None, *, data_dir: Path | None = None) -> Path:
     if last is not None:
         try:
             return Project.open(last).root
-        except ProjectError:
-            pass  # moved or deleted since: fall back to the demo, as on a first run
+        except ProjectError as exc:
+            # Moved or deleted since: fall back to the demo, as on a first run, and say
+            # why (with no handler set up, logging prints a warning on stderr), so the
+            # analyst does not take the demo for their own project gone empty.
+            logger.warning("the last project cannot be opened (%s); opening the demo "
+                           "project instead", exc)
     return demo_project(data_dir)

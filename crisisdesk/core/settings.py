@@ -33,14 +33,37 @@ def config_dir() -> Path:
                          Path.home() / ".config")
 
 
+class SettingsError(ValueError):
+    """A settings file that is there but cannot be read as a JSON object."""
+
+
 def read_settings(name: str) -> dict[str, Any]:
     """A settings file's content ({} when absent or unreadable)."""
+    try:
+        return read_settings_strict(name)
+    except SettingsError:
+        return {}
+
+
+def read_settings_strict(name: str) -> dict[str, Any]:
+    """A settings file's content ({} when absent); SettingsError naming the file and
+    what is wrong when it is there but unreadable, so that a writer does not replace a
+    file spoilt by a hand edit (and every entry in it) with one entry."""
     path = config_dir() / name
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read it ({exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SettingsError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path} should hold a JSON object, not "
+                            f"{type(data).__name__}")
+    return data
 
 
 def write_settings(name: str, data: dict[str, Any]) -> Path:

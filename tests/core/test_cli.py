@@ -349,6 +349,17 @@ def test_open_opens_the_app_on_that_project(project: Path,
     assert opened == [str(project)]
 
 
+def test_open_without_a_project_opens_the_last_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desktop menu runs `crisisdesk open %f`, and %f is nothing when the entry is
+    started from the menu: that was a usage error, so the menu opened nothing at all."""
+    import crisisdesk.gui.app
+
+    opened: list = []
+    monkeypatch.setattr(crisisdesk.gui.app, "main", lambda arg: opened.append(arg) or 0)
+    assert main(["open"]) == 0
+    assert opened == [None]
+
+
 def test_version_via_python_m() -> None:
     done = subprocess.run([sys.executable, "-m", "crisisdesk", "--version"],
                           capture_output=True, text=True, timeout=60)

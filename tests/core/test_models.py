@@ -84,6 +84,7 @@ def test_registered_file_and_folder_win(tmp_path, capsys) -> None:
     folder = tmp_path / "my-clip"
     folder.mkdir()
     (folder / "open_clip_config.json").write_text("{}")
+    (folder / "open_clip_model.safetensors").write_bytes(b"weights")
     assert main(["models", "add", "field-clip", str(folder)]) == 0
     spec = get_spec("field-clip")
     assert spec.kind == "clip"
@@ -153,6 +154,7 @@ def test_download_goes_online_for_that_call_only(tmp_path, monkeypatch, capsys) 
         return str(folder)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: None)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert main(["models", "download", "clip-vit-l-14"]) == 0
     assert seen == {"repo": "timm/vit_large_patch14_clip_224.openai", "offline": False,
@@ -168,6 +170,7 @@ def test_a_failed_download_says_how_to_install_offline(monkeypatch, capsys) -> N
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", unreachable)
     assert main(["models", "download", "clip-vit-b-32"]) == 2
     err = capsys.readouterr().err
     assert "network is unreachable" in err

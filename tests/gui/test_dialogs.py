@@ -228,6 +228,9 @@ def test_cancel_leaves_the_settings_alone(qtbot) -> None:
 def test_a_model_folder_is_registered(qtbot, tmp_path, monkeypatch) -> None:
     folder = tmp_path / "clip_copy"
     folder.mkdir()
+    # What registering checks: an open_clip folder's config and weights.
+    (folder / "open_clip_config.json").write_text("{}")
+    (folder / "open_clip_model.safetensors").write_bytes(b"w")
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: str(folder)))
     dialog = SettingsDialog()

@@ -144,6 +144,9 @@ def test_a_missing_model_offers_download_and_a_local_folder(qtbot, tmp_path,
     # A local folder is registered under the model's name.
     folder = tmp_path / "my_clip"
     folder.mkdir()
+    # What registering checks: an open_clip folder's config and weights.
+    (folder / "open_clip_config.json").write_text("{}")
+    (folder / "open_clip_model.safetensors").write_bytes(b"w")
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: str(folder)))
     row.local.click()

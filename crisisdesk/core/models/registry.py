@@ -15,10 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crisisdesk.core.resources import read_json
-from crisisdesk.core.settings import config_dir, read_settings, write_settings
+from crisisdesk.core.settings import (
+    SettingsError,
+    config_dir,
+    read_settings,
+    read_settings_strict,
+    write_settings,
+)
 
 REGISTERED = "models.json"
 KINDS = ("clip", "text", "captioner")
+#: Weight files a registered folder must hold one of (open_clip and transformers names).
+WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
+#: Seconds ``download`` waits for the hub's first answer. The hub library's repository
+#: look-up that starts a snapshot download has no timeout, so where the hub's address
+#: resolves but nothing answers (a firewall that drops packets, a captive portal) the
+#: download would hang with no message.
+HUB_TIMEOUT_S = 15.0
 
 
 class ModelMissing(Exception):
@@ -73,8 +86,10 @@ def builtin_specs() -> dict[str, ModelSpec]:
 
 
 def registered_paths() -> dict[str, dict[str, str]]:
-    """User registrations: name -> {"path", "arch"?, "kind"?}."""
-    return {k: v for k, v in read_settings(REGISTERED).items() if isinstance(v, dict)}
+    """User registrations: name -> {"path", "arch"?, "kind"?}; an entry without a path
+    (a hand edit) is left out rather than crashing every look-up."""
+    return {k: v for k, v in read_settings(REGISTERED).items()
+            if isinstance(v, dict) and isinstance(v.get("path"), str) and v["path"]}
 
 
 def all_specs() -> dict[str, ModelSpec]:
@@ -112,12 +127,39 @@ def register(name: str, path: Path, *, arch: str | None = None, kind: str | None
         kind = known.kind if known else _guess_kind(path)
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {KINDS}, not {kind!r}")
+    if known and kind != known.kind:
+        raise ValueError(f"{name} is a {known.kind} model: --kind {kind} does not fit it "
+                         "(register the folder under another name)")
     if path.is_file() and kind == "clip" and not (arch or (known and known.arch)):
         raise ValueError(f"{path} is a checkpoint file: say its open_clip architecture "
                          "with --arch (e.g. ViT-B-32-quickgelu)")
-    entries = read_settings(REGISTERED)
+    _check_holds_a_model(path, name, kind)
+    # Strict: a models.json spoilt by a hand edit is refused, not replaced by this entry.
+    try:
+        entries = read_settings_strict(REGISTERED)
+    except SettingsError as exc:
+        raise ValueError(f"{exc}; nothing was changed: correct the file (or move it away) "
+                         "and add the model again") from None
     entries[name] = {"path": str(path), "kind": kind, **({"arch": arch} if arch else {})}
     return write_settings(REGISTERED, entries)
+
+
+def _check_holds_a_model(path: Path, name: str, kind: str) -> None:
+    """ValueError unless ``path`` holds what a ``kind`` model is loaded from: registering
+    an empty or wrong folder would show the model as installed (and shadow a shipped
+    one of the same name) until a job fails on it."""
+    if path.is_file():
+        if kind != "clip":
+            raise ValueError(f"{path} is a file; a {kind} model is a folder "
+                             "(config.json, weights and tokenizer files)")
+        return
+    needed = "open_clip_config.json" if kind == "clip" else "config.json"
+    if not (path / needed).is_file():
+        raise ValueError(f"{path} holds no {needed}: not a {kind} model folder for "
+                         f"{name} (give the folder that holds {needed} and the weights)")
+    if not any(any(path.glob(pattern)) for pattern in WEIGHT_GLOBS):
+        raise ValueError(f"{path} holds no weights (a .safetensors or .bin file): "
+                         "copy the whole model folder")
 
 
 def _guess_kind(path: Path) -> str:
@@ -216,16 +258,34 @@ def download(spec: ModelSpec) -> Path:
     if not spec.hub_id:
         raise ModelMissing(f"model {spec.name!r} has no hub source; register a local copy "
                            f"with: crisisdesk models add {spec.name} PATH")
-    from huggingface_hub import constants, snapshot_download
+    import huggingface_hub
+    from huggingface_hub import constants
 
     # The process runs offline (see crisisdesk/__init__.py); this call alone goes online.
     offline = constants.HF_HUB_OFFLINE
     constants.HF_HUB_OFFLINE = False
     try:
-        folder = snapshot_download(spec.hub_id, revision=spec.revision,
-                                   allow_patterns=list(spec.download_patterns or spec.files)
-                                   or None,
-                                   cache_dir=hub_cache_dir())
+        _check_hub_answers(spec)
+        folder = huggingface_hub.snapshot_download(
+            spec.hub_id, revision=spec.revision,
+            allow_patterns=list(spec.download_patterns or spec.files) or None,
+            cache_dir=hub_cache_dir())
     finally:
         constants.HF_HUB_OFFLINE = offline
     return Path(folder)
+
+
+def _check_hub_answers(spec: ModelSpec) -> None:
+    """Ask the hub about the model, with a timeout, before the snapshot download (whose
+    first request has none); TimeoutError saying which address did not answer."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    try:
+        api.model_info(spec.hub_id, revision=spec.revision, timeout=HUB_TIMEOUT_S)
+    except Exception as exc:
+        # httpx and requests name their timeouts differently; both say "Timeout".
+        if "Timeout" not in type(exc).__name__:
+            raise  # not found, gated, refused...: the hub library's own message
+        raise TimeoutError(f"{api.endpoint} did not answer within {HUB_TIMEOUT_S:.0f} s "
+                           "(no network, or a firewall or proxy in the way)") from exc

@@ -16,6 +16,26 @@ import pytest  # noqa: E402
 from crisisdesk.core.project import Project  # noqa: E402
 
 
+#: Hosts a test may reach: its own servers on this machine.
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
+_getaddrinfo = socket.getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def _no_host_but_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test looks up another host (no network in tests, no hub): a code path that
+    would go online fails here, on a machine with network too, instead of passing there
+    and failing on one without it."""
+    def only_loopback(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and str(name) not in LOOPBACK:
+            raise socket.gaierror(socket.EAI_NONAME,
+                                  f"tests reach no other host (asked for {name!r})")
+        return _getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", only_loopback)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A new, empty project in a temporary folder."""

@@ -340,6 +340,7 @@ def test_download_fetches_the_captioner_folder_patterns(monkeypatch) -> None:
         return str(cache_dir)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: None)
     download(get_spec("llava-1.5-7b"))
     assert seen["repo"] == "llava-hf/llava-1.5-7b-hf"
     assert {"*.safetensors", "*.json", "tokenizer.model"} <= set(seen["patterns"])

@@ -1,5 +1,5 @@
 """The SQL of the review queues (crisisdesk/core/review.py): which table a queue reads,
-its joins and conditions, its orders, and the caption search.
+its joins and conditions, its orders, and the search of captions and alt texts.
 
 The queue definitions are written in review.py's docstring; this module turns them into
 queries that walk an index where they can (see the migration ``_v4_review_queues``).
@@ -142,19 +142,24 @@ def _like(search: str) -> str:
     return f"%{escaped}%"
 
 
-def _caption_hits(store: Store, search: str) -> bool:
-    """Fill the connection's temp table of items whose (unflagged) caption matches
-    ``search``; False when none does. Matching captions first keeps the hash of the
-    tweet text (the caption's key) to the few candidate items."""
+def _described_hits(store: Store, search: str) -> bool:
+    """Fill the connection's temp table of items whose (unflagged) caption or whose
+    image's alt text (the poster's own description) matches ``search``; False when none
+    does. Matching captions first keeps the hash of the tweet text (the caption's key) to
+    the few candidate items."""
     register_text_key(store.conn)
     store.conn.execute("CREATE TEMP TABLE IF NOT EXISTS review_hits (id INTEGER PRIMARY KEY)")
     store.conn.execute("DELETE FROM temp.review_hits")
+    pattern = _like(search)
     store.conn.execute(
         "INSERT OR IGNORE INTO temp.review_hits SELECT i.id FROM captions c"
         " JOIN media m ON m.sha256 = c.image_sha256 JOIN items i ON i.media = m.id"
         " JOIN posts p ON p.id = i.post"
         " WHERE c.flag IS NULL AND c.caption LIKE ? ESCAPE '\\'"
-        " AND c.text_sha256 = text_key(p.text)", [_like(search)])
+        " AND c.text_sha256 = text_key(p.text)", [pattern])
+    store.conn.execute(
+        "INSERT OR IGNORE INTO temp.review_hits SELECT i.id FROM media m"
+        " JOIN items i ON i.media = m.id WHERE m.alt_text LIKE ? ESCAPE '\\'", [pattern])
     return store.conn.execute("SELECT 1 FROM temp.review_hits LIMIT 1").fetchone() is not None
 
 
@@ -168,7 +173,7 @@ def queue_sql(store: Store, plan: Plan, search: str) -> tuple[str, list[Any]]:
         if plan.base != "items i":
             joins.insert(0, f"JOIN items i ON i.id = {plan.id}")
     if search:
-        if _caption_hits(store, search):
+        if _described_hits(store, search):
             where.append("(p.text LIKE ? ESCAPE '\\' OR i.id IN (SELECT id FROM"
                          " temp.review_hits))")
         else:

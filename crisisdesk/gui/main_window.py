@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.items = ItemList()
         self.items.setModel(self.model)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search text and captions   (Ctrl+F)")
+        self.search.setPlaceholderText("Search text, captions, alt texts   (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.sort = QComboBox()
         for title, key in SORTS:

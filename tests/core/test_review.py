@@ -131,6 +131,15 @@ def test_search_matches_text_and_unflagged_captions_case_insensitively(store: St
     assert _all(store, Queue("needs_review", "damage"), search="cat") == [3]
 
 
+def test_search_finds_the_posters_alt_text(store: Store) -> None:
+    """The poster's description of an image says what the tweet may not."""
+    media = store.conn.execute("SELECT media FROM items WHERE id = 6").fetchone()[0]
+    store.fill_alt_text(media, "A man wades through brown floodwater to a stranded car")
+    assert _all(store, Queue("all"), search="stranded") == [6]
+    assert _all(store, Queue("all"), search="STRANDED CAR") == [6]
+    assert _all(store, Queue("event", value="flood"), search="stranded") == []  # 6: quake
+
+
 def test_sorts_by_time_and_by_confidence(store: Store) -> None:
     assert _all(store, Queue("all"), sort="time") == [5, 6, 2, 4, 1, 7, 3]  # undated last
     assert _all(store, Queue("all"), sort="confidence", confidence_task="damage") == \

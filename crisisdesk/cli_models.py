@@ -54,13 +54,17 @@ def cmd_models_download(args: argparse.Namespace) -> int:
 
 
 def cmd_models_add(args: argparse.Namespace) -> int:
-    from crisisdesk.core.models.registry import register
+    from crisisdesk.core.models.registry import register, registered_paths
 
+    before = registered_paths().get(args.name, {}).get("path")
     try:
         settings = register(args.name, Path(args.path), arch=args.arch, kind=args.kind)
     except (FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
-    print(f"registered {args.name} -> {Path(args.path).absolute()} (in {settings})")
+    now = registered_paths()[args.name]["path"]
+    print(f"registered {args.name} -> {now} (in {settings})")
+    if before and before != now:  # said, so that a slip of the name is seen
+        print(f"  (replaces the earlier registration of {args.name}: {before})")
     return OK
 
 

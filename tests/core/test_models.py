@@ -95,6 +95,18 @@ def test_registered_file_and_folder_win(tmp_path, capsys) -> None:
     assert "field-clip" in out and f"installed (file: {checkpoint})" in out
 
 
+def test_registering_a_name_again_says_which_path_it_replaces(tmp_path, capsys) -> None:
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    for path in (first, second):
+        path.write_bytes(b"weights")
+    assert main(["models", "add", "clip-vit-b-32", str(first)]) == 0
+    assert "replaces" not in capsys.readouterr().out
+    assert main(["models", "add", "clip-vit-b-32", str(second)]) == 0
+    out = capsys.readouterr().out
+    assert f"registered clip-vit-b-32 -> {second}" in out
+    assert f"replaces the earlier registration of clip-vit-b-32: {first}" in out
+
+
 def test_registering_a_checkpoint_of_an_unknown_model_needs_its_arch(tmp_path) -> None:
     checkpoint = tmp_path / "x.safetensors"
     checkpoint.write_bytes(b"w")

@@ -108,17 +108,25 @@ class Opener(QObject):
     def _find(self) -> None:
         arg = self.project_arg
 
-        def find() -> Path:
+        def find() -> tuple[Path, Path | None]:
+            """The project to open, and the last project when it could not be opened."""
             from crisisdesk.core import launch  # imports torch: never on the UI thread
+            from crisisdesk.core.settings import last_project
 
-            return Path(launch.project_to_open(arg))
+            before = last_project() if arg is None else None
+            path = Path(launch.project_to_open(arg))
+            gone = before if before is not None and \
+                before.absolute().resolve() != path.absolute().resolve() else None
+            return path, gone
 
         self.background.call(find, self._found, self._failed)
 
-    def _found(self, path: Path) -> None:
+    def _found(self, found: tuple[Path, Path | None]) -> None:
         from crisisdesk.core.project import Project, ProjectError
         from crisisdesk.core.settings import remember_project
         from crisisdesk.gui.main_window import MainWindow
+
+        path, gone = found
 
         try:
             project = Project.open(path)
@@ -129,6 +137,12 @@ class Opener(QObject):
         window = MainWindow(project, annotator=self.annotator, preload=True)
         window.setWindowIcon(window_icon())
         window.show()
+        if gone is not None:
+            # Said in the window: the demo must not be taken for the analyst's own
+            # project gone empty.
+            window.statusBar().showMessage(
+                f"The last project, {gone}, could not be opened (moved or deleted?): this "
+                "is the demo. Open another with: crisisdesk open FOLDER", 60_000)
         self.window = window
         self.opening.hide()
         self.opened.emit(window)

@@ -138,6 +138,30 @@ def test_the_app_opens_a_project_given_on_the_command_line(qtbot, demo_like_proj
     opener.shutdown()
 
 
+def test_a_last_project_gone_is_said_in_the_window_that_opens_instead(
+        qtbot, user_folders, demo_like_project, monkeypatch, tmp_path) -> None:
+    """The demo opened in place of a moved or deleted last project, with nothing said:
+    an analyst could take it for their own project gone empty."""
+    from crisisdesk.core import launch
+    from crisisdesk.core.settings import remember_project
+    from crisisdesk.gui import app
+
+    gone = tmp_path / "my-harvey-project"
+    remember_project(gone)
+    # The demo's stand-in (building the real one is the first-run test's work).
+    monkeypatch.setattr(launch, "project_to_open", lambda arg, **kw: demo_like_project.root)
+    monkeypatch.setattr(app, "_demo_needed", lambda: False)
+    app.make_application()
+    opener = app.open_project_window(None, annotator="tester")
+    qtbot.waitUntil(lambda: getattr(opener, "window", None) is not None)
+    window = opener.window
+    qtbot.addWidget(window)
+    message = window.statusBar().currentMessage()
+    assert f"The last project, {gone}, could not be opened" in message
+    assert "crisisdesk open FOLDER" in message
+    opener.shutdown()
+
+
 def test_the_app_opens_the_demo_on_first_run(qtbot, user_folders) -> None:
     from crisisdesk.core.settings import last_project
     from crisisdesk.gui import app

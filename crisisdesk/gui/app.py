@@ -111,13 +111,9 @@ class Opener(QObject):
         def find() -> tuple[Path, Path | None]:
             """The project to open, and the last project when it could not be opened."""
             from crisisdesk.core import launch  # imports torch: never on the UI thread
-            from crisisdesk.core.settings import last_project
 
-            before = last_project() if arg is None else None
-            path = Path(launch.project_to_open(arg))
-            gone = before if before is not None and \
-                before.absolute().resolve() != path.absolute().resolve() else None
-            return path, gone
+            path, gone = launch.choose_project(arg)
+            return Path(path), gone
 
         self.background.call(find, self._found, self._failed)
 

@@ -3,6 +3,8 @@ rewritten in place while no watch ran: its fingerprint is kept with the offset."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from test_watch import poll, stored_ids
 from test_watch_more import problems, toots
 
@@ -17,14 +19,21 @@ def watch_once(proj, folder) -> WatchJob:
     return job
 
 
-def test_a_file_rewritten_between_two_watches_is_read_again_from_the_start(proj, tmp_path):
-    # The fingerprint lived in memory: a new watch read the longer new file from the
-    # old offset, mid-way, and its first lines were skipped without a word.
+def watched_once(proj, tmp_path) -> Path:
+    """A Mastodon file of statuses 100 and 101, watched once (and the watch stopped)."""
     folder = tmp_path / "mastodon"
     folder.mkdir()
     file = folder / "public.jsonl"
     file.write_text(toots("100", "101"), "utf-8")
     watch_once(proj, folder)
+    return file
+
+
+def test_a_file_rewritten_between_two_watches_is_read_again_from_the_start(proj, tmp_path):
+    # The fingerprint lived in memory: a new watch read the longer new file from the
+    # old offset, mid-way, and its first lines were skipped without a word.
+    file = watched_once(proj, tmp_path)
+    folder = file.parent
     file.write_text(toots("102", "103", "104", "105"), "utf-8")  # truncated, same inode
     job = watch_once(proj, folder)
     assert stored_ids(proj) == ["100", "101", "102", "103", "104", "105"]
@@ -34,11 +43,8 @@ def test_a_file_rewritten_between_two_watches_is_read_again_from_the_start(proj,
 
 
 def test_a_file_grown_between_two_watches_goes_on_from_its_offset(proj, tmp_path):
-    folder = tmp_path / "mastodon"
-    folder.mkdir()
-    file = folder / "public.jsonl"
-    file.write_text(toots("100", "101"), "utf-8")
-    watch_once(proj, folder)
+    file = watched_once(proj, tmp_path)
+    folder = file.parent
     with file.open("a", encoding="utf-8") as handle:
         handle.write(toots("102"))
     job = watch_once(proj, folder)

@@ -149,7 +149,7 @@ def test_a_last_project_gone_is_said_in_the_window_that_opens_instead(
     gone = tmp_path / "my-harvey-project"
     remember_project(gone)
     # The demo's stand-in (building the real one is the first-run test's work).
-    monkeypatch.setattr(launch, "project_to_open", lambda arg, **kw: demo_like_project.root)
+    monkeypatch.setattr(launch, "demo_project", lambda data_dir=None: demo_like_project.root)
     monkeypatch.setattr(app, "_demo_needed", lambda: False)
     app.make_application()
     opener = app.open_project_window(None, annotator="tester")

@@ -218,7 +218,7 @@ class WatchJob:
         seen.file_id = file_id
         state = store.watched_file(key)
         if state is None:
-            fmt = self._format(path, seen)
+            fmt = file_format(path, MAX_READ)
             if fmt is None:
                 return  # nothing whole to judge yet
             state = WatchedFile(key, self.source, fmt, 0, 0, 0, 0.0)
@@ -234,10 +234,6 @@ class WatchJob:
             self._poll_whole(store, path, state, stat.st_size, stat.st_mtime, seen)
         else:
             self._poll_lines(store, path, state, stat.st_size, stat.st_mtime, seen, replaced)
-
-    def _format(self, path: Path, seen: _Seen) -> str | None:
-        """How a new file is read: by lines (``lines-<format>``), whole, or not at all."""
-        return file_format(path, MAX_READ)
 
     def _parser(self, path: Path, fmt: str, seen: _Seen) -> ValueParser:
         if seen.parser is None:

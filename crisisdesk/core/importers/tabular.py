@@ -5,6 +5,9 @@ text add media). Default column names cover common exports; ``--map field=column
 overrides them. Label columns are named after a task (``damage``, ``label_damage`` or
 ``damage_label``); a ``split`` column (or ``<task>_split``) gives the split. Optional
 ``sensitive`` and ``alt_text`` columns mark the post sensitive and describe its images.
+
+This module reads the files and decides which column holds each field; the cells of a
+row become a record in :mod:`crisisdesk.core.importers.rows`.
 """
 
 from __future__ import annotations
@@ -16,18 +19,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from crisisdesk.core.columns import PROVENANCE_KEYS
 from crisisdesk.core.importers.jsonsource import split_lines
-from crisisdesk.core.importers.records import (
-    Expected,
-    LabelRef,
-    MediaRef,
-    Parsed,
-    PostRecord,
-    Problem,
-    Where,
-    resolve_inside,
-)
+from crisisdesk.core.importers.records import Expected, Parsed, Problem, Where
+from crisisdesk.core.importers.rows import TASK_CELLS, RowReader
 from crisisdesk.core.importers.textio import TextFileError, read_text_file
 from crisisdesk.core.schemes import builtin_schemes
 
@@ -54,12 +48,48 @@ csv.field_size_limit(MAX_FIELD_CHARS)
 
 
 class MissingColumn(ValueError):
-    """A required column is absent; the message names it and what was looked for."""
+    """A required or mapped column is absent, or a mapping names no field; the message
+    names it and what was looked for."""
+
+
+def _by_lower(header: list[str]) -> dict[str, str]:
+    """Column names by their lower-case form; of two that differ only in case (or a name
+    given twice) the first counts, as the first of a task's label cells does."""
+    by_lower: dict[str, str] = {}
+    for name in header:
+        if name is not None:
+            by_lower.setdefault(name.strip().lower(), name)
+    return by_lower
+
+
+def repeated_columns(header: list[str]) -> list[str]:
+    """A line for each column name the header gives more than once (case aside)."""
+    places: dict[str, list[int]] = {}
+    for number, name in enumerate(header, start=1):
+        places.setdefault(name.strip().lower(), []).append(number)
+    return [f"column {header[at[0] - 1].strip()!r} appears more than once (columns "
+            f"{', '.join(map(str, at))}); the first is read"
+            for at in places.values() if len(at) > 1]
+
+
+def first_cells(header: list[str], values: list[str]) -> dict[str, str]:
+    """A CSV row by column name; a name given twice keeps its first cell."""
+    row: dict[str, str] = {}
+    for name, value in zip(header, values, strict=False):
+        row.setdefault(name, value)
+    return row
 
 
 def resolve_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, str]:
-    """Pick the column of each field; raise MissingColumn when no id or no text/image."""
-    by_lower = {h.strip().lower(): h for h in header if h is not None}
+    """Pick the column of each field; raise MissingColumn when no id or no text/image,
+    or when ``mapping`` names a column that is not there or a field that is not one."""
+    label_keys = [f"label_{task}" for task in builtin_schemes()]
+    for field, column in mapping.items():
+        if field not in FIELDS and field not in label_keys:
+            raise MissingColumn(
+                f"--map {field}={column}: no field {field!r} (fields: {', '.join(FIELDS)}; "
+                f"a task's labels: {', '.join(label_keys)})")
+    by_lower = _by_lower(header)
     chosen: dict[str, str] = {}
     for field in FIELDS:
         if field in mapping:
@@ -85,13 +115,24 @@ def resolve_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, 
     return chosen
 
 
-def label_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, str]:
-    """Columns holding labels, by task: ``<task>``, ``label_<task>`` or ``<task>_label``."""
-    by_lower = {h.strip().lower(): h for h in header if h is not None}
+def label_columns(header: list[str], mapping: Mapping[str, str],
+                  strict: bool = True) -> dict[str, str]:
+    """Columns holding labels, by task: ``<task>``, ``label_<task>`` or ``<task>_label``,
+    or the column ``--map label_<task>=COLUMN`` names (case aside, as for the fields).
+
+    A mapped column that is not there raises MissingColumn; with ``strict`` False (one
+    JSON object of many, which may just be unlabelled) that task has no column."""
+    by_lower = _by_lower(header)
     found = {}
     for task in builtin_schemes():
         if f"label_{task}" in mapping:
-            found[task] = mapping[f"label_{task}"]
+            mapped = mapping[f"label_{task}"]
+            column = by_lower.get(mapped.strip().lower())
+            if column is not None:
+                found[task] = column
+            elif strict:
+                raise MissingColumn(f"--map label_{task}={mapped}: no such column "
+                                    f"(columns: {', '.join(header)})")
             continue
         for candidate in (task, f"label_{task}", f"{task}_label"):
             if candidate in by_lower:
@@ -104,188 +145,8 @@ def media_index_column(header: list[str]) -> str | None:
     """The ``n`` column of crisisdesk's own CSV and JSONL exports (known by their
     ``item_id`` column): one row per item, whose media index a re-import keeps, so
     item ids and CrisisMMD image ids (``<tweet id>_2``) stay what they were."""
-    by_lower = {h.strip().lower(): h for h in header if h is not None}
+    by_lower = _by_lower(header)
     return by_lower.get("n") if "item_id" in by_lower else None
-
-
-def _clean(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _comparable(ref: LabelRef) -> tuple[str, str | None]:
-    """A label and split as they will be stored, so that "Severe damage" and
-    "severe_damage" count as the same label."""
-    scheme = builtin_schemes().get(ref.task)
-    return (scheme.normalise(ref.label) if scheme else None) or ref.label, ref.split
-
-
-TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
-
-
-def parse_flag(value: str | None) -> bool | None:
-    """A ``sensitive`` cell as a flag (None: empty); ValueError for another word."""
-    if value is None:
-        return None
-    word = value.lower()
-    if word in TRUE_WORDS or word in FALSE_WORDS:
-        return word in TRUE_WORDS
-    raise ValueError(f"sensitive {value!r} is not one of true/false/1/0/yes/no; "
-                     "left unknown")
-
-
-def split_alt_texts(value: Any, images: int) -> list[str | None]:
-    """The alt texts of a row's images: a post's one image takes the whole cell; several
-    take a list (JSON) or '|'-separated parts, in order (not ';', which descriptions
-    use). ValueError when the count does not match the images' (none included)."""
-    listed = value if isinstance(value, list) else None
-    text = _clean(value) if listed is None else None
-    if (listed is None and text is None) or (images == 0 and listed == []):
-        return [None] * images
-    if images == 0:  # dropped without a word, the analyst would not know it was
-        raise ValueError("alt_text given for a row without images; not kept")
-    if images == 1 and text is not None:
-        return [text]
-    if text is not None and text.startswith("["):
-        try:
-            listed = json.loads(text)
-        except json.JSONDecodeError:
-            listed = None
-    parts = [str(v or "") for v in listed] if isinstance(listed, list) else \
-        str(text).split("|")
-    if len(parts) != images:
-        raise ValueError(f"alt_text has {len(parts)} parts for {images} images "
-                         "(separate them with '|'); alt texts not kept")
-    return [part.strip() or None for part in parts]
-
-
-# Per-task cells beside a label (``<task>_<key>``), as crisisdesk's exports write them.
-TASK_CELLS = ("split", *PROVENANCE_KEYS)
-
-
-def _task_cells(row: Mapping[str, Any], task: str) -> dict[str, str | None]:
-    """The row's ``<task>_split``, ``<task>_label_source``, ``<task>_annotator`` and
-    ``<task>_labelled_at`` cells by key; the columns' names match without regard to
-    case, as the label columns' names do."""
-    wanted = {f"{task}_{key}": key for key in TASK_CELLS}
-    cells: dict[str, str | None] = {}
-    for column, value in row.items():
-        key = wanted.get(column.strip().lower()) if isinstance(column, str) else None
-        if key is not None:
-            cells.setdefault(key, _clean(value))  # the first such column, as for labels
-    return {key: cells.get(key) for key in TASK_CELLS}
-
-
-def split_media(value: Any) -> list[str]:
-    """Image paths of a cell: a JSON list, or paths separated by '|' or ';'."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    text = str(value).strip()
-    if text.startswith("["):
-        try:
-            parsed = json.loads(text)
-            if isinstance(parsed, list):
-                return [str(v).strip() for v in parsed if str(v).strip()]
-        except json.JSONDecodeError:
-            pass
-    for sep in ("|", ";"):
-        if sep in text:
-            return [part.strip() for part in text.split(sep) if part.strip()]
-    return [text] if text else []
-
-
-def media_ref(declared: str, base: Path) -> MediaRef:
-    """A MediaRef for a path or URL written in a source whose files live under ``base``."""
-    if declared.lower().startswith(("http://", "https://")):
-        return MediaRef(declared, None, status="missing",
-                        reason="remote image not fetched (only local files are imported)")
-    path, reason = resolve_inside(base, declared)
-    if path is None:
-        return MediaRef(declared, None, status="unreadable", reason=reason)
-    return MediaRef(declared, path)
-
-
-class RowReader:
-    """Turns mapped rows into records; remembers ids to catch duplicates within a file."""
-
-    def __init__(self, file: str, base: Path, columns: dict[str, str],
-                 labels: dict[str, str], defaults: Mapping[str, str | None],
-                 index_column: str | None = None) -> None:
-        self.file, self.base, self.columns, self.labels = file, base, columns, labels
-        self.defaults, self.index_column = defaults, index_column
-        self.seen: dict[str, tuple[int, tuple]] = {}
-        # Per post and images: the row that first labelled each task, and its label.
-        self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
-
-    def parse_row(self, row: Mapping[str, Any], number: int) -> Iterator[Parsed]:
-        """The row's record, after warnings about its optional cells; or a Problem."""
-        where = Where(self.file, number)
-        get = {f: _clean(row.get(c)) for f, c in self.columns.items()}
-        post_id = get.get("id")
-        if not post_id:
-            yield Problem(where, "empty id; row skipped")
-            return
-        content = tuple(get.get(f) for f in ("text", "author", "created_at", "url"))
-        first = self.seen.get(post_id)
-        if first is not None and first[1] != content:
-            yield Problem(where, f"post id {post_id} appears again (first at row {first[0]})"
-                                 " with different content; kept the first")
-            return
-        self.seen.setdefault(post_id, (number, content))
-        record = PostRecord(
-            post_id=post_id, where=where, text=get.get("text") or "",
-            platform=get.get("platform") or self.defaults.get("platform"),
-            author=get.get("author"), created_at=get.get("created_at"),
-            language=get.get("language"), url=get.get("url"),
-            event=self.defaults.get("event") or get.get("event"),
-            media=[media_ref(p, self.base) for p in split_media(row.get(self.columns["image"]))]
-            if "image" in self.columns else [],
-        )
-        index = _clean(row.get(self.index_column)) if self.index_column else None
-        if index is not None and index.isdigit() and len(record.media) == 1:
-            record.media[0].n = int(index)
-        try:
-            record.sensitive = parse_flag(get.get("sensitive"))
-        except ValueError as exc:
-            yield Problem(where, str(exc), "warning")
-        try:
-            alt_cell = row.get(self.columns["alt_text"]) if "alt_text" in self.columns \
-                else None
-            for ref, alt in zip(record.media, split_alt_texts(alt_cell, len(record.media)),
-                                strict=True):
-                ref.alt_text = alt
-        except ValueError as exc:
-            yield Problem(where, str(exc), "warning")
-        for task, column in self.labels.items():
-            value = _clean(row.get(column))
-            if value:
-                cells = _task_cells(row, task)
-                split = cells["split"] or get.get("split")
-                record.labels.append(LabelRef(
-                    task, value, split.lower() if split else None, source=cells["label_source"],
-                    annotator=cells["annotator"], labelled_at=cells["labelled_at"]))
-        yield self._conflict(record, number) or record
-
-    def _conflict(self, record: PostRecord, number: int) -> Problem | None:
-        """A Problem when an earlier row gave the same post and images another label or
-        split: both would land on the same items, the later label silently replacing the
-        first while the first split stays."""
-        firsts = self.labelled.setdefault(
-            (record.post_id, tuple((m.declared, m.n) for m in record.media)), {})
-        given = {ref.task: (_comparable(ref), ref) for ref in record.labels}
-        for task, (value, ref) in given.items():
-            first = firsts.get(task)
-            if first is not None and first[1] != value:
-                return Problem(record.where, f"post id {record.post_id} appears again (first "
-                               f"at row {first[0]}) with {task} label {ref.label!r}"
-                               f"{f' (split {ref.split})' if ref.split else ''}; kept the first")
-        for task, (value, _) in given.items():
-            firsts.setdefault(task, (number, value))
-        return None
 
 
 def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
@@ -308,13 +169,15 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     except csv.Error as exc:
         yield Problem(Where(str(path), 1), f"unreadable header row: {exc}")
         return
+    for line in repeated_columns(header):
+        yield Problem(Where(str(path), 1), line, "warning")
     try:
         columns = resolve_columns(header, mapping)
+        labels = label_columns(header, mapping)
     except MissingColumn as exc:
         yield Problem(Where(str(path)), str(exc))
         return
-    rows = RowReader(str(path), base, columns, label_columns(header, mapping), defaults,
-                     media_index_column(header))
+    rows = RowReader(str(path), base, columns, labels, defaults, media_index_column(header))
     yield Expected(max(text.count("\n") - 1, 0))
     number = 1
     while True:
@@ -332,7 +195,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path), number),
                           f"row has {len(values)} fields, the header has {len(header)}",
                           "warning")
-        yield from rows.parse_row(dict(zip(header, values, strict=False)), number)
+        yield from rows.parse_row(first_cells(header, values), number)
 
 
 def _flatten_tasks(obj: dict[str, Any]) -> None:
@@ -387,11 +250,11 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
         return
     try:
         columns = resolve_columns(keys, mapping)
+        labels = label_columns(keys, mapping)
     except MissingColumn as exc:
         yield Problem(Where(str(path)), str(exc))
         return
-    rows = RowReader(str(path), base, columns, label_columns(keys, mapping), defaults,
-                     media_index_column(keys))
+    rows = RowReader(str(path), base, columns, labels, defaults, media_index_column(keys))
     yield Expected(len(objects))
     for number, obj in objects:
         if not isinstance(obj, dict):

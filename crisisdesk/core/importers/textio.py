@@ -18,10 +18,18 @@ def decode_text(data: bytes) -> tuple[str, str | None]:
     """Decode bytes as UTF-8 (with or without BOM, or UTF-16 with BOM).
 
     Returns (text, warning). Bytes that are not UTF-8 are read as Windows-1252 (what
-    spreadsheets on Windows write) and the warning says where decoding first failed.
+    spreadsheets on Windows write) and the warning says where decoding first failed;
+    UTF-16 that does not decode (a file cut short) keeps what it can, with a warning.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), None
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as exc:
+            # A copy cut short (odd byte count) or half an emoji: keep the rest of the file.
+            line = data[:exc.start].decode("utf-16", errors="replace").count("\n") + 1
+            return data.decode("utf-16", errors="replace"), (
+                f"not valid UTF-16 ({exc.reason} at byte {exc.start}, line {line}); "
+                "what could not be read is shown as \ufffd")
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:

@@ -42,9 +42,9 @@ from crisisdesk.core.importers.records import (
     Problem,
     Where,
 )
+from crisisdesk.core.importers.rows import RowReader
 from crisisdesk.core.importers.tabular import (
     MissingColumn,
-    RowReader,
     label_columns,
     parse_csv,
     parse_jsonl,
@@ -98,7 +98,8 @@ class _JsonlRows:
         except MissingColumn as exc:
             yield Problem(Where(self.rows.file, number), f"{exc}; line skipped")
             return
-        self.rows.labels = label_columns(list(obj), self.mapping)
+        # One object of many: one without a mapped label column is only unlabelled.
+        self.rows.labels = label_columns(list(obj), self.mapping, strict=False)
         yield from self.rows.parse_row(obj, number)
 
 

@@ -9,6 +9,7 @@ store is not added again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,10 @@ from crisisdesk.core.importers.records import (
 from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 from crisisdesk.core.store import LABEL_SOURCES, ItemRow, LabelChange, Store, store_time
 
+# Half of a UTF-16 surrogate pair: JSON can carry one ("\ud83c", an emoji cut in two by
+# a collector), Python keeps it, and SQLite cannot store it. A whole pair is decoded into
+# one character before it gets here, so any surrogate left in a str is a lone half.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "dev", "val": "dev",
                  "valid": "dev", "validation": "dev", "test": "test"}
 
@@ -83,6 +88,7 @@ class RecordWriter:
         with self.store.transaction():
             for record in records:
                 self.report.records += 1
+                self._replace_lone_surrogates(record)
                 counts, seen = self._counts(), record.post_id in self.first_seen
                 try:
                     with self.store.transaction():
@@ -92,6 +98,23 @@ class RecordWriter:
                     self._restore_counts(record, counts, seen)
                     self.report.add(record.where, f"post {record.post_id} not imported: "
                                     f"{type(exc).__name__}: {exc}")
+
+    def _replace_lone_surrogates(self, record: PostRecord) -> None:
+        """Put U+FFFD in place of half surrogate pairs in the record's texts, with a
+        warning: without it the whole post fails to store for one broken character."""
+        fixed = []
+        for name, value in record.post_fields().items():
+            if isinstance(value, str) and LONE_SURROGATE.search(value):
+                setattr(record, name, LONE_SURROGATE.sub("\ufffd", value))
+                fixed.append(name)
+        for ref in record.media:
+            if ref.alt_text and LONE_SURROGATE.search(ref.alt_text):
+                ref.alt_text = LONE_SURROGATE.sub("\ufffd", ref.alt_text)
+                fixed.append("alt_text")
+        if fixed:
+            self.report.add(record.where, f"post {record.post_id}: {', '.join(fixed)} "
+                            "held half of a UTF-16 surrogate pair (an emoji cut in two?); "
+                            "replaced with \ufffd", "warning")
 
     _COUNTERS = ("posts_added", "items_added", "media_attached", "labels_added",
                  "splits_added")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store.db import StoreBase, utc_now
 from crisisdesk.core.store.schema import LABEL_SOURCES
 
@@ -80,10 +81,22 @@ class LabelsMixin(StoreBase):
         Committed before returning unless called inside ``transaction()``. With
         ``skip_unchanged`` a change to the label an (item, task) already has is dropped.
         A change's own annotator, source and time, when it has them, go on its row.
+        A task without a label scheme, or a label that is not one of its classes, raises
+        ValueError and writes nothing: the journal holds only classes that exports,
+        queues and training know.
         """
         for given in {source, *(c.source for c in changes if c.source)}:
             if given not in LABEL_SOURCES:
                 raise ValueError(f"label source must be one of {LABEL_SOURCES}, not {given!r}")
+        schemes = builtin_schemes()
+        for change in changes:
+            scheme = schemes.get(change.task)
+            if scheme is None:
+                raise ValueError(f"unknown task {change.task!r}; known tasks: "
+                                 f"{', '.join(schemes)}")
+            if change.label is not None and change.label not in scheme.classes:
+                raise ValueError(f"{change.label!r} is not a class of task {change.task} "
+                                 f"(one of: {', '.join(scheme.classes)})")
         with self.transaction():
             rows = []
             for change in changes:

@@ -1,0 +1,206 @@
+"""A table row as a post record: the cells of CSV and JSONL rows (image lists, the
+``sensitive`` flag, alt texts, a task's label, split and provenance cells) and the
+:class:`RowReader` that turns mapped rows into records, catching a post given twice.
+
+Which column holds each field is decided in :mod:`crisisdesk.core.importers.tabular`,
+which reads the files; this module only reads the cells of one row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from crisisdesk.core.columns import PROVENANCE_KEYS
+from crisisdesk.core.importers.records import (
+    LabelRef,
+    MediaRef,
+    Parsed,
+    PostRecord,
+    Problem,
+    Where,
+    resolve_inside,
+)
+from crisisdesk.core.schemes import builtin_schemes
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _comparable(ref: LabelRef) -> tuple[str, str | None]:
+    """A label and split as they will be stored, so that "Severe damage" and
+    "severe_damage" count as the same label."""
+    scheme = builtin_schemes().get(ref.task)
+    return (scheme.normalise(ref.label) if scheme else None) or ref.label, ref.split
+
+
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def parse_flag(value: str | None) -> bool | None:
+    """A ``sensitive`` cell as a flag (None: empty); ValueError for another word."""
+    if value is None:
+        return None
+    word = value.lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(f"sensitive {value!r} is not one of true/false/1/0/yes/no; "
+                     "left unknown")
+
+
+def split_alt_texts(value: Any, images: int) -> list[str | None]:
+    """The alt texts of a row's images: a post's one image takes the whole cell; several
+    take a list (JSON) or '|'-separated parts, in order (not ';', which descriptions
+    use). ValueError when the count does not match the images' (none included)."""
+    listed = value if isinstance(value, list) else None
+    text = _clean(value) if listed is None else None
+    if (listed is None and text is None) or (images == 0 and listed == []):
+        return [None] * images
+    if images == 0:  # dropped without a word, the analyst would not know it was
+        raise ValueError("alt_text given for a row without images; not kept")
+    if images == 1 and text is not None:
+        return [text]
+    if text is not None and text.startswith("["):
+        try:
+            listed = json.loads(text)
+        except json.JSONDecodeError:
+            listed = None
+    parts = [str(v or "") for v in listed] if isinstance(listed, list) else \
+        str(text).split("|")
+    if len(parts) != images:
+        raise ValueError(f"alt_text has {len(parts)} parts for {images} images "
+                         "(separate them with '|'); alt texts not kept")
+    return [part.strip() or None for part in parts]
+
+
+# Per-task cells beside a label (``<task>_<key>``), as crisisdesk's exports write them.
+TASK_CELLS = ("split", *PROVENANCE_KEYS)
+
+
+def _task_cells(row: Mapping[str, Any], task: str) -> dict[str, str | None]:
+    """The row's ``<task>_split``, ``<task>_label_source``, ``<task>_annotator`` and
+    ``<task>_labelled_at`` cells by key; the columns' names match without regard to
+    case, as the label columns' names do."""
+    wanted = {f"{task}_{key}": key for key in TASK_CELLS}
+    cells: dict[str, str | None] = {}
+    for column, value in row.items():
+        key = wanted.get(column.strip().lower()) if isinstance(column, str) else None
+        if key is not None:
+            cells.setdefault(key, _clean(value))  # the first such column, as for labels
+    return {key: cells.get(key) for key in TASK_CELLS}
+
+
+def split_media(value: Any) -> list[str]:
+    """Image paths of a cell: a JSON list, or paths separated by '|' or ';'."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+            if isinstance(parsed, list):
+                return [str(v).strip() for v in parsed if str(v).strip()]
+        except json.JSONDecodeError:
+            pass
+    for sep in ("|", ";"):
+        if sep in text:
+            return [part.strip() for part in text.split(sep) if part.strip()]
+    return [text] if text else []
+
+
+def media_ref(declared: str, base: Path) -> MediaRef:
+    """A MediaRef for a path or URL written in a source whose files live under ``base``."""
+    if declared.lower().startswith(("http://", "https://")):
+        return MediaRef(declared, None, status="missing",
+                        reason="remote image not fetched (only local files are imported)")
+    path, reason = resolve_inside(base, declared)
+    if path is None:
+        return MediaRef(declared, None, status="unreadable", reason=reason)
+    return MediaRef(declared, path)
+
+
+class RowReader:
+    """Turns mapped rows into records; remembers ids to catch duplicates within a file."""
+
+    def __init__(self, file: str, base: Path, columns: dict[str, str],
+                 labels: dict[str, str], defaults: Mapping[str, str | None],
+                 index_column: str | None = None) -> None:
+        self.file, self.base, self.columns, self.labels = file, base, columns, labels
+        self.defaults, self.index_column = defaults, index_column
+        self.seen: dict[str, tuple[int, tuple]] = {}
+        # Per post and images: the row that first labelled each task, and its label.
+        self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
+
+    def parse_row(self, row: Mapping[str, Any], number: int) -> Iterator[Parsed]:
+        """The row's record, after warnings about its optional cells; or a Problem."""
+        where = Where(self.file, number)
+        get = {f: _clean(row.get(c)) for f, c in self.columns.items()}
+        post_id = get.get("id")
+        if not post_id:
+            yield Problem(where, "empty id; row skipped")
+            return
+        content = tuple(get.get(f) for f in ("text", "author", "created_at", "url"))
+        first = self.seen.get(post_id)
+        if first is not None and first[1] != content:
+            yield Problem(where, f"post id {post_id} appears again (first at row {first[0]})"
+                                 " with different content; kept the first")
+            return
+        self.seen.setdefault(post_id, (number, content))
+        record = PostRecord(
+            post_id=post_id, where=where, text=get.get("text") or "",
+            platform=get.get("platform") or self.defaults.get("platform"),
+            author=get.get("author"), created_at=get.get("created_at"),
+            language=get.get("language"), url=get.get("url"),
+            event=self.defaults.get("event") or get.get("event"),
+            media=[media_ref(p, self.base) for p in split_media(row.get(self.columns["image"]))]
+            if "image" in self.columns else [],
+        )
+        index = _clean(row.get(self.index_column)) if self.index_column else None
+        if index is not None and index.isdigit() and len(record.media) == 1:
+            record.media[0].n = int(index)
+        try:
+            record.sensitive = parse_flag(get.get("sensitive"))
+        except ValueError as exc:
+            yield Problem(where, str(exc), "warning")
+        try:
+            alt_cell = row.get(self.columns["alt_text"]) if "alt_text" in self.columns \
+                else None
+            for ref, alt in zip(record.media, split_alt_texts(alt_cell, len(record.media)),
+                                strict=True):
+                ref.alt_text = alt
+        except ValueError as exc:
+            yield Problem(where, str(exc), "warning")
+        for task, column in self.labels.items():
+            value = _clean(row.get(column))
+            if value:
+                cells = _task_cells(row, task)
+                split = cells["split"] or get.get("split")
+                record.labels.append(LabelRef(
+                    task, value, split.lower() if split else None, source=cells["label_source"],
+                    annotator=cells["annotator"], labelled_at=cells["labelled_at"]))
+        yield self._conflict(record, number) or record
+
+    def _conflict(self, record: PostRecord, number: int) -> Problem | None:
+        """A Problem when an earlier row gave the same post and images another label or
+        split: both would land on the same items, the later label silently replacing the
+        first while the first split stays."""
+        firsts = self.labelled.setdefault(
+            (record.post_id, tuple((m.declared, m.n) for m in record.media)), {})
+        given = {ref.task: (_comparable(ref), ref) for ref in record.labels}
+        for task, (value, ref) in given.items():
+            first = firsts.get(task)
+            if first is not None and first[1] != value:
+                return Problem(record.where, f"post id {record.post_id} appears again (first "
+                               f"at row {first[0]}) with {task} label {ref.label!r}"
+                               f"{f' (split {ref.split})' if ref.split else ''}; kept the first")
+        for task, (value, _) in given.items():
+            firsts.setdefault(task, (number, value))
+        return None

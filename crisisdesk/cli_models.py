@@ -10,12 +10,11 @@ from crisisdesk.cli import OK, PROBLEMS, _fail
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from crisisdesk.core.models.registry import all_specs, is_installed
+    from crisisdesk.core.models.registry import all_specs, install_state
 
     rows = []
     for spec in all_specs().values():
-        where = is_installed(spec)
-        state = f"installed ({where.route}: {where.path})" if where else "not installed"
+        state = install_state(spec)
         size = f"{spec.download_mb:,.0f} MB" if spec.download_mb else "-"
         rows.append((spec.name, spec.kind, size, spec.licence or "-", state, spec.description))
     # Columns as wide as their longest entry, so long names and kinds stay aligned.

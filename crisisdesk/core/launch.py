@@ -1,47 +1,123 @@
 """Which project the app opens at launch.
 
 ``crisisdesk open PROJECT`` opens that project; ``crisisdesk`` alone opens the last
-project if it still exists, else the demo project (built in the user's data folder the
+project if it can be opened, else the demo project (built in the user's data folder the
 first time). The project opened is remembered for next time by the app.
+
+A project "can be opened" when its store opens for reading and writing: a folder gone, a
+damaged or foreign ``project.sqlite``, one written by a newer crisisdesk, a read-only or
+unreadable file, folder or drive is refused here with :class:`ProjectNotOpened`, which
+names the project and says why in one sentence, rather than failing later inside the
+window. A store another program is writing (a CLI import) is in use, not broken: it opens.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from contextlib import suppress
 from pathlib import Path
 
 from crisisdesk.core.demo import demo_project
-from crisisdesk.core.project import Project, ProjectError
+from crisisdesk.core.project import DB_NAME, ProjectError
 from crisisdesk.core.settings import last_project, remember_project
+from crisisdesk.core.store import Store
 
-__all__ = ["ProjectError", "choose_project", "last_project", "project_to_open",
-           "remember_project"]
+__all__ = ["ProjectError", "ProjectNotOpened", "choose_project", "last_project",
+           "open_checked", "project_to_open", "remember_project"]
 
 logger = logging.getLogger(__name__)
 
+#: What SQLite's primary result codes mean for an analyst opening a project.
+_SQLITE_REASONS = {
+    sqlite3.SQLITE_NOTADB: f"its {DB_NAME} is damaged or is not a SQLite database",
+    sqlite3.SQLITE_CORRUPT: f"its {DB_NAME} is damaged",
+    sqlite3.SQLITE_READONLY: f"its {DB_NAME} cannot be written: the file, its folder or "
+                             "the drive is read-only",
+    sqlite3.SQLITE_CANTOPEN: f"its {DB_NAME} cannot be opened, perhaps for want of "
+                             "permission on it or its folder",
+    sqlite3.SQLITE_PERM: f"permission to use its {DB_NAME} is denied",
+}
+
+
+class ProjectNotOpened(ProjectError):
+    """A project that could not be opened: ``root`` and ``reason`` (a clause saying why)."""
+
+    def __init__(self, root: Path, reason: str) -> None:
+        super().__init__(f"{root} could not be opened: {reason}")
+        self.root, self.reason = root, reason
+
+
+class _Undo(Exception):
+    """Raised inside the write check's transaction so that it rolls back."""
+
+
+def open_checked(path: Path | str) -> Path:
+    """The folder of the project at ``path`` once its store has opened for reading and
+    writing (running pending migrations, as opening it does anyway); ProjectNotOpened
+    naming it and why when it cannot."""
+    root = Path(path).expanduser().absolute()
+    try:
+        reason = _why_not_opened(root)
+    except OSError as exc:  # a folder that may not be looked into, a drive gone mid-way
+        reason = f"it cannot be read ({exc.strerror or exc})"
+    if reason is not None:
+        raise ProjectNotOpened(root, reason)
+    return root
+
+
+def _why_not_opened(root: Path) -> str | None:
+    """Why the project at ``root`` cannot be opened, or None when it can."""
+    db = root / DB_NAME
+    if not db.is_file():
+        if not root.exists():
+            return "there is no such folder (moved or deleted?)"
+        return f"it is not a crisisdesk project (no {DB_NAME} in it)"
+    if db.stat().st_size == 0:
+        # SQLite takes an empty file for an empty database and the store would write a
+        # new schema into it: the analyst's project, silently become an empty one.
+        return f"its {DB_NAME} is empty (0 bytes), not a crisisdesk store"
+    try:
+        # No wait for a lock: another program writing the project (a CLI import) holds
+        # one for minutes, and the project is then in use, not broken.
+        with Store(db, busy_timeout=0) as store, suppress(_Undo), store.transaction():
+            # A write, undone: a read-only file or drive opens, and fails only at the
+            # first label given.
+            store.set_meta("write_check", "")
+            raise _Undo
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        code = code & 0xFF if code is not None else -1
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return None  # the window's writes wait for the lock, as they always do
+        what = _SQLITE_REASONS.get(code, f"its {DB_NAME} cannot be opened")
+        return f"{what} (SQLite: {exc})"
+    except RuntimeError as exc:  # the store's own: a newer schema, no WAL mode
+        return str(exc)
+    return None
+
 
 def project_to_open(arg: str | None, *, data_dir: Path | None = None) -> Path:
-    """The folder of the project to open (ProjectError naming ``arg`` when it is not a
-    project). ``data_dir`` overrides where the demo is built (default: the user's)."""
+    """The folder of the project to open (ProjectError naming ``arg`` and why when it
+    cannot be opened). ``data_dir`` overrides where the demo is built (default: the
+    user's)."""
     return choose_project(arg, data_dir=data_dir)[0]
 
 
 def choose_project(arg: str | None, *, data_dir: Path | None = None
-                   ) -> tuple[Path, Path | None]:
-    """:func:`project_to_open`'s folder, and the last project when it could not be opened
-    and the demo opens in its place (else None): the app says so in its window."""
+                   ) -> tuple[Path, ProjectNotOpened | None]:
+    """:func:`project_to_open`'s folder, and why the last project could not be opened
+    when the demo opens in its place (else None): the app says so in its window."""
     if arg:
-        # Project.open raises ProjectError with the path and what is missing.
-        return Project.open(Path(arg)).root, None
+        return open_checked(arg), None
     last = last_project()
     if last is not None:
         try:
-            return Project.open(last).root, None
-        except ProjectError as exc:
-            # Moved or deleted since: fall back to the demo, as on a first run, and say
-            # why (with no handler set up, logging prints a warning on stderr), so the
-            # analyst does not take the demo for their own project gone empty.
-            logger.warning("the last project cannot be opened (%s); opening the demo "
-                           "project instead", exc)
-            return demo_project(data_dir), last
+            return open_checked(last), None
+        except ProjectNotOpened as exc:
+            # Fall back to the demo, as on a first run, and say why (with no handler
+            # set up, logging prints a warning on stderr), so the analyst does not take
+            # the demo for their own project gone empty.
+            logger.warning("%s; opening the demo project instead", exc)
+            return demo_project(data_dir), exc
     return demo_project(data_dir), None

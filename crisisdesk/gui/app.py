@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
@@ -22,6 +23,9 @@ from crisisdesk import __version__
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
 from crisisdesk.gui.worker import Background, JobRunner, jobs_still_running
+
+if TYPE_CHECKING:  # the core loads off the UI thread, when the project is looked for
+    from crisisdesk.core.launch import ProjectError, ProjectNotOpened
 
 
 class OpeningWindow(QWidget):
@@ -85,6 +89,8 @@ class Opener(QObject):
         super().__init__()
         self.project_arg, self.annotator = project_arg, annotator
         self.window = None
+        #: Why the project could not be opened (the app then quits), else None.
+        self.failure: str | None = None
         self.background = Background(self)
         self.runner: JobRunner | None = None
         building = project_arg is None and _demo_needed()
@@ -108,22 +114,28 @@ class Opener(QObject):
     def _find(self) -> None:
         arg = self.project_arg
 
-        def find() -> tuple[Path, Path | None]:
-            """The project to open, and the last project when it could not be opened."""
+        def find() -> tuple[Path, ProjectNotOpened | None] | ProjectError:
+            """The project to open and why the last project could not be (if it could
+            not), or why the project asked for cannot be opened."""
             from crisisdesk.core import launch  # imports torch: never on the UI thread
 
-            path, gone = launch.choose_project(arg)
-            return Path(path), gone
+            try:
+                path, not_opened = launch.choose_project(arg)
+            except launch.ProjectError as exc:
+                return exc  # said as it is, not as an unexpected error with its type
+            return Path(path), not_opened
 
         self.background.call(find, self._found, self._failed)
 
-    def _found(self, found: tuple[Path, Path | None]) -> None:
+    def _found(self, found: tuple[Path, ProjectNotOpened | None] | ProjectError) -> None:
         from crisisdesk.core.project import Project, ProjectError
         from crisisdesk.core.settings import remember_project
         from crisisdesk.gui.main_window import MainWindow
 
-        path, gone = found
-
+        if isinstance(found, ProjectError):
+            self._failed(str(found))
+            return
+        path, not_opened = found
         try:
             project = Project.open(path)
         except ProjectError as exc:
@@ -133,17 +145,21 @@ class Opener(QObject):
         window = MainWindow(project, annotator=self.annotator, preload=True)
         window.setWindowIcon(window_icon())
         window.show()
-        if gone is not None:
+        if not_opened is not None:
             # Said in the window: the demo must not be taken for the analyst's own
             # project gone empty.
             window.statusBar().showMessage(
-                f"The last project, {gone}, could not be opened (moved or deleted?): this "
-                "is the demo. Open another with: crisisdesk open FOLDER", 60_000)
+                f"The last project, {not_opened.root}, could not be opened: "
+                f"{not_opened.reason}. This is the demo; open another with: "
+                "crisisdesk open FOLDER", 60_000)
         self.window = window
         self.opening.hide()
         self.opened.emit(window)
 
     def _failed(self, message: str) -> None:
+        self.failure = message
+        # Also on stderr: `crisisdesk open` run from a terminal ends with it there.
+        print(f"crisisdesk: error: {message}", file=sys.stderr, flush=True)
         self.opening.hide()
         QMessageBox.critical(None, "crisisdesk", f"Could not open the project:\n{message}")
         QApplication.quit()
@@ -200,6 +216,8 @@ def main(project_arg: str | None) -> int:
         # Packaging check (packaging/README.md): quit once the main window has painted.
         opener.opened.connect(lambda window: QTimer.singleShot(0, lambda: _smoke_done(window)))
     code = app.exec()
+    if opener.failure is not None:
+        code = 2  # the command line's code for unusable input
     window = getattr(opener, "window", None)
     if window is not None:
         window.close()

@@ -36,7 +36,8 @@ from crisisdesk.gui.worker import JobRunner
 
 MakeJob = Callable[[], Iterator[Progress]]
 Then = Callable[[str, object], None]  # what follows a job's end: (state, result or message)
-_MISSING_MODEL = re.compile(r"model '([^']+)' (?:is not installed|has no hub source)")
+_MISSING_MODEL = re.compile(
+    r"model '([^']+)' (?:is not installed|has no hub source|is registered at)")
 
 STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
               "cancelled": "Cancelled", "failed": "Failed"}
@@ -182,7 +183,10 @@ class JobRow(QFrame):
             name = missing_model(runner)
             if name:
                 self.missing_model = name
-                self.download.setVisible(True)
+                # A registration whose folder vanished wins over the hub cache: only
+                # registering where the model is now helps, not a download.
+                gone = isinstance(runner.exception, registry.RegisteredPathGone)
+                self.download.setVisible(not gone)
                 self.local.setVisible(True)
                 if setting("offline"):  # the analyst asked never to go online
                     self.download.setEnabled(False)

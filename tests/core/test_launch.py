@@ -4,6 +4,7 @@ last project is remembered in app.json; clear errors for a folder that is no pro
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from crisisdesk.core.settings import (
     remember_project,
     user_data_dir,
 )
+from crisisdesk.core.store import db as db_module
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +80,113 @@ def test_user_data_dir_follows_the_platform_conventions(monkeypatch) -> None:
     monkeypatch.setattr("sys.platform", "win32")
     monkeypatch.setenv("LOCALAPPDATA", "C:/Users/a/AppData/Local")
     assert user_data_dir() == Path("C:/Users/a/AppData/Local") / "crisisdesk"
+
+
+# ---------------------------------------------------------------- projects that cannot open
+
+def _spoil_zero_bytes(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+def _spoil_random(db: Path) -> None:
+    db.write_bytes(bytes(range(256)) * 20)
+
+
+def _spoil_truncated(db: Path) -> None:
+    db.write_bytes(db.read_bytes()[:4096])
+
+
+def _spoil_newer_schema(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    conn.close()
+
+
+@pytest.mark.parametrize(("spoil", "reason"), [
+    (_spoil_zero_bytes, "its project.sqlite is empty (0 bytes)"),
+    (_spoil_random, "its project.sqlite is damaged or is not a SQLite database"),
+    (_spoil_truncated, "its project.sqlite is damaged"),
+    (_spoil_newer_schema, "written by a newer crisisdesk (schema 999"),
+])
+def test_a_last_project_whose_store_cannot_be_opened_gives_the_demo_and_why(
+        tmp_path: Path, spoil, reason: str) -> None:
+    project = Project.open(tmp_path / "harvey", create=True)
+    spoil(project.db_path)
+    remember_project(project.root)
+    opened, not_opened = launch.choose_project(None)
+    assert opened == tmp_path / "data" / "demo"
+    assert not_opened is not None and not_opened.root == project.root
+    assert reason in not_opened.reason
+    # `crisisdesk open` on it: refused, naming the project and why.
+    with pytest.raises(ProjectError) as caught:
+        project_to_open(str(project.root))
+    assert str(caught.value).startswith(f"{project.root} could not be opened: ")
+    assert reason in str(caught.value)
+
+
+def test_a_zero_byte_store_is_left_as_it_was(tmp_path: Path) -> None:
+    """Opening it would have written an empty schema in it: the project, gone empty."""
+    project = Project.open(tmp_path / "harvey", create=True)
+    _spoil_zero_bytes(project.db_path)
+    with pytest.raises(ProjectError):
+        project_to_open(str(project.root))
+    assert project.db_path.stat().st_size == 0
+
+
+def test_a_store_that_cannot_be_written_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """As on a read-only file, folder or drive. Faked by opening SQLite read-only: tests
+    may run as root, whom chmod does not stop."""
+    project = Project.open(tmp_path / "harvey", create=True)
+    real_connect = sqlite3.connect
+
+    def read_only(path, **kwargs):
+        return real_connect(f"file:{path}?mode=ro", uri=True, **kwargs)
+
+    monkeypatch.setattr(db_module.sqlite3, "connect", read_only)
+    with pytest.raises(ProjectError, match="its project.sqlite cannot be written"):
+        project_to_open(str(project.root))
+
+
+def test_a_store_another_program_is_writing_opens_without_waiting(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """A CLI import holds the write lock for minutes: the project is in use, not broken,
+    so it opens (not the demo), and the check does not wait out the lock."""
+    project = Project.open(tmp_path / "harvey", create=True)
+    other = sqlite3.connect(project.db_path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program writing
+    timeouts = []
+    real_connect = sqlite3.connect
+
+    def connect(path, **kw):
+        timeouts.append(kw.get("timeout"))
+        return real_connect(path, **kw)
+
+    monkeypatch.setattr(db_module.sqlite3, "connect", connect)
+    try:
+        remember_project(project.root)
+        opened, not_opened = launch.choose_project(None)
+        assert (opened, not_opened) == (project.root, None)
+        assert timeouts == [0]  # the check waited for no lock
+    finally:
+        other.close()
+
+
+def test_a_project_folder_that_cannot_be_read_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """Faked (tests may run as root, whom chmod does not stop): looking into the folder
+    is denied, as Python 3.11 reports it."""
+    project = Project.open(tmp_path / "harvey", create=True)
+    real_is_file = Path.is_file
+
+    def denied(path: Path) -> bool:
+        if path.parent == project.root:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    remember_project(project.root)
+    opened, not_opened = launch.choose_project(None)
+    assert opened == tmp_path / "data" / "demo"
+    assert not_opened is not None and "Permission denied" in not_opened.reason
+    with pytest.raises(ProjectError, match="could not be opened: .*Permission denied"):
+        project_to_open(str(project.root))

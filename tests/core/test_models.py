@@ -187,3 +187,54 @@ def test_a_failed_download_says_how_to_install_offline(monkeypatch, capsys) -> N
     err = capsys.readouterr().err
     assert "network is unreachable" in err
     assert "crisisdesk models add clip-vit-b-32 PATH" in err
+
+
+def _vanished_minilm_folder(tmp_path: Path) -> Path:
+    """A MiniLM folder registered as ``minilm`` and then deleted (a drive unmounted)."""
+    folder = tmp_path / "usb" / "minilm"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    register("minilm", folder)
+    (folder / "config.json").unlink()
+    (folder / "model.safetensors").unlink()
+    folder.rmdir()
+    return folder
+
+
+def test_a_vanished_registration_is_no_silent_fallback_to_the_shipped_copy(
+        tmp_path, capsys) -> None:
+    """The package's MiniLM may not be the registered weights: embeddings of both would
+    mix under one encoder name. The job stops, naming the path and the fixes."""
+    folder = _vanished_minilm_folder(tmp_path)
+    with pytest.raises(ModelMissing) as caught:
+        locate(get_spec("minilm"))
+    message = str(caught.value)
+    assert f"'minilm' is registered at {folder}, which no longer exists" in message
+    assert "crisisdesk models add minilm PATH" in message
+    assert str(tmp_path / "config" / "models.json") in message  # where to drop it
+    project = Project.open(tmp_path / "p", create=True)
+    assert main(["embed", str(project.root), "--encoder", "minilm", "--kind", "text"]) == 2
+    assert f"registered at {folder}, which no longer exists" in capsys.readouterr().err
+
+
+def test_a_vanished_clip_registration_does_not_fall_back_to_the_hub_cache(tmp_path) -> None:
+    snapshot = tmp_path / "hf" / "hub" / "models--timm--vit_base_patch32_clip_224.openai"
+    (snapshot / "snapshots" / ("a" * 40)).mkdir(parents=True)
+    (snapshot / "snapshots" / ("a" * 40) / "open_clip_model.safetensors").write_bytes(b"w")
+    (snapshot / "refs").mkdir()
+    (snapshot / "refs" / "main").write_text("a" * 40)
+    checkpoint = tmp_path / "b32.safetensors"
+    checkpoint.write_bytes(b"weights")
+    register("clip-vit-b-32", checkpoint)
+    checkpoint.unlink()
+    with pytest.raises(ModelMissing, match=f"registered at {checkpoint}, which no longer"):
+        load_encoder("clip-vit-b-32", "cpu")
+
+
+def test_models_list_shows_a_vanished_registration_as_missing(tmp_path, capsys) -> None:
+    folder = _vanished_minilm_folder(tmp_path)
+    assert main(["models", "list"]) == 0
+    minilm = next(line for line in capsys.readouterr().out.splitlines()
+                  if line.startswith("minilm "))
+    assert f"missing (registered at {folder}, which no longer exists)" in minilm

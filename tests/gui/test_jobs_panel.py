@@ -154,6 +154,32 @@ def test_a_missing_model_offers_download_and_a_local_folder(qtbot, tmp_path,
     assert "Retry" in row.message.text()
 
 
+def test_a_vanished_registration_offers_a_local_folder_not_a_download(qtbot, tmp_path,
+                                                                      monkeypatch) -> None:
+    """A download would not help (the registration wins over the hub cache): the row
+    offers to register the folder where the model is now."""
+    panel = _panel(qtbot)
+    spec = registry.get_spec("clip-vit-l-14")
+    gone = tmp_path / "usb" / "clip-l14.safetensors"
+    gone.parent.mkdir()
+    gone.write_bytes(b"w")
+    registry.register(spec.name, gone)
+    gone.unlink()
+
+    def body() -> Iterator[Progress]:
+        yield Progress(0, 5)
+        registry.locate(spec)  # the registered file is gone: raises
+        yield Progress(5, 5)
+
+    runner = panel.run("Embed images", body)
+    row = panel.row_of(runner)
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        pass
+    assert isinstance(runner.exception, registry.RegisteredPathGone)
+    assert row.missing_model == spec.name
+    assert row.local.isVisible() and not row.download.isVisible()
+
+
 def test_format_helpers() -> None:
     assert format_seconds(None) == "–"
     assert format_seconds(42) == "0:42"

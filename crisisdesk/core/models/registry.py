@@ -3,7 +3,9 @@ files registered by the user, and where each model's weights are found.
 
 Nothing here downloads: ``locate`` looks in a registered path, the package that ships the
 weights, and the Hugging Face cache (offline), and raises :class:`ModelMissing` naming
-the model, every place it looked and the two commands that fix it.
+the model, every place it looked and the two commands that fix it. A registered path
+that has vanished is :class:`RegisteredPathGone`, never a quiet fall back to other
+weights under the same name.
 """
 
 from __future__ import annotations
@@ -36,6 +38,21 @@ HUB_TIMEOUT_S = 15.0
 
 class ModelMissing(Exception):
     """A model whose weights are nowhere on this machine; the message says how to fix it."""
+
+
+class RegisteredPathGone(ModelMissing):
+    """A model registered at a path that no longer exists (deleted, moved, a drive not
+    mounted). ``reason`` is the short form ``models list`` shows."""
+
+    def __init__(self, name: str, path: Path, settings: Path) -> None:
+        self.reason = f"registered at {path}, which no longer exists"
+        super().__init__(
+            f"model {name!r} is {self.reason} (moved, deleted, or on a drive that is not "
+            "mounted). crisisdesk does not fall back to another copy under the same name: "
+            "its weights may differ, and its embeddings would mix with those stored. "
+            "Fix it with:\n"
+            f"  crisisdesk models add {name} PATH   (register it again where it is now)\n"
+            f"  or remove the \"{name}\" entry from {settings} (drops the registration)")
 
 
 @dataclass(frozen=True)
@@ -214,9 +231,10 @@ def locate(spec: ModelSpec) -> Location:
         path = Path(entry["path"])
         if path.exists():
             return Location("file" if path.is_file() else "folder", path)
-        looked.append(f"the registered path {path} (it no longer exists)")
-    else:
-        looked.append(f"registered folders in {settings} (none for this name)")
+        # No fall back to the package or the hub cache: their weights need not be the
+        # registered ones, and a job would file their embeddings under the same name.
+        raise RegisteredPathGone(spec.name, path, settings)
+    looked.append(f"registered folders in {settings} (none for this name)")
     if spec.package:
         origin = importlib.util.find_spec(spec.package)
         if origin is not None and origin.submodule_search_locations:
@@ -248,6 +266,18 @@ def is_installed(spec: ModelSpec) -> Location | None:
         return locate(spec)
     except ModelMissing:
         return None
+
+
+def install_state(spec: ModelSpec) -> str:
+    """What ``models list`` says of a model: installed (where), missing (a registered
+    path gone), or not installed."""
+    try:
+        where = locate(spec)
+    except RegisteredPathGone as exc:
+        return f"missing ({exc.reason})"
+    except ModelMissing:
+        return "not installed"
+    return f"installed ({where.route}: {where.path})"
 
 
 def download(spec: ModelSpec) -> Path:

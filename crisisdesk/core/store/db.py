@@ -52,10 +52,11 @@ def store_time(text: str) -> str:
 class StoreBase:
     """Connection, transactions and meta values; the domain methods live in mixins."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         # isolation_level=None: no implicit transactions; we say BEGIN where we mean it.
-        conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+        # busy_timeout: how long a write waits for another connection's (a CLI import's).
+        conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout)
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)

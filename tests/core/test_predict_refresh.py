@@ -78,8 +78,8 @@ def test_the_inputs_kept_are_those_read_before_an_embedding_lands_meanwhile(
     def racing(store: Any, task: str, version: dict[str, Any]) -> Any:
         predict = real(store, task, version)
 
-        def then_embed(items: Sequence[int]) -> Any:
-            out = predict(items)
+        def then_embed(items: Sequence[int], keys: Any = None) -> Any:
+            out = predict(items, keys)
             with project.open_store() as other:  # the embed job's own connection
                 other.put_embeddings("text", "txt-enc", [key], np.full((1, 16), 3.0))
             return out
@@ -147,6 +147,30 @@ def test_one_predict_run_reads_each_item_once_for_tasks_sharing_encoders(
         first = predict_module._items_to_predict(store, "damage", version, seen_now)
         again = predict_module._items_to_predict(store, "damage", version, seen_now)
     assert first == again == [] and read == [30, 0]
+
+
+def test_predict_reads_each_chunks_embedding_keys_once(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """Each chunk's image and text keys (media rows; texts with their captions, hashed)
+    are read once, for what the prediction saw and for the head alike."""
+    from crisisdesk.core.store import Store
+
+    project = _project(tmp_path, n=30)
+    list(TrainJob(project, "damage", image_encoder="img-enc", text_encoder="txt-enc",
+                  recipe=FAST).run())
+    reads: list[str] = []
+    for method in ("item_images", "item_texts"):
+        real = getattr(Store, method)
+
+        def counting(self: Store, *args: Any, _real: Any = real, _name: str = method,
+                     **kwargs: Any) -> Any:
+            reads.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Store, method, counting)
+    assert _predicted(project) == 30  # one chunk, nothing predicted before: no stale check
+    assert sorted(reads) == ["item_images", "item_texts"]
 
 
 def _with_modality_versions(tmp_path: Path, n: int) -> Project:

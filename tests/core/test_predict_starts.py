@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 from tiny_clip import make_tiny_clip
@@ -73,3 +75,35 @@ def test_zero_shot_start_with_clip_image_embeddings(project: Project, tmp_path: 
         probs = store.predictions_of(version["id"], [1, 2, 3])
     assert all(abs(sum(p.values()) - 1) < 1e-4 for p in probs.values())
     assert set(probs[1]) == {"severe_damage", "mild_damage", "little_or_no_damage"}
+
+
+@pytest.mark.parametrize("meanwhile", ["registers the shipped head", "trains a head"])
+def test_two_stores_starting_predictions_at_once_share_one_version(project: Project,
+                                                                   meanwhile: str) -> None:
+    """Two windows (or the CLI beside the app) may first need a task's predictions at
+    once: when the second registers a version between the first's check and its insert,
+    the first uses that version instead of adding another, so the task keeps one active
+    version and a trained head is never pushed aside by the shipped one."""
+    from crisisdesk.core.fusion.predict import resolve_version
+
+    with project.open_store() as store:
+        keys = [t.key for t in store.item_texts()]
+        store.put_embeddings("text", "minilm", keys, np.ones((len(keys), 4)))
+    with project.open_store() as first, project.open_store() as second:
+        theirs: list[int] = []
+        check = first.active_model_version
+
+        def then_the_other_registers(task: str) -> Any:
+            found = check(task)
+            if not theirs:  # once: right after the first's own check found none
+                theirs.append(
+                    resolve_version(second, task)["id"]
+                    if meanwhile == "registers the shipped head" else
+                    second.add_model_version(task, "damage-trained", "models/damage"))
+            return found
+
+        first.active_model_version = then_the_other_registers  # type: ignore[method-assign]
+        mine = resolve_version(first, "damage")
+        versions = second.model_versions("damage")
+    assert [v["id"] for v in versions] == theirs == [mine["id"]]
+    assert [v["active"] for v in versions] == [1]

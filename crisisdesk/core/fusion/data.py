@@ -51,21 +51,28 @@ class TaskData:
         return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
 
 
+#: The embedding keys of some items, by item: (image sha256s, text keys); see usable_keys.
+ItemKeys = tuple[dict[int, str], dict[int, str]]
+
+
 def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | None,
                  text_encoder: str | None, labels: Sequence[int] | None = None,
-                 strict: bool = True) -> Tensors:
+                 strict: bool = True, keys: ItemKeys | None = None) -> Tensors:
     """Embeddings of ``items`` as tensors (zeros where a modality is absent).
 
     An item without a usable image (text-only post, image missing or unreadable) has
     ``image_present`` False. An image that is fine but was never embedded, or a text
     never embedded, raises EmbeddingsMissing naming the command that fixes it; with
     ``strict`` False it is only marked absent (prediction skips what it cannot see).
+    ``keys``: the items' keys already read by usable_keys for (at least) these
+    encoders, so a caller that needs them too reads them once.
     """
     items = list(items)
     n = len(items)
     image = np.zeros((n, 1), dtype=np.float32)
     image_present = np.zeros(n, dtype=bool)
-    usable_images, texts = _usable_keys(store, items, image_encoder, text_encoder)
+    usable_images, texts = keys if keys is not None else usable_keys(
+        store, items, image_encoder, text_encoder)
     if image_encoder:
         wanted = list(usable_images.values())
         vectors = store.get_embeddings("image", image_encoder, wanted)
@@ -105,13 +112,20 @@ def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | Non
 
 
 def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None,
-                text_encoder: str | None) -> dict[int, tuple[str, bool]]:
+                text_encoder: str | None, keys: ItemKeys | None = None
+                ) -> dict[int, tuple[str, bool]]:
     """What a head reading these encoders sees of each item now, as (fingerprint,
     complete): the fingerprint names the image (sha256) and text (key) whose embeddings
     exist; complete is False while the item has an image or a text not embedded yet
-    (a new caption makes a new text), i.e. while the embed job has work left for it."""
+    (a new caption makes a new text), i.e. while the embed job has work left for it.
+    ``keys``: as for item_tensors; a modality whose encoder is None is left out."""
     items = list(items)
-    images, texts = _usable_keys(store, items, image_encoder, text_encoder)
+    if keys is None:
+        keys = usable_keys(store, items, image_encoder, text_encoder)
+    # Keys read for more encoders than these (predict's, shared with item_tensors): a
+    # modality the head does not read must neither show in nor hold back what it saw.
+    images = keys[0] if image_encoder else {}
+    texts = keys[1] if text_encoder else {}
     have_images = set(images.values()) - set(
         store.missing_keys("image", image_encoder, images.values())) if image_encoder \
         else set()
@@ -127,8 +141,8 @@ def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None
     return out
 
 
-def _usable_keys(store: Store, items: list[int], image_encoder: str | None,
-                 text_encoder: str | None) -> tuple[dict[int, str], dict[int, str]]:
+def usable_keys(store: Store, items: Sequence[int], image_encoder: str | None,
+                text_encoder: str | None) -> ItemKeys:
     """The embedding keys a head reading these encoders looks up, by item: the sha256 of
     each usable image (status ok; text-only posts and missing or unreadable images have
     none) and the key of each item's text (the tweet, then its caption)."""

@@ -11,18 +11,18 @@ trained head's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from crisisdesk.core.fusion.checkpoint import CheckpointError, check_encoders, load_head
-from crisisdesk.core.fusion.data import item_inputs, item_tensors
+from crisisdesk.core.fusion.data import ItemKeys, item_inputs, item_tensors, usable_keys
 from crisisdesk.core.fusion.train import predict_logits
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -34,7 +34,15 @@ from crisisdesk.core.store import Prediction, Store
 BUNDLED = "bundled:"
 ZERO_SHOT = "zero-shot:"
 CHUNK = 4096
-Predictor = Callable[[Sequence[int]], tuple[list[int], np.ndarray]]
+
+
+class Predictor(Protocol):
+    """A model version's scoring: (the items it could see, their probabilities).
+    ``keys``: the items' embedding keys when the caller has read them already (see
+    _key_encoders), else the predictor reads them."""
+
+    def __call__(self, items: Sequence[int], keys: ItemKeys | None = None
+                 ) -> tuple[list[int], np.ndarray]: ...
 
 
 class NoModel(Exception):
@@ -58,7 +66,9 @@ def bundled_head_path(task: str, stack: ExitStack) -> Path | None:
 
 def resolve_version(store: Store, task: str) -> dict[str, Any]:
     """The task's active version; registers the bundled head when there is none and the
-    project has its text embeddings."""
+    project has its text embeddings (else the zero-shot start). Another process may
+    register one meanwhile: the store then hands back that one (one version, both use
+    it)."""
     version = store.active_model_version(task)
     if version is not None:
         return version
@@ -68,12 +78,9 @@ def resolve_version(store: Store, task: str) -> dict[str, Any]:
             _, sidecar = load_head(path)
             encoder = sidecar["text_encoder"]
             if store.embedding_counts().get(encoder, {}).get("text"):
-                vid = store.add_model_version(task, f"bundled-{encoder}-{task}",
-                                              f"{BUNDLED}{task}", encoder=encoder,
-                                              config=sidecar, metrics=sidecar.get("metrics"))
-                version = store.model_version(vid)
-                assert version is not None
-                return version
+                return store.active_or_add_model_version(
+                    task, f"bundled-{encoder}-{task}", f"{BUNDLED}{task}", encoder=encoder,
+                    config=sidecar, metrics=sidecar.get("metrics"))
     zero_shot = _zero_shot_version(store, task)
     if zero_shot is not None:
         return zero_shot
@@ -95,10 +102,9 @@ def _zero_shot_version(store: Store, task: str) -> dict[str, Any] | None:
                 is_installed(spec):
             config = {"zero_shot": True, "encoder": spec.name,
                       "classes": list(scheme_for(task).classes)}
-            vid = store.add_model_version(task, f"zero-shot-{spec.name}-{task}",
-                                          f"{ZERO_SHOT}{spec.name}", encoder=spec.name,
-                                          config=config)
-            return store.model_version(vid)
+            return store.active_or_add_model_version(
+                task, f"zero-shot-{spec.name}-{task}", f"{ZERO_SHOT}{spec.name}",
+                encoder=spec.name, config=config)
     return None
 
 
@@ -114,9 +120,11 @@ def predictor_for(store: Store, task: str, version: dict[str, Any]) -> Predictor
         prompts = class_prompt_vectors(encoder, task)  # type: ignore[arg-type]
         has_text = bool(store.embedding_counts().get(name, {}).get("text"))
 
-        def zero_shot(items: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        def zero_shot(items: Sequence[int], keys: ItemKeys | None = None
+                      ) -> tuple[list[int], np.ndarray]:
             tensors = item_tensors(store, items, image_encoder=name,
-                                   text_encoder=name if has_text else None, strict=False)
+                                   text_encoder=name if has_text else None, strict=False,
+                                   keys=keys)
             keep = (tensors.image_present | tensors.text_present).numpy()
             rows = np.flatnonzero(keep)
             probs = zero_shot_probs(
@@ -126,7 +134,7 @@ def predictor_for(store: Store, task: str, version: dict[str, Any]) -> Predictor
 
         return zero_shot
     model, sidecar = load_version(version)
-    return lambda items: predict_items(store, model, sidecar, items)
+    return lambda items, keys=None: predict_items(store, model, sidecar, items, keys)
 
 
 def load_version(version: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -152,10 +160,11 @@ def usable(sidecar: dict[str, Any], tensors: Any) -> torch.Tensor:
 
 
 def predict_items(store: Store, model: torch.nn.Module, sidecar: dict[str, Any],
-                  items: Sequence[int]) -> tuple[list[int], np.ndarray]:
+                  items: Sequence[int], keys: ItemKeys | None = None
+                  ) -> tuple[list[int], np.ndarray]:
     """Calibrated probabilities for the items the head can see, and those items."""
     tensors = item_tensors(store, items, image_encoder=sidecar.get("image_encoder"),
-                           text_encoder=sidecar.get("text_encoder"), strict=False)
+                           text_encoder=sidecar.get("text_encoder"), strict=False, keys=keys)
     check_encoders(sidecar, image_encoder=sidecar.get("image_encoder"),
                    text_encoder=sidecar.get("text_encoder"),
                    image_dim=tensors.image.shape[1] if sidecar.get("image_encoder") else None,
@@ -241,15 +250,18 @@ class PredictJob:
                         done += len(items)
                         continue
                 image_encoder, text_encoder = version_encoders(store, version)
+                key_encoders = _key_encoders(store, version)
                 classes = list(version["config"].get("classes") or scheme_for(task).classes)
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
+                    # The chunk's keys are read once, for what it saw and for the head.
+                    keys = usable_keys(store, chunk, *key_encoders)
                     # Read before predicting: an embedding stored meanwhile (an embed job
                     # beside this one) then leaves the row stale for the next predict
                     # instead of marking as seen a text or image the head never read.
                     seen = item_inputs(store, chunk, image_encoder=image_encoder,
-                                       text_encoder=text_encoder)
-                    kept, probs = predict(chunk)
+                                       text_encoder=text_encoder, keys=keys)
+                    kept, probs = predict(chunk, keys)
                     # tolist() converts the whole chunk to Python floats in one C call.
                     store.add_predictions(version["id"], [
                         Prediction(item, task, dict(zip(classes, row, strict=True)),
@@ -287,6 +299,15 @@ def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None,
     variant = (config.get("config") or {}).get("variant")
     return (None if variant == "text_only" else config.get("image_encoder"),
             None if variant == "image_only" else config.get("text_encoder"))
+
+
+def _key_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The (image, text) encoders whose keys predicting with ``version`` reads: those of
+    what it sees (version_encoders), and a head's sidecar's two, as predict_items hands
+    a one-modality head the other's tensors too."""
+    image, text = version_encoders(store, version)
+    config = version["config"]
+    return image or config.get("image_encoder"), text or config.get("text_encoder")
 
 
 #: What items look like now, per (image encoder, text encoder): one predict run reads

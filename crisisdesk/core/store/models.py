@@ -55,6 +55,26 @@ class ModelsMixin(StoreBase):
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def active_or_add_model_version(self, task: str, name: str, path: str, *,
+                                    encoder: str | None = None,
+                                    config: dict[str, Any] | None = None,
+                                    metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The task's active version, or else this one, registered and made active: how
+        a predictions start (the shipped head, zero-shot) is registered. The check and
+        the insert share one write transaction because two processes (two windows, the
+        CLI beside the app) may start the same task at once: the second then gets the
+        first's version instead of adding a duplicate or deactivating a trained head
+        registered meanwhile."""
+        with self.transaction():
+            active = self.active_model_version(task)
+            if active is not None:
+                return active
+            version = self.add_model_version(task, name, path, encoder=encoder,
+                                             config=config, metrics=metrics)
+        added = self.model_version(version)
+        assert added is not None
+        return added
+
     def active_model_version(self, task: str) -> dict[str, Any] | None:
         """The model version predictions of ``task`` come from, or None."""
         row = self._one("SELECT * FROM model_versions WHERE task = ? AND active = 1"

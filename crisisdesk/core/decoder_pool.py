@@ -3,8 +3,16 @@
 On a GPU the embed job decodes images in worker processes (threads are held back by the
 GIL). Starting those processes for each job, filling them and joining them at its end
 cost ~0.9 s per job on an H200 (half the time of a 2,000-image job); this pool is started
-once (ideally while a model loads: :func:`start_ahead`) and reused, so a job pays none of
-it. It is shut down at interpreter exit or by :func:`shutdown_pool`.
+by the first job and reused, so a later job pays none of it. It is shut down at
+interpreter exit or by :func:`shutdown_pool`.
+
+Workers are never forked from the app's process: it is multi-threaded (Qt job threads,
+torch's thread pools), and a fork copies whatever lock another thread holds at that moment
+(the child can deadlock on it; Python 3.12 warns, 3.14 stopped defaulting to fork on Linux).
+They are forks of multiprocessing's fork server, a process that only imports modules and
+forks ("spawn" where there is none: Windows). The server has the worker module, and what
+:func:`start_ahead` names, imported once; started while a model loads, it is warm by the
+first job.
 
 Each worker runs only Pillow and numpy (never CUDA) and has its own duplex pipe, so the
 pool knows which chunks each worker holds: a worker that dies is replaced and its chunks
@@ -24,7 +32,6 @@ import os
 import pickle
 import signal
 import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,9 +42,8 @@ from typing import Any
 from crisisdesk.core.decoder_worker import read, work
 from crisisdesk.core.words import first_few
 
-#: Every pool of the process: a new worker closes the pipe ends of all of them.
-_pools: weakref.WeakSet[DecoderPool] = weakref.WeakSet()
-_pools_lock = threading.Lock()
+#: Modules the fork server imports once, so that a new worker starts with them loaded.
+_preload = ["crisisdesk.core.decoder_worker"]
 
 
 class DecoderPoolError(RuntimeError):
@@ -55,6 +61,16 @@ SHUT_DOWN = ("the image decoder pool was shut down while this job used it (the a
 def default_workers() -> int:
     """Worker processes for a GPU job: every core but one (the one drives the GPU)."""
     return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Where workers come from: the fork server, or "spawn" where there is none."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Read when the server starts (the first worker of the process); later calls are no-ops.
+    context.set_forkserver_preload(_preload)
+    return context
 
 
 @dataclass
@@ -81,10 +97,7 @@ class DecoderPool:
     """Worker processes that apply a picklable function to chunks of items, in order."""
 
     def __init__(self, workers: int) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        # fork starts a worker in milliseconds and needs no re-import; it is safe while
-        # CUDA is not initialised, and the workers never touch CUDA either way.
-        self._context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._context = _context()
         self._workers: list[_Worker] = []
         self._jobs = itertools.count()
         self._busy = threading.Lock()  # one job at a time (see lend)
@@ -92,8 +105,6 @@ class DecoderPool:
         # replaces a dead worker: this keeps it from starting one the pool would not stop
         self._lock = threading.Lock()
         self.closed = False
-        with _pools_lock:
-            _pools.add(self)
         self.resize(workers)
 
     # -- processes ---------------------------------------------------------------------
@@ -120,15 +131,9 @@ class DecoderPool:
 
     def _start(self) -> _Worker:
         mine, theirs = self._context.Pipe(duplex=True)
-        # A forked child inherits the parent's ends of every pipe; it closes them so that
-        # one worker never keeps another's pipe (or the parent's) open, of any pool: a
-        # second job's private pool holding them, a worker of the shared one blocked
-        # writing would not see its pipe closed (shutdown then waits it out and kills it).
-        with _pools_lock:
-            pools = list(_pools)
-        inherited = [w.conn for pool in pools for w in pool._workers] + [mine] \
-            if self._context.get_start_method() == "fork" else []
-        process = self._context.Process(target=work, args=(theirs, os.getpid(), inherited),
+        # The worker gets only its own end (not forked from here, it inherits no other
+        # pipe): the app's end closing (shutdown, or the app gone) is end-of-file there.
+        process = self._context.Process(target=work, args=(theirs,),
                                         name="crisisdesk-decoder", daemon=True)
         process.start()
         theirs.close()  # only the child holds it: its death reads as end-of-file here
@@ -325,11 +330,21 @@ def shared_pool(workers: int | None = None) -> DecoderPool:
         return _shared
 
 
-def start_ahead(workers: int | None = None) -> None:
-    """Start the pool now, before CUDA is initialised (e.g. before a model is moved to the
-    GPU): forking takes milliseconds and returns; the workers are ready for the first job.
+def start_ahead(preload: Sequence[str] = ()) -> None:
+    """Start the fork server now, while a model loads, so that the first job's workers are
+    forks of a warm server (milliseconds each) rather than waiting for it to load.
+
+    It loads in its own process, in parallel: this returns at once. ``preload``: modules
+    the jobs' functions need to unpickle and run (e.g. open_clip for its transforms: seconds
+    to import), imported once there, not by each worker at its first job. Names given after
+    the server has started count for nothing. Without a fork server (Windows) it does
+    nothing: "spawn" workers start in the background anyway.
     """
-    shared_pool(workers)
+    _preload.extend(name for name in preload if name not in _preload)
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def shutdown_pool() -> None:

@@ -21,10 +21,6 @@ from typing import Any
 
 import numpy as np
 
-#: How often an idle worker checks that its parent is still there (seconds).
-PARENT_CHECK_S = 1.0
-
-
 # -- the wire ----------------------------------------------------------------------------
 # A result is a pickled header (job, seq, kind, ...) and, for kind "numpy" or "torch",
 # the raw bytes of one stacked array: pickling them would copy them twice more on each side.
@@ -85,14 +81,13 @@ def recv_raw(conn: Connection, into: np.ndarray) -> None:
 
 # -- the worker --------------------------------------------------------------------------
 
-def work(conn: Connection, parent: int, inherited: list[Connection]) -> None:
-    """A worker's loop: take a job's function, then chunks; answer each chunk in order."""
-    for other in inherited:
-        other.close()
+def work(conn: Connection) -> None:
+    """A worker's loop: take a job's function, then chunks; answer each chunk in order.
+
+    It ends when the pool sends None or its end of ``conn`` closes (a shutdown, or the
+    app gone: only the app holds that end, so its death is end-of-file here).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if "torch" in sys.modules:
-        # fork copies the parent's torch; its thread pools would fight the other workers
-        sys.modules["torch"].set_num_threads(1)
     # A thread takes each message as it comes: a worker blocked writing a big result still
     # empties its pipe, so the parent is never blocked sending it chunks meanwhile (each
     # side waiting for the other, for good).
@@ -101,17 +96,13 @@ def work(conn: Connection, parent: int, inherited: list[Connection]) -> None:
     fn: Callable[[Any], Any] | None = None
     fn_error = ""
     while True:
-        try:
-            message = inbox.get(timeout=PARENT_CHECK_S)
-        except queue.Empty:
-            if os.getppid() != parent:
-                return  # the parent is gone without shutting the pool down
-            continue
+        message = inbox.get()
         if message is None:
             return
         if message[0] == "fn":
             try:
                 fn, fn_error = pickle.loads(message[2]), ""
+                one_torch_thread()
             except Exception:  # noqa: BLE001 - reported with each chunk of the job
                 fn, fn_error = None, traceback.format_exc()
             continue
@@ -131,6 +122,13 @@ def work(conn: Connection, parent: int, inherited: list[Connection]) -> None:
                 send_raw(conn, stacked)
         except OSError:
             return  # the parent closed the pipe (shutdown, resize)
+
+
+def one_torch_thread() -> None:
+    """Keep torch (when the server preloaded it or the function imported it) to one
+    thread: its default pool, one thread per core in each worker, would fight the others."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def take_messages(conn: Connection, inbox: queue.SimpleQueue[Any]) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,6 +82,10 @@ def failing(item: int) -> int:
 @pytest.fixture
 def pool() -> Iterator[DecoderPool]:
     own = DecoderPool(2)
+    # A worker imports this module (and torch) when it loads its first job's function:
+    # seconds on a busy machine, and not alike for both. Tests that count what each
+    # worker still holds (a cancelled job's chunks) need them both past that.
+    _finishes(lambda: list(own.map_chunks(slow, [[0], [1]], 2)))
     yield own
     own.shutdown()
 
@@ -279,3 +286,40 @@ def test_shutdown_pool_while_a_job_thread_waits_is_a_clear_error() -> None:
     assert not thread.is_alive(), f"still running after {SAFETY_S} s: hung"
     assert len(raised) == 1 and isinstance(raised[0], DecoderPoolError), raised
     assert "decoder pool was shut down" in str(raised[0])
+
+
+def parent_pid(item: int) -> int:
+    return os.getppid()
+
+
+def test_workers_are_not_forked_from_the_process_that_made_the_pool(
+        pool: DecoderPool) -> None:
+    # The app is multi-threaded (Qt job threads, torch's pools): a fork of it copies the
+    # locks those threads hold, and the child can deadlock on one.
+    out = _finishes(lambda: list(pool.map_chunks(parent_pid, [[0], [1], [2], [3]], 4)))
+    parents = {value for chunk in out for _, value in chunk}
+    assert parents and os.getpid() not in parents
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` is gone (or a zombie: it has exited, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_end_when_the_app_dies_without_shutting_the_pool_down() -> None:
+    # Killed, the app shuts nothing down: a worker must see its pipe close on its own.
+    code = ("import os, signal; from crisisdesk.core.decoder_pool import DecoderPool; "
+            "print(DecoderPool(2).pids(), flush=True); os.kill(os.getpid(), signal.SIGKILL)")
+    app = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=SAFETY_S, cwd=Path(__file__).parents[2])
+    assert app.returncode == -signal.SIGKILL, app.stderr
+    pids = [int(pid) for pid in app.stdout.strip("[]\n").split(",")]
+    deadline = time.monotonic() + SAFETY_S  # a safety net, not a measure of speed
+    while not all(_ended(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_ended(pid) for pid in pids), f"workers {pids} outlived the app"

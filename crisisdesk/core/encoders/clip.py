@@ -113,12 +113,12 @@ class ClipEncoder(Encoder):
         import torch
 
         if str(device).startswith("cuda"):
-            # A GPU embed job decodes in the shared decoder pool. Start it here, before
-            # resolve_device and the model initialise CUDA: forking is safe before then,
-            # and the workers are ready by the time the weights are on the GPU.
+            # A GPU embed job decodes in the shared decoder pool. Start its fork server
+            # now: it imports open_clip (whose transforms the workers unpickle) while the
+            # weights load, instead of each worker importing it at the first job.
             from crisisdesk.core.decoder_pool import start_ahead
 
-            start_ahead()
+            start_ahead(preload=["open_clip", ClipImageLoader.__module__])
         torch_device = resolve_device(device)
         precision = inference_precision(torch_device)
         dtype = torch.float16 if torch_device.type == "cuda" else torch.float32

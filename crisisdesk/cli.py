@@ -135,18 +135,18 @@ def cmd_label(args: argparse.Namespace) -> int:
     from crisisdesk.core.store import LabelChange
 
     try:
-        scheme = scheme_for(args.task)
-    except KeyError as exc:
-        return _fail(exc.args[0])
-    label = scheme.normalise(args.label)
-    if label is None:
-        return _fail(f"{args.label!r} is not a class of task {args.task} "
-                     f"(one of: {', '.join(scheme.classes)})")
-    try:
         store = _open_store(args.project)
     except ProjectError as exc:
         return _fail(str(exc))
     with store:
+        try:  # the project's schemes: its own tasks are labelled the same way
+            scheme = scheme_for(args.task, store.schemes())
+        except KeyError as exc:
+            return _fail(exc.args[0])
+        label = scheme.normalise(args.label)
+        if label is None:
+            return _fail(f"{args.label!r} is not a class of task {args.task} "
+                         f"(one of: {', '.join(scheme.classes)})")
         try:
             item = store.resolve_item(args.item)
         except LookupError as exc:
@@ -296,8 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     from crisisdesk.cli_fusion import add_parsers as add_fusion
     from crisisdesk.cli_media import add_parsers as add_media
     from crisisdesk.cli_models import add_parsers as add_models
+    from crisisdesk.cli_schemes import add_parsers as add_schemes
 
     add_models(sub)
+    add_schemes(sub)
     add_captions(sub)
     add_fusion(sub)
     add_media(sub)

@@ -20,7 +20,6 @@ from typing import Any
 
 from crisisdesk.core.columns import PROVENANCE_KEYS
 from crisisdesk.core.files import atomic_write
-from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import Store
 
 EXPORT_FORMATS = ("csv", "jsonl", "crisismmd")
@@ -65,7 +64,7 @@ class Exporter:
     def __init__(self, store: Store, *, tasks: list[str] | None = None,
                  only_corrected: bool = False, hash_authors: bool = False,
                  for_spreadsheet: bool = False) -> None:
-        known = list(builtin_schemes())
+        known = list(store.schemes())  # the project's own tasks are exported too
         for task in tasks or []:
             if task not in known:
                 raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(known)}")

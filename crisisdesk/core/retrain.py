@@ -33,7 +33,7 @@ from crisisdesk.core.fusion.training import TrainJob, default_variant
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
-from crisisdesk.core.schemes import builtin_schemes, scheme_for
+from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store
 
 #: Labels a task needs before a retrain trains it (of at least two classes).
@@ -89,7 +89,7 @@ def choose_encoders(store: Store) -> tuple[str | None, str | None]:
 
 def holdout_rows(store: Store, task: str) -> tuple[str, list[tuple[int, str]]]:
     """The holdout split's name and its (item, label) rows: test, else dev."""
-    classes = scheme_for(task).classes
+    classes = scheme_for(task, store.schemes()).classes
     rows = [(item, label, split) for item, label, split in store.labelled_items(task)
             if label in classes]
     for split in ("test", "dev"):
@@ -103,7 +103,7 @@ def score_version(store: Store, task: str, version: dict[str, Any],
                   rows: Sequence[tuple[int, str]]) -> tuple[dict[str, Any] | None, int]:
     """A version's figures on ``rows`` (None when it sees none of them), and how many it
     could not see."""
-    classes = list(scheme_for(task).classes)
+    classes = list(scheme_for(task, store.schemes()).classes)
     kept, probs = predictor_for(store, task, version)([item for item, _ in rows])
     if not kept:
         return None, len(rows)
@@ -123,9 +123,11 @@ class RetrainJob:
                  annotator: str = "", image_encoder: str | None = None,
                  text_encoder: str | None = None, recipe: Recipe | None = None,
                  seeds: int = 1) -> None:
-        self.tasks = list(tasks or builtin_schemes())
+        with project.open_store() as store:  # the project's tasks, its own included
+            known = store.schemes()
+        self.tasks = list(tasks or known)
         for task in self.tasks:
-            scheme_for(task)  # KeyError naming the known tasks
+            scheme_for(task, known)  # KeyError naming the known tasks
         self.project, self.annotator = project, annotator
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.recipe, self.seeds = recipe, seeds
@@ -169,7 +171,7 @@ class RetrainJob:
         """Why ``task`` cannot be retrained now (None when it can)."""
         if self.image_encoder is None and self.text_encoder is None:
             return "no embeddings in this project: embed the items first"
-        classes = scheme_for(task).classes
+        classes = scheme_for(task, store.schemes()).classes
         labels = [label for _, label, _ in store.labelled_items(task) if label in classes]
         if len(labels) < MIN_LABELS or len(set(labels)) < 2:
             return (f"{len(labels)} labels of {len(set(labels))} classes; a retrain needs "

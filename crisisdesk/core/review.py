@@ -7,7 +7,8 @@ store query; the app runs them off the UI thread, a page at a time.
 
 API contract (the GUI is written against it):
 
-* ``queue_counts(store, tasks)`` -> the queues to list, with their counts;
+* ``queue_counts(store, tasks)`` -> the queues to list, with their counts (every task
+  of the project's, its own included, when ``tasks`` is None);
 * ``queue_size(store, queue, search)`` / ``queue_page(store, queue, offset=, limit=,
   search=, sort=)`` -> the rows of the item list, a page at a time;
 * ``item_detail(store, item_id)`` -> everything the detail panel shows for one item.
@@ -51,7 +52,7 @@ from crisisdesk.core.review_sql import (  # QUEUE_KINDS, TASK_KINDS: part of thi
     plan_queue,
     queue_sql,
 )
-from crisisdesk.core.schemes import builtin_schemes, display_name
+from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import Store
 
 #: Orders of the item list. "priority" is the queue's own order (e.g. least confident
@@ -247,16 +248,18 @@ def _rows(store: Store, ids: list[int], actives: dict[str, int]) -> list[ItemRow
     return [by_id[i] for i in ids if i in by_id]
 
 
-def queue_counts(store: Store, tasks: tuple[str, ...]) -> list[QueueCount]:
-    """Every queue worth listing, with its count (queues of each task in ``tasks``).
+def queue_counts(store: Store, tasks: Sequence[str] | None = None) -> list[QueueCount]:
+    """Every queue worth listing, with its count (queues of each task in ``tasks``;
+    None: every task of the project, built-in and its own).
 
     Each task lists its five review queues and one "predicted" queue per class of its
     label scheme (count 0 where nothing is predicted yet); then one queue per event.
     """
     _tune(store)
-    schemes = builtin_schemes()
+    schemes = store.schemes()
     actives = active_versions(store)
     items = queue_size(store, Queue("all"))
+    tasks = list(schemes) if tasks is None else tasks
     out = [QueueCount(Queue("all"), "All items", items)]
     for task in tasks:
         counts = _task_counts(store, task, actives.get(task), items)
@@ -315,7 +318,7 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
         " JOIN posts p ON p.id = i.post"
         " LEFT JOIN media m ON m.id = i.media WHERE i.id = ?", [item_id]).fetchone()
     caption = store.item_caption(item_id)
-    schemes = builtin_schemes()
+    schemes = store.schemes()
     tasks = list(schemes) + sorted(set(actives) - set(schemes))
     views = []
     for task in tasks:

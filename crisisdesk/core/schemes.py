@@ -1,11 +1,32 @@
-"""Label schemes: the classes of each task and how source labels merge into them."""
+"""Label schemes: the classes of each task and how source labels merge into them.
+
+The shipped schemes (``resources/label_schemes/*.json``) are the built-in tasks; a project
+may add its own in its store (:meth:`crisisdesk.core.store.Store.add_scheme`), in the same
+JSON shape, checked by :func:`scheme_from_json`.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from crisisdesk.core.resources import read_json, resource
+
+#: What a task name may be: it names columns (``label_<task>``), files and CLI options.
+TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class SchemeError(ValueError):
+    """A label scheme that cannot be used; the message names the file and the key."""
+
+
+def normalise_label(raw: str) -> str:
+    """A label as the schemes compare them: lower case, no surrounding blanks, spaces and
+    hyphens as underscores."""
+    return raw.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -23,32 +44,97 @@ class LabelScheme:
         Matching ignores case and surrounding blanks, and spaces count as underscores,
         because hand-made spreadsheets write "Severe damage" as often as "severe_damage".
         """
-        key = raw.strip().lower().replace(" ", "_").replace("-", "_")
+        key = normalise_label(raw)
         if key in self.classes:
             return key
         return self.merges.get(key)
 
+    def as_json(self) -> dict[str, Any]:
+        """The scheme in the shape of ``resources/label_schemes/*.json``."""
+        return {"task": self.task, "description": self.description,
+                "classes": list(self.classes), "merges": dict(self.merges)}
+
+
+def scheme_from_json(data: Any, where: str) -> LabelScheme:
+    """A label scheme from its JSON shape ({"task", "classes", "merges", "description"}).
+
+    Classes and merges are stored normalised (:func:`normalise_label`), as labels are
+    compared. Raises SchemeError naming ``where`` (the file) and the key at fault.
+    """
+    if not isinstance(data, dict):
+        raise SchemeError(f"{where}: a label scheme is a JSON object, not "
+                          f"{type(data).__name__}")
+    unknown = sorted(set(data) - {"task", "classes", "merges", "description"})
+    if unknown:
+        raise SchemeError(f"{where}: unknown key {unknown[0]!r} (keys: task, classes, "
+                          "merges, description)")
+    task = data.get("task")
+    if not isinstance(task, str) or not TASK_NAME.fullmatch(task):
+        raise SchemeError(f"{where}: key 'task': {task!r} is not a task name (lower-case "
+                          "letters, digits and _, starting with a letter)")
+    if task in post_columns():
+        raise SchemeError(f"{where}: key 'task': {task!r} is the name of a post column "
+                          "of imports and exports; choose another name")
+    raw_classes = data.get("classes")
+    if not isinstance(raw_classes, list) or not all(
+            isinstance(c, str) and normalise_label(c) for c in raw_classes):
+        raise SchemeError(f"{where}: key 'classes': a list of class names is needed")
+    classes = [normalise_label(c) for c in raw_classes]
+    if len(classes) < 2:
+        raise SchemeError(f"{where}: key 'classes': a task needs at least 2 classes, "
+                          f"not {len(classes)}")
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        raise SchemeError(f"{where}: key 'classes': {twice[0]!r} is given more than once "
+                          "(case, spaces and hyphens aside)")
+    raw_merges = data.get("merges", {})
+    if not isinstance(raw_merges, dict):
+        raise SchemeError(f"{where}: key 'merges': an object mapping source labels to "
+                          "classes is needed")
+    merges = {}
+    for raw, target in raw_merges.items():
+        into = normalise_label(target) if isinstance(target, str) else None
+        if into not in classes:
+            raise SchemeError(f"{where}: key 'merges': {raw!r} merges into {target!r}, "
+                              f"which is not a class ({', '.join(classes)})")
+        merges[normalise_label(raw)] = into
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise SchemeError(f"{where}: key 'description': text is needed")
+    return LabelScheme(task, tuple(classes), merges, description)
+
+
+@cache
+def post_columns() -> frozenset[str]:
+    """Column names imports and exports give post fields: a task of that name would have
+    its labels read from, and written to, the same column."""
+    # Imported here: both modules import this one.
+    from crisisdesk.core.exporters import POST_COLUMNS
+    from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS
+
+    return frozenset(POST_COLUMNS).union(*DEFAULT_COLUMNS.values())
+
 
 @cache
 def builtin_schemes() -> dict[str, LabelScheme]:
-    """The shipped schemes (informative, humanitarian, damage), by task name."""
+    """The shipped schemes (informative, humanitarian, damage), by task name.
+
+    A project's schemes are these plus its own: use ``store.schemes()`` where a store is
+    at hand."""
     schemes = {}
     for entry in sorted(resource("label_schemes").iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".json"):
             continue
-        data = read_json("label_schemes", entry.name)
-        schemes[data["task"]] = LabelScheme(
-            task=data["task"],
-            classes=tuple(data["classes"]),
-            merges=dict(data.get("merges", {})),
-            description=data.get("description", ""),
-        )
+        scheme = scheme_from_json(read_json("label_schemes", entry.name),
+                                  f"label_schemes/{entry.name}")
+        schemes[scheme.task] = scheme
     return schemes
 
 
-def scheme_for(task: str) -> LabelScheme:
-    """The scheme of ``task``; raises KeyError naming the known tasks."""
-    schemes = builtin_schemes()
+def scheme_for(task: str, schemes: Mapping[str, LabelScheme] | None = None) -> LabelScheme:
+    """The scheme of ``task`` among ``schemes`` (default: the built-in ones; pass
+    ``store.schemes()`` for a project's); raises KeyError naming the known tasks."""
+    schemes = builtin_schemes() if schemes is None else schemes
     if task not in schemes:
         raise KeyError(f"unknown task {task!r}; known tasks: {', '.join(schemes)}")
     return schemes[task]

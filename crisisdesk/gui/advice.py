@@ -23,6 +23,11 @@ def in_jobs_menu(text: str) -> str:
 def no_model_advice(task: str) -> str:
     """What to do in the app when ``task`` has no model yet (the core's NoModel names the
     command-line commands, right for the CLI, not for the analyst in the window)."""
+    from crisisdesk.core.schemes import builtin_schemes
+
+    if task not in builtin_schemes():  # a project's own task: no shipped head or prompts
+        return (f"no {task} model in this project yet: label items for it and run "
+                f"{in_jobs_menu(RETRAIN_ACTION)}.")
     return (f"no {task} model in this project yet. Run {in_jobs_menu(EMBED_ACTION)}: the "
             "shipped text-only head predicts from MiniLM text embeddings, CLIP zero-shot "
             "scoring from CLIP image embeddings (encoders: Settings); or label items and "

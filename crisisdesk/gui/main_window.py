@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
-from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.gui import gc_guard, style
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.dialogs.settings_dialog import settings_saved
@@ -63,13 +62,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.root.name} — crisisdesk")
         self.setStyleSheet(style.STYLE_SHEET)
         self.background = Background(self)
-        self.tasks = tuple(builtin_schemes())
         self.thumbnails = ThumbnailCache(self.background, style.THUMB_SIZE, self)
         self.model = ItemModel(project, self.background, self.thumbnails, self)
         self.labeller = Labeller(project, self.background, annotator or default_annotator(),
                                  self)
 
-        self.queues = QueuePanel(project, self.background, self.tasks)
+        # Every task of the project, its own included: read with the counts, in the
+        # background (no store query on this thread).
+        self.queues = QueuePanel(project, self.background, None)
         self.items = ItemList()
         self.items.setModel(self.model)
         self.search = QLineEdit()
@@ -244,6 +244,12 @@ class MainWindow(QMainWindow):
         current = self.items.currentIndex()
         if current.isValid():
             self._current_changed(current, current)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The project's tasks, as the queue panel lists them (the built-in ones until
+        its first counts arrive)."""
+        return self.queues.tasks()
 
     def current_row(self) -> ItemRow | None:
         """The item the detail panel is about."""

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTree
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import Queue, QueueCount
+from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.gui import style
 from crisisdesk.gui.worker import Background
 
@@ -32,8 +33,9 @@ class QueuePanel(QTreeWidget):
     queue_selected = Signal(object)  # Queue
     counts_arrived = Signal()
 
-    def __init__(self, project: Project, background: Background, tasks: tuple[str, ...],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, project: Project, background: Background,
+                 tasks: tuple[str, ...] | None, parent: QWidget | None = None) -> None:
+        """``tasks``: the tasks whose queues to list; None: every task of the project."""
         super().__init__(parent)
         self.setObjectName("queuePanel")
         self._project, self._background, self._tasks = project, background, tasks
@@ -62,6 +64,12 @@ class QueuePanel(QTreeWidget):
                 return review.queue_counts(store, tasks)
 
         self._background.call(count, self._show, self._failed, key=f"queue-counts-{id(self)}")
+
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks whose queues are listed (before the first counts: the tasks asked
+        for, or the built-in ones)."""
+        listed = tuple(dict.fromkeys(q.task for q in self._items if q.task))
+        return listed or self._tasks or tuple(builtin_schemes())
 
     def current_queue(self) -> Queue | None:
         """The queue selected now."""

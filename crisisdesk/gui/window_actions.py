@@ -215,7 +215,8 @@ class WindowActions:
     def open_export(self) -> QWidget:
         from crisisdesk.gui.dialogs.export_dialog import ExportDialog
 
-        dialog = ExportDialog(self.window.project, self.window, jobs=self.jobs)
+        dialog = ExportDialog(self.window.project, self.window, jobs=self.jobs,
+                              tasks=self.window.tasks)
         dialog.show()
         return dialog
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from crisisdesk.core.project import Project, ProjectError
+from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import SCHEMA_VERSION, LabelChange, Store
 
 
@@ -79,6 +80,8 @@ def test_a_version_1_project_is_migrated_and_keeps_its_data(tmp_path: Path,
     with monkeypatch.context() as patch:  # a project as the first release wrote it
         patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
         patch.setattr(schema, "SCHEMA_VERSION", 1)
+        # That release knew the built-in tasks only (no label_schemes table yet).
+        patch.setattr(Store, "schemes", lambda self: builtin_schemes())
         with Store(path) as old:
             (item,) = _post_with_items(old)
             old.add_labels([LabelChange(item, "damage", "mild_damage")], annotator="ana")

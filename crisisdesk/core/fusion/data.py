@@ -160,7 +160,7 @@ def _dim(store: Store, encoder: str) -> int:
 def task_data(store: Store, task: str, *, image_encoder: str | None,
               text_encoder: str | None) -> TaskData:
     """Every item labelled for ``task``, with its embeddings and split."""
-    scheme = scheme_for(task)
+    scheme = scheme_for(task, store.schemes())  # a project's own task trains the same way
     rows = [(item, label, split) for item, label, split in store.labelled_items(task)
             if label in scheme.classes]
     if not rows:

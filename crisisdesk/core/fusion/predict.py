@@ -84,6 +84,9 @@ def resolve_version(store: Store, task: str) -> dict[str, Any]:
     zero_shot = _zero_shot_version(store, task)
     if zero_shot is not None:
         return zero_shot
+    if task not in builtin_schemes():  # no shipped head or prompts: training is the start
+        raise NoModel(f"no {task} model in this project yet: label some items and train "
+                      f"one (crisisdesk train PROJECT --task {task}).", task=task)
     raise NoModel(
         f"no {task} model in this project yet. Either embed the texts for the shipped "
         "text-only head (crisisdesk embed PROJECT --encoder minilm --kind text), embed the "
@@ -96,6 +99,8 @@ def _zero_shot_version(store: Store, task: str) -> dict[str, Any] | None:
     of an installed CLIP model (the zero-shot start, before any training)."""
     from crisisdesk.core.models.registry import all_specs, is_installed
 
+    if not resource("zero_shot_prompts", f"{task}.json").is_file():
+        return None  # a project's own task: no class prompts are shipped for it
     counts = store.embedding_counts()
     for spec in all_specs().values():
         if spec.kind == "clip" and counts.get(spec.name, {}).get("image") and \
@@ -197,10 +202,11 @@ class PredictJob:
     kind = "predict"
 
     def __init__(self, project: Project, tasks: Sequence[str] | None = None) -> None:
-        known = list(builtin_schemes())
+        with project.open_store() as store:  # the project's tasks, its own included
+            known = store.schemes()
         self.tasks = list(tasks or known)
         for task in self.tasks:
-            scheme_for(task)  # KeyError naming the known tasks
+            scheme_for(task, known)  # KeyError naming the known tasks
         self.project, self.report = project, PredictReport()
 
     def run(self) -> Iterator[Progress]:
@@ -251,7 +257,8 @@ class PredictJob:
                         continue
                 image_encoder, text_encoder = version_encoders(store, version)
                 key_encoders = _key_encoders(store, version)
-                classes = list(version["config"].get("classes") or scheme_for(task).classes)
+                classes = list(version["config"].get("classes")
+                               or scheme_for(task, store.schemes()).classes)
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     # The chunk's keys are read once, for what it saw and for the head.
@@ -343,7 +350,7 @@ def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
 
     version = resolve_version(store, task)
     predict = predictor_for(store, task, version)
-    scheme = scheme_for(task)
+    scheme = scheme_for(task, store.schemes())
     rows = [(item, label) for item, label, item_split in store.labelled_items(task)
             if item_split == split and label in scheme.classes]
     if not rows:

@@ -26,6 +26,7 @@ from crisisdesk.core.importers.records import (
 )
 from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import MAX_SIDECAR_BYTES, TextFileError, read_text_file
+from crisisdesk.core.schemes import LabelScheme
 
 MANIFESTS = ("posts.csv", "posts.jsonl", "posts.tsv", "posts.json")
 SIDECARS = (".json", ".txt")
@@ -95,17 +96,18 @@ def _read_sidecar(path: Path) -> tuple[dict, list[Problem]]:
 
 
 def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, str | None],
-                 images_root: Path | None = None, skip: set[Path] | None = None
-                 ) -> Iterator[Parsed]:
+                 images_root: Path | None = None, skip: set[Path] | None = None,
+                 schemes: Mapping[str, LabelScheme] | None = None) -> Iterator[Parsed]:
     """Records of a folder of posts (delegating to a manifest when there is one); files in
-    ``skip`` (data files the caller imports by themselves) are not read as sidecars."""
+    ``skip`` (data files the caller imports by themselves) are not read as sidecars;
+    ``schemes``: the project's, whose tasks a manifest's label columns are read for."""
     manifest = find_manifest(root)
     if manifest is not None:
         base = images_root or root
         if manifest.suffix in (".jsonl", ".json"):
-            yield from parse_jsonl(manifest, base, mapping, defaults)
+            yield from parse_jsonl(manifest, base, mapping, defaults, schemes)
         else:
-            yield from parse_csv(manifest, base, mapping, defaults)
+            yield from parse_csv(manifest, base, mapping, defaults, schemes)
         return
     problems: list[Problem] = []
     groups = _walk(root, problems, skip or set())

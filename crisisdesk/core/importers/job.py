@@ -46,6 +46,7 @@ from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import Store
 from crisisdesk.core.words import first_few
 
@@ -143,6 +144,9 @@ class ImportJob:
         self.project, self.sources, self.options = project, sources, options
         self.report = ImportReport()
         self.report_path: Path | None = None
+        # The project's label schemes (read when the store opens): tables hold labels of
+        # its own tasks too.
+        self.schemes: dict[str, LabelScheme] | None = None
 
     def _parse(self, path: Path, fmt: str, name: str
                ) -> Iterator[Parsed]:
@@ -163,7 +167,7 @@ class ImportJob:
         elif fmt == "folder":
             tables = [] if find_manifest(path) is not None else data_files(path)
             yield from parse_folder(path, opts.mapping, defaults, opts.images_root,
-                                    skip=set(tables))
+                                    skip=set(tables), schemes=self.schemes)
             # Data files at the top (twarc / Mastodon / Bluesky files, tables): each is
             # imported as if given by itself, its posts filed under the folder's name,
             # as a watch of the folder would.
@@ -175,9 +179,11 @@ class ImportJob:
                     continue
                 yield from self._parse(table, inner, name)
         elif fmt == "csv":
-            yield from parse_csv(path, opts.images_root or path.parent, opts.mapping, defaults)
+            yield from parse_csv(path, opts.images_root or path.parent, opts.mapping, defaults,
+                                 self.schemes)
         elif fmt == "jsonl":
-            yield from parse_jsonl(path, opts.images_root or path.parent, opts.mapping, defaults)
+            yield from parse_jsonl(path, opts.images_root or path.parent, opts.mapping,
+                                   defaults, self.schemes)
         elif fmt in COLLECTOR_FORMATS:
             if path.is_dir():
                 raise SourceError(path, f"a folder; give {fmt} files (or use --watch)")
@@ -205,6 +211,7 @@ class ImportJob:
     def _run(self) -> Iterator[Progress]:
         self._done = self._total = 0
         store = self.project.open_store()
+        self.schemes = store.schemes()
         try:
             for path in self.sources:
                 yield from self._import_source(store, Path(path))

@@ -23,7 +23,7 @@ from crisisdesk.core.importers.records import (
     Where,
     resolve_inside,
 )
-from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 
 
 def _clean(value: Any) -> str | None:
@@ -33,10 +33,10 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-def _comparable(ref: LabelRef) -> tuple[str, str | None]:
+def _comparable(ref: LabelRef, schemes: Mapping[str, LabelScheme]) -> tuple[str, str | None]:
     """A label and split as they will be stored, so that "Severe damage" and
     "severe_damage" count as the same label."""
-    scheme = builtin_schemes().get(ref.task)
+    scheme = schemes.get(ref.task)
     return (scheme.normalise(ref.label) if scheme else None) or ref.label, ref.split
 
 
@@ -128,13 +128,17 @@ def media_ref(declared: str, base: Path) -> MediaRef:
 
 
 class RowReader:
-    """Turns mapped rows into records; remembers ids to catch duplicates within a file."""
+    """Turns mapped rows into records; remembers ids to catch duplicates within a file.
+    ``schemes``: the project's label schemes (default the built-in ones), to compare the
+    labels two rows give one post as they will be stored."""
 
     def __init__(self, file: str, base: Path, columns: dict[str, str],
                  labels: dict[str, str], defaults: Mapping[str, str | None],
-                 index_column: str | None = None) -> None:
+                 index_column: str | None = None,
+                 schemes: Mapping[str, LabelScheme] | None = None) -> None:
         self.file, self.base, self.columns, self.labels = file, base, columns, labels
         self.defaults, self.index_column = defaults, index_column
+        self.schemes = schemes or builtin_schemes()
         self.seen: dict[str, tuple[int, tuple]] = {}
         # Per post and images: the row that first labelled each task, and its label.
         self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
@@ -194,7 +198,7 @@ class RowReader:
         first while the first split stays."""
         firsts = self.labelled.setdefault(
             (record.post_id, tuple((m.declared, m.n) for m in record.media)), {})
-        given = {ref.task: (_comparable(ref), ref) for ref in record.labels}
+        given = {ref.task: (_comparable(ref, self.schemes), ref) for ref in record.labels}
         for task, (value, ref) in given.items():
             first = firsts.get(task)
             if first is not None and first[1] != value:

@@ -3,7 +3,9 @@
 Each row is a post (or one more image of a post: rows with the same id and the same
 text add media). Default column names cover common exports; ``--map field=column``
 overrides them. Label columns are named after a task (``damage``, ``label_damage`` or
-``damage_label``); a ``split`` column (or ``<task>_split``) gives the split. Optional
+``damage_label``), for the built-in tasks and the project's own (the ``schemes`` the
+caller passes, ``store.schemes()``); a ``split`` column (or ``<task>_split``) gives the
+split. Optional
 ``sensitive`` and ``alt_text`` columns mark the post sensitive and describe its images.
 
 This module reads the files and decides which column holds each field; the cells of a
@@ -23,7 +25,7 @@ from crisisdesk.core.importers.jsonsource import split_lines
 from crisisdesk.core.importers.records import Expected, Parsed, Problem, Where
 from crisisdesk.core.importers.rows import TASK_CELLS, RowReader
 from crisisdesk.core.importers.textio import TextFileError, read_text_file
-from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 
 # Default columns for each field, tried in order (case-insensitive).
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -80,10 +82,12 @@ def first_cells(header: list[str], values: list[str]) -> dict[str, str]:
     return row
 
 
-def resolve_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, str]:
+def resolve_columns(header: list[str], mapping: Mapping[str, str],
+                    schemes: Mapping[str, LabelScheme] | None = None) -> dict[str, str]:
     """Pick the column of each field; raise MissingColumn when no id or no text/image,
-    or when ``mapping`` names a column that is not there or a field that is not one."""
-    label_keys = [f"label_{task}" for task in builtin_schemes()]
+    or when ``mapping`` names a column that is not there or a field that is not one
+    (``label_<task>`` for a task of ``schemes``, default the built-in ones)."""
+    label_keys = [f"label_{task}" for task in schemes or builtin_schemes()]
     for field, column in mapping.items():
         if field not in FIELDS and field not in label_keys:
             raise MissingColumn(
@@ -115,16 +119,17 @@ def resolve_columns(header: list[str], mapping: Mapping[str, str]) -> dict[str, 
     return chosen
 
 
-def label_columns(header: list[str], mapping: Mapping[str, str],
-                  strict: bool = True) -> dict[str, str]:
-    """Columns holding labels, by task: ``<task>``, ``label_<task>`` or ``<task>_label``,
-    or the column ``--map label_<task>=COLUMN`` names (case aside, as for the fields).
+def label_columns(header: list[str], mapping: Mapping[str, str], strict: bool = True,
+                  schemes: Mapping[str, LabelScheme] | None = None) -> dict[str, str]:
+    """Columns holding labels, by task of ``schemes`` (default the built-in ones):
+    ``<task>``, ``label_<task>`` or ``<task>_label``, or the column
+    ``--map label_<task>=COLUMN`` names (case aside, as for the fields).
 
     A mapped column that is not there raises MissingColumn; with ``strict`` False (one
     JSON object of many, which may just be unlabelled) that task has no column."""
     by_lower = _by_lower(header)
     found = {}
-    for task in builtin_schemes():
+    for task in schemes or builtin_schemes():
         if f"label_{task}" in mapping:
             mapped = mapping[f"label_{task}"]
             column = by_lower.get(mapped.strip().lower())
@@ -150,8 +155,10 @@ def media_index_column(header: list[str]) -> str | None:
 
 
 def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
-              defaults: Mapping[str, str | None]) -> Iterator[Parsed]:
-    """Records of a CSV (or TSV) file; images resolve against ``base``."""
+              defaults: Mapping[str, str | None],
+              schemes: Mapping[str, LabelScheme] | None = None) -> Iterator[Parsed]:
+    """Records of a CSV (or TSV) file; images resolve against ``base``; labels are read
+    for the tasks of ``schemes`` (the project's; default the built-in ones)."""
     try:
         text, warning = read_text_file(path)
     except TextFileError as exc:
@@ -172,12 +179,13 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     for line in repeated_columns(header):
         yield Problem(Where(str(path), 1), line, "warning")
     try:
-        columns = resolve_columns(header, mapping)
-        labels = label_columns(header, mapping)
+        columns = resolve_columns(header, mapping, schemes)
+        labels = label_columns(header, mapping, schemes=schemes)
     except MissingColumn as exc:
         yield Problem(Where(str(path)), str(exc))
         return
-    rows = RowReader(str(path), base, columns, labels, defaults, media_index_column(header))
+    rows = RowReader(str(path), base, columns, labels, defaults,
+                     media_index_column(header), schemes)
     yield Expected(max(text.count("\n") - 1, 0))
     number = 1
     while True:
@@ -214,8 +222,10 @@ def _flatten_tasks(obj: dict[str, Any]) -> None:
 
 
 def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
-                defaults: Mapping[str, str | None]) -> Iterator[Parsed]:
-    """Records of a JSON Lines file (or a .json file holding a list of objects)."""
+                defaults: Mapping[str, str | None],
+                schemes: Mapping[str, LabelScheme] | None = None) -> Iterator[Parsed]:
+    """Records of a JSON Lines file (or a .json file holding a list of objects); labels
+    as for :func:`parse_csv`."""
     try:
         text, warning = read_text_file(path)
     except TextFileError as exc:
@@ -249,12 +259,13 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path)), "no JSON objects in the file")
         return
     try:
-        columns = resolve_columns(keys, mapping)
-        labels = label_columns(keys, mapping)
+        columns = resolve_columns(keys, mapping, schemes)
+        labels = label_columns(keys, mapping, schemes=schemes)
     except MissingColumn as exc:
         yield Problem(Where(str(path)), str(exc))
         return
-    rows = RowReader(str(path), base, columns, labels, defaults, media_index_column(keys))
+    rows = RowReader(str(path), base, columns, labels, defaults,
+                     media_index_column(keys), schemes)
     yield Expected(len(objects))
     for number, obj in objects:
         if not isinstance(obj, dict):

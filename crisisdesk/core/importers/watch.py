@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +61,7 @@ from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.posts import WatchedFile
 
@@ -83,10 +84,11 @@ class WatchOptions:
 class _JsonlRows:
     """Plain JSONL posts line by line: columns are resolved per object."""
 
-    def __init__(self, file: str, base: Path, options: ImportOptions) -> None:
+    def __init__(self, file: str, base: Path, options: ImportOptions,
+                 schemes: Mapping[str, LabelScheme]) -> None:
         defaults = {"event": options.event, "platform": options.platform}
-        self.mapping = options.mapping
-        self.rows = RowReader(file, base, {}, {}, defaults)
+        self.mapping, self.schemes = options.mapping, schemes
+        self.rows = RowReader(file, base, {}, {}, defaults, schemes=schemes)
 
     def feed(self, number: int, obj: Any) -> Iterator[Parsed]:
         if not isinstance(obj, dict):
@@ -94,12 +96,13 @@ class _JsonlRows:
                           f"expected a JSON object, got {type(obj).__name__}; line skipped")
             return
         try:
-            self.rows.columns = resolve_columns(list(obj), self.mapping)
+            self.rows.columns = resolve_columns(list(obj), self.mapping, self.schemes)
         except MissingColumn as exc:
             yield Problem(Where(self.rows.file, number), f"{exc}; line skipped")
             return
         # One object of many: one without a mapped label column is only unlabelled.
-        self.rows.labels = label_columns(list(obj), self.mapping, strict=False)
+        self.rows.labels = label_columns(list(obj), self.mapping, strict=False,
+                                         schemes=self.schemes)
         yield from self.rows.parse_row(obj, number)
 
 
@@ -236,11 +239,11 @@ class WatchJob:
         else:
             self._poll_lines(store, path, state, stat.st_size, stat.st_mtime, seen, replaced)
 
-    def _parser(self, path: Path, fmt: str, seen: _Seen) -> ValueParser:
+    def _parser(self, store: Store, path: Path, fmt: str, seen: _Seen) -> ValueParser:
         if seen.parser is None:
             defaults = {"event": self.options.event, "platform": self.options.platform}
             seen.parser = (_JsonlRows(str(path), self.options.images_root or path.parent,
-                                      self.options) if fmt == "jsonl"
+                                      self.options, store.schemes()) if fmt == "jsonl"
                            else value_parser(fmt, str(path), defaults))
         return seen.parser
 
@@ -301,7 +304,7 @@ class WatchJob:
         if warning and "encoding" not in seen.notes:
             seen.notes.add("encoding")
             self.report.add(Where(str(path)), warning, "warning")
-        parser = self._parser(path, state.format.removeprefix("lines-"), seen)
+        parser = self._parser(store, path, state.format.removeprefix("lines-"), seen)
         batch: list[PostRecord] = []
         position = offset
         for number, raw in enumerate(complete.split(b"\n")[:-1], start=line + 1):
@@ -374,9 +377,10 @@ class WatchJob:
         defaults = {"event": self.options.event, "platform": self.options.platform}
         base = self.options.images_root or path.parent
         if fmt == "csv":
-            entries = parse_csv(path, base, self.options.mapping, defaults)
+            entries = parse_csv(path, base, self.options.mapping, defaults, store.schemes())
         elif fmt == "jsonl":
-            entries = parse_jsonl(path, base, self.options.mapping, defaults)
+            entries = parse_jsonl(path, base, self.options.mapping, defaults,
+                                  store.schemes())
         else:
             entries = parse_collector(path, fmt, defaults)
         batch: list[PostRecord] = []

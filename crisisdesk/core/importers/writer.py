@@ -22,7 +22,7 @@ from crisisdesk.core.importers.records import (
     PostRecord,
     Where,
 )
-from crisisdesk.core.schemes import LabelScheme, builtin_schemes
+from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import LABEL_SOURCES, ItemRow, LabelChange, Store, store_time
 
 # Half of a UTF-16 surrogate pair: JSON can carry one ("\ud83c", an emoji cut in two by
@@ -40,7 +40,8 @@ class RecordWriter:
                  limits: ImageLimits = ImageLimits(), workers: int = 4) -> None:
         self.store, self.source, self.report, self.limits = store, source, report, limits
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inspect")
-        self.schemes: dict[str, LabelScheme] = builtin_schemes()
+        # The project's schemes: its own tasks' labels are imported too.
+        self.schemes: dict[str, LabelScheme] = store.schemes()
         # Where each post was first seen in this import, to name it in difference reports.
         self.first_seen: dict[str, Where] = {}
         # Stored media, recorded as missing, whose file this import did not find either

@@ -19,10 +19,11 @@ from crisisdesk.core.store.models import ModelsMixin, Prediction
 from crisisdesk.core.store.posts import ItemRow, PostRow, PostsMixin, item_uid
 from crisisdesk.core.store.queries import QueriesMixin
 from crisisdesk.core.store.schema import LABEL_SOURCES, SCHEMA_VERSION
+from crisisdesk.core.store.schemes import SchemesMixin
 
 
-class Store(PostsMixin, LabelsMixin, ModelsMixin, EmbeddingsMixin, CaptionsMixin,
-            QueriesMixin):
+class Store(PostsMixin, LabelsMixin, SchemesMixin, ModelsMixin, EmbeddingsMixin,
+            CaptionsMixin, QueriesMixin):
     """An open project database (one per thread)."""
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from crisisdesk.core.schemes import builtin_schemes
-from crisisdesk.core.store.db import StoreBase, utc_now
+from crisisdesk.core.store.db import utc_now
 from crisisdesk.core.store.schema import LABEL_SOURCES
+from crisisdesk.core.store.schemes import SchemesMixin
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class LabelChange:
     given_at: str | None = None
 
 
-class LabelsMixin(StoreBase):
+class LabelsMixin(SchemesMixin):
     """Functions over the label journal."""
 
     def _latest_row(self, item: int, task: str) -> tuple[int, str | None] | None:
@@ -81,14 +81,14 @@ class LabelsMixin(StoreBase):
         Committed before returning unless called inside ``transaction()``. With
         ``skip_unchanged`` a change to the label an (item, task) already has is dropped.
         A change's own annotator, source and time, when it has them, go on its row.
-        A task without a label scheme, or a label that is not one of its classes, raises
-        ValueError and writes nothing: the journal holds only classes that exports,
-        queues and training know.
+        A task without a label scheme (built in or the project's), or a label that is not
+        one of its classes, raises ValueError and writes nothing: the journal holds only
+        classes that exports, queues and training know.
         """
         for given in {source, *(c.source for c in changes if c.source)}:
             if given not in LABEL_SOURCES:
                 raise ValueError(f"label source must be one of {LABEL_SOURCES}, not {given!r}")
-        schemes = builtin_schemes()
+        schemes = self.schemes()
         for change in changes:
             scheme = schemes.get(change.task)
             if scheme is None:

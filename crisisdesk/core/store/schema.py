@@ -219,9 +219,18 @@ def _v8_watch_anchor(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE watch_files ADD COLUMN anchor TEXT")
 
 
+def _v9_project_schemes(db: sqlite_utils.Database) -> None:
+    """A project's own label schemes (issue 5), beside the shipped ones: stored in the
+    project so they travel with it. ``classes`` and ``merges`` are JSON, in the shape of
+    ``resources/label_schemes/*.json``."""
+    db.execute(
+        "CREATE TABLE label_schemes (task TEXT PRIMARY KEY, classes TEXT NOT NULL,"
+        " merges TEXT NOT NULL, description TEXT NOT NULL, added_at TEXT NOT NULL)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
-    _v7_sensitive_media, _v8_watch_anchor,
+    _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,7 +7,7 @@ The file is written by the core :class:`~crisisdesk.core.exporters.Exporter` (te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -83,7 +83,9 @@ class ExportDialog(QDialog):
     exported = Signal(list)  # [Path]
 
     def __init__(self, project: Project, parent: QWidget | None = None, *,
-                 jobs: object | None = None) -> None:
+                 jobs: object | None = None, tasks: Sequence[str] | None = None) -> None:
+        """``tasks``: the project's tasks, its own included (the window knows them; the
+        dialog reads no store on the GUI thread); None: the built-in ones."""
         super().__init__(parent)
         self.project, self.jobs = project, jobs  # jobs: a JobsPanel to list the export in
         self.runner: JobRunner | None = None
@@ -95,7 +97,7 @@ class ExportDialog(QDialog):
             self.format.addItem(FORMAT_NAMES.get(fmt, fmt), fmt)
         self.task = QComboBox()
         self.task.addItem("All tasks", ALL_TASKS)
-        for task in builtin_schemes():
+        for task in tasks or builtin_schemes():
             self.task.addItem(task, task)
         self.only_corrected = QCheckBox("Only items with a label given by a person")
         self.hash_authors = QCheckBox("Replace author handles by a salted hash")

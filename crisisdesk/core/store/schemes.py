@@ -1,0 +1,67 @@
+"""A project's label schemes: the shipped ones plus those the project added.
+
+A project's own schemes live in its database (table ``label_schemes``), so they travel
+with the project. They are read once per connection and kept until ``add_scheme``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from crisisdesk.core.schemes import LabelScheme, SchemeError, builtin_schemes
+from crisisdesk.core.store.db import StoreBase, utc_now
+
+
+class SchemesMixin(StoreBase):
+    """The tasks of a project and their label schemes."""
+
+    _schemes: dict[str, LabelScheme] | None = None
+
+    def schemes(self) -> dict[str, LabelScheme]:
+        """The built-in schemes, then the project's own (in the order added), by task."""
+        if self._schemes is None:
+            schemes = dict(builtin_schemes())
+            for row in self._all("SELECT task, classes, merges, description"
+                                 " FROM label_schemes ORDER BY added_at, task"):
+                schemes[row["task"]] = LabelScheme(
+                    row["task"], tuple(json.loads(row["classes"])),
+                    json.loads(row["merges"]), row["description"])
+            self._schemes = schemes
+        return dict(self._schemes)
+
+    def project_schemes(self) -> dict[str, LabelScheme]:
+        """The schemes this project added (not the built-in ones), by task."""
+        builtin = builtin_schemes()
+        return {task: s for task, s in self.schemes().items() if task not in builtin}
+
+    def add_scheme(self, scheme: LabelScheme) -> bool:
+        """Add a project scheme (checked by ``schemes.scheme_from_json``); return False
+        when the project has it already, as it is.
+
+        Raises SchemeError for a built-in task (the shipped heads and zero-shot prompts
+        are for its classes), and for other classes of a task the journal has labels of
+        (they would be of classes the scheme no longer has, or in another order than the
+        trained heads'). Otherwise a changed scheme (its merges, its description, or the
+        classes of a task without labels) replaces the old.
+        """
+        if scheme.task in builtin_schemes():
+            raise SchemeError(f"task {scheme.task!r} is built in; a project cannot "
+                              "redefine it (give the scheme another task name)")
+        with self.transaction():
+            self._schemes = None  # under the write lock: what another process added too
+            old = self.schemes().get(scheme.task)
+            if old == scheme:
+                return False
+            if old is not None and old.classes != scheme.classes and self._scalar(
+                    "SELECT 1 FROM labels WHERE task = ? LIMIT 1", [scheme.task]):
+                raise SchemeError(
+                    f"task {scheme.task!r} has labels already: its scheme cannot change "
+                    "(the journal would hold labels of classes no longer there); add the "
+                    "new scheme under another task name")
+            self.conn.execute(
+                "INSERT OR REPLACE INTO label_schemes (task, classes, merges, description,"
+                " added_at) VALUES (?, ?, ?, ?, ?)",
+                [scheme.task, json.dumps(list(scheme.classes)), json.dumps(scheme.merges),
+                 scheme.description, utc_now()])
+            self._schemes = None
+        return True

@@ -181,3 +181,26 @@ def test_a_reimport_whose_images_are_not_under_images_root_says_how_many(proj, t
     assert message.startswith(f"7 images not found under {empty}")
     assert all(name in message for name in names[:5])
     assert names[5] not in message and "2 more" in message
+
+
+def test_a_re_import_never_replaces_an_analysts_correction(tmp_path: Path) -> None:
+    """The source changed its label for a post an analyst corrected: the correction
+    stays (reported, with both labels); an uncorrected post takes the source's new one."""
+    source = write_csv(tmp_path / "src" / "posts.csv", ["id", "text", "damage"], [
+        ["1", "roof gone", "severe_damage"], ["2", "bridge down", "severe_damage"]])
+    project = Project.open(tmp_path / "p", create=True)
+    run_import(project, [source], source="feed")
+    with project.open_store() as store:
+        one, two = items(store, "feed", "1")[0].id, items(store, "feed", "2")[0].id
+        store.add_labels([LabelChange(one, "damage", "little_or_no_damage")],
+                         annotator="alice")
+    write_csv(source, ["id", "text", "damage"], [
+        ["1", "roof gone", "mild_damage"], ["2", "bridge down", "mild_damage"]])
+    job = run_import(project, [source], source="feed")
+    with project.open_store() as store:
+        assert store.current_label(one, "damage").label == "little_or_no_damage"
+        assert store.current_label(one, "damage").source == "human"
+        assert store.current_label(two, "damage").label == "mild_damage"
+    kept = [p.message for p in job.report.problems if "kept" in p.message]
+    assert len(kept) == 1 and "'mild_damage'" in kept[0] and "little_or_no_damage" in kept[0]
+    assert "alice" in kept[0]

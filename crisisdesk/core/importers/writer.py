@@ -214,17 +214,33 @@ class RecordWriter:
                 self.report.add(record.where, f"unknown split {ref.split!r}; split ignored",
                                 "warning")
             given = self._provenance(record.where, ref)
+            source = given.get("source") or "import"
             for item in targets:
                 if split and self.store.set_split(item, ref.task, split):
                     self.report.splits_added += 1
-                if not self.store.has_label_row(item, ref.task, label,
-                                                given.get("source") or "import",
-                                                given.get("annotator")):
-                    changes.append(LabelChange(item, ref.task, label, **given))
+                if self.store.has_label_row(item, ref.task, label, source,
+                                            given.get("annotator")):
+                    continue
+                if source == "import" and self._corrected(record, item, ref.task, label):
+                    continue
+                changes.append(LabelChange(item, ref.task, label, **given))
         if changes:
             self.store.add_labels(changes, annotator=self.source, source="import",
                                   skip_unchanged=False)
             self.report.labels_added += len(changes)
+
+    def _corrected(self, record: PostRecord, item: int, task: str, label: str) -> bool:
+        """Whether an analyst gave (item, task) its label now, another than ``label``:
+        a source that changed its mind (a re-import of an updated file) must not undo a
+        correction without a word. Reported, with both labels, when so."""
+        last = self.store.last_label_row(item, task)
+        if last is None or last[1] != "human" or last[0] == label:
+            return False
+        given = "cleared its label" if last[0] is None else f"labelled it {last[0]!r}"
+        self.report.add(record.where, f"post {record.post_id}: the source's {task} label "
+                        f"{label!r} not taken: an analyst ({last[2]}) {given}, which is "
+                        "kept", "warning")
+        return True
 
     def _provenance(self, where: Where, ref: LabelRef) -> dict[str, str]:
         """Who gave a label and when, as the source says (an export of another project):

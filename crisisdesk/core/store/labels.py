@@ -127,6 +127,13 @@ class LabelsMixin(SchemesMixin):
             params.append(annotator)
         return self._one(sql + " LIMIT 1", params) is not None
 
+    def last_label_row(self, item: int, task: str) -> tuple[str | None, str, str] | None:
+        """The journal's latest row for (item, task): (label, source, annotator), the
+        label None where it was cleared; None when the journal has none."""
+        row = self._one("SELECT label, source, annotator FROM labels WHERE item = ? AND"
+                        " task = ? ORDER BY id DESC LIMIT 1", [item, task])
+        return None if row is None else (row["label"], row["source"], row["annotator"])
+
     def current_label(self, item: int, task: str) -> CurrentLabel | None:
         """The label (item, task) has now, or None when unlabelled."""
         row = self._one(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from import_helpers import make_image, run_import, write_csv
+from old_schema import as_schema
 
 from crisisdesk.core.captions.base import CaptionError, CaptionRequest, CaptionResult
 from crisisdesk.core.captions.degenerate import caption_flag
@@ -299,8 +300,7 @@ def test_caption_flags(caption: str, flag: str | None) -> None:
 def test_captions_of_an_older_schema_survive_the_migration(tmp_path: Path,
                                                            monkeypatch) -> None:
     with monkeypatch.context() as patch:  # a project written before flags existed
-        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
-        patch.setattr(schema, "SCHEMA_VERSION", 2)
+        as_schema(patch, 2)
         project = _project(tmp_path)
         with project.open_store() as store:
             sha, text = store.conn.execute(

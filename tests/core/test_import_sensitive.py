@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from import_helpers import errors, make_image, media_rows, post_row, run_import, write_csv
+from old_schema import as_schema
 from test_import_collectors import (
     build_bluesky_feed,
     build_bluesky_search,
@@ -141,12 +142,10 @@ def test_jsonl_sensitive_booleans_and_alt_text_lists(proj, tmp_path):
 
 
 def test_an_older_project_gains_the_columns_and_keeps_its_posts(tmp_path, monkeypatch):
-    from crisisdesk.core.store import schema
 
     path = tmp_path / "old.sqlite"
     with monkeypatch.context() as patch:  # a project as schema 6 wrote it
-        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
-        patch.setattr(schema, "SCHEMA_VERSION", 6)
+        as_schema(patch, 6)
         with Store(path) as old:
             old.ensure_source("src", "csv", "/data/src.csv")
             post = old.insert_post("src", "1", text="before")
@@ -170,10 +169,8 @@ def test_an_older_project_gains_the_columns_and_keeps_its_posts(tmp_path, monkey
 def test_posts_without_the_new_fields_write_into_an_older_store(tmp_path: Path, monkeypatch):
     # The columns are named only when set: an import into a store at schema 6 (the
     # migration tests' shape) still works for posts that do not say.
-    from crisisdesk.core.store import schema
 
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 6)
+    as_schema(monkeypatch, 6)
     project = Project.open(tmp_path / "p6", create=True)
     with project.open_store() as store:
         store.ensure_source("s", "csv", "x")

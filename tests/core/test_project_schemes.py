@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from old_schema import as_schema
 
 from crisisdesk.cli import main
 from crisisdesk.core.exporters import Exporter
@@ -21,7 +22,6 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import (
     LabelScheme,
     SchemeError,
-    builtin_schemes,
     scheme_from_json,
 )
 from crisisdesk.core.store import SCHEMA_VERSION, LabelChange, Store
@@ -121,13 +121,10 @@ def test_the_journal_refuses_a_class_outside_the_project_scheme(project: Project
 
 def test_the_migration_to_project_schemes_keeps_the_data(tmp_path: Path,
                                                          monkeypatch) -> None:
-    from crisisdesk.core.store import schema
 
     path = tmp_path / "old.sqlite"
     with monkeypatch.context() as patch:  # a project as the version before wrote it
-        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:SCHEMA_VERSION - 1])
-        patch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION - 1)
-        patch.setattr(Store, "schemes", lambda self: builtin_schemes())  # as it knew
+        as_schema(patch, SCHEMA_VERSION - 1)
         with Store(path) as old:
             old.ensure_source("src", "csv", "/data/src.csv")
             post = old.insert_post("src", "1", text="a flood")

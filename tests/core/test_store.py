@@ -6,9 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from old_schema import as_schema
 
 from crisisdesk.core.project import Project, ProjectError
-from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import SCHEMA_VERSION, LabelChange, Store
 
 
@@ -74,14 +74,10 @@ def test_migrations_run_forward_from_an_older_version(project: Project, monkeypa
 
 def test_a_version_1_project_is_migrated_and_keeps_its_data(tmp_path: Path,
                                                             monkeypatch) -> None:
-    from crisisdesk.core.store import schema
 
     path = tmp_path / "old.sqlite"
     with monkeypatch.context() as patch:  # a project as the first release wrote it
-        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
-        patch.setattr(schema, "SCHEMA_VERSION", 1)
-        # That release knew the built-in tasks only (no label_schemes table yet).
-        patch.setattr(Store, "schemes", lambda self: builtin_schemes())
+        as_schema(patch, 1)
         with Store(path) as old:
             (item,) = _post_with_items(old)
             old.add_labels([LabelChange(item, "damage", "mild_damage")], annotator="ana")
@@ -104,8 +100,7 @@ def test_two_connections_opening_an_old_project_at_once_migrate_it_once(
 
     path = tmp_path / "old.sqlite"
     with monkeypatch.context() as patch:
-        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
-        patch.setattr(schema, "SCHEMA_VERSION", 1)
+        as_schema(patch, 1)
         Store(path).close()
     read_version = schema.schema_version
     looks: list[int] = []

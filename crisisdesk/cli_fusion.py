@@ -54,6 +54,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "scored" in seed:
             line += f"; {report.scored_split}: {_figures(seed['scored'])}"
         print(line)
+    if not report.sizes.get(report.scored_split):
+        # Else the summary's "test 0 items" is the only sign that no figure came out.
+        tuned = " (dev early-stopped and calibrated this head)" if job.val_from == "dev" \
+            else ""
+        print(f"  no labelled {report.scored_split} items, so nothing was scored{tuned}; "
+              f"import or label a {report.scored_split} split"
+              + (", or train with --val-from train to score on dev"
+                 if job.val_from == "dev" else ""))
     if report.summary and len(report.seeds) > 1:  # one seed: its own line has them
         summary = ", ".join(f"{k.replace('_', ' ')} {v['mean']:.1%} ± {v['std']:.1%}"
                             for k, v in report.summary.items())
@@ -103,6 +111,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         with Project.open(args.project).open_store() as store:
             report = evaluate(store, args.task, args.split)
+            report["optimistic"] = _optimistic(store.active_model_version(args.task),
+                                               args.split)
     except (ProjectError, EmbeddingsMissing, NoModel, CheckpointError, EncoderError,
             ValueError, KeyError) as exc:  # a broken checkpoint, a zero-shot model gone
         return _fail(exc.args[0] if exc.args else str(exc))
@@ -113,12 +123,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
           f"{report['model_version']}): {_figures(report)}; ECE {report['ece']:.3f}")
     if report["unseen"]:
         print(f"  {plural(report['unseen'], 'item')} could not be scored (no embedding)")
+    if report["optimistic"]:
+        print(f"  optimistic: {report['optimistic']}")
     width = max(len(c) for c in report["per_class"])
     print(f"  {'class':{width}}  precision  recall     f1  support")
     for cls, row in report["per_class"].items():
         print(f"  {cls:{width}}  {row['precision']:9.1%}  {row['recall']:6.1%}  "
               f"{row['f1']:5.1%}  {row['support']:7d}")
     return OK
+
+
+def _optimistic(version: dict | None, split: str) -> str | None:
+    """Why a version's figures on ``split`` flatter it (None when they do not): the split
+    early-stopped and calibrated its training (``--val-from dev``, while ``eval`` scores
+    dev by default), or its seed was picked on it (the shipped heads)."""
+    sidecar = (version or {}).get("config") or {}
+    metrics = sidecar.get("metrics") or {}
+    if sidecar.get("val_from") == "dev" and split == "dev":
+        return ("this head early-stopped and was calibrated on dev; its unbiased figures "
+                "are on test (crisisdesk eval PROJECT --split test)")
+    if metrics.get("seed_picked_on") == "scored" and metrics.get("scored_split") == split:
+        return (f"this head's seed was picked on its {split} figures; the mean of its "
+                "seeds (its sidecar's metrics) is the fair figure")
+    return None
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ import numpy as np
 from crisisdesk.core.fusion.data import NotEnoughLabels
 from crisisdesk.core.fusion.metrics import classification_report
 from crisisdesk.core.fusion.predict import NoModel, PredictJob, predictor_for, resolve_version
-from crisisdesk.core.fusion.train import Recipe
+from crisisdesk.core.fusion.train import Recipe, TrainingDiverged
 from crisisdesk.core.fusion.training import TrainJob, default_variant
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -157,9 +157,10 @@ class RetrainJob:
                             for step in steps:
                                 yield Progress(number * 100 + int(90 * step.fraction),
                                                total, f"{task}: {step.message}", step.device)
-                    except NotEnoughLabels as exc:
+                    except (NotEnoughLabels, TrainingDiverged) as exc:
                         # Enough labels, but none that can train (all in dev, or no
-                        # image for a fusion head): skip with the reason, go on.
+                        # image for a fusion head), or a recipe whose weights blew up:
+                        # skip with the reason, go on with the other tasks.
                         entry.skipped = str(exc)
                     else:
                         self._compare(store, entry, train.report.model_version)

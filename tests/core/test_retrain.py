@@ -195,3 +195,18 @@ def test_cancelling_a_retrain_switches_nothing(tmp_path) -> None:
 def test_unknown_tasks_are_refused(tmp_path, task) -> None:
     with pytest.raises(KeyError, match="known tasks"):
         RetrainJob(Project.open(tmp_path / "p", create=True), [task])
+
+
+def test_a_task_whose_training_diverges_is_skipped_with_the_reason(tmp_path) -> None:
+    """A recipe whose weights blow up (an absurd learning rate) skips the task with the
+    reason, as too few labels do; the retrain itself ends, not fails."""
+    project = _project(tmp_path, n=120)
+    job = RetrainJob(project, ["damage"], image_encoder="img-enc", text_encoder="txt-enc",
+                     recipe=Recipe(optimizer="sgd", lr=1e12, max_epochs=3, patience=1))
+    list(job.run())
+    entry = job.report.tasks["damage"]
+    assert entry.candidate is None
+    assert "training diverged" in entry.skipped
+    with project.open_store() as store:
+        (state,) = store.conn.execute("SELECT state FROM jobs WHERE kind = 'retrain'").fetchone()
+    assert state == "done"

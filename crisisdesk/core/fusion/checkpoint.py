@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crisisdesk.core.files import file_sha256
+from crisisdesk.core.fusion.variants import VARIANTS
 
 if TYPE_CHECKING:
     from torch import nn
@@ -38,6 +39,8 @@ REQUIRED_KEYS = ("config", "task", "classes", "image_encoder", "text_encoder", "
                  "text_dim", "text_source", "training_data_hash", "metrics", "temperature")
 #: Keys :func:`save_head` adds; a sidecar read back must have all of both.
 WRITTEN_KEYS = ("format", "created_at", "weights_sha256")
+#: The other kind of embedding than each.
+OTHER = {"image": "text", "text": "image"}
 
 
 class CheckpointError(Exception):
@@ -124,6 +127,8 @@ def validate_sidecar(sidecar: Any, *, written: bool = True, where: str = "sideca
         fail("classes must be a non-empty list of class names")
     if len(set(classes)) != len(classes):
         fail(f"classes repeat: {classes}")
+    if "n_classes" in config and not _is_int(config["n_classes"]):
+        fail(f"config n_classes must be an integer, not {config['n_classes']!r}")
     if "n_classes" in config and config["n_classes"] != len(classes):
         fail(f"config has {config['n_classes']} classes but the sidecar lists "
              f"{len(classes)}: {classes}")
@@ -138,6 +143,12 @@ def validate_sidecar(sidecar: Any, *, written: bool = True, where: str = "sideca
         configured = config.get(f"{kind}_dim")
         if dim is not None and configured is not None and configured != dim:
             fail(f"{kind}_dim {dim} disagrees with the config's {kind}_dim {configured}")
+        # A fusion head's variant says which embeddings it reads: without their encoder
+        # predict would feed it placeholder vectors and fail on their shape
+        # (every variant but the other modality's one-modality head, as in FusionHead).
+        variant = config.get("variant")
+        if encoder is None and variant in VARIANTS and variant != f"{OTHER[kind]}_only":
+            fail(f"a {variant} head reads {kind} embeddings, but {kind}_encoder is null")
     if sidecar["text_source"] is not None and not isinstance(sidecar["text_source"], str):
         fail("text_source must be a string (e.g. 'tweet' or 'tweet+caption:<captioner>')")
     if not isinstance(sidecar["training_data_hash"], str):
@@ -270,6 +281,13 @@ def load_head(path: Path | str, *, build: Callable[[dict[str, Any]], nn.Module] 
         state = load_file(str(weights), device=device)
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({exc})") from exc
+    # NaN weights would load and "predict" the first class for every item, silently.
+    broken = [key for key, value in state.items()
+              if value.is_floating_point() and not bool(value.isfinite().all())]
+    if broken:
+        raise CheckpointError(f"{weights}: the weights hold NaN or infinite values "
+                              f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''})"
+                              "; train the head again")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:  # missing / unexpected keys, size mismatches

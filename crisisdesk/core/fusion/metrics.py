@@ -182,7 +182,9 @@ def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int] | np.nda
 def _nll_slope(beta: float, logits: np.ndarray, target: np.ndarray) -> float:
     """d/d(beta) of the mean NLL of softmax(beta * logits): E_p[z] - z_true, averaged."""
     p = _softmax(beta * logits)
-    return float(((p * logits).sum(axis=1) - target).mean())
+    # As sum_j p_j (z_j - z_true), not E_p[z] - z_true: when p is nearly one-hot on the
+    # true class the difference of the two large terms rounds to 0 and reads as "flat".
+    return float((p * (logits - target[:, None])).sum(axis=1).mean())
 
 
 def fit_temperature(logits: np.ndarray, y_true: Sequence[int] | np.ndarray) -> float:

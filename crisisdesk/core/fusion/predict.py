@@ -348,9 +348,9 @@ def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
         expected_calibration_error,
     )
 
+    scheme = scheme_for(task, store.schemes())  # an unknown task said as such, first
     version = resolve_version(store, task)
     predict = predictor_for(store, task, version)
-    scheme = scheme_for(task, store.schemes())
     rows = [(item, label) for item, label, item_split in store.labelled_items(task)
             if item_split == split and label in scheme.classes]
     if not rows:

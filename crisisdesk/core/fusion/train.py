@@ -13,6 +13,7 @@ slices), so there is no per-item Python work.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ from crisisdesk.core.fusion.model import FusionConfig, FusionHead
 OPTIMIZERS = ("sgd", "adamw")
 #: The validation figure that picks the best epoch and that patience waits on.
 SELECT = ("loss", "macro_f1")
+
+
+class TrainingDiverged(ValueError):
+    """No epoch gave a finite validation loss (the weights blew up to NaN or infinity):
+    the message says so and what to change. A ValueError, so callers that refuse bad
+    options still catch it."""
 
 
 @dataclass
@@ -159,7 +166,9 @@ def fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors,
     once ``recipe.patience`` epochs brought no better one. ``on_epoch`` is called after
     each epoch with its log; returning False cancels the training, which then returns
     the best model so far. The validation loss uses the training criterion
-    (class-weighted when the recipe asks for it) without label smoothing.
+    (class-weighted when the recipe asks for it) without label smoothing. An epoch whose
+    validation loss is not finite is never the best; raises TrainingDiverged when no
+    epoch had a finite one (rather than return the untrained weights).
     """
     fitting = iter_fit(config, recipe, train, val)
     try:
@@ -218,7 +227,9 @@ def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors
         log = EpochLog(epoch, train_loss, val_loss, accuracy, time.perf_counter() - start, f1)
         history.append(log)
         score = val_loss if recipe.select == "loss" else -f1
-        if score < best_score:
+        # An epoch whose validation loss is NaN or infinite has broken weights: never the
+        # best, whatever its macro F1 (argmax of NaN logits still "predicts" a class).
+        if math.isfinite(val_loss) and score < best_score:
             best_score, best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())
         if (yield log) is False:
@@ -227,6 +238,12 @@ def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors
         if epoch - best_epoch >= recipe.patience and epoch < recipe.max_epochs:
             stopped_early = True
             break
+    if best_epoch == 0 and not cancelled:
+        # Else the untrained initial weights would come back as the "best" model.
+        raise TrainingDiverged(
+            f"training diverged: the validation loss was not a finite number in any of the "
+            f"{len(history)} epochs (last training loss {history[-1].train_loss}); lower "
+            f"the learning rate (--lr, now {recipe.lr:g}) and train again")
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(model, best_epoch, len(history), stopped_early, history, cancelled)

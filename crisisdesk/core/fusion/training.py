@@ -253,11 +253,13 @@ class TrainJob:
         val_logits = predict_logits(result.model, tensors.subset(val))
         val_labels = tensors.labels[val].numpy()
         temperature = fit_temperature(val_logits.numpy(), val_labels)
+        # The figures of the epoch whose weights were kept (with select "macro_f1" not
+        # the epoch of the lowest loss); iter_fit refuses a run without such an epoch.
+        kept = result.history[result.best_epoch - 1]
         figures: dict[str, Any] = {
             "seed": seed, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early,
-            "val_loss": min(log.val_loss for log in result.history),
-            "val_macro_f1": result.history[max(result.best_epoch, 1) - 1].val_macro_f1,
+            "val_loss": kept.val_loss, "val_macro_f1": kept.val_macro_f1,
             "temperature": temperature,
             "ece_validation_before": expected_calibration_error(
                 probabilities(val_logits, 1.0), val_labels),

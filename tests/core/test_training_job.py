@@ -437,3 +437,15 @@ def test_a_training_leaves_no_reservation_behind(tmp_path) -> None:
     list(job.run())
     names = sorted(p.name for p in project.folder("models").iterdir())
     assert names == [f"{job.report.model_name}.json", f"{job.report.model_name}.safetensors"]
+
+
+def test_an_encoder_the_project_has_no_embeddings_of_is_named_with_those_it_has(
+        tmp_path, capsys) -> None:
+    """A typo in --text-encoder: said as such, with the encoders the project has, not as
+    "N texts have no embedding yet; run embed" (which would fail on an unknown model)."""
+    project = _project(tmp_path)
+    code = main(["train", str(project.root), "--task", "damage", "--text-encoder", "txt-enk"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no text embeddings of 'txt-enk'" in err
+    assert "txt-enc" in err

@@ -23,6 +23,7 @@ import torch
 
 from crisisdesk.core.fusion.checkpoint import checkpoint_paths, save_head
 from crisisdesk.core.fusion.data import (
+    EmbeddingsMissing,
     NotEnoughLabels,
     TaskData,
     ensure_splits,
@@ -135,6 +136,22 @@ def release_version_name(folder: Path, name: str) -> None:
     (folder / f"{name}{RESERVED_SUFFIX}").unlink(missing_ok=True)
 
 
+def _check_encoders_known(store: Store, image_encoder: str | None,
+                          text_encoder: str | None) -> None:
+    """EmbeddingsMissing when the project holds no embedding at all of an encoder asked
+    for (a typo, or one never run here), naming those it has: "N items lack one; run
+    embed" would send the analyst to embed with a model that may not exist."""
+    counts = store.embedding_counts()
+    for kind, encoder in (("image", image_encoder), ("text", text_encoder)):
+        if encoder and not counts.get(encoder, {}).get(kind):
+            have = [name for name, kinds in counts.items() if kinds.get(kind)]
+            raise EmbeddingsMissing(
+                f"this project has no {kind} embeddings of {encoder!r} (it has "
+                f"{', '.join(repr(n) for n in have) if have else 'none'}); embed them "
+                f"first (crisisdesk embed PROJECT --encoder {encoder} --kind {kind}) or "
+                "name one it has")
+
+
 def _no_images(store: Store, data: TaskData, encoder: str | None) -> str:
     """Why a head that reads images cannot train: no labelled item has a usable image
     (e.g. CrisisMMD imported without --images-root). Without this refusal the head's
@@ -198,6 +215,7 @@ class TrainJob:
 
     def _run(self) -> Iterator[Progress]:
         with self.project.open_store() as store:
+            _check_encoders_known(store, self.image_encoder, self.text_encoder)
             data = task_data(store, self.task, image_encoder=self.image_encoder,
                              text_encoder=self.text_encoder)
             if self.variant != "text_only" and not bool(data.tensors.image_present.any()):

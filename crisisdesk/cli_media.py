@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,14 +18,18 @@ if TYPE_CHECKING:
 
 def _limits(args: argparse.Namespace | None = None) -> FetchLimits:
     """Fetch limits from the command's options (defaults without them)."""
+    from crisisdesk.core.imaging import ImageLimits
     from crisisdesk.core.media_fetch import FetchLimits
 
     if args is None:
         return FetchLimits()
     mb = 1024 * 1024
+    max_file = int(args.max_file_mb * mb)
+    # The image check after the download has its own size limit: --max-file-mb is it too
+    # (a larger file allowed used to be downloaded whole, then refused at 50 MB).
     return FetchLimits(concurrency=args.concurrency, timeout=args.timeout,
-                       max_file_bytes=int(args.max_file_mb * mb),
-                       max_total_bytes=int(args.max_total_mb * mb))
+                       max_file_bytes=max_file, max_total_bytes=int(args.max_total_mb * mb),
+                       image_limits=ImageLimits(max_bytes=max_file))
 
 
 def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int:
@@ -68,10 +73,11 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
 def cmd_media_fetch(args: argparse.Namespace) -> int:
     from crisisdesk.core.project import Project, ProjectError
 
-    if args.concurrency < 1 or args.timeout <= 0 or args.max_file_mb <= 0 \
-            or args.max_total_mb <= 0:
+    # isfinite: nan passes a "<= 0" test, and nan or inf megabytes are no byte count.
+    if args.concurrency < 1 or not all(math.isfinite(v) and v > 0 for v in (
+            args.timeout, args.max_file_mb, args.max_total_mb)):
         return _fail("--concurrency, --timeout, --max-file-mb and --max-total-mb must be "
-                     "more than 0")
+                     "finite numbers more than 0")
     try:
         project = Project.open(args.project)
     except ProjectError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import ssl
 import tempfile
 import threading
 import time
@@ -27,12 +28,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from PIL import Image
 
 from crisisdesk import __version__
 from crisisdesk.core.files import new_report_path, write_json_atomic
+from crisisdesk.core.http_get import Deadline, FetchError, opener, request_url
 from crisisdesk.core.imaging import MAX_IMAGE_BYTES, ImageFacts, ImageLimits, inspect_image
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
@@ -43,8 +44,6 @@ from crisisdesk.core.store.posts import RemoteMedia
 from crisisdesk.core.words import plural
 
 CHUNK = 64 * 1024
-# Kept as they are when a URL is made ASCII: reserved characters and existing escapes.
-URL_SAFE = "/%:@!$&'()*+,;=?~"
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp",
             "TIFF": ".tif"}
 
@@ -59,14 +58,6 @@ class FetchLimits:
     max_file_bytes: int = MAX_IMAGE_BYTES
     max_total_bytes: int = 5 * 1024 ** 3  # downloaded by one run
     image_limits: ImageLimits = ImageLimits()
-
-
-class FetchError(Exception):
-    """A URL that gave no usable image; ``status`` is what the media becomes."""
-
-    def __init__(self, reason: str, status: str = "remote") -> None:
-        super().__init__(reason)
-        self.reason, self.status = reason, status
 
 
 class _Budget:
@@ -98,36 +89,9 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    """An opener for http and https only (redirects to file: or ftp: fail)."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(),
-                    urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
-                    urllib.request.HTTPDefaultErrorHandler(),
-                    urllib.request.HTTPRedirectHandler(),
-                    urllib.request.HTTPErrorProcessor()):
-        opener.add_handler(handler)
-    return opener
-
-
 def _looks_like_html(head: bytes) -> bool:
     start = head[:512].lstrip().lower()
     return start.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in start
-
-
-def request_url(url: str) -> str:
-    """The URL as sent: non-ASCII letters and spaces in its path and query
-    percent-encoded as UTF-8, as browsers do (the host is left to IDNA); raises
-    FetchError (unreadable) for what is no http(s) URL."""
-    try:
-        parts = urlsplit(url.strip())
-        if parts.scheme.lower() not in ("http", "https"):
-            raise FetchError("only http and https URLs are fetched", "unreadable")
-        return urlunsplit(parts._replace(path=quote(parts.path, safe=URL_SAFE),
-                                         query=quote(parts.query, safe=URL_SAFE),
-                                         fragment=""))
-    except ValueError as exc:  # a bad IPv6 host, text that is no Unicode (UnicodeError)
-        raise FetchError(f"not a valid URL: {exc}", "unreadable") from None
 
 
 def fetch_one(url: str, folder: Path, limits: FetchLimits, budget: _Budget) -> Fetched:
@@ -177,11 +141,29 @@ def _store_once(tmp: Path, final: Path) -> bool:
 def _download(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget
               ) -> tuple[str, str]:
     """Stream ``url`` into ``out``, within the limits; (sha256, content type)."""
+    deadline = Deadline(limits.max_seconds)
+    too_long = f"took longer than {limits.max_seconds:g} s"
+    try:
+        result = _stream(url, out, limits, budget, deadline)
+    except FetchError:
+        if deadline.expired:  # whatever the cut connection looked like
+            raise FetchError(too_long) from None
+        raise
+    finally:
+        deadline.timer.cancel()
+    if deadline.expired:  # cut after the last bytes: maybe not the whole file
+        raise FetchError(too_long)
+    return result
+
+
+def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
+            deadline: Deadline) -> tuple[str, str]:
+    """The body of :func:`_download`, its connections watched by ``deadline``."""
     request = urllib.request.Request(url, headers={
         "User-Agent": f"crisisdesk/{__version__}", "Accept": "image/*"})
     digest, size, started = hashlib.sha256(), 0, time.monotonic()
     try:
-        with _opener().open(request, timeout=limits.timeout) as response:
+        with opener(deadline).open(request, timeout=limits.timeout) as response:
             content_type = response.headers.get_content_type()
             if not content_type.startswith("image/"):
                 raise FetchError(f"served as {content_type}, not as an image",
@@ -210,7 +192,8 @@ def _download(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget
         raise FetchError(f"cannot connect: {exc.reason}") from None
     except TimeoutError:
         raise FetchError(f"timed out after {limits.timeout:g} s") from None
-    except (http.client.HTTPException, ConnectionError) as exc:
+    # ssl.SSLError: a TLS record failing its check mid-body (no ConnectionError).
+    except (http.client.HTTPException, ConnectionError, ssl.SSLError) as exc:
         raise FetchError(f"connection failed: {type(exc).__name__}: {exc}") from None
     if declared and declared.isdigit() and size < int(declared):
         # http.client ends the body quietly when the connection drops: a network

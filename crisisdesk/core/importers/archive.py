@@ -2,8 +2,10 @@
 
 Extracted files land in the project's ``media/<source>/`` folder, so the images the
 store points at outlive the import. Entries that would leave that folder (``../``,
-absolute paths, drive letters), symlinks, oversized or over-compressed entries are
-skipped with a report line; an archive with too many entries is refused whole.
+absolute paths, drive letters), symlinks, oversized or over-compressed entries, and
+encrypted or damaged ones are skipped with a report line; an archive with too many
+entries, or one zipfile cannot list, is refused whole. A zip inside is unpacked as a file
+and named in the report (its posts are not imported).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -52,8 +55,12 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
     where = Where(str(archive))
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        return None, [Problem(where, f"not a readable zip archive: {exc}")]
+    # Also what zipfile cannot list: a newer zip version (NotImplementedError), an entry
+    # name marked UTF-8 that is not (UnicodeDecodeError, a ValueError).
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        reason = "an entry's name is marked UTF-8 but is not valid UTF-8" if isinstance(
+            exc, UnicodeDecodeError) else str(exc)
+        return None, [Problem(where, f"not a readable zip archive: {reason}")]
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.max_entries:
@@ -88,6 +95,10 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                 problems.append(Problem(entry, f"entry too large ({info.file_size / 2**20:.0f}"
                                         " MB unpacked); skipped"))
                 continue
+            if info.flag_bits & 0x1:
+                problems.append(Problem(entry, "encrypted (password-protected) entry; "
+                                        "skipped"))
+                continue
             if info.compress_size and info.file_size > 1024 * 1024 and \
                     info.file_size / info.compress_size > limits.max_ratio:
                 problems.append(Problem(entry, "compression ratio "
@@ -107,10 +118,18 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                             raise ValueError("entry is larger than its header says")
                         out.write(chunk)
                 tmp.replace(target)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            # zlib.error: damaged compressed data; NotImplementedError: a compression
+            # method zipfile lacks (Deflate64, which Windows writes for large files).
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error,
+                    NotImplementedError) as exc:
                 with contextlib.suppress(OSError):  # no folder to hold it, maybe
                     tmp.unlink(missing_ok=True)
                 problems.append(Problem(entry, f"cannot extract: {exc}; skipped"))
+                continue
+            if rel.suffix.lower() == ".zip":
+                problems.append(Problem(entry, "an archive inside the archive is not "
+                                        f"imported; it is unpacked to {target}: import "
+                                        "that file by itself", "warning"))
     children = [c for c in dest.iterdir() if not c.name.startswith(".")]
     if len(children) == 1 and children[0].is_dir():
         return children[0], problems

@@ -126,3 +126,24 @@ def test_a_zip_inside_the_archive_is_named_in_the_report(proj, tmp_path):
     assert unpacked.read_bytes() == inner.read_bytes()
     with proj.open_store() as store:
         assert_good_post(store, "outer")
+
+
+def test_two_archives_of_one_name_unpack_apart_and_both_import(proj, tmp_path):
+    # Each unpacked into media/<source>/ and the import read everything there: the
+    # second archive's posts were read from the first's manifest ("0 new posts").
+    # Named "fetched" too: the folder media fetching stores its files in.
+    first, second = tmp_path / "a" / "fetched.zip", tmp_path / "b" / "fetched.zip"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    table = write_csv(tmp_path / "posts.csv", ["id", "text"], [["t1", "From the table"]])
+    with zipfile.ZipFile(first, "w") as zf:
+        zf.write(table, "posts.csv")
+    with zipfile.ZipFile(second, "w") as zf:
+        good_entries(zf, tmp_path)
+    run_import(proj, [first])
+    run_import(proj, [second])  # the same source name, "fetched" (a warning says so)
+    with proj.open_store() as store:
+        assert post_row(store, "fetched", "t1") is not None
+        assert_good_post(store, "fetched")
+    unpacked = {p.name for p in (proj.root / "media").rglob("*") if p.is_file()}
+    assert {"posts.csv", "good.jpg", "good.txt"} <= unpacked

@@ -1,6 +1,7 @@
 """Zip archives of any importable source, extracted safely into the project.
 
-Extracted files land in the project's ``media/<source>/`` folder, so the images the
+Extracted files land in the project's ``media/<source>/`` folder (another archive of that
+source name gets its own: see ImportJob._archive_folder), so the images the
 store points at outlive the import. Entries that would leave that folder (``../``,
 absolute paths, drive letters), symlinks, oversized or over-compressed entries, and
 encrypted or damaged ones are skipped with a report line; an archive with too many

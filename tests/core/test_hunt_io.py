@@ -130,3 +130,13 @@ def test_the_journal_refuses_a_label_no_scheme_knows(proj: Project, task: str, l
         # A clearing change (label None) and a real class still go in.
         assert store.add_labels([LabelChange(item, "damage", "mild_damage")], annotator="ana")
         assert store.add_labels([LabelChange(item, "damage", None)], annotator="ana")
+
+
+def test_a_header_only_table_is_reported(tmp_path: Path) -> None:
+    """Else the report says "0 new posts" alone, as if its posts were known already."""
+    table = tmp_path / "empty.csv"
+    table.write_text("id,text,damage\n", "utf-8")
+    project = Project.open(tmp_path / "p", create=True)
+    job = run_import(project, [table])
+    assert [(p.severity, p.message) for p in job.report.problems] == [
+        ("warning", "no rows below the header: nothing to import")]

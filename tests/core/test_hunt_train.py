@@ -159,3 +159,9 @@ def test_weights_that_hold_nan_are_refused_naming_the_file(tmp_path: Path) -> No
     with pytest.raises(CheckpointError, match=r"damage-nan\.safetensors: .*NaN or infinite"
                        r".*classifier\.weight"):
         load_head(path)
+
+
+@pytest.mark.parametrize("power", [float("nan"), float("inf"), -0.5])
+def test_a_class_weight_power_that_is_no_usable_number_is_refused(power) -> None:
+    with pytest.raises(ValueError, match="class_weight_power must be a number from 0 up"):
+        Recipe(class_weighted=True, class_weight_power=power)

@@ -61,6 +61,11 @@ class Recipe:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("lr must be positive and weight_decay not negative")
+        # nan passes every comparison (it trained without weights without a word), and a
+        # negative power would weight the frequent classes more.
+        if not (math.isfinite(self.class_weight_power) and self.class_weight_power >= 0):
+            raise ValueError(f"class_weight_power must be a number from 0 up, got "
+                             f"{self.class_weight_power}")
         if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
             raise ValueError("batch_size, max_epochs and patience must be at least 1")
 

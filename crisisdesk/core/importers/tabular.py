@@ -187,7 +187,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     rows = RowReader(str(path), base, columns, labels, defaults,
                      media_index_column(header), schemes)
     yield Expected(max(text.count("\n") - 1, 0))
-    number = 1
+    number, rows_seen = 1, 0
     while True:
         number += 1
         try:
@@ -199,11 +199,15 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
             continue
         if not any(v.strip() for v in values):
             continue
+        rows_seen += 1
         if len(values) != len(header):
             yield Problem(Where(str(path), number),
                           f"row has {len(values)} fields, the header has {len(header)}",
                           "warning")
         yield from rows.parse_row(first_cells(header, values), number)
+    if not rows_seen:  # else "0 new posts" alone, as if every post were known already
+        yield Problem(Where(str(path)), "no rows below the header: nothing to import",
+                      "warning")
 
 
 def _flatten_tasks(obj: dict[str, Any]) -> None:

@@ -6,12 +6,13 @@ Stdlib urllib only, http and https only (a redirect to file: or ftp: fails).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import threading
 import urllib.request
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 # Kept as they are when a URL is made ASCII: reserved characters and existing escapes.
 URL_SAFE = "/%:@!$&'()*+,;=?~"
@@ -84,7 +85,11 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         except FetchError:
             fp.close()
             raise
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(newurl).hostname != urlsplit(req.full_url).hostname:
+            # The credentials of the first URL are for its host only, as browsers do.
+            new.remove_header("Authorization")
+        return new
 
 
 def opener(deadline: Deadline) -> urllib.request.OpenerDirector:
@@ -122,3 +127,28 @@ def request_url(url: str) -> str:
                                          fragment=""))
     except ValueError as exc:  # a bad IPv6 host, text that is no Unicode (UnicodeError)
         raise FetchError(f"not a valid URL: {exc}", "unreadable") from None
+
+
+def credentials(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its ``user:password@`` and the Basic authorisation header that
+    carries them (urllib would look the whole ``user:password@host`` up as a host)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    netloc = parts.netloc.rpartition("@")[2]
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    header = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    return urlunsplit(parts._replace(netloc=netloc)), {"Authorization": header}
+
+
+def shown_url(url: str) -> str:
+    """The URL as reports and the app show it: a password in it as ``***``."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+

@@ -33,7 +33,14 @@ from PIL import Image
 
 from crisisdesk import __version__
 from crisisdesk.core.files import new_report_path, write_json_atomic
-from crisisdesk.core.http_get import Deadline, FetchError, opener, request_url
+from crisisdesk.core.http_get import (
+    Deadline,
+    FetchError,
+    credentials,
+    opener,
+    request_url,
+    shown_url,
+)
 from crisisdesk.core.imaging import MAX_IMAGE_BYTES, ImageFacts, ImageLimits, inspect_image
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
@@ -159,8 +166,9 @@ def _download(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget
 def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
             deadline: Deadline) -> tuple[str, str]:
     """The body of :func:`_download`, its connections watched by ``deadline``."""
+    url, auth = credentials(url)
     request = urllib.request.Request(url, headers={
-        "User-Agent": f"crisisdesk/{__version__}", "Accept": "image/*"})
+        "User-Agent": f"crisisdesk/{__version__}", "Accept": "image/*", **auth})
     digest, size, started = hashlib.sha256(), 0, time.monotonic()
     try:
         with opener(deadline).open(request, timeout=limits.timeout) as response:
@@ -338,8 +346,8 @@ class MediaFetchJob:
                 self.report.fetched += 1
             return
         status = result.status
-        store.set_media_fetch_failed(row.id, status, f"{result.reason} ({row.url})")
+        url = shown_url(row.url)
+        store.set_media_fetch_failed(row.id, status, f"{result.reason} ({url})")
         self.report.failed[status] = self.report.failed.get(status, 0) + 1
         then = "left remote, tried again next run" if status == "remote" else "unreadable"
-        self.report.problems.append(Problem(Where(row.uid), f"{row.url}: {result.reason}; "
-                                                            f"{then}"))
+        self.report.problems.append(Problem(Where(row.uid), f"{url}: {result.reason}; {then}"))

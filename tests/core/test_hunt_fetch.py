@@ -56,6 +56,11 @@ class Handler(BaseHTTPRequestHandler):
             self._trickle_headers()
         elif self.path == "/big.jpg":
             self._send(Handler.big)
+        elif self.path == "/private.jpg":  # ana:s3cret, as a Basic authorisation
+            if self.headers.get("Authorization") == "Basic YW5hOnMzY3JldA==":
+                self._send(PHOTO)
+            else:
+                self._send(b"who are you", 401, "text/plain")
         else:
             self._send(b"not found", 404, "text/plain")
 
@@ -220,3 +225,20 @@ def test_a_limit_that_is_no_finite_number_is_refused(tmp_path, capsys, option, v
     project = tmp_path / "proj"
     assert main(["media", "fetch", str(project), option, value]) == 2
     assert "must be finite numbers more than 0" in capsys.readouterr().err
+
+
+def test_a_password_in_a_url_is_not_written_to_the_report_or_the_store(proj, tmp_path,
+                                                                       server) -> None:
+    # Collectors' URLs are shared files: a credential in one must not land in reports
+    # analysts pass around, nor in the media's reason shown in the app.
+    # The credentials are sent as a Basic authorisation (urllib looked the whole
+    # "ana:s3cret@127.0.0.1" up as a host name: such URLs never worked).
+    import_urls(proj, tmp_path, [f"http://ana:s3cret@{server}/missing.jpg",
+                                 f"http://ana:s3cret@{server}/private.jpg"])
+    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=5, max_seconds=5))
+    list(job.run())
+    (problem,) = job.report.problems
+    assert "HTTP 404" in problem.message
+    assert "s3cret" not in problem.message and "ana:***@" in problem.message
+    assert "s3cret" not in (media(proj, "t0")["reason"] or "")
+    assert media(proj, "t1")["status"] == "ok"

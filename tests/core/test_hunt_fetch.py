@@ -56,6 +56,16 @@ class Handler(BaseHTTPRequestHandler):
             self._trickle_headers()
         elif self.path == "/big.jpg":
             self._send(Handler.big)
+        elif self.path == "/to_localhost":  # the same server under another host name
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{port}/no_credentials.jpg")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/no_credentials.jpg":
+            if self.headers.get("Authorization"):
+                self._send(b"credentials leaked", 400, "text/plain")
+            else:
+                self._send(OTHER)
         elif self.path == "/private.jpg":  # ana:s3cret, as a Basic authorisation
             if self.headers.get("Authorization") == "Basic YW5hOnMzY3JldA==":
                 self._send(PHOTO)
@@ -242,3 +252,13 @@ def test_a_password_in_a_url_is_not_written_to_the_report_or_the_store(proj, tmp
     assert "s3cret" not in problem.message and "ana:***@" in problem.message
     assert "s3cret" not in (media(proj, "t0")["reason"] or "")
     assert media(proj, "t1")["status"] == "ok"
+
+
+def test_credentials_are_not_sent_on_to_a_host_a_url_redirects_to(proj, tmp_path,
+                                                                   server) -> None:
+    import_urls(proj, tmp_path, [f"http://ana:s3cret@{server}/to_localhost"])
+    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=5, max_seconds=5))
+    list(job.run())
+    assert not job.report.problems
+    assert media(proj, "t0")["status"] == "ok"
+

@@ -129,7 +129,7 @@ class DetailPanel(QWidget):
         body_layout.addWidget(_section("Tasks  (Tab: next task · 1-9: label · Enter: accept)"))
         body_layout.addLayout(self.tasks_area)
         body_layout.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
@@ -143,6 +143,12 @@ class DetailPanel(QWidget):
         layout.addWidget(splitter)
         self.setMinimumWidth(360)
         self.clear()
+
+    def key_widgets(self) -> tuple[QWidget, ...]:
+        """The panel and its parts a click gives the focus to: the labelling keys work
+        there too (after a click in a task box, Tab left the panel instead)."""
+        return (self, self.text, self.caption, self.header, self.alt_text, self.image,
+                self.scroll, self.show_image)
 
     # ------------------------------------------------------------------ loading
     def clear(self) -> None:

@@ -63,6 +63,10 @@ class ItemModel(QAbstractListModel):
         self._pages: OrderedDict[int, list[ItemRow]] = OrderedDict()
         self._wanted: OrderedDict[int, None] = OrderedDict()
         self._in_flight: set[int] = set()
+        # Set when labels changed since the pages were read: the queue may have lost
+        # (or reordered) items, so a page read by its offset now would not line up with
+        # the rows held (a labelled item stays listed until the next refresh).
+        self._stale = False
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(10)
@@ -79,6 +83,7 @@ class ItemModel(QAbstractListModel):
         """Show ``queue`` filtered by ``search`` in ``sort`` order (loads in the background)."""
         self.queue, self.search, self.sort = queue, search, sort
         self._generation += 1
+        self._stale = False
         self.beginResetModel()
         self._total = 0
         self._pages.clear()
@@ -113,6 +118,7 @@ class ItemModel(QAbstractListModel):
         """Fetch the size and the pages held again (labels changed, a job ended, another
         window wrote): rows stay where they are unless the queue's size changed."""
         self._generation += 1
+        self._stale = False  # what is read from here on includes every change so far
         self._in_flight.clear()
         generation, project = self._generation, self._project
         queue, search, sort = self.queue, self.search, self.sort
@@ -148,10 +154,15 @@ class ItemModel(QAbstractListModel):
         self.refreshed.emit()
 
     def refresh_items(self, item_ids: Iterable[int]) -> None:
-        """Fetch the rows of these items again (after a label change) where they are held."""
+        """Fetch the rows of these items again (after a label change) where they are held.
+
+        The pages not held are read again only after a refresh: the change may have taken
+        items out of the queue, and the next page read by its offset would then skip as
+        many items (and end short, leaving rows "Loading…" for ever)."""
         ids = set(item_ids)
         if not ids:
             return
+        self._stale = True
         if len(ids) > 4 * PAGE:
             self.refresh()
             return
@@ -244,6 +255,11 @@ class ItemModel(QAbstractListModel):
             self._flush_timer.start()
 
     def _flush(self) -> None:
+        if self._stale and self._wanted:
+            # Labels changed since the pages held were read: read the queue again first
+            # (as F5 does); the rows still wanted are asked for again once it is here.
+            self.refresh()
+            return
         generation, project = self._generation, self._project
         queue, search, sort = self.queue, self.search, self.sort
         while self._wanted and len(self._in_flight) < MAX_IN_FLIGHT:
@@ -265,6 +281,9 @@ class ItemModel(QAbstractListModel):
             if generation != self._generation:
                 return
             self._in_flight.discard(page)
+            if self._stale:  # it may have been read after the change: not in line
+                self.refresh()
+                return
             self._count(rows)
             self._pages[page] = rows
             while len(self._pages) > MAX_PAGES:

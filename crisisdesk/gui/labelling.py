@@ -44,6 +44,10 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 )
 
 
+class ListChanged(Exception):
+    """The queue changed since the list read it: a selection's unread rows are lost."""
+
+
 @dataclass(frozen=True)
 class Targets:
     """The items a key acts on: rows already held, plus row ranges of the list still to
@@ -54,9 +58,19 @@ class Targets:
     queue: Queue = field(default_factory=lambda: Queue("all"))
     search: str = ""
     sort: str = "priority"
+    total: int | None = None  # the list's size as read (None: not checked)
 
     def resolve(self, store: Store) -> list[ItemRow]:
-        """Every targeted row (runs in the background: the ranges are store queries)."""
+        """Every targeted row (runs in the background: the ranges are store queries).
+
+        Raises :class:`ListChanged` when the queue's size is no longer the list's: the
+        ranges' offsets would then fall on other items than those selected (a label
+        given just before took an item out of "Unlabelled", another window wrote)."""
+        if self.ranges and self.total is not None and review.queue_size(
+                store, self.queue, self.search) != self.total:
+            raise ListChanged("the list changed since it was read, so the selected rows "
+                              "not shown yet cannot be found again: press F5 and select "
+                              "them again (no label was given)")
         rows = list(self.rows)
         for offset, count in self.ranges:
             rows += review.queue_page(store, self.queue, offset=offset, limit=count,

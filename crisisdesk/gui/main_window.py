@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QToolBar,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -31,7 +32,7 @@ from crisisdesk.gui.help_overlay import HelpOverlay
 from crisisdesk.gui.item_list import ItemList
 from crisisdesk.gui.item_model import PAGE, ItemModel
 from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets
-from crisisdesk.gui.queue_panel import QueuePanel
+from crisisdesk.gui.queue_panel import QUEUE_ROLE, QueuePanel
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.window_actions import WindowActions
 from crisisdesk.gui.worker import Background
@@ -85,8 +86,7 @@ class MainWindow(QMainWindow):
         self.help = HelpOverlay(self)
         self.help.closed.connect(self.items.setFocus)
         self.keys = KeyFilter(self.on_key, self)
-        for widget in (self.items, self.detail, self.detail.text, self.detail.caption,
-                       self.detail.image):
+        for widget in (self.items, *self.detail.key_widgets()):
             widget.installEventFilter(self.keys)
         self.status = QLabel()
         self.annotator_label = QLabel(f"Annotator: {self.labeller.annotator}")
@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.search.returnPressed.connect(self._search_now)
         self.sort.currentIndexChanged.connect(lambda _i: self._query())
         self.queues.queue_selected.connect(self._queue_selected)
+        self.queues.itemClicked.connect(self._queue_clicked)
         self.model.loaded.connect(self._list_loaded)
         self.model.refreshed.connect(self._list_refreshed)
         # A refresh that changes the queue's size resets the list and loses the current
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         # left the queue becomes current (not the first of the list).
         self._followers: list[int] = []
         self._row_before_reset = 0
+        self._total_before_reset = 0
         self.model.modelAboutToBeReset.connect(self._note_current)
         self.model.failed.connect(self._show_error)
         self.detail.failed.connect(self._show_error)
@@ -183,6 +185,13 @@ class MainWindow(QMainWindow):
         if queue != self.model.queue:  # the first counts select the queue already shown
             self._query()
 
+    def _queue_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        """A queue picked with the mouse hands the keys to the list, as Enter in the
+        search box does: left in the queue panel, the number keys labelled nothing and
+        Tab went on to the search box, where they were typed."""
+        if item.data(0, QUEUE_ROLE) is not None:
+            self.items.setFocus()
+
     def _search_now(self) -> None:
         self._query()
         self.items.setFocus()
@@ -199,6 +208,7 @@ class MainWindow(QMainWindow):
         """Before a reset: the current row number and the items held from it on."""
         row = self.items.currentIndex().row()
         self._row_before_reset = max(row, 0)
+        self._total_before_reset = self.model.total
         self._followers = [] if row < 0 else [
             r.id for n in range(row, min(row + PAGE, self.model.total))
             if (r := self.model.row_at(n)) is not None]
@@ -220,7 +230,13 @@ class MainWindow(QMainWindow):
                     self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
         elif self.model.total:
             current = self.items.currentIndex().row()
-            current = self._row_before_reset if current < 0 else current
+            if current < 0:
+                # Neither the current item nor one after it was held (the list moved onto
+                # a page not read yet): take the items that left as having been above it,
+                # as when labelled ones leave "Unlabelled" (keeping the row number, with
+                # 64 labelled items gone, skipped 64 items).
+                gone = max(self._total_before_reset - self.model.total, 0)
+                current = max(self._row_before_reset - gone, 0)
             current = min(current, self.model.total - 1)
             self.items.setCurrentIndex(self.model.index(current))
         self.detail.reload()
@@ -274,7 +290,7 @@ class MainWindow(QMainWindow):
             else:
                 ranges.append((number, 1))
         return Targets(tuple(rows), tuple(ranges), self.model.queue, self.model.search,
-                       self.model.sort)
+                       self.model.sort, self.model.total)
 
     # ------------------------------------------------------------------ keys
     def on_key(self, action: str, number: int) -> None:

@@ -29,8 +29,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         project = Project.open(args.project)
         recipe, config = _recipe_and_config(args)
-        job = TrainJob(project, args.task, image_encoder=args.encoder,
-                       text_encoder=args.text_encoder, variant=args.variant, recipe=recipe,
+        image_encoder, text_encoder = args.encoder, args.text_encoder
+        if image_encoder is None and text_encoder is None:
+            image_encoder, text_encoder = _encoders_of(project)
+        job = TrainJob(project, args.task, image_encoder=image_encoder,
+                       text_encoder=text_encoder, variant=args.variant, recipe=recipe,
                        seeds=args.seeds, val_from=args.val_from, config=config)
         finished = drive(job.run(), unit="epoch")
     except (ProjectError, EmbeddingsMissing, ValueError, KeyError) as exc:
@@ -99,6 +102,23 @@ def _recipe_and_config(args: argparse.Namespace) -> tuple[object, dict]:
                                 ("tokens", args.tokens), ("dropout", args.dropout))
               if v is not None}
     return recipe, config
+
+
+def _encoders_of(project) -> tuple[str | None, str | None]:
+    """The encoders a train without --encoder / --text-encoder uses: those the project
+    has embeddings of, as a retrain chooses them (said on the terminal)."""
+    from crisisdesk.core.fusion.data import EmbeddingsMissing
+    from crisisdesk.core.retrain import choose_encoders
+
+    with project.open_store() as store:
+        image, text = choose_encoders(store)
+    if image is None and text is None:
+        raise EmbeddingsMissing("this project has no embeddings yet: embed first "
+                                "(crisisdesk embed PROJECT --encoder minilm --kind text for "
+                                "a text-only head, or a CLIP model for images and texts)")
+    print(f"encoders (from the project's embeddings): image {image or '-'}, "
+          f"text {text or '-'}")
+    return image, text
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -191,7 +211,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True)
     p.add_argument("--variant", choices=VARIANTS,
                    help="default: guided_diff with both encoders, else the one-modality head")
-    p.add_argument("--encoder", help="image encoder whose embeddings to use (CLIP)")
+    p.add_argument("--encoder", help="image encoder whose embeddings to use (CLIP); "
+                   "neither this nor --text-encoder: those the project has embeddings of")
     p.add_argument("--text-encoder", help="text encoder whose embeddings to use")
     p.add_argument("--epochs", type=int, help="at most this many epochs (default 50)")
     p.add_argument("--seeds", type=int, default=1)

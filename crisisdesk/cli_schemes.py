@@ -54,6 +54,9 @@ def cmd_schemes_add(args: argparse.Namespace) -> int:
         print(f"task {scheme.task} is in the project already, unchanged")
         return OK
     print(f"task {scheme.task}: {', '.join(scheme.classes)}")
+    if len(scheme.classes) > 9:
+        print(f"note: the app's number keys give classes 1-9; {scheme.classes[9]} and after "
+              "are given with crisisdesk label (or a label column on import)")
     print(f"label it in the app or with crisisdesk label, import a column named "
           f"{scheme.task} or label_{scheme.task}, then crisisdesk train --task {scheme.task}")
     return OK

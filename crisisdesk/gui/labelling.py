@@ -35,11 +35,12 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("K / ↑", "previous item"),
     ("Shift+click, Ctrl+click", "select several items"),
     ("Ctrl+Z", "undo your last label change"),
-    ("Ctrl+Shift+Z", "redo"),
+    ("Ctrl+Shift+Z or Ctrl+Y", "redo"),
     ("+ / − / 0", "zoom the image in / out / fit"),
     ("O", "attention overlay on / off: the heat map, the words for (green) / against (red)"),
-    ("Ctrl+F", "search text and captions"),
+    ("Ctrl+F", "search texts, captions and alt texts"),
     ("F5", "refresh (see labels given in another window)"),
+    ("Ctrl+I / Ctrl+E / Ctrl+,", "import / export / settings"),
     ("F1 or ?", "show or hide this help"),
 )
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTree
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import Queue, QueueCount
-from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.core.schemes import builtin_schemes, display_name
 from crisisdesk.gui import style
 from crisisdesk.gui.worker import Background
 
@@ -107,7 +107,9 @@ class QueuePanel(QTreeWidget):
             group = _group_of(count)
             parent = groups.get(group)
             if parent is None:
-                parent = QTreeWidgetItem([group.capitalize() if group != "Queues" else group])
+                # "Water supply" for a project task named water_supply.
+                title = display_name(group).capitalize() if group != "Queues" else group
+                parent = QTreeWidgetItem([title])
                 parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 parent.setFont(0, style.bold(self.font()))
                 parent.setForeground(0, QBrush(QColor(style.MUTED)))

@@ -160,6 +160,15 @@ def test_cli_adds_and_lists_a_scheme_and_refuses_a_built_in_task(
     assert f"{file}: key 'classes'" in capsys.readouterr().err
 
 
+def test_cli_says_how_classes_past_the_ninth_are_given(
+        project: Project, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    file = tmp_path / "hazard.json"
+    classes = [f"hazard_{n}" for n in range(1, 12)]
+    file.write_text(json.dumps({"task": "hazard", "classes": classes}), encoding="utf-8")
+    assert main(["schemes", "add", str(project.root), str(file)]) == 0
+    assert "hazard_10 and after are given with crisisdesk label" in capsys.readouterr().out
+
+
 def test_import_reads_the_project_task_column_with_its_merges(project: Project,
                                                               tmp_path: Path) -> None:
     with project.open_store() as store:

@@ -449,3 +449,17 @@ def test_an_encoder_the_project_has_no_embeddings_of_is_named_with_those_it_has(
     assert code == 2
     assert "no text embeddings of 'txt-enk'" in err
     assert "txt-enc" in err
+
+
+def test_train_without_encoders_uses_those_the_project_has(tmp_path, capsys) -> None:
+    """Neither --encoder nor --text-encoder: the project's embeddings decide (a
+    text-only project trained an image_only head before, and failed asking for CLIP)."""
+    project = _project(tmp_path)
+    code = main(["train", str(project.root), "--task", "damage", "--epochs", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "encoders (from the project's embeddings): image img-enc, text txt-enc" in out
+    with project.open_store() as store:
+        version = store.active_model_version("damage")
+    assert version["config"]["image_encoder"] == "img-enc"
+    assert version["config"]["text_encoder"] == "txt-enc"

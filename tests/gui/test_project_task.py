@@ -40,3 +40,13 @@ def test_a_project_task_without_a_model_is_told_to_retrain_not_to_embed() -> Non
     advice = no_model_advice("severity")
     assert "Retrain" in advice and "Embed" not in advice
     assert "Embed" in no_model_advice("damage")  # the shipped head's start
+
+
+def test_a_project_tasks_queue_group_reads_as_words(qtbot, demo_like_project) -> None:
+    with demo_like_project.open_store() as store:
+        store.add_scheme(scheme_from_json({"task": "water_supply", "classes": ["ok", "cut"]},
+                                          "water.json"))
+    window = open_window(qtbot, demo_like_project)
+    groups = [window.queues.topLevelItem(i).text(0)
+              for i in range(window.queues.topLevelItemCount())]
+    assert "Water supply" in groups and "Damage" in groups

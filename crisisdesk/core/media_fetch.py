@@ -45,7 +45,7 @@ from crisisdesk.core.imaging import MAX_IMAGE_BYTES, ImageFacts, ImageLimits, in
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
-from crisisdesk.core.project import Project
+from crisisdesk.core.project import FETCHED_MEDIA, Project
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.posts import RemoteMedia
 from crisisdesk.core.words import plural
@@ -287,7 +287,7 @@ class MediaFetchJob:
 
     def _run(self) -> Iterator[Progress]:
         store = self.project.open_store()
-        folder = self.project.folder("media") / "fetched"
+        folder = self.project.folder("media") / FETCHED_MEDIA
         budget = _Budget(self.limits.max_total_bytes)
         _remove_stale_parts(folder / ".partial")
         pool = ThreadPoolExecutor(self.limits.concurrency, thread_name_prefix="fetch")

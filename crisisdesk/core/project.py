@@ -10,6 +10,8 @@ from crisisdesk.core.store import Store
 
 DB_NAME = "project.sqlite"
 SUBFOLDERS = ("models", "exports", "cache", "media", "reports")
+#: The folder under media/ that fetched media are stored in (no archive unpacks there).
+FETCHED_MEDIA = "fetched"
 
 
 class ProjectError(Exception):

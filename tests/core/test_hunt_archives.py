@@ -18,6 +18,8 @@ from bad_input_helpers import (
     write_csv,
 )
 
+from crisisdesk.core.importers.archive import ARCHIVE_MARKER
+
 LOCAL, CENTRAL = b"PK\x03\x04", b"PK\x01\x02"
 
 
@@ -141,9 +143,46 @@ def test_two_archives_of_one_name_unpack_apart_and_both_import(proj, tmp_path):
     with zipfile.ZipFile(second, "w") as zf:
         good_entries(zf, tmp_path)
     run_import(proj, [first])
-    run_import(proj, [second])  # the same source name, "fetched" (a warning says so)
+    fetched = proj.root / "media" / "fetched" / "ab" / "ab00.jpg"  # then a fetched photo
+    fetched.parent.mkdir(parents=True, exist_ok=True)
+    make_image(fetched, 9)
+    run_import(proj, [second])  # the same source name, "fetched"
     with proj.open_store() as store:
         assert post_row(store, "fetched", "t1") is not None
         assert_good_post(store, "fetched")
+        assert post_row(store, "fetched", "ab00") is None  # no fetched file read as a post
     unpacked = {p.name for p in (proj.root / "media").rglob("*") if p.is_file()}
     assert {"posts.csv", "good.jpg", "good.txt"} <= unpacked
+    assert sorted(p.name for p in (proj.root / "media" / "fetched").iterdir()) == ["ab"]
+
+
+def test_an_archive_unpacked_before_markers_is_not_unpacked_twice(proj, tmp_path):
+    # Projects imported before archives were marked: the same archive imported again
+    # takes its old folder (every entry there at its size), not a second full copy.
+    archive = tmp_path / "field.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        good_entries(zf, tmp_path)
+    run_import(proj, [archive])
+    (proj.root / "media" / "field" / ARCHIVE_MARKER).unlink()  # as an older release left it
+    run_import(proj, [archive])
+    assert sorted(p.name for p in (proj.root / "media").iterdir()) == ["field"]
+
+
+def test_an_archive_that_cannot_be_read_is_reported_and_the_rest_imports(
+        proj, tmp_path, monkeypatch):
+    archive, table = tmp_path / "locked.zip", tmp_path / "good.csv"
+    with zipfile.ZipFile(archive, "w") as zf:
+        good_entries(zf, tmp_path)
+    write_csv(table, ["id", "text"], [["good", "A good post"]])
+    real_open = zipfile.ZipFile.__init__
+
+    def denied(self, file, *args, **kwargs):
+        if Path(file) == archive:  # as an unreadable file (tests run as root)
+            raise PermissionError(13, "Permission denied", str(file))
+        real_open(self, file, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", denied)
+    job = run_import(proj, [archive, table])
+    assert any("not a readable zip archive" in p.message for p in problems_for(job, archive))
+    with proj.open_store() as store:
+        assert post_row(store, "good", "good") is not None

@@ -13,9 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crisisdesk.core.files import file_sha256
 from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
-from crisisdesk.core.importers.archive import ArchiveLimits, extract_zip
+from crisisdesk.core.importers.archive import (
+    ArchiveLimits,
+    archive_folder,
+    extract_zip,
+    mark_archive_folder,
+)
 from crisisdesk.core.importers.collectors import (
     COLLECTOR_FORMATS,
     parse_collector,
@@ -136,10 +140,6 @@ def _is_sidecar(path: Path, image_stems: set[str]) -> bool:
         return False
 
 
-#: The file in an archive's folder under media/ that says which archive (sha256) it holds.
-ARCHIVE_MARKER = ".crisisdesk-archive"
-
-
 class ImportJob:
     """One import of one or more sources into a project."""
 
@@ -153,30 +153,14 @@ class ImportJob:
         # its own tasks too.
         self.schemes: dict[str, LabelScheme] | None = None
 
-    def _archive_folder(self, name: str, digest: str) -> Path:
-        """Where the archive of sha256 ``digest`` unpacks: ``media/<source>/``, or
-        ``media/<source>-<digest prefix>/`` when that folder holds another archive's
-        files or anything else (the fetched media, the demo's images), as its
-        ARCHIVE_MARKER says. Two archives unpacked into one folder mixed: the second's
-        posts were read from the first's manifest."""
-        media = self.project.folder("media")
-        for dest in (media / name, media / f"{name}-{digest[:12]}"):
-            marker = dest / ARCHIVE_MARKER  # hidden: extract_zip's listing skips it
-            if not dest.exists() or (marker.is_file() and
-                                     marker.read_text("utf-8").strip() == digest):
-                break
-        return dest
-
     def _parse(self, path: Path, fmt: str, name: str
                ) -> Iterator[Parsed]:
         opts = self.options
         defaults = {"event": opts.event, "platform": opts.platform}
         if fmt == "zip":
-            digest = file_sha256(path)
-            dest = self._archive_folder(name, digest)
+            dest = archive_folder(path, self.project.folder("media"), name)
             folder, problems = extract_zip(path, dest, opts.archive_limits)
-            if dest.is_dir():  # something was unpacked: the folder is this archive's
-                (dest / ARCHIVE_MARKER).write_text(digest + "\n", "utf-8")
+            mark_archive_folder(dest, path, problems)
             yield from problems
             if folder is None:
                 raise SourceError(path, "archive not imported")

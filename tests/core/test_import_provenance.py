@@ -204,3 +204,24 @@ def test_a_re_import_never_replaces_an_analysts_correction(tmp_path: Path) -> No
     kept = [p.message for p in job.report.problems if "kept" in p.message]
     assert len(kept) == 1 and "'mild_damage'" in kept[0] and "little_or_no_damage" in kept[0]
     assert "alice" in kept[0]
+
+
+@pytest.mark.parametrize("provenance", ["model", "human"])
+def test_an_export_of_another_project_does_not_replace_a_correction(tmp_path: Path,
+                                                                    provenance: str) -> None:
+    """Rows that carry their own provenance (an export) do not undo a correction
+    either, whatever source they name."""
+    header = ["id", "text", "damage", "damage_label_source", "damage_annotator"]
+    source = write_csv(tmp_path / "src" / "posts.csv", header,
+                       [["1", "roof gone", "severe_damage", "import", "feed"]])
+    project = Project.open(tmp_path / "p", create=True)
+    run_import(project, [source], source="feed")
+    with project.open_store() as store:
+        one = items(store, "feed", "1")[0].id
+        store.add_labels([LabelChange(one, "damage", "little_or_no_damage")],
+                         annotator="alice")
+    write_csv(source, header, [["1", "roof gone", "mild_damage", provenance, "bob"]])
+    job = run_import(project, [source], source="feed")
+    with project.open_store() as store:
+        assert store.current_label(one, "damage").label == "little_or_no_damage"
+    assert any("which is kept" in p.message for p in job.report.problems)

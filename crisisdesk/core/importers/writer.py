@@ -221,7 +221,7 @@ class RecordWriter:
                 if self.store.has_label_row(item, ref.task, label, source,
                                             given.get("annotator")):
                     continue
-                if source == "import" and self._corrected(record, item, ref.task, label):
+                if self._corrected(record, item, ref.task, label):
                     continue
                 changes.append(LabelChange(item, ref.task, label, **given))
         if changes:
@@ -231,15 +231,17 @@ class RecordWriter:
 
     def _corrected(self, record: PostRecord, item: int, task: str, label: str) -> bool:
         """Whether an analyst gave (item, task) its label now, another than ``label``:
-        a source that changed its mind (a re-import of an updated file) must not undo a
-        correction without a word. Reported, with both labels, when so."""
-        last = self.store.last_label_row(item, task)
-        if last is None or last[1] != "human" or last[0] == label:
+        a source that changed its mind (a re-import of an updated file), or an export of
+        another project whatever provenance its rows carry, must not undo a correction
+        without a word. Reported, with both labels, when so."""
+        last = self.store.latest_label_row(item, task)
+        if last is None or last["source"] != "human" or last["label"] == label:
             return False
-        given = "cleared its label" if last[0] is None else f"labelled it {last[0]!r}"
+        given = "cleared its label" if last["label"] is None else \
+            f"labelled it {last['label']!r}"
         self.report.add(record.where, f"post {record.post_id}: the source's {task} label "
-                        f"{label!r} not taken: an analyst ({last[2]}) {given}, which is "
-                        "kept", "warning")
+                        f"{label!r} not taken: an analyst ({last['annotator']}) {given}, "
+                        "which is kept", "warning")
         return True
 
     def _provenance(self, where: Where, ref: LabelRef) -> dict[str, str]:

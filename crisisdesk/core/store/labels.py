@@ -9,6 +9,7 @@ stacks of an annotator are replayed from their actions, so they survive restarts
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -50,12 +51,12 @@ class LabelChange:
 class LabelsMixin(SchemesMixin):
     """Functions over the label journal."""
 
-    def _latest_row(self, item: int, task: str) -> tuple[int, str | None] | None:
-        row = self._one(
-            "SELECT id, label FROM labels WHERE item = ? AND task = ? ORDER BY id DESC LIMIT 1",
-            [item, task],
-        )
-        return (row["id"], row["label"]) if row else None
+    def latest_label_row(self, item: int, task: str) -> sqlite3.Row | None:
+        """The journal's latest row for (item, task) (id, item, task, label, annotator,
+        source, created_at; the label None where it was cleared), or None."""
+        return self._one(
+            "SELECT id, item, task, label, annotator, source, created_at FROM labels"
+            " WHERE item = ? AND task = ? ORDER BY id DESC LIMIT 1", [item, task])
 
     def _append_action(
         self, annotator: str, source: str, kind: str, reverts: int | None = None
@@ -100,10 +101,10 @@ class LabelsMixin(SchemesMixin):
         with self.transaction():
             rows = []
             for change in changes:
-                latest = self._latest_row(change.item, change.task)
-                if skip_unchanged and (latest[1] if latest else None) == change.label:
+                latest = self.latest_label_row(change.item, change.task)
+                if skip_unchanged and (latest["label"] if latest else None) == change.label:
                     continue
-                rows.append((change, latest[0] if latest else None))
+                rows.append((change, latest["id"] if latest else None))
             if not rows:
                 return None
             action = self._append_action(annotator, source, "set")
@@ -127,23 +128,13 @@ class LabelsMixin(SchemesMixin):
             params.append(annotator)
         return self._one(sql + " LIMIT 1", params) is not None
 
-    def last_label_row(self, item: int, task: str) -> tuple[str | None, str, str] | None:
-        """The journal's latest row for (item, task): (label, source, annotator), the
-        label None where it was cleared; None when the journal has none."""
-        row = self._one("SELECT label, source, annotator FROM labels WHERE item = ? AND"
-                        " task = ? ORDER BY id DESC LIMIT 1", [item, task])
-        return None if row is None else (row["label"], row["source"], row["annotator"])
-
     def current_label(self, item: int, task: str) -> CurrentLabel | None:
         """The label (item, task) has now, or None when unlabelled."""
-        row = self._one(
-            "SELECT item, task, label, annotator, source, created_at FROM labels"
-            " WHERE item = ? AND task = ? ORDER BY id DESC LIMIT 1",
-            [item, task],
-        )
+        row = self.latest_label_row(item, task)
         if row is None or row["label"] is None:
             return None
-        return CurrentLabel(*row)
+        return CurrentLabel(row["item"], row["task"], row["label"], row["annotator"],
+                            row["source"], row["created_at"])
 
     def journal(self, item: int, task: str | None = None) -> list[dict]:
         """The journal rows of an item (optionally one task), oldest first: the audit."""

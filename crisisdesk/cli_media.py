@@ -18,18 +18,14 @@ if TYPE_CHECKING:
 
 def _limits(args: argparse.Namespace | None = None) -> FetchLimits:
     """Fetch limits from the command's options (defaults without them)."""
-    from crisisdesk.core.imaging import ImageLimits
     from crisisdesk.core.media_fetch import FetchLimits
 
     if args is None:
         return FetchLimits()
     mb = 1024 * 1024
-    max_file = int(args.max_file_mb * mb)
-    # The image check after the download has its own size limit: --max-file-mb is it too
-    # (a larger file allowed used to be downloaded whole, then refused at 50 MB).
     return FetchLimits(concurrency=args.concurrency, timeout=args.timeout,
-                       max_file_bytes=max_file, max_total_bytes=int(args.max_total_mb * mb),
-                       image_limits=ImageLimits(max_bytes=max_file))
+                       max_file_bytes=int(args.max_file_mb * mb),
+                       max_total_bytes=int(args.max_total_mb * mb))
 
 
 def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int:

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -65,6 +65,13 @@ class FetchLimits:
     max_file_bytes: int = MAX_IMAGE_BYTES
     max_total_bytes: int = 5 * 1024 ** 3  # downloaded by one run
     image_limits: ImageLimits = ImageLimits()
+
+    def __post_init__(self) -> None:
+        # The image check after the download has a size limit of its own: a file allowed
+        # here must pass it too (else a 55 MB photo was fetched whole, then refused).
+        if self.image_limits.max_bytes < self.max_file_bytes:
+            object.__setattr__(self, "image_limits", replace(
+                self.image_limits, max_bytes=self.max_file_bytes))
 
 
 class _Budget:

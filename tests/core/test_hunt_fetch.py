@@ -262,3 +262,11 @@ def test_credentials_are_not_sent_on_to_a_host_a_url_redirects_to(proj, tmp_path
     assert not job.report.problems
     assert media(proj, "t0")["status"] == "ok"
 
+
+
+def test_a_file_limit_above_the_image_checks_raises_that_check_too() -> None:
+    # Set in core, not only by the CLI: every caller of FetchLimits gets it.
+    limits = FetchLimits(max_file_bytes=60 * 1024 * 1024)
+    assert limits.image_limits.max_bytes == 60 * 1024 * 1024
+    assert FetchLimits().image_limits.max_bytes == FetchLimits().max_file_bytes
+

@@ -131,8 +131,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         with Project.open(args.project).open_store() as store:
             report = evaluate(store, args.task, args.split)
-            report["optimistic"] = _optimistic(store.active_model_version(args.task),
-                                               args.split)
     except (ProjectError, EmbeddingsMissing, NoModel, CheckpointError, EncoderError,
             ValueError, KeyError) as exc:  # a broken checkpoint, a zero-shot model gone
         return _fail(exc.args[0] if exc.args else str(exc))
@@ -151,21 +149,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"  {cls:{width}}  {row['precision']:9.1%}  {row['recall']:6.1%}  "
               f"{row['f1']:5.1%}  {row['support']:7d}")
     return OK
-
-
-def _optimistic(version: dict | None, split: str) -> str | None:
-    """Why a version's figures on ``split`` flatter it (None when they do not): the split
-    early-stopped and calibrated its training (``--val-from dev``, while ``eval`` scores
-    dev by default), or its seed was picked on it (the shipped heads)."""
-    sidecar = (version or {}).get("config") or {}
-    metrics = sidecar.get("metrics") or {}
-    if sidecar.get("val_from") == "dev" and split == "dev":
-        return ("this head early-stopped and was calibrated on dev; its unbiased figures "
-                "are on test (crisisdesk eval PROJECT --split test)")
-    if metrics.get("seed_picked_on") == "scored" and metrics.get("scored_split") == split:
-        return (f"this head's seed was picked on its {split} figures; the mean of its "
-                "seeds (its sidecar's metrics) is the fair figure")
-    return None
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

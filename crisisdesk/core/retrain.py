@@ -27,7 +27,13 @@ import numpy as np
 
 from crisisdesk.core.fusion.data import NotEnoughLabels
 from crisisdesk.core.fusion.metrics import classification_report
-from crisisdesk.core.fusion.predict import NoModel, PredictJob, predictor_for, resolve_version
+from crisisdesk.core.fusion.predict import (
+    NoModel,
+    PredictJob,
+    predictor_for,
+    project_tasks,
+    resolve_version,
+)
 from crisisdesk.core.fusion.train import Recipe, TrainingDiverged
 from crisisdesk.core.fusion.training import TrainJob, default_variant
 from crisisdesk.core.jobs import tracked
@@ -123,11 +129,7 @@ class RetrainJob:
                  annotator: str = "", image_encoder: str | None = None,
                  text_encoder: str | None = None, recipe: Recipe | None = None,
                  seeds: int = 1) -> None:
-        with project.open_store() as store:  # the project's tasks, its own included
-            known = store.schemes()
-        self.tasks = list(tasks or known)
-        for task in self.tasks:
-            scheme_for(task, known)  # KeyError naming the known tasks
+        self.tasks = project_tasks(project, tasks)
         self.project, self.annotator = project, annotator
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.recipe, self.seeds = recipe, seeds

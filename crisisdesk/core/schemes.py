@@ -55,6 +55,15 @@ class LabelScheme:
                 "classes": list(self.classes), "merges": dict(self.merges)}
 
 
+#: Forms of the columns that carry a task's labels in imports and exports (and the
+#: "tasks" object of JSONL exports): a task named like one would read another's cells.
+TASK_COLUMN_FORMS = (
+    re.compile(r"label_.+"), re.compile(r"tasks"),
+    re.compile(r".+_(label|split|label_source|annotator|labelled_at|prediction|confidence"
+               r"|model_version)"),
+)
+
+
 def scheme_from_json(data: Any, where: str) -> LabelScheme:
     """A label scheme from its JSON shape ({"task", "classes", "merges", "description"}).
 
@@ -75,6 +84,11 @@ def scheme_from_json(data: Any, where: str) -> LabelScheme:
     if task in post_columns():
         raise SchemeError(f"{where}: key 'task': {task!r} is the name of a post column "
                           "of imports and exports; choose another name")
+    clash = next((f for f in TASK_COLUMN_FORMS if f.match(task)), None)
+    if clash is not None:
+        raise SchemeError(f"{where}: key 'task': {task!r} reads like a column another "
+                          "task's labels use (label_<task>, <task>_label, <task>_split, "
+                          "<task>_annotator...); choose another name")
     raw_classes = data.get("classes")
     if not isinstance(raw_classes, list) or not all(
             isinstance(c, str) and normalise_label(c) for c in raw_classes):

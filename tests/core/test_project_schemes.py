@@ -57,6 +57,11 @@ def _labels(project: Project, task: str) -> dict[str, str]:
     ({"classes": "low, high"}, "key 'classes'"),
     ({"merges": {"awful": "catastrophic"}}, "key 'merges': 'awful' merges into"),
     ({"colour": "red"}, "unknown key 'colour'"),
+    ({"task": "label_damage"}, "reads like a column another task's labels use"),
+    ({"task": "damage_label"}, "reads like a column another task's labels use"),
+    ({"task": "damage_split"}, "reads like a column another task's labels use"),
+    ({"task": "damage_annotator"}, "reads like a column another task's labels use"),
+    ({"task": "tasks"}, "reads like a column another task's labels use"),
 ])
 def test_a_bad_scheme_is_refused_naming_the_file_and_the_key(change: dict, names: str
                                                              ) -> None:
@@ -247,3 +252,27 @@ def test_a_project_task_without_a_model_says_to_train_it(tmp_path: Path) -> None
     job = PredictJob(project, ["severity"])
     with pytest.raises(Exception, match=r"crisisdesk train PROJECT --task severity"):
         list(job.run())
+
+
+def test_a_scheme_another_process_adds_is_seen_by_an_open_store(project: Project) -> None:
+    """A watch or the app holds its connection for long: a task added meanwhile by
+    `crisisdesk schemes add` (another connection) must be known to it."""
+    with project.open_store() as held, project.open_store() as other:
+        assert "severity" not in held.schemes()
+        other.add_scheme(_scheme())
+        assert "severity" in held.schemes()
+        held.ensure_source("src", "csv", "/data/src.csv")
+        item = held.add_text_item(held.insert_post("src", "1", text="a flood"), "src", "1")
+        held.add_labels([LabelChange(item, "severity", "low")], annotator="ana")
+
+
+def test_a_changed_scheme_keeps_its_place_in_the_list(project: Project) -> None:
+    with project.open_store() as store:
+        store.add_scheme(_scheme())
+        store.add_scheme(scheme_from_json({"task": "access", "classes": ["open", "cut"]},
+                                          "access.json"))
+        store.add_scheme(scheme_from_json({**SEVERITY, "description": "Reworded."},
+                                          "severity.json"))
+        assert list(store.project_schemes()) == ["severity", "access"]
+        assert store.schemes()["severity"].description == "Reworded."
+

@@ -16,9 +16,17 @@ class SchemesMixin(StoreBase):
     """The tasks of a project and their label schemes."""
 
     _schemes: dict[str, LabelScheme] | None = None
+    _schemes_version: int | None = None
 
     def schemes(self) -> dict[str, LabelScheme]:
-        """The built-in schemes, then the project's own (in the order added), by task."""
+        """The built-in schemes, then the project's own (in the order added), by task.
+
+        Kept until the database changes: SQLite's data_version moves when another
+        connection commits, so a task another process added (``schemes add`` beside a
+        watch or the app) is seen."""
+        version = self._scalar("PRAGMA data_version")
+        if version != self._schemes_version:
+            self._schemes, self._schemes_version = None, version
         if self._schemes is None:
             schemes = dict(builtin_schemes())
             for row in self._all("SELECT task, classes, merges, description"
@@ -58,9 +66,12 @@ class SchemesMixin(StoreBase):
                     f"task {scheme.task!r} has labels already: its scheme cannot change "
                     "(the journal would hold labels of classes no longer there); add the "
                     "new scheme under another task name")
+            # Upsert keeping added_at: a task keeps its place in the list when changed.
             self.conn.execute(
-                "INSERT OR REPLACE INTO label_schemes (task, classes, merges, description,"
-                " added_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO label_schemes (task, classes, merges, description, added_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (task) DO UPDATE SET"
+                " classes = excluded.classes, merges = excluded.merges,"
+                " description = excluded.description",
                 [scheme.task, json.dumps(list(scheme.classes)), json.dumps(scheme.merges),
                  scheme.description, utc_now()])
             self._schemes = None

@@ -25,6 +25,15 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_PIXELS = 100_000_000
 # Never let Pillow decode a truncated file as if it were whole.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+#: The formats Pillow may read for crisisdesk: what posts carry (the JPEG reader also
+#: gives a phone's MPO). Not every format Pillow knows: its EPS reader runs Ghostscript
+#: on the file, and media come from strangers.
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+
+
+def open_image(path: Path | str) -> Image.Image:
+    """``Image.open`` limited to IMAGE_FORMATS (UnidentifiedImageError for the rest)."""
+    return Image.open(path, formats=IMAGE_FORMATS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,7 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
         with warnings.catch_warnings():
             # Pillow warns (not raises) between 1x and 2x its own limit; we decide ourselves.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 width, height = img.size
                 pixels = width * height
                 if pixels > limits.max_pixels:
@@ -99,7 +108,8 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
     except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, Image.UnidentifiedImageError):
-            message = "not an image Pillow can read (wrong file type or corrupt header)"
+            message = ("not an image crisisdesk reads (JPEG, PNG, GIF, WebP, BMP or TIFF), "
+                       "or a corrupt header")
         elif "truncated" in message:
             message = f"truncated or corrupt image data ({message})"
         return ImageFacts("unreadable", message, sha, size)

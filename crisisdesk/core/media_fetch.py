@@ -29,8 +29,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from PIL import Image
-
 from crisisdesk import __version__
 from crisisdesk.core.files import new_report_path, write_json_atomic
 from crisisdesk.core.http_get import (
@@ -41,7 +39,13 @@ from crisisdesk.core.http_get import (
     request_url,
     shown_url,
 )
-from crisisdesk.core.imaging import MAX_IMAGE_BYTES, ImageFacts, ImageLimits, inspect_image
+from crisisdesk.core.imaging import (
+    MAX_IMAGE_BYTES,
+    ImageFacts,
+    ImageLimits,
+    inspect_image,
+    open_image,
+)
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -125,7 +129,7 @@ def fetch_one(url: str, folder: Path, limits: FetchLimits, budget: _Budget) -> F
             raise FetchError(f"an HTML page served as {content_type}" if html else
                              f"served as {content_type} but {facts.reason}", "unreadable")
         assert facts.sha256 == digest
-        with Image.open(tmp) as img:
+        with open_image(tmp) as img:
             suffix = SUFFIXES.get(img.format or "", f".{(img.format or 'img').lower()}")
         final = folder / digest[:2] / f"{digest}{suffix}"
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -52,12 +52,12 @@ def inspected(monkeypatch) -> list[Path]:
 # name, content, what the reason says, the size recorded (known only from a read header)
 BAD_IMAGES = {
     "corrupt": ("bad.jpg", lambda: random.Random(3).randbytes(4096),
-                "not an image Pillow can read", None),
+                "not an image crisisdesk reads", None),
     "truncated": ("bad.jpg", lambda: (lambda d: d[:len(d) // 2])(noise_jpeg_bytes()),
                   "truncated", None),
     "empty": ("bad.jpg", lambda: b"", "empty file (0 bytes)", None),
     "text_named_jpg": ("bad.jpg", lambda: b"Just some notes, not a picture.\n" * 20,
-                       "not an image Pillow can read", None),
+                       "not an image crisisdesk reads", None),
     "decompression_bomb": ("bad.png", lambda: crafted_png(100_000, 100_000),
                            "decompression bomb", None),
     "huge_20000x20000": ("bad.png", lambda: crafted_png(20_000, 20_000),

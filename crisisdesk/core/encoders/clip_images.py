@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from crisisdesk.core.imaging import upright_rgb
+from crisisdesk.core.imaging import open_image, upright_rgb
 
 if TYPE_CHECKING:
     import torch
@@ -31,7 +31,7 @@ class ClipImageLoader:
 
         path = Path(path)
         try:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 if image.format == "JPEG":
                     # Decode at 1/2, 1/4 or 1/8 scale when both sides stay >= the model's
                     # input size: Pillow picks the largest such scale (or none).

@@ -63,9 +63,9 @@ class ZeroShotHead(nn.Module):
 
 def oriented_size(path: Path) -> tuple[int, int]:
     """(width, height) of an image as shown: EXIF rotations of 90 degrees swap them."""
-    from PIL import Image
+    from crisisdesk.core.imaging import open_image
 
-    with Image.open(path) as image:
+    with open_image(path) as image:
         width, height = image.size
         orientation = image.getexif().get(0x0112, 1)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)

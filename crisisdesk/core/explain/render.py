@@ -39,8 +39,10 @@ def _image_rows(explanation: Explanation, image_path: Path, opacity: float):
     """(plain image, image with overlay, legend) as Pillow images."""
     from PIL import Image, ImageDraw, ImageOps
 
+    from crisisdesk.core.imaging import open_image
+
     assert explanation.image is not None
-    with Image.open(image_path) as opened:
+    with open_image(image_path) as opened:
         picture = ImageOps.exif_transpose(opened).convert("RGB")
     scale = PANEL / max(picture.size)  # small pictures are enlarged too: a report reads
     picture = picture.resize((max(1, round(picture.width * scale)),

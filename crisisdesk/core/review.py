@@ -63,6 +63,8 @@ SORTS = ("priority", "time", "confidence")
 DIRECT_ROWS = 2000
 CACHED_ORDERS = 8
 CACHE_KB = 64 * 1024
+#: Item ids per query when reading rows (under SQLite's host-parameter limit).
+ROWS_PER_QUERY = 500
 #: Store -> {(queue, search, sort, confidence_task): (change token, ids in order)}
 _ORDERS: WeakKeyDictionary[Store, dict[tuple, tuple[tuple[int, int], list[int]]]] = \
     WeakKeyDictionary()
@@ -219,32 +221,38 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 def _rows(store: Store, ids: list[int], actives: dict[str, int]) -> list[ItemRow]:
-    """The item-list rows of ``ids`` (at most a page), in that order."""
+    """The item-list rows of ``ids`` (a page, or a whole selection), in that order."""
     if not ids:
         return []
     predicted: dict[int, dict[str, tuple[str, float]]] = {i: {} for i in ids}
     labels: dict[int, dict[str, str]] = {i: {} for i in ids}
     versions = list(actives.values())
-    if versions:
-        for row in store.conn.execute(
-                "SELECT item, task, label, confidence FROM predictions"
-                f" WHERE model_version IN ({_marks(versions)}) AND item IN ({_marks(ids)})",
-                [*versions, *ids]):
-            predicted[row["item"]][row["task"]] = (row["label"], float(row["confidence"]))
-    for row in store.conn.execute(
-            "SELECT item, task, label FROM label_state"
-            f" WHERE item IN ({_marks(ids)}) AND label IS NOT NULL", ids):
-        labels[row["item"]][row["task"]] = row["label"]
     by_id = {}
-    for row in store.conn.execute(
-            "SELECT i.id, i.uid, p.text, p.event, p.created_at,"
-            " COALESCE(m.path, m.declared_path) AS image, m.status, p.sensitive"
-            " FROM items i JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
-            f" WHERE i.id IN ({_marks(ids)})", ids):
-        by_id[row["id"]] = ItemRow(
-            row["id"], row["uid"], row["text"] or "", row["event"], row["created_at"],
-            row["image"], row["status"], predicted[row["id"]], labels[row["id"]],
-            None if row["sensitive"] is None else bool(row["sensitive"]))
+    # In chunks: a selection resolved as one page can hold more ids than SQLite takes
+    # host parameters in one statement (999 before 3.32, 32,766 since).
+    for start in range(0, len(ids), ROWS_PER_QUERY):
+        chunk = ids[start:start + ROWS_PER_QUERY]
+        if versions:
+            for row in store.conn.execute(
+                    "SELECT item, task, label, confidence FROM predictions"
+                    f" WHERE model_version IN ({_marks(versions)})"
+                    f" AND item IN ({_marks(chunk)})", [*versions, *chunk]):
+                predicted[row["item"]][row["task"]] = (row["label"],
+                                                       float(row["confidence"]))
+        for row in store.conn.execute(
+                "SELECT item, task, label FROM label_state"
+                f" WHERE item IN ({_marks(chunk)}) AND label IS NOT NULL", chunk):
+            labels[row["item"]][row["task"]] = row["label"]
+        for row in store.conn.execute(
+                "SELECT i.id, i.uid, p.text, p.event, p.created_at,"
+                " COALESCE(m.path, m.declared_path) AS image, m.status, p.sensitive"
+                " FROM items i JOIN posts p ON p.id = i.post"
+                " LEFT JOIN media m ON m.id = i.media"
+                f" WHERE i.id IN ({_marks(chunk)})", chunk):
+            by_id[row["id"]] = ItemRow(
+                row["id"], row["uid"], row["text"] or "", row["event"], row["created_at"],
+                row["image"], row["status"], predicted[row["id"]], labels[row["id"]],
+                None if row["sensitive"] is None else bool(row["sensitive"]))
     return [by_id[i] for i in ids if i in by_id]
 
 

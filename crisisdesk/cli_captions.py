@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from crisisdesk.cli import OK, PROBLEMS, _fail
@@ -14,6 +15,17 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A wait in seconds: a finite number above 0 (the socket refuses others mid-run)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
     return value
 
 
@@ -89,7 +101,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
         print("Cancelled; the captions written so far are kept. Run the same command to "
               "resume.")
         return PROBLEMS
-    return PROBLEMS if (report.unreadable or report.failed_count
+    return PROBLEMS if (report.unreadable_count or report.failed_count
                         or report.flagged_count) else OK
 
 
@@ -115,7 +127,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--server-model", metavar="NAME", help="the model name the server serves")
     p.add_argument("--concurrency", type=_positive, default=8, metavar="N",
                    help="requests in flight to the server")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+    p.add_argument("--timeout", type=_seconds, default=120.0, metavar="S",
                    help="seconds to wait for one server answer before retrying")
     p.set_defaults(func=cmd_caption)
 

@@ -2,8 +2,9 @@
 
 Greedy decoding of a small or quantized vision-language model sometimes loops: one word
 ("the the the the"), one phrase ("a flooded street, a flooded street, ..."), or one
-character ("!!!!!!!!"). Such a caption is stored with a flag, so the item is not asked for
-again on every run, and it is never appended to the item's text.
+character ("!!!!!!!!"); or it writes no word at all ("...", replacement characters).
+Such a caption is stored with a flag, so the item is not asked for again on every run, and
+it is never appended to the item's text.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def caption_flag(caption: str | None) -> str | None:
         if distinct / len(tokens) < MIN_DISTINCT_SHARE:
             return (f"degenerate: repeated tokens ({distinct} distinct in "
                     f"{len(tokens)})")
+    if not any(char.isalnum() for char in caption):
+        # "...", replacement characters from a cut multi-byte token, control characters,
+        # emoji: nothing that describes the image, and noise in the item's text.
+        return "degenerate: no words"
     return None
 
 

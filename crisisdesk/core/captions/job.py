@@ -65,6 +65,7 @@ class CaptionReport:
     failed: list[dict[str, str]] = field(default_factory=list)
     failed_count: int = 0
     flagged_count: int = 0
+    unreadable_count: int = 0  # exact; ``unreadable`` lists the first MAX_LISTED
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -88,7 +89,7 @@ class CaptionReport:
             lines.append(f"out of GPU memory {plural(self.batch_halvings, 'time')}: "
                          "batch halved")
         for title, rows, count in (
-                ("unreadable images", self.unreadable, len(self.unreadable)),
+                ("unreadable images", self.unreadable, self.unreadable_count),
                 ("flagged captions (stored, never used as text)", self.flagged,
                  self.flagged_count),
                 ("no caption (retried on the next run)", self.failed, self.failed_count)):
@@ -133,7 +134,7 @@ class CaptionJob:
         if self._captioner is None:
             params.update(self.load_options)
         return tracked(self.project, self.kind, params, self._run(),
-                       problems=lambda: (len(self.report.unreadable) + self.report.failed_count
+                       problems=lambda: (self.report.unreadable_count + self.report.failed_count
                                          + self.report.flagged_count),
                        result=self.report.as_dict)
 
@@ -197,7 +198,8 @@ class CaptionJob:
                 reason = f"{reason} (tried again on the next run)"
             else:
                 store.mark_media_unreadable(todo.image_sha256, reason)
-            self.report.unreadable.append({"path": todo.path, "reason": reason})
+            self.report.unreadable_count += 1
+            _listed(self.report.unreadable, {"path": todo.path, "reason": reason})
         # Each chunk is stored as soon as its captions arrive (a later failure keeps them).
         self._halving.run(readable, lambda chunk: self._store(
             store, captioner, chunk, self._caption(captioner, chunk), model))

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from crisisdesk.core.captions.base import CaptionRequest, CaptionResult
+from crisisdesk.core.batching import is_out_of_memory
+from crisisdesk.core.captions.base import CaptionError, CaptionRequest, CaptionResult
 from crisisdesk.core.captions.prompt import CaptionPrompt, load_prompt
 
 # A tweet for the calibration batch of estimate_seconds: typical length of a crisis post.
@@ -90,6 +91,12 @@ class LocalCaptioner:
                              else tokenizer.eos_token_id)
         self._timed_items = 0
         self._timed_seconds = 0.0
+        # Strings the tokenizer reads as one special token wherever they appear, longest
+        # first (one may hold another): see _plain_tweet.
+        specials = {str(t) for t in getattr(tokenizer, "added_tokens_decoder", {}).values()}
+        specials |= {t for t in (getattr(processor, "image_token", None),
+                                 getattr(processor, "video_token", None)) if t}
+        self._special_tokens = sorted(specials, key=len, reverse=True)
         #: What wrote the captions (stored with them): the model folder, quantization, dtype.
         self.description = name
         #: Every caption runs to max_new_tokens, past its end of sequence (benchmarks).
@@ -139,8 +146,20 @@ class LocalCaptioner:
 
         from crisisdesk.core.captions.loading import load_model
 
-        model = load_model(Path(folder), device=device, quant=quant, dtype=dtype)
-        processor = AutoProcessor.from_pretrained(str(folder))
+        try:
+            model = load_model(Path(folder), device=device, quant=quant, dtype=dtype)
+            processor = AutoProcessor.from_pretrained(str(folder))
+        except (CaptionError, ImportError):
+            raise  # already say what to do (a missing bitsandbytes names its install)
+        except Exception as exc:  # noqa: BLE001 - a truncated copy raises SafetensorError...
+            if is_out_of_memory(exc):
+                raise
+            # ...a missing tokenizer file ValueError, a bad JSON file OSError: all mean the
+            # same thing to an analyst, and a traceback would not name the folder.
+            raise CaptionError(
+                f"{folder}: the model could not be loaded; the folder may be damaged or "
+                f"incomplete (copy it again, or crisisdesk models download): "
+                f"{type(exc).__name__}: {exc}") from exc
         captioner = cls(model, processor, name=name, device=device, **options)
         captioner.description = f"{folder} ({quant}, {str(model.dtype).removeprefix('torch.')})"
         return captioner
@@ -150,12 +169,25 @@ class LocalCaptioner:
     def prompt_text(self, tweet_text: str, prompt: CaptionPrompt) -> str:
         """The full text prompt for one post: the processor's chat template, or a plain
         LLaVA-1.5 style template when the processor has none."""
+        tweet_text = self._plain_tweet(tweet_text)
         if getattr(self.processor, "chat_template", None):
             return self.processor.apply_chat_template(
                 prompt.messages(tweet_text), add_generation_prompt=True, tokenize=False)
         image_token = getattr(self.processor, "image_token", None) or "<image>"
         return (f"{prompt.system}\nUSER: {image_token}\n{prompt.user_text(tweet_text)}\n"
                 "ASSISTANT:")
+
+    def _plain_tweet(self, tweet_text: str) -> str:
+        """The tweet with the tokenizer's special tokens made plain text (their angle
+        brackets as angle quotes: ``<image>`` becomes U+2039 image U+203A). Left as they
+        are, a post holding ``<image>`` gives its prompt two image placeholders for one
+        image, which the processor refuses on every run; ``</s>`` or ``<|im_end|>`` would
+        end the turn early."""
+        for token in self._special_tokens:
+            if token in tweet_text:
+                tweet_text = tweet_text.replace(
+                    token, token.replace("<", "\u2039").replace(">", "\u203a"))
+        return tweet_text
 
     def encode(self, texts: Sequence[str], images: Sequence[Any]) -> Any:
         """Tokenize and preprocess one chunk (left padded) on the model's device."""

@@ -20,6 +20,7 @@ import email.utils
 import http.client
 import io
 import json
+import math
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from crisisdesk.core.captions.base import CaptionError, CaptionRequest, CaptionResult
 from crisisdesk.core.captions.prompt import CaptionPrompt
+from crisisdesk.core.http_get import credentials
 
 #: Longest side of the JPEG sent: LLaVA sees 336 px (1.5) to 672 px tiles (1.6), so
 #: more only costs bandwidth and the server's decoding time.
@@ -62,10 +64,18 @@ class ServerCaptioner:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         if retries < 0:
             raise ValueError(f"retries must not be negative, not {retries}")
-        self.endpoint = chat_completions_url(base_url)
+        if not math.isfinite(timeout) or timeout <= 0:
+            # The socket refuses these only once a request is sent, in a worker thread.
+            raise ValueError(f"timeout must be a number of seconds above 0, not {timeout}")
+        # urllib would look ``user:password@host`` up as a host name: the credentials go
+        # in a Basic authorisation header instead, and never into what is shown or stored.
+        url, self._url_auth = credentials(base_url.strip())
+        self._password = urllib.parse.unquote(urllib.parse.urlsplit(base_url.strip()).password
+                                              or "")
+        self.endpoint = chat_completions_url(url)
         self.model = model
         self.name = f"server:{model}"  # the cache key: the same model anywhere is one
-        self.device = _without_credentials(base_url.rstrip("/"))
+        self.device = url.rstrip("/")
         self.description = f"{model} via {self.device}"
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
         self.backoff, self.max_tokens, self.max_side = backoff, max_tokens, max_side
@@ -140,7 +150,9 @@ class ServerCaptioner:
         """One attempt: the outcome, and None when it must not be retried, else the wait
         the server asked for (0: use the backoff)."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._api_key:
+        if self._url_auth:  # given with this server's URL: they win over an environment key
+            headers.update(self._url_auth)
+        elif self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         http_request = urllib.request.Request(self.endpoint, data=body, headers=headers,
                                               method="POST")
@@ -175,8 +187,12 @@ class ServerCaptioner:
         stop.wait(min(seconds, MAX_RETRY_AFTER))
 
     def _clean(self, text: str) -> str:
-        """``text`` with the API key blanked out, should a server echo it back."""
-        return text.replace(self._api_key, "***") if self._api_key else text
+        """``text`` with the API key and the URL's password blanked out, should a server
+        echo them back."""
+        for secret in (self._api_key, self._password):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
 
 def chat_completions_url(base_url: str) -> str:
@@ -264,12 +280,3 @@ def _retry_after(value: str | None) -> float:
         return 0.0
     return max(0.0, when.timestamp() - time.time())
 
-
-def _without_credentials(url: str) -> str:
-    """The URL without any ``user:password@`` part (it is shown and stored)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

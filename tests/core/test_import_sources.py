@@ -57,7 +57,7 @@ def test_folder_of_posts_with_sidecars_nesting_and_text_only_post(proj, tmp_path
         assert post_row(store, "field_posts", "sub/p5")["text"] == ""
         tw2 = post_row(store, "field_posts", "tw-2")
         assert (tw2["author"], tw2["text"], tw2["created_at"]) == (
-            "alice", "Bridge partly collapsed", "2017-09-10T12:00:00Z")
+            "alice", "Bridge partly collapsed", "2017-09-10T12:00:00.000Z")
         tw4 = post_row(store, "field_posts", "tw-4")
         assert tw4["author"] == "bob"
         assert tw4["text"] == "Text of post four"  # the .txt's text, the .json's metadata
@@ -182,7 +182,7 @@ def test_csv_default_columns_and_multi_image_posts(proj, tmp_path):
     with proj.open_store() as store:
         row = post_row(store, src, "1")
         assert (row["text"], row["created_at"], row["author"]) == (
-            "Roof torn off", "2017-09-10", "ann")
+            "Roof torn off", "2017-09-10T00:00:00.000Z", "ann")
         (one,) = items(store, src, "1")
         assert one.uid == "posts_table:1:0"
         assert label_of(store, one.id, "damage") == "severe_damage"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from old_schema import as_schema
+from old_schema import PROJECT_SCHEMES_VERSION, as_schema
 
 from crisisdesk.cli import main
 from crisisdesk.core.exporters import Exporter
@@ -24,7 +24,7 @@ from crisisdesk.core.schemes import (
     SchemeError,
     scheme_from_json,
 )
-from crisisdesk.core.store import SCHEMA_VERSION, LabelChange, Store
+from crisisdesk.core.store import LabelChange, Store
 
 SEVERITY = {"task": "severity", "description": "How bad, as this team grades it.",
             "classes": ["Low", "medium", "high-risk"], "merges": {"very bad": "high_risk"}}
@@ -129,7 +129,7 @@ def test_the_migration_to_project_schemes_keeps_the_data(tmp_path: Path,
 
     path = tmp_path / "old.sqlite"
     with monkeypatch.context() as patch:  # a project as the version before wrote it
-        as_schema(patch, SCHEMA_VERSION - 1)
+        as_schema(patch, PROJECT_SCHEMES_VERSION - 1)
         with Store(path) as old:
             old.ensure_source("src", "csv", "/data/src.csv")
             post = old.insert_post("src", "1", text="a flood")
@@ -137,7 +137,7 @@ def test_the_migration_to_project_schemes_keeps_the_data(tmp_path: Path,
             old.add_labels([LabelChange(item, "damage", "mild_damage")], annotator="ana")
             assert "label_schemes" not in old.db.table_names()
     with Store(path) as store:
-        assert store.migrated_from == SCHEMA_VERSION - 1
+        assert store.migrated_from == PROJECT_SCHEMES_VERSION - 1
         assert store.current_label(item, "damage").label == "mild_damage"
         assert list(store.schemes()) == ["damage", "humanitarian", "informative"]
         store.add_scheme(_scheme())

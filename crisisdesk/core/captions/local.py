@@ -36,10 +36,10 @@ def load_image(path: Path) -> Any:
     with a reason a person can act on."""
     from PIL import Image
 
-    from crisisdesk.core.imaging import upright_rgb
+    from crisisdesk.core.imaging import open_image, upright_rgb
 
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             return upright_rgb(image)
     except FileNotFoundError:

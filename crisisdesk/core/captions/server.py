@@ -212,11 +212,10 @@ def chat_completions_url(base_url: str) -> str:
 def jpeg_data_url(path: Path, max_side: int = MAX_SIDE) -> str:
     """The image as a ``data:image/jpeg;base64,...`` URL: upright, RGB, longest side at
     most ``max_side``."""
-    from PIL import Image
 
-    from crisisdesk.core.imaging import upright_rgb
+    from crisisdesk.core.imaging import open_image, upright_rgb
 
-    with Image.open(path) as img:
+    with open_image(path) as img:
         img.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale if larger
         img = upright_rgb(img)
         img.thumbnail((max_side, max_side))

@@ -24,6 +24,7 @@ from crisisdesk.core.importers.records import (
 )
 from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import LABEL_SOURCES, ItemRow, LabelChange, Store, store_time
+from crisisdesk.core.store.times import post_time
 
 # Half of a UTF-16 surrogate pair: JSON can carry one ("\ud83c", an emoji cut in two by
 # a collector), Python keeps it, and SQLite cannot store it. A whole pair is decoded into
@@ -90,6 +91,7 @@ class RecordWriter:
             for record in records:
                 self.report.records += 1
                 self._replace_lone_surrogates(record)
+                self._store_time(record)
                 counts, seen = self._counts(), record.post_id in self.first_seen
                 try:
                     with self.store.transaction():
@@ -99,6 +101,21 @@ class RecordWriter:
                     self._restore_counts(record, counts, seen)
                     self.report.add(record.where, f"post {record.post_id} not imported: "
                                     f"{type(exc).__name__}: {exc}")
+
+    def _store_time(self, record: PostRecord) -> None:
+        """The post's time in the store's format (UTC ISO 8601), so that sorting by time
+        is right across sources that write times differently; one it cannot read is
+        kept as written, with a warning."""
+        if not record.created_at:
+            return
+        stored = post_time(record.created_at)
+        if stored is None:
+            self.report.add(record.where, f"post {record.post_id}: created_at "
+                            f"{record.created_at!r} is no time crisisdesk reads (ISO 8601, "
+                            "Twitter's, RFC 2822 or Unix time); kept as written, so sorting "
+                            "by time may place it wrongly", "warning")
+        else:
+            record.created_at = stored
 
     def _replace_lone_surrogates(self, record: PostRecord) -> None:
         """Put U+FFFD in place of half surrogate pairs in the record's texts, with a

@@ -11,7 +11,6 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,27 +25,7 @@ from crisisdesk.core.store.relocate import (
     planned_moves,
 )
 from crisisdesk.core.store.schema import migrate
-
-
-def _format_time(moment: datetime) -> str:
-    """An aware time as the store writes times: ISO-8601 UTC with milliseconds and a Z,
-    one width for all, so times compare as text."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def utc_now() -> str:
-    """The current time in the store's time format."""
-    return _format_time(datetime.now(UTC))
-
-
-def store_time(text: str) -> str:
-    """An ISO-8601 time written elsewhere (an export's ``labelled_at``) in the store's
-    format, so journal times compare as text; a time without a zone is taken as UTC.
-    Raises ValueError when ``text`` is not an ISO-8601 time."""
-    parsed = datetime.fromisoformat(text.strip())
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return _format_time(parsed)
+from crisisdesk.core.store.times import store_time, utc_now  # noqa: F401 - the store's API
 
 
 class StoreBase:

@@ -228,9 +228,22 @@ def _v9_project_schemes(db: sqlite_utils.Database) -> None:
         " merges TEXT NOT NULL, description TEXT NOT NULL, added_at TEXT NOT NULL)")
 
 
+def _v10_post_times(db: sqlite_utils.Database) -> None:
+    """Posts' times in the store's format (UTC ISO 8601): imports kept them as written,
+    and sorting by time compared Twitter's "Fri Sep 01 ..." with "2017-09-01..." as
+    text. A time that does not read stays as it is."""
+    from crisisdesk.core.store.times import post_time
+
+    rows = db.execute("SELECT id, created_at FROM posts WHERE created_at IS NOT NULL"
+                      ).fetchall()
+    changed = [(stored, pk) for pk, written in rows
+               if (stored := post_time(written)) is not None and stored != written]
+    db.conn.executemany("UPDATE posts SET created_at = ? WHERE id = ?", changed)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
-    _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes,
+    _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes, _v10_post_times,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

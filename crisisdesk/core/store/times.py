@@ -1,0 +1,64 @@
+"""Times as the store writes them: ISO-8601 UTC with milliseconds and a Z, one width for
+all, so that times compare (and sort) as text.
+
+``post_time`` reads a post's time as platforms and collectors write it (ISO 8601 with any
+offset, Twitter's classic ``Fri Sep 01 11:00:00 +0000 2017``, RFC 2822, Unix seconds or
+milliseconds): stored as written, "sort by time" compared ``Fri ...`` with ``2017-...``
+as text and put posts out of order.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+#: Unix time in seconds (10 digits) or milliseconds (13), as some exports give it.
+_EPOCH = re.compile(r"\d{10}(\d{3})?(\.\d+)?")
+
+
+def _format_time(moment: datetime) -> str:
+    """An aware time as the store writes times: ISO-8601 UTC with milliseconds and a Z,
+    one width for all, so times compare as text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_now() -> str:
+    """The current time in the store's time format."""
+    return _format_time(datetime.now(UTC))
+
+
+def store_time(text: str) -> str:
+    """An ISO-8601 time written elsewhere (an export's ``labelled_at``) in the store's
+    format, so journal times compare as text; a time without a zone is taken as UTC.
+    Raises ValueError when ``text`` is not an ISO-8601 time."""
+    parsed = datetime.fromisoformat(text.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return _format_time(parsed)
+
+
+def post_time(text: str) -> str | None:
+    """A post's time in the store's format (a time without a zone is taken as UTC), or
+    None when ``text`` is no time this reads."""
+    text = text.strip()
+    if not text:
+        return None
+    moment: datetime | None = None
+    if _EPOCH.fullmatch(text):
+        seconds = float(text)
+        moment = datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, UTC)
+    else:
+        for parse in (datetime.fromisoformat,
+                      lambda t: datetime.strptime(t, "%a %b %d %H:%M:%S %z %Y"),
+                      parsedate_to_datetime):
+            try:
+                moment = parse(text)
+                break
+            except (ValueError, TypeError, IndexError):
+                continue
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _format_time(moment)

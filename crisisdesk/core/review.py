@@ -147,6 +147,9 @@ class ItemDetail:
     caption_model: str | None = None
     #: the poster's own description of the image (alt text), where the source had one
     alt_text: str | None = None
+    #: why the newest caption is not used, when every caption of the item was flagged
+    #: ("degenerate: ..."): captioning again with the same captioner gives no other
+    caption_flag: str | None = None
 
 
 def _tune(store: Store) -> None:
@@ -325,7 +328,8 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
         "SELECT p.author, p.url, m.reason, m.alt_text FROM items i"
         " JOIN posts p ON p.id = i.post"
         " LEFT JOIN media m ON m.id = i.media WHERE i.id = ?", [item_id]).fetchone()
-    caption = store.item_caption(item_id)
+    captions = store.item_captions(item_id)
+    caption = next((c for c in captions if c.flag is None), None)
     schemes = store.schemes()
     tasks = list(schemes) + sorted(set(actives) - set(schemes))
     views = []
@@ -350,4 +354,5 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
         captioner=f"{caption.captioner} (prompt {caption.prompt_version})" if caption
         else None,
         tasks=tuple(views), media_reason=post["reason"],
-        caption_model=caption.model if caption else None, alt_text=post["alt_text"])
+        caption_model=caption.model if caption else None, alt_text=post["alt_text"],
+        caption_flag=captions[0].flag if captions and caption is None else None)

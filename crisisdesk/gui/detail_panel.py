@@ -239,8 +239,8 @@ class DetailPanel(QWidget):
         if detail.caption:
             self.caption.setText(f"{caption}{by}")
         else:
-            self.caption.setText(f"<span style='color:{style.MUTED}'>No caption yet "
-                                 "(run the captioner from Jobs)</span>")
+            self.caption.setText(f"<span style='color:{style.MUTED}'>"
+                                 f"{html.escape(no_caption_note(detail))}</span>")
 
     def _set_message(self, message: str) -> None:
         """A placeholder instead of the image (nothing to show or reveal)."""
@@ -399,3 +399,15 @@ class DetailPanel(QWidget):
     def _word_hovered(self, link: str) -> None:
         if link.startswith("w:"):
             self.attention.show_word_tooltip(link, int(link[2:]))
+
+
+def no_caption_note(detail: ItemDetail) -> str:
+    """What the caption line says when the item's text holds no caption: the advice to
+    caption only where captioning can help."""
+    if detail.row.image_path is None:
+        return "No image, so no caption"
+    if detail.caption_flag:
+        return (f"The caption was set aside ({detail.caption_flag}) and is not used; "
+                "another captioner or prompt may do better")
+    return "No caption yet (run the captioner from Jobs)"
+

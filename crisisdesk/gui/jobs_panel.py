@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.models import registry
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui.advice import app_error
-from crisisdesk.gui.dialogs.settings_dialog import setting
+from crisisdesk.gui.dialogs.settings_dialog import setting, settings_saved
 from crisisdesk.gui.worker import JobRunner
 
 MakeJob = Callable[[], Iterator[Progress]]
@@ -188,10 +188,17 @@ class JobRow(QFrame):
                 gone = isinstance(runner.exception, registry.RegisteredPathGone)
                 self.download.setVisible(not gone)
                 self.local.setVisible(True)
-                if setting("offline"):  # the analyst asked never to go online
-                    self.download.setEnabled(False)
-                    self.download.setToolTip("Offline mode is on (Settings)")
+                self._offer_download()
+                # Offline mode saved while the row is shown applies to it at once.
+                settings_saved().saved.connect(self._offer_download)
         self.panel._finished(self, state)
+
+    def _offer_download(self) -> None:
+        """Enable Download only while offline mode is off (the analyst asked never to go
+        online)."""
+        offline = setting("offline")
+        self.download.setEnabled(not offline)
+        self.download.setToolTip("Offline mode is on (Settings)" if offline else "")
 
     def error_text(self) -> str:
         """The failed job's message, in the app's words where the core's name CLI
@@ -221,7 +228,7 @@ class JobRow(QFrame):
 
     def _download(self) -> None:
         name = self.missing_model
-        if name is None:
+        if name is None or setting("offline"):
             return
         self.panel.run(f"Download {name}", lambda: download_job(name), unit="model")
 

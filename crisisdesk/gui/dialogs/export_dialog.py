@@ -89,6 +89,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.project, self.jobs = project, jobs  # jobs: a JobsPanel to list the export in
         self.runner: JobRunner | None = None
+        self.job: ExportJob | None = None  # the export run last (made in its worker)
         self.files: list[Path] = []
         self.setWindowTitle("Export labels")
         self.setMinimumWidth(520)
@@ -108,6 +109,8 @@ class ExportDialog(QDialog):
             "so that no tweet runs as a formula. The ' stays in the text: to re-import,\n"
             "export a plain CSV or JSON Lines.")
         self.out = QLineEdit()
+        # A path typed by hand is the analyst's: a change of format or task keeps it.
+        self.out.textEdited.connect(self._typed)
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
         where = QHBoxLayout()
@@ -164,6 +167,9 @@ class ExportDialog(QDialog):
         self.out.setText(str(base / name))
         self._suggested = True
 
+    def _typed(self, _text: str) -> None:
+        self._suggested = False
+
     def _browse(self) -> None:
         if self._writes_folder():
             chosen = QFileDialog.getExistingDirectory(self, "Folder for the export files")
@@ -186,7 +192,9 @@ class ExportDialog(QDialog):
         sheet = self.for_spreadsheet.isChecked()
 
         def make_job() -> ExportJob:
-            return ExportJob(project, out, fmt, [task] if task else None, only, hashed, sheet)
+            self.job = ExportJob(project, out, fmt, [task] if task else None, only, hashed,
+                                 sheet)
+            return self.job
 
         title = f"Export {out.name}"
         if self.jobs is not None:
@@ -201,6 +209,10 @@ class ExportDialog(QDialog):
 
     def _on_finished(self, state: str, value: object) -> None:
         self.export_button.setEnabled(True)
+        if state == "cancelled" and self.job is not None and self.job.files:
+            # The file is written and renamed in one step: a Cancel clicked during it
+            # lands after the file is in place, and must not be reported as "no file".
+            state, value = "done", self.job.files
         if state == "done":
             self.files = list(value or [])  # type: ignore[call-overload]
             self.status.setText("Wrote " + ", ".join(str(f) for f in self.files))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.importers import FORMATS, ImportJob, ImportOptions, ImportReport
 from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS
+from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui.worker import Background, JobRunner
@@ -47,18 +49,52 @@ HEADER_BYTES = 256 * 1024  # enough for a header row or a first JSON object
 
 
 def read_columns(path: Path) -> list[str]:
-    """The column names of a CSV/TSV file or the keys of a JSONL file's first object."""
+    """The column names of a CSV/TSV file, or the keys of the objects at the start of a
+    JSON Lines file or a .json list."""
     with path.open("rb") as handle:
-        head = handle.read(HEADER_BYTES).decode("utf-8-sig", errors="replace")
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        for line in head.splitlines():
-            line = line.strip().lstrip("[").strip()
-            if line:
-                obj = json.loads(line.rstrip(","))
-                return [str(k) for k in obj] if isinstance(obj, dict) else []
-        return []
-    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+        data = handle.read(HEADER_BYTES + 1)
+    truncated = len(data) > HEADER_BYTES
+    head = data[:HEADER_BYTES].decode("utf-8-sig", errors="replace")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return json_keys(head, as_list=suffix == ".json" and head.lstrip().startswith("["),
+                         truncated=truncated)
+    dialect = "excel-tab" if suffix == ".tsv" else "excel"
     return next(csv.reader(io.StringIO(head, newline=""), dialect=dialect), [])
+
+
+def json_keys(head: str, *, as_list: bool, truncated: bool) -> list[str]:
+    """The keys of the objects in ``head``, in the order first seen, read as the importer
+    reads the file: one object a line, or (``as_list``) a JSON list over any lines. The
+    importer maps a key any object has (a tweet without media has no media key), so
+    every object read counts, not only the first; ``truncated``: ``head`` stops short."""
+    objects: list[object] = []
+    if as_list:
+        decoder, pos = json.JSONDecoder(), head.index("[") + 1
+        while True:
+            while pos < len(head) and head[pos] in " \t\r\n,":
+                pos += 1
+            if pos >= len(head) or head[pos] == "]":
+                break
+            try:
+                obj, pos = decoder.raw_decode(head, pos)
+            except json.JSONDecodeError:
+                if objects or truncated:
+                    break  # cut off mid-object: the objects before it say enough
+                raise
+            objects.append(obj)
+    else:
+        lines = head.splitlines()
+        for line in lines[:-1] if truncated else lines:  # the last line may be cut off
+            try:
+                objects.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # the importer skips (and reports) such a line too
+    keys: dict[str, None] = {}
+    for obj in objects:
+        if isinstance(obj, dict):
+            keys.update((str(key), None) for key in obj)
+    return list(keys)
 
 
 def _tabular(path: Path, fmt: str) -> bool:
@@ -247,14 +283,21 @@ class ImportDialog(QDialog):
             return None
         options, project = self.options(), self.project
         self.job = ImportJob(project, paths, options)
-        job = self.job
+        first = [self.job]
+
+        def make_job() -> Iterator[Progress]:
+            # An ImportJob keeps its report: Retry (from the jobs panel) runs a new one,
+            # or its report would hold both runs' sources, counts and problems.
+            job = first.pop() if first else ImportJob(project, paths, options)
+            return job.run()
+
         title = f"Import {paths[0].name}" + (f" and {len(paths) - 1} more"
                                              if len(paths) > 1 else "")
         if self.jobs is not None:
-            self.runner = self.jobs.run(title, job.run, unit="posts")  # type: ignore[attr-defined]
+            self.runner = self.jobs.run(title, make_job, unit="posts")  # type: ignore[attr-defined]
         else:
             # No Qt parent: the runner must outlive the dialog while its thread runs.
-            self.runner = JobRunner(title, job.run)
+            self.runner = JobRunner(title, make_job)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
         if self.runner.state == "pending":

@@ -301,11 +301,19 @@ class RetrainDialog(QDialog):
         if state == "done":
             self.status.setText(f"Switched: {', '.join(tasks)}. Predictions will refresh.")
             self.keep.setText("Close")
+            # Switch is disabled now: Enter goes to Close, not to a button that does nothing.
+            self.switch.setDefault(False)
+            self.keep.setDefault(True)
             self.switched.emit(tasks)
             self.refresh_versions()
         else:
             self.switch.setEnabled(True)
-            self.status.setText(f"<span style='color:{BAD}'>Switch {state}: {value}</span>")
+            # A cancel carries no message (None): it may have come after the activation,
+            # so the versions lists (refreshed) say which version is active now.
+            why = f": {value}" if state == "failed" else (
+                "; the versions lists below show which version is active now")
+            self.status.setText(f"<span style='color:{BAD}'>Switch {state}{why}</span>")
+            self.refresh_versions()
 
     def done(self, result: int) -> None:
         self.background.shutdown()

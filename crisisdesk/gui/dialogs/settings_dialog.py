@@ -206,8 +206,11 @@ class SettingsDialog(QDialog):
         """Write the settings shown."""
         values = {
             "device": self.device.currentText(),
-            "image_encoder": self.image_encoder.currentText().strip(),
-            "text_encoder": self.text_encoder.currentText().strip(),
+            # An encoder left empty means the default one: every embed job needs one.
+            "image_encoder": (self.image_encoder.currentText().strip()
+                              or DEFAULTS["image_encoder"]),
+            "text_encoder": (self.text_encoder.currentText().strip()
+                             or DEFAULTS["text_encoder"]),
             "captioner": self.captioner.currentText().strip(),
             "quantization": self.quantization.currentText(),
             "caption_server": self.caption_server.text().strip(),

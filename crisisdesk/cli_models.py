@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from crisisdesk.cli import OK, PROBLEMS, _fail
+from crisisdesk.cli_captions import _positive
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -153,7 +154,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="registry name (crisisdesk models list) or open_clip:ARCH/TAG")
     p.add_argument("--kind", choices=["image", "text", "both"], default="both")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=_positive, metavar="N")
     p.add_argument("--patches", action="store_true",
                    help="also keep the image patch tokens (for attention overlays)")
     p.set_defaults(func=cmd_embed)

@@ -20,7 +20,7 @@ from crisisdesk.core.batching import Halving
 from crisisdesk.core.decoder_pool import default_workers, lend
 from crisisdesk.core.encoders.base import Encoder, EncoderError
 from crisisdesk.core.files import file_sha256
-from crisisdesk.core.jobs import tracked
+from crisisdesk.core.jobs import listed, tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import ImageToEmbed, Store
@@ -48,6 +48,7 @@ class EmbedReport:
     windowed_texts: int = 0
     batch_halvings: int = 0
     unreadable: list[dict[str, str]] = field(default_factory=list)
+    unreadable_count: int = 0  # exact; ``unreadable`` lists the first MAX_LISTED
     skipped_kinds: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,10 +65,12 @@ class EmbedReport:
         if self.skipped_kinds:
             lines.append(f"{', '.join(self.skipped_kinds)} skipped: {self.encoder} does not "
                          "encode them")
+        if self.unreadable_count:
+            lines.append(f"unreadable images: {self.unreadable_count}")
         for bad in self.unreadable[:20]:
             lines.append(f"  unreadable image {bad['path']}: {bad['reason']}")
-        if len(self.unreadable) > 20:
-            lines.append(f"  ... and {len(self.unreadable) - 20} more")
+        if self.unreadable_count > 20:
+            lines.append(f"  ... and {self.unreadable_count - 20} more")
         return "\n".join(lines)
 
 
@@ -87,6 +90,9 @@ class EmbedJob:
         self.project, self.kinds, self.device = project, tuple(kinds), device
         self._encoder = encoder if isinstance(encoder, Encoder) else None
         self.encoder_name = encoder if isinstance(encoder, str) else encoder.name
+        if batch_size is not None and batch_size < 1:
+            # 0 would be taken for "the default" and a negative size encodes nothing.
+            raise ValueError(f"batch size must be at least 1, not {batch_size}")
         if decode not in ("auto", "threads", "processes"):
             raise ValueError(f"decode must be auto, threads or processes, not {decode!r}")
         self.batch_size, self.patches, self.workers = batch_size, patches, workers
@@ -95,8 +101,14 @@ class EmbedJob:
         #: model does not need the CPU cores the overlap takes).
         self.encode_ahead = encode_ahead
         self.report = EmbedReport(encoder=self.encoder_name)
-        self._halving = Halving(lambda exc: EncoderError(
+        # One per kind: the chunk size that fits images says nothing about texts (an
+        # image costs far more memory than a tweet), and vice versa.
+        self._halving = {kind: Halving(lambda exc: EncoderError(
             f"out of GPU memory even for one item on {self.report.device}: {exc}"))
+            for kind in KINDS}
+
+    def _halvings(self) -> int:
+        return sum(halving.halvings for halving in self._halving.values())
 
     def run(self) -> Iterator[Progress]:
         """The job: yields Progress after each committed batch."""
@@ -104,7 +116,7 @@ class EmbedJob:
                   "device": self.device, "batch_size": self.batch_size,
                   "patches": self.patches}
         return tracked(self.project, self.kind, params, self._run(),
-                       problems=lambda: len(self.report.unreadable),
+                       problems=lambda: self.report.unreadable_count,
                        result=self.report.as_dict)
 
     def _load(self) -> Encoder:
@@ -162,7 +174,10 @@ class EmbedJob:
                     if isinstance(reason, str):
                         if not isinstance(reason, _FileGone):
                             store.mark_media_unreadable(img.sha256, reason)
-                        self.report.unreadable.append({"path": img.path, "reason": reason})
+                        # Listed up to MAX_LISTED (a report of a whole unplugged drive
+                        # stays small), counted all.
+                        self.report.unreadable_count += 1
+                        listed(self.report.unreadable, {"path": img.path, "reason": reason})
                 for chunk, (vectors, patches) in results:
                     keys = [img.sha256 for img, _ in chunk]
                     with store.transaction():
@@ -171,7 +186,7 @@ class EmbedJob:
                             store.put_embeddings("image_patches", encoder.name, keys,
                                                  patches)
                 self.report.images_encoded += len(good)
-                self.report.batch_halvings = self._halving.halvings
+                self.report.batch_halvings = self._halvings()
                 yield len(batch)
         finally:
             batches.close()  # stops the decoders (threads or processes) when cancelled
@@ -192,7 +207,7 @@ class EmbedJob:
             good = [(img, px) for img, px in batch if not isinstance(px, str)]
             if not good:
                 return good, []
-            return good, self._halving.run(
+            return good, self._halving["image"].run(
                 good, lambda chunk: encoder.encode_images([px for _, px in chunk],
                                                           patches=self.patches))
 
@@ -215,12 +230,12 @@ class EmbedJob:
         keys = list(texts)
         for start in range(0, len(keys), size):
             batch = keys[start:start + size]
-            for chunk, encoded in self._halving.run(
+            for chunk, encoded in self._halving["text"].run(
                     batch, lambda chunk: encoder.encode_texts([texts[k] for k in chunk])):
                 store.put_embeddings("text", encoder.name, chunk, encoded.vectors)
                 self.report.windowed_texts += encoded.windowed
             self.report.texts_encoded += len(batch)
-            self.report.batch_halvings = self._halving.halvings
+            self.report.batch_halvings = self._halvings()
             yield len(batch)
 
 

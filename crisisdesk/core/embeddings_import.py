@@ -116,10 +116,17 @@ def read_embeddings_file(path: Path) -> _Rows:
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        if "pickle" in str(exc).lower():
+        # numpy calls any file that is neither a zip nor an .npy "pickled data"; only
+        # one that starts as a pickle (protocol 2 and later: 0x80) is called so here.
+        if "pickle" in str(exc).lower() and _starts_as_pickle(path):
             raise EmbeddingsImportError(
                 f"{path}: holds pickled data, which crisisdesk never loads (it can run "
                 "code); save the arrays with numpy.savez") from None
+        if "pickle" in str(exc).lower():
+            raise EmbeddingsImportError(
+                f"{path}: not a numpy .npz file (neither a zip archive of arrays nor an "
+                ".npy array); save the arrays with numpy.savez(path, ids=..., vectors=...)"
+            ) from None
         raise EmbeddingsImportError(f"{path}: not a numpy .npz file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise EmbeddingsImportError(f"{path}: cannot read it as a numpy .npz file ({exc})"
@@ -183,6 +190,15 @@ def read_embeddings_file(path: Path) -> _Rows:
             f"{path}: {len(bad)} vectors hold values beyond float16's range ±{FLOAT16_MAX:g} "
             f"(first at row {int(bad[0])}); embeddings are stored as float16")
     return _Rows([_decode(i) for i in ids.tolist()], vectors.astype(np.float32, copy=False))
+
+
+def _starts_as_pickle(path: Path) -> bool:
+    """Whether the file begins with pickle's PROTO opcode (what Python 3 writes)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(1) == b"\x80"
+    except OSError:
+        return False
 
 
 def _decode(value: str | bytes) -> str | None:

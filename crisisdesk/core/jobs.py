@@ -16,6 +16,16 @@ from typing import Any
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 
+#: Items a job's report lists by name (a whole unplugged drive would list them all);
+#: the report counts every one.
+MAX_LISTED = 200
+
+
+def listed(rows: list[dict[str, str]], row: dict[str, str]) -> None:
+    """Append ``row`` to a report's list while it holds fewer than MAX_LISTED."""
+    if len(rows) < MAX_LISTED:
+        rows.append(row)
+
 
 def tracked(project: Project, kind: str, params: dict[str, Any],
             body: Iterator[Progress], problems: Callable[[], int] = lambda: 0,

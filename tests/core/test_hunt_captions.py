@@ -21,7 +21,7 @@ from test_caption_job import FakeCaptioner
 from test_caption_server import ChatServer
 
 from crisisdesk.cli import main
-from crisisdesk.core.captions import job as job_module
+from crisisdesk.core import jobs as jobs_module
 from crisisdesk.core.captions.base import CaptionError, CaptionRequest
 from crisisdesk.core.captions.degenerate import caption_flag
 from crisisdesk.core.captions.job import CaptionJob
@@ -96,7 +96,7 @@ def test_a_damaged_weights_file_is_a_caption_error_naming_the_folder(
 
 def test_the_report_lists_at_most_max_listed_unreadable_images_and_counts_them_all(
         tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(job_module, "MAX_LISTED", 3)
+    monkeypatch.setattr(jobs_module, "MAX_LISTED", 3)
     src = tmp_path / "src"
     for i in range(5):
         make_image(src / f"{i}.jpg", seed=i)

@@ -23,14 +23,13 @@ from crisisdesk.core.captions.base import Captioner, CaptionError, CaptionReques
 from crisisdesk.core.captions.degenerate import caption_flag
 from crisisdesk.core.captions.prompt import load_prompt
 from crisisdesk.core.imaging import inspect_image
-from crisisdesk.core.jobs import tracked
+from crisisdesk.core.jobs import listed, tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import CaptionTodo, NewCaption, Store
 from crisisdesk.core.words import plural
 
 #: Reasons kept in the report (the counts stay exact past it).
-MAX_LISTED = 200
 
 
 def default_batch_size(captioner: Captioner) -> int:
@@ -199,7 +198,7 @@ class CaptionJob:
             else:
                 store.mark_media_unreadable(todo.image_sha256, reason)
             self.report.unreadable_count += 1
-            _listed(self.report.unreadable, {"path": todo.path, "reason": reason})
+            listed(self.report.unreadable, {"path": todo.path, "reason": reason})
         # Each chunk is stored as soon as its captions arrive (a later failure keeps them).
         self._halving.run(readable, lambda chunk: self._store(
             store, captioner, chunk, self._caption(captioner, chunk), model))
@@ -221,13 +220,13 @@ class CaptionJob:
                 reason = "the captioner returned no result for it" if result is None \
                     else (result.error or "no caption and no reason given")
                 self.report.failed_count += 1
-                _listed(self.report.failed, {"path": todo.path, "reason": reason})
+                listed(self.report.failed, {"path": todo.path, "reason": reason})
                 continue
             flag = caption_flag(result.caption)
             new.append(NewCaption(todo.image_sha256, todo.tweet_text, result.caption, flag))
             if flag is not None:
                 self.report.flagged_count += 1
-                _listed(self.report.flagged, {"path": todo.path, "reason": flag})
+                listed(self.report.flagged, {"path": todo.path, "reason": flag})
         if new:
             store.put_captions(captioner.name, self.prompt.version, new, model=model)
         self.report.captioned += len(new)
@@ -238,11 +237,6 @@ class CaptionJob:
 
 def _key(todo: CaptionTodo) -> str:
     return f"{todo.image_sha256}:{todo.text_sha256}"
-
-
-def _listed(rows: list[dict[str, str]], row: dict[str, str]) -> None:
-    if len(rows) < MAX_LISTED:
-        rows.append(row)
 
 
 def _check_images(batch: list[CaptionTodo]) -> list[tuple[str | None, bool]]:

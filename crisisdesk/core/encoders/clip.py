@@ -267,8 +267,14 @@ class ClipEncoder(Encoder):
     # -- texts -----------------------------------------------------------------------
 
     def token_ids(self, text: str) -> list[int]:
-        """The BPE ids of a text's content (cleaned as open_clip does), never truncated."""
-        return list(self.tokenizer.encode(text))
+        """The BPE ids of a text's content (cleaned as open_clip does), never truncated.
+
+        The tokenizer turns ``<start_of_text>`` / ``<end_of_text>`` typed in a text into
+        its markers; they are dropped: CLIP reads a text's vector at its first end
+        marker, so one inside a tweet would cut the tweet there.
+        """
+        markers = (self.tokenizer.sot_token_id, self.tokenizer.eot_token_id)
+        return [i for i in self.tokenizer.encode(text) if i not in markers]
 
     def encode_texts(self, texts: Sequence[str]) -> TextBatch:
         """One vector per text; long texts are windowed (``windowed`` counts them)."""

@@ -168,8 +168,12 @@ def load_failure(name: str, route: str, source: str | Path, exc: Exception) -> s
                                             "width changed")):
         hint = "the weights do not fit this architecture (wrong --arch?)"
     elif route == "pretrained":
-        hint = ("open_clip could not find these weights offline; "
-                f"run: crisisdesk models download {name}")
+        # Only open_clip:ARCH/TAG names come here, and `models download` knows registry
+        # names only: point at what does work offline.
+        hint = ("open_clip could not find these weights in the Hugging Face cache "
+                "(crisisdesk works offline); copy the cache from a machine where open_clip "
+                "has loaded them, or register a checkpoint file: crisisdesk models add "
+                "NAME FILE --arch ARCH")
     else:
         hint = "the file or folder is not a usable open_clip checkpoint"
     return f"cannot load model {name!r} ({route}: {source}): {hint}\n{text}"

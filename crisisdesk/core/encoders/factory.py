@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from crisisdesk.core.encoders.base import Encoder, EncoderError
-from crisisdesk.core.models.registry import get_spec, locate, registered_paths
+from crisisdesk.core.models.registry import all_specs, get_spec, locate, registered_paths
 
 DEVICES = ("auto", "cpu", "cuda")
 # An open_clip model that is not in the registry: open_clip:ARCH/TAG (e.g. a LAION tag).
 AD_HOC_PREFIX = "open_clip:"
+#: Registry kinds that are encoders (a captioner is not one).
+ENCODER_KINDS = ("clip", "text")
 
 
 def resolve_device(device: str) -> str:
@@ -42,6 +44,12 @@ def load_encoder(name: str, device: str = "auto") -> Encoder:
         spec = get_spec(name)
     except KeyError as exc:
         raise EncoderError(exc.args[0]) from None
+    if spec.kind not in ENCODER_KINDS:
+        # Checked before locating it: a missing captioner would be offered for download
+        # (gigabytes), an installed one loaded as a text encoder.
+        encoders = sorted(n for n, s in all_specs().items() if s.kind in ENCODER_KINDS)
+        raise EncoderError(f"{name!r} is a {spec.kind}, not an encoder; encoders: "
+                           f"{', '.join(encoders)}, or {AD_HOC_PREFIX}ARCH/TAG")
     location = locate(spec)
     if spec.kind == "clip":
         from crisisdesk.core.encoders.clip import ClipEncoder

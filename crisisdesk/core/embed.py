@@ -136,7 +136,8 @@ class EmbedJob:
                 if kind not in encoder.kinds:
                     self.report.skipped_kinds.append(kind)
             if "image" in self.kinds and "image" in encoder.kinds:
-                images = store.images_without_embedding(encoder.name)
+                images = store.images_without_embedding(encoder.name,
+                                                         patches=self.patches)
             if "text" in self.kinds and "text" in encoder.kinds:
                 by_key = {t.key: t.text for t in store.item_texts()}
                 texts = {k: by_key[k] for k in store.missing_keys("text", encoder.name, by_key)}

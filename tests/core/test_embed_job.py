@@ -282,6 +282,21 @@ def test_patch_tokens_are_stored_when_asked(tmp_path: Path) -> None:
         assert patches[rows[0]["key"]].shape == (2, 6)
 
 
+def test_patch_tokens_asked_after_a_plain_run_are_stored(tmp_path: Path) -> None:
+    """`embed` then `embed --patches` (the overlay wants them): the second run encodes
+    the images again for their patch tokens, instead of finding nothing to do."""
+    project = _project(tmp_path, posts=2)
+    list(EmbedJob(project, FakeEncoder(), kinds=["image"]).run())
+    again = EmbedJob(project, FakeEncoder(), kinds=["image"], patches=True)
+    list(again.run())
+    with project.open_store() as store:
+        counts = store.embedding_counts()["fake"]
+    assert counts["image_patches"] == counts["image"] == 2
+    third = EmbedJob(project, FakeEncoder(), kinds=["image"], patches=True)
+    list(third.run())
+    assert third.report.images_encoded == 0  # both kinds there: nothing to do
+
+
 def test_text_only_encoder_skips_images(tmp_path: Path) -> None:
     class TextOnly(FakeEncoder):
         kinds = frozenset({"text"})

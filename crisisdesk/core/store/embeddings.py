@@ -49,15 +49,20 @@ class ItemText:
 class EmbeddingsMixin(StoreBase):
     """Functions over the embeddings cache."""
 
-    def images_without_embedding(self, encoder: str) -> list[ImageToEmbed]:
-        """Readable images (one per sha256) that have no embedding from ``encoder``."""
+    def images_without_embedding(self, encoder: str, *, patches: bool = False
+                                 ) -> list[ImageToEmbed]:
+        """Readable images (one per sha256) that have no embedding from ``encoder`` (or,
+        with ``patches``, no patch tokens either: a run with --patches after a plain one
+        must encode the images again for them)."""
+        kinds = ("image", "image_patches") if patches else ("image",)
+        lacking = " OR ".join(
+            "NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.kind = ? AND e.key = m.sha256"
+            " AND e.encoder = ?)" for _ in kinds)
         rows = self._all(
             "SELECT m.sha256, MIN(m.path) AS path FROM media m"
-            " WHERE m.status = 'ok' AND m.sha256 IS NOT NULL AND NOT EXISTS ("
-            "   SELECT 1 FROM embeddings e WHERE e.kind = 'image' AND e.key = m.sha256"
-            "   AND e.encoder = ?)"
+            f" WHERE m.status = 'ok' AND m.sha256 IS NOT NULL AND ({lacking})"
             " GROUP BY m.sha256 ORDER BY MIN(m.id)",
-            [encoder],
+            [value for kind in kinds for value in (kind, encoder)],
         )
         return [ImageToEmbed(r["sha256"], r["path"]) for r in rows]
 

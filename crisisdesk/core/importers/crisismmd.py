@@ -28,7 +28,10 @@ from crisisdesk.core.importers.textio import TextFileError, read_text_file
 
 SOURCE_NAME = "crisismmd"
 # The split may be missing from the name (crisisdesk's own exports carry a split column).
-FILE_NAME = re.compile(r"task_(?P<task>[a-z]+)_text_img(?:_(?P<split>train|dev|test))?\.tsv$")
+# A task is named as schemes.TASK_NAME allows: a project's own task (`flood_level2`) has
+# digits and underscores, and its exported file must import back.
+FILE_NAME = re.compile(
+    r"task_(?P<task>[a-z][a-z0-9_]*?)_text_img(?:_(?P<split>train|dev|test))?\.tsv$")
 NO_ROOT = "no --images-root given"
 REQUIRED = ("event_name", "tweet_id", "image_id", "tweet_text", "image", "label")
 

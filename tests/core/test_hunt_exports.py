@@ -58,3 +58,22 @@ def test_crisismmd_export_of_a_task_named_with_digits_and_underscores_imports_ba
     with again.open_store() as store:
         assert _flood_labels(store) == before == {"1": "wet", "2": "dry", "3": "wet"}
         assert store.counts()["splits"]["flood_level2"] == {"dev": 1, "train": 1}
+
+
+def test_an_export_imported_where_its_project_task_is_missing_says_so(
+        project: Project, tmp_path: Path) -> None:
+    """The labels of a project task cannot be imported where that task was not added:
+    said once per file, with the command that adds it (they were dropped silently)."""
+    with project.open_store() as store:
+        store.add_scheme(scheme_from_json(FLOOD, "flood.json"))
+    _import(project, _source(tmp_path))
+    with project.open_store() as store:
+        exported = [Exporter(store).write(tmp_path / f"out.{fmt}", fmt)[0]
+                    for fmt in ("csv", "jsonl")]
+    for file in exported:
+        fresh = Project.open(tmp_path / f"fresh_{file.suffix[1:]}", create=True)
+        job = _import(fresh, file)
+        said = [p.message for p in job.report.problems if "flood_level2" in p.message]
+        assert said == ["labels of task 'flood_level2' not imported: this project has no "
+                        "such task (add it with crisisdesk schemes add PROJECT FILE.json, "
+                        "then import again)"], (file, job.report.problems)

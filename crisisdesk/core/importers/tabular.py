@@ -176,7 +176,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     except csv.Error as exc:
         yield Problem(Where(str(path), 1), f"unreadable header row: {exc}")
         return
-    for line in repeated_columns(header):
+    for line in repeated_columns(header) + unknown_tasks(header, schemes):
         yield Problem(Where(str(path), 1), line, "warning")
     try:
         columns = resolve_columns(header, mapping, schemes)
@@ -208,6 +208,19 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     if not rows_seen:  # else "0 new posts" alone, as if every post were known already
         yield Problem(Where(str(path)), "no rows below the header: nothing to import",
                       "warning")
+
+
+def unknown_tasks(header: list[str], schemes: Mapping[str, LabelScheme] | None
+                  ) -> list[str]:
+    """Lines for the tasks whose crisisdesk-export columns (``<task>_label_source``) the
+    header holds but the project lacks: their labels are not read, and an export of a
+    project with its own tasks, imported where they were not added, lost them silently."""
+    known = schemes if schemes is not None else builtin_schemes()
+    tasks = {name.strip().lower().removesuffix("_label_source") for name in header
+             if isinstance(name, str) and name.strip().lower().endswith("_label_source")}
+    return [f"labels of task {task!r} not imported: this project has no such task (add "
+            f"it with crisisdesk schemes add PROJECT FILE.json, then import again)"
+            for task in sorted(tasks - set(known)) if task]
 
 
 def _flatten_tasks(obj: dict[str, Any]) -> None:
@@ -262,6 +275,8 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
         if objects:
             yield Problem(Where(str(path)), "no JSON objects in the file")
         return
+    for line in unknown_tasks(keys, schemes):
+        yield Problem(Where(str(path)), line, "warning")
     try:
         columns = resolve_columns(keys, mapping, schemes)
         labels = label_columns(keys, mapping, schemes=schemes)

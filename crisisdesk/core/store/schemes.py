@@ -19,7 +19,7 @@ class SchemesMixin(StoreBase):
     _schemes_version: int | None = None
 
     def schemes(self) -> dict[str, LabelScheme]:
-        """The built-in schemes, then the project's own (in the order added), by task.
+        """The built-in schemes, then the project's own (in the order first added), by task.
 
         Kept until the database changes: SQLite's data_version moves when another
         connection commits, so a task another process added (``schemes add`` beside a
@@ -30,7 +30,7 @@ class SchemesMixin(StoreBase):
         if self._schemes is None:
             schemes = dict(builtin_schemes())
             for row in self._all("SELECT task, classes, merges, description"
-                                 " FROM label_schemes ORDER BY added_at, task"):
+                                 " FROM label_schemes ORDER BY rowid"):
                 schemes[row["task"]] = LabelScheme(
                     row["task"], tuple(json.loads(row["classes"])),
                     json.loads(row["merges"]), row["description"])
@@ -66,7 +66,8 @@ class SchemesMixin(StoreBase):
                     f"task {scheme.task!r} has labels already: its scheme cannot change "
                     "(the journal would hold labels of classes no longer there); add the "
                     "new scheme under another task name")
-            # Upsert keeping added_at: a task keeps its place in the list when changed.
+            # An upsert keeps the row (its rowid, the list order) and added_at: a task keeps
+            # its place in the list when changed.
             self.conn.execute(
                 "INSERT INTO label_schemes (task, classes, merges, description, added_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (task) DO UPDATE SET"

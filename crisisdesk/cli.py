@@ -316,7 +316,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return open_app(None)
     if args.command == "open":
         return open_app(args.project)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`crisisdesk info --json | head`): not an error of ours.
+        # Point stdout at nothing so that flushing it at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
 
 
 if __name__ == "__main__":

@@ -383,3 +383,18 @@ def test_export_without_format_follows_the_file_suffix(project: Path, tmp_path: 
         assert json.loads(first)["item_id"] == "posts:p1:0"
     else:
         assert first.startswith("item_id,source,post_id")
+
+
+def test_output_to_a_closed_pipe_is_no_traceback(project: Path) -> None:
+    """`crisisdesk info P --json | head`: the reader leaving early is not an error."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+            "from crisisdesk.cli import main; "
+            f"sys.exit(main(['info', {str(project)!r}, '--json']))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr, run.stderr
+    assert run.returncode == 0

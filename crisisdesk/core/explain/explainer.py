@@ -55,7 +55,11 @@ class ZeroShotHead(nn.Module):
         sims = []
         for vector, present in ((image, image_present), (text, text_present)):
             if bool(present.any()) and vector.shape[-1] == self.classes.shape[-1]:
-                sims.append(F.normalize(vector, dim=-1) @ self.classes.T)
+                # The norm is detached: the same cosine, but a scale-invariant head would
+                # make gradient x input of each embedding 0 (Euler), and the share of
+                # inputs the ratio of two rounding errors. So each one's is its cosine.
+                norm = vector.norm(dim=-1, keepdim=True).detach().clamp(min=1e-12)
+                sims.append((vector / norm) @ self.classes.T)
         logits = self.scale * torch.stack(sims).mean(dim=0) if sims else \
             torch.zeros(len(image), len(self.classes))
         return (logits, {}) if return_details else logits

@@ -23,7 +23,7 @@ from typing import Any
 from crisisdesk.core.explain.explainer import Explainer, ZeroShotHead
 from crisisdesk.core.explain.result import FORMAT, Explanation
 from crisisdesk.core.explain.vit import ExplainError
-from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.files import file_sha256, write_json_atomic
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store, text_key
 
@@ -99,7 +99,17 @@ def _item_facts(store: Store, item_id: str | int) -> dict[str, Any]:
     usable = detail.row.image_path if status == "ok" and detail.row.image_path else None
     return {"id": row_id, "uid": detail.row.uid, "text": text, "caption_start": start,
             "image": usable, "image_sha256": sha if usable else None, "status": status,
-            "reason": detail.media_reason}
+            "reason": detail.media_reason, "changed": bool(usable) and _changed(usable, sha)}
+
+
+def _changed(path: str, sha: str | None) -> bool:
+    """Whether the file at ``path`` is no longer the one imported (its sha256 differs):
+    its embedding, which the head reads, is the imported file's. A file that cannot be
+    read is not "changed": the image pass says why it cannot be explained."""
+    try:
+        return file_sha256(Path(path)) != sha
+    except OSError:
+        return False
 
 
 def cache_path(project: Project, key: dict[str, Any]) -> Path:
@@ -127,7 +137,8 @@ def explain_item(project: Project, item_id: str | int, task: str,
                "model_name": version["name"], "model_path": version["path"],
                "text": text_key(facts["text"]), "image": facts["image_sha256"]}
         path = cache_path(project, key)
-        if use_cache and path.is_file():
+        # A replaced file: the cached heat map is the imported picture's, not this one's.
+        if use_cache and path.is_file() and not facts["changed"]:
             try:
                 cached = Explanation.from_json(
                     json.loads(path.read_text("utf-8"))["explanation"])
@@ -145,12 +156,20 @@ def explain_item(project: Project, item_id: str | int, task: str,
     if class_name is not None and class_name not in explainer.classes:
         raise ExplainError(f"{class_name!r} is not a class of task {task} "
                            f"(one of: {', '.join(explainer.classes)})")
+    # A replaced file is not run through CLIP: the head scores its stored embedding, as
+    # predictions do (embed checks the sha256 too), and there is no map of another picture.
     result = explainer.explain(
-        image=Path(facts["image"]) if facts["image"] else None, text=facts["text"],
+        image=Path(facts["image"]) if facts["image"] and not facts["changed"] else None,
+        text=facts["text"],
         caption_start=facts["caption_start"], class_name=class_name, item=facts["uid"],
         task=task, image_vector=image_vector)
     if facts["status"] in ("missing", "unreadable") and explainer.image_encoder is not None:
         result.notes.append(f"image {facts['status']}: {facts['reason'] or 'no file'}")
+    if facts["changed"] and explainer.image_encoder is not None:
+        read = "the head read the imported file's embedding, as predictions do" \
+            if image_vector is not None else "the imported file has no embedding to read"
+        result.notes.append("image not explained: the file changed since it was imported "
+                            f"(its sha256 differs); {read}")
     if not (facts["image"] and explainer.image_encoder is not None and result.image is None):
         # Not when the file could not be read: put back, it gives the heat map again.
         write_json_atomic(path, {"key": key, "explanation": result.to_json()})

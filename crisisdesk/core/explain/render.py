@@ -37,13 +37,14 @@ def _word_colour(relevance: float) -> tuple[int, int, int]:
 
 def _image_rows(explanation: Explanation, image_path: Path, opacity: float):
     """(plain image, image with overlay, legend) as Pillow images."""
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageDraw
 
-    from crisisdesk.core.imaging import open_image
+    from crisisdesk.core.imaging import open_image, upright_rgb
 
     assert explanation.image is not None
     with open_image(image_path) as opened:
-        picture = ImageOps.exif_transpose(opened).convert("RGB")
+        # As the encoders see it: upright, and 16-bit greyscale scaled (not clipped white).
+        picture = upright_rgb(opened)
     scale = PANEL / max(picture.size)  # small pictures are enlarged too: a report reads
     picture = picture.resize((max(1, round(picture.width * scale)),
                               max(1, round(picture.height * scale))), Image.Resampling.BICUBIC)

@@ -91,3 +91,18 @@ def test_report_draws_a_16_bit_greyscale_picture_as_the_model_sees_it(tmp_path: 
                            dtype=np.float64)
         seen = np.asarray(upright_rgb(source), dtype=np.float64)
     assert shown.mean() == pytest.approx(seen.mean(), abs=3)
+
+
+def test_explain_of_an_unknown_task_says_the_task_is_unknown(tmp_path, capsys) -> None:
+    # Before: "no nosuch model in this project yet: ... train one".
+    from crisisdesk.cli import main
+    from crisisdesk.core.project import Project
+
+    table = tmp_path / "posts.csv"
+    table.write_text("id,text\n1,roof gone\n", "utf-8")
+    project = Project.open(tmp_path / "p", create=True)
+    assert main(["import", str(project.root), str(table)]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(project.root), "1_0", "--task", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'nosuch'" in err and "damage, humanitarian, informative" in err

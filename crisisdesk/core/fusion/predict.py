@@ -68,8 +68,11 @@ def resolve_version(store: Store, task: str) -> dict[str, Any]:
     """The task's active version; registers the bundled head when there is none and the
     project has its text embeddings (else the zero-shot start). Another process may
     register one meanwhile: the store then hands back that one (one version, both use
-    it)."""
+    it). KeyError naming the known tasks for a task the project does not have (not
+    "no model yet")."""
     version = store.active_model_version(task)
+    if version is None:
+        scheme_for(task, store.schemes())
     if version is not None:
         return version
     with ExitStack() as stack:
@@ -355,7 +358,7 @@ def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
         expected_calibration_error,
     )
 
-    scheme = scheme_for(task, store.schemes())  # an unknown task said as such, first
+    scheme = scheme_for(task, store.schemes())
     version = resolve_version(store, task)
     predict = predictor_for(store, task, version)
     rows = [(item, label) for item, label, item_split in store.labelled_items(task)

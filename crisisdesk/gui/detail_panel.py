@@ -34,7 +34,7 @@ from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
 from crisisdesk.gui import style
 from crisisdesk.gui.image_view import ImageView
 from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
-from crisisdesk.gui.overlay_draw import word_html
+from crisisdesk.gui.post_texts import post_texts
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
 from crisisdesk.gui.task_box import TaskBox
 from crisisdesk.gui.thumbnails import decode_scaled
@@ -213,34 +213,13 @@ class DetailPanel(QWidget):
     def _paint_texts(self) -> None:
         """The tweet and the caption: plain, or with each word coloured by its relevance
         when the overlay shows this item's explanation."""
-        detail = self.detail
-        if detail is None:
+        if self.detail is None:
             return
-        explanation = self.attention.current()
-        by = ""
-        if detail.caption:
-            model = getattr(detail, "caption_model", None)
-            who = detail.captioner or "unknown captioner"
-            if model and not who.startswith(model):
-                who += f" · model {model}"
-            by = f"<br><span style='color:{style.MUTED}'>by {html.escape(who)}</span>"
-        if explanation is None:
-            self.text.setTextFormat(Qt.TextFormat.PlainText)
-            self.text.setText(detail.row.text or "(no text)")
-            caption = html.escape(detail.caption or "")
-        else:
-            text, words, start = explanation.text, explanation.words, explanation.caption_start
-            tweet_end = len(text) if start is None else start
-            self.text.setTextFormat(Qt.TextFormat.RichText)
-            self.text.setText(word_html(text, words, 0, tweet_end) or "(no text)")
-            caption = word_html(text, words, start, len(text)) if start is not None \
-                else html.escape(detail.caption or "")
+        rich, text, caption = post_texts(self.detail, self.attention.current())
+        self.text.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+        self.text.setText(text)
         self.caption.setTextFormat(Qt.TextFormat.RichText)
-        if detail.caption:
-            self.caption.setText(f"{caption}{by}")
-        else:
-            self.caption.setText(f"<span style='color:{style.MUTED}'>"
-                                 f"{html.escape(no_caption_note(detail))}</span>")
+        self.caption.setText(caption)
 
     def _set_message(self, message: str) -> None:
         """A placeholder instead of the image (nothing to show or reveal)."""
@@ -399,15 +378,3 @@ class DetailPanel(QWidget):
     def _word_hovered(self, link: str) -> None:
         if link.startswith("w:"):
             self.attention.show_word_tooltip(link, int(link[2:]))
-
-
-def no_caption_note(detail: ItemDetail) -> str:
-    """What the caption line says when the item's text holds no caption: the advice to
-    caption only where captioning can help."""
-    if detail.row.image_path is None:
-        return "No image, so no caption"
-    if detail.caption_flag:
-        return (f"The caption was set aside ({detail.caption_flag}) and is not used; "
-                "another captioner or prompt may do better")
-    return "No caption yet (run the captioner from Jobs)"
-

@@ -8,7 +8,7 @@ from import_helpers import make_image, run_import, write_csv
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import item_detail
-from crisisdesk.gui.detail_panel import no_caption_note
+from crisisdesk.gui.post_texts import no_caption_note
 
 
 def test_the_note_says_why_there_is_no_caption(tmp_path: Path) -> None:

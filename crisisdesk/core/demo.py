@@ -98,14 +98,28 @@ class DemoJob:
         """Copy resources/demo into the project's media/demo (once; atomically), so the
         images the project refers to live in the user's folder, not in the package."""
         dest = project.folder("media") / DEMO_FOLDER
-        if dest.is_dir():
-            return dest
-        partial = dest.with_name(f".{DEMO_FOLDER}.partial-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
         with importlib_resources.as_file(resource("demo")) as source:
+            if dest.is_dir() and _same_files(Path(source), dest):
+                return dest
+            partial = dest.with_name(f".{DEMO_FOLDER}.partial-{os.getpid()}")
+            shutil.rmtree(partial, ignore_errors=True)
             shutil.copytree(source, partial)
+        # A copy from an older crisisdesk (the demo reset after an upgrade) is replaced:
+        # the rebuild must import this version's sources, not the old ones.
+        if dest.is_dir():
+            shutil.rmtree(dest)
         os.replace(partial, dest)
         return dest
+
+
+def _same_files(source: Path, copy: Path) -> bool:
+    """Whether ``copy`` holds exactly the files of ``source``, byte for byte (a few MB)."""
+    def files(root: Path) -> dict[str, Path]:
+        return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()}
+
+    theirs, ours = files(source), files(copy)
+    return theirs.keys() == ours.keys() and all(
+        theirs[name].read_bytes() == ours[name].read_bytes() for name in theirs)
 
 
 def demo_project(data_dir: Path | None = None) -> Path:

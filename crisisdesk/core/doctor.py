@@ -69,14 +69,23 @@ class Probe:
         self.code, self.in_frozen_app = code, in_frozen_app
         self.process: subprocess.Popen[str] | None = None
         self.error = ""
+        self.started = True  # False when the child process could not be started
         if getattr(sys, "frozen", False):
             return  # the frozen app's executable is not python: result() runs it here
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env={**os.environ, **(env or {})})
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+        except OSError as exc:
+            # The interpreter gone or not runnable is itself the finding: report it
+            # on the probe's line rather than end the doctor with a traceback.
+            self.error = f"cannot start {sys.executable}: {exc.strerror or exc}"[:300]
+            self.started = False
 
     def result(self) -> dict[str, Any] | None:
         """The probe's JSON, or None with ``error`` saying what went wrong."""
+        if not self.started:
+            return None
         if self.process is None:
             return self._in_process()
         try:

@@ -8,12 +8,15 @@ usual place: ``%APPDATA%\\crisisdesk``, ``~/Library/Application Support/crisisde
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from crisisdesk.core.files import write_json_atomic
+
+logger = logging.getLogger(__name__)
 
 
 def _platform_dir(override: str, windows: str, xdg: str, xdg_default: Path) -> Path:
@@ -87,11 +90,19 @@ def user_data_dir() -> Path:
 APP_SETTINGS = "app.json"
 
 
-def remember_project(path: Path | str) -> None:
-    """Record ``path`` as the project the app opens next time."""
+def remember_project(path: Path | str) -> bool:
+    """Record ``path`` as the project the app opens next time; False (and a logged
+    warning) when the settings folder cannot be written: the project still opens, it is
+    only not remembered (the doctor names the settings folder as the problem)."""
     data = read_settings(APP_SETTINGS)
     data["last_project"] = str(Path(path).expanduser().absolute())
-    write_settings(APP_SETTINGS, data)
+    try:
+        write_settings(APP_SETTINGS, data)
+    except OSError as exc:
+        logger.warning("the last project is not remembered: %s cannot be written (%s)",
+                       config_dir() / APP_SETTINGS, exc.strerror or exc)
+        return False
+    return True
 
 
 def last_project() -> Path | None:

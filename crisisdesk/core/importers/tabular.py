@@ -292,3 +292,41 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
                           f"expected a JSON object, got {type(obj).__name__}; line skipped")
             continue
         yield from rows.parse_row(obj, number)
+
+
+class JsonlRows:
+    """Plain JSONL posts one object at a time (a watched file's new lines): columns are
+    resolved per object."""
+
+    def __init__(self, file: str, base: Path, mapping: Mapping[str, str],
+                 defaults: Mapping[str, str | None],
+                 schemes: Mapping[str, LabelScheme]) -> None:
+        self.mapping, self.schemes = mapping, schemes
+        self.rows = RowReader(file, base, {}, {}, defaults, schemes=schemes)
+        self.reported: set[str] = set()  # tasks the project lacks: said once per file
+
+    def use_schemes(self, schemes: Mapping[str, LabelScheme]) -> None:
+        """Read the next lines with the project's schemes as they are now (a task added
+        with ``schemes add`` while the watch runs)."""
+        self.schemes = self.rows.schemes = schemes
+
+    def feed(self, number: int, obj: Any) -> Iterator[Parsed]:
+        if not isinstance(obj, dict):
+            yield Problem(Where(self.rows.file, number),
+                          f"expected a JSON object, got {type(obj).__name__}; line skipped")
+            return
+        # A crisisdesk JSONL export, as `crisisdesk import` reads it: labels under "tasks".
+        _flatten_tasks(obj)
+        for line in unknown_tasks(list(obj), self.schemes):
+            if line not in self.reported:
+                self.reported.add(line)
+                yield Problem(Where(self.rows.file), line, "warning")
+        try:
+            self.rows.columns = resolve_columns(list(obj), self.mapping, self.schemes)
+        except MissingColumn as exc:
+            yield Problem(Where(self.rows.file, number), f"{exc}; line skipped")
+            return
+        # One object of many: one without a mapped label column is only unlabelled.
+        self.rows.labels = label_columns(list(obj), self.mapping, strict=False,
+                                         schemes=self.schemes)
+        yield from self.rows.parse_row(obj, number)

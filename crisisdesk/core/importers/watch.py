@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crisisdesk.core.imaging import IMAGE_SUFFIXES
 from crisisdesk.core.importers.collectors import (
@@ -42,14 +42,7 @@ from crisisdesk.core.importers.records import (
     Problem,
     Where,
 )
-from crisisdesk.core.importers.rows import RowReader
-from crisisdesk.core.importers.tabular import (
-    MissingColumn,
-    label_columns,
-    parse_csv,
-    parse_jsonl,
-    resolve_columns,
-)
+from crisisdesk.core.importers.tabular import JsonlRows, parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import decode_text
 from crisisdesk.core.importers.watch_format import (
     Snapshot,
@@ -61,7 +54,6 @@ from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
-from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.posts import WatchedFile
 
@@ -79,31 +71,6 @@ class WatchOptions:
     interval: float = 2.0
     settle: float = 10.0
     fetch: FetchLimits | None = None  # fetch the media of new posts after each poll
-
-
-class _JsonlRows:
-    """Plain JSONL posts line by line: columns are resolved per object."""
-
-    def __init__(self, file: str, base: Path, options: ImportOptions,
-                 schemes: Mapping[str, LabelScheme]) -> None:
-        defaults = {"event": options.event, "platform": options.platform}
-        self.mapping, self.schemes = options.mapping, schemes
-        self.rows = RowReader(file, base, {}, {}, defaults, schemes=schemes)
-
-    def feed(self, number: int, obj: Any) -> Iterator[Parsed]:
-        if not isinstance(obj, dict):
-            yield Problem(Where(self.rows.file, number),
-                          f"expected a JSON object, got {type(obj).__name__}; line skipped")
-            return
-        try:
-            self.rows.columns = resolve_columns(list(obj), self.mapping, self.schemes)
-        except MissingColumn as exc:
-            yield Problem(Where(self.rows.file, number), f"{exc}; line skipped")
-            return
-        # One object of many: one without a mapped label column is only unlabelled.
-        self.rows.labels = label_columns(list(obj), self.mapping, strict=False,
-                                         schemes=self.schemes)
-        yield from self.rows.parse_row(obj, number)
 
 
 @dataclass
@@ -242,9 +209,11 @@ class WatchJob:
     def _parser(self, store: Store, path: Path, fmt: str, seen: _Seen) -> ValueParser:
         if seen.parser is None:
             defaults = {"event": self.options.event, "platform": self.options.platform}
-            seen.parser = (_JsonlRows(str(path), self.options.images_root or path.parent,
-                                      self.options, store.schemes()) if fmt == "jsonl"
-                           else value_parser(fmt, str(path), defaults))
+            seen.parser = (JsonlRows(str(path), self.options.images_root or path.parent,
+                                     self.options.mapping, defaults, store.schemes())
+                           if fmt == "jsonl" else value_parser(fmt, str(path), defaults))
+        elif isinstance(seen.parser, JsonlRows):
+            seen.parser.use_schemes(store.schemes())
         return seen.parser
 
     def _poll_lines(self, store: Store, path: Path, state: WatchedFile, size: int,
@@ -374,6 +343,7 @@ class WatchJob:
             seen.size, seen.mtime = size, mtime  # changed since the last poll: wait
             return
         fmt = state.format.removeprefix("whole-")
+        reported = len(self.report.problems)
         defaults = {"event": self.options.event, "platform": self.options.platform}
         base = self.options.images_root or path.parent
         if fmt == "csv":
@@ -394,3 +364,10 @@ class WatchJob:
                     self._writer_for(store).write_batch(batch)
                 batch = []
         self._commit(store, batch, state, size, 0, size, mtime, None)
+        # Read whole again at each change: its old rows' problems are said once.
+        fresh = []
+        for problem in self.report.problems[reported:]:
+            if f"problem:{problem}" not in seen.notes:
+                seen.notes.add(f"problem:{problem}")
+                fresh.append(problem)
+        self.report.problems[reported:] = fresh

@@ -41,7 +41,8 @@ class RecordWriter:
                  limits: ImageLimits = ImageLimits(), workers: int = 4) -> None:
         self.store, self.source, self.report, self.limits = store, source, report, limits
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inspect")
-        # The project's schemes: its own tasks' labels are imported too.
+        # The project's schemes: its own tasks' labels are imported too. Read again
+        # for each batch: a watch runs for hours and a task may be added meanwhile.
         self.schemes: dict[str, LabelScheme] = store.schemes()
         # Where each post was first seen in this import, to name it in difference reports.
         self.first_seen: dict[str, Where] = {}
@@ -76,6 +77,7 @@ class RecordWriter:
 
     def write_batch(self, records: list[PostRecord]) -> None:
         """Check the batch's new images, then write it in one transaction."""
+        self.schemes = self.store.schemes()  # cached by the store until the data changes
         # Which images are new (read-only look-ups, outside the write lock).
         todo: dict[Path, MediaRef] = {}
         for record in records:

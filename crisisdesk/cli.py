@@ -7,7 +7,6 @@ unusable input.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -258,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
-    annotator = getpass.getuser() if hasattr(os, "getuid") else "analyst"
+    from crisisdesk.core.settings import login_name
+
+    annotator = login_name()
     p = sub.add_parser("label", help="give an item a label for a task")
     p.add_argument("project")
     p.add_argument("item", metavar="ITEM_ID")

@@ -109,3 +109,16 @@ def last_project() -> Path | None:
     """The project the app had open last, as recorded (it may since have gone)."""
     value = read_settings(APP_SETTINGS).get("last_project")
     return Path(value) if isinstance(value, str) and value else None
+
+
+def login_name() -> str:
+    """The user's login name, the annotator labels are given under by default; "analyst"
+    where there is none (a container's uid with no passwd entry and no USER set, where
+    getpass raised and every command stopped)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "analyst"
+

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from crisisdesk.core import doctor, settings
-from crisisdesk.core.doctor import WARNING
 
 
 def test_a_probe_that_cannot_start_is_reported_not_raised(monkeypatch, tmp_path: Path
@@ -55,3 +54,19 @@ def test_demo_sources_left_by_an_older_crisisdesk_are_copied_again(
     copied = demo.DemoJob(tmp_path / "data")._copy_sources(project)
     assert (copied / "posts.csv").read_text("utf-8") == "id,text\n1,new sample\n"
     assert not (copied / "gone.csv").exists()
+
+
+def test_a_user_without_a_login_name_can_still_run_commands(monkeypatch) -> None:
+    """A container's uid with no passwd entry and no USER / LOGNAME: getpass raised
+    KeyError while the parser was built, and every command stopped with a traceback."""
+    import getpass
+
+    from crisisdesk.cli import build_parser
+
+    def no_name() -> str:
+        raise KeyError("getpwuid(): uid not found: 54321")
+
+    monkeypatch.setattr(getpass, "getuser", no_name)
+    args = build_parser().parse_args(["label", "p", "1_0", "--task", "damage",
+                                      "--label", "mild_damage"])
+    assert args.annotator == "analyst"

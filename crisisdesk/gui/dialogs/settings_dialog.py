@@ -8,7 +8,6 @@ core registry, so the CLI and the app find the same models.
 
 from __future__ import annotations
 
-import getpass
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.models import registry
-from crisisdesk.core.settings import config_dir
+from crisisdesk.core.settings import config_dir, login_name
 
 SETTINGS_FILE = "gui.ini"
 DEVICES = ("auto", "cpu", "cuda")  # as crisisdesk.core.encoders.factory.DEVICES
@@ -72,10 +71,7 @@ def annotator_name() -> str:
     name = setting("annotator").strip()
     if name:
         return name
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "analyst"
+    return login_name()
 
 
 class SettingsSaved(QObject):

@@ -7,14 +7,13 @@ from __future__ import annotations
 import io
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from import_helpers import media_rows, run_import
+from fetch_helpers import import_urls, media, serving
 from PIL import Image
 
 from crisisdesk.cli import main
@@ -101,16 +100,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server(monkeypatch) -> Iterator[str]:
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                 "no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler, monkeypatch) as address:
+        yield address
 
 
 @pytest.fixture
@@ -125,23 +116,6 @@ def idn_is_loopback(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     return looked_up
-
-
-def import_urls(proj, tmp_path: Path, urls: list[str]) -> None:
-    """A twarc page with one tweet per URL (tweet ids t0, t1, ...)."""
-    page = {"data": [{"id": f"t{i}", "text": f"post {i}", "author_id": "u",
-                      "attachments": {"media_keys": [f"k{i}"]}} for i in range(len(urls))],
-            "includes": {"media": [{"media_key": f"k{i}", "type": "photo", "url": url}
-                                   for i, url in enumerate(urls)]}}
-    src = tmp_path / "col.jsonl"
-    src.write_text(json.dumps(page) + "\n", "utf-8")
-    run_import(proj, [src])
-
-
-def media(proj, post_id: str) -> dict:
-    with proj.open_store() as store:
-        (row,) = media_rows(store, "col", post_id)
-    return row
 
 
 def test_host_names_in_other_scripts_are_fetched_and_an_invalid_host_fails_alone(

@@ -10,11 +10,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from import_helpers import media_rows, run_import
+from fetch_helpers import import_urls, media, serving
 from PIL import Image
 
 from crisisdesk.cli import main
@@ -103,33 +103,9 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server(monkeypatch) -> Iterator[str]:
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
     Handler.hits = Counter()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def import_urls(proj, tmp_path: Path, urls: list[str]) -> None:
-    """A twarc page with one tweet per URL (tweet ids t0, t1, ...)."""
-    page = {"data": [{"id": f"t{i}", "text": f"post {i}", "author_id": "u",
-                      "attachments": {"media_keys": [f"k{i}"]}} for i in range(len(urls))],
-            "includes": {"media": [{"media_key": f"k{i}", "type": "photo", "url": url}
-                                   for i, url in enumerate(urls)]}}
-    src = tmp_path / "col.jsonl"
-    src.write_text(json.dumps(page) + "\n", "utf-8")
-    run_import(proj, [src])
-
-
-def media(proj, post_id: str) -> dict:
-    with proj.open_store() as store:
-        (row,) = media_rows(store, "col", post_id)
-    return row
+    with serving(Handler, monkeypatch) as address:
+        yield f"http://{address}"
 
 
 LIMITS = FetchLimits(concurrency=4, timeout=0.5, max_file_bytes=MAX_FILE)

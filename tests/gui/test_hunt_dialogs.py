@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from import_helpers import write_csv
 from PySide6.QtCore import Qt
+from test_jobs_panel import failed_for_want_of_a_model
 
 from crisisdesk.core import exporters
 from crisisdesk.core.models import registry
@@ -72,24 +73,11 @@ def test_a_typed_export_path_survives_a_change_of_format_or_task(
     assert dialog.out.text() == typed
 
 
-def _failed_for_want_of_a_model(qtbot, panel: JobsPanel, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hub"))
-
-    def body() -> Iterator[Progress]:
-        yield Progress(0, 1)
-        registry.locate(registry.get_spec("clip-vit-l-14"))
-
-    runner = panel.run("Embed images", body)
-    with qtbot.waitSignal(runner.finished, timeout=10_000):
-        pass
-    return panel.row_of(runner)
-
-
 def test_offline_mode_saved_after_the_offer_stops_the_download(qtbot, tmp_path,
                                                                monkeypatch) -> None:
     panel = JobsPanel()
     qtbot.addWidget(panel)
-    row = _failed_for_want_of_a_model(qtbot, panel, tmp_path, monkeypatch)
+    row = failed_for_want_of_a_model(qtbot, panel, tmp_path, monkeypatch)
     assert row.download.isEnabled()  # online: offered
     fetched: list[str] = []
     monkeypatch.setattr(registry, "download",

@@ -14,7 +14,7 @@ from crisisdesk.core.models import registry
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.gui import jobs_panel as jobs_panel_module
-from crisisdesk.gui.jobs_panel import JobsPanel, format_rate, format_seconds
+from crisisdesk.gui.jobs_panel import JobRow, JobsPanel, format_rate, format_seconds
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -229,8 +229,15 @@ def test_offline_mode_disables_the_download_offer(qtbot, tmp_path, monkeypatch) 
     from crisisdesk.gui.dialogs.settings_dialog import app_settings
 
     app_settings().setValue("offline", True)
+    row = failed_for_want_of_a_model(qtbot, _panel(qtbot), tmp_path, monkeypatch)
+    assert row.download.isVisible() and not row.download.isEnabled()
+    assert row.local.isEnabled()
+
+
+def failed_for_want_of_a_model(qtbot, panel: JobsPanel, tmp_path, monkeypatch) -> JobRow:
+    """The row of a job in ``panel`` that failed for want of a model (nothing in an
+    empty hub cache)."""
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hub"))
-    panel = _panel(qtbot)
 
     def body() -> Iterator[Progress]:
         yield Progress(0, 1)
@@ -239,6 +246,4 @@ def test_offline_mode_disables_the_download_offer(qtbot, tmp_path, monkeypatch) 
     runner = panel.run("Embed images", body)
     with qtbot.waitSignal(runner.finished, timeout=10_000):
         pass
-    row = panel.row_of(runner)
-    assert row.download.isVisible() and not row.download.isEnabled()
-    assert row.local.isEnabled()
+    return panel.row_of(runner)

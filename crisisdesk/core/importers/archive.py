@@ -1,7 +1,7 @@
 """Zip archives of any importable source, extracted safely into the project.
 
 Extracted files land in the project's ``media/<source>/`` folder (another archive of that
-source name gets its own: see archive_folder), so the images the
+source name gets its own: see archive_place), so the images the
 store points at outlive the import. Entries that would leave that folder (``../``,
 absolute paths, drive letters), symlinks, oversized or over-compressed entries, and
 encrypted or damaged ones are skipped with a report line; an archive with too many
@@ -24,7 +24,7 @@ from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.project import FETCHED_MEDIA
 
 #: The file in an archive's folder under media/ that names the archive it holds (its
-#: identity: see archive_identity). Hidden: extract_zip's listing skips it.
+#: identity: see archive_place). Hidden: extract_zip's listing skips it.
 ARCHIVE_MARKER = ".crisisdesk-archive"
 
 
@@ -51,60 +51,69 @@ def _safe_name(name: str) -> PurePosixPath | None:
     return PurePosixPath(*clean) if clean else None
 
 
-def archive_identity(archive: Path) -> str | None:
-    """A hash of the archive's table of contents (names, CRCs, sizes): the same archive
-    gives the same one, read without unpacking. None when zipfile cannot list it
+@dataclass(frozen=True)
+class ArchivePlace:
+    """Where an archive unpacks (``folder``) and what marks the folder as its
+    (``identity``: a hash of its table of contents; None when zipfile cannot list it)."""
+
+    folder: Path
+    identity: str | None
+
+
+def _contents(archive: Path) -> list[tuple[str, int, int]] | None:
+    """The archive's files as (name, CRC, size), sorted; None when it cannot be listed
     (extract_zip then says why)."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            listing = sorted((i.filename, i.CRC, i.file_size) for i in zf.infolist())
+            return sorted((i.filename, i.CRC, i.file_size) for i in zf.infolist()
+                          if not i.is_dir())
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
         return None
-    return hashlib.sha256(repr(listing).encode("utf-8")).hexdigest()
 
 
-def archive_folder(archive: Path, media: Path, name: str) -> Path:
+def archive_place(archive: Path, media: Path, name: str) -> ArchivePlace:
     """The folder under ``media`` that ``archive`` of source ``name`` unpacks into.
 
     ``media/<name>/`` when free, or already this archive's (its marker says so, or, for
     a folder unpacked before markers existed, it holds every entry at its size); else
     ``media/<name>-<identity prefix>/``. Two archives in one folder mixed: the second's
-    posts were read from the first's files. Never the fetched media's folder.
+    posts were read from the first's files. Never the fetched media's folder. The table
+    of contents is read once, not the whole archive.
     """
-    identity = archive_identity(archive)
-    if identity is None:
-        return media / name  # nothing is unpacked: extract_zip refuses the archive
+    contents = _contents(archive)
+    if contents is None:
+        return ArchivePlace(media / name, None)  # extract_zip refuses the archive
+    identity = hashlib.sha256(repr(contents).encode("utf-8")).hexdigest()
     bare = media / name
-    if name != FETCHED_MEDIA and (not bare.exists() or _holds(bare, archive, identity)):
-        return bare
-    return media / f"{name}-{identity[:12]}"
+    if name != FETCHED_MEDIA and (not bare.exists() or _holds(bare, contents, identity)):
+        return ArchivePlace(bare, identity)
+    return ArchivePlace(media / f"{name}-{identity[:12]}", identity)
 
 
-def _holds(folder: Path, archive: Path, identity: str) -> bool:
-    """Whether ``folder`` holds ``archive`` unpacked (by its marker, else its files)."""
+def _holds(folder: Path, contents: list[tuple[str, int, int]], identity: str) -> bool:
+    """Whether ``folder`` holds the archive of ``contents`` unpacked (by its marker, else
+    its files)."""
     try:
         marker = folder / ARCHIVE_MARKER
         if marker.is_file():
             return marker.read_text("utf-8").strip() == identity
-        with zipfile.ZipFile(archive) as zf:
-            files = [i for i in zf.infolist() if not i.is_dir()]
-        return bool(files) and all(
-            (path := folder / i.filename).is_file() and path.stat().st_size == i.file_size
-            for i in files)
-    except (OSError, UnicodeError, ValueError, zipfile.BadZipFile):
+        return bool(contents) and all(
+            (path := folder / name).is_file() and path.stat().st_size == size
+            for name, _, size in contents)
+    except (OSError, UnicodeError, ValueError):
         return False  # a folder it cannot read is not taken for the archive's
 
 
-def mark_archive_folder(folder: Path, archive: Path, problems: list[Problem]) -> None:
-    """Write the marker that says ``folder`` holds ``archive`` (a report line if not)."""
-    identity = archive_identity(archive)
-    if identity is None or not folder.is_dir():
+def mark_archive_folder(place: ArchivePlace, archive: Path, problems: list[Problem]) -> None:
+    """Write the marker that says ``place.folder`` holds ``archive`` (a report line if
+    not)."""
+    if place.identity is None or not place.folder.is_dir():
         return
     try:
-        (folder / ARCHIVE_MARKER).write_text(identity + "\n", "utf-8")
+        (place.folder / ARCHIVE_MARKER).write_text(place.identity + "\n", "utf-8")
     except OSError as exc:
-        problems.append(Problem(Where(str(archive)), f"could not mark {folder} as this "
-                                f"archive's ({exc}); a re-import may unpack it again",
+        problems.append(Problem(Where(str(archive)), f"could not mark {place.folder} as "
+                                f"this archive's ({exc}); a re-import may unpack it again",
                                 "warning"))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
 from crisisdesk.core.importers.archive import (
     ArchiveLimits,
-    archive_folder,
+    archive_place,
     extract_zip,
     mark_archive_folder,
 )
@@ -158,9 +158,9 @@ class ImportJob:
         opts = self.options
         defaults = {"event": opts.event, "platform": opts.platform}
         if fmt == "zip":
-            dest = archive_folder(path, self.project.folder("media"), name)
-            folder, problems = extract_zip(path, dest, opts.archive_limits)
-            mark_archive_folder(dest, path, problems)
+            place = archive_place(path, self.project.folder("media"), name)
+            folder, problems = extract_zip(path, place.folder, opts.archive_limits)
+            mark_archive_folder(place, path, problems)
             yield from problems
             if folder is None:
                 raise SourceError(path, "archive not imported")

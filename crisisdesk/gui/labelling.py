@@ -101,6 +101,10 @@ class Labeller(QObject):
         # not for the thumbnails, pages and explanations sharing the pool.
         self._written = threading.Event()
         self._written.set()
+        # The write handed to the pool, and its claim: whoever takes the claim runs it,
+        # the pool thread or, when the pool has not started it by closing time, flush().
+        self._handed: tuple[Write, str] | None = None
+        self._claim = threading.Lock()
         # Set by an undo/redo write for the message after it; writes run one at a time.
         self._note: str | None = None
 
@@ -111,8 +115,9 @@ class Labeller(QObject):
 
         def write(store: Store) -> list[int]:
             rows = targets.resolve(store)
-            store.add_labels([LabelChange(r.id, task, label) for r in rows],
-                             annotator=annotator)
+            if store.add_labels([LabelChange(r.id, task, label) for r in rows],
+                                annotator=annotator) is None:
+                return []  # each had that class already: "no change", no undo step
             return [r.id for r in rows]
 
         n = len(targets.rows) + sum(c for _, c in targets.ranges)
@@ -126,8 +131,9 @@ class Labeller(QObject):
             rows = [r for r in targets.resolve(store) if task in r.predicted]
             if not rows:  # "prediction accepted: no change" read as if one was there
                 self._note = f"{task}: no prediction to accept"
-            store.add_labels([LabelChange(r.id, task, r.predicted[task][0]) for r in rows],
-                             annotator=annotator)
+            if store.add_labels([LabelChange(r.id, task, r.predicted[task][0])
+                                 for r in rows], annotator=annotator) is None:
+                return []  # the labels were the predictions already: no undo step
             return [r.id for r in rows]
 
         self._enqueue(write, f"{task}: prediction accepted")
@@ -165,6 +171,9 @@ class Labeller(QObject):
         ends first (so the order given is kept), then the lane's rest is written here, as
         the background is about to drop what was not started. Only for closing.
 
+        A write handed to the pool but not started yet (every pool thread busy with
+        thumbnails, an explanation, a preload) is taken back and written here first.
+
         Only the lane's own write is waited for (at most ``timeout_ms``), never the rest
         of the shared pool. If it has not ended by then, the rest is not written: written
         beside it, the labels would land out of order, and this (the UI) thread would sit
@@ -172,8 +181,12 @@ class Labeller(QObject):
         """
         waiting = list(self._lane)
         self._lane.clear()
+        handed, self._handed = self._handed, None
         self._busy = False
-        if not self._written.wait(timeout_ms / 1000):
+        if handed is not None and self._claim.acquire(blocking=False):
+            waiting.insert(0, handed)  # not started: the pool's shutdown would drop it
+            self._written.set()  # nothing of the lane runs in the pool any more
+        elif not self._written.wait(timeout_ms / 1000):
             if waiting:
                 lost = plural(len(waiting), "label change was", "label changes were")
                 print(f"crisisdesk: {lost} not saved (given just before closing): the "
@@ -184,8 +197,14 @@ class Labeller(QObject):
             return
         try:
             with self._project.open_store() as store:
-                for write, _what in waiting:
-                    write(store)
+                for write, what in waiting:
+                    # Each write on its own, as in the lane: one that cannot be done (a
+                    # selection whose rows moved) must not drop the labels given after it.
+                    try:
+                        write(store)
+                    except Exception as exc:  # noqa: BLE001 - say what was lost, go on
+                        print(f"crisisdesk: a label given before closing ({what}) was not "
+                              f"saved: {exc}", file=sys.stderr, flush=True)
         except Exception as exc:  # noqa: BLE001 - the window still closes; say what was lost
             print(f"crisisdesk: labels given before closing were not saved: {exc}",
                   file=sys.stderr, flush=True)
@@ -204,8 +223,13 @@ class Labeller(QObject):
         write, what = self._lane.popleft()
         project = self._project
         written = self._written = threading.Event()
+        claim = self._claim = threading.Lock()
+        self._handed = (write, what)
 
         def run() -> list[int]:
+            if not claim.acquire(blocking=False):
+                written.set()
+                return []  # flush() took it back and wrote it, in order
             try:
                 with project.open_store() as store:
                     return write(store)
@@ -213,6 +237,7 @@ class Labeller(QObject):
                 written.set()
 
         def done(items: list[int]) -> None:
+            self._handed = None
             note, self._note = self._note, None
             self.message.emit(note or (what if items else f"nothing {what}" if what in (
                 "undone", "redone") else f"{what}: no change"))
@@ -221,6 +246,7 @@ class Labeller(QObject):
             self._next()
 
         def failed(error: str) -> None:
+            self._handed = None
             self.failed.emit(f"The label was not saved: {error}")
             self._next()
 

@@ -89,16 +89,18 @@ class LabelsMixin(SchemesMixin):
         for given in {source, *(c.source for c in changes if c.source)}:
             if given not in LABEL_SOURCES:
                 raise ValueError(f"label source must be one of {LABEL_SOURCES}, not {given!r}")
-        schemes = self.schemes()
-        for change in changes:
-            scheme = schemes.get(change.task)
-            if scheme is None:
-                raise ValueError(f"unknown task {change.task!r}; known tasks: "
-                                 f"{', '.join(schemes)}")
-            if change.label is not None and change.label not in scheme.classes:
-                raise ValueError(f"{change.label!r} is not a class of task {change.task} "
-                                 f"(one of: {', '.join(scheme.classes)})")
         with self.transaction():
+            # Checked under the write lock: a `schemes add` in another process may change
+            # the classes of a task without labels up to the moment this write starts.
+            schemes = self.schemes()
+            for change in changes:
+                scheme = schemes.get(change.task)
+                if scheme is None:
+                    raise ValueError(f"unknown task {change.task!r}; known tasks: "
+                                     f"{', '.join(schemes)}")
+                if change.label is not None and change.label not in scheme.classes:
+                    raise ValueError(f"{change.label!r} is not a class of task "
+                                     f"{change.task} (one of: {', '.join(scheme.classes)})")
             rows = []
             for change in changes:
                 latest = self.latest_label_row(change.item, change.task)

@@ -10,10 +10,13 @@ project's imported splits have no test items). The :class:`RetrainReport` gives 
 sets of figures and ``recommend_switch`` (candidate macro F1 >= active macro F1).
 ``apply_retrain(project, report)`` then activates the recommended (or overridden)
 candidates and re-predicts those tasks; older versions stay and can be re-activated with
-``store.activate_model_version``.
+``reactivate_version`` (which refuses one whose checkpoint is gone).
 
-Each model is scored on the holdout items it can see (an image-only head does not see a
-text-only post); ``unseen`` counts the others.
+Both models are scored on the holdout items both can see (an image-only head does not
+see a text-only post): the same items, so their figures compare; ``unseen`` counts, per
+model, the items it could not see. Labelled items with no split, which train, get the
+split ``train`` stored before they train, so that no later import can put an item a
+version trained on into the holdout.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from crisisdesk.core.fusion.data import NotEnoughLabels
+from crisisdesk.core.fusion.checkpoint import CheckpointError
+from crisisdesk.core.fusion.data import EmbeddingsMissing, NotEnoughLabels
 from crisisdesk.core.fusion.metrics import classification_report
 from crisisdesk.core.fusion.predict import (
+    ZERO_SHOT,
     NoModel,
     PredictJob,
+    load_version,
     predictor_for,
     project_tasks,
     resolve_version,
@@ -63,8 +69,11 @@ class TaskRetrain:
     new_unseen: int = 0
     active: int | None = None  # the version active before the retrain
     active_name: str | None = None
-    current: dict[str, Any] | None = None  # None: no active version, or it saw nothing
+    # None: no active version, it saw none of the items the new one saw, or it could
+    # not be scored (active_error)
+    current: dict[str, Any] | None = None
     current_unseen: int = 0
+    active_error: str | None = None  # why the active version could not be scored
     recommend_switch: bool = False
 
 
@@ -105,19 +114,55 @@ def holdout_rows(store: Store, task: str) -> tuple[str, list[tuple[int, str]]]:
     return "test", []
 
 
-def score_version(store: Store, task: str, version: dict[str, Any],
-                  rows: Sequence[tuple[int, str]]) -> tuple[dict[str, Any] | None, int]:
-    """A version's figures on ``rows`` (None when it sees none of them), and how many it
-    could not see."""
+def version_predictions(store: Store, task: str, version: dict[str, Any],
+                        items: Sequence[int]) -> dict[int, str]:
+    """A version's predicted class of each of ``items`` it can see."""
+    kept, probs = predictor_for(store, task, version)(list(items))
+    order = list(version["config"].get("classes") or scheme_for(task, store.schemes()).classes)
+    return {item: order[int(k)] for item, k in
+            zip(kept, np.asarray(probs).argmax(axis=1), strict=True)}
+
+
+def figures_on(store: Store, task: str, rows: Sequence[tuple[int, str]],
+               predicted: dict[int, str]) -> dict[str, Any] | None:
+    """The figures of ``predicted`` on the ``rows`` it holds (None when it holds none)."""
+    scored = [(label, predicted[item]) for item, label in rows if item in predicted]
+    if not scored:
+        return None
     classes = list(scheme_for(task, store.schemes()).classes)
-    kept, probs = predictor_for(store, task, version)([item for item, _ in rows])
-    if not kept:
-        return None, len(rows)
-    order = list(version["config"].get("classes") or classes)
-    truth = dict(rows)
-    predicted = [order[i] for i in np.asarray(probs).argmax(axis=1)]
-    report = classification_report([truth[item] for item in kept], predicted, classes)
-    return report, len(rows) - len(kept)
+    return classification_report([t for t, _ in scored], [p for _, p in scored], classes)
+
+
+def pin_training_splits(store: Store, task: str) -> None:
+    """Store the split ``train`` for the task's labelled items that have none, once the
+    task has splits (they train: see ``ensure_splits``). Left without one, an import
+    naming a split for such an item later (a colleague's export of the same posts) would
+    put an item the active version trained on into the frozen holdout, flattering it.
+    A task with no split yet is left to ``ensure_splits``, which draws the holdout."""
+    classes = scheme_for(task, store.schemes()).classes
+    rows = [(item, split) for item, label, split in store.labelled_items(task)
+            if label in classes]
+    if any(split is not None for _, split in rows):
+        with store.transaction():
+            for item, split in rows:
+                if split is None:
+                    store.set_split(item, task, "train")
+
+
+def reactivate_version(store: Store, version: int) -> None:
+    """Make ``version`` its task's active one again, once its head loads: a version whose
+    checkpoint is gone or damaged raises CheckpointError (NoModel for a shipped head
+    this installation lacks) naming it, and stays inactive; activated, it would fail
+    every later prediction. Zero-shot versions are checked when they predict."""
+    row = store.model_version(version)
+    if row is None:
+        raise KeyError(f"no model version {version}")
+    if not row["path"].startswith(ZERO_SHOT):
+        try:
+            load_version(row)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{row['name']} cannot be made active: {exc}") from exc
+    store.activate_model_version(version)
 
 
 class RetrainJob:
@@ -150,6 +195,10 @@ class RetrainJob:
                 entry = self.report.tasks[task] = TaskRetrain(task)
                 entry.skipped = self._why_not(store, task)
                 if entry.skipped is None:
+                    # Before training: a start (shipped head, zero-shot) registered now
+                    # is older than the new version, as it is listed.
+                    active = self._active(store, task)
+                    pin_training_splits(store, task)
                     entry.variant = default_variant(self.image_encoder, self.text_encoder)
                     train = TrainJob(self.project, task, image_encoder=self.image_encoder,
                                      text_encoder=self.text_encoder, recipe=self.recipe,
@@ -159,13 +208,14 @@ class RetrainJob:
                             for step in steps:
                                 yield Progress(number * 100 + int(90 * step.fraction),
                                                total, f"{task}: {step.message}", step.device)
-                    except (NotEnoughLabels, TrainingDiverged) as exc:
+                    except (NotEnoughLabels, TrainingDiverged, EmbeddingsMissing) as exc:
                         # Enough labels, but none that can train (all in dev, or no
-                        # image for a fusion head), or a recipe whose weights blew up:
-                        # skip with the reason, go on with the other tasks.
+                        # image for a fusion head), a recipe whose weights blew up, or
+                        # labelled items not embedded yet (a new caption): skip with
+                        # the reason, go on with the other tasks.
                         entry.skipped = str(exc)
                     else:
-                        self._compare(store, entry, train.report.model_version)
+                        self._compare(store, entry, train.report.model_version, active)
                 yield Progress((number + 1) * 100, total, f"{task}: " + (
                     entry.skipped or f"new macro F1 {_f1(entry.new)} vs active "
                     f"{_f1(entry.current)}"))
@@ -181,8 +231,19 @@ class RetrainJob:
                     f"at least {MIN_LABELS} labels of two classes")
         return None
 
-    def _compare(self, store: Store, entry: TaskRetrain, candidate: int | None) -> None:
-        """Score the candidate and the active version on the holdout; recommend."""
+    @staticmethod
+    def _active(store: Store, task: str) -> dict[str, Any] | None:
+        """The task's active version (the bundled / zero-shot start, registered when
+        there is none), or None."""
+        try:
+            return resolve_version(store, task)
+        except NoModel:
+            return None
+
+    def _compare(self, store: Store, entry: TaskRetrain, candidate: int | None,
+                 active: dict[str, Any] | None) -> None:
+        """Score the candidate and the active version on the holdout items both see;
+        recommend."""
         assert candidate is not None
         version = store.model_version(candidate)
         assert version is not None
@@ -192,15 +253,24 @@ class RetrainJob:
         if not rows:
             entry.skipped = "no labelled holdout items to compare on; not switched"
             return
-        entry.new, entry.new_unseen = score_version(store, entry.task, version, rows)
-        try:
-            active = resolve_version(store, entry.task)  # the bundled / zero-shot start
-        except NoModel:
-            active = None
+        items = [item for item, _ in rows]
+        new = version_predictions(store, entry.task, version, items)
+        entry.new_unseen = len(rows) - len(new)
         if active is not None and active["id"] != candidate:
             entry.active, entry.active_name = active["id"], active["name"]
-            entry.current, entry.current_unseen = score_version(store, entry.task, active,
-                                                                rows)
+            try:
+                current = version_predictions(store, entry.task, active, items)
+            except (CheckpointError, NoModel, OSError) as exc:
+                # Its checkpoint is gone or damaged: it cannot predict, so it is no
+                # rival; say why instead of failing the retrain.
+                entry.active_error, current = str(exc), {}
+            entry.current_unseen = len(rows) - len(current)
+            if new.keys() & current.keys():
+                # Both on the same items: figures of different items do not compare.
+                new = {item: label for item, label in new.items() if item in current}
+                entry.current = figures_on(store, entry.task, rows,
+                                           {item: current[item] for item in new})
+        entry.new = figures_on(store, entry.task, rows, new)
         entry.recommend_switch = entry.new is not None and (
             entry.current is None or entry.new["macro_f1"] >= entry.current["macro_f1"])
 

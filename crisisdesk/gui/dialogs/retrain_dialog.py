@@ -12,6 +12,7 @@ can be made active again.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -47,6 +48,12 @@ def _fmt(value: float | None) -> str:
 
 def headline(entry: TaskRetrain) -> str:
     """The comparison in words: both macro F1s, the difference, the recommendation."""
+    if entry.new is None and entry.candidate is not None:
+        # Trained, but nothing to score it on: the override can still switch to it.
+        why = entry.skipped or (f"the new version {entry.candidate_name} sees none of "
+                                f"the {entry.holdout:,} holdout items")
+        return (f"<b>Not compared:</b> {why}. The active version stays unless you "
+                "switch anyway.")
     if entry.new is None:
         return (f"<b>Not retrained:</b> {entry.skipped or 'no candidate'}. "
                 "The active version stays.")
@@ -57,9 +64,12 @@ def headline(entry: TaskRetrain) -> str:
         compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b> vs active "
                    f"<b>{_fmt(current['macro_f1'])}</b> "
                    f"(<span style='color:{colour}'>{delta:+.3f}</span>)")
+    elif entry.active_error:
+        compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b>; the active version "
+                   f"{entry.active_name} cannot be scored ({escape(entry.active_error)})")
     elif entry.active_name:
         compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b>; the active version "
-                   f"{entry.active_name} sees none of the holdout items")
+                   f"{entry.active_name} sees none of the holdout items the new one sees")
     else:
         compare = f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b> (no active version yet)"
     if entry.recommend_switch:
@@ -67,10 +77,14 @@ def headline(entry: TaskRetrain) -> str:
     else:
         advice = (f"<span style='color:{BAD}'><b>Recommended: keep the active version</b>"
                   "</span> (the new one is worse in macro F1)")
-    unseen = max(entry.new_unseen, entry.current_unseen if current else 0)
+    # Both versions are scored on the same items: those both see.
+    scored = int(new.get("n", entry.holdout - entry.new_unseen))
+    left_out = entry.holdout - scored
     holdout = (f"{entry.holdout:,} labelled items of the frozen {entry.holdout_split} split"
-               + (f"; {unseen:,} not seen by a model (no embedding of its kind)"
-                  if unseen else ""))
+               + (f"; scored on the {scored:,} " + ("both versions see" if current else
+                                                    "it sees")
+                  + f", {left_out:,} left out (no embedding of its kind)"
+                  if left_out else ""))
     return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}"
 
 
@@ -249,12 +263,15 @@ class RetrainDialog(QDialog):
 
     def reactivate(self, task: str, version: int) -> None:
         """Make an older (or any) version of ``task`` the active one; ``reactivated``
-        then says so (the window predicts what that version has not scored)."""
+        then says so (the window predicts what that version has not scored). A version
+        whose checkpoint is gone stays inactive and the status line says why."""
         project = self.project
 
         def activate() -> int:
+            from crisisdesk.core.retrain import reactivate_version  # torch: in the worker
+
             with project.open_store() as store:
-                store.activate_model_version(version)
+                reactivate_version(store, version)
             return version
 
         def done(_: int) -> None:

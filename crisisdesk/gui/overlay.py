@@ -182,9 +182,12 @@ class AttentionOverlay(QObject):
             self._changed()
             return
         if wanted == self.shown_for:
+            # Back to what is shown (a newer request may have said "Computing…").
+            self._show_status()
             self._changed()
             return
         self.bar.set_status("Computing the explanation…", busy=True)
+        self.bar.share.set_share(None)  # the shown share is another item's or class's
         if self._running is None:
             self._start(wanted)
         self._changed()
@@ -227,8 +230,7 @@ class AttentionOverlay(QObject):
             self.explanation, self.heat = value
             self._heat_image = rgba_image(self.heat) if self.heat is not None else None
             self.shown_for, self.error = wanted, None
-            self.bar.set_status(self._notes(self.explanation))
-            self.bar.share.set_share(self.explanation.share)
+            self._show_status()
             self._changed()
             self.shown.emit(self.explanation)
         self._next()
@@ -239,23 +241,35 @@ class AttentionOverlay(QObject):
             self.explanation, self.heat, self.shown_for = None, None, wanted
             self._heat_image = None
             self.error = message
-            self.bar.set_status(f"No explanation: {_plain(message)}", error=True)
-            self.bar.share.set_share(None)
+            self._show_status()
             self._changed()
             self.failed.emit(message)
         self._next()
+
+    def _show_status(self) -> None:
+        """The status line and share bar of what is shown: its notes, or why it failed."""
+        if self.error is not None:
+            self.bar.set_status(f"No explanation: {_plain(self.error)}", error=True)
+            self.bar.share.set_share(None)
+        elif self.explanation is not None:
+            self.bar.set_status(self._notes(self.explanation))
+            self.bar.share.set_share(self.explanation.share)
 
     def _next(self) -> None:
         if self.enabled and self.wanted is not None and self.wanted != self.shown_for:
             self._start(self.wanted)
 
     def _notes(self, explanation: Explanation) -> str:
-        notes = list(explanation.notes)
+        # The status line is rich text: notes name files, whose names may hold < or &.
+        notes = [_plain(note) for note in explanation.notes]
         probability = explanation.probabilities.get(explanation.class_name)
-        head = (f"evidence for <b>{display_name(explanation.class_name)}</b>"
+        head = (f"evidence for <b>{_plain(display_name(explanation.class_name))}</b>"
                 + (f" ({probability:.0%})" if probability is not None else "")
-                + f" · model {explanation.model_version}")
-        if explanation.image is None and explanation.image_path:
+                + f" · model {_plain(explanation.model_version)}")
+        # Only a text-only head: a head that reads images has no map when the file
+        # could not be read or changed since import, and its notes say so.
+        if explanation.image is None and explanation.image_path and \
+                explanation.fusion.get("variant") == "text_only":
             notes.append("this model reads the text only: no heat map for the image")
         return " · ".join([head, *notes])
 

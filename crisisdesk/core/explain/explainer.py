@@ -71,6 +71,10 @@ def oriented_size(path: Path) -> tuple[int, int]:
 
     with open_image(path) as image:
         width, height = image.size
+        # Pillow's TIFF reader reports the size upright already (it turns the pixels
+        # on load): swapping it again would lay the map over the picture sideways.
+        if image.format == "TIFF":
+            return width, height
         orientation = image.getexif().get(0x0112, 1)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 

@@ -131,11 +131,12 @@ class EmbeddingTap:
         self._handle.remove()
 
 
-def windows_of(ids: Sequence[int], size: int) -> list[list[int]]:
-    """Positions (into ``ids``) of each window, cut as the encoders cut them."""
+def windows_of(ids: Sequence[int], size: int, overlap: int) -> list[list[int]]:
+    """Positions (into ``ids``) of each window, cut as the encoders cut them (each
+    encoder's own ``size`` and ``overlap``: CLIP and MiniLM do not derive them alike)."""
     if not ids:
         return [[]]
-    return token_windows(list(range(len(ids))), size=size, overlap=size // 4)
+    return token_windows(list(range(len(ids))), size=size, overlap=overlap)
 
 
 @dataclass
@@ -170,7 +171,8 @@ def _pool(window_vectors: Tensor) -> Tensor:
 
 def clip_text_pass(encoder: Any, ids: Sequence[int]) -> TextPass:
     """CLIP's text tower on ``ids`` (content BPE ids), with the embeddings tapped."""
-    windows = windows_of(ids, encoder.context_length - 2)
+    size = encoder.context_length - 2  # as ClipEncoder.encode_texts cuts them
+    windows = windows_of(ids, size, size // 4)
     rows = encoder._token_rows([[ids[p] for p in window] for window in windows])
     with EmbeddingTap(encoder.model) as tap:
         features = encoder.model.encode_text(rows.to(encoder._torch_device))
@@ -179,7 +181,8 @@ def clip_text_pass(encoder: Any, ids: Sequence[int]) -> TextPass:
 
 def bert_text_pass(encoder: Any, ids: Sequence[int]) -> TextPass:
     """A transformers text encoder (mean pooling) on ``ids``, with the embeddings tapped."""
-    windows = windows_of(ids, encoder.max_length - 2)
+    # As TextEncoder.encode_texts cuts them: the overlap is a quarter of max_length.
+    windows = windows_of(ids, encoder.max_length - 2, encoder.max_length // 4)
     width = max(len(window) for window in windows) + 2
     device = torch.device(encoder.device)
     input_ids = torch.full((len(windows), width), encoder.pad_id, dtype=torch.long)

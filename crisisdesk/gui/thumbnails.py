@@ -7,6 +7,8 @@ size), and ``ready(path)`` tells the list to repaint that row. Only the paths as
 the latest paints are decoded: when the user flings the scrollbar across 100,000 items,
 the rows flown past are never decoded. A blurred thumbnail (a sensitive post's, see
 ``sensitive.py``) is blurred in the same pool call and cached apart from the sharp one.
+Pictures are shown upright by their EXIF orientation, as the models see them (Pillow):
+Qt applies it for JPEG and TIFF only, so PNG and WebP files are turned here.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QImageReader, QPixmap
+from PySide6.QtGui import QImage, QImageReader, QPixmap, QTransform
 
+from crisisdesk.core.imaging import open_image
 from crisisdesk.gui.sensitive import blur_image
 from crisisdesk.gui.worker import Background
 
@@ -24,6 +27,14 @@ CACHE_SIZE = 2000
 #: Decodes started per flush; the rest wait for the next paint to ask again.
 BATCH = 48
 FLUSH_MS = 25
+#: Formats whose EXIF orientation Qt's readers leave unapplied, while Pillow (and so the
+#: encoders, the captioner and the heat map) applies it: turned here.
+QT_KEEPS_SIDEWAYS = {b"png", b"webp"}
+#: EXIF orientation -> the map that turns the stored pixels upright (x' = m11 x + m21 y,
+#: y' = m12 x + m22 y in Qt's y-down frame; QImage.transformed moves the result back
+#: into view). 6 is a quarter turn clockwise, 8 one counter-clockwise.
+ORIENTATION_MAPS = {2: (-1, 0, 0, 1), 3: (-1, 0, 0, -1), 4: (1, 0, 0, -1),
+                    5: (0, 1, 1, 0), 6: (0, 1, -1, 0), 7: (0, -1, -1, 0), 8: (0, -1, 1, 0)}
 
 
 def decode_scaled(path: str, box: int) -> QImage | None:
@@ -36,8 +47,30 @@ def decode_scaled(path: str, box: int) -> QImage | None:
     size = reader.size()
     if size.isValid() and (size.width() > box or size.height() > box):
         reader.setScaledSize(size.scaled(QSize(box, box), Qt.AspectRatioMode.KeepAspectRatio))
+    sideways = bytes(reader.format().data()) in QT_KEEPS_SIDEWAYS
     image = reader.read()
-    return None if image.isNull() else image
+    if image.isNull():
+        return None
+    return upright(image, exif_orientation(path)) if sideways else image
+
+
+def exif_orientation(path: str) -> int:
+    """The EXIF orientation of ``path`` as Pillow reads it (1: upright, or unknown)."""
+    try:
+        with open_image(path) as image:
+            value = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - Qt decoded it: show it as stored rather than not
+        return 1
+    return value if isinstance(value, int) and value in ORIENTATION_MAPS else 1
+
+
+def upright(image: QImage, orientation: int) -> QImage:
+    """``image`` (stored pixels) turned as EXIF ``orientation`` says, as Pillow's
+    ``exif_transpose`` turns it for the models."""
+    matrix = ORIENTATION_MAPS.get(orientation)
+    if matrix is None:
+        return image
+    return image.transformed(QTransform(*matrix, 0, 0))
 
 
 def decode_thumbnail(path: str, box: int, blurred: bool) -> QImage | None:

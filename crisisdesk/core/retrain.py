@@ -15,8 +15,8 @@ candidates and re-predicts those tasks; older versions stay and can be re-activa
 Both models are scored on the holdout items both can see (an image-only head does not
 see a text-only post): the same items, so their figures compare; ``unseen`` counts, per
 model, the items it could not see. Labelled items with no split, which train, get the
-split ``train`` stored before they train, so that no later import can put an item a
-version trained on into the holdout.
+split ``train`` stored before they train (``ensure_splits``, for every training), so that
+no later import can put an item a version trained on into the holdout.
 """
 
 from __future__ import annotations
@@ -133,22 +133,6 @@ def figures_on(store: Store, task: str, rows: Sequence[tuple[int, str]],
     return classification_report([t for t, _ in scored], [p for _, p in scored], classes)
 
 
-def pin_training_splits(store: Store, task: str) -> None:
-    """Store the split ``train`` for the task's labelled items that have none, once the
-    task has splits (they train: see ``ensure_splits``). Left without one, an import
-    naming a split for such an item later (a colleague's export of the same posts) would
-    put an item the active version trained on into the frozen holdout, flattering it.
-    A task with no split yet is left to ``ensure_splits``, which draws the holdout."""
-    classes = scheme_for(task, store.schemes()).classes
-    rows = [(item, split) for item, label, split in store.labelled_items(task)
-            if label in classes]
-    if any(split is not None for _, split in rows):
-        with store.transaction():
-            for item, split in rows:
-                if split is None:
-                    store.set_split(item, task, "train")
-
-
 def reactivate_version(store: Store, version: int) -> None:
     """Make ``version`` its task's active one again, once its head loads: a version whose
     checkpoint is gone or damaged raises CheckpointError (NoModel for a shipped head
@@ -198,7 +182,6 @@ class RetrainJob:
                     # Before training: a start (shipped head, zero-shot) registered now
                     # is older than the new version, as it is listed.
                     active = self._active(store, task)
-                    pin_training_splits(store, task)
                     entry.variant = default_variant(self.image_encoder, self.text_encoder)
                     train = TrainJob(self.project, task, image_encoder=self.image_encoder,
                                      text_encoder=self.text_encoder, recipe=self.recipe,

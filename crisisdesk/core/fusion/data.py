@@ -190,8 +190,21 @@ def stratified_pick(labels: np.ndarray, fraction: float, rng: np.random.Generato
 def ensure_splits(store: Store, data: TaskData) -> TaskData:
     """Give a task without any split a stratified 70/15/15 train/dev/test split, stored so
     the test holdout stays the same at every retrain. Labelled items that came after the
-    split (new corrections) train."""
+    split (new corrections) train, and get the split ``train`` stored: left without one,
+    a later import naming a split for such an item (a colleague's export of the same
+    posts) would put an item a head trained on into the frozen holdout."""
     if any(s is not None for s in data.splits):
+        unsplit = [item for item, s in zip(data.items, data.splits, strict=True) if s is None]
+        if unsplit:
+            with store.transaction():
+                taken = {item for item in unsplit
+                         if not store.set_split(item, data.task, "train")}
+            if taken:
+                # The first split stored wins (set_split): one stored since ``data`` was
+                # read (an import beside this training) is the one the item trains by.
+                now = {item: s for item, _, s in store.labelled_items(data.task)}
+                data.splits = [now.get(item) if item in taken else s
+                               for item, s in zip(data.items, data.splits, strict=True)]
         data.splits = [s or "train" for s in data.splits]
         return data
     labels = data.tensors.labels.numpy()

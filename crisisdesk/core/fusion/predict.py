@@ -30,6 +30,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.resources import resource
 from crisisdesk.core.schemes import builtin_schemes, scheme_for
 from crisisdesk.core.store import Prediction, Store
+from crisisdesk.core.words import plural
 
 BUNDLED = "bundled:"
 ZERO_SHOT = "zero-shot:"
@@ -210,7 +211,9 @@ def project_tasks(project: Project, tasks: Sequence[str] | None = None) -> list[
 
 
 class PredictJob:
-    """Write predictions for every item that lacks one from the active version."""
+    """Write predictions for every item that lacks one from the active version. A task
+    whose active version cannot be loaded (checkpoint gone or damaged) is reported in its
+    entry's ``error``; the job predicts the other tasks, then fails (NoModel) saying so."""
 
     kind = "predict"
 
@@ -250,20 +253,21 @@ class PredictJob:
             yield Progress(0, total, "planning predictions")
             for task, version, items in plans:
                 entry = {"model_version": version["name"], "predicted": 0, "skipped": 0}
-                if version["id"] == primary[task]:
+                own = version["id"] == primary[task]  # else an image/text-only one
+                if own:
                     self.report.tasks[task] = entry
-                    predict = predictor_for(store, task, version)
                 else:
                     variant = version["config"]["config"]["variant"]
                     self.report.modalities.setdefault(task, {})[variant] = entry
-                    try:
-                        predict = predictor_for(store, task, version)
-                    except (CheckpointError, NoModel, OSError) as exc:
-                        # Predicted for a queue only: a lost checkpoint is reported and
-                        # must not stop the other versions' predictions.
-                        entry["error"] = str(exc)
-                        done += len(items)
-                        continue
+                try:
+                    predict = predictor_for(store, task, version)
+                except (CheckpointError, NoModel, OSError) as exc:
+                    # A lost or damaged checkpoint must not stop the other versions' and
+                    # tasks' predictions: reported here; for a task's own version the
+                    # job then fails at its end (below), after the others are made.
+                    entry["error"] = _unusable(task, version, exc) if own else str(exc)
+                    done += len(items)
+                    continue
                 image_encoder, text_encoder = version_encoders(store, version)
                 key_encoders = _key_encoders(version, image_encoder, text_encoder)
                 classes = list(version["config"].get("classes")
@@ -287,6 +291,27 @@ class PredictJob:
                     entry["skipped"] += len(chunk) - len(kept)
                     done += len(chunk)
                     yield Progress(done, total, f"{task}: {entry['predicted']} predicted")
+            failed = [entry["error"] for entry in self.report.tasks.values()
+                      if entry.get("error")]
+            if failed:
+                # What the others got, since a failed job's message is all the CLI shows.
+                made = [f"{task} ({plural(entry['predicted'], 'item')} predicted)"
+                        for task, entry in self.report.tasks.items()
+                        if "error" not in entry and "no_model" not in entry]
+                none = [task for task, entry in self.report.tasks.items()
+                        if "no_model" in entry]
+                raise NoModel(" ".join(failed) + (
+                    f" Done for the other tasks: {', '.join(made)}." if made else "") + (
+                    f" No model yet: {', '.join(none)}." if none else ""))
+
+
+def _unusable(task: str, version: dict[str, Any], exc: BaseException) -> str:
+    """Why ``task`` was not predicted: its active ``version`` cannot be loaded
+    (``exc`` names the file), and what to do."""
+    return (f"{task} not predicted: its active version {version['name']} cannot be "
+            f"loaded ({exc}). Make another {task} version active (the app's Retrain "
+            f"window) or train a new one (Retrain, or crisisdesk train PROJECT --task "
+            f"{task}).")
 
 
 def _modality_versions(store: Store, task: str, active: dict[str, Any]

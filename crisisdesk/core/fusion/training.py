@@ -220,6 +220,9 @@ class TrainJob:
                              text_encoder=self.text_encoder)
             if self.variant != "text_only" and not bool(data.tensors.image_present.any()):
                 raise NotEnoughLabels(_no_images(store, data, self.image_encoder))
+            # Every training (crisisdesk train, a retrain) stores what it trains by: the
+            # holdout drawn at a task's first training, and "train" for labelled items
+            # without a split, so that no later import moves them into the holdout.
             data = ensure_splits(store, data)
             train, val, scored, scored_name = training_splits(data, self.val_from)
             tensors = data.tensors

@@ -1,7 +1,7 @@
 """The ``crisisdesk`` command line: a thin front end over the core.
 
-Exit codes: 0 success, 1 done with item-level problems reported, 2 bad usage or
-unusable input.
+Exit codes: 0 success, 1 done with item-level problems reported (or a job cancelled
+with Ctrl-C, its work kept), 2 bad usage or unusable input, 130 Ctrl-C before a job ran.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 from crisisdesk import __version__
 
 OK, PROBLEMS, USAGE = 0, 1, 2
+#: Exit status after Ctrl-C outside a job's progress loop (128 + SIGINT, as shells use).
+INTERRUPTED = 130
 
 
 def _fail(message: str) -> int:
@@ -47,9 +50,27 @@ def open_app(project: str | None) -> int:
 
     The GUI is imported here, not at the top, so the other commands never load Qt.
     """
+    # Without a display Qt aborts the process (a core dump) with advice to reinstall;
+    # the doctor's qt check tells the same case apart the same way.
+    if sys.platform.startswith("linux") and not any(
+            os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY",
+                                              "QT_QPA_PLATFORM")):
+        return _fail("no display: the app cannot open here (DISPLAY and WAYLAND_DISPLAY "
+                     "are not set); start crisisdesk in a desktop session, or set "
+                     "QT_QPA_PLATFORM (e.g. offscreen) to start it anyway. The other "
+                     "commands work here: crisisdesk --help")
     from crisisdesk.gui.app import main as gui_main
 
     return gui_main(project)
+
+
+def _annotator(text: str) -> str:
+    """An annotator name given on the command line: not blank, as the journal's rows
+    say who gave each label (the audit and each annotator's undo stack rest on it)."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("needs a name (default: your login name)")
+    return name
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -265,13 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("item", metavar="ITEM_ID")
     p.add_argument("--task", required=True)
     p.add_argument("--label", required=True)
-    p.add_argument("--annotator", default=annotator)
+    p.add_argument("--annotator", type=_annotator, default=annotator)
     p.set_defaults(func=cmd_label)
 
     for name in ("undo", "redo"):
         p = sub.add_parser(name, help=f"{name} the annotator's last label change")
         p.add_argument("project")
-        p.add_argument("--annotator", default=annotator)
+        p.add_argument("--annotator", type=_annotator, default=annotator)
         p.set_defaults(func=cmd_undo_redo)
 
     p = sub.add_parser("export", help="export labels (and latest predictions)")
@@ -309,6 +330,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _why_project_unusable(args: argparse.Namespace) -> str | None:
+    """Why the command's PROJECT cannot be opened (a damaged store, one written by a newer
+    crisisdesk, a read-only one: as the app says it), or None when it opens."""
+    from crisisdesk.core.launch import ProjectNotOpened, open_checked
+
+    if not getattr(args, "project", None):
+        return None
+    try:
+        open_checked(args.project)
+    except ProjectNotOpened as exc:
+        return str(exc)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``crisisdesk`` command."""
     parser = build_parser()
@@ -324,6 +359,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at nothing so that flushing it at exit does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK
+    except (sqlite3.Error, RuntimeError):
+        # The store raises these when it opens: say why, as `crisisdesk open` does. One
+        # from a project that opens well is a fault of ours, and keeps its traceback.
+        why = _why_project_unusable(args)
+        if why is None:
+            raise
+        return _fail(why)
+    except KeyboardInterrupt:
+        # Ctrl-C while torch or a model loads, before any job runs (a job's own Ctrl-C
+        # is caught by drive and keeps its work): nothing was started, so one line.
+        print("\ncrisisdesk: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

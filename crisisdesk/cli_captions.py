@@ -12,7 +12,11 @@ QUANTS = ("auto", "4bit", "8bit", "none")
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    """A count given on the command line: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:  # else argparse says "invalid _positive value"
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value

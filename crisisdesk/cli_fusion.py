@@ -6,6 +6,7 @@ import argparse
 import json
 
 from crisisdesk.cli import OK, PROBLEMS, _fail
+from crisisdesk.cli_captions import _positive
 from crisisdesk.core.words import plural
 
 
@@ -197,7 +198,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder", help="image encoder whose embeddings to use (CLIP); "
                    "neither this nor --text-encoder: those the project has embeddings of")
     p.add_argument("--text-encoder", help="text encoder whose embeddings to use")
-    p.add_argument("--epochs", type=int, help="at most this many epochs (default 50)")
+    # Counts are checked here so that the message names the option given (the recipe's
+    # own check names its fields: max_epochs).
+    p.add_argument("--epochs", type=_positive, help="at most this many epochs (default 50)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--val-from", choices=["train", "dev"], default="train",
                    help="early-stop on a slice of train (score on dev), or on dev (score "
@@ -209,8 +212,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", choices=["sgd", "adamw"])
     p.add_argument("--lr", type=float)
     p.add_argument("--weight-decay", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--patience", type=int,
+    p.add_argument("--batch-size", type=_positive)
+    p.add_argument("--patience", type=_positive,
                    help="epochs without a better validation figure before stopping")
     p.add_argument("--select", choices=["loss", "macro_f1"],
                    help="validation figure that picks the epoch and the seed (paper: loss)")

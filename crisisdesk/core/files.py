@@ -50,7 +50,16 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
                  ) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path`` (text, UTF-8; or ``binary``); rename it over
     ``path`` only on success. The file gets permissions ``mode`` when given, else those of
-    the file it replaces, else the usual ones for a new file (0666 less the umask)."""
+    the file it replaces, else the usual ones for a new file (0666 less the umask).
+
+    A symlink is followed: renaming over the link would cut it from the file it names
+    (a shared drive's file, ``/dev/stdout``). Anything other than a plain file in the
+    way (a pipe, a device, a folder) raises OSError, and is left as it was."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        raise OSError(f"{path} is not a plain file (a folder, pipe or device); "
+                      "give the name of a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -54,8 +54,12 @@ class Project:
             raise ProjectError(
                 f"{root} is a folder with other files in it; give a new or empty folder"
             )
-        root.mkdir(parents=True, exist_ok=True)
-        for name in SUBFOLDERS:
-            (root / name).mkdir(exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            for name in SUBFOLDERS:
+                (root / name).mkdir(exist_ok=True)
+        except OSError as exc:  # a file on the way, no permission, a read-only disk
+            raise ProjectError(f"cannot make the project folder {root}: "
+                               f"{exc.strerror or exc}") from exc
         Store(root / DB_NAME).close()
         return cls(root)

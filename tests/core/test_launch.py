@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from spoiled_stores import spoil_newer_schema, spoil_random, spoil_truncated, spoil_zero_bytes
 
 from crisisdesk.core import launch
 from crisisdesk.core.launch import ProjectError, project_to_open
@@ -84,30 +85,11 @@ def test_user_data_dir_follows_the_platform_conventions(monkeypatch) -> None:
 
 # ---------------------------------------------------------------- projects that cannot open
 
-def _spoil_zero_bytes(db: Path) -> None:
-    db.write_bytes(b"")
-
-
-def _spoil_random(db: Path) -> None:
-    db.write_bytes(bytes(range(256)) * 20)
-
-
-def _spoil_truncated(db: Path) -> None:
-    db.write_bytes(db.read_bytes()[:4096])
-
-
-def _spoil_newer_schema(db: Path) -> None:
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    conn.close()
-
-
 @pytest.mark.parametrize(("spoil", "reason"), [
-    (_spoil_zero_bytes, "its project.sqlite is empty (0 bytes)"),
-    (_spoil_random, "its project.sqlite is damaged or is not a SQLite database"),
-    (_spoil_truncated, "its project.sqlite is damaged"),
-    (_spoil_newer_schema, "written by a newer crisisdesk (schema 999"),
+    (spoil_zero_bytes, "its project.sqlite is empty (0 bytes)"),
+    (spoil_random, "its project.sqlite is damaged or is not a SQLite database"),
+    (spoil_truncated, "its project.sqlite is damaged"),
+    (spoil_newer_schema, "written by a newer crisisdesk (schema 999"),
 ])
 def test_a_last_project_whose_store_cannot_be_opened_gives_the_demo_and_why(
         tmp_path: Path, spoil, reason: str) -> None:
@@ -128,7 +110,7 @@ def test_a_last_project_whose_store_cannot_be_opened_gives_the_demo_and_why(
 def test_a_zero_byte_store_is_left_as_it_was(tmp_path: Path) -> None:
     """Opening it would have written an empty schema in it: the project, gone empty."""
     project = Project.open(tmp_path / "harvey", create=True)
-    _spoil_zero_bytes(project.db_path)
+    spoil_zero_bytes(project.db_path)
     with pytest.raises(ProjectError):
         project_to_open(str(project.root))
     assert project.db_path.stat().st_size == 0

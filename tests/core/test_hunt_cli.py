@@ -1,0 +1,160 @@
+"""CLI hunt: the command line as an analyst drives it, on paths and options that went wrong.
+
+Commands run in-process through ``crisisdesk.cli.main`` (output via capsys).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from spoiled_stores import spoil_newer_schema, spoil_random
+
+from crisisdesk.cli import main
+
+CSV_TEXT = (
+    "id,text,informative\n"
+    "p1,Bridge on Main St collapsed,informative\n"
+    "p2,Thoughts and prayers,not informative\n"
+)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """A CSV of two labelled text-only posts."""
+    path = tmp_path / "posts.csv"
+    path.write_text(CSV_TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, source: Path, capsys: pytest.CaptureFixture) -> Path:
+    """A project holding the small CSV, imported through the CLI."""
+    path = tmp_path / "proj"
+    assert main(["import", str(path), str(source)]) == 0
+    capsys.readouterr()
+    return path
+
+
+def test_import_into_a_project_folder_that_cannot_be_made_says_why(
+        tmp_path: Path, source: Path, capsys: pytest.CaptureFixture) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    target = blocker / "sub" / "proj"  # a folder under a file: mkdir fails
+    assert main(["import", str(target), str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crisisdesk: error: ") and str(target) in err
+    assert "Traceback" not in err
+
+
+def test_export_through_a_symlink_writes_the_file_it_points_to(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    real = tmp_path / "shared" / "labels.csv"
+    real.parent.mkdir()
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "labels.csv"
+    link.symlink_to(real)
+    assert main(["export", str(project), str(link)]) == 0
+    assert link.is_symlink(), "the export replaced the link with a file of its own"
+    assert "Bridge on Main St collapsed" in real.read_text(encoding="utf-8")
+
+
+def test_export_onto_a_pipe_or_device_is_refused_and_left_alone(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["export", str(project), str(fifo)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot export to {fifo}" in err and "not a plain file" in err
+    assert fifo.is_fifo(), "the export replaced the pipe with a file"
+
+
+def test_ctrl_c_before_a_job_starts_ends_with_130_and_a_line_not_a_traceback(
+        project: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    import crisisdesk.core.encoders.factory as factory
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while torch and the model load (seconds)
+
+    monkeypatch.setattr(factory, "load_encoder", interrupted)
+    assert main(["embed", str(project), "--encoder", "minilm", "--kind", "text"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--patience"])
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_train_count_below_one_names_the_option_given(
+        project: Path, option: str, value: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", str(project), "--task", "informative", "--text-encoder", "minilm",
+              option, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: must be at least 1, not {value}" in err
+
+
+@pytest.mark.parametrize("command", [["train", "--task", "informative", "--epochs"],
+                                     ["embed", "--batch-size"]])
+def test_a_count_that_is_no_number_is_said_plainly(
+        project: Path, command: list[str], capsys: pytest.CaptureFixture) -> None:
+    name, *options = command
+    with pytest.raises(SystemExit) as stopped:
+        main([name, str(project), *options, "abc"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {options[-1]}: must be a whole number, not 'abc'" in err
+    assert "_positive" not in err
+
+
+def test_open_without_a_display_says_so_instead_of_starting_qt(
+        project: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """Over SSH Qt aborts the process (core dump, status 134) with "Reinstalling the
+    application may fix this problem": the command says what is wrong before that."""
+    import sys
+
+    import crisisdesk.gui.app
+
+    started: list = []
+    monkeypatch.setattr(crisisdesk.gui.app, "main", lambda arg: started.append(arg) or 0)
+    monkeypatch.setattr(sys, "platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["open", str(project)]) == 2
+    assert started == []
+    err = capsys.readouterr().err
+    assert "no display" in err and "QT_QPA_PLATFORM" in err
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_label_with_a_blank_annotator_is_refused_and_writes_nothing(
+        project: Path, blank: str, capsys: pytest.CaptureFixture) -> None:
+    from crisisdesk.core.project import Project
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["label", str(project), "p1_0", "--task", "informative",
+              "--label", "not_informative", "--annotator", blank])
+    assert stopped.value.code == 2
+    assert "argument --annotator: " in capsys.readouterr().err
+    with Project.open(project).open_store() as store:
+        label = store.current_label(store.resolve_item("p1_0").id, "informative")
+    assert (label.label, label.source) == ("informative", "import")
+
+
+@pytest.mark.parametrize(("spoil", "reason"), [
+    (spoil_random, "its project.sqlite is damaged or is not a SQLite database"),
+    (spoil_newer_schema, "this project was written by a newer crisisdesk (schema 999"),
+])
+@pytest.mark.parametrize("command", [["info", "PROJECT"], ["export", "PROJECT", "OUT"],
+                                     ["predict", "PROJECT"], ["schemes", "list", "PROJECT"]])
+def test_a_project_whose_store_cannot_be_opened_is_said_not_a_traceback(
+        project: Path, tmp_path: Path, spoil, reason: str, command: list[str],
+        capsys: pytest.CaptureFixture) -> None:
+    spoil(project / "project.sqlite")
+    given = {"PROJECT": str(project), "OUT": str(tmp_path / "out.csv")}
+    assert main([given.get(word, word) for word in command]) == 2
+    err = capsys.readouterr().err
+    assert f"crisisdesk: error: {project} could not be opened: {reason}" in err

@@ -45,6 +45,13 @@ class Project:
         """Open the project at ``root``; with ``create``, make it when it does not exist."""
         root = Path(root).expanduser().absolute()
         if (root / DB_NAME).is_file():
+            if (root / DB_NAME).stat().st_size == 0:
+                # SQLite takes an empty file for an empty database: the next store
+                # opened would write a new schema into it, and a project cut to nothing
+                # (a full disk, a failed copy) would carry on as an empty one, unsaid.
+                raise ProjectError(f"{root}: its {DB_NAME} is empty (0 bytes), not a "
+                                   "crisisdesk store; restore it from a backup, or move "
+                                   "it away to start a new project there")
             return cls(root)
         if not create:
             raise ProjectError(f"{root} is not a crisisdesk project (no {DB_NAME} in it)")

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from spoiled_stores import spoil_newer_schema, spoil_random
+from spoiled_stores import spoil_newer_schema, spoil_random, spoil_zero_bytes
 
 from crisisdesk.cli import main
 
@@ -158,3 +158,22 @@ def test_a_project_whose_store_cannot_be_opened_is_said_not_a_traceback(
     assert main([given.get(word, word) for word in command]) == 2
     err = capsys.readouterr().err
     assert f"crisisdesk: error: {project} could not be opened: {reason}" in err
+
+
+@pytest.mark.parametrize("command", [["info", "PROJECT"], ["import", "PROJECT", "SOURCE"],
+                                     ["label", "PROJECT", "1", "--task", "informative",
+                                      "--label", "informative"]])
+def test_an_empty_project_store_is_refused_not_made_a_new_project(
+        project: Path, source: Path, command: list[str],
+        capsys: pytest.CaptureFixture) -> None:
+    """A project.sqlite cut to 0 bytes (a full disk, a failed copy) was quietly given a
+    new schema by any command: the project carried on empty, unsaid. The app refused it;
+    the CLI now says so too and leaves the file as it is."""
+    db = project / "project.sqlite"
+    spoil_zero_bytes(db)
+    args = [str(project) if a == "PROJECT" else str(source) if a == "SOURCE" else a
+            for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "project.sqlite is empty (0 bytes)" in err
+    assert db.stat().st_size == 0

@@ -126,6 +126,10 @@ class Exporter:
         if len(self.tasks) == 1 and out.suffix:
             targets = {self.tasks[0]: out}
         else:
+            if out.exists() and not out.is_dir():
+                raise ValueError(f"{out} is a file: a CrisisMMD export of several tasks "
+                                 "writes one file per task into a folder; give a folder, "
+                                 "or --task TASK for one file")
             targets = {t: out / f"task_{t}_text_img.tsv" for t in self.tasks}
         header = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
                   "split", "label_source", "prediction", "confidence"]

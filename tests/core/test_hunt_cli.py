@@ -177,3 +177,15 @@ def test_an_empty_project_store_is_refused_not_made_a_new_project(
     err = capsys.readouterr().err
     assert "project.sqlite is empty (0 bytes)" in err
     assert db.stat().st_size == 0
+
+
+def test_a_crisismmd_export_of_several_tasks_onto_a_file_says_give_a_folder(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Several tasks go out as one file per task into a folder: an existing file given
+    as OUT gave '[Errno 17] File exists'."""
+    out = tmp_path / "labels.tsv"
+    out.write_text("keep me", encoding="utf-8")
+    assert main(["export", str(project), str(out), "--format", "crisismmd"]) == 2
+    err = capsys.readouterr().err
+    assert "writes one file per task into a folder" in err and "--task" in err
+    assert out.read_text(encoding="utf-8") == "keep me"

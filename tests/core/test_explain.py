@@ -218,9 +218,21 @@ def test_shipped_text_only_head_gives_minilm_word_relevance() -> None:
     assert result.image is None
     assert result.share == {"image": 0.0, "text": 1.0, "basis": "text only"}
     assert max(abs(w.relevance) for w in result.words) == pytest.approx(1.0)
-    # The real head: the disaster words count for "informative" more than "the".
-    by_word = {w.text: w.relevance for w in result.words}
-    assert by_word["Earthquake"] > by_word["the"]
+    # The real head, each word valued by leaving it out (gradient x input, which BERT's
+    # embedding LayerNorm voids, only happened to rank "Earthquake" above "the"): the
+    # model leans on "rescue" most; without it, "informative" is less likely by exactly
+    # the word's raw value.
+    top = result.top_words(1)[0]
+    assert top.text == "rescue" and top.relevance == pytest.approx(1.0)
+    vectors = torch.from_numpy(minilm.encode_texts(
+        [text, text[:top.start] + text[top.end:]]).vectors)
+    with torch.no_grad():
+        logits = head(torch.zeros(2, 1), vectors, torch.zeros(2, dtype=torch.bool),
+                      torch.ones(2, dtype=torch.bool))
+    probs = torch.softmax(logits.double() / float(sidecar.get("temperature") or 1.0), -1)
+    index = result.classes.index("informative")
+    assert top.raw == pytest.approx(float(probs[0, index] - probs[1, index]), abs=2e-5)
+    assert top.raw > 0.01
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 one forward pass with autograd, one backward pass from the chosen class logit.
 
 The backward pass gives, at once, the gradients that the image heat map
-(:mod:`crisisdesk.core.explain.vit`), the word relevance
+(:mod:`crisisdesk.core.explain.vit`), CLIP's word relevance
 (:mod:`crisisdesk.core.explain.text`) and the input share
-(:mod:`crisisdesk.core.explain.share`) need. Nothing here knows about projects: the
-caller hands over a head, its sidecar and loaded encoders (see ``item.py`` for items).
+(:mod:`crisisdesk.core.explain.share`) need. A BERT-style text encoder's words are
+valued by leaving each out and scoring again (:mod:`crisisdesk.core.explain.occlusion`).
+Nothing here knows about projects: the caller hands over a head, its sidecar and loaded
+encoders (see ``item.py`` for items).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crisisdesk.core.explain.occlusion import LeaveOut, leave_words_out
 from crisisdesk.core.explain.result import Explanation, ImageRelevance, WordRelevance
 from crisisdesk.core.explain.share import JointTap, fusion_summary, input_share
 from crisisdesk.core.explain.text import (
@@ -154,20 +157,33 @@ class Explainer:
             wanted: list[Tensor] = []
             if image_leaf is not None:
                 wanted += [image_leaf, *maps]
+            tapped = text_pass is not None and text_pass.embeddings is not None
+            text_at = len(wanted)  # the text vector's gradient, then its tokens' (CLIP)
             if text_pass:
-                wanted += [text_pass.vector, text_pass.embeddings]
+                wanted += [text_pass.vector, *([text_pass.embeddings] if tapped else [])]
             grads = torch.autograd.grad(logits[0, index], wanted, allow_unused=True) \
                 if wanted else []
+            left_out = self._leave_out(tokens, image_vec, image_present, index) \
+                if text_pass is not None and not tapped else None
         grads = [g if g is not None else torch.zeros_like(w) for g, w in
                  zip(grads, wanted, strict=True)]
         relevance = None
         image_grad = grads[0] if image_leaf is not None else None
         if vision:
             relevance = self._heat_map(image, maps, grads[1:1 + len(maps)])
-        words = _words(text, caption_start, tokens, text_pass, grads[-1] if text_pass else None)
+        raw = None
+        if left_out is not None:
+            raw = left_out.values
+            if left_out.span > 1:
+                notes.append(f"the text has {len(left_out.values)} words: to bound the time "
+                             f"they were left out {left_out.span} at a time, and each word "
+                             "shows its group's value")
+        elif tapped:
+            raw = text_pass.token_relevance(grads[text_at + 1], len(tokens.ids))
+        words = _words(text, caption_start, tokens, raw, per_token=tapped)
         share_of_inputs = input_share(image_leaf, image_grad,
                                       text_pass.vector if text_pass else None,
-                                      grads[-2] if text_pass else None)
+                                      grads[text_at] if text_pass else None)
         share, fusion = fusion_summary(self.variant, details, joint.joint, share_of_inputs,
                                        image_leaf is not None, text_pass is not None)
         if share_of_inputs is not None:
@@ -217,6 +233,22 @@ class Explainer:
         tokens = wordpiece_tokens(encoder, text)
         return tokens, bert_text_pass(encoder, tokens.ids)
 
+    def _leave_out(self, tokens: TextTokens, image_vec: Tensor, image_present: Tensor,
+                   index: int) -> LeaveOut:
+        """Each word's drop in the class probability when it is left out, scored by the
+        same head with the same image input."""
+
+        def score(texts: np.ndarray) -> np.ndarray:
+            n = len(texts)
+            with torch.no_grad():
+                logits = self.head(image_vec.detach().float().cpu().repeat(n, 1),
+                                   torch.from_numpy(texts).float(), image_present.repeat(n),
+                                   torch.ones(n, dtype=torch.bool))
+            # float64: a confident class's probability moves in its last digits.
+            return torch.softmax(logits.double() / self.temperature, dim=-1)[:, index].numpy()
+
+        return leave_words_out(self.text_encoder, tokens, score)
+
     def _heat_map(self, image: Path | None, maps: list[Tensor], grads: list[Tensor]
                   ) -> ImageRelevance:
         visual = self.image_encoder.model.visual
@@ -235,18 +267,22 @@ class Explainer:
 
 
 def _words(text: str, caption_start: int | None, tokens: TextTokens | None,
-           text_pass: TextPass | None, grad: Tensor | None) -> list[WordRelevance]:
-    """Each word of ``text`` with its signed relevance (zero where no encoder read it)."""
+           raw: np.ndarray | None, per_token: bool) -> list[WordRelevance]:
+    """Each word of ``text`` with its signed relevance (zero where no encoder read it):
+    ``raw`` holds one value per token (``per_token``, summed into its word) or per word."""
     spans = tokens.words if tokens is not None else word_spans(text)
-    raw = np.zeros(len(spans), dtype=np.float64)
+    values = np.zeros(len(spans), dtype=np.float64)
     counts = np.zeros(len(spans), dtype=int)
-    if tokens is not None and text_pass is not None and grad is not None:
-        per_token = text_pass.token_relevance(grad, len(tokens.ids))
-        np.add.at(raw, np.asarray(tokens.owners, dtype=int), per_token)
-        np.add.at(counts, np.asarray(tokens.owners, dtype=int), 1)
-    scale = float(np.abs(raw).max()) if len(raw) else 0.0
-    scaled = raw / scale if scale > 0 else raw
-    return [WordRelevance(start, end, text[start:end], float(scaled[i]), float(raw[i]),
+    if tokens is not None:
+        owners = np.asarray(tokens.owners, dtype=int)
+        np.add.at(counts, owners, 1)
+        if raw is not None and per_token:
+            np.add.at(values, owners, raw)
+        elif raw is not None:
+            values = np.asarray(raw, dtype=np.float64)
+    scale = float(np.abs(values).max()) if len(values) else 0.0
+    scaled = values / scale if scale > 0 else values
+    return [WordRelevance(start, end, text[start:end], float(scaled[i]), float(values[i]),
                           "caption" if caption_start is not None and start >= caption_start
                           else "tweet", int(counts[i]))
             for i, (start, end) in enumerate(spans)]

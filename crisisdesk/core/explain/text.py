@@ -1,9 +1,16 @@
-"""Word relevance: gradient x input on the text encoder's token embeddings, back to words.
+"""Word relevance plumbing: a text's tokens back to its words, and the text encoders'
+passes that the explainer feeds to the head.
 
-Method: gradient x input (Shrikumar et al. 2016, *Not Just a Black Box*; Simonyan et al.
-2014): a token's relevance for the class logit is ``sum_d grad_d * e_d`` over its input
-embedding ``e`` (the token embedding, before positions are added). Its sign says whether
-the token pushes the logit up (for the class) or down (against it).
+CLIP's words: gradient x input (Shrikumar et al. 2016, *Not Just a Black Box*; Simonyan
+et al. 2014): a token's relevance for the class logit is ``sum_d grad_d * e_d`` over its
+input embedding ``e`` (the token embedding, before positions are added); its sign says
+whether the token pushes the logit up (for the class) or down (against it). CLIP's text
+tower adds the positions and goes on in a residual stream (its LayerNorms sit inside the
+blocks), so the token embedding's scale reaches the output.
+
+BERT-style encoders (MiniLM) feed word + position + type embeddings straight into a
+LayerNorm, which ignores the scale of its input: gradient x input is meaningless there,
+and their words are valued by leaving each out (``occlusion.py``).
 
 Tokens go back to words (maximal runs of non-space characters of the item's text):
 
@@ -29,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crisisdesk.core.encoders.base import token_windows
+from crisisdesk.core.encoders.base import pool_windows, token_windows
 
 WORD = re.compile(r"\S+")
 
@@ -99,9 +106,7 @@ def _bisect_right(values: Sequence[int], x: int) -> int:
 
 
 def _embedding_module(model: Any) -> torch.nn.Module:
-    """The token embedding table of a CLIP model or a transformers model."""
-    if hasattr(model, "get_input_embeddings"):
-        return model.get_input_embeddings()
+    """The token embedding table of a CLIP model."""
     if hasattr(model, "token_embedding"):
         return model.token_embedding
     text = getattr(model, "text", None)
@@ -141,11 +146,11 @@ def windows_of(ids: Sequence[int], size: int, overlap: int) -> list[list[int]]:
 
 @dataclass
 class TextPass:
-    """One text through its encoder with autograd: the unit vector the head is fed and
-    where each content token sits in the tapped embeddings."""
+    """One text through its encoder: the unit vector the head is fed and, for CLIP, where
+    each content token sits in the tapped embeddings (the gradient reaches them)."""
 
-    vector: Tensor  # [1, dim], unit length
-    embeddings: Tensor  # the tapped leaf [windows, length, width]
+    vector: Tensor  # [1, dim], unit length; a leaf for a BERT-style encoder
+    embeddings: Tensor | None  # the tapped leaf [windows, length, width]; None for BERT
     slots: list[tuple[int, int, int]]  # (window row, position in it, content token index)
 
     def token_relevance(self, grad: Tensor, count: int) -> np.ndarray:
@@ -179,23 +184,18 @@ def clip_text_pass(encoder: Any, ids: Sequence[int]) -> TextPass:
     return TextPass(_pool(features), tap.outputs[0], _slots(windows))
 
 
+def bert_windows(encoder: Any, ids: Sequence[int]) -> list[list[int]]:
+    """Positions of each window of ``ids``, as ``TextEncoder.encode_texts`` cuts them (the
+    overlap is a quarter of max_length, not of the window)."""
+    return windows_of(ids, encoder.max_length - 2, encoder.max_length // 4)
+
+
 def bert_text_pass(encoder: Any, ids: Sequence[int]) -> TextPass:
-    """A transformers text encoder (mean pooling) on ``ids``, with the embeddings tapped."""
-    # As TextEncoder.encode_texts cuts them: the overlap is a quarter of max_length.
-    windows = windows_of(ids, encoder.max_length - 2, encoder.max_length // 4)
-    width = max(len(window) for window in windows) + 2
-    device = torch.device(encoder.device)
-    input_ids = torch.full((len(windows), width), encoder.pad_id, dtype=torch.long)
-    mask = torch.zeros((len(windows), width), dtype=torch.long)
-    for row, window in enumerate(windows):
-        seq = [encoder.cls_id, *(ids[p] for p in window), encoder.sep_id]
-        input_ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, :len(seq)] = 1
-    input_ids, mask = input_ids.to(device), mask.to(device)
-    extra = {"token_type_ids": torch.zeros_like(input_ids)} if encoder.token_types else {}
-    with EmbeddingTap(encoder.model) as tap:
-        hidden = encoder.model(input_ids=input_ids, attention_mask=mask,
-                               **extra).last_hidden_state
-    weights = mask.unsqueeze(-1).to(torch.float32)
-    means = (hidden.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-    return TextPass(_pool(means), tap.outputs[0], _slots(windows))
+    """A transformers text encoder's unit vector of ``ids`` (content WordPiece ids),
+    encoded as its ``encode_texts`` does, as a leaf the head's gradient reaches (the
+    input share needs it). No tokens are tapped: the words are left out instead."""
+    windows = bert_windows(encoder, ids)
+    vectors = encoder._encode_windows(
+        [[encoder.cls_id, *(ids[p] for p in window), encoder.sep_id] for window in windows])
+    vector = torch.from_numpy(pool_windows(vectors, [0] * len(windows), 1))
+    return TextPass(vector.requires_grad_(True), None, [])

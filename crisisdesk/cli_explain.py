@@ -29,7 +29,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         f"explain-{re.sub(r'[^A-Za-z0-9_.-]+', '_', result.item)}-{args.task}.png"
     image = Path(result.image_path) if result.image is not None and result.image_path \
         else None
-    render_png(result, out, image)
+    blur = result.sensitive and not args.show_sensitive
+    render_png(result, out, image, blur=blur)
     probability = result.probabilities.get(result.class_name, 0.0)
     print(f"{result.item} {result.task}: {result.class_name} ({probability:.1%}), "
           f"model {result.model_version}")
@@ -45,6 +46,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
                                             for w in against))
     for note in result.notes:
         print(f"  note: {note}")
+    if blur and image is not None:
+        print("  note: the picture is blurred in the PNG: the post is marked sensitive "
+              "(--show-sensitive draws it as it is)")
     print(f"wrote {out}")
     return OK
 
@@ -63,4 +67,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE.png",
                    help="where to write the PNG (default: the project's exports/)")
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--show-sensitive", action="store_true",
+                   help="draw a picture marked sensitive as it is (default: blurred, as "
+                   "the app shows it until asked)")
     p.set_defaults(func=cmd_explain)

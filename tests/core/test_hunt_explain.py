@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_explain import TWEET, _head, _sidecar, encoder, tiny  # noqa: F401 (fixtures)
+from test_explain import TWEET, _head, _sidecar, encoder, explained_project, tiny  # noqa: F401 (fixtures)
 
 from crisisdesk.core.encoders.clip import ClipEncoder
 from crisisdesk.core.explain.explainer import Explainer, oriented_size
@@ -61,3 +61,30 @@ def test_a_long_text_is_windowed_for_minilm_as_it_was_embedded() -> None:
     explained = bert_text_pass(minilm, wordpiece_tokens(minilm, text).ids)
     np.testing.assert_allclose(explained.vector.detach().numpy()[0], embedded.vectors[0],
                                atol=1e-5)
+
+
+def _picture_roughness(png_path: Path) -> float:
+    """Mean difference between neighbouring pixels of the report's picture panel (the
+    fixture's picture is random noise: sharp, it is rough; blurred, smooth)."""
+    with Image.open(png_path) as png:
+        panel = np.asarray(png.convert("RGB"), dtype=np.float64)[60:300, 20:300]
+    return float(np.abs(np.diff(panel, axis=1)).mean())
+
+
+def test_a_sensitive_posts_picture_is_blurred_in_the_report_unless_asked(
+        explained_project, tmp_path: Path, capsys) -> None:  # noqa: F811
+    """The app blurs a picture marked sensitive until the analyst asks; the report PNG,
+    which travels further (mail, slides), drew it sharp."""
+    from crisisdesk.cli import main
+
+    with explained_project.open_store() as store:
+        (post,) = store.conn.execute("SELECT post FROM items WHERE id = 1").fetchone()
+        store.mark_sensitive(post, True)
+    blurred, sharp = tmp_path / "blurred.png", tmp_path / "sharp.png"
+    assert main(["explain", str(explained_project.root), "1_0", "--task", "damage",
+                 "--out", str(blurred), "--device", "cpu"]) == 0
+    assert "blurred in the PNG: the post is marked sensitive" in capsys.readouterr().out
+    assert main(["explain", str(explained_project.root), "1_0", "--task", "damage",
+                 "--out", str(sharp), "--device", "cpu", "--show-sensitive"]) == 0
+    assert "blurred" not in capsys.readouterr().out
+    assert _picture_roughness(blurred) < _picture_roughness(sharp) / 4

@@ -99,7 +99,8 @@ def _item_facts(store: Store, item_id: str | int) -> dict[str, Any]:
     usable = detail.row.image_path if status == "ok" and detail.row.image_path else None
     return {"id": row_id, "uid": detail.row.uid, "text": text, "caption_start": start,
             "image": usable, "image_sha256": sha if usable else None, "status": status,
-            "reason": detail.media_reason, "changed": bool(usable) and _changed(usable, sha)}
+            "reason": detail.media_reason, "changed": bool(usable) and _changed(usable, sha),
+            "sensitive": bool(detail.row.sensitive)}
 
 
 def _changed(path: str, sha: str | None) -> bool:
@@ -142,7 +143,7 @@ def explain_item(project: Project, item_id: str | int, task: str,
             try:
                 cached = Explanation.from_json(
                     json.loads(path.read_text("utf-8"))["explanation"])
-                cached.image_path = facts["image"]
+                cached.image_path, cached.sensitive = facts["image"], facts["sensitive"]
                 return cached
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # a damaged or older file: compute again and replace it
@@ -173,7 +174,7 @@ def explain_item(project: Project, item_id: str | int, task: str,
     if not (facts["image"] and explainer.image_encoder is not None and result.image is None):
         # Not when the file could not be read: put back, it gives the heat map again.
         write_json_atomic(path, {"key": key, "explanation": result.to_json()})
-    result.image_path = facts["image"]
+    result.image_path, result.sensitive = facts["image"], facts["sensitive"]
     return result
 
 

@@ -20,6 +20,8 @@ from crisisdesk.core.files import atomic_write
 WIDTH = 960
 PANEL = 420  # the longest side of each image panel
 MARGIN = 16
+#: Blur radius as a share of the picture's longest side, as the app's (gui/sensitive.py).
+BLUR_SHARE = 0.1
 def _font(size: int):
     from PIL import ImageFont
 
@@ -35,9 +37,11 @@ def _word_colour(relevance: float) -> tuple[int, int, int]:
     return tuple(int(255 - (255 - c) * strength * 0.8) for c in base)  # type: ignore[return-value]
 
 
-def _image_rows(explanation: Explanation, image_path: Path, opacity: float):
-    """(plain image, image with overlay, legend) as Pillow images."""
-    from PIL import Image, ImageDraw
+def _image_rows(explanation: Explanation, image_path: Path, opacity: float,
+                blur: bool = False):
+    """(plain image, image with overlay, legend) as Pillow images; ``blur``: the picture
+    strongly blurred under the heat map (a post marked sensitive)."""
+    from PIL import Image, ImageDraw, ImageFilter
 
     from crisisdesk.core.imaging import open_image, upright_rgb
 
@@ -48,6 +52,8 @@ def _image_rows(explanation: Explanation, image_path: Path, opacity: float):
     scale = PANEL / max(picture.size)  # small pictures are enlarged too: a report reads
     picture = picture.resize((max(1, round(picture.width * scale)),
                               max(1, round(picture.height * scale))), Image.Resampling.BICUBIC)
+    if blur:  # as the app blurs it (gui/sensitive.py): shapes stay, details go
+        picture = picture.filter(ImageFilter.GaussianBlur(max(picture.size) * BLUR_SHARE))
     heat = explanation.image.upsample(picture.width, picture.height)
     colours = colour_map(heat).astype(np.float64)
     base = np.asarray(picture, dtype=np.float64)
@@ -90,14 +96,19 @@ def _layout_words(explanation: Explanation, font, width: int) -> list[list[tuple
 
 
 def render_png(explanation: Explanation, out: Path, image_path: Path | None = None,
-               opacity: float = 0.55) -> Path:
-    """Draw ``explanation`` into ``out`` (a PNG, written atomically); return ``out``."""
+               opacity: float = 0.55, blur: bool | None = None) -> Path:
+    """Draw ``explanation`` into ``out`` (a PNG, written atomically); return ``out``.
+
+    ``blur`` (default: whether the post is marked sensitive) blurs the picture: a report
+    travels further than the app's screen, which blurs such pictures until asked."""
+    if blur is None:
+        blur = explanation.sensitive
     from PIL import Image, ImageDraw
 
     title_font, font = _font(16), _font(15)
     parts = None
     if explanation.image is not None and image_path is not None:
-        parts = _image_rows(explanation, image_path, opacity)
+        parts = _image_rows(explanation, image_path, opacity, blur)
     lines = _layout_words(explanation, font, WIDTH - 2 * MARGIN)
     line_height = 24
     image_height = (max(parts[0].height, parts[1].height) + parts[2].height + MARGIN) \
@@ -108,7 +119,9 @@ def render_png(explanation: Explanation, out: Path, image_path: Path | None = No
     probability = explanation.probabilities.get(explanation.class_name, 0.0)
     draw.text((MARGIN, MARGIN), f"{explanation.item}  {explanation.task}: "
               f"{explanation.class_name} ({probability:.0%})  model "
-              f"{explanation.model_version}", fill="black", font=title_font)
+              f"{explanation.model_version}"
+              + ("  (picture blurred: post marked sensitive)" if blur and parts else ""),
+              fill="black", font=title_font)
     y = MARGIN + 28
     if parts:
         picture, overlay, legend = parts

@@ -104,6 +104,7 @@ class Explanation:
     fusion: dict[str, Any] = field(default_factory=dict)  # gates, lambda, attention masses
     notes: list[str] = field(default_factory=list)  # what could not be explained, and why
     image_path: str | None = None  # the image file explained (set on every look-up)
+    sensitive: bool = False  # the post is marked sensitive (set on every look-up)
 
     def top_words(self, count: int = 5) -> list[WordRelevance]:
         """The words with the largest relevance for the class (positive ones first)."""

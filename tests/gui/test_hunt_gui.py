@@ -36,12 +36,16 @@ def given_labels(project: Project, item: int, task: str) -> list[str]:
                 if row["annotator"] == ANNOTATOR]
 
 
-def hold_label_writes(monkeypatch, release: threading.Event) -> None:
-    """Label writes in the pool hold until ``release`` (those on the UI thread do not)."""
+def hold_label_writes(monkeypatch, release: threading.Event,
+                      started: threading.Event | None = None) -> None:
+    """Label writes in the pool hold until ``release`` (those on the UI thread do not);
+    ``started`` is set once one is held."""
     real_add_labels = Store.add_labels
 
     def add_labels(self, changes, **kwargs):
         if threading.current_thread() is not threading.main_thread():
+            if started is not None:
+                started.set()
             release.wait(30)
         return real_add_labels(self, changes, **kwargs)
 
@@ -86,10 +90,13 @@ def test_labels_behind_a_write_that_does_not_end_are_reported_not_written_beside
     settle(qtbot, window)
     task = focused(window)
     first = window.current_row().id
-    release = threading.Event()
-    hold_label_writes(monkeypatch, release)
+    release, started = threading.Event(), threading.Event()
+    hold_label_writes(monkeypatch, release, started)
     for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3):
         qtbot.keyClick(window.items, key)
+    # Running, not merely handed to the pool (one not started is taken back and written
+    # in order by flush itself: test_hunt_labelling.py).
+    assert started.wait(30)
     window.labeller.flush(timeout_ms=0)  # the first key's write has not ended
     release.set()
     settle(qtbot, window)

@@ -126,7 +126,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.data import EmbeddingsMissing
-    from crisisdesk.core.fusion.predict import NoModel, evaluate
+    from crisisdesk.core.fusion.evaluate import evaluate
+    from crisisdesk.core.fusion.predict import NoModel
     from crisisdesk.core.project import Project, ProjectError
 
     try:

@@ -10,7 +10,8 @@ import pytest
 from test_training_job import FAST, _project  # a labelled project with embeddings
 
 from crisisdesk.cli import main
-from crisisdesk.core.fusion.predict import PredictJob, evaluate
+from crisisdesk.core.fusion.evaluate import evaluate
+from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.fusion.training import TrainJob
 
 

@@ -14,7 +14,8 @@ from old_schema import PROJECT_SCHEMES_VERSION, as_schema
 
 from crisisdesk.cli import main
 from crisisdesk.core.exporters import Exporter
-from crisisdesk.core.fusion.predict import PredictJob, evaluate
+from crisisdesk.core.fusion.evaluate import evaluate
+from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.fusion.train import Recipe
 from crisisdesk.core.fusion.training import TrainJob
 from crisisdesk.core.importers import ImportJob, ImportOptions

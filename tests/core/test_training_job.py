@@ -12,7 +12,8 @@ from PIL import Image
 
 from crisisdesk.cli import main
 from crisisdesk.core.fusion.checkpoint import CheckpointError
-from crisisdesk.core.fusion.predict import PredictJob, evaluate
+from crisisdesk.core.fusion.evaluate import evaluate
+from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.fusion.train import Recipe
 from crisisdesk.core.fusion.training import TrainJob
 from crisisdesk.core.importers import ImportJob, ImportOptions

@@ -1,0 +1,63 @@
+"""Scoring a task's active model version on a labelled split (``crisisdesk eval``).
+
+The report is metrics.classification_report's (accuracy, macro and weighted F1, per-class
+figures, confusion matrix) plus the expected calibration error, and ``optimistic`` when
+the split is one the version's training looked at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from crisisdesk.core.fusion.predict import predictor_for, resolve_version
+from crisisdesk.core.schemes import scheme_for
+from crisisdesk.core.store import Store
+
+
+def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
+    """Score the task's active version on the labelled items of ``split``; the report's
+    ``optimistic`` says why its figures flatter it, when they do."""
+    from crisisdesk.core.fusion.metrics import (
+        classification_report,
+        expected_calibration_error,
+    )
+
+    scheme = scheme_for(task, store.schemes())
+    version = resolve_version(store, task)
+    predict = predictor_for(store, task, version)
+    rows = [(item, label) for item, label, item_split in store.labelled_items(task)
+            if item_split == split and label in scheme.classes]
+    if not rows:
+        raise ValueError(f"no labelled {task} items in the {split} split")
+    kept, probs = predict([item for item, _ in rows])
+    if not kept:
+        # Else classification_report's bare "no items to score" names no task or cause.
+        raise ValueError(f"the {version['name']} model could see none of the {len(rows)} "
+                         f"labelled {task} items in the {split} split: they have no "
+                         "embedding it reads (crisisdesk embed PROJECT, with the "
+                         "encoders it was trained on)")
+    truth = dict(rows)
+    labels = np.array([scheme.classes.index(truth[item]) for item in kept])
+    report = classification_report(labels, probs.argmax(axis=1), list(scheme.classes))
+    report.update(task=task, split=split, model_version=version["name"],
+                  items=len(rows), unseen=len(rows) - len(kept),
+                  ece=expected_calibration_error(probs, labels),
+                  optimistic=optimistic(version, split))
+    return report
+
+
+def optimistic(version: dict[str, Any], split: str) -> str | None:
+    """Why a version's figures on ``split`` flatter it (None when they do not): the split
+    early-stopped and calibrated its training (``--val-from dev``, while ``eval`` scores
+    dev by default), or its seed was picked on it (the shipped heads)."""
+    sidecar = version.get("config") or {}
+    metrics = sidecar.get("metrics") or {}
+    if sidecar.get("val_from") == "dev" and split == "dev":
+        return ("this head early-stopped and was calibrated on dev; its unbiased figures "
+                "are on test (crisisdesk eval PROJECT --split test)")
+    if metrics.get("seed_picked_on") == "scored" and metrics.get("scored_split") == split:
+        return (f"this head's seed was picked on its {split} figures; the mean of its "
+                "seeds (its sidecar's metrics) is the fair figure")
+    return None

@@ -66,6 +66,11 @@ def test_train_registers_a_calibrated_version_and_scores_the_holdout(tmp_path) -
     report = job.report
     assert report.variant == "guided_diff" and report.scored_split == "dev"
     assert len(report.seeds) == 2
+    # The progress names each seed as the report does (0 and 1), with how many there are.
+    assert [s["seed"] for s in report.seeds] == [0, 1]
+    messages = [p.message for p in progress]
+    assert any(m.startswith("damage seed 0 (1 of 2): epoch 1,") for m in messages)
+    assert "damage seed 1 done" in messages
     for seed in report.seeds:
         assert seed["scored"]["accuracy"] > 0.8
         assert seed["temperature"] > 0

@@ -245,14 +245,16 @@ class TrainJob:
                         result = stop.value
                         break
                     done += 1
-                    yield Progress(done, budget, f"{self.task} seed {seed + 1}/{self.seeds}:"
-                                   f" epoch {log.epoch}, validation loss {log.val_loss:.4f}")
+                    # Seeds named as the report names them (0, 1, ...).
+                    yield Progress(done, budget, f"{self.task} seed {seed} ({seed + 1} of "
+                                   f"{self.seeds}): epoch {log.epoch}, validation loss "
+                                   f"{log.val_loss:.4f}")
                 budget -= self.recipe.max_epochs - result.epochs_run
                 figures = self._score(result, tensors, val, scored, data.classes, seed)
                 self.report.seeds.append(figures)
                 if best is None or self._better(figures, best[1]):
                     best = (result.model, figures)
-                yield Progress(done, budget, f"{self.task} seed {seed + 1} done")
+                yield Progress(done, budget, f"{self.task} seed {seed} done")
             assert best is not None
             self.report.summary = mean_std([s["scored"] for s in self.report.seeds]) \
                 if scored.size else {}

@@ -8,7 +8,15 @@ names from here so the advice cannot drift from what the menu says.
 
 from __future__ import annotations
 
+import re
 import sys
+
+#: The core's words for its ``--device`` option, and the app's: there the device is a
+#: setting (a CUDA device asked for on a machine without a GPU is an error either way).
+_DEVICE_WORDS = (
+    (re.compile(r"use --device (\w+) or (\w+)"), r"choose \1 or \2 as the device in Settings"),
+    (re.compile(r"--device (\S+): "), r"device \1 (Settings): "),
+)
 
 #: The names of the Jobs menu's (and the toolbar's) actions, which messages point to.
 EMBED_ACTION = "&Embed images and texts"
@@ -36,10 +44,17 @@ def no_model_advice(task: str) -> str:
 
 def app_error(exc: BaseException | None) -> str | None:
     """A failed job's message in the app's words where they differ from the core's (a
-    task with no model yet), as ``Type: message``; None where the core's message stands."""
+    task with no model yet, the device option), as ``Type: message``; None where the
+    core's message stands."""
     # Looked up, not imported: the predict module imports torch, and a NoModel can only
     # have been raised once a job loaded it.
-    predict = sys.modules.get("crisisdesk.core.fusion.predict")
-    if predict is None or not isinstance(exc, predict.NoModel) or exc.task is None:
+    if exc is None:
         return None
-    return f"{type(exc).__name__}: {no_model_advice(exc.task)}"
+    predict = sys.modules.get("crisisdesk.core.fusion.predict")
+    if predict is not None and isinstance(exc, predict.NoModel) and exc.task is not None:
+        return f"{type(exc).__name__}: {no_model_advice(exc.task)}"
+    text = str(exc).strip()
+    said = text
+    for words, app_words in _DEVICE_WORDS:
+        said = words.sub(app_words, said)
+    return f"{type(exc).__name__}: {said}" if said != text else None

@@ -94,7 +94,9 @@ class JobRow(QFrame):
         grid.setContentsMargins(8, 6, 8, 6)
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(3)
-        self.title = QLabel(f"<b>{runner.title}</b>")
+        # Titles and messages hold file names and model names as typed: escaped, so that
+        # "R&D <team>.csv" is not taken for markup (Qt dropped "<team>").
+        self.title = QLabel(f"<b>{_html(runner.title)}</b>")
         self.state = QLabel(STATE_TEXT["pending"])
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
@@ -104,6 +106,7 @@ class JobRow(QFrame):
         self.device.setToolTip("The device the job reports it runs on")
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.RichText)  # always escaped: _set_message
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setVisible(False)
         self.cancel = QPushButton("Cancel")
@@ -152,7 +155,7 @@ class JobRow(QFrame):
         self.figures.setText(f"{done} {self.unit} · {format_rate(self.runner.rate, self.unit)}"
                              f" · ETA {format_seconds(self.runner.eta)}")
         self.device.setText(f"on {progress.device}" if progress.device else "")
-        self._set_message(progress.message)
+        self._set_message(_html(progress.message))
 
     def _on_finished(self, state: str, value: object) -> None:
         runner = self.runner
@@ -206,6 +209,7 @@ class JobRow(QFrame):
         return app_error(self.runner.exception) or self.runner.error or ""
 
     def _set_message(self, text: str) -> None:
+        """Show ``text``, rich text: what comes from a job or a user is escaped first."""
         # An empty line would leave a gap in the row: hide it instead.
         self.message.setText(text)
         self.message.setVisible(bool(text))
@@ -244,7 +248,8 @@ class JobRow(QFrame):
         except (FileNotFoundError, ValueError, KeyError) as exc:
             QMessageBox.warning(self, "Model folder not usable", str(exc))
             return
-        self._set_message(f"{name} now comes from {folder}. Retry to run the job again.")
+        self._set_message(_html(f"{name} now comes from {folder}. "
+                                "Retry to run the job again."))
 
 
 def _html(text: str) -> str:

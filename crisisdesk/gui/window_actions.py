@@ -235,11 +235,10 @@ class WindowActions:
     def run_caption(self) -> None:
         """Caption the project's images with the captioner of the settings: a local model
         (captioner, quantization, device) or an OpenAI-compatible server (URL + model)."""
-        from crisisdesk.gui.dialogs.settings_dialog import setting
+        from crisisdesk.gui.dialogs.settings_dialog import choice, setting
 
         project = self.window.project
         name = setting("captioner").strip() or None  # None: the core picks by device
-        quant, device = setting("quantization"), setting("device")
         server, server_model = setting("caption_server").strip(), \
             setting("caption_server_model").strip()
         if server and not server_model:
@@ -255,6 +254,9 @@ class WindowActions:
                 from crisisdesk.core.captions.server import ServerCaptioner
 
                 return CaptionJob(project, ServerCaptioner(server, server_model)).run()
+            # Read at each run, not when the action was triggered: Retry after the
+            # device or quantization was changed in the settings uses the new one.
+            quant, device = choice("quantization"), choice("device")
             # The model loads inside the job, in the worker: a missing one fails the job
             # with ModelMissing, and its row offers the download or a local folder.
             return CaptionJob(project, name, quant=quant, device=device).run()
@@ -264,9 +266,9 @@ class WindowActions:
 
     def run_embed(self) -> None:
         """Embed images (image encoder) and texts (text encoder) from the settings."""
-        from crisisdesk.gui.dialogs.settings_dialog import setting
+        from crisisdesk.gui.dialogs.settings_dialog import choice, setting
 
-        project, device = self.window.project, setting("device")
+        project = self.window.project
         # New embeddings (a caption's text, images) make predictions stale: once both
         # kinds have ended well, Predict redoes those (and only those). Each job's latest
         # run counts: a failed one retried from its row (which reruns ``then`` too) and
@@ -283,7 +285,9 @@ class WindowActions:
             def make(kind: str = kind, encoder: str = encoder) -> Iterator[Progress]:
                 from crisisdesk.core.embed import EmbedJob  # torch loads in the worker
 
-                return EmbedJob(project, encoder, kinds=[kind], device=device).run()
+                # Read at each run: Retry after the device was changed in the settings
+                # (as a failed row's message says to) uses the new one.
+                return EmbedJob(project, encoder, kinds=[kind], device=choice("device")).run()
 
             self.jobs.run(f"Embed {kind}s ({encoder})", make,
                           then=lambda state, _value, kind=kind: ended(kind, state))

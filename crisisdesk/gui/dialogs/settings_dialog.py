@@ -8,6 +8,7 @@ core registry, so the CLI and the app find the same models.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -50,6 +52,12 @@ DEFAULTS: dict[str, Any] = {
     "blur_sensitive": True,  # blur the images of posts marked sensitive until clicked
     "blur_all": False,  # blur every image until clicked
 }
+#: Settings with a fixed set of values (the dialog's drop-down lists).
+CHOICES: dict[str, tuple[str, ...]] = {"device": DEVICES, "quantization": QUANTIZATIONS}
+
+
+class SettingValueError(ValueError):
+    """A stored setting that is none of its choices (a hand edit of the settings file)."""
 
 
 def app_settings() -> QSettings:
@@ -61,9 +69,33 @@ def setting(key: str) -> Any:
     """A setting's value, with its default and type (booleans come back as bool)."""
     default = DEFAULTS[key]
     value = app_settings().value(key, default)
+    if isinstance(value, list):
+        # QSettings reads an unquoted comma in a hand-edited file ("Doe, Jane") as a
+        # list: it is one value, as typed.
+        value = ", ".join(str(part) for part in value)
     if isinstance(default, bool):
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
     return str(value) if value is not None else default
+
+
+def choice_problem(key: str) -> str | None:
+    """What is wrong with a stored setting of ``CHOICES``, naming the file; None when
+    it is one of its choices."""
+    value, choices = setting(key), CHOICES[key]
+    if value in choices:
+        return None
+    return (f"{app_settings().fileName()}: {key} = {value!r} is not one of "
+            f"{', '.join(choices)}; choose one in Settings")
+
+
+def choice(key: str) -> str:
+    """A setting of ``CHOICES``; SettingValueError (naming the file and the choices)
+    when the stored value is none of them, rather than a job asked for it: the dialog
+    cannot show such a value and would show another than the job uses."""
+    problem = choice_problem(key)
+    if problem is not None:
+        raise SettingValueError(problem)
+    return setting(key)
 
 
 def annotator_name() -> str:
@@ -105,6 +137,12 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setMinimumWidth(520)
         form = QFormLayout()
+        # Stored values the drop-down lists cannot show (a hand edit): said, not hidden
+        # behind the default the list falls back to.
+        self.problems = QLabel("")
+        self.problems.setWordWrap(True)
+        self.problems.setStyleSheet("color: #c62828")
+        self.problems.setVisible(False)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setToolTip("auto uses a CUDA GPU when one is usable, else the CPU")
@@ -164,6 +202,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.problems)
         layout.addLayout(form)
         layout.addWidget(models)
         layout.addWidget(buttons)
@@ -189,17 +228,27 @@ class SettingsDialog(QDialog):
         self.annotator.setText(setting("annotator"))
         self.blur_sensitive.setChecked(setting("blur_sensitive"))
         self.blur_all.setChecked(setting("blur_all"))
+        problems = [p for p in map(choice_problem, CHOICES) if p is not None]
+        if problems:
+            problems.append("Save stores the values shown.")
+        self.problems.setText("\n".join(problems))
+        self.problems.setVisible(bool(problems))
         self.refresh_models()
 
     def refresh_models(self) -> None:
         """List the models registered from local folders (a small settings file read)."""
         self.models.clear()
         for name, entry in sorted(registry.registered_paths().items()):
-            QTreeWidgetItem(self.models, [name, entry.get("kind", ""), entry.get("path", "")])
+            where = entry.get("path", "")
+            if not Path(where).exists():
+                # Jobs needing it stop on it (never another copy): say so where it is listed.
+                where += "  (missing: register it again where it is now)"
+            QTreeWidgetItem(self.models, [name, entry.get("kind", ""), where])
         self.models.resizeColumnToContents(0)
 
-    def save(self) -> None:
-        """Write the settings shown."""
+    def save(self) -> bool:
+        """Write the settings shown; False (and a message naming the file) when they
+        could not be written."""
         values = {
             "device": self.device.currentText(),
             # An encoder left empty means the default one: every embed job needs one.
@@ -220,11 +269,19 @@ class SettingsDialog(QDialog):
         for key, value in values.items():
             store.setValue(key, value)
         store.sync()
+        if store.status() != QSettings.Status.NoError:
+            # QSettings says nothing of a file it could not write: closing as if saved
+            # left the next job on the old settings.
+            QMessageBox.warning(self, "Settings not saved",
+                                f"{store.fileName()} cannot be written ({store.status().name})"
+                                ": the settings were not saved.")
+            return False
         settings_saved().saved.emit()
+        return True
 
     def accept(self) -> None:
-        self.save()
-        super().accept()
+        if self.save():
+            super().accept()
 
     def add_model_folder(self) -> bool:
         """Register a local folder as the model named in the name box."""

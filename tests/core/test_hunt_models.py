@@ -45,6 +45,22 @@ def test_models_add_keeps_a_models_json_it_cannot_read(tmp_path: Path, capsys) -
     assert settings.read_text() == spoilt  # the analyst's registrations are not lost
 
 
+def test_a_models_json_it_cannot_read_stops_a_job_instead_of_using_another_copy(
+        tmp_path: Path) -> None:
+    """Read as "no registrations", a spoilt models.json let a model registered in it
+    (minilm at a folder of the analyst's) fall through to the packaged copy: another
+    model's embeddings filed under the same name."""
+    settings = tmp_path / "config" / "models.json"
+    settings.parent.mkdir()
+    settings.write_text('{"minilm": {"path": "/media/usb/minilm", "kind": "text"},}')
+    spec = get_spec("minilm")
+    with pytest.raises(registry.RegistrationsUnreadable) as caught:
+        locate(spec)
+    assert str(settings) in str(caught.value) and "models add" in str(caught.value)
+    assert registry.install_state(spec).startswith("unknown")
+    assert settings.read_text().endswith("},}")  # left as it is
+
+
 def test_doctor_reports_a_settings_file_it_cannot_read(tmp_path: Path) -> None:
     settings = tmp_path / "config" / "models.json"
     settings.parent.mkdir()

@@ -102,10 +102,24 @@ def builtin_specs() -> dict[str, ModelSpec]:
     return specs
 
 
-def registered_paths() -> dict[str, dict[str, str]]:
+class RegistrationsUnreadable(ModelMissing):
+    """The registrations file is there but cannot be read (a hand edit that broke its
+    JSON): a job cannot know whether its model is registered, so it stops."""
+
+
+def registered_paths(*, strict: bool = False) -> dict[str, dict[str, str]]:
     """User registrations: name -> {"path", "arch"?, "kind"?}; an entry without a path
-    (a hand edit) is left out rather than crashing every look-up."""
-    return {k: v for k, v in read_settings(REGISTERED).items()
+    (a hand edit) is left out rather than crashing every look-up. An unreadable file
+    reads as no registrations, or with ``strict`` raises RegistrationsUnreadable."""
+    try:
+        entries = read_settings_strict(REGISTERED) if strict else read_settings(REGISTERED)
+    except SettingsError as exc:
+        raise RegistrationsUnreadable(
+            f"{exc}. A model registered there cannot be found, and crisisdesk does not "
+            "fall back to another copy under the same name (its embeddings would mix "
+            "with those stored). Fix the file (crisisdesk doctor shows it), or move it "
+            "away and register the folders again: crisisdesk models add NAME PATH") from None
+    return {k: v for k, v in entries.items()
             if isinstance(v, dict) and isinstance(v.get("path"), str) and v["path"]}
 
 
@@ -225,7 +239,9 @@ def _hub_cached(spec: ModelSpec) -> Path | None:
 def locate(spec: ModelSpec) -> Location:
     """Find a model's weights on this machine, or raise ModelMissing saying how to get them."""
     looked: list[str] = []
-    entry = registered_paths().get(spec.name)
+    # Strict: read as "none", a spoilt file would let a registered model's name fall
+    # through to the package or hub copy, whose weights need not be the registered ones.
+    entry = registered_paths(strict=True).get(spec.name)
     settings = config_dir() / REGISTERED
     if entry:
         path = Path(entry["path"])
@@ -275,6 +291,8 @@ def install_state(spec: ModelSpec) -> str:
         where = locate(spec)
     except RegisteredPathGone as exc:
         return f"missing ({exc.reason})"
+    except RegistrationsUnreadable:
+        return "unknown (the registrations file cannot be read: crisisdesk doctor)"
     except ModelMissing:
         return "not installed"
     return f"installed ({where.route}: {where.path})"

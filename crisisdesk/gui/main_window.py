@@ -39,6 +39,7 @@ from crisisdesk.gui.worker import Background
 
 SORTS = (("Priority", "priority"), ("Time", "time"), ("Confidence", "confidence"))
 SEARCH_DELAY_MS = 250  # typing pauses this long before the list is queried
+ANNOTATOR_SHOWN = 40  # characters of the annotator name the status bar shows
 
 
 def default_annotator() -> str:
@@ -89,7 +90,9 @@ class MainWindow(QMainWindow):
         for widget in (self.items, *self.detail.key_widgets()):
             widget.installEventFilter(self.keys)
         self.status = QLabel()
-        self.annotator_label = QLabel(f"Annotator: {self.labeller.annotator}")
+        self.annotator_label = QLabel()
+        self.annotator_label.setTextFormat(Qt.TextFormat.PlainText)  # a name, as typed
+        self._show_annotator(self.labeller.annotator)
         self.statusBar().addPermanentWidget(self.annotator_label)
         if annotator is None:
             # The name comes from the settings: a new one saved applies to the next label
@@ -347,8 +350,15 @@ class MainWindow(QMainWindow):
         name = default_annotator()
         if name != self.labeller.annotator:
             self.labeller.annotator = name
-            self.annotator_label.setText(f"Annotator: {name}")
+            self._show_annotator(name)
             self.statusBar().showMessage(f"Labels are now given as {name}", 15000)
+
+    def _show_annotator(self, name: str) -> None:
+        """The annotator in the status bar, cut to ANNOTATOR_SHOWN characters (a long
+        name left the status messages no room); the whole name in the tooltip."""
+        shown = name if len(name) <= ANNOTATOR_SHOWN else name[:ANNOTATOR_SHOWN - 1] + "…"
+        self.annotator_label.setText(f"Annotator: {shown}")
+        self.annotator_label.setToolTip(f"Labels are given as {name}")
 
     def _show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)

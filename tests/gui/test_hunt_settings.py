@@ -216,3 +216,22 @@ def test_a_registered_folder_that_vanished_is_marked_in_the_dialog(qtbot, tmp_pa
     (row,) = [dialog.models.topLevelItem(i) for i in range(dialog.models.topLevelItemCount())]
     assert row.text(0) == "clip-vit-l-14"
     assert str(gone) in row.text(2) and "missing" in row.text(2)
+
+
+def test_a_long_or_marked_up_annotator_name_leaves_the_status_bar_room(
+        qtbot, demo_like_project) -> None:
+    """A 3,000-character name filled the status bar (its messages had no room left), and
+    a name with markup was drawn as markup."""
+    from PySide6.QtCore import Qt
+
+    from crisisdesk.gui.main_window import ANNOTATOR_SHOWN, MainWindow
+
+    long_name = "<b>Ana</b> " + "x" * 3000
+    window = MainWindow(demo_like_project, annotator=long_name)
+    qtbot.addWidget(window)
+    label = window.annotator_label
+    assert label.text().startswith("Annotator: <b>Ana</b> x")
+    assert len(label.text()) <= len("Annotator: ") + ANNOTATOR_SHOWN
+    assert label.textFormat() == Qt.TextFormat.PlainText
+    assert long_name in label.toolTip()
+    assert window.labeller.annotator == long_name  # labels still carry the whole name

@@ -114,9 +114,8 @@ class JobRow(QFrame):
         self.details = QPushButton("Details…")
         self.details.clicked.connect(self.show_details)
         self.retry = QPushButton("Retry")
-        # A rerun is followed by what followed the first run (Retrain's report).
-        self.retry.clicked.connect(lambda: panel.run(runner.title, make_job, unit=unit,
-                                                     then=then))
+        self._rerun = lambda: panel.run(runner.title, make_job, unit=unit, then=then)
+        self.retry.clicked.connect(self._retry)
         self.download = QPushButton("Download")
         self.local = QPushButton("Use a local folder…")
         self.download.clicked.connect(self._download)
@@ -195,6 +194,13 @@ class JobRow(QFrame):
                 # Offline mode saved while the row is shown applies to it at once.
                 settings_saved().saved.connect(self._offer_download)
         self.panel._finished(self, state)
+
+    def _retry(self) -> None:
+        """Run the job again in a new row (followed by what followed the first run:
+        Retrain's report). This row's Retry goes: a second click started a second,
+        identical job beside the first; the new row offers Retry if it fails too."""
+        self.retry.setVisible(False)
+        self._rerun()
 
     def _offer_download(self) -> None:
         """Enable Download only while offline mode is off (the analyst asked never to go

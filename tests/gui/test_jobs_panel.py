@@ -247,3 +247,27 @@ def failed_for_want_of_a_model(qtbot, panel: JobsPanel, tmp_path, monkeypatch) -
     with qtbot.waitSignal(runner.finished, timeout=10_000):
         pass
     return panel.row_of(runner)
+
+
+def test_retry_runs_the_job_again_once(qtbot) -> None:
+    """Retry stayed on the failed row after the rerun started: a second click started a
+    second, identical job beside the first (two embeds of one project at once)."""
+    panel = _panel(qtbot)
+    starts: list[int] = []
+
+    def body() -> Iterator[Progress]:
+        starts.append(1)
+        yield Progress(1, 2, "reading", "cpu")
+        raise OSError("media/p1.jpg: permission denied")
+
+    runner = panel.run("Caption", body)
+    row = panel.row_of(runner)
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000):
+        pass
+    assert row.retry.isVisible()
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000):
+        row.retry.click()
+    assert not row.retry.isVisible()  # the rerun's row has its own
+    assert len(starts) == 2 and len(panel.rows) == 2
+    (rerun,) = [r for r in panel.rows if r is not row]
+    assert rerun.retry.isVisible()

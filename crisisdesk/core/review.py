@@ -11,7 +11,8 @@ API contract (the GUI is written against it):
   of the project's, its own included, when ``tasks`` is None);
 * ``queue_size(store, queue, search)`` / ``queue_page(store, queue, offset=, limit=,
   search=, sort=)`` -> the rows of the item list, a page at a time;
-* ``item_detail(store, item_id)`` -> everything the detail panel shows for one item.
+* ``item_detail(store, item_id)`` -> everything the detail panel shows for one item;
+* ``queue_stamp(store)`` -> what pages read together must share (see its docstring).
 
 What each queue holds ("prediction" = the one from the task's *active* model version,
 "label" = the item's current label for the task), and its "priority" order:
@@ -70,7 +71,7 @@ _ORDERS: WeakKeyDictionary[Store, dict[tuple, tuple[tuple[int, int], list[int]]]
     WeakKeyDictionary()
 __all__ = ["QUEUE_KINDS", "SORTS", "TASK_KINDS", "ItemDetail", "ItemRow", "Queue",
            "QueueCount", "TaskView", "active_versions", "item_detail", "modality_versions",
-           "queue_counts", "queue_page", "queue_size"]
+           "queue_counts", "queue_page", "queue_size", "queue_stamp"]
 TITLES = {"unlabelled": "Unlabelled", "needs_review": "Needs review",
           "model_disagrees": "Model disagrees with label",
           "modalities_disagree": "Image vs text disagree", "corrected": "Corrected"}
@@ -166,6 +167,16 @@ def _token(store: Store) -> tuple[int, int]:
     return (store.conn.execute("PRAGMA data_version").fetchone()[0], store.conn.total_changes)
 
 
+def queue_stamp(store: Store) -> tuple[int, int]:
+    """(newest label journal row, newest item): pages of a queue read under the same
+    stamp line up, no label given and no post imported in between. The item list reads
+    it with each page to notice labels written by another window or process, whose
+    change would shift the offsets of the pages it has not read yet."""
+    row = store.conn.execute("SELECT (SELECT MAX(id) FROM labels),"
+                             " (SELECT MAX(id) FROM items)").fetchone()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 def queue_size(store: Store, queue: Queue, search: str = "") -> int:
     """How many items ``queue`` holds whose text or caption contains ``search``."""
     _tune(store)
@@ -212,10 +223,14 @@ def queue_page(store: Store, queue: Queue, *, offset: int, limit: int, search: s
         ids = [r[0] for r in store.conn.execute(f"{sql} LIMIT ? OFFSET ?",
                                                 [*params, limit, offset])]
         return _rows(store, ids, actives)
+    # The token is read before the order: a commit landing while the order is read
+    # (100,000 rows take a while) then makes the next page read it again, where a token
+    # read after it kept the order from before that commit as current.
+    token = _token(store)
     ids = [r[0] for r in store.conn.execute(sql, params)]
     if len(cache) >= CACHED_ORDERS:
         cache.pop(next(iter(cache)))
-    cache[key] = (_token(store), ids)
+    cache[key] = (token, ids)
     return _rows(store, ids[offset:offset + limit], actives)
 
 

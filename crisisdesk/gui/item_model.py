@@ -67,6 +67,10 @@ class ItemModel(QAbstractListModel):
         # (or reordered) items, so a page read by its offset now would not line up with
         # the rows held (a labelled item stays listed until the next refresh).
         self._stale = False
+        # The queue_stamp the pages held were read under: a page read under another one
+        # (labels written by another window or process, posts imported meanwhile) would
+        # not line up with them either.
+        self._stamp: tuple[int, int] | None = None
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(10)
@@ -92,20 +96,22 @@ class ItemModel(QAbstractListModel):
         self.endResetModel()
         generation, project = self._generation, self._project
 
-        def fetch() -> tuple[int, list[ItemRow]]:
+        def fetch() -> tuple[tuple[int, int], int, list[ItemRow]]:
             with project.open_store() as store:
+                stamp = review.queue_stamp(store)  # first: a later change shows as one
                 size = review.queue_size(store, queue, search)
                 rows = review.queue_page(store, queue, offset=0, limit=PAGE, search=search,
                                          sort=sort) if size else []
-            return size, rows
+            return stamp, size, rows
 
         self._background.call(fetch, lambda result: self._query_arrived(generation, result),
                               self.failed.emit, key=f"items-query-{id(self)}")
 
-    def _query_arrived(self, generation: int, result: tuple[int, list[ItemRow]]) -> None:
+    def _query_arrived(self, generation: int,
+                       result: tuple[tuple[int, int], int, list[ItemRow]]) -> None:
         if generation != self._generation:
             return
-        size, rows = result
+        self._stamp, size, rows = result
         self._count(rows)
         if size:
             self.beginInsertRows(QModelIndex(), 0, size - 1)
@@ -124,22 +130,24 @@ class ItemModel(QAbstractListModel):
         queue, search, sort = self.queue, self.search, self.sort
         pages = list(self._pages)
 
-        def fetch() -> tuple[int, dict[int, list[ItemRow]]]:
+        def fetch() -> tuple[tuple[int, int], int, dict[int, list[ItemRow]]]:
             with project.open_store() as store:
+                stamp = review.queue_stamp(store)
                 size = review.queue_size(store, queue, search)
                 out = {p: review.queue_page(store, queue, offset=p * PAGE, limit=PAGE,
                                             search=search, sort=sort)
                        for p in pages if p * PAGE < size}
-            return size, out
+            return stamp, size, out
 
         self._background.call(fetch, lambda result: self._refresh_arrived(generation, result),
                               self.failed.emit, key=f"items-query-{id(self)}")
 
     def _refresh_arrived(self, generation: int,
-                         result: tuple[int, dict[int, list[ItemRow]]]) -> None:
+                         result: tuple[tuple[int, int], int, dict[int, list[ItemRow]]]
+                         ) -> None:
         if generation != self._generation:
             return
-        size, pages = result
+        self._stamp, size, pages = result
         for rows in pages.values():
             self._count(rows)
         if size != self._total:
@@ -268,20 +276,26 @@ class ItemModel(QAbstractListModel):
                 continue
             self._in_flight.add(page)
 
-            def fetch(page: int = page) -> list[ItemRow]:
+            def fetch(page: int = page) -> tuple[tuple[int, int], list[ItemRow]]:
                 with project.open_store() as store:
-                    return review.queue_page(store, queue, offset=page * PAGE, limit=PAGE,
-                                             search=search, sort=sort)
+                    stamp = review.queue_stamp(store)
+                    return stamp, review.queue_page(store, queue, offset=page * PAGE,
+                                                    limit=PAGE, search=search, sort=sort)
 
             self._background.call(
                 fetch, self._page_arrived_for(generation, page), self._page_failed_for(page))
 
-    def _page_arrived_for(self, generation: int, page: int) -> Callable[[list[ItemRow]], None]:
-        def arrived(rows: list[ItemRow]) -> None:
+    def _page_arrived_for(self, generation: int, page: int
+                          ) -> Callable[[tuple[tuple[int, int], list[ItemRow]]], None]:
+        def arrived(result: tuple[tuple[int, int], list[ItemRow]]) -> None:
             if generation != self._generation:
                 return
             self._in_flight.discard(page)
-            if self._stale:  # it may have been read after the change: not in line
+            stamp, rows = result
+            # Read after a change (ours, or another window's labels: a colleague's 10
+            # labels on page 0 made page 1, read by its offset, skip 10 items): the
+            # queue is read again, as F5 does.
+            if self._stale or stamp != self._stamp:
                 self.refresh()
                 return
             self._count(rows)

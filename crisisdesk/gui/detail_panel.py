@@ -305,7 +305,7 @@ class DetailPanel(QWidget):
 
     # ------------------------------------------------------------------ tasks
     def _set_tasks(self, views: tuple) -> None:
-        before = self._focused_view()
+        before = self.focused_view()
         for box in self.task_boxes:
             box.setParent(None)
             box.deleteLater()
@@ -317,21 +317,22 @@ class DetailPanel(QWidget):
             self.focused_task %= len(self.task_boxes)
         self._focus(self.focused_task, before)
 
-    def _focused_view(self) -> TaskView | None:
+    def focused_view(self) -> TaskView | None:
+        """The focused task's view (None before an item is shown)."""
         if 0 <= self.focused_task < len(self.task_boxes):
             return self.task_boxes[self.focused_task].view
         return None
 
     def set_focused_task(self, index: int) -> None:
         """Outline task number ``index`` as the one keys act on (and the overlay shows)."""
-        self._focus(index, self._focused_view())
+        self._focus(index, self.focused_view())
 
     def _focus(self, index: int, before: TaskView | None) -> None:
         """Focus a task; ``before``: the task view focused until now (None: none was)."""
         self.focused_task = index
         for n, box in enumerate(self.task_boxes):
             box.set_focused(n == index)
-        view = self._focused_view()
+        view = self.focused_view()
         if view is not None and (before is None or before.task != view.task
                                  or before.classes != view.classes):
             same_task = before is not None and before.task == view.task
@@ -353,7 +354,7 @@ class DetailPanel(QWidget):
         self._update_wanted()
 
     def _update_wanted(self) -> None:
-        view, detail = self._focused_view(), self.detail
+        view, detail = self.focused_view(), self.detail
         if detail is None or view is None:
             self.attention.want(None)
             return

@@ -58,6 +58,9 @@ class ItemModel(QAbstractListModel):
         self.queue = Queue("all")
         self.search = ""
         self.sort = "priority"
+        # The task whose confidence the "confidence" sort uses in a queue of no task (all
+        # items, an event): the one the analyst works on (None: the core's choice).
+        self.confidence_task: str | None = None
         self._total = 0
         self._generation = 0
         self._pages: OrderedDict[int, list[ItemRow]] = OrderedDict()
@@ -83,9 +86,12 @@ class ItemModel(QAbstractListModel):
         self.rows_fetched = 0
 
     # ------------------------------------------------------------------ queries
-    def set_query(self, queue: Queue, search: str = "", sort: str = "priority") -> None:
-        """Show ``queue`` filtered by ``search`` in ``sort`` order (loads in the background)."""
+    def set_query(self, queue: Queue, search: str = "", sort: str = "priority",
+                  confidence_task: str | None = None) -> None:
+        """Show ``queue`` filtered by ``search`` in ``sort`` order (loads in the background);
+        ``confidence_task``: whose confidence sorts a queue of no task."""
         self.queue, self.search, self.sort = queue, search, sort
+        self.confidence_task = confidence_task
         self._generation += 1
         self._stale = False
         self.beginResetModel()
@@ -94,14 +100,14 @@ class ItemModel(QAbstractListModel):
         self._wanted.clear()
         self._in_flight.clear()
         self.endResetModel()
-        generation, project = self._generation, self._project
+        generation, project, by = self._generation, self._project, confidence_task
 
         def fetch() -> tuple[tuple[int, int], int, list[ItemRow]]:
             with project.open_store() as store:
                 stamp = review.queue_stamp(store)  # first: a later change shows as one
                 size = review.queue_size(store, queue, search)
                 rows = review.queue_page(store, queue, offset=0, limit=PAGE, search=search,
-                                         sort=sort) if size else []
+                                         sort=sort, confidence_task=by) if size else []
             return stamp, size, rows
 
         self._background.call(fetch, lambda result: self._query_arrived(generation, result),
@@ -127,7 +133,7 @@ class ItemModel(QAbstractListModel):
         self._stale = False  # what is read from here on includes every change so far
         self._in_flight.clear()
         generation, project = self._generation, self._project
-        queue, search, sort = self.queue, self.search, self.sort
+        queue, search, sort, by = self.queue, self.search, self.sort, self.confidence_task
         pages = list(self._pages)
 
         def fetch() -> tuple[tuple[int, int], int, dict[int, list[ItemRow]]]:
@@ -135,7 +141,7 @@ class ItemModel(QAbstractListModel):
                 stamp = review.queue_stamp(store)
                 size = review.queue_size(store, queue, search)
                 out = {p: review.queue_page(store, queue, offset=p * PAGE, limit=PAGE,
-                                            search=search, sort=sort)
+                                            search=search, sort=sort, confidence_task=by)
                        for p in pages if p * PAGE < size}
             return stamp, size, out
 
@@ -269,7 +275,7 @@ class ItemModel(QAbstractListModel):
             self.refresh()
             return
         generation, project = self._generation, self._project
-        queue, search, sort = self.queue, self.search, self.sort
+        queue, search, sort, by = self.queue, self.search, self.sort, self.confidence_task
         while self._wanted and len(self._in_flight) < MAX_IN_FLIGHT:
             page, _ = self._wanted.popitem(last=True)  # newest first: what is on screen now
             if page in self._pages:
@@ -280,7 +286,8 @@ class ItemModel(QAbstractListModel):
                 with project.open_store() as store:
                     stamp = review.queue_stamp(store)
                     return stamp, review.queue_page(store, queue, offset=page * PAGE,
-                                                    limit=PAGE, search=search, sort=sort)
+                                                    limit=PAGE, search=search, sort=sort,
+                                                    confidence_task=by)
 
             self._background.call(
                 fetch, self._page_arrived_for(generation, page), self._page_failed_for(page))

@@ -181,7 +181,14 @@ class MainWindow(QMainWindow):
     def _query(self) -> None:
         queue = self.queues.current_queue() or Queue("all")
         self._search_timer.stop()
-        self.model.set_query(queue, self.search.text().strip(), self.sort.currentData())
+        sort, by = self.sort.currentData(), None
+        if sort == "confidence" and queue.task is None:
+            # A queue of no task is sorted by the confidence of the task being worked on
+            # (the core would take the first task with a model, unsaid); kept when Tab
+            # moves on, so the list does not reorder under the analyst.
+            view = self.detail.focused_view()
+            by = view.task if view is not None else None
+        self.model.set_query(queue, self.search.text().strip(), sort, confidence_task=by)
         self.list_title.setText("Loading…")
 
     def _queue_selected(self, queue: Queue) -> None:
@@ -248,7 +255,9 @@ class MainWindow(QMainWindow):
         queue = self.queues.current_queue()
         label = self.queues.currentItem().toolTip(0) if queue else "All items"
         found = f" matching “{self.model.search}”" if self.model.search else ""
-        self.list_title.setText(f"{label}: {self.model.total:,} items{found}")
+        by = f" · by {self.model.confidence_task} confidence" \
+            if self.model.confidence_task and self.model.sort == "confidence" else ""
+        self.list_title.setText(f"{label}: {self.model.total:,} items{found}{by}")
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = self.model.row_at(current.row()) if current.isValid() else None

@@ -179,3 +179,35 @@ def test_paging_on_after_another_window_wrote_neither_skips_nor_repeats(
     background.shutdown()
     with project.open_store() as store:
         assert shown == expected_queue(store, queue)[:2 * PAGE]
+
+
+def test_sorting_all_items_by_confidence_uses_the_task_worked_on(qtbot, project) -> None:
+    """"Sort: Confidence" on a queue of no task (all items, an event) used the
+    alphabetically first task with a model (damage), whatever task the analyst worked
+    on, and did not say which."""
+    with project.open_store() as store:
+        version = store.add_model_version("informative", "inf-v1", "x")
+        items = [r[0] for r in store.conn.execute("SELECT id FROM items ORDER BY id")]
+        # An order unlike damage's: confidence falls as the id grows.
+        store.add_predictions(version, [
+            Prediction(i, "informative", {"informative": 0.99 - i / 1000,
+                                          "not_informative": 0.01 + i / 1000})
+            for i in items])
+    window = open_window(qtbot, project)
+    settle(qtbot, window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.items.setFocus()
+    while window.detail.focused_view().task != "informative":
+        qtbot.keyClick(window.items, Qt.Key.Key_Tab)
+    window.sort.setCurrentIndex(window.sort.findData("confidence"))
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: window.model.total > 0 and window.model.row_at(0) is not None)
+    with project.open_store() as store:
+        expected = expected_queue(store, Queue("all"), sort="confidence",
+                                  confidence_task="informative")
+        by_damage = expected_queue(store, Queue("all"), sort="confidence")
+    assert expected[:PAGE] != by_damage[:PAGE]  # the two tasks order the items apart
+    shown = [window.model.row_at(i).id for i in range(min(PAGE, window.model.total))]
+    assert shown == expected[:len(shown)]
+    assert "by informative confidence" in window.list_title.text()

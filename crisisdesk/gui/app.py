@@ -9,13 +9,15 @@ worker threads.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QLibraryInfo, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
@@ -161,7 +163,10 @@ class Opener(QObject):
         # Also on stderr: `crisisdesk open` run from a terminal ends with it there.
         print(f"crisisdesk: error: {message}", file=sys.stderr, flush=True)
         self.opening.hide()
-        QMessageBox.critical(None, "crisisdesk", f"Could not open the project:\n{message}")
+        if not os.environ.get("CRISISDESK_SMOKE_TEST"):
+            # A headless smoke test has nobody to close the box: it would wait for ever
+            # instead of ending with exit status 2.
+            QMessageBox.critical(None, "crisisdesk", f"Could not open the project:\n{message}")
         QApplication.quit()
 
     def shutdown(self) -> None:
@@ -205,10 +210,49 @@ def _smoke_done(window: QWidget) -> None:
     QApplication.quit()
 
 
+def window_problem() -> str | None:
+    """Why Qt's X11 plugin cannot load here (None when it can, or Qt will not use X11).
+
+    A platform plugin that does not load makes Qt abort the process (a core dump and
+    advice to reinstall) where the command line owes a message and exit status 2. The
+    usual gap on a fresh Linux desktop is a system library of the plugin (libxcb-cursor0,
+    libxcb-icccm4...) that pip cannot install: loading the plugin the way Qt will names
+    the first one missing.
+    """
+    platform = (os.environ.get("QT_QPA_PLATFORM") or "xcb").split(":")[0]
+    if (not sys.platform.startswith("linux") or platform != "xcb"
+            or os.environ.get("WAYLAND_DISPLAY") or not os.environ.get("DISPLAY")):
+        return None
+    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath),
+                  "platforms", "libqxcb.so")
+    if not plugin.is_file():
+        return None  # a Qt laid out otherwise: leave it to Qt
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        found = re.match(r"(lib[\w+-]+)\.so\.(\d+): cannot open shared object", str(exc))
+        if not found:
+            # Anything else (an unresolved symbol: ctypes binds every symbol at once,
+            # Qt lazily) may not stop Qt: let it try.
+            return None
+        # Debian names a library's package after its soname: libxcb-icccm.so.4 is in
+        # libxcb-icccm4, libxkbcommon-x11.so.0 in libxkbcommon-x11-0.
+        base, version = found.groups()
+        package = (base + ("-" if base[-1].isdigit() else "") + version).lower()
+        return (f"Qt cannot open a window on this X11 desktop: {exc}. Install the system "
+                f"library it names (on Debian and Ubuntu: sudo apt install {package}), "
+                "then start crisisdesk again; crisisdesk doctor checks the rest")
+    return None
+
+
 def main(project_arg: str | None) -> int:
     """Run the app on ``project_arg`` (None: the last project, or the demo)."""
     from crisisdesk.gui.window_actions import leave_a_core_to_the_ui
 
+    problem = window_problem()
+    if problem:
+        print(f"crisisdesk: error: {problem}", file=sys.stderr)
+        return 2  # the command line's code for "no display for the app"
     leave_a_core_to_the_ui()  # before anything loads torch: opening the project does
     app = make_application()
     opener = open_project_window(project_arg)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/fusion_synthetic.py [--n 4000] [--seeds 0 1 2]
         [--optimizer adamw] [--lr 1e-3] [--epochs 50] [--patience 5] [--batch-size 32]
-        [--variants guided_diff concat_mlp ...] [--json results.jsonl]
+        [--variants guided_diff concat_mlp ...] [--lambda-init 0.2] [--json results.jsonl]
 
 Each item has an image vector and a text vector, independent standard normals. Two
 random projections of the image give two bits (their signs), two of the text give two
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -120,12 +121,21 @@ def modality_information(n: int, image_dim: int = 32, text_dim: int = 32,
             "class_entropy": math.log2(4)}
 
 
-def run(n: int, seeds=(0, 1, 2), epochs: int = 50, *, optimizer: str = "adamw",
-        lr: float = 1e-3, patience: int = 5, batch_size: int = 32,
-        variants=VARIANTS, image_dim: int = 32, text_dim: int = 32,
-        latent: int | None = None, config_overrides: dict | None = None,
-        verbose: bool = False) -> dict[str, float]:
-    """Test accuracy of each variant, mean over ``seeds`` (data and training seed alike)."""
+def run(n: int, seeds=(0, 1, 2), epochs: int = 50, **options) -> dict[str, float]:
+    """Test accuracy of each variant, mean over ``seeds`` (data and training seed alike).
+
+    ``options``: those of :func:`run_scores`.
+    """
+    scores = run_scores(n, seeds, epochs, **options)
+    return {v: statistics.fmean(s) for v, s in scores.items()}
+
+
+def run_scores(n: int, seeds=(0, 1, 2), epochs: int = 50, *, optimizer: str = "adamw",
+               lr: float = 1e-3, patience: int = 5, batch_size: int = 32,
+               variants=VARIANTS, image_dim: int = 32, text_dim: int = 32,
+               latent: int | None = None, config_overrides: dict | None = None,
+               verbose: bool = False) -> dict[str, list[float]]:
+    """Test accuracy of each variant, one figure per seed (in the order of ``seeds``)."""
     scores: dict[str, list[float]] = {v: [] for v in variants}
     for seed in seeds:
         train, val, test = make_synthetic(n, image_dim, text_dim, seed=seed, latent=latent)
@@ -143,7 +153,7 @@ def run(n: int, seeds=(0, 1, 2), epochs: int = 50, *, optimizer: str = "adamw",
                 print(f"  seed {seed} {variant:12s} acc {accuracy:.4f} best epoch "
                       f"{result.best_epoch}/{result.epochs_run} "
                       f"({time.perf_counter() - start:.1f} s)", flush=True)
-    return {v: sum(s) / len(s) for v, s in scores.items()}
+    return scores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,26 +172,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, help="token width (default: the model's)")
     parser.add_argument("--tokens", type=int, help="tokens per modality (default: the "
                         "model's)")
+    parser.add_argument("--lambda-init", type=float, help="differential attention's "
+                        "lambda_init (default: the model's)")
     parser.add_argument("--json", type=Path, help="append the figures as one JSON line")
     args = parser.parse_args(argv)
 
-    overrides = {k: v for k, v in (("hidden", args.hidden), ("tokens", args.tokens)) if v}
+    overrides = {k: v for k, v in (("hidden", args.hidden), ("tokens", args.tokens),
+                                   ("lambda_init", args.lambda_init)) if v is not None}
     info = modality_information(args.n, args.dim, args.dim, seed=args.seeds[0],
                                 latent=args.latent)
     print(f"mutual information with the class (bits, of {info['class_entropy']:.0f}): "
           f"image {info['image']:.4f}, text {info['text']:.4f}, both {info['both']:.4f}")
     start = time.perf_counter()
-    accuracy = run(args.n, args.seeds, args.epochs, optimizer=args.optimizer, lr=args.lr,
-                   patience=args.patience, batch_size=args.batch_size,
-                   variants=args.variants, image_dim=args.dim, text_dim=args.dim,
-                   latent=args.latent, config_overrides=overrides, verbose=True)
+    scores = run_scores(args.n, args.seeds, args.epochs, optimizer=args.optimizer,
+                        lr=args.lr, patience=args.patience, batch_size=args.batch_size,
+                        variants=args.variants, image_dim=args.dim, text_dim=args.dim,
+                        latent=args.latent, config_overrides=overrides, verbose=True)
     seconds = time.perf_counter() - start
+    accuracy = {v: statistics.fmean(s) for v, s in scores.items()}
+    spread = {v: statistics.stdev(s) if len(s) > 1 else 0.0 for v, s in scores.items()}
     for variant, value in accuracy.items():
-        print(f"{variant:12s} test accuracy {100 * value:6.2f}%  (mean of {len(args.seeds)} seeds)")
+        print(f"{variant:12s} test accuracy {100 * value:6.2f} ± {100 * spread[variant]:.2f}%"
+              f"  (mean ± sample std of {len(args.seeds)} seeds)")
     figures = {"n": args.n, "dim": args.dim, "latent": args.latent, "config": overrides,
                "seeds": args.seeds, "optimizer": args.optimizer, "lr": args.lr,
                "epochs": args.epochs, "patience": args.patience,
-               "batch_size": args.batch_size, "accuracy": accuracy,
+               "batch_size": args.batch_size, "accuracy": accuracy, "std": spread,
+               "per_seed": scores,
                "mutual_information": info, "seconds": round(seconds, 1)}
     if "guided_diff" in accuracy:
         singles = [accuracy[v] for v in ("image_only", "text_only") if v in accuracy]

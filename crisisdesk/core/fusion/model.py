@@ -25,7 +25,8 @@ The steps, for ``variant="guided_diff"`` (B posts, k = ``tokens``, h = ``hidden`
 1. Tokens: ``f_I [B, image_dim] -> [B, k, h]`` by one linear map, plus a learned
    positional embedding per token and a learned modality embedding; likewise text.
 2. Self-attention within each modality's k tokens (eq. 4-5), multi-head with learned
-   projections, residual + LayerNorm.
+   projections, residual + LayerNorm (eq. 4 has no projections, but on one post's single
+   vector it is the identity: softmax of a 1 x 1 score is 1).
 3. Guided cross-attention (eq. 6-7), tokenwise: ``z_I = GELU(W_I f_I + b_I)``,
    ``alpha_I = sigmoid(W'_I f_I + b'_I)``, likewise ``z_T``, ``alpha_T`` (the paper's
    eq. 7 reuses ``W'_I`` for the text gate, a typo: text has its own ``W'_T``). Each
@@ -33,8 +34,14 @@ The steps, for ``variant="guided_diff"`` (B posts, k = ``tokens``, h = ``hidden`
    token axis, so the joint sequence has ``2k`` tokens.
 4. Differential attention over the 2k joint tokens (eq. 8-9 with Ye et al.'s details),
    after adding a learned embedding per joint position (attention is otherwise blind to
-   which token is which); residual + LayerNorm (post-norm, like the per-modality blocks:
-   pre-norm generalised worse on the synthetic benchmark at small sizes).
+   which token is which; Ye et al. use rotary positions and a causal mask, which a
+   post's unordered tokens do not need); residual + LayerNorm (post-norm, like the
+   per-modality blocks: Ye et al.'s pre-norm scored 4-5 points lower on the synthetic
+   benchmark, docs/fusion.md "Audit"). Two departures kept on purpose (same page):
+   ``lambda_init`` defaults to 0.8, not Ye et al.'s 0.2 for a first layer (measured: no
+   difference in accuracy; old sidecars record theirs), and ``W_O`` has a bias where
+   theirs has none (a shift before the LayerNorm; dropping it would break saved
+   checkpoints).
 5. Mean over the tokens, then a linear classifier (the softmax of eq. 9's ``y`` is left
    to the loss / the caller: ``forward`` returns logits).
 
@@ -85,6 +92,8 @@ class FusionConfig:
     tokens: int = 2  # each modality's projection is split into this many tokens
     heads: int = 4
     dropout: float = 0.1
+    # Ye et al.'s 0.8 - 0.6 exp(-0.3 (l - 1)) is 0.2 for a first layer; 0.2 and 0.8
+    # score the same (docs/fusion.md, "Audit"), so the default of the trained heads stays.
     lambda_init: float = 0.8
     single_head: str = "attention"  # image_only / text_only only: see SINGLE_HEADS
 

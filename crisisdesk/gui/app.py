@@ -9,21 +9,20 @@ worker threads.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QLibraryInfo, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
 from crisisdesk import __version__
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
+from crisisdesk.gui.qt_check import missing_x11_library
 from crisisdesk.gui.worker import Background, JobRunner, jobs_still_running
 
 if TYPE_CHECKING:  # the core loads off the UI thread, when the project is looked for
@@ -211,38 +210,19 @@ def _smoke_done(window: QWidget) -> None:
 
 
 def window_problem() -> str | None:
-    """Why Qt's X11 plugin cannot load here (None when it can, or Qt will not use X11).
+    """Why Qt cannot open a window here (None when it can, as far as can be told).
 
     A platform plugin that does not load makes Qt abort the process (a core dump and
-    advice to reinstall) where the command line owes a message and exit status 2. The
-    usual gap on a fresh Linux desktop is a system library of the plugin (libxcb-cursor0,
-    libxcb-icccm4...) that pip cannot install: loading the plugin the way Qt will names
-    the first one missing.
+    advice to reinstall) where the command line owes a message and exit status 2: the
+    usual gap on a fresh Linux desktop is a system library of the X11 plugin.
     """
-    platform = (os.environ.get("QT_QPA_PLATFORM") or "xcb").split(":")[0]
-    if (not sys.platform.startswith("linux") or platform != "xcb"
-            or os.environ.get("WAYLAND_DISPLAY") or not os.environ.get("DISPLAY")):
+    missing = missing_x11_library()
+    if missing is None:
         return None
-    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath),
-                  "platforms", "libqxcb.so")
-    if not plugin.is_file():
-        return None  # a Qt laid out otherwise: leave it to Qt
-    try:
-        ctypes.CDLL(str(plugin))
-    except OSError as exc:
-        found = re.match(r"(lib[\w+-]+)\.so\.(\d+): cannot open shared object", str(exc))
-        if not found:
-            # Anything else (an unresolved symbol: ctypes binds every symbol at once,
-            # Qt lazily) may not stop Qt: let it try.
-            return None
-        # Debian names a library's package after its soname: libxcb-icccm.so.4 is in
-        # libxcb-icccm4, libxkbcommon-x11.so.0 in libxkbcommon-x11-0.
-        base, version = found.groups()
-        package = (base + ("-" if base[-1].isdigit() else "") + version).lower()
-        return (f"Qt cannot open a window on this X11 desktop: {exc}. Install the system "
-                f"library it names (on Debian and Ubuntu: sudo apt install {package}), "
-                "then start crisisdesk again; crisisdesk doctor checks the rest")
-    return None
+    why, package = missing
+    return (f"Qt cannot open a window on this X11 desktop: {why}. Install the system "
+            f"library it names (on Debian and Ubuntu: sudo apt install {package}), "
+            "then start crisisdesk again; crisisdesk doctor checks the rest")
 
 
 def main(project_arg: str | None) -> int:

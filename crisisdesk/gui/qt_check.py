@@ -7,8 +7,11 @@ plugin aborts the process that tries. Importing this module does not import Qt.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from crisisdesk.core.doctor import OK, PROBLEM, WARNING, Check, ProbeCheck
@@ -20,6 +23,39 @@ from PySide6.QtGui import QGuiApplication
 app = QGuiApplication(sys.argv[:1])
 print(json.dumps({"platform": app.platformName(), "pyside6": PySide6.__version__}))
 """
+
+
+def missing_x11_library() -> tuple[str, str] | None:
+    """(why, the Debian/Ubuntu package) when a system library of Qt's X11 plugin is
+    missing; None when the plugin loads, Qt will not use X11, or it fails otherwise.
+
+    Qt aborts a process whose platform plugin does not load, and its advice (reinstall,
+    or libxcb-cursor0) often names the wrong library; loading the plugin the way Qt will
+    names the first one missing. pip cannot install these: the system's packages do.
+    """
+    platform = (os.environ.get("QT_QPA_PLATFORM") or "xcb").split(":")[0]
+    if (not sys.platform.startswith("linux") or platform != "xcb"
+            or os.environ.get("WAYLAND_DISPLAY") or not os.environ.get("DISPLAY")):
+        return None
+    from PySide6.QtCore import QLibraryInfo  # here: importing this module loads no Qt
+
+    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath),
+                  "platforms", "libqxcb.so")
+    if not plugin.is_file():
+        return None  # a Qt laid out otherwise: leave it to Qt
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        found = re.match(r"(lib[\w+-]+)\.so\.(\d+): cannot open shared object", str(exc))
+        if not found:
+            # Anything else (an unresolved symbol: ctypes binds every symbol at once,
+            # Qt lazily) may not stop Qt: let it try.
+            return None
+        # Debian names a library's package after its soname: libxcb-icccm.so.4 is in
+        # libxcb-icccm4, libxkbcommon-x11.so.0 in libxkbcommon-x11-0.
+        base, version = found.groups()
+        return str(exc), (base + ("-" if base[-1].isdigit() else "") + version).lower()
+    return None
 
 
 def check_qt(info: dict[str, Any] | None, error: str) -> Check:
@@ -37,7 +73,11 @@ def check_qt(info: dict[str, Any] | None, error: str) -> Check:
                      "line works)", "start crisisdesk in a desktop session, or use "
                      "QT_QPA_PLATFORM=offscreen for a headless check", {"error": error})
     fix = "pip install --force-reinstall PySide6"
-    if sys.platform.startswith("linux"):
+    missing = missing_x11_library() if sys.platform.startswith("linux") else None
+    if missing is not None:
+        fix = (f"install the system library Qt's X11 plugin lacks ({missing[0]}): on "
+               f"Debian and Ubuntu, sudo apt install {missing[1]}")
+    elif sys.platform.startswith("linux"):
         fix = ("install the X11/Wayland libraries Qt needs, e.g. sudo apt install "
                "libxcb-cursor0 libxkbcommon-x11-0 libegl1; or try QT_QPA_PLATFORM=wayland")
     return Check("qt", PROBLEM, f"Qt cannot start the app's window: {error}", fix,

@@ -102,6 +102,8 @@ def test_qt_failing_on_a_display_is_a_problem_and_without_one_a_warning(
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("DISPLAY", ":0")
+    # No library found missing (this machine's own may be): the general advice.
+    monkeypatch.setattr(qt_check, "missing_x11_library", lambda: None)
     failed = qt_check.check_qt(None, "could not load the Qt platform plugin \"xcb\"")
     assert failed.status == PROBLEM and "libxcb-cursor0" in failed.fix
     monkeypatch.delenv("DISPLAY")
@@ -126,3 +128,27 @@ def test_in_the_frozen_app_probes_run_in_process_except_qt(monkeypatch) -> None:
     qt = doctor.Probe(qt_check.QT_PROBE, in_frozen_app=False)
     assert qt.result() is None and qt.process is None  # a missing plugin would abort us
     assert qt_check.check_qt(None, qt.error).status == OK
+
+
+def test_the_doctor_names_the_x11_library_qt_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its fix listed libxcb-cursor0 and two others whatever was missing (on a machine
+    lacking libxcb-icccm4 and libxcb-keysyms1 it named none of them)."""
+    import ctypes
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":0")
+    real = ctypes.CDLL
+
+    def cdll(name, *args, **kwargs):
+        if "qxcb" in str(name):
+            raise OSError("libxcb-keysyms.so.1: cannot open shared object file: "
+                          "No such file or directory")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    failed = qt_check.check_qt(None, "could not load the Qt platform plugin \"xcb\"")
+    assert failed.status == PROBLEM
+    assert "sudo apt install libxcb-keysyms1" in failed.fix
+    assert "libxcb-keysyms.so.1" in failed.fix

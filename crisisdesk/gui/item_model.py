@@ -103,8 +103,9 @@ class ItemModel(QAbstractListModel):
         generation, project, by = self._generation, self._project, confidence_task
 
         def fetch() -> tuple[tuple[int, int], int, list[ItemRow]]:
-            with project.open_store() as store:
-                stamp = review.queue_stamp(store)  # first: a later change shows as one
+            with project.open_store() as store, store.snapshot():
+                # One read transaction: the stamp says exactly what the rows include.
+                stamp = review.queue_stamp(store)
                 size = review.queue_size(store, queue, search)
                 rows = review.queue_page(store, queue, offset=0, limit=PAGE, search=search,
                                          sort=sort, confidence_task=by) if size else []
@@ -126,18 +127,21 @@ class ItemModel(QAbstractListModel):
             self.endInsertRows()
         self.loaded.emit()
 
-    def refresh(self) -> None:
+    def refresh(self, also: Iterable[int] = ()) -> None:
         """Fetch the size and the pages held again (labels changed, a job ended, another
-        window wrote): rows stay where they are unless the queue's size changed."""
+        window wrote): rows stay where they are unless the queue's size changed. ``also``:
+        pages wanted but not held, read in the same pass (else, with another process
+        writing all the while, each page read would call for another refresh and the
+        page scrolled to would never come)."""
         self._generation += 1
         self._stale = False  # what is read from here on includes every change so far
         self._in_flight.clear()
         generation, project = self._generation, self._project
         queue, search, sort, by = self.queue, self.search, self.sort, self.confidence_task
-        pages = list(self._pages)
+        pages = sorted({*self._pages, *also})
 
         def fetch() -> tuple[tuple[int, int], int, dict[int, list[ItemRow]]]:
-            with project.open_store() as store:
+            with project.open_store() as store, store.snapshot():
                 stamp = review.queue_stamp(store)
                 size = review.queue_size(store, queue, search)
                 out = {p: review.queue_page(store, queue, offset=p * PAGE, limit=PAGE,
@@ -283,7 +287,7 @@ class ItemModel(QAbstractListModel):
             self._in_flight.add(page)
 
             def fetch(page: int = page) -> tuple[tuple[int, int], list[ItemRow]]:
-                with project.open_store() as store:
+                with project.open_store() as store, store.snapshot():
                     stamp = review.queue_stamp(store)
                     return stamp, review.queue_page(store, queue, offset=page * PAGE,
                                                     limit=PAGE, search=search, sort=sort,
@@ -303,7 +307,7 @@ class ItemModel(QAbstractListModel):
             # labels on page 0 made page 1, read by its offset, skip 10 items): the
             # queue is read again, as F5 does.
             if self._stale or stamp != self._stamp:
-                self.refresh()
+                self.refresh(also=[page, *self._wanted])
                 return
             self._count(rows)
             self._pages[page] = rows

@@ -211,3 +211,26 @@ def test_sorting_all_items_by_confidence_uses_the_task_worked_on(qtbot, project)
     shown = [window.model.row_at(i).id for i in range(min(PAGE, window.model.total))]
     assert shown == expected[:len(shown)]
     assert "by informative confidence" in window.list_title.text()
+
+
+def test_a_page_scrolled_to_comes_while_another_process_writes_all_along(
+        qtbot, tmp_path, monkeypatch) -> None:
+    """With another process committing between every read (an import beside the
+    window), each page read showed a change, was dropped and called for a refresh of the
+    pages held, after which the page was asked for again: the list refreshed for ever
+    and the page scrolled to never came. The refresh now reads it too."""
+    from test_item_model import build_large_project, make_list
+
+    project = build_large_project(tmp_path / "big", 4 * PAGE)
+    background, model, _view = make_list(qtbot, project)
+    model.set_query(Queue("all"))
+    qtbot.waitUntil(lambda: model.total == 4 * PAGE and model.row_at(0) is not None)
+    reads = iter(range(1, 1_000_000))
+    # A commit between every two reads: no two reads share a stamp.
+    monkeypatch.setattr(review, "queue_stamp", lambda store: (next(reads), 0))
+    row = 2 * PAGE + 5
+    qtbot.waitUntil(lambda: model.row_at(row, fetch=True) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: not background.busy())
+    background.shutdown()
+    with project.open_store() as store:
+        assert model.row_at(row).id == expected_queue(store, Queue("all"))[row]

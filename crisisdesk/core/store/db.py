@@ -86,6 +86,19 @@ class StoreBase:
         else:
             self.conn.execute(f"RELEASE sp{self._depth}")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one state of the database (a read transaction): what another
+        connection commits meanwhile is seen after it. Inside a transaction, that one's."""
+        if self._depth:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 

@@ -55,11 +55,16 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
     A symlink is followed: renaming over the link would cut it from the file it names
     (a shared drive's file, ``/dev/stdout``). Anything other than a plain file in the
     way (a pipe, a device, a folder) raises OSError, and is left as it was."""
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
+    # Checked through the link first: /dev/stdout on a pipe resolves to "pipe:[N]", a
+    # name that does not exist, while the path itself stats as the pipe it is.
     if path.exists() and not path.is_file():
         raise OSError(f"{path} is not a plain file (a folder, pipe or device); "
                       "give the name of a file")
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():  # a link into a folder not there (a drive unplugged)
+            raise OSError(f"{path} is a link to {target}, whose folder does not exist")
+        path = target
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

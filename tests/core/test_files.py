@@ -56,3 +56,29 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path) -> None:
         raise RuntimeError("disk full")
     assert out.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["labels.csv"]
+
+
+@posix_only
+def test_a_link_to_a_pipe_is_refused_as_no_plain_file(tmp_path) -> None:
+    """/dev/stdout with stdout on a pipe: resolved first, the link named "pipe:[N]", a
+    path that does not exist, and the write failed on a temp file in /proc instead."""
+    read_end, write_end = os.pipe()
+    try:
+        link = tmp_path / "out.csv"
+        link.symlink_to(f"/proc/self/fd/{write_end}")
+        with pytest.raises(OSError, match="is not a plain file"):
+            with atomic_write(link) as handle:
+                handle.write("x")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+@posix_only
+def test_a_link_into_a_folder_that_is_not_there_is_refused(tmp_path) -> None:
+    link = tmp_path / "labels.csv"
+    link.symlink_to(tmp_path / "unplugged" / "share" / "labels.csv")
+    with pytest.raises(OSError, match="whose folder does not exist"):
+        with atomic_write(link) as handle:
+            handle.write("x")
+    assert not (tmp_path / "unplugged").exists()  # no folders made where it pointed

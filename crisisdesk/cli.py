@@ -359,9 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at nothing so that flushing it at exit does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK
-    except (sqlite3.Error, RuntimeError):
-        # The store raises these when it opens: say why, as `crisisdesk open` does. One
-        # from a project that opens well is a fault of ours, and keeps its traceback.
+    except (sqlite3.DatabaseError, RuntimeError) as exc:
+        # The store's own errors as it opens (SQLite's, or StoreError: a newer schema, no
+        # WAL): say why, as `crisisdesk open` does. Any other RuntimeError (torch's) is
+        # not the project's: it keeps its message and traceback, as does one from a
+        # project that opens well.
+        from crisisdesk.core.store.schema import StoreError
+
+        if not isinstance(exc, (sqlite3.DatabaseError, StoreError)):
+            raise
         why = _why_project_unusable(args)
         if why is None:
             raise

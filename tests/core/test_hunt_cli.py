@@ -189,3 +189,32 @@ def test_a_crisismmd_export_of_several_tasks_onto_a_file_says_give_a_folder(
     err = capsys.readouterr().err
     assert "writes one file per task into a folder" in err and "--task" in err
     assert out.read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_runtime_error_not_from_the_store_is_not_blamed_on_the_project(
+        project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+        ) -> None:
+    """Any RuntimeError (torch's out of memory, a size mismatch) sent the CLI to ask what
+    was wrong with the project, and a project that could not be opened for writing got
+    the blame: the real error was lost."""
+    from crisisdesk import cli
+    from crisisdesk.core import launch
+
+    def boom(args):
+        raise RuntimeError("CUDA out of memory (torch)")
+
+    monkeypatch.setattr(cli, "cmd_info", boom)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_info(parser(), boom))
+    monkeypatch.setattr(launch, "open_checked", lambda path: (_ for _ in ()).throw(
+        launch.ProjectNotOpened("the project folder is read-only")))
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):
+        main(["info", str(project)])
+    assert "read-only" not in capsys.readouterr().err
+
+
+def _with_info(parser, func):
+    """``parser`` with its info command running ``func``."""
+    for action in parser._subparsers._group_actions:
+        action.choices["info"].set_defaults(func=func)
+    return parser

@@ -24,7 +24,7 @@ from crisisdesk.core.store.relocate import (
     follow_folder,
     planned_moves,
 )
-from crisisdesk.core.store.schema import migrate
+from crisisdesk.core.store.schema import StoreError, migrate
 from crisisdesk.core.store.times import store_time, utc_now  # noqa: F401 - the store's API
 
 
@@ -41,7 +41,7 @@ class StoreBase:
         self.db = sqlite_utils.Database(conn)
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
-            raise RuntimeError(f"{self.path}: could not switch SQLite to WAL mode (got {mode})")
+            raise StoreError(f"{self.path}: could not switch SQLite to WAL mode (got {mode})")
         conn.execute("PRAGMA foreign_keys=ON")
         # FULL: a commit survives a power cut too, not only a killed process. Labels are
         # given at human pace and imports commit in batches, so the cost is small.

@@ -12,6 +12,12 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+
+class StoreError(RuntimeError):
+    """A project store this crisisdesk cannot open as it is (written by a newer one, or
+    SQLite will not use WAL mode there): the message says why."""
+
+
 SPLITS = ("train", "dev", "test")
 # "remote": a collector gave a URL that was not fetched yet (crisisdesk/core/media_fetch.py).
 MEDIA_STATUSES = ("ok", "missing", "unreadable", "remote")
@@ -259,12 +265,12 @@ def schema_version(db: sqlite_utils.Database) -> int:
 def migrate(db: sqlite_utils.Database) -> int:
     """Bring the database up to :data:`SCHEMA_VERSION`; return the version it was at.
 
-    Raises RuntimeError for a database written by a newer crisisdesk, which this one
+    Raises StoreError for a database written by a newer crisisdesk, which this one
     must not touch.
     """
     start = schema_version(db)
     if start > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise StoreError(
             f"this project was written by a newer crisisdesk (schema {start}, this version "
             f"knows up to {SCHEMA_VERSION}); upgrade crisisdesk to open it"
         )

@@ -33,7 +33,8 @@ def missing_x11_library() -> tuple[str, str] | None:
     or libxcb-cursor0) often names the wrong library; loading the plugin the way Qt will
     names the first one missing. pip cannot install these: the system's packages do.
     """
-    platform = (os.environ.get("QT_QPA_PLATFORM") or "xcb").split(":")[0]
+    # "xcb:option=..." or a fallback list "xcb;wayland": the first platform is tried.
+    platform = re.split(r"[:;]", os.environ.get("QT_QPA_PLATFORM") or "xcb")[0]
     if (not sys.platform.startswith("linux") or platform != "xcb"
             or os.environ.get("WAYLAND_DISPLAY") or not os.environ.get("DISPLAY")):
         return None
@@ -46,7 +47,7 @@ def missing_x11_library() -> tuple[str, str] | None:
     try:
         ctypes.CDLL(str(plugin))
     except OSError as exc:
-        found = re.match(r"(lib[\w+-]+)\.so\.(\d+): cannot open shared object", str(exc))
+        found = re.match(r"(lib\S+?)\.so\.(\d+): cannot open shared object", str(exc))
         if not found:
             # Anything else (an unresolved symbol: ctypes binds every symbol at once,
             # Qt lazily) may not stop Qt: let it try.

@@ -207,3 +207,22 @@ def test_a_split_stored_meanwhile_is_the_one_the_item_trains_by(tmp_path: Path) 
     assert splits[late[0]] == stored[late[0]] == "test"
     assert {splits[item] for item in late[1:]} == {stored[item] for item in late[1:]} \
         == {"train"}
+
+
+def test_a_split_stored_meanwhile_wins_over_the_first_draw_too(tmp_path: Path) -> None:
+    # A task's first training draws the holdout; an import beside it stored splits for
+    # some items after the training read its labels. The first split stored wins, and
+    # the training must score and train by it (it kept its own draw in memory).
+    project = _project(tmp_path, n=N)
+    with project.open_store() as store, project.open_store() as other:
+        store.conn.execute("DELETE FROM splits WHERE task = 'damage'")
+        data = task_data(store, "damage", image_encoder=None, text_encoder="txt-enc")
+        assert all(split is None for split in data.splits)
+        early = data.items[:10]
+        for item in early:
+            other.set_split(item, "damage", "dev")
+        data = ensure_splits(store, data)
+        splits = dict(zip(data.items, data.splits, strict=True))
+        stored = {item: split for item, _, split in store.labelled_items("damage")}
+    assert splits == stored
+    assert {splits[item] for item in early} == {"dev"}

@@ -4,7 +4,9 @@ PySide6 6.12.0 lost one reference to ``True`` at every emit of a Python-defined 
 carrying True (``Signal(bool)``, ``Signal(object)``): moving down the item list and giving
 labels emit such signals, so over a session True's count fell until the interpreter
 aborted ("Fatal Python error: bool_dealloc"), mid-session or at exit. pyproject.toml
-excludes that release; this test fails on any binding with the same fault.
+excludes that release; this test fails on any binding with the same fault. From Python
+3.12 True and False are immortal (PEP 683): the fault cannot abort there, and their
+counts cannot be read, so the test runs on 3.11 (this project's oldest Python) only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class _Emitter(QObject):
     value = Signal(object)
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="bools are immortal from 3.12")
 @pytest.mark.parametrize("signal", ["flag", "value"])
 @pytest.mark.parametrize("value", [True, False])
 def test_emitting_a_bool_keeps_its_reference_count(qapp, signal: str, value: bool) -> None:

@@ -194,30 +194,29 @@ def ensure_splits(store: Store, data: TaskData) -> TaskData:
     a later import naming a split for such an item (a colleague's export of the same
     posts) would put an item a head trained on into the frozen holdout."""
     if any(s is not None for s in data.splits):
-        unsplit = [item for item, s in zip(data.items, data.splits, strict=True) if s is None]
-        if unsplit:
-            with store.transaction():
-                taken = {item for item in unsplit
-                         if not store.set_split(item, data.task, "train")}
-            if taken:
-                # The first split stored wins (set_split): one stored since ``data`` was
-                # read (an import beside this training) is the one the item trains by.
-                now = {item: s for item, _, s in store.labelled_items(data.task)}
-                data.splits = [now.get(item) if item in taken else s
-                               for item, s in zip(data.items, data.splits, strict=True)]
-        data.splits = [s or "train" for s in data.splits]
-        return data
-    labels = data.tensors.labels.numpy()
-    rng = np.random.default_rng(HOLDOUT_SEED)
-    test = set(stratified_pick(labels, 0.15, rng).tolist())
-    rest = np.array([i for i in range(len(labels)) if i not in test], dtype=np.int64)
-    dev = set(rest[stratified_pick(labels[rest], 0.15 / 0.85, rng)].tolist())
-    splits = ["test" if i in test else "dev" if i in dev else "train"
-              for i in range(len(labels))]
-    with store.transaction():
-        for item, split in zip(data.items, splits, strict=True):
-            store.set_split(item, data.task, split)
-    data.splits = splits
+        wanted = {item: "train" for item, s in zip(data.items, data.splits, strict=True)
+                  if s is None}
+    else:
+        labels = data.tensors.labels.numpy()
+        rng = np.random.default_rng(HOLDOUT_SEED)
+        test = set(stratified_pick(labels, 0.15, rng).tolist())
+        rest = np.array([i for i in range(len(labels)) if i not in test], dtype=np.int64)
+        dev = set(rest[stratified_pick(labels[rest], 0.15 / 0.85, rng)].tolist())
+        wanted = {item: "test" if i in test else "dev" if i in dev else "train"
+                  for i, item in enumerate(data.items)}
+    data.splits = [s or wanted.get(item) for item, s in
+                   zip(data.items, data.splits, strict=True)]
+    if wanted:
+        with store.transaction():
+            taken = {item for item, split in wanted.items()
+                     if not store.set_split(item, data.task, split)}
+        if taken:
+            # The first split stored wins (set_split): one stored since ``data`` was read
+            # (an import beside this training) is the one the item trains or is scored by.
+            now = {item: s for item, _, s in store.labelled_items(data.task)}
+            data.splits = [now.get(item) if item in taken else s
+                           for item, s in zip(data.items, data.splits, strict=True)]
+    data.splits = [s or "train" for s in data.splits]
     return data
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from crisisdesk.cli import OK, PROBLEMS, _fail
 from crisisdesk.cli_captions import _positive
@@ -160,15 +161,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from crisisdesk.core.fusion.predict import NoModel, PredictJob
     from crisisdesk.core.project import Project, ProjectError
 
+    job = None
     try:
         job = PredictJob(Project.open(args.project),
                          None if args.task == "all" else [args.task])
         finished = drive(job.run(), unit="item")
     except (ProjectError, NoModel, CheckpointError, EncoderError, KeyError) as exc:
-        return _fail(exc.args[0] if exc.args else str(exc))
+        # A task whose version cannot load fails the job at its end, after the others
+        # were predicted and saved: done with problems (1), each task said. With none
+        # predicted, it is unusable input (2) like any other.
+        tasks = job.report.tasks.values() if job is not None else ()
+        others = any(not e.get("error") and not e.get("no_model") for e in tasks)
+        if not (isinstance(exc, NoModel) and others):
+            return _fail(exc.args[0] if exc.args else str(exc))
+        finished = False
+    assert job is not None
     for task, entry in job.report.tasks.items():
         if entry.get("no_model"):
             print(f"{task}: not predicted: {entry['no_model']}")
+            continue
+        if entry.get("error"):
+            print(f"error: {entry['error']}", file=sys.stderr)
             continue
         skipped = f", {entry['skipped']} without the embeddings it reads" \
             if entry["skipped"] else ""

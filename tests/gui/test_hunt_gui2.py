@@ -11,7 +11,7 @@ import pytest
 from import_helpers import run_import, write_csv
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt
 from PySide6.QtWidgets import QApplication
-from window_helpers import current_labels, open_window, settle
+from window_helpers import current_labels, open_window, settle, work_down
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
@@ -68,15 +68,7 @@ def test_working_down_unlabelled_past_its_first_page_shows_every_item(qtbot, pro
     list's last rows stayed "Loading…"."""
     expected = queue_order(project, UNLABELLED)
     window = open_on_unlabelled(qtbot, project)
-    shown = []
-    for _ in range(PAGE + 8):
-        qtbot.waitUntil(lambda: window.current_row() is not None
-                        and window.detail.item_id == window.current_row().id)
-        shown.append(window.current_row().id)
-        qtbot.keyClick(window.items, Qt.Key.Key_4)
-        settle(qtbot, window)
-        qtbot.keyClick(window.items, Qt.Key.Key_J)
-        settle(qtbot, window)
+    shown = work_down(qtbot, window, Qt.Key.Key_4, PAGE + 8)
     assert shown == expected[:PAGE + 8]
     labels = current_labels(project, "urgency")
     assert [labels.get(item) for item in shown] == ["catastrophic"] * len(shown)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from import_helpers import run_import, write_csv
 from PySide6.QtCore import Qt
-from window_helpers import open_window, settle
+from window_helpers import open_window, settle, work_down
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
@@ -134,15 +134,7 @@ def test_working_down_needs_review_by_time_shows_each_item_once_in_order(qtbot, 
                     and window.model.total == len(expected)
                     and window.current_row() is not None)
     focus_damage(qtbot, window)
-    shown = []
-    for _ in range(len(expected)):
-        qtbot.waitUntil(lambda: window.current_row() is not None
-                        and window.detail.item_id == window.current_row().id)
-        shown.append(window.current_row().id)
-        qtbot.keyClick(window.items, Qt.Key.Key_Return)
-        settle(qtbot, window)
-        qtbot.keyClick(window.items, Qt.Key.Key_J)
-        settle(qtbot, window)
+    shown = work_down(qtbot, window, Qt.Key.Key_Return, len(expected))
     assert shown == expected
 
 

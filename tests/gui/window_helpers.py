@@ -28,3 +28,20 @@ def settle(qtbot, window: MainWindow) -> None:
 def current_labels(project: Project, task: str) -> dict[int, str]:
     with project.open_store() as store:
         return {item: label for item, label, _ in store.labelled_items(task)}
+
+
+def work_down(qtbot, window: MainWindow, key, count: int) -> list[int]:
+    """Press ``key`` then J on ``count`` items in turn, as an analyst works down a queue;
+    the ids of the items shown, in order."""
+    from PySide6.QtCore import Qt
+
+    shown = []
+    for _ in range(count):
+        qtbot.waitUntil(lambda: window.current_row() is not None
+                        and window.detail.item_id == window.current_row().id)
+        shown.append(window.current_row().id)
+        qtbot.keyClick(window.items, key)
+        settle(qtbot, window)
+        qtbot.keyClick(window.items, Qt.Key.Key_J)
+        settle(qtbot, window)
+    return shown

@@ -21,6 +21,11 @@ from crisisdesk.core.store.times import post_time
     ("2017-09-01T11:30:00Z", "2017-09-01T11:30:00.000Z"),
     ("2017-09-01 11:30:00", "2017-09-01T11:30:00.000Z"),  # no zone: UTC
     ("Fri, 01 Sep 2017 11:00:00 +0000", "2017-09-01T11:00:00.000Z"),  # RFC 2822
+    ("Fri, 01 Sep 2017 13:00:00 EDT", "2017-09-01T17:00:00.000Z"),
+    ("Fri, 01 Sep 2017 11:00:00 GMT", "2017-09-01T11:00:00.000Z"),
+    ("Fri, 01 Sep 2017 11:00:00 -0000", "2017-09-01T11:00:00.000Z"),  # zone not known
+    ("Fri, 01 Sep 2017 11:00:00", "2017-09-01T11:00:00.000Z"),  # no zone: UTC
+    ("Fri Sep  1 11:00:00 2017", "2017-09-01T11:00:00.000Z"),  # asctime
     ("1504263600", "2017-09-01T11:00:00.000Z"),
     ("1504263600000", "2017-09-01T11:00:00.000Z"),
     ("yesterday", None),
@@ -28,6 +33,20 @@ from crisisdesk.core.store.times import post_time
 ])
 def test_post_time_reads_what_platforms_write(written: str, stored: str | None) -> None:
     assert post_time(written) == stored
+
+
+@pytest.mark.parametrize("written", [
+    "Oct 9, 2017 2:03 PM",                 # was 02:03: email.utils drops PM
+    "Monday, October 9, 2017 2:03:00 PM",  # Excel's long date format
+    "Wed, 10 Oct 2018 20:19:24 IST",       # a zone email.utils does not know: was UTC
+    "Wed Oct 10 20:19:24 CEST 2018",       # Unix `date`
+    "Wed, 10 Oct 2018 20:19:24 +05:30",    # colon offset, not RFC 2822: was UTC
+    "0001-01-01T00:00:00+01:00",           # before year 1 in UTC: was OverflowError
+    "10/09/2017 14:03",                    # 10 September or October 9?
+])
+def test_times_post_time_cannot_read_right_are_left_as_written(written: str) -> None:
+    # None: the importer keeps the text as written, with a warning naming file and row.
+    assert post_time(written) is None
 
 
 def test_sort_by_time_orders_posts_written_in_different_formats(tmp_path: Path) -> None:

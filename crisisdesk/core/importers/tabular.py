@@ -199,6 +199,12 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
             continue
         if not any(v.strip() for v in values):
             continue
+        if [v.strip().lstrip("\ufeff") for v in values] == [h.strip() for h in header]:
+            # Two exports joined with `cat` (the second's BOM too): else a post with id
+            # "id" and text "text".
+            yield Problem(Where(str(path), number), "the header row again (files joined?); "
+                          "row skipped", "warning")
+            continue
         rows_seen += 1
         if len(values) != len(header):
             yield Problem(Where(str(path), number),

@@ -17,8 +17,9 @@ class TextFileError(Exception):
 def decode_text(data: bytes) -> tuple[str, str | None]:
     """Decode bytes as UTF-8 (with or without BOM, or UTF-16 with BOM).
 
-    Returns (text, warning). Bytes that are not UTF-8 are read as Windows-1252 (what
-    spreadsheets on Windows write) and the warning says where decoding first failed;
+    Returns (text, warning). Lines that are not UTF-8 are read as Windows-1252 (what
+    spreadsheets on Windows write), the others stay UTF-8, and the warning says where
+    decoding first failed and on how many lines;
     UTF-16 that does not decode (a file cut short) keeps what it can, with a warning.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -32,15 +33,33 @@ def decode_text(data: bytes) -> tuple[str, str | None]:
                 "what could not be read is shown as \ufffd")
     try:
         return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        warning = (f"not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
-                   "read as Windows-1252, check accented characters")
-    try:
-        return data.decode("cp1252"), warning
     except UnicodeDecodeError:
-        # cp1252 leaves five bytes undefined; latin-1 maps every byte.
-        return data.decode("latin-1"), warning.replace("Windows-1252", "Latin-1")
+        pass
+    # Line by line: a file of UTF-8 rows with a few pasted from a Windows spreadsheet
+    # (two exports joined) keeps its UTF-8 rows; read whole as Windows-1252, every
+    # Arabic text and emoji in it turned to mojibake, and a BOM into a header cell.
+    lines: list[str] = []
+    fallen: list[tuple[int, int]] = []  # (line, first byte that is not UTF-8)
+    latin1 = False
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            lines.append(raw.decode("utf-8"))
+            continue
+        except UnicodeDecodeError as exc:
+            fallen.append((number, raw[exc.start]))
+        try:
+            lines.append(raw.decode("cp1252"))
+        except UnicodeDecodeError:  # cp1252 leaves five bytes undefined; latin-1 maps all
+            lines.append(raw.decode("latin-1"))
+            latin1 = True
+    (first, byte), more = fallen[0], len(fallen) - 1
+    others = f" and {more} more line{'s' if more > 1 else ''}" if more else ""
+    return "\n".join(lines), (
+        f"not valid UTF-8 (byte 0x{byte:02x} on line {first}{others}); "
+        f"{'those lines' if more else 'that line'} read as "
+        f"{'Latin-1' if latin1 else 'Windows-1252'}, check accented characters")
 
 
 def read_text_file(path: Path, max_bytes: int = MAX_TEXT_FILE_BYTES) -> tuple[str, str | None]:

@@ -281,7 +281,7 @@ class RecordWriter:
         if ref.labelled_at:
             try:
                 given["given_at"] = store_time(ref.labelled_at)
-            except ValueError:
+            except (ValueError, OverflowError):  # overflow: out of range once in UTC
                 self.report.add(where, f"{ref.task}: labelled_at {ref.labelled_at!r} is not "
                                 "an ISO-8601 time; the label keeps the import's time",
                                 "warning")

@@ -17,6 +17,25 @@ from email.utils import parsedate_to_datetime
 _EPOCH = re.compile(r"\d{10}(\d{3})?(\.\d+)?")
 
 
+# A 12-hour clock, which email.utils ignores: "2:03 PM" was read as 02:03.
+_HALF_DAY = re.compile(r"\b[ap]\.?m\b\.?", re.IGNORECASE)
+# How an RFC 2822 time without any zone ends: its clock, then (asctime) the year, or
+# RFC 2822's -0000 ("zone not known"); a word there is a zone email.utils did not read.
+_NO_ZONE_END = re.compile(r"(?:^|\s)\d{1,2}:\d{2}(?::\d{2})?(?:\s+(?:\d{4}|-0000))?$")
+
+
+def _rfc2822(text: str) -> datetime:
+    """An RFC 2822 (or asctime) time; ValueError for a 12-hour clock, and for a zone
+    email.utils does not know (IST, CEST, +05:30), which it reads as no zone: taken as
+    UTC, a time in India would be 5 h 30 off without a word."""
+    if _HALF_DAY.search(text):
+        raise ValueError("12-hour clock")
+    moment = parsedate_to_datetime(text)
+    if moment.tzinfo is None and not _NO_ZONE_END.search(text):
+        raise ValueError("unknown zone")
+    return moment
+
+
 def _format_time(moment: datetime) -> str:
     """An aware time as the store writes times: ISO-8601 UTC with milliseconds and a Z,
     one width for all, so times compare as text."""
@@ -51,7 +70,7 @@ def post_time(text: str) -> str | None:
     else:
         for parse in (datetime.fromisoformat,
                       lambda t: datetime.strptime(t, "%a %b %d %H:%M:%S %z %Y"),
-                      parsedate_to_datetime):
+                      _rfc2822):
             try:
                 moment = parse(text)
                 break
@@ -61,4 +80,7 @@ def post_time(text: str) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return _format_time(moment)
+    try:
+        return _format_time(moment)
+    except OverflowError:  # before year 1 or after 9999 once in UTC: a client's bad clock
+        return None

@@ -14,6 +14,7 @@ overlay's heat map is not drawn over it meanwhile. The poster's alt text shows u
 from __future__ import annotations
 
 import html
+import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -49,6 +50,7 @@ VEIL_ALL = "Images are hidden until clicked (Settings).\nClick or press Show ima
 def _section(title: str) -> QLabel:
     label = QLabel(title)
     label.setObjectName("sectionTitle")
+    label.setWordWrap(True)  # the tasks' key hint is wider than the narrowest panel
     return label
 
 
@@ -243,16 +245,22 @@ class DetailPanel(QWidget):
             return
         path, item_id, veil = row.image_path, row.id, self._veil(row)
 
-        def decode() -> tuple[QImage | None, QImage | None]:
+        def decode() -> tuple[QImage | None, QImage | None, bool]:
             image = decode_scaled(path, IMAGE_BOX)
-            return image, blur_image(image) if veil and image is not None else None
+            # Told apart here, off the UI thread: a file gone since the import (a folder
+            # moved, a drive unplugged) is no damaged file.
+            gone = image is None and not os.path.isfile(path)
+            return image, blur_image(image) if veil and image is not None else None, gone
 
-        def arrived(result: tuple[QImage | None, QImage | None]) -> None:
+        def arrived(result: tuple[QImage | None, QImage | None, bool]) -> None:
             if self.item_id != item_id:
                 return
-            image, blurred = result
+            image, blurred, gone = result
             if image is None:
-                self._set_message(f"Image could not be decoded:\n{path}")
+                self._set_message(f"Image file not found (moved or deleted since the "
+                                  f"import):\n{path}\n(crisisdesk media relink finds a "
+                                  "moved folder)" if gone
+                                  else f"Image could not be decoded:\n{path}")
                 return
             self._sharp = image
             self._paint_image(blurred, veil)

@@ -11,8 +11,10 @@ repaints only the rows that changed and never asks about rows it does not paint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QStyle,
@@ -26,12 +28,20 @@ from crisisdesk.core.review import ItemRow
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
 from crisisdesk.gui.item_model import BLURRED_ROLE, ROW_ROLE
+from crisisdesk.gui.thumbnails import ThumbnailCache
 
 TASK_SHORT = {"informative": "inf", "humanitarian": "hum", "damage": "dmg"}
 
 
 class ItemDelegate(QStyledItemDelegate):
     """Paints one item row; sizes are fixed so painting never waits for data."""
+
+    def __init__(self, parent: QWidget | None = None, *,
+                 failed: Callable[[str, bool], bool] | None = None) -> None:
+        """``failed(path, blurred)``: whether that thumbnail was tried and could not be
+        decoded (the row then says so instead of waiting for it)."""
+        super().__init__(parent)
+        self._failed = failed
 
     def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802
                  index: QModelIndex | QPersistentModelIndex) -> QSize:
@@ -94,9 +104,20 @@ class ItemDelegate(QStyledItemDelegate):
             word = "text"
         elif row.media_status != "ok":
             word = row.media_status or "missing"
+        elif self._failed is not None and self._failed(row.image_path,
+                                                       bool(index.data(BLURRED_ROLE))):
+            # A file deleted, moved or damaged since the import: "…" read as still loading.
+            word = "unreadable"
         else:
             word = "…"
+        painter.save()  # the row's text is drawn in the row's font after this
+        width = painter.fontMetrics().horizontalAdvance(word)
+        if width > thumb.width() - 4:  # "unreadable" ran past the tile, cut on both sides
+            small = painter.font()
+            small.setPointSizeF(small.pointSizeF() * (thumb.width() - 4) / width)
+            painter.setFont(small)
         painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter, word)
+        painter.restore()
 
     @staticmethod
     def _paint_sensitive_mark(painter: QPainter, thumb: QRect) -> None:
@@ -158,7 +179,10 @@ def _fit(metrics: QFontMetrics, text: str, width: int) -> int:
 class ItemList(QTreeView):
     """The centre list: fixed-height rows, several may be selected (Shift/Ctrl-click)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *,
+                 thumbnails: ThumbnailCache | None = None) -> None:
+        """``thumbnails``: the cache the model's thumbnails come from (to tell a thumbnail
+        that failed from one on its way)."""
         super().__init__(parent)
         self.setObjectName("itemList")
         self.setUniformRowHeights(True)  # the view asks one row for its size, not 100,000
@@ -169,9 +193,32 @@ class ItemList(QTreeView):
         self.setAllColumnsShowFocus(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setItemDelegate(ItemDelegate(self))
+        self.setItemDelegate(ItemDelegate(
+            self, failed=thumbnails.failed if thumbnails is not None else None))
         self.setMouseTracking(False)
         self.setMinimumWidth(340)
+        self._empty_text = ""
+
+    def set_empty_text(self, text: str) -> None:
+        """What the list says while it has no rows ("" while the query runs): a blank
+        panel left the analyst guessing whether it was still loading, or what to do."""
+        self._empty_text = text
+        self.viewport().update()
+
+    def empty_text(self) -> str:
+        """The line shown while the list has no rows."""
+        return self._empty_text
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        model = self.model()
+        if self._empty_text and (model is None or model.rowCount() == 0):
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor(style.MUTED))
+            painter.drawText(self.viewport().rect().adjusted(16, 16, -16, -16),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self._empty_text)
+            painter.end()
 
     def keyboardSearch(self, search: str) -> None:  # noqa: N802 - Qt's name
         """No type-ahead: the list holds only the pages painted, so Qt's search matched

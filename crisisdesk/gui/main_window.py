@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         # Every task of the project, its own included: read with the counts, in the
         # background (no store query on this thread).
         self.queues = QueuePanel(project, self.background, None)
-        self.items = ItemList()
+        self.items = ItemList(thumbnails=self.thumbnails)
         self.items.setModel(self.model)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search text, captions, alt texts   (Ctrl+F)")
@@ -190,6 +190,7 @@ class MainWindow(QMainWindow):
             by = view.task if view is not None else None
         self.model.set_query(queue, self.search.text().strip(), sort, confidence_task=by)
         self.list_title.setText("Loading…")
+        self.items.set_empty_text("")
 
     def _queue_selected(self, queue: Queue) -> None:
         if queue != self.model.queue:  # the first counts select the queue already shown
@@ -258,6 +259,16 @@ class MainWindow(QMainWindow):
         by = f" · by {self.model.confidence_task} confidence" \
             if self.model.confidence_task and self.model.sort == "confidence" else ""
         self.list_title.setText(f"{label}: {self.model.total:,} items{found}{by}")
+        self.items.set_empty_text("" if self.model.total else self._empty_text(label))
+
+    def _empty_text(self, queue_title: str) -> str:
+        """What the empty list says: why it is empty and what to do (read once the
+        query's answer is in, so never while it still runs)."""
+        if self.model.search:
+            return f"No item matches “{self.model.search}”.\nClear the search to see them all."
+        if self.model.queue == Queue("all"):
+            return "This project has no posts yet.\nImport some: File › Import… (Ctrl+I)."
+        return f"Nothing in “{queue_title}” now."
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = self.model.row_at(current.row()) if current.isValid() else None

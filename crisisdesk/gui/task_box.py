@@ -7,13 +7,32 @@ task and makes the attention overlay show the evidence for that class.
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from crisisdesk.core.review import TaskView
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
+from crisisdesk.gui.wrapping import WrappingLabel
+
+
+def _rich(html: str) -> WrappingLabel:
+    """A label showing ``html`` as rich text, always (not as Qt guesses from the
+    text), wrapped at the box's width."""
+    label = WrappingLabel()
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setText(html)
+    return label
 
 
 class TaskBox(QFrame):
@@ -28,17 +47,23 @@ class TaskBox(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.setSpacing(4)
-        title = QLabel(f"<b>{view.task}</b>")
+        # Every text here is rich text wrapped at the panel's width: names are escaped (a
+        # project's class may be "children_<5"), and a long one wraps instead of widening
+        # the box past the panel (a horizontal scroll bar, the bars cut off, at 1024 px).
+        title = _rich(f"<b>{escape(view.task)}</b>")
         if view.model_version:
-            title.setText(f"<b>{view.task}</b> &nbsp;<span style='color:{style.MUTED}'>"
-                          f"predicted by {view.model_version}</span>")
+            title.setText(f"<b>{escape(view.task)}</b> &nbsp;<span style='color:"
+                          f"{style.MUTED}'>predicted by {escape(view.model_version)}</span>")
         elif not view.probabilities:
-            title.setText(f"<b>{view.task}</b> &nbsp;<span style='color:{style.MUTED}'>"
-                          "no prediction yet</span>")
+            title.setText(f"<b>{escape(view.task)}</b> &nbsp;<span style='color:"
+                          f"{style.MUTED}'>no prediction yet</span>")
         layout.addWidget(title)
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
         grid.setVerticalSpacing(2)
+        # Names and bars share the width: a word-wrapped name's size hint is narrow
+        # (Qt's guess), so the bars alone took the room and the names wrapped needlessly.
+        grid.setColumnStretch(1, 1)
         grid.setColumnStretch(2, 1)
         top = view.predicted
         self.bars: dict[str, QProgressBar] = {}
@@ -46,10 +71,10 @@ class TaskBox(QFrame):
         for n, cls in enumerate(view.classes):
             key = QLabel(f"{n + 1}" if n < 9 else "")
             key.setStyleSheet(f"color:{style.MUTED}; font-family: monospace;")
-            name = QLabel(display_name(cls))
+            name = _rich(escape(display_name(cls)))
             if cls == view.label:
                 colour = style.SOURCE_COLOURS.get(view.label_source or "", style.HUMAN)
-                name.setText(f"<b>{display_name(cls)}</b> "
+                name.setText(f"<b>{escape(display_name(cls))}</b> "
                              f"<span style='color:{colour}'>✓</span>")
             bar = QProgressBar()
             bar.setObjectName("probBar")
@@ -72,7 +97,7 @@ class TaskBox(QFrame):
                 self._row_of[widget] = cls
                 widget.setToolTip("Click: show the evidence for this class (overlay, O)")
         layout.addLayout(grid)
-        layout.addWidget(QLabel(self._label_line()))
+        layout.addWidget(_rich(self._label_line()))
 
     def _label_line(self) -> str:
         view = self.view
@@ -80,8 +105,9 @@ class TaskBox(QFrame):
             return f"<span style='color:{style.MUTED}'>Label: none yet</span>"
         colour = style.SOURCE_COLOURS.get(view.label_source or "", style.MUTED)
         who = f", {view.annotator}" if view.annotator and view.label_source == "human" else ""
-        return (f"Label: <b>{display_name(view.label)}</b> "
-                f"<span style='color:{colour}'>({view.label_source}{who})</span>")
+        return (f"Label: <b>{escape(display_name(view.label))}</b> "
+                f"<span style='color:{colour}'>({escape(view.label_source or '')}"
+                f"{escape(who)})</span>")
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         widget = self.childAt(event.position().toPoint())

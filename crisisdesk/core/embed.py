@@ -130,6 +130,7 @@ class EmbedJob:
         encoder = self._load()
         self.report.device = encoder.device
         with self.project.open_store() as store:
+            _check_dim(store, encoder)
             images: list[ImageToEmbed] = []
             texts: dict[str, str] = {}
             for kind in self.kinds:
@@ -238,6 +239,24 @@ class EmbedJob:
             self.report.texts_encoded += len(batch)
             self.report.batch_halvings = self._halvings()
             yield len(batch)
+
+
+def _check_dim(store: Store, encoder: Encoder) -> None:
+    """Refuse an encoder whose vectors differ in length from those the project holds
+    under its name: ``models add`` may have pointed the name at another model since.
+    Stored beside them, its vectors would mix two models under one name, and every
+    later training or prediction over both would fail."""
+    dim = getattr(encoder, "dim", None)
+    others = {d: n for d, n in store.embedding_dims(encoder.name).items() if d != dim}
+    if dim is None or not others:
+        return
+    held = ", ".join(f"{plural(n, 'embedding')} of dimension {d}"
+                     for d, n in sorted(others.items()))
+    raise EncoderError(
+        f"the model now named {encoder.name} makes {dim}-d vectors, but this project "
+        f"holds {held} from an earlier model of that name: it is another model. Register "
+        f"it under a name of its own (crisisdesk models add NEW_NAME PATH) and embed with "
+        f"--encoder NEW_NAME, or register the earlier model as {encoder.name} again.")
 
 
 class _FileGone(str):

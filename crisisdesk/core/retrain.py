@@ -87,15 +87,25 @@ class RetrainReport:
         return {"tasks": {task: asdict(entry) for task, entry in self.tasks.items()}}
 
 
-def choose_encoders(store: Store) -> tuple[str | None, str | None]:
-    """(image encoder, text encoder) from the project's embeddings: the encoder with the
+def choose_encoders(store: Store, prefer: tuple[str | None, str | None] = (None, None)
+                    ) -> tuple[str | None, str | None]:
+    """(image encoder, text encoder) from the project's embeddings.
+
+    ``prefer`` (the app's Settings: image encoder, text encoder) wins for a kind where the
+    project holds embeddings of that encoder: an analyst who switched to another CLIP and
+    embedded with it trains on it, whatever the counts (a tie went to the alphabetically
+    first name, so the older ViT-B-32 won over ViT-L-14). Otherwise: the encoder with the
     most image embeddings, and for text the same one when it encoded the texts too (CLIP
     image + text: the fusion head), else the encoder with the most text embeddings
     (e.g. MiniLM: a text-only head)."""
     counts = store.embedding_counts()
     images = {name: kinds["image"] for name, kinds in counts.items() if kinds.get("image")}
     texts = {name: kinds["text"] for name, kinds in counts.items() if kinds.get("text")}
-    image = max(sorted(images), key=images.__getitem__) if images else None
+    prefer_image, prefer_text = prefer
+    image = prefer_image if prefer_image in images else \
+        max(sorted(images), key=images.__getitem__) if images else None
+    if prefer_text in texts:
+        return image, prefer_text
     if image is not None and image in texts:
         return image, image
     text = max(sorted(texts), key=texts.__getitem__) if texts else None
@@ -157,10 +167,14 @@ class RetrainJob:
     def __init__(self, project: Project, tasks: Sequence[str] | None = None, *,
                  annotator: str = "", image_encoder: str | None = None,
                  text_encoder: str | None = None, recipe: Recipe | None = None,
-                 seeds: int = 1) -> None:
+                 seeds: int = 1, prefer: tuple[str | None, str | None] = (None, None)
+                 ) -> None:
+        """``image_encoder`` / ``text_encoder``: the encoders to train on; both None: as
+        :func:`choose_encoders` picks them, ``prefer`` (the app's Settings) first."""
         self.tasks = project_tasks(project, tasks)
         self.project, self.annotator = project, annotator
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
+        self.prefer = prefer
         self.recipe, self.seeds = recipe, seeds
         self.report = RetrainReport()
 
@@ -173,7 +187,7 @@ class RetrainJob:
     def _run(self) -> Iterator[Progress]:
         with self.project.open_store() as store:
             if self.image_encoder is None and self.text_encoder is None:
-                self.image_encoder, self.text_encoder = choose_encoders(store)
+                self.image_encoder, self.text_encoder = choose_encoders(store, self.prefer)
             total = len(self.tasks) * 100
             for number, task in enumerate(self.tasks):
                 entry = self.report.tasks[task] = TaskRetrain(task)

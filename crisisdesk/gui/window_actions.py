@@ -313,8 +313,12 @@ class WindowActions:
 
         def make() -> Iterator[Progress]:
             from crisisdesk.core.retrain import RetrainJob
+            from crisisdesk.gui.dialogs.settings_dialog import setting
 
-            job = RetrainJob(project)
+            # The Settings' encoders first (read at each run, as Embed reads them), where
+            # the project holds their embeddings: else the project's most used ones.
+            job = RetrainJob(project, prefer=(setting("image_encoder"),
+                                              setting("text_encoder")))
             holder["job"] = job
             return job.run() if hasattr(job, "run") else iter(job)
 

@@ -210,3 +210,25 @@ def test_a_task_whose_training_diverges_is_skipped_with_the_reason(tmp_path) -> 
     with project.open_store() as store:
         (state,) = store.conn.execute("SELECT state FROM jobs WHERE kind = 'retrain'").fetchone()
     assert state == "done"
+
+
+def test_the_settings_encoders_are_chosen_where_the_project_holds_them(tmp_path) -> None:
+    """An analyst who switched Settings to another CLIP and embedded with it retrains on
+    it: on equal counts the alphabetically first (older) encoder used to win. A preferred
+    encoder without embeddings falls back to the counts."""
+    project = _project(tmp_path, n=60)
+    with project.open_store() as store:
+        shas = [row[0] for row in store.conn.execute("SELECT sha256 FROM media")]
+        store.put_embeddings("image", "a-newer-clip", shas,
+                             np.ones((len(shas), 12), np.float32))
+        assert choose_encoders(store)[0] == "a-newer-clip"  # the tie: alphabetical
+        assert choose_encoders(store, ("img-enc", "noise-txt")) == ("img-enc", "noise-txt")
+        assert choose_encoders(store, ("never-embedded", "txt-enc")) == \
+            ("a-newer-clip", "txt-enc")
+    job = RetrainJob(project, ["damage"], recipe=FAST, prefer=("img-enc", "txt-enc"))
+    list(job.run())
+    with project.open_store() as store:
+        version = store.model_version(job.report.tasks["damage"].candidate)
+    assert version is not None
+    assert (version["config"]["image_encoder"], version["config"]["text_encoder"]) == \
+        ("img-enc", "txt-enc")

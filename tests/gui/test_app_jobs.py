@@ -307,3 +307,24 @@ def test_compute_threads_leave_a_core_but_never_override_the_analyst(monkeypatch
     assert os.environ["OMP_NUM_THREADS"] == "7"
     assert "OMP_WAIT_POLICY" not in os.environ  # sleeping threads slow training 2.3x
     assert os.environ["RAYON_NUM_THREADS"] == "7"
+
+
+def test_retrain_prefers_the_encoders_of_the_settings(qtbot, demo_like_project: Project,
+                                                      monkeypatch) -> None:
+    """Retrain trains on the Settings' encoders where the project holds their embeddings
+    (read at the run, as Embed reads them), not only on the most used ones."""
+    from crisisdesk.core import retrain
+
+    seen: list[object] = []
+
+    def init(self, project, tasks=None, **kwargs):
+        seen.append(kwargs.get("prefer"))
+        raise RuntimeError("stop here: only the encoders asked for are checked")
+
+    monkeypatch.setattr(retrain.RetrainJob, "__init__", init)
+    _settings(image_encoder="clip-vit-l-14", text_encoder="my-text-model")
+    window = open_window(qtbot, demo_like_project)
+    with qtbot.waitSignal(window.actions_.jobs.job_finished, timeout=30_000) as finished:
+        window.actions_.retrain.trigger()
+    assert finished.args[1] == "failed"
+    assert seen == [("clip-vit-l-14", "my-text-model")]

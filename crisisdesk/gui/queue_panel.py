@@ -41,6 +41,8 @@ class QueuePanel(QTreeWidget):
         self._project, self._background, self._tasks = project, background, tasks
         self._items: dict[Queue, QTreeWidgetItem] = {}
         self._signature: tuple[Queue, ...] = ()
+        # a count is running / another was asked for meanwhile (see refresh)
+        self._counting = self._again = False
         self.setColumnCount(2)
         self.setHeaderHidden(True)
         self.setRootIsDecorated(False)
@@ -56,14 +58,38 @@ class QueuePanel(QTreeWidget):
         self.addTopLevelItem(placeholder)
 
     def refresh(self) -> None:
-        """Count the queues again in the background; the panel updates when they arrive."""
+        """Count the queues again in the background; the panel updates when they arrive.
+
+        One count runs at a time: a refresh asked for while one runs is done once, after
+        it. Counting 300,000 items takes seconds and every label asks for a count, so
+        otherwise they piled up in the window's pool, ahead of the pages and the detail
+        panel of the next item."""
+        if self._counting:
+            self._again = True
+            return
+        self._counting, self._again = True, False
         project, tasks = self._project, self._tasks
 
         def count() -> list[QueueCount]:
             with project.open_store() as store:
                 return review.queue_counts(store, tasks)
 
-        self._background.call(count, self._show, self._failed, key=f"queue-counts-{id(self)}")
+        self._background.call(count, self._arrived, self._count_failed,
+                              key=f"queue-counts-{id(self)}")
+
+    def _arrived(self, counts: list[QueueCount]) -> None:
+        self._counting = False
+        again = self._again
+        # Counts read before the latest change are shown, but not said to be current.
+        self._show(counts, up_to_date=not again)
+        if again:
+            self.refresh()
+
+    def _count_failed(self, message: str) -> None:
+        self._counting = False
+        self._failed(message)
+        if self._again:
+            self.refresh()
 
     def tasks(self) -> tuple[str, ...]:
         """The tasks whose queues are listed (before the first counts: the tasks asked
@@ -91,12 +117,15 @@ class QueuePanel(QTreeWidget):
     def _failed(self, message: str) -> None:
         self.setToolTip(f"Could not count the queues: {message}")
 
-    def _show(self, counts: list[QueueCount]) -> None:
+    def _show(self, counts: list[QueueCount], *, up_to_date: bool = True) -> None:
+        """Show ``counts``; ``up_to_date``: they include every change so far (then
+        ``counts_arrived`` is emitted)."""
         signature = tuple(c.queue for c in counts)
         if signature == self._signature:
             for count in counts:  # same queues: only the numbers change
                 self._items[count.queue].setText(1, f"{count.count:,}")
-            self.counts_arrived.emit()
+            if up_to_date:
+                self.counts_arrived.emit()
             return
         current = self.current_queue()
         self.blockSignals(True)
@@ -133,7 +162,8 @@ class QueuePanel(QTreeWidget):
         self.blockSignals(False)
         if not kept and not self.select(Queue("all")) and counts:
             self.select(counts[0].queue)
-        self.counts_arrived.emit()
+        if up_to_date:
+            self.counts_arrived.emit()
 
     def _current_changed(self, item: QTreeWidgetItem | None, _previous: object) -> None:
         queue = item.data(0, QUEUE_ROLE) if item is not None else None

@@ -12,6 +12,7 @@ from PIL import Image
 from crisisdesk.core.exporters import Exporter, hash_author
 from crisisdesk.core.importers import ImportJob, ImportOptions
 from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import LabelChange, Prediction, Store
 
 POSTS = [
@@ -313,3 +314,26 @@ def test_crisismmd_round_trip_keeps_a_text_only_post_text_only(project: Project,
         assert store.counts()["media"] == {}
         assert store.item_images([store.resolve_item("0_0").id]) == {
             store.resolve_item("0_0").id: (None, None)}
+
+
+def test_an_export_carries_the_active_versions_prediction(tmp_path: Path) -> None:
+    """The prediction exported is the one the app shows: the task's active version's,
+    even where a newer version (rejected at a retrain, or an image-only head the "image
+    vs text" queue keeps) predicted the item too. A task without an active version
+    exports its newest version's."""
+    from test_scale_hunt import build  # tests/core/ is on sys.path (pytest)
+
+    project = build(tmp_path / "p", n=9)
+    with project.open_store() as store:
+        old = next(v for v in store.model_versions("damage") if v["name"] == "old-damage")
+        store.activate_model_version(old["id"])
+        store.conn.execute("UPDATE model_versions SET active = 0 WHERE task = 'informative'")
+        rows = list(store.export_items(["damage", "informative"]))
+    damage = builtin_schemes()["damage"].classes
+    informative = builtin_schemes()["informative"].classes
+    for i, row in enumerate(rows, start=1):
+        assert (row["tasks"]["damage"]["prediction"],
+                row["tasks"]["damage"]["model_version"]) == (damage[i % 3], "old-damage")
+        assert (row["tasks"]["informative"]["prediction"],
+                row["tasks"]["informative"]["model_version"]) == \
+            (informative[(i + 1) % 2], "new-informative")

@@ -9,6 +9,10 @@ from typing import Any
 from crisisdesk.core.store.db import StoreBase, utc_now
 from crisisdesk.core.store.schema import JOB_STATES
 
+#: Items per chunk of an export (their ids and the tasks stay under SQLite's 999 host
+#: parameters of versions before 3.32).
+EXPORT_CHUNK = 500
+
 
 class QueriesMixin(StoreBase):
     """Counts for ``crisisdesk info``, export rows and the jobs table."""
@@ -50,22 +54,6 @@ class QueriesMixin(StoreBase):
         ``only_corrected`` keeps the items whose current label in one of ``tasks`` was
         given by a person.
         """
-        marks = ",".join("?" * len(tasks))
-        labels: dict[tuple[int, str], Any] = {
-            (r["item"], r["task"]): r for r in self._all(
-                "SELECT item, task, label, annotator, source, created_at FROM current_labels"
-                f" WHERE task IN ({marks})", tasks)
-        }
-        splits = {(r["item"], r["task"]): r["split"] for r in self._all(
-            f"SELECT item, task, split FROM splits WHERE task IN ({marks})", tasks)}
-        # The latest prediction per (item, task): the one of the newest model version.
-        predictions = {(r["item"], r["task"]): r for r in self._all(
-            "SELECT p.item, p.task, p.label, p.confidence, m.name AS model"
-            " FROM predictions p JOIN model_versions m ON m.id = p.model_version"
-            " JOIN (SELECT item, task, MAX(model_version) AS mv FROM predictions"
-            f"       WHERE task IN ({marks}) GROUP BY item, task) latest"
-            " ON latest.item = p.item AND latest.task = p.task AND latest.mv = p.model_version",
-            tasks)}
         cursor = self.conn.execute(
             "SELECT i.id, i.uid, i.n, i.external_id, p.source, p.post_id, p.platform, p.author,"
             " p.created_at,"
@@ -74,7 +62,43 @@ class QueriesMixin(StoreBase):
             " FROM items i JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
             " ORDER BY p.source, p.id, i.n"
         )
-        for row in cursor:
+        # Labels, splits and predictions are read for a chunk of items at a time: read
+        # for the whole project up front, they held 300,000 items' rows (640 MB) in memory.
+        while chunk := cursor.fetchmany(EXPORT_CHUNK):
+            yield from self._export_chunk(chunk, tasks, only_corrected)
+
+    def _export_chunk(self, rows: list[Any], tasks: list[str], only_corrected: bool
+                      ) -> Iterator[dict[str, Any]]:
+        """The export dicts of ``rows`` (items read by export_items), in their order."""
+        ids = [row["id"] for row in rows]
+        items, of_tasks = ",".join("?" * len(ids)), ",".join("?" * len(tasks))
+        params = [*ids, *tasks]
+        # The current label is the journal's latest row; a NULL there means none
+        # (the current_labels view, for these items only).
+        latest: dict[tuple[int, str], Any] = {}
+        for r in self._all("SELECT item, task, label, annotator, source, created_at FROM labels"
+                           f" WHERE item IN ({items}) AND task IN ({of_tasks}) ORDER BY id",
+                           params):
+            latest[(r["item"], r["task"])] = r
+        labels = {key: r for key, r in latest.items() if r["label"] is not None}
+        splits = {(r["item"], r["task"]): r["split"] for r in self._all(
+            f"SELECT item, task, split FROM splits WHERE item IN ({items})"
+            f" AND task IN ({of_tasks})", params)}
+        # The prediction the app shows: the task's active version's. The newest version's
+        # (the rule before) named a version the analyst had switched away from (an older
+        # one made active again, or the image-only / text-only heads the "image vs text"
+        # queue keeps) as the source of every row. A task with no active version: the
+        # newest version's.
+        predictions = {(r["item"], r["task"]): r for r in self._all(
+            "SELECT p.item, p.task, p.label, p.confidence, m.name AS model"
+            " FROM predictions p JOIN model_versions m ON m.id = p.model_version"
+            f" WHERE p.item IN ({items}) AND p.task IN ({of_tasks})"
+            " AND p.model_version = COALESCE("
+            "  (SELECT a.id FROM model_versions a WHERE a.task = p.task AND a.active = 1"
+            "   ORDER BY a.id DESC LIMIT 1),"
+            "  (SELECT MAX(x.model_version) FROM predictions x"
+            "   WHERE x.item = p.item AND x.task = p.task))", params)}
+        for row in rows:
             per_task = {}
             for task in tasks:
                 key = (row["id"], task)

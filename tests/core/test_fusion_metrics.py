@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -109,12 +108,10 @@ def test_bootstrap_interval_contains_the_estimate_and_narrows_with_more_items() 
         assert width < widths[100][score] / 2  # ~ 1 / sqrt(n): about 4.5x narrower
 
 
-def test_bootstrap_is_deterministic_per_seed_and_fast() -> None:
+def test_bootstrap_is_deterministic_per_seed() -> None:
+    # No speed bound here (house rule: speed goals are benchmarks that print figures).
     truth, pred = noisy_predictions(2000, 5, 0.7, seed=2)
-    start = time.perf_counter()
     first = classification_report(truth, pred, list("abcde"), bootstrap=1000, seed=3)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"1000 resamples of 2000 items took {elapsed:.2f} s"
     assert classification_report(truth, pred, list("abcde"), bootstrap=1000, seed=3) == first
     other = classification_report(truth, pred, list("abcde"), bootstrap=1000, seed=4)
     assert other["ci95"] != first["ci95"]
@@ -127,9 +124,23 @@ def test_bootstrap_in_chunks_bounds_memory(monkeypatch: pytest.MonkeyPatch) -> N
     truth, pred = noisy_predictions(2000, 5, 0.7, seed=5)
     whole = classification_report(truth, pred, list("abcde"), bootstrap=1000)
     monkeypatch.setattr(metrics, "BOOTSTRAP_CELLS", 2000 * 7)  # chunks of 7 resamples
+    # The bound is on the indices drawn at once: each chunk's resamples reach
+    # _confusions as one array. (The scores alone cannot show it: the chunks may draw
+    # the very indices one whole draw would.)
+    drawn: list[tuple[int, ...]] = []
+    confusions = metrics._confusions
+
+    def recording(pairs, k, resamples=None):
+        if resamples is not None:
+            drawn.append(resamples.shape)
+        return confusions(pairs, k, resamples)
+
+    monkeypatch.setattr(metrics, "_confusions", recording)
     chunked = classification_report(truth, pred, list("abcde"), bootstrap=1000)
+    assert max(rows * n for rows, n in drawn) <= 2000 * 7
+    assert sum(rows for rows, _ in drawn) == 1000 and len(drawn) == -(-1000 // 7)
     assert chunked == classification_report(truth, pred, list("abcde"), bootstrap=1000)
-    for score, (lo, hi) in chunked["ci95"].items():  # other draws, the same distribution
+    for score, (lo, hi) in chunked["ci95"].items():  # the same distribution
         assert lo <= chunked[score] <= hi
         assert lo == pytest.approx(whole["ci95"][score][0], abs=0.01)
         assert hi == pytest.approx(whole["ci95"][score][1], abs=0.01)

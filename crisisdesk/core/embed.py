@@ -175,7 +175,11 @@ class EmbedJob:
                 for img, reason in batch:
                     if isinstance(reason, str):
                         if not isinstance(reason, _FileGone):
-                            store.mark_media_unreadable(img.sha256, reason)
+                            # A changed file: only that copy (the next run embeds the
+                            # photo from an untouched one).
+                            store.mark_media_unreadable(
+                                img.sha256, reason,
+                                path=img.path if isinstance(reason, _FileChanged) else None)
                         # Listed up to MAX_LISTED (a report of a whole unplugged drive
                         # stays small), counted all.
                         self.report.unreadable_count += 1
@@ -267,6 +271,12 @@ class _FileGone(str):
     """
 
 
+class _FileChanged(str):
+    """The reason of an image file whose bytes differ from those imported (another photo
+    saved under its name, a face blurred in place): marks that copy only, not the other
+    copies of the imported photo."""
+
+
 def _load_one(loader: Callable[[Path], object], image: ImageToEmbed
               ) -> tuple[ImageToEmbed, object | str]:
     """(image, preprocessed pixels), or (image, the reason it cannot be used)."""
@@ -275,7 +285,8 @@ def _load_one(loader: Callable[[Path], object], image: ImageToEmbed
         # (another photo saved under the same name) would give its vector to every
         # repost of the original. Hashing costs one more read, from the page cache.
         if file_sha256(Path(image.path)) != image.sha256:
-            return image, "the file changed since it was imported (its sha256 differs)"
+            return image, _FileChanged("the file changed since it was imported (its sha256 "
+                                       "differs)")
         return image, loader(Path(image.path))
     except FileNotFoundError:
         return image, _FileGone(f"file not found: {image.path} (tried again on the next "

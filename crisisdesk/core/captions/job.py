@@ -196,7 +196,9 @@ class CaptionJob:
                 # back (a drive plugged in again); the next run tries it again.
                 reason = f"{reason} (tried again on the next run)"
             else:
-                store.mark_media_unreadable(todo.image_sha256, reason)
+                # A changed file: only that copy (its untouched copies still hold the photo).
+                store.mark_media_unreadable(todo.image_sha256, reason,
+                                            path=todo.path if reason == CHANGED else None)
             self.report.unreadable_count += 1
             listed(self.report.unreadable, {"path": todo.path, "reason": reason})
         # Each chunk is stored as soon as its captions arrive (a later failure keeps them).
@@ -239,6 +241,10 @@ def _key(todo: CaptionTodo) -> str:
     return f"{todo.image_sha256}:{todo.text_sha256}"
 
 
+#: Why an image file whose bytes differ from those imported is not captioned.
+CHANGED = "the file changed since it was imported (its sha256 differs)"
+
+
 def _check_images(batch: list[CaptionTodo]) -> list[tuple[str | None, bool]]:
     """Per image: (None, False) when it decodes and still has the hash it was imported
     with, else (why it cannot be captioned, whether its file is not there at all).
@@ -250,7 +256,7 @@ def _check_images(batch: list[CaptionTodo]) -> list[tuple[str | None, bool]]:
         if facts.status != "ok":
             return facts.reason or facts.status, facts.status == "missing"
         if facts.sha256 != todo.image_sha256:
-            return "the file changed since it was imported (its sha256 differs)", False
+            return CHANGED, False
         return None, False
 
     with ThreadPoolExecutor(max(1, min(4, len(batch))), thread_name_prefix="check") as pool:

@@ -180,7 +180,14 @@ class EmbeddingsMixin(StoreBase):
                 out[row["id"]] = (row["sha256"], row["status"])
         return out
 
-    def mark_media_unreadable(self, sha256: str, reason: str) -> None:
-        """Record that the image with this hash cannot be decoded (all its copies)."""
-        self.conn.execute("UPDATE media SET status = 'unreadable', reason = ? WHERE sha256 = ?",
-                          [reason, sha256])
+    def mark_media_unreadable(self, sha256: str, reason: str, *, path: str | None = None
+                              ) -> None:
+        """Record that the image with this hash cannot be decoded: all its copies (the
+        same bytes decode alike), or with ``path`` only the copy at that path (a file
+        changed since the import says nothing of its untouched copies)."""
+        if path is None:
+            self.conn.execute("UPDATE media SET status = 'unreadable', reason = ?"
+                              " WHERE sha256 = ?", [reason, sha256])
+        else:
+            self.conn.execute("UPDATE media SET status = 'unreadable', reason = ?"
+                              " WHERE sha256 = ? AND path = ?", [reason, sha256, path])

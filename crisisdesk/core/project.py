@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,28 @@ class Project:
         if name not in SUBFOLDERS:
             raise ValueError(f"unknown project folder {name!r}")
         path = self.root / name
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            # Not parents=True: a project folder moved while open (a drive unplugged)
+            # would be built again where it was, and a job's files saved outside it.
+            path.mkdir(exist_ok=True)
+        except FileNotFoundError as exc:
+            raise self._gone() from exc
         return path
 
     def open_store(self) -> Store:
-        """Open the database (runs pending migrations)."""
-        return Store(self.db_path)
+        """Open the database (runs pending migrations). One gone since the project was
+        opened raises ProjectError: it is never made anew, empty, under the old name."""
+        try:
+            return Store(self.db_path, create=False)
+        except sqlite3.OperationalError as exc:
+            if self.db_path.is_file():
+                raise
+            raise self._gone() from exc
+
+    def _gone(self) -> ProjectError:
+        return ProjectError(f"{self.root} has no {DB_NAME} any more: the project folder "
+                            "was moved, renamed or deleted while open (or its drive "
+                            "unplugged); open it where it is now")
 
     @classmethod
     def open(cls, root: Path | str, *, create: bool = False) -> Project:

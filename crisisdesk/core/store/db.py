@@ -31,11 +31,20 @@ from crisisdesk.core.store.times import store_time, utc_now  # noqa: F401 - the 
 class StoreBase:
     """Connection, transactions and meta values; the domain methods live in mixins."""
 
-    def __init__(self, path: Path | str, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0, *,
+                 create: bool = True) -> None:
+        """Open (``create``: or make) the database at ``path``. Without ``create`` a
+        missing file raises sqlite3.OperationalError instead of becoming a new one."""
         self.path = Path(path)
         # isolation_level=None: no implicit transactions; we say BEGIN where we mean it.
         # busy_timeout: how long a write waits for another connection's (a CLI import's).
-        conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout)
+        if create:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout)
+        else:
+            # mode=rw: SQLite would otherwise make a new, empty database wherever the
+            # name points, such as the old place of a project folder renamed while open.
+            conn = sqlite3.connect(self.path.absolute().as_uri() + "?mode=rw", uri=True,
+                                   isolation_level=None, timeout=busy_timeout)
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
@@ -51,6 +60,8 @@ class StoreBase:
         #: were rewritten on this open), else None.
         self.moved_from = follow_folder(conn, self.path)
         self._depth = 0
+        #: The error after which SQLite rolled back the transaction in hand, if any.
+        self._lost: BaseException | None = None
 
     def close(self) -> None:
         """Close the connection (a WAL checkpoint happens when the last one closes)."""
@@ -64,16 +75,28 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group writes: all commit together, or none do. Nested calls use savepoints."""
+        """Group writes: all commit together, or none do. Nested calls use savepoints.
+
+        SQLite rolls a whole transaction back on its own after some errors (a full disk
+        while it spills pages, an I/O error): the error that says so is raised as it
+        is, and a nested call caught by its caller (an import's bad post) cannot let
+        the writes after it commit one by one outside the transaction that is gone."""
         if self._depth == 0:
+            self._lost = None
             self.conn.execute("BEGIN IMMEDIATE")
         else:
+            self._check_open()
             self.conn.execute(f"SAVEPOINT sp{self._depth}")
         self._depth += 1
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self._depth -= 1
+            if not self.conn.in_transaction:
+                # Nothing left to roll back: ROLLBACK's own error ("no transaction is
+                # active") would hide the one that says why (a full disk).
+                self._lost = self._lost or exc
+                raise
             if self._depth == 0:
                 self.conn.execute("ROLLBACK")
             else:
@@ -81,10 +104,18 @@ class StoreBase:
                 self.conn.execute(f"RELEASE sp{self._depth}")
             raise
         self._depth -= 1
+        self._check_open()
         if self._depth == 0:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute(f"RELEASE sp{self._depth}")
+
+    def _check_open(self) -> None:
+        """Raise when SQLite rolled the transaction in hand back after an error."""
+        if not self.conn.in_transaction:
+            raise sqlite3.OperationalError(
+                f"{self.path}: the writes were rolled back after an error: "
+                f"{self._lost or 'the transaction ended'}")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -26,6 +26,15 @@ def _fail(message: str) -> int:
     return USAGE
 
 
+def say_report(job: object) -> None:
+    """Print where a job's report was saved, or (stderr) why it could not be."""
+    path = getattr(job, "report_path", None)
+    if path is not None:
+        print(f"Report: {path}")
+    elif getattr(job, "report_not_saved", ""):
+        print(f"crisisdesk: {job.report_not_saved}", file=sys.stderr)
+
+
 def drive(job: Iterator, unit: str = "post") -> bool:
     """Run a core job generator with a progress bar; False when the user cancelled."""
     from tqdm import tqdm
@@ -100,7 +109,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     finished = drive(job.run())
     report = job.report
     print(report.summary())
-    print(f"Report: {job.report_path}")
+    say_report(job)
     if not finished:
         print("Import cancelled; what was committed stays. Run the same command to resume.")
         return PROBLEMS

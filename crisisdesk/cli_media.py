@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crisisdesk.cli import OK, PROBLEMS, _fail
+from crisisdesk.cli import OK, PROBLEMS, _fail, say_report
 
 if TYPE_CHECKING:
     from crisisdesk.core.importers import ImportOptions
@@ -37,7 +37,7 @@ def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int
                         retry_unreadable=bool(args and args.retry_unreadable))
     finished = drive(job.run(), unit="media")
     print(job.report.summary())
-    print(f"Report: {job.report_path}")
+    say_report(job)
     if not finished:
         print("Fetch cancelled; files fetched so far stay. Run it again to resume.")
         return PROBLEMS
@@ -62,7 +62,7 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
     print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
     drive(job.run())
     print(job.report.summary())
-    print(f"Report: {job.report_path}")
+    say_report(job)
     return PROBLEMS if job.report.errors else OK
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crisisdesk.cli import OK, PROBLEMS, _fail
+from crisisdesk.cli import OK, PROBLEMS, _fail, say_report
 from crisisdesk.cli_captions import _positive
 
 
@@ -113,8 +113,7 @@ def cmd_embeddings_import(args: argparse.Namespace) -> int:
     except (ProjectError, EmbeddingsImportError) as exc:
         return _fail(str(exc))
     print(job.report.summary())
-    if job.report_path:
-        print(f"Report: {job.report_path}")
+    say_report(job)
     if not finished:
         print("Cancelled; the vectors stored so far are kept.")
         return PROBLEMS

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from crisisdesk.core.files import new_report_path, write_json_atomic
+from crisisdesk.core.files import save_report, write_json_atomic
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.models.registry import builtin_specs
@@ -230,6 +230,7 @@ class EmbeddingsImportJob:
         self.encoder, self.embedding_kind = encoder, kind
         self.report = EmbeddingsImportReport(str(self.path), encoder, kind)
         self.report_path: Path | None = None
+        self.report_not_saved = ""  # why the report could not be written, if it could not
 
     def run(self) -> Iterator[Progress]:
         """Check the file, then store its vectors chunk by chunk, yielding progress.
@@ -255,9 +256,9 @@ class EmbeddingsImportJob:
                 raise
             finally:
                 if started:
-                    self.report_path = new_report_path(self.project.folder("reports"),
-                                                       "import-embeddings")
-                    self.report.save(self.report_path)
+                    self.report_path, self.report_not_saved = save_report(
+                        lambda: self.project.folder("reports"), "import-embeddings",
+                        self.report.to_json())
 
     def _check_dim(self, store: Store, dim: int) -> None:
         self.report.dim = dim

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,3 +102,24 @@ def new_report_path(folder: Path, kind: str) -> Path:
             return path
         except FileExistsError:
             n += 1
+
+
+def save_report(folder: Callable[[], Path], kind: str, data: Any) -> tuple[Path | None, str]:
+    """Write a job's report as JSON into a new file (``new_report_path``) of the folder
+    ``folder()`` gives (the project's ``reports/``): ``(path, "")``, or ``(None, why)``
+    when it cannot be written. Never raises: a report is written after the work is
+    committed, often in a ``finally``; a full disk, a ``reports/`` folder that cannot be
+    written or a project folder gone would otherwise end a finished import in a
+    traceback that hides its summary (or replace the error that stopped it)."""
+    path: Path | None = None
+    try:
+        path = new_report_path(folder(), kind)
+        write_json_atomic(path, data)
+        return path, ""
+    except Exception as exc:  # noqa: BLE001 - OSError, or ProjectError for a folder gone
+        if path is not None:
+            try:
+                path.unlink(missing_ok=True)  # the placeholder new_report_path made
+            except OSError:
+                pass
+        return None, f"the {kind} report could not be saved: {exc}"

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from crisisdesk import __version__
-from crisisdesk.core.files import new_report_path, write_json_atomic
+from crisisdesk.core.files import save_report
 from crisisdesk.core.http_get import (
     Deadline,
     FetchError,
@@ -287,6 +287,7 @@ class MediaFetchJob:
         self.project, self.limits, self.retry = project, limits, retry_unreadable
         self.report = FetchReport()
         self.report_path: Path | None = None
+        self.report_not_saved = ""  # why the report could not be written, if it could not
 
     def run(self) -> Iterator[Progress]:
         """Fetch in batches, yielding progress after each batch is recorded."""
@@ -322,8 +323,8 @@ class MediaFetchJob:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            self.report_path = new_report_path(self.project.folder("reports"), "fetch")
-            write_json_atomic(self.report_path, self.report.to_json())
+            self.report_path, self.report_not_saved = save_report(
+                lambda: self.project.folder("reports"), "fetch", self.report.to_json())
             store.close()
 
     def _fetch_batch(self, store: Store, rows: list[RemoteMedia], folder: Path, budget: _Budget,

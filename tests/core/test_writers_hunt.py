@@ -113,3 +113,39 @@ def test_writes_after_a_rolled_back_savepoint_do_not_commit_one_by_one(
                         failed.append(n)
         assert failed == [2, 3, 4, 5]
         assert [store.meta(f"post{n}") for n in range(6)] == [None] * 6
+
+
+def test_an_import_whose_report_cannot_be_saved_ends_with_its_summary(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The posts are committed before the report is written: a report that cannot be
+    saved (a full disk, a reports/ folder not writable; here a file in its place) is
+    said, and the summary printed, instead of a traceback after the work was done."""
+    from crisisdesk.cli import main
+
+    src = tmp_path / "posts.csv"
+    src.write_text("id,text\n1,bridge down\n2,road closed\n", encoding="utf-8")
+    root = tmp_path / "p"
+    Project.open(root, create=True)
+    reports = root / "reports"
+    if reports.is_dir():
+        reports.rmdir()
+    reports.write_text("not a folder", encoding="utf-8")
+    assert main(["import", str(root), str(src)]) == 0
+    out, err = capsys.readouterr()
+    assert "Imported: 2 new posts" in out and "Report:" not in out
+    assert "the import report could not be saved" in err
+    with Project.open(root).open_store() as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 2
+
+
+def test_save_report_removes_its_placeholder_when_the_write_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crisisdesk.core import files
+
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files, "write_json_atomic", full)
+    path, why = files.save_report(lambda: tmp_path, "import", {"a": 1})
+    assert path is None and "No space left on device" in why
+    assert list(tmp_path.iterdir()) == []  # no 0-byte import-*.json left behind

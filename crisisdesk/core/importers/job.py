@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crisisdesk.core.files import save_report
 from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
 from crisisdesk.core.importers.archive import (
     ArchiveLimits,
@@ -149,6 +150,7 @@ class ImportJob:
         self.project, self.sources, self.options = project, sources, options
         self.report = ImportReport()
         self.report_path: Path | None = None
+        self.report_not_saved = ""  # why the report could not be written, if it could not
         # The project's label schemes (read when the store opens): tables hold labels of
         # its own tasks too.
         self.schemes: dict[str, LabelScheme] | None = None
@@ -225,7 +227,8 @@ class ImportJob:
             self.report.cancelled = True
             raise
         finally:
-            self.report_path = self.report.save_new(self.project.folder("reports"), "import")
+            self.report_path, self.report_not_saved = save_report(
+                lambda: self.project.folder("reports"), "import", self.report.to_json())
             store.close()
 
     def _import_source(self, store: Store, path: Path) -> Iterator[Progress]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from crisisdesk.core.files import new_report_path, write_json_atomic
+from crisisdesk.core.files import write_json_atomic
 from crisisdesk.core.words import plural
 
 
@@ -156,13 +156,6 @@ class ImportReport:
     def save(self, path: Path) -> None:
         """Write the report as JSON (temp file + rename, like every file we write)."""
         write_json_atomic(path, self.to_json())
-
-    def save_new(self, folder: Path, kind: str) -> Path:
-        """Write the report into ``folder`` under a name no other report has
-        (``<kind>-<UTC time>.json``) and return its path."""
-        path = new_report_path(folder, kind)
-        self.save(path)
-        return path
 
     def summary(self, max_problems: int = 20) -> str:
         """A few lines for a terminal: counts, then the first problems."""

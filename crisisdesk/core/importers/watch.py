@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crisisdesk.core.files import save_report
 from crisisdesk.core.imaging import IMAGE_SUFFIXES
 from crisisdesk.core.importers.collectors import (
     ValueParser,
@@ -99,6 +100,7 @@ class WatchJob:
             r"[^A-Za-z0-9_.-]+", "_", self.folder.name).strip("_") or "watch"
         self.report = ImportReport()
         self.report_path: Path | None = None
+        self.report_not_saved = ""  # why the report could not be written, if it could not
         self.polls = 0
         self._seen: dict[str, _Seen] = {}
         self._writer: RecordWriter | None = None
@@ -137,7 +139,8 @@ class WatchJob:
         finally:
             if self._writer is not None:
                 self._writer.close()
-            self.report_path = self.report.save_new(self.project.folder("reports"), "watch")
+            self.report_path, self.report_not_saved = save_report(
+                lambda: self.project.folder("reports"), "watch", self.report.to_json())
             store.close()
 
     def _files(self) -> list[Path]:

@@ -9,6 +9,7 @@ the dialog stays responsive and Cancel stops after the batch in hand.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Iterator
@@ -330,16 +331,21 @@ class ImportDialog(QDialog):
         if state == "failed":
             self.status.setText(f"<b style='color:#c62828'>Import failed:</b> {value}")
         elif report is not None:
-            self.show_report(report, self.job.report_path if self.job else None)
+            self.show_report(report, self.job.report_path if self.job else None,
+                             self.job.report_not_saved if self.job else "")
         if report is not None and state != "failed":
             self.imported.emit(report)
 
-    def show_report(self, report: ImportReport, path: Path | None = None) -> None:
-        """The report's counts, then one row per problem (file, row, message)."""
+    def show_report(self, report: ImportReport, path: Path | None = None,
+                    not_saved: str = "") -> None:
+        """The report's counts, then one row per problem (file, row, message);
+        ``not_saved``: why the report file could not be written (a full disk)."""
         head = report.summary(max_problems=0).splitlines()[:2]  # the counts; problems below
         if path is not None:
             head.append(f"Report saved in {path}")
-        self.status.setText("<br>".join(head))
+        elif not_saved:
+            head.append(not_saved[:1].upper() + not_saved[1:])
+        self.status.setText("<br>".join(html.escape(line) for line in head))
         self.problems.clear()
         for problem in report.problems:
             row = QTreeWidgetItem([problem.severity, Path(problem.where.file).name,

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,16 @@ class Exporter:
         """Write the export; return the files written."""
         if self.for_spreadsheet and fmt != "csv":
             raise ValueError(f"the spreadsheet export is CSV only, not {fmt}")
-        if fmt == "csv":
-            return [self._csv(out)]
-        if fmt == "jsonl":
-            return [self._jsonl(out)]
-        if fmt == "crisismmd":
-            return self._crisismmd(out)
-        raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
+        writers = {"csv": lambda: [self._csv(out)], "jsonl": lambda: [self._jsonl(out)],
+                   "crisismmd": lambda: self._crisismmd(out)}
+        if fmt not in writers:
+            raise ValueError(f"unknown export format {fmt!r} (one of "
+                             f"{', '.join(EXPORT_FORMATS)})")
+        # One read transaction: the items are read a chunk at a time, and an import or a
+        # label committed meanwhile must not give some rows the state from before it
+        # and others the state after (an item whose labels are missing).
+        with self.store.snapshot():
+            return writers[fmt]()
 
     def _csv(self, out: Path) -> Path:
         """One row per item: the post's fields, then per task label, split, prediction."""
@@ -133,16 +137,21 @@ class Exporter:
             targets = {t: out / f"task_{t}_text_img.tsv" for t in self.tasks}
         header = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
                   "split", "label_source", "prediction", "confidence"]
-        items = list(self.items())
-        for task, path in targets.items():
-            with atomic_write(path) as handle:
-                writer = csv.writer(handle, dialect="excel-tab", lineterminator="\n")
+        # Every task's file is written in one pass over the items (held in a list, a
+        # project of 300,000 items took gigabytes); each file is still all or nothing.
+        with ExitStack() as files:
+            writers = {}
+            for task, path in targets.items():
+                handle = files.enter_context(atomic_write(path))
                 # Before Python 3.13 a writer quotes only its line terminator's characters:
                 # a lone "\r" in a text would go out bare and end the row for any reader.
-                quoted = csv.writer(handle, dialect="excel-tab", lineterminator="\n",
-                                    quoting=csv.QUOTE_ALL)
-                writer.writerow(header)
-                for item in items:
+                writers[task] = (
+                    csv.writer(handle, dialect="excel-tab", lineterminator="\n"),
+                    csv.writer(handle, dialect="excel-tab", lineterminator="\n",
+                               quoting=csv.QUOTE_ALL))
+                writers[task][0].writerow(header)
+            for item in self.items():
+                for task, (writer, quoted) in writers.items():
                     entry = item["tasks"][task]
                     # A per-task file: "only corrected" means corrected in this task (an
                     # item corrected in another task keeps its imported label here).

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_scale_hunt import build  # tests/core/ is on sys.path (pytest)
 
 from crisisdesk.core.exporters import Exporter, hash_author
 from crisisdesk.core.importers import ImportJob, ImportOptions
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import builtin_schemes
-from crisisdesk.core.store import LabelChange, Prediction, Store
+from crisisdesk.core.store import LabelChange, Prediction, Store, queries
 
 POSTS = [
     # id, text (with a quote, a tab-free comma and non-ASCII), author, image(s), damage, split
@@ -321,8 +322,6 @@ def test_an_export_carries_the_active_versions_prediction(tmp_path: Path) -> Non
     even where a newer version (rejected at a retrain, or an image-only head the "image
     vs text" queue keeps) predicted the item too. A task without an active version
     exports its newest version's."""
-    from test_scale_hunt import build  # tests/core/ is on sys.path (pytest)
-
     project = build(tmp_path / "p", n=9)
     with project.open_store() as store:
         old = next(v for v in store.model_versions("damage") if v["name"] == "old-damage")
@@ -337,3 +336,30 @@ def test_an_export_carries_the_active_versions_prediction(tmp_path: Path) -> Non
         assert (row["tasks"]["informative"]["prediction"],
                 row["tasks"]["informative"]["model_version"]) == \
             (informative[(i + 1) % 2], "new-informative")
+
+
+def test_an_export_is_one_state_of_the_project_while_others_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are read a chunk at a time: a label another connection commits between two
+    chunks must not reach the rows after it only (some rows before a colleague's work,
+    some after). The export is read in one read transaction."""
+    monkeypatch.setattr(queries, "EXPORT_CHUNK", 2)
+    project = build(tmp_path / "p", n=9)
+    colleague = project.open_store()
+    real = queries.QueriesMixin._export_chunk
+    calls = []
+
+    def chunk(self, rows, tasks, only_corrected):
+        if calls == [1]:  # after the first chunk was read
+            colleague.add_labels([LabelChange(9, "damage", "severe_damage")],
+                                 annotator="ben")
+        calls.append(1)
+        yield from real(self, rows, tasks, only_corrected)
+
+    monkeypatch.setattr(queries.QueriesMixin, "_export_chunk", chunk)
+    with project.open_store() as store:
+        out = Exporter(store, tasks=["damage"]).write(tmp_path / "out.jsonl", "jsonl")[0]
+    colleague.close()
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(calls) == 5 and rows[-1]["item_id"] == "big:9:0"
+    assert rows[-1]["tasks"]["damage"]["label"] is None  # committed after the export began

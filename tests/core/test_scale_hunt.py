@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from crisisdesk.core.exporters import Exporter
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.store import LabelChange
@@ -75,7 +76,7 @@ def test_export_memory_does_not_grow_with_the_project(big: Project) -> None:
         finally:
             tracemalloc.stop()
     assert first["item_id"] == "big:1:0"
-    assert first["tasks"]["damage"]["model_version"] == "new-damage"  # the newest version
+    assert first["tasks"]["damage"]["model_version"] == "new-damage"  # the active version
     # 20,000 items' labels and predictions read up front took 40 MB here; a chunk's
     # rows take well under 5 MB, whatever the project's size.
     assert peak < 5 * 1024 * 1024, f"{peak / 2**20:.1f} MB"
@@ -98,3 +99,24 @@ def test_export_chunks_keep_every_item_label_and_prediction(big: Project) -> Non
         else:
             assert task["label"] is None
     assert [r["item_id"] for r in corrected] == ["big:7:0"]
+
+
+@pytest.mark.parametrize("fmt", ["crisismmd", "csv"])
+def test_a_file_export_memory_does_not_grow_with_the_project(big: Project, tmp_path: Path,
+                                                             fmt: str) -> None:
+    """The CrisisMMD export held every item in a list to write one file per task; all
+    its files are now written in one pass over the items."""
+    out = tmp_path / "out"
+    with big.open_store() as store:
+        exporter = Exporter(store)
+        tracemalloc.start()
+        try:
+            written = exporter.write(out if fmt == "crisismmd" else out / "all.csv", fmt)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 5 * 1024 * 1024, f"{peak / 2**20:.1f} MB"
+    if fmt == "crisismmd":
+        damage = next(p for p in written if "damage" in p.name)
+        rows = damage.read_text(encoding="utf-8").splitlines()
+        assert len(rows) == 1 + len(range(1, N + 1, 3))  # header + the labelled third

@@ -85,6 +85,20 @@ def anchor_rate(arch: str, device: str, size: int) -> float:
     return round(rate, 1)
 
 
+def encoder_only(encoder, batch: list, images: int, device: str) -> tuple[int, float]:
+    """Encode ``batch`` over and over, about ``images`` images in all, after one warm-up
+    call; return (images encoded, seconds). The count is the batch's real length: with
+    fewer images than a batch size the batch is short."""
+    encoder.encode_images(batch)  # warm-up (CUDA kernels, allocator)
+    sync(device)
+    rounds = max(1, images // len(batch))
+    start = time.perf_counter()
+    for _ in range(rounds):
+        encoder.encode_images(batch)
+    sync(device)
+    return rounds * len(batch), time.perf_counter() - start
+
+
 def _emit(figures: dict[str, object], path: Path | None) -> int:
     """Print the figures as one JSON line (and append them to ``path``)."""
     print(json.dumps(figures))
@@ -149,14 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = sorted((work / "posts").rglob("*.jpg"))
         batch = [encoder.load_image(p) for p in paths[:size]]
 
-        encoder.encode_images(batch)  # warm-up (CUDA kernels, allocator)
-        sync(device)
-        rounds = max(1, args.images // size)
-        start = time.perf_counter()
-        for _ in range(rounds):
-            encoder.encode_images(batch)
-        sync(device)
-        only = rounds * size / (time.perf_counter() - start)
+        encoded, seconds = encoder_only(encoder, batch, args.images, device)
+        only = encoded / seconds
 
         embed = EmbedJob(project, encoder, kinds=["image"], batch_size=size,
                          workers=args.workers, decode=args.decode)

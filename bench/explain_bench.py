@@ -40,6 +40,12 @@ TEXT = ("Massive flooding in the city centre after the river burst its banks ove
         "rescue boat near a row of damaged shops.")
 
 
+def long_text(words: int) -> str:
+    """``TEXT``'s words repeated to ``words`` words: a long post of real words."""
+    base = TEXT.split()
+    return " ".join((base * (words // len(base) + 1))[:words])
+
+
 def clip_encoder(device: str):
     """ViT-B-32 with random weights, wrapped as crisisdesk's ClipEncoder."""
     import open_clip
@@ -176,9 +182,8 @@ def minilm_figures(args) -> None:
     minilm = load_minilm(args.device)
     bundled, side = load_version({"path": "bundled:informative"})
     text_only = Explainer(bundled, side, text_encoder=minilm)
-    long_text = " ".join((TEXT + " ") * 10).split()[:500]
     for label, text in (("a tweet", TWEET), ("tweet + caption", TEXT),
-                        ("500 words", " ".join(long_text))):
+                        ("500 words", long_text(500))):
         result = text_only.explain(image=None, text=text)
         spans = f"; {result.notes[-1]}" if result.notes else ""
         timed(f"MiniLM + shipped head, leave-one-out, {label} ({len(result.words)} words"

@@ -113,15 +113,26 @@ def main() -> int:
                         help="at each gap over 80 ms, print where the other threads are")
     parser.add_argument("--labelled", type=int, default=20_000,
                         help="items given a label and a cached embedding for the retrain")
-    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--workdir", type=Path,
+                        help="build the project here and keep it (a later run reuses it); "
+                             "default: a temp folder, removed at the end")
     args = parser.parse_args()
+    if args.workdir:
+        return run(args, args.workdir)
+    # A 100,000-item project is tens of MB: a run without --workdir leaves nothing behind.
+    with tempfile.TemporaryDirectory(prefix="crisisdesk-gui-bench-",
+                                     ignore_cleanup_errors=True) as folder:
+        return run(args, Path(folder))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> int:
+    """Build (or reuse) the project under ``workdir`` and print the figures."""
     import psutil
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
     from test_item_model import build_large_project  # the tests' bulk builder
 
     app = QApplication([])
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="crisisdesk-gui-bench-"))
     os.environ.setdefault("CRISISDESK_CONFIG_DIR", str(workdir / "config"))
     root = workdir / "project"
     t = time.perf_counter()

@@ -121,12 +121,10 @@ def predictor_for(store: Store, task: str, version: dict[str, Any]) -> Predictor
     """A function giving (items it could score, their probabilities) for a version."""
     path = version["path"]
     if path.startswith(ZERO_SHOT):
-        from crisisdesk.core.encoders.factory import load_encoder
-        from crisisdesk.core.fusion.zeroshot import class_prompt_vectors, zero_shot_probs
+        from crisisdesk.core.fusion.zeroshot import zero_shot_probs
 
         name = path[len(ZERO_SHOT):]
-        encoder = load_encoder(name)
-        prompts = class_prompt_vectors(encoder, task)  # type: ignore[arg-type]
+        prompts = _zero_shot_class_vectors(store, task, name)
         has_text = bool(store.embedding_counts().get(name, {}).get("text"))
 
         def zero_shot(items: Sequence[int], keys: ItemKeys | None = None
@@ -144,6 +142,34 @@ def predictor_for(store: Store, task: str, version: dict[str, Any]) -> Predictor
         return zero_shot
     model, sidecar = load_version(version)
     return lambda items, keys=None: predict_items(store, model, sidecar, items, keys)
+
+
+def _zero_shot_class_vectors(store: Store, task: str, name: str) -> np.ndarray:
+    """The class vectors a zero-shot version over CLIP ``name`` scores with; NoModel
+    saying what to do when that CLIP is not here or is not the one that embedded."""
+    from crisisdesk.core.encoders.factory import load_encoder
+    from crisisdesk.core.fusion.zeroshot import class_prompt_vectors
+    from crisisdesk.core.models.registry import ModelMissing
+
+    try:
+        encoder = load_encoder(name)
+    except ModelMissing as exc:
+        # As a lost checkpoint: predict, eval and retrain report it and go on. Its words
+        # stay ModelMissing's, which the app reads to offer the download or a folder.
+        raise NoModel(str(exc)) from exc
+    vectors = class_prompt_vectors(encoder, task)  # type: ignore[arg-type]
+    dim = int(vectors.shape[1])
+    # `models add` may have pointed the name at another model since the embed job ran
+    # (which refuses it too): its class vectors cannot be compared with the stored ones.
+    others = {d: n for d, n in store.embedding_dims(name).items() if d != dim}
+    if others:
+        held = ", ".join(f"{plural(n, 'embedding')} of dimension {d}"
+                         for d, n in sorted(others.items()))
+        raise NoModel(
+            f"the model now named {name} makes {dim}-d vectors, but this project holds "
+            f"{held} from an earlier model of that name: it is another model. Register "
+            f"the earlier model as {name} again (crisisdesk models add {name} PATH)")
+    return vectors
 
 
 def load_version(version: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:

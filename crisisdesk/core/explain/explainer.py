@@ -42,6 +42,10 @@ from crisisdesk.core.explain.vit import (
     vit_forward,
 )
 
+#: Least cosine between an encoder's vector of an item and its stored embedding for the
+#: two to count as the same model's (fp16 against fp32, or another decoder, stay > 0.99).
+SAME_ENCODER = 0.95
+
 
 class ZeroShotHead(nn.Module):
     """CLIP zero-shot scoring (``fusion/zeroshot.py``) as a differentiable head: logits =
@@ -117,12 +121,16 @@ class Explainer:
 
     def explain(self, *, image: Path | None, text: str, caption_start: int | None = None,
                 class_name: str | None = None, item: str = "", task: str = "",
-                image_vector: np.ndarray | None = None) -> Explanation:
+                image_vector: np.ndarray | None = None,
+                text_vector: np.ndarray | None = None) -> Explanation:
         """Explain the head's score of ``class_name`` (default: its top class) for an item
         with this image (None: none) and this text (the tweet, then the caption).
 
         ``image_vector`` is the image's stored embedding: fed to the head in its place
         when the file cannot be read any more, as predictions still feed it (no heat map).
+        ``image_vector`` and ``text_vector`` (the text's stored embedding) are also what
+        the encoders' vectors are checked against: an encoder that gives another vector is
+        not the one the predictions were made with, and the explanation is refused.
         """
         if class_name is not None and class_name not in self.classes:
             raise ExplainError(f"{class_name!r} is not a class of this model "
@@ -143,6 +151,10 @@ class Explainer:
                     notes[-1] += "; the head read its stored embedding, as predictions do"
             tokens, text_pass = self._text_pass(text)
             self._check_seen(image_leaf is not None, text_pass is not None)
+            if vision:
+                self._check_encoder("image", vision[0], image_vector)
+            if text_pass is not None:
+                self._check_encoder("text", text_pass.vector, text_vector)
             image_vec = image_leaf if image_leaf is not None else \
                 torch.zeros(1, config.get("image_dim", 1))
             text_vec = text_pass.vector if text_pass else torch.zeros(1, config.get("text_dim", 1))
@@ -205,6 +217,37 @@ class Explainer:
             raise ExplainError(f"{name} needs {what} and this item has no usable one: it "
                                f"gets no prediction from {name}, so there is nothing to "
                                "explain")
+
+    def _check_encoder(self, kind: str, vector: Tensor, stored: np.ndarray | None) -> None:
+        """Refuse when the encoder loaded under the sidecar's name is not the one the head
+        was trained on (vectors of another length) or the item was embedded with (another
+        vector than the stored one): the map and words would be another model's, and the
+        probabilities not the prediction's. A name re-registered to other weights does it."""
+        name = self.sidecar[f"{kind}_encoder"]
+        version = self.model_version or "this model"
+        fix = (f"register the {name} it was made with again (crisisdesk models add), or "
+               "this one under a new name, embed with it and retrain")
+        want = self.sidecar.get("config", {}).get(f"{kind}_dim")
+        got = int(vector.shape[-1])
+        if want is not None and int(want) != got:
+            raise ExplainError(f"the {kind} encoder registered as {name} now gives {got}-d "
+                               f"vectors, but {version} was trained on {want}-d ones: it is "
+                               f"not the model {version} reads; {fix}")
+        if stored is None:
+            return
+        stored_t = torch.as_tensor(np.asarray(stored, dtype=np.float32)).reshape(1, -1)
+        if stored_t.shape[-1] != got:
+            raise ExplainError(f"the {kind} encoder registered as {name} now gives {got}-d "
+                               f"vectors, but this item's stored {kind} embedding has "
+                               f"{stored_t.shape[-1]}: it is not the model the item was "
+                               f"embedded with; {fix}")
+        # fp16 (GPU) against fp32 (CPU) stays above 0.999; another CLIP is far below.
+        cosine = float(F.cosine_similarity(vector.detach().float().cpu(), stored_t)[0])
+        if cosine < SAME_ENCODER:
+            raise ExplainError(f"the {kind} encoder registered as {name} gives this item "
+                               f"another vector than its stored embedding (cosine "
+                               f"{cosine:.2f}): it is not the model the embeddings, and so "
+                               f"the predictions, were made with; {fix}")
 
     # -- the two passes ----------------------------------------------------------------
 

@@ -97,20 +97,22 @@ def _item_facts(store: Store, item_id: str | int) -> dict[str, Any]:
     detail = item_detail(store, row_id)
     sha, status = store.item_images([row_id]).get(row_id, (None, None))
     usable = detail.row.image_path if status == "ok" and detail.row.image_path else None
+    state = _file_state(usable, sha) if usable else None
     return {"id": row_id, "uid": detail.row.uid, "text": text, "caption_start": start,
             "image": usable, "image_sha256": sha if usable else None, "status": status,
-            "reason": detail.media_reason, "changed": bool(usable) and _changed(usable, sha),
-            "sensitive": bool(detail.row.sensitive)}
+            "reason": detail.media_reason, "changed": state == "changed",
+            "unreadable": state == "unreadable", "sensitive": bool(detail.row.sensitive)}
 
 
-def _changed(path: str, sha: str | None) -> bool:
-    """Whether the file at ``path`` is no longer the one imported (its sha256 differs):
-    its embedding, which the head reads, is the imported file's. A file that cannot be
-    read is not "changed": the image pass says why it cannot be explained."""
+def _file_state(path: str, sha: str | None) -> str:
+    """"same" (the file imported), "changed" (its sha256 differs: its embedding, which
+    the head reads, is the imported file's) or "unreadable" (gone or not readable since
+    the import, which the store learns only at the next media check: the image pass
+    says why it cannot be explained)."""
     try:
-        return file_sha256(Path(path)) != sha
+        return "changed" if file_sha256(Path(path)) != sha else "same"
     except OSError:
-        return False
+        return "unreadable"
 
 
 def cache_path(project: Project, key: dict[str, Any]) -> Path:
@@ -138,8 +140,10 @@ def explain_item(project: Project, item_id: str | int, task: str,
                "model_name": version["name"], "model_path": version["path"],
                "text": text_key(facts["text"]), "image": facts["image_sha256"]}
         path = cache_path(project, key)
-        # A replaced file: the cached heat map is the imported picture's, not this one's.
-        if use_cache and path.is_file() and not facts["changed"]:
+        # A replaced file: the cached heat map is the imported picture's, not this one's;
+        # a file gone since: there is no picture to draw it over, and a note must say why.
+        if use_cache and path.is_file() and not facts["changed"] and \
+                not facts["unreadable"]:
             try:
                 cached = Explanation.from_json(
                     json.loads(path.read_text("utf-8"))["explanation"])
@@ -154,6 +158,12 @@ def explain_item(project: Project, item_id: str | int, task: str,
             image_vector = store.get_embeddings(
                 "image", explainer.sidecar["image_encoder"], [facts["image_sha256"]]
             ).get(facts["image_sha256"])
+        text_vector = None
+        if explainer.text_encoder is not None:
+            # The encoder's vector of it is checked against this (the same model?).
+            stored_key = text_key(facts["text"])
+            text_vector = store.get_embeddings(
+                "text", explainer.sidecar["text_encoder"], [stored_key]).get(stored_key)
     if class_name is not None and class_name not in explainer.classes:
         raise ExplainError(f"{class_name!r} is not a class of task {task} "
                            f"(one of: {', '.join(explainer.classes)})")
@@ -163,7 +173,7 @@ def explain_item(project: Project, item_id: str | int, task: str,
         image=Path(facts["image"]) if facts["image"] and not facts["changed"] else None,
         text=facts["text"],
         caption_start=facts["caption_start"], class_name=class_name, item=facts["uid"],
-        task=task, image_vector=image_vector)
+        task=task, image_vector=image_vector, text_vector=text_vector)
     if facts["status"] in ("missing", "unreadable") and explainer.image_encoder is not None:
         result.notes.append(f"image {facts['status']}: {facts['reason'] or 'no file'}")
     if facts["changed"] and explainer.image_encoder is not None:

@@ -14,7 +14,9 @@ import numpy as np
 #: 2: zero-shot's image vs text share is each modality's cosine (was rounding noise).
 #: 3: MiniLM (BERT-style) words are valued by leaving each out (was gradient x input,
 #:    which the embedding LayerNorm made meaningless).
-FORMAT = 3
+#: 4: CLIP is fed the whole text's tokens, as at embedding time (a tweet whose mojibake
+#:    ftfy repairs across a space was scored as another text).
+FORMAT = 4
 
 
 @dataclass

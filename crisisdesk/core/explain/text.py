@@ -15,9 +15,12 @@ and their words are valued by leaving each out (``occlusion.py``).
 Tokens go back to words (maximal runs of non-space characters of the item's text):
 
 * MiniLM's WordPiece (a fast tokenizer): through its offset mapping;
-* CLIP's BPE (open_clip's SimpleTokenizer has no offsets): each word is tokenized on its
-  own and the word-by-word ids, concatenated, are what the tower is fed. BPE never
-  merges across whitespace, so this is the sequence the whole text gives.
+* CLIP's BPE (open_clip's SimpleTokenizer has no offsets): the tower is fed the whole
+  text's ids, as at embedding time; each word is tokenized on its own to learn which ids
+  are its. BPE never merges across whitespace, so the two sequences are the same, except
+  where open_clip's ftfy cleaning repairs mojibake across a space (CrisisMMD's "Â" before
+  a no-break space: 294 of the 10,841 settingA tweets); there the word-by-word ids are
+  aligned to the whole text's.
 
 Long texts are windowed exactly as the encoders do (``token_windows``), each window
 encoded with its special tokens, the window vectors L2-normalised, averaged and
@@ -56,15 +59,42 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 
 
 def clip_tokens(encoder: Any, text: str) -> TextTokens:
-    """CLIP BPE ids of ``text``, tokenized word by word so each id knows its word."""
+    """CLIP BPE ids of ``text``, exactly as the encoder tokenizes the whole text, and the
+    word each id is in (from tokenizing word by word, aligned to the whole text's ids)."""
     words = word_spans(text)
-    ids: list[int] = []
+    ids = list(encoder.token_ids(text))  # what embedding fed the tower: score the same
+    piece_ids: list[int] = []
+    piece_owners: list[int] = []
+    for index, (start, _end) in enumerate(words):
+        # The word with the spaces after it: ftfy (open_clip's cleaning) repairs "Â" and
+        # the no-break space after it as one, in the whole text and here alike.
+        stop = words[index + 1][0] if index + 1 < len(words) else len(text)
+        word_ids = encoder.token_ids(text[start:stop])
+        piece_ids.extend(word_ids)
+        piece_owners.extend([index] * len(word_ids))
+    if piece_ids == ids:  # BPE never merges across spaces: nearly every text
+        return TextTokens(ids, piece_owners, words)
+    return TextTokens(ids, _align_owners(piece_ids, piece_owners, ids), words)
+
+
+def _align_owners(piece_ids: list[int], piece_owners: list[int], ids: list[int]
+                  ) -> list[int]:
+    """The word of each of ``ids`` where the word-by-word tokenization differs from the
+    whole text's (ftfy repairs mojibake spanning words, or depends on the context):
+    matched ids keep their word; a differing run shares out the words of its
+    counterpart in order; an inserted one goes with the word before it."""
+    import difflib
+
     owners: list[int] = []
-    for index, (start, end) in enumerate(words):
-        word_ids = encoder.token_ids(text[start:end])
-        ids.extend(word_ids)
-        owners.extend([index] * len(word_ids))
-    return TextTokens(ids, owners, words)
+    matcher = difflib.SequenceMatcher(None, piece_ids, ids, autojunk=False)
+    for _tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for j in range(j1, j2):
+            if i2 > i1:  # equal or replace: the counterpart at the same relative place
+                owners.append(piece_owners[i1 + (j - j1) * (i2 - i1) // (j2 - j1)])
+            else:  # inserted: the word before it (the first word at the start)
+                owners.append(piece_owners[i1 - 1] if i1 > 0 else
+                              (piece_owners[0] if piece_owners else 0))
+    return owners
 
 
 def _lowered(text: str) -> tuple[str, list[int]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QImageReader, QPixmap, QTransform
+from PySide6.QtGui import QImage, QImageIOHandler, QImageReader, QPixmap, QTransform
 
 from crisisdesk.core.imaging import open_image
 from crisisdesk.gui.sensitive import blur_image
@@ -27,9 +27,6 @@ CACHE_SIZE = 2000
 #: Decodes started per flush; the rest wait for the next paint to ask again.
 BATCH = 48
 FLUSH_MS = 25
-#: Formats whose EXIF orientation Qt's readers leave unapplied, while Pillow (and so the
-#: encoders, the captioner and the heat map) applies it: turned here.
-QT_KEEPS_SIDEWAYS = {b"png", b"webp"}
 #: EXIF orientation -> the map that turns the stored pixels upright (x' = m11 x + m21 y,
 #: y' = m12 x + m22 y in Qt's y-down frame; QImage.transformed moves the result back
 #: into view). 6 is a quarter turn clockwise, 8 one counter-clockwise.
@@ -47,15 +44,20 @@ def decode_scaled(path: str, box: int) -> QImage | None:
     size = reader.size()
     if size.isValid() and (size.width() > box or size.height() > box):
         reader.setScaledSize(size.scaled(QSize(box, box), Qt.AspectRatioMode.KeepAspectRatio))
-    sideways = bytes(reader.format().data()) in QT_KEEPS_SIDEWAYS
+    # Pillow (and so the encoders, the captioner and the heat map) turns a picture by its
+    # EXIF orientation, or its XMP one when there is no EXIF tag. Qt turns only JPEG and
+    # TIFF, and only by EXIF: where Qt finds nothing to apply, the picture is turned here
+    # as Pillow turns it (PNG and WebP phone photos, JPEGs rotated in XMP alone).
+    qt_turns = reader.transformation() != QImageIOHandler.Transformation.TransformationNone
     image = reader.read()
     if image.isNull():
         return None
-    return upright(image, exif_orientation(path)) if sideways else image
+    return image if qt_turns else upright(image, exif_orientation(path))
 
 
 def exif_orientation(path: str) -> int:
-    """The EXIF orientation of ``path`` as Pillow reads it (1: upright, or unknown)."""
+    """The orientation of ``path`` as Pillow reads it: EXIF's, else XMP's (1: upright,
+    or unknown)."""
     try:
         with open_image(path) as image:
             value = image.getexif().get(0x0112, 1)

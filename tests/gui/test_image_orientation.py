@@ -1,6 +1,6 @@
 """The app shows a picture the way the models see it: upright by its EXIF orientation.
 
-Qt's readers apply the orientation of JPEG and TIFF files but leave PNG and WebP files
+Qt's readers apply the EXIF orientation of JPEG and TIFF files but leave PNG and WebP files
 as stored, while Pillow (and so CLIP, the captioner and the heat map drawn over the
 picture) turns them: a phone's PNG was shown sideways under an upright heat map."""
 
@@ -66,3 +66,22 @@ def test_a_scaled_down_picture_is_turned_too(qapp, tmp_path, fmt) -> None:
     pixels = _pixels(shown).astype(int)
     assert tuple(pixels[5, 25]) == pytest.approx((255, 0, 0), abs=40)
     assert tuple(pixels[95, 5]) == pytest.approx((0, 255, 0), abs=40)
+
+
+def test_a_jpeg_turned_only_in_its_xmp_is_shown_as_the_models_see_it(qapp, tmp_path) -> None:
+    """Pillow turns a picture by its XMP orientation when it has no EXIF tag (some
+    editors write only XMP); Qt does not: the heat map was drawn over a sideways picture."""
+    path = tmp_path / "xmp.jpg"
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
+           b'1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/'
+           b'tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    _three_colours(60, 30).save(path, "JPEG", quality=95, xmp=xmp)
+    with Image.open(path) as image:
+        assert "exif" not in image.info  # no EXIF block: the turn is in the XMP alone
+        seen = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    assert seen.shape[:2] == (60, 30)  # Pillow: upright, a portrait
+    shown = decode_scaled(str(path), 200)
+    assert shown is not None
+    pixels = _pixels(shown)
+    assert pixels.shape == seen.shape
+    assert np.abs(pixels.astype(int) - seen.astype(int)).mean() < 10

@@ -12,6 +12,7 @@ from typing import Any
 
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.captions import register_text_key
+from crisisdesk.core.store.folding import fold
 
 QUEUE_KINDS = ("all", "unlabelled", "needs_review", "model_disagrees",
                "modalities_disagree", "corrected", "predicted", "event")
@@ -137,14 +138,17 @@ def plan_queue(store: Store, queue: Any, actives: dict[str, int]) -> Plan:
 
 
 def _like(search: str) -> str:
-    """A LIKE pattern matching ``search`` anywhere, its wildcards taken literally."""
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A LIKE pattern matching the folded ``search`` anywhere in a folded text (the
+    stored ``*_folded`` columns), its wildcards taken literally."""
+    folded = fold(search) or ""
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
 def _described_hits(store: Store, search: str) -> bool:
     """Fill the connection's temp table of items whose (unflagged) caption or whose
-    image's alt text (the poster's own description) matches ``search``; False when none
+    image's alt text (the poster's own description) holds ``search``, both folded
+    (crisisdesk/core/store/folding.py); False when none
     does. Matching captions first keeps the hash of the tweet text (the caption's key) to
     the few candidate items."""
     register_text_key(store.conn)
@@ -155,16 +159,17 @@ def _described_hits(store: Store, search: str) -> bool:
         "INSERT OR IGNORE INTO temp.review_hits SELECT i.id FROM captions c"
         " JOIN media m ON m.sha256 = c.image_sha256 JOIN items i ON i.media = m.id"
         " JOIN posts p ON p.id = i.post"
-        " WHERE c.flag IS NULL AND c.caption LIKE ? ESCAPE '\\'"
+        " WHERE c.flag IS NULL AND c.caption_folded LIKE ? ESCAPE '\\'"
         " AND c.text_sha256 = text_key(p.text)", [pattern])
     store.conn.execute(
         "INSERT OR IGNORE INTO temp.review_hits SELECT i.id FROM media m"
-        " JOIN items i ON i.media = m.id WHERE m.alt_text LIKE ? ESCAPE '\\'", [pattern])
+        " JOIN items i ON i.media = m.id WHERE m.alt_text_folded LIKE ? ESCAPE '\\'", [pattern])
     return store.conn.execute("SELECT 1 FROM temp.review_hits LIMIT 1").fetchone() is not None
 
 
 def queue_sql(store: Store, plan: Plan, search: str) -> tuple[str, list[Any]]:
-    """``FROM ... WHERE ...`` of a planned queue, with the search applied."""
+    """``FROM ... WHERE ...`` of a planned queue, with the search applied (a substring
+    of the folded post text, caption or alt text)."""
     joins, where = list(plan.joins), list(plan.where)
     params = [*plan.join_params, *plan.where_params]
     search = search.strip()
@@ -174,10 +179,10 @@ def queue_sql(store: Store, plan: Plan, search: str) -> tuple[str, list[Any]]:
             joins.insert(0, f"JOIN items i ON i.id = {plan.id}")
     if search:
         if _described_hits(store, search):
-            where.append("(p.text LIKE ? ESCAPE '\\' OR i.id IN (SELECT id FROM"
+            where.append("(p.text_folded LIKE ? ESCAPE '\\' OR i.id IN (SELECT id FROM"
                          " temp.review_hits))")
         else:
-            where.append("p.text LIKE ? ESCAPE '\\'")
+            where.append("p.text_folded LIKE ? ESCAPE '\\'")
         params.append(_like(search))
     sql = " ".join([f"FROM {plan.base}", *joins])
     if where:

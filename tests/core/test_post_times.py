@@ -11,7 +11,7 @@ from old_schema import as_schema
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import Queue, queue_page
-from crisisdesk.core.store import SCHEMA_VERSION, Store
+from crisisdesk.core.store import Store, schema
 from crisisdesk.core.store.times import post_time
 
 
@@ -71,13 +71,15 @@ def test_sort_by_time_orders_posts_written_in_different_formats(tmp_path: Path) 
 def test_the_migration_stores_old_posts_times_in_the_one_format(tmp_path: Path,
                                                                 monkeypatch) -> None:
     path = tmp_path / "old.sqlite"
+    # The version before _v10_post_times, which is no longer the newest migration.
+    before = schema.MIGRATIONS.index(schema._v10_post_times)
     with monkeypatch.context() as patch:  # a project as the release before wrote it
-        as_schema(patch, SCHEMA_VERSION - 1)
+        as_schema(patch, before)
         with Store(path) as old:
             old.ensure_source("src", "csv", "/data/src.csv")
             old.insert_post("src", "1", text="a", created_at="Fri Sep 01 11:00:00 +0000 2017")
             old.insert_post("src", "2", text="b", created_at="not a time")
     with Store(path) as store:
-        assert store.migrated_from == SCHEMA_VERSION - 1
+        assert store.migrated_from == before
         times = dict(store.conn.execute("SELECT post_id, created_at FROM posts"))
     assert times == {"1": "2017-09-01T11:00:00.000Z", "2": "not a time"}

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from crisisdesk.core.store.folding import register_fold
 from crisisdesk.core.store.relocate import (
     FILE_PATH_COLUMNS,
     PathMove,
@@ -32,19 +33,23 @@ class StoreBase:
     """Connection, transactions and meta values; the domain methods live in mixins."""
 
     def __init__(self, path: Path | str, busy_timeout: float = 30.0, *,
-                 create: bool = True) -> None:
+                 create: bool = True, check_same_thread: bool = True) -> None:
         """Open (``create``: or make) the database at ``path``. Without ``create`` a
-        missing file raises sqlite3.OperationalError instead of becoming a new one."""
+        missing file raises sqlite3.OperationalError instead of becoming a new one.
+        ``check_same_thread=False``: a store its owner shares between threads, one at a
+        time under its own lock (the item list's reader)."""
         self.path = Path(path)
         # isolation_level=None: no implicit transactions; we say BEGIN where we mean it.
         # busy_timeout: how long a write waits for another connection's (a CLI import's).
         if create:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout)
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout,
+                                   check_same_thread=check_same_thread)
         else:
             # mode=rw: SQLite would otherwise make a new, empty database wherever the
             # name points, such as the old place of a project folder renamed while open.
             conn = sqlite3.connect(self.path.absolute().as_uri() + "?mode=rw", uri=True,
-                                   isolation_level=None, timeout=busy_timeout)
+                                   isolation_level=None, timeout=busy_timeout,
+                                   check_same_thread=check_same_thread)
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
@@ -55,6 +60,13 @@ class StoreBase:
         # FULL: a commit survives a power cut too, not only a killed process. Labels are
         # given at human pace and imports commit in batches, so the cost is small.
         conn.execute("PRAGMA synchronous=FULL")
+        # The triggers that keep the searched texts' folded copies call it (also while
+        # migrating an older project to them). Python cannot mark it innocuous, so a
+        # SQLite built to distrust schema functions (SQLITE_TRUSTED_SCHEMA=0) would fail
+        # every write of a text with "unsafe use of crisisdesk_fold()": trust them, as
+        # SQLite does by default; the project's own functions are pure.
+        register_fold(conn)
+        conn.execute("PRAGMA trusted_schema=ON")
         self.migrated_from = migrate(self.db)
         #: The folder the project was in before it was moved or copied here (its paths
         #: were rewritten on this open), else None.

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from crisisdesk.core.store.folding import FOLD_SQL
+
 
 class StoreError(RuntimeError):
     """A project store this crisisdesk cannot open as it is (written by a newer one, or
@@ -247,9 +249,32 @@ def _v10_post_times(db: sqlite_utils.Database) -> None:
     db.conn.executemany("UPDATE posts SET created_at = ? WHERE id = ?", changed)
 
 
+#: (table, text column, its folded copy) searched by the review queues.
+FOLDED_COLUMNS = (("posts", "text", "text_folded"), ("captions", "caption", "caption_folded"),
+                  ("media", "alt_text", "alt_text_folded"))
+
+
+def _v11_search_folding(db: sqlite_utils.Database) -> None:
+    """Search finds what analysts type whatever its accents and case ("huracan" finds
+    "Huracán", "strasse" "STRASSE"): each searched text keeps a folded copy
+    (crisisdesk/core/store/folding.py), filled here and kept in step by triggers, so no
+    write path can forget it and a search stays a plain scan. The triggers call
+    ``crisisdesk_fold()``, which every Store connection registers before migrating."""
+    for table, column, folded in FOLDED_COLUMNS:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {folded} TEXT")
+        db.execute(f"UPDATE {table} SET {folded} = {FOLD_SQL}({column})")
+        set_folded = (f"UPDATE {table} SET {folded} = {FOLD_SQL}(NEW.{column})"
+                      " WHERE rowid = NEW.rowid;")
+        db.execute(f"CREATE TRIGGER {folded}_on_insert AFTER INSERT ON {table}"
+                   f" BEGIN {set_folded} END")
+        db.execute(f"CREATE TRIGGER {folded}_on_update AFTER UPDATE OF {column} ON {table}"
+                   f" BEGIN {set_folded} END")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
     _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes, _v10_post_times,
+    _v11_search_folding,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

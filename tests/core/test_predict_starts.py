@@ -107,3 +107,30 @@ def test_two_stores_starting_predictions_at_once_share_one_version(project: Proj
         versions = second.model_versions("damage")
     assert [v["id"] for v in versions] == theirs == [mine["id"]]
     assert [v["active"] for v in versions] == [1]
+
+
+def test_the_zero_shot_start_gives_way_once_to_the_shipped_head(project: Project,
+                                                                 tmp_path: Path) -> None:
+    """Images embedded with CLIP first start the task on zero-shot; texts embedded with
+    MiniLM later bring the shipped head (the start the README puts first), which the
+    zero-shot start kept out for good. Once the project has had it, an analyst who makes
+    zero-shot active again keeps it."""
+    tiny = make_tiny_clip(tmp_path / "models")
+    assert main(["models", "add", "tiny-clip", str(tiny["folder"])]) == 0
+    assert main(["embed", str(project.root), "--encoder", "tiny-clip"]) == 0
+    list(PredictJob(project, ["damage"]).run())
+    assert main(["embed", str(project.root), "--encoder", "minilm", "--kind", "text"]) == 0
+    job = PredictJob(project, ["damage"])
+    list(job.run())
+    assert job.report.tasks["damage"] == {"model_version": "bundled-minilm-damage",
+                                          "predicted": 3, "skipped": 0}
+    with project.open_store() as store:
+        zero_shot = next(v for v in store.model_versions("damage")
+                         if v["name"] == "zero-shot-tiny-clip-damage")
+        store.activate_model_version(zero_shot["id"])
+    again = PredictJob(project, ["damage"])
+    list(again.run())
+    assert again.report.tasks["damage"]["model_version"] == "zero-shot-tiny-clip-damage"
+    with project.open_store() as store:
+        assert [v["name"] for v in store.model_versions("damage")] == [
+            "bundled-minilm-damage", "zero-shot-tiny-clip-damage"]

@@ -162,6 +162,12 @@ class EmbeddingsMixin(StoreBase):
             counts.setdefault(row["encoder"], {})[row["kind"]] = row["n"]
         return counts
 
+    def has_embeddings(self, kind: str, encoder: str) -> bool:
+        """Whether any ``kind`` embedding of ``encoder`` is stored (a look-up, where
+        embedding_counts counts the whole table)."""
+        return self._one("SELECT 1 FROM embeddings WHERE kind = ? AND encoder = ? LIMIT 1",
+                         [kind, encoder]) is not None
+
     def embedding_dims(self, encoder: str) -> dict[int, int]:
         """Dimension -> number of stored embeddings of ``encoder`` (any kind)."""
         return {int(r["dim"]): int(r["n"]) for r in self._all(

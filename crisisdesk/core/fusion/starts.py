@@ -1,0 +1,120 @@
+"""Where a task's predictions start before any training: the text-only head shipped in
+``resources/heads/`` (MiniLM embeddings, trained on CrisisMMD), or else CLIP zero-shot
+scores from class prompts. Each is registered as a model version named for what it is,
+so its predictions are never mistaken for a trained head's (``resolve_version``)."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+from crisisdesk.core.fusion.checkpoint import load_head
+from crisisdesk.core.resources import resource
+from crisisdesk.core.schemes import builtin_schemes, scheme_for
+from crisisdesk.core.store import Store
+
+BUNDLED = "bundled:"
+ZERO_SHOT = "zero-shot:"
+
+
+class NoModel(Exception):
+    """A task with no way to predict yet; the message says what to do (in the CLI's
+    words). ``task``: the task that has no model version yet, so a front end can say
+    what to do in its own words; None when a version exists but cannot be used."""
+
+    def __init__(self, message: str, task: str | None = None) -> None:
+        super().__init__(message)
+        self.task = task
+
+
+def bundled_head_path(task: str, stack: ExitStack) -> Path | None:
+    """The shipped head of ``task`` as a file path (kept valid by ``stack``), or None."""
+    node = resource("heads", f"{task}.json")
+    if not node.is_file():
+        return None
+    folder = stack.enter_context(importlib_resources.as_file(resource("heads")))
+    return Path(folder) / f"{task}.json"
+
+
+def resolve_version(store: Store, task: str) -> dict[str, Any]:
+    """The task's active version; registers the bundled head when there is none and the
+    project has its text embeddings (else the zero-shot start). Another process may
+    register one meanwhile: the store then hands back that one (one version, both use
+    it). KeyError naming the known tasks for a task the project does not have (not
+    "no model yet")."""
+    version = store.active_model_version(task)
+    if version is None:
+        scheme_for(task, store.schemes())
+    if version is not None:
+        if version["path"].startswith(ZERO_SHOT):
+            # The zero-shot start gives way, once, to the shipped head when its texts
+            # are embedded after the images (CLIP first, MiniLM later): the start the
+            # README puts first. Once the project has had the shipped head, the
+            # analyst's choice between them stands.
+            return _shipped_head_version(store, task, replacing=version) or \
+                store.active_model_version(task) or version  # (another window's switch)
+        return version
+    shipped = _shipped_head_version(store, task)
+    if shipped is not None:
+        return shipped
+    zero_shot = _zero_shot_version(store, task)
+    if zero_shot is not None:
+        return zero_shot
+    if task not in builtin_schemes():  # no shipped head or prompts: training is the start
+        raise NoModel(f"no {task} model in this project yet: label some items and train "
+                      f"one (crisisdesk train PROJECT --task {task}).", task=task)
+    raise NoModel(
+        f"no {task} model in this project yet. Either embed the texts for the shipped "
+        "text-only head (crisisdesk embed PROJECT --encoder minilm --kind text), embed the "
+        "images with a CLIP model for zero-shot predictions (crisisdesk embed PROJECT), or "
+        f"train one (crisisdesk train PROJECT --task {task}).", task=task)
+
+
+def _shipped_head_version(store: Store, task: str, replacing: dict[str, Any] | None = None
+                          ) -> dict[str, Any] | None:
+    """Register the shipped text-only head of ``task`` as the active version when the
+    project has its encoder's text embeddings: when the task has no active version, or
+    (``replacing``) in place of that zero-shot start if the shipped head was never
+    registered in this project. None when it does not apply."""
+    with ExitStack() as stack:
+        path = bundled_head_path(task, stack)
+        if path is None:
+            return None
+        _, sidecar = load_head(path)
+    encoder = sidecar["text_encoder"]
+    if not store.has_embeddings("text", encoder):
+        return None
+    name, where = f"bundled-{encoder}-{task}", f"{BUNDLED}{task}"
+    if replacing is None:
+        return store.active_or_add_model_version(task, name, where, encoder=encoder,
+                                                 config=sidecar,
+                                                 metrics=sidecar.get("metrics"))
+    with store.transaction():  # checked and switched at once: another window may too
+        active = store.active_model_version(task)
+        if active is None or active["id"] != replacing["id"] or \
+                any(v["path"] == where for v in store.model_versions(task)):
+            return None
+        added = store.add_model_version(task, name, where, encoder=encoder, config=sidecar,
+                                        metrics=sidecar.get("metrics"))
+    return store.model_version(added)
+
+
+def _zero_shot_version(store: Store, task: str) -> dict[str, Any] | None:
+    """Register CLIP zero-shot scoring for ``task`` when the project has image embeddings
+    of an installed CLIP model (the zero-shot start, before any training)."""
+    from crisisdesk.core.models.registry import all_specs, is_installed
+
+    if not resource("zero_shot_prompts", f"{task}.json").is_file():
+        return None  # a project's own task: no class prompts are shipped for it
+    counts = store.embedding_counts()
+    for spec in all_specs().values():
+        if spec.kind == "clip" and counts.get(spec.name, {}).get("image") and \
+                is_installed(spec):
+            config = {"zero_shot": True, "encoder": spec.name,
+                      "classes": list(scheme_for(task).classes)}
+            return store.active_or_add_model_version(
+                task, f"zero-shot-{spec.name}-{task}", f"{ZERO_SHOT}{spec.name}",
+                encoder=spec.name, config=config)
+    return None

@@ -298,3 +298,19 @@ def test_an_older_model_version_can_be_reactivated(tmp_path):
         candidate = store.add_model_version("damage", "four", "d", active=False)
         assert store.active_model_version("damage")["id"] == first
         assert store.model_version(candidate)["active"] in (0, False)
+
+
+def test_embedding_counts_and_lengths_read_an_index_not_the_vectors(tmp_path) -> None:
+    """Asked at every training, prediction start and embed: without the index each read
+    the whole embeddings table, vectors and all."""
+    with Store(tmp_path / "p.sqlite") as store:
+        for sql, params in (
+                ("SELECT dim, COUNT(*) AS n FROM embeddings WHERE encoder = ? GROUP BY dim",
+                 ["clip"]),
+                ("SELECT encoder, kind, COUNT(*) AS n FROM embeddings"
+                 " GROUP BY encoder, kind ORDER BY encoder, kind", []),
+                ("SELECT 1 FROM embeddings WHERE kind = ? AND encoder = ? LIMIT 1",
+                 ["text", "minilm"])):
+            plan = " ".join(row[3] for row in store.conn.execute(
+                f"EXPLAIN QUERY PLAN {sql}", params))
+            assert "COVERING INDEX embeddings_encoder_kind_dim" in plan, (sql, plan)

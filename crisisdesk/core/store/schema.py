@@ -271,7 +271,7 @@ def _v11_search_folding(db: sqlite_utils.Database) -> None:
                    f" BEGIN {set_folded} END")
 
 
-def _v12_embedding_counts(db: sqlite_utils.Database) -> None:
+def _v12_lookups(db: sqlite_utils.Database) -> None:
     """How many embeddings each encoder has, of which kind and length, is asked at every
     training, prediction start and embed (choose the encoders, find the shipped head's
     texts, refuse another model under a known name): without an index each question
@@ -279,12 +279,15 @@ def _v12_embedding_counts(db: sqlite_utils.Database) -> None:
     far more from disk). Covered by this index, it reads the index alone."""
     db.execute("CREATE INDEX IF NOT EXISTS embeddings_encoder_kind_dim"
                " ON embeddings (encoder, kind, dim)")
+    # The items showing an image: the search goes from the captions and alt texts that
+    # match to their items (it scanned every item, hashing each tweet).
+    db.execute("CREATE INDEX IF NOT EXISTS items_media ON items (media)")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
     _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes, _v10_post_times,
-    _v11_search_folding, _v12_embedding_counts,
+    _v11_search_folding, _v12_lookups,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

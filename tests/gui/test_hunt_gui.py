@@ -140,7 +140,7 @@ def _retrain_from_the_window(qtbot, tmp_path, monkeypatch):
     from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
 
     real = retrain.RetrainJob
-    monkeypatch.setattr(retrain, "RetrainJob", lambda project: real(
+    monkeypatch.setattr(retrain, "RetrainJob", lambda project, **_settings: real(
         project, ["damage"], image_encoder="img-enc", text_encoder="txt-enc",
         recipe=Recipe(optimizer="adamw", lr=5e-3, max_epochs=1, patience=3)))
     window = open_window(qtbot, _trainable_project(tmp_path, n=60))
@@ -250,7 +250,7 @@ def test_retry_of_a_failed_retrain_opens_its_report(qtbot, tmp_path, monkeypatch
 
     real, calls = retrain.RetrainJob, []
 
-    def make(project):
+    def make(project, **_settings):
         calls.append(project)
         if len(calls) == 1:
             raise RuntimeError("embeddings missing")

@@ -387,4 +387,5 @@ class MainWindow(QMainWindow):
         self.actions_.shutdown()
         self.labeller.flush()  # labels given just before closing are kept
         self.background.shutdown()
+        self.model.close()  # its kept read connection
         super().closeEvent(event)

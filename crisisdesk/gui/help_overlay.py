@@ -39,6 +39,12 @@ class HelpOverlay(QWidget):
         layout.addWidget(text)
         self.card = card
         self.text = text
+        # The layer takes the focus when shown: a screen reader announces this, not the
+        # card's markup (it read an unnamed "client" and nothing of the list).
+        self.setAccessibleName("Keyboard shortcuts")
+        self.setAccessibleDescription(
+            "\n".join(f"{keys}: {what}" for keys, what in SHORTCUTS)
+            + "\nPress any key to close.")
         parent.installEventFilter(self)
         self.hide()
 
@@ -72,6 +78,13 @@ class HelpOverlay(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         self.hide()
         event.accept()
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002 - Qt's names
+        # Tab and Shift+Tab never reach keyPressEvent (Qt moves the focus first): they
+        # moved it to the panel behind the card, which stayed up while the next digit
+        # labelled the item it hid. They are keys like any other: they close the help.
+        self.hide()
+        return True
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         self.hide()

@@ -107,7 +107,11 @@ class JobRow(QFrame):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.RichText)  # always escaped: _set_message
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Selectable from the keyboard too: Tab stops on it, so a screen reader reads a
+        # failed job's message and the keys can copy it (the mouse only could).
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                             | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.message.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.message.setVisible(False)
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(self._cancel)
@@ -120,12 +124,20 @@ class JobRow(QFrame):
         self.local = QPushButton("Use a local folder…")
         self.download.clicked.connect(self._download)
         self.local.clicked.connect(self._use_local_folder)
+        # Every row has the same buttons: a screen reader says which job each is for
+        # (it heard "Cancel" once per running job, never which).
+        title = runner.title
+        self.bar.setAccessibleName(f"Progress of {title}")
+        for button, name in ((self.cancel, f"Cancel {title}"), (self.retry, f"Retry {title}"),
+                             (self.details, f"Details of {title}"),
+                             (self.download, f"Download the model {title} needs"),
+                             (self.local, f"Use a local folder for the model {title} needs")):
+            button.setAccessibleName(name)
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         for button in (self.download, self.local, self.details, self.retry, self.cancel):
             button.setAutoDefault(False)
             buttons.addWidget(button)
-            button.setVisible(button is self.cancel)
         grid.addWidget(self.title, 0, 0)
         grid.addWidget(self.state, 0, 1, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.bar, 1, 0, 1, 2)
@@ -133,6 +145,10 @@ class JobRow(QFrame):
         grid.addWidget(self.device, 2, 1, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.message, 3, 0, 1, 2)
         grid.addLayout(buttons, 4, 0, 1, 2, Qt.AlignmentFlag.AlignRight)
+        # Shown only once the layout gave the buttons their parent: a Cancel shown before
+        # was a window of its own for a moment, which took the keys from the main window.
+        for button in (self.download, self.local, self.details, self.retry):
+            button.setVisible(False)
         grid.setColumnStretch(0, 1)
         self.bar.setRange(0, 0)  # busy until the first progress says how much there is
         runner.progress.connect(self._on_progress)
@@ -312,6 +328,20 @@ class JobsPanel(QWidget):
     def row_of(self, runner: JobRunner) -> JobRow:
         """The row showing ``runner``."""
         return next(row for row in self.rows if row.runner is runner)
+
+    def focus_job(self) -> bool:
+        """Give the keys to the jobs (Ctrl+J): the newest running job's Cancel, else the
+        newest row's first button shown (Retry, Details…); False when there is none."""
+        rows = [r for r in self.rows if r.runner.is_running()] + self.rows
+        for row in rows:
+            for button in (row.cancel, row.download, row.local, row.details, row.retry):
+                if button.isVisibleTo(row) and button.isEnabled():
+                    button.setFocus(Qt.FocusReason.ShortcutFocusReason)
+                    return True
+        if self.clear.isEnabled():
+            self.clear.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return True
+        return False
 
     def running(self) -> list[JobRunner]:
         return [row.runner for row in self.rows if row.runner.is_running()]

@@ -138,6 +138,10 @@ class WindowActions:
         self.retrain = a(RETRAIN_ACTION, self.run_retrain, "crisisdesk.core.retrain")
         self.help = a("&Keyboard shortcuts", window.help.toggle, None,
                       QKeySequence("F1"))
+        # Tab in the list and the detail panel moves between tasks, so the jobs' Cancel
+        # was reached only by Ctrl+F then Shift+Tab twice: this goes there at once.
+        self.go_to_jobs = a("&Go to the jobs", self._focus_jobs, "crisisdesk.gui.jobs_panel",
+                            QKeySequence("Ctrl+J"))
         self.folder_watch: Any = None  # FolderWatch, with the jobs panel
         if self.jobs is not None:
             from crisisdesk.gui.watch_folder import FolderWatch
@@ -164,6 +168,7 @@ class WindowActions:
         view.addAction(self.refresh)
         if self.dock is not None:
             view.addAction(self.dock.toggleViewAction())
+            view.addAction(self.go_to_jobs)
         jobs = menu.addMenu("&Jobs")
         for action in (self.caption, self.embed, self.predict, self.retrain):
             jobs.addAction(action)
@@ -198,6 +203,15 @@ class WindowActions:
                                                 15000)
 
         self.window.background.call(preload_job_modules, done, failed)
+
+    def _focus_jobs(self) -> None:
+        """Show the jobs panel (closed or not) and give the keys to its newest job."""
+        if self.dock is None:
+            return
+        self.dock.show()
+        self.dock.raise_()
+        if not self.jobs.focus_job():
+            self.window.statusBar().showMessage("No jobs yet", 5000)
 
     def _focus_search(self) -> None:
         self.window.search.setFocus()

@@ -37,6 +37,13 @@ class F1Bars(QWidget):
         self.active = list(active) if active is not None else None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self.sizeHint().height())
+        # The figures are painted: a screen reader reads them from here.
+        self.setAccessibleName("F1 per class")
+        self.setAccessibleDescription("\n".join(
+            f"{display_name(name)}: new {self.new[i]:.2f}"
+            + (f", active {self.active[i]:.2f}" if self.active is not None
+               else ", no active version yet")
+            for i, name in enumerate(self.classes)))
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(420, 28 + self.ROW * len(self.classes))
@@ -98,6 +105,13 @@ class ConfusionGrid(QWidget):
         self.title, self.classes = title, list(classes)
         self.matrix = [list(map(int, row)) for row in matrix]
         self.setMinimumSize(self.sizeHint())
+        # The counts are painted: a screen reader reads them from here, a row a line.
+        self.setAccessibleName(f"{title}: confusion matrix")
+        self.setAccessibleDescription("\n".join(
+            f"true {display_name(true)}: " + ", ".join(
+                f"{count} predicted {display_name(predicted)}"
+                for predicted, count in zip(self.classes, row, strict=False))
+            for true, row in zip(self.classes, self.matrix, strict=False)))
 
     def _label_w(self) -> int:
         metrics = QFontMetrics(self.font())

@@ -123,6 +123,9 @@ class ExportDialog(QDialog):
         form.addRow("", self.hash_authors)
         form.addRow("", self.for_spreadsheet)
         form.addRow("Write to", where)
+        # A row holding a layout gets a label without a buddy: a screen reader named the
+        # path box nothing.
+        form.labelForField(where).setBuddy(self.out)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.export_button = QPushButton("Export")

@@ -155,6 +155,9 @@ class ImportDialog(QDialog):
         form.addRow("Event", self.event)
         form.addRow("Platform", self.platform)
         form.addRow("Images folder", self.images_root)
+        # A row holding a layout gets a label without a buddy: a screen reader named the
+        # sources list nothing.
+        form.labelForField(sources).setBuddy(self.sources)
 
         self.mapping_box = QGroupBox("Columns (which column holds each field)")
         grid = QGridLayout(self.mapping_box)
@@ -165,7 +168,11 @@ class ImportDialog(QDialog):
             combo.addItem(DEFAULT_COLUMN, "")
             self.columns[name] = combo
             row, col = i % half, 2 * (i // half)
-            grid.addWidget(QLabel(display_name(name)), row, col)
+            label = QLabel(display_name(name))
+            # The buddy names the box to a screen reader, which else heard the group's
+            # title for each of the twelve.
+            label.setBuddy(combo)
+            grid.addWidget(label, row, col)
             grid.addWidget(combo, row, col + 1)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)

@@ -143,8 +143,9 @@ class TaskPage(QWidget):
             layout.addWidget(matrices)
 
         self.override = QCheckBox("Switch to the new version anyway (override)")
-        self.override.setVisible(entry.candidate is not None and not entry.recommend_switch)
         layout.addWidget(self.override)
+        # Set once the layout gave it its parent: shown before, it was a window of its own.
+        self.override.setVisible(entry.candidate is not None and not entry.recommend_switch)
 
         versions = QGroupBox("Versions of this task")
         box = QVBoxLayout(versions)

@@ -56,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "heads")
     args = parser.parse_args(argv)
+    files = sorted(args.crisismmd.glob("task_*_text_img_*.tsv"))
+    if args.from_active and not args.project:
+        parser.error("--from-active ships --project's active versions: name the project")
+    if not args.project and not files:
+        # Else the empty scratch project fails later as "no text embeddings of 'minilm'".
+        parser.error(f"{args.crisismmd}: no task_*_text_img_*.tsv files (give the CrisisMMD "
+                     "settingA folder)")
 
     work = Path(tempfile.mkdtemp(prefix="crisisdesk-heads-"))
     try:
@@ -63,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
             project = Project.open(args.project)
         else:
             project = Project.open(work / "project", create=True)
-            files = sorted(args.crisismmd.glob("task_*_text_img_*.tsv"))
             list(ImportJob(project, files, ImportOptions()).run())
             list(EmbedJob(project, "minilm", kinds=["text"]).run())
         args.out.mkdir(parents=True, exist_ok=True)

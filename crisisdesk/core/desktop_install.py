@@ -102,16 +102,22 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _refresh_caches() -> None:
-    """Tell the menu and the icon theme about the change, where the tools exist.
+    """Bring the menu's and the icon theme's caches up to date, where they already exist
+    and the tools do.
 
-    Both are optional: desktops also notice new files by themselves, a little later.
+    A cache is refreshed, never created: desktops find new files without one, and a
+    per-user ``icon-theme.cache`` that crisisdesk made would outlive the uninstall and,
+    once stale, hide the icons other applications put in the same folders later (GTK
+    trusts it while the theme folder itself is older).
     """
     home = data_home()
-    for tool, args in (("update-desktop-database", [str(home / "applications")]),
-                       ("gtk-update-icon-cache", ["-f", "-t", str(home / "icons" /
-                                                                "hicolor")])):
+    icons = home / "icons" / "hicolor"
+    for tool, cache, args in (
+            ("update-desktop-database", home / "applications" / "mimeinfo.cache",
+             [str(home / "applications")]),
+            ("gtk-update-icon-cache", icons / "icon-theme.cache", ["-f", "-t", str(icons)])):
         path = shutil.which(tool)
-        if path:
+        if path and cache.is_file():
             subprocess.run([path, *args], capture_output=True, timeout=60, check=False)
 
 

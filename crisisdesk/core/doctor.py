@@ -25,15 +25,22 @@ from typing import Any
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 PROBE_TIMEOUT_S = 180  # importing torch on a busy machine can take a minute
 
-#: Prints one JSON line: torch, its CUDA build, and the GPU seen (name, free memory).
+#: Prints one JSON line: torch, its CUDA build, and the GPU seen (name, free memory, or
+#: the error of a GPU that CUDA lists but cannot open: busy, full, a driver fault; that
+#: is a finding about the GPU, not a torch that does not import).
 TORCH_PROBE = r"""
 import json, sys, torch
 out = {"torch": torch.__version__, "cuda_build": torch.version.cuda, "gpus": []}
 if torch.cuda.is_available():
     for index in range(torch.cuda.device_count()):
-        free, total = torch.cuda.mem_get_info(index)
-        out["gpus"].append({"name": torch.cuda.get_device_name(index),
-                            "free_gb": free / 2**30, "total_gb": total / 2**30})
+        gpu = {"name": f"GPU {index}"}
+        try:
+            gpu["name"] = torch.cuda.get_device_name(index)
+            free, total = torch.cuda.mem_get_info(index)
+            gpu.update(free_gb=free / 2**30, total_gb=total / 2**30)
+        except Exception as exc:
+            gpu["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        out["gpus"].append(gpu)
 mps = getattr(torch.backends, "mps", None)
 out["mps"] = bool(mps and mps.is_available())
 print(json.dumps(out))
@@ -145,6 +152,12 @@ def check_gpu(info: dict[str, Any] | None) -> Check:
                      "fix torch first (see the torch line)")
     if info["gpus"]:
         gpu = info["gpus"][0]
+        if "error" in gpu:  # the one jobs pick (cuda:0) is seen but cannot be opened
+            return Check("gpu", WARNING, f"{gpu['name']} is seen but cannot be used: "
+                         f"{gpu['error']}", "another program may hold it or fill its "
+                         "memory (nvidia-smi lists them; an exclusive compute mode lets "
+                         "one program in); until it is free, run jobs with --device cpu",
+                         info)
         summary = (f"{gpu['name']}: {gpu['free_gb']:.1f} of {gpu['total_gb']:.1f} GB free"
                    + (f" (+{len(info['gpus']) - 1} more)" if len(info["gpus"]) > 1 else ""))
         if gpu["free_gb"] < 6:
@@ -167,11 +180,15 @@ def check_gpu(info: dict[str, Any] | None) -> Check:
                  "the small CPU captioner)", fix, info)
 
 
-def check_bitsandbytes(info: dict[str, Any] | None, error: str, gpu: bool) -> Check:
+def check_bitsandbytes(info: dict[str, Any] | None, error: str, gpu: bool,
+                       gpu_usable: bool = True) -> Check:
     """Whether a 4-bit layer runs here (LLaVA-7B on a GPU is loaded in 4-bit)."""
     if info is not None:
         return Check("4-bit", OK, f"bitsandbytes {info['bitsandbytes']}: a 4-bit layer runs "
                      f"on the {info['device'].upper()}", details=info)
+    if gpu and not gpu_usable:
+        return Check("4-bit", WARNING, f"bitsandbytes 4-bit fails on the GPU: {error}",
+                     "fix the GPU first (see the gpu line)", {"error": error})
     if gpu:
         return Check("4-bit", WARNING, f"bitsandbytes 4-bit fails on the GPU: {error}",
                      "pip install -U bitsandbytes; meanwhile caption with --quant 8bit, "
@@ -190,7 +207,14 @@ def _size_mb(path: Path) -> float:
 
 def check_models() -> list[Check]:
     """One line per known model: installed (where, size) or missing (size, the fix)."""
-    from crisisdesk.core.models.registry import ModelMissing, all_specs, locate
+    from crisisdesk.core.models.registry import (
+        REGISTERED,
+        ModelMissing,
+        RegisteredPathGone,
+        RegistrationsUnreadable,
+        all_specs,
+        locate,
+    )
 
     checks = []
     for spec in all_specs().values():
@@ -198,12 +222,23 @@ def check_models() -> list[Check]:
             where = locate(spec)
         except ModelMissing as exc:
             fixes = str(exc).split("Fix it with:\n", 1)[-1].strip().splitlines()
-            size = f" ({spec.download_mb:,.0f} MB to download)" if spec.download_mb else ""
+            # Say what models list says: a registered folder gone (a drive not mounted)
+            # or an unreadable models.json is not a model to download again.
+            if isinstance(exc, RegisteredPathGone):
+                summary = f"missing ({exc.reason})"
+            elif isinstance(exc, RegistrationsUnreadable):
+                summary = f"unknown: {REGISTERED} cannot be read"
+                fixes = [f"fix {REGISTERED} first (see the settings {REGISTERED} line)"]
+            else:
+                size = f" ({spec.download_mb:,.0f} MB to download)" if spec.download_mb \
+                    else ""
+                summary = f"not installed{size}"
             # The demo and the bundled heads embed with MiniLM: without it crisisdesk
             # cannot give a first prediction, so that one is a problem.
             status = PROBLEM if spec.name == "minilm" else WARNING
-            checks.append(Check(f"model {spec.name}", status, f"not installed{size}",
-                                "; or ".join(" ".join(f.split()) for f in fixes),
+            # A fix line of the message may itself start with "or": do not say it twice.
+            fix = "; or ".join(" ".join(f.split()).removeprefix("or ") for f in fixes)
+            checks.append(Check(f"model {spec.name}", status, summary, fix,
                                 {"kind": spec.kind, "download_mb": spec.download_mb}))
             continue
         size = _size_mb(where.path)
@@ -253,7 +288,10 @@ def check_settings_files() -> list[Check]:
     from crisisdesk.core.models.registry import REGISTERED
     from crisisdesk.core.settings import APP_SETTINGS, SettingsError, read_settings_strict
 
-    ignored = {REGISTERED: ("the registered models in it are ignored",
+    # An unreadable models.json stops every model look-up (registry.locate is strict:
+    # a registered name must not fall through to another copy), it is not skipped.
+    ignored = {REGISTERED: ("no model can be found until it is fixed (jobs cannot tell "
+                            "which registered models it holds)",
                             "correct the file, or delete it and register the models again "
                             "(crisisdesk models add NAME PATH)"),
                APP_SETTINGS: ("the last project in it is forgotten",
@@ -311,10 +349,11 @@ def run_checks(extra: Sequence[ProbeCheck] = ()) -> list[Check]:
     torch_info = torch_probe.result()
     bnb_info = bnb_probe.result()
     has_gpu = bool(torch_info and torch_info["gpus"])
+    gpu_usable = has_gpu and "error" not in torch_info["gpus"][0]
     probed = (_guarded(lambda: check_torch(torch_info, torch_probe.error), "torch")
               + _guarded(lambda: check_gpu(torch_info), "gpu")
-              + _guarded(lambda: check_bitsandbytes(bnb_info, bnb_probe.error, has_gpu),
-                         "4-bit"))
+              + _guarded(lambda: check_bitsandbytes(bnb_info, bnb_probe.error, has_gpu,
+                                                    gpu_usable), "4-bit"))
     for check, probe in zip(extra, extra_probes, strict=True):
         info = probe.result()
         probed += _guarded(lambda c=check, p=probe, i=info: c.judge(i, p.error), check.name)

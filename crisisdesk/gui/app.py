@@ -20,6 +20,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
 from crisisdesk import __version__
+from crisisdesk.core.desktop_install import APP_ID
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
 from crisisdesk.gui.qt_check import missing_x11_library
@@ -61,6 +62,9 @@ def make_application() -> QApplication:
     app.setOrganizationName("crisisdesk")
     app.setApplicationVersion(__version__)
     app.setWindowIcon(window_icon())
+    # Wayland matches a window to its menu entry (name, icon in the dock) by this id:
+    # the one install-desktop writes.
+    app.setDesktopFileName(APP_ID)
     return app
 
 

@@ -238,3 +238,21 @@ def test_models_list_shows_a_vanished_registration_as_missing(tmp_path, capsys) 
     minilm = next(line for line in capsys.readouterr().out.splitlines()
                   if line.startswith("minilm "))
     assert f"missing (registered at {folder}, which no longer exists)" in minilm
+
+
+@pytest.mark.parametrize(("env", "want"), [
+    ({"HF_HUB_CACHE": "/a/hub", "HF_HOME": "/b"}, "/a/hub"),
+    ({"HUGGINGFACE_HUB_CACHE": "/old/hub", "HF_HOME": "/b"}, "/old/hub"),
+    ({"HF_HOME": "/b", "XDG_CACHE_HOME": "/x"}, "/b/hub"),
+    ({"XDG_CACHE_HOME": "/x"}, "/x/huggingface/hub"),  # common on clusters: was ignored
+    ({}, "~/.cache/huggingface/hub"),
+])
+def test_the_hub_cache_is_where_huggingface_hub_puts_it(monkeypatch, env, want) -> None:
+    """A model fetched with other Hugging Face tools is found where they put it."""
+    from crisisdesk.core.models.registry import hub_cache_dir
+
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert hub_cache_dir() == Path(want).expanduser()

@@ -218,3 +218,15 @@ def test_predict_without_a_model_says_what_to_run_in_the_app(qtbot,
     box = row.show_details()  # the popup says the same
     assert f"Jobs › {_menu_name(window.actions_.embed)}" in box.text()
     box.close()
+
+
+def test_the_app_names_the_menu_entry_install_desktop_writes(qapp) -> None:
+    """Wayland matches a window to its menu entry (its name and dock icon) by this id."""
+    from pathlib import Path
+
+    from crisisdesk.core.desktop_install import APP_ID
+    from crisisdesk.gui.app import make_application
+
+    assert make_application().desktopFileName() == APP_ID
+    packaged = Path(__file__).resolve().parents[2] / "packaging" / "desktop"
+    assert (packaged / f"{APP_ID}.desktop").is_file()

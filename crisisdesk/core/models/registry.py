@@ -210,11 +210,16 @@ def _is_llava_folder(path: Path) -> bool:
 
 
 def hub_cache_dir() -> Path:
-    """The Hugging Face hub cache folder (HF_HUB_CACHE, HF_HOME/hub, or the default)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
-    return Path(home) / "hub"
+    """The Hugging Face hub cache folder, found as huggingface_hub finds it (which its
+    cache look-ups use): HF_HUB_CACHE, the older HUGGINGFACE_HUB_CACHE, HF_HOME/hub,
+    XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. Read from the
+    environment at each call (huggingface_hub reads it once, at import)."""
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(name):
+            return Path(os.environ[name]).expanduser()
+    home = os.environ.get("HF_HOME") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface")
+    return Path(home).expanduser() / "hub"
 
 
 def _hub_cached(spec: ModelSpec) -> Path | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin
 
 from crisisdesk.core.files import file_sha256
 
@@ -25,6 +25,12 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_PIXELS = 100_000_000
 # Never let Pillow decode a truncated file as if it were whole.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow refuses a PNG whose one text or colour-profile chunk unpacks past 1 MB; Photoshop's
+# XMP history and scanners' profiles pass that, in photos every other viewer opens (the
+# app's thumbnails too). 16 MB (libpng allows 8) still bounds a zipped bomb, and Pillow's
+# 64 MB cap on all of a file's text stays.
+PNG_METADATA_CHUNK = 16 * 1024 * 1024
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, PNG_METADATA_CHUNK)
 #: The formats Pillow may read for crisisdesk: what posts carry (the JPEG reader also
 #: gives a phone's MPO). Not every format Pillow knows: its EPS reader runs Ghostscript
 #: on the file, and media come from strangers.
@@ -110,6 +116,11 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
         if isinstance(exc, Image.UnidentifiedImageError):
             message = ("not an image crisisdesk reads (JPEG, PNG, GIF, WebP, BMP or TIFF), "
                        "or a corrupt header")
+        elif "MAX_TEXT" in message:  # Pillow names its limit, not what the file holds
+            message = (f"its metadata (PNG text or colour profile) unpacks to more than "
+                       f"{_mb(PngImagePlugin.MAX_TEXT_CHUNK)} per chunk or "
+                       f"{_mb(PngImagePlugin.MAX_TEXT_MEMORY)} in all: a zipped bomb, or "
+                       "metadata to strip before importing")
         elif "truncated" in message:
             message = f"truncated or corrupt image data ({message})"
         return ImageFacts("unreadable", message, sha, size)

@@ -17,6 +17,7 @@ sidecar present means its weights were complete when it was written.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -129,6 +130,11 @@ def validate_sidecar(sidecar: Any, *, written: bool = True, where: str = "sideca
         fail(f"classes repeat: {classes}")
     if "n_classes" in config and not _is_int(config["n_classes"]):
         fail(f"config n_classes must be an integer, not {config['n_classes']!r}")
+    # JSON's NaN and Infinity parse: a NaN lambda_init builds a head whose every logit is
+    # NaN, stored as predictions without a word.
+    for key, value in config.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            fail(f"config {key} must be a finite number, not {value!r}")
     if "n_classes" in config and config["n_classes"] != len(classes):
         fail(f"config has {config['n_classes']} classes but the sidecar lists "
              f"{len(classes)}: {classes}")
@@ -244,8 +250,16 @@ def read_sidecar(path: Path | str) -> dict[str, Any]:
 
 def build_fusion_head(config: dict[str, Any]) -> nn.Module:
     """The default builder: ``FusionHead(FusionConfig.from_dict(config))``."""
+    from dataclasses import fields
+
     from crisisdesk.core.fusion.model import FusionConfig, FusionHead
 
+    # FusionConfig checks its integers and dropout, not every float: a lambda_init of
+    # "0.8" (a hand edit) built a head that failed at its first prediction.
+    for field in fields(FusionConfig):
+        if isinstance(field.default, float) and field.name in config \
+                and not _is_number(config[field.name]):
+            raise ValueError(f"{field.name} must be a number, not {config[field.name]!r}")
     return FusionHead(FusionConfig.from_dict(config))
 
 
@@ -270,13 +284,12 @@ def load_head(path: Path | str, *, build: Callable[[dict[str, Any]], nn.Module] 
     if file_sha256(weights) != sidecar["weights_sha256"]:
         raise CheckpointError(f"{weights}: these weights are not the ones its sidecar was "
                               "written with (another save replaced one of the two files)")
-    try:
-        model = (build or build_fusion_head)(sidecar["config"])
-    except CheckpointError:
-        raise
-    except Exception as exc:  # from_dict / the model's own checks: TypeError, ValueError...
-        raise CheckpointError(f"{weights}: its config cannot build a model "
-                              f"({type(exc).__name__}: {exc})") from exc
+    build = build or build_fusion_head
+    # The config is checked against the weights' header on a model built on the meta
+    # device (shapes only): a hand-edited config (hidden 10**9, tokens 10**6) would
+    # otherwise take gigabytes, or the OOM killer, before the shapes are compared.
+    _check_shapes(weights, _build(build, sidecar["config"], weights, meta=True))
+    model = _build(build, sidecar["config"], weights)
     try:
         state = load_file(str(weights), device=device)
     except (SafetensorError, OSError, ValueError) as exc:
@@ -296,6 +309,47 @@ def load_head(path: Path | str, *, build: Callable[[dict[str, Any]], nn.Module] 
     model.to(device)
     model.eval()
     return model, sidecar
+
+
+def _build(build: Callable[[dict[str, Any]], nn.Module], config: dict[str, Any],
+           weights: Path, *, meta: bool = False) -> nn.Module:
+    """``build(config)``, on the meta device with ``meta`` (nothing allocated); its
+    errors as a CheckpointError naming ``weights``."""
+    import torch
+
+    try:
+        if meta:
+            with torch.device("meta"):
+                return build(config)
+        return build(config)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # from_dict / the model's own checks: TypeError, ValueError...
+        raise CheckpointError(f"{weights}: its config cannot build a model "
+                              f"({type(exc).__name__}: {exc})") from exc
+
+
+def _check_shapes(weights: Path, model: nn.Module) -> None:
+    """CheckpointError unless the tensors the safetensors header lists are exactly the
+    model's, shape for shape; reads the header only."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            stored = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({exc})") from exc
+    wanted = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    problems = [f"missing {key}" for key in wanted if key not in stored]
+    problems += [f"unexpected {key}" for key in stored if key not in wanted]
+    problems += [f"size mismatch for {key}: {list(stored[key])} in the weights, "
+                 f"{list(shape)} in the model" for key, shape in wanted.items()
+                 if key in stored and stored[key] != shape]
+    if problems:
+        shown = "\n".join(f"\t{line}" for line in problems[:5])
+        more = f"\n\t... and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise CheckpointError(f"{weights}: the weights do not fit the model its config "
+                              f"describes\n{shown}{more}")
 
 
 def check_encoders(sidecar: dict[str, Any], *, image_encoder: str | None,

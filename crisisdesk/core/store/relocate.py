@@ -14,10 +14,11 @@ Functions here take a bare connection: they run while the store is being opened.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
 
 FOLDER_KEY = "project_folder"
 # Imported images are stored under the folder's real name (symlinks followed), the rest
@@ -42,13 +43,27 @@ class Relinked:
     not_found: list[str] = field(default_factory=list)
 
 
+#: A path written on Windows: a drive (``C:\...``) or a share (``\\server\...``).
+WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\[^\\])")
+
+
+def written_path(text: str) -> PurePath:
+    """A stored path read as the system that wrote it reads it: a project copied from a
+    colleague on Windows holds ``C:\\...`` paths, which a Path here would take for one
+    relative file name; one from Linux or macOS holds ``/...`` paths, which Windows
+    reads as rooted on the current drive."""
+    return PureWindowsPath(text) if WINDOWS_PATH.match(text) else Path(text)
+
+
 def rebased(stored: str, old: Path, new: Path) -> Path | None:
     """``stored`` moved from under ``old`` to under ``new``; None when it is not under
     ``old`` (compared by path parts) or is not a file path at all ("bundled:...")."""
-    path = Path(stored)
-    if not path.is_absolute() or not path.is_relative_to(old):
+    path, folder = written_path(stored), written_path(str(old))
+    # A rooted path, not only an absolute one: on Windows a path written on Linux has
+    # a root but no drive.
+    if not path.anchor or not folder.anchor or not path.is_relative_to(folder):
         return None
-    return new / path.relative_to(old)
+    return new.joinpath(*path.relative_to(folder).parts)
 
 
 @dataclass(frozen=True)

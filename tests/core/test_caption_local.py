@@ -344,3 +344,20 @@ def test_download_fetches_the_captioner_folder_patterns(monkeypatch) -> None:
     download(get_spec("llava-1.5-7b"))
     assert seen["repo"] == "llava-hf/llava-1.5-7b-hf"
     assert {"*.safetensors", "*.json", "tokenizer.model"} <= set(seen["patterns"])
+
+
+def test_the_captioners_image_load_is_bounded_for_big_photos_and_thin_strips(
+        tmp_path: Path) -> None:
+    """A 20000x1 strip went whole into the processor's shortest-side resize (gigabytes),
+    and a batch of big JPEGs was held at full size for a few-hundred-pixel input."""
+    from PIL import Image
+
+    from crisisdesk.core.captions.local import LOAD_SIDE, load_image
+
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (20000, 1), (200, 10, 10)).save(strip)
+    assert load_image(strip).size == (100, 1)  # its centre, at most 100:1
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (4200, 3000), (10, 90, 200)).save(photo, quality=80)
+    width, height = load_image(photo).size
+    assert LOAD_SIDE <= min(width, height) < 3000 and width / height == pytest.approx(1.4)

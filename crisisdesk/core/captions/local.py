@@ -31,17 +31,29 @@ _SAMPLE_TWEET = ("Flooding in the city centre after the storm, roads closed and 
                  "waiting for rescue on rooftops #flood #relief")
 
 
+#: The side a JPEG is at least decoded at (draft mode), above any captioner's input.
+LOAD_SIDE = 1024
+
+
 def load_image(path: Path) -> Any:
     """Decode an image file upright (EXIF orientation) in RGB; raises OSError/ValueError
     with a reason a person can act on."""
     from PIL import Image
 
+    from crisisdesk.core.encoders.clip_images import MAX_ASPECT, centre_of
     from crisisdesk.core.imaging import open_image, upright_rgb
 
     try:
         with open_image(path) as image:
+            if image.format == "JPEG":
+                # Decoded at a reduced scale, still above any captioner's input (LLaVA's
+                # 336 or 672): a batch of 12-megapixel photos held at full size took
+                # gigabytes for pictures resized to a few hundred pixels.
+                image.draft("RGB", (LOAD_SIDE, LOAD_SIDE))
             image.load()
-            return upright_rgb(image)
+            # A thin strip is cut to its centre first: the processors' shortest-side
+            # resize made a 20000x1 strip gigabytes (as CLIP's did, clip_images.py).
+            return centre_of(upright_rgb(image), MAX_ASPECT)
     except FileNotFoundError:
         raise OSError(f"{path}: file not found") from None
     except Image.DecompressionBombError as exc:

@@ -312,3 +312,21 @@ def test_relink_checks_the_files_without_holding_the_write_lock(tmp_path,
     with project.open_store() as store:
         done = store.relink(tmp_path / "pictures", new)
     assert done.moved == 1 and locked == [False]
+
+
+def test_relink_takes_a_windows_folder_as_written(tmp_path, capsys) -> None:
+    """A colleague's project from Windows stores C:\\... paths: relink's OLD was made an
+    absolute path under the current folder and matched nothing, and a file not found
+    under NEW crashed the report."""
+    root = _project(tmp_path, train=False, n=2).root
+    with Project.open(root).open_store() as store:
+        store.conn.execute("UPDATE media SET path = 'C:\\Users\\col\\pictures\\own.png'"
+                           " WHERE path = ?", [str(tmp_path / "pictures" / "own.png")])
+        store.conn.execute("UPDATE media SET path = 'C:\\Users\\col\\pictures\\gone.png'"
+                           " WHERE path != 'C:\\Users\\col\\pictures\\own.png'"
+                           " AND id = (SELECT MIN(id) FROM media)")
+    code, out, files = _relinked(root, capsys, "C:\\Users\\col\\pictures",
+                                 str(tmp_path / "pictures"))
+    assert "Relinked 1 file" in out and "gone.png" in out
+    assert tmp_path / "pictures" / "own.png" in files
+    assert code == 1  # one file was not found under NEW

@@ -24,6 +24,7 @@ from crisisdesk.core.store.relocate import (
     apply_moves,
     follow_folder,
     planned_moves,
+    written_path,
 )
 from crisisdesk.core.store.schema import StoreError, migrate
 from crisisdesk.core.store.times import store_time, utc_now  # noqa: F401 - the store's API
@@ -186,7 +187,9 @@ class StoreBase:
             (found if move.target.is_file() else missing).append(move)
         with self.transaction():
             moved = apply_moves(self.conn, found)
-        return Relinked(moved, [Path(m.stored).relative_to(old).as_posix() for m in missing])
+        folder = written_path(str(old))
+        return Relinked(moved, [written_path(m.stored).relative_to(folder).as_posix()
+                                for m in missing])
 
     def integrity_ok(self) -> bool:
         """True when SQLite's own integrity check passes."""

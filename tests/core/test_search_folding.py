@@ -144,6 +144,8 @@ def test_writes_work_where_sqlite_does_not_trust_schema_functions(
     ("İstanbul", "istanbul"), ("ılık", "ilik"), ("Straße", "strasse"), ("ΣΟΦΟΣ", "σοφοσ"),
     ("ﬁre", "fire"), ("ＦＩＲＥ", "fire"), ("a\u00a0b", "a b"), ("🔥 100%_\\", "🔥 100%_\\"),
     ("한국", "한국"), (None, None),
+    ("Wrocław", "wroclaw"), ("Łódź", "lodz"), ("Ærø", "aero"), ("Đà Nẵng", "da nang"),
+    ("don\u2019t", "don't"), ("\u201cHelp\u201d", '"help"'), ("2017\u20132018", "2017-2018"),
 ])
 def test_the_fold(text: str | None, folded: str | None) -> None:
     assert fold(text) == folded

@@ -19,15 +19,30 @@ import unicodedata
 FOLD_SQL = "crisisdesk_fold"
 
 
+#: What the keyboard types for letters that do not decompose and for typographic marks
+#: (applied after case folding, so lower case only).
+_AS_TYPED = str.maketrans({
+    "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe",
+    "þ": "th", "ð": "d",
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+    "\u2212": "-",
+})
+
+
 def fold(text: str | None) -> str | None:
     """``text`` with case and accents folded away, for substring search.
 
     Unicode compatibility decomposition (NFKD: "ﬁ" -> "fi", full-width "Ａ" -> "A",
     a no-break space -> a space), combining marks dropped ("é" -> "e", "İ" -> "i"), full
-    case folding ("ß" -> "ss", "Σ"/"ς" -> "σ"), Turkish dotless "ı" -> "i", then NFC, so
-    what is left (Hangul syllables) compares as it is written. Emoji and punctuation stay
-    as they are. None (no text) stays None: the function runs inside SQLite, where
-    raising would fail the write.
+    case folding ("ß" -> "ss", "Σ"/"ς" -> "σ"), the letters that do not decompose read
+    as their base (Turkish dotless "ı", Polish "ł", Nordic "ø", "æ", "œ", "đ": "wroclaw"
+    finds "Wrocław"), typographic quotes and dashes as the keyboard's (a phone's "don’t"
+    found by "don't"), then NFC, so what is left (Hangul syllables) compares as it is
+    written. Emoji and other punctuation stay as they are. None (no text) stays None:
+    the function runs inside SQLite, where raising would fail the write.
     """
     if not isinstance(text, str):
         return None
@@ -37,7 +52,7 @@ def fold(text: str | None) -> str | None:
     # decompose further ("İ" -> "i" + U+0307).
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", bare.replace("ı", "i"))
+    return unicodedata.normalize("NFC", bare.translate(_AS_TYPED))
 
 
 def register_fold(conn: sqlite3.Connection) -> None:

@@ -11,7 +11,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import sqlite_utils
@@ -28,6 +28,19 @@ from crisisdesk.core.store.relocate import (
 )
 from crisisdesk.core.store.schema import StoreError, migrate
 from crisisdesk.core.store.times import store_time, utc_now  # noqa: F401 - the store's API
+
+
+def rw_uri(path: PurePath) -> str:
+    """The SQLite URI that opens the existing database file at absolute ``path`` for
+    reading and writing, never making it."""
+    uri = path.as_uri()
+    if not uri.startswith("file:///"):
+        # A Windows share (\\server\share\...): pathlib names its server as the
+        # URI's authority, which SQLite refuses ("invalid uri authority") unless built
+        # to allow one (Python's is not); with an empty authority the path keeps it,
+        # and SQLite's Windows VFS opens //server/share/... as that share.
+        uri = "file:////" + uri.removeprefix("file://")
+    return uri + "?mode=rw"
 
 
 class StoreBase:
@@ -48,7 +61,7 @@ class StoreBase:
         else:
             # mode=rw: SQLite would otherwise make a new, empty database wherever the
             # name points, such as the old place of a project folder renamed while open.
-            conn = sqlite3.connect(self.path.absolute().as_uri() + "?mode=rw", uri=True,
+            conn = sqlite3.connect(rw_uri(self.path.absolute()), uri=True,
                                    isolation_level=None, timeout=busy_timeout,
                                    check_same_thread=check_same_thread)
         conn.row_factory = sqlite3.Row

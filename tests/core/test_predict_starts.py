@@ -134,3 +134,19 @@ def test_the_zero_shot_start_gives_way_once_to_the_shipped_head(project: Project
     with project.open_store() as store:
         assert [v["name"] for v in store.model_versions("damage")] == [
             "bundled-minilm-damage", "zero-shot-tiny-clip-damage"]
+
+
+def test_only_predict_switches_the_zero_shot_start(project: Project, tmp_path: Path) -> None:
+    """Eval, explain and retrain read the active version: they do not switch it as a side
+    effect (an explain of one item changed every item's shown prediction)."""
+    from crisisdesk.core.fusion.predict import resolve_version
+
+    tiny = make_tiny_clip(tmp_path / "models")
+    assert main(["models", "add", "tiny-clip", str(tiny["folder"])]) == 0
+    assert main(["embed", str(project.root), "--encoder", "tiny-clip"]) == 0
+    list(PredictJob(project, ["damage"]).run())
+    assert main(["embed", str(project.root), "--encoder", "minilm", "--kind", "text"]) == 0
+    with project.open_store() as store:
+        assert resolve_version(store, "damage")["name"] == "zero-shot-tiny-clip-damage"
+        assert [v["name"] for v in store.model_versions("damage")] == [
+            "zero-shot-tiny-clip-damage"]

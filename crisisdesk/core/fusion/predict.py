@@ -191,7 +191,7 @@ class PredictJob:
             missing: list[NoModel] = []
             for task in self.tasks:
                 try:
-                    version = resolve_version(store, task)
+                    version = resolve_version(store, task, upgrade=True)
                 except NoModel as exc:
                     # One task without a model (e.g. imported embeddings, one head
                     # trained) must not keep the others from being predicted.

@@ -38,17 +38,19 @@ def bundled_head_path(task: str, stack: ExitStack) -> Path | None:
     return Path(folder) / f"{task}.json"
 
 
-def resolve_version(store: Store, task: str) -> dict[str, Any]:
+def resolve_version(store: Store, task: str, *, upgrade: bool = False) -> dict[str, Any]:
     """The task's active version; registers the bundled head when there is none and the
     project has its text embeddings (else the zero-shot start). Another process may
     register one meanwhile: the store then hands back that one (one version, both use
     it). KeyError naming the known tasks for a task the project does not have (not
-    "no model yet")."""
+    "no model yet"). ``upgrade`` (the predict job only: eval, explain and retrain read the
+    active version, they do not switch it): a zero-shot start gives way to the shipped
+    head, see below."""
     version = store.active_model_version(task)
     if version is None:
         scheme_for(task, store.schemes())
     if version is not None:
-        if version["path"].startswith(ZERO_SHOT):
+        if upgrade and version["path"].startswith(ZERO_SHOT):
             # The zero-shot start gives way, once, to the shipped head when its texts
             # are embedded after the images (CLIP first, MiniLM later): the start the
             # README puts first. Once the project has had the shipped head, the

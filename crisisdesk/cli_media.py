@@ -85,14 +85,15 @@ def cmd_media_relink(args: argparse.Namespace) -> int:
     """``crisisdesk media relink PROJECT OLD NEW``: images (and checkpoints) stored
     under folder OLD now point at the same files under NEW, where those are there."""
     from crisisdesk.core.project import Project, ProjectError
-    from crisisdesk.core.store.relocate import WINDOWS_PATH
+    from crisisdesk.core.store.relocate import written_path
     from crisisdesk.core.words import first_few, plural
 
-    # Not resolved: OLD is usually gone, and stored paths name folders as given. A
-    # Windows folder (a colleague's C:\...) is taken as written: made absolute here, it
-    # became a name under the current folder and matched nothing.
-    old = Path(args.old) if WINDOWS_PATH.match(args.old) else \
-        Path(args.old).expanduser().absolute()
+    # Not resolved: OLD is usually gone, and stored paths name folders as given. A rooted
+    # folder is taken as written, as the system that wrote it reads it: made absolute
+    # here, a colleague's C:\... became a name under the current folder (on Linux), and
+    # a /media/... one gained this drive (on Windows): neither matched anything.
+    written = written_path(args.old)
+    old = written if written.anchor else Path(args.old).expanduser().absolute()
     new = Path(args.new).expanduser().absolute()
     if not new.is_dir():
         return _fail(f"{new}: no such folder")

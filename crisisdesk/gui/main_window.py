@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         # left the queue becomes current (not the first of the list).
         self._followers: list[int] = []
         self._row_before_reset = 0
+        self._loading_before_reset = False
         self._total_before_reset = 0
         self.model.modelAboutToBeReset.connect(self._note_current)
         self.model.failed.connect(self._show_error)
@@ -219,6 +220,7 @@ class MainWindow(QMainWindow):
         """Before a reset: the current row number and the items held from it on."""
         row = self.items.currentIndex().row()
         self._row_before_reset = max(row, 0)
+        self._loading_before_reset = row >= 0 and self.model.row_at(row) is None
         self._total_before_reset = self.model.total
         self._followers = [] if row < 0 else [
             r.id for n in range(row, min(row + PAGE, self.model.total))
@@ -226,7 +228,14 @@ class MainWindow(QMainWindow):
 
     def _list_refreshed(self) -> None:
         self._update_title()
-        item = self.detail.item_id
+        at = self.items.currentIndex()
+        loading = (self.model.row_at(at.row()) is None if at.isValid()
+                   else self._loading_before_reset)
+        self._loading_before_reset = False
+        # The current row still loading is where the analyst went (a click after a scroll,
+        # End): the detail panel shows the item before it until its page comes, and
+        # following that item pulled the list back there.
+        item = None if loading else self.detail.item_id
         row = self.model.row_of(item) if item is not None else None
         if row is None:
             # The shown item left the queue: the first held item after it that is still

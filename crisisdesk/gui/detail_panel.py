@@ -67,6 +67,7 @@ class DetailPanel(QWidget):
         self.detail: ItemDetail | None = None
         self.item_id: int | None = None
         self.focused_task = 0
+        self._wanted_task: str | None = None  # focus_task's, until its box is shown
         self.task_boxes: list[TaskBox] = []
         self.blur = BlurWatch(self)
         self.blur.changed.connect(self._blur_changed)
@@ -323,7 +324,20 @@ class DetailPanel(QWidget):
             box.class_clicked.connect(self._class_clicked)
         if self.task_boxes:
             self.focused_task %= len(self.task_boxes)
+        named = [n for n, box in enumerate(self.task_boxes) if box.view.task == self._wanted_task]
+        if named:
+            self.focused_task, self._wanted_task = named[0], None
         self._focus(self.focused_task, before)
+
+    def focus_task(self, task: str) -> None:
+        """Give the keys to ``task``'s box, now or when the next item's boxes are shown:
+        an analyst working a task's queue labels that task (number keys labelled the
+        first box, another task, until Tab was pressed)."""
+        named = [n for n, box in enumerate(self.task_boxes) if box.view.task == task]
+        if named:
+            self.set_focused_task(named[0])
+        else:
+            self._wanted_task = task
 
     def focused_view(self) -> TaskView | None:
         """The focused task's view (None before an item is shown)."""

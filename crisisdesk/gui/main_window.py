@@ -194,6 +194,8 @@ class MainWindow(QMainWindow):
         self.items.set_empty_text("")
 
     def _queue_selected(self, queue: Queue) -> None:
+        if queue.task:  # a task's queue: the keys label that task
+            self.detail.focus_task(queue.task)
         if queue != self.model.queue:  # the first counts select the queue already shown
             self._query()
 

@@ -68,3 +68,26 @@ def test_a_move_to_a_row_still_loading_after_a_label_is_kept(qtbot, project, que
     settle(qtbot, window)
     assert window.model.total == N - shift
     assert window.items.currentIndex().row() == far - shift  # not back near row 0
+
+
+def test_a_tasks_queue_gives_the_keys_to_that_task(qtbot, demo_like_project) -> None:
+    """In "Needs review (informative)" key 1 labelled the first task box (damage), not
+    the task the analyst was reviewing, until Tab was pressed."""
+    from window_helpers import current_labels
+
+    window = open_window(qtbot, demo_like_project)
+    boxes = [box.view.task for box in window.detail.task_boxes]
+    task = boxes[-1]  # not the first box
+    assert task != boxes[0]
+    queue = Queue("unlabelled", task)
+    assert window.queues.select(queue)
+    qtbot.waitUntil(lambda: window.model.queue == queue and window.current_row() is not None
+                    and window.detail.item_id == window.current_row().id)
+    assert window.detail.focused_view().task == task
+    item = window.current_row().id
+    before = {t: current_labels(demo_like_project, t) for t in boxes}
+    window.items.setFocus()
+    qtbot.keyClick(window.items, Qt.Key.Key_1)
+    settle(qtbot, window)
+    assert item in current_labels(demo_like_project, task)
+    assert all(current_labels(demo_like_project, t) == before[t] for t in boxes if t != task)

@@ -1,7 +1,8 @@
 """The shortcut help: a card over the window listing every key (F1 or ? shows it).
 
 It reads :data:`crisisdesk.gui.labelling.SHORTCUTS`, the same table the key filter is
-documented by, so the help cannot drift from what the keys do. Any key or click hides it.
+documented by, so the help cannot drift from what the keys do. Any key or click hides it,
+and so does the focus moving to another widget of the window.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFocusEvent, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from crisisdesk.gui import style
@@ -46,6 +47,7 @@ class HelpOverlay(QWidget):
             "\n".join(f"{keys}: {what}" for keys, what in SHORTCUTS)
             + "\nPress any key to close.")
         parent.installEventFilter(self)
+        self._focus_moved = False  # hidden because the keys went elsewhere: leave them
         self.hide()
 
     def toggle(self) -> None:
@@ -70,7 +72,23 @@ class HelpOverlay(QWidget):
         self.card.setGeometry(card)
 
     def hideEvent(self, event) -> None:  # noqa: N802
-        self.closed.emit()
+        if not self._focus_moved:
+            self.closed.emit()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        # A menu bar outside the window (macOS, a desktop's global menu) runs Search or
+        # Go to the jobs without a key or a click reaching the card: the keys went to a
+        # box hidden under it. Another window or a menu taking the keys for a while is
+        # no reason to close it (the focus comes back here).
+        super().focusOutEvent(event)
+        if not self.isVisible() or event.reason() in (
+                Qt.FocusReason.ActiveWindowFocusReason, Qt.FocusReason.PopupFocusReason):
+            return
+        self._focus_moved = True  # ``closed`` would take the keys back to the list
+        try:
+            self.hide()
+        finally:
+            self._focus_moved = False
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         QPainter(self).fillRect(self.rect(), QColor(0, 0, 0, 110))

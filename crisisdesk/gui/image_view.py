@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
     QPixmap,
+    QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -28,6 +29,10 @@ from crisisdesk.gui.overlay_draw import UNSEEN
 
 ZOOM_STEP = 1.25
 MAX_ZOOM = 8.0
+#: "Fit" enlarges a small image at most this much: a 16 px emoji fitted to the panel was
+#: a blur of squares ~20 times its size (the wheel still zooms in further).
+MAX_UPSCALE = 4.0
+TOOLTIP = "Wheel or +/- to zoom, 0 to fit"
 
 
 class ImageView(QWidget):
@@ -46,7 +51,7 @@ class ImageView(QWidget):
         self._opacity = 0.55
         self.setMinimumSize(200, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip("Wheel or +/- to zoom, 0 to fit")
+        self.setToolTip(TOOLTIP)
 
     @property
     def zoom(self) -> float:
@@ -59,6 +64,7 @@ class ImageView(QWidget):
     def set_pixmap(self, pixmap: QPixmap, veil: str | None = None) -> None:
         """Show ``pixmap``; ``veil``: it is a blurred stand-in, with this note over it."""
         self._pixmap, self._zoom, self._veil = pixmap, 1.0, veil
+        self._say_size()
         self.update()
 
     @property
@@ -92,7 +98,8 @@ class ImageView(QWidget):
             return QRectF()
         area = QRectF(self.rect()).adjusted(4, 4, -4, -4)
         size = self._pixmap.size().toSizeF()
-        scale = min(area.width() / size.width(), area.height() / size.height()) * self._zoom
+        fit = min(area.width() / size.width(), area.height() / size.height(), MAX_UPSCALE)
+        scale = fit * self._zoom
         target = QRectF(0, 0, size.width() * scale, size.height() * scale)
         target.moveCenter(QPointF(area.center()))
         return target
@@ -100,7 +107,21 @@ class ImageView(QWidget):
     def set_message(self, message: str) -> None:
         """Show a placeholder instead of an image (text-only, missing, loading)."""
         self._pixmap, self._message, self._zoom, self._veil = None, message, 1.0, None
+        self._say_size()
         self.update()
+
+    def _say_size(self) -> None:
+        """Name the image's size in the tooltip while it is too small to fill the panel
+        (shown at :data:`MAX_UPSCALE` times its size, it could pass for a picture that
+        failed to load). Larger images are decoded scaled: their pixmap's size is not
+        the file's, so it is not said."""
+        pixmap, area = self._pixmap, QRectF(self.rect()).adjusted(4, 4, -4, -4)
+        small = (pixmap is not None and not pixmap.isNull()
+                 and min(area.width() / pixmap.width(),
+                         area.height() / pixmap.height()) > MAX_UPSCALE)
+        self.setToolTip(f"{pixmap.width()} × {pixmap.height()} pixels, shown at most "
+                        f"{MAX_UPSCALE:g} times its size\n{TOOLTIP}"
+                        if small and pixmap is not None else TOOLTIP)
 
     @property
     def message(self) -> str:
@@ -120,6 +141,10 @@ class ImageView(QWidget):
             return
         self._zoom = min(MAX_ZOOM, max(1.0, zoom))
         self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        self._say_size()  # an image small in a narrow panel may be small no more
+        super().resizeEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton and self._pixmap is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -91,10 +91,8 @@ class ItemDelegate(QStyledItemDelegate):
                      index: QModelIndex | QPersistentModelIndex) -> None:
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if pixmap is not None and not pixmap.isNull():
-            size = pixmap.size().scaled(thumb.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(thumb.center())
-            painter.drawPixmap(target, pixmap)
+            source, target = thumb_rects(pixmap.size(), thumb)
+            painter.drawPixmap(target, pixmap, source)
             if row.sensitive and index.data(BLURRED_ROLE):
                 self._paint_sensitive_mark(painter, thumb)
             return
@@ -159,6 +157,26 @@ class ItemDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(chip, 4, 4)
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
             x += width + 4
+
+
+def thumb_rects(image: QSize, tile: QRect) -> tuple[QRect, QRect]:
+    """Which part of a thumbnail of size ``image`` to draw (source) and where in ``tile``
+    (target): all of it, fitted with its aspect ratio kept, unless that leaves it less
+    than a quarter of the tile on a side; then the middle of the picture, as a strip of
+    that quarter (a 10000 x 200 panorama fitted whole was a line 1 pixel high)."""
+    least = max(1, min(tile.width(), tile.height()) // 4)
+    fitted = image.scaled(tile.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    source = QRect(0, 0, image.width(), image.height())
+    if fitted.height() < least:  # wide: cut its sides off
+        fitted = QSize(tile.width(), least)
+        source.setWidth(max(1, round(image.height() * tile.width() / least)))
+    elif fitted.width() < least:  # tall: cut its top and bottom off
+        fitted = QSize(least, tile.height())
+        source.setHeight(max(1, round(image.width() * tile.height() / least)))
+    source.moveCenter(QRect(QPoint(0, 0), image).center())
+    target = QRect(QPoint(0, 0), fitted)
+    target.moveCenter(tile.center())
+    return source, target
 
 
 def _fit(metrics: QFontMetrics, text: str, width: int) -> int:

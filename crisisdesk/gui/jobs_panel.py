@@ -15,15 +15,18 @@ from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -308,6 +311,8 @@ class JobsPanel(QWidget):
         self._list.addStretch(1)
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
+        self._scroll = scroll
+        self._fit_to_jobs()
 
     def run(self, title: str, make_job: MakeJob, *, unit: str = "items",
             then: Then | None = None) -> JobRunner:
@@ -377,3 +382,27 @@ class JobsPanel(QWidget):
             self.summary.setText("No jobs yet")
         else:
             self.summary.setText(f"{running} running, {ended} finished")
+        self._fit_to_jobs()
+
+    def _fit_to_jobs(self) -> None:
+        """Without jobs, only the summary line: the empty list took a sixth of a
+        600-pixel window. With jobs, the list shows and the dock holding the panel grows
+        to show the newest row whole (it stayed 100 pixels: a row's buttons cut off)."""
+        empty = not self.rows
+        self._scroll.setVisible(not empty)
+        grows = QSizePolicy.Policy.Maximum if empty else QSizePolicy.Policy.Preferred
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, grows)
+        dock, window = self.parentWidget(), self.window()
+        if empty or not isinstance(dock, QDockWidget) or not isinstance(window, QMainWindow):
+            return
+        margins, outer, row = self._list.contentsMargins(), self.layout(), self.rows[0]
+        # The row's message line shows with its first progress: room for it now.
+        message = 0 if row.message.isVisibleTo(row) else (
+            row.message.fontMetrics().height() + row.layout().verticalSpacing())
+        panel = (outer.itemAt(0).sizeHint().height() + outer.spacing() + margins.top()
+                 + row.sizeHint().height() + message + margins.bottom())
+        wanted = dock.height() - self.height() + panel  # the dock's title bar and frame
+        wanted = min(wanted, window.height() // 3)  # the items stay the larger part
+        if dock.height() < wanted and window.dockWidgetArea(dock) in (
+                Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea):
+            window.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)

@@ -27,12 +27,25 @@ _RICH_CHAR = re.compile(r"&#?\w+;|.", re.DOTALL)
 
 
 def _chunks(chars: list[str]) -> str:
-    return BREAK.join("".join(chars[i:i + CHUNK]) for i in range(0, len(chars), CHUNK))
+    # Qt breaks after a hyphen or a slash followed by a letter already: a model name
+    # "bundled-minilm-humanitarian" wrapped as "bundled-minilm-h / umanitarian" when
+    # the breaks went every CHUNK characters of the whole word. Only a piece between
+    # Qt's own breaks that is longer than CHUNK gets breaks added.
+    ends = [i + 1 for i in range(len(chars) - 1)
+            if chars[i] in "-/" and chars[i + 1].isalpha()] + [len(chars)]
+    pieces, start = [], 0
+    for end in ends:
+        piece = chars[start:end]
+        pieces.append(BREAK.join("".join(piece[i:i + CHUNK])
+                                 for i in range(0, len(piece), CHUNK)))
+        start = end
+    return "".join(pieces)
 
 
 def breakable(text: str, *, rich: bool = False) -> str:
     """``text`` with a break opportunity every :data:`CHUNK` characters of each word
-    longer than that; ``rich``: the text is HTML (tags and entities are kept whole)."""
+    longer than that (counted from the hyphens and slashes Qt breaks at); ``rich``: the
+    text is HTML (tags and entities are kept whole)."""
     if not rich:
         return _PLAIN_RUN.sub(lambda m: _chunks(list(m.group())), text)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, QTimer, Signal
 from PySide6.QtGui import QImage, QImageIOHandler, QImageReader, QPixmap, QTransform
 
 from crisisdesk.core.imaging import open_image
@@ -35,7 +35,10 @@ ORIENTATION_MAPS = {2: (-1, 0, 0, 1), 3: (-1, 0, 0, -1), 4: (1, 0, 0, -1),
 
 
 def decode_scaled(path: str, box: int) -> QImage | None:
-    """Decode ``path`` scaled to fit a ``box`` x ``box`` square (None when unreadable).
+    """Decode ``path`` scaled to fit a ``box`` x ``box`` square (None when unreadable);
+    a very long and thin picture keeps a short side of at least a quarter of the box
+    (the list draws its middle as a strip: fitted whole, a 10000 x 200 panorama was
+    64 x 1 pixels).
 
     Runs in a pool thread: QImage (unlike QPixmap) may be made off the GUI thread.
     """
@@ -43,7 +46,11 @@ def decode_scaled(path: str, box: int) -> QImage | None:
     reader.setAutoTransform(True)  # phone photos carry their rotation in EXIF
     size = reader.size()
     if size.isValid() and (size.width() > box or size.height() > box):
-        reader.setScaledSize(size.scaled(QSize(box, box), Qt.AspectRatioMode.KeepAspectRatio))
+        fit = min(box / size.width(), box / size.height())
+        short = min(size.width(), size.height())
+        scale = min(1.0, max(fit, (box / 4) / short))
+        reader.setScaledSize(QSize(max(1, round(size.width() * scale)),
+                                   max(1, round(size.height() * scale))))
     # Pillow (and so the encoders, the captioner and the heat map) turns a picture by its
     # EXIF orientation, or its XMP one when there is no EXIF tag. Qt turns only JPEG and
     # TIFF, and only by EXIF: where Qt finds nothing to apply, the picture is turned here

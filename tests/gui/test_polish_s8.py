@@ -237,3 +237,19 @@ def test_the_empty_jobs_dock_is_one_line_and_grows_with_a_job(
     qtbot.waitUntil(lambda: not runner.is_running())
     jobs.clear_finished()
     qtbot.waitUntil(lambda: jobs.height() <= head + 8)
+
+
+def test_a_panorama_is_decoded_with_a_short_side_the_strip_can_show(qapp, tmp_path) -> None:
+    """Fitted whole in the 64 px tile a 10000 x 200 panorama was decoded 64 x 1, so the
+    strip the list draws from its middle was 4 source pixels stretched."""
+    from PIL import Image
+
+    from crisisdesk.gui.thumbnails import decode_scaled
+
+    wide, square = tmp_path / "wide.png", tmp_path / "square.png"
+    Image.new("RGB", (10000, 200), (20, 120, 200)).save(wide)
+    Image.new("RGB", (1000, 800), (20, 120, 200)).save(square)
+    image = decode_scaled(str(wide), 64)
+    assert image is not None and (image.width(), image.height()) == (800, 16)
+    image = decode_scaled(str(square), 64)
+    assert image is not None and (image.width(), image.height()) == (64, 51)  # as before

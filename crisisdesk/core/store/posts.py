@@ -211,8 +211,11 @@ class PostsMixin(StoreBase):
 
     def missing_media_paths(self, post: int) -> set[str]:
         """Declared paths of a post's media recorded as missing (to attach later)."""
+        # "+status": SQLite otherwise picked the index on (status, id) and read every
+        # missing media row of the project for each post (a re-import of 30,000 rows
+        # without their images: 116 s against 4.5 s); the post's own rows are few.
         return {r[0] for r in self._all(
-            "SELECT declared_path FROM media WHERE post = ? AND status = 'missing'", [post])}
+            "SELECT declared_path FROM media WHERE post = ? AND +status = 'missing'", [post])}
 
     def update_missing_media(self, media: int | None, path: str, facts: ImageFacts) -> bool:
         """Attach a file to media recorded as missing; True when it is now found."""
@@ -248,7 +251,7 @@ class PostsMixin(StoreBase):
         """A file already fetched from this URL (its path and facts), to reuse it."""
         row = self._one(
             "SELECT path, sha256, size, width, height FROM media WHERE url = ? AND"
-            " status = 'ok' AND path IS NOT NULL LIMIT 1", [url])
+            " +status = 'ok' AND path IS NOT NULL LIMIT 1", [url])  # "+": as above
         if row is None:
             return None
         return row["path"], ImageFacts("ok", None, row["sha256"], row["size"], row["width"],

@@ -100,10 +100,15 @@ class ModelsMixin(StoreBase):
         row = self._one("SELECT * FROM model_versions WHERE id = ?", [version])
         return _version(row) if row else None
 
-    def items_without_prediction(self, task: str, version: int) -> list[int]:
-        """Items that have no prediction of ``task`` from this model version."""
+    def items_without_prediction(self, task: str, version: int, *,
+                                 with_image: bool = False) -> list[int]:
+        """Items that have no prediction of ``task`` from this model version; with
+        ``with_image``, only those with a usable image (status ok, hashed): all that a
+        version reading images only can ever predict."""
+        image = (" JOIN media m ON m.id = i.media AND m.status = 'ok'"
+                 " AND m.sha256 IS NOT NULL" if with_image else "")
         return [r[0] for r in self._all(
-            "SELECT i.id FROM items i WHERE NOT EXISTS (SELECT 1 FROM predictions p"
+            f"SELECT i.id FROM items i{image} WHERE NOT EXISTS (SELECT 1 FROM predictions p"
             " WHERE p.item = i.id AND p.task = ? AND p.model_version = ?) ORDER BY i.id",
             [task, version])]
 
@@ -129,9 +134,16 @@ class ModelsMixin(StoreBase):
         """Store (or replace) predictions of one model version, in one transaction."""
         now = utc_now()
         with self.transaction():
+            # An upsert, not INSERT OR REPLACE: a prediction redone (a stale one) is
+            # updated in its row, where a replace deleted and re-inserted it in the table
+            # and all three indexes (~30% of the write at 300,000 redone).
             self.conn.executemany(
-                "INSERT OR REPLACE INTO predictions (item, task, model_version, label,"
-                " confidence, probs, created_at, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO predictions (item, task, model_version, label, confidence,"
+                " probs, created_at, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (item, task, model_version) DO UPDATE SET"
+                " label = excluded.label, confidence = excluded.confidence,"
+                " probs = excluded.probs, created_at = excluded.created_at,"
+                " inputs = excluded.inputs",
                 [(p.item, p.task, model_version, p.label, p.confidence, json.dumps(p.probs),
                   now, p.inputs) for p in predictions],
             )

@@ -92,24 +92,30 @@ def choose_encoders(store: Store, prefer: tuple[str | None, str | None] = (None,
     """(image encoder, text encoder) from the project's embeddings.
 
     ``prefer`` (the app's Settings: image encoder, text encoder) wins for a kind where the
-    project holds embeddings of that encoder: an analyst who switched to another CLIP and
-    embedded with it trains on it, whatever the counts (a tie went to the alphabetically
-    first name, so the older ViT-B-32 won over ViT-L-14). Otherwise: the encoder with the
-    most image embeddings, and for text the same one when it encoded the texts too (CLIP
-    image + text: the fusion head), else the encoder with the most text embeddings
-    (e.g. MiniLM: a text-only head)."""
+    project holds as many embeddings of it as of any other encoder: an analyst who
+    switched to another CLIP and embedded with it trains on it (the tie went to the
+    alphabetically first name, so the older ViT-B-32 won over ViT-L-14), while one whose
+    embed is still running (or was cancelled) trains on the encoder that covers the
+    items. Otherwise: the encoder with the most image embeddings, and for text the same
+    one when it encoded the texts too (CLIP image + text: the fusion head), else the
+    encoder with the most text embeddings (e.g. MiniLM: a text-only head)."""
     counts = store.embedding_counts()
     images = {name: kinds["image"] for name, kinds in counts.items() if kinds.get("image")}
     texts = {name: kinds["text"] for name, kinds in counts.items() if kinds.get("text")}
     prefer_image, prefer_text = prefer
-    image = prefer_image if prefer_image in images else \
+    image = prefer_image if _covers(images, prefer_image) else \
         max(sorted(images), key=images.__getitem__) if images else None
-    if prefer_text in texts:
+    if _covers(texts, prefer_text):
         return image, prefer_text
     if image is not None and image in texts:
         return image, image
     text = max(sorted(texts), key=texts.__getitem__) if texts else None
     return image, text
+
+
+def _covers(counts: dict[str, int], name: str | None) -> bool:
+    """Whether ``name`` holds as many embeddings as the encoder that holds most."""
+    return name in counts and counts[name] >= max(counts.values())
 
 
 def holdout_rows(store: Store, task: str) -> tuple[str, list[tuple[int, str]]]:

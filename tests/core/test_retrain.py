@@ -215,7 +215,8 @@ def test_a_task_whose_training_diverges_is_skipped_with_the_reason(tmp_path) -> 
 def test_the_settings_encoders_are_chosen_where_the_project_holds_them(tmp_path) -> None:
     """An analyst who switched Settings to another CLIP and embedded with it retrains on
     it: on equal counts the alphabetically first (older) encoder used to win. A preferred
-    encoder without embeddings falls back to the counts."""
+    encoder without embeddings, or with fewer (an embed still running), falls back to the
+    counts."""
     project = _project(tmp_path, n=60)
     with project.open_store() as store:
         shas = [row[0] for row in store.conn.execute("SELECT sha256 FROM media")]
@@ -225,6 +226,11 @@ def test_the_settings_encoders_are_chosen_where_the_project_holds_them(tmp_path)
         assert choose_encoders(store, ("img-enc", "noise-txt")) == ("img-enc", "noise-txt")
         assert choose_encoders(store, ("never-embedded", "txt-enc")) == \
             ("a-newer-clip", "txt-enc")
+        # An embed with the Settings' encoder still running: it covers fewer items, and
+        # the retrain trains on the one that covers them (it skipped every task).
+        store.conn.execute("DELETE FROM embeddings WHERE encoder = 'a-newer-clip'"
+                           " AND rowid % 2 = 0")
+        assert choose_encoders(store, ("a-newer-clip", None))[0] == "img-enc"
     job = RetrainJob(project, ["damage"], recipe=FAST, prefer=("img-enc", "txt-enc"))
     list(job.run())
     with project.open_store() as store:

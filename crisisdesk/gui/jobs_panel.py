@@ -9,21 +9,15 @@ a local folder; "Retry" then runs the same job again, which only does what is mi
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -31,255 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crisisdesk.core.models import registry
-from crisisdesk.core.progress import Progress
-from crisisdesk.gui.advice import app_error
-from crisisdesk.gui.dialogs.settings_dialog import setting, settings_saved
+from crisisdesk.gui.job_row import (  # noqa: F401 - callers import them from here
+    JobRow,
+    MakeJob,
+    Then,
+    format_rate,
+    format_seconds,
+    missing_model,
+)
 from crisisdesk.gui.worker import JobRunner
-
-MakeJob = Callable[[], Iterator[Progress]]
-Then = Callable[[str, object], None]  # what follows a job's end: (state, result or message)
-_MISSING_MODEL = re.compile(
-    r"model '([^']+)' (?:is not installed|has no hub source|is registered at)")
-
-STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
-              "cancelled": "Cancelled", "failed": "Failed"}
-STATE_COLOUR = {"done": "#2e7d32", "cancelled": "#8d6e00", "failed": "#c62828"}
-
-
-def format_seconds(seconds: float | None) -> str:
-    """``0:42``, ``12:05`` or ``2:03:10``; an en dash when unknown."""
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def format_rate(rate: float | None, unit: str) -> str:
-    """``12.3 items/s`` (or ``–`` while not measured)."""
-    if rate is None:
-        return f"– {unit}/s"
-    return f"{rate:,.1f} {unit}/s" if rate < 100 else f"{rate:,.0f} {unit}/s"
-
-
-def missing_model(runner: JobRunner) -> str | None:
-    """The name of the model a failed job was missing, or None."""
-    if isinstance(runner.exception, registry.ModelMissing) or runner.error:
-        text = str(runner.exception or "") + "\n" + (runner.error or "")
-        found = _MISSING_MODEL.search(text)
-        if found:
-            return found.group(1)
-    return None
-
-
-def download_job(name: str) -> Iterator[Progress]:
-    """Fetch a model from the hub as a job: one step (the hub reports no finer progress
-    to us), so the row shows a busy bar until the files are in the cache."""
-    spec = registry.get_spec(name)
-    yield Progress(0, 0, f"downloading {name} from {spec.hub_id}", "network")
-    folder = registry.download(spec)
-    yield Progress(1, 1, f"installed in {folder}", "network")
-
-
-class JobRow(QFrame):
-    """One job in the panel."""
-
-    def __init__(self, panel: JobsPanel, runner: JobRunner, make_job: MakeJob,
-                 unit: str, then: Then | None = None) -> None:
-        super().__init__(panel)
-        self.panel, self.runner, self.make_job, self.unit = panel, runner, make_job, unit
-        self.then = then
-        self.setObjectName("jobRow")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        grid = QGridLayout(self)
-        grid.setContentsMargins(8, 6, 8, 6)
-        grid.setHorizontalSpacing(10)
-        grid.setVerticalSpacing(3)
-        # Titles and messages hold file names and model names as typed: escaped, so that
-        # "R&D <team>.csv" is not taken for markup (Qt dropped "<team>").
-        self.title = QLabel(f"<b>{_html(runner.title)}</b>")
-        self.state = QLabel(STATE_TEXT["pending"])
-        self.bar = QProgressBar()
-        self.bar.setTextVisible(True)
-        self.bar.setMinimumWidth(160)
-        self.figures = QLabel("")  # "done / total · rate · ETA"
-        self.device = QLabel("")
-        self.device.setToolTip("The device the job reports it runs on")
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.RichText)  # always escaped: _set_message
-        # Selectable from the keyboard too: Tab stops on it, so a screen reader reads a
-        # failed job's message and the keys can copy it (the mouse only could).
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                             | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-        self.message.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.message.setVisible(False)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.clicked.connect(self._cancel)
-        self.details = QPushButton("Details…")
-        self.details.clicked.connect(self.show_details)
-        self.retry = QPushButton("Retry")
-        self._rerun = lambda: panel.run(runner.title, make_job, unit=unit, then=then)
-        self.retry.clicked.connect(self._retry)
-        self.download = QPushButton("Download")
-        self.local = QPushButton("Use a local folder…")
-        self.download.clicked.connect(self._download)
-        self.local.clicked.connect(self._use_local_folder)
-        # Every row has the same buttons: a screen reader says which job each is for
-        # (it heard "Cancel" once per running job, never which).
-        title = runner.title
-        self.bar.setAccessibleName(f"Progress of {title}")
-        for button, name in ((self.cancel, f"Cancel {title}"), (self.retry, f"Retry {title}"),
-                             (self.details, f"Details of {title}"),
-                             (self.download, f"Download the model {title} needs"),
-                             (self.local, f"Use a local folder for the model {title} needs")):
-            button.setAccessibleName(name)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(6)
-        for button in (self.download, self.local, self.details, self.retry, self.cancel):
-            button.setAutoDefault(False)
-            buttons.addWidget(button)
-        grid.addWidget(self.title, 0, 0)
-        grid.addWidget(self.state, 0, 1, Qt.AlignmentFlag.AlignRight)
-        grid.addWidget(self.bar, 1, 0, 1, 2)
-        grid.addWidget(self.figures, 2, 0)
-        grid.addWidget(self.device, 2, 1, Qt.AlignmentFlag.AlignRight)
-        grid.addWidget(self.message, 3, 0, 1, 2)
-        grid.addLayout(buttons, 4, 0, 1, 2, Qt.AlignmentFlag.AlignRight)
-        # Shown only once the layout gave the buttons their parent: a Cancel shown before
-        # was a window of its own for a moment, which took the keys from the main window.
-        for button in (self.download, self.local, self.details, self.retry):
-            button.setVisible(False)
-        grid.setColumnStretch(0, 1)
-        self.bar.setRange(0, 0)  # busy until the first progress says how much there is
-        runner.progress.connect(self._on_progress)
-        runner.finished.connect(self._on_finished)
-        self._popup: QMessageBox | None = None
-        self.missing_model: str | None = None  # set when the job failed for want of a model
-
-    # ------------------------------------------------------------------ updates
-    def _on_progress(self, progress: Progress) -> None:
-        self.state.setText(STATE_TEXT["running"]
-                           if not self.runner.cancel_requested else "Cancelling…")
-        if progress.total:
-            self.bar.setRange(0, progress.total)
-            self.bar.setValue(min(progress.done, progress.total))
-            done = f"{progress.done:,} / {progress.total:,}"
-        else:
-            self.bar.setRange(0, 0)
-            done = f"{progress.done:,}"
-        self.figures.setText(f"{done} {self.unit} · {format_rate(self.runner.rate, self.unit)}"
-                             f" · ETA {format_seconds(self.runner.eta)}")
-        self.device.setText(f"on {progress.device}" if progress.device else "")
-        self._set_message(_html(progress.message))
-
-    def _on_finished(self, state: str, value: object) -> None:
-        runner = self.runner
-        colour = STATE_COLOUR.get(state, "")
-        self.state.setText(f"<b style='color:{colour}'>{STATE_TEXT.get(state, state)}</b>")
-        self.cancel.setVisible(False)
-        elapsed = format_seconds(runner.elapsed)
-        last = runner.last_progress
-        if state == "done":
-            total = (last.total or last.done) if last else 1
-            self.bar.setRange(0, max(1, total))
-            self.bar.setValue(max(1, total))
-            self.figures.setText(f"finished in {elapsed}"
-                                 + (f" · {last.done:,} {self.unit}" if last else ""))
-        else:
-            if self.bar.maximum() == 0:
-                self.bar.setRange(0, 1)
-                self.bar.setValue(0)
-            done = f"{last.done:,} {self.unit} done" if last else "nothing done"
-            self.figures.setText(f"stopped after {elapsed} · {done}")
-            self.retry.setVisible(True)
-        if state == "cancelled":
-            self._set_message("Cancelled; what was done is kept. Retry resumes.")
-        if state == "failed":
-            self._set_message(f"<span style='color:#c62828'>{_html(self.error_text())}</span>")
-            self.message.setToolTip(runner.details)
-            self.details.setVisible(True)
-            name = missing_model(runner)
-            if name:
-                self.missing_model = name
-                # A registration whose folder vanished wins over the hub cache: only
-                # registering where the model is now helps, not a download.
-                gone = isinstance(runner.exception, registry.RegisteredPathGone)
-                self.download.setVisible(not gone)
-                self.local.setVisible(True)
-                self._offer_download()
-                # Offline mode saved while the row is shown applies to it at once.
-                settings_saved().saved.connect(self._offer_download)
-        self.panel._finished(self, state)
-
-    def _retry(self) -> None:
-        """Run the job again in a new row (followed by what followed the first run:
-        Retrain's report). This row's Retry goes: a second click started a second,
-        identical job beside the first; the new row offers Retry if it fails too."""
-        self.retry.setVisible(False)
-        self._rerun()
-
-    def _offer_download(self) -> None:
-        """Enable Download only while offline mode is off (the analyst asked never to go
-        online)."""
-        offline = setting("offline")
-        self.download.setEnabled(not offline)
-        self.download.setToolTip("Offline mode is on (Settings)" if offline else "")
-
-    def error_text(self) -> str:
-        """The failed job's message, in the app's words where the core's name CLI
-        commands (a task with no model yet)."""
-        return app_error(self.runner.exception) or self.runner.error or ""
-
-    def _set_message(self, text: str) -> None:
-        """Show ``text``, rich text: what comes from a job or a user is escaped first."""
-        # An empty line would leave a gap in the row: hide it instead.
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
-
-    # ------------------------------------------------------------------ actions
-    def _cancel(self) -> None:
-        self.runner.cancel()
-        self.cancel.setEnabled(False)
-        self.state.setText("Cancelling…")
-
-    def show_details(self) -> QMessageBox:
-        """The failed job's message and trace in a (non-blocking) popup."""
-        box = QMessageBox(QMessageBox.Icon.Critical, f"{self.runner.title} failed",
-                          self.error_text(), QMessageBox.StandardButton.Close, self)
-        box.setDetailedText(self.runner.details)
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.open()
-        self._popup = box
-        return box
-
-    def _download(self) -> None:
-        name = self.missing_model
-        if name is None or setting("offline"):
-            return
-        self.panel.run(f"Download {name}", lambda: download_job(name), unit="model")
-
-    def _use_local_folder(self) -> None:
-        name = self.missing_model
-        if name is None:
-            return
-        folder = QFileDialog.getExistingDirectory(self, f"Folder holding the model {name}")
-        if not folder:
-            return
-        try:
-            registry.register(name, folder)
-        except (FileNotFoundError, ValueError, KeyError) as exc:
-            QMessageBox.warning(self, "Model folder not usable", str(exc))
-            return
-        self._set_message(_html(f"{name} now comes from {folder}. "
-                                "Retry to run the job again."))
-
-
-def _html(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\n", "<br>"))
 
 
 class JobsPanel(QWidget):

@@ -13,7 +13,7 @@ from crisisdesk.core.jobs import tracked
 from crisisdesk.core.models import registry
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
-from crisisdesk.gui import jobs_panel as jobs_panel_module
+from crisisdesk.gui import job_row as job_row_module
 from crisisdesk.gui.jobs_panel import JobRow, JobsPanel, format_rate, format_seconds
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -220,7 +220,7 @@ def test_screenshot_of_the_jobs_panel(qtbot, project: Project) -> None:
 
 def test_download_job_reports_network_progress(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(registry, "download", lambda s: tmp_path)
-    steps = list(jobs_panel_module.download_job("clip-vit-b-32"))
+    steps = list(job_row_module.download_job("clip-vit-b-32"))
     assert [(p.done, p.total, p.device) for p in steps] == [(0, 0, "network"),
                                                            (1, 1, "network")]
 

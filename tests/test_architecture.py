@@ -131,3 +131,13 @@ def test_torch_load_always_uses_weights_only() -> None:
                  for path in sorted(PACKAGE.rglob("*.py"))
                  if (bad := unsafe_torch_loads(path.read_text(encoding="utf-8")))}
     assert offenders == {}, "pass weights_only=True to torch.load (pickle runs code)"
+
+
+def test_test_modules_have_names_of_their_own() -> None:
+    """pytest imports test modules by their base name (no __init__.py in tests/): two of
+    one name in tests/core and tests/gui stop the whole suite at collection."""
+    from collections import Counter
+
+    tests = Path(__file__).resolve().parent
+    names = Counter(path.name for path in tests.rglob("test_*.py"))
+    assert [name for name, n in names.items() if n > 1] == []

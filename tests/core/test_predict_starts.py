@@ -23,17 +23,24 @@ TWEETS = [
 ]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch) -> Project:
+def imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: tuple[str, ...],
+             rows: list[tuple[str, ...]]) -> Project:
+    """Project tmp_path/p with ``rows`` imported from a CSV, posts 1 and 2 with a small
+    image each; the settings (models.json) in tmp_path/config."""
     monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
     src = tmp_path / "src"
     src.mkdir()
     for i in (1, 2):
         Image.new("RGB", (40, 30), (90 * i, 60, 30)).save(src / f"{i}.jpg")
     with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("id", "text", "image"), *TWEETS])
+        csv.writer(handle).writerows([header, *rows])
     assert main(["import", str(tmp_path / "p"), str(src / "posts.csv")]) == 0
     return Project.open(tmp_path / "p")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Project:
+    return imported(tmp_path, monkeypatch, ("id", "text", "image"), TWEETS)
 
 
 def test_without_embeddings_predict_says_what_to_do(project: Project, capsys) -> None:

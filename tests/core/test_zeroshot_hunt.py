@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from test_predict_starts import imported  # tests/core/ is on sys.path (pytest)
 from tiny_clip import make_tiny_clip  # tests/ is on sys.path (conftest.py)
 
 from crisisdesk.cli import main
@@ -31,14 +30,7 @@ def zero_shot_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                       ) -> tuple[Project, Path]:
     """A project predicted by CLIP zero-shot (a tiny CLIP registered as ``tiny-clip``);
     returns it and the registered model folder."""
-    monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in (1, 2):
-        Image.new("RGB", (40, 30), (90 * i, 60, 30)).save(src / f"{i}.jpg")
-    with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("id", "text", "image", "damage", "split"), *TWEETS])
-    assert main(["import", str(tmp_path / "p"), str(src / "posts.csv")]) == 0
+    imported(tmp_path, monkeypatch, ("id", "text", "image", "damage", "split"), TWEETS)
     tiny = make_tiny_clip(tmp_path / "models")
     assert main(["models", "add", "tiny-clip", str(tiny["folder"])]) == 0
     assert main(["embed", str(tmp_path / "p"), "--encoder", "tiny-clip"]) == 0

@@ -18,7 +18,7 @@ from typing import Any
 
 from crisisdesk.core.batching import Halving
 from crisisdesk.core.decoder_pool import default_workers, lend
-from crisisdesk.core.encoders.base import Encoder, EncoderError
+from crisisdesk.core.encoders.base import Encoder, EncoderError, another_model
 from crisisdesk.core.files import file_sha256
 from crisisdesk.core.jobs import listed, tracked
 from crisisdesk.core.progress import Progress
@@ -251,16 +251,13 @@ def _check_dim(store: Store, encoder: Encoder) -> None:
     Stored beside them, its vectors would mix two models under one name, and every
     later training or prediction over both would fail."""
     dim = getattr(encoder, "dim", None)
-    others = {d: n for d, n in store.embedding_dims(encoder.name).items() if d != dim}
-    if dim is None or not others:
-        return
-    held = ", ".join(f"{plural(n, 'embedding')} of dimension {d}"
-                     for d, n in sorted(others.items()))
-    raise EncoderError(
-        f"the model now named {encoder.name} makes {dim}-d vectors, but this project "
-        f"holds {held} from an earlier model of that name: it is another model. Register "
-        f"it under a name of its own (crisisdesk models add NEW_NAME PATH) and embed with "
-        f"--encoder NEW_NAME, or register the earlier model as {encoder.name} again.")
+    why = another_model(encoder.name, dim, store.embedding_dims(encoder.name)) \
+        if dim is not None else None
+    if why:
+        raise EncoderError(
+            f"{why}. Register it under a name of its own (crisisdesk models add NEW_NAME "
+            f"PATH) and embed with --encoder NEW_NAME, or register the earlier model as "
+            f"{encoder.name} again.")
 
 
 class _FileGone(str):

@@ -14,9 +14,26 @@ from pathlib import Path
 
 import numpy as np
 
+from crisisdesk.core.words import plural
+
 
 class EncoderError(Exception):
     """An encoder that cannot be loaded or used; the message says what to do."""
+
+
+def another_model(name: str, dim: int, held: dict[int, int]) -> str | None:
+    """Why the model now registered as ``name`` (making ``dim``-d vectors) is not the one
+    whose embeddings the project holds under that name (``held``: dimension -> count),
+    or None when their lengths agree. ``models add`` may have pointed the name at another
+    model since the embed: its vectors beside or against the stored ones mix two models
+    under one name. The caller adds what to do."""
+    others = {d: n for d, n in held.items() if d != dim}
+    if not others:
+        return None
+    listed = ", ".join(f"{plural(n, 'embedding')} of dimension {d}"
+                       for d, n in sorted(others.items()))
+    return (f"the model now named {name} makes {dim}-d vectors, but this project holds "
+            f"{listed} from an earlier model of that name: it is another model")
 
 
 @dataclass

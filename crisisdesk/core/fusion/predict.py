@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from crisisdesk.core.encoders.base import another_model
 from crisisdesk.core.fusion.checkpoint import CheckpointError, check_encoders, load_head
 from crisisdesk.core.fusion.data import ItemKeys, item_inputs, item_tensors, usable_keys
 from crisisdesk.core.fusion.starts import (  # noqa: F401 - callers import them from here
@@ -95,14 +96,10 @@ def _zero_shot_class_vectors(store: Store, task: str, name: str) -> np.ndarray:
     dim = int(vectors.shape[1])
     # `models add` may have pointed the name at another model since the embed job ran
     # (which refuses it too): its class vectors cannot be compared with the stored ones.
-    others = {d: n for d, n in store.embedding_dims(name).items() if d != dim}
-    if others:
-        held = ", ".join(f"{plural(n, 'embedding')} of dimension {d}"
-                         for d, n in sorted(others.items()))
-        raise NoModel(
-            f"the model now named {name} makes {dim}-d vectors, but this project holds "
-            f"{held} from an earlier model of that name: it is another model. Register "
-            f"the earlier model as {name} again (crisisdesk models add {name} PATH)")
+    why = another_model(name, dim, store.embedding_dims(name))
+    if why:
+        raise NoModel(f"{why}. Register the earlier model as {name} again (crisisdesk "
+                      f"models add {name} PATH)")
     return vectors
 
 

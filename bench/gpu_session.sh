@@ -14,12 +14,14 @@ export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 ln -sfn ../resources crisisdesk/resources 2>/dev/null
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -c "import torch, transformers, bitsandbytes as b; print(torch.__version__, transformers.__version__, b.__version__)"
-PARTS=${PARTS:-tests caption embed}  # which parts to run
+PARTS=${PARTS:-tests caption embed fidelity}  # which parts to run
 [[ $PARTS == *tests* ]] && timeout 120 python3 -m pytest -q -p no:cacheprovider tests/core/test_caption_static_decoder.py \
     2>&1 | tail -4 | tee "$OUT/decoder_tests.txt"
 [[ $PARTS == *caption* ]] && timeout 330 python3 bench/caption_bench.py --arch llava-1.5-7b --device cuda --quant none,4bit \
     --batch-sizes "${CAPTION_BATCHES:-64,128,192}" --paths decoder,localcaptioner,generate \
     --generate-max-batch 64 2>&1 | grep -v -E "^$|Loading weights" | tee "$OUT/caption.jsonl"
+[[ $PARTS == *fidelity* ]] && timeout 90 python3 bench/clip_gpu_fidelity.py --arch ViT-L-14-quickgelu \
+    2>&1 | grep -v WARNING | tee "$OUT/fidelity.json"
 # Untried on a GPU yet: all-fp16 LayerNorms and QuickGELU folded into SiLU (both on), and
 # stage-pieces 2 (the CPU stacks half a batch while the GPU encodes the other). The anchor
 # is gpu_anchor.py's GELU ViT-L-14 (the last session's figures were against ViT-L-14-quickgelu).

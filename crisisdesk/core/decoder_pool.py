@@ -335,9 +335,10 @@ def start_ahead(preload: Sequence[str] = ()) -> None:
     forks of a warm server (milliseconds each) rather than waiting for it to load.
 
     It loads in its own process, in parallel: this returns at once. ``preload``: modules
-    the jobs' functions need to unpickle and run (e.g. open_clip for its transforms: seconds
-    to import), imported once there, not by each worker at its first job. Names given after
-    the server has started count for nothing. Without a fork server (Windows) it does
+    the jobs' functions need to unpickle and run, imported once there, not by each worker
+    at its first job. Keep them light: a job's first workers wait for the server's imports
+    (torch and open_clip took seconds; the CLIP decode step needs neither). Names given
+    after the server has started count for nothing. Without a fork server (Windows) it does
     nothing: "spawn" workers start in the background anyway.
     """
     _preload.extend(name for name in preload if name not in _preload)

@@ -55,6 +55,11 @@ if TYPE_CHECKING:
 TEXT_CHUNK = 256
 
 
+def _is_uint8(image: np.ndarray | torch.Tensor) -> bool:
+    """Pixels still to be scaled and normalised (a numpy array or a torch tensor)."""
+    return str(image.dtype).rsplit(".", 1)[-1] == "uint8"
+
+
 class ClipEncoder(Encoder):
     """A frozen open_clip CLIP model (image and text towers)."""
 
@@ -114,11 +119,13 @@ class ClipEncoder(Encoder):
 
         if str(device).startswith("cuda"):
             # A GPU embed job decodes in the shared decoder pool. Start its fork server
-            # now: it imports open_clip (whose transforms the workers unpickle) while the
-            # weights load, instead of each worker importing it at the first job.
+            # now, while the weights load. It preloads the decode step's modules only:
+            # Pillow and numpy, no torch (clip_images.PillowSteps), so it is ready in a
+            # fraction of a second. Preloading open_clip (and torch) took it seconds,
+            # which the first batch of a job waited for (3.7 s on an H200).
             from crisisdesk.core.decoder_pool import start_ahead
 
-            start_ahead(preload=["open_clip", ClipImageLoader.__module__])
+            start_ahead(preload=[ClipImageLoader.__module__, "crisisdesk.core.embed"])
         torch_device = resolve_device(device)
         precision = inference_precision(torch_device)
         dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
@@ -150,26 +157,34 @@ class ClipEncoder(Encoder):
     # -- images ----------------------------------------------------------------------
 
     def load_image(self, path: Path) -> torch.Tensor:
-        """Decode (EXIF-oriented, JPEG draft-scaled) and preprocess one image (thread-safe)."""
-        return self._loader(path)
+        """Decode (EXIF-oriented, JPEG draft-scaled) and preprocess one image (thread-safe):
+        [C, H, W] uint8, or a float tensor for a preprocess of another shape."""
+        import torch
+
+        pixels = self._loader(path)
+        return torch.from_numpy(pixels) if isinstance(pixels, np.ndarray) else pixels
 
     def image_loader(self) -> ClipImageLoader:
         """The image loading step alone, picklable for worker processes."""
         return self._loader
 
-    def model_input(self, images: Sequence[torch.Tensor], *, staging_at: int = 0
-                    ) -> torch.Tensor:
-        """Stack preprocessed images into a batch on the device, in the model's dtype
-        (on a GPU through the pinned staging buffer, from element ``staging_at`` on)."""
+    def model_input(self, images: Sequence[np.ndarray | torch.Tensor], *,
+                    staging_at: int = 0) -> torch.Tensor:
+        """Stack preprocessed images ([C, H, W] uint8 tensors or arrays, as
+        :meth:`load_image` and the image loader give them, or float tensors of a full
+        preprocess) into a batch on the
+        device, in the model's dtype (on a GPU through the pinned staging buffer, from
+        element ``staging_at`` on)."""
         import torch
 
         images = list(images)
-        if images[0].dtype != torch.uint8:  # a full float preprocess (unusual transforms)
+        if not _is_uint8(images[0]):  # a full float preprocess (unusual transforms)
             return torch.stack(images).to(self._torch_device, dtype=self._dtype)
         # The batch is stacked by numpy: torch's CPU copies run in OpenMP regions, which
         # crawl when the cores are busy decoding (measured: torch.stack of 256 224x224
         # uint8 images took 0.5-3 s next to busy decoders, np.stack 13 ms).
-        rows = [image.numpy() for image in images]
+        rows = [image if isinstance(image, np.ndarray) else image.numpy()
+                for image in images]
         shape = (len(rows), *rows[0].shape)
         if self._torch_device.type == "cuda":
             # Into page-locked memory: the copy to the GPU is then one DMA transfer. The
@@ -186,7 +201,8 @@ class ClipEncoder(Encoder):
         batch = batch.float().div_(255.0)
         return batch.sub_(self._mean).div_(self._std).to(self._dtype)
 
-    def encode_images(self, images: Sequence[torch.Tensor], *, patches: bool = False
+    def encode_images(self, images: Sequence[np.ndarray | torch.Tensor], *,
+                      patches: bool = False
                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """L2-normalised vectors [n, dim] and, when asked, patch tokens [n, patches, dim]."""
         import torch
@@ -217,7 +233,7 @@ class ClipEncoder(Encoder):
         import torch.nn.functional as F
 
         step = -(-len(images) // pieces)
-        if self._torch_device.type == "cuda" and images[0].dtype == torch.uint8:
+        if self._torch_device.type == "cuda" and _is_uint8(images[0]):
             # The whole batch's room at once: no piece waits on a new buffer.
             whole = len(images) * int(np.prod(images[0].shape))
             if self._pinned is None or self._pinned.numel() < whole:
@@ -228,7 +244,7 @@ class ClipEncoder(Encoder):
                 piece = images[start:start + step]
                 batch = self.model_input(piece, staging_at=at)
                 at += int(np.prod((len(piece), *piece[0].shape))) \
-                    if piece[0].dtype == torch.uint8 else 0
+                    if _is_uint8(piece[0]) else 0
                 outs.append(F.normalize(self.model.encode_image(batch).float(), dim=-1))
             return torch.cat(outs).cpu().numpy().astype(np.float32)
 

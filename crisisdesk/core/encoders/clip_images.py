@@ -1,11 +1,15 @@
 """The CPU half of CLIP image encoding: decode, orient and preprocess one image file.
 
 Kept apart from the model so that worker processes can run it (it pickles small), and
-so that the model module stays about the model.
+so that the model module stays about the model. open_clip's usual resize and centre crop
+run here in Pillow alone (:class:`PillowSteps`): a decoder process then never imports
+torch, and the pool's fork server starts in a fraction of a second instead of seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,16 +28,115 @@ if TYPE_CHECKING:
 MAX_ASPECT = 100
 
 
+#: torchvision's interpolation modes (their ``value``) and Pillow's resampling filters
+#: (torchvision's own ``pil_modes_mapping``). NEAREST_EXACT has no Pillow filter.
+_RESAMPLE = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
+
+
+@dataclass(frozen=True)
+class PillowSteps:
+    """torchvision's Resize / CenterCrop / mode conversion done with Pillow alone, step
+    for step as torchvision does them on a Pillow image (same sizes, same rounding, same
+    filter), so the pixels are identical (tests/core/test_clip_pillow_steps.py).
+
+    Why: a decoder process that unpickles torchvision transforms imports torch first
+    (3-5 s); the pool's fork server preloaded torch and open_clip for that, and on an
+    H200 the first batch of a 2,000-image ViT-L-14 job waited 3.7 s for it (the job's
+    other batches took 0.75 s). Each step is ("resize", size, max_size, filter),
+    ("crop", height, width) or ("mode", mode).
+    """
+
+    steps: tuple[tuple[Any, ...], ...]
+
+    @classmethod
+    def of(cls, transforms: Sequence[Any]) -> PillowSteps | None:
+        """The steps of a list of transforms, or None if one is not a step this knows."""
+        steps: list[tuple[Any, ...]] = []
+        for step in transforms:
+            kind = type(step).__name__
+            if kind == "Resize" and type(step).__module__.startswith("torchvision"):
+                size = [step.size] if isinstance(step.size, int) else list(step.size)
+                mode = getattr(step.interpolation, "value", None)
+                if mode not in _RESAMPLE or len(size) not in (1, 2):
+                    return None
+                steps.append(("resize", tuple(size), step.max_size, _RESAMPLE[mode]))
+            elif kind == "CenterCrop" and type(step).__module__.startswith("torchvision"):
+                height, width = step.size  # torchvision keeps (h, w)
+                steps.append(("crop", int(height), int(width)))
+            elif kind == "MaybeConvertMode":  # open_clip: convert when the mode differs
+                steps.append(("mode", step.mode))
+            elif getattr(step, "__name__", "") == "_convert_to_rgb":  # older open_clip
+                steps.append(("mode", "RGB"))
+            else:
+                return None
+        return cls(tuple(steps))
+
+    def __call__(self, image: PILImage.Image) -> PILImage.Image:
+        for step in self.steps:
+            if step[0] == "resize":
+                image = _resize(image, *step[1:])
+            elif step[0] == "crop":
+                image = _centre_crop(image, step[1], step[2])
+            elif image.mode != step[1]:
+                image = image.convert(step[1])
+        return image
+
+
+def _resize(image: PILImage.Image, size: tuple[int, ...], max_size: int | None,
+            resample: int) -> PILImage.Image:
+    """torchvision.transforms.functional.resize on a Pillow image."""
+    width, height = image.size
+    if len(size) == 2:
+        new_height, new_width = size
+    else:
+        short, long = (width, height) if width <= height else (height, width)
+        new_short, new_long = size[0], int(size[0] * long / short)
+        if max_size is not None and new_long > max_size:
+            new_short, new_long = int(max_size * new_short / new_long), max_size
+        new_width, new_height = (new_short, new_long) if width <= height else \
+            (new_long, new_short)
+    if (new_width, new_height) == (width, height):
+        return image
+    return image.resize((new_width, new_height), resample)
+
+
+def _centre_crop(image: PILImage.Image, height: int, width: int) -> PILImage.Image:
+    """torchvision.transforms.functional.center_crop on a Pillow image (black padding
+    where the crop is larger than the image, split as torchvision splits it)."""
+    from PIL import Image
+
+    image_width, image_height = image.size
+    if width > image_width or height > image_height:
+        left = (width - image_width) // 2 if width > image_width else 0
+        top = (height - image_height) // 2 if height > image_height else 0
+        padded = Image.new(image.mode, (max(width, image_width), max(height, image_height)))
+        padded.paste(image, (left, top))
+        image = padded
+        image_width, image_height = image.size
+        if (width, height) == (image_width, image_height):
+            return image
+    top = int(round((image_height - height) / 2.0))
+    left = int(round((image_width - width) / 2.0))
+    return image.crop((left, top, left + width, top + height))
+
+
 class ClipImageLoader:
     """Decode and preprocess one image file: the CPU half of image encoding.
 
-    Kept apart from the model so that worker processes can run it: it pickles small.
+    Kept apart from the model so that worker processes can run it: it pickles small,
+    and with :class:`PillowSteps` it needs no torch (see there why that matters).
     """
 
     def __init__(self, input_side: int, pil_steps: Any, preprocess: Any) -> None:
-        self.input_side, self.pil_steps, self.preprocess = input_side, pil_steps, preprocess
+        self.input_side, self.pil_steps = input_side, pil_steps
+        # Only used without Pillow steps; not kept otherwise, since it would make the
+        # loader unpickle torchvision (and so torch) in every decoder process.
+        self.preprocess = preprocess if pil_steps is None else None
 
-    def __call__(self, path: Path) -> torch.Tensor:
+    def __call__(self, path: Path) -> np.ndarray | torch.Tensor:
+        """The image's pixels: a [C, H, W] uint8 array after the Pillow steps (scaling and
+        normalising run batched on the device: ClipEncoder.model_input), or the full
+        preprocess's float tensor for transforms of another shape."""
         from PIL import Image
 
         path = Path(path)
@@ -57,8 +160,8 @@ class ClipImageLoader:
             return self.preprocess(image)
         # Resize and crop here; scaling to [0, 1] and the mean/std normalisation run
         # batched on the device (model_input), on 4x fewer bytes.
-        pixels = np.array(self.pil_steps(image), dtype=np.uint8)
-        return torch_from_hwc(pixels)
+        pixels = np.asarray(self.pil_steps(image), dtype=np.uint8)
+        return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -81,14 +184,16 @@ def centre_of(image: PILImage.Image, max_aspect: int) -> PILImage.Image:
 
 def split_preprocess(preprocess: Any) -> tuple[Any, tuple[float, ...], tuple[float, ...]]:
     """(the Pillow steps, mean, std) of an open_clip eval transform that ends with
-    to-tensor + normalise; (None, (0,), (1,)) when it has another shape."""
+    to-tensor + normalise; (None, (0,), (1,)) when it has another shape. The steps are
+    :class:`PillowSteps` where each is one it knows (open_clip's usual ones), else
+    torchvision's."""
     from torchvision import transforms
 
     steps = list(getattr(preprocess, "transforms", []))
     if len(steps) >= 2 and type(steps[-2]).__name__ in ("MaybeToTensor", "ToTensor") and \
             isinstance(steps[-1], transforms.Normalize):
-        return (transforms.Compose(steps[:-2]), tuple(steps[-1].mean),
-                tuple(steps[-1].std))
+        pillow = PillowSteps.of(steps[:-2]) or transforms.Compose(steps[:-2])
+        return pillow, tuple(steps[-1].mean), tuple(steps[-1].std)
     return None, (0.0,), (1.0,)
 
 

@@ -324,3 +324,27 @@ def test_workers_end_when_the_app_dies_without_shutting_the_pool_down() -> None:
     while not all(_ended(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(_ended(pid) for pid in pids), f"workers {pids} outlived the app"
+
+
+def test_start_ahead_starts_the_shared_pool_before_any_job_and_the_job_reuses_it() -> None:
+    # A GPU job's first batch waited for its worker processes to start (forked, then
+    # each running the main module's imports): started while the model loads, they wait
+    # for the job instead.
+    from crisisdesk.core import decoder_pool
+
+    decoder_pool.shutdown_pool()
+    try:
+        decoder_pool.start_ahead(workers=2)  # returns at once: started in a thread
+        deadline = time.monotonic() + SAFETY_S  # a safety net, not a measure of speed
+        while decoder_pool._shared is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pool = decoder_pool._shared
+        assert pool is not None, "no pool was started ahead"
+        started = _finishes(pool.pids)  # waits while the starting thread holds it
+        assert len(started) == 2
+        with decoder_pool.lend(2) as lent:
+            assert lent is pool and lent.pids() == started
+            out = _finishes(lambda: list(lent.map_chunks(slow, [[1], [2]], 2)))
+        assert [value for chunk in out for _, value in chunk] == [1, 2]
+    finally:
+        decoder_pool.shutdown_pool()

@@ -118,14 +118,16 @@ class ClipEncoder(Encoder):
         import torch
 
         if str(device).startswith("cuda"):
-            # A GPU embed job decodes in the shared decoder pool. Start its fork server
-            # now, while the weights load. It preloads the decode step's modules only:
-            # Pillow and numpy, no torch (clip_images.PillowSteps), so it is ready in a
-            # fraction of a second. Preloading open_clip (and torch) took it seconds,
-            # which the first batch of a job waited for (3.7 s on an H200).
-            from crisisdesk.core.decoder_pool import start_ahead
+            # A GPU embed job decodes in the shared decoder pool. Start it (its fork
+            # server and workers) now, while the weights load. The server preloads the
+            # decode step's modules only: Pillow and numpy, no torch
+            # (clip_images.PillowSteps), so it is ready in a fraction of a second.
+            # Preloading open_clip (and torch) took it seconds, which the first batch of
+            # a job waited for (3.7 s on an H200).
+            from crisisdesk.core.decoder_pool import default_workers, start_ahead
 
-            start_ahead(preload=[ClipImageLoader.__module__, "crisisdesk.core.embed"])
+            start_ahead(preload=[ClipImageLoader.__module__, "crisisdesk.core.embed"],
+                        workers=default_workers())
         torch_device = resolve_device(device)
         precision = inference_precision(torch_device)
         dtype = torch.float16 if torch_device.type == "cuda" else torch.float32

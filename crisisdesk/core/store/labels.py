@@ -172,11 +172,13 @@ class LabelsMixin(SchemesMixin):
         """Append an action restoring what ``action``'s rows replaced.
 
         An (item, task) whose label someone changed since ``action`` keeps that newer
-        label: undo takes back one's own change, never a colleague's later one.
+        label: undo takes back one's own change, never a colleague's later one. A
+        restored label keeps who gave it and when; only "no label" gets the time now.
         """
         rows = self._all(
             "SELECT l.id, l.item, l.task, l.label, l.annotator, l.source, p.label AS prev_label,"
-            " p.annotator AS prev_annotator, p.source AS prev_source"
+            " p.annotator AS prev_annotator, p.source AS prev_source,"
+            " p.created_at AS prev_created_at"
             " FROM labels l LEFT JOIN labels p ON p.id = l.prev"
             " WHERE l.action = ? ORDER BY l.id",
             [action],
@@ -196,8 +198,11 @@ class LabelsMixin(SchemesMixin):
             self.conn.execute(
                 "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
                 " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                # The restored label's own time: the undo's time there read as the
+                # colleague or the import having given it then (exports, the audit).
                 [new_action, row["item"], row["task"], row["prev_label"],
-                 row["prev_annotator"] or annotator, row["prev_source"] or "human", now,
+                 row["prev_annotator"] or annotator, row["prev_source"] or "human",
+                 row["prev_created_at"] if row["prev_label"] is not None else now,
                  latest["id"]],
             )
             changes.append(LabelChange(row["item"], row["task"], row["prev_label"]))

@@ -74,10 +74,15 @@ class Exporter:
         self.for_spreadsheet = for_spreadsheet
 
     def items(self) -> Iterator[dict[str, Any]]:
-        """The items to export, authors hashed when asked."""
+        """The items to export, authors hashed when asked, and then without the post's
+        URL (the post id stays, for re-import)."""
         for item in self.store.export_items(self.tasks, only_corrected=self.only_corrected):
             if self.salt is not None:
                 item["author"] = hash_author(item["author"], self.salt)
+                # A post's URL names its poster (x.com/<handle>/status/.., Mastodon's
+                # /@<user>/.., Bluesky's profile/<handle>/..; a Bluesky repost's, the
+                # original poster): kept, it undid the hash.
+                item["url"] = None
             yield item
 
     def write(self, out: Path, fmt: str) -> list[Path]:

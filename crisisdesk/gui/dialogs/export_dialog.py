@@ -101,7 +101,10 @@ class ExportDialog(QDialog):
         for task in tasks or builtin_schemes():
             self.task.addItem(task, task)
         self.only_corrected = QCheckBox("Only items with a label given by a person")
-        self.hash_authors = QCheckBox("Replace author handles by a salted hash")
+        self.hash_authors = QCheckBox("Hash author handles (salted) and leave out post URLs")
+        self.hash_authors.setToolTip("A post's URL names its poster (x.com/<handle>/status/..."
+                                     "):\nkept, it would undo the hash. Post ids stay, for "
+                                     "re-import.")
         self.for_spreadsheet = QCheckBox("For a spreadsheet (Excel, LibreOffice)")
         self.for_spreadsheet.setToolTip(
             "Writes a UTF-8 byte order mark, so that accents, emoji and Arabic show right,\n"

@@ -22,7 +22,7 @@ from PySide6.QtGui import QKeyEvent
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
-from crisisdesk.core.store import LabelChange, Store
+from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.words import plural
 from crisisdesk.gui.worker import Background
 
@@ -129,13 +129,19 @@ class Labeller(QObject):
         annotator = self.annotator
 
         def write(store: Store) -> list[int]:
-            rows = [r for r in targets.resolve(store) if task in r.predicted]
-            if not rows:  # "prediction accepted: no change" read as if one was there
+            # The predictions as they are now (what the detail panel shows), not those the
+            # list's rows held when read: a retrain switched in another window, or a
+            # predict run, since then gave the list's class where the panel showed another.
+            ids = [r.id for r in targets.resolve(store)]
+            version = store.active_model_version(task)
+            probs = store.predictions_of(version["id"], ids) if version else {}
+            predicted = {i: Prediction(i, task, p).label for i, p in probs.items() if p}
+            if not predicted:  # "prediction accepted: no change" read as if one was there
                 self._note = f"{task}: no prediction to accept"
-            if store.add_labels([LabelChange(r.id, task, r.predicted[task][0])
-                                 for r in rows], annotator=annotator) is None:
+            if store.add_labels([LabelChange(i, task, predicted[i]) for i in ids
+                                 if i in predicted], annotator=annotator) is None:
                 return []  # the labels were the predictions already: no undo step
-            return [r.id for r in rows]
+            return [i for i in ids if i in predicted]
 
         self._enqueue(write, f"{task}: prediction accepted")
 

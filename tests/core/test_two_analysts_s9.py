@@ -87,3 +87,23 @@ def test_an_export_with_hashed_authors_names_no_author_in_its_urls(proj: Project
             records = [json.loads(line) for line in written.splitlines()]
             assert [r["url"] for r in records] == [None, None]
             assert all(r["author"].startswith("anon-") for r in records)
+
+
+def test_a_label_taken_back_by_undo_does_not_block_the_sources_label(proj: Project,
+                                                                      tmp_path: Path) -> None:
+    """Alice labels an unlabelled post, then undoes it: no analyst's decision stands. The
+    next import of an updated file that labels the post was refused as if alice had
+    cleared the label on purpose, and the post stayed unlabelled for good."""
+    header = ["id", "text", "damage"]
+    source = write_csv(tmp_path / "src" / "posts.csv", header, [["1", "roof gone", ""]])
+    run_import(proj, [source], source="feed")
+    with proj.open_store() as store:
+        (item,) = items(store, "feed", "1")
+        store.add_labels([LabelChange(item.id, "damage", "mild_damage")], annotator="alice")
+        assert store.undo("alice") == [LabelChange(item.id, "damage", None)]
+    write_csv(source, header, [["1", "roof gone", "severe_damage"]])
+    job = run_import(proj, [source], source="feed")
+    assert not [p for p in job.report.problems if "not taken" in str(p)], job.report.problems
+    with proj.open_store() as store:
+        label = store.current_label(item.id, "damage")
+        assert label is not None and (label.label, label.source) == ("severe_damage", "import")

@@ -256,6 +256,8 @@ class RecordWriter:
         last = self.store.latest_label_row(item, task)
         if last is None or last["source"] != "human" or last["label"] == label:
             return False
+        if last["label"] is None and last["kind"] == "undo":
+            return False  # an analyst took their own label back: no decision of theirs stands
         given = "cleared its label" if last["label"] is None else \
             f"labelled it {last['label']!r}"
         self.report.add(record.where, f"post {record.post_id}: the source's {task} label "

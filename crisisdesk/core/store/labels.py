@@ -53,10 +53,12 @@ class LabelsMixin(SchemesMixin):
 
     def latest_label_row(self, item: int, task: str) -> sqlite3.Row | None:
         """The journal's latest row for (item, task) (id, item, task, label, annotator,
-        source, created_at; the label None where it was cleared), or None."""
+        source, created_at, and its action's kind: set, undo or redo; the label None
+        where it was cleared), or None."""
         return self._one(
-            "SELECT id, item, task, label, annotator, source, created_at FROM labels"
-            " WHERE item = ? AND task = ? ORDER BY id DESC LIMIT 1", [item, task])
+            "SELECT l.id, l.item, l.task, l.label, l.annotator, l.source, l.created_at,"
+            " a.kind FROM labels l JOIN label_actions a ON a.id = l.action"
+            " WHERE l.item = ? AND l.task = ? ORDER BY l.id DESC LIMIT 1", [item, task])
 
     def _append_action(
         self, annotator: str, source: str, kind: str, reverts: int | None = None

@@ -35,7 +35,8 @@ def cmd_schemes_add(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows Notepad and PowerShell 5 save UTF-8 with a byte order mark.
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:
         return _fail(f"cannot read {path}: {exc}")
     except json.JSONDecodeError as exc:

@@ -8,6 +8,7 @@ JSON shape, checked by :func:`scheme_from_json`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,10 +24,19 @@ class SchemeError(ValueError):
     """A label scheme that cannot be used; the message names the file and the key."""
 
 
+#: A blank (any Unicode space: a spreadsheet's no-break space too) or a hyphen.
+_SEPARATORS = re.compile(r"[\s-]")
+_BLANKS = re.compile(r"\s+")
+
+
 def normalise_label(raw: str) -> str:
-    """A label as the schemes compare them: lower case, no surrounding blanks, spaces and
-    hyphens as underscores."""
-    return raw.strip().lower().replace(" ", "_").replace("-", "_")
+    """A label as the schemes compare them: composed accents (NFC), lower case, no
+    surrounding blanks, each run of blanks and each hyphen an underscore."""
+    # NFC: macOS and some of its apps write "é" as "e" + a combining accent, which looks
+    # the same but compares unequal. A run of blanks is one: a hand-typed "Drinking  water"
+    # or a no-break space pasted from a web page is the label meant.
+    text = _BLANKS.sub(" ", unicodedata.normalize("NFC", raw).strip().lower())
+    return _SEPARATORS.sub("_", text)
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,17 @@ class LabelScheme:
         key = normalise_label(raw)
         if key in self.classes:
             return key
-        return self.merges.get(key)
+        if key in self.merges:
+            return self.merges[key]
+        # A scheme stored before labels were composed (NFC) and blanks collapsed keeps
+        # its classes and merges as they were normalised then.
+        return self._stored_forms().get(key)
+
+    def _stored_forms(self) -> dict[str, str]:
+        """Each class and merged label, normalised as now, to the class it gives."""
+        forms = {normalise_label(raw): into for raw, into in self.merges.items()}
+        forms.update((normalise_label(c), c) for c in self.classes)
+        return forms
 
     def as_json(self) -> dict[str, Any]:
         """The scheme in the shape of ``resources/label_schemes/*.json``."""
@@ -105,13 +125,29 @@ def scheme_from_json(data: Any, where: str) -> LabelScheme:
     if not isinstance(raw_merges, dict):
         raise SchemeError(f"{where}: key 'merges': an object mapping source labels to "
                           "classes is needed")
-    merges = {}
+    merges: dict[str, str] = {}
+    written: dict[str, str] = {}  # each merged label as normalised -> as the file wrote it
     for raw, target in raw_merges.items():
         into = normalise_label(target) if isinstance(target, str) else None
         if into not in classes:
             raise SchemeError(f"{where}: key 'merges': {raw!r} merges into {target!r}, "
                               f"which is not a class ({', '.join(classes)})")
-        merges[normalise_label(raw)] = into
+        key = normalise_label(raw)
+        if not key:
+            raise SchemeError(f"{where}: key 'merges': an empty source label merges into "
+                              f"{target!r}")
+        # A label that is a class is read as that class before any merge: a merge of it
+        # into another class would never apply (and two such would be a cycle).
+        if key in classes and key != into:
+            raise SchemeError(f"{where}: key 'merges': {raw!r} is a class of the task, "
+                              f"so it cannot merge into {target!r} (remove the class or "
+                              "the merge)")
+        if key in merges and merges[key] != into:
+            raise SchemeError(f"{where}: key 'merges': {written[key]!r} and {raw!r} are "
+                              f"the same source label (case, spaces and hyphens aside), "
+                              f"merged into {merges[key]!r} and {into!r}")
+        if key != into:  # a class merged into itself is read as the class anyway
+            merges[key], written[key] = into, raw
     description = data.get("description", "")
     if not isinstance(description, str):
         raise SchemeError(f"{where}: key 'description': text is needed")

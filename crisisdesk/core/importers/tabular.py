@@ -176,7 +176,8 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     except csv.Error as exc:
         yield Problem(Where(str(path), 1), f"unreadable header row: {exc}")
         return
-    for line in repeated_columns(header) + unknown_tasks(header, schemes):
+    for line in (repeated_columns(header) + unknown_tasks(header, schemes)
+                 + unread_label_column(header, mapping, schemes)):
         yield Problem(Where(str(path), 1), line, "warning")
     try:
         columns = resolve_columns(header, mapping, schemes)
@@ -227,6 +228,22 @@ def unknown_tasks(header: list[str], schemes: Mapping[str, LabelScheme] | None
     return [f"labels of task {task!r} not imported: this project has no such task (add "
             f"it with crisisdesk schemes add PROJECT FILE.json, then import again)"
             for task in sorted(tasks - set(known)) if task]
+
+
+def unread_label_column(header: list[str], mapping: Mapping[str, str],
+                        schemes: Mapping[str, LabelScheme] | None) -> list[str]:
+    """A line for a bare ``label`` column no task reads: an analyst's one-task sheet
+    (``id,text,label``) or a one-task CrisisMMD export under another file name would
+    else import its posts and drop every label without a word."""
+    known = list(schemes if schemes is not None else builtin_schemes())
+    column = _by_lower(header).get("label")
+    if column is None or "label" in known or any(
+            value.strip().lower() == "label" for value in mapping.values()):
+        return []
+    return [f"column {column!r} is not read: it does not say which task its labels are "
+            f"for; name it after the task ({known[-1]} or label_{known[-1]}; tasks: "
+            f"{', '.join(known)}) or import with --map label_{known[-1]}={column} (a "
+            "CrisisMMD file names its task in the file name, task_<task>_text_img.tsv)"]
 
 
 def _flatten_tasks(obj: dict[str, Any]) -> None:
@@ -281,7 +298,7 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
         if objects:
             yield Problem(Where(str(path)), "no JSON objects in the file")
         return
-    for line in unknown_tasks(keys, schemes):
+    for line in unknown_tasks(keys, schemes) + unread_label_column(keys, mapping, schemes):
         yield Problem(Where(str(path)), line, "warning")
     try:
         columns = resolve_columns(keys, mapping, schemes)
@@ -323,7 +340,8 @@ class JsonlRows:
             return
         # A crisisdesk JSONL export, as `crisisdesk import` reads it: labels under "tasks".
         _flatten_tasks(obj)
-        for line in unknown_tasks(list(obj), self.schemes):
+        for line in (unknown_tasks(list(obj), self.schemes)
+                     + unread_label_column(list(obj), self.mapping, self.schemes)):
             if line not in self.reported:
                 self.reported.add(line)
                 yield Problem(Where(self.rows.file), line, "warning")

@@ -3,6 +3,7 @@ version that cannot be scored, the count of holdout items left out of the compar
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -85,3 +86,16 @@ def test_a_new_version_with_nothing_to_score_it_on_is_not_called_not_retrained()
     entry = TaskRetrain("damage", holdout_split="test", holdout=4, candidate=7,
                         candidate_name="damage-v7")  # it sees none of the 4 items
     assert "damage-v7 sees none of the 4 holdout items" in headline(entry)
+
+
+def test_the_headline_says_when_the_active_versions_figure_is_optimistic() -> None:
+    # The shipped heads picked their seed on CrisisMMD's dev, the holdout of a project
+    # imported from it: their figure there flatters them, and the report now says so.
+    why = "this head's seed was picked on its dev figures"
+    entry = TaskRetrain("damage", holdout_split="dev", holdout=6, candidate=7,
+                        candidate_name="damage-v7", new=_scores(6), active=3,
+                        active_name="damage-v3", current=_scores(6),
+                        active_optimistic=why)
+    assert "optimistic" in headline(entry) and escape(why) in headline(entry)
+    entry.active_optimistic = None
+    assert "optimistic" not in headline(entry)

@@ -5,7 +5,7 @@ The split that early-stops training is never the split that is scored: ``val_fro
 "train"`` holds out a stratified slice of train for early stopping and scores on dev;
 ``val_from "dev"`` early-stops on dev and scores on test. A project without imported
 splits gets a stratified train/dev/test split with a fixed seed, stored, so the test
-holdout stays frozen across retrains.
+holdout stays frozen across retrains; twins (the same text or image) share a split.
 """
 
 from __future__ import annotations
@@ -187,23 +187,68 @@ def stratified_pick(labels: np.ndarray, fraction: float, rng: np.random.Generato
     return np.array(sorted(picked), dtype=np.int64)
 
 
+def twin_groups(store: Store, items: Sequence[int]) -> list[int]:
+    """For each of ``items``, the position of the first item of its group of twins:
+    items that share an input a head reads (the exact text it encodes, or the same
+    image). Retweets of one text, the photos of one post (without captions) and a
+    reposted picture are twins: one in train and one in the holdout would score a head
+    on an input it trained on."""
+    items = list(items)
+    parent = list(range(len(items)))
+
+    def root(pos: int) -> int:
+        while parent[pos] != pos:
+            parent[pos] = parent[parent[pos]]
+            pos = parent[pos]
+        return pos
+
+    texts = {t.item: t.key for t in store.item_texts(items) if t.text.strip()}
+    images = {item: sha for item, (sha, _) in store.item_images(items).items() if sha}
+    first: dict[tuple[str, str], int] = {}
+    for pos, item in enumerate(items):
+        for kind, value in (("text", texts.get(item)), ("image", images.get(item))):
+            if value is None:
+                continue
+            if (kind, value) in first:
+                # The lower position is the root, so a group is named by its first item.
+                a, b = root(pos), root(first[kind, value])
+                parent[max(a, b)] = min(a, b)
+            else:
+                first[kind, value] = pos
+    return [root(pos) for pos in range(len(items))]
+
+
 def ensure_splits(store: Store, data: TaskData) -> TaskData:
     """Give a task without any split a stratified 70/15/15 train/dev/test split, stored so
     the test holdout stays the same at every retrain. Labelled items that came after the
     split (new corrections) train, and get the split ``train`` stored: left without one,
     a later import naming a split for such an item (a colleague's export of the same
-    posts) would put an item a head trained on into the frozen holdout."""
+    posts) would put an item a head trained on into the frozen holdout.
+
+    Twins (:func:`twin_groups`) are drawn together, and a later label on a twin of a
+    held-out item joins its holdout split (test before dev) instead of training."""
     if any(s is not None for s in data.splits):
-        wanted = {item: "train" for item, s in zip(data.items, data.splits, strict=True)
-                  if s is None}
+        wanted: dict[int, str] = {}
+        if None in data.splits:
+            groups = twin_groups(store, data.items)
+            held: dict[int, str] = {}
+            for group, split in zip(groups, data.splits, strict=True):
+                if split == "test" or (split == "dev" and group not in held):
+                    held[group] = split
+            wanted = {item: held.get(group, "train") for item, group, s in
+                      zip(data.items, groups, data.splits, strict=True) if s is None}
     else:
         labels = data.tensors.labels.numpy()
+        groups = twin_groups(store, data.items)
+        # One draw per group, stratified by its first item's label: without twins, the
+        # same draw item by item as before.
+        firsts = np.array(sorted(set(groups)), dtype=np.int64)
         rng = np.random.default_rng(HOLDOUT_SEED)
-        test = set(stratified_pick(labels, 0.15, rng).tolist())
-        rest = np.array([i for i in range(len(labels)) if i not in test], dtype=np.int64)
+        test = set(firsts[stratified_pick(labels[firsts], 0.15, rng)].tolist())
+        rest = np.array([g for g in firsts if g not in test], dtype=np.int64)
         dev = set(rest[stratified_pick(labels[rest], 0.15 / 0.85, rng)].tolist())
-        wanted = {item: "test" if i in test else "dev" if i in dev else "train"
-                  for i, item in enumerate(data.items)}
+        wanted = {item: "test" if g in test else "dev" if g in dev else "train"
+                  for item, g in zip(data.items, groups, strict=True)}
     data.splits = [s or wanted.get(item) for item, s in
                    zip(data.items, data.splits, strict=True)]
     if wanted:

@@ -64,6 +64,10 @@ def headline(entry: TaskRetrain) -> str:
         compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b> vs active "
                    f"<b>{_fmt(current['macro_f1'])}</b> "
                    f"(<span style='color:{colour}'>{delta:+.3f}</span>)")
+        if entry.active_optimistic:
+            # The active version was tuned on this holdout: its figure flatters it.
+            compare += (f"<br><i>The active version's figure is optimistic: "
+                        f"{escape(entry.active_optimistic)}.</i>")
     elif entry.active_error:
         compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b>; the active version "
                    f"{entry.active_name} cannot be scored ({escape(entry.active_error)})")

@@ -48,6 +48,8 @@ def cmd_schemes_add(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     with store:
         try:
+            # A scheme stored before today's label rules keeps its classes' spellings.
+            scheme = scheme.spelled_as(store.schemes().get(scheme.task), data["classes"])
             added = store.add_scheme(scheme)
         except SchemeError as exc:
             return _fail(str(exc))

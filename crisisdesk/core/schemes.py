@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -39,6 +39,12 @@ def normalise_label(raw: str) -> str:
     return _SEPARATORS.sub("_", text)
 
 
+def _former_label(raw: str) -> str:
+    """A label as :func:`normalise_label` wrote it before it composed accents and took a
+    run of blanks as one: how a scheme added then stored its classes and merges."""
+    return raw.strip().lower().replace(" ", "_").replace("-", "_")
+
+
 @dataclass(frozen=True)
 class LabelScheme:
     """A task's classes in display order, plus merges of source labels into them."""
@@ -55,12 +61,14 @@ class LabelScheme:
         because hand-made spreadsheets write "Severe damage" as often as "severe_damage".
         """
         key = normalise_label(raw)
-        if key in self.classes:
-            return key
-        if key in self.merges:
-            return self.merges[key]
         # A scheme stored before labels were composed (NFC) and blanks collapsed keeps
-        # its classes and merges as they were normalised then.
+        # its classes and merges as they were normalised then: a label written as its
+        # file wrote them ("High  risk", stored "high__risk") is read as it was then.
+        for form in (key, _former_label(raw)):
+            if form in self.classes:
+                return form
+            if form in self.merges:
+                return self.merges[form]
         return self._stored_forms().get(key)
 
     def _stored_forms(self) -> dict[str, str]:
@@ -68,6 +76,25 @@ class LabelScheme:
         forms = {normalise_label(raw): into for raw, into in self.merges.items()}
         forms.update((normalise_label(c), c) for c in self.classes)
         return forms
+
+    def spelled_as(self, stored: LabelScheme | None, written: Sequence[str]
+                   ) -> LabelScheme:
+        """This scheme, read from a file whose classes are ``written``, with the class
+        names of ``stored`` (the project's scheme of the task) where they are the same
+        classes: a scheme added before labels were composed and blanks collapsed stored
+        "high__risk" where its file, read now, gives "high_risk". Kept as stored, the
+        journal's labels stay classes, so the same file added again is the same scheme
+        (not "classes changed", refused once the task has labels)."""
+        if stored is None or stored.classes == self.classes or \
+                len(stored.classes) != len(self.classes) or not all(
+                    old in (_former_label(raw), now) or normalise_label(old) == now
+                    for old, now, raw in zip(stored.classes, self.classes, written,
+                                             strict=True)):
+            return self
+        spelled = dict(zip(self.classes, stored.classes, strict=True))
+        return LabelScheme(self.task, stored.classes,
+                           {raw: spelled[into] for raw, into in self.merges.items()},
+                           self.description)
 
     def as_json(self) -> dict[str, Any]:
         """The scheme in the shape of ``resources/label_schemes/*.json``."""

@@ -114,3 +114,16 @@ def test_an_active_version_tuned_on_the_holdout_is_reported_as_optimistic(tmp_pa
     assert entry.holdout_split == "dev" and entry.current is not None
     assert "early-stopped and was calibrated on dev" in entry.active_optimistic
     assert job.report.as_dict()["tasks"]["damage"]["active_optimistic"]
+
+
+def test_the_shipped_heads_optimism_names_crisismmds_split_not_the_projects() -> None:
+    # The shipped heads picked their seed on CrisisMMD's dev: on a project whose own dev
+    # split they never saw, "picked on its dev figures" was untrue.
+    from crisisdesk.core.fusion.evaluate import optimistic
+
+    metrics = {"seed_picked_on": "scored", "scored_split": "dev"}
+    shipped = {"path": "bundled:damage", "config": {"metrics": metrics}}
+    trained = {"path": "/p/models/damage-v2.json", "config": {"metrics": metrics}}
+    assert "CrisisMMD's dev split" in optimistic(shipped, "dev")
+    assert "CrisisMMD" not in optimistic(trained, "dev")
+    assert optimistic(shipped, "test") is None

@@ -59,6 +59,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "scored" in seed:
             line += f"; {report.scored_split}: {_figures(seed['scored'])}"
         print(line)
+        if seed.get("calibration_note"):
+            print(f"    {seed['calibration_note']}")
     if not report.sizes.get(report.scored_split):
         # Else the summary's "test 0 items" is the only sign that no figure came out.
         tuned = " (dev early-stopped and calibrated this head)" if job.val_from == "dev" \

@@ -31,6 +31,7 @@ from crisisdesk.core.fusion.data import (
     training_splits,
 )
 from crisisdesk.core.fusion.metrics import (
+    T_MIN,
     classification_report,
     expected_calibration_error,
     fit_temperature,
@@ -276,6 +277,15 @@ class TrainJob:
         val_logits = predict_logits(result.model, tensors.subset(val))
         val_labels = tensors.labels[val].numpy()
         temperature = fit_temperature(val_logits.numpy(), val_labels)
+        note = None
+        if temperature <= T_MIN:
+            # A slice with no mistakes (a few labels, well separated): the fit runs to its
+            # floor and every later confidence would be 1.0, leaving the review queue,
+            # least confident first, with no order. Such a slice says nothing of how
+            # sure to be: the head's own confidences are kept.
+            temperature = 1.0
+            note = (f"not calibrated: the {len(val_labels):,} validation items had no "
+                    "mistakes to fit a temperature on (label more items); temperature 1")
         # The figures of the epoch whose weights were kept (with select "macro_f1" not
         # the epoch of the lowest loss); iter_fit refuses a run without such an epoch.
         kept = result.history[result.best_epoch - 1]
@@ -284,6 +294,7 @@ class TrainJob:
             "stopped_early": result.stopped_early,
             "val_loss": kept.val_loss, "val_macro_f1": kept.val_macro_f1,
             "temperature": temperature,
+            **({"calibration_note": note} if note else {}),
             "ece_validation_before": expected_calibration_error(
                 probabilities(val_logits, 1.0), val_labels),
             "ece_validation_after": expected_calibration_error(

@@ -12,8 +12,18 @@ repaints only the rows that changed and never asks about rows it does not paint.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+)
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -194,6 +204,22 @@ def _fit(metrics: QFontMetrics, text: str, width: int) -> int:
     return space if space > lo // 2 else lo
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where the analyst is in the list just before a refresh replaces its rows: what is
+    found again by item, not by row number, once the new rows are in (posts arriving
+    above push every row down)."""
+
+    row: int = -1  # the current row (-1: none)
+    scroll: int = 0  # the vertical scroll bar's value
+    selected: tuple[int, ...] = ()  # items of a selection of several rows, where held
+    unread: int = 0  # selected rows not read ("Loading…", Ctrl+A): not found again
+    #: For a current row still loading: a held neighbour's item and how far the current
+    #: row is from it (J onto a page not read yet, as posts arrived above it, showed the
+    #: item J had left again).
+    beside: tuple[int, int] | None = None
+
+
 class ItemList(QTreeView):
     """The centre list: fixed-height rows, several may be selected (Shift/Ctrl-click)."""
 
@@ -237,6 +263,48 @@ class ItemList(QTreeView):
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self._empty_text)
             painter.end()
+
+    def note_place(self) -> Place:
+        """The current row, the scroll and the selection, before a refresh."""
+        model = self.model()
+        # By ranges, not selectedRows(): after Ctrl+A that is an index per row of the
+        # queue, built on the UI thread at every refresh.
+        ranges = [(r.top(), r.bottom()) for r in self.selectionModel().selection()]
+        several = sum(last - first + 1 for first, last in ranges) > 1
+        held = [r.id for first, last in ranges
+                for r in model.held_in(first, last)] if several else []  # type: ignore[attr-defined]
+        at, total = self.currentIndex().row(), model.rowCount()
+        beside = next(((near.id, at - n) for n in (at - 1, at + 1) if at >= 0 and 0 <= n < total
+                       and self._row(at) is None and (near := self._row(n)) is not None), None)
+        unread = sum(last - first + 1 for first, last in ranges) - len(held) if several else 0
+        return Place(at, self.verticalScrollBar().value(), tuple(held), unread, beside)
+
+    def keep_place(self, place: Place, row: int) -> bool:
+        """After a refresh that found the current item (or the one to go on to) at
+        ``row``: scroll by as many rows as it moved, so the rows on screen stay where the
+        analyst had them (else each post arriving above scrolled the list back to the
+        current item, or shifted it under the analyst's eyes), and select again the
+        selected items still listed (the refresh had left the current row alone selected,
+        and a label then went to it alone); those that left the queue are not. A selection
+        with rows not read is left to the current row (a part of it would be labelled as
+        if it were all): False when that cleared it."""
+        model = self.model()
+        if place.selected and not place.unread:
+            selection = QItemSelection()
+            rows = model.rows_of(set(place.selected))  # type: ignore[attr-defined]
+            for at in sorted(rows.values()):
+                selection.select(model.index(at, 0), model.index(at, 0))
+            self.selectionModel().select(
+                selection, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+        if place.row >= 0:
+            self.verticalScrollBar().setValue(
+                place.scroll + (row - place.row) * self.indexRowSizeHint(model.index(row, 0)))
+        # Left as it was (the rows did not move: no reset) it still holds them all.
+        return not place.unread or sum(r.height() for r in self.selectionModel().selection()) > 1
+
+    def _row(self, row: int) -> ItemRow | None:
+        return self.model().row_at(row)  # type: ignore[attr-defined]
 
     def keyboardSearch(self, search: str) -> None:  # noqa: N802 - Qt's name
         """No type-ahead: the list holds only the pages painted, so Qt's search matched

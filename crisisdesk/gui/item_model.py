@@ -40,6 +40,9 @@ from crisisdesk.gui.worker import Background
 PAGE = 64  # rows per queue_page call: a screenful or two
 MAX_PAGES = 64  # pages kept (4,096 rows); painted pages are the recently used ones
 MAX_IN_FLIGHT = 3  # page queries running at once; newer wishes wait for a free slot
+#: At most this many rows past the focus row are read by a refresh that finds the queue
+#: grown (see ItemModel.refresh); a bigger burst may leave the current item unfound.
+FOLLOW_ROWS = 16 * PAGE
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ItemRow of a row (None while loading)
 BLURRED_ROLE = Qt.ItemDataRole.UserRole + 2  # whether the row's thumbnail is blurred
 Index = QModelIndex | QPersistentModelIndex
@@ -49,6 +52,7 @@ class ItemModel(QAbstractListModel):
     """Rows of one queue (search and sort applied), loaded lazily in pages."""
 
     loaded = Signal()  # a new query's size and first page arrived
+    about_to_refresh = Signal()  # a refresh's pages arrived and replace those held now
     refreshed = Signal()  # a refresh's pages arrived
     failed = Signal(str)  # a query failed; the message names what went wrong
 
@@ -64,6 +68,9 @@ class ItemModel(QAbstractListModel):
         # The task whose confidence the "confidence" sort uses in a queue of no task (all
         # items, an event): the one the analyst works on (None: the core's choice).
         self.confidence_task: str | None = None
+        #: The list's current row (its owner keeps it up to date; -1: none): a refresh
+        #: reads the rows new posts may have pushed it to (see refresh).
+        self.focus_row = -1
         self._total = 0
         self._generation = 0
         self._pages: OrderedDict[int, list[ItemRow]] = OrderedDict()
@@ -141,21 +148,42 @@ class ItemModel(QAbstractListModel):
         window wrote): rows stay where they are unless the queue's size changed. ``also``:
         pages wanted but not held, read in the same pass (else, with another process
         writing all the while, each page read would call for another refresh and the
-        page scrolled to would never come)."""
+        page scrolled to would never come).
+
+        Posts that arrived (a watched folder, another process's import) land above the
+        focus row in a newest-first order and push it, and the rows around it, down by
+        up to as many rows as the queue grew: those rows are read too (at most
+        :data:`FOLLOW_ROWS`), or the current item, the one a J went on from and the
+        selection would not be among the rows held, and the list would put the analyst
+        on another item. Of those pages, only the ones now holding an item held within
+        a page of the focus row are kept (else each refresh added pages to read again
+        at the next)."""
         self._generation += 1
         self._stale = False  # what is read from here on includes every change so far
         self._in_flight.clear()
         generation, reader = self._generation, self._reader
         queue, search, sort, by = self.queue, self.search, self.sort, self.confidence_task
-        pages = sorted({*self._pages, *also})
+        held, focus, total = {*self._pages, *also}, self.focus_row, self._total
+        near = {r.id for n in range(focus - PAGE, focus + PAGE + 1)
+                if (r := self._held(n)) is not None} if focus >= 0 else set()
 
         def fetch() -> tuple[tuple[int, int], int, dict[int, list[ItemRow]]]:
             with reader.store() as store, store.snapshot():
                 stamp = review.queue_stamp(store)
                 size = review.queue_size(store, queue, search)
-                out = {p: review.queue_page(store, queue, offset=p * PAGE, limit=PAGE,
-                                            search=search, sort=sort, confidence_task=by)
-                       for p in pages if p * PAGE < size}
+
+                def page(p: int) -> list[ItemRow]:
+                    return review.queue_page(store, queue, offset=p * PAGE, limit=PAGE,
+                                             search=search, sort=sort, confidence_task=by)
+
+                out = {p: page(p) for p in sorted(held) if p * PAGE < size}
+                grown = min(size - total, FOLLOW_ROWS)
+                if near and grown > 0:
+                    for p in range(max(focus - PAGE, 0) // PAGE,
+                                   min(focus + grown + PAGE, size - 1) // PAGE + 1):
+                        rows = page(p) if p not in out else []
+                        if near.intersection(r.id for r in rows):
+                            out[p] = rows
             return stamp, size, out
 
         self._background.call(fetch, lambda result: self._refresh_arrived(generation, result),
@@ -166,16 +194,17 @@ class ItemModel(QAbstractListModel):
                          ) -> None:
         if generation != self._generation:
             return
+        self.about_to_refresh.emit()
         self._stamp, size, pages = result
         for rows in pages.values():
             self._count(rows)
         if size != self._total:
             self.beginResetModel()
             self._total = size
-            self._pages = OrderedDict(pages)
+            self._pages = self._trimmed(pages)
             self.endResetModel()
         else:
-            self._pages = OrderedDict(pages)
+            self._pages = self._trimmed(pages)
             if size:
                 self.dataChanged.emit(self.index(0), self.index(size - 1))
         self.refreshed.emit()
@@ -254,6 +283,24 @@ class ItemModel(QAbstractListModel):
         offset = row - page * PAGE
         return held[offset] if offset < len(held) else None
 
+    def _held(self, row: int) -> ItemRow | None:
+        """The row's item if held (no page is queued, the LRU order is left alone)."""
+        held = self._pages.get(row // PAGE) if row >= 0 else None
+        return held[row % PAGE] if held is not None and row % PAGE < len(held) else None
+
+    def held_in(self, first: int, last: int) -> list[ItemRow]:
+        """The rows held from row ``first`` to ``last`` (none is fetched)."""
+        return [row for page, held in self._pages.items()
+                if page * PAGE <= last and (page + 1) * PAGE > first
+                for n, row in enumerate(held, page * PAGE) if first <= n <= last]
+
+    def _trimmed(self, pages: dict[int, list[ItemRow]]) -> OrderedDict[int, list[ItemRow]]:
+        """A refresh's pages in the LRU order of those they replace (new ones newest),
+        at most MAX_PAGES of them."""
+        order = [p for p in self._pages if p in pages] + [p for p in pages
+                                                          if p not in self._pages]
+        return OrderedDict((p, pages[p]) for p in order[-MAX_PAGES:])
+
     def row_of(self, item_id: int) -> int | None:
         """The row number of an item among the rows held (None when not held)."""
         for page, held in self._pages.items():
@@ -261,6 +308,12 @@ class ItemModel(QAbstractListModel):
                 if row.id == item_id:
                     return page * PAGE + n
         return None
+
+    def rows_of(self, item_ids: set[int]) -> dict[int, int]:
+        """The row numbers of those items held, by item, in one pass over the rows held
+        (row_of per item of a selection of thousands took seconds on the UI thread)."""
+        return {row.id: page * PAGE + n for page, held in self._pages.items()
+                for n, row in enumerate(held) if row.id in item_ids}
 
     def loaded_rows(self) -> int:
         """How many rows are held now."""

@@ -29,7 +29,7 @@ from crisisdesk.gui import gc_guard, style
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.dialogs.settings_dialog import settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
-from crisisdesk.gui.item_list import ItemList
+from crisisdesk.gui.item_list import ItemList, Place
 from crisisdesk.gui.item_model import PAGE, ItemModel
 from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets
 from crisisdesk.gui.queue_panel import QUEUE_ROLE, QueuePanel
@@ -118,7 +118,8 @@ class MainWindow(QMainWindow):
         self._row_before_reset = 0
         self._loading_before_reset = False
         self._total_before_reset = 0
-        self.model.modelAboutToBeReset.connect(self._note_current)
+        self._place = Place()  # the current item, scroll and selection, found again
+        self.model.about_to_refresh.connect(self._note_current)
         self.model.failed.connect(self._show_error)
         self.detail.failed.connect(self._show_error)
         self.items.selectionModel().currentChanged.connect(self._current_changed)
@@ -219,11 +220,13 @@ class MainWindow(QMainWindow):
             self.detail.clear()
 
     def _note_current(self) -> None:
-        """Before a reset: the current row number and the items held from it on."""
+        """Before a refresh's rows replace those held: the current row number, the items
+        held from it on, and the list's place (scroll, selection)."""
         row = self.items.currentIndex().row()
         self._row_before_reset = max(row, 0)
         self._loading_before_reset = row >= 0 and self.model.row_at(row) is None
         self._total_before_reset = self.model.total
+        self._place = self.items.note_place()
         self._followers = [] if row < 0 else [
             r.id for n in range(row, min(row + PAGE, self.model.total))
             if (r := self.model.row_at(n)) is not None]
@@ -239,6 +242,10 @@ class MainWindow(QMainWindow):
         # following that item pulled the list back there.
         item = None if loading else self.detail.item_id
         row = self.model.row_of(item) if item is not None else None
+        if row is None and loading and (beside := self._place.beside) is not None:
+            near = self.model.row_of(beside[0])  # the row the analyst went to: beside it
+            row = near + beside[1] if near is not None else None
+            row = row if row is not None and 0 <= row < self.model.total else None
         if row is None:
             # The shown item left the queue: the first held item after it that is still
             # in it (labelled items leave "Unlabelled" at the refresh after their label).
@@ -250,6 +257,9 @@ class MainWindow(QMainWindow):
             if current.row() != row:
                 self.items.selectionModel().setCurrentIndex(
                     self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if not self.items.keep_place(self._place, row):
+                self.statusBar().showMessage("The list changed: select the items again (the "
+                                             "selection held rows not read yet)", 15000)
         elif self.model.total:
             current = self.items.currentIndex().row()
             if current < 0:
@@ -282,6 +292,7 @@ class MainWindow(QMainWindow):
         return f"Nothing in “{queue_title}” now."
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.model.focus_row = current.row()
         row = self.model.row_at(current.row()) if current.isValid() else None
         if row is not None:
             self.detail.show_item(row.id)

@@ -142,7 +142,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(counts, indent=2, ensure_ascii=False))
         return OK
-    print(f"Project {Path(args.project).absolute()}")
+    print(f"Project {store.path.parent}")  # as opened: "~" written out
     print(f"  posts: {counts['posts']:,}   items: {counts['items']:,} "
           f"({counts['text_only_items']:,} text-only)")
     media = ", ".join(f"{n:,} {s}" for s, n in counts["media"].items()) or "none"

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from crisisdesk.core.store import Store
+from crisisdesk.core.store.schema import StoreError
 
 DB_NAME = "project.sqlite"
 SUBFOLDERS = ("models", "exports", "cache", "media", "reports")
@@ -59,8 +61,21 @@ class Project:
 
     @classmethod
     def open(cls, root: Path | str, *, create: bool = False) -> Project:
-        """Open the project at ``root``; with ``create``, make it when it does not exist."""
-        root = Path(root).expanduser().absolute()
+        """Open the project at ``root``; with ``create``, make it when it does not exist.
+        A folder that cannot be looked into raises ProjectError naming it and why."""
+        try:
+            root = Path(root).expanduser().absolute()
+        except RuntimeError as exc:  # "~name/..." of a user this machine does not know
+            raise ProjectError(f"{root}: {exc} (no such user?)") from exc
+        try:
+            return cls._open(root, create)
+        except OSError as exc:
+            # A folder the user may not enter (a colleague's share), a name too long, a
+            # network drive gone stale: Python's is_file() and exists() raise these.
+            raise ProjectError(f"{root} cannot be read ({exc.strerror or exc})") from exc
+
+    @classmethod
+    def _open(cls, root: Path, create: bool) -> Project:
         if (root / DB_NAME).is_file():
             if (root / DB_NAME).stat().st_size == 0:
                 # SQLite takes an empty file for an empty database: the next store
@@ -78,6 +93,7 @@ class Project:
             raise ProjectError(
                 f"{root} is a folder with other files in it; give a new or empty folder"
             )
+        made = [folder for folder in (root, *root.parents) if not folder.exists()]
         try:
             root.mkdir(parents=True, exist_ok=True)
             for name in SUBFOLDERS:
@@ -85,5 +101,23 @@ class Project:
         except OSError as exc:  # a file on the way, no permission, a read-only disk
             raise ProjectError(f"cannot make the project folder {root}: "
                                f"{exc.strerror or exc}") from exc
-        Store(root / DB_NAME).close()
+        try:
+            Store(root / DB_NAME).close()
+        except (sqlite3.Error, StoreError) as exc:  # a path too long for SQLite
+            # Take back what was made: a half-made project (folders, no store) was
+            # refused by the next try as "a folder with other files in it".
+            _remove_made(root, made)
+            raise ProjectError(f"cannot make the project folder {root}: {exc}") from exc
         return cls(root)
+
+
+def _remove_made(root: Path, made: list[Path]) -> None:
+    """Remove the store files and subfolders this try made in ``root`` (new or empty
+    before it) and the folders in ``made`` (the root and the parents made for it), each
+    folder only when empty: nothing else is touched."""
+    for path in [root / f"{DB_NAME}{end}" for end in ("", "-wal", "-shm", "-journal")]:
+        with suppress(OSError):
+            path.unlink(missing_ok=True)
+    for folder in [root / name for name in SUBFOLDERS] + made:
+        with suppress(OSError):
+            folder.rmdir()

@@ -203,7 +203,12 @@ def _demo_needed() -> bool:
         last = last_project()
     except Exception:  # noqa: BLE001 - an unreadable setting just means "no last project"
         return True
-    return last is None or not (Path(last) / DB_NAME).is_file()
+    try:
+        return last is None or not (Path(last) / DB_NAME).is_file()
+    except OSError:
+        # A folder that may no longer be entered (a colleague's share), a network drive
+        # gone stale: no usable last project, said in the demo's window once it opens.
+        return True
 
 
 def _smoke_done(window: QWidget) -> None:

@@ -7,6 +7,7 @@ writes that must land together or not at all.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -43,6 +44,43 @@ def rw_uri(path: PurePath) -> str:
     return uri + "?mode=rw"
 
 
+#: The longest file name SQLite's unix VFS opens (its MAX_PATHNAME, in bytes); the
+#: journal's name, 8 bytes longer than the store's, must fit too.
+SQLITE_MAX_PATHNAME = 512
+
+
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of a database that is not a crisisdesk store (none of ``meta``'s
+    schema version), else []: a new, empty database is a store about to be made."""
+    tables = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name")]
+    if not tables:
+        return []
+    if "meta" in tables and conn.execute(
+            "SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone() is not None:
+        return []
+    return tables
+
+
+def _why_cannot_open(path: Path, exc: sqlite3.OperationalError) -> str | None:
+    """What SQLite's bare "unable to open database file" means at ``path``, when it can
+    be told: a path too long for SQLite, or a store on a read-only drive, where SQLite
+    cannot make the WAL index beside it even to read. None otherwise."""
+    if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF != sqlite3.SQLITE_CANTOPEN:
+        return None
+    real = os.fsencode(os.path.realpath(path))  # SQLite follows links to the real name
+    if len(real) + len("-journal") > SQLITE_MAX_PATHNAME:
+        return (f"its path is too long for SQLite ({len(real)} bytes, with links "
+                f"followed; SQLite opens up to {SQLITE_MAX_PATHNAME - len('-journal')}): "
+                "move the project to a folder with a shorter path")
+    if path.is_file() and not os.access(path.parent, os.W_OK):
+        return (f"its folder {path.parent} is read-only (a write-protected drive?): "
+                "crisisdesk writes beside its store even to read it; copy the project "
+                "folder to a writable place and open the copy")
+    return None
+
+
 class StoreBase:
     """Connection, transactions and meta values; the domain methods live in mixins."""
 
@@ -55,19 +93,39 @@ class StoreBase:
         self.path = Path(path)
         # isolation_level=None: no implicit transactions; we say BEGIN where we mean it.
         # busy_timeout: how long a write waits for another connection's (a CLI import's).
-        if create:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout,
-                                   check_same_thread=check_same_thread)
-        else:
-            # mode=rw: SQLite would otherwise make a new, empty database wherever the
-            # name points, such as the old place of a project folder renamed while open.
-            conn = sqlite3.connect(rw_uri(self.path.absolute()), uri=True,
-                                   isolation_level=None, timeout=busy_timeout,
-                                   check_same_thread=check_same_thread)
+        conn: sqlite3.Connection | None = None
+        try:
+            if create:
+                conn = sqlite3.connect(str(self.path), isolation_level=None,
+                                       timeout=busy_timeout,
+                                       check_same_thread=check_same_thread)
+            else:
+                # mode=rw: SQLite would otherwise make a new, empty database wherever the
+                # name points, such as the old place of a project folder renamed while
+                # open.
+                conn = sqlite3.connect(rw_uri(self.path.absolute()), uri=True,
+                                       isolation_level=None, timeout=busy_timeout,
+                                       check_same_thread=check_same_thread)
+            # Before the first write (WAL mode is one): another program's database,
+            # named project.sqlite, took the whole schema and became an empty project.
+            foreign = _foreign_tables(conn)
+            mode = "" if foreign else conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            why = _why_cannot_open(self.path, exc)
+            if why is None:
+                raise
+            raise StoreError(why) from exc
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if foreign:
+            conn.close()
+            raise StoreError(
+                f"its {self.path.name} is not a crisisdesk store: it holds another "
+                f"program's tables ({', '.join(foreign[:5])}); give crisisdesk a folder "
+                "of its own")
         if mode.lower() != "wal":
             raise StoreError(f"{self.path}: could not switch SQLite to WAL mode (got {mode})")
         conn.execute("PRAGMA foreign_keys=ON")

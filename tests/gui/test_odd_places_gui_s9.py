@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_odd_places_s9 import deny_looking_into  # tests/core is on sys.path
+
 from crisisdesk.core.project import Project
 
 
@@ -18,15 +20,7 @@ def test_a_last_project_in_a_folder_that_may_not_be_entered_opens_the_demo(
     share = tmp_path / "share"
     project = Project.open(share / "harvey", create=True)
     remember_project(project.root)
-    real_stat = Path.stat
-
-    def stat(path: Path, *args, **kwargs):
-        # Faked: tests may run as root, whom chmod does not stop.
-        if share in path.parents:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_stat(path, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "stat", stat)
+    deny_looking_into(monkeypatch, share)
     # The demo's stand-in (building the real one is the first-run test's work).
     monkeypatch.setattr(launch, "demo_project", lambda data_dir=None: demo_like_project.root)
     monkeypatch.setattr(app, "_demo_job", lambda: iter(()))

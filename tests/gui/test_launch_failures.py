@@ -25,25 +25,35 @@ def damaged_project(tmp_path: Path) -> Project:
     return project
 
 
-def test_a_damaged_last_project_is_said_with_why_in_the_demo_window(
-        qtbot, user_folders, demo_like_project, damaged_project, monkeypatch) -> None:
+def demo_window_message(qtbot, monkeypatch, demo_like_project: Project) -> str:
+    """Launch the app with no project named: the demo (a stand-in) must open in the
+    last project's place; the status bar's message (which says why)."""
     from crisisdesk.core import launch
-    from crisisdesk.core.settings import remember_project
     from crisisdesk.gui import app
 
-    remember_project(damaged_project.root)
     # The demo's stand-in (building the real one is the first-run test's work).
     monkeypatch.setattr(launch, "demo_project", lambda data_dir=None: demo_like_project.root)
+    monkeypatch.setattr(app, "_demo_job", lambda: iter(()))
     app.make_application()
     opener = app.open_project_window(None, annotator="tester")
-    qtbot.waitUntil(lambda: getattr(opener, "window", None) is not None)
+    qtbot.waitUntil(lambda: opener.window is not None or opener.failure is not None)
+    assert opener.failure is None
     window = opener.window
     qtbot.addWidget(window)
     assert window.project.root == demo_like_project.root
     message = window.statusBar().currentMessage()
+    opener.shutdown()
+    return message
+
+
+def test_a_damaged_last_project_is_said_with_why_in_the_demo_window(
+        qtbot, user_folders, demo_like_project, damaged_project, monkeypatch) -> None:
+    from crisisdesk.core.settings import remember_project
+
+    remember_project(damaged_project.root)
+    message = demo_window_message(qtbot, monkeypatch, demo_like_project)
     assert f"The last project, {damaged_project.root}, {DAMAGED}" in message
     assert "crisisdesk open FOLDER" in message
-    opener.shutdown()
 
 
 def test_crisisdesk_open_on_a_damaged_project_says_why_and_exits_2(

@@ -146,7 +146,10 @@ class Opener(QObject):
         except ProjectError as exc:
             self._failed(str(exc))
             return
-        remember_project(path)
+        if not_opened is None:
+            # The demo opened in the last project's place is not remembered: with the
+            # drive or share back, the next start opens that project again.
+            remember_project(path)
         window = MainWindow(project, annotator=self.annotator, preload=True)
         window.setWindowIcon(window_icon())
         window.show()
@@ -155,8 +158,9 @@ class Opener(QObject):
             # project gone empty.
             window.statusBar().showMessage(
                 f"The last project, {not_opened.root}, could not be opened: "
-                f"{not_opened.reason}. This is the demo; open another with: "
-                "crisisdesk open FOLDER", 60_000)
+                f"{not_opened.reason}. This is the demo (the last project is tried "
+                "again at the next start); open another with: crisisdesk open FOLDER",
+                60_000)
         self.window = window
         self.opening.hide()
         self.opened.emit(window)

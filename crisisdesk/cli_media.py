@@ -54,8 +54,9 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
     folder = Path(args.sources[0])
     if not folder.exists():
         return _fail(f"{folder}: no such folder or file")
-    if args.interval <= 0:
-        return _fail("--interval must be more than 0 seconds")
+    # isfinite: nan passes a "<= 0" test, and time.sleep(nan) or (inf) raises mid-watch.
+    if not (math.isfinite(args.interval) and args.interval > 0):
+        return _fail("--interval must be a finite number of seconds more than 0")
     watch = WatchOptions(interval=args.interval,
                          fetch=_limits() if args.fetch_media else None)
     job = WatchJob(project, folder, options, watch)

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crisisdesk.core.models.vector_length import vector_length
 from crisisdesk.core.resources import read_json
 from crisisdesk.core.settings import (
     SettingsError,
@@ -165,6 +166,11 @@ def register(name: str, path: Path, *, arch: str | None = None, kind: str | None
         raise ValueError(f"{path} is a checkpoint file: say its open_clip architecture "
                          "with --arch (e.g. ViT-B-32-quickgelu)")
     _check_holds_a_model(path, name, kind)
+    length = vector_length(path, kind) if known and known.dim else None
+    if length is not None and known is not None and length != known.dim:
+        raise ValueError(f"{path} gives {length}-d vectors; {name} gives {known.dim}-d: it "
+                         "is another model, whose embeddings would be stored as "
+                         f"{name}'s: register it under a name of its own")
     # Strict: a models.json spoilt by a hand edit is refused, not replaced by this entry.
     try:
         entries = read_settings_strict(REGISTERED)

@@ -24,9 +24,12 @@ from crisisdesk.core.files import atomic_write
 from crisisdesk.core.store import Store
 
 EXPORT_FORMATS = ("csv", "jsonl", "crisismmd")
+# ``image_id``: the CrisisMMD image id an item was imported with, when it has one (a
+# tweet can carry another tweet's image, ``<other id>_0``); without it a re-import named
+# the item ``<post id>_<n>`` and the image id no longer found it.
 POST_COLUMNS = ("item_id", "source", "post_id", "n", "event", "platform", "created_at",
-                "author", "language", "url", "text", "image", "image_sha256", "sensitive",
-                "alt_text")
+                "author", "language", "url", "text", "image", "image_id", "image_sha256",
+                "sensitive", "alt_text")
 TASK_COLUMNS = ("label", *PROVENANCE_KEYS, "split", "prediction", "confidence",
                 "model_version")
 # A cell starting with one of these is run as a formula by Excel and LibreOffice (OWASP
@@ -77,6 +80,7 @@ class Exporter:
         """The items to export, authors hashed when asked, and then without the post's
         URL (the post id stays, for re-import)."""
         for item in self.store.export_items(self.tasks, only_corrected=self.only_corrected):
+            item["image_id"] = item.get("external_id")
             if self.salt is not None:
                 item["author"] = hash_author(item["author"], self.salt)
                 # A post's URL names its poster (x.com/<handle>/status/.., Mastodon's

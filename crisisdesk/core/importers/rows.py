@@ -116,9 +116,13 @@ def split_media(value: Any) -> list[str]:
     return [text] if text else []
 
 
-def media_ref(declared: str, base: Path) -> MediaRef:
-    """A MediaRef for a path or URL written in a source whose files live under ``base``."""
+def media_ref(declared: str, base: Path, remote: bool = False) -> MediaRef:
+    """A MediaRef for a path or URL written in a source whose files live under ``base``.
+    ``remote``: a URL is a medium still to fetch (crisisdesk's own export writes a
+    collected image's URL), else it is recorded as missing."""
     if declared.lower().startswith(("http://", "https://")):
+        if remote:  # quiet: a remote image is expected, as when the collector's file came in
+            return MediaRef(declared, None, status="remote", quiet=True)
         return MediaRef(declared, None, status="missing",
                         reason="remote image not fetched (only local files are imported)")
     path, reason = resolve_inside(base, declared)
@@ -130,14 +134,18 @@ def media_ref(declared: str, base: Path) -> MediaRef:
 class RowReader:
     """Turns mapped rows into records; remembers ids to catch duplicates within a file.
     ``schemes``: the project's label schemes (default the built-in ones), to compare the
-    labels two rows give one post as they will be stored."""
+    labels two rows give one post as they will be stored. ``index_column`` and
+    ``image_id_column``: the ``n`` and ``image_id`` columns of crisisdesk's own export
+    (None for another file), whose one row is one item."""
 
     def __init__(self, file: str, base: Path, columns: dict[str, str],
                  labels: dict[str, str], defaults: Mapping[str, str | None],
                  index_column: str | None = None,
-                 schemes: Mapping[str, LabelScheme] | None = None) -> None:
+                 schemes: Mapping[str, LabelScheme] | None = None,
+                 image_id_column: str | None = None) -> None:
         self.file, self.base, self.columns, self.labels = file, base, columns, labels
         self.defaults, self.index_column = defaults, index_column
+        self.image_id_column = image_id_column
         self.schemes = schemes or builtin_schemes()
         self.seen: dict[str, tuple[int, tuple]] = {}
         # Per post and images: the row that first labelled each task, and its label.
@@ -164,12 +172,15 @@ class RowReader:
             author=get.get("author"), created_at=get.get("created_at"),
             language=get.get("language"), url=get.get("url"),
             event=self.defaults.get("event") or get.get("event"),
-            media=[media_ref(p, self.base) for p in split_media(row.get(self.columns["image"]))]
-            if "image" in self.columns else [],
+            media=[media_ref(p, self.base, remote=self.index_column is not None)
+                   for p in self._images(row)],
         )
         index = _clean(row.get(self.index_column)) if self.index_column else None
         if index is not None and index.isdigit() and len(record.media) == 1:
             record.media[0].n = int(index)
+        image_id = _clean(row.get(self.image_id_column)) if self.image_id_column else None
+        if image_id is not None and len(record.media) == 1:
+            record.media[0].external_id = image_id
         try:
             record.sensitive = parse_flag(get.get("sensitive"))
         except ValueError as exc:
@@ -191,6 +202,17 @@ class RowReader:
                     task, value, split.lower() if split else None, source=cells["label_source"],
                     annotator=cells["annotator"], labelled_at=cells["labelled_at"]))
         yield self._conflict(record, number) or record
+
+    def _images(self, row: Mapping[str, Any]) -> list[str]:
+        """The image paths or URLs of a row's image cell."""
+        if "image" not in self.columns:
+            return []
+        if self.index_column is None:
+            return split_media(row.get(self.columns["image"]))
+        # crisisdesk's own export: one row is one item, its cell one image, taken whole
+        # (split at ';', a folder "Harvey; day 1" became two missing images).
+        cell = _clean(row.get(self.columns["image"]))
+        return [cell] if cell else []
 
     def _conflict(self, record: PostRecord, number: int) -> Problem | None:
         """A Problem when an earlier row gave the same post and images another label or

@@ -154,6 +154,13 @@ def media_index_column(header: list[str]) -> str | None:
     return by_lower.get("n") if "item_id" in by_lower else None
 
 
+def image_id_column(header: list[str]) -> str | None:
+    """The ``image_id`` column of crisisdesk's own CSV and JSONL exports: the CrisisMMD
+    image id an item was imported with (``<other tweet id>_0`` too), kept by a re-import."""
+    by_lower = _by_lower(header)
+    return by_lower.get("image_id") if "item_id" in by_lower else None
+
+
 def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
               defaults: Mapping[str, str | None],
               schemes: Mapping[str, LabelScheme] | None = None) -> Iterator[Parsed]:
@@ -186,7 +193,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
         yield Problem(Where(str(path)), str(exc))
         return
     rows = RowReader(str(path), base, columns, labels, defaults,
-                     media_index_column(header), schemes)
+                     media_index_column(header), schemes, image_id_column(header))
     yield Expected(max(text.count("\n") - 1, 0))
     number, rows_seen = 1, 0
     while True:
@@ -307,7 +314,7 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
         yield Problem(Where(str(path)), str(exc))
         return
     rows = RowReader(str(path), base, columns, labels, defaults,
-                     media_index_column(keys), schemes)
+                     media_index_column(keys), schemes, image_id_column(keys))
     yield Expected(len(objects))
     for number, obj in objects:
         if not isinstance(obj, dict):

@@ -83,6 +83,18 @@ def _annotator(text: str) -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from crisisdesk.cli_media import new_project_folders, remove_new_project
+
+    made = new_project_folders(args.project)  # None: a project (or no path) is there
+    code = _import(args, made is not None)
+    if code == USAGE and made is not None:
+        # Refused, or every source unusable: nothing was written. The project made for
+        # nothing would stay, and the analyst's fixed command would import into it.
+        remove_new_project(args.project, made)
+    return code
+
+
+def _import(args: argparse.Namespace, new_store: bool) -> int:
     from crisisdesk.core.importers import ImportJob, ImportOptions
     from crisisdesk.core.project import Project, ProjectError
 
@@ -109,11 +121,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     finished = drive(job.run())
     report = job.report
     print(report.summary())
-    say_report(job)
+    unusable = finished and report.unusable_sources == len(args.sources) and not report.records
+    if not (unusable and new_store):  # else the project goes, and its report with it
+        say_report(job)
     if not finished:
         print("Import cancelled; what was committed stays. Run the same command to resume.")
         return PROBLEMS
-    if report.unusable_sources == len(args.sources):
+    if unusable:
         return USAGE
     fetch_problems = False
     if args.fetch_media:

@@ -1,10 +1,16 @@
 """Command-line commands for a project's media: ``crisisdesk media fetch`` and
-``media relink``, and the ``--watch`` / ``--fetch-media`` halves of ``crisisdesk import``."""
+``media relink``, and the ``--watch`` / ``--fetch-media`` halves of ``crisisdesk import``
+(with taking back a project that an import made for nothing)."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +50,44 @@ def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int
     return PROBLEMS if job.report.problems else OK
 
 
+def new_project_folders(project: str) -> list[Path] | None:
+    """The folders an import into ``project`` would make (the project folder and its
+    parents not there yet; [] for an empty folder), or None when it holds a store
+    already, or the path cannot be looked at (Project.open then says why)."""
+    from crisisdesk.core.project import DB_NAME
+
+    try:
+        root = Path(project).expanduser().absolute()
+        if (root / DB_NAME).exists():
+            return None
+        return [folder for folder in (root, *root.parents) if not folder.exists()]
+    except (RuntimeError, OSError):  # "~nobody/...", a folder we may not enter
+        return None
+
+
+def remove_new_project(project: str, made: list[Path]) -> None:
+    """Take back the project an import made for nothing: what is in its folder (new or
+    empty before, as Project.open makes a project only there) and the folders ``made``."""
+    import shutil
+    from contextlib import suppress
+
+    from crisisdesk.core.project import DB_NAME
+
+    root = Path(project).expanduser().absolute()
+    if not (root / DB_NAME).is_file():
+        return  # refused before the project was made
+    for entry in root.iterdir():
+        with suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    for folder in made:
+        with suppress(OSError):
+            folder.rmdir()
+    print(f"Nothing imported: the new project {root} was not kept.", file=sys.stderr)
+
+
 def watch_folder(project: Project, args: argparse.Namespace, options: ImportOptions) -> int:
     """``crisisdesk import PROJECT DIR --watch``: import until Ctrl-C."""
     from crisisdesk.cli import drive
@@ -60,11 +104,37 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
     watch = WatchOptions(interval=args.interval,
                          fetch=_limits() if args.fetch_media else None)
     job = WatchJob(project, folder, options, watch)
-    print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
-    drive(job.run())
+    with _stop_signals_as_ctrl_c():
+        print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
+        drive(job.run())
     print(job.report.summary())
     say_report(job)
     return PROBLEMS if job.report.errors else OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _stop_signals_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, a service stopping) and SIGHUP (its terminal closed) stop a
+    watch as Ctrl-C does. A watch runs until stopped, and these are how one left running
+    is stopped: by default they killed it with no report and its job left "running"."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    # Only where the signal would kill: `nohup` ignores SIGHUP so the watch outlives
+    # its terminal, and so it must.
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+               if hasattr(signal, name) and
+               signal.getsignal(getattr(signal, name)) is signal.SIG_DFL]
+    before = {sig: signal.signal(sig, _interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def cmd_media_fetch(args: argparse.Namespace) -> int:

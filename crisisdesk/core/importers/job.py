@@ -154,6 +154,9 @@ class ImportJob:
         # The project's label schemes (read when the store opens): tables hold labels of
         # its own tasks too.
         self.schemes: dict[str, LabelScheme] | None = None
+        # The data files (tables, manifests, collector files) parsed for the source in
+        # hand: an error naming one of them with no row is about the file as a whole.
+        self._data_files: set[str] = set()
 
     def _parse(self, path: Path, fmt: str, name: str
                ) -> Iterator[Parsed]:
@@ -170,10 +173,13 @@ class ImportJob:
             yield from self._parse(inner[0], inner[1], name)
         elif fmt == "crisismmd":
             files = sorted(path.glob("*.tsv")) if path.is_dir() else [path]
+            self._data_files.update(str(file) for file in files)
             for file in files:
                 yield from parse_crisismmd(file, opts.images_root)
         elif fmt == "folder":
-            tables = [] if find_manifest(path) is not None else data_files(path)
+            manifest = find_manifest(path)
+            tables = [] if manifest is not None else data_files(path)
+            self._data_files.update(str(file) for file in [manifest, *tables] if file)
             yield from parse_folder(path, opts.mapping, defaults, opts.images_root,
                                     skip=set(tables), schemes=self.schemes)
             # Data files at the top (twarc / Mastodon / Bluesky files, tables): each is
@@ -187,14 +193,17 @@ class ImportJob:
                     continue
                 yield from self._parse(table, inner, name)
         elif fmt == "csv":
+            self._data_files.add(str(path))
             yield from parse_csv(path, opts.images_root or path.parent, opts.mapping, defaults,
                                  self.schemes)
         elif fmt == "jsonl":
+            self._data_files.add(str(path))
             yield from parse_jsonl(path, opts.images_root or path.parent, opts.mapping,
                                    defaults, self.schemes)
         elif fmt in COLLECTOR_FORMATS:
             if path.is_dir():
                 raise SourceError(path, f"a folder; give {fmt} files (or use --watch)")
+            self._data_files.add(str(path))
             yield from parse_collector(path, fmt, defaults)
         else:
             raise SourceError(path, f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -249,6 +258,8 @@ class ImportJob:
         writer: RecordWriter | None = None
         batch: list[PostRecord] = []
         expected = seen = 0
+        unusable = whole_file_error = False
+        self._data_files = {str(path)}
         try:
             entries = self._parse(path, fmt, name)
             while True:
@@ -256,7 +267,7 @@ class ImportJob:
                     entry = next(entries, None)
                 except SourceError as exc:
                     self.report.add(Where(str(exc.path)), exc.reason)
-                    self.report.unusable_sources += 1
+                    unusable = True
                     entry = None
                 if isinstance(entry, Expected):
                     expected += entry.count
@@ -264,6 +275,8 @@ class ImportJob:
                     continue
                 if isinstance(entry, Problem):
                     self.report.problems.append(entry)
+                    whole_file_error |= (entry.severity == "error" and entry.where.row is None
+                                         and entry.where.file in self._data_files)
                     continue
                 if entry is not None:
                     batch.append(entry)
@@ -281,6 +294,11 @@ class ImportJob:
                                    f"{path.name}: {self.report.posts_added} new posts")
                 if entry is None:
                     break
+            # Nothing read, for want of the file itself (a --map naming a column it
+            # lacks, no id column, an empty file): the source is unusable as a whole,
+            # as a missing one is, not a source whose rows had problems.
+            if unusable or (seen == 0 and whole_file_error):
+                self.report.unusable_sources += 1
         finally:
             if writer is not None:
                 writer.close()

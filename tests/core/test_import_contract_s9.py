@@ -111,14 +111,26 @@ def test_a_watch_refused_as_bad_usage_leaves_no_project(tmp_path: Path) -> None:
 
 # A child process: the watch's first poll ends by signalling the process itself (no
 # timing). SIGINT gets Python's own handler whatever the parent ignores.
+# The signal under test starts at its default, as in a process started from a terminal:
+# the test runner itself may run under nohup (SIGHUP ignored, inherited). A second poll
+# means the signal did not stop the watch: the child ends with 99 instead of spinning.
 WATCH_SCRIPT = """
 import os, signal, sys, time, types
 from crisisdesk.core.importers import watch
 from crisisdesk.cli import main
+sig = int(sys.argv[1])
 signal.signal(signal.SIGINT, signal.default_int_handler)
+if sig != signal.SIGINT:
+    signal.signal(sig, signal.SIG_DFL)
+polls = []
+def sleep(seconds):
+    polls.append(seconds)
+    if len(polls) > 1:
+        os._exit(99)
+    os.kill(os.getpid(), sig)
 clock = types.ModuleType("time")
 clock.__dict__.update(time.__dict__)
-clock.sleep = lambda seconds: os.kill(os.getpid(), int(sys.argv[1]))
+clock.sleep = sleep
 watch.time = clock
 sys.exit(main(["import", sys.argv[2], sys.argv[3], "--watch"]))
 """
@@ -130,7 +142,7 @@ def _watch_stopped_by(sig: int, tmp_path: Path) -> tuple[int, Path]:
     (folder / "feed.jsonl").write_text('{"id": "1", "text": "flood"}\n', encoding="utf-8")
     project = tmp_path / f"proj-{sig}"
     done = subprocess.run([sys.executable, "-c", WATCH_SCRIPT, str(int(sig)), str(project),
-                           str(folder)], capture_output=True, text=True, timeout=300)
+                           str(folder)], capture_output=True, text=True, timeout=120)
     return done.returncode, project
 
 

@@ -54,37 +54,23 @@ def new_project_folders(project: str) -> list[Path] | None:
     """The folders an import into ``project`` would make (the project folder and its
     parents not there yet; [] for an empty folder), or None when it holds a store
     already, or the path cannot be looked at (Project.open then says why)."""
-    from crisisdesk.core.project import DB_NAME
+    from crisisdesk.core.project import DB_NAME, folders_to_make
 
     try:
         root = Path(project).expanduser().absolute()
-        if (root / DB_NAME).exists():
-            return None
-        return [folder for folder in (root, *root.parents) if not folder.exists()]
+        return None if (root / DB_NAME).exists() else folders_to_make(root)
     except (RuntimeError, OSError):  # "~nobody/...", a folder we may not enter
         return None
 
 
 def remove_new_project(project: str, made: list[Path]) -> None:
-    """Take back the project an import made for nothing: what is in its folder (new or
-    empty before, as Project.open makes a project only there) and the folders ``made``."""
-    import shutil
-    from contextlib import suppress
-
-    from crisisdesk.core.project import DB_NAME
+    """Take back the project an import made for nothing (see project.remove_made)."""
+    from crisisdesk.core.project import DB_NAME, remove_made
 
     root = Path(project).expanduser().absolute()
     if not (root / DB_NAME).is_file():
         return  # refused before the project was made
-    for entry in root.iterdir():
-        with suppress(OSError):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-    for folder in made:
-        with suppress(OSError):
-            folder.rmdir()
+    remove_made(root, made)
     print(f"Nothing imported: the new project {root} was not kept.", file=sys.stderr)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from contextlib import suppress
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ class Project:
             raise ProjectError(
                 f"{root} is a folder with other files in it; give a new or empty folder"
             )
-        made = [folder for folder in (root, *root.parents) if not folder.exists()]
+        made = folders_to_make(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
             for name in SUBFOLDERS:
@@ -106,18 +107,27 @@ class Project:
         except (sqlite3.Error, StoreError) as exc:  # a path too long for SQLite
             # Take back what was made: a half-made project (folders, no store) was
             # refused by the next try as "a folder with other files in it".
-            _remove_made(root, made)
+            remove_made(root, made)
             raise ProjectError(f"cannot make the project folder {root}: {exc}") from exc
         return cls(root)
 
 
-def _remove_made(root: Path, made: list[Path]) -> None:
-    """Remove the store files and subfolders this try made in ``root`` (new or empty
-    before it) and the folders in ``made`` (the root and the parents made for it), each
-    folder only when empty: nothing else is touched."""
+def folders_to_make(root: Path) -> list[Path]:
+    """The folders making a project at ``root`` creates: ``root`` and its parents that
+    are not there yet (for :func:`remove_made`)."""
+    return [folder for folder in (root, *root.parents) if not folder.exists()]
+
+
+def remove_made(root: Path, made: list[Path]) -> None:
+    """Take back a project made for nothing at ``root`` (a new or empty folder before,
+    as :meth:`Project.open` makes one only there): its store files, its subfolders with
+    what they hold, then the folders in ``made``, each only when empty. Nothing else is
+    touched."""
     for path in [root / f"{DB_NAME}{end}" for end in ("", "-wal", "-shm", "-journal")]:
         with suppress(OSError):
             path.unlink(missing_ok=True)
-    for folder in [root / name for name in SUBFOLDERS] + made:
+    for name in SUBFOLDERS:
+        shutil.rmtree(root / name, ignore_errors=True)
+    for folder in made:
         with suppress(OSError):
             folder.rmdir()

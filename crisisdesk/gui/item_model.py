@@ -303,11 +303,7 @@ class ItemModel(QAbstractListModel):
 
     def row_of(self, item_id: int) -> int | None:
         """The row number of an item among the rows held (None when not held)."""
-        for page, held in self._pages.items():
-            for n, row in enumerate(held):
-                if row.id == item_id:
-                    return page * PAGE + n
-        return None
+        return self.rows_of({item_id}).get(item_id)
 
     def rows_of(self, item_ids: set[int]) -> dict[int, int]:
         """The row numbers of those items held, by item, in one pass over the rows held

@@ -1,4 +1,5 @@
-"""Command-line commands for the classifier: ``train``, ``eval`` and ``predict``."""
+"""Command-line commands for the classifier: ``train``, ``eval`` and ``predict`` (and
+``versions``, from cli_versions)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             image_encoder, text_encoder = _encoders_of(project)
         job = TrainJob(project, args.task, image_encoder=image_encoder,
                        text_encoder=text_encoder, variant=args.variant, recipe=recipe,
-                       seeds=args.seeds, val_from=args.val_from, config=config)
+                       seeds=args.seeds, val_from=args.val_from, config=config,
+                       activate=not args.no_activate)
         finished = drive(job.run(), unit="epoch")
     except (ProjectError, EmbeddingsMissing, ValueError, KeyError) as exc:
         return _fail(exc.args[0] if exc.args else str(exc))
@@ -73,7 +75,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary = ", ".join(f"{k.replace('_', ' ')} {v['mean']:.1%} ± {v['std']:.1%}"
                             for k, v in report.summary.items())
         print(f"  mean of {len(report.seeds)} seeds on {report.scored_split}: {summary}")
-    print(f"Active model version for {report.task}: {report.model_name}")
+    if args.no_activate:
+        print(f"Registered {report.task} version {report.model_version} "
+              f"{report.model_name}, not active: crisisdesk versions {args.project} "
+              f"--activate {report.model_version} makes it the active one")
+    else:
+        print(f"Active model version for {report.task}: {report.model_name} "
+              f"(version {report.model_version})")
     return OK
 
 
@@ -218,6 +226,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     # own check names its fields: max_epochs).
     p.add_argument("--epochs", type=_positive, help="at most this many epochs (default 50)")
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--no-activate", action="store_true",
+                   help="register the new version without making it the active one (a "
+                        "sweep, a trial): `crisisdesk versions PROJECT --activate ID` "
+                        "switches to it later")
     p.add_argument("--val-from", choices=["train", "dev"], default="train",
                    help="early-stop on a slice of train (score on dev), or on dev (score "
                         "on test)")
@@ -255,6 +267,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["dev", "test"], default="dev")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    from crisisdesk.cli_versions import add_parser as add_versions
+
+    add_versions(sub)
 
     p = sub.add_parser("predict", help="predict every item lacking a prediction")
     p.add_argument("project")

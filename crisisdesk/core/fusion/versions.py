@@ -1,0 +1,120 @@
+"""A task's model versions as an analyst reads them: which is active, what each is
+(trained here, the shipped head, zero-shot), what it reads and how it scored.
+
+Read by ``crisisdesk versions`` and the app's Model versions window, so that an older
+version can be found and made active again at any time, not only in a retrain's report.
+Nothing here imports torch: listing versions must be instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from crisisdesk.core.fusion.checkpoint import checkpoint_paths
+from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT
+from crisisdesk.core.store import Store
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """One model version, in the words of a listing."""
+
+    id: int
+    task: str
+    name: str
+    created_at: str
+    active: bool
+    kind: str  # "trained" (here), "shipped" (resources/heads) or "zero-shot"
+    variant: str | None
+    image_encoder: str | None
+    text_encoder: str | None
+    text_source: str | None  # "tweet", "tweet+caption:..." (see the sidecar)
+    scored_split: str | None  # the split its figures are on (dev or test)
+    accuracy: float | None  # of the registered head (its seed), on scored_split
+    macro_f1: float | None
+    seeds: int  # seeds trained; the best one is the registered head
+    predicted: int  # items holding a prediction of this version
+    missing: str | None  # why its head cannot be loaded (a checkpoint file gone), or None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def training_macro_f1(metrics: Any) -> float | None:
+    """A version's macro F1 from its training metrics (a mean over seeds), if recorded."""
+    if not isinstance(metrics, dict):
+        return None
+    value = (metrics.get("summary") or {}).get("macro_f1", metrics.get("macro_f1"))
+    if isinstance(value, dict):
+        value = value.get("mean")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def version_kind(path: str) -> str:
+    """"zero-shot", "shipped" or "trained", from where a version's head is."""
+    if path.startswith(ZERO_SHOT):
+        return "zero-shot"
+    return "shipped" if path.startswith(BUNDLED) else "trained"
+
+
+def _registered_figures(metrics: Any) -> tuple[float | None, float | None, int]:
+    """(accuracy, macro F1) of the seed that was registered, and the number of seeds.
+
+    The listing names the head that predicts, not the mean of the seeds trained beside
+    it; a version recorded before seeds were kept falls back to the mean."""
+    if not isinstance(metrics, dict):
+        return None, None, 0
+    seeds = [s for s in metrics.get("seeds") or [] if isinstance(s, dict)]
+    chosen = next((s for s in seeds if s.get("seed") == metrics.get("active_seed")), None)
+    scored = (chosen or {}).get("scored")
+    if isinstance(scored, dict):
+        return (_number(scored.get("accuracy")), _number(scored.get("macro_f1")),
+                len(seeds))
+    summary = metrics.get("summary") or {}
+    accuracy = summary.get("accuracy")
+    return (_number(accuracy.get("mean") if isinstance(accuracy, dict) else accuracy),
+            training_macro_f1(metrics), len(seeds))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _missing(row: dict[str, Any], kind: str) -> str | None:
+    """Why a trained version's head is not there, checked by the files alone (cheap:
+    loading every head of a long history would take seconds)."""
+    if kind != "trained":
+        return None
+    for needed in checkpoint_paths(row["path"]):
+        if not needed.is_file():
+            return f"{needed} is gone"
+    return None
+
+
+def summarise_versions(store: Store, task: str) -> list[VersionSummary]:
+    """Every version of ``task``, newest first, with its figures and prediction count."""
+    counts = {int(r[0]): int(r[1]) for r in store.conn.execute(
+        "SELECT model_version, COUNT(*) FROM predictions WHERE task = ?"
+        " GROUP BY model_version", [task])}
+    out = []
+    for row in store.model_versions(task):
+        config = row["config"] if isinstance(row["config"], dict) else {}
+        kind = version_kind(row["path"])
+        head = config.get("config") if isinstance(config.get("config"), dict) else {}
+        accuracy, macro_f1, seeds = _registered_figures(row["metrics"])
+        if kind == "zero-shot":
+            image, text = config.get("encoder"), config.get("encoder")
+        else:
+            image, text = config.get("image_encoder"), config.get("text_encoder")
+        metrics = row["metrics"] if isinstance(row["metrics"], dict) else {}
+        out.append(VersionSummary(
+            id=int(row["id"]), task=task, name=row["name"],
+            created_at=str(row.get("created_at") or ""), active=bool(row["active"]),
+            kind=kind, variant=head.get("variant") or (None if kind != "zero-shot"
+                                                       else "zero-shot"),
+            image_encoder=image, text_encoder=text, text_source=config.get("text_source"),
+            scored_split=metrics.get("scored_split"), accuracy=accuracy, macro_f1=macro_f1,
+            seeds=seeds, predicted=counts.get(int(row["id"]), 0),
+            missing=_missing(row, kind)))
+    return out

@@ -14,6 +14,7 @@ overlay's heat map is not drawn over it meanwhile. The poster's alt text shows u
 from __future__ import annotations
 
 import html
+import itertools
 import os
 
 from PySide6.QtCore import Qt, Signal
@@ -43,8 +44,8 @@ from crisisdesk.gui.worker import Background
 from crisisdesk.gui.wrapping import WrappingLabel
 
 IMAGE_BOX = 2048  # decode at most this many pixels a side: zoom x8 of a panel stays sharp
-VEIL_SENSITIVE = "Marked sensitive by the poster or platform.\nClick or press Show image."
-VEIL_ALL = "Images are hidden until clicked (Settings).\nClick or press Show image."
+VEIL_SENSITIVE = "Marked sensitive by the poster or platform.\nClick, or press Show image (Alt+S)."
+VEIL_ALL = "Images are hidden until clicked (Settings).\nClick, or press Show image (Alt+S)."
 
 
 def _section(title: str) -> QLabel:
@@ -75,9 +76,12 @@ class DetailPanel(QWidget):
         self._sharp: QImage | None = None  # the shown item's decoded image, kept to reveal
 
         self.image = ImageView()
+        self.image.setAccessibleName("Image of the post")
         self.image.clicked.connect(self.reveal)
-        self.show_image = QPushButton("Show image")
-        self.show_image.setToolTip("Show this image unblurred (this item only)")
+        # Alt+S: Tab moves between tasks in the list and this panel, so no Tab reached the
+        # button, and with every image blurred an analyst without a mouse saw none.
+        self.show_image = QPushButton("&Show image")
+        self.show_image.setToolTip("Show this image unblurred, this item only (Alt+S)")
         self.show_image.clicked.connect(self.reveal)
         self.show_image.setVisible(False)
         self.alt_text = WrappingLabel()
@@ -144,6 +148,13 @@ class DetailPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+        # Tab never gets past the list or this panel's texts (it moves between tasks), so
+        # the buttons and overlay controls come last in the Tab chain, after the texts:
+        # Shift+Tab from the queue panel (the window's first) reaches them.
+        chain = (scroll, self.show_image, self.overlay, self.overlay_bar.classes,
+                 self.overlay_bar.opacity)
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
         self.setMinimumWidth(360)
         self.clear()
 

@@ -171,6 +171,7 @@ class JobRow(QFrame):
         runner = self.runner
         colour = STATE_COLOUR.get(state, "")
         self.state.setText(f"<b style='color:{colour}'>{STATE_TEXT.get(state, state)}</b>")
+        self.panel.release_keys(self.cancel)
         self.cancel.setVisible(False)
         elapsed = format_seconds(runner.elapsed)
         last = runner.last_progress
@@ -210,6 +211,7 @@ class JobRow(QFrame):
         """Run the job again in a new row (followed by what followed the first run:
         Retrain's report). This row's Retry goes: a second click started a second,
         identical job beside the first; the new row offers Retry if it fails too."""
+        self.panel.release_keys(self.retry)
         self.retry.setVisible(False)
         self._rerun()
 
@@ -234,6 +236,7 @@ class JobRow(QFrame):
     # ------------------------------------------------------------------ actions
     def _cancel(self) -> None:
         self.runner.cancel()
+        self.panel.release_keys(self.cancel)
         self.cancel.setEnabled(False)
         self.state.setText("Cancelling…")
 

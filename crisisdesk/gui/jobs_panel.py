@@ -13,6 +13,7 @@ import time
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFrame,
     QHBoxLayout,
@@ -40,6 +41,10 @@ class JobsPanel(QWidget):
     """The list of the window's jobs, newest first; ``run`` starts one."""
 
     job_finished = Signal(str, str)  # title, state (done | cancelled | failed)
+    #: The keys were on a button about to be hidden, disabled or removed: the window
+    #: takes them back (else Qt gave them to the next widget of its Tab chain, the queue
+    #: panel, where ↓ changed the queue and the labelling keys did nothing).
+    keys_released = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,12 +107,21 @@ class JobsPanel(QWidget):
             return True
         return False
 
+    def release_keys(self, *widgets: QWidget) -> None:
+        """Before ``widgets`` are hidden, disabled or removed: if the keys are on one of
+        them (or inside one), hand them back to the window (``keys_released``)."""
+        focus = QApplication.focusWidget()
+        if focus is not None and any(w is focus or w.isAncestorOf(focus) for w in widgets):
+            self.keys_released.emit()
+
     def running(self) -> list[JobRunner]:
         return [row.runner for row in self.rows if row.runner.is_running()]
 
     def clear_finished(self) -> None:
         """Drop the rows of jobs that ended."""
-        for row in [r for r in self.rows if not r.runner.is_running()]:
+        ended = [r for r in self.rows if not r.runner.is_running()]
+        self.release_keys(self.clear, *ended)  # Clear is disabled once they are gone
+        for row in ended:
             self.rows.remove(row)
             row.setParent(None)
             row.deleteLater()

@@ -74,7 +74,9 @@ class MainWindow(QMainWindow):
         self.queues = QueuePanel(project, self.background, None)
         self.items = ItemList(thumbnails=self.thumbnails)
         self.items.setModel(self.model)
+        self.items.setAccessibleName("Items")  # a screen reader said "tree", of nothing
         self.search = QLineEdit()
+        self.search.setAccessibleName("Search")
         self.search.setPlaceholderText("Search text, captions, alt texts   (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.sort = QComboBox()
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self.sort.currentIndexChanged.connect(lambda _i: self._query())
         self.queues.queue_selected.connect(self._queue_selected)
         self.queues.itemClicked.connect(self._queue_clicked)
+        self.queues.itemActivated.connect(self._queue_clicked)  # Enter, from the keyboard
         self.model.loaded.connect(self._list_loaded)
         self.model.refreshed.connect(self._list_refreshed)
         # A refresh that changes the queue's size resets the list and loses the current
@@ -201,9 +204,10 @@ class MainWindow(QMainWindow):
             self._query()
 
     def _queue_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
-        """A queue picked with the mouse hands the keys to the list, as Enter in the
-        search box does: left in the queue panel, the number keys labelled nothing and
-        Tab went on to the search box, where they were typed."""
+        """A queue clicked, or picked with the arrows and Enter, hands the keys to the
+        list, as Enter in the search box does: left in the queue panel, the number keys
+        labelled nothing and Tab went on to the search box, where they were typed. (The
+        arrows alone leave them there: they go on through the queues.)"""
         if item.data(0, QUEUE_ROLE) is not None:
             self.items.setFocus()
 

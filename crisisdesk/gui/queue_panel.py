@@ -38,6 +38,7 @@ class QueuePanel(QTreeWidget):
         """``tasks``: the tasks whose queues to list; None: every task of the project."""
         super().__init__(parent)
         self.setObjectName("queuePanel")
+        self.setAccessibleName("Queues")
         self._project, self._background, self._tasks = project, background, tasks
         self._items: dict[Queue, QTreeWidgetItem] = {}
         self._signature: tuple[Queue, ...] = ()

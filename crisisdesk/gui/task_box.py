@@ -85,6 +85,10 @@ class TaskBox(QFrame):
             prob = view.probabilities.get(cls)
             bar.setValue(int(round((prob or 0.0) * 1000)))
             bar.setProperty("top", cls == top)
+            # Read out, the bar was a nameless "progress bar" (its value out of 1000).
+            bar.setAccessibleName(f"{view.task}: {display_name(cls)} {prob:.0%}"
+                                  if prob is not None
+                                  else f"{view.task}: {display_name(cls)}, no prediction")
             value = QLabel(f"{prob:.0%}" if prob is not None else "–")
             value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             value.setMinimumWidth(34)

@@ -111,6 +111,9 @@ class WindowActions:
 
             self.jobs = JobsPanel()
             self.jobs.job_finished.connect(self._job_finished)
+            # Cancel, Retry or Clear finished pressed (or a job ending under the keys):
+            # the keys go back to the list, where the labelling goes on.
+            self.jobs.keys_released.connect(window.items.setFocus)
             self.dock = window.add_jobs_dock(self.jobs)
         #: Seconds each preloaded module took (None until the preload finished).
         self.preloaded: dict[str, float] | None = None
@@ -130,6 +133,9 @@ class WindowActions:
         self.undo = a("&Undo label", window.labeller.undo, None, QKeySequence("Ctrl+Z"))
         self.redo = a("&Redo label", window.labeller.redo, None,
                       QKeySequence("Ctrl+Shift+Z"))
+        # The help gives both: the list's key filter knew Ctrl+Y, the rest of the window
+        # (the queues, the jobs) did not.
+        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.find = a("&Search", self._focus_search, None, QKeySequence("Ctrl+F"))
         self.refresh = a("&Refresh", window.refresh, None, QKeySequence("F5"))
         self.caption = a("&Caption images", self.run_caption, "crisisdesk.core.captions.job")

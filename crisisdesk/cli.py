@@ -133,7 +133,7 @@ def _import(args: argparse.Namespace, new_store: bool) -> int:
     if args.fetch_media:
         from crisisdesk.cli_media import fetch_media
 
-        fetch_problems = fetch_media(project) != OK
+        fetch_problems = fetch_media(project, args) != OK
     return PROBLEMS if report.errors or fetch_problems else OK
 
 
@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "from this column; repeatable")
     p.add_argument("--fetch-media", action="store_true",
                    help="download media given as URLs (else they are recorded as remote)")
+    from crisisdesk.cli_media import add_allow_network
+
+    add_allow_network(p)  # with --fetch-media: an intranet's media server
     p.add_argument("--watch", action="store_true",
                    help="keep importing new and grown files of the folder until Ctrl-C")
     p.add_argument("--interval", type=float, default=2.0, metavar="S",

@@ -17,21 +17,46 @@ from typing import TYPE_CHECKING
 from crisisdesk.cli import OK, PROBLEMS, _fail, say_report
 
 if TYPE_CHECKING:
+    from crisisdesk.core.http_get import Network
     from crisisdesk.core.importers import ImportOptions
     from crisisdesk.core.media_fetch import FetchLimits
     from crisisdesk.core.project import Project
 
 
 def _limits(args: argparse.Namespace | None = None) -> FetchLimits:
-    """Fetch limits from the command's options (defaults without them)."""
+    """Fetch limits from the command's options (defaults without them; a command with
+    ``--allow-network`` but no size options, as ``import`` may be, passes only that)."""
     from crisisdesk.core.media_fetch import FetchLimits
 
-    if args is None:
-        return FetchLimits()
+    allowed = tuple(getattr(args, "allow_network", None) or ())
+    if args is None or not hasattr(args, "max_file_mb"):
+        return FetchLimits(allowed_networks=allowed)
     mb = 1024 * 1024
     return FetchLimits(concurrency=args.concurrency, timeout=args.timeout,
                        max_file_bytes=int(args.max_file_mb * mb),
-                       max_total_bytes=int(args.max_total_mb * mb))
+                       max_total_bytes=int(args.max_total_mb * mb),
+                       allowed_networks=allowed)
+
+
+def _network(text: str) -> Network:
+    """argparse's reading of ``--allow-network``: an IP address or a network."""
+    from crisisdesk.core.http_get import allowed_network
+
+    try:
+        return allowed_network(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_allow_network(parser: argparse.ArgumentParser) -> None:
+    """The opt-in to fetching from addresses that are not public, for a command that
+    fetches media (repeatable)."""
+    parser.add_argument(
+        "--allow-network", action="append", type=_network, metavar="CIDR",
+        help="also fetch from this network, which is not public (your intranet's media "
+             "server: 10.1.2.0/24, 192.168.1.20); repeatable. Without it, URLs naming "
+             "this machine, a private network or a cloud's metadata service are not "
+             "fetched")
 
 
 def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int:
@@ -40,7 +65,7 @@ def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int
     from crisisdesk.core.media_fetch import MediaFetchJob
 
     job = MediaFetchJob(project, _limits(args),
-                        retry_unreadable=bool(args and args.retry_unreadable))
+                        retry_unreadable=bool(getattr(args, "retry_unreadable", False)))
     finished = drive(job.run(), unit="media")
     print(job.report.summary())
     say_report(job)
@@ -88,7 +113,7 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
     if not (math.isfinite(args.interval) and args.interval > 0):
         return _fail("--interval must be a finite number of seconds more than 0")
     watch = WatchOptions(interval=args.interval,
-                         fetch=_limits() if args.fetch_media else None)
+                         fetch=_limits(args) if args.fetch_media else None)
     job = WatchJob(project, folder, options, watch)
     with _stop_signals_as_ctrl_c():
         print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
@@ -188,6 +213,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="stop this run after downloading this much (default 5120)")
     f.add_argument("--retry-unreadable", action="store_true",
                    help="also try again media refused before (not an image, too large)")
+    add_allow_network(f)
     f.set_defaults(func=cmd_media_fetch)
     r = media.add_parser("relink", help="images stored under OLD (a folder that moved, a "
                                         "drive letter that changed) now point under NEW; "

@@ -9,6 +9,10 @@ and a URL fetched before is not fetched again. The job is resumable: it only loo
 media still remote, so a re-run fetches what is missing. Failures are reported per item:
 network and HTTP errors leave the media remote (tried again next run); bytes that are
 no usable image make it unreadable (tried again only with ``retry_unreadable``).
+Only public addresses are fetched from unless ``FetchLimits.allowed_networks`` holds
+the address (``--allow-network``): a URL in a stranger's post must not reach this
+machine, the intranet or a cloud's metadata service. Such media stay remote, with the
+reason, so that a run allowing their network fetches them.
 Stdlib urllib only, http and https only.
 """
 
@@ -34,6 +38,8 @@ from crisisdesk.core.files import save_report
 from crisisdesk.core.http_get import (
     Deadline,
     FetchError,
+    Network,
+    RefusedAddress,
     credentials,
     opener,
     request_url,
@@ -69,6 +75,9 @@ class FetchLimits:
     max_file_bytes: int = MAX_IMAGE_BYTES
     max_total_bytes: int = 5 * 1024 ** 3  # downloaded by one run
     image_limits: ImageLimits = ImageLimits()
+    # Networks fetched from although not public (an intranet's media server); the
+    # default fetches from public addresses only (URLs in posts are strangers').
+    allowed_networks: tuple[Network, ...] = ()
 
     def __post_init__(self) -> None:
         # The image check after the download has a size limit of its own: a file allowed
@@ -182,7 +191,8 @@ def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
         "User-Agent": f"crisisdesk/{__version__}", "Accept": "image/*", **auth})
     digest, size, started = hashlib.sha256(), 0, time.monotonic()
     try:
-        with opener(deadline).open(request, timeout=limits.timeout) as response:
+        with opener(deadline, limits.allowed_networks).open(
+                request, timeout=limits.timeout) as response:
             content_type = response.headers.get_content_type()
             if not content_type.startswith("image/"):
                 raise FetchError(f"served as {content_type}, not as an image",
@@ -204,8 +214,15 @@ def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
                 digest.update(block)
                 out.write(block)
     except urllib.error.HTTPError as exc:
+        if str(exc.reason).startswith(urllib.request.HTTPRedirectHandler.inf_msg):
+            # urllib's own refusal to follow on, in a message of three lines.
+            raise FetchError(f"too many redirects (a loop, or more than "
+                             f"{urllib.request.HTTPRedirectHandler.max_redirections})"
+                             ) from None
         raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, RefusedAddress):
+            raise FetchError(str(exc.reason)) from None
         if isinstance(exc.reason, TimeoutError):
             raise FetchError(f"timed out after {limits.timeout:g} s") from None
         raise FetchError(f"cannot connect: {exc.reason}") from None
@@ -292,7 +309,8 @@ class MediaFetchJob:
     def run(self) -> Iterator[Progress]:
         """Fetch in batches, yielding progress after each batch is recorded."""
         params = {"concurrency": self.limits.concurrency, "timeout": self.limits.timeout,
-                  "retry_unreadable": self.retry}
+                  "retry_unreadable": self.retry,
+                  "allowed_networks": [str(n) for n in self.limits.allowed_networks]}
         return tracked(self.project, self.kind, params, self._run(),
                        problems=lambda: len(self.report.problems),
                        result=self.report.counts)

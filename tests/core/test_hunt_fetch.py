@@ -5,6 +5,7 @@ and a file over the default 50 MB that --max-file-mb allows."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import socket
 import time
@@ -27,6 +28,8 @@ def jpeg(seed: int) -> bytes:
 
 
 PHOTO, OTHER = jpeg(1), jpeg(2)
+# The server is on 127.0.0.1, refused unless allowed: as an analyst allows an intranet's.
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 IDN_HOST, IDN_ASCII = "例え.jp", "xn--r8jz45g.jp"  # the same host name, as IDNA writes it
 # A JPEG followed by padding (decoders stop at the end-of-image marker): over 50 MB.
 BIG_MB = 51
@@ -128,7 +131,8 @@ def test_host_names_in_other_scripts_are_fetched_and_an_invalid_host_fails_alone
                                  f"http://a..b:{port}/x.jpg",
                                  f"http://{server}/to_bad_host",
                                  f"http://{server}/a.jpg"])
-    job = MediaFetchJob(proj, FetchLimits(concurrency=2, timeout=10))
+    job = MediaFetchJob(proj, FetchLimits(concurrency=2, timeout=10,
+                                          allowed_networks=LOOPBACK))
     list(job.run())
     for post_id, body in (("t0", OTHER), ("t3", PHOTO)):
         row = media(proj, post_id)
@@ -149,7 +153,8 @@ def test_headers_trickled_a_byte_at_a_time_are_cut_off_by_the_per_file_time_limi
     # within the idle timeout held the download (and a thread) as long as the server
     # liked, here 2 s past a 0.3 s limit, and the run then reported the server's 503.
     import_urls(proj, tmp_path, [f"http://{server}/slow_headers.jpg"])
-    job = MediaFetchJob(proj, FetchLimits(timeout=1.0, max_seconds=0.3))
+    job = MediaFetchJob(proj, FetchLimits(timeout=1.0, max_seconds=0.3,
+                                          allowed_networks=LOOPBACK))
     list(job.run())
     row = media(proj, "t0")
     assert row["status"] == "remote", row["reason"]
@@ -169,7 +174,8 @@ def test_max_file_mb_above_the_default_lets_a_larger_photo_in(tmp_path, server, 
                                 "url": f"http://{server}/big.jpg"}]}}) + "\n", "utf-8")
     try:
         assert main(["import", str(project), str(src)]) == 0
-        assert main(["media", "fetch", str(project), "--max-file-mb", "60"]) == 0, \
+        assert main(["media", "fetch", str(project), "--max-file-mb", "60",
+                     "--allow-network", "127.0.0.1"]) == 0, \
             capsys.readouterr().out
     finally:
         Handler.big = b""
@@ -192,7 +198,8 @@ def test_a_tls_error_in_the_middle_of_a_download_fails_that_media_alone(
 
     monkeypatch.setattr(http.client.HTTPResponse, "read1", bad_record)
     import_urls(proj, tmp_path, [f"http://{server}/a.jpg", f"http://{server}/a.jpg?v=2"])
-    job = MediaFetchJob(proj, FetchLimits(concurrency=2, timeout=10))
+    job = MediaFetchJob(proj, FetchLimits(concurrency=2, timeout=10,
+                                          allowed_networks=LOOPBACK))
     list(job.run())
     assert job.report.failed == {"remote": 2}
     for post_id in ("t0", "t1"):
@@ -219,7 +226,8 @@ def test_a_password_in_a_url_is_not_written_to_the_report_or_the_store(proj, tmp
     # "ana:s3cret@127.0.0.1" up as a host name: such URLs never worked).
     import_urls(proj, tmp_path, [f"http://ana:s3cret@{server}/missing.jpg",
                                  f"http://ana:s3cret@{server}/private.jpg"])
-    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=5, max_seconds=5))
+    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=5, max_seconds=5,
+                                          allowed_networks=LOOPBACK))
     list(job.run())
     (problem,) = job.report.problems
     assert "HTTP 404" in problem.message
@@ -231,7 +239,8 @@ def test_a_password_in_a_url_is_not_written_to_the_report_or_the_store(proj, tmp
 def test_credentials_are_not_sent_on_to_a_host_a_url_redirects_to(proj, tmp_path,
                                                                    server) -> None:
     import_urls(proj, tmp_path, [f"http://ana:s3cret@{server}/to_localhost"])
-    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=5, max_seconds=5))
+    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=5, max_seconds=5,
+                                          allowed_networks=LOOPBACK))
     list(job.run())
     assert not job.report.problems
     assert media(proj, "t0")["status"] == "ok"

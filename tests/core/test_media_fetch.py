@@ -5,6 +5,7 @@ the same photo under two URLs (stored once), resuming, cancelling, the total lim
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import threading
 import time
@@ -108,7 +109,10 @@ def server(monkeypatch) -> Iterator[str]:
         yield f"http://{address}"
 
 
-LIMITS = FetchLimits(concurrency=4, timeout=0.5, max_file_bytes=MAX_FILE)
+# The server is on 127.0.0.1, refused unless allowed: as an analyst allows an intranet's.
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+LIMITS = FetchLimits(concurrency=4, timeout=0.5, max_file_bytes=MAX_FILE,
+                     allowed_networks=LOOPBACK)
 
 
 def test_fetch_stores_by_sha256_and_reports_each_failure(proj, tmp_path, server):
@@ -170,7 +174,8 @@ def test_closing_the_job_stops_after_the_batch_in_hand(proj, tmp_path, server):
     ROUTES.update({f"/n{i}.jpg": (200, "image/jpeg", jpeg(i + 10)) for i in range(40)})
     import_urls(proj, tmp_path, [f"{server}/n{i}.jpg" for i in range(40)])
     # A timeout no loaded machine reaches: a fetch timed out stays remote, by design.
-    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=10))
+    job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=10,
+                                          allowed_networks=LOOPBACK))
     run = job.run()
     first = next(run)
     run.close()
@@ -182,7 +187,8 @@ def test_closing_the_job_stops_after_the_batch_in_hand(proj, tmp_path, server):
             "SELECT state FROM jobs WHERE kind = 'media-fetch'").fetchone()[0]
     assert counts == {"ok": 16, "remote": 24}
     assert state == "cancelled"
-    list(MediaFetchJob(proj, FetchLimits(concurrency=4, timeout=10)).run())
+    list(MediaFetchJob(proj, FetchLimits(concurrency=4, timeout=10,
+                                         allowed_networks=LOOPBACK)).run())
     with proj.open_store() as store:
         assert store.counts()["media"] == {"ok": 40}
 
@@ -192,7 +198,8 @@ def test_total_size_limit_stops_the_run(proj, tmp_path, server):
     import_urls(proj, tmp_path, [f"{server}/t{i}.jpg" for i in range(20)])
     size = len(jpeg(60))
     job = MediaFetchJob(proj, FetchLimits(concurrency=1, timeout=10,
-                                          max_total_bytes=int(size * 3.5)))
+                                          max_total_bytes=int(size * 3.5),
+                                          allowed_networks=LOOPBACK))
     list(job.run())
     assert job.report.total_limit_reached
     assert job.report.fetched == 3
@@ -208,12 +215,14 @@ def test_cli_media_fetch(tmp_path, server, capsys):
         "includes": {"media": [{"media_key": "k", "type": "photo",
                                 "url": server + "/missing.jpg"}]}}) + "\n", "utf-8")
     assert main(["import", str(project), str(src)]) == 0
-    assert main(["media", "fetch", str(project), "--timeout", "10"]) == 1
+    assert main(["media", "fetch", str(project), "--timeout", "10",
+                 "--allow-network", "127.0.0.1"]) == 1
     out = capsys.readouterr().out
     assert "HTTP 404 Not Found; left remote, tried again next run" in out
     ROUTES["/missing.jpg"] = (200, "image/jpeg", PHOTO)
     try:
-        assert main(["media", "fetch", str(project), "--timeout", "10"]) == 0
+        assert main(["media", "fetch", str(project), "--timeout", "10",
+                     "--allow-network", "127.0.0.1"]) == 0
     finally:
         del ROUTES["/missing.jpg"]
     assert "Fetched: 1 media" in capsys.readouterr().out
@@ -224,7 +233,8 @@ def test_a_server_trickling_bytes_is_cut_off_by_the_per_file_time_limit(proj, tm
     # A byte every 20 ms never trips the 1 s idle timeout; only the 0.3 s per-file
     # limit can stop it (without it, the read waits out the trickle, then times out).
     import_urls(proj, tmp_path, [server + "/trickle.jpg"])
-    job = MediaFetchJob(proj, FetchLimits(timeout=1.0, max_seconds=0.3))
+    job = MediaFetchJob(proj, FetchLimits(timeout=1.0, max_seconds=0.3,
+                                          allowed_networks=LOOPBACK))
     list(job.run())
     row = media(proj, "t0")
     assert row["status"] == "remote"

@@ -82,61 +82,6 @@ def _annotator(text: str) -> str:
     return name
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from crisisdesk.cli_media import new_project_folders, remove_new_project
-
-    made = new_project_folders(args.project)  # None: a project (or no path) is there
-    code = _import(args, made is not None)
-    if code == USAGE and made is not None:
-        # Refused, or every source unusable: nothing was written. The project made for
-        # nothing would stay, and the analyst's fixed command would import into it.
-        remove_new_project(args.project, made)
-    return code
-
-
-def _import(args: argparse.Namespace, new_store: bool) -> int:
-    from crisisdesk.core.importers import ImportJob, ImportOptions
-    from crisisdesk.core.project import Project, ProjectError
-
-    mapping = {}
-    for entry in args.map or []:
-        field, sep, column = entry.partition("=")
-        if not sep or not field or not column:
-            return _fail(f"--map {entry!r}: expected FIELD=COLUMN")
-        mapping[field.strip()] = column
-    if args.images_root and not Path(args.images_root).is_dir():
-        return _fail(f"--images-root {args.images_root}: no such folder")
-    try:
-        project = Project.open(args.project, create=True)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    options = ImportOptions(
-        format=args.format, images_root=Path(args.images_root) if args.images_root else None,
-        event=args.event, source=args.source, mapping=mapping)
-    if args.watch:
-        from crisisdesk.cli_media import watch_folder
-
-        return watch_folder(project, args, options)
-    job = ImportJob(project, [Path(s) for s in args.sources], options)
-    finished = drive(job.run())
-    report = job.report
-    print(report.summary())
-    unusable = finished and report.unusable_sources == len(args.sources) and not report.records
-    if not (unusable and new_store):  # else the project goes, and its report with it
-        say_report(job)
-    if not finished:
-        print("Import cancelled; what was committed stays. Run the same command to resume.")
-        return PROBLEMS
-    if unusable:
-        return USAGE
-    fetch_problems = False
-    if args.fetch_media:
-        from crisisdesk.cli_media import fetch_media
-
-        fetch_problems = fetch_media(project, args) != OK
-    return PROBLEMS if report.errors or fetch_problems else OK
-
-
 def _open_store(path: str):
     from crisisdesk.core.project import Project
 
@@ -262,7 +207,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from crisisdesk.core.exporters import EXPORT_FORMATS
-    from crisisdesk.core.importers import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="crisisdesk",
@@ -281,28 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?", help="the project folder (default: the last "
                    "project, or the demo on first run)")
 
-    p = sub.add_parser("import", help="import posts into a project (created if needed)")
-    p.add_argument("project")
-    p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument("--format", choices=FORMATS, default="auto")
-    p.add_argument("--images-root", metavar="DIR",
-                   help="folder the sources' image paths are relative to "
-                        "(for CrisisMMD: the folder holding data_image/)")
-    p.add_argument("--event", help="event name for every imported post")
-    p.add_argument("--source", help="stable name of the source (default: from its path)")
-    p.add_argument("--map", action="append", metavar="FIELD=COLUMN",
-                   help="take a post field (id, text, image, created_at, author, ...) "
-                        "from this column; repeatable")
-    p.add_argument("--fetch-media", action="store_true",
-                   help="download media given as URLs (else they are recorded as remote)")
-    from crisisdesk.cli_media import add_allow_network
+    from crisisdesk.cli_import import add_parser as add_import
 
-    add_allow_network(p)  # with --fetch-media: an intranet's media server
-    p.add_argument("--watch", action="store_true",
-                   help="keep importing new and grown files of the folder until Ctrl-C")
-    p.add_argument("--interval", type=float, default=2.0, metavar="S",
-                   help="with --watch: seconds between looks at the folder (default 2)")
-    p.set_defaults(func=cmd_import)
+    add_import(sub)
 
     p = sub.add_parser("info", help="counts of posts, items, media, labels and splits")
     p.add_argument("project")

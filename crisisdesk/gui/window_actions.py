@@ -142,6 +142,9 @@ class WindowActions:
         self.embed = a(EMBED_ACTION, self.run_embed, "crisisdesk.core.embed")
         self.predict = a("&Predict", self.run_predict, "crisisdesk.core.fusion.predict")
         self.retrain = a(RETRAIN_ACTION, self.run_retrain, "crisisdesk.core.retrain")
+        # Any time, not only in a retrain's report: an older version back without a retrain.
+        self.versions = a("Model &versions…", self.open_versions,
+                          "crisisdesk.gui.dialogs.versions_dialog")
         self.help = a("&Keyboard shortcuts", window.help.toggle, None,
                       QKeySequence("F1"))
         # Tab in the list and the detail panel moves between tasks, so the jobs' Cancel
@@ -149,6 +152,7 @@ class WindowActions:
         self.go_to_jobs = a("&Go to the jobs", self._focus_jobs, "crisisdesk.gui.jobs_panel",
                             QKeySequence("Ctrl+J"))
         self.folder_watch: Any = None  # FolderWatch, with the jobs panel
+        self.versions_dialog: QWidget | None = None  # the Model versions window, once open
         if self.jobs is not None:
             from crisisdesk.gui.watch_folder import FolderWatch
 
@@ -176,8 +180,9 @@ class WindowActions:
             view.addAction(self.dock.toggleViewAction())
             view.addAction(self.go_to_jobs)
         jobs = menu.addMenu("&Jobs")
-        for action in (self.caption, self.embed, self.predict, self.retrain):
-            jobs.addAction(action)
+        for action in (self.caption, self.embed, self.predict, self.retrain, None,
+                       self.versions):
+            jobs.addSeparator() if action is None else jobs.addAction(action)
         menu.addMenu("&Help").addAction(self.help)
         window.add_toolbar([self.import_, self.export, self.caption, self.embed, self.predict,
                             self.retrain, self.settings, self.help])
@@ -238,6 +243,23 @@ class WindowActions:
         dialog = ExportDialog(self.window.project, self.window, jobs=self.jobs,
                               tasks=self.window.tasks)
         dialog.show()
+        return dialog
+
+    def open_versions(self) -> QWidget:
+        """The Model versions window (one per main window: raised if open)."""
+        from crisisdesk.gui.dialogs.versions_dialog import VersionsDialog
+
+        dialog = self.versions_dialog
+        if dialog is None or not dialog.isVisible():
+            dialog = VersionsDialog(self.window.project, self.window)
+            # The version made active has not scored the items imported since it was
+            # last active: predict them, as after a re-activation in the retrain report.
+            if self.jobs is not None:
+                dialog.reactivated.connect(lambda task: self.run_predict([task]))
+            dialog.reactivated.connect(lambda _task: self.window.refresh())
+            self.versions_dialog = dialog
+        dialog.show()
+        dialog.raise_()
         return dialog
 
     def open_settings(self) -> QWidget:

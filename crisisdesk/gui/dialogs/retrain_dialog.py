@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crisisdesk.core.fusion.versions import training_macro_f1
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
@@ -90,16 +91,6 @@ def headline(entry: TaskRetrain) -> str:
                   + f", {left_out:,} left out (no embedding of its kind)"
                   if left_out else ""))
     return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}"
-
-
-def training_macro_f1(metrics: Any) -> float | None:
-    """A version's macro F1 from its training metrics (a mean over seeds), if recorded."""
-    if not isinstance(metrics, dict):
-        return None
-    value = (metrics.get("summary") or {}).get("macro_f1", metrics.get("macro_f1"))
-    if isinstance(value, dict):
-        value = value.get("mean")
-    return float(value) if isinstance(value, int | float) else None
 
 
 def apply_job(project: Project, report: RetrainReport, override: list[str],

@@ -379,7 +379,10 @@ def test_a_worse_version_needs_the_override(qtbot, tmp_path, monkeypatch) -> Non
     assert dialog.apply() is None
     assert "Nothing to switch" in dialog.status.text()
     assert _active(project) == before
-    # Nothing to switch: Switch is off and Enter means Keep.
+    # Nothing to switch: Switch is off and Enter means Keep (once the report has been up
+    # a moment: a key pressed as it appears was meant for the list).
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.armed, timeout=10_000)
     assert not dialog.switch.isEnabled() and dialog.keep.isDefault()
     page.override.setChecked(True)
     assert dialog.switch.isEnabled() and dialog.switch.text() == "Switch damage"

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from import_helpers import write_csv
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 from test_jobs_panel import failed_for_want_of_a_model
 
 from crisisdesk.core import exporters
@@ -174,6 +175,7 @@ def test_enter_closes_the_report_once_switched(qtbot, project: Project, monkeypa
         yield Progress(1, 1, "damage: predicted")
 
     dialog = _switch(qtbot, project, monkeypatch, steps)
+    qtbot.waitUntil(lambda: dialog.armed, timeout=10_000)  # a stray Enter does nothing
     with qtbot.waitSignal(dialog.switched, timeout=10_000):
         qtbot.keyClick(dialog, Qt.Key.Key_Return)  # Enter: Switch damage
     assert dialog.keep.text() == "Close" and not dialog.switch.isEnabled()
@@ -217,3 +219,21 @@ def test_a_jsonl_key_first_seen_in_a_later_object_can_be_mapped(qtbot, project: 
     dialog.add_source(table)
     qtbot.waitUntil(lambda: len(_offered(dialog, "image")) == 3, timeout=5000)
     assert _offered(dialog, "image") == ["ident", "words", "pic"]
+
+
+def test_a_stray_enter_as_the_report_appears_does_not_switch(qtbot, project: Project,
+                                                            monkeypatch) -> None:
+    """The report opens by itself when a retrain ends, often under an analyst's Enter
+    meant to accept a prediction in the list: that key must not switch the versions."""
+    def steps() -> Iterator[Progress]:
+        yield Progress(1, 1, "damage: predicted")
+
+    dialog = _switch(qtbot, project, monkeypatch, steps)
+    switched = []
+    dialog.switched.connect(switched.append)
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.tabs, Qt.Key.Key_Return)
+    assert dialog.runner is None and not switched and dialog.isVisible()
+    assert [b.text() for b in dialog.findChildren(QPushButton) if b.isDefault()] == []
+    qtbot.waitUntil(lambda: dialog.armed, timeout=10_000)
+    assert dialog.switch.isDefault()  # then Enter is Switch, as the button says

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -41,6 +42,11 @@ if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the w
     from crisisdesk.core.retrain import RetrainReport, TaskRetrain
 
 GOOD, BAD = "#2e7d32", "#c62828"
+#: Enter becomes Switch only this long after the report appears. The report opens by
+#: itself when a retrain ends, often while the analyst labels, and Enter there accepts a
+#: prediction: the key meant for the list switched the model versions instead (browsers
+#: hold back their install buttons for the same reason).
+ENTER_ARMS_AFTER_MS = 1500
 
 
 def _fmt(value: float | None) -> str:
@@ -153,6 +159,8 @@ class TaskPage(QWidget):
         self.versions.setRootIsDecorated(False)
         self.versions.setMaximumHeight(120)
         self.reactivate = QPushButton("Make the selected version active")
+        # Never Enter's button: the dialog would make it the default when no other is.
+        self.reactivate.setAutoDefault(False)
         self.reactivate.clicked.connect(self._reactivate)
         box.addWidget(self.versions)
         box.addWidget(self.reactivate, 0, Qt.AlignmentFlag.AlignRight)
@@ -210,7 +218,7 @@ class RetrainDialog(QDialog):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.switch = QPushButton("Switch")
-        self.switch.setDefault(True)
+        self.armed = False  # whether Enter may press Switch yet (ENTER_ARMS_AFTER_MS)
         self.switch.setToolTip("Make the new versions active where recommended or overridden")
         self.switch.clicked.connect(self.apply)
         self.keep = QPushButton("Keep the active version")
@@ -224,6 +232,10 @@ class RetrainDialog(QDialog):
         layout.addLayout(buttons)
         for page in self.pages.values():
             page.override.toggled.connect(self._sync_buttons)
+        for button in (self.switch, self.keep):
+            # Until armed no button is Enter's: else the dialog made the first one it
+            # found the default as it appeared.
+            button.setAutoDefault(False)
         self._sync_buttons()
         self.refresh_versions()
 
@@ -235,8 +247,19 @@ class RetrainDialog(QDialog):
         tasks = self.tasks_to_switch()
         self.switch.setEnabled(bool(tasks))
         self.switch.setText(f"Switch {', '.join(tasks)}" if tasks else "Switch")
-        self.switch.setDefault(bool(tasks))
-        self.keep.setDefault(not tasks)
+        self.switch.setDefault(bool(tasks) and self.armed)
+        self.keep.setDefault(not tasks and self.armed)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.armed:
+            QTimer.singleShot(ENTER_ARMS_AFTER_MS, self._arm)
+
+    def _arm(self) -> None:
+        self.armed = True
+        for button in (self.switch, self.keep):
+            button.setAutoDefault(True)
+        self._sync_buttons()
 
     # ------------------------------------------------------------------ versions
     def refresh_versions(self) -> None:

@@ -68,15 +68,18 @@ class Targets:
         Raises :class:`ListChanged` when the queue's size is no longer the list's: the
         ranges' offsets would then fall on other items than those selected (a label
         given just before took an item out of "Unlabelled", another window wrote)."""
-        if self.ranges and self.total is not None and review.queue_size(
-                store, self.queue, self.search) != self.total:
-            raise ListChanged("the list changed since it was read, so the selected rows "
-                              "not shown yet cannot be found again: press F5 and select "
-                              "them again (no label was given)")
         rows = list(self.rows)
-        for offset, count in self.ranges:
-            rows += review.queue_page(store, self.queue, offset=offset, limit=count,
-                                      search=self.search, sort=self.sort)
+        # One read transaction: posts a watch commits between the size check and the
+        # pages (the newest come first) would otherwise shift the offsets unnoticed.
+        with store.snapshot():
+            if self.ranges and self.total is not None and review.queue_size(
+                    store, self.queue, self.search) != self.total:
+                raise ListChanged("the list changed since it was read, so the selected "
+                                  "rows not shown yet cannot be found again: press F5 and "
+                                  "select them again (no label was given)")
+            for offset, count in self.ranges:
+                rows += review.queue_page(store, self.queue, offset=offset, limit=count,
+                                          search=self.search, sort=self.sort)
         seen: set[int] = set()
         return [r for r in rows if not (r.id in seen or seen.add(r.id))]
 

@@ -333,9 +333,13 @@ class WatchJob:
         another watch; None for a file read whole)."""
         new = WatchedFile(state.path, state.source, state.format, offset, line, size, mtime,
                           anchor)
+        writer = self._writer_for(store) if batch else None
+        # The photos are read before the write lock is taken: every other writer (the
+        # app's labels) would wait for a batch of them, or fail at its busy timeout.
+        facts = writer.inspect(batch) if writer else {}
         with store.transaction():
-            if batch:
-                self._writer_for(store).write_batch(batch)
+            if writer:
+                writer.write_batch(batch, facts)
             store.set_watched_file(new)
 
     def _poll_whole(self, store: Store, path: Path, state: WatchedFile, size: int,
@@ -363,8 +367,7 @@ class WatchJob:
             elif isinstance(entry, Problem):
                 self.report.problems.append(entry)
             if len(batch) >= BATCH:
-                with store.transaction():
-                    self._writer_for(store).write_batch(batch)
+                self._writer_for(store).write_batch(batch)  # one transaction of its own
                 batch = []
         self._commit(store, batch, state, size, 0, size, mtime, None)
         # Read whole again at each change: its old rows' problems are said once.

@@ -75,10 +75,12 @@ class RecordWriter:
                 return item
         return None
 
-    def write_batch(self, records: list[PostRecord]) -> None:
-        """Check the batch's new images, then write it in one transaction."""
-        self.schemes = self.store.schemes()  # cached by the store until the data changes
-        # Which images are new (read-only look-ups, outside the write lock).
+    def inspect(self, records: list[PostRecord]) -> dict[Path, ImageFacts]:
+        """Check the records' images not stored yet (hash, trial decode), by path.
+
+        Read-only look-ups and file reads: call it before taking the write lock, as
+        :meth:`write_batch` does, so that other writers (the app's labels) do not wait
+        while a batch of photos is read from a slow drive."""
         todo: dict[Path, MediaRef] = {}
         for record in records:
             post = self.store.find_post(self.source, record.post_id)
@@ -87,8 +89,17 @@ class RecordWriter:
             for ref in self._needs_inspection(record, items, missing):
                 assert ref.path is not None
                 todo.setdefault(ref.path, ref)
-        facts = dict(zip(todo, self.pool.map(
+        return dict(zip(todo, self.pool.map(
             lambda p: inspect_image(p, self.limits), todo), strict=True))
+
+    def write_batch(self, records: list[PostRecord],
+                    facts: dict[Path, ImageFacts] | None = None) -> None:
+        """Write the batch in one transaction. Its new images are checked first, before
+        the transaction, unless ``facts`` (from :meth:`inspect`) are given: a caller
+        writing the batch inside its own transaction checks them before beginning it."""
+        if facts is None:
+            facts = self.inspect(records)
+        self.schemes = self.store.schemes()  # cached by the store until the data changes
         with self.store.transaction():
             for record in records:
                 self.report.records += 1

@@ -199,3 +199,20 @@ def test_ctrl_y_redoes_wherever_ctrl_shift_z_does(qtbot, demo_like_project: Proj
     qtbot.keyClick(window.queues, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     settle(qtbot, window)
     assert current_labels(demo_like_project, window.detail.focused_view().task) == given
+
+
+def test_the_help_lists_the_keys_that_select_several_items_and_show_an_image(
+        qtbot, demo_like_project: Project) -> None:
+    """Shift+↓ selects (the help said only Shift+click, Ctrl+click: mouse ways), and
+    Alt+S, the only key to a blurred image, was in no list."""
+    from crisisdesk.gui import labelling
+
+    listed = " ".join(keys for keys, _ in labelling.SHORTCUTS)
+    assert "Shift+↓" in listed and "Alt+S" in listed
+    window = open_window(qtbot, demo_like_project)
+    _active(qtbot, window)
+    first = window.items.currentIndex().row()
+    qtbot.keyClick(window.items, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    rows = sorted(i.row() for i in window.items.selectionModel().selectedRows())
+    assert rows == [first, first + 1]
+    assert window.detail.show_image.text() == "&Show image"

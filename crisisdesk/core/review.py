@@ -257,9 +257,12 @@ def _rows(store: Store, ids: list[int], actives: dict[str, int]) -> list[ItemRow
     for start in range(0, len(ids), ROWS_PER_QUERY):
         chunk = ids[start:start + ROWS_PER_QUERY]
         if versions:
+            # "+model_version": looked up by item (the primary key). Left to choose,
+            # SQLite walked the model_version index, every prediction of the active
+            # versions for each page (70 ms a page, 90 an item shown, at 200,000 items).
             for row in store.conn.execute(
                     "SELECT item, task, label, confidence FROM predictions"
-                    f" WHERE model_version IN ({_marks(versions)})"
+                    f" WHERE +model_version IN ({_marks(versions)})"
                     f" AND item IN ({_marks(chunk)})", [*versions, *chunk]):
                 predicted[row["item"]][row["task"]] = (row["label"],
                                                        float(row["confidence"]))
@@ -314,18 +317,26 @@ def queue_counts(store: Store, tasks: Sequence[str] | None = None) -> list[Queue
 
 def _task_counts(store: Store, task: str, version: int | None, items: int
                  ) -> dict[str, int]:
-    """Unlabelled, needs-review and model-disagrees counts of a task in two passes
-    (the same sets as queue_size's, counted together)."""
+    """Unlabelled, needs-review and model-disagrees counts of a task (the same sets as
+    queue_size's, counted together)."""
     labelled = store.conn.execute("SELECT COUNT(*) FROM label_state WHERE task = ?"
                                   " AND label IS NOT NULL", [task]).fetchone()[0]
     counts = {"unlabelled": items - int(labelled), "needs_review": 0, "model_disagrees": 0}
     if version is not None:
+        # Needs review: the version's predictions (an index count) less those of labelled
+        # items. The labelled ones are found from the task's labels (CROSS JOIN keeps that
+        # order): joined the other way, every prediction probed its label (200 ms a
+        # task at 200,000 items, after every label given).
+        predicted = store.conn.execute(
+            "SELECT COUNT(*) FROM predictions WHERE model_version = ? AND task = ?",
+            [version, task]).fetchone()[0]
         row = store.conn.execute(
-            "SELECT COALESCE(SUM(s.label IS NULL), 0),"
-            " COALESCE(SUM(s.label IS NOT NULL AND s.label != q.label), 0)"
-            " FROM predictions q LEFT JOIN label_state s ON s.item = q.item AND s.task = q.task"
-            " WHERE q.task = ? AND q.model_version = ?", [task, version]).fetchone()
-        counts["needs_review"], counts["model_disagrees"] = int(row[0]), int(row[1])
+            "SELECT COUNT(*), COALESCE(SUM(s.label != q.label), 0) FROM label_state s"
+            " CROSS JOIN predictions q ON q.item = s.item AND q.task = s.task"
+            " AND q.model_version = ? WHERE s.task = ? AND s.label IS NOT NULL",
+            [version, task]).fetchone()
+        counts["needs_review"] = int(predicted) - int(row[0])
+        counts["model_disagrees"] = int(row[1])
     return counts
 
 

@@ -124,8 +124,10 @@ class ModelsMixin(StoreBase):
         ids, out = list(items), {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
+            # "+model_version": looked up by item (the primary key), not by walking all
+            # of the version's predictions in its index, as SQLite chose to.
             for row in self._all(
-                    "SELECT item, probs FROM predictions WHERE model_version = ?"
+                    "SELECT item, probs FROM predictions WHERE +model_version = ?"
                     f" AND item IN ({','.join('?' * len(chunk))})", [version, *chunk]):
                 out[row["item"]] = json.loads(row["probs"])
         return out

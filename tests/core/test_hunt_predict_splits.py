@@ -70,6 +70,7 @@ def test_a_task_whose_active_version_cannot_load_is_reported_and_the_others_pred
     error = job.report.tasks["damage"]["error"]
     assert job.report.tasks["damage"]["predicted"] == 0
     for words in (damage["name"], file, "Make another damage version active",
+                  "crisisdesk versions PROJECT --activate ID",
                   "crisisdesk train PROJECT --task damage"):
         assert words in error and words in str(raised.value)
     assert "informative (60 items predicted)" in str(raised.value)

@@ -272,9 +272,9 @@ def _unusable(task: str, version: dict[str, Any], exc: BaseException) -> str:
     """Why ``task`` was not predicted: its active ``version`` cannot be loaded
     (``exc`` names the file), and what to do."""
     return (f"{task} not predicted: its active version {version['name']} cannot be "
-            f"loaded ({exc}). Make another {task} version active (the app's Retrain "
-            f"window) or train a new one (Retrain, or crisisdesk train PROJECT --task "
-            f"{task}).")
+            f"loaded ({exc}). Make another {task} version active (the app's Jobs > "
+            f"Model versions, or crisisdesk versions PROJECT --activate ID) or train a new "
+            f"one (Retrain, or crisisdesk train PROJECT --task {task}).")
 
 
 def _modality_versions(store: Store, task: str, active: dict[str, Any]

@@ -198,6 +198,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{task}: {plural(entry['predicted'], 'item')} predicted by "
               f"{entry['model_version']}"
               f"{skipped}")
+        if entry.get("removed"):
+            print(f"  {plural(entry['removed'], 'prediction')} of its older versions "
+                  "removed (nothing shows them; a version made active again predicts "
+                  "again)")
         for variant, other in job.report.modalities.get(task, {}).items():
             what = f"not predicted: {other['error']}" if other.get("error") else \
                 f"{plural(other['predicted'], 'item')} predicted by {other['model_version']}"

@@ -117,3 +117,35 @@ def test_versions_json_is_machine_readable_and_listing_imports_no_torch(tmp_path
             f"main(['versions', {str(project.root)!r}]); "
             "sys.exit(3 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_predict_removes_the_predictions_no_queue_shows_and_keeps_the_rest(tmp_path,
+                                                                           capsys) -> None:
+    # Each retrain's predictions were kept for good: ~250 MB per retrain at 200,000
+    # items, read by nothing (queues, panel and export show the active version's).
+    project = _project(tmp_path, n=120)
+    root = str(project.root)
+    fusion = ["--task", "damage", "--encoder", "img-enc", "--text-encoder", "txt-enc",
+              "--epochs", "2"]
+    assert main(["train", root, *fusion]) == 0
+    assert main(["predict", root, "--task", "damage"]) == 0
+    assert main(["train", root, *fusion]) == 0
+    # The newest image-only and text-only versions feed the "image vs text" queue.
+    assert main(["train", root, "--task", "damage", "--encoder", "img-enc", "--epochs",
+                 "2", "--no-activate"]) == 0
+    assert main(["train", root, *TRAIN, "--no-activate"]) == 0
+    capsys.readouterr()
+    assert main(["predict", root, "--task", "damage"]) == 0
+    assert "120 predictions of its older versions removed" in capsys.readouterr().out
+    text_only, image_only, second, first = _versions(project)
+    assert second.active
+    assert [v.predicted for v in (text_only, image_only, second, first)] == [120] * 3 + [0]
+    # The first made active again predicts again; the one it replaced loses its rows.
+    assert main(["versions", root, "--activate", str(first.id)]) == 0
+    assert main(["predict", root, "--task", "damage"]) == 0
+    predicted = {v.id: v.predicted for v in _versions(project)}
+    assert predicted == {text_only.id: 120, image_only.id: 120, second.id: 0,
+                         first.id: 120}
+    capsys.readouterr()
+    assert main(["predict", root, "--task", "damage"]) == 0  # nothing left to remove
+    assert "removed" not in capsys.readouterr().out

@@ -129,8 +129,9 @@ def test_the_zero_shot_start_gives_way_once_to_the_shipped_head(project: Project
     assert main(["embed", str(project.root), "--encoder", "minilm", "--kind", "text"]) == 0
     job = PredictJob(project, ["damage"])
     list(job.run())
+    # The zero-shot start's predictions are shown no more: removed.
     assert job.report.tasks["damage"] == {"model_version": "bundled-minilm-damage",
-                                          "predicted": 3, "skipped": 0}
+                                          "predicted": 3, "skipped": 0, "removed": 3}
     with project.open_store() as store:
         zero_shot = next(v for v in store.model_versions("damage")
                          if v["name"] == "zero-shot-tiny-clip-damage")
@@ -138,6 +139,7 @@ def test_the_zero_shot_start_gives_way_once_to_the_shipped_head(project: Project
     again = PredictJob(project, ["damage"])
     list(again.run())
     assert again.report.tasks["damage"]["model_version"] == "zero-shot-tiny-clip-damage"
+    assert again.report.tasks["damage"]["predicted"] == 3  # made active again: predicts
     with project.open_store() as store:
         assert [v["name"] for v in store.model_versions("damage")] == [
             "bundled-minilm-damage", "zero-shot-tiny-clip-damage"]

@@ -144,6 +144,10 @@ def predict_items(store: Store, model: torch.nn.Module, sidecar: dict[str, Any],
     return kept, probs.numpy()
 
 
+#: Predictions deleted per transaction when older versions' are removed.
+REMOVE_CHUNK = 20_000
+
+
 @dataclass
 class PredictReport:
     """Per task: the version used, items predicted, items it could not see; and the same
@@ -226,6 +230,7 @@ class PredictJob:
                     entry["skipped"] += len(chunk) - len(kept)
                     done += len(chunk)
                     yield Progress(done, total, f"{task}: {entry['predicted']} predicted")
+            yield from self._remove_old(store, plans, total)
             failed = [entry["error"] for entry in self.report.tasks.values()
                       if entry.get("error")]
             if failed:
@@ -238,6 +243,32 @@ class PredictJob:
                 raise NoModel(" ".join(failed) + (
                     f" Done for the other tasks: {', '.join(made)}." if made else "") + (
                     f" No model yet: {', '.join(none)}." if none else ""))
+
+    def _remove_old(self, store: Store, plans: list[Plan], total: int
+                    ) -> Iterator[Progress]:
+        """Delete the predictions of each predicted task's versions that nothing shows
+        any more: not its active version, nor its image-only and text-only ones (the
+        "image vs text" queue). Each retrain at 200,000 items otherwise added ~250 MB
+        that no queue, panel or export ever read. A version made active again predicts
+        again (the app runs Predict then), as for the items imported since."""
+        kept: dict[str, set[int]] = {}
+        for task, version, _own, _items in plans:
+            kept.setdefault(task, set()).add(int(version["id"]))
+        for task, keep in kept.items():
+            entry = self.report.tasks.get(task, {})
+            if entry.get("error"):
+                continue  # its active version did not predict: leave the rest as it is
+            removed = 0
+            for version in store.versions_with_predictions(task):
+                if version in keep:
+                    continue
+                # Short transactions: a label given meanwhile does not wait for all.
+                while deleted := store.remove_predictions(task, version, REMOVE_CHUNK):
+                    removed += deleted
+                    yield Progress(total, total,
+                                   f"{task}: removing older versions' predictions")
+            if removed:
+                entry["removed"] = removed
 
     def _plan(self, store: Store) -> Generator[Progress, None, list[Plan]]:
         """Each task's version and its image-only and text-only ones, with the items each

@@ -132,6 +132,21 @@ class ModelsMixin(StoreBase):
                 out[row["item"]] = json.loads(row["probs"])
         return out
 
+    def versions_with_predictions(self, task: str) -> list[int]:
+        """The versions of ``task`` holding any prediction."""
+        return [r[0] for r in self._all(
+            "SELECT id FROM model_versions v WHERE task = ? AND EXISTS (SELECT 1 FROM"
+            " predictions p WHERE p.model_version = v.id AND p.task = v.task)", [task])]
+
+    def remove_predictions(self, task: str, version: int, limit: int) -> int:
+        """Delete at most ``limit`` of a version's predictions of ``task``, in one short
+        transaction; the number deleted (0: none left)."""
+        with self.transaction():
+            return self.conn.execute(
+                "DELETE FROM predictions WHERE rowid IN (SELECT rowid FROM predictions"
+                " WHERE model_version = ? AND task = ? LIMIT ?)",
+                [version, task, limit]).rowcount
+
     def add_predictions(self, model_version: int, predictions: Sequence[Prediction]) -> None:
         """Store (or replace) predictions of one model version, in one transaction."""
         now = utc_now()

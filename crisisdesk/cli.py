@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from crisisdesk import __version__
@@ -35,22 +38,50 @@ def say_report(job: object) -> None:
         print(f"crisisdesk: {job.report_not_saved}", file=sys.stderr)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def stop_signals_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler's time limit, a service stopping) and SIGHUP (the
+    terminal closed) stop a job as Ctrl-C does: what was committed is kept, the job is
+    recorded as cancelled and its report saved. By default they killed the process, its
+    job left "running" and no report written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    # Only where the signal would kill: `nohup` ignores SIGHUP so that a watch (or a
+    # long embed) outlives its terminal, and so it must.
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+               if hasattr(signal, name) and
+               signal.getsignal(getattr(signal, name)) is signal.SIG_DFL]
+    before = {sig: signal.signal(sig, _interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def drive(job: Iterator, unit: str = "post") -> bool:
-    """Run a core job generator with a progress bar; False when the user cancelled."""
+    """Run a core job generator with a progress bar; False when the user cancelled
+    (Ctrl-C, or SIGTERM / SIGHUP: see :func:`stop_signals_as_ctrl_c`)."""
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit=unit, disable=None, file=sys.stderr, dynamic_ncols=True)
-    try:
-        for progress in job:
-            bar.total = progress.total
-            bar.n = progress.done
-            bar.set_description_str(progress.message[:60], refresh=False)
-            bar.set_postfix_str(f"on {progress.device}", refresh=False)
-            bar.refresh()
-    except KeyboardInterrupt:
-        return False
-    finally:
-        bar.close()
+    with stop_signals_as_ctrl_c():
+        try:
+            for progress in job:
+                bar.total = progress.total
+                bar.n = progress.done
+                bar.set_description_str(progress.message[:60], refresh=False)
+                bar.set_postfix_str(f"on {progress.device}", refresh=False)
+                bar.refresh()
+        except KeyboardInterrupt:
+            return False
+        finally:
+            bar.close()
     return True
 
 

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,37 +111,11 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
     watch = WatchOptions(interval=args.interval,
                          fetch=_limits(args) if args.fetch_media else None)
     job = WatchJob(project, folder, options, watch)
-    with _stop_signals_as_ctrl_c():
-        print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
-        drive(job.run())
+    print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
+    drive(job.run())
     print(job.report.summary())
     say_report(job)
     return PROBLEMS if job.report.errors else OK
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _stop_signals_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM (``kill``, a service stopping) and SIGHUP (its terminal closed) stop a
-    watch as Ctrl-C does. A watch runs until stopped, and these are how one left running
-    is stopped: by default they killed it with no report and its job left "running"."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    # Only where the signal would kill: `nohup` ignores SIGHUP so the watch outlives
-    # its terminal, and so it must.
-    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-               if hasattr(signal, name) and
-               signal.getsignal(getattr(signal, name)) is signal.SIG_DFL]
-    before = {sig: signal.signal(sig, _interrupt) for sig in signals}
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
 
 
 def cmd_media_fetch(args: argparse.Namespace) -> int:

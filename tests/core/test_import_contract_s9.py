@@ -164,11 +164,11 @@ def test_a_watch_stopped_by_a_signal_ends_as_ctrl_c_does(tmp_path: Path, sig: st
 def test_a_watch_under_nohup_still_outlives_its_terminal() -> None:
     # `nohup crisisdesk import P DIR --watch &` ignores SIGHUP so that the watch goes on
     # after the terminal closes: the watch must not take that back.
-    from crisisdesk.cli_media import _stop_signals_as_ctrl_c
+    from crisisdesk.cli import stop_signals_as_ctrl_c
 
     before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        with _stop_signals_as_ctrl_c():
+        with stop_signals_as_ctrl_c():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     finally:

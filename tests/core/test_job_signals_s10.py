@@ -1,0 +1,65 @@
+"""Every job the command line drives (import, embed, predict, train...) stopped by SIGTERM
+(``kill``, a scheduler's time limit) or SIGHUP (its terminal closed) ends as Ctrl-C does:
+what was committed stays, the job is recorded as cancelled and its report saved. Before,
+only a watch did; the others were killed with their job row left "running" for good."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# A child process: after its first batch is written, the import signals the process
+# itself (no timing). The signal starts at its default, as from a terminal (the test
+# runner may run under nohup). A second batch means the signal did not stop the import.
+IMPORT_SCRIPT = """
+import os, signal, sys
+from crisisdesk.core.importers import job, writer
+from crisisdesk.cli import main
+sig = int(sys.argv[1])
+signal.signal(signal.SIGINT, signal.default_int_handler)
+if sig != signal.SIGINT:
+    signal.signal(sig, signal.SIG_DFL)
+job.BATCH = 2
+real = writer.RecordWriter.write_batch
+batches = []
+def write_batch(self, records, facts=None):
+    real(self, records, facts)
+    batches.append(len(records))
+    if len(batches) == 1:
+        os.kill(os.getpid(), sig)
+    else:
+        os._exit(99)
+writer.RecordWriter.write_batch = write_batch
+sys.exit(main(["import", sys.argv[2], sys.argv[3]]))
+"""
+
+
+def _import_stopped_by(sig: int, tmp_path: Path) -> tuple[int, Path]:
+    source = tmp_path / f"posts-{int(sig)}.csv"
+    source.write_text("id,text\n" + "".join(f"{i},flood {i}\n" for i in range(6)),
+                      encoding="utf-8")
+    project = tmp_path / f"proj-{int(sig)}"
+    done = subprocess.run([sys.executable, "-c", IMPORT_SCRIPT, str(int(sig)),
+                           str(project), str(source)], capture_output=True, text=True,
+                          timeout=120)
+    return done.returncode, project
+
+
+@pytest.mark.parametrize("sig", [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)])
+def test_an_import_stopped_by_a_signal_ends_as_ctrl_c_does(tmp_path: Path, sig: str) -> None:
+    ctrl_c, _ = _import_stopped_by(signal.SIGINT, tmp_path)
+    status, project = _import_stopped_by(getattr(signal, sig), tmp_path)
+    assert status == ctrl_c == 1  # "a job stopped with Ctrl-C", as --help says
+    with sqlite3.connect(project / "project.sqlite") as conn:
+        states = conn.execute("SELECT state FROM jobs WHERE kind = 'import'").fetchall()
+        posts = conn.execute("SELECT COUNT(*) FROM posts").fetchone()[0]
+    assert states == [("cancelled",)]
+    assert posts == 2  # the first batch, committed before the signal, stays
+    (report,) = (project / "reports").glob("import-*.json")
+    assert json.loads(report.read_text(encoding="utf-8"))["cancelled"] is True

@@ -63,3 +63,13 @@ def test_an_import_stopped_by_a_signal_ends_as_ctrl_c_does(tmp_path: Path, sig: 
     assert posts == 2  # the first batch, committed before the signal, stays
     (report,) = (project / "reports").glob("import-*.json")
     assert json.loads(report.read_text(encoding="utf-8"))["cancelled"] is True
+
+
+def test_help_says_how_a_stopped_job_and_a_stopped_watch_exit(capsys) -> None:
+    from crisisdesk.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a job stopped with Ctrl-C, SIGTERM or SIGHUP" in text
+    assert "a --watch, which runs until stopped, exits 0 then" in text

@@ -7,8 +7,9 @@ per process and kept.
 
 Cache: one JSON file per explanation in ``<project>/cache/explain/``, named by the sha256
 of its key: (format, item uid, task, class asked for or "top", model version id, name and
-path, sha256 of the text the head reads, image sha256). A new caption, a retrained model
-or another class is another key, so nothing stale is ever served; old files are simply no
+path, sha256 of the text the head reads, image sha256, whether a zero-shot version reads
+the texts). A new caption, a retrained model, another class or texts embedded for a
+zero-shot start is another key, so nothing stale is ever served; old files are simply no
 longer read. Files are written atomically; an unreadable one is recomputed.
 """
 
@@ -29,7 +30,7 @@ from crisisdesk.core.store import Store, text_key
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str], Any] = {}
-_EXPLAINERS: dict[tuple[int, str, str, str], Explainer] = {}
+_EXPLAINERS: dict[tuple[int, str, str, str, bool | None], Explainer] = {}
 
 
 def _encoder(name: str, device: str) -> Any:
@@ -42,12 +43,29 @@ def _encoder(name: str, device: str) -> Any:
         return _ENCODERS[(name, device)]
 
 
+def zero_shot_reads_text(store: Store, version: dict[str, Any]) -> bool | None:
+    """Whether a zero-shot version scores the texts too (None: not a zero-shot version).
+
+    It does once its CLIP's text embeddings exist (``fusion.predict`` decides so at each
+    predict run), so the answer changes when texts are embedded after the images: the
+    kept explainer and the cache key must follow it, or the explanation goes on scoring
+    the image alone after the prediction read image and text.
+    """
+    from crisisdesk.core.fusion.predict import ZERO_SHOT
+
+    path = str(version["path"])
+    if not path.startswith(ZERO_SHOT):
+        return None
+    return store.has_embeddings("text", path[len(ZERO_SHOT):])
+
+
 def explainer_for(store: Store, task: str, version: dict[str, Any], device: str = "auto"
                   ) -> Explainer:
     """The explainer of a model version (loaded on first use, then kept)."""
     from crisisdesk.core.fusion.predict import ZERO_SHOT, load_version
 
-    key = (int(version["id"]), str(version["path"]), task, device)
+    has_text = zero_shot_reads_text(store, version)
+    key = (int(version["id"]), str(version["path"]), task, device, has_text)
     with _LOCK:
         if key in _EXPLAINERS:
             return _EXPLAINERS[key]
@@ -57,7 +75,6 @@ def explainer_for(store: Store, task: str, version: dict[str, Any], device: str 
 
         name = path[len(ZERO_SHOT):]
         encoder = _encoder(name, device)
-        has_text = bool(store.embedding_counts().get(name, {}).get("text"))
         head = ZeroShotHead(class_prompt_vectors(encoder, task))
         sidecar = {"classes": list(version["config"]["classes"]), "image_encoder": name,
                    "text_encoder": name if has_text else None, "temperature": 1.0}
@@ -99,9 +116,55 @@ def _item_facts(store: Store, item_id: str | int) -> dict[str, Any]:
     usable = detail.row.image_path if status == "ok" and detail.row.image_path else None
     state = _file_state(usable, sha) if usable else None
     return {"id": row_id, "uid": detail.row.uid, "text": text, "caption_start": start,
+            "tweet": detail.row.text or "", "text_note": None,
             "image": usable, "image_sha256": sha if usable else None, "status": status,
             "reason": detail.media_reason, "changed": state == "changed",
             "unreadable": state == "unreadable", "sensitive": bool(detail.row.sensitive)}
+
+
+def _version_text_encoder(version: dict[str, Any], reads_text: bool | None) -> str | None:
+    """The encoder of the text embeddings a version reads (None: it reads no text)."""
+    from crisisdesk.core.fusion.predict import ZERO_SHOT
+
+    path = str(version["path"])
+    if reads_text is not None:  # zero-shot
+        return path[len(ZERO_SHOT):] if reads_text else None
+    config = version.get("config") or {}
+    if (config.get("config") or {}).get("variant") == "image_only":
+        return None
+    return config.get("text_encoder")
+
+
+def _text_predicted(store: Store, facts: dict[str, Any], task: str,
+                    version: dict[str, Any], encoder: str | None) -> None:
+    """Make ``facts`` name the text the item's standing prediction read, where that is not
+    its text now: a caption added since (or set aside) whose text is not embedded yet.
+
+    Predict keeps a prediction until what replaces its input is embedded, so the app
+    shows the one made from the tweet (or an earlier caption) meanwhile; explaining the
+    new text would give other probabilities, maybe another class, and value words the
+    prediction never read. Only looked up while the text now has no embedding.
+    """
+    if encoder is None or not store.missing_keys("text", encoder, [text_key(facts["text"])]):
+        return
+    inputs = store.prediction_input(task, int(version["id"]), facts["id"]) or ""
+    read = inputs.partition("|")[2]
+    if not read:
+        return  # no prediction yet (or one that read no text): explain the text as it is
+    tweet = facts["tweet"]
+    for caption in [None, *store.item_captions(facts["id"])]:
+        text = f"{tweet} {caption.caption}".strip() if caption else tweet
+        if text_key(text) != read:
+            continue
+        start = None
+        if caption is not None and caption.caption and text.endswith(caption.caption):
+            start = len(text) - len(caption.caption)
+        what = "an earlier caption" if caption is not None else "the tweet alone"
+        facts.update(text=text, caption_start=start, text_note=(
+            "the item's text now (its caption changed since the prediction) is not embedded "
+            f"yet: the prediction shown read {what}, and so does this explanation (embed "
+            "the texts, then predict, to score the text now)"))
+        return
 
 
 def _file_state(path: str, sha: str | None) -> str:
@@ -135,10 +198,14 @@ def explain_item(project: Project, item_id: str | int, task: str,
     with project.open_store() as store:
         facts = _item_facts(store, item_id)
         version = resolve_version(store, task)
+        reads_text = zero_shot_reads_text(store, version)
+        _text_predicted(store, facts, task, version,
+                        _version_text_encoder(version, reads_text))
         key = {"format": FORMAT, "item": facts["uid"], "task": task,
                "class": class_name or "top", "model_version": int(version["id"]),
                "model_name": version["name"], "model_path": version["path"],
-               "text": text_key(facts["text"]), "image": facts["image_sha256"]}
+               "text": text_key(facts["text"]), "image": facts["image_sha256"],
+               "reads_text": reads_text}
         path = cache_path(project, key)
         # A replaced file: the cached heat map is the imported picture's, not this one's;
         # a file gone since: there is no picture to draw it over, and a note must say why.
@@ -148,6 +215,8 @@ def explain_item(project: Project, item_id: str | int, task: str,
                 cached = Explanation.from_json(
                     json.loads(path.read_text("utf-8"))["explanation"])
                 cached.image_path, cached.sensitive = facts["image"], facts["sensitive"]
+                # Not cached: the same text explained once its caption is set aside.
+                cached.notes += [facts["text_note"]] if facts["text_note"] else []
                 return cached
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # a damaged or older file: compute again and replace it
@@ -185,6 +254,7 @@ def explain_item(project: Project, item_id: str | int, task: str,
         # Not when the file could not be read: put back, it gives the heat map again.
         write_json_atomic(path, {"key": key, "explanation": result.to_json()})
     result.image_path, result.sensitive = facts["image"], facts["sensitive"]
+    result.notes += [facts["text_note"]] if facts["text_note"] else []
     return result
 
 

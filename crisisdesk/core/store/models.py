@@ -119,6 +119,13 @@ class ModelsMixin(StoreBase):
             "SELECT item, inputs FROM predictions WHERE task = ? AND model_version = ?",
             [task, version])}
 
+    def prediction_input(self, task: str, version: int, item: int) -> str | None:
+        """What one item's prediction of ``task`` by this version saw (None: no
+        prediction, or one from before this was kept); a primary-key lookup."""
+        row = self._one("SELECT inputs FROM predictions WHERE item = ? AND task = ?"
+                        " AND model_version = ?", [item, task, version])
+        return row["inputs"] if row else None
+
     def predictions_of(self, version: int, items: Iterable[int]) -> dict[int, dict[str, float]]:
         """Class probabilities of a model version's predictions, by item."""
         ids, out = list(items), {}

@@ -392,7 +392,8 @@ class DetailPanel(QWidget):
             self.attention.want(None)
             return
         self.attention.want(Wanted(detail.row.id, view.task, self.attention.class_name(),
-                                   detail.caption, view.model_version))
+                                   detail.caption, view.model_version,
+                                   tuple(sorted(view.probabilities.items()))))
 
     def _class_clicked(self, task: str, class_name: str) -> None:
         for n, box in enumerate(self.task_boxes):

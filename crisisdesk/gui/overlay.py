@@ -13,7 +13,7 @@ piles up model runs; a result for an item the analyst has left is dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,13 +48,15 @@ ERROR_COLOUR = "#b91c1c"
 @dataclass(frozen=True)
 class Wanted:
     """What the overlay should show: an item, a task, a class (None: the top one), and
-    what makes a cached result stale in the panel (the caption, the model version)."""
+    what makes a cached result stale in the panel (the caption, the model version, the
+    prediction shown: a predict after texts were embedded changes it and nothing else)."""
 
     item: int
     task: str
     class_name: str | None
     caption: str | None = None
     model_version: str | None = None
+    prediction: tuple[tuple[str, float], ...] = ()
 
 
 class OverlayBar(QWidget):
@@ -171,8 +173,7 @@ class AttentionOverlay(QObject):
 
     def _class_picked(self, _index: int) -> None:
         if not self._filling_classes and self.wanted is not None:
-            self.want(Wanted(self.wanted.item, self.wanted.task, self.class_name(),
-                             self.wanted.caption, self.wanted.model_version))
+            self.want(replace(self.wanted, class_name=self.class_name()))
 
     def want(self, wanted: Wanted | None) -> None:
         """Show ``wanted`` (None: nothing) once it is computed; repaint at once if it is

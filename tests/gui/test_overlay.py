@@ -242,3 +242,28 @@ def test_the_overlay_colours_are_the_report_pngs() -> None:
     rgb = overlay_draw.colour_map(values)
     assert tuple(rgb[0, 0]) == (0, 0, 4) and tuple(rgb[1, 1]) == (252, 255, 164)
     assert tuple(rgb[0, 2]) == colours.UNSEEN_RGB
+
+
+def test_a_new_prediction_of_the_item_shown_is_explained_again(
+        qtbot, explained_project: Project, monkeypatch) -> None:
+    """Texts embedded, then predict: the panel's bars changed, the overlay went on
+    explaining the old prediction (its item, task, caption and version were the same)."""
+    from crisisdesk.core.store import Prediction
+
+    calls = _record_explain_threads(monkeypatch)
+    window = open_window(qtbot, explained_project)
+    _image_item(qtbot, window)
+    window.detail.overlay.setChecked(True)
+    _shown(qtbot, window)
+    before = len(calls)
+    with explained_project.open_store() as store:
+        version = store.active_model_version("damage")["id"]
+        store.add_predictions(version, [Prediction(
+            window.detail.detail.row.id, "damage",
+            {"severe_damage": 0.7, "mild_damage": 0.2, "little_or_no_damage": 0.1})])
+    window.refresh()
+    box = lambda: window.detail.task_boxes[window.detail.focused_task].view  # noqa: E731
+    qtbot.waitUntil(lambda: box().probabilities.get("severe_damage") == 0.7, timeout=10_000)
+    qtbot.waitUntil(lambda: len(calls) > before, timeout=60_000)
+    assert window.detail.attention.wanted.prediction == tuple(
+        sorted(box().probabilities.items()))

@@ -333,8 +333,22 @@ def _why_project_unusable(args: argparse.Namespace) -> str | None:
     return None
 
 
+def printable_output() -> None:
+    """Let stdout write what its encoding cannot (as ``\\u2192``) instead of raising.
+
+    Output redirected to a file on Windows (or a console left at cp1252 / cp437) is not
+    UTF-8: a file name, a tweet or an arrow in a summary raised UnicodeEncodeError after
+    the work was done, so the command ended in a traceback and without its report line.
+    stderr escapes already (Python's default there)."""
+    stream = sys.stdout
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    if encoding not in ("utf8", "utf8sig") and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``crisisdesk`` command."""
+    printable_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -106,8 +106,11 @@ def open_app(project: str | None) -> int:
 
 def _annotator(text: str) -> str:
     """An annotator name given on the command line: not blank, as the journal's rows
-    say who gave each label (the audit and each annotator's undo stack rest on it)."""
-    name = text.strip()
+    say who gave each label (the audit and each annotator's undo stack rest on it); one
+    line, as the app's Settings keep it (a name with a line break is another annotator)."""
+    from crisisdesk.core.settings import one_line_name
+
+    name = one_line_name(text)
     if not name:
         raise argparse.ArgumentTypeError("needs a name (default: your login name)")
     return name

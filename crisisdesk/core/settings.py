@@ -111,6 +111,14 @@ def last_project() -> Path | None:
     return Path(value) if isinstance(value, str) and value else None
 
 
+def one_line_name(text: str) -> str:
+    """A name as one line: one pasted with line breaks or tabs (from an e-mail, "Ana"
+    and "Maria" on two lines) is joined with spaces; a typed name is kept as typed,
+    only stripped. Else the journal files those labels apart from the same analyst's
+    labels given as "Ana Maria", and the status bar and exports show two lines."""
+    return " ".join(text.split()) if not text.isprintable() else text.strip()
+
+
 def login_name() -> str:
     """The user's login name, the annotator labels are given under by default; "analyst"
     where there is none (a container's uid with no passwd entry and no USER set, where

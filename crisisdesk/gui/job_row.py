@@ -31,8 +31,10 @@ if TYPE_CHECKING:  # the panel imports this module
 
 MakeJob = Callable[[], Iterator[Progress]]
 Then = Callable[[str, object], None]  # what follows a job's end: (state, result or message)
+# The name as Python's repr quotes it: in double quotes when it holds an apostrophe.
 _MISSING_MODEL = re.compile(
-    r"model '([^']+)' (?:is not installed|has no hub source|is registered at)")
+    r"model (?:'([^']+)'|\"([^\"]+)\") (?:is not installed|has no hub source|"
+    r"is registered at)")
 
 STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
               "cancelled": "Cancelled", "failed": "Failed"}
@@ -62,7 +64,7 @@ def missing_model(runner: JobRunner) -> str | None:
         text = str(runner.exception or "") + "\n" + (runner.error or "")
         found = _MISSING_MODEL.search(text)
         if found:
-            return found.group(1)
+            return found.group(1) or found.group(2)
     return None
 
 

@@ -11,11 +11,11 @@ weights under the same name.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crisisdesk.core.models.completeness import incomplete, model_type
 from crisisdesk.core.models.vector_length import vector_length
 from crisisdesk.core.resources import read_json
 from crisisdesk.core.settings import (
@@ -35,6 +35,8 @@ WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
 #: resolves but nothing answers (a firewall that drops packets, a captive portal) the
 #: download would hang with no message.
 HUB_TIMEOUT_S = 15.0
+#: Names the encoder loader reads as open_clip:ARCH/TAG before any registration.
+AD_HOC_PREFIX = "open_clip:"
 
 
 class ModelMissing(Exception):
@@ -53,6 +55,20 @@ class RegisteredPathGone(ModelMissing):
             "its weights may differ, and its embeddings would mix with those stored. "
             "Fix it with:\n"
             f"  crisisdesk models add {name} PATH   (register it again where it is now)\n"
+            f"  or remove the \"{name}\" entry from {settings} (drops the registration)")
+
+
+class RegisteredPathIncomplete(RegisteredPathGone):
+    """A registered folder lacking what loading needs (a copy cut short, links copied
+    without their files): as a vanished path, never a fall back to another copy."""
+
+    def __init__(self, name: str, path: Path, settings: Path, problem: str) -> None:
+        self.reason = f"registered at {path}, which is incomplete: {problem}"
+        ModelMissing.__init__(
+            self, f"model {name!r} is {self.reason}. crisisdesk does not fall back to "
+            "another copy under the same name. Fix it with:\n"
+            f"  crisisdesk models add {name} PATH   (a whole copy: the files, not links to "
+            "them, e.g. cp -rL)\n"
             f"  or remove the \"{name}\" entry from {settings} (drops the registration)")
 
 
@@ -151,6 +167,7 @@ def register(name: str, path: Path, *, arch: str | None = None, kind: str | None
     A checkpoint file of a model crisisdesk does not ship needs ``arch`` (its open_clip
     architecture); a folder is a hub-style open_clip folder or a transformers text model.
     """
+    _check_name(name)
     path = Path(path).expanduser().absolute()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -165,6 +182,10 @@ def register(name: str, path: Path, *, arch: str | None = None, kind: str | None
     if path.is_file() and kind == "clip" and not (arch or (known and known.arch)):
         raise ValueError(f"{path} is a checkpoint file: say its open_clip architecture "
                          "with --arch (e.g. ViT-B-32-quickgelu)")
+    problem = incomplete(path, kind)  # first: a dangling config link is no "no config"
+    if problem:
+        raise ValueError(f"{path} is incomplete: {problem}. Copy the whole model folder "
+                         "again (its files, not links to them: cp -rL), then add it")
     _check_holds_a_model(path, name, kind)
     length = vector_length(path, kind) if known and known.dim else None
     if length is not None and known is not None and length != known.dim:
@@ -178,7 +199,26 @@ def register(name: str, path: Path, *, arch: str | None = None, kind: str | None
         raise ValueError(f"{exc}; nothing was changed: correct the file (or move it away) "
                          "and add the model again") from None
     entries[name] = {"path": str(path), "kind": kind, **({"arch": arch} if arch else {})}
-    return write_settings(REGISTERED, entries)
+    try:
+        return write_settings(REGISTERED, entries)
+    except OSError as exc:  # a full disk, a settings folder that may not be written
+        raise ValueError(f"{config_dir() / REGISTERED} cannot be written "
+                         f"({exc.strerror or exc}): {name} was not registered. Free some "
+                         "space (or fix the folder's permissions) and add it again") from None
+
+
+def _check_name(name: str) -> None:
+    """ValueError for a name no job could use: blank, line breaks, edge spaces, or read
+    as open_clip:ARCH/TAG (the loader takes open_clip's weights, never the registered)."""
+    if not name.strip():
+        raise ValueError("a model needs a name (e.g. field-clip)")
+    if name != name.strip() or not name.isprintable():
+        raise ValueError(f"model name {name!r}: give a name without line breaks, tabs or "
+                         "spaces at its ends (e.g. field-clip)")
+    if name.startswith(AD_HOC_PREFIX):
+        raise ValueError(f"model name {name!r}: names starting with {AD_HOC_PREFIX} mean "
+                         "open_clip's own weights (--encoder open_clip:ARCH/TAG), so this "
+                         "registration would never be used: choose another name")
 
 
 def _check_holds_a_model(path: Path, name: str, kind: str) -> None:
@@ -202,17 +242,9 @@ def _check_holds_a_model(path: Path, name: str, kind: str) -> None:
 def _guess_kind(path: Path) -> str:
     if path.is_dir() and not (path / "open_clip_config.json").exists() and \
             (path / "config.json").exists():
-        return "captioner" if _is_llava_folder(path) else "text"
+        # A LLaVA-family config (llava, llava_next...) is a captioner.
+        return "captioner" if (model_type(path) or "").startswith("llava") else "text"
     return "clip"
-
-
-def _is_llava_folder(path: Path) -> bool:
-    """A transformers folder whose config names a LLaVA-family model (llava, llava_next...)."""
-    try:
-        model_type = json.loads((path / "config.json").read_text("utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return False
-    return isinstance(model_type, str) and model_type.startswith("llava")
 
 
 def hub_cache_dir() -> Path:
@@ -257,6 +289,9 @@ def locate(spec: ModelSpec) -> Location:
     if entry:
         path = Path(entry["path"])
         if path.exists():
+            problem = incomplete(path, spec.kind)
+            if problem:
+                raise RegisteredPathIncomplete(spec.name, path, settings, problem)
             return Location("file" if path.is_file() else "folder", path)
         # No fall back to the package or the hub cache: their weights need not be the
         # registered ones, and a job would file their embeddings under the same name.

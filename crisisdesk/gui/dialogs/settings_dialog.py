@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.models import registry
-from crisisdesk.core.settings import config_dir, login_name
+from crisisdesk.core.settings import config_dir, login_name, one_line_name
 
 SETTINGS_FILE = "gui.ini"
 DEVICES = ("auto", "cpu", "cuda")  # as crisisdesk.core.encoders.factory.DEVICES
@@ -100,7 +100,7 @@ def choice(key: str) -> str:
 
 def annotator_name() -> str:
     """The name labels are given under: the setting, else the user's login name."""
-    name = setting("annotator").strip()
+    name = one_line_name(setting("annotator"))
     if name:
         return name
     return login_name()
@@ -261,7 +261,7 @@ class SettingsDialog(QDialog):
             "caption_server": self.caption_server.text().strip(),
             "caption_server_model": self.caption_server_model.text().strip(),
             "offline": self.offline.isChecked(),
-            "annotator": self.annotator.text().strip(),
+            "annotator": one_line_name(self.annotator.text()),
             "blur_sensitive": self.blur_sensitive.isChecked(),
             "blur_all": self.blur_all.isChecked(),
         }

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+from test_hunt_models import _clip_folder, isolated  # noqa: F401 (autouse fixture)
 
 from crisisdesk.cli import main
 from crisisdesk.core.models import registry
@@ -24,15 +25,6 @@ from crisisdesk.core.models.registry import (
     register,
 )
 from crisisdesk.core.project import Project
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Empty settings folder and Hugging Face cache for each test."""
-    monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    return tmp_path
 
 
 def _minilm_without_tokenizer(folder: Path) -> Path:
@@ -159,15 +151,8 @@ def test_a_settings_folder_on_a_full_disk_is_said_not_a_traceback(
         tmp_path, monkeypatch, capsys) -> None:
     """``models add`` (and the app's "Add a model folder" and "local folder" buttons, which
     catch ValueError) ended in an OSError traceback when models.json could not be written."""
-    folder = tmp_path / "clip"
-    folder.mkdir()
-    (folder / "open_clip_config.json").write_text("{}")
-    (folder / "open_clip_model.safetensors").write_bytes(b"w")
-
-    def full(*_args, **_kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(registry, "write_settings", full)
+    folder = _clip_folder(tmp_path / "clip")
+    monkeypatch.setattr(registry, "write_settings", disk_full)
     assert main(["models", "add", "field-clip", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "models.json cannot be written (No space left on device)" in err
@@ -182,3 +167,8 @@ def test_complete_text_and_captioner_folders_still_register(tmp_path) -> None:
     (text / "model.safetensors").write_bytes(b"w")  # no header to read: not judged
     register("field-text", text)
     assert locate(get_spec("field-text")).path == text
+
+
+def disk_full(*_args, **_kwargs):
+    """A settings write on a full disk (also used by the app's test of the same)."""
+    raise OSError(errno.ENOSPC, "No space left on device")

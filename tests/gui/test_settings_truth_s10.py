@@ -3,10 +3,11 @@ line break, and a model folder added while the settings folder's disk is full.""
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+from test_hunt_models import _clip_folder
+from test_models_offline_s10 import disk_full
 
 from crisisdesk.core.models import registry
 from crisisdesk.gui.dialogs.settings_dialog import (
@@ -41,16 +42,9 @@ def test_a_hand_edited_annotator_with_a_line_break_is_one_line(qtbot) -> None:
 def test_adding_a_model_folder_on_a_full_disk_says_so(qtbot, tmp_path, monkeypatch) -> None:
     """The OSError of a models.json that cannot be written escaped the button's slot:
     nothing was said, and nothing was registered."""
-    folder = tmp_path / "clip"
-    folder.mkdir()
-    (folder / "open_clip_config.json").write_text("{}")
-    (folder / "open_clip_model.safetensors").write_bytes(b"w")
-
-    def full(*_args, **_kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
+    folder = _clip_folder(tmp_path / "clip")
     said: list[str] = []
-    monkeypatch.setattr(registry, "write_settings", full)
+    monkeypatch.setattr(registry, "write_settings", disk_full)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: said.append(text))
     dialog = SettingsDialog()

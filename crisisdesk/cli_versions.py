@@ -88,7 +88,7 @@ def _activate(project: object, version_id: int, where: str) -> int:
     """Make ``version_id`` active after checking its head loads; say what it has left to
     predict."""
     from crisisdesk.core.fusion.checkpoint import CheckpointError
-    from crisisdesk.core.fusion.predict import NoModel
+    from crisisdesk.core.fusion.predict import NoModel, version_encoders
     from crisisdesk.core.retrain import reactivate_version
 
     with project.open_store() as store:  # type: ignore[attr-defined]
@@ -102,7 +102,11 @@ def _activate(project: object, version_id: int, where: str) -> int:
             reactivate_version(store, version_id)
         except (CheckpointError, NoModel) as exc:
             return _fail(str(exc))
-        left = len(store.items_without_prediction(task, version_id))
+        # As predict counts them: a version reading no text (image-only, zero-shot
+        # without text embeddings) can only ever predict the items with an image.
+        reads_text = version_encoders(store, row)[1] is not None
+        left = len(store.items_without_prediction(task, version_id,
+                                                  with_image=not reads_text))
     was = "" if before is None or before["id"] == version_id else \
         f" (was {before['id']} {before['name']})"
     print(f"{task}: version {version_id} {row['name']} is active{was}.")

@@ -177,7 +177,10 @@ class _Watched:
         # Through a proxy (the analyst's own, from the environment) the connection is
         # the proxy's: only the URL's host can be checked, as it resolves here.
         target = urlsplit(req.full_url)
-        port = target.port or (443 if target.scheme == "https" else 80)
+        # Not target.port: "host:8x" raises ValueError there, out of the whole fetch (a
+        # stranger's URL), where http.client reports it for this medium alone. The port
+        # does not change the addresses a name resolves to.
+        port = 443 if target.scheme == "https" else 80
         proxied = req.has_proxy() or bool(req._tunnel_host)  # type: ignore[attr-defined]
 
         def create(address: tuple[str, int], timeout: Any,

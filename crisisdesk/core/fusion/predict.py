@@ -250,7 +250,8 @@ class PredictJob:
         any more: not its active version, nor its image-only and text-only ones (the
         "image vs text" queue). Each retrain at 200,000 items otherwise added ~250 MB
         that no queue, panel or export ever read. A version made active again predicts
-        again (the app runs Predict then), as for the items imported since."""
+        again (the app runs Predict then), as for the items imported since; one made
+        active while this job ran keeps its predictions (remove_predictions checks)."""
         kept: dict[str, set[int]] = {}
         for task, version, _own, _items in plans:
             kept.setdefault(task, set()).add(int(version["id"]))
@@ -284,9 +285,11 @@ class PredictJob:
             except NoModel as exc:
                 # One task without a model (e.g. imported embeddings, one head
                 # trained) must not keep the others from being predicted.
-                missing.append(exc)
+                registered = len(store.model_versions(task))
+                why = NoModel(_none_active(task, registered)) if registered else exc
+                missing.append(why)  # registered, none active: "no model yet" was false
                 self.report.tasks[task] = {"model_version": None, "predicted": 0,
-                                           "skipped": 0, "no_model": str(exc)}
+                                           "skipped": 0, "no_model": str(why)}
                 continue
             for one in (version, *_modality_versions(store, task, version)):
                 # Finding stale predictions reads every item (seconds at 300,000): say
@@ -306,6 +309,14 @@ def _unusable(task: str, version: dict[str, Any], exc: BaseException) -> str:
             f"loaded ({exc}). Make another {task} version active (the app's Jobs > "
             f"Model versions, or crisisdesk versions PROJECT --activate ID) or train a new "
             f"one (Retrain, or crisisdesk train PROJECT --task {task}).")
+
+
+def _none_active(task: str, registered: int) -> str:
+    """Why ``task`` was not predicted: it has versions but none is active (a first one
+    trained with ``--no-activate``), and what to do."""
+    return (f"{task} not predicted: {plural(registered, 'version')} registered, none is "
+            f"active. Make one active (the app's Jobs > Model versions, or crisisdesk "
+            f"versions PROJECT --activate ID).")
 
 
 def _modality_versions(store: Store, task: str, active: dict[str, Any]

@@ -106,7 +106,11 @@ def summarise_versions(store: Store, task: str) -> list[VersionSummary]:
         if kind == "zero-shot":
             image, text = config.get("encoder"), config.get("encoder")
         else:
-            image, text = config.get("image_encoder"), config.get("text_encoder")
+            # A one-modality head reads its own modality only, whatever else its sidecar
+            # names (as predict's version_encoders says; that module imports torch).
+            variant = head.get("variant")
+            image = None if variant == "text_only" else config.get("image_encoder")
+            text = None if variant == "image_only" else config.get("text_encoder")
         metrics = row["metrics"] if isinstance(row["metrics"], dict) else {}
         out.append(VersionSummary(
             id=int(row["id"]), task=task, name=row["name"],

@@ -147,12 +147,17 @@ class ModelsMixin(StoreBase):
 
     def remove_predictions(self, task: str, version: int, limit: int) -> int:
         """Delete at most ``limit`` of a version's predictions of ``task``, in one short
-        transaction; the number deleted (0: none left)."""
+        transaction, unless the version is active by then; the number deleted (0: none
+        left, or the version is active)."""
         with self.transaction():
+            # Checked in the deleting transaction: another window or process may make
+            # the version active again while a predict job decides to remove its rows,
+            # and the queues would then show nothing of the active version.
             return self.conn.execute(
                 "DELETE FROM predictions WHERE rowid IN (SELECT rowid FROM predictions"
-                " WHERE model_version = ? AND task = ? LIMIT ?)",
-                [version, task, limit]).rowcount
+                " WHERE model_version = ? AND task = ? LIMIT ?) AND NOT EXISTS (SELECT 1"
+                " FROM model_versions WHERE id = ? AND active = 1)",
+                [version, task, limit, version]).rowcount
 
     def add_predictions(self, model_version: int, predictions: Sequence[Prediction]) -> None:
         """Store (or replace) predictions of one model version, in one transaction."""

@@ -88,7 +88,8 @@ def _activate(project: object, version_id: int, where: str) -> int:
     """Make ``version_id`` active after checking its head loads; say what it has left to
     predict."""
     from crisisdesk.core.fusion.checkpoint import CheckpointError
-    from crisisdesk.core.fusion.predict import NoModel, version_encoders
+    from crisisdesk.core.fusion.predict import NoModel
+    from crisisdesk.core.fusion.versions import version_encoders
     from crisisdesk.core.retrain import reactivate_version
 
     with project.open_store() as store:  # type: ignore[attr-defined]

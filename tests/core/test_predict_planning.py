@@ -13,7 +13,7 @@ from test_predict_refresh import (  # tests/core/ is on sys.path
     counted_key_reads,
 )
 
-from crisisdesk.core.fusion import predict as predict_module
+from crisisdesk.core.fusion import predict_plan
 from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
@@ -68,17 +68,17 @@ def test_planning_lets_a_cancel_in_between_slices_of_items(
     read every item of a task at once: a cancel waited ~20 s at 300,000)."""
     project = _with_modality_versions(tmp_path, 30)
     list(PredictJob(project, ["damage"]).run())
-    monkeypatch.setattr(predict_module, "PLAN_SLICE", 8, raising=False)
+    monkeypatch.setattr(predict_plan, "PLAN_SLICE", 8)
     since_yield = [0]
     most = [0]
-    real = predict_module.item_inputs
+    real = predict_plan.item_inputs
 
     def counting(store: Store, items: Any, **encoders: Any) -> Any:
         since_yield[0] += len(items)
         most[0] = max(most[0], since_yield[0])
         return real(store, items, **encoders)
 
-    monkeypatch.setattr(predict_module, "item_inputs", counting)
+    monkeypatch.setattr(predict_plan, "item_inputs", counting)
     run = PredictJob(project, ["damage"]).run()
     planning = 0
     for progress in run:
@@ -110,7 +110,7 @@ def test_what_planning_read_of_the_items_is_dropped_before_predicting(
     project = _with_modality_versions(tmp_path, 30)
     list(PredictJob(project, ["damage"]).run())
     held: list[weakref.ref[_Seen]] = []
-    real = predict_module.item_inputs
+    real = predict_plan.item_inputs
     planning = [True]
 
     def tracked(store: Store, items: Any, **encoders: Any) -> Any:
@@ -121,7 +121,7 @@ def test_what_planning_read_of_the_items_is_dropped_before_predicting(
         held.extend(weakref.ref(one) for one in seen.values())
         return seen
 
-    monkeypatch.setattr(predict_module, "item_inputs", tracked)
+    monkeypatch.setattr(predict_plan, "item_inputs", tracked)
     run = PredictJob(project, ["damage"]).run()
     for progress in run:
         if progress.message == "planning predictions":

@@ -12,6 +12,7 @@ import pytest
 from test_training_job import FAST, _project  # tests/core/ is on sys.path (pytest)
 
 from crisisdesk.core.fusion import predict as predict_module
+from crisisdesk.core.fusion import predict_plan
 from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.fusion.training import TrainJob
 from crisisdesk.core.project import Project
@@ -135,18 +136,18 @@ def test_one_predict_run_reads_each_item_once_for_tasks_sharing_encoders(
                   recipe=FAST).run())
     list(PredictJob(project, ["damage"]).run())
     read: list[int] = []
-    real = predict_module.item_inputs
+    real = predict_plan.item_inputs
 
     def counting(store, items, **encoders):
         read.append(len(list(items)))
         return real(store, items, **encoders)
 
-    monkeypatch.setattr(predict_module, "item_inputs", counting)
+    monkeypatch.setattr(predict_plan, "item_inputs", counting)
     seen_now: dict = {}
     with project.open_store() as store:
         version = store.active_model_version("damage")
-        first = _drained(predict_module._items_to_predict(store, "damage", version, seen_now))
-        again = _drained(predict_module._items_to_predict(store, "damage", version, seen_now))
+        first = _drained(predict_plan.items_to_predict(store, "damage", version, seen_now))
+        again = _drained(predict_plan.items_to_predict(store, "damage", version, seen_now))
     assert first == again == [] and read == [30, 30]  # the images, the texts; not again
 
 

@@ -23,6 +23,7 @@ import torch
 from crisisdesk.core.encoders.base import another_model
 from crisisdesk.core.fusion.checkpoint import CheckpointError, check_encoders, load_head
 from crisisdesk.core.fusion.data import ItemKeys, item_inputs, item_tensors, usable_keys
+from crisisdesk.core.fusion.predict_plan import Plan, SeenNow, items_to_predict, key_encoders
 from crisisdesk.core.fusion.starts import (  # noqa: F401 - callers import them from here
     BUNDLED,
     ZERO_SHOT,
@@ -31,6 +32,7 @@ from crisisdesk.core.fusion.starts import (  # noqa: F401 - callers import them 
     resolve_version,
 )
 from crisisdesk.core.fusion.train import predict_logits
+from crisisdesk.core.fusion.versions import version_encoders  # noqa: F401 - imported from here
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
@@ -39,14 +41,12 @@ from crisisdesk.core.store import Prediction, Store
 from crisisdesk.core.words import plural
 
 CHUNK = 4096
-#: Items whose embedding keys the stale check reads between two chances to cancel.
-PLAN_SLICE = 20_000
 
 
 class Predictor(Protocol):
     """A model version's scoring: (the items it could see, their probabilities).
     ``keys``: the items' embedding keys when the caller has read them already (see
-    _key_encoders), else the predictor reads them."""
+    key_encoders), else the predictor reads them."""
 
     def __call__(self, items: Sequence[int], keys: ItemKeys | None = None
                  ) -> tuple[list[int], np.ndarray]: ...
@@ -208,13 +208,13 @@ class PredictJob:
                     done += len(items)
                     continue
                 image_encoder, text_encoder = version_encoders(store, version)
-                key_encoders = _key_encoders(version, image_encoder, text_encoder)
+                keys_of = key_encoders(version, image_encoder, text_encoder)
                 classes = list(version["config"].get("classes")
                                or scheme_for(task, store.schemes()).classes)
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     # The chunk's keys are read once, for what it saw and for the head.
-                    keys = usable_keys(store, chunk, *key_encoders)
+                    keys = usable_keys(store, chunk, *keys_of)
                     # Read before predicting: an embedding stored meanwhile (an embed job
                     # beside this one) then leaves the row stale for the next predict
                     # instead of marking as seen a text or image the head never read.
@@ -295,7 +295,7 @@ class PredictJob:
                 # Finding stale predictions reads every item (seconds at 300,000): say
                 # so, and let a cancel stop here (and between the slices read).
                 yield Progress(0, 0, f"{task}: finding the items to predict")
-                items = yield from _items_to_predict(store, task, one, seen_now)
+                items = yield from items_to_predict(store, task, one, seen_now)
                 plans.append((task, one, one is version, items))
         if not plans and missing:
             raise missing[0]
@@ -331,80 +331,3 @@ def _modality_versions(store: Store, task: str, active: dict[str, Any]
         return []
     versions = [store.model_version(vid) for vid in pair if vid != active["id"]]
     return [v for v in versions if v is not None]
-
-
-def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The (image, text) encoders whose embeddings a model version reads."""
-    config = version["config"]
-    if config.get("zero_shot"):
-        name = config["encoder"]
-        has_text = bool(store.embedding_counts().get(name, {}).get("text"))
-        return name, name if has_text else None
-    # A one-modality head reads its own modality only, whatever else its sidecar names
-    # (--variant text_only --encoder X): the other must neither refresh nor hold it back.
-    variant = (config.get("config") or {}).get("variant")
-    return (None if variant == "text_only" else config.get("image_encoder"),
-            None if variant == "image_only" else config.get("text_encoder"))
-
-
-def _key_encoders(version: dict[str, Any], image: str | None, text: str | None
-                  ) -> tuple[str | None, str | None]:
-    """The (image, text) encoders whose keys predicting with ``version`` reads: those of
-    what it sees (``image``, ``text``: version_encoders'), and a head's sidecar's two, as
-    predict_items hands a one-modality head the other's tensors too."""
-    config = version["config"]
-    return image or config.get("image_encoder"), text or config.get("text_encoder")
-
-
-#: What each item's image or text looks like now to one encoder, per (kind, encoder):
-#: item -> item_inputs' (fingerprint, complete) with the other modality left out. One
-#: predict run reads each item once per modality for all its versions: a task's active,
-#: image-only and text-only versions, and the tasks' versions, share encoders.
-SeenNow = dict[tuple[str, str], dict[int, tuple[str, bool]]]
-
-#: A task, one of its versions, whether that is the task's own (else an image-only or
-#: text-only one, for their queue), and the items the version is to predict.
-Plan = tuple[str, dict[str, Any], bool, list[int]]
-
-
-def _items_to_predict(store: Store, task: str, version: dict[str, Any], seen_now: SeenNow
-                      ) -> Generator[Progress, None, list[int]]:
-    """Items with no prediction from ``version``, and those whose prediction is stale:
-    what the version would see of them now (a caption's text, an image embedded since)
-    differs from what it saw, and is all embedded (until then the old one stands).
-    A version reading images only gets the items with a usable image only: it can never
-    predict the others. Yields between slices read, so a cancel stops it."""
-    encoders = version_encoders(store, version)
-    missing = store.items_without_prediction(task, version["id"],
-                                             with_image=encoders[1] is None)
-    stored = store.prediction_inputs(task, version["id"])
-    if not stored:
-        return missing
-    parts = []
-    for kind, encoder in zip(("image", "text"), encoders, strict=True):
-        if encoder is None:
-            continue
-        part = seen_now.setdefault((kind, encoder), {})
-        unread = [item for item in stored if item not in part]
-        for start in range(0, len(unread), PLAN_SLICE):
-            chunk = unread[start:start + PLAN_SLICE]
-            part.update(item_inputs(store, chunk,
-                                    image_encoder=encoder if kind == "image" else None,
-                                    text_encoder=encoder if kind == "text" else None))
-            yield Progress(0, 0, f"{task}: finding the items to predict")
-        parts.append(part)
-    stale = [item for item, seen in stored.items()
-             if (now := _seen(parts, item))[1] and now[0] != seen]
-    return sorted(set(missing).union(stale))
-
-
-def _seen(parts: list[dict[int, tuple[str, bool]]], item: int) -> tuple[str, bool]:
-    """What a version reading the encoders of ``parts`` (image first) sees of ``item``,
-    as item_inputs says it: the image part's "<sha>|" and the text part's "|<key>" make
-    "<sha>|<key>", complete when both are."""
-    if not parts:  # a version reading no encoder (never made): sees nothing, as before
-        return "|", True
-    if len(parts) == 1:
-        return parts[0][item]
-    (image, image_complete), (text, text_complete) = parts[0][item], parts[1][item]
-    return image + text[1:], image_complete and text_complete

@@ -92,6 +92,20 @@ def _missing(row: dict[str, Any], kind: str) -> str | None:
     return None
 
 
+def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The (image, text) encoders whose embeddings a model version reads."""
+    config = version["config"]
+    if config.get("zero_shot"):
+        name = config["encoder"]
+        has_text = bool(store.embedding_counts().get(name, {}).get("text"))
+        return name, name if has_text else None
+    # A one-modality head reads its own modality only, whatever else its sidecar names
+    # (--variant text_only --encoder X): the other must neither refresh nor hold it back.
+    variant = (config.get("config") or {}).get("variant")
+    return (None if variant == "text_only" else config.get("image_encoder"),
+            None if variant == "image_only" else config.get("text_encoder"))
+
+
 def summarise_versions(store: Store, task: str) -> list[VersionSummary]:
     """Every version of ``task``, newest first, with its figures and prediction count."""
     counts = {int(r[0]): int(r[1]) for r in store.conn.execute(
@@ -103,14 +117,7 @@ def summarise_versions(store: Store, task: str) -> list[VersionSummary]:
         kind = version_kind(row["path"])
         head = config.get("config") if isinstance(config.get("config"), dict) else {}
         accuracy, macro_f1, seeds = _registered_figures(row["metrics"])
-        if kind == "zero-shot":
-            image, text = config.get("encoder"), config.get("encoder")
-        else:
-            # A one-modality head reads its own modality only, whatever else its sidecar
-            # names (as predict's version_encoders says; that module imports torch).
-            variant = head.get("variant")
-            image = None if variant == "text_only" else config.get("image_encoder")
-            text = None if variant == "image_only" else config.get("text_encoder")
+        image, text = version_encoders(store, {**row, "config": config})
         metrics = row["metrics"] if isinstance(row["metrics"], dict) else {}
         out.append(VersionSummary(
             id=int(row["id"]), task=task, name=row["name"],

@@ -9,6 +9,7 @@ which reads the files; this module only reads the cells of one row.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,23 @@ def _clean(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+#: The column key of a post's clock when a sheet keeps the day and the clock apart
+#: (``date`` and ``time``): not a field of its own, it completes ``created_at``.
+CLOCK = "created_at_clock"
+
+
+#: A day cell that holds its clock too: a time of day, or Unix seconds or milliseconds.
+_DAY_WITH_CLOCK = re.compile(r".*:|\d{10}")
+
+
+def post_time_cells(day: str | None, clock: str | None) -> str | None:
+    """A post's time from a day cell and a clock cell: both, when the day holds no clock
+    of its own (read alone, "2017-09-20" put every post of the day at midnight)."""
+    if not clock or (day and _DAY_WITH_CLOCK.match(day)):
+        return day
+    return f"{day} {clock}" if day else clock
 
 
 def _comparable(ref: LabelRef, schemes: Mapping[str, LabelScheme]) -> tuple[str, str | None]:
@@ -159,6 +177,7 @@ class RowReader:
         if not post_id:
             yield Problem(where, "empty id; row skipped")
             return
+        get["created_at"] = post_time_cells(get.get("created_at"), get.pop(CLOCK, None))
         content = tuple(get.get(f) for f in ("text", "author", "created_at", "url"))
         first = self.seen.get(post_id)
         if first is not None and first[1] != content:

@@ -23,7 +23,7 @@ from typing import Any
 
 from crisisdesk.core.importers.jsonsource import split_lines
 from crisisdesk.core.importers.records import Expected, Parsed, Problem, Where
-from crisisdesk.core.importers.rows import TASK_CELLS, RowReader
+from crisisdesk.core.importers.rows import CLOCK, TASK_CELLS, RowReader
 from crisisdesk.core.importers.textio import TextFileError, read_text_file
 from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 
@@ -84,7 +84,8 @@ def first_cells(header: list[str], values: list[str]) -> dict[str, str]:
 
 def resolve_columns(header: list[str], mapping: Mapping[str, str],
                     schemes: Mapping[str, LabelScheme] | None = None) -> dict[str, str]:
-    """Pick the column of each field; raise MissingColumn when no id or no text/image,
+    """Pick the column of each field (and :data:`CLOCK`, a ``time`` column completing a
+    ``date`` one); raise MissingColumn when no id or no text/image,
     or when ``mapping`` names a column that is not there or a field that is not one
     (``label_<task>`` for a task of ``schemes``, default the built-in ones)."""
     label_keys = [f"label_{task}" for task in schemes or builtin_schemes()]
@@ -116,6 +117,12 @@ def resolve_columns(header: list[str], mapping: Mapping[str, str],
         raise MissingColumn(
             "required column 'text' (or 'image') is missing (looked for "
             f"{', '.join(DEFAULT_COLUMNS['text'])}; map one with --map text=COLUMN)")
+    # The day and the clock in two columns (Meltwater's and many sheets' "Date" and
+    # "Time"): the clock completes the day, else every post of a day was at midnight.
+    day, clock = by_lower.get("date"), by_lower.get("time")
+    if ("created_at" not in mapping and day is not None and chosen.get("created_at") == day
+            and clock is not None and clock not in chosen.values()):
+        chosen[CLOCK] = clock
     return chosen
 
 

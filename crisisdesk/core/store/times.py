@@ -22,14 +22,21 @@ _HALF_DAY = re.compile(r"\b[ap]\.?m\b\.?", re.IGNORECASE)
 # How an RFC 2822 time without any zone ends: its clock, then (asctime) the year, or
 # RFC 2822's -0000 ("zone not known"); a word there is a zone email.utils did not read.
 _NO_ZONE_END = re.compile(r"(?:^|\s)\d{1,2}:\d{2}(?::\d{2})?(?:\s+(?:\d{4}|-0000))?$")
+# Zone names email.utils reads that RFC 2822 does not define: AST is Atlantic time there
+# (-4) and Arabia Standard Time (+3) in the Gulf, so a post from Riyadh was 7 h off. One
+# in a comment after a numeric offset ("+0300 (AST)") is only a comment.
+_NOT_RFC2822_ZONE = re.compile(r"(?:^|\s)(?:AST|ADT)(?:\s|$)", re.IGNORECASE)
 
 
 def _rfc2822(text: str) -> datetime:
     """An RFC 2822 (or asctime) time; ValueError for a 12-hour clock, and for a zone
     email.utils does not know (IST, CEST, +05:30), which it reads as no zone: taken as
-    UTC, a time in India would be 5 h 30 off without a word."""
+    UTC, a time in India would be 5 h 30 off without a word; and for the names it reads
+    that RFC 2822 does not define (AST, ADT), each meaning two places."""
     if _HALF_DAY.search(text):
         raise ValueError("12-hour clock")
+    if _NOT_RFC2822_ZONE.search(text):
+        raise ValueError("zone name RFC 2822 does not define")
     moment = parsedate_to_datetime(text)
     if moment.tzinfo is None and not _NO_ZONE_END.search(text):
         raise ValueError("unknown zone")

@@ -80,3 +80,4 @@ def test_a_zone_name_rfc_2822_does_not_define_is_not_guessed(written: str) -> No
 
 def test_a_numeric_offset_is_read_whatever_its_comment_names() -> None:
     assert post_time("Wed, 20 Sep 2017 17:03:01 +0300 (AST)") == "2017-09-20T14:03:01.000Z"
+

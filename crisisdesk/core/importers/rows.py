@@ -34,6 +34,18 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
+#: Keys naming the poster in a user object (Twitter v1 "user", Mastodon "account"...).
+HANDLE_KEYS = ("screen_name", "username", "acct", "handle", "name")
+
+
+def _field_cell(field: str, value: Any) -> str | None:
+    """One field's cell: an author given as a user object (a hydrated v1 tweet's "user")
+    is its handle; str() of the object was stored as the author, quotes and all."""
+    if field == "author" and isinstance(value, dict):
+        value = next((value[key] for key in HANDLE_KEYS if value.get(key)), None)
+    return _clean(value)
+
+
 #: The column key of a post's clock when a sheet keeps the day and the clock apart
 #: (``date`` and ``time``): not a field of its own, it completes ``created_at``.
 CLOCK = "created_at_clock"
@@ -172,7 +184,7 @@ class RowReader:
     def parse_row(self, row: Mapping[str, Any], number: int) -> Iterator[Parsed]:
         """The row's record, after warnings about its optional cells; or a Problem."""
         where = Where(self.file, number)
-        get = {f: _clean(row.get(c)) for f, c in self.columns.items()}
+        get = {f: _field_cell(f, row.get(c)) for f, c in self.columns.items()}
         post_id = get.get("id")
         if not post_id:
             yield Problem(where, "empty id; row skipped")

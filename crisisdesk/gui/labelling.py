@@ -15,9 +15,11 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QAbstractItemView
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
@@ -86,6 +88,29 @@ class Targets:
 
 
 Write = Callable[[Store], list[int]]  # a store write returning the items it touched
+
+
+def selected_targets(view: QAbstractItemView, model: Any) -> Targets:
+    """The items a label key acts on in ``view`` over the item ``model``: the selection,
+    else the current item; rows the model holds as they are, the others as ranges to
+    read (a Shift-click across rows never scrolled into view)."""
+    rows: list[ItemRow] = []
+    ranges: list[tuple[int, int]] = []
+    selection = view.selectionModel().selection()
+    numbers = sorted({i.row() for r in selection for i in r.indexes()}) if len(
+        selection) else []
+    if not numbers and view.currentIndex().isValid():
+        numbers = [view.currentIndex().row()]
+    for number in numbers:
+        row = model.row_at(number)
+        if row is not None:
+            rows.append(row)
+        elif ranges and ranges[-1][0] + ranges[-1][1] == number:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1] + 1)
+        else:
+            ranges.append((number, 1))
+    return Targets(tuple(rows), tuple(ranges), model.queue, model.search, model.sort,
+                   model.total)
 
 
 class Labeller(QObject):

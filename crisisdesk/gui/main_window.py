@@ -31,7 +31,7 @@ from crisisdesk.gui.dialogs.settings_dialog import settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
 from crisisdesk.gui.item_list import ItemList, Place
 from crisisdesk.gui.item_model import PAGE, ItemModel
-from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets
+from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets, selected_targets
 from crisisdesk.gui.queue_panel import QUEUE_ROLE, QueuePanel
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.window_actions import WindowActions
@@ -323,23 +323,7 @@ class MainWindow(QMainWindow):
 
     def targets(self) -> Targets:
         """The items a label key acts on: the selection, else the current item."""
-        rows: list[ItemRow] = []
-        ranges: list[tuple[int, int]] = []
-        selection = self.items.selectionModel().selection()
-        numbers = sorted({i.row() for r in selection for i in r.indexes()}) if len(
-            selection) else []
-        if not numbers and self.items.currentIndex().isValid():
-            numbers = [self.items.currentIndex().row()]
-        for number in numbers:
-            row = self.model.row_at(number)
-            if row is not None:
-                rows.append(row)
-            elif ranges and ranges[-1][0] + ranges[-1][1] == number:
-                ranges[-1] = (ranges[-1][0], ranges[-1][1] + 1)
-            else:
-                ranges.append((number, 1))
-        return Targets(tuple(rows), tuple(ranges), self.model.queue, self.model.search,
-                       self.model.sort, self.model.total)
+        return selected_targets(self.items, self.model)
 
     # ------------------------------------------------------------------ keys
     def on_key(self, action: str, number: int) -> None:

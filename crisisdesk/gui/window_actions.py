@@ -303,7 +303,11 @@ class WindowActions:
             # with ModelMissing, and its row offers the download or a local folder.
             return CaptionJob(project, name, quant=quant, device=device).run()
 
-        where = f"{server_model} via {server}" if server else (name or "default captioner")
+        from crisisdesk.core.http_get import shown_url  # stdlib only: no job library
+
+        # The title is on screen (and in screenshots): a password in the URL as ***.
+        where = f"{server_model} via {shown_url(server)}" if server else (
+            name or "default captioner")
         self.jobs.run(f"Caption images ({where})", make, unit="images")
 
     def run_embed(self) -> None:

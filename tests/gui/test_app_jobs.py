@@ -328,3 +328,17 @@ def test_retrain_prefers_the_encoders_of_the_settings(qtbot, demo_like_project: 
         window.actions_.retrain.trigger()
     assert finished.args[1] == "failed"
     assert seen == [("clip-vit-l-14", "my-text-model")]
+
+
+def test_a_caption_servers_password_is_not_shown_in_the_jobs_title(
+        qtbot, demo_like_project: Project, monkeypatch) -> None:
+    monkeypatch.setattr("crisisdesk.core.captions.server.ServerCaptioner.caption",
+                        lambda self, requests, prompt: _Captioner("x").caption(requests,
+                                                                               prompt))
+    _settings(caption_server="http://ana:s3cret@vlm.example:8000/v1",
+              caption_server_model="qwen-vl")
+    window = open_window(qtbot, demo_like_project)
+    with qtbot.waitSignal(window.actions_.jobs.job_finished, timeout=30_000) as finished:
+        window.actions_.caption.trigger()
+    title = finished.args[0]
+    assert "s3cret" not in title and "ana:***@vlm.example" in title

@@ -37,6 +37,9 @@ class CaptionResult:
     key: str
     caption: str | None
     error: str | None = None
+    #: The server refused the request as such (401, 403, 404: a wrong key, model name or
+    #: URL), not this item: when a whole batch is refused, the job stops there.
+    refused: bool = False
 
 
 class Captioner(Protocol):

@@ -12,8 +12,9 @@ version or captioner). On a CUDA out-of-memory error the batch is halved and ret
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import CaptionTodo, NewCaption, Store
 from crisisdesk.core.words import plural
+
+#: Seconds between the job's yields while a cancellable captioner (a server) works on a
+#: batch: a cancel (the app's button) acts at a yield, not after the whole batch.
+WAIT_STEP_S = 0.5
 
 #: Reasons kept in the report (the counts stay exact past it).
 
@@ -170,7 +175,9 @@ class CaptionJob:
                 page.sort(key=lambda todo: len(todo.tweet_text))
                 for start in range(0, len(page), size):
                     batch = page[start:start + size]
-                    self._caption_batch(store, captioner, batch, model)
+                    yield from self._caption_batch(store, captioner, batch, model,
+                                                   Progress(done, total, self._message(
+                                                       done, total), captioner.device))
                     done += len(batch)
                     report.seconds = time.monotonic() - started
                     yield Progress(done, total, self._message(done, total), captioner.device)
@@ -184,8 +191,9 @@ class CaptionJob:
         return f"{rate:.2f} captions/s{left}"
 
     def _caption_batch(self, store: Store, captioner: Captioner, batch: list[CaptionTodo],
-                       model: str) -> None:
-        """Check the images, caption the readable ones, store what arrived."""
+                       model: str, waiting: Progress) -> Generator[Progress, None, None]:
+        """Check the images, caption the readable ones, store what arrived; yields
+        ``waiting`` while a cancellable captioner works (see :meth:`_wait`)."""
         readable = []
         for todo, (reason, gone) in zip(batch, _check_images(batch), strict=True):
             if reason is None:
@@ -201,15 +209,50 @@ class CaptionJob:
                                             path=todo.path if reason == CHANGED else None)
             self.report.unreadable_count += 1
             listed(self.report.unreadable, {"path": todo.path, "reason": reason})
+        if callable(getattr(captioner, "cancel", None)) and readable:
+            # A server: no GPU memory of ours to run out of, but it may keep the job
+            # waiting for long (timeouts, Retry-After): wait where a cancel can act.
+            results = yield from self._wait(captioner, readable, waiting)
+            self._store(store, captioner, readable, results, model)
+            return
         # Each chunk is stored as soon as its captions arrive (a later failure keeps them).
         self._halving.run(readable, lambda chunk: self._store(
             store, captioner, chunk, self._caption(captioner, chunk), model))
         self.report.batch_halvings = self._halving.halvings
 
+    def _wait(self, captioner: Captioner, chunk: list[CaptionTodo], waiting: Progress
+              ) -> Generator[Progress, None, list[CaptionResult]]:
+        """The chunk's results, captioned in a helper thread while this generator yields
+        ``waiting`` every WAIT_STEP_S. Closed meanwhile (cancel, Ctrl+C), it tells the
+        captioner to stop and drops what arrives later: those pairs are not stored, so
+        the next run asks for them again."""
+        pool = ThreadPoolExecutor(1, thread_name_prefix="caption-wait")
+        future: Future[list[CaptionResult]] = pool.submit(self._caption, captioner, chunk)
+        try:
+            while True:
+                try:
+                    return future.result(timeout=WAIT_STEP_S)
+                except FutureTimeout:
+                    yield waiting
+        except BaseException:
+            if not future.done():
+                captioner.cancel()  # type: ignore[attr-defined] - checked by the caller
+            raise
+        finally:
+            pool.shutdown(wait=False)
+
     def _caption(self, captioner: Captioner, chunk: list[CaptionTodo]) -> list[CaptionResult]:
         requests = [CaptionRequest(_key(todo), Path(todo.path), todo.tweet_text)
                     for todo in chunk]
-        return captioner.caption(requests, self.prompt)
+        results = captioner.caption(requests, self.prompt)
+        if results and all(result.refused for result in results):
+            # A wrong key, model name or URL: every later request would be refused too,
+            # after sending its image; one batch is enough to say so.
+            raise CaptionError(f"{captioner.device} refused every request of a batch: "
+                               f"{results[0].error}. Check the API key "
+                               "(CRISISDESK_API_KEY or OPENAI_API_KEY), the server's model "
+                               "name and its URL.")
+        return results
 
     def _store(self, store: Store, captioner: Captioner, chunk: list[CaptionTodo],
                results: Sequence[CaptionResult], model: str) -> None:

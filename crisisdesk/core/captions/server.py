@@ -41,6 +41,12 @@ from crisisdesk.core.http_get import credentials
 MAX_SIDE = 1024
 #: Longest wait a server's Retry-After may impose on one request.
 MAX_RETRY_AFTER = 300.0
+#: Statuses that refuse the request as such, whatever its image: a wrong API key (401,
+#: 403) or a model name or URL the server does not know (404).
+REFUSED = frozenset({401, 403, 404})
+#: Most bytes read of one answer: a caption of ``max_tokens`` tokens is a few kB; a server
+#: that ignores the limit could send megabytes, each stored and searched as a caption.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class _Outcome:
     caption: str | None
     error: str | None = None
     unreachable: bool = False
+    refused: bool = False  # 401, 403, 404: the key, the model name or the URL is wrong
 
 
 class ServerCaptioner:
@@ -81,6 +88,8 @@ class ServerCaptioner:
         self.backoff, self.max_tokens, self.max_side = backoff, max_tokens, max_side
         # Looked up once: a key set in the environment after start is not picked up.
         self._api_key = os.environ.get(api_key_env) or os.environ.get("OPENAI_API_KEY")
+        self._stops: set[threading.Event] = set()  # of the calls in progress
+        self._stops_lock = threading.Lock()
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
@@ -92,6 +101,8 @@ class ServerCaptioner:
         if not requests:
             return []
         stop = threading.Event()  # this call's own: a cancelled call's threads keep theirs
+        with self._stops_lock:
+            self._stops.add(stop)
         pool = ThreadPoolExecutor(min(self.concurrency, len(requests)),
                                   thread_name_prefix="caption-request")
         try:
@@ -104,11 +115,22 @@ class ServerCaptioner:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            with self._stops_lock:
+                self._stops.discard(stop)
         pool.shutdown()
         if all(outcome.unreachable for outcome in outcomes):
             raise CaptionError(f"server unreachable at {self.device}: {outcomes[-1].error}")
-        return [CaptionResult(request.key, outcome.caption, outcome.error)
+        return [CaptionResult(request.key, outcome.caption, outcome.error, outcome.refused)
                 for request, outcome in zip(requests, outcomes, strict=True)]
+
+    def cancel(self) -> None:
+        """Stop the calls in progress, from another thread (the job, cancelled while it
+        waits): no new attempt, no backoff wait; requests already sent end within the
+        timeout, and their calls return at once after."""
+        with self._stops_lock:
+            for stop in self._stops:
+                stop.set()
 
     # ------------------------------------------------------------------ one request
 
@@ -158,13 +180,13 @@ class ServerCaptioner:
                                               method="POST")
         try:
             with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
-                data = response.read()
+                data = response.read(MAX_ANSWER_BYTES + 1)
         except urllib.error.HTTPError as exc:
             detail = self._clean(_error_text(exc))
             error = f"HTTP {exc.code} from {self.device}" + (f": {detail}" if detail else "")
             if exc.code == 429 or exc.code >= 500:
                 return _Outcome(None, error), _retry_after(exc.headers.get("Retry-After"))
-            return _Outcome(None, error), None
+            return _Outcome(None, error, refused=exc.code in REFUSED), None
         except urllib.error.URLError as exc:
             # Raised while connecting (refused, no route, DNS, connect timeout).
             return _Outcome(None, self._clean(f"cannot connect to {self.device}: "
@@ -174,6 +196,10 @@ class ServerCaptioner:
             what = f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError) \
                 else f"connection broken: {type(exc).__name__}: {exc}"
             return _Outcome(None, self._clean(f"{what} from {self.device}")), 0.0
+        if len(data) > MAX_ANSWER_BYTES:
+            return _Outcome(None, f"answer from {self.device} larger than "
+                                  f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB: not a caption of "
+                                  f"at most {self.max_tokens} tokens"), None
         try:
             return _Outcome(_caption_of(json.loads(data))), None
         except _ErrorAnswer as exc:
@@ -202,6 +228,11 @@ def chat_completions_url(base_url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"server URL must start with http:// or https://, not {base_url!r}")
+    try:
+        parts.port  # noqa: B018 - a typo ("host:80o") fails here, not in every request
+    except ValueError:
+        raise ValueError(f"server URL {base_url!r}: the port after ':' must be a number "
+                         "from 0 to 65535") from None
     if url.endswith("/chat/completions"):
         return url
     if url.endswith("/v1"):

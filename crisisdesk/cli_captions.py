@@ -86,6 +86,9 @@ def cmd_caption(args: argparse.Namespace) -> int:
     print(f"Captioning with {captioner.name} on {captioner.device} (prompt {prompt.version}):"
           f" {images} to caption, {counts.captioned:,} already captioned, "
           f"{plural(counts.without_image, 'item')} without an image", file=sys.stderr)
+    warning = getattr(captioner, "plain_text_secret", lambda: None)()
+    if warning:
+        print(f"crisisdesk: warning: {warning}", file=sys.stderr)
     estimate = getattr(captioner, "estimate_seconds", None)
     if todo and captioner.device == "cpu" and callable(estimate):
         print(f"On this CPU that takes about {_duration(estimate(todo))} (measured on a "

@@ -116,3 +116,40 @@ def test_cancel_acts_while_the_server_holds_a_batch_and_a_rerun_captions_each_pa
     assert rerun.report.captioned == 5
     with project.open_store() as store:
         assert store.conn.execute("SELECT COUNT(*) FROM captions").fetchone()[0] == 5
+
+
+@pytest.mark.parametrize(("url", "key", "warned"), [
+    ("http://gpu-host:8000/v1", "sk-1", True),
+    ("http://ana:pw@10.0.0.5:8000/v1", None, True),
+    ("https://gpu-host/v1", "sk-1", False),
+    ("http://127.0.0.1:8000/v1", "sk-1", False),
+    ("http://localhost:8000/v1", "sk-1", False),
+    ("http://gpu-host:8000/v1", None, False),  # nothing secret: images on the LAN
+])
+def test_a_secret_sent_over_plain_http_to_another_host_is_warned_of(
+        monkeypatch, url: str, key: str | None, warned: bool) -> None:
+    from crisisdesk.core.captions.server import ServerCaptioner
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    if key:
+        monkeypatch.setenv("CRISISDESK_API_KEY", key)
+    else:
+        monkeypatch.delenv("CRISISDESK_API_KEY", raising=False)
+    warning = ServerCaptioner(url, "m").plain_text_secret()
+    assert (warning is not None) == warned
+    if warning:
+        assert "unencrypted" in warning and "https://" in warning
+        assert (key or "pw") not in warning
+
+
+def test_the_caption_command_prints_the_plain_http_warning(project: Project, capsys,
+                                                           monkeypatch) -> None:
+    from crisisdesk.core.captions import job as caption_job
+
+    monkeypatch.setenv("CRISISDESK_API_KEY", "sk-secret-1")
+    monkeypatch.setattr(caption_job.CaptionJob, "run", lambda self: iter(()))
+    main(["caption", str(project.root), "--server", "http://gpu-host:8000/v1",
+          "--server-model", "m"])
+    err = capsys.readouterr().err
+    assert "warning: the API key goes to gpu-host unencrypted" in err
+    assert "sk-secret-1" not in err

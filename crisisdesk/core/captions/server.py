@@ -19,6 +19,7 @@ import base64
 import email.utils
 import http.client
 import io
+import ipaddress
 import json
 import math
 import os
@@ -60,6 +61,13 @@ class _Outcome:
     refused: bool = False  # 401, 403, 404: the key, the model name or the URL is wrong
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ServerCaptioner:
     """A captioner that sends each image with its prompt to a chat-completions server."""
 
@@ -90,6 +98,20 @@ class ServerCaptioner:
         self._api_key = os.environ.get(api_key_env) or os.environ.get("OPENAI_API_KEY")
         self._stops: set[threading.Event] = set()  # of the calls in progress
         self._stops_lock = threading.Lock()
+
+    def plain_text_secret(self) -> str | None:
+        """A warning when a secret (the API key, a URL's password) would cross the
+        network unencrypted: ``http://`` to a host other than this machine. None
+        otherwise (https, a local server, or nothing secret to send)."""
+        if not (self._api_key or self._url_auth):
+            return None
+        parts = urllib.parse.urlsplit(self.device)
+        host = (parts.hostname or "").strip("[]")
+        if parts.scheme != "http" or host == "localhost" or _is_loopback(host):
+            return None
+        what = "the API key" if self._api_key else "the URL's password"
+        return (f"{what} goes to {host} unencrypted (http://): anyone on the network "
+                "path can read it; use https:// for a server that is not on this machine")
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"

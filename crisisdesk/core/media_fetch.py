@@ -8,7 +8,7 @@ HTML page served as image/jpeg is refused). Files are stored by sha256 under
 and a URL fetched before is not fetched again. The job is resumable: it only looks at
 media still remote, so a re-run fetches what is missing. Failures are reported per item:
 network and HTTP errors leave the media remote (tried again next run); bytes that are
-no usable image make it unreadable (tried again only with ``retry_unreadable``).
+no usable image (or a 410 Gone) make it unreadable (tried again only with ``retry_unreadable``).
 Only public addresses are fetched from unless ``FetchLimits.allowed_networks`` holds
 the address (``--allow-network``): a URL in a stranger's post must not reach this
 machine, the intranet or a cloud's metadata service. Such media stay remote, with the
@@ -219,6 +219,13 @@ def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
             raise FetchError(f"too many redirects (a loop, or more than "
                              f"{urllib.request.HTTPRedirectHandler.max_redirections})"
                              ) from None
+        if exc.code == 410:
+            # Gone for good, as the server says (a post's media deleted): asked again at
+            # every run and every watch poll, thousands of them were thousands of
+            # requests each time. A 404 stays remote: a collector may see a URL before
+            # its server serves it.
+            raise FetchError(f"HTTP 410 {exc.reason} (removed for good; "
+                             "--retry-unreadable asks again)", "unreadable") from None
         raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, RefusedAddress):

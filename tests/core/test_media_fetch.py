@@ -44,6 +44,7 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
     "/page.jpg": (200, "image/jpeg", b"<!DOCTYPE html><html><body>Login</body></html>"),
     "/big.jpg": (200, "image/jpeg", b"\xff\xd8" + bytes(MAX_FILE * 2)),
     "/text": (200, "text/html", b"<html></html>"),
+    "/gone.jpg": (410, "text/plain", b"gone"),
 }
 
 
@@ -314,3 +315,17 @@ def test_the_same_photo_fetched_by_two_threads_at_once_is_one_new_file(
     assert sorted(r.new_file for r in results) == [False, True]
     assert results[0].path.read_bytes() == PHOTO
     assert not list((folder / ".partial").iterdir())  # no temp file left
+
+
+def test_media_gone_for_good_are_not_asked_for_again(proj, tmp_path, server):
+    # 410 Gone (a post's media deleted) stayed remote and was asked for again at every
+    # run and every watch poll; a 404 still is (a collector may see a URL early).
+    import_urls(proj, tmp_path, [server + "/gone.jpg", server + "/missing.jpg"])
+    list(MediaFetchJob(proj, LIMITS).run())
+    gone, missing = media(proj, "t0"), media(proj, "t1")
+    assert gone["status"] == "unreadable" and "HTTP 410" in gone["reason"]
+    assert missing["status"] == "remote"
+    list(MediaFetchJob(proj, LIMITS).run())
+    assert Handler.hits["/gone.jpg"] == 1 and Handler.hits["/missing.jpg"] == 2
+    list(MediaFetchJob(proj, LIMITS, retry_unreadable=True).run())
+    assert Handler.hits["/gone.jpg"] == 2

@@ -273,3 +273,15 @@ def test_base_urls_with_or_without_v1(given: str, endpoint: str) -> None:
 def test_a_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         ServerCaptioner("localhost:8000", "m")
+
+
+def test_a_server_that_answers_none_of_a_batch_stops_the_run(
+        server: ChatServer, images: list[Path]) -> None:
+    # It accepts connections (so it is not "unreachable") but answers nothing in time:
+    # every item failed after all its tries and the run went on for hours, batch after
+    # batch. One answered request keeps the run going (a slow image is that item's).
+    server.reply = lambda request, attempt: Reply(delay=0.6)
+    captioner = fast(server.url, retries=1)
+    with pytest.raises(CaptionError, match=r"accepts connections but answered none of 2 "
+                                           r"requests.*--timeout"):
+        captioner.caption(requests_for(images[:2]), load_prompt())

@@ -59,6 +59,7 @@ class _Outcome:
     error: str | None = None
     unreachable: bool = False
     refused: bool = False  # 401, 403, 404: the key, the model name or the URL is wrong
+    silent: bool = False  # connected, then no answer within the timeout, every try
 
 
 def _is_loopback(host: str) -> bool:
@@ -143,6 +144,13 @@ class ServerCaptioner:
         pool.shutdown()
         if all(outcome.unreachable for outcome in outcomes):
             raise CaptionError(f"server unreachable at {self.device}: {outcomes[-1].error}")
+        if all(outcome.silent for outcome in outcomes):
+            # Connected but answering nothing, each request through all its tries: the
+            # next batches would wait as long for nothing (hours over a project).
+            raise CaptionError(f"the server at {self.device} accepts connections but "
+                               f"answered none of {len(outcomes)} requests: "
+                               f"{outcomes[-1].error}. Check that it is serving (its log), "
+                               "or give it longer with --timeout")
         return [CaptionResult(request.key, outcome.caption, outcome.error, outcome.refused)
                 for request, outcome in zip(requests, outcomes, strict=True)]
 
@@ -188,7 +196,7 @@ class ServerCaptioner:
                             else self.backoff * (2 ** attempt), stop)
         tries = self.retries + 1
         return _Outcome(None, f"{outcome.error} (after {tries} attempt{'s' * (tries > 1)})",
-                        outcome.unreachable)
+                        outcome.unreachable, silent=outcome.silent)
 
     def _post(self, body: bytes) -> tuple[_Outcome, float | None]:
         """One attempt: the outcome, and None when it must not be retried, else the wait
@@ -215,9 +223,11 @@ class ServerCaptioner:
                                               f"{exc.reason}"), unreachable=True), 0.0
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
             # Connected, then no complete answer in time (or the connection dropped).
-            what = f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError) \
+            silent = isinstance(exc, TimeoutError)
+            what = f"no answer within {self.timeout:g} s" if silent \
                 else f"connection broken: {type(exc).__name__}: {exc}"
-            return _Outcome(None, self._clean(f"{what} from {self.device}")), 0.0
+            return _Outcome(None, self._clean(f"{what} from {self.device}"),
+                            silent=silent), 0.0
         if len(data) > MAX_ANSWER_BYTES:
             return _Outcome(None, f"answer from {self.device} larger than "
                                   f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB: not a caption of "

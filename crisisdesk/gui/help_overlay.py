@@ -11,7 +11,8 @@ from html import escape
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFocusEvent, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from crisisdesk.gui import style
 from crisisdesk.gui.labelling import SHORTCUTS
@@ -20,6 +21,8 @@ from crisisdesk.gui.labelling import SHORTCUTS
 class HelpOverlay(QWidget):
     """A dimmed layer over ``parent`` with the shortcut card in the middle."""
 
+    #: Hidden by a key or click with no widget to give the keys back to (the window
+    #: then gives them to its list).
     closed = Signal()
 
     def __init__(self, parent: QWidget) -> None:
@@ -48,6 +51,7 @@ class HelpOverlay(QWidget):
             + "\nPress any key to close.")
         parent.installEventFilter(self)
         self._focus_moved = False  # hidden because the keys went elsewhere: leave them
+        self._opener: QWidget | None = None  # where the keys were when the help opened
         self.hide()
 
     def toggle(self) -> None:
@@ -57,6 +61,9 @@ class HelpOverlay(QWidget):
             return
         self.setGeometry(self.parentWidget().rect())
         self.raise_()
+        focus = QApplication.focusWidget()
+        self._opener = focus if focus is not None and focus is not self \
+            and self.parentWidget().isAncestorOf(focus) else None
         self.show()
         self.setFocus()
 
@@ -72,7 +79,15 @@ class HelpOverlay(QWidget):
         self.card.setGeometry(card)
 
     def hideEvent(self, event) -> None:  # noqa: N802
-        if not self._focus_moved:
+        if self._focus_moved:
+            return
+        opener, self._opener = self._opener, None
+        if opener is not None and isValid(opener) and opener.isVisible() \
+                and opener.isEnabled():
+            # Opened from the search box (F1 there), the keys went to the list: the next
+            # letter typed labelled an item instead of going on with the search.
+            opener.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
             self.closed.emit()
 
     def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802

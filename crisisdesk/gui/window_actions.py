@@ -177,7 +177,10 @@ class WindowActions:
         view = menu.addMenu("&View")
         view.addAction(self.refresh)
         if self.dock is not None:
-            view.addAction(self.dock.toggleViewAction())
+            toggle = self.dock.toggleViewAction()
+            # The dock's title ("Jobs") has no mnemonic: Alt+V then J reached nothing.
+            toggle.setText("&Jobs")
+            view.addAction(toggle)
             view.addAction(self.go_to_jobs)
         jobs = menu.addMenu("&Jobs")
         for action in (self.caption, self.embed, self.predict, self.retrain, None,

@@ -120,7 +120,11 @@ class ConfusionGrid(QWidget):
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         k = len(self.classes)
-        return QSize(self._label_w() + self.CELL * k + 12, 56 + self.CELL * k)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        # As wide as its title too: two classes at a large font cut "Active version".
+        title_w = QFontMetrics(bold).horizontalAdvance(self.title) + 4
+        return QSize(max(self._label_w() + self.CELL * k + 12, title_w), 56 + self.CELL * k)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)

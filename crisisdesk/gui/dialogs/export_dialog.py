@@ -92,7 +92,6 @@ class ExportDialog(QDialog):
         self.job: ExportJob | None = None  # the export run last (made in its worker)
         self.files: list[Path] = []
         self.setWindowTitle("Export labels")
-        self.setMinimumWidth(520)
         self.format = QComboBox()
         for fmt in EXPORT_FORMATS:
             self.format.addItem(FORMAT_NAMES.get(fmt, fmt), fmt)
@@ -100,12 +99,12 @@ class ExportDialog(QDialog):
         self.task.addItem("All tasks", ALL_TASKS)
         for task in tasks or builtin_schemes():
             self.task.addItem(task, task)
-        self.only_corrected = QCheckBox("Only items with a label given by a person")
-        self.hash_authors = QCheckBox("Hash author handles (salted) and leave out post URLs")
+        self.only_corrected = QCheckBox("&Only items with a label given by a person")
+        self.hash_authors = QCheckBox("&Hash author handles (salted) and leave out post URLs")
         self.hash_authors.setToolTip("A post's URL names its poster (x.com/<handle>/status/..."
                                      "):\nkept, it would undo the hash. Post ids stay, for "
                                      "re-import.")
-        self.for_spreadsheet = QCheckBox("For a spreadsheet (Excel, LibreOffice)")
+        self.for_spreadsheet = QCheckBox("For a s&preadsheet (Excel, LibreOffice)")
         self.for_spreadsheet.setToolTip(
             "Writes a UTF-8 byte order mark, so that accents, emoji and Arabic show right,\n"
             "and puts a ' before text starting with = + - @, a tab or a carriage return,\n"
@@ -114,27 +113,27 @@ class ExportDialog(QDialog):
         self.out = QLineEdit()
         # A path typed by hand is the analyst's: a change of format or task keeps it.
         self.out.textEdited.connect(self._typed)
-        browse = QPushButton("Choose…")
+        browse = QPushButton("Choo&se…")
         browse.clicked.connect(self._browse)
         where = QHBoxLayout()
         where.addWidget(self.out, 1)
         where.addWidget(browse)
         form = QFormLayout()
-        form.addRow("Format", self.format)
-        form.addRow("Task", self.task)
+        form.addRow("&Format", self.format)
+        form.addRow("&Task", self.task)
         form.addRow("", self.only_corrected)
         form.addRow("", self.hash_authors)
         form.addRow("", self.for_spreadsheet)
-        form.addRow("Write to", where)
+        form.addRow("&Write to", where)
         # A row holding a layout gets a label without a buddy: a screen reader named the
         # path box nothing.
         form.labelForField(where).setBuddy(self.out)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.export_button = QPushButton("Export")
+        self.export_button = QPushButton("&Export")
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.start_export)
-        close = QPushButton("Close")
+        close = QPushButton("&Close")
         close.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -149,6 +148,9 @@ class ExportDialog(QDialog):
         self.task.currentIndexChanged.connect(self._suggest_path)
         self._suggest_path()
         self._offer_spreadsheet()
+        # A width, not a minimum: setMinimumWidth overrode the layout's own minimum, so at
+        # a large font the dialog opened narrower than its check boxes, their text cut.
+        self.resize(max(520, self.sizeHint().width()), self.sizeHint().height())
 
     def _writes_folder(self) -> bool:
         # CrisisMMD export of several tasks writes one file per task into a folder.

@@ -143,12 +143,12 @@ class TaskPage(QWidget):
             matrices.setLayout(grids)
             layout.addWidget(matrices)
 
-        self.override = QCheckBox("Switch to the new version anyway (override)")
+        self.override = QCheckBox("Switch to the new version &anyway (override)")
         layout.addWidget(self.override)
         # Set once the layout gave it its parent: shown before, it was a window of its own.
         self.override.setVisible(entry.candidate is not None and not entry.recommend_switch)
 
-        versions = QGroupBox("Versions of this task")
+        versions = QGroupBox("&Versions of this task")
         box = QVBoxLayout(versions)
         self.versions = QTreeWidget()
         self.versions.setHeaderLabels(["Version", "Created", "Macro F1 when trained", "Active"])
@@ -158,7 +158,7 @@ class TaskPage(QWidget):
                "frozen holdout, the same items for both versions")
         self.versions.setRootIsDecorated(False)
         self.versions.setMaximumHeight(120)
-        self.reactivate = QPushButton("Make the selected version active")
+        self.reactivate = QPushButton("&Make the selected version active")
         # Never Enter's button: the dialog would make it the default when no other is.
         self.reactivate.setAutoDefault(False)
         self.reactivate.clicked.connect(self._reactivate)
@@ -221,7 +221,7 @@ class RetrainDialog(QDialog):
         self.armed = False  # whether Enter may press Switch yet (ENTER_ARMS_AFTER_MS)
         self.switch.setToolTip("Make the new versions active where recommended or overridden")
         self.switch.clicked.connect(self.apply)
-        self.keep = QPushButton("Keep the active version")
+        self.keep = QPushButton("&Keep the active version")
         self.keep.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
@@ -246,7 +246,10 @@ class RetrainDialog(QDialog):
             return  # switching or switched: _applied sets the buttons
         tasks = self.tasks_to_switch()
         self.switch.setEnabled(bool(tasks))
-        self.switch.setText(f"Switch {', '.join(tasks)}" if tasks else "Switch")
+        # Alt+S is no accident, but it is a key: like Enter, it switches only once armed.
+        mnemonic = "&" if self.armed else ""
+        self.switch.setText(f"{mnemonic}Switch {', '.join(tasks)}" if tasks
+                            else f"{mnemonic}Switch")
         self.switch.setDefault(bool(tasks) and self.armed)
         self.keep.setDefault(not tasks and self.armed)
 
@@ -336,7 +339,7 @@ class RetrainDialog(QDialog):
         self.keep.setEnabled(True)
         if state == "done":
             self.status.setText(f"Switched: {', '.join(tasks)}. Predictions will refresh.")
-            self.keep.setText("Close")
+            self.keep.setText("&Close")
             # Switch is disabled now: Enter goes to Close, not to a button that does nothing.
             self.switch.setDefault(False)
             self.keep.setDefault(True)

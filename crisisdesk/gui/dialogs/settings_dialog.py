@@ -135,7 +135,6 @@ class SettingsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(520)
         form = QFormLayout()
         # Stored values the drop-down lists cannot show (a hand edit): said, not hidden
         # behind the default the list falls back to.
@@ -161,33 +160,33 @@ class SettingsDialog(QDialog):
                                        "its API key is read from CRISISDESK_API_KEY")
         self.caption_server_model = QLineEdit()
         self.caption_server_model.setPlaceholderText("the model name the server serves")
-        self.offline = QCheckBox("Work offline (never offer a model download)")
+        self.offline = QCheckBox("Work &offline (never offer a model download)")
         self.annotator = QLineEdit()
         self.annotator.setPlaceholderText(annotator_name())
-        self.blur_sensitive = QCheckBox("Blur images marked sensitive")
+        self.blur_sensitive = QCheckBox("&Blur images marked sensitive")
         self.blur_sensitive.setToolTip("Posts their poster or platform marked sensitive "
                                        "(graphic, nudity): blurred until you click them")
-        self.blur_all = QCheckBox("Blur every image until I click it")
-        form.addRow("Device", self.device)
-        form.addRow("Image encoder", self.image_encoder)
-        form.addRow("Text encoder", self.text_encoder)
-        form.addRow("Captioner", self.captioner)
-        form.addRow("Quantization", self.quantization)
-        form.addRow("Caption server", self.caption_server)
-        form.addRow("Server model", self.caption_server_model)
+        self.blur_all = QCheckBox("Blur &every image until I click it")
+        form.addRow("&Device", self.device)
+        form.addRow("&Image encoder", self.image_encoder)
+        form.addRow("&Text encoder", self.text_encoder)
+        form.addRow("C&aptioner", self.captioner)
+        form.addRow("&Quantization", self.quantization)
+        form.addRow("Caption se&rver", self.caption_server)
+        form.addRow("Server &model", self.caption_server_model)
         form.addRow("", self.offline)
-        form.addRow("Annotator name", self.annotator)
+        form.addRow("Annotator &name", self.annotator)
         form.addRow("Images", self.blur_sensitive)
         form.addRow("", self.blur_all)
 
-        models = QGroupBox("Model folders")
+        models = QGroupBox("Model &folders")
         box = QVBoxLayout(models)
         self.models = QTreeWidget()
         self.models.setHeaderLabels(["Model", "Kind", "Where"])
         self.models.setRootIsDecorated(False)
         self.models.setMinimumHeight(90)
         self.models.setMaximumHeight(150)
-        add = QPushButton("Add a model folder…")
+        add = QPushButton("Add a mode&l folder…")
         add.clicked.connect(self.add_model_folder)
         row = QHBoxLayout()
         self.model_name = self._editable(["", *sorted(registry.all_specs())])
@@ -199,6 +198,10 @@ class SettingsDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
+        # The standard texts carry no mnemonic on every platform (none offscreen, on
+        # Windows): Alt+S saves, Alt+C cancels wherever the keys are.
+        buttons.button(QDialogButtonBox.StandardButton.Save).setText("&Save")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("&Cancel")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -207,6 +210,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(models)
         layout.addWidget(buttons)
         self.load()
+        # A width, not a minimum: setMinimumWidth overrode the layout's own minimum, so at
+        # a large font the dialog opened narrower than its check boxes, their text cut.
+        self.resize(max(520, self.sizeHint().width()), self.sizeHint().height())
 
     @staticmethod
     def _editable(items: list[str]) -> QComboBox:

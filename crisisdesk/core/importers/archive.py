@@ -51,6 +51,14 @@ def _safe_name(name: str) -> PurePosixPath | None:
     return PurePosixPath(*clean) if clean else None
 
 
+def _mac_metadata(rel: PurePosixPath) -> bool:
+    """Whether an entry is metadata macOS's Finder adds to every zip it makes (resource
+    forks in ``__MACOSX/``, ``._`` AppleDouble files), never a post or an image: unpacked,
+    the ``__MACOSX`` folder beside the archive's one top folder hid that folder's
+    manifest, and each post's images were imported as posts of their own."""
+    return rel.parts[0] == "__MACOSX" or rel.name.startswith("._")
+
+
 @dataclass(frozen=True)
 class ArchivePlace:
     """Where an archive unpacks (``folder``) and what marks the folder as its
@@ -152,6 +160,8 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                 if info.filename.strip("/."):
                     problems.append(Problem(entry, "entry path leaves the archive "
                                             "(absolute or '..'); skipped"))
+                continue
+            if _mac_metadata(rel):
                 continue
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):

@@ -8,10 +8,12 @@ watched folder) is a new parser yielding the same records.
 
 from __future__ import annotations
 
+import functools
 import os
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from crisisdesk.core.files import write_json_atomic
 from crisisdesk.core.words import plural
@@ -40,6 +42,7 @@ class MediaRef:
     quiet: bool = False  # the parser reports this media's status itself, in a summary
     external_id: str | None = None  # the source's own id of the pair (CrisisMMD image_id)
     alt_text: str | None = None  # the poster's own description of the image
+    note: str | None = None  # found under another spelling than declared (find_inside)
 
 
 @dataclass
@@ -181,21 +184,138 @@ def resolve_inside(root: Path, declared: str) -> tuple[Path | None, str | None]:
 
     Returns (path, None) for a path that stays inside ``root`` after following
     ``..`` and symlinks, else (None, reason). Absolute paths are accepted only when
-    they point inside ``root``.
+    they point inside ``root`` (or, written on another machine, when their last parts
+    name one file under it). A name that differs from the file's as other systems
+    allow is matched: see :func:`find_inside`.
+    """
+    found = find_inside(root, declared)
+    return found.path, found.reason
+
+
+class Located(NamedTuple):
+    """Where a path written in a source leads: the file (``note`` says how, when it was
+    found under another spelling than the one written), or None and why (``missing``:
+    no file, or two, rather than a path refused)."""
+
+    path: Path | None
+    reason: str | None = None
+    note: str | None = None
+    missing: bool = False
+
+
+def find_inside(root: Path, declared: str) -> Located:
+    """As :func:`resolve_inside`, saying how a file was found under another spelling
+    than the one written.
+
+    A sheet made on Windows or macOS names files as those systems find them: in another
+    letter case (``Photo.JPG`` for ``photo.jpg``), in another Unicode form (macOS keeps
+    names decomposed, a sheet typed in Excel composed), with trailing dots or spaces
+    (Windows drops them), or by a path on the maker's disk (``C:\\Users\\ana\\img\\1.jpg``,
+    found by its last parts under ``root``). One such file is taken; two candidates are
+    never guessed between: the reason names them. A path naming no file at
+    all is returned as written (the writer reports it missing).
     """
     text = declared.strip()
     if not text:
-        return None, "empty path"
+        return Located(None, "empty path")
     if "\x00" in text:
-        return None, f"path contains a NUL byte: {text!r}"
+        return Located(None, f"path contains a NUL byte: {text!r}")
     # Backslashes are separators in exports made on Windows.
     posix = text.replace("\\", "/")
     real_root = Path(os.path.realpath(root))
-    if PureWindowsPath(text).drive or posix.startswith("/"):
+    windows = bool(PureWindowsPath(text).drive)
+    absolute = windows or posix.startswith("/")
+    if absolute:
         candidate = Path(posix)
     else:
         candidate = real_root / PurePosixPath(posix)
     real = Path(os.path.realpath(candidate))
-    if real != real_root and real_root not in real.parents:
-        return None, f"path leaves the source folder: {declared} (refused)"
-    return real, None
+    inside = real == real_root or real_root in real.parents
+    if inside and os.path.lexists(real):
+        return Located(real)
+    found: list[Path] = []
+    if inside:
+        found = _spellings(real_root, real.relative_to(real_root).parts)
+    elif absolute:  # the maker's absolute path: its last parts, longest first, under the root
+        parts = (PureWindowsPath(text) if windows else PurePosixPath(posix)).parts[1:]
+        for start in range(len(parts)):
+            found += [p for p in _spellings(real_root, parts[start:]) if p not in found]
+    if len(found) > 1:
+        names = ", ".join(p.relative_to(real_root).as_posix() for p in found[:5])
+        return Located(None, (f"file not found as written: {declared}; {len(found)} files under "
+                      f"{root} match it but for letter case, accents or the folders above "
+                      f"({names}): rename them apart or write the one meant"), missing=True)
+    if found:
+        rel = found[0].relative_to(real_root).as_posix()
+        return Located(found[0], note=f"found as {rel} under {root} ({_how(text, rel)})")
+    if inside:
+        return Located(real)
+    if absolute and (windows or not os.path.lexists(candidate)):  # not this machine's
+        return Located(None, (f"a path on another computer: {declared}; no file under "
+                              f"{root} ends with its last parts: give --images-root the "
+                              "folder that holds its images' folder"), missing=True)
+    return Located(None, f"path leaves the source folder: {declared} (refused)")
+
+
+def _fold(name: str) -> str:
+    """A name as Windows and macOS compare it: composed, case folded, without the
+    trailing dots and spaces Windows drops."""
+    return unicodedata.normalize("NFC", name).casefold().rstrip(". ")
+
+
+@functools.lru_cache(maxsize=64)
+def _folder_names(folder: str, mtime_ns: int) -> dict[str, tuple[str, ...]]:
+    """A folder's entries by folded name (cached while the folder is unchanged: a sheet
+    of 10,000 rows naming every photo in capitals lists the folder once)."""
+    names: dict[str, tuple[str, ...]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            key = _fold(entry.name)
+            names[key] = (*names.get(key, ()), entry.name)
+    return names
+
+
+def _spellings(real_root: Path, parts: tuple[str, ...]) -> list[Path]:
+    """The files under ``real_root`` that ``parts`` names, a part matching an entry of
+    the same folded name when no entry has the part's exact name; each found file's real
+    path stays inside ``real_root`` (a symlink out is not a candidate)."""
+    folders = [real_root]
+    for part in parts:
+        if part in ("", ".", "..") or not _fold(part):
+            return []
+        step: list[Path] = []
+        for folder in folders:
+            if os.path.lexists(folder / part):
+                step.append(folder / part)
+                continue
+            try:
+                listed = _folder_names(str(folder), folder.stat().st_mtime_ns)
+            except OSError:
+                continue
+            step += [folder / name for name in listed.get(_fold(part), ())]
+        folders = step
+    found: list[Path] = []
+    for path in folders:
+        real = Path(os.path.realpath(path))
+        if real.is_file() and real_root in real.parents and real not in found:
+            found.append(real)
+    return found
+
+
+def _how(declared: str, found: str) -> str:
+    """What the written path and the found one differ in, for the report."""
+    written = PurePosixPath(declared.replace("\\", "/")).parts
+    ways: list[str] = []
+    if len(written) > len(PurePosixPath(found).parts):
+        ways.append("taken by its last parts")
+    for mine, theirs in zip(reversed(written), reversed(PurePosixPath(found).parts),
+                            strict=False):
+        if mine.rstrip(". ") != mine and "trailing dots or spaces" not in ways:
+            ways.append("trailing dots or spaces")
+        mine_nfc, theirs_nfc = (unicodedata.normalize("NFC", n) for n in (mine, theirs))
+        if (mine_nfc != mine or theirs_nfc != theirs) and mine != theirs \
+                and "Unicode form" not in ways:
+            ways.append("Unicode form")
+        if mine_nfc.rstrip(". ") != theirs_nfc and "letter case" not in ways:
+            ways.append("letter case")
+    return ", ".join(ways) or "spelling"

@@ -22,7 +22,7 @@ from crisisdesk.core.importers.records import (
     PostRecord,
     Problem,
     Where,
-    resolve_inside,
+    find_inside,
 )
 from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 
@@ -155,10 +155,11 @@ def media_ref(declared: str, base: Path, remote: bool = False) -> MediaRef:
             return MediaRef(declared, None, status="remote", quiet=True)
         return MediaRef(declared, None, status="missing",
                         reason="remote image not fetched (only local files are imported)")
-    path, reason = resolve_inside(base, declared)
-    if path is None:
-        return MediaRef(declared, None, status="unreadable", reason=reason)
-    return MediaRef(declared, path)
+    found = find_inside(base, declared)
+    if found.path is None:
+        return MediaRef(declared, None, status="missing" if found.missing else "unreadable",
+                        reason=found.reason)
+    return MediaRef(declared, found.path, note=found.note)
 
 
 class RowReader:
@@ -206,6 +207,9 @@ class RowReader:
             media=[media_ref(p, self.base, remote=self.index_column is not None)
                    for p in self._images(row)],
         )
+        for ref in record.media:
+            if ref.note:  # taken, but the analyst should know which file it was
+                yield Problem(where, f"image {ref.declared}: {ref.note}", "warning")
         index = _clean(row.get(self.index_column)) if self.index_column else None
         if index is not None and index.isdigit() and len(record.media) == 1:
             record.media[0].n = int(index)

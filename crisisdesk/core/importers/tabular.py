@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,27 @@ def image_id_column(header: list[str]) -> str | None:
     return by_lower.get("image_id") if "item_id" in by_lower else None
 
 
+#: Separators a sheet may use: Excel writes ';' where the decimal mark is a comma (most of
+#: Europe, Latin America), tabs in its "Unicode Text" (UTF-16) export.
+DELIMITERS = (",", ";", "\t")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def table_delimiter(text: str, default: str) -> tuple[str, str]:
+    """The separator of a sheet's ``text`` and the text to read (an Excel ``sep=;``
+    first line, which names the separator, taken off). Without that line, the separator
+    is the one that splits the header row into the most columns; ``default`` (the file
+    suffix's) when none splits it: else a European Excel's ``id;text`` header was one
+    column and the file "had no id column"."""
+    first, *rest = _LINE_END.split(text, maxsplit=1)
+    directive = first.strip(" ")  # not a tab: "sep=\t" names one
+    if directive.lower().startswith("sep=") and len(directive) == 5:
+        return "".join(rest), directive[4]
+    counts = {sep: len(first.split(sep)) for sep in DELIMITERS}
+    best = max(DELIMITERS, key=lambda sep: (counts[sep], sep == default))
+    return text, best if counts[best] > 1 else default
+
+
 def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
               defaults: Mapping[str, str | None],
               schemes: Mapping[str, LabelScheme] | None = None) -> Iterator[Parsed]:
@@ -180,8 +202,8 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
         return
     if warning:
         yield Problem(Where(str(path)), warning, "warning")
-    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=dialect)
+    text, delimiter = table_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
+    reader = csv.reader(io.StringIO(text, newline=""), dialect="excel", delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -94,7 +94,7 @@ class ItemDelegate(QStyledItemDelegate):
                              metrics.elidedText(rest, Qt.TextElideMode.ElideRight,
                                                 text_rect.width()))
         self._paint_chips(painter, row, text_rect.left(), text_rect.top() + 2 * line + 4,
-                          text_rect.right(), font)
+                          text_rect.right(), font, _list_task(index.model()))
         painter.restore()
 
     def _paint_thumb(self, painter: QPainter, thumb: QRect, row: ItemRow,
@@ -142,13 +142,17 @@ class ItemDelegate(QStyledItemDelegate):
         painter.restore()
 
     def _paint_chips(self, painter: QPainter, row: ItemRow, x: int, y: int, right: int,
-                     font) -> None:
+                     font, first: str | None = None) -> None:
+        """One chip per task, the label or else the prediction; ``first``: the task the
+        list is about, whose chip comes first (chips that do not fit are left out, and
+        in "Needs review (damage)" a long humanitarian chip left no room for damage)."""
         small = painter.font()
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         painter.setFont(small)
         metrics = QFontMetrics(small)
         tasks = sorted(set(row.labels) | set(row.predicted),
-                       key=lambda t: list(TASK_SHORT).index(t) if t in TASK_SHORT else 99)
+                       key=lambda t: (t != first,
+                                      list(TASK_SHORT).index(t) if t in TASK_SHORT else 99))
         for task in tasks:
             short = TASK_SHORT.get(task, task[:4])
             if task in row.labels:
@@ -167,6 +171,17 @@ class ItemDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(chip, 4, 4)
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
             x += width + 4
+
+
+def _list_task(model: object) -> str | None:
+    """The task the item list is about: its queue's, else the one whose confidence
+    sorts it (None: no task, as in "All items" by priority)."""
+    queue = getattr(model, "queue", None)
+    if queue is not None and queue.task:
+        return queue.task
+    if getattr(model, "sort", None) == "confidence":
+        return getattr(model, "confidence_task", None)
+    return None
 
 
 def thumb_rects(image: QSize, tile: QRect) -> tuple[QRect, QRect]:

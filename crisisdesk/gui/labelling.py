@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QAbstractItemView
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.words import plural
 from crisisdesk.gui.worker import Background
@@ -151,7 +152,9 @@ class Labeller(QObject):
             return [r.id for r in rows]
 
         n = len(targets.rows) + sum(c for _, c in targets.ranges)
-        self._enqueue(write, f"{task}: {label}" + (f" for {n:,} items" if n > 1 else ""))
+        # The class as the rest of the app shows it ("mild damage", not "mild_damage").
+        self._enqueue(write, f"{task}: {display_name(label)}"
+                      + (f" for {n:,} items" if n > 1 else ""))
 
     def accept(self, targets: Targets, task: str) -> None:
         """Make each target's predicted class of ``task`` its label: one journal action."""

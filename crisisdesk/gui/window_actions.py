@@ -371,7 +371,8 @@ class WindowActions:
             holder["job"] = job
             return job.run() if hasattr(job, "run") else iter(job)
 
-        self.jobs.run("Retrain", make,
+        # Progress is 100 per task: "300 items" read as what it had trained on.
+        self.jobs.run("Retrain", make, unit="steps",
                       then=lambda state, _value: self._retrained(state, holder.get("job")))
 
     def _retrained(self, state: str, job: Any) -> None:

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from window_helpers import ANNOTATOR, current_labels, open_window, settle
 
 from crisisdesk.core.review import Queue
+from crisisdesk.core.schemes import display_name
 from crisisdesk.gui.labelling import Targets
 from crisisdesk.gui.main_window import MainWindow
 
@@ -53,7 +54,8 @@ def test_a_key_that_gives_the_label_the_item_has_says_no_change(qtbot, demo_like
     with qtbot.waitSignal(window.labeller.message, timeout=10_000) as said:
         qtbot.keyClick(window.items, Qt.Key.Key_2)
     settle(qtbot, window)
-    assert said.args[0] == f"{task.task}: {task.classes[1]}: no change"
+    # The class as the app shows it everywhere else (not the stored "mild_damage").
+    assert said.args[0] == f"{task.task}: {display_name(task.classes[1])}: no change"
 
 
 def test_a_label_write_not_started_in_a_busy_pool_is_written_at_close(

@@ -110,7 +110,8 @@ class ServerCaptioner:
         host = (parts.hostname or "").strip("[]")
         if parts.scheme != "http" or host == "localhost" or _is_loopback(host):
             return None
-        what = "the API key" if self._api_key else "the URL's password"
+        # The URL's credentials win over the key when both are there (see _post).
+        what = "the URL's password" if self._url_auth else "the API key"
         return (f"{what} goes to {host} unencrypted (http://): anyone on the network "
                 "path can read it; use https:// for a server that is not on this machine")
 

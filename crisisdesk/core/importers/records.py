@@ -230,7 +230,9 @@ def find_inside(root: Path, declared: str) -> Located:
     else:
         candidate = real_root / PurePosixPath(posix)
     real = Path(os.path.realpath(candidate))
-    inside = real == real_root or real_root in real.parents
+    # A drive path (C:\...) is relative on a POSIX machine: realpath put it under the
+    # working folder, inside the root whenever the import ran from there.
+    inside = candidate.is_absolute() and (real == real_root or real_root in real.parents)
     if inside and os.path.lexists(real):
         return Located(real)
     found: list[Path] = []

@@ -34,8 +34,9 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-#: Keys naming the poster in a user object (Twitter v1 "user", Mastodon "account"...).
-HANDLE_KEYS = ("screen_name", "username", "acct", "handle", "name")
+#: Keys naming the poster in a user object (Twitter v1 "user", Mastodon "account"...);
+#: Mastodon's "acct" before its "username", which drops the instance (john@a, john@b).
+HANDLE_KEYS = ("screen_name", "acct", "username", "handle", "name")
 
 
 def _field_cell(field: str, value: Any) -> str | None:

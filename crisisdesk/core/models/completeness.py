@@ -11,8 +11,10 @@ from crisisdesk.core.models.vector_length import MAX_HEADER
 
 #: Files a tokenizer is read from. Without one, transformers builds a BERT tokenizer of
 #: special tokens alone: every word [UNK], every text the same vector, and no error.
+#: (spm.model: DeBERTa-v2/v3 and mDeBERTa, whose hub folders have no tokenizer.json.)
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model",
-                   "spiece.model", "sentencepiece.bpe.model")
+                   "spiece.model", "sentencepiece.bpe.model", "spm.model",
+                   "sentencepiece.model")
 #: Files a captioner's image processor is read from (one is enough).
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 

@@ -68,3 +68,31 @@ def test_plain_http_warning_names_the_url_password_that_is_sent_not_the_env_key(
     warning = ServerCaptioner("http://ana:s3cret@10.0.0.5:8000/v1", "m").plain_text_secret()
     assert warning is not None
     assert warning.startswith("the URL's password goes to 10.0.0.5")
+
+
+def test_crisismmd_image_on_another_computer_is_missing_and_attaches_later(tmp_path,
+                                                                           capsys):
+    # The error said to give --images-root the right folder, but the image was recorded
+    # unreadable, which no later import re-attaches: the advice did nothing.
+    from import_helpers import CMMD_SHORT, make_image
+
+    from crisisdesk.cli import main
+    from crisisdesk.core.project import Project
+
+    tsv = tmp_path / "task_damage_text_img_dev.tsv"
+    row = ["hurricane_irma", "100", "100_0", "Bridge out",
+           "C:\\data\\CrisisMMD\\data_image\\hurricane_irma\\1.jpg", "severe_damage"]
+    tsv.write_text("\t".join(CMMD_SHORT) + "\n" + "\t".join(row) + "\n", "utf-8")
+    (tmp_path / "wrong").mkdir()
+    project = str(tmp_path / "p")
+    main(["import", project, str(tsv), "--images-root", str(tmp_path / "wrong")])
+    with Project.open(tmp_path / "p").open_store() as store:
+        (status,) = [r[0] for r in store.conn.execute("SELECT status FROM media")]
+    assert status == "missing"
+    make_image(tmp_path / "root" / "data_image" / "hurricane_irma" / "1.jpg", 7)
+    capsys.readouterr()
+    main(["import", project, str(tsv), "--images-root", str(tmp_path / "root")])
+    assert "found as data_image/hurricane_irma/1.jpg" in capsys.readouterr().out
+    with Project.open(tmp_path / "p").open_store() as store:
+        (status,) = [r[0] for r in store.conn.execute("SELECT status FROM media")]
+    assert status == "ok"

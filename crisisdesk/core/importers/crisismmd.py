@@ -22,7 +22,7 @@ from crisisdesk.core.importers.records import (
     PostRecord,
     Problem,
     Where,
-    resolve_inside,
+    find_inside,
 )
 from crisisdesk.core.importers.textio import TextFileError, read_text_file
 
@@ -106,9 +106,16 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
             media = [MediaRef(declared, None, int(n), status="missing", reason=NO_ROOT,
                               quiet=True, external_id=image_id)]
         elif declared:
-            resolved, reason = resolve_inside(images_root, declared)
-            media = [MediaRef(declared, resolved, int(n), external_id=image_id,
-                              status=None if resolved else "unreadable", reason=reason)]
+            # As media_ref does for sheets: a file found under another spelling is said,
+            # and one not found (a path of another computer, two candidates) is missing,
+            # so that an import with the right --images-root attaches it later; recorded
+            # unreadable, no later import could.
+            found = find_inside(images_root, declared)
+            status = None if found.path else "missing" if found.missing else "unreadable"
+            media = [MediaRef(declared, found.path, int(n), external_id=image_id,
+                              status=status, reason=found.reason)]
+            if found.note:
+                yield Problem(where, f"image {declared}: {found.note}", "warning")
         yield PostRecord(
             post_id=tweet_id, where=where, text=row["tweet_text"], platform="twitter",
             event=row["event_name"].strip() or None, media=media,

@@ -179,3 +179,19 @@ def test_closing_the_help_opened_from_the_search_box_gives_the_keys_back_to_it(
     assert window.help.isVisible()
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
     assert QApplication.focusWidget() is window.items
+
+
+@pytest.mark.parametrize(("data", "name"), [
+    ("id;text;image\r\n1;Überflutung;a.jpg\r\n".encode("cp1252"), "semi.csv"),
+    ("\ufeffsep=;\r\nid;text;image\r\n1;a;b\r\n".encode(), "sep.csv"),
+    ("id\ttext\timage\r\n1\ta\tb\r\n".encode("utf-16"), "unicode.txt"),
+])
+def test_the_import_dialog_offers_the_columns_of_sheets_from_excel(tmp_path, data,
+                                                                   name) -> None:
+    # The importer reads these sheets; the dialog's column boxes offered one column
+    # named "id;text;image", or "sep=;", or UTF-16 read as UTF-8, to map.
+    from crisisdesk.gui.dialogs.import_dialog import read_columns
+
+    sheet = tmp_path / name
+    sheet.write_bytes(data)
+    assert read_columns(sheet) == ["id", "text", "image"]

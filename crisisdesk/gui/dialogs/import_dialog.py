@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.importers import FORMATS, ImportJob, ImportOptions, ImportReport
-from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS
+from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS, table_delimiter
+from crisisdesk.core.importers.textio import decode_text
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import display_name
@@ -55,13 +56,18 @@ def read_columns(path: Path) -> list[str]:
     with path.open("rb") as handle:
         data = handle.read(HEADER_BYTES + 1)
     truncated = len(data) > HEADER_BYTES
-    head = data[:HEADER_BYTES].decode("utf-8-sig", errors="replace")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
+        head = data[:HEADER_BYTES].decode("utf-8-sig", errors="replace")
         return json_keys(head, as_list=suffix == ".json" and head.lstrip().startswith("["),
                          truncated=truncated)
-    dialect = "excel-tab" if suffix == ".tsv" else "excel"
-    return next(csv.reader(io.StringIO(head, newline=""), dialect=dialect), [])
+    # Decoded and split as the importer does (decode_text, table_delimiter): a European
+    # Excel's ';' sheet, its sep=; line or its UTF-16 "Unicode Text" offered one column
+    # named "id;text;image", or "sep=;", or garbage, to map.
+    head, _warning = decode_text(data[:HEADER_BYTES])
+    head, delimiter = table_delimiter(head, "\t" if suffix == ".tsv" else ",")
+    return next(csv.reader(io.StringIO(head, newline=""), dialect="excel",
+                           delimiter=delimiter), [])
 
 
 def json_keys(head: str, *, as_list: bool, truncated: bool) -> list[str]:

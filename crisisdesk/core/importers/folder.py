@@ -23,6 +23,8 @@ from crisisdesk.core.importers.records import (
     Problem,
     Where,
     resolve_inside,
+    shown_name,
+    unstorable_name,
 )
 from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import MAX_SIDECAR_BYTES, TextFileError, read_text_file
@@ -54,9 +56,16 @@ def _walk(root: Path, problems: list[Problem], skip: set[Path]
                                         "symlinked folder not followed", "warning"))
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and
                          not (here / d).is_symlink())
+        for name in list(dirs):
+            if why := unstorable_name(here / name):
+                problems.append(Problem(Where(shown_name(here / name)), why))
+                dirs.remove(name)
         for name in sorted(files):
             path = here / name
             if name.startswith(".") or path in skip:
+                continue
+            if why := unstorable_name(path):  # the rest of the folder goes on
+                problems.append(Problem(Where(shown_name(path)), why))
                 continue
             suffix = path.suffix.lower()
             if suffix not in IMAGE_SUFFIXES and suffix not in SIDECARS:

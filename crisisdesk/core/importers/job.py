@@ -41,6 +41,8 @@ from crisisdesk.core.importers.records import (
     PostRecord,
     Problem,
     Where,
+    shown_name,
+    unstorable_name,
 )
 from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import (
@@ -246,6 +248,10 @@ class ImportJob:
         Records are written as they are parsed, so memory stays flat however large the
         source; parsers announce an ``Expected`` count first, which sets the total.
         """
+        if why := unstorable_name(path):
+            self.report.add(Where(shown_name(path)), why)
+            self.report.unusable_sources += 1
+            return
         try:
             fmt = detect_format(path) if self.options.format == "auto" else self.options.format
             if fmt == "zip" and path.suffix.lower() != ".zip":

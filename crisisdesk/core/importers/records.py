@@ -179,6 +179,24 @@ class ImportReport:
         return "\n".join(lines)
 
 
+def unstorable_name(path: Path | str) -> str | None:
+    """Why a file's name cannot be stored (None: it can): bytes that are not UTF-8 (a zip
+    or a disk written under another encoding), which Python keeps as lone surrogates and
+    SQLite refuses, ending the whole import in a traceback."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (f"file name is not valid UTF-8 ({shown_name(text)}): rename it (or unpack "
+                "the zip with the encoding it was made in), then import again")
+    return None
+
+
+def shown_name(path: Path | str) -> str:
+    """A path as reports can write it: bytes that are not UTF-8 as ``\\xe9``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def resolve_inside(root: Path, declared: str) -> tuple[Path | None, str | None]:
     """Resolve a path written in a source against the source's root folder.
 
@@ -294,7 +312,8 @@ def _spellings(real_root: Path, parts: tuple[str, ...]) -> list[Path]:
                 listed = _folder_names(str(folder), folder.stat().st_mtime_ns)
             except OSError:
                 continue
-            step += [folder / name for name in listed.get(_fold(part), ())]
+            step += [folder / name for name in listed.get(_fold(part), ())
+                     if not unstorable_name(name)]
         folders = step
     found: list[Path] = []
     for path in folders:

@@ -42,6 +42,8 @@ from crisisdesk.core.importers.records import (
     PostRecord,
     Problem,
     Where,
+    shown_name,
+    unstorable_name,
 )
 from crisisdesk.core.importers.tabular import JsonlRows, parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import decode_text
@@ -182,6 +184,12 @@ class WatchJob:
 
     def _poll_file(self, store: Store, path: Path) -> None:
         key = str(path)
+        if why := unstorable_name(path):  # said once; the rest of the folder goes on
+            seen = self._seen.setdefault(key, _Seen())
+            if "unstorable" not in seen.notes:
+                seen.notes.add("unstorable")
+                self.report.add(Where(shown_name(path)), why)
+            return
         try:
             stat = path.stat()
         except OSError:

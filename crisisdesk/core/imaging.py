@@ -23,6 +23,10 @@ IMAGE_SUFFIXES = frozenset(
 # place because it also guards every other place that opens an image.
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_PIXELS = 100_000_000
+# Pillow warns (not raises) between 1x and 2x its own limit; the limits above decide. Set
+# once for the process: catch_warnings() around each decode is not thread-safe (images
+# are checked in a pool), and another thread leaving its block let the warning through.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # Never let Pillow decode a truncated file as if it were whole.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 # Pillow refuses a PNG whose one text or colour-profile chunk unpacks past 1 MB; Photoshop's
@@ -91,24 +95,21 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
     except OSError as exc:
         return ImageFacts("unreadable", f"cannot read file: {exc.strerror or exc}", size=size)
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (not raises) between 1x and 2x its own limit; we decide ourselves.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with open_image(path) as img:
-                width, height = img.size
-                pixels = width * height
-                if pixels > limits.max_pixels:
-                    kind = "decompression bomb? " if pixels > 1000 * max(size, 1) else ""
-                    return ImageFacts(
-                        "unreadable",
-                        f"{kind}image too large to decode: {width}x{height} = "
-                        f"{pixels / 1e6:.0f} megapixels (the limit is "
-                        f"{limits.max_pixels / 1e6:.0f})",
-                        sha, size, width, height,
-                    )
-                if img.format == "JPEG":
-                    img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                img.load()
+        with open_image(path) as img:
+            width, height = img.size
+            pixels = width * height
+            if pixels > limits.max_pixels:
+                kind = "decompression bomb? " if pixels > 1000 * max(size, 1) else ""
+                return ImageFacts(
+                    "unreadable",
+                    f"{kind}image too large to decode: {width}x{height} = "
+                    f"{pixels / 1e6:.0f} megapixels (the limit is "
+                    f"{limits.max_pixels / 1e6:.0f})",
+                    sha, size, width, height,
+                )
+            if img.format == "JPEG":
+                img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            img.load()
     except Image.DecompressionBombError as exc:
         return ImageFacts("unreadable", f"decompression bomb refused: {exc}", sha, size)
     except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as exc:

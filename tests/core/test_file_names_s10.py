@@ -72,3 +72,4 @@ def test_a_watch_reports_a_latin1_name_once_and_goes_on(tmp_path: Path,
     problems = [p for p in job.report.problems if "not valid UTF-8" in str(p)]
     assert len(problems) == 1
     assert job.report.posts_added == 1
+

@@ -58,3 +58,20 @@ def app_error(exc: BaseException | None) -> str | None:
     for words, app_words in _DEVICE_WORDS:
         said = words.sub(app_words, said)
     return f"{type(exc).__name__}: {said}" if said != text else None
+
+
+def media_note(status: str | None, path: str, reason: str | None) -> str:
+    """What the detail panel says in place of an image it cannot show, and what to do:
+    the status alone ("Image missing: data_image/...") left the analyst with a blank half
+    of the panel and no way forward."""
+    what = {"remote": "not downloaded yet", "unreadable": "unreadable"}.get(
+        status or "", "missing")
+    lines = [f"Image {what}:", path]
+    if reason and reason not in path:
+        lines.append(f"({reason})")
+    if status == "remote":
+        lines.append("Fetch it: crisisdesk media fetch PROJECT")
+    elif status != "unreadable":
+        lines.append("Import the same file again with its images folder (File › Import…, "
+                     "Images folder), or relink a folder that moved: crisisdesk media relink")
+    return "\n".join(lines)

@@ -34,6 +34,7 @@ from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
 from crisisdesk.gui import style
+from crisisdesk.gui.advice import media_note
 from crisisdesk.gui.image_view import ImageView
 from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
 from crisisdesk.gui.post_texts import post_texts
@@ -253,7 +254,8 @@ class DetailPanel(QWidget):
             self._set_message("Text-only post: no image")
             return
         if row.media_status != "ok":
-            self._set_message(f"Image {row.media_status or 'missing'}:\n{row.image_path}")
+            self._set_message(media_note(row.media_status, row.image_path,
+                                         detail.media_reason))
             return
         path, item_id, veil = row.image_path, row.id, self._veil(row)
 

@@ -135,3 +135,14 @@ def test_the_retrain_row_does_not_count_its_progress_as_items(
     qtbot.waitUntil(lambda: row.runner.state == "failed", timeout=20_000)
     assert "150" in row.figures.text()
     assert "items" not in row.figures.text(), row.figures.text()
+
+
+def test_the_note_in_place_of_an_image_says_what_to_do() -> None:
+    from crisisdesk.gui.advice import media_note
+
+    remote = media_note("remote", "https://pbs.example/a.jpg", None)
+    assert remote.startswith("Image not downloaded yet:") and "media fetch" in remote
+    missing = media_note("missing", "data_image/a.jpg", "file not found")
+    assert "(file not found)" in missing and "Images folder" in missing
+    unreadable = media_note("unreadable", "a.jpg", "not an image crisisdesk reads")
+    assert "Image unreadable:" in unreadable and "Images folder" not in unreadable

@@ -102,6 +102,9 @@ def test_text_only_and_missing_images_have_clear_placeholders(qtbot, tmp_path: P
     assert "Text-only" in window.detail.image.message
     go_to(qtbot, window, lambda row: row.media_status == "missing")
     qtbot.waitUntil(lambda: "missing" in window.detail.image.message)
+    # And what to do about it (the status alone left half the panel blank, no way on).
+    assert "Images folder" in window.detail.image.message
+    assert "media relink" in window.detail.image.message
 
 
 def test_menu_actions_open_the_dialogs_and_the_jobs_dock(qtbot, demo_like_project) -> None:

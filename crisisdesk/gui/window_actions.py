@@ -4,17 +4,12 @@ Dialogs and the jobs panel belong to their own modules; this one wires them in. 
 that is not there (yet) leaves its action disabled, with a tooltip saying so, rather than
 failing at start-up. Job factories import torch-using code inside the worker thread, so
 opening the window never loads a model library; once the first page is painted, the
-libraries the jobs need are imported in the background (see :func:`preload_job_modules`).
+libraries the jobs need are imported in the background (see :mod:`crisisdesk.gui.job_libraries`).
 """
 
 from __future__ import annotations
 
-import gc
-import importlib
 import importlib.util
-import os
-import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,73 +18,13 @@ from PySide6.QtWidgets import QWidget
 
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui.advice import EMBED_ACTION, RETRAIN_ACTION
+from crisisdesk.gui.job_libraries import (  # noqa: F401 - app.py and tests use them here
+    leave_a_core_to_the_ui,
+    preload_job_modules,
+)
 
 if TYPE_CHECKING:
     from crisisdesk.gui.main_window import MainWindow
-
-#: What the jobs import, in the order they need it. Loading torch's shared libraries and
-#: registering its operators holds the GIL for ~0.3-0.5 s at a time (C code that never
-#: lets go): paid mid-job, that froze the UI thread for as long (measured: 0.7 s gaps of
-#: a 10 ms timer at the start of an embed job). Paid once, right after the first paint,
-#: the analyst sees it as the app finishing its start, and no job pays it again.
-PRELOAD_MODULES = (
-    "numpy",
-    "torch",
-    "crisisdesk.core.embed",
-    "transformers",
-    "transformers.modeling_utils",
-    "transformers.models.bert.modeling_bert",  # MiniLM, the default text encoder
-    "crisisdesk.core.encoders.text",
-    "open_clip",
-    "crisisdesk.core.encoders.clip",
-    "crisisdesk.core.fusion.predict",
-    "crisisdesk.core.retrain",
-    "crisisdesk.core.captions.job",
-)
-
-
-def leave_a_core_to_the_ui() -> None:
-    """Keep the jobs' compute threads from starving the UI thread of a CPU core.
-
-    Measured on a 2-core machine: with as many compute threads as cores, torch's OpenMP
-    threads spin-waiting between operations made the UI thread miss its 10 ms timer by
-    0.3-0.4 s while a job ran. One core fewer than the machine has leaves the UI its own
-    core. The wait policy is left alone: making the threads sleep (OMP_WAIT_POLICY=
-    PASSIVE) slowed a training step of the fusion head 2.3x (16.7 against 7.3 ms), and
-    spinning threads only spin on the cores they were given. Only defaults are set: an
-    analyst's own OMP_* settings win. Must run before torch is imported (libgomp reads
-    them once).
-    """
-    cores = os.cpu_count() or 2
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores - 1)))
-    os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, cores - 1)))  # tokenizers
-
-
-def preload_job_modules(modules: tuple[str, ...] = PRELOAD_MODULES) -> dict[str, float]:
-    """Import what the jobs need (runs in a background thread); seconds per module.
-
-    A module that is not installed (open_clip on a text-only install) is skipped: the job
-    that needs it reports that when it runs.
-    """
-    if "torch" not in sys.modules:
-        leave_a_core_to_the_ui()
-    took: dict[str, float] = {}
-    for name in modules:
-        start = time.perf_counter()
-        # Python's cyclic garbage collector walks every tracked object in a full
-        # collection, holding the GIL: with torch and transformers loaded (millions of
-        # objects) that took ~0.3 s, triggered by any thread allocating (a job building
-        # 100,000 rows, or an import), and the UI thread stood still. The modules' objects
-        # live as long as the app: freezing them leaves them out of every collection.
-        gc.freeze()
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            continue
-        took[name] = time.perf_counter() - start
-    gc.freeze()
-    return took
-
 
 def available(module: str) -> bool:
     """Whether ``module`` can be imported (without importing it)."""
@@ -393,6 +328,9 @@ class WindowActions:
 
     def _job_finished(self, title: str, state: str) -> None:
         self.window.refresh()
+        if self.versions_dialog is not None and self.versions_dialog.isVisible():
+            # A Predict removes older versions' rows, a Retrain adds a version.
+            self.versions_dialog.refresh()
         if state == "failed":
             self.window.statusBar().showMessage(f"{title} failed: see the jobs panel", 15000)
 

@@ -294,7 +294,7 @@ def test_the_job_libraries_are_preloaded_off_the_gui_thread_after_the_first_page
 
 
 def test_compute_threads_leave_a_core_but_never_override_the_analyst(monkeypatch) -> None:
-    from crisisdesk.gui import window_actions
+    from crisisdesk.gui import job_libraries as window_actions
 
     monkeypatch.setattr(window_actions.os, "cpu_count", lambda: 8)
     for name in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "RAYON_NUM_THREADS"):

@@ -96,3 +96,7 @@ def test_the_window_opens_it_from_the_jobs_menu_and_predicts_after_a_switch(
     with project.open_store() as store:
         active = store.active_model_version("damage")
         assert not store.items_without_prediction("damage", active["id"])
+    # The window follows the job: the old version's rows removed, the new one's counted,
+    # with no Refresh pressed.
+    qtbot.waitUntil(lambda: [r.text(4) for r in _rows(dialog, "damage")] == ["0", "90"],
+                    timeout=10_000)

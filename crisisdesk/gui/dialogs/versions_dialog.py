@@ -145,11 +145,20 @@ class VersionsDialog(QDialog):
             top.setExpanded(True)
         for column in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(column)
+        self._fit_width()
         if keep is not None:
             self.tree.setCurrentItem(keep)
         self.loaded = True
         self.status.setText(self._note)
         self._update_button()
+
+    def _fit_width(self) -> None:
+        """Wide enough for every column (on a real project the Created column was cut
+        off at the default size), within the screen."""
+        wanted = sum(self.tree.columnWidth(c) for c in range(len(COLUMNS))) + 60
+        screen = self.screen().availableGeometry().width() if self.screen() else wanted
+        if self.width() < wanted:
+            self.resize(min(wanted, screen), self.height())
 
     def _show_error(self, message: str) -> None:
         self.status.setText(f"<span style='color:#c62828'>{message}</span>")

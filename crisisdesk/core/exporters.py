@@ -136,7 +136,9 @@ class Exporter:
         Only labelled items are written, as in CrisisMMD's own split files; the
         prediction and its confidence follow as extra columns.
         """
-        if len(self.tasks) == 1 and out.suffix:
+        # One task: a file, when OUT has a suffix or is a file already (an older export
+        # named without a suffix; refused, the message said to give --task, as given).
+        if len(self.tasks) == 1 and (out.suffix or out.is_file()):
             targets = {self.tasks[0]: out}
         else:
             if out.exists() and not out.is_dir():

@@ -374,6 +374,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(exc, (sqlite3.DatabaseError, StoreError)):
             raise
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            # Another process held the project's write lock past the busy timeout (a big
+            # import, a predict, the app): busy, not broken, and nothing was written.
+            return _fail("the project is busy: another crisisdesk (an import, a watch, a "
+                         "job in the app) held its write lock for too long; run the same "
+                         "command again when it has finished")
         why = _why_project_unusable(args)
         if why is None:
             raise

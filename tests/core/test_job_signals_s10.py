@@ -73,3 +73,34 @@ def test_help_says_how_a_stopped_job_and_a_stopped_watch_exit(capsys) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "a job stopped with Ctrl-C, SIGTERM or SIGHUP" in text
     assert "a --watch, which runs until stopped, exits 0 then" in text
+
+
+def test_a_project_busy_past_the_timeout_is_said_not_a_traceback(tmp_path: Path,
+                                                                  capsys, monkeypatch) -> None:
+    # Another process held the write lock past the busy timeout: `export --hash-authors`
+    # (which writes the salt the first time) ended in an OperationalError traceback.
+    from crisisdesk.cli import main
+    from crisisdesk.core.project import Project
+    from crisisdesk.core.store import db
+
+    source = tmp_path / "posts.csv"
+    source.write_text("id,text\n1,flood\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "p"), str(source)]) == 0
+    holder = sqlite3.connect(tmp_path / "p" / "project.sqlite", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the other process's write lock
+    real_init = db.StoreBase.__init__
+
+    def quick(self, path, busy_timeout=30.0, **kwargs):  # a 30 s wait, shortened
+        real_init(self, path, 0.2, **kwargs)
+
+    monkeypatch.setattr(db.StoreBase, "__init__", quick)
+    try:
+        capsys.readouterr()
+        code = main(["export", str(tmp_path / "p"), str(tmp_path / "out.csv"),
+                     "--hash-authors"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert code == 2 and "the project is busy" in err and "Traceback" not in err
+    assert Project.open(tmp_path / "p")  # and it opens once the lock is gone

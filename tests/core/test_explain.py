@@ -234,20 +234,25 @@ def test_shipped_text_only_head_gives_minilm_word_relevance() -> None:
     assert top.raw > 0.01
 
 
+def posts_with_a_picture(src: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """``src/posts.csv`` of ``rows`` (id, text, image) beside a 40x30 noise ``1.png``."""
+    src.mkdir()
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (30, 40, 3)).astype(np.uint8)
+                    ).save(src / "1.png")
+    with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("id", "text", "image"), *rows])
+    return src / "posts.csv"
+
+
 @pytest.fixture
 def explained_project(tmp_path: Path, tiny: dict, monkeypatch) -> Iterator[Project]:
     """A project with two posts (one with an image, one text-only), tiny-clip embeddings,
     a caption on the image item and a guided_diff head as the active damage version."""
     monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
     forget_loaded()
-    src = tmp_path / "src"
-    src.mkdir()
-    Image.fromarray(np.random.default_rng(3).integers(0, 255, (30, 40, 3)).astype(np.uint8)
-                    ).save(src / "1.png")
-    with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("id", "text", "image"), ("1", TWEET, "1.png"),
-                                      ("2", "Water and food needed at the shelter", "")])
-    assert main(["import", str(tmp_path / "p"), str(src / "posts.csv")]) == 0
+    posts = posts_with_a_picture(tmp_path / "src", [
+        ("1", TWEET, "1.png"), ("2", "Water and food needed at the shelter", "")])
+    assert main(["import", str(tmp_path / "p"), str(posts)]) == 0
     assert main(["models", "add", "tiny-clip", str(tiny["folder"])]) == 0
     project = Project.open(tmp_path / "p")
     with project.open_store() as store:

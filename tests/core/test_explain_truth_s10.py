@@ -5,14 +5,11 @@ caption added after the predictions)."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
-from test_explain import tiny  # noqa: F401 (fixture)
+from test_explain import posts_with_a_picture, tiny  # noqa: F401 (fixture)
 
 from crisisdesk.cli import main
 from crisisdesk.core.explain import explain_item
@@ -28,13 +25,8 @@ def images_only(tmp_path: Path, tiny: dict, monkeypatch) -> Iterator[Project]:  
     zero-shot start's predictions made from them."""
     monkeypatch.setenv("CRISISDESK_CONFIG_DIR", str(tmp_path / "config"))
     forget_loaded()
-    src = tmp_path / "src"
-    src.mkdir()
-    Image.fromarray(np.random.default_rng(3).integers(0, 255, (30, 40, 3)).astype(np.uint8)
-                    ).save(src / "1.png")
-    with (src / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("id", "text", "image"), ("1", TWEET, "1.png")])
-    assert main(["import", str(tmp_path / "p"), str(src / "posts.csv")]) == 0
+    posts = posts_with_a_picture(tmp_path / "src", [("1", TWEET, "1.png")])
+    assert main(["import", str(tmp_path / "p"), str(posts)]) == 0
     assert main(["models", "add", "tiny-clip", str(tiny["folder"])]) == 0
     project = Project.open(tmp_path / "p")
     assert main(["embed", str(project.root), "--encoder", "tiny-clip", "--kind", "image"]) == 0

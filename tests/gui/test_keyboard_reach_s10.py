@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QApplication, QWidget
+from test_keyboard_hunt import _active, _gated  # the same window and job helpers
 from window_helpers import open_window
 
 from crisisdesk.core.progress import Progress
@@ -18,18 +19,6 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.review import Queue, TaskView
 from crisisdesk.gui.main_window import MainWindow
 from crisisdesk.gui.task_box import TaskBox
-
-
-def _active(qtbot, window: QWidget) -> None:
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-
-
-def _gated(gate: threading.Event) -> Iterator[Progress]:
-    for i in range(100):
-        yield Progress(i, 100, f"step {i}", "cpu")
-        if gate.wait(10):
-            return
 
 
 def _name(widget: QWidget) -> str:

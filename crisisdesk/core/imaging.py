@@ -133,6 +133,8 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
 
 #: Pillow modes of greyscale images deeper than 8 bits (16-bit PNG and TIFF open as I;16).
 DEEP_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+#: Pillow modes with an alpha channel ("RGBa" and "La": premultiplied).
+ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 
 def upright_rgb(image: Image.Image) -> Image.Image:
@@ -141,10 +143,17 @@ def upright_rgb(image: Image.Image) -> Image.Image:
 
     16-bit greyscale is scaled down to 8 bits first: Pillow's own ``convert("RGB")``
     clips its values at 255, which turns a 16-bit photo (values up to 65535) white.
+    Transparent pixels are laid over white, as the app and browsers show them.
     """
     image = ImageOps.exif_transpose(image)
     if image.mode in DEEP_GREY_MODES:
         # Mode I is also how older Pillow opened 16-bit files: 16-bit range assumed.
         pixels = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) // 257
         image = Image.fromarray(pixels.astype(np.uint8))  # 2-D uint8: mode L
+    if image.mode in ALPHA_MODES or "transparency" in image.info:
+        # convert("RGB") keeps the colour stored under a transparent pixel, mostly black:
+        # a black logo or a screenshot of a dark tweet on a transparent background
+        # became an all-black square for CLIP and the captioner.
+        rgba = image.convert("RGBA")  # a palette's or tRNS's transparency too
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
     return image.convert("RGB")

@@ -8,17 +8,19 @@ the latest paints are decoded: when the user flings the scrollbar across 100,000
 the rows flown past are never decoded. A blurred thumbnail (a sensitive post's, see
 ``sensitive.py``) is blurred in the same pool call and cached apart from the sharp one.
 Pictures are shown upright by their EXIF orientation, as the models see them (Pillow):
-Qt applies it for JPEG and TIFF only, so PNG and WebP files are turned here.
+Qt applies it for JPEG and TIFF only, so PNG and WebP files are turned here. What Qt's
+readers refuse (past their 256 MB allocation limit, 32-bit TIFF) Pillow decodes.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
+from PIL import Image
 from PySide6.QtCore import QObject, QSize, QTimer, Signal
 from PySide6.QtGui import QImage, QImageIOHandler, QImageReader, QPixmap, QTransform
 
-from crisisdesk.core.imaging import open_image
+from crisisdesk.core.imaging import open_image, upright_rgb
 from crisisdesk.gui.sensitive import blur_image
 from crisisdesk.gui.worker import Background
 
@@ -46,11 +48,7 @@ def decode_scaled(path: str, box: int) -> QImage | None:
     reader.setAutoTransform(True)  # phone photos carry their rotation in EXIF
     size = reader.size()
     if size.isValid() and (size.width() > box or size.height() > box):
-        fit = min(box / size.width(), box / size.height())
-        short = min(size.width(), size.height())
-        scale = min(1.0, max(fit, (box / 4) / short))
-        reader.setScaledSize(QSize(max(1, round(size.width() * scale)),
-                                   max(1, round(size.height() * scale))))
+        reader.setScaledSize(QSize(*scaled_size(size.width(), size.height(), box)))
     # Pillow (and so the encoders, the captioner and the heat map) turns a picture by its
     # EXIF orientation, or its XMP one when there is no EXIF tag. Qt turns only JPEG and
     # TIFF, and only by EXIF: where Qt finds nothing to apply, the picture is turned here
@@ -58,8 +56,40 @@ def decode_scaled(path: str, box: int) -> QImage | None:
     qt_turns = reader.transformation() != QImageIOHandler.Transformation.TransformationNone
     image = reader.read()
     if image.isNull():
-        return None
+        # Qt refuses to allocate more than QImageReader.allocationLimit() (256 MB), and
+        # decodes PNG, GIF, BMP and TIFF at full size before scaling: a 9000 x 9000 PNG
+        # (81 MP, 4 bytes a pixel; a 16-bit one past 34 MP) that the import accepted
+        # showed "could not be decoded" and no thumbnail. Pillow, which the import and
+        # the models decode with, has no such limit (the import's own limits apply).
+        return decode_with_pillow(path, box)
     return image if qt_turns else upright(image, exif_orientation(path))
+
+
+def scaled_size(width: int, height: int, box: int) -> tuple[int, int]:
+    """The size a ``width`` x ``height`` picture is shown at to fit a ``box`` square
+    (never enlarged), its short side kept at a quarter of the box (see decode_scaled)."""
+    if width <= box and height <= box:
+        return width, height
+    fit = min(box / width, box / height)
+    scale = min(1.0, max(fit, (box / 4) / min(width, height)))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def decode_with_pillow(path: str, box: int) -> QImage | None:
+    """:func:`decode_scaled` by Pillow, for what Qt's readers refuse (None when Pillow
+    cannot either): upright, transparency over white, as the models see it."""
+    try:
+        with open_image(path) as image:
+            image.draft("RGB", (box, box))  # JPEG only: decode at 1/2 to 1/8 scale
+            picture = upright_rgb(image)
+        picture = picture.resize(scaled_size(*picture.size, box), Image.Resampling.BILINEAR,
+                                 reducing_gap=2.0)
+    except Exception:  # noqa: BLE001 - an unreadable file is shown as such, never raised
+        return None
+    data = picture.tobytes()
+    # copy(): the QImage must own its pixels, not borrow the bytes object's.
+    return QImage(data, picture.width, picture.height, 3 * picture.width,
+                  QImage.Format.Format_RGB888).copy()
 
 
 def exif_orientation(path: str) -> int:

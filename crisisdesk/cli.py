@@ -380,6 +380,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail("the project is busy: another crisisdesk (an import, a watch, a "
                          "job in the app) held its write lock for too long; run the same "
                          "command again when it has finished")
+        from crisisdesk.core.launch import not_saved_for_want_of_room
+
+        # A commit with no room left (a label, an import's batch): the project opens
+        # well, so the check below found nothing to say and the traceback stood.
+        full = not_saved_for_want_of_room(getattr(args, "project", None), exc)
+        if full is not None:
+            return _fail(full)
         why = _why_project_unusable(args)
         if why is None:
             raise

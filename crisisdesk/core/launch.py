@@ -14,6 +14,7 @@ window. A store another program is writing (a CLI import) is in use, not broken:
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from contextlib import suppress
 from pathlib import Path
@@ -22,9 +23,11 @@ from crisisdesk.core.demo import demo_project
 from crisisdesk.core.project import DB_NAME, ProjectError
 from crisisdesk.core.settings import last_project, remember_project
 from crisisdesk.core.store import Store
+from crisisdesk.core.store.db import full_drive
 
 __all__ = ["ProjectError", "ProjectNotOpened", "choose_project", "last_project",
-           "open_checked", "project_to_open", "remember_project"]
+           "not_saved_for_want_of_room", "open_checked", "project_to_open",
+           "remember_project"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +94,40 @@ def _why_not_opened(root: Path) -> str | None:
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return None  # the window's writes wait for the lock, as they always do
         what = _SQLITE_REASONS.get(code, f"its {DB_NAME} cannot be opened")
+        part = _read_only_part(root) if code == sqlite3.SQLITE_READONLY else None
+        if part is not None:
+            # SQLite says only "readonly database", though the store itself may be
+            # writable: a -wal or -shm file another user's crashed crisisdesk left.
+            what = (f"{part} cannot be written (read-only, or another user's): copy the "
+                    "project folder to a place you can write to and open the copy")
         return f"{what} (SQLite: {exc})"
     except RuntimeError as exc:  # the store's own: a newer schema, no WAL mode
         return str(exc)
     return None
+
+
+def _read_only_part(root: Path) -> Path | None:
+    """The first of the project's folder, its store and the store's WAL files that is
+    there and may not be written by this user, if any."""
+    db = root / DB_NAME
+    for path in (root, db, root / f"{DB_NAME}-wal", root / f"{DB_NAME}-shm"):
+        if path.exists() and not os.access(path, os.W_OK):
+            return path
+    return None
+
+
+def not_saved_for_want_of_room(project: Path | str | None,
+                               exc: sqlite3.DatabaseError) -> str | None:
+    """What a command on ``project`` says when SQLite refused its write for want of
+    room ("database or disk is full": it rolled the write back), else None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not project or not ((code is not None and code & 0xFF == sqlite3.SQLITE_FULL)
+                           # as the store's transaction passes it on after a rollback
+                           or "database or disk is full" in str(exc)):
+        return None
+    root = Path(project).expanduser().absolute()
+    return (f"{root}: what this command was writing was not saved (what it saved before "
+            f"is kept): {full_drive(root / DB_NAME, said=True)}")
 
 
 def project_to_open(arg: str | None, *, data_dir: Path | None = None) -> Path:

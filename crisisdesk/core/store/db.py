@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -63,11 +64,41 @@ def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
     return tables
 
 
+#: Fewer free bytes than this on a store's drive make SQLite's write and I/O errors a
+#: full drive: it needs 32 KiB for the WAL index and a page or more of WAL per commit.
+FULL_DRIVE_BYTES = 1 << 20
+
+
+def full_drive(path: Path, *, said: bool = False) -> str | None:
+    """Why nothing can be written to the store at ``path`` when its drive has (next to)
+    no room left, saying what to do; None when the drive has room or cannot be asked.
+    ``said``: SQLite said "database or disk is full" itself, so a reason is given even
+    with room on the drive (a FAT32 drive's 4 GiB file size limit, a disk quota)."""
+    try:
+        free: int | None = shutil.disk_usage(path.parent).free
+    except OSError:  # the folder gone too (a drive unplugged): not known to be full
+        free = None
+    if free is not None and free < FULL_DRIVE_BYTES:
+        return (f"the drive holding {path.parent} is full ({free:,} bytes free): free "
+                "some space on it, or copy the project folder to a drive with room, and "
+                "try again")
+    if not said:
+        return None
+    return (f"SQLite found no room to write {path} (\"database or disk is full\"): its "
+            "drive is full, or the file reached a size limit (4 GiB on a FAT32 drive) or "
+            "a disk quota; free some space, or copy the project folder to a drive with "
+            "room, and try again")
+
+
 def _why_cannot_open(path: Path, exc: sqlite3.OperationalError) -> str | None:
-    """What SQLite's bare "unable to open database file" means at ``path``, when it can
-    be told: a path too long for SQLite, or a store on a read-only drive, where SQLite
-    cannot make the WAL index beside it even to read. None otherwise."""
-    if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF != sqlite3.SQLITE_CANTOPEN:
+    """What SQLite's bare "unable to open database file" or "disk I/O error" means at
+    ``path``, when it can be told: a path too long for SQLite, a store on a read-only
+    drive, where SQLite cannot make the WAL index beside it even to read, or on a full
+    drive, where it has no room to make it. None otherwise."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return full_drive(path, said=code == sqlite3.SQLITE_FULL)
+    if code != sqlite3.SQLITE_CANTOPEN:
         return None
     real = os.fsencode(os.path.realpath(path))  # SQLite follows links to the real name
     if len(real) + len("-journal") > SQLITE_MAX_PATHNAME:

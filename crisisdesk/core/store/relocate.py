@@ -165,6 +165,7 @@ def follow_folder(conn: sqlite3.Connection, db_path: Path) -> Path | None:
                               (REAL_FOLDER_KEY, os.path.realpath(here))])
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite rolls back by itself after SQLITE_FULL
+            conn.execute("ROLLBACK")
         raise
     return moved_from

@@ -327,6 +327,9 @@ def migrate(db: sqlite_utils.Database) -> int:
             )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (SQLITE_FULL): a second
+            # ROLLBACK's "no transaction is active" would hide "database or disk is full".
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
             raise
     return start

@@ -58,8 +58,11 @@ def cmd_schemes_add(args: argparse.Namespace) -> int:
         return OK
     print(f"task {scheme.task}: {', '.join(scheme.classes)}")
     if len(scheme.classes) > 9:
-        print(f"note: the app's number keys give classes 1-9; {scheme.classes[9]} and after "
-              "are given with crisisdesk label (or a label column on import)")
+        print(f"note: in the app, {scheme.classes[9]} and the classes after it take two "
+              "digits typed quickly (1 0 for the tenth)")
+    if len(scheme.classes) > 99:
+        print(f"note: {scheme.classes[99]} and after have no key in the app: give them with "
+              "crisisdesk label (or a label column on import)")
     print(f"label it in the app or with crisisdesk label, import a column named "
           f"{scheme.task} or label_{scheme.task}, then crisisdesk train --task {scheme.task}")
     return OK

@@ -1,6 +1,6 @@
 """The shortcut help: a card over the window listing every key (F1 or ? shows it).
 
-It reads :data:`crisisdesk.gui.labelling.SHORTCUTS`, the same table the key filter is
+It reads :data:`crisisdesk.gui.keys.SHORTCUTS`, the same table the key filter is
 documented by, so the help cannot drift from what the keys do. Any key or click hides it,
 and so does the focus moving to another widget of the window.
 """
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QFrame, QLabel, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
 from crisisdesk.gui import style
-from crisisdesk.gui.labelling import SHORTCUTS
+from crisisdesk.gui.keys import SHORTCUTS
 
 
 class HelpOverlay(QWidget):

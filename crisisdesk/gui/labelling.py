@@ -1,4 +1,4 @@
-"""Labelling from the keyboard: the key map, and the labeller that commits each label.
+"""Labelling: the labeller that commits each label (the keys are in ``keys.py``).
 
 Every label is committed the moment it is given: the write runs in the window's
 :class:`Background`, then ``labels_changed`` tells the list, the detail panel and the
@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractItemView
 
 from crisisdesk.core import review
@@ -28,26 +27,6 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.words import plural
 from crisisdesk.gui.worker import Background
-
-#: (keys, what they do): the help overlay lists exactly these.
-SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("1 … 9", "give the focused task that class (every selected item at once)"),
-    ("Enter", "accept the prediction as the label"),
-    ("Tab / Shift+Tab", "next / previous task"),
-    ("J / ↓", "next item"),
-    ("K / ↑", "previous item"),
-    ("Shift+↓ / Shift+↑, Shift+click, Ctrl+click", "select several items"),
-    ("Ctrl+Z", "undo your last label change"),
-    ("Ctrl+Shift+Z or Ctrl+Y", "redo"),
-    ("+ / − / 0", "zoom the image in / out / fit"),
-    ("O", "attention overlay on / off: the heat map, the words for (green) / against (red)"),
-    ("Alt+S", "show an image blurred as sensitive (this item only)"),
-    ("Ctrl+F", "search texts, captions and alt texts"),
-    ("F5", "refresh (see labels given in another window)"),
-    ("Ctrl+I / Ctrl+E / Ctrl+,", "import / export / settings"),
-    ("Ctrl+J", "go to the jobs (Cancel, Retry, Details)"),
-    ("F1 or ?", "show or hide this help"),
-)
 
 
 class ListChanged(Exception):
@@ -290,62 +269,3 @@ class Labeller(QObject):
             self._next()
 
         self._background.call(run, done, failed)
-
-
-# ---------------------------------------------------------------------- keys
-
-KEY_ACTIONS = {
-    Qt.Key.Key_Tab: "next_task", Qt.Key.Key_Backtab: "previous_task",
-    Qt.Key.Key_Return: "accept", Qt.Key.Key_Enter: "accept",
-    Qt.Key.Key_J: "next_item", Qt.Key.Key_K: "previous_item",
-    Qt.Key.Key_Plus: "zoom_in", Qt.Key.Key_Equal: "zoom_in", Qt.Key.Key_Minus: "zoom_out",
-    Qt.Key.Key_0: "zoom_fit", Qt.Key.Key_Question: "help", Qt.Key.Key_F1: "help",
-    Qt.Key.Key_O: "overlay",
-}
-
-
-def key_action(event: QKeyEvent) -> tuple[str, int] | None:
-    """The labelling action of a key press: (name, class number for "pick"), or None."""
-    key, mods = event.key(), event.modifiers()
-    ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-    if ctrl and key == Qt.Key.Key_Z:
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
-        return ("redo" if shift else "undo", 0)
-    if ctrl and key == Qt.Key.Key_Y:
-        return ("redo", 0)
-    if mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-               | Qt.KeyboardModifier.MetaModifier):
-        return None
-    if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
-        return ("pick", key - Qt.Key.Key_1)
-    if key == Qt.Key.Key_Tab and mods & Qt.KeyboardModifier.ShiftModifier:
-        return ("previous_task", 0)
-    action = KEY_ACTIONS.get(Qt.Key(key))
-    return (action, 0) if action else None
-
-
-class KeyFilter(QObject):
-    """Event filter on the list and the detail panel: turns labelling keys into calls.
-
-    Installed on those widgets only, so typing digits or J into the search box types.
-    """
-
-    def __init__(self, handler: Callable[[str, int], None], parent: QObject | None = None
-                 ) -> None:
-        super().__init__(parent)
-        self._handler = handler
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.ShortcutOverride:
-            # Claim our keys before window shortcuts do, so the filter sees the press.
-            if isinstance(event, QKeyEvent) and key_action(event) is not None:
-                event.accept()
-                return True
-            return False
-        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
-            return False
-        action = key_action(event)
-        if action is None:
-            return False
-        self._handler(*action)
-        return True

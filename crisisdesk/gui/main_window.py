@@ -31,7 +31,8 @@ from crisisdesk.gui.dialogs.settings_dialog import settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
 from crisisdesk.gui.item_list import ItemList, Place
 from crisisdesk.gui.item_model import PAGE, ItemModel
-from crisisdesk.gui.labelling import KeyFilter, Labeller, Targets, selected_targets
+from crisisdesk.gui.keys import KeyFilter
+from crisisdesk.gui.labelling import Labeller, Targets, selected_targets
 from crisisdesk.gui.queue_panel import QUEUE_ROLE, QueuePanel
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.window_actions import WindowActions
@@ -327,7 +328,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ keys
     def on_key(self, action: str, number: int) -> None:
-        """Do what a labelling key means (see labelling.SHORTCUTS)."""
+        """Do what a labelling key means (see keys.SHORTCUTS)."""
         detail = self.detail.detail
         boxes = self.detail.task_boxes
         if action in ("next_item", "previous_item"):

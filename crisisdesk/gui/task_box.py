@@ -1,8 +1,9 @@
 """One task in the detail panel: the prediction as a bar per class, and the label.
 
-The number before each class is the key that gives that label while the task is focused;
-the focused task's box is outlined in the accent colour. Clicking a class row focuses the
-task and makes the attention overlay show the evidence for that class.
+The number before each class is the key that gives that label while the task is focused
+(two digits typed quickly for the tenth class and after); the focused task's box is
+outlined in the accent colour. Clicking a class row focuses the task and makes the
+attention overlay show the evidence for that class.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from crisisdesk.core.review import TaskView
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
 from crisisdesk.gui.wrapping import WrappingLabel
+
+#: The most classes the number keys reach: two digits at most (see keys.KeyFilter).
+KEYED_CLASSES = 99
 
 
 def _rich(html: str) -> WrappingLabel:
@@ -68,9 +72,11 @@ class TaskBox(QFrame):
         top = view.predicted
         self.bars: dict[str, QProgressBar] = {}
         self._row_of: dict[QWidget, str] = {}  # each widget of a class row -> the class
+        self._keys: list[QLabel] = []  # each class's key, in the order of the classes
         for n, cls in enumerate(view.classes):
-            key = QLabel(f"{n + 1}" if n < 9 else "")
+            key = QLabel(f"{n + 1}" if n < KEYED_CLASSES else "")
             key.setStyleSheet(f"color:{style.MUTED}; font-family: monospace;")
+            self._keys.append(key)
             name = _rich(escape(display_name(cls)))
             if cls == view.label:
                 colour = style.SOURCE_COLOURS.get(view.label_source or "", style.HUMAN)
@@ -119,6 +125,22 @@ class TaskBox(QFrame):
         if cls is not None:
             self.class_clicked.emit(self.view.task, cls)
         super().mousePressEvent(event)
+
+    @staticmethod
+    def focused_in(window: QWidget) -> TaskBox | None:
+        """The task box of ``window`` the number keys label (None: no item shown)."""
+        return next((box for box in window.findChildren(TaskBox)
+                     if box.property("focused")), None)
+
+    def show_typed(self, first: int | None) -> None:
+        """Mark the keys a first digit typed can still become (``first`` 1: "1", "10",
+        "11", ...) until its second digit comes; None: every key as usual."""
+        for key in self._keys:
+            waiting = first is not None and key.text().startswith(str(first))
+            colour = style.ACCENT if waiting else style.MUTED
+            weight = "bold" if waiting else "normal"
+            key.setStyleSheet(f"color:{colour}; font-weight:{weight}; "
+                              "font-family: monospace;")
 
     def set_focused(self, focused: bool) -> None:
         """Outline this box as the task the number keys label."""

@@ -172,7 +172,7 @@ def test_cli_says_how_classes_past_the_ninth_are_given(
     classes = [f"hazard_{n}" for n in range(1, 12)]
     file.write_text(json.dumps({"task": "hazard", "classes": classes}), encoding="utf-8")
     assert main(["schemes", "add", str(project.root), str(file)]) == 0
-    assert "hazard_10 and after are given with crisisdesk label" in capsys.readouterr().out
+    assert "hazard_10 and the classes after it take two digits" in capsys.readouterr().out
 
 
 def test_import_reads_the_project_task_column_with_its_merges(project: Project,

@@ -276,9 +276,9 @@ def test_combo_labels_helper_reads_buddies(qtbot) -> None:
 
 
 def test_the_help_lists_the_jobs_shortcut(qtbot, demo_like_project) -> None:
-    from crisisdesk.gui import labelling
+    from crisisdesk.gui import keys as labelling_keys
 
     window = open_window(qtbot, demo_like_project)
-    listed = dict(labelling.SHORTCUTS)
+    listed = dict(labelling_keys.SHORTCUTS)
     assert "Ctrl+J" in listed
     assert window.actions_.go_to_jobs.shortcut().toString() == "Ctrl+J"

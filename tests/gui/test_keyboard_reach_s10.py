@@ -194,9 +194,9 @@ def test_the_help_lists_the_keys_that_select_several_items_and_show_an_image(
         qtbot, demo_like_project: Project) -> None:
     """Shift+↓ selects (the help said only Shift+click, Ctrl+click: mouse ways), and
     Alt+S, the only key to a blurred image, was in no list."""
-    from crisisdesk.gui import labelling
+    from crisisdesk.gui import keys as labelling_keys
 
-    listed = " ".join(keys for keys, _ in labelling.SHORTCUTS)
+    listed = " ".join(keys for keys, _ in labelling_keys.SHORTCUTS)
     assert "Shift+↓" in listed and "Alt+S" in listed
     window = open_window(qtbot, demo_like_project)
     _active(qtbot, window)

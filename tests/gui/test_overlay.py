@@ -20,7 +20,7 @@ from PySide6.QtCore import QPoint, Qt
 from test_main_window import go_to, open_window
 
 from crisisdesk.core.project import Project
-from crisisdesk.gui import labelling
+from crisisdesk.gui import keys as labelling_keys
 from crisisdesk.gui.main_window import MainWindow
 
 TWEET = "Bridge collapsed after the earthquake, several houses destroyed #help"
@@ -227,7 +227,7 @@ def test_an_explanation_that_cannot_be_made_is_a_message_not_a_crash(
 
 
 def test_key_o_is_on_the_help_card() -> None:
-    assert any(keys == "O" and "overlay" in what for keys, what in labelling.SHORTCUTS)
+    assert any(keys == "O" and "overlay" in what for keys, what in labelling_keys.SHORTCUTS)
 
 
 def test_the_overlay_colours_are_the_report_pngs() -> None:

@@ -248,6 +248,9 @@ class JobRow(QFrame):
                           self.error_text(), QMessageBox.StandardButton.Close, self)
         box.setDetailedText(self.runner.details)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Gone once closed: a failed row stays until Clear finished, and each look at
+        # its details left a hidden popup under it.
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self._popup = box
         return box

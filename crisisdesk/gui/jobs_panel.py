@@ -5,6 +5,9 @@ Finished jobs stay listed with how they ended; a failed job shows its message in
 (the full trace behind "Details…"), so nothing stops silently. A job that failed because
 a model is missing offers to download it (as a job of its own, with progress) or to use
 a local folder; "Retry" then runs the same job again, which only does what is missing.
+Only the newest :data:`KEEP_DONE` rows of jobs that ended well are kept (a day of
+Predicts, imports and exports made hundreds of rows, thousands of widgets); failed and
+cancelled ones stay until "Clear finished".
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ from crisisdesk.gui.job_row import (  # noqa: F401 - callers import them from he
 )
 from crisisdesk.gui.worker import JobRunner
 
+#: Rows of jobs that ended well kept in the panel: beyond these, the ones that ended
+#: first go. A failed or cancelled row is never dropped so: it has something to say
+#: (its message) or to do (Retry, a model's download) until "Clear finished".
+KEEP_DONE = 20
+
 
 class JobsPanel(QWidget):
     """The list of the window's jobs, newest first; ``run`` starts one."""
@@ -49,6 +57,7 @@ class JobsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.rows: list[JobRow] = []
+        self.dropped = 0  # rows of done jobs let go (KEEP_DONE), since the last Clear
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
@@ -121,11 +130,27 @@ class JobsPanel(QWidget):
         """Drop the rows of jobs that ended."""
         ended = [r for r in self.rows if not r.runner.is_running()]
         self.release_keys(self.clear, *ended)  # Clear is disabled once they are gone
-        for row in ended:
+        self._drop(ended)
+        self.dropped = 0
+        self._update_summary()
+
+    def _drop(self, rows: list[JobRow]) -> None:
+        """Remove ``rows`` from the panel (the caller took the keys back from them)."""
+        for row in rows:
             self.rows.remove(row)
             row.setParent(None)
             row.deleteLater()
-        self._update_summary()
+
+    def _drop_old_done(self) -> None:
+        """Keep the KEEP_DONE rows of done jobs that ended last (by their end, not their
+        start: a Retrain started in the morning shows how it ended, not gone at once)."""
+        done = sorted((r for r in self.rows if r.runner.state == "done"),
+                      key=lambda r: r.runner.ended_at or 0.0, reverse=True)
+        old = done[KEEP_DONE:]
+        if old:
+            self.release_keys(*old)
+            self._drop(old)
+            self.dropped += len(old)
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Cancel the running jobs and wait for their threads (window closing), all of
@@ -139,6 +164,7 @@ class JobsPanel(QWidget):
             runner.wait(max(0, round((deadline - time.monotonic()) * 1000)))
 
     def _finished(self, row: JobRow, state: str) -> None:
+        self._drop_old_done()
         self._update_summary()
         self.job_finished.emit(row.runner.title, state)
 
@@ -149,7 +175,8 @@ class JobsPanel(QWidget):
         if not self.rows:
             self.summary.setText("No jobs yet")
         else:
-            self.summary.setText(f"{running} running, {ended} finished")
+            older = f" ({self.dropped} older done jobs cleared)" if self.dropped else ""
+            self.summary.setText(f"{running} running, {ended} finished{older}")
         self._fit_to_jobs()
 
     def _fit_to_jobs(self) -> None:

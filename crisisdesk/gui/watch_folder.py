@@ -56,15 +56,19 @@ class FolderWatch(QObject):
             return WatchJob(project, folder, watch=options or WatchOptions()).run()
 
         runner = self.jobs.run(f"Watch {folder}", make, unit="records")
-        self._seen[id(runner)] = 0
-        runner.progress.connect(lambda progress: self._progressed(runner, progress))
-        runner.finished.connect(lambda *_args: self._seen.pop(id(runner), None))
+        # The handlers hold the runner's id, not the runner: a handler on the runner's own
+        # signal holding it is a cycle through Qt that Python never collects (every watch
+        # of the day, its thread and its last traceback stayed after "Clear finished").
+        key = id(runner)
+        self._seen[key] = 0
+        runner.progress.connect(lambda progress: self._progressed(key, progress))
+        runner.finished.connect(lambda *_args: self._seen.pop(key, None))
         return runner
 
-    def _progressed(self, runner: JobRunner, progress: Progress) -> None:
-        if progress.done == self._seen.get(id(runner)):
+    def _progressed(self, key: int, progress: Progress) -> None:
+        if progress.done == self._seen.get(key):
             return  # a poll that found nothing new: nothing to fetch
-        self._seen[id(runner)] = progress.done
+        self._seen[key] = progress.done
         wait = REFRESH_S - (time.monotonic() - self._last)
         if wait <= 0:
             self._refresh()

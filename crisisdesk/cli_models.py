@@ -31,7 +31,9 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_download(args: argparse.Namespace) -> int:
-    from crisisdesk.core.models.registry import download, get_spec, is_installed
+    from crisisdesk.core.models.disk_room import NoRoom
+    from crisisdesk.core.models.hub_download import download
+    from crisisdesk.core.models.registry import get_spec, is_installed
 
     try:
         spec = get_spec(args.name)
@@ -44,7 +46,9 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     print(f"Downloading {spec.name} from {spec.hub_id} ({spec.revision or 'main'})"
           + (f", about {spec.download_mb:,.0f} MB" if spec.download_mb else ""))
     try:
-        folder = download(spec)
+        folder = download(spec, say=print)
+    except NoRoom as exc:  # the disk, not the network: its own message says what to do
+        return _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - network and hub errors alike: say and stop
         return _fail(f"download of {spec.name} failed: {type(exc).__name__}: {exc}\n"
                      f"On a machine without network, copy the model folder from another "

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from crisisdesk.core.models import registry
+from crisisdesk.core.models import hub_download, registry
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui.advice import app_error
 from crisisdesk.gui.dialogs.settings_dialog import setting, settings_saved
@@ -73,8 +73,9 @@ def download_job(name: str) -> Iterator[Progress]:
     to us), so the row shows a busy bar until the files are in the cache."""
     spec = registry.get_spec(name)
     yield Progress(0, 0, f"downloading {name} from {spec.hub_id}", "network")
-    folder = registry.download(spec)
-    yield Progress(1, 1, f"installed in {folder}", "network")
+    notes: list[str] = []  # the room could not be checked (said, the download went on)
+    folder = hub_download.download(spec, say=notes.append)
+    yield Progress(1, 1, " ".join([f"installed in {folder}", *notes]), "network")
 
 
 class JobRow(QFrame):

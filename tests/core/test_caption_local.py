@@ -19,10 +19,10 @@ from crisisdesk.core.captions.factory import load_captioner
 from crisisdesk.core.captions.loading import SKIP_MODULES, check_gpu_memory
 from crisisdesk.core.captions.local import LocalCaptioner
 from crisisdesk.core.captions.prompt import load_prompt
+from crisisdesk.core.models.hub_download import download
 from crisisdesk.core.models.registry import (
     ModelMissing,
     builtin_specs,
-    download,
     get_spec,
     locate,
     register,

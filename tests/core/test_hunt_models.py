@@ -10,7 +10,7 @@ import pytest
 
 from crisisdesk.cli import main
 from crisisdesk.core import doctor
-from crisisdesk.core.models import registry
+from crisisdesk.core.models import hub_download, registry
 from crisisdesk.core.models.registry import get_spec, locate, register
 
 
@@ -141,9 +141,9 @@ def test_download_from_a_hub_that_never_answers_stops_with_a_message(monkeypatch
         silent.listen(8)
         endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
         monkeypatch.setattr(constants, "ENDPOINT", endpoint)
-        monkeypatch.setattr(registry, "HUB_TIMEOUT_S", 0.5)
+        monkeypatch.setattr(hub_download, "HUB_TIMEOUT_S", 0.5)
         with pytest.raises(TimeoutError, match="did not answer") as caught:
-            registry.download(get_spec("clip-vit-b-32"))
+            hub_download.download(get_spec("clip-vit-b-32"))
     assert endpoint in str(caught.value)
     assert fetched == []
 

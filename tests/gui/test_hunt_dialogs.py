@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QPushButton
 from test_jobs_panel import failed_for_want_of_a_model
 
 from crisisdesk.core import exporters
-from crisisdesk.core.models import registry
+from crisisdesk.core.models import hub_download
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.gui.dialogs.export_dialog import ExportDialog
@@ -81,8 +81,8 @@ def test_offline_mode_saved_after_the_offer_stops_the_download(qtbot, tmp_path,
     row = failed_for_want_of_a_model(qtbot, panel, tmp_path, monkeypatch)
     assert row.download.isEnabled()  # online: offered
     fetched: list[str] = []
-    monkeypatch.setattr(registry, "download",
-                        lambda spec: fetched.append(spec.name) or tmp_path / "snapshot")
+    monkeypatch.setattr(hub_download, "download",
+                        lambda spec, say=None: fetched.append(spec.name) or tmp_path / "snapshot")
 
     settings = SettingsDialog()
     qtbot.addWidget(settings)

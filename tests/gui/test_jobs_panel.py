@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from crisisdesk.core.jobs import tracked
-from crisisdesk.core.models import registry
+from crisisdesk.core.models import hub_download, registry
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.gui import job_row as job_row_module
@@ -132,8 +132,8 @@ def test_a_missing_model_offers_download_and_a_local_folder(qtbot, tmp_path,
 
     # Download runs the registry's download as a job of its own, with its own row.
     fetched: list[str] = []
-    monkeypatch.setattr(registry, "download",
-                        lambda s: fetched.append(s.name) or tmp_path / "snapshot")
+    monkeypatch.setattr(hub_download, "download",
+                        lambda s, say=None: fetched.append(s.name) or tmp_path / "snapshot")
     with qtbot.waitSignal(panel.job_finished, timeout=10_000) as finished:
         row.download.click()
     assert finished.args == [f"Download {spec.name}", "done"]
@@ -219,7 +219,7 @@ def test_screenshot_of_the_jobs_panel(qtbot, project: Project) -> None:
 
 
 def test_download_job_reports_network_progress(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(registry, "download", lambda s: tmp_path)
+    monkeypatch.setattr(hub_download, "download", lambda s, say=None: tmp_path)
     steps = list(job_row_module.download_job("clip-vit-b-32"))
     assert [(p.done, p.total, p.device) for p in steps] == [(0, 0, "network"),
                                                            (1, 1, "network")]

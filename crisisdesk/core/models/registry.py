@@ -30,11 +30,6 @@ REGISTERED = "models.json"
 KINDS = ("clip", "text", "captioner")
 #: Weight files a registered folder must hold one of (open_clip and transformers names).
 WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
-#: Seconds ``download`` waits for the hub's first answer. The hub library's repository
-#: look-up that starts a snapshot download has no timeout, so where the hub's address
-#: resolves but nothing answers (a firewall that drops packets, a captive portal) the
-#: download would hang with no message.
-HUB_TIMEOUT_S = 15.0
 #: Names the encoder loader reads as open_clip:ARCH/TAG before any registration.
 AD_HOC_PREFIX = "open_clip:"
 
@@ -342,44 +337,3 @@ def install_state(spec: ModelSpec) -> str:
     except ModelMissing:
         return "not installed"
     return f"installed ({where.route}: {where.path})"
-
-
-def download(spec: ModelSpec) -> Path:
-    """Fetch a model's files from the hub into the cache (with hub progress bars).
-
-    The one place crisisdesk goes online; callers must have asked for it explicitly.
-    """
-    if not spec.hub_id:
-        raise ModelMissing(f"model {spec.name!r} has no hub source; register a local copy "
-                           f"with: crisisdesk models add {spec.name} PATH")
-    import huggingface_hub
-    from huggingface_hub import constants
-
-    # The process runs offline (see crisisdesk/__init__.py); this call alone goes online.
-    offline = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = False
-    try:
-        _check_hub_answers(spec)
-        folder = huggingface_hub.snapshot_download(
-            spec.hub_id, revision=spec.revision,
-            allow_patterns=list(spec.download_patterns or spec.files) or None,
-            cache_dir=hub_cache_dir())
-    finally:
-        constants.HF_HUB_OFFLINE = offline
-    return Path(folder)
-
-
-def _check_hub_answers(spec: ModelSpec) -> None:
-    """Ask the hub about the model, with a timeout, before the snapshot download (whose
-    first request has none); TimeoutError saying which address did not answer."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    try:
-        api.model_info(spec.hub_id, revision=spec.revision, timeout=HUB_TIMEOUT_S)
-    except Exception as exc:
-        # httpx and requests name their timeouts differently; both say "Timeout".
-        if "Timeout" not in type(exc).__name__:
-            raise  # not found, gated, refused...: the hub library's own message
-        raise TimeoutError(f"{api.endpoint} did not answer within {HUB_TIMEOUT_S:.0f} s "
-                           "(no network, or a firewall or proxy in the way)") from exc

@@ -51,6 +51,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store
+from crisisdesk.core.words import plural
 
 #: Labels a task needs before a retrain trains it (of at least two classes).
 MIN_LABELS = 20
@@ -67,6 +68,10 @@ class TaskRetrain:
     variant: str = ""
     holdout_split: str = ""
     holdout: int = 0  # labelled items in the holdout
+    # The labels the candidate used, by split (train, validation, and the split it was
+    # scored on), as read when its training started: labels given during the retrain
+    # are not among them.
+    sizes: dict[str, int] = field(default_factory=dict)
     candidate: int | None = None  # the new model version's id
     candidate_name: str = ""
     new: dict[str, Any] | None = None
@@ -223,13 +228,16 @@ class RetrainJob:
                         # image for a fusion head), a recipe whose weights blew up, or
                         # labelled items not embedded yet (a new caption): skip with
                         # the reason, go on with the other tasks.
-                        entry.skipped = str(exc)
+                        # Shown after "{task}: ", as every task's outcome is.
+                        entry.skipped = str(exc).removeprefix(f"{task}: ")
                     else:
+                        entry.sizes = dict(train.report.sizes)
                         self._compare(store, entry, train.report.model_version, active)
                 yield Progress((number + 1) * 100, total, f"{task}: " + (
                     entry.skipped or f"new macro F1 {_f1(entry.new)} vs active "
                     f"{_f1(entry.current)}" + (f" (optimistic: {entry.active_optimistic})"
-                                               if entry.active_optimistic else "")))
+                                               if entry.active_optimistic else "")
+                    + _used(entry.sizes)))
 
     def _why_not(self, store: Store, task: str) -> str | None:
         """Why ``task`` cannot be retrained now (None when it can)."""
@@ -238,8 +246,10 @@ class RetrainJob:
         classes = scheme_for(task, store.schemes()).classes
         labels = [label for _, label, _ in store.labelled_items(task) if label in classes]
         if len(labels) < MIN_LABELS or len(set(labels)) < 2:
-            return (f"{len(labels)} labels of {len(set(labels))} classes; a retrain needs "
-                    f"at least {MIN_LABELS} labels of two classes")
+            kinds = (f"all {labels[0]}" if len(set(labels)) == 1
+                     else plural(len(set(labels)), "class", "classes"))
+            return (f"{plural(len(labels), 'label')} ({kinds}); a retrain needs at least "
+                    f"{MIN_LABELS} labels of two classes")
         return None
 
     @staticmethod
@@ -289,6 +299,14 @@ class RetrainJob:
 
 def _f1(report: dict[str, Any] | None) -> str:
     return f"{report['macro_f1']:.3f}" if report else "-"
+
+
+def _used(sizes: dict[str, int]) -> str:
+    """" (102 labels used: train 75, validation 9, dev 18)", or "" without a candidate."""
+    if not sizes:
+        return ""
+    splits = ", ".join(f"{split} {n:,}" for split, n in sizes.items())
+    return f" ({plural(sum(sizes.values()), 'label')} used: {splits})"
 
 
 def apply_retrain(project: Project, report: RetrainReport, *,

@@ -167,8 +167,12 @@ def task_data(store: Store, task: str, *, image_encoder: str | None,
         raise ValueError(f"no item has a {task} label yet: label some, or import labels")
     items = [item for item, _, _ in rows]
     labels = [scheme.classes.index(label) for _, label, _ in rows]
-    tensors = item_tensors(store, items, image_encoder=image_encoder,
-                           text_encoder=text_encoder, labels=labels)
+    try:
+        tensors = item_tensors(store, items, image_encoder=image_encoder,
+                               text_encoder=text_encoder, labels=labels)
+    except EmbeddingsMissing as exc:
+        # A retrain or the GUI shows this among other tasks' outcomes: say whose items.
+        raise EmbeddingsMissing(f"{task}: labelled items not embedded: {exc}") from exc
     return TaskData(task, scheme.classes, items, [split for _, _, split in rows], tensors,
                     image_encoder, text_encoder)
 
@@ -271,6 +275,7 @@ def training_splits(data: TaskData, val_from: str, seed: int = 0
     if val_from not in VAL_FROM:
         raise ValueError(f"--val-from must be one of {VAL_FROM}, not {val_from!r}")
     train = data.indices("train")
+    _check_two_classes(data, train)
     if val_from == "train":
         labels = data.tensors.labels.numpy()[train]
         held = stratified_pick(labels, 0.1, np.random.default_rng(seed))
@@ -290,3 +295,21 @@ def training_splits(data: TaskData, val_from: str, seed: int = 0
                               f"({len(train)} to train on, {len(val)} to early-stop on; "
                               f"labelled items by split: {counts}): {hint}")
     return train, val, scored, name
+
+
+def _check_two_classes(data: TaskData, train: np.ndarray) -> None:
+    """NotEnoughLabels when the items to train on hold fewer than two classes: a head
+    trained on one class predicts it for every item, yet scores 100% on a holdout of that
+    class alone, and would become the task's active version."""
+    labels = data.tensors.labels.numpy()
+    present = sorted(set(labels[train].tolist()))
+    if len(present) != 1:
+        return  # none: training_splits says there is nothing to train on
+    others = [c for k, c in enumerate(data.classes) if k != present[0]]
+    held = sum(1 for k, s in zip(labels.tolist(), data.splits, strict=True)
+               if s != "train" and k != present[0])
+    where = f" (the {held:,} labels of other classes are all in dev or test)" if held else ""
+    raise NotEnoughLabels(
+        f"{data.task}: all {len(train):,} labelled items to train on are "
+        f"{data.classes[present[0]]}{where}; a head needs at least two classes to learn: "
+        f"label items of another class ({', '.join(others)}), then train again")

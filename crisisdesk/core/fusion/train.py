@@ -34,6 +34,11 @@ class TrainingDiverged(ValueError):
     options still catch it."""
 
 
+class TrainingCancelled(Exception):
+    """A training cancelled (``send(False)`` at a :class:`StepLog`) before its first epoch
+    ended: there are no validated weights to return. The message says where it stopped."""
+
+
 @dataclass
 class Recipe:
     """How to train (defaults: the paper's recipe)."""
@@ -134,6 +139,17 @@ class EpochLog:
 
 
 @dataclass
+class StepLog:
+    """Where an epoch stands between two of its steps (``iter_fit`` with ``tick``): a
+    point at which a job can report progress and be cancelled without waiting for the
+    epoch's end (one epoch of 200,000 items takes about a minute on two cores)."""
+
+    epoch: int  # 1-based
+    step: int  # steps done in this epoch
+    steps: int  # steps of a whole epoch
+
+
+@dataclass
 class FitResult:
     model: FusionHead  # weights of the best epoch (Recipe.select), in eval mode
     best_epoch: int
@@ -184,14 +200,21 @@ def fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors,
         return stop.value
 
 
-def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors
-             ) -> Generator[EpochLog, bool | None, FitResult]:
+def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors,
+             tick: float | None = None
+             ) -> Generator[EpochLog | StepLog, bool | None, FitResult]:
     """``fit`` as a generator: yields each epoch's log, returns the FitResult.
 
     Sending False (``fitting.send(False)``) cancels after that epoch and returns the best
     model so far; ``next`` goes on. The training draws from its own RNG stream (seeded by
     ``recipe.seed``, swapped in around each epoch's work), so what the caller does with
     the global RNG between epochs changes neither the result nor is changed by it.
+
+    ``tick`` (seconds): also yield a :class:`StepLog` within an epoch once that long has
+    passed since the last yield (0: after every step), so a cancel is heard within about
+    ``tick`` plus one step. False sent at a StepLog stops after that step: the unfinished
+    epoch is dropped, the best epoch so far is returned, and TrainingCancelled is raised
+    when no epoch had ended. The yields change nothing of the result for a given seed.
     """
     for name, data in (("train", train), ("val", val)):
         if not data.has_labels:
@@ -218,13 +241,23 @@ def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors
     best_score, best_epoch, best_state = float("inf"), 0, copy.deepcopy(model.state_dict())
     history: list[EpochLog] = []
     stopped_early = cancelled = False
+    n_steps = math.ceil(len(train) / recipe.batch_size)
     for epoch in range(1, recipe.max_epochs + 1):
         start = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            torch.set_rng_state(rng)
-            train_loss = _train_epoch(model, optimizer, train, recipe.batch_size, shuffle,
-                                      weight, recipe.label_smoothing)
-            rng = torch.get_rng_state()
+        steps = _train_epoch(model, optimizer, train, recipe.batch_size, shuffle, weight,
+                             recipe.label_smoothing)
+        step, train_loss = 0, None
+        while train_loss is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(rng)
+                step, train_loss = _run_steps(steps, step, tick)
+                rng = torch.get_rng_state()
+            # Outside fork_rng: the caller's code between yields sees its own RNG state.
+            if train_loss is None and (yield StepLog(epoch, step, n_steps)) is False:
+                cancelled = True
+                break
+        if cancelled:
+            break
         val_logits = predict_logits(model, val)
         val_loss = float(F.cross_entropy(val_logits, val.labels, weight=weight))
         accuracy = float((val_logits.argmax(dim=1) == val.labels).float().mean())
@@ -243,6 +276,10 @@ def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors
         if epoch - best_epoch >= recipe.patience and epoch < recipe.max_epochs:
             stopped_early = True
             break
+    if cancelled and not history:
+        raise TrainingCancelled(
+            f"training cancelled in epoch 1 after {step:,} of {n_steps:,} steps, before "
+            "any epoch ended: no weights to keep")
     if best_epoch == 0 and not cancelled:
         # Else the untrained initial weights would come back as the "best" model.
         raise TrainingDiverged(
@@ -254,15 +291,34 @@ def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors
     return FitResult(model, best_epoch, len(history), stopped_early, history, cancelled)
 
 
+def _run_steps(steps: Generator[int, None, float], step: int, tick: float | None
+               ) -> tuple[int, float | None]:
+    """Run an epoch's ``steps`` on from ``step`` until ``tick`` seconds have passed (None:
+    to the epoch's end); (steps done, the mean training loss or None while unfinished)."""
+    # One perf_counter per step: tens of nanoseconds against a step's milliseconds.
+    deadline = math.inf if tick is None else time.perf_counter() + tick
+    try:
+        while True:
+            step = next(steps)
+            if time.perf_counter() >= deadline:
+                return step, None
+    except StopIteration as stop:
+        return step, stop.value
+
+
 def _train_epoch(model: FusionHead, optimizer: torch.optim.Optimizer, train: Tensors,
                  batch_size: int, shuffle: torch.Generator, weight: torch.Tensor | None,
-                 label_smoothing: float = 0.0) -> float:
-    """One pass over ``train`` in shuffled mini-batches; the mean training loss."""
+                 label_smoothing: float = 0.0) -> Generator[int, None, float]:
+    """One pass over ``train`` in shuffled mini-batches, yielding the steps done between
+    two steps (not after the last: the epoch's log follows it); returns the mean
+    training loss."""
     model.train()
     order = torch.randperm(len(train), generator=shuffle)
     data = train.subset(order)  # one gather per epoch: each batch is then a view
     total = torch.zeros(())
-    for first in range(0, len(train), batch_size):
+    for done, first in enumerate(range(0, len(train), batch_size)):
+        if done:
+            yield done
         part = slice(first, first + batch_size)
         labels = data.labels[part]
         logits = model(data.image[part], data.text[part], data.image_present[part],

@@ -38,11 +38,21 @@ from crisisdesk.core.fusion.metrics import (
     mean_std,
 )
 from crisisdesk.core.fusion.model import VARIANTS, FusionConfig
-from crisisdesk.core.fusion.train import Recipe, iter_fit, named_recipe, predict_logits
+from crisisdesk.core.fusion.train import (
+    Recipe,
+    StepLog,
+    iter_fit,
+    named_recipe,
+    predict_logits,
+)
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
+
+#: Seconds between a training's progress reports within an epoch: how long a cancel waits
+#: at most (plus one step), where an epoch of 200,000 items takes about a minute.
+TICK = 0.5
 
 
 def default_variant(image_encoder: str | None, text_encoder: str | None) -> str:
@@ -238,17 +248,22 @@ class TrainJob:
             done, best = 0, None
             for seed in range(self.seeds):
                 fitting = iter_fit(config, replace(self.recipe, seed=seed),
-                                   tensors.subset(train), tensors.subset(val))
+                                   tensors.subset(train), tensors.subset(val), tick=TICK)
                 while True:
                     try:
                         log = next(fitting)
                     except StopIteration as stop:
                         result = stop.value
                         break
-                    done += 1
                     # Seeds named as the report names them (0, 1, ...).
-                    yield Progress(done, budget, f"{self.task} seed {seed} ({seed + 1} of "
-                                   f"{self.seeds}): epoch {log.epoch}, validation loss "
+                    where = f"{self.task} seed {seed} ({seed + 1} of {self.seeds}): epoch"
+                    if isinstance(log, StepLog):
+                        # Within an epoch: a cancel (closing this job) is heard here.
+                        yield Progress(done, budget, f"{where} {log.epoch}, step "
+                                       f"{log.step:,} of {log.steps:,}")
+                        continue
+                    done += 1
+                    yield Progress(done, budget, f"{where} {log.epoch}, validation loss "
                                    f"{log.val_loss:.4f}")
                 budget -= self.recipe.max_epochs - result.epochs_run
                 figures = self._score(result, tensors, val, scored, data.classes, seed)

@@ -10,6 +10,7 @@ of it back.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 from collections import deque
@@ -21,11 +22,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractItemView
 
 from crisisdesk.core import review
-from crisisdesk.core.project import Project
+from crisisdesk.core.project import Project, ProjectError
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.words import plural
+from crisisdesk.gui.save_warning import why_not_saved
 from crisisdesk.gui.worker import Background
 
 
@@ -68,6 +70,17 @@ class Targets:
 
 
 Write = Callable[[Store], list[int]]  # a store write returning the items it touched
+#: A write waiting in the lane: the write, what it does (for the status bar) and what it
+#: does to which items (for the warning when it is not saved; "" for an undo or redo).
+Step = tuple[Write, str, str]
+
+
+def _for(targets: Targets) -> str:
+    """Which items a label is for, as the warning of one not saved names them: the
+    item's id (the analyst has moved on since), else how many."""
+    n = len(targets.rows) + sum(c for _, c in targets.ranges)
+    return f" for item {targets.rows[0].uid}" if n == 1 and targets.rows else \
+        f" for {plural(n, 'item')}"
 
 
 def selected_targets(view: QAbstractItemView, model: Any) -> Targets:
@@ -98,14 +111,14 @@ class Labeller(QObject):
 
     labels_changed = Signal(list)  # item ids whose labels changed
     message = Signal(str)  # a line for the status bar
-    failed = Signal(str)
+    failed = Signal(str)  # a write not saved: which, why and what to do
 
     def __init__(self, project: Project, background: Background, annotator: str,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._project, self._background = project, background
         self.annotator = annotator
-        self._lane: deque[tuple[Write, str]] = deque()
+        self._lane: deque[Step] = deque()
         self._busy = False
         # Set once the lane's latest write has run: closing waits for that write alone,
         # not for the thumbnails, pages and explanations sharing the pool.
@@ -113,7 +126,7 @@ class Labeller(QObject):
         self._written.set()
         # The write handed to the pool, and its claim: whoever takes the claim runs it,
         # the pool thread or, when the pool has not started it by closing time, flush().
-        self._handed: tuple[Write, str] | None = None
+        self._handed: Step | None = None
         self._claim = threading.Lock()
         # Set by an undo/redo write for the message after it; writes run one at a time.
         self._note: str | None = None
@@ -132,8 +145,9 @@ class Labeller(QObject):
 
         n = len(targets.rows) + sum(c for _, c in targets.ranges)
         # The class as the rest of the app shows it ("mild damage", not "mild_damage").
-        self._enqueue(write, f"{task}: {display_name(label)}"
-                      + (f" for {n:,} items" if n > 1 else ""))
+        given = f"{task}: {display_name(label)}"
+        self._enqueue(write, given + (f" for {n:,} items" if n > 1 else ""),
+                      given + _for(targets))
 
     def accept(self, targets: Targets, task: str) -> None:
         """Make each target's predicted class of ``task`` its label: one journal action."""
@@ -154,15 +168,16 @@ class Labeller(QObject):
                 return []  # the labels were the predictions already: no undo step
             return [i for i in ids if i in predicted]
 
-        self._enqueue(write, f"{task}: prediction accepted")
+        self._enqueue(write, f"{task}: prediction accepted",
+                      f"{task}: prediction accepted{_for(targets)}")
 
     def undo(self) -> None:
         """Undo the annotator's latest label action (from the journal)."""
-        self._enqueue(self._reverting(undo=True), "undone")
+        self._enqueue(self._reverting(undo=True), "undone", "")
 
     def redo(self) -> None:
         """Redo the annotator's latest undone action."""
-        self._enqueue(self._reverting(undo=False), "redone")
+        self._enqueue(self._reverting(undo=False), "redone", "")
 
     def _reverting(self, *, undo: bool) -> Write:
         """The store write of an undo or redo. A step whose every label a colleague has
@@ -215,7 +230,7 @@ class Labeller(QObject):
             return
         try:
             with self._project.open_store() as store:
-                for write, what in waiting:
+                for write, what, _label in waiting:
                     # Each write on its own, as in the lane: one that cannot be done (a
                     # selection whose rows moved) must not drop the labels given after it.
                     try:
@@ -228,8 +243,8 @@ class Labeller(QObject):
                   file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ the lane
-    def _enqueue(self, write: Write, what: str) -> None:
-        self._lane.append((write, what))
+    def _enqueue(self, write: Write, what: str, label: str) -> None:
+        self._lane.append((write, what, label))
         if not self._busy:
             self._next()
 
@@ -238,23 +253,30 @@ class Labeller(QObject):
             self._busy = False
             return
         self._busy = True
-        write, what = self._lane.popleft()
+        write, what, label = self._lane.popleft()
         project = self._project
         written = self._written = threading.Event()
         claim = self._claim = threading.Lock()
-        self._handed = (write, what)
+        self._handed = (write, what, label)
 
-        def run() -> list[int]:
+        def run() -> list[int] | str:
             if not claim.acquire(blocking=False):
                 written.set()
                 return []  # flush() took it back and wrote it, in order
             try:
                 with project.open_store() as store:
                     return write(store)
+            except (sqlite3.Error, ProjectError) as exc:
+                # Why, as the analyst can act on it (a full drive: free some space),
+                # worked out here: it asks the drive and tries the store.
+                return why_not_saved(project.root, exc)
             finally:
                 written.set()
 
-        def done(items: list[int]) -> None:
+        def done(items: list[int] | str) -> None:
+            if isinstance(items, str):
+                failed(items)
+                return
             self._handed = None
             note, self._note = self._note, None
             self.message.emit(note or (what if items else f"nothing {what}" if what in (
@@ -265,7 +287,8 @@ class Labeller(QObject):
 
         def failed(error: str) -> None:
             self._handed = None
-            self.failed.emit(f"The label was not saved: {error}")
+            self.failed.emit(f"The label was not saved ({label}): {error}" if label
+                             else f"Nothing was {what}: {error}")
             self._next()
 
         self._background.call(run, done, failed)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
-from crisisdesk.gui import gc_guard, style
+from crisisdesk.gui import gc_guard, save_warning, style
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.dialogs.settings_dialog import settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.labeller.labels_changed.connect(self._labels_changed)
         self.labeller.message.connect(self.statusBar().showMessage)
         self.labeller.failed.connect(self._show_error)
+        self.save_warning = save_warning.install(self, self.labeller)  # stays till saved
         self.actions_ = WindowActions(self)
         self.resize(1400, 860)
         self.queues.refresh()

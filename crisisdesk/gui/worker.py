@@ -48,14 +48,23 @@ def describe_error(exc: BaseException) -> str:
 
 
 class _Call(QRunnable):
-    """One ``Background.call``: runs ``fn`` in a pool thread and reports to the owner."""
+    """One ``Background.call``: runs ``fn`` in a pool thread and reports to the owner.
 
-    def __init__(self, owner: Background, call_id: int, fn: Callable[[], Any]) -> None:
+    ``handed`` is set once ``QThreadPool.start`` has returned to Python, and ``run``
+    waits for it: PySide releases the GIL inside ``start`` and makes the runnable a child
+    of the pool's wrapper only after it returns. A call that ended (and whose C++ object
+    the pool deleted) before that was made a child once already dead, never removed: it
+    stayed alive with its closure, held by the pool (about one call in nine, all day).
+    """
+
+    def __init__(self, owner: Background, call_id: int, fn: Callable[[], Any],
+                 handed: threading.Event) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._owner, self._id, self._fn = owner, call_id, fn
+        self._owner, self._id, self._fn, self._handed = owner, call_id, fn, handed
 
     def run(self) -> None:  # runs in a pool thread
+        self._handed.wait()  # set right after start() returns: a moment, never longer
         if self._owner._closed.is_set():
             return
         try:
@@ -102,7 +111,11 @@ class Background(QObject):
         self._pending[call_id] = (on_done, on_error, key)
         if key is not None:
             self._latest[key] = call_id
-        self._pool.start(_Call(self, call_id, fn))
+        handed = threading.Event()
+        try:
+            self._pool.start(_Call(self, call_id, fn, handed))
+        finally:
+            handed.set()  # whatever happens here, a call started must not wait for ever
 
     def _deliver(self, call_id: int, ok: bool, value: Any) -> None:
         if self._closed.is_set():

@@ -51,6 +51,19 @@ def _safe_name(name: str) -> PurePosixPath | None:
     return PurePosixPath(*clean) if clean else None
 
 
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its maker wrote it. zipfile reads a name without the UTF-8
+    flag as code page 437, but macOS's Finder and Info-ZIP's ``zip`` write UTF-8 names
+    without that flag: read so, ``Café.jpg`` unpacked as ``Caf├⌐.jpg`` and the post
+    naming it found no image. Bytes that are no UTF-8 stay code page 437 (Windows)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
+
+
 def _mac_metadata(rel: PurePosixPath) -> bool:
     """Whether an entry is metadata macOS's Finder adds to every zip it makes (resource
     forks in ``__MACOSX/``, ``._`` AppleDouble files), never a post or an image: unpacked,
@@ -154,10 +167,11 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                                   f"the limit is {limits.max_total_bytes / 2**30:.1f} GB")]
         dest.mkdir(parents=True, exist_ok=True)
         for info in infos:
-            entry = Where(f"{archive}!{info.filename}")
-            rel = _safe_name(info.filename)
+            name = _entry_name(info)
+            entry = Where(f"{archive}!{name}")
+            rel = _safe_name(name)
             if rel is None:
-                if info.filename.strip("/."):
+                if name.strip("/."):
                     problems.append(Problem(entry, "entry path leaves the archive "
                                             "(absolute or '..'); skipped"))
                 continue

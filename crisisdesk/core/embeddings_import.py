@@ -283,7 +283,9 @@ class EmbeddingsImportJob:
         norms = np.linalg.norm(vectors, axis=1)
         off_unit = np.abs(norms - 1.0) > UNIT_TOLERANCE
         if off_unit.any():
-            report.add(None, f"{int(off_unit.sum())} vectors are not of unit length (norms "
+            # Of the file's rows, whether or not their items are found here.
+            report.add(None, f"{int(off_unit.sum()):,} of the file's {total:,} vectors are "
+                             f"not of unit length (norms "
                              f"{norms.min():.3g} to {norms.max():.3g}); stored as given",
                        "warning")
         first_row: dict[str, int] = {}  # key -> the row whose vector is stored

@@ -192,7 +192,7 @@ def test_vectors_off_unit_length_are_stored_with_a_warning(proj: Project,
     report = import_embeddings(proj, path, encoder=ENC, kind="text")
     assert report.imported == 1
     assert [p.severity for p in report.problems] == ["warning"]
-    assert "unit length" in report.problems[0].message
+    assert "1 of the file's 1 vectors are not of unit length" in report.problems[0].message
 
 
 # --------------------------------------------------------------------------- refused files

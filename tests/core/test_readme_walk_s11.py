@@ -36,3 +36,11 @@ def test_a_zip_whose_utf8_names_are_not_flagged_unpacks_them_as_written(proj, tm
     with proj.open_store() as store:
         statuses = [r[0] for r in store.conn.execute("SELECT status FROM media ORDER BY id")]
     assert statuses == ["ok", "ok"]
+
+
+def test_the_import_summary_writes_media_counts_with_thousands_separators() -> None:
+    from crisisdesk.core.importers.records import ImportReport
+
+    report = ImportReport(posts_added=10_820, items_added=12_179,
+                          media_added={"missing": 12_179, "ok": 1_204})
+    assert "media added: 12,179 missing, 1,204 ok" in report.summary()

@@ -162,7 +162,7 @@ class ImportReport:
 
     def summary(self, max_problems: int = 20) -> str:
         """A few lines for a terminal: counts, then the first problems."""
-        media = ", ".join(f"{n} {s}" for s, n in sorted(self.media_added.items())) or "none"
+        media = ", ".join(f"{n:,} {s}" for s, n in sorted(self.media_added.items())) or "none"
         lines = [
             f"{'Cancelled' if self.cancelled else 'Imported'}: "
             f"{plural(self.posts_added, 'new post')}, {plural(self.items_added, 'new item')}, "

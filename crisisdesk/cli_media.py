@@ -182,7 +182,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--max-total-mb", type=float, default=5120.0, metavar="MB",
                    help="stop this run after downloading this much (default 5120)")
     f.add_argument("--retry-unreadable", action="store_true",
-                   help="also try again media refused before (not an image, too large, gone for good: HTTP 410)")
+                   help="also try again media refused before (not an image, too large, "
+                        "gone for good: HTTP 410)")
     add_allow_network(f)
     f.set_defaults(func=cmd_media_fetch)
     r = media.add_parser("relink", help="images stored under OLD (a folder that moved, a "

@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -212,17 +212,12 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     except csv.Error as exc:
         yield Problem(Where(str(path), 1), f"unreadable header row: {exc}")
         return
-    for line in (repeated_columns(header) + unknown_tasks(header, schemes)
-                 + unread_label_column(header, mapping, schemes)):
-        yield Problem(Where(str(path), 1), line, "warning")
-    try:
-        columns = resolve_columns(header, mapping, schemes)
-        labels = label_columns(header, mapping, schemes=schemes)
-    except MissingColumn as exc:
-        yield Problem(Where(str(path)), str(exc))
+    problems, chosen = csv_header(str(path), header, mapping, schemes)
+    yield from problems
+    if chosen is None:
         return
-    rows = RowReader(str(path), base, columns, labels, defaults,
-                     media_index_column(header), schemes, image_id_column(header))
+    rows = RowReader(str(path), base, *chosen, defaults, media_index_column(header),
+                     schemes, image_id_column(header))
     yield Expected(max(text.count("\n") - 1, 0))
     number, rows_seen = 1, 0
     while True:
@@ -234,23 +229,45 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
         except csv.Error as exc:
             yield Problem(Where(str(path), reader.line_num), f"malformed CSV: {exc}; row skipped")
             continue
-        if not any(v.strip() for v in values):
-            continue
-        if [v.strip().lstrip("\ufeff") for v in values] == [h.strip() for h in header]:
-            # Two exports joined with `cat` (the second's BOM too): else a post with id
-            # "id" and text "text".
-            yield Problem(Where(str(path), number), "the header row again (files joined?); "
-                          "row skipped", "warning")
-            continue
-        rows_seen += 1
-        if len(values) != len(header):
-            yield Problem(Where(str(path), number),
-                          f"row has {len(values)} fields, the header has {len(header)}",
-                          "warning")
-        yield from rows.parse_row(first_cells(header, values), number)
+        rows_seen += yield from csv_row(rows, header, values, number)
     if not rows_seen:  # else "0 new posts" alone, as if every post were known already
         yield Problem(Where(str(path)), "no rows below the header: nothing to import",
                       "warning")
+
+
+def csv_header(file: str, header: list[str], mapping: Mapping[str, str],
+               schemes: Mapping[str, LabelScheme] | None
+               ) -> tuple[list[Problem], tuple[dict[str, str], dict[str, str]] | None]:
+    """A CSV header's warnings, and the columns of the fields and of the labels (None,
+    the error among the problems, when a column is missing); a watch asks at each look."""
+    problems = [Problem(Where(file, 1), line, "warning") for line in (
+        repeated_columns(header) + unknown_tasks(header, schemes)
+        + unread_label_column(header, mapping, schemes))]
+    try:
+        return problems, (resolve_columns(header, mapping, schemes),
+                          label_columns(header, mapping, schemes=schemes))
+    except MissingColumn as exc:
+        return [*problems, Problem(Where(file), str(exc))], None
+
+
+def csv_row(rows: RowReader, header: list[str], values: list[str],
+            number: int) -> Generator[Parsed, None, bool]:
+    """Row ``number`` of a CSV below its header: its record and warnings; returns whether
+    it was a row (not blank, not the header again). A watch reads appended rows by it."""
+    if not any(v.strip() for v in values):
+        return False
+    if [v.strip().lstrip("\ufeff") for v in values] == [h.strip() for h in header]:
+        # Two exports joined with `cat` (the second's BOM too): else a post with id
+        # "id" and text "text".
+        yield Problem(Where(rows.file, number), "the header row again (files joined?); "
+                      "row skipped", "warning")
+        return False
+    if len(values) != len(header):
+        yield Problem(Where(rows.file, number),
+                      f"row has {len(values)} fields, the header has {len(header)}",
+                      "warning")
+    yield from rows.parse_row(first_cells(header, values), number)
+    return True
 
 
 def unknown_tasks(header: list[str], schemes: Mapping[str, LabelScheme] | None

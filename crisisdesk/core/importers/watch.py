@@ -9,10 +9,11 @@ transaction as the posts of those lines, so a crash neither loses nor repeats li
 with a fingerprint of the file there, so a file rewritten in place (even while no watch
 ran) is read again from the start rather than from the old offset. A last line without
 its newline is being written: it waits (unless it has stayed the same for ``settle``
-seconds and is whole JSON: a collector that ended without a final newline). Other files
-(a JSON document, a CSV) are imported whole once their size has stayed the same for one
-poll, and again when they change (the writer adds only what is new). With fetch limits,
-media of new posts are fetched after each poll.
+seconds and is whole JSON: a collector that ended without a final newline). A CSV is
+read the same way, by records, with its header kept (:mod:`watch_csv`). Other files (a
+JSON document, a UTF-16 CSV) are imported whole once their size has stayed the same for
+one poll, and again when they change (the writer adds only what is new). With fetch
+limits, media of new posts are fetched after each poll.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from crisisdesk.core.importers.records import (
 )
 from crisisdesk.core.importers.tabular import JsonlRows, parse_csv, parse_jsonl
 from crisisdesk.core.importers.textio import decode_text
+from crisisdesk.core.importers.watch_csv import CsvTable, poll_csv, say_once, settled
 from crisisdesk.core.importers.watch_format import (
     Snapshot,
     file_format,
@@ -86,6 +88,8 @@ class _Seen:
     file_id: tuple[int, int] | None = None  # (device, inode): a new one is a new file
     parser: ValueParser | None = None
     notes: set[str] = field(default_factory=set)
+    table: CsvTable | None = None  # a CSV's header, read by records
+    looked: tuple[int, float] | None = None  # (size, mtime) of a CSV that cannot be read
 
 
 class WatchJob:
@@ -212,6 +216,10 @@ class WatchJob:
                 return
         if state.format == "ignored":
             return
+        # "whole-csv": the name from when CSVs were read whole, kept in projects.
+        if state.format == "whole-csv" and poll_csv(self, store, path, state, stat.st_size,
+                                                     stat.st_mtime, seen, replaced):
+            return
         if state.format.startswith("whole-"):
             self._poll_whole(store, path, state, stat.st_size, stat.st_mtime, seen)
         else:
@@ -322,11 +330,7 @@ class WatchJob:
                        at_end: bool) -> bool:
         """Whether an unterminated last line is whole: the same for ``settle`` seconds
         and a JSON value by itself (a half-written line never parses)."""
-        now = time.monotonic()
-        if (size, mtime) != (seen.size, seen.mtime):
-            seen.size, seen.mtime, seen.tail_since = size, mtime, now
-            return False
-        if not at_end or now - seen.tail_since < self.watch.settle:
+        if not settled(seen, size, mtime, self.watch.settle) or not at_end:
             return False
         try:
             json.loads(decode_text(tail)[0])
@@ -379,9 +383,4 @@ class WatchJob:
                 batch = []
         self._commit(store, batch, state, size, 0, size, mtime, None)
         # Read whole again at each change: its old rows' problems are said once.
-        fresh = []
-        for problem in self.report.problems[reported:]:
-            if f"problem:{problem}" not in seen.notes:
-                seen.notes.add(f"problem:{problem}")
-                fresh.append(problem)
-        self.report.problems[reported:] = fresh
+        say_once(self.report.problems, reported, seen.notes)

@@ -53,6 +53,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"trained on {sizes} items with {recipe.optimizer} lr {recipe.lr:g} weight decay "
           f"{recipe.weight_decay:g} batch {recipe.batch_size}, selecting on validation "
           f"{recipe.select.replace('_', ' ')} (patience {recipe.patience})")
+    if report.left_out_note:
+        print(f"  {report.left_out_note}")
     for seed in report.seeds:
         line = (f"  seed {seed['seed']}: best epoch {seed['best_epoch']} of "
                 f"{seed['epochs_run']}, temperature {seed['temperature']:.2f}, ECE on "
@@ -153,7 +155,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{report['task']} on {report['split']} ({plural(report['items'], 'item')}, model "
           f"{report['model_version']}): {_figures(report)}; ECE {report['ece']:.3f}")
     if report["unseen"]:
-        print(f"  {plural(report['unseen'], 'item')} could not be scored (no embedding)")
+        print(f"  {plural(report['unseen'], 'item')} could not be scored (no embedding "
+              "of an image or text it reads, yet: crisisdesk embed)")
     if report["optimistic"]:
         print(f"  optimistic: {report['optimistic']}")
     width = max(len(c) for c in report["per_class"])

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from crisisdesk.core.fusion.checkpoint import CheckpointError
-from crisisdesk.core.fusion.data import EmbeddingsMissing, NotEnoughLabels
+from crisisdesk.core.fusion.data import EmbeddingsMissing, NotEnoughLabels, embedded_items
 from crisisdesk.core.fusion.evaluate import optimistic
 from crisisdesk.core.fusion.metrics import classification_report
 from crisisdesk.core.fusion.predict import (
@@ -43,6 +43,7 @@ from crisisdesk.core.fusion.predict import (
     predictor_for,
     project_tasks,
     resolve_version,
+    version_encoders,
 )
 from crisisdesk.core.fusion.train import Recipe, TrainingDiverged
 from crisisdesk.core.fusion.training import TrainJob, default_variant
@@ -72,10 +73,17 @@ class TaskRetrain:
     # scored on), as read when its training started: labels given during the retrain
     # are not among them.
     sizes: dict[str, int] = field(default_factory=dict)
+    # Labelled items the candidate left out because they are not embedded yet, and how
+    # to include them (data.LeftOut.note); "" when none was
+    not_embedded: str = ""
     candidate: int | None = None  # the new model version's id
     candidate_name: str = ""
     new: dict[str, Any] | None = None
     new_unseen: int = 0
+    # Holdout items left out of both versions' figures: an image or text that one of
+    # them reads is not embedded yet (scored without it, a fusion head would take the
+    # item for one without an image)
+    holdout_not_embedded: int = 0
     active: int | None = None  # the version active before the retrain
     active_name: str | None = None
     # None: no active version, it saw none of the items the new one saw, or it could
@@ -232,24 +240,32 @@ class RetrainJob:
                         entry.skipped = str(exc).removeprefix(f"{task}: ")
                     else:
                         entry.sizes = dict(train.report.sizes)
+                        entry.not_embedded = train.report.left_out_note
                         self._compare(store, entry, train.report.model_version, active)
                 yield Progress((number + 1) * 100, total, f"{task}: " + (
                     entry.skipped or f"new macro F1 {_f1(entry.new)} vs active "
                     f"{_f1(entry.current)}" + (f" (optimistic: {entry.active_optimistic})"
                                                if entry.active_optimistic else "")
-                    + _used(entry.sizes)))
+                    + _used(entry.sizes)) + _waiting(entry))
 
     def _why_not(self, store: Store, task: str) -> str | None:
         """Why ``task`` cannot be retrained now (None when it can)."""
         if self.image_encoder is None and self.text_encoder is None:
             return "no embeddings in this project: embed the items first"
         classes = scheme_for(task, store.schemes()).classes
-        labels = [label for _, label, _ in store.labelled_items(task) if label in classes]
+        rows = {item: label for item, label, _ in store.labelled_items(task)
+                if label in classes}
+        # Counted on what trains: labelled items not embedded yet are left out.
+        kept, left_out = embedded_items(store, list(rows), image_encoder=self.image_encoder,
+                                        text_encoder=self.text_encoder)
+        labels = [rows[item] for item in kept]
         if len(labels) < MIN_LABELS or len(set(labels)) < 2:
             kinds = (f"all {labels[0]}" if len(set(labels)) == 1
                      else plural(len(set(labels)), "class", "classes"))
-            return (f"{plural(len(labels), 'label')} ({kinds}); a retrain needs at least "
-                    f"{MIN_LABELS} labels of two classes")
+            embedded = " of embedded items" if left_out.items else ""
+            return (f"{plural(len(labels), 'label')}{embedded} ({kinds}); a retrain needs "
+                    f"at least {MIN_LABELS} labels of two classes"
+                    + (f"; {left_out.note()}" if left_out.items else ""))
         return None
 
     @staticmethod
@@ -277,6 +293,7 @@ class RetrainJob:
         items = [item for item, _ in rows]
         new = version_predictions(store, entry.task, version, items)
         entry.new_unseen = len(rows) - len(new)
+        waiting = _not_embedded(store, version, new)
         if active is not None and active["id"] != candidate:
             entry.active, entry.active_name = active["id"], active["name"]
             try:
@@ -286,15 +303,40 @@ class RetrainJob:
                 # rival; say why instead of failing the retrain.
                 entry.active_error, current = str(exc), {}
             entry.current_unseen = len(rows) - len(current)
+            waiting |= _not_embedded(store, active, current)
+            current = {item: label for item, label in current.items()
+                       if item not in waiting}
+            new = {item: label for item, label in new.items() if item not in waiting}
             if new.keys() & current.keys():
                 # Both on the same items: figures of different items do not compare.
                 new = {item: label for item, label in new.items() if item in current}
                 entry.current = figures_on(store, entry.task, rows,
                                            {item: current[item] for item in new})
                 entry.active_optimistic = optimistic(active, entry.holdout_split)
+        new = {item: label for item, label in new.items() if item not in waiting}
+        entry.holdout_not_embedded = len(waiting)
         entry.new = figures_on(store, entry.task, rows, new)
         entry.recommend_switch = entry.new is not None and (
             entry.current is None or entry.new["macro_f1"] >= entry.current["macro_f1"])
+
+
+def _not_embedded(store: Store, version: dict[str, Any], predicted: dict[int, str]
+                  ) -> set[int]:
+    """The ``predicted`` items with an image or text ``version`` reads not embedded yet:
+    it predicted them without it (a fusion head as if the item had no image)."""
+    image, text = version_encoders(store, version)
+    kept, _ = embedded_items(store, list(predicted), image_encoder=image, text_encoder=text)
+    return set(predicted) - set(kept)
+
+
+def _waiting(entry: TaskRetrain) -> str:
+    """"; 3 labelled items left out, not embedded yet (...)" for what the candidate and
+    the holdout figures could not use yet, or ""."""
+    notes = [entry.not_embedded] if entry.not_embedded else []
+    if entry.holdout_not_embedded:
+        notes.append(f"{plural(entry.holdout_not_embedded, 'holdout item')} not embedded "
+                     "yet, left out of both versions' figures")
+    return "".join(f"; {note}" for note in notes)
 
 
 def _f1(report: dict[str, Any] | None) -> str:

@@ -150,19 +150,6 @@ def test_a_retrain_of_a_task_labelled_with_one_class_names_it(tmp_path) -> None:
     assert "labels (all severe_damage); a retrain needs at least 20 labels of two" in skipped
 
 
-def test_labelled_items_not_embedded_are_named_with_their_task(tmp_path, capsys) -> None:
-    project = _project(tmp_path, n=60)
-    with project.open_store() as store:
-        key = {t.item: t.key for t in store.item_texts()}[store.labelled_items("damage")[0][0]]
-        store.conn.execute("DELETE FROM embeddings WHERE encoder = 'txt-enc' AND key = ?",
-                           [key])
-    code = main(["train", str(project.root), "--task", "damage", "--encoder", "img-enc",
-                 "--text-encoder", "txt-enc", "--epochs", "2"])
-    assert code == 2
-    assert "damage: labelled items not embedded: 1 item texts have no txt-enc" in \
-        capsys.readouterr().err
-
-
 def test_a_retrain_uses_the_labels_read_at_its_start_and_says_how_many(tmp_path) -> None:
     # Labels given while a retrain runs (an analyst goes on labelling) are not trained
     # on; the report says how many labels the candidate used, by split.

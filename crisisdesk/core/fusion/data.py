@@ -19,6 +19,7 @@ import torch
 from crisisdesk.core.fusion.train import Tensors
 from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store
+from crisisdesk.core.words import plural
 
 VAL_FROM = ("train", "dev")
 HOLDOUT_SEED = 20240601
@@ -35,6 +36,42 @@ class NotEnoughLabels(ValueError):
     still do; a retrain catches it alone to skip just that task."""
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """Labelled items a training leaves out because the embed job has not reached them
+    yet: in a live deployment posts are imported and labelled all day, before Embed
+    gets to them. Such an item has an image (status ok) or a text without an embedding
+    of an encoder the head reads. An item without a usable image (text-only post, image
+    missing or unreadable) is not one: it trains as image-less (docs/fusion.md); one
+    whose image is fine but not embedded yet is left out, never trained as if it had
+    none."""
+
+    items: int = 0
+    images: int = 0  # of them, with an image not embedded yet
+    texts: int = 0  # of them, with a text not embedded yet
+    image_encoder: str | None = None
+    text_encoder: str | None = None
+
+    def note(self) -> str:
+        """What was left out and how to include it; "" when nothing was."""
+        if not self.items:
+            return ""
+        what, commands = [], []
+        if self.images:
+            what.append(f"{plural(self.images, 'image has', 'images have')} no "
+                        f"{self.image_encoder} embedding")
+            commands.append(f"crisisdesk embed PROJECT --encoder {self.image_encoder} "
+                            "--kind image")
+        if self.texts:
+            what.append(f"{plural(self.texts, 'text has', 'texts have')} no "
+                        f"{self.text_encoder} embedding (a new caption makes a new text)")
+            commands.append(f"crisisdesk embed PROJECT --encoder {self.text_encoder} "
+                            "--kind text")
+        return (f"{plural(self.items, 'labelled item')} left out, not embedded yet: "
+                f"{'; '.join(what)}. Run the app's Jobs > Embed images and texts, or "
+                f"{' and '.join(commands)}, then train again to include them")
+
+
 @dataclass
 class TaskData:
     """Labelled items of one task, ready for training and scoring."""
@@ -46,6 +83,8 @@ class TaskData:
     tensors: Tensors
     image_encoder: str | None
     text_encoder: str | None
+    # Labelled items not among ``items`` because the embed job has not reached them yet.
+    left_out: LeftOut = LeftOut()
 
     def indices(self, split: str) -> np.ndarray:
         return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
@@ -124,13 +163,8 @@ def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None
         keys = usable_keys(store, items, image_encoder, text_encoder)
     # Keys read for more encoders than these (predict's, shared with item_tensors): a
     # modality the head does not read must neither show in nor hold back what it saw.
-    images = keys[0] if image_encoder else {}
-    texts = keys[1] if text_encoder else {}
-    have_images = set(images.values()) - set(
-        store.missing_keys("image", image_encoder, images.values())) if image_encoder \
-        else set()
-    have_texts = set(texts.values()) - set(
-        store.missing_keys("text", text_encoder, texts.values())) if text_encoder else set()
+    images, texts = _read_by(keys, image_encoder, text_encoder)
+    have_images, have_texts = _embedded(store, images, texts, image_encoder, text_encoder)
     out = {}
     for item in items:
         sha, key = images.get(item), texts.get(item)
@@ -139,6 +173,49 @@ def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None
         complete = (not sha or bool(seen_image)) and (not key or bool(seen_text))
         out[item] = (f"{seen_image}|{seen_text}", complete)
     return out
+
+
+def embedded_items(store: Store, items: Sequence[int], *, image_encoder: str | None,
+                   text_encoder: str | None, keys: ItemKeys | None = None
+                   ) -> tuple[list[int], LeftOut]:
+    """The ``items`` (order kept) whose image and text, where a head reading these
+    encoders has them, are all embedded, and what was left out (:class:`LeftOut`).
+    ``keys``: as for item_inputs; a modality whose encoder is None is not waited for."""
+    items = list(items)
+    if keys is None:
+        keys = usable_keys(store, items, image_encoder, text_encoder)
+    images, texts = _read_by(keys, image_encoder, text_encoder)
+    have_images, have_texts = _embedded(store, images, texts, image_encoder, text_encoder)
+    kept, no_image, no_text = [], 0, 0
+    for item in items:
+        image_lacking = item in images and images[item] not in have_images
+        text_lacking = item in texts and texts[item] not in have_texts
+        no_image += image_lacking
+        no_text += text_lacking
+        if not (image_lacking or text_lacking):
+            kept.append(item)
+    return kept, LeftOut(len(items) - len(kept), no_image, no_text, image_encoder,
+                         text_encoder)
+
+
+def _read_by(keys: ItemKeys, image_encoder: str | None, text_encoder: str | None
+             ) -> ItemKeys:
+    """``keys`` less a modality whose encoder is None: keys read for more encoders (a
+    caller's, shared) must neither show in nor hold back what a head does not read."""
+    return keys[0] if image_encoder else {}, keys[1] if text_encoder else {}
+
+
+def _embedded(store: Store, images: dict[int, str], texts: dict[int, str],
+              image_encoder: str | None, text_encoder: str | None
+              ) -> tuple[set[str], set[str]]:
+    """The image sha256s and text keys among these that have an embedding of their
+    encoder."""
+    have_images = set(images.values()) - set(
+        store.missing_keys("image", image_encoder, images.values())) if image_encoder \
+        else set()
+    have_texts = set(texts.values()) - set(
+        store.missing_keys("text", text_encoder, texts.values())) if text_encoder else set()
+    return have_images, have_texts
 
 
 def usable_keys(store: Store, items: Sequence[int], image_encoder: str | None,
@@ -158,23 +235,37 @@ def _dim(store: Store, encoder: str) -> int:
 
 
 def task_data(store: Store, task: str, *, image_encoder: str | None,
-              text_encoder: str | None) -> TaskData:
-    """Every item labelled for ``task``, with its embeddings and split."""
+              text_encoder: str | None, variant: str | None = None) -> TaskData:
+    """Every item labelled for ``task`` whose inputs the head reads are embedded, with
+    its embeddings and split; ``left_out`` says what waits for the embed job (trained on
+    as soon as it is embedded, as if labelled then). ``variant``: a one-modality head
+    (text_only, image_only) does not wait for the other modality's embeddings.
+    NotEnoughLabels naming the task when none is embedded yet."""
     scheme = scheme_for(task, store.schemes())  # a project's own task trains the same way
     rows = [(item, label, split) for item, label, split in store.labelled_items(task)
             if label in scheme.classes]
     if not rows:
         raise ValueError(f"no item has a {task} label yet: label some, or import labels")
+    keys = usable_keys(store, [item for item, _, _ in rows], image_encoder, text_encoder)
+    kept, left_out = embedded_items(
+        store, [item for item, _, _ in rows], keys=keys,
+        image_encoder=None if variant == "text_only" else image_encoder,
+        text_encoder=None if variant == "image_only" else text_encoder)
+    if not kept:
+        raise NotEnoughLabels(f"{task}: not enough labelled items to train: "
+                              f"{left_out.note()}")
+    keep = set(kept)
+    rows = [row for row in rows if row[0] in keep]
     items = [item for item, _, _ in rows]
     labels = [scheme.classes.index(label) for _, label, _ in rows]
-    try:
-        tensors = item_tensors(store, items, image_encoder=image_encoder,
-                               text_encoder=text_encoder, labels=labels)
-    except EmbeddingsMissing as exc:
-        # A retrain or the GUI shows this among other tasks' outcomes: say whose items.
-        raise EmbeddingsMissing(f"{task}: labelled items not embedded: {exc}") from exc
+    keys = ({i: sha for i, sha in keys[0].items() if i in keep},
+            {i: key for i, key in keys[1].items() if i in keep})
+    # Not strict: what the head reads is embedded now; a modality it does not read (a
+    # text_only head given an image encoder) is only marked absent where it lacks one.
+    tensors = item_tensors(store, items, image_encoder=image_encoder,
+                           text_encoder=text_encoder, labels=labels, strict=False, keys=keys)
     return TaskData(task, scheme.classes, items, [split for _, _, split in rows], tensors,
-                    image_encoder, text_encoder)
+                    image_encoder, text_encoder, left_out)
 
 
 def stratified_pick(labels: np.ndarray, fraction: float, rng: np.random.Generator

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from crisisdesk.core.fusion.data import embedded_items
 from crisisdesk.core.fusion.predict import predictor_for, resolve_version
 from crisisdesk.core.fusion.starts import BUNDLED
+from crisisdesk.core.fusion.versions import version_encoders
 from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store
 
@@ -32,7 +34,12 @@ def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
             if item_split == split and label in scheme.classes]
     if not rows:
         raise ValueError(f"no labelled {task} items in the {split} split")
-    kept, probs = predict([item for item, _ in rows])
+    # An item whose image (or text) the head reads is not embedded yet is not scored, as
+    # training leaves it out: the predictor would take it for an image-less post.
+    image_encoder, text_encoder = version_encoders(store, version)
+    seen, _ = embedded_items(store, [item for item, _ in rows], image_encoder=image_encoder,
+                             text_encoder=text_encoder)
+    kept, probs = predict(seen) if seen else ([], None)
     if not kept:
         # Else classification_report's bare "no items to score" names no task or cause.
         raise ValueError(f"the {version['name']} model could see none of the {len(rows)} "

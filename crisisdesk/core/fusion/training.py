@@ -100,6 +100,9 @@ class TrainReport:
     variant: str = ""
     scored_split: str = ""
     sizes: dict[str, int] = field(default_factory=dict)
+    # Labelled items left out because they are not embedded yet, and what to do (data.LeftOut).
+    left_out: int = 0
+    left_out_note: str = ""
     seeds: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     model_version: int | None = None
@@ -228,14 +231,24 @@ class TrainJob:
         with self.project.open_store() as store:
             _check_encoders_known(store, self.image_encoder, self.text_encoder)
             data = task_data(store, self.task, image_encoder=self.image_encoder,
-                             text_encoder=self.text_encoder)
-            if self.variant != "text_only" and not bool(data.tensors.image_present.any()):
-                raise NotEnoughLabels(_no_images(store, data, self.image_encoder))
-            # Every training (crisisdesk train, a retrain) stores what it trains by: the
-            # holdout drawn at a task's first training, and "train" for labelled items
-            # without a split, so that no later import moves them into the holdout.
-            data = ensure_splits(store, data)
-            train, val, scored, scored_name = training_splits(data, self.val_from)
+                             text_encoder=self.text_encoder, variant=self.variant)
+            self.report.left_out = data.left_out.items
+            self.report.left_out_note = data.left_out.note()
+            try:
+                if self.variant != "text_only" and \
+                        not bool(data.tensors.image_present.any()):
+                    raise NotEnoughLabels(_no_images(store, data, self.image_encoder))
+                # Every training (crisisdesk train, a retrain) stores what it trains by:
+                # the holdout drawn at a task's first training, and "train" for labelled
+                # items without a split, so that no later import moves them into the
+                # holdout. Items left out (not embedded) get theirs when they train.
+                data = ensure_splits(store, data)
+                train, val, scored, scored_name = training_splits(data, self.val_from)
+            except NotEnoughLabels as exc:
+                if not data.left_out.items:
+                    raise
+                # What the embed job has not reached may be what is missing.
+                raise NotEnoughLabels(f"{exc}; {self.report.left_out_note}") from exc
             tensors = data.tensors
             self.report.scored_split = scored_name
             self.report.sizes = {"train": len(train), "validation": len(val),
@@ -365,7 +378,8 @@ class TrainJob:
             "metrics": {"seeds": self.report.seeds, "summary": self.report.summary,
                         "active_seed": figures["seed"], "seed_picked_on": self.pick_seed_on,
                         "scored_split": self.report.scored_split,
-                        "sizes": self.report.sizes},
+                        "sizes": self.report.sizes,
+                        "left_out_not_embedded": self.report.left_out},
             "temperature": figures["temperature"], "recipe": self.recipe.__dict__,
             "val_from": self.val_from,
         }

@@ -96,7 +96,19 @@ def headline(entry: TaskRetrain) -> str:
                                                     "it sees")
                   + f", {left_out:,} left out (no embedding of its kind)"
                   if left_out else ""))
-    return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}"
+    return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}{_trained_on(entry)}"
+
+
+def _trained_on(entry: TaskRetrain) -> str:
+    """The labels the new version trained on, by split, and those waiting for Embed (a
+    watch imports, analysts label, Embed catches up): "" when not known."""
+    said = ""
+    if entry.sizes:
+        said = "<br>Trained on " + ", ".join(
+            f"{n:,} {split}" for split, n in entry.sizes.items()) + " labels"
+    if entry.not_embedded:
+        said += f"<br><i>{escape(entry.not_embedded)}.</i>"
+    return said
 
 
 def apply_job(project: Project, report: RetrainReport, override: list[str],

@@ -1,0 +1,17 @@
+"""The retrain report says what the new version trained on, and what waits for Embed."""
+
+from __future__ import annotations
+
+from crisisdesk.core.retrain import TaskRetrain
+from crisisdesk.gui.dialogs.retrain_dialog import headline
+
+
+def test_the_report_says_the_labels_trained_on_and_those_waiting_for_embed() -> None:
+    entry = TaskRetrain("damage", candidate=7, candidate_name="damage-v7", holdout=30,
+                        holdout_split="test", new={"macro_f1": 0.61, "n": 30},
+                        sizes={"train": 75, "validation": 9, "dev": 18},
+                        not_embedded="3 labelled items left out, not embedded yet: 3 texts "
+                                     "have no minilm embedding")
+    said = headline(entry)
+    assert "Trained on 75 train, 9 validation, 18 dev labels" in said
+    assert "3 labelled items left out, not embedded yet" in said

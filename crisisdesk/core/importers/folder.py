@@ -81,6 +81,13 @@ def _walk(root: Path, problems: list[Problem], skip: set[Path]
     return groups
 
 
+def _named_only(paths: list[Path], named: set[Path]) -> bool:
+    """Whether a group is images alone (no sidecar) that a table names: a table's
+    post's images, not a post of their own."""
+    return bool(named) and all(p.suffix.lower() in IMAGE_SUFFIXES and
+                               Path(os.path.realpath(p)) in named for p in paths)
+
+
 def _read_sidecar(path: Path) -> tuple[dict, list[Problem]]:
     """A sidecar's fields: ``.json`` as an object, ``.txt`` as the post text."""
     problems: list[Problem] = []
@@ -106,10 +113,13 @@ def _read_sidecar(path: Path) -> tuple[dict, list[Problem]]:
 
 def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, str | None],
                  images_root: Path | None = None, skip: set[Path] | None = None,
-                 schemes: Mapping[str, LabelScheme] | None = None) -> Iterator[Parsed]:
+                 schemes: Mapping[str, LabelScheme] | None = None,
+                 named: set[Path] | None = None) -> Iterator[Parsed]:
     """Records of a folder of posts (delegating to a manifest when there is one); files in
     ``skip`` (data files the caller imports by themselves) are not read as sidecars;
-    ``schemes``: the project's, whose tasks a manifest's label columns are read for."""
+    ``schemes``: the project's, whose tasks a manifest's label columns are read for;
+    ``named``: the images (real paths) the caller's tables gave their rows, which are not
+    posts of their own unless a sidecar makes them one."""
     manifest = find_manifest(root)
     if manifest is not None:
         base = images_root or root
@@ -119,7 +129,8 @@ def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, 
             yield from parse_csv(manifest, base, mapping, defaults, schemes)
         return
     problems: list[Problem] = []
-    groups = _walk(root, problems, skip or set())
+    groups = {key: paths for key, paths in _walk(root, problems, skip or set()).items()
+              if not _named_only(paths, named or set())}
     yield from problems
     yield Expected(len(groups))
     for (folder, stem), paths in sorted(groups.items()):

@@ -7,11 +7,14 @@ project's ``reports/`` folder in every case and kept on ``job.report``.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from crisisdesk.core.files import save_report
 from crisisdesk.core.imaging import IMAGE_SUFFIXES, ImageLimits
@@ -34,6 +37,7 @@ from crisisdesk.core.importers.crisismmd import (
     parse_crisismmd,
 )
 from crisisdesk.core.importers.folder import find_manifest, parse_folder
+from crisisdesk.core.importers.jsonsource import json_lines, split_lines
 from crisisdesk.core.importers.records import (
     Expected,
     ImportReport,
@@ -44,7 +48,12 @@ from crisisdesk.core.importers.records import (
     shown_name,
     unstorable_name,
 )
-from crisisdesk.core.importers.tabular import parse_csv, parse_jsonl
+from crisisdesk.core.importers.tabular import (
+    media_index_column,
+    parse_csv,
+    parse_jsonl,
+    table_delimiter,
+)
 from crisisdesk.core.importers.textio import (
     MAX_SIDECAR_BYTES,
     TextFileError,
@@ -120,6 +129,42 @@ def source_name(path: Path, fmt: str, given: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "source"
 
 
+def export_sources(path: Path, fmt: str) -> set[str]:
+    """The sources the rows of crisisdesk's own CSV or JSONL export name (its ``source``
+    column), up to two: enough to tell an export of several. Only those cells are read
+    (parsing the rows whole took as long again as the import's own parse); none for
+    another table."""
+    try:
+        text, _ = read_text_file(path)
+    except TextFileError:
+        return set()  # the import says why
+    cells: Iterator[Any]
+    if fmt == "csv":
+        text, delimiter = table_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = next(rows, [])
+        at = next((i for i, name in enumerate(header) if name.strip().lower() == "source"),
+                  None)
+        if at is None or media_index_column(header) is None:
+            return set()
+        cells = (row[at] for row in rows if len(row) > at)
+    else:
+        objects = (entry[1] for entry in json_lines(str(path), enumerate(split_lines(text)))
+                   if not isinstance(entry, Problem))
+        cells = (obj.get("source") for obj in objects if isinstance(obj, dict)
+                 and media_index_column(list(obj)) is not None)
+    found: set[str] = set()
+    try:
+        for cell in cells:
+            if isinstance(cell, str) and cell.strip():
+                found.add(cell.strip())
+            if len(found) > 1:
+                break
+    except csv.Error:
+        pass  # a malformed row: the import reports it
+    return found
+
+
 def data_files(folder: Path) -> list[Path]:
     """The tables and collector files at the top of a folder (not its posts' sidecars)."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -171,8 +216,9 @@ class ImportJob:
             yield from problems
             if folder is None:
                 raise SourceError(path, "archive not imported")
-            inner = self._inner_format(folder)
-            yield from self._parse(inner[0], inner[1], name)
+            # Imported as the unpacked folder would be (taken for the archive's one table
+            # when it had one, the folder's other posts were left out without a word).
+            yield from self._parse(folder, detect_format(folder), name)
         elif fmt == "crisismmd":
             files = sorted(path.glob("*.tsv")) if path.is_dir() else [path]
             self._data_files.update(str(file) for file in files)
@@ -182,26 +228,34 @@ class ImportJob:
             manifest = find_manifest(path)
             tables = [] if manifest is not None else data_files(path)
             self._data_files.update(str(file) for file in [manifest, *tables] if file)
-            yield from parse_folder(path, opts.mapping, defaults, opts.images_root,
-                                    skip=set(tables), schemes=self.schemes)
             # Data files at the top (twarc / Mastodon / Bluesky files, tables): each is
             # imported as if given by itself, its posts filed under the folder's name,
-            # as a watch of the folder would.
+            # as a watch of the folder would; first, as the images their rows name are
+            # those rows' posts' (each was a text-less post of its own too).
+            named: set[Path] = set()
             for table in tables:
                 try:
                     inner = detect_format(table)
                 except SourceError as exc:
                     yield Problem(Where(str(exc.path)), exc.reason)
                     continue
-                yield from self._parse(table, inner, name)
-        elif fmt == "csv":
+                for entry in self._parse(table, inner, name):
+                    if isinstance(entry, PostRecord):
+                        named.update(ref.path for ref in entry.media if ref.path)
+                    yield entry
+            yield from parse_folder(path, opts.mapping, defaults, opts.images_root,
+                                    skip=set(tables), schemes=self.schemes, named=named)
+        elif fmt in ("csv", "jsonl"):
             self._data_files.add(str(path))
-            yield from parse_csv(path, opts.images_root or path.parent, opts.mapping, defaults,
-                                 self.schemes)
-        elif fmt == "jsonl":
-            self._data_files.add(str(path))
-            yield from parse_jsonl(path, opts.images_root or path.parent, opts.mapping,
-                                   defaults, self.schemes)
+            parse = parse_csv if fmt == "csv" else parse_jsonl
+            # An export of several sources files each row under its own (posts of two
+            # sources may share an id); one of a single source, as any table.
+            own = self.options.source is None and len(export_sources(path, fmt)) > 1
+            for entry in parse(path, opts.images_root or path.parent, opts.mapping,
+                               defaults, self.schemes):
+                if isinstance(entry, PostRecord):
+                    entry.own_source = own
+                yield entry
         elif fmt in COLLECTOR_FORMATS:
             if path.is_dir():
                 raise SourceError(path, f"a folder; give {fmt} files (or use --watch)")
@@ -209,16 +263,6 @@ class ImportJob:
             yield from parse_collector(path, fmt, defaults)
         else:
             raise SourceError(path, f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-
-    @staticmethod
-    def _inner_format(folder: Path) -> tuple[Path, str]:
-        """What an unpacked archive holds: a folder of posts, CrisisMMD files, or one table
-        (several tables: a folder, whose tables are each imported)."""
-        if find_manifest(folder) is None:
-            tables = data_files(folder)
-            if len(tables) == 1:
-                return tables[0], detect_format(tables[0])
-        return folder, detect_format(folder)
 
     def run(self) -> Iterator[Progress]:
         """Import every source, yielding progress after each committed batch."""
@@ -322,12 +366,15 @@ class ImportJob:
                         "they stay missing", "warning")
 
     def _start_writer(self, store: Store, path: Path, fmt: str, name: str) -> RecordWriter:
-        """Register the source (on its first records only) and make its writer."""
-        # CrisisMMD's split files of one setting are one source: its folder.
-        location = path.parent if fmt == "crisismmd" and path.is_file() else path
-        warning = store.ensure_source(name, fmt, str(location.absolute()))
-        if warning:
-            self.report.add(Where(str(path)), warning, "warning")
-        self.report.sources.append({"path": str(path), "format": fmt, "name": name})
+        """Make the source's writer (on its first records only), which registers each
+        source it files posts under: the import's, and an export's own."""
+        def register(source: str) -> None:
+            # CrisisMMD's split files of one setting are one source: its folder.
+            location = path.parent if fmt == "crisismmd" and path.is_file() else path
+            warning = store.ensure_source(source, fmt, str(location.absolute()))
+            if warning:
+                self.report.add(Where(str(path)), warning, "warning")
+            self.report.sources.append({"path": str(path), "format": fmt, "name": source})
+
         return RecordWriter(store, name, self.report, self.options.image_limits,
-                            self.options.workers)
+                            self.options.workers, register)

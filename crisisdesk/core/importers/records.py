@@ -79,6 +79,12 @@ class PostRecord:
     relation: str | None = None  # repost / quote / reply
     # Marked sensitive by the poster or the platform (graphic, nudity); None: not said.
     sensitive: bool | None = None
+    # The project source a row of crisisdesk's own export names (its ``source`` column),
+    # and whether the post is filed under it rather than the import's source: an export
+    # of several sources is, so that posts of two sources sharing an id stay apart and
+    # item ids stay what they were.
+    source: str | None = None
+    own_source: bool = False
 
     def post_fields(self) -> dict[str, str | bool | None]:
         """The fields stored on the post row."""

@@ -168,7 +168,9 @@ class RowReader:
     ``schemes``: the project's label schemes (default the built-in ones), to compare the
     labels two rows give one post as they will be stored. ``index_column`` and
     ``image_id_column``: the ``n`` and ``image_id`` columns of crisisdesk's own export
-    (None for another file), whose one row is one item."""
+    (None for another file), whose one row is one item; such a row's ``source`` cell
+    names the project source it was exported from (:attr:`PostRecord.source`), and a
+    post is known by that source and its id."""
 
     def __init__(self, file: str, base: Path, columns: dict[str, str],
                  labels: dict[str, str], defaults: Mapping[str, str | None],
@@ -179,7 +181,7 @@ class RowReader:
         self.defaults, self.index_column = defaults, index_column
         self.image_id_column = image_id_column
         self.schemes = schemes or builtin_schemes()
-        self.seen: dict[str, tuple[int, tuple]] = {}
+        self.seen: dict[tuple[str | None, str], tuple[int, tuple]] = {}
         # Per post and images: the row that first labelled each task, and its label.
         self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
 
@@ -193,14 +195,16 @@ class RowReader:
             return
         get["created_at"] = post_time_cells(get.get("created_at"), get.pop(CLOCK, None))
         content = tuple(get.get(f) for f in ("text", "author", "created_at", "url"))
-        first = self.seen.get(post_id)
+        # Two sources of one exported project may hold the same post id: not a repeat.
+        source = self._source_cell(row)
+        first = self.seen.get((source, post_id))
         if first is not None and first[1] != content:
             yield Problem(where, f"post id {post_id} appears again (first at row {first[0]})"
                                  " with different content; kept the first")
             return
-        self.seen.setdefault(post_id, (number, content))
+        self.seen.setdefault((source, post_id), (number, content))
         record = PostRecord(
-            post_id=post_id, where=where, text=get.get("text") or "",
+            post_id=post_id, where=where, text=get.get("text") or "", source=source,
             platform=get.get("platform") or self.defaults.get("platform"),
             author=get.get("author"), created_at=get.get("created_at"),
             language=get.get("language"), url=get.get("url"),
@@ -239,6 +243,16 @@ class RowReader:
                     annotator=cells["annotator"], labelled_at=cells["labelled_at"]))
         yield self._conflict(record, number) or record
 
+    def _source_cell(self, row: Mapping[str, Any]) -> str | None:
+        """The ``source`` cell of a row of crisisdesk's own export (None for another
+        table, whose ``source`` column, if any, is no project's source name)."""
+        if self.index_column is None:
+            return None
+        for column, value in row.items():
+            if isinstance(column, str) and column.strip().lower() == "source":
+                return _clean(value)
+        return None
+
     def _images(self, row: Mapping[str, Any]) -> list[str]:
         """The image paths or URLs of a row's image cell."""
         if "image" not in self.columns:
@@ -255,7 +269,8 @@ class RowReader:
         split: both would land on the same items, the later label silently replacing the
         first while the first split stays."""
         firsts = self.labelled.setdefault(
-            (record.post_id, tuple((m.declared, m.n) for m in record.media)), {})
+            (record.source, record.post_id, tuple((m.declared, m.n) for m in record.media)),
+            {})
         given = {ref.task: (_comparable(ref, self.schemes), ref) for ref in record.labels}
         for task, (value, ref) in given.items():
             first = firsts.get(task)

@@ -10,7 +10,7 @@ store is not added again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,23 +35,55 @@ SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "dev", "val": "de
 
 
 class RecordWriter:
-    """Writes PostRecords of one source into a store, counting into a report."""
+    """Writes PostRecords of one source into a store, counting into a report.
+
+    ``register``: records each source posts are filed under, the first time it is used
+    (``source``, and those of records filed under their own: the rows of an export of
+    several sources); None when the caller registered ``source`` and no record has its
+    own. Records naming a source that are filed under ``source`` are imported once per
+    post id (a post of another named source with that id is reported).
+    """
 
     def __init__(self, store: Store, source: str, report: ImportReport,
-                 limits: ImageLimits = ImageLimits(), workers: int = 4) -> None:
+                 limits: ImageLimits = ImageLimits(), workers: int = 4,
+                 register: Callable[[str], None] | None = None) -> None:
         self.store, self.source, self.report, self.limits = store, source, report, limits
+        self.register = register
+        self.registered: set[str] = set()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inspect")
         # The project's schemes: its own tasks' labels are imported too. Read again
         # for each batch: a watch runs for hours and a task may be added meanwhile.
         self.schemes: dict[str, LabelScheme] = store.schemes()
         # Where each post was first seen in this import, to name it in difference reports.
-        self.first_seen: dict[str, Where] = {}
+        self.first_seen: dict[tuple[str, str], Where] = {}
+        # Filed under ``source`` alone: the named source and row that first gave each id.
+        self.named: dict[str, tuple[str, Where]] = {}
         # Stored media, recorded as missing, whose file this import did not find either
         # (by media id: the declared path), for one line in the report at the end.
         self.still_missing: dict[int, str] = {}
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+
+    def source_of(self, record: PostRecord) -> str:
+        """The source ``record``'s post is filed under."""
+        return record.source if record.own_source and record.source else self.source
+
+    def _merged_away(self, record: PostRecord) -> bool:
+        """Whether ``record`` is a post of another named source than an earlier record
+        with its id, both to be filed under :attr:`source` (``--source`` given for an
+        export of several sources, a watch): reported, as its labels would land on the
+        other source's post."""
+        if not record.source or record.own_source:
+            return False
+        first = self.named.setdefault(record.post_id, (record.source, record.where))
+        if first[0] == record.source:
+            return False
+        self.report.add(record.where, f"post id {record.post_id} of source {record.source} "
+                        f"was given by source {first[0]} too (at {first[1]}): both would be "
+                        f"post {self.source}:{record.post_id}; kept the first (an export of "
+                        "several sources imported without --source keeps them apart)")
+        return True
 
     def _needs_inspection(self, record: PostRecord, post_items: list[ItemRow] | None,
                           missing: set[str]) -> list[MediaRef]:
@@ -83,7 +115,7 @@ class RecordWriter:
         while a batch of photos is read from a slow drive."""
         todo: dict[Path, MediaRef] = {}
         for record in records:
-            post = self.store.find_post(self.source, record.post_id)
+            post = self.store.find_post(self.source_of(record), record.post_id)
             items = self.store.items_of_post(post.id) if post else None
             missing = self.store.missing_media_paths(post.id) if post else set()
             for ref in self._needs_inspection(record, items, missing):
@@ -101,11 +133,18 @@ class RecordWriter:
             facts = self.inspect(records)
         self.schemes = self.store.schemes()  # cached by the store until the data changes
         with self.store.transaction():
+            for source in dict.fromkeys(map(self.source_of, records)):
+                if self.register and source not in self.registered:
+                    self.register(source)
+                    self.registered.add(source)
             for record in records:
                 self.report.records += 1
+                if self._merged_away(record):
+                    continue
                 self._replace_lone_surrogates(record)
                 self._store_time(record)
-                counts, seen = self._counts(), record.post_id in self.first_seen
+                key = (self.source_of(record), record.post_id)
+                counts, seen = self._counts(), key in self.first_seen
                 try:
                     with self.store.transaction():
                         self._write(record, facts)
@@ -160,19 +199,19 @@ class RecordWriter:
             setattr(self.report, name, value)
         self.report.media_added = media_added
         if not seen:
-            self.first_seen.pop(record.post_id, None)
+            self.first_seen.pop((self.source_of(record), record.post_id), None)
 
     def _write(self, record: PostRecord, facts: dict[Path, ImageFacts]) -> None:
-        store, report = self.store, self.report
-        post = store.find_post(self.source, record.post_id)
+        store, report, source = self.store, self.report, self.source_of(record)
+        post = store.find_post(source, record.post_id)
         if post is None:
-            post_pk = store.insert_post(self.source, record.post_id, **record.post_fields())
+            post_pk = store.insert_post(source, record.post_id, **record.post_fields())
             report.posts_added += 1
-            self.first_seen[record.post_id] = record.where
+            self.first_seen[(source, record.post_id)] = record.where
         else:
             post_pk = post.id
             if record.text and post.text != record.text:
-                first = self.first_seen.get(record.post_id)
+                first = self.first_seen.get((source, record.post_id))
                 report.add(record.where, f"post {record.post_id}: text differs from the one "
                            f"kept{f' (from {first})' if first else ''}; kept the first",
                            "warning")
@@ -198,7 +237,7 @@ class RecordWriter:
             else:
                 fact = ImageFacts(ref.status or "missing", ref.reason)
             item = store.add_media_item(
-                post_pk, self.source, record.post_id, n,
+                post_pk, source, record.post_id, n,
                 path=str(ref.path) if ref.path else None, declared_path=ref.declared,
                 external_id=ref.external_id, status=fact.status, reason=fact.reason,
                 sha256=fact.sha256, size=fact.size, width=fact.width, height=fact.height,
@@ -212,7 +251,7 @@ class RecordWriter:
             targets.append(item)
         if not record.media:
             if not items:
-                targets.append(store.add_text_item(post_pk, self.source, record.post_id))
+                targets.append(store.add_text_item(post_pk, source, record.post_id))
                 report.items_added += 1
             else:
                 targets.extend(i.id for i in items)
@@ -255,7 +294,7 @@ class RecordWriter:
                     continue
                 changes.append(LabelChange(item, ref.task, label, **given))
         if changes:
-            self.store.add_labels(changes, annotator=self.source, source="import",
+            self.store.add_labels(changes, annotator=self.source_of(record), source="import",
                                   skip_unchanged=False)
             self.report.labels_added += len(changes)
 

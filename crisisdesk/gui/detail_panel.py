@@ -13,7 +13,6 @@ overlay's heat map is not drawn over it meanwhile. The poster's alt text shows u
 
 from __future__ import annotations
 
-import html
 import itertools
 import os
 
@@ -33,16 +32,20 @@ from PySide6.QtWidgets import (
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
-from crisisdesk.gui import style
 from crisisdesk.gui.advice import media_note
+from crisisdesk.gui.detail_header import DetailHeader
 from crisisdesk.gui.image_view import ImageView
 from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
-from crisisdesk.gui.post_texts import post_texts
+from crisisdesk.gui.post_texts import (
+    alt_text_label,
+    post_text_label,
+    show_alt_text,
+    show_post_texts,
+)
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
 from crisisdesk.gui.task_box import TaskBox
 from crisisdesk.gui.thumbnails import decode_scaled
 from crisisdesk.gui.worker import Background
-from crisisdesk.gui.wrapping import WrappingLabel
 
 IMAGE_BOX = 2048  # decode at most this many pixels a side: zoom x8 of a panel stays sharp
 VEIL_SENSITIVE = "Marked sensitive by the poster or platform.\nClick, or press Show image (Alt+S)."
@@ -85,12 +88,7 @@ class DetailPanel(QWidget):
         self.show_image.setToolTip("Show this image unblurred, this item only (Alt+S)")
         self.show_image.clicked.connect(self.reveal)
         self.show_image.setVisible(False)
-        self.alt_text = WrappingLabel()
-        self.alt_text.setTextFormat(Qt.TextFormat.PlainText)  # the poster's words, as typed
-        self.alt_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.alt_text.setContentsMargins(8, 0, 8, 0)
-        self.alt_text.setStyleSheet(f"color: {style.MUTED};")
-        self.alt_text.setVisible(False)
+        self.alt_text = alt_text_label()
         self.overlay_bar = OverlayBar()
         self.overlay = self.overlay_bar.toggle  # the Overlay button (key O)
         self.attention = AttentionOverlay(project, background, self.overlay_bar, self)
@@ -100,9 +98,7 @@ class DetailPanel(QWidget):
             lambda value: self.image.set_overlay_opacity(value / 100))
         self.image.set_overlay_opacity(self.overlay_bar.opacity.value() / 100)
         self.overlay_bar.setVisible(False)
-        self.header = WrappingLabel()  # a source's name in the uid can be long
-        self.header.setTextFormat(Qt.TextFormat.RichText)
-        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.header = DetailHeader()
         image_bar = QHBoxLayout()
         image_bar.setContentsMargins(8, 0, 8, 0)
         image_bar.addWidget(self.header, 1)
@@ -116,15 +112,8 @@ class DetailPanel(QWidget):
         top_layout.addLayout(image_bar)
         top_layout.addWidget(self.overlay_bar)
 
-        # A long word (a URL, a run of hashtags) wraps: it widened the scroll area below
-        # and pushed the prediction bars out of view.
-        self.text = WrappingLabel()
-        self.caption = WrappingLabel()
-        for label in (self.text, self.caption):
-            # Links: the highlighted words are anchors, so hovering one shows its value.
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                          | Qt.TextInteractionFlag.LinksAccessibleByMouse)
-            label.linkHovered.connect(self._word_hovered)
+        self.text = post_text_label(self._word_hovered)
+        self.caption = post_text_label(self._word_hovered)
         self.tasks_area = QVBoxLayout()
         self.tasks_area.setSpacing(6)
         body = QWidget()
@@ -134,7 +123,8 @@ class DetailPanel(QWidget):
         body_layout.addWidget(self.text)
         body_layout.addWidget(_section("Caption"))
         body_layout.addWidget(self.caption)
-        body_layout.addWidget(_section("Tasks  (Tab: next task · 1-9: label · Enter: accept)"))
+        body_layout.addWidget(
+            _section("Tasks  (Tab: next task · number keys: label · Enter: accept)"))
         body_layout.addLayout(self.tasks_area)
         body_layout.addStretch(1)
         self.scroll = scroll = QScrollArea()
@@ -209,17 +199,9 @@ class DetailPanel(QWidget):
         if detail.row.id != self.item_id:
             return
         self.detail = detail
-        row = detail.row
-        meta = [row.uid]
-        meta += [x for x in (row.event, row.created_at, detail.author and f"@{detail.author}")
-                 if x]
-        # Escaped: the header is rich text, and an event or handle may hold "<" or "&".
-        shown = " · ".join(html.escape(x) for x in meta)
-        self.header.setText(f"<span style='color:{style.MUTED}'>{shown}</span>")
+        self.header.show_detail(detail)
         self._paint_texts()
-        self.alt_text.setText(f"Alt text (from the poster): {detail.alt_text}"
-                              if detail.alt_text else "")
-        self.alt_text.setVisible(bool(detail.alt_text))
+        show_alt_text(self.alt_text, detail)
         if new_item or not self.image.has_image():
             self._load_image(detail)
         self._set_tasks(detail.tasks)
@@ -228,13 +210,8 @@ class DetailPanel(QWidget):
     def _paint_texts(self) -> None:
         """The tweet and the caption: plain, or with each word coloured by its relevance
         when the overlay shows this item's explanation."""
-        if self.detail is None:
-            return
-        rich, text, caption = post_texts(self.detail, self.attention.current())
-        self.text.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
-        self.text.setText(text)
-        self.caption.setTextFormat(Qt.TextFormat.RichText)
-        self.caption.setText(caption)
+        if self.detail is not None:
+            show_post_texts(self.text, self.caption, self.detail, self.attention.current())
 
     def _set_message(self, message: str) -> None:
         """A placeholder instead of the image (nothing to show or reveal)."""

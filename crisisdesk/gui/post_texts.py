@@ -1,15 +1,60 @@
-"""The detail panel's post text and caption line, as the panel shows them: plain, or
-with each word coloured by its relevance when the overlay shows the item's explanation;
-and, without a caption, why there is none."""
+"""The detail panel's post text, caption line and alt text, as the panel shows them:
+plain, or with each word coloured by its relevance when the overlay shows the item's
+explanation; and, without a caption, why there is none."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
+
+from PySide6.QtCore import Qt
 
 from crisisdesk.core.review import ItemDetail
 from crisisdesk.gui import style
 from crisisdesk.gui.overlay_draw import word_html
+from crisisdesk.gui.wrapping import WrappingLabel
+
+
+def post_text_label(word_hovered: Callable[[str], None]) -> WrappingLabel:
+    """A label for the post text or the caption; ``word_hovered`` gets the link of a
+    highlighted word the mouse is over."""
+    # A long word (a URL, a run of hashtags) wraps: it widened the scroll area below
+    # and pushed the prediction bars out of view.
+    label = WrappingLabel()
+    # Links: the highlighted words are anchors, so hovering one shows its value.
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                  | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+    label.linkHovered.connect(word_hovered)
+    return label
+
+
+def alt_text_label() -> WrappingLabel:
+    """The label of the poster's alt text, under the image (hidden until there is one)."""
+    label = WrappingLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # the poster's words, as typed
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setContentsMargins(8, 0, 8, 0)
+    label.setStyleSheet(f"color: {style.MUTED};")
+    label.setVisible(False)
+    return label
+
+
+def show_alt_text(label: WrappingLabel, detail: ItemDetail) -> None:
+    """Show ``detail``'s alt text in ``label``, or hide it when the post has none."""
+    label.setText(f"Alt text (from the poster): {detail.alt_text}" if detail.alt_text else "")
+    label.setVisible(bool(detail.alt_text))
+
+
+def show_post_texts(text: WrappingLabel, caption: WrappingLabel, detail: ItemDetail,
+                    explanation: Any | None) -> None:
+    """Show ``detail``'s post text and caption line in the two labels (see
+    :func:`post_texts`)."""
+    rich, shown, caption_line = post_texts(detail, explanation)
+    text.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+    text.setText(shown)
+    caption.setTextFormat(Qt.TextFormat.RichText)
+    caption.setText(caption_line)
 
 
 def post_texts(detail: ItemDetail, explanation: Any | None) -> tuple[bool, str, str]:

@@ -5,15 +5,23 @@ wider than the label (CrisisMMD tweets hold 92-character hashtag runs) set the l
 minimum width, so a scroll area holding it grew sideways and pushed what sat beside it
 (the prediction bars) out of view. :class:`WrappingLabel` adds zero-width spaces, break
 opportunities that draw nothing, inside long words for display only: ``text()`` and what
-is copied are the text as given.
+is copied are the text as given. The breaks go between grapheme clusters (what a reader
+sees as one character: an emoji with its skin tone, a flag, a letter with its marks), so a
+wrapped line never starts with half of one.
 """
 
 from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtCore import Qt, QTextBoundaryFinder
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QTextDocument,
+)
 from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 BREAK = "\u200b"  # ZERO WIDTH SPACE
@@ -23,7 +31,27 @@ CHUNK = 16
 _TAG = re.compile(r"(<[^>]*>)")  # rich text: breaks go between tags, never inside one
 _PLAIN_RUN = re.compile(rf"\S{{{CHUNK + 1},}}")
 _RICH_RUN = re.compile(r"(?:&#?\w+;|[^\s&])+")  # an entity is one character
-_RICH_CHAR = re.compile(r"&#?\w+;|.", re.DOTALL)
+_ENTITY = re.compile(r"(&#?\w+;)")
+_NEWLINES = str.maketrans("\u2028\u2029", "\n\n")
+
+
+def _clusters(text: str) -> list[str]:
+    """``text`` cut into grapheme clusters, as Qt draws them: a break every CHUNK code
+    points cut "folded hands + skin tone" in two (the tone drawn alone on the next line),
+    a family emoji into its people, a flag into two letters."""
+    units = text.encode("utf-16-le", "surrogatepass")  # Qt counts UTF-16 code units
+    finder = QTextBoundaryFinder(QTextBoundaryFinder.BoundaryType.Grapheme, text)
+    clusters, start = [], 0
+    while (end := finder.toNextBoundary()) > 0:
+        clusters.append(units[2 * start:2 * end].decode("utf-16-le", "surrogatepass"))
+        start = end
+    return clusters
+
+
+def _rich_clusters(run: str) -> list[str]:
+    """The grapheme clusters of a run of rich text, each entity one of them."""
+    return [cluster for part in _ENTITY.split(run) if part
+            for cluster in ([part] if _ENTITY.fullmatch(part) else _clusters(part))]
 
 
 def _chunks(chars: list[str]) -> str:
@@ -32,7 +60,7 @@ def _chunks(chars: list[str]) -> str:
     # the breaks went every CHUNK characters of the whole word. Only a piece between
     # Qt's own breaks that is longer than CHUNK gets breaks added.
     ends = [i + 1 for i in range(len(chars) - 1)
-            if chars[i] in "-/" and chars[i + 1].isalpha()] + [len(chars)]
+            if chars[i] in "-/" and chars[i + 1][0].isalpha()] + [len(chars)]
     pieces, start = [], 0
     for end in ends:
         piece = chars[start:end]
@@ -43,14 +71,14 @@ def _chunks(chars: list[str]) -> str:
 
 
 def breakable(text: str, *, rich: bool = False) -> str:
-    """``text`` with a break opportunity every :data:`CHUNK` characters of each word
-    longer than that (counted from the hyphens and slashes Qt breaks at); ``rich``: the
+    """``text`` with a break opportunity every :data:`CHUNK` grapheme clusters of each
+    word longer than that (counted from the hyphens and slashes Qt breaks at); ``rich``: the
     text is HTML (tags and entities are kept whole)."""
     if not rich:
-        return _PLAIN_RUN.sub(lambda m: _chunks(list(m.group())), text)
+        return _PLAIN_RUN.sub(lambda m: _chunks(_clusters(m.group())), text)
 
     def run(match: re.Match[str]) -> str:
-        chars = _RICH_CHAR.findall(match.group())
+        chars = _rich_clusters(match.group())
         return _chunks(chars) if len(chars) > CHUNK else match.group()
 
     parts = _TAG.split(text)
@@ -83,7 +111,9 @@ class WrappingLabel(QLabel):
         return self._text
 
     def selectedText(self) -> str:  # noqa: N802 - Qt's name
-        return super().selectedText().replace(BREAK, "")
+        # Qt gives a line break (<br>) and a paragraph's end as U+2028 / U+2029, which a
+        # spreadsheet or a report pasted into shows as a box: a newline, as Qt copies.
+        return super().selectedText().replace(BREAK, "").translate(_NEWLINES)
 
     def copy_selection(self) -> None:
         """Put the selected text on the clipboard as typed (no added breaks)."""
@@ -102,5 +132,16 @@ class WrappingLabel(QLabel):
         menu = QMenu(self)
         copy = menu.addAction("Copy", self.copy_selection)
         copy.setEnabled(self.hasSelectedText())
-        menu.addAction("Select All", lambda: self.setSelection(0, len(QLabel.text(self))))
+        menu.addAction("Select All", self._select_all)
         menu.exec(event.globalPos())
+
+    def _select_all(self) -> None:
+        # Qt counts what is drawn, in UTF-16 units: the markup's length selected nothing
+        # in rich text (out of range) and too little in a plain text with emoji.
+        shown = QLabel.text(self)
+        if self.textFormat() == Qt.TextFormat.RichText or (
+                self.textFormat() == Qt.TextFormat.AutoText and Qt.mightBeRichText(shown)):
+            document = QTextDocument()
+            document.setHtml(shown)
+            shown = document.toPlainText()
+        self.setSelection(0, len(shown.encode("utf-16-le", "surrogatepass")) // 2)

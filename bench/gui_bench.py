@@ -133,6 +133,9 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     from test_item_model import build_large_project  # the tests' bulk builder
 
     app = QApplication([])
+    from crisisdesk.gui import style
+
+    style.apply_light(app)  # as the app looks, on a dark desktop too
     os.environ.setdefault("CRISISDESK_CONFIG_DIR", str(workdir / "config"))
     root = workdir / "project"
     t = time.perf_counter()

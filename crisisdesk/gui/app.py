@@ -55,9 +55,11 @@ class OpeningWindow(QWidget):
 
 
 def make_application() -> QApplication:
-    """The QApplication (the existing one in tests), named and with its icon."""
+    """The QApplication (the existing one in tests), named, with its icon, and light
+    whatever the desktop's colour scheme (see style.apply_light)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    style.apply_light(app)
     app.setApplicationName("crisisdesk")
     app.setOrganizationName("crisisdesk")
     app.setApplicationVersion(__version__)

@@ -7,7 +7,7 @@ Kept in one place so the item list, the queue panel and the detail panel agree o
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 
 ACCENT = "#2563eb"  # focus, selection, the predicted class
 ACCENT_SOFT = "#dbeafe"
@@ -38,6 +38,51 @@ QProgressBar#probBar {{ border: none; background: #eef2f7; border-radius: 3px;
 QProgressBar#probBar::chunk {{ background: #94a3b8; border-radius: 3px; }}
 QProgressBar#probBar[top="true"]::chunk {{ background: {ACCENT}; }}
 """
+
+#: Qt's own light palette (Fusion on a light desktop): the one the style sheet above and
+#: the painted rows were designed against. Role: (active and inactive, disabled).
+LIGHT_PALETTE = {
+    "Window": ("#efefef", "#efefef"), "WindowText": ("#000000", "#bebebe"),
+    "Base": ("#ffffff", "#efefef"), "AlternateBase": ("#f7f7f7", "#f7f7f7"),
+    "Text": ("#000000", "#bebebe"), "PlaceholderText": ("#80000000", "#80000000"),
+    "Button": ("#efefef", "#efefef"), "ButtonText": ("#000000", "#bebebe"),
+    "BrightText": ("#ffffff", "#ffffff"), "ToolTipBase": ("#ffffdc", "#ffffdc"),
+    "ToolTipText": ("#000000", "#000000"), "Highlight": ("#308cc6", "#919191"),
+    "HighlightedText": ("#ffffff", "#ffffff"), "Accent": ("#308cc6", "#919191"),
+    "Link": ("#0000ff", "#0000ff"), "LinkVisited": ("#ff00ff", "#ff00ff"),
+    "Light": ("#ffffff", "#ffffff"), "Midlight": ("#cacaca", "#cacaca"),
+    "Mid": ("#b8b8b8", "#b8b8b8"), "Dark": ("#9f9f9f", "#bebebe"),
+    "Shadow": ("#767676", "#b1b1b1"),
+}
+
+
+def light_palette() -> QPalette:
+    """:data:`LIGHT_PALETTE` as a QPalette, every role of every group set (a role left
+    unset would be filled in from the desktop's palette, dark in dark mode)."""
+    palette = QPalette()
+    groups = (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive)
+    for name, (normal, disabled) in LIGHT_PALETTE.items():
+        role = getattr(QPalette.ColorRole, name)
+        for group in groups:
+            palette.setColor(group, role, QColor(normal))
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(disabled))
+    return palette
+
+
+def apply_light(app: QGuiApplication) -> None:
+    """Make the app look as designed, light, on a desktop in dark mode too.
+
+    The style sheet and the painted widgets (item list, task boxes, queue panel, help
+    card) have light backgrounds, while their text takes the palette's colour: a dark
+    desktop's palette (Windows 10/11, macOS, GNOME, KDE) wrote white on white. So the
+    light colour scheme is asked for (Qt 6.8+: native widgets and title bars follow) and
+    the light palette is set for what the scheme request does not reach (older Qt,
+    desktops that ignore it).
+    """
+    hints = app.styleHints()
+    if hasattr(hints, "setColorScheme"):
+        hints.setColorScheme(Qt.ColorScheme.Light)
+    app.setPalette(light_palette())
 
 
 def bold(font: QFont) -> QFont:

@@ -101,6 +101,9 @@ def main(out: Path) -> None:
     from crisisdesk.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    from crisisdesk.gui import style
+
+    style.apply_light(app)  # as the app looks, on a dark desktop too
     work = Path(tempfile.mkdtemp(prefix="overlay-shot-"))
     os.environ["CRISISDESK_CONFIG_DIR"] = str(work / "config")
     os.environ["CRISISDESK_DATA_DIR"] = str(work / "data")

@@ -29,6 +29,9 @@ def main() -> int:
     from crisisdesk.gui.main_window import MainWindow
 
     app = QApplication([])
+    from crisisdesk.gui import style
+
+    style.apply_light(app)  # as the app looks, on a dark desktop too
     window = MainWindow(Project.open(demo_project()), annotator="analyst")
     window.resize(1440, 900)
     window.show()

@@ -142,7 +142,10 @@ def export_sources(path: Path, fmt: str) -> set[str]:
     if fmt == "csv":
         text, delimiter = table_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
         rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        header = next(rows, [])
+        try:
+            header = next(rows, [])
+        except csv.Error:
+            return set()  # an unreadable header row: the import reports it
         at = next((i for i, name in enumerate(header) if name.strip().lower() == "source"),
                   None)
         if at is None or media_index_column(header) is None:

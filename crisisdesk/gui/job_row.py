@@ -75,7 +75,7 @@ def download_job(name: str) -> Iterator[Progress]:
     yield Progress(0, 0, f"downloading {name} from {spec.hub_id}", "network")
     notes: list[str] = []  # the room could not be checked (said, the download went on)
     folder = hub_download.download(spec, say=notes.append)
-    yield Progress(1, 1, " ".join([f"installed in {folder}", *notes]), "network")
+    yield Progress(1, 1, ". ".join([f"installed in {folder}", *notes]), "network")
 
 
 class JobRow(QFrame):

@@ -26,6 +26,7 @@ from crisisdesk.core.project import Project, ProjectError
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
+from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
 from crisisdesk.gui.save_warning import why_not_saved
 from crisisdesk.gui.worker import Background
@@ -111,7 +112,11 @@ class Labeller(QObject):
 
     labels_changed = Signal(list)  # item ids whose labels changed
     message = Signal(str)  # a line for the status bar
-    failed = Signal(str)  # a write not saved: which, why and what to do
+    failed = Signal(str)  # a write not done: which, why and what to do
+    # A write the store could not take (a full or read-only drive, the store gone), as
+    # ``failed`` says it: labels given next fail too. Not a write refused on its own (a
+    # selection whose rows moved): the next label is saved.
+    not_saved = Signal(str)
 
     def __init__(self, project: Project, background: Background, annotator: str,
                  parent: QObject | None = None) -> None:
@@ -266,7 +271,7 @@ class Labeller(QObject):
             try:
                 with project.open_store() as store:
                     return write(store)
-            except (sqlite3.Error, ProjectError) as exc:
+            except (sqlite3.Error, ProjectError, StoreError) as exc:
                 # Why, as the analyst can act on it (a full drive: free some space),
                 # worked out here: it asks the drive and tries the store.
                 return why_not_saved(project.root, exc)
@@ -275,7 +280,7 @@ class Labeller(QObject):
 
         def done(items: list[int] | str) -> None:
             if isinstance(items, str):
-                failed(items)
+                failed(items, saving=True)
                 return
             self._handed = None
             note, self._note = self._note, None
@@ -285,10 +290,13 @@ class Labeller(QObject):
                 self.labels_changed.emit(items)
             self._next()
 
-        def failed(error: str) -> None:
+        def failed(error: str, saving: bool = False) -> None:
             self._handed = None
-            self.failed.emit(f"The label was not saved ({label}): {error}" if label
-                             else f"Nothing was {what}: {error}")
+            said = (f"The label was not saved ({label}): {error}" if label
+                    else f"Nothing was {what}: {error}")
+            self.failed.emit(said)
+            if saving:  # the store's failure, not this write's own (see not_saved)
+                self.not_saved.emit(said)
             self._next()
 
         self._background.call(run, done, failed)

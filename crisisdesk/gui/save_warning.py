@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QVBoxLayout, QWidget
 from crisisdesk.core.launch import ProjectNotOpened, open_checked
 from crisisdesk.core.project import DB_NAME, ProjectError
 from crisisdesk.core.store.db import full_drive
+from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
 from crisisdesk.gui.worker import describe_error
 
@@ -32,7 +33,8 @@ def why_not_saved(root: Path, exc: BaseException) -> str:
     """Why a label write on the project at ``root`` failed, and what to do, in words an
     analyst can act on. Runs in the write's thread: it asks the drive and tries the store.
     """
-    if isinstance(exc, ProjectError):  # the store moved away: says where to look
+    # The store moved away, or refused to open (a read-only folder): each says what to do.
+    if isinstance(exc, (ProjectError, StoreError)):
         return str(exc)
     if isinstance(exc, sqlite3.Error):
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
@@ -94,7 +96,7 @@ class SaveWarning(QFrame):
 
 def install(window: QMainWindow, labeller: Labeller) -> SaveWarning:
     """Put a :class:`SaveWarning` above ``window``'s central widget, fed by ``labeller``
-    (its ``failed`` shows it, its ``labels_changed`` clears it)."""
+    (its ``not_saved`` shows it, its ``labels_changed`` clears it)."""
     central = window.takeCentralWidget()
     holder = QWidget()
     layout = QVBoxLayout(holder)
@@ -104,6 +106,6 @@ def install(window: QMainWindow, labeller: Labeller) -> SaveWarning:
     layout.addWidget(bar)
     layout.addWidget(central, 1)
     window.setCentralWidget(holder)
-    labeller.failed.connect(bar.not_saved)
+    labeller.not_saved.connect(bar.not_saved)
     labeller.labels_changed.connect(bar.saved)
     return bar

@@ -13,5 +13,6 @@ def test_the_report_says_the_labels_trained_on_and_those_waiting_for_embed() -> 
                         not_embedded="3 labelled items left out, not embedded yet: 3 texts "
                                      "have no minilm embedding")
     said = headline(entry)
-    assert "Trained on 75 train, 9 validation, 18 dev labels" in said
+    assert "Trained on 75 labels (early-stopped on 9 validation labels); scored on 18 dev " \
+        "labels" in said
     assert "3 labelled items left out, not embedded yet" in said

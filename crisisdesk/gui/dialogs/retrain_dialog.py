@@ -100,12 +100,18 @@ def headline(entry: TaskRetrain) -> str:
 
 
 def _trained_on(entry: TaskRetrain) -> str:
-    """The labels the new version trained on, by split, and those waiting for Embed (a
-    watch imports, analysts label, Embed catches up): "" when not known."""
+    """The labels the new version trained on, early-stopped on and was scored on, and
+    those waiting for Embed (a watch imports, analysts label, Embed catches up): "" when
+    not known."""
     said = ""
     if entry.sizes:
-        said = "<br>Trained on " + ", ".join(
-            f"{n:,} {split}" for split, n in entry.sizes.items()) + " labels"
+        # The sizes are the training's train, early-stopping and scored splits: only the
+        # first is trained on (the scored one is the holdout it is never trained on).
+        sizes = dict(entry.sizes)
+        said = f"<br>Trained on {sizes.pop('train', 0):,} labels"
+        if "validation" in sizes:
+            said += f" (early-stopped on {sizes.pop('validation'):,} validation labels)"
+        said += "".join(f"; scored on {n:,} {split} labels" for split, n in sizes.items())
     if entry.not_embedded:
         said += f"<br><i>{escape(entry.not_embedded)}.</i>"
     return said

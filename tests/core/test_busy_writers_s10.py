@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 import crisisdesk.core.importers.watch as watch_module
+import crisisdesk.core.importers.watch_csv as watch_csv
 import crisisdesk.core.importers.writer as writer_module
 from crisisdesk.core.importers import ImportOptions, WatchJob, WatchOptions
 from crisisdesk.core.project import Project
@@ -41,6 +43,7 @@ def test_a_watch_checks_a_batch_s_photos_without_the_write_lock(
     them before taking the lock; so does the watch, for JSON Lines read line by line
     and for a table read whole (in batches of two here: both of its write paths)."""
     monkeypatch.setattr(watch_module, "BATCH", 2)
+    monkeypatch.setattr(watch_csv, "BATCH", 2)  # a CSV is read from its offset there
     folder = tmp_path / "collector"
     (folder / "img").mkdir(parents=True)
     rows = []
@@ -55,8 +58,12 @@ def test_a_watch_checks_a_batch_s_photos_without_the_write_lock(
     free_while_checked: list[bool] = []
     inspect = writer_module.inspect_image
 
+    probing = threading.Lock()  # the photos are checked in a pool: one probe at a time,
+    # else one probe's BEGIN IMMEDIATE is taken for the watch's lock by another
+
     def checked(path, limits):  # noqa: ANN001, ANN202 - inspect_image's own signature
-        free_while_checked.append(_write_lock_free(proj))
+        with probing:
+            free_while_checked.append(_write_lock_free(proj))
         return inspect(path, limits)
 
     monkeypatch.setattr(writer_module, "inspect_image", checked)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from crisisdesk.core.launch import ProjectNotOpened, open_checked
 from crisisdesk.core.project import DB_NAME, ProjectError
 from crisisdesk.core.store.db import full_drive
 from crisisdesk.core.store.schema import StoreError
@@ -43,6 +42,10 @@ def why_not_saved(root: Path, exc: BaseException) -> str:
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc):
             return ("another program (an import, a watch, a job) held the project's "
                     "write lock for too long: give the label again once it has finished")
+        # Here, not at the top: core.launch imports torch (the demo's predict job), and
+        # the window must paint before torch loads (the job libraries preload after).
+        from crisisdesk.core.launch import ProjectNotOpened, open_checked
+
         try:
             open_checked(root)  # a read-only file or drive, a damaged store: named
         except ProjectNotOpened as not_opened:

@@ -18,7 +18,7 @@ from crisisdesk.gui.task_box import TaskBox
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("1 … 9", "give the focused task that class (every selected item at once)"),
     ("10, 11, …", "past nine classes: two digits, quickly (1 2: class 12; 1 alone: a "
-                  "moment later)"),
+                  "moment later; Esc drops a first digit)"),
     ("Enter", "accept the prediction as the label"),
     ("Tab / Shift+Tab", "next / previous task"),
     ("J / ↓", "next item"),
@@ -162,7 +162,7 @@ class KeyFilter(QObject):
 class _Interrupts(QObject):
     """On the application while a first digit waits: a click, a key other than a digit
     (the key filter reads those), or its window closing or losing the keys gives the
-    first digit's class before that event acts."""
+    first digit's class before that event acts; Esc drops the digit (a typo) unlabelled."""
 
     INPUT = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick,
              QEvent.Type.TouchBegin, QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride)
@@ -170,6 +170,12 @@ class _Interrupts(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         keys = self.parent()
         window = keys._first[3] if keys._first is not None else None
+        # Esc comes as a ShortcutOverride first (a window's Esc shortcut), then a KeyPress.
+        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and \
+                isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape and \
+                window is not None:
+            keys._end_wait()  # nothing given: the analyst types the number again
+            return True
         if event.type() in self.INPUT and _digit(event) is None or event.type() in (
                 QEvent.Type.Close, QEvent.Type.WindowDeactivate) and watched is window:
             keys.give_first()

@@ -12,6 +12,7 @@ from window_helpers import current_labels, open_window, settle
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import scheme_from_json
+from crisisdesk.gui.keys import SECOND_DIGIT_MS
 from crisisdesk.gui.main_window import MainWindow
 from crisisdesk.gui.task_box import TaskBox
 
@@ -144,3 +145,15 @@ def test_two_digits_typed_with_shift_are_one_class(qtbot, demo_like_project: Pro
     qtbot.keyRelease(window.items, Qt.Key.Key_Shift)
     settle(qtbot, window)
     assert current_labels(demo_like_project, "needs") == {item: NEEDS[11]}
+
+
+def test_esc_drops_a_first_digit_typed_by_mistake(qtbot, demo_like_project: Project) -> None:
+    """A typo ("1" where "5" was meant) had no way back: every key gave class 1 first."""
+    window, item = _typed(qtbot, demo_like_project, 1)
+    qtbot.keyClick(window.items, Qt.Key.Key_Escape)
+    qtbot.wait(SECOND_DIGIT_MS + 300)  # nor given when the wait would have ended
+    settle(qtbot, window)
+    assert current_labels(demo_like_project, "needs") == {}
+    qtbot.keyClick(window.items, Qt.Key.Key_5)
+    settle(qtbot, window)
+    assert current_labels(demo_like_project, "needs") == {item: NEEDS[4]}

@@ -17,6 +17,7 @@ import shutil
 import stat
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -62,6 +63,17 @@ def _entry_name(info: zipfile.ZipInfo) -> str:
         return info.filename.encode("cp437").decode("utf-8")
     except UnicodeError:
         return info.filename
+
+
+def _entry_names(infos: list[zipfile.ZipInfo]) -> list[str]:
+    """Each entry's name as :func:`_entry_name` reads it, unless that lands on the path
+    of another entry: then as zipfile reads it (code page 437), as all such names were
+    read before. ``Café.jpg`` written with the UTF-8 flag and again without it was
+    unpacked as one file, the second replacing the first without a word."""
+    names = [_entry_name(info) for info in infos]
+    paths = Counter(_safe_name(name) for name in names)
+    return [name if name == info.filename or paths[_safe_name(name)] == 1 else info.filename
+            for info, name in zip(infos, names, strict=True)]
 
 
 def _mac_metadata(rel: PurePosixPath) -> bool:
@@ -166,9 +178,12 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             return None, [Problem(where, f"archive would unpack to {total / 2**30:.1f} GB; "
                                   f"the limit is {limits.max_total_bytes / 2**30:.1f} GB")]
         dest.mkdir(parents=True, exist_ok=True)
-        for info in infos:
-            name = _entry_name(info)
+        for info, name in zip(infos, _entry_names(infos), strict=True):
             entry = Where(f"{archive}!{name}")
+            if name != _entry_name(info):
+                problems.append(Problem(entry, "name read as code page 437: read as UTF-8 "
+                                        f"it is another entry's ({_entry_name(info)})",
+                                        "warning"))
             rel = _safe_name(name)
             if rel is None:
                 if name.strip("/."):

@@ -48,6 +48,7 @@ from crisisdesk.core.importers.records import (
     shown_name,
     unstorable_name,
 )
+from crisisdesk.core.importers.rows import source_cell_problem
 from crisisdesk.core.importers.tabular import (
     media_index_column,
     parse_csv,
@@ -159,7 +160,9 @@ def export_sources(path: Path, fmt: str) -> set[str]:
     found: set[str] = set()
     try:
         for cell in cells:
-            if isinstance(cell, str) and cell.strip():
+            # A cell the rows read as empty (see RowReader.parse_row) names no source.
+            if isinstance(cell, str) and cell.strip() and \
+                    source_cell_problem(cell.strip()) is None:
                 found.add(cell.strip())
             if len(found) > 1:
                 break

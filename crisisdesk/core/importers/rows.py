@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,31 @@ def _clean(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+#: The longest ``source`` cell taken for a source name: names come from file and folder
+#: names (at most 255 characters on common file systems) or from ``--source``.
+MAX_SOURCE_CHARS = 255
+#: Bidi embeddings, overrides and isolates: in a name they reorder the text after it.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def source_cell_problem(name: str) -> str | None:
+    """Why an export's ``source`` cell is no source name crisisdesk writes (None: it is
+    one). The name goes into each of the post's item ids, which lists, reports and
+    terminals show: half a surrogate pair cannot be stored (the whole import ended in a
+    traceback), control characters and bidi overrides garble each line showing it, and
+    a megabyte of it went into every item id."""
+    if len(name) > MAX_SOURCE_CHARS:
+        return f"is {len(name):,} characters long (a source name has at most " \
+               f"{MAX_SOURCE_CHARS})"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds half of a UTF-16 surrogate pair"
+    if any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in name):
+        return "holds control characters"
+    return None
 
 
 #: Keys naming the poster in a user object (Twitter v1 "user", Mastodon "account"...);
@@ -197,6 +223,10 @@ class RowReader:
         content = tuple(get.get(f) for f in ("text", "author", "created_at", "url"))
         # Two sources of one exported project may hold the same post id: not a repeat.
         source = self._source_cell(row)
+        if source is not None and (why := source_cell_problem(source)):
+            yield Problem(where, f"source cell {source[:40]!r}{'...' * (len(source) > 40)} "
+                          f"{why}; read as empty", "warning")
+            source = None
         first = self.seen.get((source, post_id))
         if first is not None and first[1] != content:
             yield Problem(where, f"post id {post_id} appears again (first at row {first[0]})"

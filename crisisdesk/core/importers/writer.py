@@ -115,6 +115,8 @@ class RecordWriter:
         while a batch of photos is read from a slow drive."""
         todo: dict[Path, MediaRef] = {}
         for record in records:
+            # Here, before the id is first looked up: SQLite refuses half a surrogate pair.
+            self._replace_lone_surrogates(record)
             post = self.store.find_post(self.source_of(record), record.post_id)
             items = self.store.items_of_post(post.id) if post else None
             missing = self.store.missing_media_paths(post.id) if post else set()
@@ -141,7 +143,6 @@ class RecordWriter:
                 self.report.records += 1
                 if self._merged_away(record):
                     continue
-                self._replace_lone_surrogates(record)
                 self._store_time(record)
                 key = (self.source_of(record), record.post_id)
                 counts, seen = self._counts(), key in self.first_seen
@@ -171,8 +172,12 @@ class RecordWriter:
 
     def _replace_lone_surrogates(self, record: PostRecord) -> None:
         """Put U+FFFD in place of half surrogate pairs in the record's texts, with a
-        warning: without it the whole post fails to store for one broken character."""
+        warning: without it the whole post fails to store for one broken character (the
+        whole import, for one in its id)."""
         fixed = []
+        if LONE_SURROGATE.search(record.post_id):
+            record.post_id = LONE_SURROGATE.sub("\ufffd", record.post_id)
+            fixed.append("id")
         for name, value in record.post_fields().items():
             if isinstance(value, str) and LONE_SURROGATE.search(value):
                 setattr(record, name, LONE_SURROGATE.sub("\ufffd", value))

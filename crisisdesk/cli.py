@@ -344,8 +344,8 @@ def printable_output() -> None:
     the work was done, so the command ended in a traceback and without its report line.
     stderr escapes already (Python's default there)."""
     stream = sys.stdout
-    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    if encoding not in ("utf8", "utf8sig") and hasattr(stream, "reconfigure"):
+    # UTF-8 too: half a surrogate pair quoted from a stranger's JSON has no UTF-8 form.
+    if hasattr(stream, "reconfigure"):
         stream.reconfigure(errors="backslashreplace")
 
 

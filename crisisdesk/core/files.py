@@ -83,8 +83,15 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as indented UTF-8 JSON, all or nothing."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Half a surrogate pair quoted from a stranger's file (a post id in a problem):
+        # no UTF-8 can hold it, and the report was lost; escaped, the JSON is the same.
+        text = json.dumps(data, indent=2, ensure_ascii=True)
     with atomic_write(path) as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write(text)
 
 
 def new_report_path(folder: Path, kind: str) -> Path:

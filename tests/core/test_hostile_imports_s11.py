@@ -106,3 +106,18 @@ def test_a_zip_name_read_as_utf8_never_lands_on_another_entrys_file(
     assert sha256(folder / "Caf├⌐.jpg") == sha256(second)
     assert [p.severity for p in job.report.problems] == ["warning"]
     assert "Caf├⌐.jpg" in str(job.report.problems[0])
+
+
+def test_a_repeated_broken_id_is_reported_and_the_report_saved(tmp_path, capsys) -> None:
+    """Half a surrogate pair quoted in a problem ("post id 7\\ud83d appears again") ended
+    the command in a traceback after the import, and the report file was lost."""
+    from crisisdesk.cli import main
+
+    src = tmp_path / "broken.jsonl"
+    src.write_text('{"id": "7\\ud83d", "text": "one"}\n{"id": "7\\ud83d", "text": "two"}\n'
+                   '{"id": "8", "text": "fine"}\n', encoding="utf-8")
+    project = tmp_path / "p"
+    assert main(["import", str(project), str(src)]) == 1  # done, with problems
+    assert "appears again" in capsys.readouterr().out
+    (report,) = (project / "reports").glob("import-*.json")
+    assert "appears again" in report.read_text(encoding="utf-8")

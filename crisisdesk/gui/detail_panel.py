@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -74,6 +74,8 @@ class DetailPanel(QWidget):
         self.focused_task = 0
         self._wanted_task: str | None = None  # focus_task's, until its box is shown
         self.task_boxes: list[TaskBox] = []
+        self._show_box = QTimer(self, singleShot=True, interval=0)
+        self._show_box.timeout.connect(self._show_focused_box)
         self.blur = BlurWatch(self)
         self.blur.changed.connect(self._blur_changed)
         self.revealed: set[int] = set()  # items shown unblurred on request (this run only)
@@ -311,6 +313,7 @@ class DetailPanel(QWidget):
         self.task_boxes = [TaskBox(view) for view in views]
         for box in self.task_boxes:
             self.tasks_area.addWidget(box)
+            box.show()  # now, not at the layout's queued show: _show_focused_box needs it
             box.class_clicked.connect(self._class_clicked)
         if self.task_boxes:
             self.focused_task %= len(self.task_boxes)
@@ -344,6 +347,9 @@ class DetailPanel(QWidget):
         self.focused_task = index
         for n, box in enumerate(self.task_boxes):
             box.set_focused(n == index)
+        # Below the fold (a fourth task, picked by its queue or Tab), the keys labelled a
+        # task unseen, its numbers read off the boxes in view: scroll once laid out.
+        self._show_box.start()
         view = self.focused_view()
         if view is not None and (before is None or before.task != view.task
                                  or before.classes != view.classes):
@@ -351,6 +357,14 @@ class DetailPanel(QWidget):
             self.attention.set_classes(view.classes,
                                        self.attention.class_name() if same_task else None)
         self._update_wanted()
+
+    def _show_focused_box(self) -> None:
+        """Scroll the tasks so the focused task's box shows (whole, when it fits)."""
+        if 0 <= self.focused_task < len(self.task_boxes):
+            # A new item's boxes are laid out by posted requests: all first (else it
+            # scrolled to where the old boxes were).
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            self.scroll.ensureWidgetVisible(self.task_boxes[self.focused_task], 0, 6)
 
     # ------------------------------------------------------------------ overlay
     def toggle_overlay(self) -> None:

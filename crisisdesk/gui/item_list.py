@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
+    QEvent,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
@@ -24,12 +25,13 @@ from PySide6.QtCore import (
     QSize,
     Qt,
 )
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QHelpEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QToolTip,
     QTreeView,
     QWidget,
 )
@@ -150,10 +152,7 @@ class ItemDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         painter.setFont(small)
         metrics = QFontMetrics(small)
-        tasks = sorted(set(row.labels) | set(row.predicted),
-                       key=lambda t: (t != first,
-                                      list(TASK_SHORT).index(t) if t in TASK_SHORT else 99))
-        for task in tasks:
+        for task in _chip_tasks(row, first):
             short = TASK_SHORT.get(task, task[:4])
             if task in row.labels:
                 label = display_name(row.labels[task])
@@ -171,6 +170,41 @@ class ItemDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(chip, 4, 4)
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
             x += width + 4
+
+
+    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView,  # noqa: N802
+                  option: QStyleOptionViewItem,
+                  index: QModelIndex | QPersistentModelIndex) -> bool:
+        """The row's tooltip (its id and text) and its chips in words: they shorten the
+        task ("hum") and tell a label from a prediction by colour alone."""
+        row = index.data(ROW_ROLE)
+        if event.type() == QEvent.Type.ToolTip and isinstance(row, ItemRow):
+            QToolTip.showText(event.globalPos(), f"{index.data(Qt.ItemDataRole.ToolTipRole)}"
+                              f"\n\n{chips_in_words(row)}", view)
+            return True
+        return super().helpEvent(event, view, option, index)
+
+
+def _chip_tasks(row: ItemRow, first: str | None) -> list[str]:
+    """The tasks of ``row``'s chips, in their order (``first``'s first)."""
+    return sorted(set(row.labels) | set(row.predicted),
+                  key=lambda t: (t != first,
+                                 list(TASK_SHORT).index(t) if t in TASK_SHORT else 99))
+
+
+def chips_in_words(row: ItemRow) -> str:
+    """What ``row``'s chips say, a task a line, and what their colours mean."""
+    lines = []
+    for task in _chip_tasks(row, None):
+        named = f"{task} ({TASK_SHORT.get(task, task[:4])})"
+        if task in row.labels:
+            lines.append(f"{named}: labelled {display_name(row.labels[task])} ✓")
+        else:
+            cls, conf = row.predicted[task]
+            lines.append(f"{named}: predicted {display_name(cls)}, {conf:.0%} confident")
+    if lines:
+        lines.append("Green with ✓: the item's label · grey: the model's prediction")
+    return "\n".join(lines)
 
 
 def _list_task(model: object) -> str | None:

@@ -51,6 +51,11 @@ def format_seconds(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def counted(n: int, unit: str) -> str:
+    """``n`` and the job's unit (a plural: "items", "steps") agreeing: "1 item"."""
+    return f"{n:,} {unit[:-1] if n == 1 and unit.endswith('s') else unit}"
+
+
 def format_rate(rate: float | None, unit: str) -> str:
     """``12.3 items/s`` (or ``–`` while not measured)."""
     if rate is None:
@@ -161,11 +166,11 @@ class JobRow(QFrame):
         if progress.total:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(min(progress.done, progress.total))
-            done = f"{progress.done:,} / {progress.total:,}"
+            done = f"{progress.done:,} / {counted(progress.total, self.unit)}"
         else:
             self.bar.setRange(0, 0)
-            done = f"{progress.done:,}"
-        self.figures.setText(f"{done} {self.unit} · {format_rate(self.runner.rate, self.unit)}"
+            done = counted(progress.done, self.unit)
+        self.figures.setText(f"{done} · {format_rate(self.runner.rate, self.unit)}"
                              f" · ETA {format_seconds(self.runner.eta)}")
         self.device.setText(f"on {progress.device}" if progress.device else "")
         self._set_message(_html(progress.message))
@@ -183,12 +188,12 @@ class JobRow(QFrame):
             self.bar.setRange(0, max(1, total))
             self.bar.setValue(max(1, total))
             self.figures.setText(f"finished in {elapsed}"
-                                 + (f" · {last.done:,} {self.unit}" if last else ""))
+                                 + (f" · {counted(last.done, self.unit)}" if last else ""))
         else:
             if self.bar.maximum() == 0:
                 self.bar.setRange(0, 1)
                 self.bar.setValue(0)
-            done = f"{last.done:,} {self.unit} done" if last else "nothing done"
+            done = f"{counted(last.done, self.unit)} done" if last else "nothing done"
             self.figures.setText(f"stopped after {elapsed} · {done}")
             self.retry.setVisible(True)
         if state == "cancelled":

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.gui.job_row import (  # noqa: F401 - callers import them from here
+    STATE_COLOUR,
     JobRow,
     MakeJob,
     Then,
@@ -66,7 +67,16 @@ class JobsPanel(QWidget):
         self.clear = QPushButton("Clear finished")
         self.clear.clicked.connect(self.clear_finished)
         self.clear.setEnabled(False)
-        head.addWidget(self.summary, 1)
+        # Failed jobs said apart: under newer rows a failed one was out of the dock's few
+        # lines, counted among the "finished", once the status bar's word had gone.
+        self.failures = QLabel()
+        self.failures.setStyleSheet(f"color: {STATE_COLOUR['failed']}; font-weight: bold;")
+        self.failures.setToolTip("A failed job's row stays, with its message, Details and "
+                                 "Retry, until Clear finished")
+        self.failures.setVisible(False)
+        head.addWidget(self.summary)
+        head.addWidget(self.failures)
+        head.addStretch(1)
         head.addWidget(self.clear)
         outer.addLayout(head)
         scroll = QScrollArea()
@@ -175,8 +185,12 @@ class JobsPanel(QWidget):
         if not self.rows:
             self.summary.setText("No jobs yet")
         else:
-            older = f" ({self.dropped} older done jobs cleared)" if self.dropped else ""
+            older = (f" ({self.dropped} older ones that ended well no longer listed)"
+                     if self.dropped else "")
             self.summary.setText(f"{running} running, {ended} finished{older}")
+        failed = sum(row.runner.state == "failed" for row in self.rows)
+        self.failures.setText(f"{failed} failed: see {'its row' if failed == 1 else 'their rows'}")
+        self.failures.setVisible(bool(failed))
         self._fit_to_jobs()
 
     def _fit_to_jobs(self) -> None:

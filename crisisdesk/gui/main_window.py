@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.core.words import plural
 from crisisdesk.gui import gc_guard, save_warning, style
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.dialogs.settings_dialog import settings_saved
@@ -285,7 +286,7 @@ class MainWindow(QMainWindow):
         found = f" matching “{self.model.search}”" if self.model.search else ""
         by = f" · by {self.model.confidence_task} confidence" \
             if self.model.confidence_task and self.model.sort == "confidence" else ""
-        self.list_title.setText(f"{label}: {self.model.total:,} items{found}{by}")
+        self.list_title.setText(f"{label}: {plural(self.model.total, 'item')}{found}{by}")
         self.items.set_empty_text("" if self.model.total else self._empty_text(label))
 
     def _empty_text(self, queue_title: str) -> str:

@@ -271,3 +271,15 @@ def test_retry_runs_the_job_again_once(qtbot) -> None:
     assert len(starts) == 2 and len(panel.rows) == 2
     (rerun,) = [r for r in panel.rows if r is not row]
     assert rerun.retry.isVisible()
+
+
+def test_one_unit_of_work_is_said_in_the_singular(qtbot) -> None:
+    panel = _panel(qtbot)
+    gate = threading.Event()
+    runner = panel.run("Export", lambda: _gated(gate, 1), unit="items")
+    row = panel.row_of(runner)
+    qtbot.waitUntil(lambda: runner.last_progress is not None, timeout=5000)
+    assert "1 / 1 item ·" in row.figures.text()  # was "1 / 1 items"
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        gate.set()
+    assert row.figures.text().endswith("· 1 item")

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QDialog,
     QGroupBox,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.fusion.versions import training_macro_f1
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
+from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
 from crisisdesk.gui.worker import Background, JobRunner
 
@@ -134,6 +136,8 @@ class TaskPage(QWidget):
         self.dialog, self.entry, self.task = dialog, entry, entry.task
         self.new_grid: ConfusionGrid | None = None
         self.active_grid: ConfusionGrid | None = None
+        # Side by side, or one under the other where the page is too narrow (see fit).
+        self.grids = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         layout = QVBoxLayout(self)
         self.headline = QLabel(headline(entry))
         self.headline.setTextFormat(Qt.TextFormat.RichText)
@@ -147,7 +151,7 @@ class TaskPage(QWidget):
                 classes, [new["per_class"][c]["f1"] for c in classes],
                 [current["per_class"][c]["f1"] for c in classes] if current else None))
             layout.addWidget(bars)
-            grids = QHBoxLayout()
+            grids = self.grids
             self.new_grid = ConfusionGrid("New version", classes, new["confusion"])
             self.new_grid.setToolTip(entry.candidate_name)
             grids.addWidget(self.new_grid)
@@ -184,6 +188,17 @@ class TaskPage(QWidget):
         box.addWidget(self.reactivate, 0, Qt.AlignmentFlag.AlignRight)
         layout.addWidget(versions)
         layout.addStretch(1)
+        self._side_by_side = self.minimumSizeHint().width()  # the page's, grids side by side
+
+    def fit(self, width: int) -> None:
+        """Lay the confusion matrices side by side when the page's ``width`` holds both,
+        else one under the other: side by side, a five-class task's pair was wider than
+        the report, and the whole page scrolled sideways, its headline cut off."""
+        wide = width >= self._side_by_side
+        direction = QBoxLayout.Direction.LeftToRight if wide else \
+            QBoxLayout.Direction.TopToBottom
+        if self.grids.direction() != direction:
+            self.grids.setDirection(direction)
 
     def wants_switch(self) -> bool:
         """Whether Switch activates this task's new version."""
@@ -196,7 +211,7 @@ class TaskPage(QWidget):
         for row in rows:
             macro = training_macro_f1(row.get("metrics"))
             new = " (new)" if row["id"] == self.entry.candidate else ""
-            item = QTreeWidgetItem([row["name"] + new, str(row.get("created_at", ""))[:19],
+            item = QTreeWidgetItem([row["name"] + new, shown_time(row.get("created_at")),
                                     _fmt(macro), "yes" if row.get("active") else ""])
             item.setData(0, Qt.ItemDataRole.UserRole, row["id"])
             self.versions.addTopLevelItem(item)
@@ -222,14 +237,18 @@ class RetrainDialog(QDialog):
         self.runner: JobRunner | None = None
         self.background = Background(self, max_threads=1)
         self.setWindowTitle("Retrain report")
-        self.resize(760, 720)
+        # Wide enough for the confusion matrices of a five-class task side by side.
+        self.resize(880, 720)
         self.tabs = QTabWidget()
         self.pages: dict[str, TaskPage] = {}
+        self._page_of: dict[QObject, TaskPage] = {}  # each tab's scroll viewport: its page
         for entry in retrain_entries(report):
             page = TaskPage(self, entry)
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setWidget(page)
+            self._page_of[scroll.viewport()] = page
+            scroll.viewport().installEventFilter(self)
             self.pages[entry.task] = page
             mark = "✓" if entry.recommend_switch else ("–" if entry.new is None else "✗")
             self.tabs.addTab(scroll, f"{entry.task} {mark}")
@@ -270,6 +289,12 @@ class RetrainDialog(QDialog):
                             else f"{mnemonic}Switch")
         self.switch.setDefault(bool(tasks) and self.armed)
         self.keep.setDefault(not tasks and self.armed)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        page = self._page_of.get(watched)
+        if page is not None and isinstance(event, QResizeEvent):
+            page.fit(event.size().width())  # the room a tab's scroll area gives its page
+        return super().eventFilter(watched, event)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.project import Project
+from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.worker import Background
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class VersionsDialog(QDialog):
                 row = QTreeWidgetItem([
                     f"{v.id}  {v.name}" + ("  (active)" if v.active else ""),
                     v.kind, reads_text(v), figures_text(v), f"{v.predicted:,}",
-                    v.created_at[:16].replace("T", " ")])
+                    shown_time(v.created_at)])
                 row.setData(0, VERSION_ROLE, v)
                 if v.active:
                     for column in range(len(COLUMNS)):

@@ -108,12 +108,11 @@ def _trained_on(entry: TaskRetrain) -> str:
     said = ""
     if entry.sizes:
         # The sizes are the training's train, early-stopping and scored splits: only the
-        # first is trained on (the scored one is the holdout it is never trained on).
-        sizes = dict(entry.sizes)
-        said = f"<br>Trained on {sizes.pop('train', 0):,} labels"
-        if "validation" in sizes:
-            said += f" (early-stopped on {sizes.pop('validation'):,} validation labels)"
-        said += "".join(f"; scored on {n:,} {split} labels" for split, n in sizes.items())
+        # first is trained on. Its own scored split is not said: the comparison above
+        # is on the frozen holdout, which may be another split ("40 test" beside "40 dev").
+        said = f"<br>Trained on {entry.sizes.get('train', 0):,} labels"
+        if "validation" in entry.sizes:
+            said += f" (early-stopped on {entry.sizes['validation']:,} validation labels)"
     if entry.not_embedded:
         said += f"<br><i>{escape(entry.not_embedded)}.</i>"
     return said

@@ -11,7 +11,8 @@ from test_retrain import FAST, _project
 
 from crisisdesk.core.fusion.training import TrainJob
 from crisisdesk.core.retrain import RetrainJob, RetrainReport, TaskRetrain
-from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog, headline
+from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
+from crisisdesk.gui.dialogs.retrain_headline import headline
 
 
 def _scores(n: int) -> dict:

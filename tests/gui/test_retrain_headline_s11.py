@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crisisdesk.core.retrain import TaskRetrain
-from crisisdesk.gui.dialogs.retrain_dialog import headline
+from crisisdesk.gui.dialogs.retrain_headline import headline
 
 
 def test_the_report_says_the_labels_trained_on_and_those_waiting_for_embed() -> None:

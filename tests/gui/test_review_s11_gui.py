@@ -11,7 +11,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.retrain import TaskRetrain
 from crisisdesk.core.review import Queue
 from crisisdesk.core.store.schema import StoreError
-from crisisdesk.gui.dialogs.retrain_dialog import headline
+from crisisdesk.gui.dialogs.retrain_headline import headline
 from crisisdesk.gui.labelling import Targets
 
 

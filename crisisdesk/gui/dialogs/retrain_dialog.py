@@ -12,7 +12,6 @@ can be made active again.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -38,84 +37,17 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
+from crisisdesk.gui.dialogs.retrain_headline import BAD, f1_text, headline
 from crisisdesk.gui.worker import Background, JobRunner
 
 if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
     from crisisdesk.core.retrain import RetrainReport, TaskRetrain
 
-GOOD, BAD = "#2e7d32", "#c62828"
 #: Enter becomes Switch only this long after the report appears. The report opens by
 #: itself when a retrain ends, often while the analyst labels, and Enter there accepts a
 #: prediction: the key meant for the list switched the model versions instead (browsers
 #: hold back their install buttons for the same reason).
 ENTER_ARMS_AFTER_MS = 1500
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
-def headline(entry: TaskRetrain) -> str:
-    """The comparison in words: both macro F1s, the difference, the recommendation."""
-    if entry.new is None and entry.candidate is not None:
-        # Trained, but nothing to score it on: the override can still switch to it.
-        why = entry.skipped or (f"the new version {entry.candidate_name} sees none of "
-                                f"the {entry.holdout:,} holdout items")
-        return (f"<b>Not compared:</b> {why}. The active version stays unless you "
-                "switch anyway.")
-    if entry.new is None:
-        return (f"<b>Not retrained:</b> {entry.skipped or 'no candidate'}. "
-                "The active version stays.")
-    new, current = entry.new, entry.current
-    if current is not None:
-        delta = new["macro_f1"] - current["macro_f1"]
-        colour = GOOD if delta >= 0 else BAD
-        compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b> vs active "
-                   f"<b>{_fmt(current['macro_f1'])}</b> "
-                   f"(<span style='color:{colour}'>{delta:+.3f}</span>)")
-        if entry.active_optimistic:
-            # The active version was tuned on this holdout: its figure flatters it.
-            compare += (f"<br><i>The active version's figure is optimistic: "
-                        f"{escape(entry.active_optimistic)}.</i>")
-    elif entry.active_error:
-        compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b>; the active version "
-                   f"{entry.active_name} cannot be scored ({escape(entry.active_error)})")
-    elif entry.active_name:
-        compare = (f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b>; the active version "
-                   f"{entry.active_name} sees none of the holdout items the new one sees")
-    else:
-        compare = f"Macro F1: new <b>{_fmt(new['macro_f1'])}</b> (no active version yet)"
-    if entry.recommend_switch:
-        advice = f"<span style='color:{GOOD}'><b>Recommended: switch</b></span>"
-    else:
-        advice = (f"<span style='color:{BAD}'><b>Recommended: keep the active version</b>"
-                  "</span> (the new one is worse in macro F1)")
-    # Both versions are scored on the same items: those both see.
-    scored = int(new.get("n", entry.holdout - entry.new_unseen))
-    left_out = entry.holdout - scored
-    holdout = (f"{entry.holdout:,} labelled items of the frozen {entry.holdout_split} split"
-               + (f"; scored on the {scored:,} " + ("both versions see" if current else
-                                                    "it sees")
-                  + f", {left_out:,} left out (no embedding of its kind)"
-                  if left_out else ""))
-    return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}{_trained_on(entry)}"
-
-
-def _trained_on(entry: TaskRetrain) -> str:
-    """The labels the new version trained on, early-stopped on and was scored on, and
-    those waiting for Embed (a watch imports, analysts label, Embed catches up): "" when
-    not known."""
-    said = ""
-    if entry.sizes:
-        # The sizes are the training's train, early-stopping and scored splits: only the
-        # first is trained on. Its own scored split is not said: the comparison above
-        # is on the frozen holdout, which may be another split ("40 test" beside "40 dev").
-        said = f"<br>Trained on {entry.sizes.get('train', 0):,} labels"
-        if "validation" in entry.sizes:
-            said += f" (early-stopped on {entry.sizes['validation']:,} validation labels)"
-    if entry.not_embedded:
-        said += f"<br><i>{escape(entry.not_embedded)}.</i>"
-    return said
 
 
 def apply_job(project: Project, report: RetrainReport, override: list[str],
@@ -211,7 +143,7 @@ class TaskPage(QWidget):
             macro = training_macro_f1(row.get("metrics"))
             new = " (new)" if row["id"] == self.entry.candidate else ""
             item = QTreeWidgetItem([row["name"] + new, shown_time(row.get("created_at")),
-                                    _fmt(macro), "yes" if row.get("active") else ""])
+                                    f1_text(macro), "yes" if row.get("active") else ""])
             item.setData(0, Qt.ItemDataRole.UserRole, row["id"])
             self.versions.addTopLevelItem(item)
         for column in range(4):

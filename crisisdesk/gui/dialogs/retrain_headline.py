@@ -1,0 +1,80 @@
+"""The retrain report's words: each task's comparison of the new model version with the
+active one, its recommendation, and what the new one was trained on."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
+    from crisisdesk.core.retrain import TaskRetrain
+
+GOOD, BAD = "#2e7d32", "#c62828"
+
+
+def f1_text(value: float | None) -> str:
+    """A macro F1 as the report shows it (a dash when there is none)."""
+    return "–" if value is None else f"{value:.3f}"
+
+
+def headline(entry: TaskRetrain) -> str:
+    """The comparison in words: both macro F1s, the difference, the recommendation."""
+    if entry.new is None and entry.candidate is not None:
+        # Trained, but nothing to score it on: the override can still switch to it.
+        why = entry.skipped or (f"the new version {entry.candidate_name} sees none of "
+                                f"the {entry.holdout:,} holdout items")
+        return (f"<b>Not compared:</b> {why}. The active version stays unless you "
+                "switch anyway.")
+    if entry.new is None:
+        return (f"<b>Not retrained:</b> {entry.skipped or 'no candidate'}. "
+                "The active version stays.")
+    new, current = entry.new, entry.current
+    if current is not None:
+        delta = new["macro_f1"] - current["macro_f1"]
+        colour = GOOD if delta >= 0 else BAD
+        compare = (f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b> vs active "
+                   f"<b>{f1_text(current['macro_f1'])}</b> "
+                   f"(<span style='color:{colour}'>{delta:+.3f}</span>)")
+        if entry.active_optimistic:
+            # The active version was tuned on this holdout: its figure flatters it.
+            compare += (f"<br><i>The active version's figure is optimistic: "
+                        f"{escape(entry.active_optimistic)}.</i>")
+    elif entry.active_error:
+        compare = (f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
+                   f"{entry.active_name} cannot be scored ({escape(entry.active_error)})")
+    elif entry.active_name:
+        compare = (f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
+                   f"{entry.active_name} sees none of the holdout items the new one sees")
+    else:
+        compare = f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b> (no active version yet)"
+    if entry.recommend_switch:
+        advice = f"<span style='color:{GOOD}'><b>Recommended: switch</b></span>"
+    else:
+        advice = (f"<span style='color:{BAD}'><b>Recommended: keep the active version</b>"
+                  "</span> (the new one is worse in macro F1)")
+    # Both versions are scored on the same items: those both see.
+    scored = int(new.get("n", entry.holdout - entry.new_unseen))
+    left_out = entry.holdout - scored
+    holdout = (f"{entry.holdout:,} labelled items of the frozen {entry.holdout_split} split"
+               + (f"; scored on the {scored:,} " + ("both versions see" if current else
+                                                    "it sees")
+                  + f", {left_out:,} left out (no embedding of its kind)"
+                  if left_out else ""))
+    return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}{_trained_on(entry)}"
+
+
+def _trained_on(entry: TaskRetrain) -> str:
+    """The labels the new version trained on, early-stopped on and was scored on, and
+    those waiting for Embed (a watch imports, analysts label, Embed catches up): "" when
+    not known."""
+    said = ""
+    if entry.sizes:
+        # The sizes are the training's train, early-stopping and scored splits: only the
+        # first is trained on. Its own scored split is not said: the comparison above
+        # is on the frozen holdout, which may be another split ("40 test" beside "40 dev").
+        said = f"<br>Trained on {entry.sizes.get('train', 0):,} labels"
+        if "validation" in entry.sizes:
+            said += f" (early-stopped on {entry.sizes['validation']:,} validation labels)"
+    if entry.not_embedded:
+        said += f"<br><i>{escape(entry.not_embedded)}.</i>"
+    return said

@@ -31,10 +31,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         project = Project.open(args.project)
-        recipe, config = _recipe_and_config(args)
         image_encoder, text_encoder = args.encoder, args.text_encoder
         if image_encoder is None and text_encoder is None:
             image_encoder, text_encoder = _encoders_of(project)
+        # After the encoders are known: they decide the variant, whose recipe is the base.
+        recipe, config = _recipe_and_config(args, image_encoder, text_encoder)
         job = TrainJob(project, args.task, image_encoder=image_encoder,
                        text_encoder=text_encoder, variant=args.variant, recipe=recipe,
                        seeds=args.seeds, val_from=args.val_from, config=config,
@@ -90,8 +91,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 CLASS_WEIGHTS = {"none": (False, 1.0), "balanced": (True, 1.0), "sqrt": (True, 0.5)}
 
 
-def _recipe_and_config(args: argparse.Namespace) -> tuple[object, dict]:
-    """The Recipe and FusionConfig overrides that ``train``'s options ask for.
+def _recipe_and_config(args: argparse.Namespace, image_encoder: str | None,
+                       text_encoder: str | None) -> tuple[object, dict]:
+    """The Recipe and FusionConfig overrides that ``train``'s options ask for, for a
+    head on ``image_encoder`` / ``text_encoder`` (the options', or the project's).
 
     ``--recipe`` names the base (default: the variant's, "text" for one-modality heads,
     "paper" for fusion); each option given replaces that field.
@@ -99,7 +102,7 @@ def _recipe_and_config(args: argparse.Namespace) -> tuple[object, dict]:
     from crisisdesk.core.fusion.train import named_recipe
     from crisisdesk.core.fusion.training import default_recipe_name, default_variant
 
-    variant = args.variant or default_variant(args.encoder, args.text_encoder)
+    variant = args.variant or default_variant(image_encoder, text_encoder)
     fields = {"optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
               "batch_size": args.batch_size, "max_epochs": args.epochs,
               "patience": args.patience, "label_smoothing": args.label_smoothing,

@@ -126,7 +126,28 @@ class EmbedJob:
             self._encoder = load_encoder(self.encoder_name, self.device)
         return self._encoder
 
+    def _nothing_to_encode(self) -> bool:
+        """Whether no asked-for image or text lacks this encoder's embedding, looked up
+        by name before the model loads: the app's Embed of a project without images
+        (a text collector's) failed for want of the CLIP model it had no use for, and
+        the Predict that follows a successful Embed never came."""
+        if self._encoder is not None:
+            return False  # loaded already (a caller's): the usual path is as cheap
+        with self.project.open_store() as store:
+            if "image" in self.kinds and store.images_without_embedding(
+                    self.encoder_name, patches=self.patches):
+                return False
+            if "text" in self.kinds:
+                keys = {t.key for t in store.item_texts()}
+                if store.missing_keys("text", self.encoder_name, keys):
+                    return False
+        return True
+
     def _run(self) -> Iterator[Progress]:
+        if self._nothing_to_encode():
+            yield Progress(0, 0, f"{self.encoder_name}: nothing to encode (no "
+                           f"{' or '.join(self.kinds)} lacks its embedding)", "cpu")
+            return
         encoder = self._load()
         self.report.device = encoder.device
         with self.project.open_store() as store:

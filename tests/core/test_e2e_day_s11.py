@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from caption_fixtures import isolated_config  # noqa: F401 - a fixture, used by name
 from test_training_job import _project
 
 from crisisdesk.cli import main
 from crisisdesk.core.fusion.train import named_recipe
+from crisisdesk.core.project import Project
 
 
 def test_train_without_encoders_on_a_fusion_project_uses_the_papers_recipe(
@@ -30,3 +33,19 @@ def test_train_without_encoders_on_a_fusion_project_uses_the_papers_recipe(
     recipe = version["config"]["recipe"]
     assert (recipe["optimizer"], recipe["patience"]) == (paper.optimizer, paper.patience)
     assert f"with {paper.optimizer} lr {paper.lr:g}" in out
+
+
+@pytest.mark.usefixtures("isolated_config")  # empty settings and model cache
+def test_embedding_images_of_a_project_without_images_needs_no_model(tmp_path: Path) -> None:
+    """A text collector's project: the app's Embed images job failed for want of the CLIP
+    model it had nothing to give, and the Predict that follows Embed never came."""
+    from crisisdesk.core.embed import EmbedJob
+    from crisisdesk.core.models.registry import get_spec, is_installed
+
+    assert is_installed(get_spec("clip-vit-b-32")) is None  # no model on this machine
+    src = tmp_path / "posts.csv"
+    src.write_text("id,text\n1,road closed\n2,bridge down\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "p"), str(src)]) == 0
+    job = EmbedJob(Project.open(tmp_path / "p"), "clip-vit-b-32", kinds=("image",))
+    steps = list(job.run())
+    assert "nothing to encode" in steps[-1].message

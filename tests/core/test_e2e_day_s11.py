@@ -49,3 +49,22 @@ def test_embedding_images_of_a_project_without_images_needs_no_model(tmp_path: P
     job = EmbedJob(Project.open(tmp_path / "p"), "clip-vit-b-32", kinds=("image",))
     steps = list(job.run())
     assert "nothing to encode" in steps[-1].message
+
+
+def test_a_short_id_two_sources_answer_to_is_ambiguous(tmp_path: Path, capsys) -> None:
+    """A CrisisMMD image id (tweet 7, its first image) is also the <post id>_<n> of a
+    watch's copy of tweet 7: `label P 7_0` labelled the CrisisMMD item without a word."""
+    tsv = tmp_path / "task_damage_text_img_dev.tsv"
+    tsv.write_text("event_name\ttweet_id\timage_id\ttweet_text\timage\tlabel\n"
+                   "flood\t7\t7_0\tRiver over the bank\tdata_image/7_0.jpg\tsevere_damage\n",
+                   encoding="utf-8")
+    collected = tmp_path / "collected.csv"
+    collected.write_text("id,text\n7,River over the bank\n", encoding="utf-8")
+    project = str(tmp_path / "p")
+    main(["import", project, str(tsv)])
+    main(["import", project, str(collected)])
+    capsys.readouterr()
+    assert main(["label", project, "7_0", "--task", "damage",
+                 "--label", "mild_damage"]) == 2
+    err = capsys.readouterr().err
+    assert "ambiguous" in err and "crisismmd:7:0" in err and "collected:7:0" in err

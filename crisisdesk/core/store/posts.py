@@ -329,21 +329,24 @@ class PostsMixin(StoreBase):
             " LEFT JOIN media m ON m.id = i.media WHERE i.external_id = ? ORDER BY i.uid",
             [ref],
         )
-        if len(rows) == 1:
-            return ItemRow(*rows[0])
         post_id, sep, n = ref.rpartition("_")
         if sep and n.isdigit():
-            rows = self._all(
+            # Both readings at once: a CrisisMMD image id of one source's item can be the
+            # <post id>_<n> of another source's (a watch of the same tweets): taking the
+            # first alone labelled one of the two without a word.
+            by_id = {r["id"]: r for r in rows}
+            by_id.update((r["id"], r) for r in self._all(
                 "SELECT i.id, i.uid, i.post, i.n, i.media, m.declared_path FROM items i"
                 " JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
                 " WHERE p.post_id = ? AND i.n = ? ORDER BY i.uid",
                 [post_id, int(n)],
-            ) or rows
-            if len(rows) == 1:
-                return ItemRow(*rows[0])
-            if len(rows) > 1:
-                ids = ", ".join(r["uid"] for r in rows)
-                raise LookupError(f"item {ref!r} is ambiguous; use one of: {ids}")
+            ))
+            rows = sorted(by_id.values(), key=lambda r: r["uid"])
+        if len(rows) == 1:
+            return ItemRow(*rows[0])
+        if len(rows) > 1:
+            ids = ", ".join(r["uid"] for r in rows)
+            raise LookupError(f"item {ref!r} is ambiguous; use one of: {ids}")
         raise LookupError(
             f"no item {ref!r} in this project (give <source>:<post id>:<n>, "
             f"or <post id>_<n> when only one source has that post)"

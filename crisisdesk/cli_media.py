@@ -113,7 +113,7 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
     job = WatchJob(project, folder, options, watch)
     print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
     drive(job.run())
-    print(job.report.summary())
+    print(job.report.summary(stopped="Stopped"))  # Ctrl-C is how a watch ends
     say_report(job)
     return PROBLEMS if job.report.errors else OK
 

@@ -68,3 +68,21 @@ def test_a_short_id_two_sources_answer_to_is_ambiguous(tmp_path: Path, capsys) -
                  "--label", "mild_damage"]) == 2
     err = capsys.readouterr().err
     assert "ambiguous" in err and "crisismmd:7:0" in err and "collected:7:0" in err
+
+
+def test_a_watch_stopped_by_ctrl_c_says_stopped_not_cancelled(tmp_path: Path) -> None:
+    """Ctrl-C is how a watch ends (exit 0): its summary began "Cancelled:"."""
+    import signal
+    import subprocess
+    import sys
+
+    from test_import_contract_s9 import WATCH_SCRIPT
+
+    folder = tmp_path / "collected"
+    folder.mkdir()
+    (folder / "feed.jsonl").write_text('{"id": "1", "text": "flood"}\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", WATCH_SCRIPT, str(int(signal.SIGINT)),
+                           str(tmp_path / "p"), str(folder)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert "Stopped: 1 new post" in done.stdout and "Cancelled" not in done.stdout

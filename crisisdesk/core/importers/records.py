@@ -166,11 +166,12 @@ class ImportReport:
         """Write the report as JSON (temp file + rename, like every file we write)."""
         write_json_atomic(path, self.to_json())
 
-    def summary(self, max_problems: int = 20) -> str:
-        """A few lines for a terminal: counts, then the first problems."""
+    def summary(self, max_problems: int = 20, stopped: str = "Cancelled") -> str:
+        """A few lines for a terminal: counts, then the first problems. ``stopped``: the
+        first word when the job was stopped (a watch's normal end says "Stopped")."""
         media = ", ".join(f"{n:,} {s}" for s, n in sorted(self.media_added.items())) or "none"
         lines = [
-            f"{'Cancelled' if self.cancelled else 'Imported'}: "
+            f"{stopped if self.cancelled else 'Imported'}: "
             f"{plural(self.posts_added, 'new post')}, {plural(self.items_added, 'new item')}, "
             f"media added: {media}"
             + (f", {plural(self.media_attached, 'image')} attached" if self.media_attached

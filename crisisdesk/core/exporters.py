@@ -36,6 +36,8 @@ TASK_COLUMNS = ("label", *PROVENANCE_KEYS, "split", "prediction", "confidence",
 # "CSV injection"); OWASP lists tab and carriage return too, as some spreadsheets drop
 # leading whitespace before they read the cell.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Names a CrisisMMD export of several tasks refuses as its folder: they name files.
+TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".txt", ".xlsx")
 
 
 def hash_author(author: str | None, salt: str) -> str | None:
@@ -145,6 +147,11 @@ class Exporter:
                 raise ValueError(f"{out} is a file: a CrisisMMD export of several tasks "
                                  "writes one file per task into a folder; give a folder, "
                                  "or --task TASK for one file")
+            if not out.is_dir() and out.suffix.lower() in TABLE_SUFFIXES:
+                # Else a folder named "labels.tsv" appeared where a file was meant.
+                raise ValueError(f"{out} names a file: a CrisisMMD export of several tasks "
+                                 "writes one file per task into a folder; give a folder "
+                                 "name, or --task TASK for one file")
             targets = {t: out / f"task_{t}_text_img.tsv" for t in self.tasks}
         header = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
                   "split", "label_source", "prediction", "confidence"]

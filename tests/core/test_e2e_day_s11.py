@@ -86,3 +86,18 @@ def test_a_watch_stopped_by_ctrl_c_says_stopped_not_cancelled(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     assert "Stopped: 1 new post" in done.stdout and "Cancelled" not in done.stdout
+
+
+def test_a_crisismmd_export_of_several_tasks_to_a_file_name_is_refused(
+        tmp_path: Path, capsys) -> None:
+    """`export --format crisismmd P labels.jsonl` made a folder named labels.jsonl."""
+    src = tmp_path / "posts.csv"
+    src.write_text("id,text,damage,informative\n1,road closed,mild_damage,informative\n",
+                   encoding="utf-8")
+    project = str(tmp_path / "p")
+    main(["import", project, str(src)])
+    capsys.readouterr()
+    out = tmp_path / "labels.jsonl"
+    assert main(["export", project, str(out), "--format", "crisismmd"]) == 2
+    assert "names a file" in capsys.readouterr().err
+    assert not out.exists()

@@ -189,14 +189,35 @@ def media_ref(declared: str, base: Path, remote: bool = False) -> MediaRef:
     return MediaRef(declared, found.path, note=found.note)
 
 
+def crisismmd_image(record: PostRecord, image_id: str) -> Iterator[Problem]:
+    """Number the one image of a table's row as its CrisisMMD ``image_id``
+    (``<tweet id>_<n>``) says, and keep that id, as the CrisisMMD importer does: a
+    CrisisMMD file converted to CSV or JSONL (or a sheet with its columns) then gives the
+    same items as the file itself, though tweets lack images (``_0`` absent, ``_1``
+    and ``_2`` given); numbered in file order, ``<tweet id>_2`` was item 0 and
+    ``label PROJECT <tweet id>_2`` found nothing. A warning where the id is no such id."""
+    prefix, sep, n = image_id.rpartition("_")
+    if not (sep and n.isascii() and n.isdigit()
+            and (prefix == record.post_id or (prefix.isascii() and prefix.isdigit()))):
+        yield Problem(record.where, f"image_id {image_id!r} is not <post id>_<n>; image "
+                      "numbered in file order", "warning")
+        return
+    if prefix != record.post_id:
+        # As in CrisisMMD's own files: a tweet showing another tweet's image; a real pair.
+        yield Problem(record.where, f"image_id {image_id} belongs to another tweet than "
+                      f"{record.post_id}; imported as image {int(n)} of tweet "
+                      f"{record.post_id}", "warning")
+    record.media[0].n, record.media[0].external_id = int(n), image_id
+
+
 class RowReader:
     """Turns mapped rows into records; remembers ids to catch duplicates within a file.
     ``schemes``: the project's label schemes (default the built-in ones), to compare the
-    labels two rows give one post as they will be stored. ``index_column`` and
-    ``image_id_column``: the ``n`` and ``image_id`` columns of crisisdesk's own export
-    (None for another file), whose one row is one item; such a row's ``source`` cell
-    names the project source it was exported from (:attr:`PostRecord.source`), and a
-    post is known by that source and its id."""
+    labels two rows give one post as they will be stored. ``index_column``: the ``n``
+    column of crisisdesk's own export (None for another file), whose one row is one
+    item; such a row's ``source`` cell names the project source it was exported from
+    (:attr:`PostRecord.source`), and a post is known by that source and its id.
+    ``image_id_column``: the ``image_id`` column, an export's or CrisisMMD's."""
 
     def __init__(self, file: str, base: Path, columns: dict[str, str],
                  labels: dict[str, str], defaults: Mapping[str, str | None],
@@ -250,7 +271,10 @@ class RowReader:
             record.media[0].n = int(index)
         image_id = _clean(row.get(self.image_id_column)) if self.image_id_column else None
         if image_id is not None and len(record.media) == 1:
-            record.media[0].external_id = image_id
+            if self.index_column is None:
+                yield from crisismmd_image(record, image_id)
+            else:
+                record.media[0].external_id = image_id
         try:
             record.sensitive = parse_flag(get.get("sensitive"))
         except ValueError as exc:
@@ -298,9 +322,10 @@ class RowReader:
         """A Problem when an earlier row gave the same post and images another label or
         split: both would land on the same items, the later label silently replacing the
         first while the first split stays."""
-        firsts = self.labelled.setdefault(
-            (record.source, record.post_id, tuple((m.declared, m.n) for m in record.media)),
-            {})
+        # An image known by its index (an image id's n) is that item whatever its file
+        # is called: a sheet giving one image id twice, with two files, labels one item.
+        firsts = self.labelled.setdefault((record.source, record.post_id, tuple(
+            m.declared if m.n is None else m.n for m in record.media)), {})
         given = {ref.task: (_comparable(ref, self.schemes), ref) for ref in record.labels}
         for task, (value, ref) in given.items():
             first = firsts.get(task)

@@ -22,6 +22,11 @@ from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from crisisdesk.core.importers.header_checks import (
+    repeated_columns,
+    unknown_tasks,
+    unread_label_column,
+)
 from crisisdesk.core.importers.jsonsource import split_lines
 from crisisdesk.core.importers.records import Expected, Parsed, Problem, Where
 from crisisdesk.core.importers.rows import CLOCK, TASK_CELLS, RowReader
@@ -63,16 +68,6 @@ def _by_lower(header: list[str]) -> dict[str, str]:
         if name is not None:
             by_lower.setdefault(name.strip().lower(), name)
     return by_lower
-
-
-def repeated_columns(header: list[str]) -> list[str]:
-    """A line for each column name the header gives more than once (case aside)."""
-    places: dict[str, list[int]] = {}
-    for number, name in enumerate(header, start=1):
-        places.setdefault(name.strip().lower(), []).append(number)
-    return [f"column {header[at[0] - 1].strip()!r} appears more than once (columns "
-            f"{', '.join(map(str, at))}); the first is read"
-            for at in places.values() if len(at) > 1]
 
 
 def first_cells(header: list[str], values: list[str]) -> dict[str, str]:
@@ -163,10 +158,10 @@ def media_index_column(header: list[str]) -> str | None:
 
 
 def image_id_column(header: list[str]) -> str | None:
-    """The ``image_id`` column of crisisdesk's own CSV and JSONL exports: the CrisisMMD
-    image id an item was imported with (``<other tweet id>_0`` too), kept by a re-import."""
-    by_lower = _by_lower(header)
-    return by_lower.get("image_id") if "item_id" in by_lower else None
+    """The ``image_id`` column: in crisisdesk's own CSV and JSONL exports the CrisisMMD
+    image id an item was imported with (``<other tweet id>_0`` too), kept by a re-import;
+    in another table (CrisisMMD's columns) it numbers the row's image too."""
+    return _by_lower(header).get("image_id")
 
 
 #: Separators a sheet may use: Excel writes ';' where the decimal mark is a comma (most of
@@ -268,35 +263,6 @@ def csv_row(rows: RowReader, header: list[str], values: list[str],
                       "warning")
     yield from rows.parse_row(first_cells(header, values), number)
     return True
-
-
-def unknown_tasks(header: list[str], schemes: Mapping[str, LabelScheme] | None
-                  ) -> list[str]:
-    """Lines for the tasks whose crisisdesk-export columns (``<task>_label_source``) the
-    header holds but the project lacks: their labels are not read, and an export of a
-    project with its own tasks, imported where they were not added, lost them silently."""
-    known = schemes if schemes is not None else builtin_schemes()
-    tasks = {name.strip().lower().removesuffix("_label_source") for name in header
-             if isinstance(name, str) and name.strip().lower().endswith("_label_source")}
-    return [f"labels of task {task!r} not imported: this project has no such task (add "
-            f"it with crisisdesk schemes add PROJECT FILE.json, then import again)"
-            for task in sorted(tasks - set(known)) if task]
-
-
-def unread_label_column(header: list[str], mapping: Mapping[str, str],
-                        schemes: Mapping[str, LabelScheme] | None) -> list[str]:
-    """A line for a bare ``label`` column no task reads: an analyst's one-task sheet
-    (``id,text,label``) or a one-task CrisisMMD export under another file name would
-    else import its posts and drop every label without a word."""
-    known = list(schemes if schemes is not None else builtin_schemes())
-    column = _by_lower(header).get("label")
-    if column is None or "label" in known or any(
-            value.strip().lower() == "label" for value in mapping.values()):
-        return []
-    return [f"column {column!r} is not read: it does not say which task its labels are "
-            f"for; name it after the task ({known[-1]} or label_{known[-1]}; tasks: "
-            f"{', '.join(known)}) or import with --map label_{known[-1]}={column} (a "
-            "CrisisMMD file names its task in the file name, task_<task>_text_img.tsv)"]
 
 
 def _flatten_tasks(obj: dict[str, Any]) -> None:
@@ -406,4 +372,6 @@ class JsonlRows:
         # One object of many: one without a mapped label column is only unlabelled.
         self.rows.labels = label_columns(list(obj), self.mapping, strict=False,
                                          schemes=self.schemes)
+        # A CrisisMMD file converted to JSONL numbers its images as `import` does.
+        self.rows.image_id_column = image_id_column(list(obj))
         yield from self.rows.parse_row(obj, number)

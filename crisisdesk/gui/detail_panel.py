@@ -43,7 +43,7 @@ from crisisdesk.gui.post_texts import (
     show_post_texts,
 )
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
-from crisisdesk.gui.task_box import TaskBox
+from crisisdesk.gui.task_box import TaskBox, scroll_into_view
 from crisisdesk.gui.thumbnails import decode_scaled
 from crisisdesk.gui.worker import Background
 
@@ -364,7 +364,7 @@ class DetailPanel(QWidget):
             # A new item's boxes are laid out by posted requests: all first (else it
             # scrolled to where the old boxes were).
             QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-            self.scroll.ensureWidgetVisible(self.task_boxes[self.focused_task], 0, 6)
+            scroll_into_view(self.scroll, self.task_boxes[self.focused_task], self.text)
 
     # ------------------------------------------------------------------ overlay
     def toggle_overlay(self) -> None:

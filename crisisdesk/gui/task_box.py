@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QProgressBar,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -147,3 +148,17 @@ class TaskBox(QFrame):
         self.setProperty("focused", focused)
         self.style().unpolish(self)
         self.style().polish(self)
+
+
+def scroll_into_view(scroll: QScrollArea, box: TaskBox, text: QWidget) -> None:
+    """Scroll ``scroll`` to show ``box``, the focused task's, whole; but down no further
+    than the top of ``text``, the post (both in ``scroll``'s widget), while the box's
+    title still shows: the text is what is labelled (a second task's box shown whole
+    took it out of view on every item of a 720 px laptop)."""
+    bar = scroll.verticalScrollBar()
+    before = bar.value()
+    scroll.ensureWidgetVisible(box, 0, 6)
+    if bar.value() > before:
+        title = box.layout().itemAt(0).geometry().bottom() + 6  # the task's name
+        titled = box.y() + title - scroll.viewport().height()
+        bar.setValue(max(before, min(bar.value(), max(text.y(), titled))))

@@ -61,7 +61,8 @@ def test_done_rows_are_bounded_and_failed_or_cancelled_rows_stay(qtbot, monkeypa
     titles = [row.runner.title for row in panel.rows]
     assert titles == ["Predict 7", "Predict 6", "Predict 5", "Embed", "Caption"]
     assert len(panel.findChildren(JobRow)) == 5  # the dropped rows' widgets are gone
-    assert panel.summary.text() == "0 running, 5 finished (5 older ones that ended well no longer listed)"
+    assert panel.summary.text() == ("0 running, 5 finished (5 older ones that ended well "
+                                    "no longer listed)")
     panel.clear_finished()
     assert panel.rows == [] and panel.summary.text() == "No jobs yet"
 

@@ -245,6 +245,10 @@ def find_inside(root: Path, declared: str) -> Located:
         return Located(None, "empty path")
     if "\x00" in text:
         return Located(None, f"path contains a NUL byte: {text!r}")
+    try:
+        text.encode("utf-8")  # the store's too: a name with \udc80 fails there
+    except UnicodeEncodeError:  # else os.path.realpath raised it and ended the import
+        return Located(None, f"path holds half of a UTF-16 surrogate pair: {text!r}")
     # Backslashes are separators in exports made on Windows.
     posix = text.replace("\\", "/")
     real_root = Path(os.path.realpath(root))

@@ -231,6 +231,8 @@ class RowReader:
         self.seen: dict[tuple[str | None, str], tuple[int, tuple]] = {}
         # Per post and images: the row that first labelled each task, and its label.
         self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
+        # Posts an earlier row gave an image numbered in file order (no image id).
+        self.in_file_order: set[tuple[str | None, str]] = set()
 
     def parse_row(self, row: Mapping[str, Any], number: int) -> Iterator[Parsed]:
         """The row's record, after warnings about its optional cells; or a Problem."""
@@ -271,10 +273,18 @@ class RowReader:
             record.media[0].n = int(index)
         image_id = _clean(row.get(self.image_id_column)) if self.image_id_column else None
         if image_id is not None and len(record.media) == 1:
-            if self.index_column is None:
-                yield from crisismmd_image(record, image_id)
-            else:
+            if self.index_column is not None:
                 record.media[0].external_id = image_id
+            elif (source, post_id) in self.in_file_order:
+                # Its n may be the one the earlier image was given: that item's image
+                # and label would be this row's, and this image never stored.
+                yield Problem(where, f"image_id {image_id} not used to number the image: an "
+                              f"earlier row gave post {post_id} an image without an image "
+                              "id; numbered in file order", "warning")
+            else:
+                yield from crisismmd_image(record, image_id)
+        if any(ref.n is None for ref in record.media):
+            self.in_file_order.add((source, post_id))
         try:
             record.sensitive = parse_flag(get.get("sensitive"))
         except ValueError as exc:

@@ -183,6 +183,9 @@ class RecordWriter:
                 setattr(record, name, LONE_SURROGATE.sub("\ufffd", value))
                 fixed.append(name)
         for ref in record.media:
+            if LONE_SURROGATE.search(ref.declared):  # its file was not looked for
+                ref.declared = LONE_SURROGATE.sub("\ufffd", ref.declared)
+                fixed.append("image path")
             if ref.alt_text and LONE_SURROGATE.search(ref.alt_text):
                 ref.alt_text = LONE_SURROGATE.sub("\ufffd", ref.alt_text)
                 fixed.append("alt_text")

@@ -334,11 +334,15 @@ class PostsMixin(StoreBase):
             # Both readings at once: a CrisisMMD image id of one source's item can be the
             # <post id>_<n> of another source's (a watch of the same tweets): taking the
             # first alone labelled one of the two without a word.
+            # From the few sources, so that (source, post_id) and (post, n) are entered
+            # by their indexes: no index leads with post_id, and joined from items this
+            # walked every item per look-up (each row of an embeddings import).
             by_id = {r["id"]: r for r in rows}
             by_id.update((r["id"], r) for r in self._all(
-                "SELECT i.id, i.uid, i.post, i.n, i.media, m.declared_path FROM items i"
-                " JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
-                " WHERE p.post_id = ? AND i.n = ? ORDER BY i.uid",
+                "SELECT i.id, i.uid, i.post, i.n, i.media, m.declared_path FROM sources s"
+                " CROSS JOIN posts p ON p.source = s.name AND p.post_id = ?"
+                " CROSS JOIN items i ON i.post = p.id AND i.n = ?"
+                " LEFT JOIN media m ON m.id = i.media ORDER BY i.uid",
                 [post_id, int(n)],
             ))
             rows = sorted(by_id.values(), key=lambda r: r["uid"])

@@ -189,18 +189,27 @@ def media_ref(declared: str, base: Path, remote: bool = False) -> MediaRef:
     return MediaRef(declared, found.path, note=found.note)
 
 
-def crisismmd_image(record: PostRecord, image_id: str) -> Iterator[Problem]:
+#: The largest image index a CrisisMMD image id gives (its tweets have a handful): a
+#: larger "n" is some other id of the same shape (a media key, ``3_1460323737035677698``).
+MAX_IMAGE_INDEX = 999
+
+
+def crisismmd_image(record: PostRecord, image_id: str, said: set[str]) -> Iterator[Problem]:
     """Number the one image of a table's row as its CrisisMMD ``image_id``
     (``<tweet id>_<n>``) says, and keep that id, as the CrisisMMD importer does: a
     CrisisMMD file converted to CSV or JSONL (or a sheet with its columns) then gives the
     same items as the file itself, though tweets lack images (``_0`` absent, ``_1``
     and ``_2`` given); numbered in file order, ``<tweet id>_2`` was item 0 and
-    ``label PROJECT <tweet id>_2`` found nothing. A warning where the id is no such id."""
+    ``label PROJECT <tweet id>_2`` found nothing. A warning where the id is no such id,
+    once a file (``said``: what was said of it: a sheet of its own ids said it per row)."""
     prefix, sep, n = image_id.rpartition("_")
-    if not (sep and n.isascii() and n.isdigit()
+    if not (sep and n.isascii() and n.isdigit() and int(n) <= MAX_IMAGE_INDEX
             and (prefix == record.post_id or (prefix.isascii() and prefix.isdigit()))):
-        yield Problem(record.where, f"image_id {image_id!r} is not <post id>_<n>; image "
-                      "numbered in file order", "warning")
+        if "not crisismmd" not in said:
+            said.add("not crisismmd")
+            yield Problem(record.where, f"image_id {image_id!r} is not <post id>_<n>; images "
+                          "whose image_id is not are numbered in file order (said once for "
+                          "the file)", "warning")
         return
     if prefix != record.post_id:
         # As in CrisisMMD's own files: a tweet showing another tweet's image; a real pair.
@@ -229,6 +238,7 @@ class RowReader:
         self.image_id_column = image_id_column
         self.schemes = schemes or builtin_schemes()
         self.seen: dict[tuple[str | None, str], tuple[int, tuple]] = {}
+        self.said: set[str] = set()  # warnings given once a file
         # Per post and images: the row that first labelled each task, and its label.
         self.labelled: dict[tuple, dict[str, tuple[int, tuple]]] = {}
         # Posts an earlier row gave an image numbered in file order (no image id).
@@ -282,7 +292,7 @@ class RowReader:
                               f"earlier row gave post {post_id} an image without an image "
                               "id; numbered in file order", "warning")
             else:
-                yield from crisismmd_image(record, image_id)
+                yield from crisismmd_image(record, image_id, self.said)
         if any(ref.n is None for ref in record.media):
             self.in_file_order.add((source, post_id))
         try:

@@ -121,6 +121,7 @@ class JobRow(QFrame):
         self.details = QPushButton("Details…")
         self.details.clicked.connect(self.show_details)
         self.retry = QPushButton("Retry")
+        self.retried = False  # Retry pressed: the new row tells how the job ends now
         self._rerun = lambda: panel.run(runner.title, make_job, unit=unit, then=then)
         self.retry.clicked.connect(self._retry)
         self.download = QPushButton("Download")
@@ -221,6 +222,7 @@ class JobRow(QFrame):
         identical job beside the first; the new row offers Retry if it fails too."""
         self.panel.release_keys(self.retry)
         self.retry.setVisible(False)
+        self.retried = True  # its failure is the new row's business now
         self._rerun()
 
     def _offer_download(self) -> None:

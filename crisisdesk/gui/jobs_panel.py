@@ -188,7 +188,8 @@ class JobsPanel(QWidget):
             older = (f" ({self.dropped} older ones that ended well no longer listed)"
                      if self.dropped else "")
             self.summary.setText(f"{running} running, {ended} finished{older}")
-        failed = sum(row.runner.state == "failed" for row in self.rows)
+        # A retried row's failure is no longer news: its rerun's row says how it went.
+        failed = sum(row.runner.state == "failed" and not row.retried for row in self.rows)
         self.failures.setText(f"{failed} failed: see {'its row' if failed == 1 else 'their rows'}")
         self.failures.setVisible(bool(failed))
         self._fit_to_jobs()

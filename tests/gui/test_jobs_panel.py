@@ -271,6 +271,27 @@ def test_retry_runs_the_job_again_once(qtbot) -> None:
     assert len(starts) == 2 and len(panel.rows) == 2
     (rerun,) = [r for r in panel.rows if r is not row]
     assert rerun.retry.isVisible()
+    # Two failed rows, one retried: the head counts the failure still news.
+    assert panel.failures.text() == "1 failed: see its row"
+
+
+def test_a_failed_job_retried_with_success_is_no_longer_said_failed(qtbot) -> None:
+    panel = _panel(qtbot)
+    tries: list[int] = []
+
+    def body() -> Iterator[Progress]:
+        tries.append(1)
+        yield Progress(1, 1, "reading", "cpu")
+        if len(tries) == 1:
+            raise OSError("media/p1.jpg: permission denied")
+
+    row = panel.row_of(panel.run("Caption", body))
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000):
+        pass
+    assert panel.failures.isVisibleTo(panel)
+    with qtbot.waitSignal(panel.job_finished, timeout=10_000):
+        row.retry.click()
+    assert not panel.failures.isVisibleTo(panel)  # it said "1 failed" till Clear finished
 
 
 def test_one_unit_of_work_is_said_in_the_singular(qtbot) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.models import hub_download, registry
 from crisisdesk.core.progress import Progress
+from crisisdesk.core.words import plural
 from crisisdesk.gui.advice import app_error
 from crisisdesk.gui.dialogs.settings_dialog import setting, settings_saved
 from crisisdesk.gui.worker import JobRunner
@@ -53,7 +54,7 @@ def format_seconds(seconds: float | None) -> str:
 
 def counted(n: int, unit: str) -> str:
     """``n`` and the job's unit (a plural: "items", "steps") agreeing: "1 item"."""
-    return f"{n:,} {unit[:-1] if n == 1 and unit.endswith('s') else unit}"
+    return plural(n, unit.removesuffix("s"), unit)
 
 
 def format_rate(rate: float | None, unit: str) -> str:

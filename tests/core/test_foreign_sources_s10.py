@@ -118,22 +118,33 @@ def test_two_files_differing_only_in_case_are_not_guessed_between(proj, tmp_path
     assert any("row 2" in n and "DUP.jpg" in n and "dup.jpg" in n for n in lines)
 
 
+def windows_sheet(sheet: Path) -> Path:
+    """A sheet made on Windows: its one row names its image by a path on the maker's
+    drive (C:\\Users\\ana\\crisis\\img\\1.jpg)."""
+    sheet.write_text("id,text,image\n1,hello,C:\\Users\\ana\\crisis\\img\\1.jpg\n", "utf-8")
+    return sheet
+
+
+def found_by_its_tail(proj, sheet: Path, image: Path, said: str, **options) -> None:
+    """Import ``sheet`` (a :func:`windows_sheet`): its image is ``image`` on this machine,
+    found by the path's last parts, and row 2's warning says ``said``."""
+    job = run_import(proj, [sheet], **options)
+    media = media_of(proj.open_store(), "posts", "1")
+    assert [m["status"] for m in media] == ["ok"]
+    assert media[0]["path"] == str(image)
+    assert any("row 2" in str(p) and said in str(p) for p in problems_for(job, sheet))
+
+
 def test_windows_drive_path_found_by_its_tail_under_images_root(proj, tmp_path):
     root = tmp_path / "root"
     make_image(root / "img" / "1.jpg")
-    sheet = tmp_path / "sheets" / "posts.csv"
-    sheet.parent.mkdir()
-    sheet.write_text("id,text,image\n1,hello,C:\\Users\\ana\\crisis\\img\\1.jpg\n", "utf-8")
-    job = run_import(proj, [sheet], images_root=root)
-    media = media_of(proj.open_store(), "posts", "1")
-    assert [m["status"] for m in media] == ["ok"]
-    assert media[0]["path"] == str(root / "img" / "1.jpg")
-    assert any("row 2" in str(p) and "img/1.jpg" in str(p) for p in problems_for(job, sheet))
+    (tmp_path / "sheets").mkdir()
+    sheet = windows_sheet(tmp_path / "sheets" / "posts.csv")
+    found_by_its_tail(proj, sheet, root / "img" / "1.jpg", "img/1.jpg", images_root=root)
 
 
 def test_windows_drive_path_with_no_file_under_the_root_says_what_to_do(proj, tmp_path):
-    sheet = tmp_path / "posts.csv"
-    sheet.write_text("id,text,image\n1,hello,C:\\Users\\ana\\crisis\\img\\1.jpg\n", "utf-8")
+    sheet = windows_sheet(tmp_path / "posts.csv")
     job = run_import(proj, [sheet])
     lines = [str(p) for p in problems_for(job, sheet)]
     assert any("row 2" in n and "--images-root" in n for n in lines), lines

@@ -4,9 +4,10 @@ real deployment, each test failing before its fix."""
 from __future__ import annotations
 
 import numpy as np
-from bad_input_helpers import media_of, problems_for, run_import
+from bad_input_helpers import run_import
 from import_helpers import make_image
 from safetensors.numpy import save_file
+from test_foreign_sources_s10 import found_by_its_tail, windows_sheet
 
 from crisisdesk.core.models import registry
 
@@ -17,14 +18,9 @@ def test_windows_drive_path_found_by_its_tail_when_run_from_the_images_folder(
     # C:\...\img\1.jpg was resolved against the working folder (./C:/Users/...), taken as
     # a path inside the source and reported missing, never looked up by its last parts.
     make_image(tmp_path / "img" / "1.jpg")
-    sheet = tmp_path / "posts.csv"
-    sheet.write_text("id,text,image\n1,hello,C:\\Users\\ana\\crisis\\img\\1.jpg\n", "utf-8")
+    sheet = windows_sheet(tmp_path / "posts.csv")
     monkeypatch.chdir(tmp_path)
-    job = run_import(proj, [sheet])
-    media = media_of(proj.open_store(), "posts", "1")
-    assert [m["status"] for m in media] == ["ok"]
-    assert media[0]["path"] == str(tmp_path / "img" / "1.jpg")
-    assert any("row 2" in str(p) and "last parts" in str(p) for p in problems_for(job, sheet))
+    found_by_its_tail(proj, sheet, tmp_path / "img" / "1.jpg", "last parts")
 
 
 def test_mastodon_account_object_as_author_keeps_its_instance(proj, tmp_path):

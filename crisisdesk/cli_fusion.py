@@ -162,6 +162,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               "of an image or text it reads, yet: crisisdesk embed)")
     if report["optimistic"]:
         print(f"  optimistic: {report['optimistic']}")
+    if report["texts_note"]:
+        print(f"  texts: {report['texts_note']}")
     width = max(len(c) for c in report["per_class"])
     print(f"  {'class':{width}}  precision  recall     f1  support")
     for cls, row in report["per_class"].items():
@@ -204,6 +206,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{task}: {plural(entry['predicted'], 'item')} predicted by "
               f"{entry['model_version']}"
               f"{skipped}")
+        if entry.get("texts_note"):
+            print(f"  texts: {entry['texts_note']}")
         if entry.get("removed"):
             print(f"  {plural(entry['removed'], 'prediction')} of its older versions "
                   "removed (nothing shows them; a version made active again predicts "

@@ -31,6 +31,7 @@ from crisisdesk.core.fusion.starts import (  # noqa: F401 - callers import them 
     bundled_head_path,
     resolve_version,
 )
+from crisisdesk.core.fusion.text_match import TextMismatch, text_mismatch
 from crisisdesk.core.fusion.train import predict_logits
 from crisisdesk.core.fusion.versions import version_encoders  # noqa: F401 - imported from here
 from crisisdesk.core.jobs import tracked
@@ -211,6 +212,7 @@ class PredictJob:
                 keys_of = key_encoders(version, image_encoder, text_encoder)
                 classes = list(version["config"].get("classes")
                                or scheme_for(task, store.schemes()).classes)
+                mismatch = TextMismatch()
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     # The chunk's keys are read once, for what it saw and for the head.
@@ -226,10 +228,19 @@ class PredictJob:
                         Prediction(item, task, dict(zip(classes, row, strict=True)),
                                    seen[item][0])
                         for item, row in zip(kept, probs.tolist(), strict=True)])
+                    if text_encoder:
+                        # The items whose text it read (an input ending in "|" has none).
+                        read = [item for item in kept if not seen[item][0].endswith("|")]
+                        mismatch.add(text_mismatch(store, version, read) or TextMismatch())
                     entry["predicted"] += len(kept)
                     entry["skipped"] += len(chunk) - len(kept)
                     done += len(chunk)
                     yield Progress(done, total, f"{task}: {entry['predicted']} predicted")
+                # A head given texts of another kind than it trained on (captioned since,
+                # by another captioner, or not yet) predicts them all the same: said.
+                if note := mismatch.note(version["name"],
+                                         version["config"].get("text_source") or ""):
+                    entry["texts_note"] = note
             yield from self._remove_old(store, plans, total)
             failed = [entry["error"] for entry in self.report.tasks.values()
                       if entry.get("error")]

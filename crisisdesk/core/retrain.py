@@ -285,6 +285,10 @@ class RetrainJob:
         version = store.model_version(candidate)
         assert version is not None
         entry.candidate, entry.candidate_name = candidate, version["name"]
+        if active is not None and active["id"] != candidate:
+            # Kept even without a holdout (an override switches from it): a switch
+            # checks that it is still the active one (apply_retrain).
+            entry.active, entry.active_name = active["id"], active["name"]
         entry.holdout_split, rows = holdout_rows(store, entry.task)
         entry.holdout = len(rows)
         if not rows:
@@ -295,7 +299,6 @@ class RetrainJob:
         entry.new_unseen = len(rows) - len(new)
         waiting = _not_embedded(store, version, new)
         if active is not None and active["id"] != candidate:
-            entry.active, entry.active_name = active["id"], active["name"]
             try:
                 current = version_predictions(store, entry.task, active, items)
             except (CheckpointError, NoModel, OSError) as exc:
@@ -356,15 +359,44 @@ def apply_retrain(project: Project, report: RetrainReport, *,
                   ) -> Iterator[Progress]:
     """Activate each task's candidate where recommended or in ``override_tasks`` (the
     analyst's override), except tasks in ``keep_tasks``; then re-predict those tasks'
-    items. A generator job: yields the prediction's Progress."""
+    items. A generator job: yields the prediction's Progress; ActiveChanged at its end
+    for tasks left as they are because another version became active meanwhile."""
     switch = [task for task, entry in report.tasks.items()
               if entry.candidate is not None and task not in keep_tasks and
               (entry.recommend_switch or task in override_tasks)]
     with project.open_store() as store:
-        for task in switch:
-            store.activate_model_version(report.tasks[task].candidate)  # type: ignore[arg-type]
-    if not switch:
+        refused = {task: why for task in switch if (why := _switch(store, report.tasks[task]))}
+    switch = [task for task in switch if task not in refused]
+    if not switch and not refused:
         yield Progress(0, 0, "nothing switched")
         return
-    with closing(PredictJob(project, switch).run()) as steps:
-        yield from steps
+    if switch:
+        with closing(PredictJob(project, switch).run()) as steps:
+            yield from steps
+    if refused:
+        # After the other tasks' switch and predictions: a failed job's message is all
+        # the report and the jobs panel show.
+        raise ActiveChanged(" ".join(refused.values()))
+
+
+class ActiveChanged(RuntimeError):
+    """A retrain's switch refused for tasks whose active version changed after the
+    retrain compared its new version with the one active then (another window's switch,
+    ``crisisdesk train`` beside the app); the message names them and what to do."""
+
+
+def _switch(store: Store, entry: TaskRetrain) -> str | None:
+    """Make ``entry``'s candidate active, unless another version became active since the
+    retrain compared the candidate (that one was never compared, and the report's figures
+    would replace it on a comparison with a version no longer active): why not, or None.
+    Checked and switched in one transaction, as another process may switch meanwhile."""
+    assert entry.candidate is not None
+    with store.transaction():
+        now = store.active_model_version(entry.task)
+        if now is not None and now["id"] not in (entry.active, entry.candidate):
+            return (f"{entry.task} not switched: version {now['id']} {now['name']} became "
+                    f"active after this retrain compared {entry.candidate_name} with "
+                    f"{entry.active_name or 'no version'}. Retrain to compare with it, or "
+                    f"make {entry.candidate_name} active from the task's model versions.")
+        store.activate_model_version(entry.candidate)
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from crisisdesk.cli import OK, _fail, _open_store
@@ -18,7 +19,9 @@ def cmd_schemes_list(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         return _fail(str(exc))
     with store:
-        schemes = store.schemes()
+        schemes, problems = store.schemes(), store.scheme_problems()
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     width = max(len(task) for task in schemes)
     for task, scheme in schemes.items():
         origin = "built-in" if task in builtin_schemes() else "project"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from crisisdesk.core.fusion.checkpoint import checkpoint_paths
+from crisisdesk.core.fusion.checkpoint import CheckpointError, checkpoint_paths, read_sidecar
 from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT
 from crisisdesk.core.store import Store
 
@@ -95,6 +95,13 @@ def _missing(row: dict[str, Any], kind: str) -> str | None:
 def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None, str | None]:
     """The (image, text) encoders whose embeddings a model version reads."""
     config = version["config"]
+    if not config and version_kind(version["path"]) == "trained":
+        # Its record in the store was damaged (store.models reads it as {}): the
+        # checkpoint's own sidecar says what the head reads (a JSON file, no torch).
+        try:
+            config = read_sidecar(version["path"])
+        except CheckpointError:
+            config = {}  # predict then reports the checkpoint itself as unusable
     if config.get("zero_shot"):
         name = config["encoder"]
         has_text = bool(store.embedding_counts().get(name, {}).get("text"))

@@ -19,6 +19,14 @@ from crisisdesk.core.store.db import StoreBase, utc_now
 EMBEDDING_KINDS = ("image", "text", "image_patches")
 #: Rows per fetch of a large result (see ``_add_item_texts``).
 FETCH_SLICE = 1000
+#: True for an embeddings row ``e`` whose blob holds as many float16 values as its dtype
+#: and dim say. A row cut short (a partial copy of a received project) or crafted is a
+#: cache miss: not read, and computed again by the embed job (INSERT OR REPLACE mends it).
+#: length() of a blob reads its header only, not the vector.
+INTACT_SQL = ("(typeof(e.vector) = 'blob' AND e.dim > 0 AND CASE e.kind"
+              " WHEN 'image_patches' THEN length(e.vector) % (2 * e.dim) = 0"
+              " AND e.dtype = 'float16:' || (length(e.vector) / (2 * e.dim)) || 'x' || e.dim"
+              " ELSE length(e.vector) = 2 * e.dim AND e.dtype = 'float16:' || e.dim END)")
 
 
 def text_key(text: str) -> str:
@@ -57,7 +65,7 @@ class EmbeddingsMixin(StoreBase):
         kinds = ("image", "image_patches") if patches else ("image",)
         lacking = " OR ".join(
             "NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.kind = ? AND e.key = m.sha256"
-            " AND e.encoder = ?)" for _ in kinds)
+            f" AND e.encoder = ? AND {INTACT_SQL})" for _ in kinds)
         rows = self._all(
             "SELECT m.sha256, MIN(m.path) AS path FROM media m"
             f" WHERE m.status = 'ok' AND m.sha256 IS NOT NULL AND ({lacking})"
@@ -117,7 +125,7 @@ class EmbeddingsMixin(StoreBase):
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             have.update(r[0] for r in self._all(
-                "SELECT key FROM embeddings WHERE kind = ? AND encoder = ?"
+                f"SELECT key FROM embeddings e WHERE kind = ? AND encoder = ? AND {INTACT_SQL}"
                 f" AND key IN ({','.join('?' * len(chunk))})", [kind, encoder, *chunk]))
         return [k for k in wanted if k not in have]
 
@@ -141,13 +149,15 @@ class EmbeddingsMixin(StoreBase):
 
     def get_embeddings(self, kind: str, encoder: str, keys: Sequence[str]
                        ) -> dict[str, np.ndarray]:
-        """Stored vectors by key (float32), for the keys that have one."""
+        """Stored vectors by key (float32), for the keys that have an intact one (see
+        :data:`INTACT_SQL`: a damaged row is left out, as missing_keys counts it)."""
         out: dict[str, np.ndarray] = {}
         wanted = list(dict.fromkeys(keys))
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             for row in self._all(
-                    "SELECT key, dtype, vector FROM embeddings WHERE kind = ? AND encoder = ?"
+                    "SELECT key, dtype, vector FROM embeddings e WHERE kind = ?"
+                    f" AND encoder = ? AND {INTACT_SQL}"
                     f" AND key IN ({','.join('?' * len(chunk))})", [kind, encoder, *chunk]):
                 shape = tuple(int(s) for s in row["dtype"].split(":", 1)[1].split("x"))
                 out[row["key"]] = np.frombuffer(row["vector"], dtype=np.float16

@@ -31,9 +31,20 @@ class Prediction:
 
 def _version(row: Any) -> dict[str, Any]:
     version = dict(row)
-    version["config"] = json.loads(version["config"] or "{}")
-    version["metrics"] = json.loads(version["metrics"] or "{}")
+    version["config"] = _json_object(version["config"])
+    version["metrics"] = _json_object(version["metrics"])
     return version
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """A version's stored config or metrics; {} for a record no crisisdesk wrote (a
+    damaged or crafted project): the checkpoint's own sidecar still says what the head
+    reads, and a listing shows "?" and "no figures" instead of ending in a traceback."""
+    try:
+        value = json.loads(text or "{}")
+    except (ValueError, TypeError):  # TypeError: a number or blob where JSON was kept
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class ModelsMixin(StoreBase):

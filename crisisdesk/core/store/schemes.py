@@ -7,6 +7,7 @@ with the project. They are read once per connection and kept until ``add_scheme`
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from crisisdesk.core.schemes import LabelScheme, SchemeError, builtin_schemes
 from crisisdesk.core.store.db import StoreBase, utc_now
@@ -17,6 +18,7 @@ class SchemesMixin(StoreBase):
 
     _schemes: dict[str, LabelScheme] | None = None
     _schemes_version: int | None = None
+    _scheme_problems: list[str] = []  # noqa: RUF012 - replaced, never changed in place
 
     def schemes(self) -> dict[str, LabelScheme]:
         """The built-in schemes, then the project's own (in the order first added), by task.
@@ -28,14 +30,34 @@ class SchemesMixin(StoreBase):
         if version != self._schemes_version:
             self._schemes, self._schemes_version = None, version
         if self._schemes is None:
-            schemes = dict(builtin_schemes())
+            schemes, problems = dict(builtin_schemes()), []
             for row in self._all("SELECT task, classes, merges, description"
                                  " FROM label_schemes ORDER BY rowid"):
-                schemes[row["task"]] = LabelScheme(
-                    row["task"], tuple(json.loads(row["classes"])),
-                    json.loads(row["merges"]), row["description"])
-            self._schemes = schemes
+                if row["task"] in schemes:  # add_scheme refuses a built-in task
+                    problems.append(
+                        f"{self.path}: a stored label scheme redefines the built-in task "
+                        f"{row['task']!r}; it is ignored (the shipped heads and prompts "
+                        "are for the built-in classes)")
+                    continue
+                try:
+                    scheme = _stored_scheme(row)
+                except (ValueError, TypeError) as exc:  # TypeError: a number for JSON
+                    # A received or restored project's damaged (or crafted) row: the
+                    # other tasks stay usable, and scheme_problems() says what to do.
+                    problems.append(
+                        f"{self.path}: the label scheme of task {row['task']!r} cannot be "
+                        f"used ({exc}); the task is left out until its scheme is added "
+                        "again: crisisdesk schemes add PROJECT FILE")
+                    continue
+                schemes[scheme.task] = scheme
+            self._schemes, self._scheme_problems = schemes, problems
         return dict(self._schemes)
+
+    def scheme_problems(self) -> list[str]:
+        """Why each of the project's stored schemes that :meth:`schemes` left out could
+        not be used (a damaged or crafted row), naming the file and what to do."""
+        self.schemes()
+        return list(self._scheme_problems)
 
     def project_schemes(self) -> dict[str, LabelScheme]:
         """The schemes this project added (not the built-in ones), by task."""
@@ -77,3 +99,23 @@ class SchemesMixin(StoreBase):
                  scheme.description, utc_now()])
             self._schemes = None
         return True
+
+
+def _stored_scheme(row: Any) -> LabelScheme:
+    """A project's scheme as its row holds it, spellings kept (a scheme stored before
+    today's label rules keeps them); ValueError for a row no crisisdesk wrote: unreadable
+    JSON, fewer than 2 classes, a blank or repeated class, a merge into no class."""
+    try:
+        classes, merges = json.loads(row["classes"]), json.loads(row["merges"] or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"its classes or merges are not readable JSON: {exc}") from exc
+    if not isinstance(classes, list) or len(classes) < 2 or not all(
+            isinstance(c, str) and c.strip() for c in classes):
+        raise ValueError("its classes are not a list of at least 2 class names")
+    repeated = sorted({c for c in classes if classes.count(c) > 1})
+    if repeated:
+        raise ValueError(f"class {repeated[0]!r} is listed more than once")
+    if not isinstance(merges, dict) or not all(
+            isinstance(into, str) and into in classes for into in merges.values()):
+        raise ValueError("its merges do not map source labels to its classes")
+    return LabelScheme(row["task"], tuple(classes), merges, row["description"])

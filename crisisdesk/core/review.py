@@ -77,7 +77,7 @@ _ORDERS: WeakKeyDictionary[Store, dict[tuple, tuple[tuple[int, int], array[int]]
     WeakKeyDictionary()
 __all__ = ["QUEUE_KINDS", "SORTS", "TASK_KINDS", "ItemDetail", "ItemRow", "Queue",
            "QueueCount", "TaskView", "active_versions", "item_detail", "modality_versions",
-           "queue_counts", "queue_page", "queue_size", "queue_stamp"]
+           "queue_counts", "queue_ids", "queue_page", "queue_size", "queue_stamp"]
 TITLES = {"unlabelled": "Unlabelled", "needs_review": "Needs review",
           "model_disagrees": "Model disagrees with label",
           "modalities_disagree": "Image vs text disagree", "corrected": "Corrected"}
@@ -173,14 +173,18 @@ def _token(store: Store) -> tuple[int, int]:
     return (store.conn.execute("PRAGMA data_version").fetchone()[0], store.conn.total_changes)
 
 
-def queue_stamp(store: Store) -> tuple[int, int]:
-    """(newest label journal row, newest item): pages of a queue read under the same
-    stamp line up, no label given and no post imported in between. The item list reads
-    it with each page to notice labels written by another window or process, whose
-    change would shift the offsets of the pages it has not read yet."""
-    row = store.conn.execute("SELECT (SELECT MAX(id) FROM labels),"
-                             " (SELECT MAX(id) FROM items)").fetchone()
-    return int(row[0] or 0), int(row[1] or 0)
+def queue_stamp(store: Store) -> tuple[int, int, str]:
+    """(newest label journal row, newest item, the active model versions' ids): pages of
+    a queue read under the same stamp line up, no label given, no post imported and no
+    version switched in between. The item list reads it with each page to notice labels
+    written by another window or process, whose change would shift the offsets of the
+    pages it has not read yet, and a version another process made active (``crisisdesk
+    train``, ``versions --activate``): the queues over predictions then read its own."""
+    row = store.conn.execute(
+        "SELECT (SELECT MAX(id) FROM labels), (SELECT MAX(id) FROM items),"
+        " (SELECT group_concat(id) FROM (SELECT id FROM model_versions WHERE active = 1"
+        " ORDER BY id))").fetchone()
+    return int(row[0] or 0), int(row[1] or 0), str(row[2] or "")
 
 
 def queue_size(store: Store, queue: Queue, search: str = "") -> int:
@@ -205,12 +209,27 @@ def queue_page(store: Store, queue: Queue, *, offset: int, limit: int, search: s
     walks every skipped row of an OFFSET, so scrolling to the end of 100,000 items page by
     page would otherwise cost a growing query per page.
     """
+    actives = active_versions(store)
+    return _rows(store, _ids(store, queue, offset, limit, search, sort, confidence_task,
+                             actives), actives)
+
+
+def queue_ids(store: Store, queue: Queue, *, offset: int, limit: int, search: str = "",
+              sort: str = "priority", confidence_task: str | None = None) -> list[int]:
+    """The ids of :func:`queue_page`'s rows, alone: what a label given to a selection
+    needs (the rows of 100,000 selected items took 3.5 s and ~100 MB to build)."""
+    return _ids(store, queue, offset, limit, search, sort, confidence_task,
+                active_versions(store))
+
+
+def _ids(store: Store, queue: Queue, offset: int, limit: int, search: str, sort: str,
+         confidence_task: str | None, actives: dict[str, int]) -> list[int]:
+    """queue_page's ids, given the active model versions ``actives``."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must be >= 0")
     _tune(store)
-    actives = active_versions(store)
     if limit == 0:
         return []
     key = (queue, search.strip(), sort, confidence_task)
@@ -218,7 +237,7 @@ def queue_page(store: Store, queue: Queue, *, offset: int, limit: int, search: s
     before = _token(store)
     cached = cache.get(key)
     if cached is not None and cached[0] == before:
-        return _rows(store, list(cached[1][offset:offset + limit]), actives)
+        return list(cached[1][offset:offset + limit])
     plan = plan_queue(store, queue, actives)
     if plan.empty:
         return []
@@ -226,9 +245,8 @@ def queue_page(store: Store, queue: Queue, *, offset: int, limit: int, search: s
     sql, params = queue_sql(store, plan, search)
     sql = f"SELECT {plan.id} {sql} ORDER BY {order}"
     if offset + limit <= DIRECT_ROWS:
-        ids = [r[0] for r in store.conn.execute(f"{sql} LIMIT ? OFFSET ?",
-                                                [*params, limit, offset])]
-        return _rows(store, ids, actives)
+        return [r[0] for r in store.conn.execute(f"{sql} LIMIT ? OFFSET ?",
+                                                 [*params, limit, offset])]
     # The token is read before the order: a commit landing while the order is read
     # (100,000 rows take a while) then makes the next page read it again, where a token
     # read after it kept the order from before that commit as current.
@@ -237,7 +255,7 @@ def queue_page(store: Store, queue: Queue, *, offset: int, limit: int, search: s
     if len(cache) >= CACHED_ORDERS:
         cache.pop(next(iter(cache)))
     cache[key] = (token, ids)
-    return _rows(store, list(ids[offset:offset + limit]), actives)
+    return list(ids[offset:offset + limit])
 
 
 def _marks(values: Sequence[Any]) -> str:

@@ -43,6 +43,8 @@ MAX_IN_FLIGHT = 3  # page queries running at once; newer wishes wait for a free 
 #: At most this many rows past the focus row are read by a refresh that finds the queue
 #: grown (see ItemModel.refresh); a bigger burst may leave the current item unfound.
 FOLLOW_ROWS = 16 * PAGE
+#: What the pages held were read under: review.queue_stamp's (labels, items, versions).
+Stamp = tuple[int, int, str]
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ItemRow of a row (None while loading)
 BLURRED_ROLE = Qt.ItemDataRole.UserRole + 2  # whether the row's thumbnail is blurred
 Index = QModelIndex | QPersistentModelIndex
@@ -83,7 +85,7 @@ class ItemModel(QAbstractListModel):
         # The queue_stamp the pages held were read under: a page read under another one
         # (labels written by another window or process, posts imported meanwhile) would
         # not line up with them either.
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: Stamp | None = None
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(10)
@@ -118,7 +120,7 @@ class ItemModel(QAbstractListModel):
         self.endResetModel()
         generation, reader, by = self._generation, self._reader, confidence_task
 
-        def fetch() -> tuple[tuple[int, int], int, list[ItemRow]]:
+        def fetch() -> tuple[Stamp, int, list[ItemRow]]:
             with reader.store() as store, store.snapshot():
                 # One read transaction: the stamp says exactly what the rows include.
                 stamp = review.queue_stamp(store)
@@ -131,7 +133,7 @@ class ItemModel(QAbstractListModel):
                               self.failed.emit, key=f"items-query-{id(self)}")
 
     def _query_arrived(self, generation: int,
-                       result: tuple[tuple[int, int], int, list[ItemRow]]) -> None:
+                       result: tuple[Stamp, int, list[ItemRow]]) -> None:
         if generation != self._generation:
             return
         self._stamp, size, rows = result
@@ -167,7 +169,7 @@ class ItemModel(QAbstractListModel):
         near = {r.id for n in range(focus - PAGE, focus + PAGE + 1)
                 if (r := self._held(n)) is not None} if focus >= 0 else set()
 
-        def fetch() -> tuple[tuple[int, int], int, dict[int, list[ItemRow]]]:
+        def fetch() -> tuple[Stamp, int, dict[int, list[ItemRow]]]:
             with reader.store() as store, store.snapshot():
                 stamp = review.queue_stamp(store)
                 size = review.queue_size(store, queue, search)
@@ -190,7 +192,7 @@ class ItemModel(QAbstractListModel):
                               self.failed.emit, key=f"items-query-{id(self)}")
 
     def _refresh_arrived(self, generation: int,
-                         result: tuple[tuple[int, int], int, dict[int, list[ItemRow]]]
+                         result: tuple[Stamp, int, dict[int, list[ItemRow]]]
                          ) -> None:
         if generation != self._generation:
             return
@@ -271,6 +273,12 @@ class ItemModel(QAbstractListModel):
         """The queue's size (0 until the first page arrived)."""
         return self._total
 
+    @property
+    def versions(self) -> str | None:
+        """The active model versions the rows held were read under (None: none read
+        yet): a selection's rows not read are found by their offsets in that order."""
+        return self._stamp[2] if self._stamp is not None else None
+
     def row_at(self, row: int, *, fetch: bool = False) -> ItemRow | None:
         """The row's item if its page is here; with ``fetch``, queue the page otherwise."""
         page = row // PAGE
@@ -344,7 +352,7 @@ class ItemModel(QAbstractListModel):
                 continue
             self._in_flight.add(page)
 
-            def fetch(page: int = page) -> tuple[tuple[int, int], list[ItemRow]]:
+            def fetch(page: int = page) -> tuple[Stamp, list[ItemRow]]:
                 with reader.store() as store, store.snapshot():
                     stamp = review.queue_stamp(store)
                     return stamp, review.queue_page(store, queue, offset=page * PAGE,
@@ -355,8 +363,8 @@ class ItemModel(QAbstractListModel):
                 fetch, self._page_arrived_for(generation, page), self._page_failed_for(page))
 
     def _page_arrived_for(self, generation: int, page: int
-                          ) -> Callable[[tuple[tuple[int, int], list[ItemRow]]], None]:
-        def arrived(result: tuple[tuple[int, int], list[ItemRow]]) -> None:
+                          ) -> Callable[[tuple[Stamp, list[ItemRow]]], None]:
+        def arrived(result: tuple[Stamp, list[ItemRow]]) -> None:
             if generation != self._generation:
                 return
             self._in_flight.discard(page)

@@ -28,6 +28,7 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
+from crisisdesk.gui.item_model import PAGE
 from crisisdesk.gui.save_warning import why_not_saved
 from crisisdesk.gui.worker import Background
 
@@ -47,27 +48,35 @@ class Targets:
     search: str = ""
     sort: str = "priority"
     total: int | None = None  # the list's size as read (None: not checked)
+    #: The task whose confidence orders a list of no task sorted by confidence (the
+    #: list's own: read back by another task's, the ranges fell on other items).
+    confidence_task: str | None = None
+    #: The active model versions the list was read under (None: not checked): another
+    #: process's switch reorders the queues over predictions, their size unchanged.
+    versions: str | None = None
 
-    def resolve(self, store: Store) -> list[ItemRow]:
-        """Every targeted row (runs in the background: the ranges are store queries).
+    def resolve(self, store: Store) -> list[int]:
+        """The ids of every targeted item (runs in the background: the ranges are store
+        queries; ids alone, as a label needs: the rows of 100,000 items took seconds).
 
         Raises :class:`ListChanged` when the queue's size is no longer the list's: the
         ranges' offsets would then fall on other items than those selected (a label
         given just before took an item out of "Unlabelled", another window wrote)."""
-        rows = list(self.rows)
+        ids = [r.id for r in self.rows]
         # One read transaction: posts a watch commits between the size check and the
         # pages (the newest come first) would otherwise shift the offsets unnoticed.
         with store.snapshot():
-            if self.ranges and self.total is not None and review.queue_size(
-                    store, self.queue, self.search) != self.total:
+            if self.ranges and (self.total is not None and review.queue_size(
+                    store, self.queue, self.search) != self.total or self.versions
+                    is not None and review.queue_stamp(store)[2] != self.versions):
                 raise ListChanged("the list changed since it was read, so the selected "
                                   "rows not shown yet cannot be found again: press F5 and "
                                   "select them again (no label was given)")
             for offset, count in self.ranges:
-                rows += review.queue_page(store, self.queue, offset=offset, limit=count,
-                                          search=self.search, sort=self.sort)
-        seen: set[int] = set()
-        return [r for r in rows if not (r.id in seen or seen.add(r.id))]
+                ids += review.queue_ids(store, self.queue, offset=offset, limit=count,
+                                        search=self.search, sort=self.sort,
+                                        confidence_task=self.confidence_task)
+        return list(dict.fromkeys(ids))
 
 
 Write = Callable[[Store], list[int]]  # a store write returning the items it touched
@@ -87,30 +96,46 @@ def _for(targets: Targets) -> str:
 def selected_targets(view: QAbstractItemView, model: Any) -> Targets:
     """The items a label key acts on in ``view`` over the item ``model``: the selection,
     else the current item; rows the model holds as they are, the others as ranges to
-    read (a Shift-click across rows never scrolled into view)."""
+    read (a Shift-click across rows never scrolled into view).
+
+    Worked out from the selection's ranges a page at a time, the pages not held as one
+    range each: row by row, Ctrl+A on 100,000 items froze the UI thread for 0.4 s."""
+    spans = sorted((r.top(), r.bottom()) for r in view.selectionModel().selection())
+    if not spans and view.currentIndex().isValid():
+        spans = [(view.currentIndex().row(),) * 2]
     rows: list[ItemRow] = []
     ranges: list[tuple[int, int]] = []
-    selection = view.selectionModel().selection()
-    numbers = sorted({i.row() for r in selection for i in r.indexes()}) if len(
-        selection) else []
-    if not numbers and view.currentIndex().isValid():
-        numbers = [view.currentIndex().row()]
-    for number in numbers:
-        row = model.row_at(number)
-        if row is not None:
-            rows.append(row)
-        elif ranges and ranges[-1][0] + ranges[-1][1] == number:
-            ranges[-1] = (ranges[-1][0], ranges[-1][1] + 1)
+
+    def unread(first: int, last: int) -> None:
+        if ranges and ranges[-1][0] + ranges[-1][1] == first:
+            ranges[-1] = (ranges[-1][0], last + 1 - ranges[-1][0])
         else:
-            ranges.append((number, 1))
+            ranges.append((first, last + 1 - first))
+
+    first = 0  # the first row not looked at yet (selection ranges may overlap)
+    for top, bottom in spans:
+        first = max(first, top)
+        while first <= bottom:
+            last = min(bottom, (first // PAGE + 1) * PAGE - 1)  # to the page's end
+            if model.row_at(first) is None:  # a page not held, or past a held one's end
+                unread(first, last)
+            else:
+                for number in range(first, last + 1):
+                    if (row := model.row_at(number)) is None:
+                        unread(number, last)
+                        break
+                    rows.append(row)
+            first = last + 1
     return Targets(tuple(rows), tuple(ranges), model.queue, model.search, model.sort,
-                   model.total)
+                   model.total, model.confidence_task, versions=model.versions)
 
 
 class Labeller(QObject):
     """Gives labels, undoes and redoes them, for one annotator, in order."""
 
-    labels_changed = Signal(list)  # item ids whose labels changed
+    # The item ids whose labels changed (a list). Declared ``object``: a ``list`` signal
+    # copies the list, item by item, for each listener (0.1 s at 100,000 items).
+    labels_changed = Signal(object)
     message = Signal(str)  # a line for the status bar
     failed = Signal(str)  # a write not done: which, why and what to do
     # A write the store could not take (a full or read-only drive, the store gone), as
@@ -142,11 +167,11 @@ class Labeller(QObject):
         annotator = self.annotator
 
         def write(store: Store) -> list[int]:
-            rows = targets.resolve(store)
-            if store.add_labels([LabelChange(r.id, task, label) for r in rows],
+            ids = targets.resolve(store)
+            if store.add_labels([LabelChange(i, task, label) for i in ids],
                                 annotator=annotator) is None:
                 return []  # each had that class already: "no change", no undo step
-            return [r.id for r in rows]
+            return ids
 
         n = len(targets.rows) + sum(c for _, c in targets.ranges)
         # The class as the rest of the app shows it ("mild damage", not "mild_damage").
@@ -162,7 +187,7 @@ class Labeller(QObject):
             # The predictions as they are now (what the detail panel shows), not those the
             # list's rows held when read: a retrain switched in another window, or a
             # predict run, since then gave the list's class where the panel showed another.
-            ids = [r.id for r in targets.resolve(store)]
+            ids = targets.resolve(store)
             version = store.active_model_version(task)
             probs = store.predictions_of(version["id"], ids) if version else {}
             predicted = {i: Prediction(i, task, p).label for i, p in probs.items() if p}

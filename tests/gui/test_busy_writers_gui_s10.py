@@ -43,5 +43,5 @@ def test_a_selection_s_unread_rows_are_found_in_the_state_whose_size_was_checked
     monkeypatch.setattr(review, "queue_size", size_then_a_watch_commits)
     targets = Targets((), ((0, 2),), queue, total=total)
     with project.open_store() as store:
-        found = [row.id for row in targets.resolve(store)]
+        found = targets.resolve(store)
     assert found == selected

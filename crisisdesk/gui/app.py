@@ -138,6 +138,7 @@ class Opener(QObject):
         from crisisdesk.core.project import Project, ProjectError
         from crisisdesk.core.settings import remember_project
         from crisisdesk.gui.main_window import MainWindow
+        from crisisdesk.gui.screen_fit import fit_to_screen
 
         if isinstance(found, ProjectError):
             self._failed(str(found))
@@ -154,7 +155,12 @@ class Opener(QObject):
             remember_project(path)
         window = MainWindow(project, annotator=self.annotator, preload=True)
         window.setWindowIcon(window_icon())
-        window.show()
+        if fit_to_screen(window):
+            # Smaller than the window's default (a 1366 x 768 laptop, or 1920 x 1080 at
+            # 150 %): it took the screen and more, its status bar and jobs below the edge.
+            window.showMaximized()
+        else:
+            window.show()
         if not_opened is not None:
             # Said in the window: the demo must not be taken for the analyst's own
             # project gone empty.

@@ -159,6 +159,10 @@ class ImageView(QWidget):
         self.setToolTip(f"{pixmap.width()} × {pixmap.height()} pixels, shown at most "
                         f"{MAX_UPSCALE:g} times its size\n{TOOLTIP}"
                         if small and pixmap is not None else TOOLTIP)
+        # Said to a screen reader: what is drawn instead of an image ("Text-only post",
+        # "Image file not found ...") or over it (the veil); it said the zoom keys alone.
+        shown = self.toolTip() if self._veil is None else f"{self._veil}\n{self.toolTip()}"
+        self.setAccessibleDescription(shown if pixmap is not None else self._message)
 
     @property
     def message(self) -> str:

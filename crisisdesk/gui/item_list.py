@@ -39,11 +39,9 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.review import ItemRow
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
+from crisisdesk.gui.chips import TASK_SHORT, chip_tasks, chips_in_words
 from crisisdesk.gui.item_model import BLURRED_ROLE, ROW_ROLE
 from crisisdesk.gui.thumbnails import ThumbnailCache
-
-TASK_SHORT = {"informative": "inf", "humanitarian": "hum", "damage": "dmg"}
-
 
 class ItemDelegate(QStyledItemDelegate):
     """Paints one item row; sizes are fixed so painting never waits for data."""
@@ -152,7 +150,7 @@ class ItemDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         painter.setFont(small)
         metrics = QFontMetrics(small)
-        for task in _chip_tasks(row, first):
+        for task in chip_tasks(row, first):
             short = TASK_SHORT.get(task, task[:4])
             if task in row.labels:
                 label = display_name(row.labels[task])
@@ -183,28 +181,6 @@ class ItemDelegate(QStyledItemDelegate):
                               f"\n\n{chips_in_words(row)}", view)
             return True
         return super().helpEvent(event, view, option, index)
-
-
-def _chip_tasks(row: ItemRow, first: str | None) -> list[str]:
-    """The tasks of ``row``'s chips, in their order (``first``'s first)."""
-    return sorted(set(row.labels) | set(row.predicted),
-                  key=lambda t: (t != first,
-                                 list(TASK_SHORT).index(t) if t in TASK_SHORT else 99))
-
-
-def chips_in_words(row: ItemRow) -> str:
-    """What ``row``'s chips say, a task a line, and what their colours mean."""
-    lines = []
-    for task in _chip_tasks(row, None):
-        named = f"{task} ({TASK_SHORT.get(task, task[:4])})"
-        if task in row.labels:
-            lines.append(f"{named}: labelled {display_name(row.labels[task])} ✓")
-        else:
-            cls, conf = row.predicted[task]
-            lines.append(f"{named}: predicted {display_name(cls)}, {conf:.0%} confident")
-    if lines:
-        lines.append("Green with ✓: the item's label · grey: the model's prediction")
-    return "\n".join(lines)
 
 
 def _list_task(model: object) -> str | None:

@@ -32,6 +32,7 @@ from PySide6.QtCore import (
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.gui.chips import row_in_words
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch
 from crisisdesk.gui.store_reader import StoreReader
 from crisisdesk.gui.thumbnails import ThumbnailCache
@@ -262,6 +263,8 @@ class ItemModel(QAbstractListModel):
         shown = bool(row.image_path) and row.media_status == "ok"
         if role == BLURRED_ROLE:
             return shown and self.blur.rule.hides(row.sensitive)
+        if role == Qt.ItemDataRole.AccessibleTextRole:  # the painted chips, for a reader
+            return row_in_words(row, blurred=shown and self.blur.rule.hides(row.sensitive))
         if role == Qt.ItemDataRole.DecorationRole and shown:
             assert row.image_path is not None
             return self._thumbnails.get(row.image_path, self.blur.rule.hides(row.sensitive))

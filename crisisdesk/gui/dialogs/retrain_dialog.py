@@ -35,9 +35,11 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.fusion.versions import training_macro_f1
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
+from crisisdesk.core.words import plural
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
 from crisisdesk.gui.dialogs.retrain_headline import BAD, f1_text, headline
+from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background, JobRunner
 
 if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the w
 #: prediction: the key meant for the list switched the model versions instead (browsers
 #: hold back their install buttons for the same reason).
 ENTER_ARMS_AFTER_MS = 1500
+SWITCH_NAMES = 40  # characters of task names the Switch button spells out
 
 
 def apply_job(project: Project, report: RetrainReport, override: list[str],
@@ -170,6 +173,7 @@ class RetrainDialog(QDialog):
         self.setWindowTitle("Retrain report")
         # Wide enough for the confusion matrices of a five-class task side by side.
         self.resize(880, 720)
+        fit_to_screen(self)  # 720 high was past the edge of a 720-pixel screen
         self.tabs = QTabWidget()
         self.pages: dict[str, TaskPage] = {}
         self._page_of: dict[QObject, TaskPage] = {}  # each tab's scroll viewport: its page
@@ -187,7 +191,6 @@ class RetrainDialog(QDialog):
         self.status.setWordWrap(True)
         self.switch = QPushButton("Switch")
         self.armed = False  # whether Enter may press Switch yet (ENTER_ARMS_AFTER_MS)
-        self.switch.setToolTip("Make the new versions active where recommended or overridden")
         self.switch.clicked.connect(self.apply)
         self.keep = QPushButton("&Keep the active version")
         self.keep.clicked.connect(self.reject)
@@ -216,8 +219,14 @@ class RetrainDialog(QDialog):
         self.switch.setEnabled(bool(tasks))
         # Alt+S is no accident, but it is a key: like Enter, it switches only once armed.
         mnemonic = "&" if self.armed else ""
-        self.switch.setText(f"{mnemonic}Switch {', '.join(tasks)}" if tasks
-                            else f"{mnemonic}Switch")
+        named = ", ".join(tasks)
+        # Long task names, several of them, made the button (and so the report) wider
+        # than a laptop's screen: past SWITCH_NAMES characters it counts them instead.
+        shown = named if len(named) <= SWITCH_NAMES else plural(len(tasks), "task")
+        self.switch.setText(f"{mnemonic}Switch {shown}" if tasks else f"{mnemonic}Switch")
+        self.switch.setToolTip(f"Make the new versions active: {named}" if tasks else
+                               "Make the new versions active where recommended or "
+                               "overridden")
         self.switch.setDefault(bool(tasks) and self.armed)
         self.keep.setDefault(not tasks and self.armed)
 

@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.models import registry
 from crisisdesk.core.settings import config_dir, login_name, one_line_name
+from crisisdesk.gui.screen_fit import fit_to_screen
 
 SETTINGS_FILE = "gui.ini"
 DEVICES = ("auto", "cpu", "cuda")  # as crisisdesk.core.encoders.factory.DEVICES
@@ -204,15 +207,30 @@ class SettingsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("&Cancel")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        # The fields scroll, the buttons stay: at 150 % on a 1366 x 768 laptop the
+        # dialog was taller than the screen, Save below its edge.
+        body = QWidget()
+        fields = QVBoxLayout(body)
+        fields.setContentsMargins(0, 0, 0, 0)
+        fields.addWidget(self.problems)
+        fields.addLayout(form)
+        fields.addWidget(models)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.problems)
-        layout.addLayout(form)
-        layout.addWidget(models)
+        layout.addWidget(scroll, 1)
         layout.addWidget(buttons)
         self.load()
         # A width, not a minimum: setMinimumWidth overrode the layout's own minimum, so at
         # a large font the dialog opened narrower than its check boxes, their text cut.
-        self.resize(max(520, self.sizeHint().width()), self.sizeHint().height())
+        # Tall enough for every field unscrolled (a scroll area's own hint is shorter)...
+        margins = layout.contentsMargins()
+        self.resize(max(520, body.sizeHint().width() + margins.left() + margins.right()),
+                    body.sizeHint().height() + layout.spacing() + buttons.sizeHint().height()
+                    + margins.top() + margins.bottom())
+        fit_to_screen(self)  # ...where the screen is that tall
 
     @staticmethod
     def _editable(items: list[str]) -> QComboBox:

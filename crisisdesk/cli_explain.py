@@ -30,7 +30,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     image = Path(result.image_path) if result.image is not None and result.image_path \
         else None
     blur = result.sensitive and not args.show_sensitive
-    render_png(result, out, image, blur=blur)
+    try:
+        render_png(result, out, image, blur=blur)
+    except OSError as exc:  # a PNG open in a viewer (Windows), a folder not writable
+        return _fail(f"cannot write {out}: {exc}")
     probability = result.probabilities.get(result.class_name, 0.0)
     print(f"{result.item} {result.task}: {result.class_name} ({probability:.1%}), "
           f"model {result.model_version}")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -45,6 +46,44 @@ def _final_mode(path: Path, mode: int | None) -> int:
         return 0o666 & ~_UMASK
 
 
+#: Windows' codes for a file another program holds: access denied (Excel keeps a workbook
+#: so while it is open), sharing violation, lock violation (a virus scanner or a sync
+#: client reading the file a moment).
+HELD_WINERRORS = frozenset({5, 32, 33})
+#: Seconds waited before each new try to replace a held file (about 1.5 s in all): a
+#: scanner or a sync client lets go within that; a file open in Excel stays held, and
+#: then the analyst is told to close it rather than made to wait longer.
+REPLACE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+class FileInUse(PermissionError):
+    """A file that cannot be replaced because another program holds it open (Windows):
+    the message names it and says what to do."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} is open in another program (Excel, a viewer, a sync "
+                         "client) or is read-only: close it there and try again, or "
+                         "write to another name")
+        self.path = path
+
+
+def replace_file(tmp: Path | str, path: Path) -> None:
+    """``os.replace(tmp, path)``, tried again for a while when Windows says another
+    program holds ``path``; FileInUse when it still does. Elsewhere (and for any other
+    error) the first error is raised as it is: a folder without write permission does
+    not change by waiting."""
+    for pause in (*REPLACE_PAUSES, None):
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError as exc:
+            if getattr(exc, "winerror", None) not in HELD_WINERRORS:
+                raise
+            if pause is None:
+                raise FileInUse(path) from exc
+            time.sleep(pause)
+
+
 @contextmanager
 def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
                  ) -> Iterator[IO[Any]]:
@@ -54,7 +93,9 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
 
     A symlink is followed: renaming over the link would cut it from the file it names
     (a shared drive's file, ``/dev/stdout``). Anything other than a plain file in the
-    way (a pipe, a device, a folder) raises OSError, and is left as it was."""
+    way (a pipe, a device, a folder) raises OSError, and is left as it was. A file
+    another program holds open (Excel, on Windows) raises FileInUse after a short wait
+    (see replace_file); the temp file is removed and the old file stays."""
     # Checked through the link first: /dev/stdout on a pipe resolves to "pipe:[N]", a
     # name that does not exist, while the path itself stats as the pipe it is.
     if path.exists() and not path.is_file():
@@ -75,7 +116,7 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _final_mode(path, mode))
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from crisisdesk.core.importers.archive_names import NAMES_FILE, plan_names, save_names
 from crisisdesk.core.importers.records import Problem, Where
 from crisisdesk.core.project import FETCHED_MEDIA
 
@@ -178,7 +179,16 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             return None, [Problem(where, f"archive would unpack to {total / 2**30:.1f} GB; "
                                   f"the limit is {limits.max_total_bytes / 2**30:.1f} GB")]
         dest.mkdir(parents=True, exist_ok=True)
-        for info, name in zip(infos, _entry_names(infos), strict=True):
+        names = _entry_names(infos)
+        # Names Windows or macOS cannot hold, or cannot keep apart (IMG_1.jpg and
+        # img_1.jpg), are unpacked as others, on every system: see archive_names.
+        plan, changes = plan_names(
+            (rel for rel in map(_safe_name, names) if rel is not None
+             and not _mac_metadata(rel)), reserved=(ARCHIVE_MARKER, NAMES_FILE))
+        for entry_path, written in changes:
+            problems.append(Problem(Where(f"{archive}!{entry_path}"), _renamed(written),
+                                    "warning"))
+        for info, name in zip(infos, names, strict=True):
             entry = Where(f"{archive}!{name}")
             if name != _entry_name(info):
                 problems.append(Problem(entry, "name read as code page 437: read as UTF-8 "
@@ -196,7 +206,7 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             if stat.S_ISLNK(mode):
                 problems.append(Problem(entry, "symlink entry skipped"))
                 continue
-            target = dest / rel
+            target = dest / plan[rel]
             if info.is_dir():
                 try:
                     target.mkdir(parents=True, exist_ok=True)
@@ -242,10 +252,22 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                 problems.append(Problem(entry, "an archive inside the archive is not "
                                         f"imported; it is unpacked to {target}: import "
                                         "that file by itself", "warning"))
+    try:
+        save_names(dest, plan)
+    except OSError as exc:
+        problems.append(Problem(where, f"could not record the entries unpacked under "
+                                f"other names ({exc}); their posts may lack their images"))
     children = [c for c in dest.iterdir() if not c.name.startswith(".")]
     if len(children) == 1 and children[0].is_dir():
         return children[0], problems
     return dest, problems
+
+
+def _renamed(written: str) -> str:
+    """The report line of an entry unpacked under another name."""
+    return (f"unpacked as {written}: Windows or macOS cannot hold its name, or cannot "
+            "tell it from another entry's (letter case, accents); its posts still get "
+            "it as their image")
 
 
 def clear_extraction(dest: Path) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from crisisdesk.core.imaging import IMAGE_SUFFIXES
+from crisisdesk.core.importers.archive_names import original_entry
 from crisisdesk.core.importers.records import (
     Expected,
     LabelRef,
@@ -76,8 +77,10 @@ def _walk(root: Path, problems: list[Problem], skip: set[Path]
                     problems.append(Problem(Where(str(path)),
                                             "symlink points out of the source folder; skipped"))
                     continue
-            rel_folder = str(here.relative_to(root))
-            groups.setdefault((rel_folder, path.stem), []).append(path)
+            # Grouped by the name the archive it was unpacked from gave it, if it was
+            # unpacked under another (IMG_1.jpg beside img_1.jpg): the post's id.
+            rel = original_entry(root, path)
+            groups.setdefault((str(rel.parent), rel.stem), []).append(path)
     return groups
 
 
@@ -156,7 +159,7 @@ def parse_folder(root: Path, mapping: Mapping[str, str], defaults: Mapping[str, 
         if record.platform is None:
             record.platform = defaults.get("platform")
         for image in sorted(images):
-            declared = image.relative_to(root).as_posix()
+            declared = original_entry(root, image).as_posix()
             resolved, reason = resolve_inside(root, declared)
             record.media.append(MediaRef(declared, resolved,
                                          status=None if resolved else "unreadable",

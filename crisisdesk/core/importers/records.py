@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, NamedTuple
 
 from crisisdesk.core.files import write_json_atomic
+from crisisdesk.core.importers.archive_names import fold_name as _fold
+from crisisdesk.core.importers.archive_names import renamed_entry
 from crisisdesk.core.words import plural
 
 
@@ -262,6 +264,10 @@ def find_inside(root: Path, declared: str) -> Located:
     # A drive path (C:\...) is relative on a POSIX machine: realpath put it under the
     # working folder, inside the root whenever the import ran from there.
     inside = candidate.is_absolute() and (real == real_root or real_root in real.parents)
+    # An archive's entry unpacked under another name (img_1.jpg beside IMG_1.jpg): its
+    # own file, before the name as written (on macOS and Windows, IMG_1.jpg's file).
+    if inside and (renamed := renamed_entry(real_root, real.relative_to(real_root).parts)):
+        return Located(renamed)
     if inside and os.path.lexists(real):
         return Located(real)
     found: list[Path] = []
@@ -286,12 +292,6 @@ def find_inside(root: Path, declared: str) -> Located:
                               f"{root} ends with its last parts: give --images-root the "
                               "folder that holds its images' folder"), missing=True)
     return Located(None, f"path leaves the source folder: {declared} (refused)")
-
-
-def _fold(name: str) -> str:
-    """A name as Windows and macOS compare it: composed, case folded, without the
-    trailing dots and spaces Windows drops."""
-    return unicodedata.normalize("NFC", name).casefold().rstrip(". ")
 
 
 @functools.lru_cache(maxsize=64)

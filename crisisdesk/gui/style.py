@@ -24,7 +24,7 @@ ROW_HEIGHT = THUMB_SIZE + 12
 SOURCE_COLOURS = {"human": HUMAN, "import": IMPORT, "model": MODEL}
 
 STYLE_SHEET = f"""
-QTreeView#itemList {{ background: white; border: none; }}
+QTableView#itemList {{ background: white; border: none; }}
 QTreeWidget#queuePanel {{ background: {PANEL_BG}; border: none; }}
 QTreeWidget#queuePanel::item {{ padding: 3px 2px; }}
 QTreeWidget#queuePanel::item:selected {{ background: {ACCENT_SOFT}; color: black; }}

@@ -167,7 +167,7 @@ def test_a_list_scrolled_away_from_the_current_item_stays_where_it_was(
     _press_j(qtbot, window, 3)
     current = window.current_row().id
     bar = window.items.verticalScrollBar()
-    bar.setValue(bar.value() + 30 * window.items.indexRowSizeHint(window.model.index(0)))
+    bar.setValue(bar.value() + 30 * window.items.rowHeight(0))
     settle(qtbot, window)
 
     def top_item() -> int:

@@ -30,9 +30,9 @@ LAPTOP = QRect(0, 0, 1280, 680)
 
 def _read_out(window: MainWindow, row: int) -> str:
     """What a screen reader says for the item list's row ``row`` (its accessible name)."""
-    tree = QAccessible.queryAccessibleInterface(window.items)
-    cells = [tree.child(n) for n in range(tree.childCount())]
-    cells = [c for c in cells if c.role() == QAccessible.Role.TreeItem]
+    table = QAccessible.queryAccessibleInterface(window.items)
+    cells = [table.child(n) for n in range(table.childCount())]
+    cells = [c for c in cells if c.role() == QAccessible.Role.Cell]  # a row: one cell
     return cells[row].text(QAccessible.Text.Name)
 
 

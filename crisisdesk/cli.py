@@ -131,7 +131,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         return _fail(str(exc))
     with store:
-        counts = store.counts()
+        counts, problems = store.counts(), store.scheme_problems()
+    # On stderr (as `schemes list` says them): the JSON on stdout keeps its shape.
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     if args.json:
         print(json.dumps(counts, indent=2, ensure_ascii=False))
         return OK
@@ -153,7 +156,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_label(args: argparse.Namespace) -> int:
     from crisisdesk.core.project import ProjectError
-    from crisisdesk.core.schemes import scheme_for
     from crisisdesk.core.store import LabelChange
 
     try:
@@ -162,7 +164,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     with store:
         try:  # the project's schemes: its own tasks are labelled the same way
-            scheme = scheme_for(args.task, store.schemes())
+            scheme = store.scheme(args.task)
         except KeyError as exc:
             return _fail(exc.args[0])
         label = scheme.normalise(args.label)

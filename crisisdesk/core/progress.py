@@ -12,12 +12,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a job stands: ``done`` of ``total`` units (total 0 when not yet known)."""
+    """Where a job stands: ``done`` of ``total`` units (total 0 when not yet known).
+
+    ``notes``: what the analyst is to be told of how the job went, beside its figures (a
+    head that read texts of another kind than it trained on), for a front end that only
+    drives the job (the app's jobs panel shows them when the job ends); a job yields
+    them once it knows them, usually with its last progress."""
 
     done: int
     total: int
     message: str = ""
     device: str = "cpu"
+    notes: tuple[str, ...] = ()
 
     @property
     def fraction(self) -> float:

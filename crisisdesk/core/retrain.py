@@ -39,6 +39,7 @@ from crisisdesk.core.fusion.predict import (
     ZERO_SHOT,
     NoModel,
     PredictJob,
+    check_classes,
     load_version,
     predictor_for,
     project_tasks,
@@ -154,7 +155,7 @@ def version_predictions(store: Store, task: str, version: dict[str, Any],
                         items: Sequence[int]) -> dict[int, str]:
     """A version's predicted class of each of ``items`` it can see."""
     kept, probs = predictor_for(store, task, version)(list(items))
-    order = list(version["config"].get("classes") or scheme_for(task, store.schemes()).classes)
+    order = list(scheme_for(task, store.schemes()).classes)  # checked by predictor_for
     return {item: order[int(k)] for item, k in
             zip(kept, np.asarray(probs).argmax(axis=1), strict=True)}
 
@@ -179,7 +180,7 @@ def reactivate_version(store: Store, version: int) -> None:
         raise KeyError(f"no model version {version}")
     if not row["path"].startswith(ZERO_SHOT):
         try:
-            load_version(row)
+            check_classes(store, row["task"], row, load_version(row)[1])
         except CheckpointError as exc:
             raise CheckpointError(f"{row['name']} cannot be made active: {exc}") from exc
     store.activate_model_version(version)

@@ -40,6 +40,7 @@ _MISSING_MODEL = re.compile(
 STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
               "cancelled": "Cancelled", "failed": "Failed"}
 STATE_COLOUR = {"done": "#2e7d32", "cancelled": "#8d6e00", "failed": "#c62828"}
+NOTE_COLOUR = STATE_COLOUR["cancelled"]  # amber: worth reading, nothing went wrong
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -160,6 +161,8 @@ class JobRow(QFrame):
         runner.finished.connect(self._on_finished)
         self._popup: QMessageBox | None = None
         self.missing_model: str | None = None  # set when the job failed for want of a model
+        #: What the job said of how it went (Progress.notes), shown once it ends.
+        self.notes: list[str] = []
 
     # ------------------------------------------------------------------ updates
     def _on_progress(self, progress: Progress) -> None:
@@ -176,6 +179,7 @@ class JobRow(QFrame):
                              f" · ETA {format_seconds(self.runner.eta)}")
         self.device.setText(f"on {progress.device}" if progress.device else "")
         self._set_message(_html(progress.message))
+        self.notes += [note for note in progress.notes if note not in self.notes]
 
     def _on_finished(self, state: str, value: object) -> None:
         runner = self.runner
@@ -200,8 +204,16 @@ class JobRow(QFrame):
             self.retry.setVisible(True)
         if state == "cancelled":
             self._set_message("Cancelled; what was done is kept. Retry resumes.")
+        # A job's notes (a head that read texts unlike its training's) are what the CLI
+        # prints with its report: here they replace the last step's words of a done job
+        # and follow a failed one's message (its other tasks were predicted).
+        notes = "".join(f"<br><span style='color:{NOTE_COLOUR}'>Note: {_html(note)}</span>"
+                        for note in self.notes)
+        if state == "done" and notes:
+            self._set_message(notes.removeprefix("<br>"))
         if state == "failed":
-            self._set_message(f"<span style='color:#c62828'>{_html(self.error_text())}</span>")
+            self._set_message(f"<span style='color:#c62828'>{_html(self.error_text())}</span>"
+                              + notes)
             self.message.setToolTip(runner.details)
             self.details.setVisible(True)
             name = missing_model(runner)

@@ -50,6 +50,7 @@ class JobsPanel(QWidget):
     """The list of the window's jobs, newest first; ``run`` starts one."""
 
     job_finished = Signal(str, str)  # title, state (done | cancelled | failed)
+    job_noted = Signal(str, int)  # title, notes: a job ended with notes in its row
     #: The keys were on a button about to be hidden, disabled or removed: the window
     #: takes them back (else Qt gave them to the next widget of its Tab chain, the queue
     #: panel, where ↓ changed the queue and the labelling keys did nothing).
@@ -177,6 +178,8 @@ class JobsPanel(QWidget):
         self._drop_old_done()
         self._update_summary()
         self.job_finished.emit(row.runner.title, state)
+        if row.notes and state == "done":
+            self.job_noted.emit(row.runner.title, len(row.notes))
 
     def _update_summary(self) -> None:
         running = len(self.running())

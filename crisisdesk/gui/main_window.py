@@ -35,6 +35,7 @@ from crisisdesk.gui.item_model import PAGE, ItemModel
 from crisisdesk.gui.keys import KeyFilter
 from crisisdesk.gui.labelling import Labeller, Targets, selected_targets
 from crisisdesk.gui.queue_panel import QUEUE_ROLE, QueuePanel
+from crisisdesk.gui.scheme_warning import SchemeWarning
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.window_actions import WindowActions
 from crisisdesk.gui.worker import Background
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
         self.queues = QueuePanel(project, self.background, None)
         self.items = ItemList(thumbnails=self.thumbnails)
         self.items.setModel(self.model)
-        self.items.setAccessibleName("Items")  # a screen reader said "tree", of nothing
+        self.items.setAccessibleName("Items")  # unnamed, a screen reader said only "table"
         self.search = QLineEdit()
         self.search.setAccessibleName("Search")
         self.search.setPlaceholderText("Search text, captions, alt texts   (Ctrl+F)")
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
             # (the open window kept giving labels under the old name).
             settings_saved().saved.connect(self._settings_saved)
         self.statusBar().addWidget(self.status, 1)
+        self.scheme_warning = SchemeWarning(self)  # a stored scheme left out: said here
 
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         self.actions_ = WindowActions(self)
         self.resize(1400, 860)
         self.queues.refresh()
+        self.scheme_warning.check()
         self._query()
 
     # ------------------------------------------------------------------ layout
@@ -377,6 +380,7 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Fetch everything shown again (F5; after a job ends; another window wrote)."""
         self.queues.refresh()
+        self.scheme_warning.check()
         self.model.refresh()
 
     def _settings_saved(self) -> None:

@@ -46,6 +46,10 @@ class WindowActions:
 
             self.jobs = JobsPanel()
             self.jobs.job_finished.connect(self._job_finished)
+            # A done job's notes are in its row, below where the analyst looks: pointed at.
+            self.jobs.job_noted.connect(lambda title, notes: window.statusBar().showMessage(
+                f"{title} done, with {'a note' if notes == 1 else f'{notes} notes'}: see "
+                "its row in the jobs panel", 15000))
             # Cancel, Retry or Clear finished pressed (or a job ending under the keys):
             # the keys go back to the list, where the labelling goes on.
             self.jobs.keys_released.connect(window.items.setFocus)

@@ -186,7 +186,9 @@ class _JobThread(QThread):
             job = self._make_job()
             for progress in job:
                 now = time.monotonic()
-                if now - last_sent >= PROGRESS_INTERVAL_S or (
+                # A progress with notes is never dropped for a later one: they are
+                # what the row says when the job ends.
+                if now - last_sent >= PROGRESS_INTERVAL_S or progress.notes or (
                         progress.total and progress.done >= progress.total):
                     self.progressed.emit(progress)
                     last_sent, pending = now, None

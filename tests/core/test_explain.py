@@ -31,6 +31,7 @@ from crisisdesk.core.project import Project
 
 TWEET = "Bridge collapsed after the earthquake, several houses destroyed #help"
 CAPTION = "A broken concrete bridge over a river."
+DAMAGE = ("severe_damage", "mild_damage", "little_or_no_damage")  # the damage scheme
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +49,9 @@ def encoder(tiny: dict) -> ClipEncoder:
     return _encoder(tiny)
 
 
-def _head(seed: int = 0, dim: int = 32) -> FusionHead:
+def _head(seed: int = 0, dim: int = 32, n_classes: int = 2) -> FusionHead:
     torch.manual_seed(seed)
-    config = FusionConfig(n_classes=2, image_dim=dim, text_dim=dim, hidden=16, tokens=2,
+    config = FusionConfig(n_classes=n_classes, image_dim=dim, text_dim=dim, hidden=16, tokens=2,
                           heads=2, dropout=0.0)
     return FusionHead(config).eval()
 
@@ -259,8 +260,8 @@ def explained_project(tmp_path: Path, tiny: dict, monkeypatch) -> Iterator[Proje
         sha = store.item_images([1])[1][0]
         store.add_caption(sha, TWEET, "test-captioner", "v1", CAPTION)
     assert main(["embed", str(project.root), "--encoder", "tiny-clip"]) == 0
-    head = _head()
-    sidecar = {**_sidecar(head), "classes": ["severe_damage", "mild_damage"]}
+    head = _head(n_classes=len(DAMAGE))  # the task's classes: another head is refused
+    sidecar = {**_sidecar(head), "classes": list(DAMAGE)}
     path = save_head(project.folder("models"), "damage-tiny", head, sidecar)
     with project.open_store() as store:
         store.add_model_version("damage", "damage-tiny", str(path), encoder="tiny-clip",
@@ -275,7 +276,7 @@ def test_explain_item_reads_tweet_and_caption_and_caches(explained_project: Proj
     assert result.text == f"{TWEET} {CAPTION}" and result.caption_start == len(TWEET) + 1
     assert {w.part for w in result.words if w.text == "river."} == {"caption"}
     assert result.image is not None and result.image.size == (40, 30)
-    assert result.class_name in ("severe_damage", "mild_damage")
+    assert result.class_name in DAMAGE
     assert 0.0 <= result.share["image"] <= 1.0 and "lambda" in result.fusion
     cached = list((explained_project.root / "cache" / "explain").glob("*.json"))
     assert len(cached) == 1

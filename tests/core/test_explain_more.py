@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_explain import _sidecar, explained_project, tiny  # noqa: F401 (fixtures)
+from test_explain import DAMAGE, _sidecar, explained_project, tiny  # noqa: F401 (fixtures)
 
 from crisisdesk.cli import main
 from crisisdesk.core.explain import explain_item
@@ -21,9 +21,10 @@ from crisisdesk.core.project import Project
 def _activate(project: Project, variant: str) -> None:
     """Register a tiny head of ``variant`` as the active damage version."""
     torch.manual_seed(1)
-    head = FusionHead(FusionConfig(n_classes=2, image_dim=32, text_dim=32, hidden=16,
-                                   tokens=2, heads=2, dropout=0.0, variant=variant)).eval()
-    sidecar = {**_sidecar(head), "classes": ["severe_damage", "mild_damage"]}
+    head = FusionHead(FusionConfig(n_classes=len(DAMAGE), image_dim=32, text_dim=32,
+                                   hidden=16, tokens=2, heads=2, dropout=0.0,
+                                   variant=variant)).eval()
+    sidecar = {**_sidecar(head), "classes": list(DAMAGE)}  # the task's: others are refused
     if variant == "image_only":
         sidecar["text_encoder"] = None
     path = save_head(project.folder("models"), f"damage-{variant}", head, sidecar)

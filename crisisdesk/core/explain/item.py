@@ -26,6 +26,7 @@ from crisisdesk.core.explain.result import FORMAT, Explanation
 from crisisdesk.core.explain.vit import ExplainError
 from crisisdesk.core.files import file_sha256, write_json_atomic
 from crisisdesk.core.project import Project
+from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store, text_key
 
 _LOCK = threading.Lock()
@@ -62,7 +63,7 @@ def zero_shot_reads_text(store: Store, version: dict[str, Any]) -> bool | None:
 def explainer_for(store: Store, task: str, version: dict[str, Any], device: str = "auto"
                   ) -> Explainer:
     """The explainer of a model version (loaded on first use, then kept)."""
-    from crisisdesk.core.fusion.predict import ZERO_SHOT, load_version
+    from crisisdesk.core.fusion.predict import ZERO_SHOT, check_classes, load_version
 
     has_text = zero_shot_reads_text(store, version)
     key = (int(version["id"]), str(version["path"]), task, device, has_text)
@@ -76,10 +77,14 @@ def explainer_for(store: Store, task: str, version: dict[str, Any], device: str 
         name = path[len(ZERO_SHOT):]
         encoder = _encoder(name, device)
         head = ZeroShotHead(class_prompt_vectors(encoder, task))
-        sidecar = {"classes": list(version["config"]["classes"]), "image_encoder": name,
+        # The prompts' class order (the scheme's), not the store record's: a crafted or
+        # damaged record would put the scores under other names, or end in a KeyError.
+        sidecar = {"classes": list(scheme_for(task, store.schemes()).classes),
+                   "image_encoder": name,
                    "text_encoder": name if has_text else None, "temperature": 1.0}
     else:
         head, sidecar = load_version(version)
+        check_classes(store, task, version, sidecar)
     explainer = Explainer(
         head, sidecar,
         image_encoder=_encoder(sidecar["image_encoder"], device)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from crisisdesk.core.files import file_sha256
 from crisisdesk.core.fusion.variants import VARIANTS
+from crisisdesk.core.fusion.weights_file import weights_damage
 
 if TYPE_CHECKING:
     from torch import nn
@@ -281,9 +282,11 @@ def load_head(path: Path | str, *, build: Callable[[dict[str, Any]], nn.Module] 
     if not weights.is_file():
         raise CheckpointError(f"{weights}: no such weights file (the sidecar is there: "
                               "the checkpoint is incomplete)")
-    if file_sha256(weights) != sidecar["weights_sha256"]:
-        raise CheckpointError(f"{weights}: these weights are not the ones its sidecar was "
-                              "written with (another save replaced one of the two files)")
+    actual = file_sha256(weights)
+    if actual != sidecar["weights_sha256"]:
+        # Said for what it is (cut short by a partial copy, not safetensors, other bytes):
+        # "another save" alone sent analysts looking for a save that never happened.
+        raise CheckpointError(weights_damage(weights, sidecar["weights_sha256"], actual))
     build = build or build_fusion_head
     # The config is checked against the weights' header on a model built on the meta
     # device (shapes only): a hand-edited config (hidden 10**9, tokens 10**6) would

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from crisisdesk.core.fusion.train import Tensors
-from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store
 from crisisdesk.core.words import plural
 
@@ -241,7 +240,7 @@ def task_data(store: Store, task: str, *, image_encoder: str | None,
     as soon as it is embedded, as if labelled then). ``variant``: a one-modality head
     (text_only, image_only) does not wait for the other modality's embeddings.
     NotEnoughLabels naming the task when none is embedded yet."""
-    scheme = scheme_for(task, store.schemes())  # a project's own task trains the same way
+    scheme = store.scheme(task)  # a project's own task trains the same way
     rows = [(item, label, split) for item, label, split in store.labelled_items(task)
             if label in scheme.classes]
     if not rows:

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from crisisdesk.core.fusion.data import embedded_items
-from crisisdesk.core.fusion.predict import predictor_for, resolve_version
+from crisisdesk.core.fusion.checkpoint import CheckpointError
+from crisisdesk.core.fusion.predict import predictor_for, resolve_version, unusable_version
 from crisisdesk.core.fusion.starts import BUNDLED
 from crisisdesk.core.fusion.text_match import text_mismatch
 from crisisdesk.core.fusion.versions import version_encoders
-from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store
 
 
@@ -28,9 +28,13 @@ def evaluate(store: Store, task: str, split: str) -> dict[str, Any]:
         expected_calibration_error,
     )
 
-    scheme = scheme_for(task, store.schemes())
+    scheme = store.scheme(task)
     version = resolve_version(store, task)
-    predict = predictor_for(store, task, version)
+    try:
+        predict = predictor_for(store, task, version)
+    except (CheckpointError, OSError) as exc:
+        # The file alone left the analyst to guess; predict says what to do, so does eval.
+        raise CheckpointError(unusable_version(task, version, exc, "evaluated")) from exc
     rows = [(item, label) for item, label, item_split in store.labelled_items(task)
             if item_split == split and label in scheme.classes]
     if not rows:

@@ -33,7 +33,10 @@ from crisisdesk.core.fusion.starts import (  # noqa: F401 - callers import them 
 )
 from crisisdesk.core.fusion.text_match import TextMismatch, text_mismatch
 from crisisdesk.core.fusion.train import predict_logits
-from crisisdesk.core.fusion.versions import version_encoders  # noqa: F401 - imported from here
+from crisisdesk.core.fusion.versions import (  # noqa: F401 - imported from here
+    check_classes,
+    version_encoders,
+)
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
@@ -77,6 +80,7 @@ def predictor_for(store: Store, task: str, version: dict[str, Any]) -> Predictor
 
         return zero_shot
     model, sidecar = load_version(version)
+    check_classes(store, task, version, sidecar)  # its columns are the scheme's classes
     return lambda items, keys=None: predict_items(store, model, sidecar, items, keys)
 
 
@@ -163,13 +167,13 @@ class PredictReport:
 
 
 def project_tasks(project: Project, tasks: Sequence[str] | None = None) -> list[str]:
-    """``tasks``, checked against the project's (KeyError naming the known ones), or all
+    """``tasks``, checked against the project's (KeyError naming the known ones, or why
+    a task's stored scheme was left out), or all
     of the project's tasks, its own included: what a predict or retrain job runs over."""
     with project.open_store() as store:
-        known = store.schemes()
-    for task in tasks or ():
-        scheme_for(task, known)
-    return list(tasks or known)
+        for task in tasks or ():
+            store.scheme(task)  # a task left out (a damaged scheme) is said so
+        return list(tasks or store.schemes())
 
 
 class PredictJob:
@@ -205,13 +209,15 @@ class PredictJob:
                     # A lost or damaged checkpoint must not stop the other versions' and
                     # tasks' predictions: reported here; for a task's own version the
                     # job then fails at its end (below), after the others are made.
-                    entry["error"] = _unusable(task, version, exc) if own else str(exc)
+                    entry["error"] = (unusable_version(task, version, exc, "predicted")
+                                      if own else str(exc))
                     done += len(items)
                     continue
                 image_encoder, text_encoder = version_encoders(store, version)
                 keys_of = key_encoders(version, image_encoder, text_encoder)
-                classes = list(version["config"].get("classes")
-                               or scheme_for(task, store.schemes()).classes)
+                # Not the store record's classes (crafted, damaged): predictor_for made
+                # sure the head's (its sidecar's) are the scheme's, in the same order.
+                classes = list(scheme_for(task, store.schemes()).classes)
                 mismatch = TextMismatch()
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
@@ -242,6 +248,9 @@ class PredictJob:
                                          version["config"].get("text_source") or ""):
                     entry["texts_note"] = note
             yield from self._remove_old(store, plans, total)
+            if notes := self.notes():
+                # The report is read by the CLI; the app's jobs panel has only the steps.
+                yield Progress(total, total, "predictions written", notes=notes)
             failed = [entry["error"] for entry in self.report.tasks.values()
                       if entry.get("error")]
             if failed:
@@ -254,6 +263,12 @@ class PredictJob:
                 raise NoModel(" ".join(failed) + (
                     f" Done for the other tasks: {', '.join(made)}." if made else "") + (
                     f" No model yet: {', '.join(none)}." if none else ""))
+
+    def notes(self) -> tuple[str, ...]:
+        """What the report says beside its figures, one line per task: the texts its
+        active version read, when of another kind than it trained on."""
+        return tuple(f"{task}: {entry['texts_note']}"
+                     for task, entry in self.report.tasks.items() if entry.get("texts_note"))
 
     def _remove_old(self, store: Store, plans: list[Plan], total: int
                     ) -> Iterator[Progress]:
@@ -313,10 +328,11 @@ class PredictJob:
         return plans
 
 
-def _unusable(task: str, version: dict[str, Any], exc: BaseException) -> str:
-    """Why ``task`` was not predicted: its active ``version`` cannot be loaded
-    (``exc`` names the file), and what to do."""
-    return (f"{task} not predicted: its active version {version['name']} cannot be "
+def unusable_version(task: str, version: dict[str, Any], exc: BaseException,
+                     what: str) -> str:
+    """Why ``task`` was not ``what`` (predicted, evaluated): its active ``version``
+    cannot be loaded (``exc`` names the file), and what to do."""
+    return (f"{task} not {what}: its active version {version['name']} cannot be "
             f"loaded ({exc}). Make another {task} version active (the app's Jobs > "
             f"Model versions, or crisisdesk versions PROJECT --activate ID) or train a new "
             f"one (Retrain, or crisisdesk train PROJECT --task {task}).")

@@ -13,6 +13,7 @@ from typing import Any
 
 from crisisdesk.core.fusion.checkpoint import CheckpointError, checkpoint_paths, read_sidecar
 from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT
+from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store
 
 
@@ -111,6 +112,22 @@ def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None,
     variant = (config.get("config") or {}).get("variant")
     return (None if variant == "text_only" else config.get("image_encoder"),
             None if variant == "image_only" else config.get("text_encoder"))
+
+
+def check_classes(store: Store, task: str, version: dict[str, Any],
+                  sidecar: dict[str, Any]) -> None:
+    """Refuse a version's head unless its sidecar's classes (those it was trained with,
+    in the order of its outputs) are the task's scheme's: predict, eval, retrain and
+    explain label its probabilities with the scheme's. A crafted or damaged checkpoint,
+    or one trained under another scheme, would otherwise be stored, scored and shown
+    under other classes' names, without a word."""
+    trained, scheme = list(sidecar["classes"]), list(scheme_for(task, store.schemes()).classes)
+    if trained != scheme:
+        raise CheckpointError(
+            f"version {version['name']} was trained with the classes {trained}, but this "
+            f"project's {task} scheme has {scheme}: its probabilities would be put under "
+            "the wrong classes (a checkpoint from another project or scheme, or one "
+            "edited by hand)")
 
 
 def summarise_versions(store: Store, task: str) -> list[VersionSummary]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crisisdesk.core.schemes import LabelScheme, SchemeError, builtin_schemes
+from crisisdesk.core.schemes import LabelScheme, SchemeError, builtin_schemes, scheme_for
 from crisisdesk.core.store.db import StoreBase, utc_now
 
 
@@ -19,6 +19,7 @@ class SchemesMixin(StoreBase):
     _schemes: dict[str, LabelScheme] | None = None
     _schemes_version: int | None = None
     _scheme_problems: list[str] = []  # noqa: RUF012 - replaced, never changed in place
+    _left_out: dict[str, str] = {}  # noqa: RUF012 - task -> why (replaced as above)
 
     def schemes(self) -> dict[str, LabelScheme]:
         """The built-in schemes, then the project's own (in the order first added), by task.
@@ -30,7 +31,7 @@ class SchemesMixin(StoreBase):
         if version != self._schemes_version:
             self._schemes, self._schemes_version = None, version
         if self._schemes is None:
-            schemes, problems = dict(builtin_schemes()), []
+            schemes, problems, left_out = dict(builtin_schemes()), [], {}
             for row in self._all("SELECT task, classes, merges, description"
                                  " FROM label_schemes ORDER BY rowid"):
                 if row["task"] in schemes:  # add_scheme refuses a built-in task
@@ -44,13 +45,15 @@ class SchemesMixin(StoreBase):
                 except (ValueError, TypeError) as exc:  # TypeError: a number for JSON
                     # A received or restored project's damaged (or crafted) row: the
                     # other tasks stay usable, and scheme_problems() says what to do.
-                    problems.append(
+                    left_out[row["task"]] = (
                         f"{self.path}: the label scheme of task {row['task']!r} cannot be "
                         f"used ({exc}); the task is left out until its scheme is added "
                         "again: crisisdesk schemes add PROJECT FILE")
+                    problems.append(left_out[row["task"]])
                     continue
                 schemes[scheme.task] = scheme
             self._schemes, self._scheme_problems = schemes, problems
+            self._left_out = left_out
         return dict(self._schemes)
 
     def scheme_problems(self) -> list[str]:
@@ -58,6 +61,15 @@ class SchemesMixin(StoreBase):
         not be used (a damaged or crafted row), naming the file and what to do."""
         self.schemes()
         return list(self._scheme_problems)
+
+    def scheme(self, task: str) -> LabelScheme:
+        """The scheme of ``task``; KeyError saying why for a task the project has but
+        whose stored scheme was left out (damaged: "unknown task" sent the analyst
+        looking for a typo), else naming the known tasks."""
+        schemes = self.schemes()
+        if task not in schemes and task in self._left_out:
+            raise KeyError(self._left_out[task])
+        return scheme_for(task, schemes)
 
     def project_schemes(self) -> dict[str, LabelScheme]:
         """The schemes this project added (not the built-in ones), by task."""

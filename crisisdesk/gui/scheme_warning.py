@@ -1,0 +1,80 @@
+"""The status bar's word on a project's stored label schemes that are not used.
+
+A received or restored project may hold a damaged (or crafted) label scheme: the store
+leaves that task out and keeps the others usable (``store.scheme_problems()``). Only
+``crisisdesk schemes list`` said so; in the app the task's queues and boxes were simply
+missing. The word stays in the status bar while the problem lasts (read at the project's
+opening and at each refresh), its tooltip holds the reasons, and its link shows them in a
+box that blocks nothing: said once, readable again, never a dialog at every refresh.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QMessageBox
+
+from crisisdesk.core.words import plural
+from crisisdesk.gui.job_row import NOTE_COLOUR
+
+if TYPE_CHECKING:
+    from crisisdesk.gui.main_window import MainWindow
+
+
+class SchemeWarning(QLabel):
+    """Hidden while every stored scheme is used; else how many are not, and why."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self._window = window
+        self.problems: list[str] = []
+        self._box: QMessageBox | None = None
+        self.setObjectName("schemeWarning")
+        self.setAccessibleName("Label schemes not used")
+        self.setTextFormat(Qt.TextFormat.RichText)  # only our words and a link: no names
+        self.setStyleSheet(f"color: {NOTE_COLOUR};")
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                     | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.linkActivated.connect(lambda _link: self.show_details())
+        self.hide()
+        window.statusBar().addPermanentWidget(self)
+
+    def check(self) -> None:
+        """Read the project's scheme problems in the background; shown when they arrive."""
+        project = self._window.project
+
+        def read() -> list[str]:
+            with project.open_store() as store:
+                return store.scheme_problems()
+
+        # A store that cannot be opened is said by the list and the counts already.
+        self._window.background.call(read, self._show, lambda _message: None,
+                                     key=f"scheme-problems-{id(self)}")
+
+    def _show(self, problems: list[str]) -> None:
+        new = problems != self.problems
+        self.problems = problems
+        self.setVisible(bool(problems))
+        if not problems:
+            return
+        count = plural(len(problems), "stored label scheme")
+        self.setText(f"⚠ {count} not used: <a href='why'>why…</a>")
+        self.setToolTip("\n\n".join(problems))
+        if new:  # once, not at every refresh: the word stays for a second look
+            self._window.statusBar().showMessage(problems[0], 30000)
+
+    def show_details(self) -> QMessageBox:
+        """The reasons in a box that leaves the window usable (it names what to do)."""
+        if self._box is not None:
+            self._box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, "Label schemes not used",
+                          "\n\n".join(self.problems), QMessageBox.StandardButton.Close,
+                          self._window)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.destroyed.connect(lambda: setattr(self, "_box", None))
+        box.show()
+        self._box = box
+        return box

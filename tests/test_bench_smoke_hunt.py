@@ -67,4 +67,5 @@ def test_gui_bench_runs_small_and_leaves_no_temp_folder(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "first paint:" in done.stdout and "peak memory:" in done.stdout
+    assert "search typed:" in done.stdout  # the query-change figures are printed
     assert not list(tmp_path.glob("crisisdesk-gui-bench-*")), done.stdout

@@ -1,14 +1,19 @@
-"""An item's chips (one per task: its label, else the model's prediction) in words: for
-the list's tooltip, and for a screen reader, which cannot see the painted row.
+"""An item's chips (one per task: its label, else the model's prediction): painted in
+the item list's rows, and in words for the list's tooltip and for a screen reader, which
+cannot see the painted row.
 
-Apart from the item list, which paints the chips, so that the item model (which the list
-imports) can give the same words as the rows' accessible text.
+Apart from the item list, so that the item model (which the list imports) can give the
+same words as the rows' accessible text.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+
 from crisisdesk.core.review import ItemRow
 from crisisdesk.core.schemes import display_name
+from crisisdesk.gui import style
 
 TASK_SHORT = {"informative": "inf", "humanitarian": "hum", "damage": "dmg"}
 
@@ -49,3 +54,40 @@ def row_in_words(row: ItemRow, *, blurred: bool = False) -> str:
     chips = "; ".join(f"{task}: {_chip_words(row, task)}" for task in chip_tasks(row, None))
     text = " ".join(row.text.split()) or "(no text)"
     return f"{text}. {image.capitalize()}." + (f" {chips}." if chips else "")
+
+
+def paint_chips(painter: QPainter, row: ItemRow, x: int, y: int, right: int, font: QFont,
+                first: str | None = None) -> None:
+    """One chip per task from ``x`` to ``right`` at ``y``, the label or else the
+    prediction; ``first``: the task the list is about, whose chip comes first (in "Needs
+    review (damage)" a long humanitarian chip left no room for damage). Chips that do not
+    fit are left out, a "+N" after the last one shown saying how many (they were dropped
+    with no sign; the tooltip and the spoken row name them)."""
+    small = painter.font()
+    small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+    painter.setFont(small)
+    metrics = QFontMetrics(small)
+    tasks = chip_tasks(row, first)
+    for n, task in enumerate(tasks):
+        short = TASK_SHORT.get(task, task[:4])
+        if task in row.labels:
+            label = display_name(row.labels[task])
+            text, colour, filled = f"{short}: {label} ✓", style.HUMAN, True
+        else:
+            cls, conf = row.predicted[task]
+            text = f"{short}: {display_name(cls)} {conf:.0%}"
+            colour, filled = style.MUTED, False
+        width = metrics.horizontalAdvance(text) + 10
+        after = len(tasks) - n - 1  # chips after this one: room for their "+N" kept
+        if x + width > right - (metrics.horizontalAdvance(f"+{after}") + 4 if after else 0):
+            painter.setPen(QColor(style.MUTED))
+            painter.drawText(QRect(x, y, max(right - x, 0), metrics.height() + 2),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             f"+{len(tasks) - n}")
+            return
+        chip = QRect(x, y, width, metrics.height() + 2)
+        painter.setPen(QPen(QColor(colour)))
+        painter.setBrush(QColor("#ecfdf3") if filled else QColor("white"))
+        painter.drawRoundedRect(chip, 4, 4)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+        x += width + 4

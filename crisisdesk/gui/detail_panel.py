@@ -148,7 +148,7 @@ class DetailPanel(QWidget):
                  self.overlay_bar.opacity)
         for before, after in itertools.pairwise(chain):
             QWidget.setTabOrder(before, after)
-        self.setMinimumWidth(360)
+        self.setMinimumWidth(350)
         self.clear()
 
     def key_widgets(self) -> tuple[QWidget, ...]:

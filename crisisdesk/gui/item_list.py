@@ -37,7 +37,6 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
-    QPen,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -53,9 +52,8 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.review import ItemRow
-from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
-from crisisdesk.gui.chips import TASK_SHORT, chip_tasks, chips_in_words
+from crisisdesk.gui.chips import chips_in_words, paint_chips
 from crisisdesk.gui.item_model import BLURRED_ROLE, ROW_ROLE
 from crisisdesk.gui.thumbnails import ThumbnailCache
 
@@ -115,8 +113,8 @@ class ItemDelegate(QStyledItemDelegate):
                                    line), Qt.AlignmentFlag.AlignLeft,
                              metrics.elidedText(rest, Qt.TextElideMode.ElideRight,
                                                 text_rect.width()))
-        self._paint_chips(painter, row, text_rect.left(), text_rect.top() + 2 * line + 4,
-                          text_rect.right(), font, _list_task(index.model()))
+        paint_chips(painter, row, text_rect.left(), text_rect.top() + 2 * line + 4,
+                    text_rect.right(), font, _list_task(index.model()))
         painter.restore()
 
     def _paint_thumb(self, painter: QPainter, thumb: QRect, row: ItemRow,
@@ -162,35 +160,6 @@ class ItemDelegate(QStyledItemDelegate):
         painter.setPen(QColor("white"))
         painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, "sensitive")
         painter.restore()
-
-    def _paint_chips(self, painter: QPainter, row: ItemRow, x: int, y: int, right: int,
-                     font, first: str | None = None) -> None:
-        """One chip per task, the label or else the prediction; ``first``: the task the
-        list is about, whose chip comes first (chips that do not fit are left out, and
-        in "Needs review (damage)" a long humanitarian chip left no room for damage)."""
-        small = painter.font()
-        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        painter.setFont(small)
-        metrics = QFontMetrics(small)
-        for task in chip_tasks(row, first):
-            short = TASK_SHORT.get(task, task[:4])
-            if task in row.labels:
-                label = display_name(row.labels[task])
-                text, colour, filled = f"{short}: {label} ✓", style.HUMAN, True
-            else:
-                cls, conf = row.predicted[task]
-                text = f"{short}: {display_name(cls)} {conf:.0%}"
-                colour, filled = style.MUTED, False
-            width = metrics.horizontalAdvance(text) + 10
-            if x + width > right:
-                break
-            chip = QRect(x, y, width, metrics.height() + 2)
-            painter.setPen(QPen(QColor(colour)))
-            painter.setBrush(QColor("#ecfdf3") if filled else QColor("white"))
-            painter.drawRoundedRect(chip, 4, 4)
-            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
-            x += width + 4
-
 
     def helpEvent(self, event: QHelpEvent, view: QAbstractItemView,  # noqa: N802
                   option: QStyleOptionViewItem,
@@ -313,7 +282,7 @@ class ItemList(QTableView):
         self.setItemDelegate(ItemDelegate(
             self, failed=thumbnails.failed if thumbnails is not None else None))
         self.setMouseTracking(False)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(300)
         self._empty_text = ""
 
     def set_empty_text(self, text: str) -> None:

@@ -85,14 +85,15 @@ class TaskBox(QFrame):
                              f"<span style='color:{colour}'>✓</span>")
             bar = QProgressBar()
             bar.setObjectName("probBar")
-            bar.setRange(0, 1000)
+            # Out of 100: a screen reader reads the value as it is ("573" out of 1000).
+            bar.setRange(0, 100)
             bar.setTextVisible(False)
             bar.setFixedHeight(10)
             bar.setMinimumWidth(80)
             prob = view.probabilities.get(cls)
-            bar.setValue(int(round((prob or 0.0) * 1000)))
+            bar.setValue(int(round((prob or 0.0) * 100)))
             bar.setProperty("top", cls == top)
-            # Read out, the bar was a nameless "progress bar" (its value out of 1000).
+            # Read out, the bar was a nameless "progress bar".
             bar.setAccessibleName(f"{view.task}: {display_name(cls)} {prob:.0%}"
                                   if prob is not None
                                   else f"{view.task}: {display_name(cls)}, no prediction")
@@ -109,16 +110,38 @@ class TaskBox(QFrame):
                 widget.setToolTip("Click: show the evidence for this class (overlay, O)")
         layout.addLayout(grid)
         layout.addWidget(_rich(self._label_line()))
+        self.setAccessibleName(self.in_words())
+        self.set_focused(False)
+
+    def in_words(self) -> str:
+        """What a screen reader says for this box (a frame says nothing of its own):
+        the task, the model's prediction and the label with who gave it."""
+        view = self.view
+        if view.predicted and view.predicted in view.probabilities:
+            conf = view.probabilities[view.predicted]
+            predicted = f"predicted {display_name(view.predicted)}, {conf:.0%} confident"
+        else:
+            predicted = "no prediction yet"
+        if not view.label:
+            label = "no label yet"
+        else:
+            label = f"labelled {display_name(view.label)} ({view.label_source or ''}" \
+                    f"{self._who()})"
+        return f"{view.task} task: {predicted}; {label}"
 
     def _label_line(self) -> str:
         view = self.view
         if not view.label:
             return f"<span style='color:{style.MUTED}'>Label: none yet</span>"
         colour = style.SOURCE_COLOURS.get(view.label_source or "", style.MUTED)
-        who = f", {view.annotator}" if view.annotator and view.label_source == "human" else ""
         return (f"Label: <b>{escape(display_name(view.label))}</b> "
                 f"<span style='color:{colour}'>({escape(view.label_source or '')}"
-                f"{escape(who)})</span>")
+                f"{escape(self._who())})</span>")
+
+    def _who(self) -> str:
+        """", annotator" after a human label's source; "" for any other label."""
+        view = self.view
+        return f", {view.annotator}" if view.annotator and view.label_source == "human" else ""
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         widget = self.childAt(event.position().toPoint())
@@ -144,8 +167,11 @@ class TaskBox(QFrame):
                               "font-family: monospace;")
 
     def set_focused(self, focused: bool) -> None:
-        """Outline this box as the task the number keys label."""
+        """Outline this box as the task the number keys label, and say so to a screen
+        reader (the outline alone told only who sees it)."""
         self.setProperty("focused", focused)
+        self.setAccessibleDescription("focused: number keys label this task" if focused
+                                      else "")
         self.style().unpolish(self)
         self.style().polish(self)
 

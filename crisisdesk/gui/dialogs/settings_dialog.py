@@ -148,9 +148,9 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setToolTip("auto uses a CUDA GPU when one is usable, else the CPU")
-        self.image_encoder = self._editable(_names("clip"))
-        self.text_encoder = self._editable(_names("text"))
-        self.captioner = self._editable(["", *_names("captioner")])  # "": no captions
+        self.image_encoder = self._editable(_names("clip"), "Image encoder")
+        self.text_encoder = self._editable(_names("text"), "Text encoder")
+        self.captioner = self._editable(["", *_names("captioner")], "Captioner")  # "": none
         self.captioner.lineEdit().setPlaceholderText("no captions")
         self.quantization = QComboBox()
         self.quantization.addItems(QUANTIZATIONS)
@@ -192,7 +192,7 @@ class SettingsDialog(QDialog):
         add = QPushButton("Add a mode&l folder…")
         add.clicked.connect(self.add_model_folder)
         row = QHBoxLayout()
-        self.model_name = self._editable(["", *sorted(registry.all_specs())])
+        self.model_name = self._editable(["", *sorted(registry.all_specs())], "Model name")
         self.model_name.lineEdit().setPlaceholderText("model name, e.g. clip-vit-b-32")
         row.addWidget(self.model_name, 1)
         row.addWidget(add)
@@ -233,10 +233,14 @@ class SettingsDialog(QDialog):
         fit_to_screen(self)  # ...where the screen is that tall
 
     @staticmethod
-    def _editable(items: list[str]) -> QComboBox:
+    def _editable(items: list[str], name: str) -> QComboBox:
+        """A drop-down list of ``items`` that takes a typed name too."""
         combo = QComboBox()
         combo.setEditable(True)  # a model registered under a new name can be typed in
         combo.addItems(items)
+        # The focus is in its text field, which a screen reader announced unnamed (the
+        # form's label names the list only).
+        combo.lineEdit().setAccessibleName(name)
         return combo
 
     def load(self) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.project import Project
 from crisisdesk.gui.detail_header import shown_time
+from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ class VersionsDialog(QDialog):
         buttons.addWidget(self.activate)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
+        fit_to_screen(self)  # 1060 wide was past the edge of a 911-pixel laptop screen
         self.refresh()
 
     # ------------------------------------------------------------------ loading
@@ -155,11 +157,12 @@ class VersionsDialog(QDialog):
 
     def _fit_width(self) -> None:
         """Wide enough for every column (on a real project the Created column was cut
-        off at the default size), within the screen."""
+        off at the default size), within the screen with room for the frame (the
+        screen's whole width put the frame past its edge)."""
         wanted = sum(self.tree.columnWidth(c) for c in range(len(COLUMNS))) + 60
-        screen = self.screen().availableGeometry().width() if self.screen() else wanted
         if self.width() < wanted:
-            self.resize(min(wanted, screen), self.height())
+            self.resize(wanted, self.height())
+            fit_to_screen(self)
 
     def _show_error(self, message: str) -> None:
         self.status.setText(f"<span style='color:#c62828'>{message}</span>")

@@ -6,6 +6,10 @@ queue counts to fetch again. Writes go through one lane, one at a time and in th
 given, so "2" quickly followed by "3" ends as 3, and an undo never overtakes the label it
 undoes. A selection of items is labelled as one journal action, so one Ctrl+Z takes all
 of it back.
+
+A step of :data:`BIG_STEP` items or more says what it is doing while written ("Undoing
+100,000 labels…") and how many changes wait behind it; keys pressed meanwhile wait their
+turn, but a second undo or redo (see :meth:`Labeller._refused`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractItemView
@@ -80,15 +84,30 @@ class Targets:
 
 
 Write = Callable[[Store], list[int]]  # a store write returning the items it touched
-#: A write waiting in the lane: the write, what it does (for the status bar) and what it
-#: does to which items (for the warning when it is not saved; "" for an undo or redo).
-Step = tuple[Write, str, str]
+#: Items from which a step says what it is doing while it is written (and refuses a
+#: second undo or redo meanwhile): a label on 100,000 items took ~2 s, its undo 5-10 s.
+BIG_STEP = 1_000
+
+
+class Step(NamedTuple):
+    """A write waiting in the lane."""
+
+    write: Write
+    what: str  # what it did, for the status bar
+    label: str  # what it does to which items, for a warning if not saved ("": undo, redo)
+    doing: str = ""  # what it is doing, while written, where that takes a while
+    reverting: bool = False  # an undo or redo
+
+
+def _size(targets: Targets) -> int:
+    """How many items ``targets`` names (its ranges not read yet)."""
+    return len(targets.rows) + sum(c for _, c in targets.ranges)
 
 
 def _for(targets: Targets) -> str:
     """Which items a label is for, as the warning of one not saved names them: the
     item's id (the analyst has moved on since), else how many."""
-    n = len(targets.rows) + sum(c for _, c in targets.ranges)
+    n = _size(targets)
     return f" for item {targets.rows[0].uid}" if n == 1 and targets.rows else \
         f" for {plural(n, 'item')}"
 
@@ -137,6 +156,9 @@ class Labeller(QObject):
     # copies the list, item by item, for each listener (0.1 s at 100,000 items).
     labels_changed = Signal(object)
     message = Signal(str)  # a line for the status bar
+    # What an undo or redo found it is taking back (a big step): sent from the write's
+    # thread, received on the labeller's.
+    _sized = Signal(str)
     failed = Signal(str)  # a write not done: which, why and what to do
     # A write the store could not take (a full or read-only drive, the store gone), as
     # ``failed`` says it: labels given next fail too. Not a write refused on its own (a
@@ -160,6 +182,11 @@ class Labeller(QObject):
         self._claim = threading.Lock()
         # Set by an undo/redo write for the message after it; writes run one at a time.
         self._note: str | None = None
+        # The step being written, and what it is doing where that takes a while ("" for
+        # a quick one): the status line while it runs.
+        self._current: Step | None = None
+        self._doing = ""
+        self._sized.connect(self._on_sized)
 
     # ------------------------------------------------------------------ actions
     def give(self, targets: Targets, task: str, label: str) -> None:
@@ -173,11 +200,12 @@ class Labeller(QObject):
                 return []  # each had that class already: "no change", no undo step
             return ids
 
-        n = len(targets.rows) + sum(c for _, c in targets.ranges)
+        n = _size(targets)
         # The class as the rest of the app shows it ("mild damage", not "mild_damage").
         given = f"{task}: {display_name(label)}"
-        self._enqueue(write, given + (f" for {n:,} items" if n > 1 else ""),
-                      given + _for(targets))
+        self._enqueue(Step(write, given + (f" for {n:,} items" if n > 1 else ""),
+                           given + _for(targets),
+                           f"labelling {n:,} items ({given})" if n >= BIG_STEP else ""))
 
     def accept(self, targets: Targets, task: str) -> None:
         """Make each target's predicted class of ``task`` its label: one journal action."""
@@ -198,25 +226,46 @@ class Labeller(QObject):
                 return []  # the labels were the predictions already: no undo step
             return [i for i in ids if i in predicted]
 
-        self._enqueue(write, f"{task}: prediction accepted",
-                      f"{task}: prediction accepted{_for(targets)}")
+        n = _size(targets)
+        self._enqueue(Step(write, f"{task}: prediction accepted",
+                           f"{task}: prediction accepted{_for(targets)}",
+                           f"accepting the predictions of {n:,} items ({task})"
+                           if n >= BIG_STEP else ""))
 
     def undo(self) -> None:
         """Undo the annotator's latest label action (from the journal)."""
-        self._enqueue(self._reverting(undo=True), "undone", "")
+        if not self._refused("Ctrl+Z", "undo"):
+            self._enqueue(Step(self._reverting(undo=True), "undone", "", reverting=True))
 
     def redo(self) -> None:
         """Redo the annotator's latest undone action."""
-        self._enqueue(self._reverting(undo=False), "redone", "")
+        if not self._refused("Ctrl+Shift+Z", "redo"):
+            self._enqueue(Step(self._reverting(undo=False), "redone", "", reverting=True))
+
+    def _refused(self, key: str, word: str) -> bool:
+        """Whether an undo or redo is refused, said in the status bar: while a big step is
+        written, one undo or redo waits its turn, not a second. Pressed again because
+        nothing seemed to happen, it took back the step before as well."""
+        if not self._doing or not any(
+                s.reverting for s in (self._current, *self._lane) if s is not None):
+            return False
+        self.message.emit(
+            f"Still {self._doing}… {key} not taken: an undo or redo is already on its way, "
+            f"and this one would {word} a further step. Press {key} again once this is "
+            "done if that is meant.")
+        return True
 
     def _reverting(self, *, undo: bool) -> Write:
         """The store write of an undo or redo. A step whose every label a colleague has
         changed since restores nothing yet is used up: the message says so, or "nothing
         undone" would hide that the next Ctrl+Z reaches the step before."""
         annotator, word = self.annotator, "undo" if undo else "redo"
+        sized = self._sized.emit
 
         def write(store: Store) -> list[int]:
-            reachable = store.stack_sizes(annotator)[0 if undo else 1]
+            reachable = store.next_step_size(annotator, undo=undo)
+            if reachable is not None and reachable >= BIG_STEP:
+                sized(f"{word}ing {plural(reachable, 'label')}")
             items = [c.item for c in (store.undo if undo else store.redo)(annotator)]
             if reachable and not items:
                 self._note = (f"nothing to {word}: a colleague has changed those labels "
@@ -245,7 +294,7 @@ class Labeller(QObject):
         waiting = list(self._lane)
         self._lane.clear()
         handed, self._handed = self._handed, None
-        self._busy = False
+        self._busy, self._current, self._doing = False, None, ""
         if handed is not None and self._claim.acquire(blocking=False):
             waiting.insert(0, handed)  # not started: the pool's shutdown would drop it
             self._written.set()  # nothing of the lane runs in the pool any more
@@ -260,34 +309,54 @@ class Labeller(QObject):
             return
         try:
             with self._project.open_store() as store:
-                for write, what, _label in waiting:
+                for step in waiting:
                     # Each write on its own, as in the lane: one that cannot be done (a
                     # selection whose rows moved) must not drop the labels given after it.
                     try:
-                        write(store)
+                        step.write(store)
                     except Exception as exc:  # noqa: BLE001 - say what was lost, go on
-                        print(f"crisisdesk: a label given before closing ({what}) was not "
-                              f"saved: {exc}", file=sys.stderr, flush=True)
+                        print(f"crisisdesk: a label given before closing ({step.what}) was "
+                              f"not saved: {exc}", file=sys.stderr, flush=True)
         except Exception as exc:  # noqa: BLE001 - the window still closes; say what was lost
             print(f"crisisdesk: labels given before closing were not saved: {exc}",
                   file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ the lane
-    def _enqueue(self, write: Write, what: str, label: str) -> None:
-        self._lane.append((write, what, label))
+    def _enqueue(self, step: Step) -> None:
+        self._lane.append(step)
         if not self._busy:
             self._next()
+        elif self._doing:
+            self._show_doing()  # one more waiting
+
+    def _show_doing(self) -> None:
+        """Say in the status bar what the big step being written is doing, and how many
+        changes wait behind it."""
+        waiting = len(self._lane)
+        self.message.emit(self._doing[0].upper() + self._doing[1:] + "…" + (
+            f" then {plural(waiting, 'more change')}, in the order given" if waiting else ""))
+
+    def _on_sized(self, doing: str) -> None:
+        """An undo or redo being written found it takes back a big step."""
+        if self._current is not None and self._current.reverting:
+            self._doing = doing
+            self._show_doing()
 
     def _next(self) -> None:
+        self._current, self._doing = None, ""
         if not self._lane:
             self._busy = False
             return
         self._busy = True
-        write, what, label = self._lane.popleft()
+        step = self._current = self._lane.popleft()
+        write, what, label = step.write, step.what, step.label
         project = self._project
         written = self._written = threading.Event()
         claim = self._claim = threading.Lock()
-        self._handed = (write, what, label)
+        self._handed = step
+        self._doing = step.doing
+        if self._doing:
+            self._show_doing()
 
         def run() -> list[int] | str:
             if not claim.acquire(blocking=False):
@@ -309,8 +378,11 @@ class Labeller(QObject):
                 return
             self._handed = None
             note, self._note = self._note, None
-            self.message.emit(note or (what if items else f"nothing {what}" if what in (
-                "undone", "redone") else f"{what}: no change"))
+            # How many an undo or redo took back: a big one took a while.
+            what_now = f"{what}: {plural(len(items), 'label')}" if step.reverting and len(
+                items) > 1 else what
+            self.message.emit(note or (what_now if items else f"nothing {what}"
+                                       if step.reverting else f"{what}: no change"))
             if items:
                 self.labels_changed.emit(items)
             self._next()

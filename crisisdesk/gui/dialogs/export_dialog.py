@@ -2,7 +2,9 @@
 spreadsheet, where to write.
 
 The file is written by the core :class:`~crisisdesk.core.exporters.Exporter` (temp file
-+ rename), in a worker thread as a tracked job (``export`` in the jobs table).
++ rename), in a worker thread as a tracked job (``export`` in the jobs table). The dialog
+shows how many items are written, a chunk at a time, and its Cancel (or the jobs panel's)
+stops the export at the next chunk, leaving no file.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import builtin_schemes
+from crisisdesk.core.words import plural
 from crisisdesk.gui.worker import JobRunner
 
 FORMAT_NAMES = {"csv": "CSV (one row per item)", "jsonl": "JSON Lines (one object per item)",
@@ -39,7 +42,7 @@ ALL_TASKS = ""
 
 
 class ExportJob:
-    """An export as a job: one step (the exporter streams rows; it reports no count)."""
+    """An export as a job, its progress in items (the exporter's, a chunk at a time)."""
 
     kind = "export"
 
@@ -68,13 +71,15 @@ class ExportJob:
         self._run.close()
 
     def _body(self) -> Iterator[Progress]:
-        yield Progress(0, 1, f"writing {self.out.name}")
         with self.project.open_store() as store:  # opened in the worker thread
             exporter = Exporter(store, tasks=self.tasks, only_corrected=self.only_corrected,
                                 hash_authors=self.hash_authors,
                                 for_spreadsheet=self.for_spreadsheet)
-            self.files = exporter.write(self.out, self.fmt)
-        yield Progress(1, 1, f"wrote {', '.join(f.name for f in self.files)}")
+            for progress in exporter.writing(self.out, self.fmt):
+                # Known before the last step is handed on: a Cancel clicked then lands
+                # after the files are in place, and must not be reported as "no file".
+                self.files = exporter.files
+                yield progress
 
 
 class ExportDialog(QDialog):
@@ -133,11 +138,16 @@ class ExportDialog(QDialog):
         self.export_button = QPushButton("&Export")
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.start_export)
+        # Stops the export at its next chunk of rows: no file is written or replaced.
+        self.cancel_button = QPushButton("Cancel e&xport")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.cancel_button.setVisible(False)
         close = QPushButton("&Close")
         close.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.export_button)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -206,17 +216,33 @@ class ExportDialog(QDialog):
 
         title = f"Export {out.name}"
         if self.jobs is not None:
-            self.runner = self.jobs.run(title, make_job, unit="files")  # type: ignore[attr-defined]
+            self.runner = self.jobs.run(title, make_job, unit="items")  # type: ignore[attr-defined]
         else:
             self.runner = JobRunner(title, make_job)  # no parent: may outlive the dialog
             self.runner.start()
         self.runner.finished.connect(self._on_finished)
+        self.runner.progress.connect(lambda p: self._on_progress(out, p))
         self.export_button.setEnabled(False)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
         self.status.setText(f"Writing {out}…")
         return self.runner
 
+    def _on_progress(self, out: Path, progress: Progress) -> None:
+        """How far the export is: 100,000 items take seconds."""
+        if progress.total and progress.done < progress.total:
+            self.status.setText(f"Writing {out}: {progress.done:,} of "
+                                f"{plural(progress.total, 'item')}…")
+
+    def _cancel(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling the export…")
+
     def _on_finished(self, state: str, value: object) -> None:
         self.export_button.setEnabled(True)
+        self.cancel_button.setVisible(False)
         if state == "cancelled" and self.job is not None and self.job.files:
             # The file is written and renamed in one step: a Cancel clicked during it
             # lands after the file is in place, and must not be reported as "no file".

@@ -154,63 +154,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return OK
 
 
-def cmd_label(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
-    from crisisdesk.core.store import LabelChange
-
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
-        try:  # the project's schemes: its own tasks are labelled the same way
-            scheme = store.scheme(args.task)
-        except KeyError as exc:
-            return _fail(exc.args[0])
-        label = scheme.normalise(args.label)
-        if label is None:
-            return _fail(f"{args.label!r} is not a class of task {args.task} "
-                         f"(one of: {', '.join(scheme.classes)})")
-        try:
-            item = store.resolve_item(args.item)
-        except LookupError as exc:
-            return _fail(exc.args[0])
-        before = store.current_label(item.id, args.task)
-        store.add_labels([LabelChange(item.id, args.task, label)], annotator=args.annotator)
-    if before is not None and before.label == label:  # nothing written: no undo step
-        print(f"{item.uid} {args.task}: {label} already ({before.source}); no change")
-        return OK
-    was = f" (was {before.label}, {before.source})" if before else ""
-    print(f"{item.uid} {args.task}: {label}{was}")
-    return OK
-
-
-def cmd_undo_redo(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
-
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
-        undo = args.command == "undo"
-        reachable = store.stack_sizes(args.annotator)[0 if undo else 1]
-        changes = (store.undo if undo else store.redo)(args.annotator)
-        if not changes:
-            if reachable:
-                # The step is used up all the same: the next one reaches the one before.
-                print(f"nothing to {args.command} for {args.annotator}: every label of that "
-                      f"step was changed since by someone else, and stays; "
-                      f"{args.command} again for the step before")
-            else:
-                print(f"nothing to {args.command} for {args.annotator}")
-            return OK
-        for change in changes:
-            uid = store.item_uid_of(change.item)
-            print(f"{uid} {change.task}: {change.label or '(no label)'}")
-    return OK
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from crisisdesk.core.exporters import Exporter
     from crisisdesk.core.project import ProjectError
@@ -271,22 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
-    from crisisdesk.core.settings import login_name
+    from crisisdesk.cli_labels import add_parsers as add_labels
 
-    annotator = login_name()
-    p = sub.add_parser("label", help="give an item a label for a task")
-    p.add_argument("project")
-    p.add_argument("item", metavar="ITEM_ID")
-    p.add_argument("--task", required=True)
-    p.add_argument("--label", required=True)
-    p.add_argument("--annotator", type=_annotator, default=annotator)
-    p.set_defaults(func=cmd_label)
-
-    for name in ("undo", "redo"):
-        p = sub.add_parser(name, help=f"{name} the annotator's last label change")
-        p.add_argument("project")
-        p.add_argument("--annotator", type=_annotator, default=annotator)
-        p.set_defaults(func=cmd_undo_redo)
+    add_labels(sub)
 
     p = sub.add_parser("export", help="export labels (and latest predictions)")
     p.add_argument("project")

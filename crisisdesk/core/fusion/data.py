@@ -1,5 +1,6 @@
-"""A task's items as tensors: cached embeddings, which modalities are present, labels,
-and the splits that train, early-stop and score a head.
+"""A task's labelled items as training data: their tensors (read through
+:mod:`crisisdesk.core.fusion.inputs`: cached embeddings, which modalities are present),
+labels, and the splits that train, early-stop and score a head.
 
 The split that early-stops training is never the split that is scored: ``val_from
 "train"`` holds out a stratified slice of train for early stopping and scores on dev;
@@ -14,18 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from crisisdesk.core.fusion.inputs import (  # noqa: F401 - callers import them from here
+    EmbeddingsMissing,
+    ItemKeys,
+    LeftOut,
+    embedded_items,
+    item_inputs,
+    item_tensors,
+    usable_keys,
+)
 from crisisdesk.core.fusion.train import Tensors
 from crisisdesk.core.store import Store
-from crisisdesk.core.words import plural
 
 VAL_FROM = ("train", "dev")
 HOLDOUT_SEED = 20240601
-
-
-class EmbeddingsMissing(Exception):
-    """Items that need an embedding which was never computed; the message says how."""
 
 
 class NotEnoughLabels(ValueError):
@@ -33,42 +37,6 @@ class NotEnoughLabels(ValueError):
     to early-stop on, or no image for a head that reads images. The message says what
     the labelled items hold and what to do. A ValueError, so callers that catch bad input
     still do; a retrain catches it alone to skip just that task."""
-
-
-@dataclass(frozen=True)
-class LeftOut:
-    """Labelled items a training leaves out because the embed job has not reached them
-    yet: in a live deployment posts are imported and labelled all day, before Embed
-    gets to them. Such an item has an image (status ok) or a text without an embedding
-    of an encoder the head reads. An item without a usable image (text-only post, image
-    missing or unreadable) is not one: it trains as image-less (docs/fusion.md); one
-    whose image is fine but not embedded yet is left out, never trained as if it had
-    none."""
-
-    items: int = 0
-    images: int = 0  # of them, with an image not embedded yet
-    texts: int = 0  # of them, with a text not embedded yet
-    image_encoder: str | None = None
-    text_encoder: str | None = None
-
-    def note(self) -> str:
-        """What was left out and how to include it; "" when nothing was."""
-        if not self.items:
-            return ""
-        what, commands = [], []
-        if self.images:
-            what.append(f"{plural(self.images, 'image has', 'images have')} no "
-                        f"{self.image_encoder} embedding")
-            commands.append(f"crisisdesk embed PROJECT --encoder {self.image_encoder} "
-                            "--kind image")
-        if self.texts:
-            what.append(f"{plural(self.texts, 'text has', 'texts have')} no "
-                        f"{self.text_encoder} embedding (a new caption makes a new text)")
-            commands.append(f"crisisdesk embed PROJECT --encoder {self.text_encoder} "
-                            "--kind text")
-        return (f"{plural(self.items, 'labelled item')} left out, not embedded yet: "
-                f"{'; '.join(what)}. Run the app's Jobs > Embed images and texts, or "
-                f"{' and '.join(commands)}, then train again to include them")
 
 
 @dataclass
@@ -87,150 +55,6 @@ class TaskData:
 
     def indices(self, split: str) -> np.ndarray:
         return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
-
-
-#: The embedding keys of some items, by item: (image sha256s, text keys); see usable_keys.
-ItemKeys = tuple[dict[int, str], dict[int, str]]
-
-
-def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | None,
-                 text_encoder: str | None, labels: Sequence[int] | None = None,
-                 strict: bool = True, keys: ItemKeys | None = None) -> Tensors:
-    """Embeddings of ``items`` as tensors (zeros where a modality is absent).
-
-    An item without a usable image (text-only post, image missing or unreadable) has
-    ``image_present`` False. An image that is fine but was never embedded, or a text
-    never embedded, raises EmbeddingsMissing naming the command that fixes it; with
-    ``strict`` False it is only marked absent (prediction skips what it cannot see).
-    ``keys``: the items' keys already read by usable_keys for (at least) these
-    encoders, so a caller that needs them too reads them once.
-    """
-    items = list(items)
-    n = len(items)
-    image = np.zeros((n, 1), dtype=np.float32)
-    image_present = np.zeros(n, dtype=bool)
-    usable_images, texts = keys if keys is not None else usable_keys(
-        store, items, image_encoder, text_encoder)
-    if image_encoder:
-        wanted = list(usable_images.values())
-        vectors = store.get_embeddings("image", image_encoder, wanted)
-        lacking = sum(1 for sha in wanted if sha not in vectors)
-        if lacking and strict:
-            raise EmbeddingsMissing(
-                f"{lacking} images have no {image_encoder} embedding yet; run: crisisdesk "
-                f"embed PROJECT --encoder {image_encoder} --kind image")
-        dim = len(next(iter(vectors.values()))) if vectors else _dim(store, image_encoder)
-        image = np.zeros((n, dim), dtype=np.float32)
-        for row, item in enumerate(items):
-            sha = usable_images.get(item)
-            if sha in vectors:
-                image[row] = vectors[sha]
-                image_present[row] = True
-    text = np.zeros((n, 1), dtype=np.float32)
-    text_present = np.zeros(n, dtype=bool)
-    if text_encoder:
-        vectors = store.get_embeddings("text", text_encoder, list(texts.values()))
-        lacking = sum(1 for key in texts.values() if key not in vectors)
-        if lacking and strict:
-            raise EmbeddingsMissing(
-                f"{lacking} item texts have no {text_encoder} embedding yet (a new caption "
-                f"makes a new text); run: crisisdesk embed PROJECT --encoder {text_encoder}"
-                " --kind text")
-        dim = len(next(iter(vectors.values()))) if vectors else _dim(store, text_encoder)
-        text = np.zeros((n, dim), dtype=np.float32)
-        for row, item in enumerate(items):
-            if texts[item] in vectors:
-                text[row] = vectors[texts[item]]
-                text_present[row] = True
-    return Tensors(
-        image=torch.from_numpy(image), text=torch.from_numpy(text),
-        image_present=torch.from_numpy(image_present),
-        text_present=torch.from_numpy(text_present),
-        labels=torch.tensor(list(labels) if labels is not None else [], dtype=torch.long))
-
-
-def item_inputs(store: Store, items: Sequence[int], *, image_encoder: str | None,
-                text_encoder: str | None, keys: ItemKeys | None = None
-                ) -> dict[int, tuple[str, bool]]:
-    """What a head reading these encoders sees of each item now, as (fingerprint,
-    complete): the fingerprint names the image (sha256) and text (key) whose embeddings
-    exist; complete is False while the item has an image or a text not embedded yet
-    (a new caption makes a new text), i.e. while the embed job has work left for it.
-    ``keys``: as for item_tensors; a modality whose encoder is None is left out."""
-    items = list(items)
-    if keys is None:
-        keys = usable_keys(store, items, image_encoder, text_encoder)
-    # Keys read for more encoders than these (predict's, shared with item_tensors): a
-    # modality the head does not read must neither show in nor hold back what it saw.
-    images, texts = _read_by(keys, image_encoder, text_encoder)
-    have_images, have_texts = _embedded(store, images, texts, image_encoder, text_encoder)
-    out = {}
-    for item in items:
-        sha, key = images.get(item), texts.get(item)
-        seen_image = sha if sha in have_images else ""
-        seen_text = key if key in have_texts else ""
-        complete = (not sha or bool(seen_image)) and (not key or bool(seen_text))
-        out[item] = (f"{seen_image}|{seen_text}", complete)
-    return out
-
-
-def embedded_items(store: Store, items: Sequence[int], *, image_encoder: str | None,
-                   text_encoder: str | None, keys: ItemKeys | None = None
-                   ) -> tuple[list[int], LeftOut]:
-    """The ``items`` (order kept) whose image and text, where a head reading these
-    encoders has them, are all embedded, and what was left out (:class:`LeftOut`).
-    ``keys``: as for item_inputs; a modality whose encoder is None is not waited for."""
-    items = list(items)
-    if keys is None:
-        keys = usable_keys(store, items, image_encoder, text_encoder)
-    images, texts = _read_by(keys, image_encoder, text_encoder)
-    have_images, have_texts = _embedded(store, images, texts, image_encoder, text_encoder)
-    kept, no_image, no_text = [], 0, 0
-    for item in items:
-        image_lacking = item in images and images[item] not in have_images
-        text_lacking = item in texts and texts[item] not in have_texts
-        no_image += image_lacking
-        no_text += text_lacking
-        if not (image_lacking or text_lacking):
-            kept.append(item)
-    return kept, LeftOut(len(items) - len(kept), no_image, no_text, image_encoder,
-                         text_encoder)
-
-
-def _read_by(keys: ItemKeys, image_encoder: str | None, text_encoder: str | None
-             ) -> ItemKeys:
-    """``keys`` less a modality whose encoder is None: keys read for more encoders (a
-    caller's, shared) must neither show in nor hold back what a head does not read."""
-    return keys[0] if image_encoder else {}, keys[1] if text_encoder else {}
-
-
-def _embedded(store: Store, images: dict[int, str], texts: dict[int, str],
-              image_encoder: str | None, text_encoder: str | None
-              ) -> tuple[set[str], set[str]]:
-    """The image sha256s and text keys among these that have an embedding of their
-    encoder."""
-    have_images = set(images.values()) - set(
-        store.missing_keys("image", image_encoder, images.values())) if image_encoder \
-        else set()
-    have_texts = set(texts.values()) - set(
-        store.missing_keys("text", text_encoder, texts.values())) if text_encoder else set()
-    return have_images, have_texts
-
-
-def usable_keys(store: Store, items: Sequence[int], image_encoder: str | None,
-                text_encoder: str | None) -> ItemKeys:
-    """The embedding keys a head reading these encoders looks up, by item: the sha256 of
-    each usable image (status ok; text-only posts and missing or unreadable images have
-    none) and the key of each item's text (the tweet, then its caption)."""
-    images = {item: sha for item, (sha, status) in store.item_images(items).items()
-              if sha and status == "ok"} if image_encoder else {}
-    texts = {t.item: t.key for t in store.item_texts(items)} if text_encoder else {}
-    return images, texts
-
-
-def _dim(store: Store, encoder: str) -> int:
-    dims = store.embedding_dims(encoder)
-    return max(dims, key=dims.__getitem__) if dims else 1
 
 
 def task_data(store: Store, task: str, *, image_encoder: str | None,

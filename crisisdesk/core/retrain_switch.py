@@ -1,0 +1,85 @@
+"""Switching a task's active model version: ``apply_retrain`` activates a retrain's
+recommended (or overridden) candidates and re-predicts those tasks, refusing a task whose
+active version changed after the comparison (:class:`ActiveChanged`);
+``reactivate_version`` makes an older version active again once its head loads.
+The retrain itself (train, compare on the holdout) is :mod:`crisisdesk.core.retrain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from typing import TYPE_CHECKING
+
+from crisisdesk.core.fusion.checkpoint import CheckpointError
+from crisisdesk.core.fusion.predict import ZERO_SHOT, PredictJob, check_classes, load_version
+from crisisdesk.core.progress import Progress
+from crisisdesk.core.project import Project
+from crisisdesk.core.store import Store
+
+if TYPE_CHECKING:  # retrain imports this module: its report types for hints only
+    from crisisdesk.core.retrain import RetrainReport, TaskRetrain
+
+
+def reactivate_version(store: Store, version: int) -> None:
+    """Make ``version`` its task's active one again, once its head loads: a version whose
+    checkpoint is gone or damaged raises CheckpointError (NoModel for a shipped head
+    this installation lacks) naming it, and stays inactive; activated, it would fail
+    every later prediction. Zero-shot versions are checked when they predict."""
+    row = store.model_version(version)
+    if row is None:
+        raise KeyError(f"no model version {version}")
+    if not row["path"].startswith(ZERO_SHOT):
+        try:
+            check_classes(store, row["task"], row, load_version(row)[1])
+        except CheckpointError as exc:
+            raise CheckpointError(f"{row['name']} cannot be made active: {exc}") from exc
+    store.activate_model_version(version)
+
+
+def apply_retrain(project: Project, report: RetrainReport, *,
+                  override_tasks: Sequence[str] = (), keep_tasks: Sequence[str] = ()
+                  ) -> Iterator[Progress]:
+    """Activate each task's candidate where recommended or in ``override_tasks`` (the
+    analyst's override), except tasks in ``keep_tasks``; then re-predict those tasks'
+    items. A generator job: yields the prediction's Progress; ActiveChanged at its end
+    for tasks left as they are because another version became active meanwhile."""
+    switch = [task for task, entry in report.tasks.items()
+              if entry.candidate is not None and task not in keep_tasks and
+              (entry.recommend_switch or task in override_tasks)]
+    with project.open_store() as store:
+        refused = {task: why for task in switch if (why := _switch(store, report.tasks[task]))}
+    switch = [task for task in switch if task not in refused]
+    if not switch and not refused:
+        yield Progress(0, 0, "nothing switched")
+        return
+    if switch:
+        with closing(PredictJob(project, switch).run()) as steps:
+            yield from steps
+    if refused:
+        # After the other tasks' switch and predictions: a failed job's message is all
+        # the report and the jobs panel show.
+        raise ActiveChanged(" ".join(refused.values()))
+
+
+class ActiveChanged(RuntimeError):
+    """A retrain's switch refused for tasks whose active version changed after the
+    retrain compared its new version with the one active then (another window's switch,
+    ``crisisdesk train`` beside the app); the message names them and what to do."""
+
+
+def _switch(store: Store, entry: TaskRetrain) -> str | None:
+    """Make ``entry``'s candidate active, unless another version became active since the
+    retrain compared the candidate (that one was never compared, and the report's figures
+    would replace it on a comparison with a version no longer active): why not, or None.
+    Checked and switched in one transaction, as another process may switch meanwhile."""
+    assert entry.candidate is not None
+    with store.transaction():
+        now = store.active_model_version(entry.task)
+        if now is not None and now["id"] not in (entry.active, entry.candidate):
+            return (f"{entry.task} not switched: version {now['id']} {now['name']} became "
+                    f"active after this retrain compared {entry.candidate_name} with "
+                    f"{entry.active_name or 'no version'}. Retrain to compare with it, or "
+                    f"make {entry.candidate_name} active from the task's model versions.")
+        store.activate_model_version(entry.candidate)
+    return None

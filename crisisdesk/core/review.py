@@ -12,7 +12,8 @@ API contract (the GUI is written against it):
 * ``queue_size(store, queue, search)`` / ``queue_page(store, queue, offset=, limit=,
   search=, sort=)`` -> the rows of the item list, a page at a time;
 * ``item_detail(store, item_id)`` -> everything the detail panel shows for one item;
-* ``queue_stamp(store)`` -> what pages read together must share (see its docstring).
+* ``queue_stamp(store)`` -> what pages read together must share (see its docstring);
+  ``list_stamp(store, queue, sort)``: the part of it that pages of one queue depend on.
 
 What each queue holds ("prediction" = the one from the task's *active* model version,
 "label" = the item's current label for the task), and its "priority" order:
@@ -65,6 +66,7 @@ from crisisdesk.core.review_types import (  # part of this API
 )
 from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import Store
+from crisisdesk.core.store.models import PREDICTIONS_CHANGED
 
 #: Orders of the item list. "priority" is the queue's own order (e.g. least confident
 #: first for needs_review, newest first otherwise).
@@ -83,7 +85,8 @@ _ORDERS: WeakKeyDictionary[Store, dict[tuple, tuple[tuple[int, int], array[int]]
     WeakKeyDictionary()
 __all__ = ["QUEUE_KINDS", "SORTS", "TASK_KINDS", "ItemDetail", "ItemRow", "Queue",
            "QueueCount", "TaskView", "active_versions", "item_detail", "modality_versions",
-           "queue_counts", "queue_ids", "queue_page", "queue_size", "queue_stamp"]
+           "list_stamp", "queue_counts", "queue_ids", "queue_page", "queue_size",
+           "queue_stamp", "reads_predictions"]
 TITLES = {"unlabelled": "Unlabelled", "needs_review": "Needs review",
           "model_disagrees": "Model disagrees with label",
           "modalities_disagree": "Image vs text disagree", "corrected": "Corrected"}
@@ -103,18 +106,52 @@ def _token(store: Store) -> tuple[int, int]:
     return (store.conn.execute("PRAGMA data_version").fetchone()[0], store.conn.total_changes)
 
 
+#: A version's variant as its stored config says (NULL for a damaged record).
+_VARIANT = "CASE WHEN json_valid(config) THEN json_extract(config, '$.config.variant') END"
+#: The versions whose predictions the queues read: each task's active one, and its newest
+#: image_only and text_only ones (modality_versions' pair, of "image vs text disagree").
+_READ_VERSIONS = (
+    "SELECT id FROM model_versions WHERE active = 1 UNION SELECT MAX(id) FROM"
+    f" model_versions WHERE {_VARIANT} IN ('image_only', 'text_only') GROUP BY task,"
+    f" {_VARIANT}")
+
+
 def queue_stamp(store: Store) -> tuple[int, int, str]:
-    """(newest label journal row, newest item, the active model versions' ids): pages of
-    a queue read under the same stamp line up, no label given, no post imported and no
-    version switched in between. The item list reads it with each page to notice labels
-    written by another window or process, whose change would shift the offsets of the
-    pages it has not read yet, and a version another process made active (``crisisdesk
-    train``, ``versions --activate``): the queues over predictions then read its own."""
+    """(newest label journal row, newest item, the versions the queues read with how
+    often their predictions were written, "id@count,..."): pages of a queue read under
+    the same stamp line up, no label given, no post imported, no version switched and
+    no prediction written in between. The item list reads it with each page to notice
+    labels written by another window or process, whose change would shift the offsets
+    of the pages it has not read yet, a version another process made active
+    (``crisisdesk train``, ``versions --activate``), and predictions written by a
+    predict job, here or in another process: a chunk reorders the queues over
+    predictions, their size unchanged when it redoes stale ones. Cheap at any size:
+    a few rows of ``model_versions`` and ``meta`` (store.models.PREDICTIONS_CHANGED)."""
     row = store.conn.execute(
         "SELECT (SELECT MAX(id) FROM labels), (SELECT MAX(id) FROM items),"
-        " (SELECT group_concat(id) FROM (SELECT id FROM model_versions WHERE active = 1"
-        " ORDER BY id))").fetchone()
+        " (SELECT group_concat(id || '@' || COALESCE((SELECT value FROM meta"
+        f" WHERE key = ? || id), '0')) FROM ({_READ_VERSIONS} ORDER BY id))",
+        [PREDICTIONS_CHANGED]).fetchone()
     return int(row[0] or 0), int(row[1] or 0), str(row[2] or "")
+
+
+def reads_predictions(queue: Queue, sort: str) -> bool:
+    """Whether ``queue`` in ``sort`` order depends on predictions (which items, in which
+    order): what a predict run moves under a list, where the other queues stay put."""
+    return sort == "confidence" or queue.kind in (
+        "needs_review", "model_disagrees", "modalities_disagree", "corrected", "predicted")
+
+
+def list_stamp(store: Store, queue: Queue, sort: str) -> tuple[int, int, str]:
+    """What pages of ``queue`` in ``sort`` order read together must share: queue_stamp,
+    less the predictions written where the queue does not depend on them (else a
+    predict run made a list of "Unlabelled" read all its pages again at each chunk)."""
+    stamp = queue_stamp(store)
+    if reads_predictions(queue, sort):
+        return stamp
+    row = store.conn.execute("SELECT group_concat(id) FROM (SELECT id FROM model_versions"
+                             " WHERE active = 1 ORDER BY id)").fetchone()
+    return stamp[0], stamp[1], str(row[0] or "")
 
 
 def queue_size(store: Store, queue: Queue, search: str = "") -> int:

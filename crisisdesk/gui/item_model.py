@@ -44,7 +44,7 @@ MAX_IN_FLIGHT = 3  # page queries running at once; newer wishes wait for a free 
 #: At most this many rows past the focus row are read by a refresh that finds the queue
 #: grown (see ItemModel.refresh); a bigger burst may leave the current item unfound.
 FOLLOW_ROWS = 16 * PAGE
-#: What the pages held were read under: review.queue_stamp's (labels, items, versions).
+#: What the pages held were read under: review.list_stamp's (labels, items, versions).
 Stamp = tuple[int, int, str]
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ItemRow of a row (None while loading)
 BLURRED_ROLE = Qt.ItemDataRole.UserRole + 2  # whether the row's thumbnail is blurred
@@ -83,9 +83,9 @@ class ItemModel(QAbstractListModel):
         # (or reordered) items, so a page read by its offset now would not line up with
         # the rows held (a labelled item stays listed until the next refresh).
         self._stale = False
-        # The queue_stamp the pages held were read under: a page read under another one
-        # (labels written by another window or process, posts imported meanwhile) would
-        # not line up with them either.
+        # The list_stamp the pages held were read under: a page read under another one
+        # (labels written by another window or process, posts imported meanwhile, a
+        # predict chunk under a queue over predictions) would not line up with them.
         self._stamp: Stamp | None = None
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
@@ -124,7 +124,7 @@ class ItemModel(QAbstractListModel):
         def fetch() -> tuple[Stamp, int, list[ItemRow]]:
             with reader.store() as store, store.snapshot():
                 # One read transaction: the stamp says exactly what the rows include.
-                stamp = review.queue_stamp(store)
+                stamp = review.list_stamp(store, queue, sort)
                 size = review.queue_size(store, queue, search)
                 rows = review.queue_page(store, queue, offset=0, limit=PAGE, search=search,
                                          sort=sort, confidence_task=by) if size else []
@@ -172,7 +172,7 @@ class ItemModel(QAbstractListModel):
 
         def fetch() -> tuple[Stamp, int, dict[int, list[ItemRow]]]:
             with reader.store() as store, store.snapshot():
-                stamp = review.queue_stamp(store)
+                stamp = review.list_stamp(store, queue, sort)
                 size = review.queue_size(store, queue, search)
 
                 def page(p: int) -> list[ItemRow]:
@@ -278,9 +278,13 @@ class ItemModel(QAbstractListModel):
 
     @property
     def versions(self) -> str | None:
-        """The active model versions the rows held were read under (None: none read
-        yet): a selection's rows not read are found by their offsets in that order."""
-        return self._stamp[2] if self._stamp is not None else None
+        """The model versions and predictions the rows held were read under, as
+        ``review.queue_stamp`` says them (None: none read yet, or a queue that does not
+        depend on them): a selection's rows not read are found by their offsets in that
+        order."""
+        if self._stamp is None or not review.reads_predictions(self.queue, self.sort):
+            return None
+        return self._stamp[2]
 
     def row_at(self, row: int, *, fetch: bool = False) -> ItemRow | None:
         """The row's item if its page is here; with ``fetch``, queue the page otherwise."""
@@ -357,7 +361,7 @@ class ItemModel(QAbstractListModel):
 
             def fetch(page: int = page) -> tuple[Stamp, list[ItemRow]]:
                 with reader.store() as store, store.snapshot():
-                    stamp = review.queue_stamp(store)
+                    stamp = review.list_stamp(store, queue, sort)
                     return stamp, review.queue_page(store, queue, offset=page * PAGE,
                                                     limit=PAGE, search=search, sort=sort,
                                                     confidence_task=by)

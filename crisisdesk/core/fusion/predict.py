@@ -276,8 +276,9 @@ class PredictJob:
         any more: not its active version, nor its image-only and text-only ones (the
         "image vs text" queue). Each retrain at 200,000 items otherwise added ~250 MB
         that no queue, panel or export ever read. A version made active again predicts
-        again (the app runs Predict then), as for the items imported since; one made
-        active while this job ran keeps its predictions (remove_predictions checks)."""
+        again (the app runs Predict then), as for the items imported since; one the
+        queues read by now (made active, or an image-only or text-only version another
+        process trained while this job ran) keeps its predictions (_remove_unread)."""
         kept: dict[str, set[int]] = {}
         for task, version, _own, _items in plans:
             kept.setdefault(task, set()).add(int(version["id"]))
@@ -290,7 +291,7 @@ class PredictJob:
                 if version in keep:
                     continue
                 # Short transactions: a label given meanwhile does not wait for all.
-                while deleted := store.remove_predictions(task, version, REMOVE_CHUNK):
+                while deleted := _remove_unread(store, task, version):
                     removed += deleted
                     yield Progress(total, total,
                                    f"{task}: removing older versions' predictions")
@@ -344,6 +345,22 @@ def _none_active(task: str, registered: int) -> str:
     return (f"{task} not predicted: {plural(registered, 'version')} registered, none is "
             f"active. Make one active (the app's Jobs > Model versions, or crisisdesk "
             f"versions PROJECT --activate ID).")
+
+
+def _remove_unread(store: Store, task: str, version: int) -> int:
+    """Delete up to REMOVE_CHUNK of ``version``'s predictions of ``task`` unless a queue
+    reads them by then: the task's active version, or its newest image-only or text-only
+    one (``crisisdesk train --no-activate`` in another process while this job ran, then
+    predicted there). Read in the deleting transaction, taken with the write lock, so
+    no such version can be registered between the check and the delete."""
+    from crisisdesk.core.review_sql import modality_versions
+
+    with store.transaction():
+        active = store.active_model_version(task)
+        if version in (*(modality_versions(store, task) or ()),
+                       *((active["id"],) if active else ())):
+            return 0
+        return store.remove_predictions(task, version, REMOVE_CHUNK)
 
 
 def _modality_versions(store: Store, task: str, active: dict[str, Any]

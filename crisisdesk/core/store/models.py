@@ -9,6 +9,11 @@ from typing import Any
 
 from crisisdesk.core.store.db import StoreBase, utc_now
 
+#: ``meta`` key prefix (then the version id) of a count that moves with each write of a
+#: version's predictions: the review queues' stamp reads it (review.queue_stamp), where
+#: MAX(rowid) missed a prediction redone in its row and needed a scan per version.
+PREDICTIONS_CHANGED = "predictions_changed:"
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -164,11 +169,20 @@ class ModelsMixin(StoreBase):
             # Checked in the deleting transaction: another window or process may make
             # the version active again while a predict job decides to remove its rows,
             # and the queues would then show nothing of the active version.
-            return self.conn.execute(
+            deleted = self.conn.execute(
                 "DELETE FROM predictions WHERE rowid IN (SELECT rowid FROM predictions"
                 " WHERE model_version = ? AND task = ? LIMIT ?) AND NOT EXISTS (SELECT 1"
                 " FROM model_versions WHERE id = ? AND active = 1)",
                 [version, task, limit, version]).rowcount
+            if deleted:
+                self._predictions_changed(version)
+            return deleted
+
+    def _predictions_changed(self, version: int) -> None:
+        """Count a write of ``version``'s predictions (in the writing transaction)."""
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE"
+            " SET value = CAST(value AS INTEGER) + 1", [f"{PREDICTIONS_CHANGED}{version}"])
 
     def add_predictions(self, model_version: int, predictions: Sequence[Prediction]) -> None:
         """Store (or replace) predictions of one model version, in one transaction."""
@@ -187,3 +201,5 @@ class ModelsMixin(StoreBase):
                 [(p.item, p.task, model_version, p.label, p.confidence, json.dumps(p.probs),
                   now, p.inputs) for p in predictions],
             )
+            # A prediction redone moves the queues' order with their size unchanged.
+            self._predictions_changed(model_version)

@@ -33,19 +33,21 @@ from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.gui.chips import row_in_words
+from crisisdesk.gui.item_reads import (  # noqa: F401 - PAGE, FOLLOW_ROWS: imported from here
+    FOLLOW_ROWS,
+    PAGE,
+    Stamp,
+    read_first,
+    read_page,
+    read_refresh,
+)
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch
 from crisisdesk.gui.store_reader import StoreReader
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.worker import Background
 
-PAGE = 64  # rows per queue_page call: a screenful or two
 MAX_PAGES = 64  # pages kept (4,096 rows); painted pages are the recently used ones
 MAX_IN_FLIGHT = 3  # page queries running at once; newer wishes wait for a free slot
-#: At most this many rows past the focus row are read by a refresh that finds the queue
-#: grown (see ItemModel.refresh); a bigger burst may leave the current item unfound.
-FOLLOW_ROWS = 16 * PAGE
-#: What the pages held were read under: review.list_stamp's (labels, items, versions).
-Stamp = tuple[int, int, str]
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ItemRow of a row (None while loading)
 BLURRED_ROLE = Qt.ItemDataRole.UserRole + 2  # whether the row's thumbnail is blurred
 Index = QModelIndex | QPersistentModelIndex
@@ -122,13 +124,8 @@ class ItemModel(QAbstractListModel):
         generation, reader, by = self._generation, self._reader, confidence_task
 
         def fetch() -> tuple[Stamp, int, list[ItemRow]]:
-            with reader.store() as store, store.snapshot():
-                # One read transaction: the stamp says exactly what the rows include.
-                stamp = review.list_stamp(store, queue, sort)
-                size = review.queue_size(store, queue, search)
-                rows = review.queue_page(store, queue, offset=0, limit=PAGE, search=search,
-                                         sort=sort, confidence_task=by) if size else []
-            return stamp, size, rows
+            with reader.store() as store:
+                return read_first(store, queue, search, sort, by)
 
         self._background.call(fetch, lambda result: self._query_arrived(generation, result),
                               self.failed.emit, key=f"items-query-{id(self)}")
@@ -171,23 +168,9 @@ class ItemModel(QAbstractListModel):
                 if (r := self._held(n)) is not None} if focus >= 0 else set()
 
         def fetch() -> tuple[Stamp, int, dict[int, list[ItemRow]]]:
-            with reader.store() as store, store.snapshot():
-                stamp = review.list_stamp(store, queue, sort)
-                size = review.queue_size(store, queue, search)
-
-                def page(p: int) -> list[ItemRow]:
-                    return review.queue_page(store, queue, offset=p * PAGE, limit=PAGE,
-                                             search=search, sort=sort, confidence_task=by)
-
-                out = {p: page(p) for p in sorted(held) if p * PAGE < size}
-                grown = min(size - total, FOLLOW_ROWS)
-                if near and grown > 0:
-                    for p in range(max(focus - PAGE, 0) // PAGE,
-                                   min(focus + grown + PAGE, size - 1) // PAGE + 1):
-                        rows = page(p) if p not in out else []
-                        if near.intersection(r.id for r in rows):
-                            out[p] = rows
-            return stamp, size, out
+            with reader.store() as store:
+                return read_refresh(store, queue, search, sort, by, held=held,
+                                    focus=focus, total=total, near=near)
 
         self._background.call(fetch, lambda result: self._refresh_arrived(generation, result),
                               self.failed.emit, key=f"items-query-{id(self)}")
@@ -360,11 +343,8 @@ class ItemModel(QAbstractListModel):
             self._in_flight.add(page)
 
             def fetch(page: int = page) -> tuple[Stamp, list[ItemRow]]:
-                with reader.store() as store, store.snapshot():
-                    stamp = review.list_stamp(store, queue, sort)
-                    return stamp, review.queue_page(store, queue, offset=page * PAGE,
-                                                    limit=PAGE, search=search, sort=sort,
-                                                    confidence_task=by)
+                with reader.store() as store:
+                    return read_page(store, queue, page, search, sort, by)
 
             self._background.call(
                 fetch, self._page_arrived_for(generation, page), self._page_failed_for(page))

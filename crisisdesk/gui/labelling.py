@@ -55,8 +55,9 @@ class Targets:
     #: The task whose confidence orders a list of no task sorted by confidence (the
     #: list's own: read back by another task's, the ranges fell on other items).
     confidence_task: str | None = None
-    #: The active model versions the list was read under (None: not checked): another
-    #: process's switch reorders the queues over predictions, their size unchanged.
+    #: The model versions the queues read, with their prediction writes, that the list
+    #: was read under (None: not checked, a queue not over predictions): a switch or a
+    #: predict chunk reorders the queues over predictions, their size unchanged.
     versions: str | None = None
 
     def resolve(self, store: Store) -> list[int]:

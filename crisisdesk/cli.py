@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from crisisdesk import __version__
@@ -176,10 +176,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fail(str(exc))
         try:
-            files = exporter.write(Path(args.out), fmt)
+            # A job as the others are: a progress bar (seconds at 100,000 items), and
+            # Ctrl-C, SIGTERM or SIGHUP stop it leaving no temp file beside the export.
+            # Closed here: a stop between two chunks removes the half-written file now.
+            with closing(exporter.writing(Path(args.out), fmt)) as job:
+                finished = drive(job, unit="item")
         except (OSError, ValueError) as exc:  # a folder in the way, no permission, disk full
             return _fail(f"cannot export to {args.out}: {exc}")
-    for file in files:
+    if not finished:
+        print(f"Cancelled; {args.out} not written (a file there is left as it was).")
+        return PROBLEMS
+    for file in exporter.files:
         print(f"wrote {file}")
     return OK
 

@@ -9,6 +9,7 @@ stacks of an annotator are replayed from their actions, so they survive restarts
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -104,22 +105,53 @@ class LabelsMixin(SchemesMixin):
                     raise ValueError(f"{change.label!r} is not a class of task "
                                      f"{change.task} (one of: {', '.join(scheme.classes)})")
             rows = []
-            for change in changes:
-                latest = self.latest_label_row(change.item, change.task)
-                if skip_unchanged and (latest["label"] if latest else None) == change.label:
+            for change, (latest, label) in zip(changes, self._latest_rows(changes)):
+                if skip_unchanged and label == change.label:
                     continue
-                rows.append((change, latest["id"] if latest else None))
+                rows.append((change, latest))
             if not rows:
                 return None
             action = self._append_action(annotator, source, "set")
             now = utc_now()
-            self.conn.executemany(
-                "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
-                " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(action, c.item, c.task, c.label, c.annotator or annotator,
-                  c.source or source, c.given_at or now, prev) for c, prev in rows],
-            )
+            self._insert_label_rows(action, [
+                (c.item, c.task, c.label, c.annotator or annotator, c.source or source,
+                 c.given_at or now, prev) for c, prev in rows])
         return action
+
+    def _latest_rows(self, changes: Sequence[LabelChange]) -> list[tuple[int | None,
+                                                                         str | None]]:
+        """(id, label) of each change's (item, task) latest journal row, in order, as
+        they are before the step: (None, None) where it has none.
+
+        One query for all: a query per change took ~2 s for a label given to 100,000
+        items. Each (item, task), even one named twice, is compared with the label it
+        had before the step, as the rows are written only after all are read."""
+        keys = json.dumps([[int(c.item), c.task] for c in changes])
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT l.id, l.label FROM json_each(?) j"
+            " LEFT JOIN labels l ON l.id = (SELECT MAX(x.id) FROM labels x"
+            "  WHERE x.item = json_extract(j.value, '$[0]')"
+            "  AND x.task = json_extract(j.value, '$[1]'))"
+            " ORDER BY j.key", [keys])]
+
+    def _insert_label_rows(self, action: int, rows: Sequence[tuple]) -> None:
+        """Append ``action``'s journal rows (item, task, label, annotator, source,
+        created_at, prev), in order, with one statement: executemany runs (and the
+        journal's trigger traces) one statement per row."""
+        insert = ("INSERT INTO labels (action, item, task, label, annotator, source,"
+                  " created_at, prev)")
+        if any("\x00" in v for row in rows for v in row if isinstance(v, str)):
+            # json_extract ends a text at a NUL (an annotator cell of a hostile sheet):
+            # cut short, a re-import would no longer find the row and add it again.
+            self.conn.executemany(insert + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                  [(action, *row) for row in rows])
+            return
+        self.conn.execute(
+            insert + " SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
+            " json_extract(value, '$[4]'), json_extract(value, '$[5]'),"
+            " json_extract(value, '$[6]') FROM json_each(?) ORDER BY key",
+            [action, json.dumps([[int(r[0]), *r[1:]] for r in rows])])
 
     def has_label_row(self, item: int, task: str, label: str, source: str,
                       annotator: str | None = None) -> bool:

@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     from crisisdesk.cli_doctor import add_parsers as add_doctor
     from crisisdesk.cli_explain import add_parsers as add_explain
     from crisisdesk.cli_fusion import add_parsers as add_fusion
+    from crisisdesk.cli_history import add_parsers as add_history
     from crisisdesk.cli_media import add_parsers as add_media
     from crisisdesk.cli_models import add_parsers as add_models
     from crisisdesk.cli_schemes import add_parsers as add_schemes
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_media(sub)
     add_doctor(sub)
     add_explain(sub)
+    add_history(sub)
     return parser
 
 

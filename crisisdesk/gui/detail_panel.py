@@ -35,6 +35,7 @@ from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
 from crisisdesk.gui.advice import media_note
 from crisisdesk.gui.detail_header import DetailHeader
 from crisisdesk.gui.image_view import ImageView
+from crisisdesk.gui.label_history import LabelHistory
 from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
 from crisisdesk.gui.post_texts import (
     alt_text_label,
@@ -80,6 +81,7 @@ class DetailPanel(QWidget):
         self.blur.changed.connect(self._blur_changed)
         self.revealed: set[int] = set()  # items shown unblurred on request (this run only)
         self._sharp: QImage | None = None  # the shown item's decoded image, kept to reveal
+        self.history = LabelHistory(self, project, background)  # a task box's History link
 
         self.image = ImageView()
         self.image.setAccessibleName("Image of the post")
@@ -315,6 +317,7 @@ class DetailPanel(QWidget):
             self.tasks_area.addWidget(box)
             box.show()  # now, not at the layout's queued show: _show_focused_box needs it
             box.class_clicked.connect(self._class_clicked)
+            box.history_wanted.connect(self.history.show_task)
         if self.task_boxes:
             self.focused_task %= len(self.task_boxes)
         named = [n for n, box in enumerate(self.task_boxes) if box.view.task == self._wanted_task]

@@ -15,6 +15,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QScrollArea,
@@ -44,6 +45,7 @@ class TaskBox(QFrame):
     """Prediction bars and the current label of one task for one item."""
 
     class_clicked = Signal(str, str)  # task, class: a class row was clicked
+    history_wanted = Signal(str)  # task: its "History" link was clicked (label_history.py)
 
     def __init__(self, view: TaskView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,7 +111,14 @@ class TaskBox(QFrame):
                 self._row_of[widget] = cls
                 widget.setToolTip("Click: show the evidence for this class (overlay, O)")
         layout.addLayout(grid)
-        layout.addWidget(_rich(self._label_line()))
+        line = QHBoxLayout()
+        line.addWidget(_rich(self._label_line()), 1)
+        self.history_link = QLabel("<a href='history'>History</a>")
+        self.history_link.setTextFormat(Qt.TextFormat.RichText)
+        self.history_link.setToolTip("Who changed this label, when (undo and redo too)")
+        self.history_link.linkActivated.connect(lambda _: self.history_wanted.emit(view.task))
+        line.addWidget(self.history_link, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(line)
         self.setAccessibleName(self.in_words())
         self.set_focused(False)
 

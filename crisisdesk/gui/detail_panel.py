@@ -14,7 +14,6 @@ overlay's heat map is not drawn over it meanwhile. The poster's alt text shows u
 from __future__ import annotations
 
 import itertools
-import os
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -34,6 +33,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
 from crisisdesk.gui.advice import media_note
 from crisisdesk.gui.detail_header import DetailHeader
+from crisisdesk.gui.detail_image import VEIL_ALL, VEIL_SENSITIVE, decode_for_panel, not_shown
 from crisisdesk.gui.image_view import ImageView
 from crisisdesk.gui.label_history import LabelHistory
 from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
@@ -45,12 +45,8 @@ from crisisdesk.gui.post_texts import (
 )
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
 from crisisdesk.gui.task_box import TaskBox, scroll_into_view
-from crisisdesk.gui.thumbnails import decode_scaled
 from crisisdesk.gui.worker import Background
 
-IMAGE_BOX = 2048  # decode at most this many pixels a side: zoom x8 of a panel stays sharp
-VEIL_SENSITIVE = "Marked sensitive by the poster or platform.\nClick, or press Show image (Alt+S)."
-VEIL_ALL = "Images are hidden until clicked (Settings).\nClick, or press Show image (Alt+S)."
 
 
 def _section(title: str) -> QLabel:
@@ -240,27 +236,17 @@ class DetailPanel(QWidget):
             return
         path, item_id, veil = row.image_path, row.id, self._veil(row)
 
-        def decode() -> tuple[QImage | None, QImage | None, bool]:
-            image = decode_scaled(path, IMAGE_BOX)
-            # Told apart here, off the UI thread: a file gone since the import (a folder
-            # moved, a drive unplugged) is no damaged file.
-            gone = image is None and not os.path.isfile(path)
-            return image, blur_image(image) if veil and image is not None else None, gone
-
         def arrived(result: tuple[QImage | None, QImage | None, bool]) -> None:
             if self.item_id != item_id:
                 return
             image, blurred, gone = result
             if image is None:
-                self._set_message(f"Image file not found (moved or deleted since the "
-                                  f"import):\n{path}\n(crisisdesk media relink finds a "
-                                  "moved folder)" if gone
-                                  else f"Image could not be decoded:\n{path}")
+                self._set_message(not_shown(path, gone))
                 return
             self._sharp = image
             self._paint_image(blurred, veil)
 
-        self._background.call(decode, arrived,
+        self._background.call(lambda: decode_for_panel(path, blur=veil is not None), arrived,
                               lambda m: self._set_message(f"Image failed: {m}"),
                               key=f"detail-image-{id(self)}")
 

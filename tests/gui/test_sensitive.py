@@ -169,11 +169,11 @@ def test_a_blur_setting_change_does_not_decode_the_shown_image_again(qtbot, tmp_
     """Any saved blur setting decoded the shown 2048-px image from disk again, even for an
     item the change leaves as it is, and even though the sharp image is kept: an item the
     change does not concern stays as it is, and the kept image is blurred or shown."""
-    from crisisdesk.gui import detail_panel
+    from crisisdesk.gui import detail_image
 
     decoded: list[str] = []
-    real = detail_panel.decode_scaled
-    monkeypatch.setattr(detail_panel, "decode_scaled",
+    real = detail_image.decode_scaled
+    monkeypatch.setattr(detail_image, "decode_scaled",
                         lambda path, box: decoded.append(path) or real(path, box))
     project, marked, plain = sensitive_project(tmp_path / "src")
     background, panel = open_panel(qtbot, project)

@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         # Said here as in the README: scripts around a collector or a watch test it.
         epilog="exit status: 0 success; 1 done with item-level problems reported (or a "
                "job stopped with Ctrl-C, SIGTERM or SIGHUP: its work is kept, run it again "
-               "to resume; a --watch, which runs until stopped, exits 0 then); 2 bad "
+               "to resume; an export stopped leaves no file; a --watch, which runs until stopped, exits 0 then); 2 bad "
                "usage or unusable input (a damaged project store, a path that is no plain "
                "file, no display for the app); 130 Ctrl-C before a job started")
     parser.add_argument("--version", action="version", version=f"crisisdesk {__version__}")

@@ -29,24 +29,26 @@ NOW = "2026-05-09T10:00:00+00:00"
 
 def _row_by_row(store: Store, changes: Sequence[LabelChange], *, annotator: str,
                 source: str = "human", skip_unchanged: bool = True) -> int | None:
-    """add_labels as it was before session 12 (its checks left out): each change
-    compared with its (item, task)'s latest row as it was before the step."""
+    """add_labels as it was before session 12 (its checks left out), row by row, but
+    each row written before the next change is read: a change naming an (item, task)
+    the step named before is compared with (and replaces) the row that change wrote,
+    as test_label_steps_s12 asks. (The code then read every change's row first, so it
+    compared each with the label before the step: on an item labelled mild_damage,
+    [severe_damage, mild_damage] wrote only the severe_damage row.)"""
+    action = None
     with store.transaction():
-        rows = []
         for change in changes:
             latest = store.latest_label_row(change.item, change.task)
             if skip_unchanged and (latest["label"] if latest else None) == change.label:
                 continue
-            rows.append((change, latest["id"] if latest else None))
-        if not rows:
-            return None
-        action = store._append_action(annotator, source, "set")
-        now = journal.utc_now()
-        store.conn.executemany(
-            "INSERT INTO labels (action, item, task, label, annotator, source, created_at,"
-            " prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(action, c.item, c.task, c.label, c.annotator or annotator,
-              c.source or source, c.given_at or now, prev) for c, prev in rows])
+            if action is None:
+                action = store._append_action(annotator, source, "set")
+            store.conn.execute(
+                "INSERT INTO labels (action, item, task, label, annotator, source,"
+                " created_at, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [action, change.item, change.task, change.label,
+                 change.annotator or annotator, change.source or source,
+                 change.given_at or journal.utc_now(), latest["id"] if latest else None])
     return action
 
 

@@ -274,7 +274,9 @@ class RecordWriter:
 
     def _write_labels(self, record: PostRecord, targets: Iterable[int]) -> None:
         changes: list[LabelChange] = []
-        targets = list(targets)
+        # Once each: a row naming one image twice ("a.jpg; a.jpg") matches its item
+        # twice, which got two identical label rows and counted as two labels.
+        targets = list(dict.fromkeys(targets))
         for ref in record.labels:
             scheme = self.schemes.get(ref.task)
             if scheme is None:

@@ -84,6 +84,8 @@ class LabelsMixin(SchemesMixin):
 
         Committed before returning unless called inside ``transaction()``. With
         ``skip_unchanged`` a change to the label an (item, task) already has is dropped.
+        The changes apply in order: an (item, task) named twice ends with the label given
+        last, each change compared with (and replacing) the one before it in the step.
         A change's own annotator, source and time, when it has them, go on its row.
         A task without a label scheme (built in or the project's), or a label that is not
         one of its classes, raises ValueError and writes nothing: the journal holds only
@@ -104,19 +106,44 @@ class LabelsMixin(SchemesMixin):
                 if change.label is not None and change.label not in scheme.classes:
                     raise ValueError(f"{change.label!r} is not a class of task "
                                      f"{change.task} (one of: {', '.join(scheme.classes)})")
-            rows = []
-            for change, (latest, label) in zip(changes, self._latest_rows(changes)):
-                if skip_unchanged and label == change.label:
-                    continue
-                rows.append((change, latest))
+            rows, earlier = self._step_rows(changes, skip_unchanged)
             if not rows:
                 return None
             action = self._append_action(annotator, source, "set")
             now = utc_now()
+            # A row replacing an earlier row of this step names it by the id it will get:
+            # ids given here, after the journal's last (the write lock is held).
+            first = 1 + self._scalar("SELECT COALESCE(MAX(id), 0) FROM labels") \
+                if earlier else 0
             self._insert_label_rows(action, [
                 (c.item, c.task, c.label, c.annotator or annotator, c.source or source,
-                 c.given_at or now, prev) for c, prev in rows])
+                 c.given_at or now, first + earlier[i] if i in earlier else prev)
+                for i, (c, prev) in enumerate(rows)], first_id=first if earlier else None)
         return action
+
+    def _step_rows(self, changes: Sequence[LabelChange], skip_unchanged: bool
+                   ) -> tuple[list[tuple[LabelChange, int | None]], dict[int, int]]:
+        """The rows a step writes: (change, id of the row it replaces), in order; and,
+        for a row replacing an earlier row of the same step, {its index: that row's}.
+
+        The changes apply in order: one naming an (item, task) the step named before is
+        compared with the label that change left, so the last one given wins and a
+        change that changes nothing writes no row (with ``skip_unchanged``)."""
+        rows: list[tuple[LabelChange, int | None]] = []
+        earlier: dict[int, int] = {}
+        last: dict[tuple[int, str], int] = {}  # (item, task) -> index of its latest row
+        for change, (latest, label) in zip(changes, self._latest_rows(changes)):
+            key = (int(change.item), change.task)
+            before = last.get(key)
+            if before is not None:
+                label = rows[before][0].label
+            if skip_unchanged and label == change.label:
+                continue
+            if before is not None:
+                earlier[len(rows)] = before
+            last[key] = len(rows)
+            rows.append((change, latest))
+        return rows, earlier
 
     def _latest_rows(self, changes: Sequence[LabelChange]) -> list[tuple[int | None,
                                                                          str | None]]:
@@ -124,8 +151,8 @@ class LabelsMixin(SchemesMixin):
         they are before the step: (None, None) where it has none.
 
         One query for all: a query per change took ~2 s for a label given to 100,000
-        items. Each (item, task), even one named twice, is compared with the label it
-        had before the step, as the rows are written only after all are read."""
+        items. An (item, task) named twice gets its row before the step each time
+        (:meth:`_step_rows` then applies the step's changes in order)."""
         keys = json.dumps([[int(c.item), c.task] for c in changes])
         return [(r[0], r[1]) for r in self.conn.execute(
             "SELECT l.id, l.label FROM json_each(?) j"
@@ -134,24 +161,28 @@ class LabelsMixin(SchemesMixin):
             "  AND x.task = json_extract(j.value, '$[1]'))"
             " ORDER BY j.key", [keys])]
 
-    def _insert_label_rows(self, action: int, rows: Sequence[tuple]) -> None:
+    def _insert_label_rows(self, action: int, rows: Sequence[tuple],
+                           first_id: int | None = None) -> None:
         """Append ``action``'s journal rows (item, task, label, annotator, source,
         created_at, prev), in order, with one statement: executemany runs (and the
-        journal's trigger traces) one statement per row."""
-        insert = ("INSERT INTO labels (action, item, task, label, annotator, source,"
+        journal's trigger traces) one statement per row. ``first_id``: the id of the
+        first row, the others following it (else SQLite gives them)."""
+        insert = ("INSERT INTO labels (id, action, item, task, label, annotator, source,"
                   " created_at, prev)")
         if any("\x00" in v for row in rows for v in row if isinstance(v, str)):
             # json_extract ends a text at a NUL (an annotator cell of a hostile sheet):
             # cut short, a re-import would no longer find the row and add it again.
-            self.conn.executemany(insert + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                  [(action, *row) for row in rows])
+            self.conn.executemany(insert + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (None if first_id is None else first_id + i, action, *row)
+                for i, row in enumerate(rows)])
             return
         self.conn.execute(
-            insert + " SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-            " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
-            " json_extract(value, '$[4]'), json_extract(value, '$[5]'),"
-            " json_extract(value, '$[6]') FROM json_each(?) ORDER BY key",
-            [action, json.dumps([[int(r[0]), *r[1:]] for r in rows])])
+            insert + " SELECT ? + key, ?, json_extract(value, '$[0]'),"
+            " json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
+            " json_extract(value, '$[3]'), json_extract(value, '$[4]'),"
+            " json_extract(value, '$[5]'), json_extract(value, '$[6]')"
+            " FROM json_each(?) ORDER BY key",
+            [first_id, action, json.dumps([[int(r[0]), *r[1:]] for r in rows])])
 
     def has_label_row(self, item: int, task: str, label: str, source: str,
                       annotator: str | None = None) -> bool:
@@ -211,8 +242,9 @@ class LabelsMixin(SchemesMixin):
 
         Written as one INSERT ... SELECT: a row read and a row written at a time, the
         undo of a label given to 100,000 items took 5-10 s. An (item, task) the action
-        names twice is still taken row by row, in order: each restore changes what the
-        next of its rows is compared with (rare: a label key names each item once).
+        names twice (rare: a label key names each item once) is taken on its own: the
+        action's last row for it is compared with its label now, and the label its first
+        row replaced, the one before the action, is restored.
         """
         new_action = self._append_action(annotator, "human", kind, reverts=action)
         now = utc_now()
@@ -238,11 +270,15 @@ class LabelsMixin(SchemesMixin):
             f" AND c.source IS l.source AND NOT {twice} ORDER BY l.id",
             [new_action, annotator, now, action])
         rows = self._all(
-            "SELECT l.id, l.item, l.task, l.label, l.annotator, l.source, p.label AS prev_label,"
+            # Each row of a step replaces the one before it (sessions before 12 gave
+            # them all the row before the step): the first row's is the label to restore.
+            "SELECT l.item, l.task, l.label, l.annotator, l.source, p.label AS prev_label,"
             " p.annotator AS prev_annotator, p.source AS prev_source,"
             " p.created_at AS prev_created_at"
-            " FROM labels l LEFT JOIN labels p ON p.id = l.prev"
-            f" WHERE l.action = ? AND {twice} ORDER BY l.id",
+            " FROM (SELECT item, task, MIN(id) AS first, MAX(id) AS last FROM labels"
+            "  WHERE action = ? GROUP BY item, task HAVING COUNT(*) > 1) k"
+            " JOIN labels l ON l.id = k.last JOIN labels f ON f.id = k.first"
+            " LEFT JOIN labels p ON p.id = f.prev ORDER BY k.last",
             [action],
         )
         for row in rows:

@@ -268,7 +268,8 @@ class Labeller(QObject):
             if reachable is not None and reachable >= BIG_STEP:
                 sized(f"{word}ing {plural(reachable, 'label')}")
             items = [c.item for c in (store.undo if undo else store.redo)(annotator)]
-            if reachable and not items:
+            # A step of no labels (an undo that restored nothing) is used up all the same.
+            if reachable is not None and not items:
                 self._note = (f"nothing to {word}: a colleague has changed those labels "
                               f"since; {word} again for the step before")
             return items

@@ -74,7 +74,14 @@ class SchemeWarning(QLabel):
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.destroyed.connect(lambda: setattr(self, "_box", None))
+        # Only this box's own deletion forgets it: the one it replaces is deleted after
+        # it opened, and forgetting this one then left it open beside the next.
+        box.destroyed.connect(lambda *_: self._forget(box))
         box.show()
         self._box = box
         return box
+
+    def _forget(self, box: QMessageBox) -> None:
+        """``box`` is deleted: no box to close at the next show_details, if it was ours."""
+        if self._box is box:
+            self._box = None

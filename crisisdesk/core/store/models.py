@@ -186,6 +186,10 @@ class ModelsMixin(StoreBase):
 
     def add_predictions(self, model_version: int, predictions: Sequence[Prediction]) -> None:
         """Store (or replace) predictions of one model version, in one transaction."""
+        if not predictions:
+            # A chunk the head could see none of (not embedded yet): nothing changed, so
+            # the queues' stamp stays (else every list over predictions read again).
+            return
         now = utc_now()
         with self.transaction():
             # An upsert, not INSERT OR REPLACE: a prediction redone (a stale one) is

@@ -170,3 +170,21 @@ def test_zero_shot_explanations_use_the_schemes_classes_not_the_records(
                                       store.model_version(version["id"]), device="cpu")
         assert explainer.classes == scheme
     forget_loaded()
+
+
+def test_the_shipped_heads_are_trained_with_the_built_in_schemes_classes() -> None:
+    """predict, eval and explain refuse a head whose classes are not its task's scheme's,
+    in order (check_classes): a scheme file reordered, or a head retrained under another
+    order, would make every fresh install refuse its shipped heads."""
+    import json
+    from pathlib import Path
+
+    from crisisdesk.core.schemes import builtin_schemes
+
+    heads = Path(__file__).resolve().parents[2] / "resources" / "heads"
+    sidecars = sorted(heads.glob("*.json"))
+    assert {p.stem for p in sidecars} == set(builtin_schemes())
+    for sidecar in sidecars:
+        config = json.loads(sidecar.read_text(encoding="utf-8"))
+        assert config["task"] == sidecar.stem
+        assert list(config["classes"]) == list(builtin_schemes()[sidecar.stem].classes)

@@ -1,8 +1,10 @@
 """Exports of labels: CSV, JSONL and CrisisMMD-style TSV.
 
 Each export holds, per item and task, the current label (with who gave it), the split,
-and the latest prediction with its confidence. Files are written to a temporary name
-and renamed into place, so a crash never leaves half a file where the export should be.
+and the latest prediction with its confidence; CSV and JSONL add the caption the item's
+text holds, with its captioner, and which text each prediction read. Files are written to
+a temporary name and renamed into place, so a crash never leaves half a file where the
+export should be.
 
 An export is also a job (:meth:`Exporter.writing`): it yields its progress every
 :data:`PROGRESS_ROWS` items, and closed at one of those (a Cancel) it leaves no file.
@@ -36,6 +38,14 @@ POST_COLUMNS = ("item_id", "source", "post_id", "n", "event", "platform", "creat
                 "sensitive", "alt_text")
 TASK_COLUMNS = ("label", *PROVENANCE_KEYS, "split", "prediction", "confidence",
                 "model_version")
+# What a prediction read (a head reads the tweet, then the item's caption): the caption
+# the item's text holds, who wrote it (the captioner, its cache key) and with what
+# (model, and where it ran); then, per task, ``<task>_prediction_read``: which text the
+# exported prediction read (queries.prediction_read). After every column of before, so
+# sheets and scripts that read the CSV by position go on working. Not read back on
+# import: a caption is model text the other project's captioner writes itself.
+CAPTION_COLUMNS = ("caption", "captioner", "caption_model")
+READ_KEY = "prediction_read"
 # A cell starting with one of these is run as a formula by Excel and LibreOffice (OWASP
 # "CSV injection"); OWASP lists tab and carriage return too, as some spreadsheets drop
 # leading whitespace before they read the cell.
@@ -131,9 +141,11 @@ class Exporter:
         yield Progress(total, total, f"wrote {', '.join(f.name for f in self.files)}")
 
     def _csv(self, out: Path) -> Iterator[int]:
-        """One row per item: the post's fields, then per task label, split, prediction.
+        """One row per item: the post's fields, then per task label, split, prediction,
+        then the caption and per task the text its prediction read (CAPTION_COLUMNS).
         Yields how many items are written, every PROGRESS_ROWS."""
         header = list(POST_COLUMNS) + [_column(t, k) for t in self.tasks for k in TASK_COLUMNS]
+        header += [*CAPTION_COLUMNS, *(_column(t, READ_KEY) for t in self.tasks)]
         with atomic_write(out) as handle:
             if self.for_spreadsheet:
                 handle.write("\ufeff")  # without it Excel reads the file as the local code page
@@ -142,6 +154,8 @@ class Exporter:
             for done, item in enumerate(self.items(), 1):
                 row = [item[c] for c in POST_COLUMNS]
                 row += [item["tasks"][t][k] for t in self.tasks for k in TASK_COLUMNS]
+                row += [item[c] for c in CAPTION_COLUMNS]
+                row += [item["tasks"][t][READ_KEY] for t in self.tasks]
                 cells = ["" if v is None else v for v in row]
                 if self.for_spreadsheet:
                     cells = [spreadsheet_safe(v) for v in cells]
@@ -154,7 +168,7 @@ class Exporter:
         """One JSON object per item, with a ``tasks`` object per task."""
         with atomic_write(out) as handle:
             for done, item in enumerate(self.items(), 1):
-                record = {c: item[c] for c in POST_COLUMNS}
+                record = {c: item[c] for c in (*POST_COLUMNS, *CAPTION_COLUMNS)}
                 record["tasks"] = item["tasks"]
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 if done % PROGRESS_ROWS == 0:

@@ -186,10 +186,11 @@ def post_columns() -> frozenset[str]:
     """Column names imports and exports give post fields: a task of that name would have
     its labels read from, and written to, the same column."""
     # Imported here: both modules import this one.
-    from crisisdesk.core.exporters import POST_COLUMNS
+    from crisisdesk.core.exporters import CAPTION_COLUMNS, POST_COLUMNS
     from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS
 
-    return frozenset(POST_COLUMNS).union(*DEFAULT_COLUMNS.values())
+    # The caption columns too: a task "caption" was read back from the caption's cell.
+    return frozenset(POST_COLUMNS).union(CAPTION_COLUMNS, *DEFAULT_COLUMNS.values())
 
 
 @cache

@@ -33,8 +33,14 @@ CURRENT_CAPTION_SQL = (
     " ORDER BY c.created_at DESC, c.rowid DESC LIMIT 1)"
 )
 
-#: The captioner of that caption (same choice, same parameters).
-CURRENT_CAPTIONER_SQL = CURRENT_CAPTION_SQL.replace("SELECT c.caption ", "SELECT c.captioner ")
+#: The items (``i``) whose text holds a caption, each with that caption's row (``k``):
+#: the same choice as CURRENT_CAPTION_SQL, by its rowid; ``WHERE i.id IN (...)`` follows,
+#: after the two pinning parameters.
+_CURRENT_CAPTION_ROWS_SQL = (
+    "SELECT i.id, k.caption, k.captioner, k.prompt_version, k.flag, k.model, k.created_at"
+    " FROM items i JOIN posts p ON p.id = i.post JOIN media m ON m.id = i.media"
+    " JOIN captions k ON k.rowid = "
+    + CURRENT_CAPTION_SQL.replace("SELECT c.caption ", "SELECT c.rowid "))
 
 
 def register_text_key(conn: sqlite3.Connection) -> None:
@@ -77,6 +83,24 @@ class StoredCaption:
     flag: str | None
     model: str | None
     created_at: str
+
+
+def current_captions(conn: sqlite3.Connection, items: Sequence[int]
+                     ) -> dict[int, StoredCaption]:
+    """The caption each of ``items``' text holds (the one ``item_texts`` appends), for the
+    items whose text holds one: one query per 500 items, never one per item (an export
+    of 100,000 items reads them all). ``conn`` needs :func:`register_text_key` first,
+    done before any of its statements is in progress (an export's cursor): SQLite
+    refuses to define a function while one is."""
+    out: dict[int, StoredCaption] = {}
+    ids = list(items)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for row in conn.execute(
+                _CURRENT_CAPTION_ROWS_SQL + f" WHERE i.id IN ({','.join('?' * len(chunk))})",
+                [None, None, *chunk]):
+            out[row[0]] = StoredCaption(*row[1:])
+    return out
 
 
 @dataclass(frozen=True)
@@ -204,17 +228,8 @@ class CaptionsMixin(StoreBase):
         """The captioner of the caption each item's text holds (the caption ``item_texts``
         appends), for the items whose text holds one."""
         self._with_text_key()
-        sql = (f"SELECT i.id, {CURRENT_CAPTIONER_SQL} AS captioner FROM items i"
-               " JOIN posts p ON p.id = i.post JOIN media m ON m.id = i.media")
-        out: dict[int, str] = {}
-        ids = list(items)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for row in self._all(sql + f" WHERE i.id IN ({','.join('?' * len(chunk))})",
-                                 [None, None, *chunk]):
-                if row["captioner"] is not None:
-                    out[row["id"]] = row["captioner"]
-        return out
+        return {item: caption.captioner
+                for item, caption in current_captions(self.conn, items).items()}
 
     def caption_rows(self, captioner: str, prompt_version: str) -> list[dict[str, Any]]:
         """Every caption of one captioner and prompt version (for reports and tests)."""

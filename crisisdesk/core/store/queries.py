@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from crisisdesk.core.store.captions import StoredCaption, current_captions, register_text_key
 from crisisdesk.core.store.db import StoreBase, utc_now
+from crisisdesk.core.store.embeddings import text_key
 from crisisdesk.core.store.schema import JOB_STATES
 
 #: Items per chunk of an export (their ids and the tasks stay under SQLite's 999 host
@@ -25,6 +27,30 @@ def _corrected(tasks: list[str], only_corrected: bool) -> str:
     return (" WHERE i.id IN (SELECT s.item FROM label_state s WHERE s.task IN"
             f" ({','.join('?' * len(tasks))}) AND s.source = 'human'"
             " AND s.label IS NOT NULL)")
+
+
+def text_kinds(tweet: str, caption: str | None) -> dict[str, str]:
+    """The texts an item's prediction may have read and still be named, by their key
+    (embeddings.text_key): the tweet alone, and the tweet with its caption now."""
+    kinds = {text_key(tweet): "tweet"}
+    if caption:
+        kinds[text_key(f"{tweet} {caption}".strip())] = "tweet+caption"  # as item_texts
+    return kinds
+
+
+def prediction_read(inputs: str | None, kinds: dict[str, str]) -> str | None:
+    """Which text a prediction read, from what it kept of its inputs (``<image
+    sha256>|<text key>``, fusion.inputs.item_inputs) and the item's :func:`text_kinds`:
+    "tweet+caption" (the tweet with the caption exported beside it), "tweet" (the tweet
+    alone, whether or not a caption came since), "tweet+other caption" (one replaced or
+    set aside since), "no text" (its head reads none, or the text was not embedded yet),
+    or None (one kept from before predictions recorded their inputs: not known)."""
+    if inputs is None:
+        return None
+    read = inputs.partition("|")[2]
+    if not read:
+        return "no text"
+    return kinds.get(read, "tweet+other caption")
 
 
 class QueriesMixin(StoreBase):
@@ -62,11 +88,14 @@ class QueriesMixin(StoreBase):
     def export_items(
         self, tasks: list[str], *, only_corrected: bool = False
     ) -> Iterator[dict[str, Any]]:
-        """One dict per item with its post fields and, per task, label, split, prediction.
+        """One dict per item with its post fields, the caption its text holds (with its
+        captioner and model) and, per task, label, split, prediction and which text that
+        prediction read (:func:`prediction_read`).
 
         ``only_corrected`` keeps the items whose current label in one of ``tasks`` was
         given by a person.
         """
+        register_text_key(self.conn)  # for the captions; not while the cursor runs
         cursor = self.conn.execute(
             "SELECT i.id, i.uid, i.n, i.external_id, p.source, p.post_id, p.platform, p.author,"
             " p.created_at,"
@@ -76,8 +105,9 @@ class QueriesMixin(StoreBase):
             f"{_corrected(tasks, only_corrected)} ORDER BY p.source, p.id, i.n",
             tasks if only_corrected else []
         )
-        # Labels, splits and predictions are read for a chunk of items at a time: read
-        # for the whole project up front, they held 300,000 items' rows (640 MB) in memory.
+        # Labels, splits, predictions and captions are read for a chunk of items at a
+        # time: read for the whole project up front, they held 300,000 items' rows
+        # (640 MB) in memory.
         while chunk := cursor.fetchmany(EXPORT_CHUNK):
             yield from self._export_chunk(chunk, tasks, only_corrected)
 
@@ -111,7 +141,7 @@ class QueriesMixin(StoreBase):
         # queue keeps) as the source of every row. A task with no active version: the
         # newest version's.
         predictions = {(r["item"], r["task"]): r for r in self._all(
-            "SELECT p.item, p.task, p.label, p.confidence, m.name AS model"
+            "SELECT p.item, p.task, p.label, p.confidence, p.inputs, m.name AS model"
             " FROM predictions p JOIN model_versions m ON m.id = p.model_version"
             f" WHERE p.item IN ({items}) AND p.task IN ({of_tasks})"
             " AND p.model_version = COALESCE("
@@ -119,11 +149,21 @@ class QueriesMixin(StoreBase):
             "   ORDER BY a.id DESC LIMIT 1),"
             "  (SELECT MAX(x.model_version) FROM predictions x"
             "   WHERE x.item = p.item AND x.task = p.task))", params)}
+        # What a head reads of an item is its tweet and this caption: an exported
+        # prediction is traced to its text by them (and by prediction_read, per task).
+        captions: dict[int, StoredCaption] = current_captions(self.conn, ids)
         for row in rows:
+            caption = captions.get(row["id"])
+            kinds: dict[str, str] | None = None  # hashed once an input asks for them
             per_task = {}
             for task in tasks:
                 key = (row["id"], task)
                 label, prediction = labels.get(key), predictions.get(key)
+                read = None
+                if prediction and prediction["inputs"] is not None:
+                    if kinds is None:
+                        kinds = text_kinds(row["text"] or "", caption and caption.caption)
+                    read = prediction_read(prediction["inputs"], kinds)
                 per_task[task] = {
                     "label": label["label"] if label else None,
                     "label_source": label["source"] if label else None,
@@ -133,6 +173,7 @@ class QueriesMixin(StoreBase):
                     "prediction": prediction["label"] if prediction else None,
                     "confidence": prediction["confidence"] if prediction else None,
                     "model_version": prediction["model"] if prediction else None,
+                    "prediction_read": read,
                 }
             if only_corrected and not any(
                 t["label_source"] == "human" for t in per_task.values()
@@ -148,6 +189,9 @@ class QueriesMixin(StoreBase):
                 "image_sha256": row["sha256"], "image_status": row["status"],
                 "sensitive": None if row["sensitive"] is None else bool(row["sensitive"]),
                 "alt_text": row["alt_text"],
+                "caption": caption.caption if caption else None,
+                "captioner": caption.captioner if caption else None,
+                "caption_model": caption.model if caption else None,
                 "tasks": per_task,
             }
 

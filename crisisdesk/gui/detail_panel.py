@@ -166,6 +166,7 @@ class DetailPanel(QWidget):
         self.caption.setText("")
         self._set_tasks(())
         self.attention.want(None)
+        self.history.show_no_item()
 
     def show_item(self, item_id: int | None) -> None:
         """Fetch and show ``item_id`` (None clears the panel)."""

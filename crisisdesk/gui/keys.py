@@ -21,6 +21,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
                   "moment later; Esc drops a first digit)"),
     ("Enter", "accept the prediction as the label"),
     ("Tab / Shift+Tab", "next / previous task"),
+    ("H", "the focused task's label history: who changed it, when (Esc closes it)"),
     ("J / ↓", "next item"),
     ("K / ↑", "previous item"),
     ("Shift+↓ / Shift+↑, Shift+click, Ctrl+click", "select several items"),
@@ -43,7 +44,7 @@ KEY_ACTIONS = {
     Qt.Key.Key_J: "next_item", Qt.Key.Key_K: "previous_item",
     Qt.Key.Key_Plus: "zoom_in", Qt.Key.Key_Equal: "zoom_in", Qt.Key.Key_Minus: "zoom_out",
     Qt.Key.Key_0: "zoom_fit", Qt.Key.Key_Question: "help", Qt.Key.Key_F1: "help",
-    Qt.Key.Key_O: "overlay",
+    Qt.Key.Key_O: "overlay", Qt.Key.Key_H: "history",
 }
 
 

@@ -1,20 +1,23 @@
 """The label history of one task of the item shown: a small window beside the detail panel.
 
-A task box's "History" link opens it: every change of that item's label for that task,
-oldest first, with who made it and when (UTC), and which were undos or redos of whose
-step; the audit a team lead needs for a disputed label, from the label journal. It is not
-modal: it stays open while the analyst works and follows the item the panel shows (and
-its new labels), fetched again each time through the window's :class:`Background`, never
-on the UI thread.
+A task box's "History" link opens it, and so does the key H for the focused task (Tab
+moves between the tasks, so it never reached the link): every change of that item's label
+for that task, oldest first, with who made it and when (UTC), and which were undos or
+redos of whose step; the audit a team lead needs for a disputed label, from the label
+journal. It is not modal: it stays open while the analyst works and follows the item the
+panel shows (and its new labels), fetched again each time through the window's
+:class:`Background`, never on the UI thread; with no item shown, it says so. Closed, it
+gives the keys back to where they were when it opened.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QCursor, QKeyEvent
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QCursor, QGuiApplication, QKeyEvent
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemDetail
@@ -41,6 +44,7 @@ class LabelHistory(QFrame):
         self.task: str | None = None
         self.item_id: int | None = None
         self.events: list[LabelEvent] = []  # what is shown (tests read it)
+        self._opener: QWidget | None = None  # where the keys were when it opened
         self.title = QLabel()
         self.title.setObjectName("sectionTitle")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -63,24 +67,52 @@ class LabelHistory(QFrame):
 
     def show_task(self, task: str) -> None:
         """Open (or bring up) the history of ``task`` for the item the panel shows."""
-        item_id = getattr(self._panel, "item_id", None)
-        if item_id is None:
+        detail: ItemDetail | None = getattr(self._panel, "detail", None)
+        if detail is None:
             return
         if not self.isVisible():
-            self.move(QCursor.pos() + QPoint(12, 12))
+            focus = QApplication.focusWidget()
+            self._opener = focus if focus is not None and \
+                focus.window() is self._panel.window() else None
+            self.move(self._place(QCursor.pos() + QPoint(12, 12)))
         self.show()
         self.raise_()
-        self._fetch(item_id, task)
+        self._fetch(detail.row.id, detail.row.uid, task)
+
+    def _place(self, wanted: QPoint) -> QPoint:
+        """``wanted`` moved so the whole window is on its screen: opened at the pointer
+        on the History link, at a maximized window's right edge, it ran past the screen."""
+        screen = QGuiApplication.screenAt(wanted) or self._panel.screen()
+        area = screen.availableGeometry()
+        size = self.frameGeometry().size().expandedTo(self.size())
+        x = max(area.left(), min(wanted.x(), area.right() + 1 - size.width()))
+        y = max(area.top(), min(wanted.y(), area.bottom() + 1 - size.height()))
+        return QPoint(x, y)
 
     def _detail_shown(self, detail: ItemDetail) -> None:
         if self.isVisible() and self.task is not None:
-            self._fetch(detail.row.id, self.task)
+            self._fetch(detail.row.id, detail.row.uid, self.task)
 
-    def _fetch(self, item_id: int, task: str) -> None:
+    def show_no_item(self) -> None:
+        """The panel shows no item (a search matching nothing): say so, not the last
+        item's changes as if they were of none; the task stays, for the next item."""
+        self.item_id, self.events = None, []
+        self._name("No item selected")
+        self.rows.setText(f"<span style='color:{style.MUTED}'>Select an item to see its "
+                          "label changes.</span>")
+
+    def _name(self, what: str) -> None:
+        """Name what is shown in the window and in its title (the title bar, the task
+        switcher): the task and the item, whatever the rows hold."""
+        self.title.setText(what)
+        self.setWindowTitle(f"Label history: {what}")
+
+    def _fetch(self, item_id: int, uid: str, task: str) -> None:
         if (item_id, task) != (self.item_id, self.task):
             self.events = []
             self.rows.setText(f"<span style='color:{style.MUTED}'>Loading…</span>")
         self.item_id, self.task = item_id, task
+        self._name(f"{task} · {uid}")
         project = self._project
 
         def fetch() -> list[LabelEvent]:
@@ -98,8 +130,6 @@ class LabelHistory(QFrame):
 
     def _show(self, events: list[LabelEvent]) -> None:
         self.events = events
-        uid = events[0].item_uid if events else ""
-        self.title.setText(f"{self.task} · {uid}" if uid else str(self.task))
         if not events:
             self.rows.setText(f"<span style='color:{style.MUTED}'>No label given yet "
                               "for this task.</span>")
@@ -111,6 +141,19 @@ class LabelHistory(QFrame):
             f"<td>{escape(e.how())}</td></tr>" for e in events)
         self.rows.setText(f"<table cellspacing='2'>{cells}</table>")
         self.rows.setAccessibleName(f"{len(events)} label changes of task {self.task}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        # Closed while it had the keys (Esc, its close button), it left them nowhere: J,
+        # K and the number keys did nothing until a click in the main window. Given back
+        # once it is hidden (activating the main window before did not hold).
+        if self.isActiveWindow():
+            QTimer.singleShot(0, self, self._give_keys_back)  # not if gone by then
+        super().closeEvent(event)
+
+    def _give_keys_back(self) -> None:
+        self._panel.window().activateWindow()
+        if self._opener is not None and isValid(self._opener) and self._opener.isVisible():
+            self._opener.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_Escape:  # as any small window closes

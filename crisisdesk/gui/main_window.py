@@ -359,6 +359,8 @@ class MainWindow(QMainWindow):
             self.detail.image.fit()
         elif action == "overlay":
             self.detail.toggle_overlay()
+        elif action == "history" and detail is not None and boxes:
+            self.detail.history.show_task(boxes[self.detail.focused_task].view.task)
         elif action == "help":
             self.help.toggle()
 

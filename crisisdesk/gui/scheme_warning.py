@@ -62,7 +62,10 @@ class SchemeWarning(QLabel):
         self.setText(f"⚠ {count} not used: <a href='why'>why…</a>")
         self.setToolTip("\n\n".join(problems))
         if new:  # once, not at every refresh: the word stays for a second look
-            self._window.statusBar().showMessage(problems[0], 30000)
+            # Without the store's path it starts with (in the tooltip and "why…"): the
+            # path took the status bar's room, the task and the reason cut off.
+            said = problems[0].removeprefix(f"{self._window.project.db_path}: ")
+            self._window.statusBar().showMessage(said[:1].upper() + said[1:], 30000)
 
     def show_details(self) -> QMessageBox:
         """The reasons in a box that leaves the window usable (it names what to do)."""

@@ -115,7 +115,7 @@ class TaskBox(QFrame):
         line.addWidget(_rich(self._label_line()), 1)
         self.history_link = QLabel("<a href='history'>History</a>")
         self.history_link.setTextFormat(Qt.TextFormat.RichText)
-        self.history_link.setToolTip("Who changed this label, when (undo and redo too)")
+        self.history_link.setToolTip("Who changed this label and when, undos and redos too (key: H)")
         self.history_link.linkActivated.connect(lambda _: self.history_wanted.emit(view.task))
         line.addWidget(self.history_link, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(line)

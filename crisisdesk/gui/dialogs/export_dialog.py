@@ -229,9 +229,10 @@ class ExportDialog(QDialog):
         return self.runner
 
     def _on_progress(self, out: Path, progress: Progress) -> None:
-        """How far the export is: 100,000 items take seconds."""
+        """How far the export is: 100,000 items take seconds. The file's name only: its
+        path is in the field above, and the count after it wrapped to a second line."""
         if progress.total and progress.done < progress.total:
-            self.status.setText(f"Writing {out}: {progress.done:,} of "
+            self.status.setText(f"Writing {out.name}: {progress.done:,} of "
                                 f"{plural(progress.total, 'item')}…")
 
     def _cancel(self) -> None:

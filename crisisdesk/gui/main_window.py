@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
-from crisisdesk.core.words import plural
 from crisisdesk.gui import gc_guard, save_warning, style
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.dialogs.settings_dialog import settings_saved
@@ -34,6 +33,7 @@ from crisisdesk.gui.item_list import ItemList, Place
 from crisisdesk.gui.item_model import PAGE, ItemModel
 from crisisdesk.gui.keys import KeyFilter
 from crisisdesk.gui.labelling import Labeller, Targets, selected_targets
+from crisisdesk.gui.list_title import empty_list_text, list_title
 from crisisdesk.gui.queue_panel import QUEUE_ROLE, QueuePanel
 from crisisdesk.gui.scheme_warning import SchemeWarning
 from crisisdesk.gui.thumbnails import ThumbnailCache
@@ -286,20 +286,9 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         queue = self.queues.current_queue()
         label = self.queues.currentItem().toolTip(0) if queue else "All items"
-        found = f" matching “{self.model.search}”" if self.model.search else ""
-        by = f" · by {self.model.confidence_task} confidence" \
-            if self.model.confidence_task and self.model.sort == "confidence" else ""
-        self.list_title.setText(f"{label}: {plural(self.model.total, 'item')}{found}{by}")
-        self.items.set_empty_text("" if self.model.total else self._empty_text(label))
-
-    def _empty_text(self, queue_title: str) -> str:
-        """What the empty list says: why it is empty and what to do (read once the
-        query's answer is in, so never while it still runs)."""
-        if self.model.search:
-            return f"No item matches “{self.model.search}”.\nClear the search to see them all."
-        if self.model.queue == Queue("all"):
-            return "This project has no posts yet.\nImport some: File › Import… (Ctrl+I)."
-        return f"Nothing in “{queue_title}” now."
+        self.list_title.setText(list_title(self.model, label))
+        self.items.set_empty_text("" if self.model.total else empty_list_text(self.model,
+                                                                             label))
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.model.focus_row = current.row()

@@ -59,9 +59,9 @@ def cmd_undo_redo(args: argparse.Namespace) -> int:
             else:
                 print(f"nothing to {args.command} for {args.annotator}")
             return OK
+        uids = store.item_uids_of(c.item for c in changes)  # one query for the step
         for change in changes:
-            uid = store.item_uid_of(change.item)
-            print(f"{uid} {change.task}: {change.label or '(no label)'}")
+            print(f"{uids[change.item]} {change.task}: {change.label or '(no label)'}")
     return OK
 
 

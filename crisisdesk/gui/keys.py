@@ -45,6 +45,10 @@ KEY_ACTIONS = {
     Qt.Key.Key_Plus: "zoom_in", Qt.Key.Key_Equal: "zoom_in", Qt.Key.Key_Minus: "zoom_out",
     Qt.Key.Key_0: "zoom_fit", Qt.Key.Key_Question: "help", Qt.Key.Key_F1: "help",
     Qt.Key.Key_O: "overlay", Qt.Key.Key_H: "history",
+    # Esc closes the label history from the list and the detail panel too. It comes here
+    # last: a first digit waiting takes it first (dropped, see _Interrupts), and the
+    # help card, when shown, has the keys (any key closes it).
+    Qt.Key.Key_Escape: "close_history",
 }
 
 
@@ -171,11 +175,15 @@ class _Interrupts(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         keys = self.parent()
         window = keys._first[3] if keys._first is not None else None
-        # Esc comes as a ShortcutOverride first (a window's Esc shortcut), then a KeyPress.
+        # Esc comes as a ShortcutOverride first (a window's Esc shortcut), then a KeyPress:
+        # both are taken here, the wait ended at the press. Ended at the first, the press
+        # went on to the key filter, where Esc also closes the label history.
         if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and \
                 isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape and \
                 window is not None:
-            keys._end_wait()  # nothing given: the analyst types the number again
+            event.accept()  # no shortcut of the window's acts on it
+            if event.type() == QEvent.Type.KeyPress:
+                keys._end_wait()  # nothing given: the analyst types the number again
             return True
         if event.type() in self.INPUT and _digit(event) is None or event.type() in (
                 QEvent.Type.Close, QEvent.Type.WindowDeactivate) and watched is window:

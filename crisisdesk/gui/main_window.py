@@ -27,7 +27,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.gui import gc_guard, save_warning, style
 from crisisdesk.gui.detail_panel import DetailPanel
-from crisisdesk.gui.dialogs.settings_dialog import settings_saved
+from crisisdesk.gui.dialogs.settings_dialog import annotator_name, settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
 from crisisdesk.gui.item_list import ItemList, Place
 from crisisdesk.gui.item_model import PAGE, ItemModel
@@ -43,13 +43,6 @@ from crisisdesk.gui.worker import Background
 SORTS = (("Priority", "priority"), ("Time", "time"), ("Confidence", "confidence"))
 SEARCH_DELAY_MS = 250  # typing pauses this long before the list is queried
 ANNOTATOR_SHOWN = 40  # characters of the annotator name the status bar shows
-
-
-def default_annotator() -> str:
-    """The annotator name from the settings (default: the login name)."""
-    from crisisdesk.gui.dialogs.settings_dialog import annotator_name
-
-    return annotator_name()
 
 
 class MainWindow(QMainWindow):
@@ -69,7 +62,7 @@ class MainWindow(QMainWindow):
         self.background = Background(self)
         self.thumbnails = ThumbnailCache(self.background, style.THUMB_SIZE, self)
         self.model = ItemModel(project, self.background, self.thumbnails, self)
-        self.labeller = Labeller(project, self.background, annotator or default_annotator(),
+        self.labeller = Labeller(project, self.background, annotator or annotator_name(),
                                  self)
 
         # Every task of the project, its own included: read with the counts, in the
@@ -106,9 +99,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status, 1)
         self.scheme_warning = SchemeWarning(self)  # a stored scheme left out: said here
 
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._query)
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self.search.returnPressed.connect(self._search_now)
@@ -130,6 +121,7 @@ class MainWindow(QMainWindow):
         self.model.failed.connect(self._show_error)
         self.detail.failed.connect(self._show_error)
         self.items.selectionModel().currentChanged.connect(self._current_changed)
+        self._awaiting_row = False  # a retry of the current row waits for its page
         self.labeller.labels_changed.connect(self._labels_changed)
         self.labeller.message.connect(self.statusBar().showMessage)
         self.labeller.failed.connect(self._show_error)
@@ -295,12 +287,15 @@ class MainWindow(QMainWindow):
         row = self.model.row_at(current.row()) if current.isValid() else None
         if row is not None:
             self.detail.show_item(row.id)
-        elif current.isValid():
-            # The page is still on its way: show the item once its row arrives.
+        elif current.isValid() and not self._awaiting_row:
+            # The page is still on its way: show the item once its row arrives. One wait
+            # at most: each row passed on the way (J held down) added one more.
+            self._awaiting_row = True
             self.model.dataChanged.connect(self._retry_current,
                                            Qt.ConnectionType.SingleShotConnection)
 
     def _retry_current(self, *_args: object) -> None:
+        self._awaiting_row = False
         current = self.items.currentIndex()
         if current.isValid():
             self._current_changed(current, current)
@@ -350,6 +345,8 @@ class MainWindow(QMainWindow):
             self.detail.toggle_overlay()
         elif action == "history" and detail is not None and boxes:
             self.detail.history.show_task(boxes[self.detail.focused_task].view.task)
+        elif action == "close_history" and self.detail.history.isVisible():  # Esc
+            self.detail.history.close()  # else it took a click on it, then Esc there
         elif action == "help":
             self.help.toggle()
 
@@ -375,7 +372,7 @@ class MainWindow(QMainWindow):
         self.model.refresh()
 
     def _settings_saved(self) -> None:
-        name = default_annotator()
+        name = annotator_name()
         if name != self.labeller.annotator:
             self.labeller.annotator = name
             self._show_annotator(name)

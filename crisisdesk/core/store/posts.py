@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crisisdesk.core.imaging import ImageFacts
@@ -315,6 +317,13 @@ class PostsMixin(StoreBase):
     def item_uid_of(self, item: int) -> str:
         """The full id of an item given its row id."""
         return str(self._scalar("SELECT uid FROM items WHERE id = ?", [item]))
+
+    def item_uids_of(self, items: Iterable[int]) -> dict[int, str]:
+        """The full id of each item given its row id, read in one query: a query per
+        item took seconds for the undo of a label given to 100,000 items."""
+        return dict(self.conn.execute(
+            "SELECT i.id, i.uid FROM json_each(?) j JOIN items i ON i.id = j.value",
+            [json.dumps(sorted({int(i) for i in items}))]))
 
     def resolve_item(self, ref: str) -> ItemRow:
         """Find an item by its full id or by an unambiguous ``<post id>_<n>`` short form.

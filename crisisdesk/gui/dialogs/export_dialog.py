@@ -10,6 +10,7 @@ stops the export at the next chunk, leaving no file.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -53,6 +54,9 @@ class ExportJob:
         self.tasks, self.only_corrected, self.hash_authors = tasks, only_corrected, hash_authors
         self.for_spreadsheet = for_spreadsheet
         self.files: list[Path] = []
+        # Whether a file (or folder) was at ``out`` before: a Cancel then says it was not
+        # replaced, else that none was written. Looked at here, in the worker thread.
+        self.replacing = out.exists()
         params = {"out": str(out), "format": fmt, "tasks": tasks,
                   "only_corrected": only_corrected, "hash_authors": hash_authors,
                   "for_spreadsheet": for_spreadsheet}
@@ -75,11 +79,14 @@ class ExportJob:
             exporter = Exporter(store, tasks=self.tasks, only_corrected=self.only_corrected,
                                 hash_authors=self.hash_authors,
                                 for_spreadsheet=self.for_spreadsheet)
-            for progress in exporter.writing(self.out, self.fmt):
-                # Known before the last step is handed on: a Cancel clicked then lands
-                # after the files are in place, and must not be reported as "no file".
-                self.files = exporter.files
-                yield progress
+            # Closed here, on a Cancel, before the store: left to be freed, the writing
+            # (and its temp file) lasted as long as anything still referenced it.
+            with closing(exporter.writing(self.out, self.fmt)) as writing:
+                for progress in writing:
+                    # Known before the last step is handed on: a Cancel clicked then lands
+                    # after the files are in place, and must not be reported as "no file".
+                    self.files = exporter.files
+                    yield progress
 
 
 class ExportDialog(QDialog):
@@ -208,6 +215,8 @@ class ExportDialog(QDialog):
         project = self.project
         only, hashed = self.only_corrected.isChecked(), self.hash_authors.isChecked()
         sheet = self.for_spreadsheet.isChecked()
+        # Made in the worker: a Cancel before that must not find the export before's.
+        self.job = None
 
         def make_job() -> ExportJob:
             self.job = ExportJob(project, out, fmt, [task] if task else None, only, hashed,
@@ -255,4 +264,7 @@ class ExportDialog(QDialog):
         elif state == "failed":
             self.status.setText(f"<b style='color:#c62828'>Export failed:</b> {value}")
         else:
-            self.status.setText("Export cancelled; no file was replaced.")
+            # No job: cancelled before it started, so no file was looked at or written.
+            replaced = self.job is not None and self.job.replacing
+            self.status.setText(f"Export cancelled; no file was "
+                                f"{'replaced' if replaced else 'written'}.")

@@ -293,8 +293,12 @@ def printable_output() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``crisisdesk`` command."""
     printable_output()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        # Building the parser imports the store, numpy and the importers (a second on a
+        # busy laptop): a Ctrl-C then is one line and 130 too, not a traceback.
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
     if args.command is None:
         return open_app(None)
     if args.command == "open":
@@ -335,8 +339,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Ctrl-C while torch or a model loads, before any job runs (a job's own Ctrl-C
         # is caught by drive and keeps its work): nothing was started, so one line.
-        print("\ncrisisdesk: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    """Say that Ctrl-C stopped the command before any job ran; its exit status."""
+    print("\ncrisisdesk: interrupted", file=sys.stderr)
+    return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -235,8 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only items with a label given by a person (CrisisMMD: per "
                         "task file, only the labels a person gave in that task)")
     p.add_argument("--hash-authors", action="store_true",
-                   help="replace author handles by a salted hash, and leave out post "
-                        "URLs (they name the poster)")
+                   help="replace author handles by a salted hash, leave out post "
+                        "URLs (they name the poster), and write only the caption model's "
+                        "name (not the folder path or server URL it ran from)")
     p.add_argument("--for-spreadsheet", action="store_true",
                    help="CSV to read in Excel or LibreOffice: a UTF-8 byte order mark, and "
                         "a ' before text starting with = + - @ tab or CR (no formula runs); "

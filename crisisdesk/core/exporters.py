@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -65,6 +66,23 @@ def hash_author(author: str | None, salt: str) -> str | None:
     return "anon-" + hashlib.sha256(f"{salt}:{author}".encode()).hexdigest()[:16]
 
 
+def model_name(described: str | None) -> str | None:
+    """The model's own name in a ``caption_model`` cell, for an export with authors
+    hashed: a local model's folder is written as its path (``/home/alice/models/llava``
+    names the user) and a server's model with its URL (``llava via http://alice-pc:8000``):
+    only the folder's last part is kept, with the settings in brackets after it."""
+    if not described:
+        return described
+    text, settings = described, ""
+    model, via, url = described.rpartition(" via ")
+    if via and re.match(r"[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
+        text = model
+    elif text.endswith(")") and " (" in text:  # "<folder> (<quant>, <dtype>)"
+        text, _, rest = text.rpartition(" (")
+        settings = f" ({rest}"
+    return re.split(r"[\\/]", text.rstrip("\\/"))[-1] + settings
+
+
 def spreadsheet_safe(value: object) -> object:
     """A cell value that a spreadsheet shows as text: a string that starts like a formula
     gets a leading ``'`` (OWASP's advice); numbers and other strings are left as they are."""
@@ -98,7 +116,8 @@ class Exporter:
 
     def items(self) -> Iterator[dict[str, Any]]:
         """The items to export, authors hashed when asked, and then without the post's
-        URL (the post id stays, for re-import)."""
+        URL (the post id stays, for re-import) and with the caption model's name alone
+        (:func:`model_name`)."""
         for item in self.store.export_items(self.tasks, only_corrected=self.only_corrected):
             item["image_id"] = item.get("external_id")
             if self.salt is not None:
@@ -107,6 +126,8 @@ class Exporter:
                 # /@<user>/.., Bluesky's profile/<handle>/..; a Bluesky repost's, the
                 # original poster): kept, it undid the hash.
                 item["url"] = None
+                # A local model's folder names the user, a server's URL their machine.
+                item["caption_model"] = model_name(item["caption_model"])
             yield item
 
     def write(self, out: Path, fmt: str) -> list[Path]:

@@ -119,7 +119,10 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
         yield PostRecord(
             post_id=tweet_id, where=where, text=row["tweet_text"], platform="twitter",
             event=row["event_name"].strip() or None, media=media,
-            labels=[LabelRef(task, row["label"], (row.get("split") or "").strip() or split)],
+            # crisisdesk's own CrisisMMD export says who gave each label (label_source):
+            # without it an analyst's correction came back as an import label.
+            labels=[LabelRef(task, row["label"], (row.get("split") or "").strip() or split,
+                             source=(row.get("label_source") or "").strip() or None)],
         )
     if unattached:
         yield Problem(Where(str(path)), f"{unattached:,} images marked missing: no "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crisisdesk.core.columns import PROVENANCE_KEYS
+from crisisdesk.core.importers.export_images import ExportImages
 from crisisdesk.core.importers.records import (
     LabelRef,
     MediaRef,
@@ -232,8 +233,12 @@ class RowReader:
                  labels: dict[str, str], defaults: Mapping[str, str | None],
                  index_column: str | None = None,
                  schemes: Mapping[str, LabelScheme] | None = None,
-                 image_id_column: str | None = None) -> None:
+                 image_id_column: str | None = None, whole_file: bool = False) -> None:
         self.file, self.base, self.columns, self.labels = file, base, columns, labels
+        # An export read whole (not a watch's rows): its images not found are said once
+        # at the end (see finish), when none of them is there.
+        self.export_images = ExportImages(file, base) \
+            if whole_file and index_column is not None else None
         self.defaults, self.index_column = defaults, index_column
         self.image_id_column = image_id_column
         self.schemes = schemes or builtin_schemes()
@@ -275,6 +280,8 @@ class RowReader:
             media=[media_ref(p, self.base, remote=self.index_column is not None)
                    for p in self._images(row)],
         )
+        if self.export_images is not None:
+            self.export_images.sort(record)
         for ref in record.media:
             if ref.note:  # taken, but the analyst should know which file it was
                 yield Problem(where, f"image {ref.declared}: {ref.note}", "warning")
@@ -316,6 +323,11 @@ class RowReader:
                     task, value, split.lower() if split else None, source=cells["label_source"],
                     annotator=cells["annotator"], labelled_at=cells["labelled_at"]))
         yield self._conflict(record, number) or record
+
+    def finish(self) -> Iterator[Problem]:
+        """What is said once the file is read: an export's images not found."""
+        if self.export_images is not None:
+            yield from self.export_images.finish()
 
     def _source_cell(self, row: Mapping[str, Any]) -> str | None:
         """The ``source`` cell of a row of crisisdesk's own export (None for another

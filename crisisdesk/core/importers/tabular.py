@@ -212,7 +212,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     if chosen is None:
         return
     rows = RowReader(str(path), base, *chosen, defaults, media_index_column(header),
-                     schemes, image_id_column(header))
+                     schemes, image_id_column(header), whole_file=True)
     yield Expected(max(text.count("\n") - 1, 0))
     number, rows_seen = 1, 0
     while True:
@@ -225,6 +225,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path), reader.line_num), f"malformed CSV: {exc}; row skipped")
             continue
         rows_seen += yield from csv_row(rows, header, values, number)
+    yield from rows.finish()
     if not rows_seen:  # else "0 new posts" alone, as if every post were known already
         yield Problem(Where(str(path)), "no rows below the header: nothing to import",
                       "warning")
@@ -326,7 +327,8 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
         yield Problem(Where(str(path)), str(exc))
         return
     rows = RowReader(str(path), base, columns, labels, defaults,
-                     media_index_column(keys), schemes, image_id_column(keys))
+                     media_index_column(keys), schemes, image_id_column(keys),
+                     whole_file=True)
     yield Expected(len(objects))
     for number, obj in objects:
         if not isinstance(obj, dict):
@@ -334,6 +336,7 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
                           f"expected a JSON object, got {type(obj).__name__}; line skipped")
             continue
         yield from rows.parse_row(obj, number)
+    yield from rows.finish()
 
 
 class JsonlRows:

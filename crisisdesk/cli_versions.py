@@ -39,8 +39,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
     with project.open_store() as store:
         tasks = list(store.schemes())
         if args.task is not None and args.task not in tasks:
-            return _fail(f"unknown task {args.task!r}; this project's tasks: "
-                         f"{', '.join(tasks)}")
+            try:  # a task whose stored scheme was left out: KeyError says why
+                store.scheme(args.task)
+            except KeyError as exc:
+                return _fail(str(exc.args[0]))
         listing = {task: summarise_versions(store, task)
                    for task in ([args.task] if args.task else tasks)}
     if args.json:

@@ -101,8 +101,10 @@ class LabelsMixin(SchemesMixin):
             for change in changes:
                 scheme = schemes.get(change.task)
                 if scheme is None:
-                    raise ValueError(f"unknown task {change.task!r}; known tasks: "
-                                     f"{', '.join(schemes)}")
+                    try:  # unknown, or its stored scheme left out: KeyError says which
+                        scheme = self.scheme(change.task)
+                    except KeyError as exc:
+                        raise ValueError(exc.args[0]) from None
                 if change.label is not None and change.label not in scheme.classes:
                     raise ValueError(f"{change.label!r} is not a class of task "
                                      f"{change.task} (one of: {', '.join(scheme.classes)})")

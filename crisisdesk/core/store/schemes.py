@@ -83,8 +83,10 @@ class SchemesMixin(StoreBase):
         Raises SchemeError for a built-in task (the shipped heads and zero-shot prompts
         are for its classes), and for other classes of a task the journal has labels of
         (they would be of classes the scheme no longer has, or in another order than the
-        trained heads'). Otherwise a changed scheme (its merges, its description, or the
-        classes of a task without labels) replaces the old.
+        trained heads'); a task whose stored scheme was left out (unreadable) may be
+        added again only with classes covering the labels it has. Otherwise a changed
+        scheme (its merges, its description, or the classes of a task without labels)
+        replaces the old.
         """
         if scheme.task in builtin_schemes():
             raise SchemeError(f"task {scheme.task!r} is built in; a project cannot "
@@ -94,12 +96,20 @@ class SchemesMixin(StoreBase):
             old = self.schemes().get(scheme.task)
             if old == scheme:
                 return False
-            if old is not None and old.classes != scheme.classes and self._scalar(
-                    "SELECT 1 FROM labels WHERE task = ? LIMIT 1", [scheme.task]):
-                raise SchemeError(
-                    f"task {scheme.task!r} has labels already: its scheme cannot change "
-                    "(the journal would hold labels of classes no longer there); add the "
-                    "new scheme under another task name")
+            if old is None or old.classes != scheme.classes:
+                # Counted in the journal even when the old scheme was left out (its row
+                # unreadable): its labels must stay classes of the task.
+                given = {row[0] for row in self._all(
+                    "SELECT DISTINCT label FROM labels WHERE task = ?"
+                    " AND label IS NOT NULL", [scheme.task])}
+                missing = sorted(given - set(scheme.classes))
+                if given and (old is not None or missing):
+                    raise SchemeError(
+                        f"task {scheme.task!r} has labels already: its scheme cannot "
+                        "change (the journal would hold labels of classes no longer "
+                        "there)" + (f"; not classes of the new scheme: "
+                                    f"{', '.join(map(repr, missing))}" if missing else "")
+                        + "; add the new scheme under another task name")
             # An upsert keeps the row (its rowid, the list order) and added_at: a task keeps
             # its place in the list when changed.
             self.conn.execute(

@@ -116,11 +116,21 @@ def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None,
 
 def check_classes(store: Store, task: str, version: dict[str, Any],
                   sidecar: dict[str, Any]) -> None:
-    """Refuse a version's head unless its sidecar's classes (those it was trained with,
-    in the order of its outputs) are the task's scheme's: predict, eval, retrain and
-    explain label its probabilities with the scheme's. A crafted or damaged checkpoint,
+    """Refuse a version's head unless its sidecar's task (when it says one) is ``task``
+    and its sidecar's classes (those it was trained with, in the order of its outputs)
+    are the task's scheme's: predict, eval, retrain and explain label its probabilities
+    with the scheme's. A crafted or damaged checkpoint,
     or one trained under another scheme, would otherwise be stored, scored and shown
     under other classes' names, without a word."""
+    # A head of another task with the same class list would predict that task's question
+    # under this one's name. An older sidecar may not say its task: its classes decide.
+    trained_for = sidecar.get("task")
+    if trained_for is not None and trained_for != task:
+        raise CheckpointError(
+            f"version {version['name']} of the {task} task holds a head trained for the "
+            f"{trained_for} task (its sidecar says so): it answers {trained_for}'s "
+            f"question, not {task}'s, even with the same classes (a checkpoint "
+            "registered under the wrong task, or one edited by hand)")
     trained, scheme = list(sidecar["classes"]), list(scheme_for(task, store.schemes()).classes)
     if trained != scheme:
         raise CheckpointError(

@@ -14,18 +14,24 @@ import json
 import struct
 from pathlib import Path
 
+from crisisdesk.core.resources import is_shipped
+
 #: safetensors refuses headers larger than this; a larger length is not a header.
 MAX_HEADER = 100_000_000
 #: What to do about any of it (a caller such as predict adds how to switch versions).
 ADVICE = ("copy the model folder again from where it came (the whole models/ folder, "
           "both files of each checkpoint), or make another version of the task active")
+#: What to do about a shipped head's weights (resources/heads/): a file of the package.
+SHIPPED_ADVICE = ("it is a file of the installed crisisdesk package: reinstall crisisdesk "
+                  "(pip install --force-reinstall crisisdesk, or the wheel it came from)")
 
 
 def weights_damage(weights: Path, recorded_sha: str, actual_sha: str) -> str:
     """The message for weights whose sha256 (``actual_sha``) is not the sidecar's
     (``recorded_sha``): what happened to the file, as far as it can be told, and what
     to do."""
-    return f"{weights}: {_what_happened(weights, recorded_sha, actual_sha)}; {ADVICE}"
+    advice = SHIPPED_ADVICE if is_shipped(weights) else ADVICE
+    return f"{weights}: {_what_happened(weights, recorded_sha, actual_sha)}; {advice}"
 
 
 def _what_happened(weights: Path, recorded_sha: str, actual_sha: str) -> str:

@@ -89,4 +89,13 @@ def no_caption_note(detail: ItemDetail) -> str:
     if detail.caption_flag:
         return (f"The caption was set aside ({detail.caption_flag}) and is not used; "
                 "another captioner or prompt may do better")
+    # The caption job takes readable images only: "run the captioner" did nothing here.
+    # What to do about the image is said where the image would be (advice.media_note).
+    status = detail.row.media_status
+    if status == "unreadable":
+        return "No caption: the image could not be read"
+    if status == "remote":
+        return "No caption until the image is downloaded"
+    if status != "ok":
+        return "No caption: the image file was not found"
     return "No caption yet (run the captioner from Jobs)"

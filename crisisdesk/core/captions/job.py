@@ -34,7 +34,8 @@ from crisisdesk.core.words import plural
 #: batch: a cancel (the app's button) acts at a yield, not after the whole batch.
 WAIT_STEP_S = 0.5
 
-#: Reasons kept in the report (the counts stay exact past it).
+#: Files a note of the app's jobs panel names per kind of problem (the report lists more).
+NOTE_NAMES = 3
 
 
 def default_batch_size(captioner: Captioner) -> int:
@@ -78,6 +79,25 @@ class CaptionReport:
     def rate(self) -> float:
         """Captions per second of captioning (model loading not counted)."""
         return self.captioned / self.seconds if self.seconds > 0 else 0.0
+
+    def notes(self) -> tuple[str, ...]:
+        """What the app's jobs panel shows when the run ends (it drives the job and never
+        sees this report, which the CLI prints): one line per kind of problem, naming a
+        few files and what happens to them next."""
+        out = []
+        for count, rows, what in (
+                (self.unreadable_count, self.unreadable,
+                 "could not be read, so got no caption"),
+                (self.failed_count, self.failed,
+                 "got no caption this run (tried again on the next run)"),
+                (self.flagged_count, self.flagged,
+                 "got a caption set aside as empty or degenerate (kept, not used as text)")):
+            if count:
+                named = "; ".join(f"{row['path']} ({row['reason']})"
+                                  for row in rows[:NOTE_NAMES])
+                more = f"; and {count - NOTE_NAMES} more" if count > NOTE_NAMES else ""
+                out.append(f"{plural(count, 'image')} {what}: {named}{more}")
+        return tuple(out)
 
     def summary(self) -> str:
         lines = [
@@ -183,6 +203,9 @@ class CaptionJob:
                     yield Progress(done, total, self._message(done, total), captioner.device)
                 if done >= total:
                     break
+            if notes := report.notes():
+                yield Progress(done, total, self._message(done, total), captioner.device,
+                               notes=notes)
 
     def _message(self, done: int, total: int) -> str:
         """Rate and time left, measured from the first batch (model loading left out)."""

@@ -154,8 +154,9 @@ class SettingsDialog(QDialog):
         self.captioner.lineEdit().setPlaceholderText("no captions")
         self.quantization = QComboBox()
         self.quantization.addItems(QUANTIZATIONS)
-        self.quantization.setToolTip("Load the captioner in 8 or 4 bits (needs a CUDA GPU); "
-                                     "auto: 4-bit for the 7B models on a GPU, none on a CPU")
+        self.quantization.setToolTip("Load the captioner in 8 or 4 bits to save memory (made for "
+                                     "a CUDA GPU; on a CPU they run, 8-bit very slowly); auto: "
+                                     "4-bit for the 7B models on a GPU, none on a CPU")
         self.caption_server = QLineEdit()
         self.caption_server.setPlaceholderText("e.g. http://gpu-box:8000/v1 (empty: local)")
         self.caption_server.setToolTip("An OpenAI-compatible server (vLLM, llama.cpp, Ollama)"

@@ -80,6 +80,9 @@ class Labeller(QObject):
     # ``failed`` says it: labels given next fail too. Not a write refused on its own (a
     # selection whose rows moved): the next label is saved.
     not_saved = Signal(str)
+    # Why an undo or redo is refused now ("" once it is taken again): the menu's Undo and
+    # Redo follow it, or they looked available while a key press was refused.
+    reverting_refused = Signal(str)
 
     def __init__(self, project: Project, background: Background, annotator: str,
                  parent: QObject | None = None) -> None:
@@ -102,6 +105,7 @@ class Labeller(QObject):
         # a quick one): the status line while it runs.
         self._current: Step | None = None
         self._doing = ""
+        self._refusal = ""  # the latest reverting_refused sent
         self._sized.connect(self._on_sized)
 
     # ------------------------------------------------------------------ actions
@@ -162,13 +166,27 @@ class Labeller(QObject):
         """Whether an undo or redo is refused, said in the status bar: while a big step is
         written, one undo or redo waits its turn, not a second. Pressed again because
         nothing seemed to happen, it took back the step before as well."""
-        if not self._doing or not any(
-                s.reverting for s in (self._current, *self._lane) if s is not None):
+        if not self._why_refused():
             return False
         # Short: the status bar cut a longer line off in a window under ~1100 px wide.
         self.message.emit(f"Still {self._doing}… {key} not taken (it would {word} one more "
                           "step): press it again when done.")
         return True
+
+    def _why_refused(self) -> str:
+        """What the big step being written is doing while an undo or redo is in the lane
+        (a second one is refused), else ""."""
+        if self._doing and any(
+                s.reverting for s in (self._current, *self._lane) if s is not None):
+            return self._doing
+        return ""
+
+    def _tell_refusal(self) -> None:
+        """Send ``reverting_refused`` where whether an undo is refused has changed."""
+        why = self._why_refused()
+        if why != self._refusal:
+            self._refusal = why
+            self.reverting_refused.emit(why)
 
     def _reverting(self, *, undo: bool) -> Write:
         """The store write of an undo or redo. A step whose every label a colleague has
@@ -244,6 +262,7 @@ class Labeller(QObject):
             self._next()
         elif self._doing:
             self._show_doing()  # one more waiting
+        self._tell_refusal()  # an undo behind a big label: a second one refused
 
     def _show_doing(self) -> None:
         """Say in the status bar what the big step being written is doing, and how many
@@ -257,11 +276,13 @@ class Labeller(QObject):
         if self._current is not None and self._current.reverting:
             self._doing = doing
             self._show_doing()
+            self._tell_refusal()
 
     def _next(self) -> None:
         self._current, self._doing = None, ""
         if not self._lane:
             self._busy = False
+            self._tell_refusal()
             return
         self._busy = True
         step = self._current = self._lane.popleft()
@@ -273,6 +294,7 @@ class Labeller(QObject):
         self._doing = step.doing
         if self._doing:
             self._show_doing()
+        self._tell_refusal()  # the big step landed, or another began
 
         def run() -> list[int] | str:
             if not claim.acquire(blocking=False):

@@ -75,6 +75,7 @@ class WindowActions:
         # The help gives both: the list's key filter knew Ctrl+Y, the rest of the window
         # (the queues, the jobs) did not.
         self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        window.labeller.reverting_refused.connect(self._show_reverting)
         self.find = a("&Search", self._focus_search, None, QKeySequence("Ctrl+F"))
         self.refresh = a("&Refresh", window.refresh, None, QKeySequence("F5"))
         self.caption = a("&Caption images", self.run_caption, "crisisdesk.core.captions.job")
@@ -156,6 +157,13 @@ class WindowActions:
                                                 15000)
 
         self.window.background.call(preload_job_modules, done, failed)
+
+    def _show_reverting(self, why: str) -> None:
+        """Undo and Redo unavailable, saying why, while a big step is written with an
+        undo or redo in the lane (the labeller refuses a second one until it lands)."""
+        for action, word in ((self.undo, "Undo label"), (self.redo, "Redo label")):
+            action.setEnabled(not why)
+            action.setToolTip(f"{word}: wait, {why}…" if why else word)
 
     def _focus_jobs(self) -> None:
         """Show the jobs panel (closed or not) and give the keys to its newest job."""

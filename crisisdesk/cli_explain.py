@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from crisisdesk.cli import OK, _fail
@@ -12,7 +11,7 @@ from crisisdesk.cli import OK, _fail
 def cmd_explain(args: argparse.Namespace) -> int:
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.explain import ExplainError, explain_item
-    from crisisdesk.core.explain.render import render_png
+    from crisisdesk.core.explain.render import render_png, report_name
     from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.predict import NoModel
     from crisisdesk.core.models.registry import ModelMissing
@@ -26,7 +25,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             ModelMissing, KeyError) as exc:
         return _fail(str(exc.args[0]) if exc.args else str(exc))
     out = Path(args.out) if args.out else project.folder("exports") / \
-        f"explain-{re.sub(r'[^A-Za-z0-9_.-]+', '_', result.item)}-{args.task}.png"
+        report_name(result.item, args.task, args.class_name)
     image = Path(result.image_path) if result.image is not None and result.image_path \
         else None
     blur = result.sensitive and not args.show_sensitive

@@ -260,14 +260,19 @@ def explained_project(tmp_path: Path, tiny: dict, monkeypatch) -> Iterator[Proje
         sha = store.item_images([1])[1][0]
         store.add_caption(sha, TWEET, "test-captioner", "v1", CAPTION)
     assert main(["embed", str(project.root), "--encoder", "tiny-clip"]) == 0
+    add_damage_head(project)
+    yield project
+    forget_loaded()
+
+
+def add_damage_head(project: Project) -> None:
+    """A guided_diff head over tiny-clip as the active damage version of ``project``."""
     head = _head(n_classes=len(DAMAGE))  # the task's classes: another head is refused
     sidecar = {**_sidecar(head), "classes": list(DAMAGE)}
     path = save_head(project.folder("models"), "damage-tiny", head, sidecar)
     with project.open_store() as store:
         store.add_model_version("damage", "damage-tiny", str(path), encoder="tiny-clip",
                                 config=sidecar)
-    yield project
-    forget_loaded()
 
 
 def test_explain_item_reads_tweet_and_caption_and_caches(explained_project: Project,

@@ -9,6 +9,10 @@ text share. A text-only explanation has no image row.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +26,64 @@ PANEL = 420  # the longest side of each image panel
 MARGIN = 16
 #: Blur radius as a share of the picture's longest side, as the app's (gui/sensitive.py).
 BLUR_SHARE = 0.1
+#: What a part of a default PNG name keeps as it is: letters and digits of any script,
+#: ``.`` and ``-`` (every other run of characters, ``:`` included, becomes ``_``).
+_NOT_KEPT = re.compile(r"[^\w.-]+|_+")
+#: Ids every file system keeps apart as written: lower-case ASCII, digits, ``.``, ``-``
+#: and the ``:`` of item ids.
+_PLAIN = re.compile(r"[a-z0-9.:-]+")
+#: The most UTF-8 bytes of an item id or class kept in a name (a long URL-like id is
+#: cut; a file name holds 255 bytes, fewer once macOS decomposes accents).
+_PART_BYTES = 64
+
+
+def _readable(part: str) -> str:
+    """``part`` as a piece of a file name: see :data:`_NOT_KEPT`, cut to :data:`_PART_BYTES`."""
+    text = _NOT_KEPT.sub("_", unicodedata.normalize("NFC", part)).strip("._")
+    while len(text.encode("utf-8")) > _PART_BYTES:
+        text = text[:-1]
+    return text or "_"
+
+
+def report_name(item: str, task: str, class_name: str | None = None) -> str:
+    """The default file name of an item's explanation: ``explain-<item>-<task>.png``, with
+    ``-<class>`` when a class was asked for.
+
+    The id stays readable (accents and other scripts kept, composed). Where writing it
+    as a file name lost something (another character made ``_``, a cut, upper-case
+    letters or accents, which Windows and macOS compare loosely), a hash of the exact id
+    and class follows it: two items never share a PNG, where ``café`` and ``cafè`` (or
+    ``Photo`` and ``photo`` on a Mac) did and the second replaced the first.
+    """
+    parts = [item] + ([class_name] if class_name else [])
+    readable = [_readable(part) for part in parts]
+    name = f"explain-{readable[0]}-{task}" + (f"-{readable[1]}" if class_name else "")
+    # Plain parts map one to one (":" -> "_", which they do not hold): no hash needed.
+    if not all(_PLAIN.fullmatch(part) and shown == part.replace(":", "_")
+               for part, shown in zip(parts, readable)):
+        exact = "\n".join(parts).encode("utf-8", "surrogatepass")
+        name += "-" + hashlib.sha256(exact).hexdigest()[:8]
+    return name + ".png"
+
+
+#: System fonts that draw accented Latin, Greek, Cyrillic, Arabic and Hebrew (Pillow
+#: finds a bare name in the system's font folders), broadest first. Pillow's built-in
+#: font has unaccented Latin only: ``café`` or an Arabic tweet came out as boxes.
+FONT_NAMES = ("Arial Unicode.ttf", "segoeui.ttf", "DejaVuSans.ttf", "NotoSans-Regular.ttf",
+              "arial.ttf", "Arial.ttf")
+
+
+@functools.lru_cache(maxsize=8)
 def _font(size: int):
+    """The report's font at ``size`` pixels: the first of :data:`FONT_NAMES` found (kept:
+    a failed name costs a walk through the font folders), else Pillow's own."""
     from PIL import ImageFont
 
+    for name in FONT_NAMES:
+        try:
+            return ImageFont.truetype(name, size)
+        except (OSError, ImportError):  # not on this system; Pillow without FreeType
+            continue
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font

@@ -116,7 +116,7 @@ class Legend(QWidget):
         text_y = int(ramp.bottom()) + metrics.ascent() + 2
         painter.drawText(0, int(ramp.bottom()), "low")
         painter.drawText(int(ramp.right()) + 4, int(ramp.bottom()), "high")
-        painter.drawText(int(ramp.left()), text_y, "where the model looked")
+        painter.drawText(int(ramp.left()), text_y, "where the evidence lies")
         swatch = QRectF(right + 6, 4, 10, 10)
         painter.fillRect(swatch, UNSEEN)
         painter.drawText(int(swatch.right()) + 4, int(ramp.bottom()), unseen)

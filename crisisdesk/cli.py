@@ -2,6 +2,9 @@
 
 Exit codes: 0 success, 1 done with item-level problems reported (or a job cancelled
 with Ctrl-C, its work kept), 2 bad usage or unusable input, 130 Ctrl-C before a job ran.
+
+A command opens its project with ``Project.open`` (or :func:`_open_store`) and lets a
+ProjectError rise: :func:`main` says it in one line and returns 2, for every command.
 """
 
 from __future__ import annotations
@@ -117,20 +120,16 @@ def _annotator(text: str) -> str:
 
 
 def _open_store(path: str):
+    """The store of the project at ``path``; ProjectError (said by main) when there is none."""
     from crisisdesk.core.project import Project
 
     return Project.open(path).open_store()
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
     from crisisdesk.core.words import plural
 
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
+    with _open_store(args.project) as store:
         counts, problems = store.counts(), store.scheme_problems()
     # On stderr (as `schemes list` says them): the JSON on stdout keeps its shape.
     for problem in problems:
@@ -156,18 +155,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from crisisdesk.core.exporters import Exporter
-    from crisisdesk.core.project import ProjectError
 
     # Without --format the file's suffix says it: `labels.jsonl` once got CSV.
     fmt = args.format or ("jsonl" if Path(args.out).suffix.lower() in
                           (".jsonl", ".ndjson") else "csv")
     if args.for_spreadsheet and fmt != "csv":
         return _fail(f"--for-spreadsheet writes CSV only (this export is {fmt})")
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
+    with _open_store(args.project) as store:
         try:
             exporter = Exporter(store, tasks=[args.task] if args.task else None,
                                 only_corrected=args.only_corrected,
@@ -304,8 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return open_app(None)
     if args.command == "open":
         return open_app(args.project)
+    from crisisdesk.core.project import ProjectError
+
     try:
         return args.func(args)
+    except ProjectError as exc:
+        # No project there (or one that cannot be made, or one moved away while a job
+        # ran): one line for every command, so none repeats the same try.
+        return _fail(str(exc))
     except BrokenPipeError:
         # The reader went away (`crisisdesk info --json | head`): not an error of ours.
         # Point stdout at nothing so that flushing it at exit does not raise again.

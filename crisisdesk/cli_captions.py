@@ -60,7 +60,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     from crisisdesk.core.captions.job import CaptionJob
     from crisisdesk.core.captions.prompt import load_prompt
     from crisisdesk.core.models.registry import ModelMissing
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
     from crisisdesk.core.words import plural
 
     if args.server and not args.server_model:
@@ -72,7 +72,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     try:
         project = Project.open(args.project)
         prompt = load_prompt(args.prompt_version)
-    except (ProjectError, ValueError) as exc:
+    except ValueError as exc:
         return _fail(str(exc))
     try:
         captioner = _captioner(args)

@@ -15,14 +15,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.predict import NoModel
     from crisisdesk.core.models.registry import ModelMissing
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
     try:
         project = Project.open(args.project)
         result = explain_item(project, args.item, args.task, args.class_name,
                               device=args.device)
-    except (ProjectError, ExplainError, NoModel, EncoderError, CheckpointError,
-            ModelMissing, KeyError) as exc:
+    except (ExplainError, NoModel, EncoderError, CheckpointError, ModelMissing,
+            KeyError) as exc:
         return _fail(str(exc.args[0]) if exc.args else str(exc))
     out = Path(args.out) if args.out else project.folder("exports") / \
         report_name(result.item, args.task, args.class_name)

@@ -27,7 +27,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from crisisdesk.cli import drive
     from crisisdesk.core.fusion.data import EmbeddingsMissing
     from crisisdesk.core.fusion.training import TrainJob
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
     try:
         project = Project.open(args.project)
@@ -41,7 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                        seeds=args.seeds, val_from=args.val_from, config=config,
                        activate=not args.no_activate)
         finished = drive(job.run(), unit="epoch")
-    except (ProjectError, EmbeddingsMissing, ValueError, KeyError) as exc:
+    except (EmbeddingsMissing, ValueError, KeyError) as exc:
         return _fail(exc.args[0] if exc.args else str(exc))
     if not finished:
         print("Training cancelled; no model version was made.")
@@ -144,13 +144,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from crisisdesk.core.fusion.data import EmbeddingsMissing
     from crisisdesk.core.fusion.evaluate import evaluate
     from crisisdesk.core.fusion.predict import NoModel
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
     try:
         with Project.open(args.project).open_store() as store:
             report = evaluate(store, args.task, args.split)
-    except (ProjectError, EmbeddingsMissing, NoModel, CheckpointError, EncoderError,
-            ValueError, KeyError) as exc:  # a broken checkpoint, a zero-shot model gone
+    except (EmbeddingsMissing, NoModel, CheckpointError, EncoderError, ValueError,
+            KeyError) as exc:  # a broken checkpoint, a zero-shot model gone
         return _fail(exc.args[0] if exc.args else str(exc))
     if args.json:
         print(json.dumps(report, indent=2))
@@ -177,14 +177,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.predict import NoModel, PredictJob
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
     job = None
     try:
         job = PredictJob(Project.open(args.project),
                          None if args.task == "all" else [args.task])
         finished = drive(job.run(), unit="item")
-    except (ProjectError, NoModel, CheckpointError, EncoderError, KeyError) as exc:
+    except (NoModel, CheckpointError, EncoderError, KeyError) as exc:
         # A task whose version cannot load fails the job at its end, after the others
         # were predicted and saved: done with problems (1), each task said. With none
         # predicted, it is unusable input (2) like any other.

@@ -15,7 +15,6 @@ from crisisdesk.cli import OK, _fail, _open_store
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
     from crisisdesk.core.store import store_time
     from crisisdesk.core.store.history import journal_time
 
@@ -24,11 +23,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     except ValueError:
         return _fail(f"--since {args.since!r} is no ISO-8601 time "
                      "(e.g. 2024-05-01 or 2024-05-01T14:00Z; no zone: UTC)")
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
+    with _open_store(args.project) as store:
         try:
             if args.task is not None:
                 store.scheme(args.task)  # a task misspelt lists nothing, without a word

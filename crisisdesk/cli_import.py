@@ -38,8 +38,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from crisisdesk.cli_media import new_project_folders, remove_new_project
 
+    from crisisdesk.core.project import ProjectError
+
     made = new_project_folders(args.project)  # None: a project (or no path) is there
-    code = _import(args, made is not None)
+    try:
+        code = _import(args, made is not None)
+    except ProjectError:  # said by main; a folder made for it must not stay either
+        if made is not None:
+            remove_new_project(args.project, made)
+        raise
     if code == USAGE and made is not None:
         # Refused, or every source unusable: nothing was written. The project made for
         # nothing would stay, and the analyst's fixed command would import into it.
@@ -49,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace, new_store: bool) -> int:
     from crisisdesk.core.importers import ImportJob, ImportOptions
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
     mapping = {}
     for entry in args.map or []:
@@ -59,10 +66,7 @@ def _import(args: argparse.Namespace, new_store: bool) -> int:
         mapping[field.strip()] = column
     if args.images_root and not Path(args.images_root).is_dir():
         return _fail(f"--images-root {args.images_root}: no such folder")
-    try:
-        project = Project.open(args.project, create=True)
-    except ProjectError as exc:
-        return _fail(str(exc))
+    project = Project.open(args.project, create=True)
     options = ImportOptions(
         format=args.format, images_root=Path(args.images_root) if args.images_root else None,
         event=args.event, source=args.source, mapping=mapping)

@@ -9,14 +9,9 @@ from crisisdesk.cli import OK, _annotator, _fail, _open_store
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
     from crisisdesk.core.store import LabelChange
 
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
+    with _open_store(args.project) as store:
         try:  # the project's schemes: its own tasks are labelled the same way
             scheme = store.scheme(args.task)
         except KeyError as exc:
@@ -40,13 +35,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_undo_redo(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
-
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
+    with _open_store(args.project) as store:
         undo = args.command == "undo"
         reachable = store.stack_sizes(args.annotator)[0 if undo else 1]
         changes = (store.undo if undo else store.redo)(args.annotator)

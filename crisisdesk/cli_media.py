@@ -119,24 +119,20 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
 
 
 def cmd_media_fetch(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
     # isfinite: nan passes a "<= 0" test, and nan or inf megabytes are no byte count.
     if args.concurrency < 1 or not all(math.isfinite(v) and v > 0 for v in (
             args.timeout, args.max_file_mb, args.max_total_mb)):
         return _fail("--concurrency, --timeout, --max-file-mb and --max-total-mb must be "
                      "finite numbers more than 0")
-    try:
-        project = Project.open(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    return fetch_media(project, args)
+    return fetch_media(Project.open(args.project), args)
 
 
 def cmd_media_relink(args: argparse.Namespace) -> int:
     """``crisisdesk media relink PROJECT OLD NEW``: images (and checkpoints) stored
     under folder OLD now point at the same files under NEW, where those are there."""
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
     from crisisdesk.core.store.relocate import written_path
     from crisisdesk.core.words import first_few, plural
 
@@ -149,11 +145,7 @@ def cmd_media_relink(args: argparse.Namespace) -> int:
     new = Path(args.new).expanduser().absolute()
     if not new.is_dir():
         return _fail(f"{new}: no such folder")
-    try:
-        project = Project.open(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with project.open_store() as store:
+    with Project.open(args.project).open_store() as store:
         done = store.relink(old, new)
     if not done.moved and not done.not_found:
         print(f"No stored file is under {old}; nothing to relink.")

@@ -79,12 +79,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.encoders.factory import load_encoder
     from crisisdesk.core.models.registry import ModelMissing
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
-    try:
-        project = Project.open(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
+    project = Project.open(args.project)
     try:
         encoder = load_encoder(args.encoder, args.device)
     except (ModelMissing, EncoderError) as exc:
@@ -107,14 +104,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
 def cmd_embeddings_import(args: argparse.Namespace) -> int:
     from crisisdesk.cli import drive
     from crisisdesk.core.embeddings_import import EmbeddingsImportError, EmbeddingsImportJob
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
     try:
         project = Project.open(args.project)
         job = EmbeddingsImportJob(project, Path(args.file), encoder=args.encoder,
                                   kind=args.kind)
         finished = drive(job.run(), unit="vector")
-    except (ProjectError, EmbeddingsImportError) as exc:
+    except EmbeddingsImportError as exc:
         return _fail(str(exc))
     print(job.report.summary())
     say_report(job)

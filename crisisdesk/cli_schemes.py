@@ -11,14 +11,9 @@ from crisisdesk.cli import OK, _fail, _open_store
 
 
 def cmd_schemes_list(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
     from crisisdesk.core.schemes import builtin_schemes
 
-    try:
-        store = _open_store(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
-    with store:
+    with _open_store(args.project) as store:
         schemes, problems = store.schemes(), store.scheme_problems()
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -33,7 +28,6 @@ def cmd_schemes_list(args: argparse.Namespace) -> int:
 
 
 def cmd_schemes_add(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import ProjectError
     from crisisdesk.core.schemes import SchemeError, scheme_from_json
 
     path = Path(args.file)
@@ -46,10 +40,9 @@ def cmd_schemes_add(args: argparse.Namespace) -> int:
         return _fail(f"{path}: not JSON (line {exc.lineno}: {exc.msg})")
     try:
         scheme = scheme_from_json(data, str(path))
-        store = _open_store(args.project)
-    except (SchemeError, ProjectError) as exc:
+    except SchemeError as exc:
         return _fail(str(exc))
-    with store:
+    with _open_store(args.project) as store:
         try:
             # A scheme stored before today's label rules keeps its classes' spellings.
             scheme = scheme.spelled_as(store.schemes().get(scheme.task), data["classes"])

@@ -26,12 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from crisisdesk.core.project import Project, ProjectError
+    from crisisdesk.core.project import Project
 
-    try:
-        project = Project.open(args.project)
-    except ProjectError as exc:
-        return _fail(str(exc))
+    project = Project.open(args.project)
     if args.activate is not None:
         return _activate(project, args.activate, args.project)
     from crisisdesk.core.fusion.versions import summarise_versions

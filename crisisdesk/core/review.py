@@ -49,6 +49,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from crisisdesk.core.review_sql import (  # QUEUE_KINDS, TASK_KINDS: part of this API
+    NEWEST_MODALITY_VERSIONS,
     QUEUE_KINDS,
     TASK_KINDS,
     active_versions,
@@ -106,14 +107,10 @@ def _token(store: Store) -> tuple[int, int]:
     return (store.conn.execute("PRAGMA data_version").fetchone()[0], store.conn.total_changes)
 
 
-#: A version's variant as its stored config says (NULL for a damaged record).
-_VARIANT = "CASE WHEN json_valid(config) THEN json_extract(config, '$.config.variant') END"
 #: The versions whose predictions the queues read: each task's active one, and its newest
 #: image_only and text_only ones (modality_versions' pair, of "image vs text disagree").
-_READ_VERSIONS = (
-    "SELECT id FROM model_versions WHERE active = 1 UNION SELECT MAX(id) FROM"
-    f" model_versions WHERE {_VARIANT} IN ('image_only', 'text_only') GROUP BY task,"
-    f" {_VARIANT}")
+_READ_VERSIONS = ("SELECT id FROM model_versions WHERE active = 1"
+                  f" UNION SELECT id FROM ({NEWEST_MODALITY_VERSIONS})")
 
 
 def queue_stamp(store: Store) -> tuple[int, int, str]:

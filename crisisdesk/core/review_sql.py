@@ -66,16 +66,23 @@ def active_versions(store: Store) -> dict[str, int]:
     return out
 
 
+#: A version's variant as its stored config says (NULL for a damaged record).
+_VARIANT = "CASE WHEN json_valid(config) THEN json_extract(config, '$.config.variant') END"
+#: Each task's newest image_only and newest text_only version (task, variant, id): the
+#: pair the "image vs text disagree" queue compares, once a task has both. One query for
+#: modality_versions and for the versions review.queue_stamp watches.
+NEWEST_MODALITY_VERSIONS = (
+    f"SELECT task, {_VARIANT} AS variant, MAX(id) AS id FROM model_versions"
+    f" WHERE {_VARIANT} IN ('image_only', 'text_only') GROUP BY task, {_VARIANT}")
+
+
 def modality_versions(store: Store, task: str) -> tuple[int, int] | None:
     """(newest image_only version, newest text_only version) of ``task``, or None."""
-    newest: dict[str, int] = {}
-    for version in store.model_versions(task):  # newest first
-        variant = (version["config"].get("config") or {}).get("variant")
-        if variant in ("image_only", "text_only"):
-            newest.setdefault(variant, int(version["id"]))
+    newest = dict(store.conn.execute(
+        f"SELECT variant, id FROM ({NEWEST_MODALITY_VERSIONS}) WHERE task = ?", [task]))
     if len(newest) < 2:
         return None
-    return newest["image_only"], newest["text_only"]
+    return int(newest["image_only"]), int(newest["text_only"])
 
 
 def plan_queue(store: Store, queue: Any, actives: dict[str, int]) -> Plan:

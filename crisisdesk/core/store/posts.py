@@ -315,8 +315,8 @@ class PostsMixin(StoreBase):
         return ItemRow(*row) if row else None
 
     def item_uid_of(self, item: int) -> str:
-        """The full id of an item given its row id."""
-        return str(self._scalar("SELECT uid FROM items WHERE id = ?", [item]))
+        """The full id of an item given its row id (KeyError for no such item)."""
+        return self.item_uids_of([item])[item]
 
     def item_uids_of(self, items: Iterable[int]) -> dict[int, str]:
         """The full id of each item given its row id, read in one query: a query per

@@ -31,6 +31,28 @@ _AS_TYPED = str.maketrans({
     "\u2212": "-",
 })
 
+#: Marks that are part of the letter, not an accent: the Japanese voicing marks ("で" is
+#: not "て" to a reader; dropped, "バス" (bus) found "ハス" (lotus)). Kept, NFC puts
+#: them back on their kana, so half-width "ﾊﾞｽ" folds to "バス".
+_KEPT_MARKS = frozenset("\u3099\u309a")
+
+#: Drawn but not typed: the Arabic tatweel (letters stretched for emphasis) and the
+#: emoji presentation selectors ("❤️" is "❤" drawn in colour).
+_NOT_TYPED = frozenset("\u0640\ufe0e\ufe0f")
+
+
+def _typed(c: str) -> bool:
+    """Whether ``c`` stays in the fold: not an accent-like mark, not an invisible format
+    character (zero-width space and joiners, soft hyphen, direction marks, a BOM inside
+    the text: pasted from web pages, written by Persian keyboards and around Latin
+    words in right-to-left posts, never typed in a search), not a tatweel."""
+    if unicodedata.combining(c):
+        return c in _KEPT_MARKS
+    if c in _NOT_TYPED:
+        return False
+    # Tag characters (U+E0020-E007F) spell the flags of England, Scotland and Wales.
+    return unicodedata.category(c) != "Cf" or "\U000e0020" <= c <= "\U000e007f"
+
 
 def fold(text: str | None) -> str | None:
     """``text`` with case and accents folded away, for substring search.
@@ -41,7 +63,9 @@ def fold(text: str | None) -> str | None:
     as their base (Turkish dotless "ı", Polish "ł", Nordic "ø", "æ", "œ", "đ": "wroclaw"
     finds "Wrocław"), typographic quotes and dashes as the keyboard's (a phone's "don’t"
     found by "don't"), then NFC, so what is left (Hangul syllables) compares as it is
-    written. Emoji and other punctuation stay as they are. None (no text) stays None:
+    written (Japanese voicing marks kept on their kana), invisible format characters
+    and the Arabic tatweel dropped (see :func:`_typed`). Emoji and other punctuation
+    stay as they are. None (no text) stays None:
     the function runs inside SQLite, where raising would fail the write.
     """
     if not isinstance(text, str):
@@ -51,7 +75,7 @@ def fold(text: str | None) -> str | None:
     # Decompose before and after case folding: casefold can yield letters that
     # decompose further ("İ" -> "i" + U+0307).
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    bare = "".join(c for c in decomposed if _typed(c))
     return unicodedata.normalize("NFC", bare.translate(_AS_TYPED))
 
 

@@ -284,10 +284,22 @@ def _v12_lookups(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS items_media ON items (media)")
 
 
+def _v13_fold_invisibles(db: sqlite_utils.Database) -> None:
+    """The fold learned to drop invisible format characters (zero-width spaces and
+    joiners, soft hyphens, direction marks) and the Arabic tatweel, and to keep the
+    Japanese voicing marks: the copies folded before are folded again, or a stored
+    "Mé\u200bxico" would stay hidden from "mexico". Texts of plain ASCII fold as before."""
+    for table, column, folded in FOLDED_COLUMNS:
+        # GLOB: a text with a byte outside printable ASCII (tabs and newlines included,
+        # which cost nothing to fold again).
+        db.execute(f"UPDATE {table} SET {folded} = {FOLD_SQL}({column})"
+                   f" WHERE {column} GLOB '*[^ -~]*'")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
     _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes, _v10_post_times,
-    _v11_search_folding, _v12_lookups,
+    _v11_search_folding, _v12_lookups, _v13_fold_invisibles,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

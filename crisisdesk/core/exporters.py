@@ -21,12 +21,12 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from crisisdesk.core.columns import PROVENANCE_KEYS
-from crisisdesk.core.files import atomic_write
+from crisisdesk.core.files import atomic_write, atomic_writes
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.store import Store
 
@@ -161,6 +161,27 @@ class Exporter:
                     yield Progress(done, total, f"writing {out.name}")
         yield Progress(total, total, f"wrote {', '.join(f.name for f in self.files)}")
 
+    def targets(self, out: Path, fmt: str) -> list[Path]:
+        """The files an export to ``out`` in ``fmt`` writes: ``out``, or for a CrisisMMD
+        export of several tasks one file per task in the folder ``out`` (ValueError for
+        an ``out`` that cannot be that folder)."""
+        if fmt != "crisismmd":
+            return [out]
+        # One task: a file, when OUT has a suffix or is a file already (an older export
+        # named without a suffix; refused, the message said to give --task, as given).
+        if len(self.tasks) == 1 and (out.suffix or out.is_file()):
+            return [out]
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out} is a file: a CrisisMMD export of several tasks "
+                             "writes one file per task into a folder; give a folder, "
+                             "or --task TASK for one file")
+        if not out.is_dir() and out.suffix.lower() in TABLE_SUFFIXES:
+            # Else a folder named "labels.tsv" appeared where a file was meant.
+            raise ValueError(f"{out} names a file: a CrisisMMD export of several tasks "
+                             "writes one file per task into a folder; give a folder "
+                             "name, or --task TASK for one file")
+        return [out / f"task_{t}_text_img.tsv" for t in self.tasks]
+
     def _csv(self, out: Path) -> Iterator[int]:
         """One row per item: the post's fields, then per task label, split, prediction,
         then the caption and per task the text its prediction read (CAPTION_COLUMNS).
@@ -202,29 +223,15 @@ class Exporter:
         Only labelled items are written, as in CrisisMMD's own split files; the
         prediction and its confidence follow as extra columns.
         """
-        # One task: a file, when OUT has a suffix or is a file already (an older export
-        # named without a suffix; refused, the message said to give --task, as given).
-        if len(self.tasks) == 1 and (out.suffix or out.is_file()):
-            targets = {self.tasks[0]: out}
-        else:
-            if out.exists() and not out.is_dir():
-                raise ValueError(f"{out} is a file: a CrisisMMD export of several tasks "
-                                 "writes one file per task into a folder; give a folder, "
-                                 "or --task TASK for one file")
-            if not out.is_dir() and out.suffix.lower() in TABLE_SUFFIXES:
-                # Else a folder named "labels.tsv" appeared where a file was meant.
-                raise ValueError(f"{out} names a file: a CrisisMMD export of several tasks "
-                                 "writes one file per task into a folder; give a folder "
-                                 "name, or --task TASK for one file")
-            targets = {t: out / f"task_{t}_text_img.tsv" for t in self.tasks}
+        targets = dict(zip(self.tasks, self.targets(out, "crisismmd"), strict=True))
         header = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
                   "split", "label_source", "prediction", "confidence"]
         # Every task's file is written in one pass over the items (held in a list, a
-        # project of 300,000 items took gigabytes); each file is still all or nothing.
-        with ExitStack() as files:
+        # project of 300,000 items took gigabytes). All files or none: with one held open
+        # (Excel) the others were replaced, a folder of two exports' files.
+        with atomic_writes(list(targets.values())) as handles:
             writers = {}
-            for task, path in targets.items():
-                handle = files.enter_context(atomic_write(path))
+            for task, handle in zip(targets, handles, strict=True):
                 # Before Python 3.13 a writer quotes only its line terminator's characters:
                 # a lone "\r" in a text would go out bare and end the row for any reader.
                 writers[task] = (

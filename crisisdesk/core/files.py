@@ -7,8 +7,8 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -58,12 +58,13 @@ REPLACE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 class FileInUse(PermissionError):
     """A file that cannot be replaced because another program holds it open (Windows):
-    the message names it and says what to do."""
+    the message names it and says what to do, then ``note`` (what became of the files
+    written with it, for several)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, note: str = "") -> None:
         super().__init__(f"{path} is open in another program (Excel, a viewer, a sync "
                          "client) or is read-only: close it there and try again, or "
-                         "write to another name")
+                         f"write to another name{note}")
         self.path = path
 
 
@@ -96,16 +97,7 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
     way (a pipe, a device, a folder) raises OSError, and is left as it was. A file
     another program holds open (Excel, on Windows) raises FileInUse after a short wait
     (see replace_file); the temp file is removed and the old file stays."""
-    # Checked through the link first: /dev/stdout on a pipe resolves to "pipe:[N]", a
-    # name that does not exist, while the path itself stats as the pipe it is.
-    if path.exists() and not path.is_file():
-        raise OSError(f"{path} is not a plain file (a folder, pipe or device); "
-                      "give the name of a file")
-    if path.is_symlink():
-        target = Path(os.path.realpath(path))
-        if not target.parent.is_dir():  # a link into a folder not there (a drive unplugged)
-            raise OSError(f"{path} is a link to {target}, whose folder does not exist")
-        path = target
+    path = _writable_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -120,6 +112,98 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _writable_target(path: Path) -> Path:
+    """The file a write to ``path`` replaces: ``path``, or the file its symlink names;
+    OSError for anything other than a plain file in the way (see atomic_write)."""
+    # Checked through the link first: /dev/stdout on a pipe resolves to "pipe:[N]", a
+    # name that does not exist, while the path itself stats as the pipe it is.
+    if path.exists() and not path.is_file():
+        raise OSError(f"{path} is not a plain file (a folder, pipe or device); "
+                      "give the name of a file")
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():  # a link into a folder not there (a drive unplugged)
+            raise OSError(f"{path} is a link to {target}, whose folder does not exist")
+        return target
+    return path
+
+
+@contextmanager
+def atomic_writes(paths: Sequence[Path]) -> Iterator[list[IO[Any]]]:
+    """atomic_write for several files that belong together (a CrisisMMD export's one
+    file per task): a UTF-8 text handle per path, and on success every file replaced or
+    none. A file another program holds (Excel, on Windows) raises FileInUse naming it
+    and saying that none was replaced; those replaced before it are put back.
+
+    Each file in place is first moved aside (Windows refuses to move a held file as it
+    refuses to replace it, so the move finds the hold), then the new one takes its name;
+    the old ones are deleted only once all are in place."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        with ExitStack() as stack:
+            handles = []
+            for path in paths:
+                path = _writable_target(path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                           dir=path.parent)
+                temps.append((Path(tmp), path))
+                handles.append(stack.enter_context(
+                    os.fdopen(fd, "w", encoding="utf-8", newline="")))
+            yield handles
+            for handle in handles:
+                handle.flush()
+                os.fsync(handle.fileno())
+        for tmp, path in temps:
+            os.chmod(tmp, _final_mode(path, None))
+        _replace_all(temps)
+    finally:
+        # Closed first (Windows deletes no open file); left only when something failed.
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def _replace_all(pairs: list[tuple[Path, Path]]) -> None:
+    """Rename each temp file over its path, all or none (see atomic_writes)."""
+    done: list[tuple[Path, Path | None]] = []  # (path, where its old file was moved)
+    try:
+        for tmp, path in pairs:
+            aside = None
+            if path.exists():
+                aside = path.with_name(f"{tmp.name[:-len('.tmp')]}.old")
+                try:
+                    replace_file(path, aside)
+                except FileInUse as exc:  # it names ``aside``: the file held is ``path``
+                    names = ", ".join(target.name for _, target in pairs)
+                    raise FileInUse(path, f". None of the {len(pairs)} files was "
+                                          f"written: {names} left as they were"
+                                    ) from exc.__cause__
+            done.append((path, aside))
+            os.replace(tmp, path)  # nothing is at ``path`` now: nothing holds it
+    except BaseException as exc:
+        if lost := _put_back(done):
+            raise OSError(f"{exc}; {lost}") from exc
+        raise
+    for _, aside in done:
+        if aside is not None:
+            aside.unlink(missing_ok=True)
+
+
+def _put_back(done: list[tuple[Path, Path | None]]) -> str:
+    """Undo _replace_all's steps: each old file back in place, or the new file removed
+    where there was none. What could not be put back, said for the message ("" if all)."""
+    lost = []
+    for path, aside in reversed(done):
+        try:
+            if aside is None:
+                path.unlink(missing_ok=True)
+            elif aside.exists():
+                replace_file(aside, path)
+        except OSError:
+            lost.append(f"{path} could not be put back: its earlier content is in {aside}")
+    return "; ".join(lost)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

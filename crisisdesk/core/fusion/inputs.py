@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from crisisdesk.core.encoders.base import EncoderError
 from crisisdesk.core.fusion.train import Tensors
 from crisisdesk.core.store import Store
 from crisisdesk.core.words import plural
@@ -20,6 +21,13 @@ from crisisdesk.core.words import plural
 
 class EmbeddingsMissing(Exception):
     """Items that need an embedding which was never computed; the message says how."""
+
+
+class MixedLengths(EncoderError, ValueError):
+    """An encoder name whose stored vectors have two lengths: two models' embeddings
+    under one name (an old build, a crafted or merged database), which cannot be read
+    side by side. An EncoderError for predict, eval and explain, a ValueError for train:
+    each front end says its message instead of a numpy broadcast traceback."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | Non
             raise EmbeddingsMissing(
                 f"{lacking} images have no {image_encoder} embedding yet; run: crisisdesk "
                 f"embed PROJECT --encoder {image_encoder} --kind image")
-        dim = len(next(iter(vectors.values()))) if vectors else _dim(store, image_encoder)
+        dim = _one_length(store, "image", image_encoder, vectors, usable_images)
         image = np.zeros((n, dim), dtype=np.float32)
         for row, item in enumerate(items):
             sha = usable_images.get(item)
@@ -105,7 +113,7 @@ def item_tensors(store: Store, items: Sequence[int], *, image_encoder: str | Non
                 f"{lacking} item texts have no {text_encoder} embedding yet (a new caption "
                 f"makes a new text); run: crisisdesk embed PROJECT --encoder {text_encoder}"
                 " --kind text")
-        dim = len(next(iter(vectors.values()))) if vectors else _dim(store, text_encoder)
+        dim = _one_length(store, "text", text_encoder, vectors, texts)
         text = np.zeros((n, dim), dtype=np.float32)
         for row, item in enumerate(items):
             if texts[item] in vectors:
@@ -200,3 +208,31 @@ def usable_keys(store: Store, items: Sequence[int], image_encoder: str | None,
 def _dim(store: Store, encoder: str) -> int:
     dims = store.embedding_dims(encoder)
     return max(dims, key=dims.__getitem__) if dims else 1
+
+
+def _one_length(store: Store, kind: str, encoder: str, vectors: dict[str, np.ndarray],
+                keys: dict[int, str]) -> int:
+    """The length of ``vectors`` (``encoder``'s, by key; ``keys``: each item's key), or
+    the encoder's usual one when none was read; MixedLengths naming the encoder, the
+    lengths stored and a few items whose vectors differ when they are not all alike."""
+    lengths: dict[int, int] = {}
+    for vector in vectors.values():
+        lengths[len(vector)] = lengths.get(len(vector), 0) + 1
+    if not lengths:
+        return _dim(store, encoder)
+    if len(lengths) == 1:
+        return next(iter(lengths))
+    usual = max(lengths, key=lengths.__getitem__)
+    odd = sorted(item for item, key in keys.items()
+                 if key in vectors and len(vectors[key]) != usual)
+    names = list(store.item_uids_of(odd[:3]).values())
+    held = ", ".join(f"{plural(count, 'embedding')} of dimension {dim}"
+                     for dim, count in sorted(store.embedding_dims(encoder).items()))
+    raise MixedLengths(
+        f"the {kind} embeddings stored under encoder {encoder} have different lengths "
+        f"({held}): vectors of two models under one name (an old build or a merged "
+        f"database); here {plural(len(odd), 'item')} read vectors of another length than "
+        f"the others ({', '.join(names)}{', ...' if len(odd) > len(names) else ''}). They "
+        "cannot be read together: embed the project under a new encoder name (crisisdesk "
+        "models add NAME PATH, then crisisdesk embed PROJECT --encoder NAME) and train "
+        "on that")

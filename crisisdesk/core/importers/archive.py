@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import secrets
 import shutil
 import stat
 import zipfile
@@ -227,11 +228,12 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                                         f"{info.file_size / info.compress_size:.0f}:1 looks "
                                         "like a zip bomb; skipped"))
                 continue
-            tmp = target.with_name(target.name + ".part")
+            tmp = _temp_beside(target)
             try:
                 # Inside the try: a file entry may already hold a folder's name.
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, tmp.open("wb") as out:
+                # "x": created here or not at all, never an entry's file written over.
+                with zf.open(info) as src, tmp.open("xb") as out:
                     # Never trust the header's size: copy at most what it promised.
                     copied = 0
                     while chunk := src.read(1 << 20):
@@ -261,6 +263,13 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
     if len(children) == 1 and children[0].is_dir():
         return children[0], problems
     return dest, problems
+
+
+def _temp_beside(target: Path) -> Path:
+    """The temp file an entry is unpacked into before it takes ``target``'s name: hidden
+    and with a random part, so that no entry has its name (``x.jpg.part``, an entry's
+    own name, was once written over with x.jpg's bytes and then renamed away)."""
+    return target.with_name(f".{target.name}.{secrets.token_hex(8)}.part")
 
 
 def _renamed(written: str) -> str:

@@ -54,9 +54,10 @@ class ExportJob:
         self.tasks, self.only_corrected, self.hash_authors = tasks, only_corrected, hash_authors
         self.for_spreadsheet = for_spreadsheet
         self.files: list[Path] = []
-        # Whether a file (or folder) was at ``out`` before: a Cancel then says it was not
-        # replaced, else that none was written. Looked at here, in the worker thread.
-        self.replacing = out.exists()
+        # Whether each file the export writes was there before (the task files of a
+        # CrisisMMD export into a folder; not the folder, which may be empty): a Cancel
+        # says none was replaced, or written. Looked at in the worker thread, in _body.
+        self.existed: list[bool] = []
         params = {"out": str(out), "format": fmt, "tasks": tasks,
                   "only_corrected": only_corrected, "hash_authors": hash_authors,
                   "for_spreadsheet": for_spreadsheet}
@@ -79,6 +80,7 @@ class ExportJob:
             exporter = Exporter(store, tasks=self.tasks, only_corrected=self.only_corrected,
                                 hash_authors=self.hash_authors,
                                 for_spreadsheet=self.for_spreadsheet)
+            self.existed = [path.exists() for path in exporter.targets(self.out, self.fmt)]
             # Closed here, on a Cancel, before the store: left to be freed, the writing
             # (and its temp file) lasted as long as anything still referenced it.
             with closing(exporter.writing(self.out, self.fmt)) as writing:
@@ -265,6 +267,7 @@ class ExportDialog(QDialog):
             self.status.setText(f"<b style='color:#c62828'>Export failed:</b> {value}")
         else:
             # No job: cancelled before it started, so no file was looked at or written.
-            replaced = self.job is not None and self.job.replacing
-            self.status.setText(f"Export cancelled; no file was "
-                                f"{'replaced' if replaced else 'written'}.")
+            existed = self.job.existed if self.job is not None else []
+            done = "replaced" if existed and all(existed) else \
+                "written or replaced" if any(existed) else "written"
+            self.status.setText(f"Export cancelled; no file was {done}.")

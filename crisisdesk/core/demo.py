@@ -99,17 +99,28 @@ class DemoJob:
         images the project refers to live in the user's folder, not in the package."""
         dest = project.folder("media") / DEMO_FOLDER
         with importlib_resources.as_file(resource("demo")) as source:
-            if dest.is_dir() and _same_files(Path(source), dest):
+            if _copied(Path(source), dest):
                 return dest
             partial = dest.with_name(f".{DEMO_FOLDER}.partial-{os.getpid()}")
             shutil.rmtree(partial, ignore_errors=True)
             shutil.copytree(source, partial)
+            # Two first starts at once (two windows launched together) both copy: one
+            # that finds the other's copy made meanwhile keeps it, as the other is
+            # importing from it by then.
+            if _copied(Path(source), dest):
+                shutil.rmtree(partial, ignore_errors=True)
+                return dest
         # A copy from an older crisisdesk (the demo reset after an upgrade) is replaced:
         # the rebuild must import this version's sources, not the old ones.
         if dest.is_dir():
             shutil.rmtree(dest)
         os.replace(partial, dest)
         return dest
+
+
+def _copied(source: Path, copy: Path) -> bool:
+    """Whether ``copy`` is there and holds exactly the files of ``source``."""
+    return copy.is_dir() and _same_files(source, copy)
 
 
 def _same_files(source: Path, copy: Path) -> bool:

@@ -30,6 +30,7 @@ from crisisdesk.core.fusion.starts import (  # noqa: F401 - callers import them 
     NoModel,
     bundled_head_path,
     resolve_version,
+    shipped_head_replaced,
 )
 from crisisdesk.core.fusion.text_match import TextMismatch, text_mismatch
 from crisisdesk.core.fusion.train import predict_logits
@@ -116,6 +117,9 @@ def load_version(version: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, An
             bundled = bundled_head_path(path[len(BUNDLED):], stack)
             if bundled is None:
                 raise NoModel(f"the shipped head {path} is not in this installation")
+            replaced = shipped_head_replaced(version)
+            if replaced:
+                raise NoModel(replaced)
             return load_head(bundled)
     return load_head(Path(path))
 

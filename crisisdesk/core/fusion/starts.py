@@ -10,7 +10,7 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any
 
-from crisisdesk.core.fusion.checkpoint import load_head
+from crisisdesk.core.fusion.checkpoint import load_head, read_sidecar
 from crisisdesk.core.resources import resource
 from crisisdesk.core.schemes import builtin_schemes, scheme_for
 from crisisdesk.core.store import Store
@@ -57,6 +57,12 @@ def resolve_version(store: Store, task: str, *, upgrade: bool = False) -> dict[s
             # analyst's choice between them stands.
             return _shipped_head_version(store, task, replacing=version) or \
                 store.active_model_version(task) or version  # (another window's switch)
+        if upgrade and version["path"].startswith(BUNDLED) and \
+                shipped_head_replaced(version):
+            # An upgrade shipped another head for the task: it predicts as a version of
+            # its own, so that no version's predictions come from two heads.
+            return _shipped_head_version(store, task, replacing=version) or \
+                store.active_model_version(task) or version
         return version
     shipped = _shipped_head_version(store, task)
     if shipped is not None:
@@ -79,7 +85,8 @@ def _shipped_head_version(store: Store, task: str, replacing: dict[str, Any] | N
     """Register the shipped text-only head of ``task`` as the active version when the
     project has its encoder's text embeddings: when the task has no active version, or
     (``replacing``) in place of that zero-shot start if the shipped head was never
-    registered in this project. None when it does not apply."""
+    registered in this project, or in place of that shipped head of an older release
+    if this release's was not. None when it does not apply."""
     with ExitStack() as stack:
         path = bundled_head_path(task, stack)
         if path is None:
@@ -93,14 +100,50 @@ def _shipped_head_version(store: Store, task: str, replacing: dict[str, Any] | N
         return store.active_or_add_model_version(task, name, where, encoder=encoder,
                                                  config=sidecar,
                                                  metrics=sidecar.get("metrics"))
+    upgrade = replacing["path"].startswith(BUNDLED)
+    if upgrade:
+        # Told apart from the older release's head of the same name in the listings.
+        name += f"-{str(sidecar.get('created_at', ''))[:10]}".rstrip("-")
+
+    def had(version: dict[str, Any]) -> bool:
+        """Whether ``version`` is the head ``replacing`` gives way to (a zero-shot start
+        gives way to any shipped head the project never had, an older shipped head to
+        this release's)."""
+        return version["path"] == where and (
+            not upgrade or _registered_sha(version) == sidecar["weights_sha256"])
+
     with store.transaction():  # checked and switched at once: another window may too
         active = store.active_model_version(task)
         if active is None or active["id"] != replacing["id"] or \
-                any(v["path"] == where for v in store.model_versions(task)):
+                any(had(v) for v in store.model_versions(task)):
             return None
         added = store.add_model_version(task, name, where, encoder=encoder, config=sidecar,
                                         metrics=sidecar.get("metrics"))
     return store.model_version(added)
+
+
+def _registered_sha(version: dict[str, Any]) -> str | None:
+    """The weights' sha256 a shipped head had when ``version`` registered it."""
+    config = version.get("config")
+    return config.get("weights_sha256") if isinstance(config, dict) else None
+
+
+def shipped_head_replaced(version: dict[str, Any]) -> str | None:
+    """Why the shipped-head ``version`` is no longer the head this installation ships
+    (a later release retrained it), else None: its predictions came from other weights
+    than those it would load now."""
+    task = version["path"][len(BUNDLED):]
+    registered = _registered_sha(version)
+    with ExitStack() as stack:
+        path = bundled_head_path(task, stack)
+        if path is None or registered is None:
+            return None  # none shipped (said when loaded), or a record with no figures
+        shipped = read_sidecar(path)["weights_sha256"]
+    if shipped == registered:
+        return None
+    return (f"the shipped head {version['name']} was replaced by this release's "
+            f"{task} head (other weights), which did not make its predictions; predict "
+            f"again to predict with the new head as a version of its own")
 
 
 def _zero_shot_version(store: Store, task: str) -> dict[str, Any] | None:

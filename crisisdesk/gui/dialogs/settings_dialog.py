@@ -77,8 +77,16 @@ def setting(key: str) -> Any:
         # list: it is one value, as typed.
         value = ", ".join(str(part) for part in value)
     if isinstance(default, bool):
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        if isinstance(value, bool):
+            return value
+        # A word this reader does not know (a hand edit, a value Qt cannot read) keeps
+        # the default: read as off, it turned off the blur of sensitive images unsaid.
+        word = str(value).strip().lower()
+        return True if word in _TRUE else False if word in _FALSE else default
     return str(value) if value is not None else default
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def choice_problem(key: str) -> str | None:

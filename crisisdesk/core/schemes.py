@@ -30,13 +30,17 @@ _BLANKS = re.compile(r"\s+")
 
 
 def normalise_label(raw: str) -> str:
-    """A label as the schemes compare them: composed accents (NFC), lower case (a
-    Turkish "İ" as "i"), no surrounding blanks, each run of blanks and each hyphen an
-    underscore."""
+    """A label as the schemes compare them: composed accents (NFC), no invisible format
+    characters, lower case (a Turkish "İ" as "i"), no surrounding blanks, each run of
+    blanks and each hyphen an underscore."""
     # NFC: macOS and some of its apps write "é" as "e" + a combining accent, which looks
     # the same but compares unequal. A run of blanks is one: a hand-typed "Drinking  water"
-    # or a no-break space pasted from a web page is the label meant.
-    text = _BLANKS.sub(" ", unicodedata.normalize("NFC", raw).strip().lower())
+    # or a no-break space pasted from a web page is the label meant. Format characters
+    # (zero-width spaces, soft hyphens, a BOM, the direction marks right-to-left keyboards
+    # put around a word) are not seen: kept, "ضرر شديد" + a mark was "not a class".
+    shown = "".join(c for c in unicodedata.normalize("NFC", raw)
+                    if unicodedata.category(c) != "Cf")
+    text = _BLANKS.sub(" ", shown.strip().lower())
     # Python lower-cases the Turkish capital "İ" to "i" + a combining dot above: drawn
     # with a stray dot ("i̇htiyaç") and unequal to the "ihtiyaç" a Turkish analyst types.
     return _SEPARATORS.sub("_", text.replace("i\u0307", "i"))

@@ -112,6 +112,9 @@ class WindowActions:
                        self.quit):
             file.addSeparator() if action is None else file.addAction(action)
         edit = menu.addMenu("&Edit")
+        # A menu shows no tooltips unless told to: grey, Undo and Redo said nothing of
+        # why (see _show_reverting); only tooltips set on purpose show.
+        edit.setToolTipsVisible(True)
         for action in (self.undo, self.redo, None, self.find):
             edit.addSeparator() if action is None else edit.addAction(action)
         view = menu.addMenu("&View")
@@ -163,7 +166,8 @@ class WindowActions:
         undo or redo in the lane (the labeller refuses a second one until it lands)."""
         for action, word in ((self.undo, "Undo label"), (self.redo, "Redo label")):
             action.setEnabled(not why)
-            action.setToolTip(f"{word}: wait, {why}…" if why else word)
+            # "" when taken again: no tooltip repeating the item's own text.
+            action.setToolTip(f"{word}: wait, {why}…" if why else "")
 
     def _focus_jobs(self) -> None:
         """Show the jobs panel (closed or not) and give the keys to its newest job."""

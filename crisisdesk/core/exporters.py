@@ -221,11 +221,12 @@ class Exporter:
         """CrisisMMD's TSV columns, one file per task (``OUT`` a folder for several tasks).
 
         Only labelled items are written, as in CrisisMMD's own split files; the
-        prediction and its confidence follow as extra columns.
+        prediction, its confidence and the model version that made it follow as extra
+        columns (without the version a zero-shot guess read like a trained head's).
         """
         targets = dict(zip(self.tasks, self.targets(out, "crisismmd"), strict=True))
         header = ["event_name", "tweet_id", "image_id", "tweet_text", "image", "label",
-                  "split", "label_source", "prediction", "confidence"]
+                  "split", "label_source", "prediction", "confidence", "model_version"]
         # Every task's file is written in one pass over the items (held in a list, a
         # project of 300,000 items took gigabytes). All files or none: with one held open
         # (Excel) the others were replaced, a folder of two exports' files.
@@ -250,7 +251,8 @@ class Exporter:
                     row = ["" if v is None else v for v in (
                         item["event"], item["post_id"], _image_id(item),
                         item["text"], item["image"], entry["label"], entry["split"],
-                        entry["label_source"], entry["prediction"], entry["confidence"])]
+                        entry["label_source"], entry["prediction"], entry["confidence"],
+                        entry["model_version"])]
                     bare_cr = any(isinstance(v, str) and "\r" in v for v in row)
                     (quoted if bare_cr else writer).writerow(row)
                 if done % PROGRESS_ROWS == 0:

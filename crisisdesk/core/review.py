@@ -48,6 +48,7 @@ from collections.abc import Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from crisisdesk.core.fusion.versions import why_no_prediction
 from crisisdesk.core.review_sql import (  # QUEUE_KINDS, TASK_KINDS: part of this API
     NEWEST_MODALITY_VERSIONS,
     QUEUE_KINDS,
@@ -373,7 +374,9 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
             model_version=version["name"] if version and probs else None,
             label=label.label if label else None,
             label_source=label.source if label else None,
-            annotator=label.annotator if label else None))
+            annotator=label.annotator if label else None,
+            no_prediction=None if probs else why_no_prediction(store, task, version,
+                                                               item_id)))
     return ItemDetail(
         row=rows[0], author=post["author"], url=post["url"],
         caption=caption.caption if caption else None,

@@ -60,6 +60,9 @@ class TaskView:
     label: str | None
     label_source: str | None  # "human", "import", "model"
     annotator: str | None
+    #: why there is no prediction ("no model version yet", "... reads images only and
+    #: this item has no usable image ..."); None when there is one
+    no_prediction: str | None = None
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,11 @@ class TaskBox(QFrame):
             title.setText(f"<b>{escape(view.task)}</b> &nbsp;<span style='color:"
                           f"{style.MUTED}'>predicted by {escape(view.model_version)}</span>")
         elif not view.probabilities:
+            # Why, where the core says: "no prediction yet" read as "wait for Predict"
+            # also where none will ever come (an image-only version, a text-only post).
             title.setText(f"<b>{escape(view.task)}</b> &nbsp;<span style='color:"
-                          f"{style.MUTED}'>no prediction yet</span>")
+                          f"{style.MUTED}'>{escape(view.no_prediction or 'no prediction yet')}"
+                          "</span>")
         layout.addWidget(title)
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
@@ -130,7 +133,7 @@ class TaskBox(QFrame):
             conf = view.probabilities[view.predicted]
             predicted = f"predicted {display_name(view.predicted)}, {conf:.0%} confident"
         else:
-            predicted = "no prediction yet"
+            predicted = view.no_prediction or "no prediction yet"
         if not view.label:
             label = "no label yet"
         else:

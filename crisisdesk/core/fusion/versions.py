@@ -13,7 +13,7 @@ from typing import Any
 
 from crisisdesk.core.fusion.checkpoint import CheckpointError, checkpoint_paths, read_sidecar
 from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT
-from crisisdesk.core.schemes import scheme_for
+from crisisdesk.core.schemes import builtin_schemes, scheme_for
 from crisisdesk.core.store import Store
 
 
@@ -112,6 +112,27 @@ def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None,
     variant = (config.get("config") or {}).get("variant")
     return (None if variant == "text_only" else config.get("image_encoder"),
             None if variant == "image_only" else config.get("text_encoder"))
+
+
+def why_no_prediction(store: Store, task: str, version: dict[str, Any] | None,
+                      item: int) -> str:
+    """Why ``item`` has no prediction of ``task`` from the task's active ``version``
+    (None: the task has none), in the detail panel's words: "no prediction yet" read
+    as "wait for Predict" where none will ever come."""
+    if version is None:
+        if task in builtin_schemes():
+            return ("no model version yet: Predict starts the shipped head or zero-shot "
+                    "where it can, Retrain trains one")
+        return "no model version yet: this project's own task predicts once Retrain trains one"
+    name = version["name"]
+    if version_encoders(store, version)[1] is None:
+        # A version reading images only is never given an item without a usable image
+        # (predict_plan.items_to_predict): it would wait for ever.
+        sha256, status = store.item_images([item]).get(item, (None, None))
+        if sha256 is None or status != "ok":
+            return (f"{name} reads images only and this item has no usable image: it "
+                    "will never predict it (another version that reads text can)")
+    return f"not predicted by {name} yet: Predict scores it once its inputs are embedded"
 
 
 def check_classes(store: Store, task: str, version: dict[str, Any],

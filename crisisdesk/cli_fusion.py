@@ -9,7 +9,7 @@ import sys
 
 from crisisdesk.cli import OK, PROBLEMS, _fail
 from crisisdesk.cli_captions import _positive
-from crisisdesk.core.words import plural
+from crisisdesk.core.words import display_width, pad, plural
 
 
 def _figures(report: dict) -> str:
@@ -164,11 +164,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"  optimistic: {report['optimistic']}")
     if report["texts_note"]:
         print(f"  texts: {report['texts_note']}")
-    width = max(len(c) for c in report["per_class"])
-    print(f"  {'class':{width}}  precision  recall     f1  support")
+    # Padded by terminal cells, not characters: class names may be Japanese or Chinese.
+    width = max(display_width(c) for c in ["class", *report["per_class"]])
+    print(f"  {pad('class', width)}  precision  recall      f1  support")
     for cls, row in report["per_class"].items():
-        print(f"  {cls:{width}}  {row['precision']:9.1%}  {row['recall']:6.1%}  "
-              f"{row['f1']:5.1%}  {row['support']:7d}")
+        print(f"  {pad(cls, width)}  {row['precision']:9.1%}  {row['recall']:6.1%}  "
+              f"{row['f1']:6.1%}  {row['support']:7d}")  # 6: "100.0%"
     return OK
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crisisdesk.cli import OK, PROBLEMS, _fail, say_report
 from crisisdesk.cli_captions import _positive
+from crisisdesk.core.words import display_width, pad
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -18,13 +19,13 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         state = install_state(spec)
         size = f"{spec.download_mb:,.0f} MB" if spec.download_mb else "-"
         rows.append((spec.name, spec.kind, size, spec.licence or "-", state, spec.description))
-    # Columns as wide as their longest entry, so long names and kinds stay aligned.
-    name_w = max(len(r[0]) for r in rows)
-    kind_w = max(len(r[1]) for r in rows)
-    size_w = max(len(r[2]) for r in rows)
-    licence_w = max(len(r[3]) for r in rows)
+    # Columns as wide as their longest entry, so long names and kinds stay aligned; in
+    # terminal cells, as a registered name may be Japanese or Chinese.
+    name_w, kind_w, size_w, licence_w = (max(display_width(r[i]) for r in rows)
+                                         for i in range(4))
     for name, kind, size, licence, state, description in rows:
-        print(f"{name:{name_w}}  {kind:{kind_w}}  {size:>{size_w}}  {licence:{licence_w}}  {state}")
+        print(f"{pad(name, name_w)}  {pad(kind, kind_w)}  {pad(size, size_w, '>')}  "
+              f"{pad(licence, licence_w)}  {state}")
         if description:
             print(f"{'':{name_w}}  {description}")
     return OK

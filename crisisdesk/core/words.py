@@ -1,8 +1,9 @@
 """Counts in words, for the messages the CLI and the app print ("1 item", "2 items",
-"a, b and 3 more")."""
+"a, b and 3 more"), and names padded to a column of a terminal table."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 
@@ -20,3 +21,20 @@ def first_few(names: Sequence[str], shown: int = 5) -> str:
     message about many files stays one readable line."""
     listed = ", ".join(names[:shown])
     return f"{listed} and {len(names) - shown} more" if len(names) > shown else listed
+
+
+def display_width(text: str) -> int:
+    """The terminal cells ``text`` takes: two for a wide character (Japanese, Chinese,
+    Korean, full-width forms), none for a combining mark or an invisible format
+    character (a zero-width joiner), one for the rest. ``len`` counts characters, so
+    a table padded by it lost its columns at the first class named in kanji."""
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+               for c in text)
+
+
+def pad(text: str, width: int, align: str = "<") -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (``align`` "<" or ">"), as
+    ``f"{text:{width}}"`` would pad ASCII; never cut when it is wider."""
+    fill = " " * max(width - display_width(text), 0)
+    return fill + text if align == ">" else text + fill

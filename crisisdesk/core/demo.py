@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from importlib import resources as importlib_resources
@@ -37,6 +38,11 @@ ENCODER = "minilm"
 #: "crisismmd", the CrisisMMD importer's source, so its items keep the dataset's ids
 #: and a later import of CrisisMMD with --images-root attaches the photos to them.
 SOURCES = (("crisismmd_dev_sample.csv", "crisismmd"), ("images/posts.csv", "crisisdesk-demo"))
+#: The name of a copy of the demo's files in the making, followed by its process id.
+PARTIAL = f".{DEMO_FOLDER}.partial-"
+#: A partial copy of the demo's files older than this (seconds) is left over from a
+#: build that was killed, whatever its process id (which another process may have now).
+STALE_PARTIAL_S = 3600
 STEPS = ("copying the demo files", "importing posts", "importing the drawn scenes",
          "embedding texts (MiniLM, offline)", "predicting (bundled heads)")
 
@@ -98,10 +104,11 @@ class DemoJob:
         """Copy resources/demo into the project's media/demo (once; atomically), so the
         images the project refers to live in the user's folder, not in the package."""
         dest = project.folder("media") / DEMO_FOLDER
+        _remove_stale_partials(dest.parent)
         with importlib_resources.as_file(resource("demo")) as source:
             if _copied(Path(source), dest):
                 return dest
-            partial = dest.with_name(f".{DEMO_FOLDER}.partial-{os.getpid()}")
+            partial = dest.with_name(f"{PARTIAL}{os.getpid()}")
             shutil.rmtree(partial, ignore_errors=True)
             shutil.copytree(source, partial)
             # Two first starts at once (two windows launched together) both copy: one
@@ -110,12 +117,53 @@ class DemoJob:
             if _copied(Path(source), dest):
                 shutil.rmtree(partial, ignore_errors=True)
                 return dest
-        # A copy from an older crisisdesk (the demo reset after an upgrade) is replaced:
-        # the rebuild must import this version's sources, not the old ones.
-        if dest.is_dir():
-            shutil.rmtree(dest)
-        os.replace(partial, dest)
+            try:
+                os.replace(partial, dest)
+            except OSError:
+                if not dest.is_dir():
+                    raise
+                # "Directory not empty": the other start put its copy in place since the
+                # look above; keep it, for the same reason.
+                if _copied(Path(source), dest):
+                    shutil.rmtree(partial, ignore_errors=True)
+                    return dest
+                # A copy from an older crisisdesk (the demo reset after an upgrade) is
+                # replaced: the rebuild must import this version's sources.
+                shutil.rmtree(dest)
+                os.replace(partial, dest)
         return dest
+
+
+def _remove_stale_partials(media: Path) -> None:
+    """Remove the partial copies under ``media`` that a killed build left: their
+    process is gone, or they are older than :data:`STALE_PARTIAL_S` (a few MB each,
+    never cleaned up otherwise)."""
+    for partial in media.glob(f"{PARTIAL}*"):
+        pid = partial.name.removeprefix(PARTIAL)
+        try:
+            info = partial.stat()
+        except OSError:  # removed meanwhile by another start
+            continue
+        # ctime: copytree gives the copy its source's (old) mtime, but the copying
+        # changes its ctime (its creation time on Windows).
+        age = time.time() - max(info.st_mtime, info.st_ctime)
+        if age > STALE_PARTIAL_S or not (pid.isdigit() and _running(int(pid))):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs (True when it cannot be told)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would end it there: the age alone decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (PermissionError): it runs
+        return True
+    return True
 
 
 def _copied(source: Path, copy: Path) -> bool:

@@ -24,6 +24,7 @@ from crisisdesk.core.project import DB_NAME, ProjectError
 from crisisdesk.core.settings import last_project, remember_project
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.db import full_drive
+from crisisdesk.core.store.upgrades import REPORT, FailedUpgrade, failed_upgrade
 
 __all__ = ["ProjectError", "ProjectNotOpened", "choose_project", "last_project",
            "not_saved_for_want_of_room", "open_checked", "project_to_open",
@@ -93,6 +94,9 @@ def _why_not_opened(root: Path) -> str | None:
         code = code & 0xFF if code is not None else -1
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return None  # the window's writes wait for the lock, as they always do
+        upgrade = failed_upgrade(exc)
+        if upgrade is not None:
+            return _upgrade_failed(root, upgrade, code, exc)
         what = _SQLITE_REASONS.get(code, f"its {DB_NAME} cannot be opened")
         part = _read_only_part(root) if code == sqlite3.SQLITE_READONLY else None
         if part is not None:
@@ -104,6 +108,23 @@ def _why_not_opened(root: Path) -> str | None:
     except RuntimeError as exc:  # the store's own: a newer schema, no WAL mode
         return str(exc)
     return None
+
+
+def _upgrade_failed(root: Path, upgrade: FailedUpgrade, code: int,
+                    exc: sqlite3.Error) -> str:
+    """Why the upgrade of the older project at ``root`` that SQLite's ``exc`` (primary
+    result ``code``) stopped failed, what it left and what to do."""
+    if code == sqlite3.SQLITE_READONLY:
+        part = _read_only_part(root) or root / DB_NAME
+        return (f"opening it needs an upgrade from schema {upgrade.step - 1} to "
+                f"{upgrade.target}, which writes to it, and {part} cannot be written "
+                "(read-only, or another user's): copy the project folder to a place you "
+                "can write to and open the copy (it is upgraded there), or read it where "
+                f"it is with the crisisdesk release that wrote it (schema {upgrade.start})"
+                f" (SQLite: {exc})")
+    full = (full_drive(root / DB_NAME, said=code == sqlite3.SQLITE_FULL)
+            if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR) else None)
+    return upgrade.says(f"SQLite: {exc}", full or REPORT)
 
 
 def _read_only_part(root: Path) -> Path | None:
@@ -121,6 +142,8 @@ def not_saved_for_want_of_room(project: Path | str | None,
     """What a command on ``project`` says when SQLite refused its write for want of
     room ("database or disk is full": it rolled the write back), else None."""
     code = getattr(exc, "sqlite_errorcode", None)
+    if failed_upgrade(exc) is not None:
+        return None  # not a command's write: open_checked says the upgrade failed
     if not project or not ((code is not None and code & 0xFF == sqlite3.SQLITE_FULL)
                            # as the store's transaction passes it on after a rollback
                            or "database or disk is full" in str(exc)):

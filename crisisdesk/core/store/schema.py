@@ -8,16 +8,27 @@ migration that has shipped: add a new one.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
 
 from crisisdesk.core.store.folding import FOLD_SQL
+from crisisdesk.core.store.upgrades import FailedUpgrade
 
 
 class StoreError(RuntimeError):
     """A project store this crisisdesk cannot open as it is (written by a newer one, or
     SQLite will not use WAL mode there): the message says why."""
+
+
+class UpgradeError(StoreError):
+    """A migration that failed with an error that is not SQLite's (a bug of ours):
+    ``upgrade`` says where, the message all of it."""
+
+    def __init__(self, upgrade: FailedUpgrade, cause: Exception) -> None:
+        super().__init__(upgrade.says(f"{type(cause).__name__}: {cause}"))
+        self.upgrade = upgrade
 
 
 SPLITS = ("train", "dev", "test")
@@ -316,7 +327,10 @@ def migrate(db: sqlite_utils.Database) -> int:
     """Bring the database up to :data:`SCHEMA_VERSION`; return the version it was at.
 
     Raises StoreError for a database written by a newer crisisdesk, which this one
-    must not touch.
+    must not touch, and UpgradeError for a migration that failed with an error not
+    SQLite's; SQLite's own errors are raised as they are, tagged for
+    :func:`~crisisdesk.core.store.upgrades.failed_upgrade`. Each migration is its own
+    transaction: a failed one leaves the store at the version the last finished one made.
     """
     start = schema_version(db)
     if start > SCHEMA_VERSION:
@@ -325,23 +339,43 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"knows up to {SCHEMA_VERSION}); upgrade crisisdesk to open it"
         )
     for version in range(start + 1, SCHEMA_VERSION + 1):
-        db.execute("BEGIN IMMEDIATE")
         try:
-            # Another connection may have migrated while this one waited for the write
-            # lock (two threads or processes opening the project at once): look again.
-            if schema_version(db) >= version:
-                db.execute("COMMIT")
-                continue
-            MIGRATIONS[version - 1](db)
-            db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                [str(version)],
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            # SQLite has already rolled back after some errors (SQLITE_FULL): a second
-            # ROLLBACK's "no transaction is active" would hide "database or disk is full".
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
+            _migrate_to(db, version)
+        except sqlite3.Error as exc:
+            # SQLite's own errors keep their type and code (a busy, read-only or full
+            # store is said as such), tagged with the upgrade they stopped.
+            exc.crisisdesk_upgrade = _failed(start, version)  # type: ignore[attr-defined]
             raise
+        except Exception as exc:
+            raise UpgradeError(_failed(start, version), exc) from exc
     return start
+
+
+def _failed(start: int, version: int) -> FailedUpgrade:
+    """The upgrade from ``start`` stopped by the migration to ``version``."""
+    return FailedUpgrade(start, SCHEMA_VERSION, version,
+                         MIGRATIONS[version - 1].__name__.lstrip("_"))
+
+
+def _migrate_to(db: sqlite_utils.Database, version: int) -> None:
+    """Run the migration to ``version`` in a transaction of its own: a failed one
+    leaves the store as the step before left it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # Another connection may have migrated while this one waited for the write
+        # lock (two threads or processes opening the project at once): look again.
+        if schema_version(db) >= version:
+            db.execute("COMMIT")
+            return
+        MIGRATIONS[version - 1](db)
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            [str(version)],
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        # SQLite has already rolled back after some errors (SQLITE_FULL): a second
+        # ROLLBACK's "no transaction is active" would hide "database or disk is full".
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise

@@ -9,7 +9,6 @@ holding ``data_image/``) when given, and are marked missing otherwise.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +17,15 @@ from crisisdesk.core.importers.records import (
     Expected,
     LabelRef,
     MediaRef,
+    MissingTally,
     Parsed,
     PostRecord,
     Problem,
     Where,
     find_inside,
 )
-from crisisdesk.core.importers.textio import TextFileError, read_text_file
+from crisisdesk.core.importers.textio import TextFileError, csv_lines, read_text_file
+from crisisdesk.core.words import plural
 
 SOURCE_NAME = "crisismmd"
 # The split may be missing from the name (crisisdesk's own exports carry a split column).
@@ -57,7 +58,7 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
     if warning:
         yield Problem(Where(str(path)), warning, "warning")
     # A real CSV reader: some tweets are quoted, with doubled quotes inside.
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect="excel-tab")
+    reader = csv.DictReader(csv_lines(text), dialect="excel-tab")
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -65,7 +66,7 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
                       f" missing (columns: {', '.join(header)})")
         return
     seen: dict[str, tuple[int, str]] = {}
-    unattached = 0
+    unattached = Unattached(str(path))
     yield Expected(max(text.count("\n") - 1, 0))
     number = 1
     while True:
@@ -102,9 +103,8 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
         # so): no media at all, neither a missing picture nor an unreadable one.
         media: list[MediaRef] = []
         if declared and images_root is None:
-            unattached += 1
             media = [MediaRef(declared, None, int(n), status="missing", reason=NO_ROOT,
-                              quiet=True, external_id=image_id)]
+                              tally=unattached, external_id=image_id)]
         elif declared:
             # As media_ref does for sheets: a file found under another spelling is said,
             # and one not found (a path of another computer, two candidates) is missing,
@@ -124,7 +124,22 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
             labels=[LabelRef(task, row["label"], (row.get("split") or "").strip() or split,
                              source=(row.get("label_source") or "").strip() or None)],
         )
-    if unattached:
-        yield Problem(Where(str(path)), f"{unattached:,} images marked missing: no "
-                      "--images-root given (import again with --images-root to attach them)",
-                      "warning")
+
+
+class Unattached(MissingTally):
+    """A split file's images left missing for want of ``--images-root``: said in one
+    line. The writer adds each it stores missing: the split files of a setting share
+    images, and a re-import's images may be stored ok already (attached by an import
+    given the folder); counted as the rows were read, each file counted them again."""
+
+    def __init__(self, file: str) -> None:
+        self.file, self.count = file, 0
+
+    def add(self, record: PostRecord, ref: MediaRef) -> None:
+        self.count += 1
+
+    def finish(self) -> Iterator[Problem]:
+        if self.count:
+            yield Problem(Where(self.file), f"{plural(self.count, 'image')} marked missing: "
+                          "no --images-root given (import again with --images-root to "
+                          "attach them)", "warning")

@@ -15,34 +15,44 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from crisisdesk.core.importers.records import MediaRef, PostRecord, Problem, Where
+from crisisdesk.core.importers.records import (
+    MediaRef,
+    MissingTally,
+    PostRecord,
+    Problem,
+    Where,
+)
+from crisisdesk.core.words import plural
 
 
-class ExportImages:
+class ExportImages(MissingTally):
     """Tallies the local images of an export's rows (``file``, images looked for under
-    ``base``): those naming no file are held back from the per-row report and said at
-    the end by :meth:`finish`."""
+    ``base``): those naming no file are held back from the per-row report and, of them,
+    the ones the writer stores as missing are said at the end by :meth:`finish`. A row
+    of a post already stored is no new missing image: its image stored ok stays so, and
+    one stored missing is said by the import's "stay missing" line."""
 
     def __init__(self, file: str, base: Path) -> None:
         self.file, self.base = file, base
-        self.found = 0
+        self.found = 0  # files found under base, new or not: is base the right folder?
         self.absent: list[Problem] = []  # each one's own line, said when some were found
         self.posts: set[tuple[str | None, str]] = set()
 
     def sort(self, record: PostRecord) -> None:
-        """Count ``record``'s images; one naming no file is made quiet (the writer then
-        stores it as missing without a line of its own)."""
+        """Count ``record``'s images found; one naming no file goes to this tally (the
+        writer stores it as missing without a line of its own, and calls :meth:`add`)."""
         for ref in record.media:
             if ref.status == "remote":
                 continue  # a collected image's URL: to fetch, not a file to find
-            if not _absent(ref):
+            if _absent(ref):
+                ref.tally = self
+            else:
                 self.found += 1
-                continue
-            reason = ref.reason or f"file not found: {ref.path}"
-            self.absent.append(Problem(record.where,
-                                       f"image {ref.declared}: missing: {reason}"))
-            self.posts.add((record.source, record.post_id))
-            ref.quiet = True
+
+    def add(self, record: PostRecord, ref: MediaRef) -> None:
+        reason = ref.reason or f"file not found: {ref.path}"
+        self.absent.append(Problem(record.where, f"image {ref.declared}: missing: {reason}"))
+        self.posts.add((record.source, record.post_id))
 
     def finish(self) -> Iterator[Problem]:
         """The file's lines about images not found: one warning when none was found,
@@ -53,10 +63,10 @@ class ExportImages:
             yield from self.absent
             return
         yield Problem(Where(self.file), (
-            f"{len(self.absent):,} images of {len(self.posts):,} posts not found under "
-            f"{self.base}: the posts are kept, their images marked missing; import again "
-            "with --images-root FOLDER (the folder that holds the images) to attach them"),
-            "warning")
+            f"{plural(len(self.absent), 'image')} of {plural(len(self.posts), 'post')} not "
+            f"found under {self.base}: the posts are kept, their images marked missing; "
+            "import again with --images-root FOLDER (the folder that holds the images) "
+            "to attach them"), "warning")
 
 
 def _absent(ref: MediaRef) -> bool:

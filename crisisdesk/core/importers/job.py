@@ -8,9 +8,7 @@ project's ``reports/`` folder in every case and kept on ``job.report``.
 from __future__ import annotations
 
 import csv
-import io
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +35,8 @@ from crisisdesk.core.importers.crisismmd import (
     parse_crisismmd,
 )
 from crisisdesk.core.importers.folder import find_manifest, parse_folder
-from crisisdesk.core.importers.jsonsource import json_lines, split_lines
+from crisisdesk.core.importers.jsonsource import json_lines, lazy_lines
+from crisisdesk.core.importers.naming import derived_source_name
 from crisisdesk.core.importers.records import (
     Expected,
     ImportReport,
@@ -58,6 +57,7 @@ from crisisdesk.core.importers.tabular import (
 from crisisdesk.core.importers.textio import (
     MAX_SIDECAR_BYTES,
     TextFileError,
+    csv_lines,
     read_text_file,
 )
 from crisisdesk.core.importers.writer import RecordWriter
@@ -66,7 +66,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import Store
-from crisisdesk.core.words import first_few
+from crisisdesk.core.words import first_few, plural
 
 FORMATS = ("auto", "folder", "csv", "jsonl", "crisismmd", *COLLECTOR_FORMATS)
 BATCH = 256
@@ -120,14 +120,15 @@ def detect_format(path: Path) -> str:
     raise SourceError(path, "cannot tell the format from the name; pass --format")
 
 
-def source_name(path: Path, fmt: str, given: str | None) -> str:
-    """The stable name posts of this source are filed under."""
+def source_name(store: Store, path: Path, fmt: str, given: str | None) -> str:
+    """The stable name posts of this source are filed under (see
+    :func:`~crisisdesk.core.importers.naming.derived_source_name`)."""
     if given:
         return given
     if fmt == "crisismmd":
         return CRISISMMD
-    name = path.name if path.is_dir() else path.stem
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "source"
+    return derived_source_name(store, path, path.name if path.is_dir() else path.stem,
+                               "source")
 
 
 def export_sources(path: Path, fmt: str) -> set[str]:
@@ -142,7 +143,7 @@ def export_sources(path: Path, fmt: str) -> set[str]:
     cells: Iterator[Any]
     if fmt == "csv":
         text, delimiter = table_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
-        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = csv.reader(csv_lines(text), delimiter=delimiter)
         try:
             header = next(rows, [])
         except csv.Error:
@@ -153,7 +154,7 @@ def export_sources(path: Path, fmt: str) -> set[str]:
             return set()
         cells = (row[at] for row in rows if len(row) > at)
     else:
-        objects = (entry[1] for entry in json_lines(str(path), enumerate(split_lines(text)))
+        objects = (entry[1] for entry in json_lines(str(path), enumerate(lazy_lines(text)))
                    if not isinstance(entry, Problem))
         cells = (obj.get("source") for obj in objects if isinstance(obj, dict)
                  and media_index_column(list(obj)) is not None)
@@ -310,7 +311,7 @@ class ImportJob:
             self.report.add(Where(str(exc.path)), exc.reason)
             self.report.unusable_sources += 1
             return
-        name = source_name(path, fmt, self.options.source)
+        name = source_name(store, path, fmt, self.options.source)
         writer: RecordWriter | None = None
         batch: list[PostRecord] = []
         expected = seen = 0
@@ -358,6 +359,8 @@ class ImportJob:
         finally:
             if writer is not None:
                 writer.close()
+                for tally in writer.tallies:  # the parsers' summaries, now that all is stored
+                    self.report.problems.extend(tally.finish())
                 self._report_still_missing(path, list(writer.still_missing.values()))
 
     def _report_still_missing(self, path: Path, declared: list[str]) -> None:
@@ -367,7 +370,7 @@ class ImportJob:
         if not declared:
             return
         root = self.options.images_root
-        self.report.add(Where(str(path)), f"{len(declared)} images not found"
+        self.report.add(Where(str(path)), f"{plural(len(declared), 'image')} not found"
                         f"{f' under {root}' if root else ''}: {first_few(declared)}; "
                         "they stay missing", "warning")
 

@@ -68,7 +68,7 @@ def _broken_first_line(text: str) -> bool:
     least half its first 100 lines are JSON objects by themselves, which the lines of a
     document (opened by a bracket, joined by commas) are not. ``text`` ends at a line
     end (a line cut by a read would count against)."""
-    lines = list(islice((line for line in _lazy_lines(text) if line.strip()), 100))
+    lines = list(islice((line for line in lazy_lines(text) if line.strip()), 100))
     if len(lines) < 2 or lines[0].lstrip().startswith("[") or \
             lines[0].rstrip().endswith(("{", "[", ",")):
         return False
@@ -81,7 +81,7 @@ def _broken_first_line(text: str) -> bool:
     return whole * 2 >= len(lines)
 
 
-def _lazy_lines(text: str) -> Iterator[str]:
+def lazy_lines(text: str) -> Iterator[str]:
     """The lines of ``text`` one at a time: a whole file is not split to look at its head."""
     start = 0
     for end in LINE_END.finditer(text):
@@ -141,7 +141,7 @@ def first_value_in(text: str, whole: bool) -> Any:
     whole_lines = text if whole else text[:text.rfind("\n") + 1]
     if _broken_first_line(whole_lines):
         # JSON Lines after a line cut short: the first whole line tells the kind.
-        for line in _lazy_lines(whole_lines):
+        for line in lazy_lines(whole_lines):
             try:
                 return _first_element(json.loads(line))
             except ValueError:

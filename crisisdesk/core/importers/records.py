@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, NamedTuple
@@ -45,6 +46,8 @@ class MediaRef:
     external_id: str | None = None  # the source's own id of the pair (CrisisMMD image_id)
     alt_text: str | None = None  # the poster's own description of the image
     note: str | None = None  # found under another spelling than declared (find_inside)
+    # Said in the parser's summary when stored missing, not row by row (see MissingTally).
+    tally: MissingTally | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -114,6 +117,24 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.where}: {self.message}"
+
+
+class MissingTally:
+    """The images of one file a parser says in a summary (how many, how to attach them)
+    rather than one line each. Only the writer knows which of them it stored as missing
+    (a row of a post already stored matches an image stored earlier, which may be ok,
+    or said to stay missing by the import), so it tells the tally each one
+    (:meth:`add`) and the import asks for the lines once the writer is done
+    (:meth:`finish`): counted when the file was read, one image was said twice, or
+    said missing although stored ok."""
+
+    def add(self, record: PostRecord, ref: MediaRef) -> None:
+        """``ref``, an image of ``record``, is stored as missing by this import."""
+        raise NotImplementedError
+
+    def finish(self) -> Iterator[Problem]:
+        """The report's lines about the images added."""
+        raise NotImplementedError
 
 
 # What a parser yields.

@@ -15,7 +15,6 @@ row become a record in :mod:`crisisdesk.core.importers.rows`.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from collections.abc import Generator, Iterator, Mapping
@@ -27,10 +26,10 @@ from crisisdesk.core.importers.header_checks import (
     unknown_tasks,
     unread_label_column,
 )
-from crisisdesk.core.importers.jsonsource import split_lines
+from crisisdesk.core.importers.jsonsource import lazy_lines
 from crisisdesk.core.importers.records import Expected, Parsed, Problem, Where
 from crisisdesk.core.importers.rows import CLOCK, TASK_CELLS, RowReader
-from crisisdesk.core.importers.textio import TextFileError, read_text_file
+from crisisdesk.core.importers.textio import TextFileError, csv_lines, read_text_file
 from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 
 # Default columns for each field, tried in order (case-insensitive).
@@ -198,7 +197,7 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
     if warning:
         yield Problem(Where(str(path)), warning, "warning")
     text, delimiter = table_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
-    reader = csv.reader(io.StringIO(text, newline=""), dialect="excel", delimiter=delimiter)
+    reader = csv.reader(csv_lines(text), dialect="excel", delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -225,7 +224,6 @@ def parse_csv(path: Path, base: Path, mapping: Mapping[str, str],
             yield Problem(Where(str(path), reader.line_num), f"malformed CSV: {exc}; row skipped")
             continue
         rows_seen += yield from csv_row(rows, header, values, number)
-    yield from rows.finish()
     if not rows_seen:  # else "0 new posts" alone, as if every post were known already
         yield Problem(Where(str(path)), "no rows below the header: nothing to import",
                       "warning")
@@ -293,29 +291,42 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
         return
     if warning:
         yield Problem(Where(str(path)), warning, "warning")
-    objects: list[tuple[int, Any]] = []
-    stripped = text.lstrip()
-    if path.suffix.lower() == ".json" and stripped.startswith("["):
+
+    def objects() -> Iterator[tuple[int, Any] | Problem]:
+        """The file's values, parsed again at each call: JSON Lines' objects are not
+        held (200,000 of them took 260 MB before the first was imported)."""
+        if array is not None:
+            yield from enumerate(array, start=1)
+            return
+        for number, line in enumerate(lazy_lines(text), start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield Problem(Where(str(path), number),
+                                  f"malformed JSON: {exc.msg}; line skipped")
+
+    array = None  # a .json document's list, held whole as json.loads makes it
+    if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
         try:
-            objects = list(enumerate(json.loads(text), start=1))
+            array = json.loads(text)
         except json.JSONDecodeError as exc:
             yield Problem(Where(str(path), exc.lineno), f"malformed JSON: {exc.msg}")
             return
-    else:
-        for number, line in enumerate(split_lines(text), start=1):
-            if not line.strip():
-                continue
-            try:
-                objects.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                yield Problem(Where(str(path), number), f"malformed JSON: {exc.msg}; line skipped")
-    keys: list[str] = []
-    for _, obj in objects:
-        if isinstance(obj, dict):
-            _flatten_tasks(obj)
-            keys.extend(k for k in obj if k not in keys)
+    # A first pass for the keys (a column may start on any line) and the count.
+    first_keys: dict[str, None] = {}  # in order of first use
+    count = 0
+    for entry in objects():
+        if isinstance(entry, Problem):
+            yield entry
+            continue
+        count += 1
+        if isinstance(entry[1], dict):
+            _flatten_tasks(entry[1])
+            first_keys.update(dict.fromkeys(entry[1]))
+    keys = list(first_keys)
     if not keys:
-        if objects:
+        if count:
             yield Problem(Where(str(path)), "no JSON objects in the file")
         return
     for line in unknown_tasks(keys, schemes) + unread_label_column(keys, mapping, schemes):
@@ -329,14 +340,17 @@ def parse_jsonl(path: Path, base: Path, mapping: Mapping[str, str],
     rows = RowReader(str(path), base, columns, labels, defaults,
                      media_index_column(keys), schemes, image_id_column(keys),
                      whole_file=True)
-    yield Expected(len(objects))
-    for number, obj in objects:
+    yield Expected(count)
+    for entry in objects():
+        if isinstance(entry, Problem):
+            continue  # said by the first pass
+        number, obj = entry
         if not isinstance(obj, dict):
             yield Problem(Where(str(path), number),
                           f"expected a JSON object, got {type(obj).__name__}; line skipped")
             continue
+        _flatten_tasks(obj)  # parsed again: as the first pass saw it
         yield from rows.parse_row(obj, number)
-    yield from rows.finish()
 
 
 class JsonlRows:

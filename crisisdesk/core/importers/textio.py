@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 # Manifests and sidecars bigger than this are refused: they are not posts.
 MAX_TEXT_FILE_BYTES = 2 * 1024 * 1024 * 1024
 MAX_SIDECAR_BYTES = 1024 * 1024
+# A line with its end (CRLF, CR or LF, as a file opened with newline="" reads them), or
+# the last line without one.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 class TextFileError(Exception):
@@ -75,3 +80,11 @@ def read_text_file(path: Path, max_bytes: int = MAX_TEXT_FILE_BYTES) -> tuple[st
     except OSError as exc:
         raise TextFileError(f"cannot read file: {exc.strerror or exc}") from exc
     return decode_text(data)
+
+
+def csv_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time, with their ends, for a ``csv`` reader.
+
+    ``io.StringIO(text, newline="")`` gives the same lines but copies the whole text at
+    4 bytes a character first: 150 MB more for a 38 MB table of 200,000 posts."""
+    return (match.group() for match in _LINE.finditer(text))

@@ -19,7 +19,6 @@ limits, media of new posts are fetched after each poll.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from crisisdesk.core.importers.job import BATCH, ImportOptions
 from crisisdesk.core.importers.jsonsource import (
     json_lines,
 )
+from crisisdesk.core.importers.naming import derived_source_name
 from crisisdesk.core.importers.records import (
     ImportReport,
     Parsed,
@@ -102,14 +102,19 @@ class WatchJob:
         self.project, self.folder = project, Path(folder).absolute()
         self.options = options or ImportOptions()
         self.watch = watch or WatchOptions()
-        self.source = self.options.source or re.sub(
-            r"[^A-Za-z0-9_.-]+", "_", self.folder.name).strip("_") or "watch"
+        self.source = self.options.source or self._derived_source()
         self.report = ImportReport()
         self.report_path: Path | None = None
         self.report_not_saved = ""  # why the report could not be written, if it could not
         self.polls = 0
         self._seen: dict[str, _Seen] = {}
         self._writer: RecordWriter | None = None
+
+    def _derived_source(self) -> str:
+        """The folder's name as a source name, as a one-shot import of it names it (a
+        name kept from before, or one another folder's name folds to, looked up)."""
+        with self.project.open_store() as store:
+            return derived_source_name(store, self.folder, self.folder.name, "watch")
 
     def run(self) -> Iterator[Progress]:
         """Poll until closed, yielding progress after every poll."""

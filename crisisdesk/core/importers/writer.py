@@ -19,6 +19,7 @@ from crisisdesk.core.importers.records import (
     ImportReport,
     LabelRef,
     MediaRef,
+    MissingTally,
     PostRecord,
     Where,
 )
@@ -61,6 +62,13 @@ class RecordWriter:
         # Stored media, recorded as missing, whose file this import did not find either
         # (by media id: the declared path), for one line in the report at the end.
         self.still_missing: dict[int, str] = {}
+        # The parsers' summaries of the images this import stored as missing
+        # (MediaRef.tally), in the order first used, for the import to say once the
+        # writer is done; and those of the record in hand, added once it is stored (a
+        # record rolled back stored none). An image stored before is not counted: stored
+        # ok, it is not missing; stored missing, the "stay missing" line says it.
+        self.tallies: dict[MissingTally, None] = {}
+        self._tallied: list[MediaRef] = []
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -146,6 +154,7 @@ class RecordWriter:
                 self._store_time(record)
                 key = (self.source_of(record), record.post_id)
                 counts, seen = self._counts(), key in self.first_seen
+                self._tallied = []
                 try:
                     with self.store.transaction():
                         self._write(record, facts)
@@ -154,6 +163,11 @@ class RecordWriter:
                     self._restore_counts(record, counts, seen)
                     self.report.add(record.where, f"post {record.post_id} not imported: "
                                     f"{type(exc).__name__}: {exc}")
+                    continue
+                for ref in self._tallied:
+                    if ref.tally is not None:
+                        ref.tally.add(record, ref)
+                        self.tallies.setdefault(ref.tally)
 
     def _store_time(self, record: PostRecord) -> None:
         """The post's time in the store's format (UTC ISO 8601), so that sorting by time
@@ -250,7 +264,9 @@ class RecordWriter:
                 external_id=ref.external_id, status=fact.status, reason=fact.reason,
                 sha256=fact.sha256, size=fact.size, width=fact.width, height=fact.height,
                 alt_text=ref.alt_text)
-            if fact.status != "ok" and not ref.quiet:
+            if fact.status == "missing" and ref.tally is not None:
+                self._tallied.append(ref)  # said in the parser's summary
+            elif fact.status != "ok" and not ref.quiet:
                 report.add(record.where, f"image {ref.declared}: {fact.status}: {fact.reason}")
             report.media_added[fact.status] = report.media_added.get(fact.status, 0) + 1
             if not any(i.id == item for i in items):

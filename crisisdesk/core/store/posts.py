@@ -91,6 +91,12 @@ class PostsMixin(StoreBase):
             )
         return None
 
+    def source_location(self, name: str) -> str | None:
+        """Where the source of this name was first imported from, or None for a name not
+        used yet (an import picks a name for a new file with it)."""
+        row = self._one("SELECT location FROM sources WHERE name = ?", [name])
+        return row["location"] if row else None
+
     def find_post(self, source: str, post_id: str) -> PostRow | None:
         """The post with this identity, or None."""
         row = self._one(

@@ -162,13 +162,15 @@ class Opener(QObject):
         else:
             window.show()
         if not_opened is not None:
+            from crisisdesk.gui.launch_notice import show_launch_notice
+
             # Said in the window: the demo must not be taken for the analyst's own
-            # project gone empty.
-            window.statusBar().showMessage(
-                f"The last project, {not_opened.root}, could not be opened: "
+            # project gone empty. A note, wrapped, not the status bar's one line: a
+            # failed upgrade's reason was cut there mid-word.
+            show_launch_notice(
+                window, f"The last project, {not_opened.root}, could not be opened: "
                 f"{not_opened.reason}. This is the demo (the last project is tried "
-                "again at the next start); open another with: crisisdesk open FOLDER",
-                60_000)
+                "again at the next start); open another with: crisisdesk open FOLDER")
         self.window = window
         self.opening.hide()
         self.opened.emit(window)

@@ -61,12 +61,15 @@ class TaskBox(QFrame):
         if view.model_version:
             title.setText(f"<b>{escape(view.task)}</b> &nbsp;<span style='color:"
                           f"{style.MUTED}'>predicted by {escape(view.model_version)}</span>")
-        elif not view.probabilities:
+        reason, advice = no_prediction_parts(view)
+        if not view.model_version and reason:
             # Why, where the core says: "no prediction yet" read as "wait for Predict"
             # also where none will ever come (an image-only version, a text-only post).
+            # The reason only: with its advice the title took three lines at 911 px,
+            # and a 472 px high window showed none of the classes the keys give.
             title.setText(f"<b>{escape(view.task)}</b> &nbsp;<span style='color:"
-                          f"{style.MUTED}'>{escape(view.no_prediction or 'no prediction yet')}"
-                          "</span>")
+                          f"{style.MUTED}'>{escape(reason)}</span>")
+            title.setToolTip(view.no_prediction or "")
         layout.addWidget(title)
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
@@ -114,6 +117,10 @@ class TaskBox(QFrame):
                 self._row_of[widget] = cls
                 widget.setToolTip("Click: show the evidence for this class (overlay, O)")
         layout.addLayout(grid)
+        if advice:
+            # What comes next, under the classes: the bars stay under the title.
+            layout.addWidget(_rich(f"<span style='color:{style.MUTED}'>{escape(advice)}"
+                                   "</span>"))
         line = QHBoxLayout()
         line.addWidget(_rich(self._label_line()), 1)
         self.history_link = QLabel("<a href='history'>History</a>")
@@ -186,6 +193,19 @@ class TaskBox(QFrame):
                                       else "")
         self.style().unpolish(self)
         self.style().polish(self)
+
+
+def no_prediction_parts(view: TaskView) -> tuple[str, str]:
+    """(reason, advice) of why ``view``'s task has no prediction: the core's sentence
+    ("no model version yet: Predict starts ...") cut at its last ": ", the advice's first
+    letter capitalised; ("", "") where there is a prediction. The cut is the last colon
+    so that a version name holding one stays in the reason."""
+    if view.model_version or view.probabilities:
+        return "", ""
+    reason, _, advice = (view.no_prediction or "no prediction yet").rpartition(": ")
+    if not reason:  # no advice given: all of it is the reason
+        return advice, ""
+    return reason, advice[:1].upper() + advice[1:]
 
 
 def scroll_into_view(scroll: QScrollArea, box: TaskBox, text: QWidget) -> None:

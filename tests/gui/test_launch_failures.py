@@ -25,9 +25,9 @@ def damaged_project(tmp_path: Path) -> Project:
     return project
 
 
-def demo_window_message(qtbot, monkeypatch, demo_like_project: Project) -> str:
+def demo_window(qtbot, monkeypatch, demo_like_project: Project):
     """Launch the app with no project named: the demo (a stand-in) must open in the
-    last project's place; the status bar's message (which says why)."""
+    last project's place; its main window."""
     from crisisdesk.core import launch
     from crisisdesk.gui import app
 
@@ -41,9 +41,17 @@ def demo_window_message(qtbot, monkeypatch, demo_like_project: Project) -> str:
     window = opener.window
     qtbot.addWidget(window)
     assert window.project.root == demo_like_project.root
-    message = window.statusBar().currentMessage()
     opener.shutdown()
-    return message
+    return window
+
+
+def demo_window_message(qtbot, monkeypatch, demo_like_project: Project) -> str:
+    """:func:`demo_window`'s note at the top (which says why the last project did not
+    open)."""
+    from crisisdesk.gui.launch_notice import LaunchNotice
+
+    notes = demo_window(qtbot, monkeypatch, demo_like_project).findChildren(LaunchNotice)
+    return notes[0].label.text() if notes else ""
 
 
 def test_a_damaged_last_project_is_said_with_why_in_the_demo_window(

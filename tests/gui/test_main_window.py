@@ -159,7 +159,9 @@ def test_a_last_project_gone_is_said_in_the_window_that_opens_instead(
     qtbot.waitUntil(lambda: getattr(opener, "window", None) is not None)
     window = opener.window
     qtbot.addWidget(window)
-    message = window.statusBar().currentMessage()
+    from crisisdesk.gui.launch_notice import LaunchNotice
+
+    message = window.findChildren(LaunchNotice)[0].label.text()  # a note, wrapped
     assert f"The last project, {gone}, could not be opened" in message
     assert "crisisdesk open FOLDER" in message
     opener.shutdown()

@@ -85,8 +85,9 @@ def _shipped_head_version(store: Store, task: str, replacing: dict[str, Any] | N
     """Register the shipped text-only head of ``task`` as the active version when the
     project has its encoder's text embeddings: when the task has no active version, or
     (``replacing``) in place of that zero-shot start if the shipped head was never
-    registered in this project, or in place of that shipped head of an older release
-    if this release's was not. None when it does not apply."""
+    registered in this project, or in place of another release's shipped head (this
+    release's head registered, or its version made active again). None when it does not
+    apply."""
     with ExitStack() as stack:
         path = bundled_head_path(task, stack)
         if path is None:
@@ -114,9 +115,17 @@ def _shipped_head_version(store: Store, task: str, replacing: dict[str, Any] | N
 
     with store.transaction():  # checked and switched at once: another window may too
         active = store.active_model_version(task)
-        if active is None or active["id"] != replacing["id"] or \
-                any(had(v) for v in store.model_versions(task)):
+        if active is None or active["id"] != replacing["id"]:
             return None
+        held = next((v for v in store.model_versions(task) if had(v)), None)
+        if held is not None:
+            if not upgrade:
+                return None  # the analyst's choice between zero-shot and shipped stands
+            # This release's head holds a version already (a release installed again
+            # after a later one's head predicted, or a colleague's older install on a
+            # shared project): the active head cannot load here, so that version predicts.
+            store.activate_model_version(held["id"])
+            return store.model_version(held["id"])
         added = store.add_model_version(task, name, where, encoder=encoder, config=sidecar,
                                         metrics=sidecar.get("metrics"))
     return store.model_version(added)

@@ -105,7 +105,9 @@ def version_encoders(store: Store, version: dict[str, Any]) -> tuple[str | None,
             config = {}  # predict then reports the checkpoint itself as unusable
     if config.get("zero_shot"):
         name = config["encoder"]
-        has_text = bool(store.embedding_counts().get(name, {}).get("text"))
+        # A look-up, not embedding_counts (the whole table): the detail panel asks this
+        # for each item a zero-shot start has not predicted.
+        has_text = store.has_embeddings("text", name)
         return name, name if has_text else None
     # A one-modality head reads its own modality only, whatever else its sidecar names
     # (--variant text_only --encoder X): the other must neither refresh nor hold it back.

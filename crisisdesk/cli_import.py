@@ -38,8 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from crisisdesk.cli_media import new_project_folders, remove_new_project
 
+    from crisisdesk.core.importers.naming import given_name_problem
     from crisisdesk.core.project import ProjectError
 
+    # Before the project is made or opened: the name goes into every item id.
+    if args.source and (why := given_name_problem(args.source)):
+        return _fail(f"--source {args.source!r} {why}; give another name")
     made = new_project_folders(args.project)  # None: a project (or no path) is there
     try:
         code = _import(args, made is not None)

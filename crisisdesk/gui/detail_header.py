@@ -6,6 +6,8 @@ time, stored as ISO-8601 UTC, as "30 Aug 2017 14:02 UTC" in English month names 
 the machine's locale, and a time the import could not read is marked so, as written.
 Each part is a bidi isolate: the line is left to right, and an Arabic or Hebrew event
 name took the neighbouring digits into its right-to-left run ("30 · سيول جدة Aug 2017").
+The item id is marked by :func:`~crisisdesk.gui.bidi.shown_uid`: in one isolate, a source
+named in Arabic read ``0:1:فيضان``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from PySide6.QtWidgets import QWidget
 from crisisdesk.core.review import ItemDetail
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
+from crisisdesk.gui.bidi import isolated, shown_uid, unmarked
 from crisisdesk.gui.wrapping import WrappingLabel
 
 # Month names spelled out here: strftime("%b") follows the machine's locale.
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-ISOLATE, POP = "\u2068", "\u2069"  # FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE
 
 
 def _zone(offset: timedelta) -> str:
@@ -54,9 +56,10 @@ def header_html(detail: ItemDetail) -> str:
     """The header's rich text for ``detail``: uid · event · time · @author, each part
     isolated for direction and escaped (an event or handle may hold "<" or "&")."""
     row = detail.row
-    parts = [row.uid, display_name(row.event) if row.event else None,
+    parts = [display_name(row.event) if row.event else None,
              shown_time(row.created_at), detail.author and f"@{detail.author}"]
-    shown = " · ".join(f"{ISOLATE}{html.escape(part)}{POP}" for part in parts if part)
+    shown = " · ".join(html.escape(part) for part in
+                       [shown_uid(row.uid), *(isolated(part) for part in parts if part)])
     return f"<span style='color:{style.MUTED}'>{shown}</span>"
 
 
@@ -74,4 +77,4 @@ class DetailHeader(WrappingLabel):
 
     def selectedText(self) -> str:  # noqa: N802 - Qt's name
         # A copied uid pasted into the search box must match: no invisible marks in it.
-        return super().selectedText().replace(ISOLATE, "").replace(POP, "")
+        return unmarked(super().selectedText())

@@ -32,6 +32,7 @@ from PySide6.QtCore import (
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.gui.bidi import shown_uid
 from crisisdesk.gui.chips import row_in_words
 from crisisdesk.gui.item_reads import (  # noqa: F401 - PAGE, FOLLOW_ROWS: imported from here
     FOLLOW_ROWS,
@@ -242,7 +243,7 @@ class ItemModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.uid}\n{row.text[:500]}"
+            return f"{shown_uid(row.uid)}\n{row.text[:500]}"
         shown = bool(row.image_path) and row.media_status == "ok"
         if role == BLURRED_ROLE:
             return shown and self.blur.rule.hides(row.sensitive)

@@ -25,6 +25,7 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelEvent
 from crisisdesk.core.store.history import journal_time
 from crisisdesk.gui import style
+from crisisdesk.gui.bidi import shown_uid
 from crisisdesk.gui.worker import Background
 
 
@@ -112,7 +113,7 @@ class LabelHistory(QFrame):
             self.events = []
             self.rows.setText(f"<span style='color:{style.MUTED}'>Loading…</span>")
         self.item_id, self.task = item_id, task
-        self._name(f"{task} · {uid}")
+        self._name(f"{task} · {shown_uid(uid)}")
         project = self._project
 
         def fetch() -> list[LabelEvent]:

@@ -28,6 +28,7 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
+from crisisdesk.gui.bidi import shown_uid
 from crisisdesk.gui.save_warning import why_not_saved
 from crisisdesk.gui.targets import ListChanged, Targets, selected_targets
 from crisisdesk.gui.worker import Background
@@ -61,7 +62,7 @@ def _for(targets: Targets) -> str:
     """Which items a label is for, as the warning of one not saved names them: the
     item's id (the analyst has moved on since), else how many."""
     n = _size(targets)
-    return f" for item {targets.rows[0].uid}" if n == 1 and targets.rows else \
+    return f" for item {shown_uid(targets.rows[0].uid)}" if n == 1 and targets.rows else \
         f" for {plural(n, 'item')}"
 
 

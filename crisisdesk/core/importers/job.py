@@ -36,7 +36,7 @@ from crisisdesk.core.importers.crisismmd import (
 )
 from crisisdesk.core.importers.folder import find_manifest, parse_folder
 from crisisdesk.core.importers.jsonsource import json_lines, lazy_lines
-from crisisdesk.core.importers.naming import derived_source_name
+from crisisdesk.core.importers.naming import derived_source_name, given_name_problem
 from crisisdesk.core.importers.records import (
     Expected,
     ImportReport,
@@ -94,6 +94,12 @@ class ImportOptions:
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     workers: int = 4
+
+    def __post_init__(self) -> None:
+        # Refused before any job writes: the name goes into every item id (the CLI and
+        # the import dialog say so first, naming their own option).
+        if self.source and (why := given_name_problem(self.source)):
+            raise ValueError(f"source name {self.source!r} {why}")
 
 
 def detect_format(path: Path) -> str:

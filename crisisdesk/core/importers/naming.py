@@ -17,6 +17,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+from crisisdesk.core.importers.rows import BIDI_CONTROLS, source_cell_problem
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.relocate import written_path
 
@@ -38,6 +39,23 @@ def readable_name(name: str) -> str:
         elif not out or out[-1] != "\0":
             out.append("\0")  # a run of dropped characters, one "_" when joined
     return "".join(out).replace("\0", "_").strip("_")
+
+
+def given_name_problem(name: str) -> str | None:
+    """Why a source name given by hand (``--source``, the import dialog's Source name)
+    cannot be used, naming the character at fault (None: it can). Checked as an export's
+    ``source`` cell is, and for ``:``: the name leads each item id ``<source>:<post
+    id>:<n>``, and ``a:b`` with post ``1`` made the id of source ``a``'s post ``b:1``."""
+    for char in name:
+        if char == ":":
+            return "holds ':', which separates the parts of an item id " \
+                   "(<source>:<post id>:<n>)"
+        if char in BIDI_CONTROLS:
+            return f"holds the bidi control U+{ord(char):04X} " \
+                   f"({unicodedata.name(char)}), which reorders the text after it"
+        if unicodedata.category(char) == "Cc":
+            return f"holds the control character U+{ord(char):04X}"
+    return source_cell_problem(name)
 
 
 def _same_name(location: str | None, path: Path, name: str) -> bool:

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.importers import FORMATS, ImportJob, ImportOptions, ImportReport
+from crisisdesk.core.importers.naming import given_name_problem
 from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS, table_delimiter
 from crisisdesk.core.importers.textio import decode_text
 from crisisdesk.core.progress import Progress
@@ -294,6 +295,14 @@ class ImportDialog(QDialog):
         paths = self.source_paths()
         if not paths:
             self.status.setText("Add a file or a folder to import first.")
+            return None
+        name = self.source_name.text().strip()
+        if why := given_name_problem(name):  # it would go into every item id
+            # A tag, so the label reads it as rich text: the escaped "<source>" shows.
+            self.status.setText("<b style='color:#c62828'>Source name</b> " + html.escape(
+                f"{name!r} {why}; give another name, or none to name it from the file.",
+                quote=False))
+            self.source_name.setFocus()
             return None
         options, project = self.options(), self.project
         self.job = ImportJob(project, paths, options)

@@ -69,22 +69,23 @@ def stop_signals_as_ctrl_c() -> Iterator[None]:
 
 def drive(job: Iterator, unit: str = "post") -> bool:
     """Run a core job generator with a progress bar; False when the user cancelled
-    (Ctrl-C, or SIGTERM / SIGHUP: see :func:`stop_signals_as_ctrl_c`)."""
-    from tqdm import tqdm
+    (Ctrl-C, or SIGTERM / SIGHUP: see :func:`stop_signals_as_ctrl_c`).
 
-    bar = tqdm(total=0, unit=unit, disable=None, file=sys.stderr, dynamic_ncols=True)
+    Off a terminal (``nohup``, cron, ``2> log``) the bar writes nothing, so plain lines
+    go to stderr instead (:mod:`crisisdesk.cli_progress`): a long job is not read as hung."""
+    from crisisdesk.cli_progress import progress_view
+
+    view = progress_view(sys.stderr, unit)
+    finished = False
     with stop_signals_as_ctrl_c():
         try:
             for progress in job:
-                bar.total = progress.total
-                bar.n = progress.done
-                bar.set_description_str(progress.message[:60], refresh=False)
-                bar.set_postfix_str(f"on {progress.device}", refresh=False)
-                bar.refresh()
+                view.update(progress)
+            finished = True
         except KeyboardInterrupt:
             return False
         finally:
-            bar.close()
+            view.close(finished)
     return True
 
 

@@ -23,7 +23,10 @@ FETCH_SLICE = 1000
 #: and dim say. A row cut short (a partial copy of a received project) or crafted is a
 #: cache miss: not read, and computed again by the embed job (INSERT OR REPLACE mends it).
 #: length() of a blob reads its header only, not the vector.
-INTACT_SQL = ("(typeof(e.vector) = 'blob' AND e.dim > 0 AND CASE e.kind"
+# "+e.dim": no index is to answer "dim > 0". With it, SQLite looked keys up through the
+# (encoder, kind, dim) index, reading every vector of the encoder for each 500-key slice
+# (predict at 100,000 items: 48 of its 53 s); the primary key finds just those keys.
+INTACT_SQL = ("(typeof(e.vector) = 'blob' AND +e.dim > 0 AND CASE e.kind"
               " WHEN 'image_patches' THEN length(e.vector) % (2 * e.dim) = 0"
               " AND e.dtype = 'float16:' || (length(e.vector) / (2 * e.dim)) || 'x' || e.dim"
               " ELSE length(e.vector) = 2 * e.dim AND e.dtype = 'float16:' || e.dim END)")

@@ -1,5 +1,6 @@
 """The note at the top of the main window when the demo opened in place of the last
-project, which could not be opened: which project, why, and what to do.
+project, which could not be opened: which project, why, and what to do. (Settings the
+app cannot use are said in such a note too, see :mod:`crisisdesk.gui.settings_check`.)
 
 It was a status bar message: one line, so a failed upgrade's reason (the step, what the
 upgrade left, which release still opens the project, what to do: some 570 characters)
@@ -22,13 +23,15 @@ class LaunchNotice(QFrame):
     """The note: ``text`` wrapped (selectable: the folder's path can be copied), and a
     Close button."""
 
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+    def __init__(self, text: str, parent: QWidget | None = None, *,
+                 name: str = "Last project not opened",
+                 close_name: str = "Close the note on the last project") -> None:
         super().__init__(parent)
         self.setObjectName("launchNotice")
         self.setStyleSheet(f"QFrame#launchNotice {{ background: {AMBER_SOFT}; border: 1px "
                            f"solid {AMBER}; border-radius: 4px; }} QLabel {{ color: {INK}; "
                            "border: none; }")
-        self.setAccessibleName("Last project not opened")
+        self.setAccessibleName(name)
         self.label = WrappingLabel()
         self.label.setTextFormat(Qt.TextFormat.PlainText)  # paths and SQLite's words
         self.label.setText(text)
@@ -36,7 +39,7 @@ class LaunchNotice(QFrame):
         self.label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setAccessibleDescription(text)
         close = QPushButton("Close")
-        close.setAccessibleName("Close the note on the last project")
+        close.setAccessibleName(close_name)
         close.setAutoDefault(False)
         close.clicked.connect(self.close_note)
         layout = QHBoxLayout(self)
@@ -50,9 +53,10 @@ class LaunchNotice(QFrame):
         self.deleteLater()
 
 
-def show_launch_notice(window: QMainWindow, text: str) -> LaunchNotice:
+def show_launch_notice(window: QMainWindow, text: str, **names: str) -> LaunchNotice:
     """Show ``text`` in a :class:`LaunchNotice` above ``window``'s central widget (the
-    holder save_warning.install made, a vertical layout)."""
-    notice = LaunchNotice(text, window.centralWidget())
+    holder save_warning.install made, a vertical layout); ``names``: its accessible
+    ``name`` and ``close_name``."""
+    notice = LaunchNotice(text, window.centralWidget(), **names)
     window.centralWidget().layout().insertWidget(0, notice)
     return notice

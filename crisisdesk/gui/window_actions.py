@@ -152,14 +152,23 @@ class WindowActions:
 
         def done(took: dict[str, float]) -> None:
             self.preloaded = took
+            self._check_settings()
 
         def failed(message: str) -> None:
             # Not fatal: a job imports what it needs itself (and reports what fails).
             self.preloaded = {}
             self.window.statusBar().showMessage(f"Loading the model libraries: {message}",
                                                 15000)
+            self._check_settings()
 
         self.window.background.call(preload_job_modules, done, failed)
+
+    def _check_settings(self) -> None:
+        """Say the settings the app cannot use, once, at start (after the preload: the
+        device check imports torch, loaded by then)."""
+        from crisisdesk.gui.settings_check import say_at_start
+
+        say_at_start(self.window)
 
     def _show_reverting(self, why: str) -> None:
         """Undo and Redo unavailable, saying why, while a big step is written with an

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -72,21 +72,59 @@ def setting(key: str) -> Any:
     """A setting's value, with its default and type (booleans come back as bool)."""
     default = DEFAULTS[key]
     value = app_settings().value(key, default)
-    if isinstance(value, list):
-        # QSettings reads an unquoted comma in a hand-edited file ("Doe, Jane") as a
-        # list: it is one value, as typed.
-        value = ", ".join(str(part) for part in value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
         # A word this reader does not know (a hand edit, a value Qt cannot read) keeps
         # the default: read as off, it turned off the blur of sensitive images unsaid.
-        word = str(value).strip().lower()
+        word = (_text(value) or "").strip().lower()
         return True if word in _TRUE else False if word in _FALSE else default
-    return str(value) if value is not None else default
+    text = _text(value)
+    return text if text is not None else default
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _text(value: Any) -> str | None:
+    """The text a stored value holds; None when it holds none (bytes that are not UTF-8,
+    a ``@Rect(...)`` or other Qt type a hand edit or another program wrote)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return str(value)
+    if isinstance(value, (QByteArray, bytes, bytearray)):
+        # ``@ByteArray(abc)``: Qt hands it over as bytes, whose str() is "b'abc'" (a job
+        # then asked for a captioner of that name).
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if isinstance(value, list):
+        # QSettings reads an unquoted comma in a hand-edited file ("Doe, Jane") as a
+        # list: it is one value, as typed.
+        parts = [_text(part) for part in value]
+        return None if None in parts else ", ".join(p for p in parts if p is not None)
+    return None
+
+
+def unread_problem(key: str) -> str | None:
+    """What is wrong with a stored value :func:`setting` cannot read (and so replaces by
+    its default), naming the file, the key and the default; None when it reads it."""
+    value = app_settings().value(key)
+    if value is None or isinstance(value, bool):  # absent, or a switch Qt read itself
+        return None
+    default, text = DEFAULTS[key], _text(value)
+    if text is None:
+        why = "holds no text"
+    elif isinstance(default, bool) and text.strip().lower() not in _TRUE + _FALSE:
+        why = f"= {text!r} is not one of {', '.join(_TRUE + _FALSE)}"
+    else:
+        return None
+    used = (("on" if default else "off") if isinstance(default, bool)
+            else repr(default) if default else "(empty)")
+    return (f"{app_settings().fileName()}: {key} {why}: the default {used} is used; "
+            "choose a value in Settings")
 
 
 def choice_problem(key: str) -> str | None:
@@ -265,7 +303,8 @@ class SettingsDialog(QDialog):
         self.annotator.setText(setting("annotator"))
         self.blur_sensitive.setChecked(setting("blur_sensitive"))
         self.blur_all.setChecked(setting("blur_all"))
-        problems = [p for p in map(choice_problem, CHOICES) if p is not None]
+        problems = [p for p in (*map(unread_problem, DEFAULTS), *map(choice_problem, CHOICES))
+                    if p is not None]
         if problems:
             problems.append("Save stores the values shown.")
         self.problems.setText("\n".join(problems))

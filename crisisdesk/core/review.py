@@ -302,11 +302,12 @@ def _counts(store: Store, tasks: Sequence[str] | None) -> list[QueueCount]:
         for cls in classes:
             out.append(QueueCount(Queue("predicted", task, cls),
                                   f"Predicted: {display_name(cls)}", by_class.get(cls, 0)))
-    for row in store.conn.execute(
-            "SELECT p.event, COUNT(*) AS n FROM items i JOIN posts p ON p.id = i.post"
-            " WHERE p.event IS NOT NULL GROUP BY p.event ORDER BY p.event"):
-        out.append(QueueCount(Queue("event", value=row["event"]),
-                              f"Event: {display_name(row['event'])}", int(row["n"])))
+    # The counts `crisisdesk info` gives too; listed by name (posts without an event
+    # have no queue).
+    events = store.event_counts()
+    for event in sorted(e for e in events if e is not None):
+        out.append(QueueCount(Queue("event", value=event),
+                              f"Event: {display_name(event)}", events[event]))
     return out
 
 

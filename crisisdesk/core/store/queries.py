@@ -57,7 +57,8 @@ class QueriesMixin(StoreBase):
     """Counts for ``crisisdesk info``, export rows and the jobs table."""
 
     def counts(self) -> dict[str, Any]:
-        """Counts of posts, items, media by status, labels per task and source, splits."""
+        """Counts of posts, items, media by status, labels per task and source, splits,
+        items per event."""
         labels: dict[str, dict[str, Any]] = {}
         for row in self._all(
             "SELECT task, source, COUNT(*) AS n FROM current_labels GROUP BY task, source"
@@ -79,11 +80,19 @@ class QueriesMixin(StoreBase):
                 "SELECT status, COUNT(*) AS n FROM media GROUP BY status ORDER BY status")},
             "labels": labels,
             "splits": splits,
-            "events": {r["event"] or "": r["n"] for r in self._all(
-                "SELECT event, COUNT(*) AS n FROM posts GROUP BY event ORDER BY n DESC")},
+            # Items, as the app's event queues count them (posts here made "flood 66"
+            # beside the queue's "Event: flood 128").
+            "events": {event or "": n for event, n in self.event_counts().items()},
             "sources": {r["name"]: r["location"] for r in self._all(
                 "SELECT name, location FROM sources ORDER BY name")},
         }
+
+    def event_counts(self) -> dict[str | None, int]:
+        """Items per event (None: posts without one), most first: the figures both
+        ``crisisdesk info`` and the app's event queues show."""
+        return {r["event"]: int(r["n"]) for r in self._all(
+            "SELECT p.event, COUNT(*) AS n FROM items i JOIN posts p ON p.id = i.post"
+            " GROUP BY p.event ORDER BY n DESC, p.event")}
 
     def export_items(
         self, tasks: list[str], *, only_corrected: bool = False

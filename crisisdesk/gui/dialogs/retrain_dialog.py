@@ -12,7 +12,7 @@ can be made active again.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QResizeEvent, QShowEvent
@@ -32,17 +32,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crisisdesk.core.fusion.versions import training_macro_f1
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
-from crisisdesk.gui.dialogs.retrain_headline import BAD, f1_text, headline
+from crisisdesk.gui.dialogs.retrain_headline import BAD, headline
+from crisisdesk.gui.dialogs.versions_dialog import figures_text
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background, JobRunner
 
 if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
+    from crisisdesk.core.fusion.versions import VersionSummary
     from crisisdesk.core.retrain import RetrainReport, TaskRetrain
 
 #: Enter becomes Switch only this long after the report appears. The report opens by
@@ -107,11 +108,13 @@ class TaskPage(QWidget):
         versions = QGroupBox("&Versions of this task")
         box = QVBoxLayout(versions)
         self.versions = QTreeWidget()
-        self.versions.setHeaderLabels(["Version", "Created", "Macro F1 when trained", "Active"])
+        self.versions.setHeaderLabels(["Version", "Created", "Scored when trained", "Active"])
+        # The registered head's figures, as `crisisdesk versions` and the Model versions
+        # window give them (the mean over the seeds here made one version two figures).
         self.versions.headerItem().setToolTip(
-            2, "Mean macro F1 over the seeds, on the split scored when the version was "
-               "trained (its dev or test split then); the comparison above is on the "
-               "frozen holdout, the same items for both versions")
+            2, "Accuracy and macro F1 of the version's registered head on the split it "
+               "was scored on when it was trained (dev or test then); the comparison "
+               "above is on the frozen holdout, the same items for both versions")
         self.versions.setRootIsDecorated(False)
         self.versions.setMaximumHeight(120)
         self.reactivate = QPushButton("&Make the selected version active")
@@ -139,15 +142,14 @@ class TaskPage(QWidget):
         return self.entry.candidate is not None and (
             self.entry.recommend_switch or self.override.isChecked())
 
-    def show_versions(self, rows: list[dict[str, Any]]) -> None:
-        """Fill the versions list (rows from ``store.model_versions``, newest first)."""
+    def show_versions(self, versions: list[VersionSummary]) -> None:
+        """Fill the versions list (``summarise_versions``, newest first)."""
         self.versions.clear()
-        for row in rows:
-            macro = training_macro_f1(row.get("metrics"))
-            new = " (new)" if row["id"] == self.entry.candidate else ""
-            item = QTreeWidgetItem([row["name"] + new, shown_time(row.get("created_at")),
-                                    f1_text(macro), "yes" if row.get("active") else ""])
-            item.setData(0, Qt.ItemDataRole.UserRole, row["id"])
+        for v in versions:
+            new = " (new)" if v.id == self.entry.candidate else ""
+            item = QTreeWidgetItem([v.name + new, shown_time(v.created_at),
+                                    figures_text(v), "yes" if v.active else ""])
+            item.setData(0, Qt.ItemDataRole.UserRole, v.id)
             self.versions.addTopLevelItem(item)
         for column in range(4):
             self.versions.resizeColumnToContents(column)
@@ -252,13 +254,15 @@ class RetrainDialog(QDialog):
         """Load each task's versions off the GUI thread."""
         project, tasks = self.project, list(self.pages)
 
-        def load() -> dict[str, list[dict[str, Any]]]:
+        def load() -> dict[str, list[VersionSummary]]:
+            from crisisdesk.core.fusion.versions import summarise_versions
+
             with project.open_store() as store:
-                return {task: store.model_versions(task) for task in tasks}
+                return {task: summarise_versions(store, task) for task in tasks}
 
         self.background.call(load, self._show_versions, self._show_error, key="versions")
 
-    def _show_versions(self, by_task: dict[str, list[dict[str, Any]]]) -> None:
+    def _show_versions(self, by_task: dict[str, list[VersionSummary]]) -> None:
         for task, rows in by_task.items():
             self.pages[task].show_versions(rows)
         self.versions_loaded = True

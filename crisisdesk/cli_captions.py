@@ -47,11 +47,14 @@ def _captioner(args: argparse.Namespace):
 
 
 def _duration(seconds: float) -> str:
+    """A time estimate in words: "under a second", "about 40 s", "about 12 min"."""
+    if seconds < 1:  # a fast model: "about 0 s" read as no time or a broken estimate
+        return "under a second"
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"about {seconds:.0f} s"
     if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
 
 
 def cmd_caption(args: argparse.Namespace) -> int:
@@ -81,17 +84,19 @@ def cmd_caption(args: argparse.Namespace) -> int:
     with project.open_store() as store:
         counts = store.caption_counts(captioner.name, prompt.version)
     todo = counts.to_caption if args.limit is None else min(args.limit, counts.to_caption)
-    images = plural(counts.to_caption, "image")  # "1 of 5 images": the noun follows the 5
-    images = f"{todo:,} of {images}" if todo < counts.to_caption else images
+    # Captions, one per (image, tweet) pair, as the job counts: a photo posted with two
+    # texts is two. "1 of 5 captions": the noun follows the 5.
+    captions = plural(counts.to_caption, "caption")
+    captions = f"{todo:,} of {captions}" if todo < counts.to_caption else captions
     print(f"Captioning with {captioner.name} on {captioner.device} (prompt {prompt.version}):"
-          f" {images} to caption, {counts.captioned:,} already captioned, "
+          f" {captions} to write, {counts.captioned:,} written before, "
           f"{plural(counts.without_image, 'item')} without an image", file=sys.stderr)
     warning = getattr(captioner, "plain_text_secret", lambda: None)()
     if warning:
         print(f"crisisdesk: warning: {warning}", file=sys.stderr)
     estimate = getattr(captioner, "estimate_seconds", None)
     if todo and captioner.device == "cpu" and callable(estimate):
-        print(f"On this CPU that takes about {_duration(estimate(todo))} (measured on a "
+        print(f"On this CPU that takes {_duration(estimate(todo))} (measured on a "
               "few images); Ctrl+C keeps what is done, and the same command resumes.",
               file=sys.stderr)
     job = CaptionJob(project, captioner, prompt_version=prompt.version,

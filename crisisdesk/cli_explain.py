@@ -1,4 +1,5 @@
-"""``crisisdesk explain``: why a model version gave an item its score, as a PNG for reports."""
+"""``crisisdesk explain``: why a model version gave an item its score, as a PNG (or JPEG)
+for reports."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from crisisdesk.cli import OK, _fail
 def cmd_explain(args: argparse.Namespace) -> int:
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.explain import ExplainError, explain_item
-    from crisisdesk.core.explain.render import render_png, report_name
+    from crisisdesk.core.explain.render import render_png, report_format, report_name
     from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.predict import NoModel
     from crisisdesk.core.models.registry import ModelMissing
     from crisisdesk.core.project import Project
 
+    if args.out:
+        try:  # before the model runs: its minutes spent for a file that cannot be named so
+            report_format(Path(args.out))
+        except ValueError as exc:
+            return _fail(f"--out {exc}")
     try:
         project = Project.open(args.project)
         result = explain_item(project, args.item, args.task, args.class_name,
@@ -67,7 +73,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class", dest="class_name", metavar="NAME",
                    help="the class to explain (default: the predicted one)")
     p.add_argument("--out", metavar="FILE.png",
-                   help="where to write the PNG (default: the project's exports/)")
+                   help="where to write the PNG, or a JPEG for a .jpg or .jpeg name "
+                   "(default: a PNG in the project's exports/)")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--show-sensitive", action="store_true",
                    help="draw a picture marked sensitive as it is (default: blurred, as "

@@ -42,6 +42,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from crisisdesk.core.project import ProjectError
 
     # Before the project is made or opened: the name goes into every item id.
+    if args.source is not None:
+        given, args.source = args.source, args.source.strip()  # as the import dialog does
+        if not args.source:  # taken as a name of spaces, or ignored when ""
+            return _fail(f"--source {given!r} is empty; give a name, or leave --source "
+                         "out to name the posts' source from its path")
     if args.source and (why := given_name_problem(args.source)):
         return _fail(f"--source {args.source!r} {why}; give another name")
     made = new_project_folders(args.project)  # None: a project (or no path) is there

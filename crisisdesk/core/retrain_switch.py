@@ -12,7 +12,15 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 from crisisdesk.core.fusion.checkpoint import CheckpointError
-from crisisdesk.core.fusion.predict import ZERO_SHOT, PredictJob, check_classes, load_version
+from crisisdesk.core.fusion.predict import (
+    BUNDLED,
+    ZERO_SHOT,
+    NoModel,
+    PredictJob,
+    check_classes,
+    load_version,
+)
+from crisisdesk.core.fusion.starts import replaced_activation
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
@@ -24,11 +32,13 @@ if TYPE_CHECKING:  # retrain imports this module: its report types for hints onl
 def reactivate_version(store: Store, version: int) -> None:
     """Make ``version`` its task's active one again, once its head loads: a version whose
     checkpoint is gone or damaged raises CheckpointError (NoModel for a shipped head
-    this installation lacks) naming it, and stays inactive; activated, it would fail
+    this installation lacks, or one a later release replaced) naming it, and stays inactive; activated, it would fail
     every later prediction. Zero-shot versions are checked when they predict."""
     row = store.model_version(version)
     if row is None:
         raise KeyError(f"no model version {version}")
+    if row["path"].startswith(BUNDLED) and (why := replaced_activation(store, row)):
+        raise NoModel(why)  # load_version's words would advise predicting again
     if not row["path"].startswith(ZERO_SHOT):
         try:
             check_classes(store, row["task"], row, load_version(row)[1])

@@ -271,7 +271,9 @@ class WindowActions:
         # The title is on screen (and in screenshots): a password in the URL as ***.
         where = f"{server_model} via {shown_url(server)}" if server else (
             name or "default captioner")
-        self.jobs.run(f"Caption images ({where})", make, unit="images")
+        # The job counts captions, one per (image, tweet) pair: a photo posted with two
+        # texts is two, and "images" in the row disagreed with the captions written.
+        self.jobs.run(f"Caption images ({where})", make, unit="captions")
 
     def run_embed(self) -> None:
         """Embed images (image encoder) and texts (text encoder) from the settings."""

@@ -37,12 +37,12 @@ def test_caption_through_a_server_then_resume(project: Project, capsys) -> None:
         out, err = capsys.readouterr()
         assert code == 0, out + err
         assert "Captioning with server:llava-t on " + server.url + "/v1" in err
-        assert "3 of 5 images to caption" in err and "1 item without an image" in err
+        assert "3 of 5 captions to write" in err and "1 item without an image" in err
         assert "3 captions written for 3 items" in out
         assert len(server.requests) == 3
         assert _caption(project, "--server", server.url, "--server-model", "llava-t") == 0
         out, err = capsys.readouterr()
-        assert "2 images to caption, 3 already captioned" in err
+        assert "2 captions to write, 3 written before" in err
         assert "2 captions written" in out
         assert len(server.requests) == 5  # the rest only
     with project.open_store() as store:

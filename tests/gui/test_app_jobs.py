@@ -210,7 +210,7 @@ def test_caption_images_runs_from_the_jobs_menu_and_the_detail_shows_it(
                       "max_new_tokens": 128}]
     assert made[0].threads and threading.get_ident() not in made[0].threads
     row = jobs.rows[0]
-    assert "Caption images" in row.runner.title and "images" in row.figures.text()
+    assert "Caption images" in row.runner.title and "captions" in row.figures.text()
 
     go_to(qtbot, window, lambda r: r.image_path is not None)
     detail = window.detail

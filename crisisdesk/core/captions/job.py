@@ -105,7 +105,7 @@ class CaptionReport:
             f"{plural(self.captioned, 'caption')} written for "
             f"{plural(self.items_captioned, 'item')}"
             + (f" at {self.rate:.2f} captions/s" if self.captioned else "")
-            + f"; {plural(self.already_captioned, 'image')} already had one",
+            + f"; {plural(self.already_captioned, 'caption')} written before",
             f"skipped: {plural(self.skipped_no_image, 'item')} without an image, "
             f"{self.skipped_unreadable} with an image known to be unreadable",
         ]
@@ -183,7 +183,9 @@ class CaptionJob:
                                                                      counts.to_caption)
             size = self.batch_size or default_batch_size(captioner)
             done = 0
-            yield Progress(0, total, f"{captioner.name}: {total} images to caption",
+            # Counted in captions, one per (image, tweet) pair: a photo posted with two
+            # texts is captioned twice (the prompt holds the tweet), so "images" miscounted.
+            yield Progress(0, total, f"{captioner.name}: {plural(total, 'caption')} to write",
                            captioner.device)
             if total == 0:
                 return

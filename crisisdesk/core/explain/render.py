@@ -132,8 +132,24 @@ def _image_rows(explanation: Explanation, image_path: Path, opacity: float,
     return picture, overlay, legend
 
 
+def _fitting(text: str, room: float, measure, font) -> int:
+    """How many leading characters of ``text`` fit in ``room`` pixels (at least one, so
+    that a line always moves on)."""
+    low, high = 1, len(text)
+    while low < high:  # the longest prefix that fits: widths grow with the prefix
+        middle = (low + high + 1) // 2
+        if measure.textlength(text[:middle], font=font) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _layout_words(explanation: Explanation, font, width: int) -> list[list[tuple]]:
-    """Lines of (text, colour or None, is caption label) laid out to ``width`` pixels."""
+    """Lines of (text, colour or None, is caption label) laid out to ``width`` pixels.
+
+    Lines break between words; a word wider than a line (a URL) is broken across lines,
+    its pieces coloured as the word, else it ran off the report's right edge."""
     from PIL import Image, ImageDraw
 
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -144,24 +160,51 @@ def _layout_words(explanation: Explanation, font, width: int) -> list[list[tuple
                                               for t, _, _ in line):
             lines.append([("caption:", None, True)])
             x = measure.textlength("caption: ", font=font)
+        colour = _word_colour(word.relevance) if word.tokens else None
         size = measure.textlength(word.text + " ", font=font)
         if x + size > width and len(lines[-1]) > 1:
             lines.append([])
             x = 0
-        lines[-1].append((word.text, _word_colour(word.relevance) if word.tokens else None,
-                          False))
-        x += size
+        text = word.text
+        while measure.textlength(text, font=font) > width - x:
+            if x > 0 and (width - x) < width / 4:  # a sliver left: start a new line
+                lines.append([])
+                x = 0
+                continue
+            cut = _fitting(text, width - x, measure, font)
+            lines[-1].append((text[:cut], colour, False))
+            lines.append([])
+            text, x = text[cut:], 0
+        lines[-1].append((text, colour, False))
+        x += measure.textlength(text + " ", font=font)
     return lines
+
+
+#: The report's file formats by the suffix of its name (any case).
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def report_format(out: Path) -> str:
+    """The Pillow format ``out``'s suffix names; ValueError naming the file and the
+    suffixes known for any other (PNG bytes under a .jpg name, which some viewers and
+    upload forms refuse, were written before)."""
+    kind = FORMATS.get(Path(out).suffix.lower())
+    if kind is None:
+        raise ValueError(f"{out}: a report is written as PNG or JPEG, so its name ends "
+                         "in .png, .jpg or .jpeg")
+    return kind
 
 
 def render_png(explanation: Explanation, out: Path, image_path: Path | None = None,
                opacity: float = 0.55, blur: bool | None = None) -> Path:
-    """Draw ``explanation`` into ``out`` (a PNG, written atomically); return ``out``.
+    """Draw ``explanation`` into ``out`` (a PNG, or JPEG for a .jpg or .jpeg name: see
+    :func:`report_format`; written atomically); return ``out``.
 
     ``blur`` (default: whether the post is marked sensitive) blurs the picture: a report
     travels further than the app's screen, which blurs such pictures until asked."""
     if blur is None:
         blur = explanation.sensitive
+    report_format(out)  # refused before any drawing
     from PIL import Image, ImageDraw
 
     title_font, font = _font(16), _font(15)
@@ -208,6 +251,7 @@ def render_png(explanation: Explanation, out: Path, image_path: Path | None = No
               f"({explanation.share.get('basis', '')});  words: green for the class, "
               "red against", fill="black", font=_font(12))
     out = Path(out)
+    kind = report_format(out)
     with atomic_write(out, binary=True) as handle:
-        canvas.save(handle, format="PNG")
+        canvas.save(handle, format=kind, **({"quality": 92} if kind == "JPEG" else {}))
     return out

@@ -137,22 +137,53 @@ def _registered_sha(version: dict[str, Any]) -> str | None:
     return config.get("weights_sha256") if isinstance(config, dict) else None
 
 
-def shipped_head_replaced(version: dict[str, Any]) -> str | None:
-    """Why the shipped-head ``version`` is no longer the head this installation ships
-    (a later release retrained it), else None: its predictions came from other weights
-    than those it would load now."""
-    task = version["path"][len(BUNDLED):]
-    registered = _registered_sha(version)
+def _shipped_sha(task: str) -> str | None:
+    """The weights' sha256 of the head this installation ships for ``task``, or None."""
     with ExitStack() as stack:
         path = bundled_head_path(task, stack)
-        if path is None or registered is None:
-            return None  # none shipped (said when loaded), or a record with no figures
-        shipped = read_sidecar(path)["weights_sha256"]
-    if shipped == registered:
+        return None if path is None else read_sidecar(path)["weights_sha256"]
+
+
+def head_replaced(version: dict[str, Any]) -> str | None:
+    """The fact, in a listing's words, when the shipped-head ``version`` is no longer the
+    head this installation ships (a later release retrained it), else None."""
+    registered = _registered_sha(version)
+    if registered is None:
+        return None  # a record with no figures
+    task = version["path"][len(BUNDLED):]
+    shipped = _shipped_sha(task)
+    if shipped is None or shipped == registered:
+        return None  # none shipped (said when loaded), or this release's head
+    return (f"this release ships another {task} head (other weights) in place of the "
+            "one that made its predictions")
+
+
+def shipped_head_replaced(version: dict[str, Any]) -> str | None:
+    """Why the shipped-head ``version`` cannot predict any more (a later release
+    retrained its head), in predict's words, else None: its predictions came from other
+    weights than those it would load now."""
+    replaced = head_replaced(version)
+    if replaced is None:
         return None
-    return (f"the shipped head {version['name']} was replaced by this release's "
-            f"{task} head (other weights), which did not make its predictions; predict "
+    return (f"the shipped head {version['name']} cannot predict: {replaced}; predict "
             f"again to predict with the new head as a version of its own")
+
+
+def replaced_activation(store: Store, version: dict[str, Any]) -> str | None:
+    """Why the shipped-head ``version`` cannot be made active (its head was replaced by
+    a later release's), in an activation's words, naming the version that holds this
+    installation's head where the project has one; None when it can."""
+    replaced = head_replaced(version)
+    if replaced is None:
+        return None
+    task = version["path"][len(BUNDLED):]
+    shipped = _shipped_sha(task)
+    held = next((v for v in store.model_versions(task) if v["path"] == version["path"]
+                 and _registered_sha(v) == shipped), None)
+    instead = (f"; version {held['id']} {held['name']} holds this release's head"
+               if held is not None else
+               "; the predictions it made stay as they are")
+    return f"{version['name']} cannot be made active: {replaced}{instead}"
 
 
 def _zero_shot_version(store: Store, task: str) -> dict[str, Any] | None:

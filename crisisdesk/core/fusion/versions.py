@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from crisisdesk.core.fusion.checkpoint import CheckpointError, checkpoint_paths, read_sidecar
-from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT
+from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT, head_replaced
 from crisisdesk.core.schemes import builtin_schemes, scheme_for
 from crisisdesk.core.store import Store
 
@@ -36,7 +36,8 @@ class VersionSummary:
     macro_f1: float | None
     seeds: int  # seeds trained; the best one is the registered head
     predicted: int  # items holding a prediction of this version
-    missing: str | None  # why its head cannot be loaded (a checkpoint file gone), or None
+    missing: str | None  # why its head cannot be loaded (a checkpoint file gone, a shipped
+    #                      head replaced by a later release's), or None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,8 +84,11 @@ def _number(value: Any) -> float | None:
 
 
 def _missing(row: dict[str, Any], kind: str) -> str | None:
-    """Why a trained version's head is not there, checked by the files alone (cheap:
-    loading every head of a long history would take seconds)."""
+    """Why a version's head is not there, checked by the files alone (cheap: loading
+    every head of a long history would take seconds): a trained version's checkpoint
+    gone, or a shipped head a later release replaced (its weights are not installed)."""
+    if kind == "shipped":
+        return head_replaced(row)
     if kind != "trained":
         return None
     for needed in checkpoint_paths(row["path"]):

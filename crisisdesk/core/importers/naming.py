@@ -45,7 +45,10 @@ def given_name_problem(name: str) -> str | None:
     """Why a source name given by hand (``--source``, the import dialog's Source name)
     cannot be used, naming the character at fault (None: it can). Checked as an export's
     ``source`` cell is, and for ``:``: the name leads each item id ``<source>:<post
-    id>:<n>``, and ``a:b`` with post ``1`` made the id of source ``a``'s post ``b:1``."""
+    id>:<n>``, and ``a:b`` with post ``1`` made the id of source ``a``'s post ``b:1``.
+    The front ends strip the name first ("" there means none given: named from the path);
+    a name of spaces, or with spaces around it, is refused here (a notebook's
+    ImportOptions), as it would lead every item id with them."""
     for char in name:
         if char == ":":
             return "holds ':', which separates the parts of an item id " \
@@ -55,6 +58,10 @@ def given_name_problem(name: str) -> str | None:
                    f"({unicodedata.name(char)}), which reorders the text after it"
         if unicodedata.category(char) == "Cc":
             return f"holds the control character U+{ord(char):04X}"
+    if name and not name.strip():
+        return "is empty (only spaces)"
+    if name != name.strip():
+        return "starts or ends with spaces"
     return source_cell_problem(name)
 
 

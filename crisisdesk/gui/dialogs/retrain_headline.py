@@ -13,8 +13,9 @@ GOOD, BAD = "#2e7d32", "#c62828"
 
 
 def f1_text(value: float | None) -> str:
-    """A macro F1 as the report shows it (a dash when there is none)."""
-    return "–" if value is None else f"{value:.3f}"
+    """A macro F1 as the report shows it (a dash when there is none): a percentage, as
+    the versions list under it, `crisisdesk versions` and `eval` give it."""
+    return "–" if value is None else f"{value:.1%}"
 
 
 def headline(entry: TaskRetrain) -> str:
@@ -34,7 +35,7 @@ def headline(entry: TaskRetrain) -> str:
         colour = GOOD if delta >= 0 else BAD
         compare = (f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b> vs active "
                    f"<b>{f1_text(current['macro_f1'])}</b> "
-                   f"(<span style='color:{colour}'>{delta:+.3f}</span>)")
+                   f"(<span style='color:{colour}'>{delta * 100:+.1f} points</span>)")
         if entry.active_optimistic:
             # The active version was tuned on this holdout: its figure flatters it.
             compare += (f"<br><i>The active version's figure is optimistic: "

@@ -273,6 +273,26 @@ def _why_project_unusable(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _upgrade_failed_then_done(args: argparse.Namespace, exc: Exception) -> str | None:
+    """What to say when the command's upgrade of its older PROJECT failed (``exc``) and
+    the check after it (open_checked) upgraded it well: the cause passed (a busy or
+    flaky drive). The command did nothing yet; run again, it opens. None for any other
+    error, which keeps its traceback (a bug of ours in a project that opens)."""
+    from crisisdesk.core.store.upgrades import failed_upgrade
+
+    upgrade = failed_upgrade(exc) or getattr(exc, "upgrade", None)  # SQLite's or ours
+    if upgrade is None or not getattr(args, "project", None):
+        return None
+    root = Path(args.project).expanduser().absolute()
+    cause = exc.__cause__ or exc  # an UpgradeError's message says the whole upgrade
+    why = f"SQLite: {exc}" if isinstance(exc, sqlite3.Error) else \
+        f"{type(cause).__name__}: {cause}"
+    return (f"{root}: upgrading it from schema {upgrade.start} to {upgrade.target} "
+            f"failed at step {upgrade.step} ({upgrade.name}): {why}; a second try just "
+            "now finished the upgrade, so nothing of this command was done: run the "
+            "same command again")
+
+
 def printable_output() -> None:
     """Let stdout write what its encoding cannot (as ``\\u2192``) instead of raising.
 
@@ -335,6 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if full is not None:
             return _fail(full)
         why = _why_project_unusable(args)
+        if why is None:
+            why = _upgrade_failed_then_done(args, exc)
         if why is None:
             raise
         return _fail(why)

@@ -180,11 +180,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from crisisdesk.core.fusion.predict import NoModel, PredictJob
     from crisisdesk.core.project import Project
 
-    job = None
+    job, cancelled = None, False
     try:
         job = PredictJob(Project.open(args.project),
                          None if args.task == "all" else [args.task])
         finished = drive(job.run(), unit="item")
+        cancelled = not finished
     except (NoModel, CheckpointError, EncoderError, KeyError) as exc:
         # A task whose version cannot load fails the job at its end, after the others
         # were predicted and saved: done with problems (1), each task said. With none
@@ -217,6 +218,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
             what = f"not predicted: {other['error']}" if other.get("error") else \
                 f"{plural(other['predicted'], 'item')} predicted by {other['model_version']}"
             print(f"  {display_variant(variant)} (for the image vs text queue): {what}")
+    if cancelled:
+        # Else the lines above read as a finished run, and a task never reached is not
+        # named at all.
+        unreached = [task for task in job.tasks if task not in job.report.tasks]
+        print("Predict cancelled; the predictions made so far are kept. Run the same "
+              "command to resume."
+              + (f" Not reached (not predicted): {', '.join(unreached)}."
+                 if unreached else ""))
     return OK if finished else PROBLEMS
 
 

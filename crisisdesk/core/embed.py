@@ -50,11 +50,16 @@ class EmbedReport:
     unreadable: list[dict[str, str]] = field(default_factory=list)
     unreadable_count: int = 0  # exact; ``unreadable`` lists the first MAX_LISTED
     skipped_kinds: list[str] = field(default_factory=list)
+    #: The kinds asked for, when none lacked its embedding: the model was never loaded.
+    nothing_to_encode: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     def summary(self) -> str:
+        if self.nothing_to_encode:  # no device to name: the model was not loaded
+            return (f"{self.encoder}: nothing to encode (no "
+                    f"{' or '.join(self.nothing_to_encode)} lacks its embedding)")
         lines = [f"{self.encoder} on {self.device}: {plural(self.images_encoded, 'image')} "
                  f"and {plural(self.texts_encoded, 'text')} encoded; "
                  f"{plural(self.windowed_texts, 'text was', 'texts were')} longer than the "
@@ -119,36 +124,42 @@ class EmbedJob:
                        problems=lambda: self.report.unreadable_count,
                        result=self.report.as_dict)
 
-    def _load(self) -> Encoder:
+    def load(self) -> Encoder:
+        """The job's encoder, loaded now if it was given by name (seconds, and ~900 MB
+        for a CLIP): the CLI loads it before the job runs, after
+        :meth:`nothing_to_encode`, so that a Ctrl-C or a missing model is said as such."""
         if self._encoder is None:
             from crisisdesk.core.encoders.factory import load_encoder
 
             self._encoder = load_encoder(self.encoder_name, self.device)
         return self._encoder
 
-    def _nothing_to_encode(self) -> bool:
+    def nothing_to_encode(self) -> bool:
         """Whether no asked-for image or text lacks this encoder's embedding, looked up
         by name before the model loads: the app's Embed of a project without images
         (a text collector's) failed for want of the CLIP model it had no use for, and
         the Predict that follows a successful Embed never came."""
         if self._encoder is not None:
             return False  # loaded already (a caller's): the usual path is as cheap
+        # Only the kinds the encoder makes: MiniLM's images are never "left to encode"
+        # (each re-run of the default images-and-texts embed loaded it to skip them).
+        kinds = [kind for kind in self.kinds if kind in _kinds_of(self.encoder_name)]
         with self.project.open_store() as store:
-            if "image" in self.kinds and store.images_without_embedding(
+            if "image" in kinds and store.images_without_embedding(
                     self.encoder_name, patches=self.patches):
                 return False
-            if "text" in self.kinds:
+            if "text" in kinds:
                 keys = {t.key for t in store.item_texts()}
                 if store.missing_keys("text", self.encoder_name, keys):
                     return False
         return True
 
     def _run(self) -> Iterator[Progress]:
-        if self._nothing_to_encode():
-            yield Progress(0, 0, f"{self.encoder_name}: nothing to encode (no "
-                           f"{' or '.join(self.kinds)} lacks its embedding)", "cpu")
+        if self.nothing_to_encode():
+            self.report.nothing_to_encode = list(self.kinds)
+            yield Progress(0, 0, self.report.summary(), "cpu")
             return
-        encoder = self._load()
+        encoder = self.load()
         self.report.device = encoder.device
         with self.project.open_store() as store:
             _check_dim(store, encoder)
@@ -373,3 +384,14 @@ def _decoded_in_processes(images: list[ImageToEmbed], loader: Callable[[Path], o
                 yield batch
         finally:
             decoded.close()  # chunks still running finish in the workers and are dropped
+
+
+def _kinds_of(name: str) -> tuple[str, ...]:
+    """The kinds the encoder ``name`` embeds, from the registry before it loads: a text
+    model's texts only; a CLIP (or a name not registered, which its load says) both."""
+    from crisisdesk.core.models.registry import get_spec
+
+    try:
+        return ("text",) if get_spec(name).kind == "text" else KINDS
+    except KeyError:
+        return KINDS

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from crisisdesk.core.encoders.base import Encoder, EncoderError
-from crisisdesk.core.models.registry import all_specs, get_spec, locate, registered_paths
+from crisisdesk.core.models.registry import (
+    Location,
+    ModelSpec,
+    all_specs,
+    get_spec,
+    locate,
+    registered_paths,
+)
 
 DEVICES = ("auto", "cpu", "cuda")
 # An open_clip model that is not in the registry: open_clip:ARCH/TAG (e.g. a LAION tag).
@@ -35,22 +42,9 @@ def load_encoder(name: str, device: str = "auto") -> Encoder:
     if name.startswith(AD_HOC_PREFIX):
         from crisisdesk.core.encoders.clip import ClipEncoder
 
-        arch, sep, tag = name[len(AD_HOC_PREFIX):].partition("/")
-        if not sep or not arch or not tag:
-            raise EncoderError(f"{name!r}: write open_clip:ARCH/TAG, e.g. "
-                               "open_clip:ViT-B-16/laion2b_s34b_b88k")
+        arch, tag = _ad_hoc(name)
         return ClipEncoder.load(name, arch=arch, route="pretrained", source=tag, device=device)
-    try:
-        spec = get_spec(name)
-    except KeyError as exc:
-        raise EncoderError(exc.args[0]) from None
-    if spec.kind not in ENCODER_KINDS:
-        # Checked before locating it: a missing captioner would be offered for download
-        # (gigabytes), an installed one loaded as a text encoder.
-        encoders = sorted(n for n, s in all_specs().items() if s.kind in ENCODER_KINDS)
-        raise EncoderError(f"{name!r} is a {spec.kind}, not an encoder; encoders: "
-                           f"{', '.join(encoders)}, or {AD_HOC_PREFIX}ARCH/TAG")
-    location = locate(spec)
+    spec, location = _located(name)
     if spec.kind == "clip":
         from crisisdesk.core.encoders.clip import ClipEncoder
 
@@ -61,3 +55,37 @@ def load_encoder(name: str, device: str = "auto") -> Encoder:
     from crisisdesk.core.encoders.text import TextEncoder
 
     return TextEncoder.load(name, location.path, device=device)
+
+
+def check_encoder(name: str) -> None:
+    """Raise as :func:`load_encoder` would for an encoder name it cannot load (unknown,
+    not an encoder, not installed, incomplete), loading nothing: an embed with nothing
+    to encode skips the load (seconds, ~900 MB) yet still says a missing model is."""
+    if name.startswith(AD_HOC_PREFIX):
+        _ad_hoc(name)
+    else:
+        _located(name)
+
+
+def _ad_hoc(name: str) -> tuple[str, str]:
+    """The (arch, tag) of an ``open_clip:ARCH/TAG`` name; EncoderError when malformed."""
+    arch, sep, tag = name[len(AD_HOC_PREFIX):].partition("/")
+    if not sep or not arch or not tag:
+        raise EncoderError(f"{name!r}: write open_clip:ARCH/TAG, e.g. "
+                           "open_clip:ViT-B-16/laion2b_s34b_b88k")
+    return arch, tag
+
+
+def _located(name: str) -> tuple[ModelSpec, Location]:
+    """The registry spec of encoder ``name`` and where its weights are."""
+    try:
+        spec = get_spec(name)
+    except KeyError as exc:
+        raise EncoderError(exc.args[0]) from None
+    if spec.kind not in ENCODER_KINDS:
+        # Checked before locating it: a missing captioner would be offered for download
+        # (gigabytes), an installed one loaded as a text encoder.
+        encoders = sorted(n for n, s in all_specs().items() if s.kind in ENCODER_KINDS)
+        raise EncoderError(f"{name!r} is a {spec.kind}, not an encoder; encoders: "
+                           f"{', '.join(encoders)}, or {AD_HOC_PREFIX}ARCH/TAG")
+    return spec, locate(spec)

@@ -325,8 +325,8 @@ def test_retrain_report_shows_both_versions_and_switches(qtbot, tmp_path) -> Non
     page = dialog.pages["damage"]
     assert page.new_grid.matrix == entry.new["confusion"]
     assert page.active_grid.matrix == entry.current["confusion"]
-    assert f"{entry.new['macro_f1']:.3f}" in page.headline.text()
-    assert f"{entry.current['macro_f1']:.3f}" in page.headline.text()
+    assert f"{entry.new['macro_f1']:.1%}" in page.headline.text()
+    assert f"{entry.current['macro_f1']:.1%}" in page.headline.text()
     qtbot.waitUntil(lambda: page.versions.topLevelItemCount() == 2, timeout=10_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert dialog.grab().save(str(SHOTS / "retrain_report.png"))

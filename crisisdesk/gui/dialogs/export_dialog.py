@@ -103,6 +103,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.project, self.jobs = project, jobs  # jobs: a JobsPanel to list the export in
         self.runner: JobRunner | None = None
+        self._writing = Path()  # the file of the export running (its progress names it)
         self.job: ExportJob | None = None  # the export run last (made in its worker)
         self.files: list[Path] = []
         self.setWindowTitle("Export labels")
@@ -231,13 +232,20 @@ class ExportDialog(QDialog):
         else:
             self.runner = JobRunner(title, make_job)  # no parent: may outlive the dialog
             self.runner.start()
+        # Bound methods, not lambdas: closed while the export runs on in the jobs panel,
+        # the dialog is freed and Qt disconnects them with it (a lambda wrote to its
+        # deleted labels).
+        self._writing = out
         self.runner.finished.connect(self._on_finished)
-        self.runner.progress.connect(lambda p: self._on_progress(out, p))
+        self.runner.progress.connect(self._export_progressed)
         self.export_button.setEnabled(False)
         self.cancel_button.setVisible(True)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Writing {out}…")
         return self.runner
+
+    def _export_progressed(self, progress: Progress) -> None:
+        self._on_progress(self._writing, progress)
 
     def _on_progress(self, out: Path, progress: Progress) -> None:
         """How far the export is: 100,000 items take seconds. The file's name only: its

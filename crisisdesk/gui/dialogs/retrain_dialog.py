@@ -171,6 +171,7 @@ class RetrainDialog(QDialog):
         super().__init__(parent)
         self.project, self.report, self.jobs = project, report, jobs
         self.runner: JobRunner | None = None
+        self._switching: list[str] = []  # the tasks of the switch running
         self.background = Background(self, max_threads=1)
         self.setWindowTitle("Retrain report")
         # Wide enough for the confusion matrices of a five-class task side by side.
@@ -316,11 +317,17 @@ class RetrainDialog(QDialog):
         else:
             self.runner = JobRunner(title, make_job)  # no parent: may outlive the dialog
             self.runner.start()
-        self.runner.finished.connect(lambda state, value: self._applied(state, value, tasks))
+        # A bound method, not a lambda: the report closed while the switch runs on in the
+        # jobs panel is freed, and Qt disconnects it with it.
+        self._switching = tasks
+        self.runner.finished.connect(self._switch_ended)
         self.switch.setEnabled(False)
         self.keep.setEnabled(False)
         self.status.setText("Switching…")
         return self.runner
+
+    def _switch_ended(self, state: str, value: object) -> None:
+        self._applied(state, value, self._switching)
 
     def _applied(self, state: str, value: object, tasks: list[str]) -> None:
         self.keep.setEnabled(True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -112,6 +113,37 @@ def atomic_write(path: Path, *, binary: bool = False, mode: int | None = None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remove_leftovers(path)
+
+
+#: A temp file this old was left by a writer that died (SIGKILL, a power cut, the app
+#: killed from the task manager): a write takes seconds to minutes, never an hour.
+STALE_S = 3600.0
+
+
+def remove_stale(folder: Path, pattern: str, age_s: float = STALE_S) -> list[Path]:
+    """Delete the plain files in ``folder`` matching ``pattern`` (a glob) last written
+    over ``age_s`` ago: what a process killed mid-write left, old enough not to be a
+    running writer's. Returns those removed; one that cannot be removed stays (no reader
+    takes a hidden temp name for a real file)."""
+    now, removed = time.time(), []
+    for path in Path(folder).glob(pattern):
+        try:
+            if path.is_file() and not path.is_symlink() and \
+                    now - path.stat().st_mtime > age_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            pass  # gone meanwhile, or not ours to delete: left as it is
+    return removed
+
+
+def remove_leftovers(path: Path) -> None:
+    """Remove the temp files (and files moved aside) that writes of ``path`` killed
+    before their rename left beside it: each export killed mid-write left one, hidden,
+    the size of the export, for good."""
+    for suffix in ("tmp", "old"):
+        remove_stale(path.parent, f".{glob.escape(path.name)}.*.{suffix}")
 
 
 def _writable_target(path: Path) -> Path:
@@ -159,6 +191,8 @@ def atomic_writes(paths: Sequence[Path]) -> Iterator[list[IO[Any]]]:
         for tmp, path in temps:
             os.chmod(tmp, _final_mode(path, None))
         _replace_all(temps)
+        for _, path in temps:
+            remove_leftovers(path)
     finally:
         # Closed first (Windows deletes no open file); left only when something failed.
         for tmp, _ in temps:

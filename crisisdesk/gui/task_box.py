@@ -113,9 +113,14 @@ class TaskBox(QFrame):
             grid.addWidget(bar, n, 2)
             grid.addWidget(value, n, 3)
             self.bars[cls] = bar
+            # A newcomer clicks a class to label it, and nothing shows (the click picks
+            # the overlay's class): the tooltip says which key gives it.
+            keyed = (f"Key {n + 1}: label this item {display_name(cls)} (this task "
+                     "focused). " if n < KEYED_CLASSES else "")
             for widget in (key, name, bar, value):
                 self._row_of[widget] = cls
-                widget.setToolTip("Click: show the evidence for this class (overlay, O)")
+                widget.setToolTip(f"{keyed}Click: show the evidence for this class "
+                                  "(overlay, O)")
         layout.addLayout(grid)
         if advice:
             # What comes next, under the classes: the bars stay under the title.

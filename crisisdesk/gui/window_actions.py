@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
 from crisisdesk.core.progress import Progress
+from crisisdesk.gui.action_tips import explain
 from crisisdesk.gui.advice import EMBED_ACTION, RETRAIN_ACTION
 from crisisdesk.gui.job_libraries import (  # noqa: F401 - app.py and tests use them here
     leave_a_core_to_the_ui,
@@ -143,8 +144,11 @@ class WindowActions:
                        self.versions):
             jobs.addSeparator() if action is None else jobs.addAction(action)
         menu.addMenu("&Help").addAction(self.help)
-        window.add_toolbar([self.import_, self.export, self.caption, self.embed, self.predict,
-                            self.retrain, self.settings, self.help])
+        toolbar = [self.import_, self.export, self.caption, self.embed, self.predict,
+                   self.retrain, self.settings, self.help]
+        for action in toolbar:
+            explain(action)  # what it does and its key: its text alone said neither
+        window.add_toolbar(toolbar)
 
     def _action(self, text: str, slot: Callable[[], Any], needs: str | None,
                 shortcut: QKeySequence | QKeySequence.StandardKey | None = None) -> QAction:

@@ -8,10 +8,7 @@ the dialog stays responsive and Cancel stops after the batch in hand.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,80 +34,20 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.importers import FORMATS, ImportJob, ImportOptions, ImportReport
 from crisisdesk.core.importers.naming import given_name_problem
-from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS, table_delimiter
-from crisisdesk.core.importers.textio import decode_text
+from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import display_name
+from crisisdesk.gui.dialogs.import_columns import (  # noqa: F401 - read_columns: tests
+    tabular_source,
+    read_columns,
+)
 from crisisdesk.gui.worker import Background, JobRunner
 
 FORMAT_NAMES = {"auto": "Detect from the files", "folder": "Folder of posts",
                 "csv": "CSV / TSV table", "jsonl": "JSON Lines", "crisismmd": "CrisisMMD TSVs",
                 "zip": "Zip archive"}
 DEFAULT_COLUMN = "(automatic)"
-HEADER_BYTES = 256 * 1024  # enough for a header row or a first JSON object
-
-
-def read_columns(path: Path) -> list[str]:
-    """The column names of a CSV/TSV file, or the keys of the objects at the start of a
-    JSON Lines file or a .json list."""
-    with path.open("rb") as handle:
-        data = handle.read(HEADER_BYTES + 1)
-    truncated = len(data) > HEADER_BYTES
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        head = data[:HEADER_BYTES].decode("utf-8-sig", errors="replace")
-        return json_keys(head, as_list=suffix == ".json" and head.lstrip().startswith("["),
-                         truncated=truncated)
-    # Decoded and split as the importer does (decode_text, table_delimiter): a European
-    # Excel's ';' sheet, its sep=; line or its UTF-16 "Unicode Text" offered one column
-    # named "id;text;image", or "sep=;", or garbage, to map.
-    head, _warning = decode_text(data[:HEADER_BYTES])
-    head, delimiter = table_delimiter(head, "\t" if suffix == ".tsv" else ",")
-    return next(csv.reader(io.StringIO(head, newline=""), dialect="excel",
-                           delimiter=delimiter), [])
-
-
-def json_keys(head: str, *, as_list: bool, truncated: bool) -> list[str]:
-    """The keys of the objects in ``head``, in the order first seen, read as the importer
-    reads the file: one object a line, or (``as_list``) a JSON list over any lines. The
-    importer maps a key any object has (a tweet without media has no media key), so
-    every object read counts, not only the first; ``truncated``: ``head`` stops short."""
-    objects: list[object] = []
-    if as_list:
-        decoder, pos = json.JSONDecoder(), head.index("[") + 1
-        while True:
-            while pos < len(head) and head[pos] in " \t\r\n,":
-                pos += 1
-            if pos >= len(head) or head[pos] == "]":
-                break
-            try:
-                obj, pos = decoder.raw_decode(head, pos)
-            except json.JSONDecodeError:
-                if objects or truncated:
-                    break  # cut off mid-object: the objects before it say enough
-                raise
-            objects.append(obj)
-    else:
-        lines = head.splitlines()
-        for line in lines[:-1] if truncated else lines:  # the last line may be cut off
-            try:
-                objects.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # the importer skips (and reports) such a line too
-    keys: dict[str, None] = {}
-    for obj in objects:
-        if isinstance(obj, dict):
-            keys.update((str(key), None) for key in obj)
-    return list(keys)
-
-
-def _tabular(path: Path, fmt: str) -> bool:
-    if fmt in ("csv", "jsonl"):
-        return path.is_file()
-    return fmt == "auto" and path.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".json")
-
-
 class ImportDialog(QDialog):
     """Import posts into ``project``; ``imported`` carries the report when it ends."""
 
@@ -185,6 +122,12 @@ class ImportDialog(QDialog):
         grid.setColumnStretch(3, 1)
         self.mapping_box.setVisible(False)
         self._mapping_on = False
+        #: The column each field is read from by itself, by its name (read from the
+        #: table's header; None until it is read).
+        self._auto: dict[str, str | None] | None = None
+        self._hint = ""  # the required columns' hint shown in the status, if any
+        for combo in self.columns.values():
+            combo.currentIndexChanged.connect(lambda _i: self._say_required())
 
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -246,8 +189,9 @@ class ImportDialog(QDialog):
     def _update_mapping(self) -> None:
         """Offer the column mapping when the first source is a table; read its header."""
         paths, fmt = self.source_paths(), self.format.currentData()
-        table = next((p for p in paths if _tabular(p, fmt)), None)
+        table = next((p for p in paths if tabular_source(p, fmt)), None)
         self._mapping_on = table is not None
+        self._auto = None
         self.mapping_box.setVisible(self._mapping_on)
         if table is None:
             return
@@ -260,15 +204,47 @@ class ImportDialog(QDialog):
         """Fill the mapping boxes with a table's columns; the first entry says which
         column the importer picks by itself (as the core does: by known names)."""
         by_lower = {c.strip().lower(): c for c in columns}
+        self._auto = {}
         for name, combo in self.columns.items():
             chosen = combo.currentData()
             combo.clear()
             auto = next((by_lower[c] for c in DEFAULT_COLUMNS[name] if c in by_lower), None)
+            self._auto[name] = auto
             combo.addItem(f"{DEFAULT_COLUMN}: {auto}" if auto else "(none)", "")
             for column in columns:
                 combo.addItem(column, column)
             index = combo.findData(chosen)
             combo.setCurrentIndex(max(index, 0))
+        self._say_required()
+
+    def unpicked_required(self) -> list[str]:
+        """The required fields no column of the table will be read as ("id"; "text",
+        standing for text or image): none has one of their names and none is picked.
+        Empty while the header is not read (the import then says it)."""
+        if not self._mapping_on or self._auto is None:
+            return []
+        auto = self._auto
+
+        def found(field: str) -> bool:
+            return bool(auto.get(field) or self.columns[field].currentData())
+
+        return [field for field, ok in (("id", found("id")),
+                                        ("text", found("text") or found("image"))) if not ok]
+
+    def _required_hint(self) -> str:
+        """What to pick under Columns for each required field not found, in the app's
+        words: the import's own error named the command line's --map, after the run."""
+        what = {"id": "each post's id", "text": "each post's text (or its image)"}
+        return " ".join(
+            f"Pick the column holding {what[field]} under Columns: none is named "
+            f"{', '.join(DEFAULT_COLUMNS[field])}." for field in self.unpicked_required())
+
+    def _say_required(self) -> None:
+        """Show (or take back) the required columns' hint, leaving other messages."""
+        hint = self._required_hint()
+        if hint or self.status.text() == self._hint:
+            self.status.setText(hint)
+        self._hint = hint
 
     def mapping(self) -> dict[str, str]:
         """Fields mapped to a column by the analyst (the rest use the default names)."""
@@ -303,6 +279,14 @@ class ImportDialog(QDialog):
                 f"{name!r} {why}; give another name, or none to name it from the file.",
                 quote=False))
             self.source_name.setFocus()
+            return None
+        if missing := self.unpicked_required():
+            # Else the job ran to one error row: "required column 'id' is missing ...
+            # map one with --map id=COLUMN", a command-line option, in the report.
+            self.status.setText("<b style='color:#c62828'>Not imported yet.</b> "
+                                + html.escape(self._required_hint(), quote=False))
+            self._hint = ""  # a refusal, not the hint: stays till Import is pressed again
+            self.columns[missing[0]].setFocus()
             return None
         options, project = self.options(), self.project
         self.job = ImportJob(project, paths, options)

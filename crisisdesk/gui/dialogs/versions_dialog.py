@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 COLUMNS = ["Version", "Kind", "Reads", "Scored when trained", "Items predicted", "Created"]
 VERSION_ROLE = Qt.ItemDataRole.UserRole
+#: Why Make active is greyed with no version row picked (a task's row, or none).
+NOTHING_PICKED = "Select an older version in the list to make it active again"
 
 
 def figures_text(v: VersionSummary) -> str:
@@ -87,6 +89,7 @@ class VersionsDialog(QDialog):
         self.refresh_button.clicked.connect(lambda: self.refresh())
         self.activate = QPushButton("&Make active")
         self.activate.setEnabled(False)
+        self.activate.setToolTip(NOTHING_PICKED)  # greyed: say why, from the start
         self.activate.clicked.connect(self.make_active)
         self.close_button = QPushButton("&Close")
         self.close_button.setDefault(True)  # Enter closes; switching takes Alt+M or a click
@@ -177,7 +180,8 @@ class VersionsDialog(QDialog):
         v = self.selected()
         self.activate.setEnabled(v is not None and not v.active and not v.missing)
         self.activate.setToolTip(
-            "" if v is None else f"Cannot be made active: {v.missing}" if v.missing else
+            NOTHING_PICKED if v is None else
+            f"Cannot be made active: {v.missing}" if v.missing else
             f"{v.task}: this version is active" if v.active else
             f"Make {v.name} the active {v.task} version")
 

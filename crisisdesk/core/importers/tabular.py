@@ -60,13 +60,19 @@ class MissingColumn(ValueError):
 
 
 def _by_lower(header: list[str]) -> dict[str, str]:
-    """Column names by their lower-case form; of two that differ only in case (or a name
-    given twice) the first counts, as the first of a task's label cells does."""
+    """Column names by their lower-case form, then by that form with runs of spaces and
+    hyphens as ``_`` (a sheet's "Tweet ID" is tweet_id); of two that differ only so (or a
+    name given twice) the first counts, as the first of a task's label cells does."""
     by_lower: dict[str, str] = {}
-    for name in header:
-        if name is not None:
-            by_lower.setdefault(name.strip().lower(), name)
+    names = [name for name in header if name is not None]
+    for name in names:
+        by_lower.setdefault(name.strip().lower(), name)
+    for name in names:  # after every name as written: "tweet_id" beats "Tweet ID"
+        by_lower.setdefault(_SPACED.sub("_", name.strip().lower()), name)
     return by_lower
+
+
+_SPACED = re.compile(r"[\s-]+")
 
 
 def first_cells(header: list[str], values: list[str]) -> dict[str, str]:

@@ -23,12 +23,21 @@ def _figures(report: dict) -> str:
     return ", ".join(one(k) for k in ("accuracy", "macro_f1", "weighted_f1"))
 
 
+def _say_orphans(job: object) -> None:
+    """Say what the training removed of trainings killed before registering a version:
+    once, as the files are gone after it (whether this training succeeded or not)."""
+    note = job.report.orphans_note() if job is not None else ""  # type: ignore[attr-defined]
+    if note:
+        print(f"Note: {note}")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from crisisdesk.cli import drive
     from crisisdesk.core.fusion.data import EmbeddingsMissing
     from crisisdesk.core.fusion.training import TrainJob
     from crisisdesk.core.project import Project
 
+    job = None
     try:
         project = Project.open(args.project)
         image_encoder, text_encoder = args.encoder, args.text_encoder
@@ -42,7 +51,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                        activate=not args.no_activate)
         finished = drive(job.run(), unit="epoch")
     except (EmbeddingsMissing, ValueError, KeyError) as exc:
+        _say_orphans(job)
         return _fail(exc.args[0] if exc.args else str(exc))
+    _say_orphans(job)
     if not finished:
         print("Training cancelled; no model version was made.")
         return PROBLEMS
@@ -207,7 +218,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if entry["skipped"] else ""
         print(f"{task}: {plural(entry['predicted'], 'item')} predicted by "
               f"{entry['model_version']}"
-              f"{skipped}")
+              f"{skipped}{_interrupted(entry)}")
         if entry.get("texts_note"):
             print(f"  texts: {entry['texts_note']}")
         if entry.get("removed"):
@@ -216,7 +227,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                   "again)")
         for variant, other in job.report.modalities.get(task, {}).items():
             what = f"not predicted: {other['error']}" if other.get("error") else \
-                f"{plural(other['predicted'], 'item')} predicted by {other['model_version']}"
+                f"{plural(other['predicted'], 'item')} predicted by {other['model_version']}" \
+                f"{_interrupted(other)}"
             print(f"  {display_variant(variant)} (for the image vs text queue): {what}")
     if cancelled:
         # Else the lines above read as a finished run, and a task never reached is not
@@ -227,6 +239,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
               + (f" Not reached (not predicted): {', '.join(unreached)}."
                  if unreached else ""))
     return OK if finished else PROBLEMS
+
+
+def _interrupted(entry: dict) -> str:
+    """What a predict report line adds for a task the job stopped part-way through (a
+    cancel): else its count read as the task's finished one."""
+    left = entry.get("not_reached")
+    return f"; interrupted there: {plural(left, 'item')} not reached" if left else ""
 
 
 def display_variant(variant: str) -> str:

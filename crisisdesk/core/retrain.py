@@ -216,8 +216,11 @@ class RetrainJob:
                     try:
                         with closing(train.run()) as steps:
                             for step in steps:
+                                # Notes passed on: the app's jobs panel shows them (a
+                                # killed training's files removed, see TrainJob).
                                 yield Progress(number * 100 + int(90 * step.fraction),
-                                               total, f"{task}: {step.message}", step.device)
+                                               total, f"{task}: {step.message}", step.device,
+                                               notes=step.notes)
                     except (NotEnoughLabels, TrainingDiverged, EmbeddingsMissing) as exc:
                         # Enough labels, but none that can train (all in dev, or no
                         # image for a fusion head), a recipe whose weights blew up, or

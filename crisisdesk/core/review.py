@@ -255,14 +255,15 @@ def _rows(store: Store, ids: list[int], actives: dict[str, int]) -> list[ItemRow
             labels[row["item"]][row["task"]] = row["label"]
         for row in store.conn.execute(
                 "SELECT i.id, i.uid, p.text, p.event, p.created_at,"
-                " COALESCE(m.path, m.declared_path) AS image, m.status, p.sensitive"
+                " COALESCE(m.path, m.declared_path) AS image, m.status, p.sensitive, m.reason"
                 " FROM items i JOIN posts p ON p.id = i.post"
                 " LEFT JOIN media m ON m.id = i.media"
                 f" WHERE i.id IN ({_marks(chunk)})", chunk):
             by_id[row["id"]] = ItemRow(
                 row["id"], row["uid"], row["text"] or "", row["event"], row["created_at"],
                 row["image"], row["status"], predicted[row["id"]], labels[row["id"]],
-                None if row["sensitive"] is None else bool(row["sensitive"]))
+                None if row["sensitive"] is None else bool(row["sensitive"]),
+                row["reason"] if row["status"] != "ok" else None)
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -46,6 +46,9 @@ class ItemRow:
     #: the post was marked sensitive by its poster or platform (None: the source does not
     #: say); the app blurs its image until the analyst asks to see it
     sensitive: bool | None = None
+    #: why the image is not shown when media_status is "missing" / "unreadable" (as
+    #: imported), read with the row's page: the list's tooltip says it
+    media_reason: str | None = None
 
 
 @dataclass(frozen=True)

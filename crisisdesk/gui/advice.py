@@ -75,3 +75,18 @@ def media_note(status: str | None, path: str, reason: str | None) -> str:
         lines.append("Import the same file again with its images folder (File › Import…, "
                      "Images folder), or relink a folder that moved: crisisdesk media relink")
     return "\n".join(lines)
+
+
+def list_image_note(status: str | None, path: str | None, reason: str | None,
+                    decode_failed: bool) -> str | None:
+    """Why an item list row's tile shows no picture, for the row's tooltip (None: it
+    shows one, or the item has no image): the tile's one word ("unreadable", "missing")
+    gave no reason, and the detail pane was the only place that had it."""
+    if path is None:
+        return None
+    if status != "ok":
+        return media_note(status, path, reason)
+    if decode_failed:  # read at import, not now: the thumbnail could not be decoded
+        return ("Image could not be read (moved, deleted or damaged since the import):\n"
+                f"{path}")
+    return None

@@ -32,6 +32,7 @@ from PySide6.QtCore import (
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.gui.advice import list_image_note
 from crisisdesk.gui.bidi import shown_uid
 from crisisdesk.gui.chips import row_in_words
 from crisisdesk.gui.item_reads import (  # noqa: F401 - PAGE, FOLLOW_ROWS: imported from here
@@ -242,9 +243,12 @@ class ItemModel(QAbstractListModel):
             return "Loading…" if role == Qt.ItemDataRole.DisplayRole else None
         if role == Qt.ItemDataRole.DisplayRole:
             return row.text
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{shown_uid(row.uid)}\n{row.text[:500]}"
         shown = bool(row.image_path) and row.media_status == "ok"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            failed = shown and self._thumbnails.failed(str(row.image_path),
+                                                       self.blur.rule.hides(row.sensitive))
+            why = list_image_note(row.media_status, row.image_path, row.media_reason, failed)
+            return f"{shown_uid(row.uid)}\n{row.text[:500]}" + (f"\n\n{why}" if why else "")
         if role == BLURRED_ROLE:
             return shown and self.blur.rule.hides(row.sensitive)
         if role == Qt.ItemDataRole.AccessibleTextRole:  # the painted chips, for a reader

@@ -159,9 +159,10 @@ REMOVE_CHUNK = 20_000
 
 @dataclass
 class PredictReport:
-    """Per task: the version used, items predicted, items it could not see; and the same
-    for the task's newest image-only and text-only versions (``modalities``), whose
-    predictions the "image vs text disagree" queue compares."""
+    """Per task: the version used, items predicted, items it could not see (and, only
+    when the job stopped part-way through it, ``not_reached``: its items left for the
+    next run); and the same for the task's newest image-only and text-only versions
+    (``modalities``), whose predictions the "image vs text disagree" queue compares."""
 
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     modalities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -223,6 +224,10 @@ class PredictJob:
                 # sure the head's (its sidecar's) are the scheme's, in the same order.
                 classes = list(scheme_for(task, store.schemes()).classes)
                 mismatch = TextMismatch()
+                if items:
+                    # Until its last chunk is written: a cancel (or a crash) part-way
+                    # leaves the count, and the report does not read as a finished task.
+                    entry["not_reached"] = len(items)
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start:start + CHUNK]
                     # The chunk's keys are read once, for what it saw and for the head.
@@ -244,6 +249,9 @@ class PredictJob:
                         mismatch.add(text_mismatch(store, version, read) or TextMismatch())
                     entry["predicted"] += len(kept)
                     entry["skipped"] += len(chunk) - len(kept)
+                    entry["not_reached"] -= len(chunk)
+                    if not entry["not_reached"]:
+                        del entry["not_reached"]
                     done += len(chunk)
                     yield Progress(done, total, f"{task}: {entry['predicted']} predicted")
                 # A head given texts of another kind than it trained on (captioned since,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from crisisdesk.core.fusion.checkpoint import checkpoint_paths, save_head
+from crisisdesk.core.fusion.checkpoint import save_head
 from crisisdesk.core.fusion.data import (
     EmbeddingsMissing,
     NotEnoughLabels,
@@ -44,6 +44,12 @@ from crisisdesk.core.fusion.train import (
     iter_fit,
     named_recipe,
     predict_logits,
+)
+from crisisdesk.core.fusion.version_names import (
+    discard_unregistered,
+    free_version_name,
+    release_version_name,
+    remove_orphans,
 )
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -107,6 +113,18 @@ class TrainReport:
     summary: dict[str, Any] = field(default_factory=dict)
     model_version: int | None = None
     model_name: str = ""
+    #: Names whose checkpoint a training killed before registering it had left in
+    #: models/, removed by this run (see version_names.remove_orphans).
+    orphans_removed: list[str] = field(default_factory=list)
+
+    def orphans_note(self) -> str:
+        """What this run removed of killed trainings, in a sentence ("" when nothing)."""
+        if not self.orphans_removed:
+            return ""
+        return ("removed the checkpoint files of trainings killed before they registered "
+                "a version (never listed, never used): "
+                + ", ".join(f"models/{name}.safetensors and .json"
+                            for name in self.orphans_removed))
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -115,39 +133,6 @@ class TrainReport:
 def _stamp() -> str:
     """The time part of a version's name (UTC, to the second)."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-
-
-#: Beside a checkpoint's files while its training saves it: the name is taken.
-RESERVED_SUFFIX = ".reserved"
-
-
-def free_version_name(store: Store, folder: Path, base: str) -> str:
-    """Reserve and return ``base``, or ``base-2``, ``base-3``...: the first name that no
-    version of the store, no checkpoint in ``folder`` and no reservation has. Two
-    trainings of a task in the same second (a scripted sweep, two retrains at once, two
-    windows on one project) would otherwise share a name, and the second checkpoint
-    would overwrite the first version's weights. The reservation is a file created
-    exclusively, so two trainings running at once cannot both take a name; the caller
-    removes it (:func:`release_version_name`) once the version is registered."""
-    taken = {row["name"] for row in store.conn.execute("SELECT name FROM model_versions")}
-    folder.mkdir(parents=True, exist_ok=True)
-    name, number = base, 1
-    while True:
-        if name not in taken and not any(path.exists()
-                                         for path in checkpoint_paths(folder / name)):
-            try:
-                (folder / f"{name}{RESERVED_SUFFIX}").open("x").close()
-                return name
-            except FileExistsError:
-                pass  # another training holds it
-        number += 1
-        name = f"{base}-{number}"
-
-
-def release_version_name(folder: Path, name: str) -> None:
-    """Drop the reservation of ``name`` (its checkpoint is saved and registered, or the
-    training failed)."""
-    (folder / f"{name}{RESERVED_SUFFIX}").unlink(missing_ok=True)
 
 
 def _check_encoders_known(store: Store, image_encoder: str | None,
@@ -229,6 +214,10 @@ class TrainJob:
 
     def _run(self) -> Iterator[Progress]:
         with self.project.open_store() as store:
+            self.report.orphans_removed = remove_orphans(store, self.project.folder("models"))
+            if self.report.orphans_removed:
+                yield Progress(0, 0, self.report.orphans_note(),
+                               notes=(self.report.orphans_note(),))
             _check_encoders_known(store, self.image_encoder, self.text_encoder)
             data = task_data(store, self.task, image_encoder=self.image_encoder,
                              text_encoder=self.text_encoder, variant=self.variant)
@@ -362,6 +351,11 @@ class TrainJob:
         name = free_version_name(store, folder, f"{self.task}-{self.variant}-{_stamp()}")
         try:
             self._save_and_add(store, data, config, model, figures, folder, name)
+        except BaseException:
+            # Registering failed (a locked or full database): the saved checkpoint would
+            # stay unlisted and unused for good, its name taken.
+            discard_unregistered(store, folder, name)
+            raise
         finally:
             release_version_name(folder, name)
 

@@ -196,10 +196,8 @@ def test_an_export_stopped_midway_says_so_and_leaves_no_file(tmp_path: Path,
 def test_ctrl_c_between_two_chunks_of_an_export_removes_its_temp_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture) -> None:
-    """Ctrl-C as the progress bar is drawn (the export waiting at a chunk's end)."""
-    import tqdm
-
-    from crisisdesk import cli
+    """Ctrl-C as the progress is shown (the export waiting at a chunk's end)."""
+    from crisisdesk import cli, cli_progress
     from crisisdesk.core import exporters
 
     build(tmp_path / "small", 50)
@@ -207,12 +205,18 @@ def test_ctrl_c_between_two_chunks_of_an_export_removes_its_temp_file(
     monkeypatch.setattr(exporters, "PROGRESS_ROWS", 10)
     drawn: list[int] = []
 
-    def refresh(bar, *args, **kwargs) -> None:
-        drawn.append(bar.n)
-        if len(drawn) == 3:
-            raise KeyboardInterrupt
+    class Interrupting:
+        """The progress view (a bar or log lines): Ctrl-C at its third update."""
 
-    monkeypatch.setattr(tqdm.tqdm, "refresh", refresh)
+        def update(self, progress) -> None:
+            drawn.append(progress.done)
+            if len(drawn) == 3:
+                raise KeyboardInterrupt
+
+        def close(self, finished: bool) -> None:
+            pass
+
+    monkeypatch.setattr(cli_progress, "progress_view", lambda stream, unit: Interrupting())
     assert cli.main(["export", str(tmp_path / "small"), str(out)]) == 1
     assert drawn == [0, 10, 20]
     assert "Cancelled" in capsys.readouterr().out

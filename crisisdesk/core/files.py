@@ -142,8 +142,14 @@ def remove_leftovers(path: Path) -> None:
     """Remove the temp files (and files moved aside) that writes of ``path`` killed
     before their rename left beside it: each export killed mid-write left one, hidden,
     the size of the export, for good."""
+    # mkstemp's own names only (8 of its characters): "*" also took an analyst's hidden
+    # ".labels.csv.before-cleanup.old" beside the export for a dead writer's.
     for suffix in ("tmp", "old"):
-        remove_stale(path.parent, f".{glob.escape(path.name)}.*.{suffix}")
+        remove_stale(path.parent, f".{glob.escape(path.name)}.{_MKSTEMP_PART}.{suffix}")
+
+
+#: The random part of a name tempfile.mkstemp makes (8 of a-z, 0-9 and "_"), as a glob.
+_MKSTEMP_PART = "[a-z0-9_]" * 8
 
 
 def _writable_target(path: Path) -> Path:

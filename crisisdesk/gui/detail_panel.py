@@ -1,8 +1,9 @@
 """The detail panel on the right: one item's image, text, caption, predictions and labels.
 
 Everything it shows is fetched off the UI thread: ``review.item_detail`` and the image
-decode both go through the window's :class:`Background` (keyed, so moving quickly through
-the list paints only the item one lands on). With the overlay on (key O), the focused
+decode both go through the window's :class:`Background`, each on its own :class:`Lane`
+(one in flight plus the newest wanted, so holding J reads and paints only the items the
+read in flight ends on, never every row passed). With the overlay on (key O), the focused
 task's explanation is drawn over the image and the words (see ``overlay.py``).
 
 An image the blur settings hide (a post marked sensitive, or every image; see
@@ -45,7 +46,7 @@ from crisisdesk.gui.post_texts import (
 )
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
 from crisisdesk.gui.task_box import TaskBox, scroll_into_view
-from crisisdesk.gui.worker import Background
+from crisisdesk.gui.worker import Background, Lane
 
 
 
@@ -66,6 +67,7 @@ class DetailPanel(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project, self._background = project, background
+        self._reads, self._decodes = Lane(background), Lane(background)
         self.detail: ItemDetail | None = None
         self.item_id: int | None = None
         self.focused_task = 0
@@ -184,8 +186,7 @@ class DetailPanel(QWidget):
             with project.open_store() as store:
                 return review.item_detail(store, item_id)
 
-        self._background.call(fetch, lambda d: self._show(d, changed), self._failed,
-                              key=f"detail-{id(self)}")
+        self._reads.call(fetch, lambda d: self._show(d, changed), self._failed)
 
     def reload(self) -> None:
         """Fetch the shown item again (its labels changed)."""
@@ -247,9 +248,8 @@ class DetailPanel(QWidget):
             self._sharp = image
             self._paint_image(blurred, veil)
 
-        self._background.call(lambda: decode_for_panel(path, blur=veil is not None), arrived,
-                              lambda m: self._set_message(f"Image failed: {m}"),
-                              key=f"detail-image-{id(self)}")
+        self._decodes.call(lambda: decode_for_panel(path, blur=veil is not None), arrived,
+                           lambda m: self._set_message(f"Image failed: {m}"))
 
     def _paint_image(self, blurred: QImage | None, veil: str | None) -> None:
         """Show ``blurred`` under ``veil``, or (None) the kept sharp image."""
@@ -288,10 +288,9 @@ class DetailPanel(QWidget):
                 if self._sharp is sharp and self._veil(row) == veil:
                     self._paint_image(blurred, veil)
 
-            # The same key as the decode: a newer item's decode drops this result.
-            self._background.call(lambda: blur_image(sharp), arrived,
-                                  lambda m: self._set_message(f"Image failed: {m}"),
-                                  key=f"detail-image-{id(self)}")
+            # The decode's lane: a newer item's decode drops this result.
+            self._decodes.call(lambda: blur_image(sharp), arrived,
+                               lambda m: self._set_message(f"Image failed: {m}"))
 
     # ------------------------------------------------------------------ tasks
     def _set_tasks(self, views: tuple) -> None:

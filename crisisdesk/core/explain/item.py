@@ -9,15 +9,20 @@ Cache: one JSON file per explanation in ``<project>/cache/explain/``, named by t
 of its key: (format, item uid, task, class asked for or "top", model version id, name and
 path, sha256 of the text the head reads, image sha256, whether a zero-shot version reads
 the texts). A new caption, a retrained model, another class or texts embedded for a
-zero-shot start is another key, so nothing stale is ever served; old files are simply no
-longer read. Files are written atomically; an unreadable one is recomputed.
+zero-shot start is another key, so nothing stale is ever served; old files are no longer
+read. Files are written atomically; an unreadable one is recomputed. A file's name starts
+with its model version's id, so the cache is bounded (:data:`CACHE_FILES`, pruned by the
+writing thread, a worker's, never the UI's) keeping the active versions' files first.
+The loaded heads are bounded too (:data:`MAX_EXPLAINERS`, the most recently used).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +31,25 @@ from crisisdesk.core.explain.result import FORMAT, Explanation
 from crisisdesk.core.explain.vit import ExplainError
 from crisisdesk.core.files import file_sha256, write_json_atomic
 from crisisdesk.core.project import Project
+from crisisdesk.core.review_sql import active_versions
 from crisisdesk.core.schemes import scheme_for
 from crisisdesk.core.store import Store, text_key
 
+#: Explanation files kept per project (a few KB each, ~10 KB with a ViT-B/16 grid): a
+#: day's overlay browsing over 100,000 items grew the folder without end. Past the bound
+#: the oldest go, those of model versions no longer active first.
+CACHE_FILES = 20_000
+#: Writes between two prunes of a project's cache (the first write in a process prunes):
+#: a prune lists the folder, which is not free at 20,000 files.
+PRUNE_EVERY = 200
+#: Heads kept loaded, the most recently used: each model version explained in a session
+#: kept one until the app closed (the encoders, a few at most, are shared and kept).
+MAX_EXPLAINERS = 4
+
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str], Any] = {}
-_EXPLAINERS: dict[tuple[int, str, str, str, bool | None], Explainer] = {}
+_EXPLAINERS: OrderedDict[tuple[int, str, str, str, bool | None], Explainer] = OrderedDict()
+_WRITES: dict[Path, int] = {}  # cache folder -> writes by this process (see PRUNE_EVERY)
 
 
 def _encoder(name: str, device: str) -> Any:
@@ -69,6 +87,7 @@ def explainer_for(store: Store, task: str, version: dict[str, Any], device: str 
     key = (int(version["id"]), str(version["path"]), task, device, has_text)
     with _LOCK:
         if key in _EXPLAINERS:
+            _EXPLAINERS.move_to_end(key)
             return _EXPLAINERS[key]
     path = str(version["path"])
     if path.startswith(ZERO_SHOT):
@@ -94,6 +113,8 @@ def explainer_for(store: Store, task: str, version: dict[str, Any], device: str 
         model_version=str(version["name"]))
     with _LOCK:
         _EXPLAINERS[key] = explainer
+        while len(_EXPLAINERS) > MAX_EXPLAINERS:
+            _EXPLAINERS.popitem(last=False)
     return explainer
 
 
@@ -184,9 +205,52 @@ def _file_state(path: str, sha: str | None) -> str:
 
 
 def cache_path(project: Project, key: dict[str, Any]) -> Path:
-    """Where the explanation with this key is (or would be) cached."""
+    """Where the explanation with this key is (or would be) cached: named by its model
+    version's id (pruning keeps the active versions' files first) and the key's sha256."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
-    return project.folder("cache") / "explain" / f"{digest[:40]}.json"
+    return project.folder("cache") / "explain" / f"{key['model_version']}-{digest[:40]}.json"
+
+
+def _prune_due(folder: Path) -> bool:
+    """Whether this write to ``folder`` is one that prunes it (see PRUNE_EVERY)."""
+    with _LOCK:
+        writes = _WRITES.get(folder, 0)
+        _WRITES[folder] = writes + 1
+    return writes % max(1, PRUNE_EVERY) == 0
+
+
+def prune_cache(folder: Path, active: set[int]) -> int:
+    """Delete the oldest explanation files of ``folder`` past :data:`CACHE_FILES`, those
+    of versions not in ``active`` first; returns how many went.
+
+    Another thread or process may prune or read the same files meanwhile: a file gone
+    already is skipped, and a reader of a file deleted under it recomputes it. Temp files
+    of writes in progress (hidden) are never touched."""
+    files: list[tuple[bool, float, str]] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                    continue
+                try:
+                    stamp = entry.stat().st_mtime
+                except OSError:
+                    continue  # pruned by another thread meanwhile
+                version, named, _digest = entry.name.partition("-")
+                current = bool(named) and version.isdigit() and int(version) in active
+                files.append((current, stamp, entry.path))
+    except OSError:
+        return 0
+    excess = len(files) - CACHE_FILES
+    if excess <= 0:
+        return 0
+    files.sort()  # other versions' (and older names') first, then the oldest
+    for _current, _stamp, path in files[:excess]:
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError:
+            continue  # held open elsewhere (Windows): the next prune takes it
+    return excess
 
 
 def explain_item(project: Project, item_id: str | int, task: str,
@@ -225,6 +289,7 @@ def explain_item(project: Project, item_id: str | int, task: str,
                 return cached
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # a damaged or older file: compute again and replace it
+        active = set(active_versions(store).values())  # what a prune keeps first
         explainer = explainer_for(store, task, version, device)
         image_vector = None
         if facts["image_sha256"] and explainer.image_encoder is not None:
@@ -258,6 +323,8 @@ def explain_item(project: Project, item_id: str | int, task: str,
     if not (facts["image"] and explainer.image_encoder is not None and result.image is None):
         # Not when the file could not be read: put back, it gives the heat map again.
         write_json_atomic(path, {"key": key, "explanation": result.to_json()})
+        if _prune_due(path.parent):
+            prune_cache(path.parent, active)
     result.image_path, result.sensitive = facts["image"], facts["sensitive"]
     result.notes += [facts["text_note"]] if facts["text_note"] else []
     return result

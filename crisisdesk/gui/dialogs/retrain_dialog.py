@@ -6,7 +6,9 @@ confusion matrices as heat grids, and the recommendation (switch only when the n
 is not worse in macro F1). "Switch" applies the report through the core's
 ``apply_retrain`` in a worker thread; a task whose new version is worse switches only
 when its override box is ticked. Each tab also lists the task's versions so an older one
-can be made active again.
+can be made active again. Each term (macro F1, the holdout, early stopping, the charts)
+carries a plain-language note: a tooltip, a "?" link and an accessible description
+(:mod:`~crisisdesk.gui.dialogs.figure_notes`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
+from crisisdesk.gui.dialogs.figure_notes import NOTES, NotesLabel, explain, note_link
 from crisisdesk.gui.dialogs.retrain_headline import BAD, headline
 from crisisdesk.gui.dialogs.versions_dialog import figures_text
 from crisisdesk.gui.screen_fit import fit_to_screen
@@ -74,30 +77,41 @@ class TaskPage(QWidget):
         # Side by side, or one under the other where the page is too narrow (see fit).
         self.grids = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         layout = QVBoxLayout(self)
-        self.headline = QLabel(headline(entry))
-        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        # Its terms' "?" links say what each figure measures.
+        self.headline = NotesLabel(headline(entry))
         self.headline.setWordWrap(True)
         layout.addWidget(self.headline)
         new, current = entry.new, entry.current
         if new is not None:
             classes = list(new["classes"])
             bars = QGroupBox("F1 per class on the holdout")
-            QVBoxLayout(bars).addWidget(F1Bars(
+            explain(bars, "per_class_f1")
+            row = QHBoxLayout(bars)
+            row.addWidget(F1Bars(
                 classes, [new["per_class"][c]["f1"] for c in classes],
-                [current["per_class"][c]["f1"] for c in classes] if current else None))
+                [current["per_class"][c]["f1"] for c in classes] if current else None), 1)
+            # Beside the chart, not a row of its own: the report is short of height.
+            row.addWidget(note_link("per_class_f1", "F1 per class"), 0,
+                          Qt.AlignmentFlag.AlignTop)
             layout.addWidget(bars)
             grids = self.grids
             self.new_grid = ConfusionGrid("New version", classes, new["confusion"])
-            self.new_grid.setToolTip(entry.candidate_name)
+            # A tooltip only: the grid's description holds its counts (see ConfusionGrid).
+            self.new_grid.setToolTip(f"{entry.candidate_name}\n{NOTES['confusion']}")
             grids.addWidget(self.new_grid)
             if current is not None:
                 self.active_grid = ConfusionGrid("Active version", classes,
                                                  current["confusion"])
-                self.active_grid.setToolTip(entry.active_name or "")
+                self.active_grid.setToolTip(
+                    f"{entry.active_name or 'The active version'}\n{NOTES['confusion']}")
                 grids.addWidget(self.active_grid)
             grids.addStretch(1)
             matrices = QGroupBox("Confusion matrices (rows: true class, columns: predicted)")
-            matrices.setLayout(grids)
+            explain(matrices, "confusion")
+            row = QHBoxLayout(matrices)
+            row.addLayout(grids, 1)
+            row.addWidget(note_link("confusion", "a confusion matrix"), 0,
+                          Qt.AlignmentFlag.AlignTop)
             layout.addWidget(matrices)
 
         self.override = QCheckBox("Switch to the new version &anyway (override)")
@@ -111,10 +125,9 @@ class TaskPage(QWidget):
         self.versions.setHeaderLabels(["Version", "Created", "Scored when trained", "Active"])
         # The registered head's figures, as `crisisdesk versions` and the Model versions
         # window give them (the mean over the seeds here made one version two figures).
-        self.versions.headerItem().setToolTip(
-            2, "Accuracy and macro F1 of the version's registered head on the split it "
-               "was scored on when it was trained (dev or test then); the comparison "
-               "above is on the frozen holdout, the same items for both versions")
+        self.versions.headerItem().setToolTip(2, NOTES["scored_when_trained"])
+        # A header's tooltip is never read out: the list's description says it.
+        self.versions.setAccessibleDescription(NOTES["scored_when_trained"])
         self.versions.setRootIsDecorated(False)
         self.versions.setMaximumHeight(120)
         self.reactivate = QPushButton("&Make the selected version active")
@@ -189,7 +202,14 @@ class RetrainDialog(QDialog):
             scroll.viewport().installEventFilter(self)
             self.pages[entry.task] = page
             mark = "✓" if entry.recommend_switch else ("–" if entry.new is None else "✗")
-            self.tabs.addTab(scroll, f"{entry.task} {mark}")
+            index = self.tabs.addTab(scroll, f"{entry.task} {mark}")
+            # The mark in words: a screen reader read it as a character, and a new
+            # analyst had to guess it.
+            said = f"{entry.task}: " + ("switch recommended" if entry.recommend_switch else
+                                        "not compared" if entry.new is None else
+                                        "keep the active version (the new one is worse)")
+            self.tabs.setTabToolTip(index, said)
+            self.tabs.tabBar().setAccessibleTabName(index, said)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.switch = QPushButton("Switch")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from crisisdesk.gui.dialogs.figure_notes import term_link
+
 if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
     from crisisdesk.core.retrain import TaskRetrain
 
@@ -19,7 +21,8 @@ def f1_text(value: float | None) -> str:
 
 
 def headline(entry: TaskRetrain) -> str:
-    """The comparison in words: both macro F1s, the difference, the recommendation."""
+    """The comparison in words: both macro F1s, the difference, the recommendation; each
+    term with a "?" link to its note (``figure_notes``)."""
     if entry.new is None and entry.candidate is not None:
         # Trained, but nothing to score it on: the override can still switch to it.
         why = entry.skipped or (f"the new version {entry.candidate_name} sees none of "
@@ -30,33 +33,38 @@ def headline(entry: TaskRetrain) -> str:
         return (f"<b>Not retrained:</b> {entry.skipped or 'no candidate'}. "
                 "The active version stays.")
     new, current = entry.new, entry.current
+    macro = f"Macro F1{term_link('macro_f1')}"
     if current is not None:
         delta = new["macro_f1"] - current["macro_f1"]
         colour = GOOD if delta >= 0 else BAD
-        compare = (f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b> vs active "
+        compare = (f"{macro}: new <b>{f1_text(new['macro_f1'])}</b> vs active "
                    f"<b>{f1_text(current['macro_f1'])}</b> "
-                   f"(<span style='color:{colour}'>{delta * 100:+.1f} points</span>)")
+                   f"(<span style='color:{colour}'>{delta * 100:+.1f} points</span>"
+                   f"{term_link('points')})")
         if entry.active_optimistic:
             # The active version was tuned on this holdout: its figure flatters it.
             compare += (f"<br><i>The active version's figure is optimistic: "
                         f"{escape(entry.active_optimistic)}.</i>")
     elif entry.active_error:
-        compare = (f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
+        compare = (f"{macro}: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
                    f"{entry.active_name} cannot be scored ({escape(entry.active_error)})")
     elif entry.active_name:
-        compare = (f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
+        compare = (f"{macro}: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
                    f"{entry.active_name} sees none of the holdout items the new one sees")
     else:
-        compare = f"Macro F1: new <b>{f1_text(new['macro_f1'])}</b> (no active version yet)"
+        compare = f"{macro}: new <b>{f1_text(new['macro_f1'])}</b> (no active version yet)"
     if entry.recommend_switch:
-        advice = f"<span style='color:{GOOD}'><b>Recommended: switch</b></span>"
+        advice = (f"<span style='color:{GOOD}'><b>Recommended: switch</b></span>"
+                  f"{term_link('recommendation')}")
     else:
         advice = (f"<span style='color:{BAD}'><b>Recommended: keep the active version</b>"
-                  "</span> (the new one is worse in macro F1)")
+                  "</span> (the new one is worse in macro F1)"
+                  f"{term_link('recommendation')}")
     # Both versions are scored on the same items: those both see.
     scored = int(new.get("n", entry.holdout - entry.new_unseen))
     left_out = entry.holdout - scored
     holdout = (f"{entry.holdout:,} labelled items of the frozen {entry.holdout_split} split"
+               + term_link("holdout")
                + (f"; scored on the {scored:,} " + ("both versions see" if current else
                                                     "it sees")
                   + f", {left_out:,} left out (no embedding of its kind)"
@@ -75,7 +83,8 @@ def _trained_on(entry: TaskRetrain) -> str:
         # is on the frozen holdout, which may be another split ("40 test" beside "40 dev").
         said = f"<br>Trained on {entry.sizes.get('train', 0):,} labels"
         if "validation" in entry.sizes:
-            said += f" (early-stopped on {entry.sizes['validation']:,} validation labels)"
+            said += (f" (early-stopped on {entry.sizes['validation']:,} validation labels)"
+                     + term_link("early_stopping"))
     if entry.not_embedded:
         said += f"<br><i>{escape(entry.not_embedded)}.</i>"
     return said

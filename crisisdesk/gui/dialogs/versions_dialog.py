@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.project import Project
 from crisisdesk.gui.detail_header import shown_time
+from crisisdesk.gui.dialogs.figure_notes import NOTES
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background
 
@@ -64,6 +65,8 @@ class VersionsDialog(QDialog):
         self.background = Background(self, max_threads=1)
         self.loaded = False
         self._note = ""
+        self._activating = False  # an activation's end is still to be told (see done)
+        self._free_after_activation = False
         self.setWindowTitle(f"Model versions — {project.root.name}")
         self.resize(1060, 420)
         layout = QVBoxLayout(self)
@@ -74,11 +77,10 @@ class VersionsDialog(QDialog):
         layout.addWidget(intro)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(COLUMNS)
-        self.tree.headerItem().setToolTip(
-            3, "Accuracy and macro F1 of the version's registered head on the split it "
-               "was scored on when it was trained (dev or test then): versions trained "
-               "on different labels are not scored on the same items")
+        self.tree.headerItem().setToolTip(3, NOTES["scored_when_trained"])
         self.tree.setAccessibleName("Model versions by task")
+        # A header's tooltip is never read out: the list's description says it.
+        self.tree.setAccessibleDescription(NOTES["scored_when_trained"])
         self.tree.currentItemChanged.connect(lambda *_: self._update_button())
         layout.addWidget(self.tree, 1)
         self.status = QLabel()
@@ -201,8 +203,31 @@ class VersionsDialog(QDialog):
 
         def done(_: int) -> None:
             self.reactivated.emit(v.task)
-            self.refresh(f"{v.task}: version {v.id} {v.name} is active; the items it has "
-                         "not scored are being predicted (see the jobs panel).")
+            if not self._activation_ended():
+                self.refresh(f"{v.task}: version {v.id} {v.name} is active; the items it "
+                             "has not scored are being predicted (see the jobs panel).")
+
+        def failed(message: str) -> None:
+            self._activation_ended()
+            self._show_error(message)
 
         self.activate.setEnabled(False)
-        self.background.call(activate, done, self._show_error)
+        self._activating = True
+        self.background.call(activate, done, failed)
+
+    def _activation_ended(self) -> bool:
+        """Note the activation's end; True when the dialog, closed meanwhile (see
+        done), is freed now."""
+        self._activating = False
+        if self._free_after_activation:
+            self.deleteLater()
+        return self._free_after_activation
+
+    def done(self, result: int) -> None:
+        """Close; with an activation still running, the dialog is freed only once it
+        has ended: freed at once, it dropped the activation's end, and the window never
+        predicted the items the version made active had not scored."""
+        if self._activating and self.testAttribute(Qt.WidgetAttribute.WA_DeleteOnClose):
+            self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+            self._free_after_activation = True
+        super().done(result)

@@ -13,7 +13,8 @@ zero-shot start is another key, so nothing stale is ever served; old files are n
 read. Files are written atomically; an unreadable one is recomputed. A file's name starts
 with its model version's id, so the cache is bounded (:data:`CACHE_FILES`, pruned by the
 writing thread, a worker's, never the UI's) keeping the active versions' files first.
-The loaded heads are bounded too (:data:`MAX_EXPLAINERS`, the most recently used).
+The loaded heads are bounded too (:data:`MAX_EXPLAINERS`, the most recently used), and
+an encoder is kept only while a kept head reads its embeddings.
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ CACHE_FILES = 20_000
 #: a prune lists the folder, which is not free at 20,000 files.
 PRUNE_EVERY = 200
 #: Heads kept loaded, the most recently used: each model version explained in a session
-#: kept one until the app closed (the encoders, a few at most, are shared and kept).
+#: kept one until the app closed. The encoders are shared by the heads over them and
+#: kept while one of those is.
 MAX_EXPLAINERS = 4
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str], Any] = {}
 _EXPLAINERS: OrderedDict[tuple[int, str, str, str, bool | None], Explainer] = OrderedDict()
 _WRITES: dict[Path, int] = {}  # cache folder -> writes by this process (see PRUNE_EVERY)
+#: Image files whose sha256 is remembered with the stat it was read under, the most
+#: recently checked (a path, its stat and a hex digest: a few hundred bytes each).
+HASHES_KEPT = 10_000
+_HASH_LOCK = threading.Lock()  # not _LOCK: that one is held while an encoder loads
+_HASHED: OrderedDict[str, tuple[tuple[int, int, int, int], str]] = OrderedDict()
 
 
 def _encoder(name: str, device: str) -> Any:
@@ -115,13 +122,22 @@ def explainer_for(store: Store, task: str, version: dict[str, Any], device: str 
         _EXPLAINERS[key] = explainer
         while len(_EXPLAINERS) > MAX_EXPLAINERS:
             _EXPLAINERS.popitem(last=False)
+        _drop_unused_encoders()
     return explainer
+
+
+def _drop_unused_encoders() -> None:
+    """Let go of the encoders no kept explainer uses (the caller holds ``_LOCK``): a
+    CLIP is hundreds of MB, and the one the analyst switched away from stayed loaded for
+    the session. One that is used again is loaded again, as on first use."""
+    used = {id(encoder) for kept in _EXPLAINERS.values()
+            for encoder in (kept.image_encoder, kept.text_encoder) if encoder is not None}
+    for key in [key for key, encoder in _ENCODERS.items() if id(encoder) not in used]:
+        del _ENCODERS[key]
 
 
 def _item_facts(store: Store, item_id: str | int) -> dict[str, Any]:
     """uid, row id, text (tweet + caption), where the caption starts, image path / sha."""
-    from crisisdesk.core.review import item_detail
-
     if isinstance(item_id, int):
         row_id = item_id
     else:
@@ -130,22 +146,21 @@ def _item_facts(store: Store, item_id: str | int) -> dict[str, Any]:
         except LookupError as exc:
             raise ExplainError(exc.args[0]) from None
     texts = store.item_texts([row_id])
-    if not texts:
+    media = store.item_media(row_id)
+    if not texts or media is None:
         raise ExplainError(f"no item {item_id!r} in this project")
     text = texts[0].text
     caption = store.item_caption(row_id)
     start = None
     if caption is not None and caption.caption and text.endswith(caption.caption):
         start = len(text) - len(caption.caption)
-    detail = item_detail(store, row_id)
-    sha, status = store.item_images([row_id]).get(row_id, (None, None))
-    usable = detail.row.image_path if status == "ok" and detail.row.image_path else None
-    state = _file_state(usable, sha) if usable else None
-    return {"id": row_id, "uid": detail.row.uid, "text": text, "caption_start": start,
-            "tweet": detail.row.text or "", "text_note": None,
-            "image": usable, "image_sha256": sha if usable else None, "status": status,
-            "reason": detail.media_reason, "changed": state == "changed",
-            "unreadable": state == "unreadable", "sensitive": bool(detail.row.sensitive)}
+    usable = media.path if media.status == "ok" and media.path else None
+    state = _file_state(usable, media.sha256, media.size) if usable else None
+    return {"id": row_id, "uid": media.uid, "text": text, "caption_start": start,
+            "tweet": media.tweet, "text_note": None,
+            "image": usable, "image_sha256": media.sha256 if usable else None,
+            "status": media.status, "reason": media.reason, "changed": state == "changed",
+            "unreadable": state == "unreadable", "sensitive": media.sensitive}
 
 
 def _version_text_encoder(version: dict[str, Any], reads_text: bool | None) -> str | None:
@@ -193,15 +208,44 @@ def _text_predicted(store: Store, facts: dict[str, Any], task: str,
         return
 
 
-def _file_state(path: str, sha: str | None) -> str:
+def _file_state(path: str, sha: str | None, size: int | None) -> str:
     """"same" (the file imported), "changed" (its sha256 differs: its embedding, which
     the head reads, is the imported file's) or "unreadable" (gone or not readable since
     the import, which the store learns only at the next media check: the image pass
-    says why it cannot be explained)."""
+    says why it cannot be explained).
+
+    Another size than the one recorded at import is another file, without reading it;
+    the same size is hashed, once for as long as the file's stat stays as it was (see
+    :func:`_stat_sha256`)."""
     try:
-        return "changed" if file_sha256(Path(path)) != sha else "same"
+        stat = os.stat(path)
+        if size is not None and stat.st_size != size:
+            return "changed"
+        return "changed" if _stat_sha256(path, stat) != sha else "same"
     except OSError:
         return "unreadable"
+
+
+def _stat_sha256(path: str, stat: os.stat_result) -> str:
+    """The sha256 of the file at ``path``, hashed again only when its size, times or
+    inode moved since this process last hashed it: each explanation served from the
+    cache read and hashed the whole picture (over a network share too) just to learn it
+    had not changed. A save, a copy over it or a rename onto it moves the stat."""
+    stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    with _HASH_LOCK:
+        known = _HASHED.get(path)
+        if known is not None and known[0] == stamp:
+            _HASHED.move_to_end(path)
+            return known[1]
+    digest = file_sha256(Path(path))
+    with _HASH_LOCK:
+        # The stat from before the read: a write during it moves the stat, and the next
+        # look hashes the file again.
+        _HASHED[path] = (stamp, digest)
+        _HASHED.move_to_end(path)
+        while len(_HASHED) > HASHES_KEPT:
+            _HASHED.popitem(last=False)
+    return digest
 
 
 def cache_path(project: Project, key: dict[str, Any]) -> Path:

@@ -57,6 +57,22 @@ class ItemText:
         return text_key(self.text)
 
 
+@dataclass(frozen=True)
+class ItemMedia:
+    """One item as an explanation needs it: the post's text and sensitivity, and its
+    image as recorded at import (None fields for a text-only item)."""
+
+    id: int
+    uid: str
+    tweet: str
+    sensitive: bool
+    path: str | None  # where the file is (or was declared to be)
+    sha256: str | None
+    size: int | None  # bytes, as imported: another size is another file
+    status: str | None  # ok / missing / unreadable
+    reason: str | None
+
+
 class EmbeddingsMixin(StoreBase):
     """Functions over the embeddings cache."""
 
@@ -198,6 +214,20 @@ class EmbeddingsMixin(StoreBase):
                     f" WHERE i.id IN ({','.join('?' * len(chunk))})", chunk):
                 out[row["id"]] = (row["sha256"], row["status"])
         return out
+
+    def item_media(self, item: int) -> ItemMedia | None:
+        """An item's text and image record (None: no such item), in one lookup: the
+        overlay asks it for each item shown, cached explanation or not."""
+        row = self._one(
+            "SELECT i.id, i.uid, p.text, p.sensitive, COALESCE(m.path, m.declared_path)"
+            " AS path, m.sha256, m.size, m.status, m.reason FROM items i"
+            " JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media"
+            " WHERE i.id = ?", [item])
+        if row is None:
+            return None
+        return ItemMedia(row["id"], row["uid"], row["text"] or "", bool(row["sensitive"]),
+                         row["path"], row["sha256"], row["size"], row["status"],
+                         row["reason"])
 
     def mark_media_unreadable(self, sha256: str, reason: str, *, path: str | None = None
                               ) -> None:

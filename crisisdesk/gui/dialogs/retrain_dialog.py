@@ -40,6 +40,7 @@ from crisisdesk.core.words import plural
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
 from crisisdesk.gui.dialogs.figure_notes import NOTES, NotesLabel, explain, note_link
+from crisisdesk.gui.dialogs.keep_alive import KeepAlive
 from crisisdesk.gui.dialogs.retrain_headline import BAD, headline
 from crisisdesk.gui.dialogs.versions_dialog import figures_text
 from crisisdesk.gui.screen_fit import fit_to_screen
@@ -186,6 +187,7 @@ class RetrainDialog(QDialog):
         self.runner: JobRunner | None = None
         self._switching: list[str] = []  # the tasks of the switch running
         self.background = Background(self, max_threads=1)
+        self.keep_alive = KeepAlive(self)  # a re-activation is told after a close (done)
         self.setWindowTitle("Retrain report")
         # Wide enough for the confusion matrices of a five-class task side by side.
         self.resize(880, 720)
@@ -308,9 +310,10 @@ class RetrainDialog(QDialog):
             self.status.setText(f"{task}: version {version} is active again.")
             self.switched.emit([task])
             self.reactivated.emit(task)
-            self.refresh_versions()
+            if not self.keep_alive.closed:
+                self.refresh_versions()
 
-        self.background.call(activate, done, self._show_error)
+        self.keep_alive.call(self.background, activate, done, self._show_error)
 
     # ------------------------------------------------------------------ switch
     def tasks_to_switch(self) -> list[str]:
@@ -369,7 +372,11 @@ class RetrainDialog(QDialog):
             self.refresh_versions()
 
     def done(self, result: int) -> None:
-        self.background.shutdown()
+        """Close; a re-activation still running is told first (see KeepAlive): shut
+        down here, its end was dropped, and the window never predicted the items the
+        version made active had not scored."""
+        if not self.keep_alive.closing():
+            self.background.shutdown()
         super().done(result)
 
 

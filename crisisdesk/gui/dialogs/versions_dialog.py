@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.project import Project
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.figure_notes import NOTES
+from crisisdesk.gui.dialogs.keep_alive import KeepAlive
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background
 
@@ -65,8 +66,7 @@ class VersionsDialog(QDialog):
         self.background = Background(self, max_threads=1)
         self.loaded = False
         self._note = ""
-        self._activating = False  # an activation's end is still to be told (see done)
-        self._free_after_activation = False
+        self.keep_alive = KeepAlive(self)  # an activation is told after a close (done)
         self.setWindowTitle(f"Model versions — {project.root.name}")
         self.resize(1060, 420)
         layout = QVBoxLayout(self)
@@ -203,31 +203,16 @@ class VersionsDialog(QDialog):
 
         def done(_: int) -> None:
             self.reactivated.emit(v.task)
-            if not self._activation_ended():
+            if not self.keep_alive.closed:
                 self.refresh(f"{v.task}: version {v.id} {v.name} is active; the items it "
                              "has not scored are being predicted (see the jobs panel).")
 
-        def failed(message: str) -> None:
-            self._activation_ended()
-            self._show_error(message)
-
         self.activate.setEnabled(False)
-        self._activating = True
-        self.background.call(activate, done, failed)
-
-    def _activation_ended(self) -> bool:
-        """Note the activation's end; True when the dialog, closed meanwhile (see
-        done), is freed now."""
-        self._activating = False
-        if self._free_after_activation:
-            self.deleteLater()
-        return self._free_after_activation
+        self.keep_alive.call(self.background, activate, done, self._show_error)
 
     def done(self, result: int) -> None:
         """Close; with an activation still running, the dialog is freed only once it
         has ended: freed at once, it dropped the activation's end, and the window never
         predicted the items the version made active had not scored."""
-        if self._activating and self.testAttribute(Qt.WidgetAttribute.WA_DeleteOnClose):
-            self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
-            self._free_after_activation = True
+        self.keep_alive.closing()
         super().done(result)

@@ -27,6 +27,7 @@ from crisisdesk.core.importers.records import (
     Where,
     find_inside,
 )
+from crisisdesk.core.importers.sheet_checks import checked_post_id
 from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 
 
@@ -264,6 +265,14 @@ class RowReader:
         post_id = get.get("id")
         if not post_id:
             yield Problem(where, "empty id; row skipped")
+            return
+        # A sheet saved by a spreadsheet: a long id rewritten as a number would file the
+        # row's labels under a new post, or another post that has that id.
+        post_id, said, severity = checked_post_id(post_id, self.columns["id"], row,
+                                                  self.index_column is not None)
+        if said:
+            yield Problem(where, said, severity)
+        if post_id is None:
             return
         get["created_at"] = post_time_cells(get.get("created_at"), get.pop(CLOCK, None))
         # A digest, not the cells: kept for every post of the file (its texts took 1 KB

@@ -7,15 +7,16 @@ measures and how to read it, true to what the code computes: ``core.fusion.metri
 (F1, macro F1, the confusion matrix), ``core.retrain`` (the holdout, the
 recommendation) and ``core.fusion.data`` (the validation slice that early-stops). A
 note is reached by mouse (a tooltip), by keyboard (a "?" link Tab reaches; Enter opens
-it) and by a screen reader (the widget's accessible description).
+it) and by a screen reader (the widget's accessible description). Esc closes a note
+shown, not the dialog under it.
 """
 
 from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QFocusEvent
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, Qt
+from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QLabel, QToolTip, QWidget
 
 NOTES: dict[str, str] = {
@@ -76,13 +77,50 @@ def explain(widget: QWidget, term: str) -> None:
     widget.setAccessibleDescription(NOTES[term])
 
 
+class _EscClosesNote(QObject):
+    """While a note shows, Esc closes the note and goes no further: it went on to the
+    dialog too, and the retrain report closed (as Keep) with the note. Watches the
+    application's events only while a note shows (a filter there sees every event)."""
+
+    def __init__(self, app: QCoreApplication) -> None:
+        super().__init__(app)
+        self._app, self._showing = app, False
+
+    def arm(self) -> None:
+        """A note was just shown: the next Esc is the note's."""
+        self._showing = True
+        self._app.installEventFilter(self)  # again: moved to the front, before the tip's
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if not (self._showing and QToolTip.isVisible()):
+            self._showing = False
+            self._app.removeEventFilter(self)
+            return False
+        if isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress \
+                and event.key() == Qt.Key.Key_Escape:
+            # The tip fades out for a moment after hideText: the flag, not its
+            # visibility, lets a second Esc through to the dialog.
+            self._showing = False
+            QToolTip.hideText()
+            return True
+        return False
+
+
+_esc_closes_note: _EscClosesNote | None = None
+
+
 def show_note(widget: QWidget, href: str) -> None:
     """Show the note of a ``term:`` link under ``widget``: a tooltip, which stays until
-    the pointer leaves or a key is pressed."""
+    the pointer leaves, a key is pressed or Esc closes it (Esc then goes no further)."""
+    global _esc_closes_note
     term = href.removeprefix("term:")
     if href.startswith("term:") and term in NOTES:
         QToolTip.showText(widget.mapToGlobal(QPoint(0, widget.height())), NOTES[term],
                           widget)
+        app = QCoreApplication.instance()
+        if _esc_closes_note is None or _esc_closes_note.parent() is not app:
+            _esc_closes_note = _EscClosesNote(app)
+        _esc_closes_note.arm()
 
 
 class NotesLabel(QLabel):

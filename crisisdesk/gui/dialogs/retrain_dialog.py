@@ -42,7 +42,7 @@ from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
 from crisisdesk.gui.dialogs.figure_notes import NOTES, NotesLabel, explain, note_link
 from crisisdesk.gui.dialogs.keep_alive import KeepAlive
 from crisisdesk.gui.dialogs.retrain_headline import BAD, headline
-from crisisdesk.gui.dialogs.versions_dialog import figures_text
+from crisisdesk.gui.dialogs.versions_dialog import ACTIVATING, figures_text
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background, JobRunner
 
@@ -308,12 +308,27 @@ class RetrainDialog(QDialog):
 
         def done(_: int) -> None:
             self.status.setText(f"{task}: version {version} is active again.")
+            self._sync_reactivate()
             self.switched.emit([task])
             self.reactivated.emit(task)
             if not self.keep_alive.closed:
                 self.refresh_versions()
 
-        self.keep_alive.call(self.background, activate, done, self._show_error)
+        def failed(message: str) -> None:
+            self._show_error(message)
+            self._sync_reactivate()
+
+        self.keep_alive.call(self.background, activate, done, failed,
+                             failed=f"{task}: version {version} was not made active")
+        self._sync_reactivate()
+
+    def _sync_reactivate(self) -> None:
+        """Grey every "Make the selected version active" while an activation runs: a
+        second click ran a second one (and a second prediction of the task)."""
+        running = self.keep_alive.running
+        for page in self.pages.values():
+            page.reactivate.setEnabled(not running)
+            page.reactivate.setToolTip(ACTIVATING if running else "")
 
     # ------------------------------------------------------------------ switch
     def tasks_to_switch(self) -> list[str]:

@@ -37,6 +37,8 @@ COLUMNS = ["Version", "Kind", "Reads", "Scored when trained", "Items predicted",
 VERSION_ROLE = Qt.ItemDataRole.UserRole
 #: Why Make active is greyed with no version row picked (a task's row, or none).
 NOTHING_PICKED = "Select an older version in the list to make it active again"
+#: Why Make active is greyed while an activation runs (here or in the retrain report).
+ACTIVATING = "A version is being made active: wait for it to end"
 
 
 def figures_text(v: VersionSummary) -> str:
@@ -180,8 +182,12 @@ class VersionsDialog(QDialog):
 
     def _update_button(self) -> None:
         v = self.selected()
-        self.activate.setEnabled(v is not None and not v.active and not v.missing)
+        # Picking another row while an activation ran lit the button: a second one ran.
+        running = self.keep_alive.running
+        self.activate.setEnabled(v is not None and not v.active and not v.missing
+                                 and not running)
         self.activate.setToolTip(
+            ACTIVATING if running else
             NOTHING_PICKED if v is None else
             f"Cannot be made active: {v.missing}" if v.missing else
             f"{v.task}: this version is active" if v.active else
@@ -207,8 +213,14 @@ class VersionsDialog(QDialog):
                 self.refresh(f"{v.task}: version {v.id} {v.name} is active; the items it "
                              "has not scored are being predicted (see the jobs panel).")
 
-        self.activate.setEnabled(False)
-        self.keep_alive.call(self.background, activate, done, self._show_error)
+        def failed(message: str) -> None:
+            self._show_error(message)
+            self._update_button()
+
+        self.keep_alive.call(self.background, activate, done, failed,
+                             failed=f"{v.task}: version {v.id} {v.name} was not made "
+                                    "active")
+        self._update_button()
 
     def done(self, result: int) -> None:
         """Close; with an activation still running, the dialog is freed only once it

@@ -23,8 +23,13 @@ from crisisdesk import __version__
 from crisisdesk.core.desktop_install import APP_ID
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
+from crisisdesk.gui.pool_drain import wait_for_dropped_calls
 from crisisdesk.gui.qt_check import missing_x11_library
 from crisisdesk.gui.worker import Background, JobRunner, jobs_still_running
+
+#: How long quitting waits for the background calls the closed windows dropped (as long
+#: as closing a window once waited for them).
+QUIT_CALLS_WAIT_MS = 5000
 
 if TYPE_CHECKING:  # the core loads off the UI thread, when the project is looked for
     from crisisdesk.core.launch import ProjectError, ProjectNotOpened
@@ -269,11 +274,16 @@ def main(project_arg: str | None) -> int:
     if window is not None:
         window.close()
     opener.shutdown()
-    if jobs_still_running():
+    # Closing no longer waits for the windows' background calls (a read hung on a share
+    # froze the window); quitting still does, a while: a pool Python's exit destroys
+    # while a call runs would wait for it without limit.
+    calls_ended = wait_for_dropped_calls(QUIT_CALLS_WAIT_MS)
+    if jobs_still_running() or not calls_ended:
         # A job cancelled but still short of its next yield (a model loading, a download)
         # past the wait: Python destroying its QThread would abort the process (a crash
-        # report, exit status 134). End here instead; the job's store writes are
-        # transactions, so a cancelled job resumes where it stopped next time.
+        # report, exit status 134); a call still hung would hang it. End here instead;
+        # the job's store writes are transactions, so a cancelled job resumes where it
+        # stopped next time (and a call's write is rolled back, never half done).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

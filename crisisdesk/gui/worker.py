@@ -5,7 +5,8 @@ Three tools, all owned by a window:
 * :class:`Background` runs short calls (a store query, a page of items, a thumbnail) in a
   thread pool and hands the result back on the GUI thread. A newer call with the same
   ``key`` makes an older one's result be dropped, so search-as-you-type never paints a
-  stale page.
+  stale page. Shut down (its window or dialog closed), it never waits for the calls still
+  running: their pool ends them in :mod:`~crisisdesk.gui.pool_drain`.
 * :class:`Lane` puts one kind of call (the detail panel's read of the item landed on) on a
   Background at most one at a time, plus the newest wanted: rows passed with J held are
   never read at all.
@@ -34,6 +35,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
 from crisisdesk.core.progress import Progress
+from crisisdesk.gui.pool_drain import let_go
 
 T = TypeVar("T")
 
@@ -96,10 +98,11 @@ class Background(QObject):
         # Emitted from pool threads; Qt queues it to this object's (the GUI) thread.
         self._result.connect(self._on_result)
         # Deleted with its window or dialog without shutdown(): calls still running must
-        # not emit on the deleted object (Qt destroys the pool, which waits for them, only
-        # after this signal). The event is captured, not self: the wrapper is dying.
-        closed = self._closed
-        self.destroyed.connect(lambda *_args: closed.set())
+        # not emit on the deleted object, and the pool, destroyed with it, would wait for
+        # them on the UI thread: it is let go first (Qt destroys children only after this
+        # signal). The event and pool are captured, not self: the wrapper is dying.
+        closed, pool = self._closed, self._pool
+        self.destroyed.connect(lambda *_args: (closed.set(), let_go(pool)))
 
     def call(self, fn: Callable[[], T], on_done: Callable[[T], None],
              on_error: Callable[[str], None] | None = None, *, key: str | None = None) -> None:
@@ -154,10 +157,11 @@ class Background(QObject):
         return self._pool.waitForDone(timeout_ms)
 
     def shutdown(self) -> None:
-        """Drop queued calls, drop results still to come, and wait for running ones."""
+        """Drop queued calls and the results still to come; never waits for running
+        ones (a read hung on a network share froze the window that closed a dialog):
+        they end in a pool let go (see :mod:`~crisisdesk.gui.pool_drain`)."""
         self._closed.set()
-        self._pool.clear()
-        self._pool.waitForDone(5000)
+        let_go(self._pool)
         self._pending.clear()
         self._latest.clear()
 

@@ -39,18 +39,22 @@ def gui_thread_garbage(request: pytest.FixtureRequest):
     crisisdesk/gui/gc_guard.py), then, once pytest-qt closed the test's widgets, delete
     them and collect what is left here, before the automatic collector comes back. A
     collection in a later test's worker thread then never meets this test's Qt objects
-    (that killed the process with a segmentation fault, 1 run in ~5)."""
+    (that killed the process with a segmentation fault, 1 run in ~5). The background
+    calls its closed windows dropped end here too: a window's library preload left
+    running raced the next test's job importing the same libraries."""
     if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
         yield
         return
     from PySide6.QtCore import QCoreApplication, QEvent
 
     from crisisdesk.gui import gc_guard
+    from crisisdesk.gui.pool_drain import wait_for_dropped_calls
 
     request.getfixturevalue("qapp")  # the collector's timer needs the application
     gc_guard.install()
     yield
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    wait_for_dropped_calls(60_000)  # closing no longer waits for them (pool_drain)
     gc_guard.uninstall()
 
 

@@ -8,6 +8,7 @@ import gc
 import importlib
 import os
 import sys
+import threading
 import time
 
 #: What the jobs import, in the order they need it. Loading torch's shared libraries and
@@ -48,12 +49,30 @@ def leave_a_core_to_the_ui() -> None:
     os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, cores - 1)))  # tokenizers
 
 
+#: Held while the preload imports: transformers' lazy modules imported by two threads at
+#: once failed ("cannot import name 'AutoModel'"), so a job started meanwhile waits.
+_PRELOADING = threading.Lock()
+
+
+def wait_for_preload() -> None:
+    """Return once no preload is importing (at once when none runs). Called by each job's
+    thread before the job begins; never on the UI thread."""
+    with _PRELOADING:
+        pass
+
+
 def preload_job_modules(modules: tuple[str, ...] = PRELOAD_MODULES) -> dict[str, float]:
     """Import what the jobs need (runs in a background thread); seconds per module.
 
     A module that is not installed (open_clip on a text-only install) is skipped: the job
-    that needs it reports that when it runs.
+    that needs it reports that when it runs. Jobs started meanwhile wait for it
+    (:func:`wait_for_preload`).
     """
+    with _PRELOADING:
+        return _preload(modules)
+
+
+def _preload(modules: tuple[str, ...]) -> dict[str, float]:
     if "torch" not in sys.modules:
         leave_a_core_to_the_ui()
     took: dict[str, float] = {}

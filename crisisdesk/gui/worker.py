@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
 from crisisdesk.core.progress import Progress
+from crisisdesk.gui.job_libraries import wait_for_preload
 from crisisdesk.gui.pool_drain import let_go
 
 T = TypeVar("T")
@@ -227,6 +228,7 @@ class _JobThread(QThread):
         job: Iterator[Progress] | None = None
         last_sent, pending, stopped = 0.0, None, False
         try:
+            wait_for_preload()  # two threads importing transformers at once failed
             if self._cancel.is_set():
                 self.ended.emit("cancelled", None, "")
                 return

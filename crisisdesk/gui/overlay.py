@@ -59,6 +59,13 @@ class Wanted:
     prediction: tuple[tuple[str, float], ...] = ()
 
 
+def _buddy(text: str, widget: QWidget) -> QLabel:
+    """A label saying ``text`` next to ``widget``, and read out as its name."""
+    label = QLabel(text)
+    label.setBuddy(widget)
+    return label
+
+
 class OverlayBar(QWidget):
     """The overlay's controls (the toggle itself sits next to the item's header)."""
 
@@ -70,7 +77,11 @@ class OverlayBar(QWidget):
         self.toggle.setStyleSheet(  # "on" must be plain to see: the words look different
             f"QToolButton {{ padding: 2px 10px; border: 1px solid {style.BORDER};"
             f" border-radius: 4px; }} QToolButton:checked {{ background: {style.ACCENT_SOFT};"
-            f" border-color: {style.ACCENT}; color: {style.ACCENT}; font-weight: bold; }}")
+            f" border-color: {style.ACCENT}; color: {style.ACCENT}; font-weight: bold; }}"
+            # The sheet's border replaced the style's focus frame: reached by Tab, the
+            # button looked unfocused. A thicker border marks the focus, on and off
+            # (the padding gives back the pixel, so the button keeps its size).
+            f" QToolButton:focus {{ border: 2px solid {style.ACCENT}; padding: 1px 9px; }}")
         self.toggle.setToolTip("Show why the model said what it said (O): a heat map over "
                                "the image, the words for and against the class")
         self.classes = QComboBox()
@@ -93,10 +104,12 @@ class OverlayBar(QWidget):
         self.share.setMaximumWidth(220)
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
-        controls.addWidget(QLabel("Class"))
+        # Buddies: a screen reader said a nameless "slider 60" and a bare "predicted
+        # class", the labels beside them unsaid.
+        controls.addWidget(_buddy("Class", self.classes))
         controls.addWidget(self.classes)
         controls.addSpacing(8)
-        controls.addWidget(QLabel("Opacity"))
+        controls.addWidget(_buddy("Opacity", self.opacity))
         controls.addWidget(self.opacity)
         controls.addSpacing(8)
         controls.addWidget(self.busy)
@@ -116,6 +129,7 @@ class OverlayBar(QWidget):
     def set_status(self, text: str, *, busy: bool = False, error: bool = False) -> None:
         """The status line: a note, "Computing…" with the busy bar, or an error."""
         self.busy.setVisible(busy)
+        self.busy.setAccessibleName(text if busy else "")  # else a nameless progress bar
         colour = ERROR_COLOUR if error else style.MUTED
         self.status.setText(f"<span style='color:{colour}'>{text}</span>" if text else "")
         self.status.setVisible(bool(text))

@@ -87,14 +87,26 @@ def word_html(text: str, words: list[WordRelevance], start: int, end: int,
     return "".join(out).replace("\n", "<br>")
 
 
-class Legend(QWidget):
+class _BarAndWords(QWidget):
+    """A painted strip: a bar 10 pixels high, 4 down, and a line of words under it.
+
+    Its height follows the font it starts with: fixed at 30 pixels, a large font's words
+    (150 %, as a user with large text has it) showed only their top half."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # The bar's bottom (14), a 2-pixel gap, the words' line and 2 pixels under its
+        # descenders: at least the 30 pixels the usual font had.
+        self.setFixedHeight(max(30, 18 + self.fontMetrics().height()))
+
+
+class Legend(_BarAndWords):
     """The heat map's colour ramp, "low" to "high", and the grey of unseen margins."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setFixedHeight(30)
         self.setMinimumWidth(220)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Patch relevance for the class (gradient-weighted attention rollout;"
                         " each map is scaled so its strongest patch is 'high'). Grey: parts "
                         "of the image the model cropped away and never saw.")
@@ -122,21 +134,24 @@ class Legend(QWidget):
         painter.drawText(int(swatch.right()) + 4, int(ramp.bottom()), unseen)
 
 
-class ShareBar(QWidget):
+class ShareBar(_BarAndWords):
     """How much of the prediction came from the image and how much from the text."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.image_share: float | None = None
-        self.setFixedHeight(30)
         self.setMinimumWidth(160)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_share(self, share: dict | None) -> None:
         """Show ``{"image": x, "text": 1 - x, "basis": ...}`` (None: nothing)."""
         self.image_share = None if share is None else float(share.get("image", 0.0))
         basis = (share or {}).get("basis", "")
         self.setToolTip(f"Image vs text share of this prediction ({basis})" if share else "")
+        # Painted only: a screen reader said nothing of it. The tooltip's and the
+        # painted words.
+        self.setAccessibleName("" if self.image_share is None else
+                               f"Image vs text share of this prediction: "
+                               f"{_share_words(self.image_share)}")
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
@@ -153,9 +168,15 @@ class ShareBar(QWidget):
         painter.setPen(QColor(style.MUTED))
         metrics = painter.fontMetrics()
         y = int(bar.bottom()) + metrics.ascent() + 2
-        painter.drawText(0, y, f"image {share:.0%}")
-        text = f"text {1 - share:.0%}"
+        image, text = _share_words(share).split(", ")
+        painter.drawText(0, y, image)
         painter.drawText(self.width() - metrics.horizontalAdvance(text), y, text)
+
+
+def _share_words(image_share: float) -> str:
+    """"image 62%, text 38%": what the share bar says under its two colours."""
+    share = min(1.0, max(0.0, image_share))
+    return f"image {share:.0%}, text {1 - share:.0%}"
 
 
 __all__ = ["HEAT_SIDE", "Legend", "ShareBar", "heat_rgba", "rgba_image", "word_html",

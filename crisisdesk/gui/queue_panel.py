@@ -15,6 +15,7 @@ from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import Queue, QueueCount
 from crisisdesk.core.schemes import builtin_schemes, display_name
+from crisisdesk.core.words import plural
 from crisisdesk.gui import style
 from crisisdesk.gui.worker import Background
 
@@ -25,6 +26,18 @@ def _group_of(count: QueueCount) -> str:
     if count.queue.kind == "event":
         return "Events"
     return count.queue.task or "Queues"
+
+
+def _in_words(count: QueueCount) -> str:
+    """What a screen reader says for ``count``'s row, in the list title's words
+    ("Unlabelled (damage): 4 items"): the row shows "Unlabelled" under its task's
+    heading and the count in a cell of its own, and a screen reader said "Unlabelled"
+    alone, once per task. A title without its task ("Predicted: severe damage") gets
+    it as the others have it."""
+    title, task = count.title, count.queue.task
+    if task and not title.endswith(f" ({task})"):
+        title = f"{title} ({task})"
+    return f"{title}: {plural(count.count, 'item')}"
 
 
 class QueuePanel(QTreeWidget):
@@ -124,7 +137,9 @@ class QueuePanel(QTreeWidget):
         signature = tuple(c.queue for c in counts)
         if signature == self._signature:
             for count in counts:  # same queues: only the numbers change
-                self._items[count.queue].setText(1, f"{count.count:,}")
+                item = self._items[count.queue]
+                item.setText(1, f"{count.count:,}")
+                item.setData(0, Qt.ItemDataRole.AccessibleTextRole, _in_words(count))
             if up_to_date:
                 self.counts_arrived.emit()
             return
@@ -153,6 +168,7 @@ class QueuePanel(QTreeWidget):
             item = QTreeWidgetItem(parent, [title, f"{count.count:,}"])
             item.setData(0, QUEUE_ROLE, count.queue)
             item.setToolTip(0, count.title)
+            item.setData(0, Qt.ItemDataRole.AccessibleTextRole, _in_words(count))
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             item.setForeground(1, QBrush(QColor(style.MUTED)))
             self._items[count.queue] = item

@@ -4,9 +4,11 @@ The model knows the queue's size (``review.queue_size``), so the scrollbar is tr
 from the first paint, but holds only the pages that were painted: asking for a row whose
 page is not here returns a "loading" placeholder and queues that page; queued pages are
 fetched with ``review.queue_page`` through the window's :class:`Background` (never on the
-UI thread) and the rows repaint when they arrive. Dragging the scrollbar to the end of
-100,000 items therefore fetches the last page or two, not the 99,900 rows in between, and
-pages no longer painted are dropped (LRU), so memory stays flat however far one scrolls.
+UI thread) and the rows repaint when they arrive (the paging is
+:class:`~crisisdesk.gui.item_pages.PagedListModel`'s; this model says what a page is).
+Dragging the scrollbar to the end of 100,000 items therefore fetches the last page or
+two, not the 99,900 rows in between, and pages no longer painted are dropped (LRU), so
+memory stays flat however far one scrolls.
 A row whose image the blur settings hide (``sensitive.py``) gets the blurred thumbnail.
 The pages are read through one connection kept until the window closes (``StoreReader``):
 ``queue_page`` caches a queue's id order per connection, and a connection per page read
@@ -15,19 +17,10 @@ the whole order again for each page past the first 2,000 rows (1-2 s at 300,000 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
@@ -35,6 +28,7 @@ from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.gui.advice import list_image_note
 from crisisdesk.gui.bidi import shown_uid
 from crisisdesk.gui.chips import row_in_words
+from crisisdesk.gui.item_pages import Index, PagedListModel
 from crisisdesk.gui.item_reads import (  # noqa: F401 - PAGE, FOLLOW_ROWS: imported from here
     FOLLOW_ROWS,
     PAGE,
@@ -48,26 +42,21 @@ from crisisdesk.gui.store_reader import StoreReader
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.worker import Background
 
-MAX_PAGES = 64  # pages kept (4,096 rows); painted pages are the recently used ones
-MAX_IN_FLIGHT = 3  # page queries running at once; newer wishes wait for a free slot
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ItemRow of a row (None while loading)
 BLURRED_ROLE = Qt.ItemDataRole.UserRole + 2  # whether the row's thumbnail is blurred
-Index = QModelIndex | QPersistentModelIndex
 
 
-class ItemModel(QAbstractListModel):
+class ItemModel(PagedListModel):
     """Rows of one queue (search and sort applied), loaded lazily in pages."""
 
     loaded = Signal()  # a new query's size and first page arrived
     about_to_refresh = Signal()  # a refresh's pages arrived and replace those held now
     refreshed = Signal()  # a refresh's pages arrived
-    failed = Signal(str)  # a query failed; the message names what went wrong
 
     def __init__(self, project: Project, background: Background, thumbnails: ThumbnailCache,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(background, parent)
         self._project = project
-        self._background = background
         self._thumbnails = thumbnails
         self.queue = Queue("all")
         self.search = ""
@@ -78,29 +67,9 @@ class ItemModel(QAbstractListModel):
         #: The list's current row (its owner keeps it up to date; -1: none): a refresh
         #: reads the rows new posts may have pushed it to (see refresh).
         self.focus_row = -1
-        self._total = 0
-        self._generation = 0
-        self._pages: OrderedDict[int, list[ItemRow]] = OrderedDict()
-        self._wanted: OrderedDict[int, None] = OrderedDict()
-        self._in_flight: set[int] = set()
-        # Set when labels changed since the pages were read: the queue may have lost
-        # (or reordered) items, so a page read by its offset now would not line up with
-        # the rows held (a labelled item stays listed until the next refresh).
-        self._stale = False
-        # The list_stamp the pages held were read under: a page read under another one
-        # (labels written by another window or process, posts imported meanwhile, a
-        # predict chunk under a queue over predictions) would not line up with them.
-        self._stamp: Stamp | None = None
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(10)
-        self._flush_timer.timeout.connect(self._flush)
         thumbnails.ready.connect(self._thumbnail_ready)
         self.blur = BlurWatch(self)
         self.blur.changed.connect(self._blur_changed)
-        # Figures for tests and the benchmark: how much of the queue was ever fetched.
-        self.page_calls = 0
-        self.rows_fetched = 0
         self._reader = StoreReader(project)
 
     def close(self) -> None:
@@ -226,10 +195,19 @@ class ItemModel(QAbstractListModel):
                     index = self.index(page * PAGE + n)
                     self.dataChanged.emit(index, index)
 
-    # ------------------------------------------------------------------ Qt model
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else self._total
+    def _page_read(self, page: int) -> Callable[[], tuple[Stamp, list[ItemRow]]]:
+        """The read of ``page`` of the query shown now, for a pool thread (see
+        :mod:`~crisisdesk.gui.item_pages`)."""
+        reader, queue, search, sort = self._reader, self.queue, self.search, self.sort
+        by = self.confidence_task
 
+        def fetch() -> tuple[Stamp, list[ItemRow]]:
+            with reader.store() as store:
+                return read_page(store, queue, page, search, sort, by)
+
+        return fetch
+
+    # ------------------------------------------------------------------ Qt model
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         return self._value(index, role)
 
@@ -258,12 +236,6 @@ class ItemModel(QAbstractListModel):
             return self._thumbnails.get(row.image_path, self.blur.rule.hides(row.sensitive))
         return None
 
-    # ------------------------------------------------------------------ rows
-    @property
-    def total(self) -> int:
-        """The queue's size (0 until the first page arrived)."""
-        return self._total
-
     @property
     def versions(self) -> str | None:
         """The model versions and predictions the rows held were read under, as
@@ -273,117 +245,6 @@ class ItemModel(QAbstractListModel):
         if self._stamp is None or not review.reads_predictions(self.queue, self.sort):
             return None
         return self._stamp[2]
-
-    def row_at(self, row: int, *, fetch: bool = False) -> ItemRow | None:
-        """The row's item if its page is here; with ``fetch``, queue the page otherwise."""
-        page = row // PAGE
-        held = self._pages.get(page)
-        if held is None:
-            if fetch:
-                self._want(page)
-            return None
-        self._pages.move_to_end(page)
-        offset = row - page * PAGE
-        return held[offset] if offset < len(held) else None
-
-    def _held(self, row: int) -> ItemRow | None:
-        """The row's item if held (no page is queued, the LRU order is left alone)."""
-        held = self._pages.get(row // PAGE) if row >= 0 else None
-        return held[row % PAGE] if held is not None and row % PAGE < len(held) else None
-
-    def held_in(self, first: int, last: int) -> list[ItemRow]:
-        """The rows held from row ``first`` to ``last`` (none is fetched)."""
-        return [row for page, held in self._pages.items()
-                if page * PAGE <= last and (page + 1) * PAGE > first
-                for n, row in enumerate(held, page * PAGE) if first <= n <= last]
-
-    def _trimmed(self, pages: dict[int, list[ItemRow]]) -> OrderedDict[int, list[ItemRow]]:
-        """A refresh's pages in the LRU order of those they replace (new ones newest),
-        at most MAX_PAGES of them."""
-        order = [p for p in self._pages if p in pages] + [p for p in pages
-                                                          if p not in self._pages]
-        return OrderedDict((p, pages[p]) for p in order[-MAX_PAGES:])
-
-    def row_of(self, item_id: int) -> int | None:
-        """The row number of an item among the rows held (None when not held)."""
-        return self.rows_of({item_id}).get(item_id)
-
-    def rows_of(self, item_ids: set[int]) -> dict[int, int]:
-        """The row numbers of those items held, by item, in one pass over the rows held
-        (row_of per item of a selection of thousands took seconds on the UI thread)."""
-        return {row.id: page * PAGE + n for page, held in self._pages.items()
-                for n, row in enumerate(held) if row.id in item_ids}
-
-    def loaded_rows(self) -> int:
-        """How many rows are held now."""
-        return sum(len(held) for held in self._pages.values())
-
-    def _count(self, rows: list[ItemRow]) -> None:
-        self.page_calls += 1
-        self.rows_fetched += len(rows)
-
-    # ------------------------------------------------------------------ paging
-    def _want(self, page: int) -> None:
-        if page in self._in_flight:
-            return
-        self._wanted[page] = None
-        self._wanted.move_to_end(page)
-        while len(self._wanted) > 2 * MAX_IN_FLIGHT:  # older wishes were scrolled past
-            self._wanted.popitem(last=False)
-        if not self._flush_timer.isActive():
-            self._flush_timer.start()
-
-    def _flush(self) -> None:
-        if self._stale and self._wanted:
-            # Labels changed since the pages held were read: read the queue again first
-            # (as F5 does); the rows still wanted are asked for again once it is here.
-            self.refresh()
-            return
-        generation, reader = self._generation, self._reader
-        queue, search, sort, by = self.queue, self.search, self.sort, self.confidence_task
-        while self._wanted and len(self._in_flight) < MAX_IN_FLIGHT:
-            page, _ = self._wanted.popitem(last=True)  # newest first: what is on screen now
-            if page in self._pages:
-                continue
-            self._in_flight.add(page)
-
-            def fetch(page: int = page) -> tuple[Stamp, list[ItemRow]]:
-                with reader.store() as store:
-                    return read_page(store, queue, page, search, sort, by)
-
-            self._background.call(
-                fetch, self._page_arrived_for(generation, page), self._page_failed_for(page))
-
-    def _page_arrived_for(self, generation: int, page: int
-                          ) -> Callable[[tuple[Stamp, list[ItemRow]]], None]:
-        def arrived(result: tuple[Stamp, list[ItemRow]]) -> None:
-            if generation != self._generation:
-                return
-            self._in_flight.discard(page)
-            stamp, rows = result
-            # Read after a change (ours, or another window's labels: a colleague's 10
-            # labels on page 0 made page 1, read by its offset, skip 10 items): the
-            # queue is read again, as F5 does.
-            if self._stale or stamp != self._stamp:
-                self.refresh(also=[page, *self._wanted])
-                return
-            self._count(rows)
-            self._pages[page] = rows
-            while len(self._pages) > MAX_PAGES:
-                self._pages.popitem(last=False)
-            first = page * PAGE
-            last = min(self._total, first + PAGE) - 1
-            if last >= first:
-                self.dataChanged.emit(self.index(first), self.index(last))
-            if self._wanted:
-                self._flush()
-        return arrived
-
-    def _page_failed_for(self, page: int) -> Callable[[str], None]:
-        def failed(message: str) -> None:
-            self._in_flight.discard(page)
-            self.failed.emit(message)
-        return failed
 
     def _blur_changed(self, _before: BlurRule, _after: BlurRule) -> None:
         """Blur or unblur the rows held at once, as the saved settings say."""

@@ -1,15 +1,14 @@
-"""Background work for the GUI: the only gui module that touches threads.
+"""Background work for the GUI: with :mod:`~crisisdesk.gui.background`, the only gui
+modules that touch threads.
 
 Three tools, all owned by a window:
 
-* :class:`Background` runs short calls (a store query, a page of items, a thumbnail) in a
-  thread pool and hands the result back on the GUI thread. A newer call with the same
-  ``key`` makes an older one's result be dropped, so search-as-you-type never paints a
-  stale page. Shut down (its window or dialog closed), it never waits for the calls still
-  running: their pool ends them in :mod:`~crisisdesk.gui.pool_drain`.
-* :class:`Lane` puts one kind of call (the detail panel's read of the item landed on) on a
-  Background at most one at a time, plus the newest wanted: rows passed with J held are
-  never read at all.
+* :class:`Background` (in :mod:`~crisisdesk.gui.background`, imported from here) runs
+  short calls (a store query, a page of items, a thumbnail) in a thread pool and hands the
+  result back on the GUI thread; a newer call with the same ``key`` drops an older one's
+  result. Shut down, it never waits for the calls still running.
+* :class:`Lane` (there too) puts one kind of call on a Background at most one at a time,
+  plus the newest wanted.
 * :class:`JobRunner` runs one long job (a core generator yielding
   :class:`~crisisdesk.core.progress.Progress`) in its own ``QThread``, turns the yields into
   throttled ``progress`` signals with a rate and an ETA, and ends with exactly one
@@ -29,182 +28,20 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
-from itertools import count
-from typing import Any, TypeVar
+from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from crisisdesk.core.progress import Progress
+from crisisdesk.gui.background import (  # noqa: F401 - Background, Lane: imported from here
+    Background,
+    Lane,
+    describe_error,
+)
 from crisisdesk.gui.job_libraries import wait_for_preload
-from crisisdesk.gui.pool_drain import let_go
-
-T = TypeVar("T")
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second: painting is not free
 RATE_WINDOW_S = 10.0  # the rate is measured over the last seconds, so it follows changes
-
-
-def describe_error(exc: BaseException) -> str:
-    """The one-line message shown for a failed call or job: ``Type: message``."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# --------------------------------------------------------------------------- Background
-
-
-class _Call(QRunnable):
-    """One ``Background.call``: runs ``fn`` in a pool thread and reports to the owner.
-
-    ``handed`` is set once ``QThreadPool.start`` has returned to Python, and ``run``
-    waits for it: PySide releases the GIL inside ``start`` and makes the runnable a child
-    of the pool's wrapper only after it returns. A call that ended (and whose C++ object
-    the pool deleted) before that was made a child once already dead, never removed: it
-    stayed alive with its closure, held by the pool (about one call in nine, all day).
-    """
-
-    def __init__(self, owner: Background, call_id: int, fn: Callable[[], Any],
-                 handed: threading.Event) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self._owner, self._id, self._fn, self._handed = owner, call_id, fn, handed
-
-    def run(self) -> None:  # runs in a pool thread
-        self._handed.wait()  # set right after start() returns: a moment, never longer
-        if self._owner._closed.is_set():
-            return
-        try:
-            value = self._fn()
-        except BaseException as exc:  # noqa: BLE001 - every error goes back to the window
-            self._owner._deliver(self._id, False, (describe_error(exc),
-                                                   traceback.format_exc()))
-            return
-        self._owner._deliver(self._id, True, value)
-
-
-class Background(QObject):
-    """Short background calls for one window, results delivered on the GUI thread."""
-
-    _result = Signal(int, bool, object)  # call id, ok, value or (message, traceback)
-
-    def __init__(self, parent: QObject | None = None, *, max_threads: int = 4) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(max_threads)
-        self._ids = count(1)
-        self._pending: dict[int, tuple[Callable[[Any], None],
-                                       Callable[[str], None] | None, str | None]] = {}
-        self._latest: dict[str, int] = {}
-        self._closed = threading.Event()
-        # Emitted from pool threads; Qt queues it to this object's (the GUI) thread.
-        self._result.connect(self._on_result)
-        # Deleted with its window or dialog without shutdown(): calls still running must
-        # not emit on the deleted object, and the pool, destroyed with it, would wait for
-        # them on the UI thread: it is let go first (Qt destroys children only after this
-        # signal). The event and pool are captured, not self: the wrapper is dying.
-        closed, pool = self._closed, self._pool
-        self.destroyed.connect(lambda *_args: (closed.set(), let_go(pool)))
-
-    def call(self, fn: Callable[[], T], on_done: Callable[[T], None],
-             on_error: Callable[[str], None] | None = None, *, key: str | None = None) -> None:
-        """Run ``fn()`` in a pool thread; then ``on_done(result)`` or ``on_error(message)``.
-
-        ``fn`` must open its own store connection (``with project.open_store() as s:``).
-        With ``key``, only the newest call of that key reports back.
-        """
-        if self._closed.is_set():
-            return
-        call_id = next(self._ids)
-        self._pending[call_id] = (on_done, on_error, key)
-        if key is not None:
-            self._latest[key] = call_id
-        handed = threading.Event()
-        try:
-            self._pool.start(_Call(self, call_id, fn, handed))
-        finally:
-            handed.set()  # whatever happens here, a call started must not wait for ever
-
-    def _deliver(self, call_id: int, ok: bool, value: Any) -> None:
-        if self._closed.is_set():
-            return
-        try:
-            self._result.emit(call_id, ok, value)
-        except RuntimeError:
-            pass  # deleted between the check and the emit: nobody is left to tell
-
-    def _on_result(self, call_id: int, ok: bool, value: Any) -> None:
-        entry = self._pending.pop(call_id, None)
-        if entry is None or self._closed.is_set():
-            return
-        on_done, on_error, key = entry
-        if key is not None:
-            if self._latest.get(key) != call_id:
-                return  # a newer call of the same key superseded this one
-            del self._latest[key]
-        if ok:
-            on_done(value)
-        elif on_error is not None:
-            on_error(value[0])
-        else:
-            # No handler: never lose an error silently; it goes to stderr with its trace.
-            print(f"crisisdesk: background call failed: {value[1]}", flush=True)
-
-    def busy(self) -> bool:
-        """Whether calls are still queued or running."""
-        return self._pool.activeThreadCount() > 0 or bool(self._pending)
-
-    def wait(self, timeout_ms: int = -1) -> bool:
-        """Block until the pool is idle (for shutdown and tests); True when it is."""
-        return self._pool.waitForDone(timeout_ms)
-
-    def shutdown(self) -> None:
-        """Drop queued calls and the results still to come; never waits for running
-        ones (a read hung on a network share froze the window that closed a dialog):
-        they end in a pool let go (see :mod:`~crisisdesk.gui.pool_drain`)."""
-        self._closed.set()
-        let_go(self._pool)
-        self._pending.clear()
-        self._latest.clear()
-
-
-class Lane:
-    """At most one call of a kind in flight on a :class:`Background`, plus the newest one
-    wanted; only the newest call reports back.
-
-    A keyed call drops an older one's result but still runs it: holding J queued a read
-    per row passed (66 for 66 moves) in the window's shared pool, and the row the analyst
-    stopped on, and the list's page queries, waited behind them on a slow disk. A call
-    made while one runs replaces the one waiting; it starts when the running one ends.
-    """
-
-    def __init__(self, background: Background) -> None:
-        self._background = background
-        self._running = False
-        self._waiting: tuple[Callable[[], Any], Callable[[Any], None],
-                             Callable[[str], None]] | None = None
-
-    def call(self, fn: Callable[[], T], on_done: Callable[[T], None],
-             on_error: Callable[[str], None]) -> None:
-        """Run ``fn()`` as :meth:`Background.call` does, once the call in flight ended."""
-        if self._running:
-            self._waiting = (fn, on_done, on_error)
-        else:
-            self._start(fn, on_done, on_error)
-
-    def _start(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[str], None]) -> None:
-        self._running = True
-        # No key: a keyed call superseded elsewhere would never report, and stall the lane.
-        self._background.call(fn, lambda value: self._ended(on_done, value),
-                              lambda message: self._ended(on_error, message))
-
-    def _ended(self, handler: Callable[[Any], None], value: Any) -> None:
-        self._running = False
-        waiting, self._waiting = self._waiting, None
-        if waiting is not None:
-            self._start(*waiting)  # superseded: its result (or error) is stale
-        else:
-            handler(value)
 
 
 # --------------------------------------------------------------------------- JobRunner

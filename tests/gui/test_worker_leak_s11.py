@@ -13,7 +13,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from window_helpers import open_window, settle
 
 from crisisdesk.core.project import Project
-from crisisdesk.gui import worker
+from crisisdesk.gui.background import _Call
 from crisisdesk.gui.worker import Background
 
 
@@ -21,7 +21,7 @@ def _live_calls() -> int:
     """``_Call`` objects still alive once every call ended and the garbage is collected."""
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
-    return sum(1 for o in gc.get_objects() if type(o) is worker._Call)
+    return sum(1 for o in gc.get_objects() if type(o) is _Call)
 
 
 def test_calls_made_moving_through_items_are_freed(qtbot, demo_like_project: Project) -> None:
@@ -34,20 +34,20 @@ def test_calls_made_moving_through_items_are_freed(qtbot, demo_like_project: Pro
     window.background.wait()
     before = _live_calls()
     made = 0
-    real_init = worker._Call.__init__
+    real_init = _Call.__init__
 
     def counting_init(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         nonlocal made
         made += 1
         real_init(self, *args, **kwargs)
 
-    worker._Call.__init__ = counting_init  # type: ignore[method-assign]
+    _Call.__init__ = counting_init  # type: ignore[method-assign]
     try:
         for n in range(120):
             qtbot.keyClick(window.items, Qt.Key.Key_J if (n // 5) % 2 == 0 else Qt.Key.Key_K)
             settle(qtbot, window)
     finally:
-        worker._Call.__init__ = real_init  # type: ignore[method-assign]
+        _Call.__init__ = real_init  # type: ignore[method-assign]
     window.background.wait()
     settle(qtbot, window)
     assert made > 100  # the moves did go through the background

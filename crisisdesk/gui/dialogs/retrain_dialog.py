@@ -1,14 +1,14 @@
 """The retrain report: per task, the new model version against the active one, before
 anything is switched.
 
-Each task's tab shows the macro F1 of both versions, the per-class F1 as bars, both
-confusion matrices as heat grids, and the recommendation (switch only when the new one
-is not worse in macro F1). "Switch" applies the report through the core's
-``apply_retrain`` in a worker thread; a task whose new version is worse switches only
-when its override box is ticked. Each tab also lists the task's versions so an older one
-can be made active again. Each term (macro F1, the holdout, early stopping, the charts)
-carries a plain-language note: a tooltip, a "?" link and an accessible description
-(:mod:`~crisisdesk.gui.dialogs.figure_notes`).
+Each task's tab (:class:`~crisisdesk.gui.dialogs.retrain_page.TaskPage`) shows the macro
+F1 of both versions, the per-class F1 as bars, both confusion matrices as heat grids, and
+the recommendation (switch only when the new one is not worse in macro F1). "Switch"
+applies the report through the core's ``apply_retrain`` in a worker thread; a task whose
+new version is worse switches only when its override box is ticked. Each tab also lists
+the task's versions so an older one can be made active again. Each term (macro F1, the
+holdout, early stopping, the charts) carries a plain-language note: a tooltip, a "?" link
+and an accessible description (:mod:`~crisisdesk.gui.dialogs.figure_notes`).
 """
 
 from __future__ import annotations
@@ -16,20 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QBoxLayout,
-    QCheckBox,
     QDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
     QTabWidget,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -37,12 +32,10 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
-from crisisdesk.gui.detail_header import shown_time
-from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
-from crisisdesk.gui.dialogs.figure_notes import NOTES, NotesLabel, explain, note_link
 from crisisdesk.gui.dialogs.keep_alive import KeepAlive
-from crisisdesk.gui.dialogs.retrain_headline import BAD, headline
-from crisisdesk.gui.dialogs.versions_dialog import ACTIVATING, figures_text
+from crisisdesk.gui.dialogs.retrain_headline import BAD
+from crisisdesk.gui.dialogs.retrain_page import TaskPage
+from crisisdesk.gui.dialogs.versions_dialog import ACTIVATING
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background, JobRunner
 
@@ -65,113 +58,6 @@ def apply_job(project: Project, report: RetrainReport, override: list[str],
 
     return apply_retrain(project, report, override_tasks=tuple(override),
                          keep_tasks=tuple(keep))
-
-
-class TaskPage(QWidget):
-    """One task's comparison, override box and versions list."""
-
-    def __init__(self, dialog: RetrainDialog, entry: TaskRetrain) -> None:
-        super().__init__(dialog)
-        self.dialog, self.entry, self.task = dialog, entry, entry.task
-        self.new_grid: ConfusionGrid | None = None
-        self.active_grid: ConfusionGrid | None = None
-        # Side by side, or one under the other where the page is too narrow (see fit).
-        self.grids = QBoxLayout(QBoxLayout.Direction.LeftToRight)
-        layout = QVBoxLayout(self)
-        # Its terms' "?" links say what each figure measures.
-        self.headline = NotesLabel(headline(entry))
-        self.headline.setWordWrap(True)
-        layout.addWidget(self.headline)
-        new, current = entry.new, entry.current
-        if new is not None:
-            classes = list(new["classes"])
-            bars = QGroupBox("F1 per class on the holdout")
-            explain(bars, "per_class_f1")
-            row = QHBoxLayout(bars)
-            row.addWidget(F1Bars(
-                classes, [new["per_class"][c]["f1"] for c in classes],
-                [current["per_class"][c]["f1"] for c in classes] if current else None), 1)
-            # Beside the chart, not a row of its own: the report is short of height.
-            row.addWidget(note_link("per_class_f1", "F1 per class"), 0,
-                          Qt.AlignmentFlag.AlignTop)
-            layout.addWidget(bars)
-            grids = self.grids
-            self.new_grid = ConfusionGrid("New version", classes, new["confusion"])
-            # A tooltip only: the grid's description holds its counts (see ConfusionGrid).
-            self.new_grid.setToolTip(f"{entry.candidate_name}\n{NOTES['confusion']}")
-            grids.addWidget(self.new_grid)
-            if current is not None:
-                self.active_grid = ConfusionGrid("Active version", classes,
-                                                 current["confusion"])
-                self.active_grid.setToolTip(
-                    f"{entry.active_name or 'The active version'}\n{NOTES['confusion']}")
-                grids.addWidget(self.active_grid)
-            grids.addStretch(1)
-            matrices = QGroupBox("Confusion matrices (rows: true class, columns: predicted)")
-            explain(matrices, "confusion")
-            row = QHBoxLayout(matrices)
-            row.addLayout(grids, 1)
-            row.addWidget(note_link("confusion", "a confusion matrix"), 0,
-                          Qt.AlignmentFlag.AlignTop)
-            layout.addWidget(matrices)
-
-        self.override = QCheckBox("Switch to the new version &anyway (override)")
-        layout.addWidget(self.override)
-        # Set once the layout gave it its parent: shown before, it was a window of its own.
-        self.override.setVisible(entry.candidate is not None and not entry.recommend_switch)
-
-        versions = QGroupBox("&Versions of this task")
-        box = QVBoxLayout(versions)
-        self.versions = QTreeWidget()
-        self.versions.setHeaderLabels(["Version", "Created", "Scored when trained", "Active"])
-        # The registered head's figures, as `crisisdesk versions` and the Model versions
-        # window give them (the mean over the seeds here made one version two figures).
-        self.versions.headerItem().setToolTip(2, NOTES["scored_when_trained"])
-        # A header's tooltip is never read out: the list's description says it.
-        self.versions.setAccessibleDescription(NOTES["scored_when_trained"])
-        self.versions.setRootIsDecorated(False)
-        self.versions.setMaximumHeight(120)
-        self.reactivate = QPushButton("&Make the selected version active")
-        # Never Enter's button: the dialog would make it the default when no other is.
-        self.reactivate.setAutoDefault(False)
-        self.reactivate.clicked.connect(self._reactivate)
-        box.addWidget(self.versions)
-        box.addWidget(self.reactivate, 0, Qt.AlignmentFlag.AlignRight)
-        layout.addWidget(versions)
-        layout.addStretch(1)
-        self._side_by_side = self.minimumSizeHint().width()  # the page's, grids side by side
-
-    def fit(self, width: int) -> None:
-        """Lay the confusion matrices side by side when the page's ``width`` holds both,
-        else one under the other: side by side, a five-class task's pair was wider than
-        the report, and the whole page scrolled sideways, its headline cut off."""
-        wide = width >= self._side_by_side
-        direction = QBoxLayout.Direction.LeftToRight if wide else \
-            QBoxLayout.Direction.TopToBottom
-        if self.grids.direction() != direction:
-            self.grids.setDirection(direction)
-
-    def wants_switch(self) -> bool:
-        """Whether Switch activates this task's new version."""
-        return self.entry.candidate is not None and (
-            self.entry.recommend_switch or self.override.isChecked())
-
-    def show_versions(self, versions: list[VersionSummary]) -> None:
-        """Fill the versions list (``summarise_versions``, newest first)."""
-        self.versions.clear()
-        for v in versions:
-            new = " (new)" if v.id == self.entry.candidate else ""
-            item = QTreeWidgetItem([v.name + new, shown_time(v.created_at),
-                                    figures_text(v), "yes" if v.active else ""])
-            item.setData(0, Qt.ItemDataRole.UserRole, v.id)
-            self.versions.addTopLevelItem(item)
-        for column in range(4):
-            self.versions.resizeColumnToContents(column)
-
-    def _reactivate(self) -> None:
-        item = self.versions.currentItem()
-        if item is not None:
-            self.dialog.reactivate(self.task, int(item.data(0, Qt.ItemDataRole.UserRole)))
 
 
 class RetrainDialog(QDialog):

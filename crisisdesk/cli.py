@@ -178,8 +178,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 finished = drive(job, unit="item")
         except (OSError, ValueError) as exc:  # a folder in the way, no permission, disk full
             return _fail(f"cannot export to {args.out}: {exc}")
-    if not finished:
-        print(f"Cancelled; {args.out} not written (a file there is left as it was).")
+    # Stopped as its last step was shown, the files are in place: that is no Cancel.
+    if not finished and not exporter.files:
+        print(f"Cancelled; {exporter.cancelled_note(Path(args.out))}.")
         return PROBLEMS
     for file in exporter.files:
         print(f"wrote {file}")

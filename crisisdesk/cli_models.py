@@ -78,7 +78,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from crisisdesk.core.decoder_pool import DecoderPoolError
     from crisisdesk.core.embed import EmbedJob
     from crisisdesk.core.encoders.base import EncoderError
-    from crisisdesk.core.encoders.factory import check_encoder
     from crisisdesk.core.models.registry import ModelMissing
     from crisisdesk.core.project import Project
 
@@ -87,12 +86,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
     job = EmbedJob(project, args.encoder, kinds=kinds, device=args.device,
                    batch_size=args.batch_size, patches=args.patches)
     # Looked up by name first: a re-run with nothing to do cost the model's load
-    # (~6 s, ~900 MB for a CLIP) for a job that then encoded nothing. A model named
-    # that is missing or broken is said all the same, before the next run needs it.
+    # (~6 s, ~900 MB for a CLIP) for a job that then encoded nothing. Nothing to encode
+    # needs no model, as in the app: the job's summary notes a missing one (and a name
+    # no encoder answers to fails the job).
     try:
-        if job.nothing_to_encode():
-            check_encoder(args.encoder)
-        else:
+        if not job.nothing_to_encode():
             encoder = job.load()
             print(f"Encoding with {encoder.name} on {encoder.device}", file=sys.stderr)
     except (ModelMissing, EncoderError) as exc:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crisisdesk.core.batching import Halving
 from crisisdesk.core.decoder_pool import default_workers, lend
+from crisisdesk.core.embed_report import EmbedReport
 from crisisdesk.core.encoders.base import Encoder, EncoderError, another_model
 from crisisdesk.core.files import file_sha256
 from crisisdesk.core.jobs import listed, tracked
@@ -35,48 +35,6 @@ def default_batch_size(device: str, kind: str) -> int:
     if device.startswith("cuda"):
         return 256 if kind == "image" else 512
     return 16 if kind == "image" else 64
-
-
-@dataclass
-class EmbedReport:
-    """What an embed run did."""
-
-    encoder: str = ""
-    device: str = ""
-    images_encoded: int = 0
-    texts_encoded: int = 0
-    windowed_texts: int = 0
-    batch_halvings: int = 0
-    unreadable: list[dict[str, str]] = field(default_factory=list)
-    unreadable_count: int = 0  # exact; ``unreadable`` lists the first MAX_LISTED
-    skipped_kinds: list[str] = field(default_factory=list)
-    #: The kinds asked for, when none lacked its embedding: the model was never loaded.
-    nothing_to_encode: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def summary(self) -> str:
-        if self.nothing_to_encode:  # no device to name: the model was not loaded
-            return (f"{self.encoder}: nothing to encode (no "
-                    f"{' or '.join(self.nothing_to_encode)} lacks its embedding)")
-        lines = [f"{self.encoder} on {self.device}: {plural(self.images_encoded, 'image')} "
-                 f"and {plural(self.texts_encoded, 'text')} encoded; "
-                 f"{plural(self.windowed_texts, 'text was', 'texts were')} longer than the "
-                 "encoder's context and encoded in windows"]
-        if self.batch_halvings:
-            lines.append(f"out of GPU memory {plural(self.batch_halvings, 'time')}: "
-                         "batch halved")
-        if self.skipped_kinds:
-            lines.append(f"{', '.join(self.skipped_kinds)} skipped: {self.encoder} does not "
-                         "encode them")
-        if self.unreadable_count:
-            lines.append(f"unreadable images: {self.unreadable_count}")
-        for bad in self.unreadable[:20]:
-            lines.append(f"  unreadable image {bad['path']}: {bad['reason']}")
-        if self.unreadable_count > 20:
-            lines.append(f"  ... and {self.unreadable_count - 20} more")
-        return "\n".join(lines)
 
 
 class EmbedJob:
@@ -143,7 +101,10 @@ class EmbedJob:
             return False  # loaded already (a caller's): the usual path is as cheap
         # Only the kinds the encoder makes: MiniLM's images are never "left to encode"
         # (each re-run of the default images-and-texts embed loaded it to skip them).
-        kinds = [kind for kind in self.kinds if kind in _kinds_of(self.encoder_name)]
+        from crisisdesk.core.encoders.factory import encoder_kinds
+
+        made = encoder_kinds(self.encoder_name)
+        kinds = [kind for kind in self.kinds if kind in made]
         with self.project.open_store() as store:
             if "image" in kinds and store.images_without_embedding(
                     self.encoder_name, patches=self.patches):
@@ -156,7 +117,12 @@ class EmbedJob:
 
     def _run(self) -> Iterator[Progress]:
         if self.nothing_to_encode():
-            self.report.nothing_to_encode = list(self.kinds)
+            from crisisdesk.core.encoders.factory import encoder_kinds
+
+            made = encoder_kinds(self.encoder_name)
+            self.report.nothing_to_encode = [kind for kind in self.kinds if kind in made]
+            self.report.skipped_kinds = [kind for kind in self.kinds if kind not in made]
+            self.report.model_missing = _model_missing(self.encoder_name)
             yield Progress(0, 0, self.report.summary(), "cpu")
             return
         encoder = self.load()
@@ -277,6 +243,23 @@ class EmbedJob:
             yield len(batch)
 
 
+def _model_missing(name: str) -> str:
+    """Why encoder ``name``'s model is not on this machine ("" if it is), for a run with
+    nothing to encode, which needs none (in the app as in the CLI): said, not failed. A
+    name no encoder answers to (a typo) is an EncoderError all the same."""
+    from crisisdesk.core.encoders.factory import check_encoder
+    from crisisdesk.core.models.registry import ModelMissing
+
+    try:
+        check_encoder(name)
+    except ModelMissing as exc:
+        # In short: the fixes (download, add, copy) are said in full by the run that
+        # needs the model, in the CLI's words or with the app's Download button.
+        why = getattr(exc, "reason", "not installed on this machine")
+        return f"model {name!r} is {why}; an embed with something to encode needs it"
+    return ""
+
+
 def _check_dim(store: Store, encoder: Encoder) -> None:
     """Refuse an encoder whose vectors differ in length from those the project holds
     under its name: ``models add`` may have pointed the name at another model since.
@@ -384,14 +367,3 @@ def _decoded_in_processes(images: list[ImageToEmbed], loader: Callable[[Path], o
                 yield batch
         finally:
             decoded.close()  # chunks still running finish in the workers and are dropped
-
-
-def _kinds_of(name: str) -> tuple[str, ...]:
-    """The kinds the encoder ``name`` embeds, from the registry before it loads: a text
-    model's texts only; a CLIP (or a name not registered, which its load says) both."""
-    from crisisdesk.core.models.registry import get_spec
-
-    try:
-        return ("text",) if get_spec(name).kind == "text" else KINDS
-    except KeyError:
-        return KINDS

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,10 @@ class Exporter:
         self.only_corrected, self.salt = only_corrected, store.salt() if hash_authors else None
         self.for_spreadsheet = for_spreadsheet
         self.files: list[Path] = []  # the files the last export wrote, once in place
+        # The files the last export would replace that were there before it: a Cancel
+        # leaves them as they were (see cancelled_note).
+        self.before: list[Path] = []
+        self._targets: list[Path] = []
 
     def items(self) -> Iterator[dict[str, Any]]:
         """The items to export, authors hashed when asked, and then without the post's
@@ -139,8 +143,8 @@ class Exporter:
     def writing(self, out: Path, fmt: str) -> Iterator[Progress]:
         """Write the export as a job: yield its :class:`Progress` in items, every
         :data:`PROGRESS_ROWS` of them, then once the files are in place
-        (:attr:`files`). Closed at a yield (a Cancel), it leaves no file written and a
-        file it would have replaced as it was."""
+        (:attr:`files`). Closed at a yield (a Cancel), it leaves no file written, a
+        file it would have replaced as it was, and no folder it made."""
         if self.for_spreadsheet and fmt != "csv":
             raise ValueError(f"the spreadsheet export is CSV only, not {fmt}")
         writers: dict[str, Callable[[Path], Iterator[int]]] = {
@@ -148,18 +152,46 @@ class Exporter:
         if fmt not in writers:
             raise ValueError(f"unknown export format {fmt!r} (one of "
                              f"{', '.join(EXPORT_FORMATS)})")
-        self.files = []
-        # One read transaction: the items are read a chunk at a time, and an import or a
-        # label committed meanwhile must not give some rows the state from before it
-        # and others the state after (an item whose labels are missing).
-        with self.store.snapshot():
-            total = self.store.export_count(self.tasks, only_corrected=self.only_corrected)
-            yield Progress(0, total, f"writing {out.name}")
-            # Closed here, not when collected: the temp files go with the Cancel.
-            with closing(writers[fmt](out)) as written:
-                for done in written:
-                    yield Progress(done, total, f"writing {out.name}")
+        self.files, self._targets = [], self.targets(out, fmt)
+        self.before = [path for path in self._targets if path.exists()]
+        made = _folders_made_for(self._targets[0])
+        try:
+            # One read transaction: the items are read a chunk at a time, and an import
+            # or a label committed meanwhile must not give some rows the state from
+            # before it and others the state after (an item whose labels are missing).
+            with self.store.snapshot():
+                total = self.store.export_count(self.tasks,
+                                                only_corrected=self.only_corrected)
+                yield Progress(0, total, f"writing {out.name}")
+                # Closed here, not when collected: the temp files go with the Cancel.
+                with closing(writers[fmt](out)) as written:
+                    for done in written:
+                        yield Progress(done, total, f"writing {out.name}")
+        except BaseException:
+            # A Cancel (or a full disk) left the folders made for the export empty: an
+            # empty "crisismmd" folder read as an export that had written nothing.
+            for folder in made:
+                with suppress(OSError):  # not empty: something else is in it now
+                    folder.rmdir()
+            raise
         yield Progress(total, total, f"wrote {', '.join(f.name for f in self.files)}")
+
+    def cancelled_note(self, out: Path) -> str:
+        """What a cancelled export to ``out`` left, to say after "Cancelled; ": no file
+        written, and the files from before (:attr:`before`) as they were, or none there."""
+        if self._targets == [out]:
+            return f"{out} not written " + (
+                "(the file there is left as it was)" if self.before else
+                "(no file was there, and none is now)")
+        if len(self.before) > 1:
+            return (f"nothing written to {out}: the {len(self.before)} files there from "
+                    "before are left as they were")
+        if self.before:
+            return (f"nothing written to {out}: {self.before[0].name} there from before "
+                    "is left as it was")
+        return f"nothing written to {out}" + (
+            " (the folder is left as it was)" if out.is_dir() else
+            " (no folder was made)")
 
     def targets(self, out: Path, fmt: str) -> list[Path]:
         """The files an export to ``out`` in ``fmt`` writes: ``out``, or for a CrisisMMD
@@ -258,6 +290,12 @@ class Exporter:
                 if done % PROGRESS_ROWS == 0:
                     yield done  # items read: of a task's file, only the labelled are rows
         self.files = list(targets.values())
+
+
+def _folders_made_for(path: Path) -> list[Path]:
+    """The folders above ``path`` that a write of it makes (none there yet), deepest
+    first: those a Cancel removes again once empty."""
+    return [folder for folder in path.parents if not folder.exists()]
 
 
 def _image_id(item: dict) -> str:

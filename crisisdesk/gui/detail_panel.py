@@ -45,9 +45,8 @@ from crisisdesk.gui.post_texts import (
     show_post_texts,
 )
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
-from crisisdesk.gui.task_box import TaskBox, scroll_into_view
+from crisisdesk.gui.task_box import TaskBox, scroll_into_view, task_boxes
 from crisisdesk.gui.worker import Background, Lane
-
 
 
 def _section(title: str) -> QLabel:
@@ -298,7 +297,7 @@ class DetailPanel(QWidget):
         for box in self.task_boxes:
             box.setParent(None)
             box.deleteLater()
-        self.task_boxes = [TaskBox(view) for view in views]
+        self.task_boxes = task_boxes(views)  # an advice they share said once
         for box in self.task_boxes:
             self.tasks_area.addWidget(box)
             box.show()  # now, not at the layout's queued show: _show_focused_box needs it

@@ -8,6 +8,7 @@ attention overlay show the evidence for that class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -47,7 +48,11 @@ class TaskBox(QFrame):
     class_clicked = Signal(str, str)  # task, class: a class row was clicked
     history_wanted = Signal(str)  # task: its "History" link was clicked (label_history.py)
 
-    def __init__(self, view: TaskView, parent: QWidget | None = None) -> None:
+    def __init__(self, view: TaskView, parent: QWidget | None = None, *,
+                 advise: bool = True) -> None:
+        """``advise`` False: the advice of why there is no prediction is left out of the
+        box (another box says it: see :func:`task_boxes`); the title's tooltip and the
+        accessible name keep the whole sentence."""
         super().__init__(parent)
         self.setObjectName("taskBox")
         self.view = view
@@ -122,7 +127,7 @@ class TaskBox(QFrame):
                 widget.setToolTip(f"{keyed}Click: show the evidence for this class "
                                   "(overlay, O)")
         layout.addLayout(grid)
-        if advice:
+        if advice and advise:
             # What comes next, under the classes: the bars stay under the title.
             layout.addWidget(_rich(f"<span style='color:{style.MUTED}'>{escape(advice)}"
                                    "</span>"))
@@ -198,6 +203,18 @@ class TaskBox(QFrame):
                                       else "")
         self.style().unpolish(self)
         self.style().polish(self)
+
+
+def task_boxes(views: Sequence[TaskView]) -> list[TaskBox]:
+    """A box per task view, in order; an advice several boxes share is said in the first
+    of them only: in a new project each task box said "Predict starts the shipped head
+    or zero-shot where it can, Retrain trains one", one advice read three times."""
+    boxes, said = [], set()
+    for view in views:
+        advice = no_prediction_parts(view)[1]
+        boxes.append(TaskBox(view, advise=advice not in said))
+        said.add(advice)
+    return boxes
 
 
 def no_prediction_parts(view: TaskView) -> tuple[str, str]:

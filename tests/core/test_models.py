@@ -53,8 +53,17 @@ def test_missing_model_names_places_and_fixes_without_network(no_network, tmp_pa
     assert no_network == []
 
 
+def project_to_embed(tmp_path: Path) -> Project:
+    """A project with one post: something to encode, so the embed needs its model (with
+    nothing to encode it needs none, and notes a missing one)."""
+    src = tmp_path / "posts.csv"
+    src.write_text("id,text\n1,road closed\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "p"), str(src)]) == 0
+    return Project.open(tmp_path / "p")
+
+
 def test_embed_command_with_a_missing_model_exits_2(no_network, tmp_path, capsys) -> None:
-    project = Project.open(tmp_path / "p", create=True)
+    project = project_to_embed(tmp_path)
     assert main(["embed", str(project.root), "--encoder", "clip-vit-l-14"]) == 2
     err = capsys.readouterr().err
     assert "'clip-vit-l-14' is not installed" in err
@@ -213,7 +222,7 @@ def test_a_vanished_registration_is_no_silent_fallback_to_the_shipped_copy(
     assert f"'minilm' is registered at {folder}, which no longer exists" in message
     assert "crisisdesk models add minilm PATH" in message
     assert str(tmp_path / "config" / "models.json") in message  # where to drop it
-    project = Project.open(tmp_path / "p", create=True)
+    project = project_to_embed(tmp_path)
     assert main(["embed", str(project.root), "--encoder", "minilm", "--kind", "text"]) == 2
     assert f"registered at {folder}, which no longer exists" in capsys.readouterr().err
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 from test_hunt_models import _clip_folder, isolated  # noqa: F401 (autouse fixture)
+from test_models import project_to_embed
 
 from crisisdesk.cli import main
 from crisisdesk.core.models import registry
@@ -24,7 +25,6 @@ from crisisdesk.core.models.registry import (
     locate,
     register,
 )
-from crisisdesk.core.project import Project
 
 
 def _minilm_without_tokenizer(folder: Path) -> Path:
@@ -59,7 +59,7 @@ def test_a_text_model_without_its_tokenizer_is_refused_not_embedded_as_unk(
     with pytest.raises(ModelMissing, match="is incomplete: no tokenizer file"):
         locate(get_spec("field-text"))
     assert install_state(get_spec("field-text")).startswith("missing (registered at")
-    project = Project.open(tmp_path / "p", create=True)
+    project = project_to_embed(tmp_path)
     assert main(["embed", str(project.root), "--encoder", "field-text", "--kind", "text"]) == 2
     err = capsys.readouterr().err
     assert "incomplete: no tokenizer file" in err and "crisisdesk models add field-text" in err

@@ -67,6 +67,20 @@ def check_encoder(name: str) -> None:
         _located(name)
 
 
+def encoder_kinds(name: str) -> frozenset[str]:
+    """What the encoder ``name`` embeds (``"image"``, ``"text"``), known before it loads:
+    the kinds of the class :func:`load_encoder` builds for it. A name not registered (or
+    not an encoder, which its load says) counts as a CLIP: both."""
+    from crisisdesk.core.encoders.clip import ClipEncoder
+    from crisisdesk.core.encoders.text import TextEncoder
+
+    try:
+        text = not name.startswith(AD_HOC_PREFIX) and get_spec(name).kind == "text"
+    except KeyError:
+        text = False
+    return TextEncoder.kinds if text else ClipEncoder.kinds
+
+
 def _ad_hoc(name: str) -> tuple[str, str]:
     """The (arch, tag) of an ``open_clip:ARCH/TAG`` name; EncoderError when malformed."""
     arch, sep, tag = name[len(AD_HOC_PREFIX):].partition("/")

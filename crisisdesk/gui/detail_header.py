@@ -52,15 +52,26 @@ def shown_time(stored: str | None) -> str:
             f"{moment.hour:02d}:{moment.minute:02d} {_zone(moment.utcoffset())}")
 
 
-def header_html(detail: ItemDetail) -> str:
-    """The header's rich text for ``detail``: uid · event · time · @author, each part
-    isolated for direction and escaped (an event or handle may hold "<" or "&")."""
+def _parts(detail: ItemDetail) -> list[str]:
+    """The header's parts after the item id, as words: event, time, @author (if known)."""
     row = detail.row
     parts = [display_name(row.event) if row.event else None,
              shown_time(row.created_at), detail.author and f"@{detail.author}"]
+    return [part for part in parts if part]
+
+
+def header_html(detail: ItemDetail) -> str:
+    """The header's rich text for ``detail``: uid · event · time · @author, each part
+    isolated for direction and escaped (an event or handle may hold "<" or "&")."""
     shown = " · ".join(html.escape(part) for part in
-                       [shown_uid(row.uid), *(isolated(part) for part in parts if part)])
+                       [shown_uid(detail.row.uid), *map(isolated, _parts(detail))])
     return f"<span style='color:{style.MUTED}'>{shown}</span>"
+
+
+def header_words(detail: ItemDetail) -> str:
+    """What a screen reader says for the header: its parts without the direction marks
+    (read out with the words) and the breaks of long words that the painted line needs."""
+    return ", ".join([detail.row.uid, *_parts(detail)])
 
 
 class DetailHeader(WrappingLabel):
@@ -71,9 +82,10 @@ class DetailHeader(WrappingLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-    def show_detail(self, detail: ItemDetail) -> None:
-        """Show the header of ``detail``."""
-        self.setText(header_html(detail))
+    def show_detail(self, detail: ItemDetail | None) -> None:
+        """Show the header of ``detail`` (None: no item, an empty header)."""
+        self.setText(header_html(detail) if detail is not None else "")
+        self.setAccessibleName(header_words(detail) if detail is not None else "")
 
     def selectedText(self) -> str:  # noqa: N802 - Qt's name
         # A copied uid pasted into the search box must match: no invisible marks in it.

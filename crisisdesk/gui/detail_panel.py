@@ -33,6 +33,7 @@ from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
 from crisisdesk.gui.advice import media_note
+from crisisdesk.gui.announce import announce
 from crisisdesk.gui.detail_header import DetailHeader
 from crisisdesk.gui.detail_image import VEIL_ALL, VEIL_SENSITIVE, decode_for_panel, not_shown
 from crisisdesk.gui.image_view import ImageView
@@ -132,6 +133,7 @@ class DetailPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
+        scroll.setAccessibleName("Post, caption and tasks")  # keys reach it: not "client"
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(scroll)
@@ -162,7 +164,7 @@ class DetailPanel(QWidget):
         self.detail, self.item_id = None, None
         self._set_message("No item selected")
         self.alt_text.setVisible(False)
-        self.header.setText("")
+        self.header.show_detail(None)
         self.text.setText("")
         self.caption.setText("")
         self._set_tasks(())
@@ -316,7 +318,7 @@ class DetailPanel(QWidget):
         first box, another task, until Tab was pressed)."""
         named = [n for n, box in enumerate(self.task_boxes) if box.view.task == task]
         if named:
-            self.set_focused_task(named[0])
+            self._focus(named[0], self.focused_view())  # unsaid: the queue said its task
         else:
             self._wanted_task = task
 
@@ -327,8 +329,10 @@ class DetailPanel(QWidget):
         return None
 
     def set_focused_task(self, index: int) -> None:
-        """Outline task number ``index`` as the one keys act on (and the overlay shows)."""
+        """Outline task number ``index`` as the one keys act on (and the overlay shows),
+        and say its box's words: the keys stay on the list, the outline was seen only."""
         self._focus(index, self.focused_view())
+        announce(self.task_boxes[index], self.task_boxes[index].in_words())
 
     def _focus(self, index: int, before: TaskView | None) -> None:
         """Focus a task; ``before``: the task view focused until now (None: none was)."""

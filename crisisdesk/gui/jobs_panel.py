@@ -89,6 +89,8 @@ class JobsPanel(QWidget):
         self._list.setSpacing(6)
         self._list.addStretch(1)
         scroll.setWidget(body)
+        # Tab reaches it (it scrolls rows whose text takes no focus): said "client" unnamed.
+        scroll.setAccessibleName("Jobs")
         outer.addWidget(scroll, 1)
         self._scroll = scroll
         self._fit_to_jobs()

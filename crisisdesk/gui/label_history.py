@@ -25,7 +25,7 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelEvent
 from crisisdesk.core.store.history import journal_time
 from crisisdesk.gui import style
-from crisisdesk.gui.bidi import shown_uid
+from crisisdesk.gui.bidi import shown_uid, unmarked
 from crisisdesk.gui.worker import Background
 
 
@@ -54,7 +54,8 @@ class LabelHistory(QFrame):
         self.rows.setWordWrap(True)  # a long "undo by ... label again" wraps in its cell
         self.rows.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.rows.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        scroll = QScrollArea()
+        # The keys scroll a long history here (the rows take none): named in _name.
+        self._scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.rows)
@@ -107,6 +108,11 @@ class LabelHistory(QFrame):
         switcher): the task and the item, whatever the rows hold."""
         self.title.setText(what)
         self.setWindowTitle(f"Label history: {what}")
+        # Said without the item id's direction marks (a screen reader read them out).
+        said = unmarked(what)
+        self.title.setAccessibleName(said)
+        for named in (self, self._scroll):
+            named.setAccessibleName(f"Label history: {said}")
 
     def _fetch(self, item_id: int, uid: str, task: str) -> None:
         if (item_id, task) != (self.item_id, self.task):

@@ -7,6 +7,8 @@ goes through the window's :class:`Background`; jobs run through the jobs panel's
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.gui import gc_guard, save_warning, style
+from crisisdesk.gui.announce import announce
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.dialogs.settings_dialog import annotator_name, settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
@@ -124,6 +127,7 @@ class MainWindow(QMainWindow):
         self._awaiting_row = False  # a retry of the current row waits for its page
         self.labeller.labels_changed.connect(self._labels_changed)
         self.labeller.message.connect(self.statusBar().showMessage)
+        self.labeller.message.connect(partial(announce, self.statusBar()))  # said too
         self.labeller.failed.connect(self._show_error)
         self.save_warning = save_warning.install(self, self.labeller)  # stays till saved
         self.actions_ = WindowActions(self)

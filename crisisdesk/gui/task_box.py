@@ -136,6 +136,8 @@ class TaskBox(QFrame):
         self.history_link = QLabel("<a href='history'>History</a>")
         self.history_link.setTextFormat(Qt.TextFormat.RichText)
         self.history_link.setToolTip("Who changed this label and when, undos and redos too (key: H)")
+        # Said as "History" in every task's box: which task's, in the name only.
+        self.history_link.setAccessibleName(f"History of the {view.task} label")
         self.history_link.linkActivated.connect(lambda _: self.history_wanted.emit(view.task))
         line.addWidget(self.history_link, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(line)

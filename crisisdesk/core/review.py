@@ -354,7 +354,7 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
     if not rows:
         raise KeyError(f"no item {item_id} in this project")
     post = store.conn.execute(
-        "SELECT p.author, p.url, m.reason, m.alt_text FROM items i"
+        "SELECT p.author, p.url, m.alt_text FROM items i"
         " JOIN posts p ON p.id = i.post"
         " LEFT JOIN media m ON m.id = i.media WHERE i.id = ?", [item_id]).fetchone()
     captions = store.item_captions(item_id)
@@ -384,6 +384,6 @@ def item_detail(store: Store, item_id: int) -> ItemDetail:
         caption=caption.caption if caption else None,
         captioner=f"{caption.captioner} (prompt {caption.prompt_version})" if caption
         else None,
-        tasks=tuple(views), media_reason=post["reason"],
+        tasks=tuple(views),
         caption_model=caption.model if caption else None, alt_text=post["alt_text"],
         caption_flag=captions[0].flag if captions and caption is None else None)

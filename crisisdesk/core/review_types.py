@@ -70,7 +70,8 @@ class TaskView:
 
 @dataclass(frozen=True)
 class ItemDetail:
-    """Everything the detail panel shows for one item."""
+    """Everything the detail panel shows for one item (why its image is not shown is
+    ``row.media_reason``, read with the row)."""
 
     row: ItemRow
     author: str | None
@@ -78,8 +79,6 @@ class ItemDetail:
     caption: str | None
     captioner: str | None  # "<captioner> (prompt <version>)" of the caption shown
     tasks: tuple[TaskView, ...]
-    #: why the image is not shown when media_status is "missing" / "unreadable"
-    media_reason: str | None = None
     #: the model that wrote the caption shown ("llava-1.5-7b", "qwen2-vl via http://...")
     caption_model: str | None = None
     #: the poster's own description of the image (alt text), where the source had one

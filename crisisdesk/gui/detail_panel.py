@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -31,14 +31,13 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
-from crisisdesk.core.review import ItemDetail, ItemRow, TaskView
+from crisisdesk.core.review import ItemDetail, ItemRow
 from crisisdesk.gui.advice import media_note
-from crisisdesk.gui.announce import announce
 from crisisdesk.gui.detail_header import DetailHeader
 from crisisdesk.gui.detail_image import VEIL_ALL, VEIL_SENSITIVE, decode_for_panel, not_shown
 from crisisdesk.gui.image_view import ImageView
 from crisisdesk.gui.label_history import LabelHistory
-from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar, Wanted
+from crisisdesk.gui.overlay import AttentionOverlay, OverlayBar
 from crisisdesk.gui.post_texts import (
     alt_text_label,
     post_text_label,
@@ -46,7 +45,7 @@ from crisisdesk.gui.post_texts import (
     show_post_texts,
 )
 from crisisdesk.gui.sensitive import BlurRule, BlurWatch, blur_image
-from crisisdesk.gui.task_box import TaskBox, scroll_into_view, task_boxes
+from crisisdesk.gui.task_focus import TaskFocus
 from crisisdesk.gui.worker import Background, Lane
 
 
@@ -57,8 +56,9 @@ def _section(title: str) -> QLabel:
     return label
 
 
-class DetailPanel(QWidget):
-    """Shows the item :meth:`show_item` was given; ``detail`` holds what is shown."""
+class DetailPanel(TaskFocus, QWidget):
+    """Shows the item :meth:`show_item` was given; ``detail`` holds what is shown (its
+    task boxes and the focused task: :class:`~crisisdesk.gui.task_focus.TaskFocus`)."""
 
     detail_shown = Signal(object)  # ItemDetail, once painted
     failed = Signal(str)
@@ -70,11 +70,7 @@ class DetailPanel(QWidget):
         self._reads, self._decodes = Lane(background), Lane(background)
         self.detail: ItemDetail | None = None
         self.item_id: int | None = None
-        self.focused_task = 0
-        self._wanted_task: str | None = None  # focus_task's, until its box is shown
-        self.task_boxes: list[TaskBox] = []
-        self._show_box = QTimer(self, singleShot=True, interval=0)
-        self._show_box.timeout.connect(self._show_focused_box)
+        self._init_task_focus()  # the task boxes and the focused task (task_focus.py)
         self.blur = BlurWatch(self)
         self.blur.changed.connect(self._blur_changed)
         self.revealed: set[int] = set()  # items shown unblurred on request (this run only)
@@ -116,8 +112,6 @@ class DetailPanel(QWidget):
 
         self.text = post_text_label(self._word_hovered)
         self.caption = post_text_label(self._word_hovered)
-        self.tasks_area = QVBoxLayout()
-        self.tasks_area.setSpacing(6)
         body = QWidget()
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(8, 6, 8, 8)
@@ -234,8 +228,7 @@ class DetailPanel(QWidget):
             self._set_message("Text-only post: no image")
             return
         if row.media_status != "ok":
-            self._set_message(media_note(row.media_status, row.image_path,
-                                         detail.media_reason))
+            self._set_message(media_note(row.media_status, row.image_path, row.media_reason))
             return
         path, item_id, veil = row.image_path, row.id, self._veil(row)
 
@@ -293,71 +286,6 @@ class DetailPanel(QWidget):
             self._decodes.call(lambda: blur_image(sharp), arrived,
                                lambda m: self._set_message(f"Image failed: {m}"))
 
-    # ------------------------------------------------------------------ tasks
-    def _set_tasks(self, views: tuple) -> None:
-        before = self.focused_view()
-        for box in self.task_boxes:
-            box.setParent(None)
-            box.deleteLater()
-        self.task_boxes = task_boxes(views)  # an advice they share said once
-        for box in self.task_boxes:
-            self.tasks_area.addWidget(box)
-            box.show()  # now, not at the layout's queued show: _show_focused_box needs it
-            box.class_clicked.connect(self._class_clicked)
-            box.history_wanted.connect(self.history.show_task)
-        if self.task_boxes:
-            self.focused_task %= len(self.task_boxes)
-        named = [n for n, box in enumerate(self.task_boxes) if box.view.task == self._wanted_task]
-        if named:
-            self.focused_task, self._wanted_task = named[0], None
-        self._focus(self.focused_task, before)
-
-    def focus_task(self, task: str) -> None:
-        """Give the keys to ``task``'s box, now or when the next item's boxes are shown:
-        an analyst working a task's queue labels that task (number keys labelled the
-        first box, another task, until Tab was pressed)."""
-        named = [n for n, box in enumerate(self.task_boxes) if box.view.task == task]
-        if named:
-            self._focus(named[0], self.focused_view())  # unsaid: the queue said its task
-        else:
-            self._wanted_task = task
-
-    def focused_view(self) -> TaskView | None:
-        """The focused task's view (None before an item is shown)."""
-        if 0 <= self.focused_task < len(self.task_boxes):
-            return self.task_boxes[self.focused_task].view
-        return None
-
-    def set_focused_task(self, index: int) -> None:
-        """Outline task number ``index`` as the one keys act on (and the overlay shows),
-        and say its box's words: the keys stay on the list, the outline was seen only."""
-        self._focus(index, self.focused_view())
-        announce(self.task_boxes[index], self.task_boxes[index].in_words())
-
-    def _focus(self, index: int, before: TaskView | None) -> None:
-        """Focus a task; ``before``: the task view focused until now (None: none was)."""
-        self.focused_task = index
-        for n, box in enumerate(self.task_boxes):
-            box.set_focused(n == index)
-        # Below the fold (a fourth task, picked by its queue or Tab), the keys labelled a
-        # task unseen, its numbers read off the boxes in view: scroll once laid out.
-        self._show_box.start()
-        view = self.focused_view()
-        if view is not None and (before is None or before.task != view.task
-                                 or before.classes != view.classes):
-            same_task = before is not None and before.task == view.task
-            self.attention.set_classes(view.classes,
-                                       self.attention.class_name() if same_task else None)
-        self._update_wanted()
-
-    def _show_focused_box(self) -> None:
-        """Scroll the tasks so the focused task's box shows (whole, when it fits)."""
-        if 0 <= self.focused_task < len(self.task_boxes):
-            # A new item's boxes are laid out by posted requests: all first (else it
-            # scrolled to where the old boxes were).
-            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-            scroll_into_view(self.scroll, self.task_boxes[self.focused_task], self.text)
-
     # ------------------------------------------------------------------ overlay
     def toggle_overlay(self) -> None:
         """Overlay on / off (key O)."""
@@ -370,21 +298,6 @@ class DetailPanel(QWidget):
         self.overlay_bar.setVisible(on)
         self.attention.set_enabled(on)
         self._update_wanted()
-
-    def _update_wanted(self) -> None:
-        view, detail = self.focused_view(), self.detail
-        if detail is None or view is None:
-            self.attention.want(None)
-            return
-        self.attention.want(Wanted(detail.row.id, view.task, self.attention.class_name(),
-                                   detail.caption, view.model_version,
-                                   tuple(sorted(view.probabilities.items()))))
-
-    def _class_clicked(self, task: str, class_name: str) -> None:
-        for n, box in enumerate(self.task_boxes):
-            if box.view.task == task:
-                self.set_focused_task(n)
-        self.attention.pick_class(class_name)
 
     def _paint_overlay(self) -> None:
         explanation = self.attention.current()

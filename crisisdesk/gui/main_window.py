@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,14 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from crisisdesk.core.project import Project
-from crisisdesk.core.review import ItemRow, Queue
+from crisisdesk.core.review import Queue
 from crisisdesk.gui import gc_guard, save_warning, style
 from crisisdesk.gui.announce import announce
+from crisisdesk.gui.current_row import CurrentRow
 from crisisdesk.gui.detail_panel import DetailPanel
 from crisisdesk.gui.dialogs.settings_dialog import annotator_name, settings_saved
 from crisisdesk.gui.help_overlay import HelpOverlay
-from crisisdesk.gui.item_list import ItemList, Place
-from crisisdesk.gui.item_model import PAGE, ItemModel
+from crisisdesk.gui.item_list import ItemList
+from crisisdesk.gui.item_model import ItemModel
 from crisisdesk.gui.keys import KeyFilter
 from crisisdesk.gui.labelling import Labeller, Targets, selected_targets
 from crisisdesk.gui.list_title import empty_list_text, list_title
@@ -48,8 +49,9 @@ SEARCH_DELAY_MS = 250  # typing pauses this long before the list is queried
 ANNOTATOR_SHOWN = 40  # characters of the annotator name the status bar shows
 
 
-class MainWindow(QMainWindow):
-    """One project open for review."""
+class MainWindow(CurrentRow, QMainWindow):
+    """One project open for review (its item list's current row, kept across refreshes:
+    :class:`~crisisdesk.gui.current_row.CurrentRow`)."""
 
     def __init__(self, project: Project, *, annotator: str | None = None,
                  preload: bool = False, parent: QWidget | None = None) -> None:
@@ -110,21 +112,9 @@ class MainWindow(QMainWindow):
         self.queues.queue_selected.connect(self._queue_selected)
         self.queues.itemClicked.connect(self._queue_clicked)
         self.queues.itemActivated.connect(self._queue_clicked)  # Enter, from the keyboard
-        self.model.loaded.connect(self._list_loaded)
-        self.model.refreshed.connect(self._list_refreshed)
-        # A refresh that changes the queue's size resets the list and loses the current
-        # row: what followed it is noted first, so the item after a labelled one that
-        # left the queue becomes current (not the first of the list).
-        self._followers: list[int] = []
-        self._row_before_reset = 0
-        self._loading_before_reset = False
-        self._total_before_reset = 0
-        self._place = Place()  # the current item, scroll and selection, found again
-        self.model.about_to_refresh.connect(self._note_current)
+        self._init_current_row()  # the list's current row, kept (current_row.py)
         self.model.failed.connect(self._show_error)
         self.detail.failed.connect(self._show_error)
-        self.items.selectionModel().currentChanged.connect(self._current_changed)
-        self._awaiting_row = False  # a retry of the current row waits for its page
         self.labeller.labels_changed.connect(self._labels_changed)
         self.labeller.message.connect(self.statusBar().showMessage)
         self.labeller.message.connect(partial(announce, self.statusBar()))  # said too
@@ -217,68 +207,6 @@ class MainWindow(QMainWindow):
         self._query()
         self.items.setFocus()
 
-    def _list_loaded(self) -> None:
-        self._update_title()
-        self._followers = []  # noted at the new query's reset: rows of the old one
-        if self.model.total:
-            self.items.setCurrentIndex(self.model.index(0))
-        else:
-            self.detail.clear()
-
-    def _note_current(self) -> None:
-        """Before a refresh's rows replace those held: the current row number, the items
-        held from it on, and the list's place (scroll, selection)."""
-        row = self.items.currentIndex().row()
-        self._row_before_reset = max(row, 0)
-        self._loading_before_reset = row >= 0 and self.model.row_at(row) is None
-        self._total_before_reset = self.model.total
-        self._place = self.items.note_place()
-        self._followers = [] if row < 0 else [
-            r.id for n in range(row, min(row + PAGE, self.model.total))
-            if (r := self.model.row_at(n)) is not None]
-
-    def _list_refreshed(self) -> None:
-        self._update_title()
-        at = self.items.currentIndex()
-        loading = (self.model.row_at(at.row()) is None if at.isValid()
-                   else self._loading_before_reset)
-        self._loading_before_reset = False
-        # The current row still loading is where the analyst went (a click after a scroll,
-        # End): the detail panel shows the item before it until its page comes, and
-        # following that item pulled the list back there.
-        item = None if loading else self.detail.item_id
-        row = self.model.row_of(item) if item is not None else None
-        if row is None and loading and (beside := self._place.beside) is not None:
-            near = self.model.row_of(beside[0])  # the row the analyst went to: beside it
-            row = near + beside[1] if near is not None else None
-            row = row if row is not None and 0 <= row < self.model.total else None
-        if row is None:
-            # The shown item left the queue: the first held item after it that is still
-            # in it (labelled items leave "Unlabelled" at the refresh after their label).
-            row = next((r for r in map(self.model.row_of, self._followers) if r is not None),
-                       None)
-        self._followers = []
-        if row is not None:
-            current = self.items.currentIndex()
-            if current.row() != row:
-                self.items.selectionModel().setCurrentIndex(
-                    self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
-            if not self.items.keep_place(self._place, row):
-                self.statusBar().showMessage("The list changed: select the items again (the "
-                                             "selection held rows not read yet)", 15000)
-        elif self.model.total:
-            current = self.items.currentIndex().row()
-            if current < 0:
-                # Neither the current item nor one after it was held (the list moved onto
-                # a page not read yet): take the items that left as having been above it,
-                # as when labelled ones leave "Unlabelled" (keeping the row number, with
-                # 64 labelled items gone, skipped 64 items).
-                gone = max(self._total_before_reset - self.model.total, 0)
-                current = max(self._row_before_reset - gone, 0)
-            current = min(current, self.model.total - 1)
-            self.items.setCurrentIndex(self.model.index(current))
-        self.detail.reload()
-
     def _update_title(self) -> None:
         queue = self.queues.current_queue()
         label = self.queues.currentItem().toolTip(0) if queue else "All items"
@@ -286,34 +214,11 @@ class MainWindow(QMainWindow):
         self.items.set_empty_text("" if self.model.total else empty_list_text(self.model,
                                                                              label))
 
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.model.focus_row = current.row()
-        row = self.model.row_at(current.row()) if current.isValid() else None
-        if row is not None:
-            self.detail.show_item(row.id)
-        elif current.isValid() and not self._awaiting_row:
-            # The page is still on its way: show the item once its row arrives. One wait
-            # at most: each row passed on the way (J held down) added one more.
-            self._awaiting_row = True
-            self.model.dataChanged.connect(self._retry_current,
-                                           Qt.ConnectionType.SingleShotConnection)
-
-    def _retry_current(self, *_args: object) -> None:
-        self._awaiting_row = False
-        current = self.items.currentIndex()
-        if current.isValid():
-            self._current_changed(current, current)
-
     @property
     def tasks(self) -> tuple[str, ...]:
         """The project's tasks, as the queue panel lists them (the built-in ones until
         its first counts arrive)."""
         return self.queues.tasks()
-
-    def current_row(self) -> ItemRow | None:
-        """The item the detail panel is about."""
-        current = self.items.currentIndex()
-        return self.model.row_at(current.row()) if current.isValid() else None
 
     def targets(self) -> Targets:
         """The items a label key acts on: the selection, else the current item."""
@@ -353,15 +258,6 @@ class MainWindow(QMainWindow):
             self.detail.history.close()  # else it took a click on it, then Esc there
         elif action == "help":
             self.help.toggle()
-
-    def move(self, step: int) -> None:
-        """Go to the next (1) or previous (-1) item; the selection follows."""
-        total = self.model.total
-        if not total:
-            return
-        current = self.items.currentIndex().row()
-        row = min(max(current + step, 0), total - 1) if current >= 0 else 0
-        self.items.setCurrentIndex(self.model.index(row))
 
     # ------------------------------------------------------------------ refresh
     def _labels_changed(self, items: list[int]) -> None:

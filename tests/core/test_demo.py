@@ -67,7 +67,7 @@ def test_demo_holds_real_posts_labels_and_predictions(demo) -> None:
         detail = item_detail(store, missing[0].id)
         assert detail.row.media_status == "missing"
         assert "data_image/" in detail.row.image_path
-        assert "not found" in detail.media_reason
+        assert "not found" in detail.row.media_reason
         informative = {t.task: t for t in detail.tasks}["informative"]
         assert set(informative.probabilities) == {"informative", "not_informative"}
 

@@ -195,7 +195,7 @@ def test_item_detail_shows_text_image_caption_predictions_and_labels(store: Stor
     informative = {t.task: t for t in detail.tasks}["informative"]
     assert informative.probabilities == {} and informative.predicted is None
     missing = item_detail(store, 4)
-    assert missing.row.media_status == "missing" and missing.media_reason == "file not found"
+    assert missing.row.media_status == "missing" and missing.row.media_reason == "file not found"
     assert item_detail(store, 6).caption is None  # its only caption is flagged
     assert item_detail(store, 2).row.image_path is None
     with pytest.raises(KeyError):

@@ -151,6 +151,11 @@ class EmbedJob:
                 done += count
                 yield Progress(done, total, f"texts {self.report.texts_encoded}/{len(texts)}",
                                encoder.device)
+            # What the run did, as the app's jobs panel shows a job's last words.
+            ran = tuple(kind for kind in ("image", "text")
+                        if kind in self.kinds and kind in encoder.kinds)
+            yield Progress(done, total, self.report.outcome(ran), encoder.device,
+                           notes=self.report.notes())
 
     def _images(self, store: Store, encoder: Encoder, images: list[ImageToEmbed]
                 ) -> Iterator[int]:

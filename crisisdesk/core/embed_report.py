@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from crisisdesk.core.jobs import named
 from crisisdesk.core.words import plural
 
 
@@ -31,6 +32,21 @@ class EmbedReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def outcome(self, kinds: tuple[str, ...]) -> str:
+        """One line for the app's jobs panel, on the ``kinds`` this run encoded:
+        "9 images encoded, 1 unreadable" (the row's last step read "images 9/10")."""
+        counts = {"image": self.images_encoded, "text": self.texts_encoded}
+        line = " and ".join(plural(counts[kind], kind) for kind in kinds) + " encoded"
+        return line + (f", {self.unreadable_count} unreadable"
+                       if self.unreadable_count else "")
+
+    def notes(self) -> tuple[str, ...]:
+        """What the jobs panel shows beside the outcome: the images it could not read."""
+        if not self.unreadable_count:
+            return ()
+        return (f"{plural(self.unreadable_count, 'image')} could not be read, so got no "
+                f"embedding: {named(self.unreadable, self.unreadable_count)}",)
 
     def summary(self) -> str:
         if self.nothing_to_encode is not None:  # no device to name: the model never loaded

@@ -27,6 +27,13 @@ def listed(rows: list[dict[str, str]], row: dict[str, str]) -> None:
         rows.append(row)
 
 
+def named(rows: list[dict[str, str]], count: int, limit: int = 3) -> str:
+    """The first ``limit`` of a report's ``rows`` as "path (reason)", and how many more
+    of ``count``: a note of the app's jobs panel names a few, never a drive's worth."""
+    shown = "; ".join(f"{row['path']} ({row['reason']})" for row in rows[:limit])
+    return shown + (f"; and {count - limit} more" if count > limit else "")
+
+
 def tracked(project: Project, kind: str, params: dict[str, Any],
             body: Iterator[Progress], problems: Callable[[], int] = lambda: 0,
             result: Callable[[], dict[str, Any]] = dict) -> Iterator[Progress]:

@@ -59,10 +59,15 @@ def counted(n: int, unit: str) -> str:
 
 
 def format_rate(rate: float | None, unit: str) -> str:
-    """``12.3 items/s`` (or ``–`` while not measured)."""
-    if rate is None:
+    """``12.3 items/s``, a slow job's per minute or hour (``2.0 captions/min``: a 7B
+    captioner on a CPU read "0.0 captions/s"), or ``–`` while not measured."""
+    if not rate:
         return f"– {unit}/s"
-    return f"{rate:,.1f} {unit}/s" if rate < 100 else f"{rate:,.0f} {unit}/s"
+    for per, seconds in (("s", 1), ("min", 60), ("h", 3600)):
+        value = rate * seconds
+        if value >= 1:
+            break
+    return f"{value:,.1f} {unit}/{per}" if value < 100 else f"{value:,.0f} {unit}/{per}"
 
 
 def missing_model(runner: JobRunner) -> str | None:
@@ -89,9 +94,12 @@ class JobRow(QFrame):
     """One job in the panel."""
 
     def __init__(self, panel: JobsPanel, runner: JobRunner, make_job: MakeJob,
-                 unit: str, then: Then | None = None) -> None:
+                 unit: str, then: Then | None = None, scale: int = 1) -> None:
+        """``scale``: the job's progress per one of its ``unit`` (Retrain: 100 per
+        task, for a smooth bar); the row counts whole units ("task 2 of 3")."""
         super().__init__(panel)
         self.panel, self.runner, self.make_job, self.unit = panel, runner, make_job, unit
+        self.scale = scale
         self.then = then
         self.setObjectName("jobRow")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -124,7 +132,8 @@ class JobRow(QFrame):
         self.details.clicked.connect(self.show_details)
         self.retry = QPushButton("Retry")
         self.retried = False  # Retry pressed: the new row tells how the job ends now
-        self._rerun = lambda: panel.run(runner.title, make_job, unit=unit, then=then)
+        self._rerun = lambda: panel.run(runner.title, make_job, unit=unit, then=then,
+                                        scale=scale)
         self.retry.clicked.connect(self._retry)
         self.download = QPushButton("Download")
         self.local = QPushButton("Use a local folder…")
@@ -168,14 +177,19 @@ class JobRow(QFrame):
     def _on_progress(self, progress: Progress) -> None:
         self.state.setText(STATE_TEXT["running"]
                            if not self.runner.cancel_requested else "Cancelling…")
+        scale, rate = self.scale, self.runner.rate
         if progress.total:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(min(progress.done, progress.total))
             done = f"{progress.done:,} / {counted(progress.total, self.unit)}"
+            if scale > 1:  # the one under way: "task 2 of 3" (the bar has its share)
+                whole = progress.total // scale
+                done = (f"{self.unit.removesuffix('s')} "
+                        f"{min(progress.done // scale + 1, whole)} of {whole}")
         else:
             self.bar.setRange(0, 0)
-            done = counted(progress.done, self.unit)
-        self.figures.setText(f"{done} · {format_rate(self.runner.rate, self.unit)}"
+            done = counted(progress.done // scale, self.unit)
+        self.figures.setText(f"{done} · {format_rate(rate and rate / scale, self.unit)}"
                              f" · ETA {format_seconds(self.runner.eta)}")
         self.device.setText(f"on {progress.device}" if progress.device else "")
         self._set_message(_html(progress.message))
@@ -193,13 +207,14 @@ class JobRow(QFrame):
             total = (last.total or last.done) if last else 1
             self.bar.setRange(0, max(1, total))
             self.bar.setValue(max(1, total))
-            self.figures.setText(f"finished in {elapsed}"
-                                 + (f" · {counted(last.done, self.unit)}" if last else ""))
+            self.figures.setText(f"finished in {elapsed}" + (
+                f" · {counted(last.done // self.scale, self.unit)}" if last else ""))
         else:
             if self.bar.maximum() == 0:
                 self.bar.setRange(0, 1)
                 self.bar.setValue(0)
-            done = f"{counted(last.done, self.unit)} done" if last else "nothing done"
+            done = (f"{counted(last.done // self.scale, self.unit)} done" if last
+                    else "nothing done")
             self.figures.setText(f"stopped after {elapsed} · {done}")
             self.retry.setVisible(True)
         if state == "cancelled":

@@ -96,13 +96,14 @@ class JobsPanel(QWidget):
         self._fit_to_jobs()
 
     def run(self, title: str, make_job: MakeJob, *, unit: str = "items",
-            then: Then | None = None) -> JobRunner:
+            then: Then | None = None, scale: int = 1) -> JobRunner:
         """Start a job: ``make_job()`` runs in the worker thread and returns the generator.
-        ``then(state, value)`` runs when it ends, and again when Retry reruns it."""
+        ``then(state, value)`` runs when it ends, and again when Retry reruns it.
+        ``scale``: the job's progress per one ``unit`` (see :class:`JobRow`)."""
         # No Qt parent: a runner must outlive the panel while its thread runs (the worker
         # keeps it alive until it ends).
         runner = JobRunner(title, make_job)
-        row = JobRow(self, runner, make_job, unit, then)
+        row = JobRow(self, runner, make_job, unit, then, scale)
         if then is not None:
             runner.finished.connect(then)
         self.rows.insert(0, row)

@@ -320,7 +320,8 @@ class WindowActions:
                 # (as a failed row's message says to) uses the new one.
                 return EmbedJob(project, encoder, kinds=[kind], device=choice("device")).run()
 
-            self.jobs.run(f"Embed {kind}s ({encoder})", make,
+            # Each job counts what it encodes: images, or texts ("items" were neither).
+            self.jobs.run(f"Embed {kind}s ({encoder})", make, unit=f"{kind}s",
                           then=lambda state, _value, kind=kind: ended(kind, state))
 
     def run_predict(self, tasks: list[str] | None = None) -> None:
@@ -334,7 +335,9 @@ class WindowActions:
 
             return PredictJob(project, tasks).run()
 
-        self.jobs.run(f"Predict ({', '.join(tasks)})" if tasks else "Predict", make)
+        # One prediction per item and task: "18 items" of a 6-item project misled.
+        self.jobs.run(f"Predict ({', '.join(tasks)})" if tasks else "Predict", make,
+                      unit="predictions")
 
     def run_retrain(self) -> None:
         """Train a new version per task; the report dialog decides the switch."""
@@ -353,8 +356,9 @@ class WindowActions:
             holder["job"] = job
             return job.run() if hasattr(job, "run") else iter(job)
 
-        # Progress is 100 per task: "300 items" read as what it had trained on.
-        self.jobs.run("Retrain", make, unit="steps",
+        # Progress is 100 per task: "300 items" read as what it had trained on, and
+        # "300 steps" as training steps it never counted. The row says "task 2 of 3".
+        self.jobs.run("Retrain", make, unit="tasks", scale=100,
                       then=lambda state, _value: self._retrained(state, holder.get("job")))
 
     def _retrained(self, state: str, job: Any) -> None:

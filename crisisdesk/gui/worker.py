@@ -189,13 +189,14 @@ class JobRunner(QObject):
 
     @property
     def rate(self) -> float | None:
-        """Units per second over the last few seconds; None until it can be measured."""
+        """Units per second over the last few seconds; None until it can be measured,
+        and while nothing advanced (a "0.0/s" said nothing the "–" does not)."""
         if len(self._samples) < 2:
             return None
         (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
-        if t1 - t0 <= 0:
+        if t1 - t0 <= 0 or d1 <= d0:
             return None
-        return max(0.0, (d1 - d0) / (t1 - t0))
+        return (d1 - d0) / (t1 - t0)
 
     @property
     def eta(self) -> float | None:
@@ -215,6 +216,13 @@ class JobRunner(QObject):
     # ------------------------------------------------------------------ slots (GUI thread)
     def _on_progress(self, progress: Progress) -> None:
         now = time.monotonic()
+        last = self.last_progress
+        if last is not None and ((progress.total and not last.total)
+                                 or progress.done < last.done):
+            # A new phase: the work starts once its total is known (Predict read every
+            # item before), or counts from 0 again (a switch's second task). Measured
+            # with the phase before, the rate took its seconds for the work's.
+            self._samples.clear()
         self._samples.append((now, progress.done))
         while len(self._samples) > 2 and now - self._samples[0][0] > RATE_WINDOW_S:
             self._samples.popleft()

@@ -260,9 +260,9 @@ class PredictJob:
                                          version["config"].get("text_source") or ""):
                     entry["texts_note"] = note
             yield from self._remove_old(store, plans, total)
-            if notes := self.notes():
-                # The report is read by the CLI; the app's jobs panel has only the steps.
-                yield Progress(total, total, "predictions written", notes=notes)
+            # The report is read by the CLI; the app's jobs panel has only the steps: the
+            # last one says what was written (it read "planning predictions" when none).
+            yield Progress(total, total, self.outcome(), notes=self.notes())
             failed = [entry["error"] for entry in self.report.tasks.values()
                       if entry.get("error")]
             if failed:
@@ -275,6 +275,20 @@ class PredictJob:
                 raise NoModel(" ".join(failed) + (
                     f" Done for the other tasks: {', '.join(made)}." if made else "") + (
                     f" No model yet: {', '.join(none)}." if none else ""))
+
+    def outcome(self) -> str:
+        """One line: "30 predictions written (damage 30)", or that there was nothing to
+        predict; the image-only and text-only versions' predictions counted in."""
+        made: dict[str, int] = {}
+        for task, entry in self.report.tasks.items():
+            made[task] = entry["predicted"] + sum(
+                e["predicted"] for e in self.report.modalities.get(task, {}).values())
+        skipped = sum(entry["skipped"] for entry in self.report.tasks.values())
+        if not any(made.values()):
+            return (f"no prediction written: {plural(skipped, 'item')} skipped" if skipped
+                    else "nothing to predict: every item's prediction is up to date")
+        return (f"{plural(sum(made.values()), 'prediction')} written ("
+                + ", ".join(f"{task} {n}" for task, n in made.items() if n) + ")")
 
     def notes(self) -> tuple[str, ...]:
         """What the report says beside its figures, one line per task: the texts its

@@ -140,7 +140,9 @@ class WatchJob:
                 if self.watch.fetch is not None and \
                         self.report.media_added.get("remote", 0) > media_before:
                     self._fetch()
-                yield Progress(self.report.records, self.report.records,
+                # No total: a watch goes on until cancelled, and done == total read as
+                # finished (a full bar, "ETA 0:00", "100%" in the log) while it watched.
+                yield Progress(self.report.records, 0,
                                f"watching {self.folder.name}: "
                                f"{self.report.posts_added} new posts")
                 time.sleep(self.watch.interval)

@@ -1,6 +1,7 @@
 """The libraries the app's jobs need, imported in the background once the window is
-painted (torch, transformers, open_clip), and the thread settings that keep a core for
-the UI while jobs compute. Core never imports Qt; neither does this module."""
+painted (torch and crisisdesk's job modules; open_clip and transformers only where the
+project will use them), and the thread settings that keep a core for the UI while jobs
+compute. Core never imports Qt; neither does this module."""
 
 from __future__ import annotations
 
@@ -10,26 +11,100 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
-#: What the jobs import, in the order they need it. Loading torch's shared libraries and
-#: registering its operators holds the GIL for ~0.3-0.5 s at a time (C code that never
-#: lets go): paid mid-job, that froze the UI thread for as long (measured: 0.7 s gaps of
-#: a 10 ms timer at the start of an embed job). Paid once, right after the first paint,
-#: the analyst sees it as the app finishing its start, and no job pays it again.
+#: What every project's jobs import, in the order they need it. Loading torch's shared
+#: libraries and registering its operators holds the GIL for ~0.3-0.5 s at a time (C
+#: code that never lets go): paid mid-job, that froze the UI thread for as long
+#: (measured: 0.7 s gaps of a 10 ms timer at the start of an embed job). Paid once, right
+#: after the first paint, the analyst sees it as the app finishing its start, and no job
+#: pays it again. MiniLM (the default text encoder) is a plain BERT that
+#: crisisdesk.core.encoders.bert runs with torch, safetensors and tokenizers alone.
 PRELOAD_MODULES = (
     "numpy",
     "torch",
+    "safetensors.torch",
+    "tokenizers",
     "crisisdesk.core.embed",
-    "transformers",
-    "transformers.modeling_utils",
-    "transformers.models.bert.modeling_bert",  # MiniLM, the default text encoder
+    "crisisdesk.core.encoders.factory",
+    "crisisdesk.core.encoders.bert",
     "crisisdesk.core.encoders.text",
-    "open_clip",
-    "crisisdesk.core.encoders.clip",
     "crisisdesk.core.fusion.predict",
     "crisisdesk.core.retrain",
     "crisisdesk.core.captions.job",
 )
+#: transformers' model code: the captioners (LLaVA) and any text encoder that is not a
+#: plain BERT. Not preloaded for every project: it costs ~310 MB of memory and ~4 s
+#: (transformers.modeling_utils imports image_utils, torchvision and torch._dynamo:
+#: sympy, triton, inductor), and a text-only project with MiniLM never uses it.
+TRANSFORMERS_MODULES = ("transformers", "transformers.modeling_utils")
+#: The CLIP image encoder (open_clip imports torchvision and timm too: ~240 MB, ~5 s).
+#: open_clip imports transformers itself (its Hugging Face text towers).
+CLIP_MODULES = (*TRANSFORMERS_MODULES, "open_clip", "crisisdesk.core.encoders.clip")
+#: A local captioner's (the caption job loads it whenever it runs).
+CAPTION_MODULES = TRANSFORMERS_MODULES
+
+
+def encoder_modules(encoder: str) -> tuple[str, ...]:
+    """The libraries loading ``encoder`` imports beyond :data:`PRELOAD_MODULES`: none for
+    a plain BERT (MiniLM) or an encoder not installed (its job says so); transformers for
+    another text model; open_clip for a CLIP (or a name not registered: taken for one)."""
+    from crisisdesk.core.encoders.factory import AD_HOC_PREFIX
+    from crisisdesk.core.models.registry import ModelMissing, get_spec, locate
+
+    if encoder.startswith(AD_HOC_PREFIX):
+        return CLIP_MODULES
+    try:
+        spec = get_spec(encoder)
+        if spec.kind != "text":
+            return CLIP_MODULES if spec.kind == "clip" else ()
+        folder = locate(spec).path
+    except (KeyError, ModelMissing, OSError, ValueError):
+        return ()  # the job reports it
+    from crisisdesk.core.encoders.bert import plain_bert_folder
+
+    return () if plain_bert_folder(Path(folder)) else TRANSFORMERS_MODULES
+
+
+def project_modules(project: object, image_encoder: str, text_encoder: str
+                    ) -> tuple[str, ...]:
+    """What this project's jobs will import beyond :data:`PRELOAD_MODULES`: with images,
+    the image encoder's and a captioner's libraries; the text encoder's where it is not
+    a plain BERT. Reads the store (its own connection: call it off the UI thread)."""
+    with project.open_store() as store:  # type: ignore[attr-defined]
+        images = store.has_images()
+    wanted = list(encoder_modules(text_encoder))
+    if images:
+        wanted += [*encoder_modules(image_encoder), *CAPTION_MODULES]
+    return tuple(dict.fromkeys(wanted))  # once each, in order
+
+
+def embed_modules(project: object, encoder: str, kind: str) -> tuple[str, ...]:
+    """What an embed job of ``kind`` ("image" or "text") with ``encoder`` imports beyond
+    :data:`PRELOAD_MODULES`: nothing for images in a project without any (the job then
+    loads no model). Reads the store: call it in the job's thread."""
+    if kind == "image":
+        with project.open_store() as store:  # type: ignore[attr-defined]
+            if not store.has_images():
+                return ()
+    return encoder_modules(encoder)
+
+
+def preload_project_modules(project: object, image_encoder: str, text_encoder: str
+                            ) -> dict[str, float]:
+    """The start-up preload's second part, after :func:`preload_job_modules`: the
+    libraries this project will use (:func:`project_modules`), so that its jobs do not
+    pay their imports mid-job (measured after torch: open_clip's held the UI up to
+    0.2 s, transformers' 0.15 s). A text-only project with MiniLM imports nothing more."""
+    return preload_job_modules(project_modules(project, image_encoder, text_encoder))
+
+
+def import_for_job(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` in a job's thread, one thread at a time: what the start-up
+    preload left out (a project that got its first images since) is imported where it is
+    used, and never by two jobs at once (see :data:`_PRELOADING`). At once when loaded."""
+    if any(name not in sys.modules for name in modules):
+        preload_job_modules(modules)
 
 
 def leave_a_core_to_the_ui() -> None:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
 from crisisdesk.core.progress import Progress
+from crisisdesk.gui import job_libraries as libraries
 from crisisdesk.gui.action_tips import explain
 from crisisdesk.gui.advice import EMBED_ACTION, RETRAIN_ACTION
 from crisisdesk.gui.job_libraries import (  # noqa: F401 - app.py and tests use them here
@@ -167,15 +168,26 @@ class WindowActions:
             return
         self._preload_started = True
 
+        from crisisdesk.gui.dialogs.settings_dialog import setting
+
+        project, encoders = self.window.project, (setting("image_encoder"),
+                                                  setting("text_encoder"))
+
+        def say(message: str) -> None:
+            self.window.statusBar().showMessage(f"Loading the model libraries: {message}",
+                                                15000)
+
         def done(took: dict[str, float]) -> None:
             self.preloaded = took
             self._check_settings()
+            # Then open_clip / transformers where this project will use them (images; a
+            # text encoder other than a plain BERT): job_libraries says why not always.
+            self.window.background.call(lambda: libraries.preload_project_modules(
+                project, *encoders), lambda _took: None, say)
 
         def failed(message: str) -> None:
-            # Not fatal: a job imports what it needs itself (and reports what fails).
-            self.preloaded = {}
-            self.window.statusBar().showMessage(f"Loading the model libraries: {message}",
-                                                15000)
+            self.preloaded = {}  # not fatal: a job imports what it needs itself
+            say(message)
             self._check_settings()
 
         self.window.background.call(preload_job_modules, done, failed)
@@ -282,6 +294,7 @@ class WindowActions:
             # Read at each run, not when the action was triggered: Retry after the
             # device or quantization was changed in the settings uses the new one.
             quant, device = choice("quantization"), choice("device")
+            libraries.import_for_job(libraries.CAPTION_MODULES)  # if not preloaded
             # The model loads inside the job, in the worker: a missing one fails the job
             # with ModelMissing, and its row offers the download or a local folder.
             return CaptionJob(project, name, quant=quant, device=device).run()
@@ -316,6 +329,7 @@ class WindowActions:
             def make(kind: str = kind, encoder: str = encoder) -> Iterator[Progress]:
                 from crisisdesk.core.embed import EmbedJob  # torch loads in the worker
 
+                libraries.import_for_job(libraries.embed_modules(project, encoder, kind))
                 # Read at each run: Retry after the device was changed in the settings
                 # (as a failed row's message says to) uses the new one.
                 return EmbedJob(project, encoder, kinds=[kind], device=choice("device")).run()

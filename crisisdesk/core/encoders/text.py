@@ -33,7 +33,7 @@ MAX_WINDOW = 512
 SBERT_CONFIG = "sentence_bert_config.json"
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object file, or None when there is none; a broken one is an EncoderError."""
     if not path.is_file():
         return None
@@ -51,7 +51,7 @@ def _check_pooling(folder: Path) -> None:
 
     A plain transformers folder (no ``1_Pooling``) gets mean pooling, the common choice.
     """
-    pooling = _read_json(folder / "1_Pooling" / "config.json")
+    pooling = read_json(folder / "1_Pooling" / "config.json")
     if pooling is None:
         return
     modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True}
@@ -60,8 +60,27 @@ def _check_pooling(folder: Path) -> None:
                            "encoder does mean pooling only")
 
 
+def _load_with_transformers(name: str, folder: Path) -> tuple[Any, Any]:
+    """The tokenizer and model of a folder that is not a plain BERT (DistilBERT, a
+    vocab.txt without tokenizer.json, .bin weights), through transformers' Auto classes."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    # Loading a local folder takes well under a second: its bar would only be noise
+    # above the job's own progress bar.
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EncoderError(f"{name}: cannot load the text model in {folder}: {exc}"
+                           ) from None
+    return tokenizer, model
+
+
 class TextEncoder(Encoder):
-    """Texts to unit vectors with a frozen transformers model (mean pooling, L2 norm)."""
+    """Texts to unit vectors with a frozen BERT-like model (mean pooling, L2 norm): a
+    plain BERT through :mod:`crisisdesk.core.encoders.bert`, others through transformers."""
 
     kinds = frozenset({"text"})
 
@@ -93,12 +112,6 @@ class TextEncoder(Encoder):
         """Load the model in ``folder`` (a transformers / sentence-transformers folder)
         without touching the network: frozen, eval mode, fp16 on CUDA, fp32 on CPU."""
         import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        # Loading a local folder takes well under a second: its bar would only be noise
-        # above the job's own progress bar.
-        hf_logging.disable_progress_bar()
 
         folder = Path(folder)
         if not (folder / "config.json").is_file():
@@ -119,17 +132,19 @@ class TextEncoder(Encoder):
         if target.type not in ("cpu", "cuda"):
             raise EncoderError(f"{name}: device {device!r} is not supported (use cpu or cuda)")
         _check_pooling(folder)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-            model = AutoModel.from_pretrained(str(folder), local_files_only=True)
-        except (OSError, ValueError, KeyError) as exc:
-            raise EncoderError(f"{name}: cannot load the text model in {folder}: {exc}"
-                               ) from None
+        # Imported here: it imports torch, and importing this module must not (the CLI).
+        from crisisdesk.core.encoders.bert import BertTokens, load_bert, plain_bert_folder
+
+        if plain_bert_folder(folder):
+            # MiniLM and other plain BERTs: no transformers import (~310 MB, seconds).
+            tokenizer, model = BertTokens(name, folder), load_bert(name, folder)
+        else:
+            tokenizer, model = _load_with_transformers(name, folder)
         dtype = torch.float16 if target.type == "cuda" else torch.float32
         model = model.to(device=target, dtype=dtype).eval()
         model.requires_grad_(False)
         used = str(next(model.parameters()).device)
-        sbert = _read_json(folder / SBERT_CONFIG) or {}
+        sbert = read_json(folder / SBERT_CONFIG) or {}
         return cls(name, model, tokenizer, device=used,
                    max_length=cls._window_length(folder, tokenizer, model.config),
                    batch_size=64 if target.type == "cuda" else 32,
@@ -138,7 +153,7 @@ class TextEncoder(Encoder):
     @staticmethod
     def _window_length(folder: Path, tokenizer: Any, config: Any) -> int:
         """sentence_bert_config.json's max_seq_length, else the tokenizer's (<= 512)."""
-        sbert = _read_json(folder / SBERT_CONFIG) or {}
+        sbert = read_json(folder / SBERT_CONFIG) or {}
         length = sbert.get("max_seq_length")
         if not isinstance(length, int) or length <= 0:
             length = tokenizer.model_max_length

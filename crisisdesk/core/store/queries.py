@@ -87,6 +87,11 @@ class QueriesMixin(StoreBase):
                 "SELECT name, location FROM sources ORDER BY name")},
         }
 
+    def has_images(self) -> bool:
+        """Whether any image of the project is readable (status ok): what an image
+        encoder or a captioner would work on. The app preloads their libraries only then."""
+        return bool(self._scalar("SELECT EXISTS (SELECT 1 FROM media WHERE status = 'ok')"))
+
     def event_counts(self) -> dict[str | None, int]:
         """Items per event (None: posts without one), most first: the figures both
         ``crisisdesk info`` and the app's event queues show."""

@@ -1,0 +1,300 @@
+"""A BERT text model in plain torch, and its tokenizer through the ``tokenizers`` library:
+MiniLM (the default text encoder) loads without transformers.
+
+Why: importing transformers' modelling code costs ~310 MB of memory and seconds of start
+(``transformers.modeling_utils`` imports its loss modules, then image_utils, torchvision,
+and torchvision imports ``torch._dynamo``: sympy, triton, inductor). Encoding text with a
+BERT needs none of it. A folder that is not a plain BERT (DistilBERT, no tokenizer.json,
+.bin weights, a model with a task head) keeps the transformers path
+(:func:`plain_bert_folder` decides).
+
+References: transformers' ``models/bert/modeling_bert.py`` (BertModel in eval mode:
+dropout is the identity) and the original BERT paper (Devlin et al., 2019). Weights are
+read by their transformers names from ``model.safetensors``, strictly: a tensor missing
+or left over is an EncoderError naming it. Never a pickle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from crisisdesk.core.encoders.base import EncoderError
+from crisisdesk.core.encoders.text import read_json
+
+WEIGHTS = "model.safetensors"
+TOKENIZER = "tokenizer.json"
+#: hidden_act names of config.json -> the function (transformers' ACT2FN for these).
+ACTIVATIONS = {
+    "gelu": F.gelu,
+    "relu": F.relu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+}
+#: Tensors a BertModel file may hold that the encoder does not use: the position ids
+#: buffer older transformers saved, the pooler (BertModel's [CLS] head; mean pooling
+#: never reads it).
+UNUSED = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object file ({} when absent); a broken one is an EncoderError."""
+    return read_json(path) or {}
+
+
+def plain_bert_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a BERT this module loads: config.json of model_type bert (a
+    bare BertModel, absolute positions, an activation it knows, no decoder), a
+    tokenizer.json and a model.safetensors. Anything else goes through transformers."""
+    config = _json(folder / "config.json")
+    architectures = config.get("architectures")
+    return (config.get("model_type") == "bert"
+            and architectures in (None, ["BertModel"])
+            and config.get("position_embedding_type", "absolute") == "absolute"
+            and config.get("hidden_act", "gelu") in ACTIVATIONS
+            and not config.get("is_decoder") and not config.get("add_cross_attention")
+            and (folder / TOKENIZER).is_file() and (folder / WEIGHTS).is_file())
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    """The sizes of a BERT, from its config.json (transformers' names and defaults)."""
+
+    vocab_size: int
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+
+    @classmethod
+    def read(cls, path: Path) -> BertConfig:
+        """The config of ``path`` (config.json); a missing or bad size is an EncoderError."""
+        data = _json(path)
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if "vocab_size" not in known:
+            raise EncoderError(f"{path}: no vocab_size")
+        try:
+            config = cls(**known)
+        except TypeError as exc:
+            raise EncoderError(f"{path}: {exc}") from None
+        if config.hidden_size % config.num_attention_heads:
+            raise EncoderError(f"{path}: hidden_size {config.hidden_size} is not a "
+                               f"multiple of num_attention_heads "
+                               f"{config.num_attention_heads}")
+        return config
+
+
+@dataclass
+class BertOutput:
+    """What a forward pass gives: the last layer's hidden states [batch, length, width]
+    (the name transformers' models use, so TextEncoder reads either alike)."""
+
+    last_hidden_state: Tensor
+
+
+class _Embeddings(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, ids: Tensor, token_types: Tensor) -> Tensor:
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        summed = (self.word_embeddings(ids) + self.token_type_embeddings(token_types)
+                  + self.position_embeddings(positions)[None])
+        return self.LayerNorm(summed)
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.heads = c.num_attention_heads
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        batch, length, width = x.shape
+
+        def split(t: Tensor) -> Tensor:  # [batch, heads, length, head width]
+            return t.view(batch, length, self.heads, width // self.heads).transpose(1, 2)
+
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        # mask: [batch, 1, 1, length], True where a key is a real token (not padding).
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                             scale=1 / math.sqrt(width // self.heads))
+        return out.transpose(1, 2).reshape(batch, length, width)
+
+
+class _AddNorm(nn.Module):
+    """A projection, the residual added, then LayerNorm (BERT's post-LayerNorm)."""
+
+    def __init__(self, c: BertConfig, width_in: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(width_in, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, x: Tensor, residual: Tensor) -> Tensor:
+        return self.LayerNorm(self.dense(x) + residual)
+
+
+class _Attention(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.self = _SelfAttention(c)
+        self.output = _AddNorm(c, c.hidden_size)
+
+
+class _Intermediate(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+        self.act = ACTIVATIONS[c.hidden_act]
+
+
+class _Layer(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.attention = _Attention(c)
+        self.intermediate = _Intermediate(c)
+        self.output = _AddNorm(c, c.intermediate_size)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        attended = self.attention.output(self.attention.self(x, mask), x)
+        hidden = self.intermediate.act(self.intermediate.dense(attended))
+        return self.output(hidden, attended)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.layer = nn.ModuleList(_Layer(c) for _ in range(c.num_hidden_layers))
+
+
+class BertModel(nn.Module):
+    """transformers' BertModel in eval mode, up to the last hidden states (no pooler):
+    its submodules carry transformers' names, so its safetensors load by name."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = _Embeddings(config)
+        self.encoder = _Encoder(config)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor,
+                token_type_ids: Tensor | None = None) -> BertOutput:
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = self.embeddings(input_ids, token_type_ids)
+        mask = attention_mask.bool()[:, None, None, :]
+        for layer in self.encoder.layer:
+            x = layer(x, mask)
+        return BertOutput(x)
+
+
+def load_bert(name: str, folder: Path) -> BertModel:
+    """The BERT of ``folder`` (config.json + model.safetensors), on the CPU in the file's
+    dtype, in eval mode. A tensor missing, left over or of another shape than the config
+    says is an EncoderError naming it and the file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    config = BertConfig.read(folder / "config.json")
+    path = folder / WEIGHTS
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise EncoderError(f"{name}: cannot read {path}: {exc}") from None
+    for unused in UNUSED:
+        state.pop(unused, None)
+    # Built on the CPU, its random init replaced by the weights below: built on the meta
+    # device instead, the init went through torch._refs, which imports torch._dynamo
+    # (sympy, ~170 MB) that nothing else here needs.
+    model = BertModel(config)
+    expected = {key: tuple(p.shape) for key, p in model.state_dict().items()}
+    missing = sorted(expected.keys() - state.keys())
+    extra = sorted(state.keys() - expected.keys())
+    if missing or extra:
+        said = [f"missing {', '.join(missing[:5])}" if missing else "",
+                f"not a BertModel tensor: {', '.join(extra[:5])}" if extra else ""]
+        raise EncoderError(f"{name}: {path} does not match its config.json: "
+                           + "; ".join(s for s in said if s))
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise EncoderError(f"{name}: {path}: {key} has shape {tuple(state[key].shape)}"
+                               f", its config.json says {shape}")
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
+
+
+class BertTokens:
+    """A BERT's tokenizer.json through the ``tokenizers`` library, with the small part of
+    transformers' tokenizer interface that TextEncoder and the word explanations call:
+    ``tok(texts, add_special_tokens=False, return_offsets_mapping=...)`` -> input_ids
+    (and offset_mapping), the [CLS]/[SEP]/[PAD] ids, model_input_names, model_max_length.
+    """
+
+    model_input_names = ("input_ids", "token_type_ids", "attention_mask")
+
+    def __init__(self, name: str, folder: Path) -> None:
+        from tokenizers import Tokenizer, normalizers
+
+        path = folder / TOKENIZER
+        try:
+            self._tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - the Rust library raises plain Exception
+            raise EncoderError(f"{name}: cannot read {path}: {exc}") from None
+        # A tokenizer.json may pad or cut to a fixed length (MiniLM's: 128); windows are
+        # cut by the encoder, never here.
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        settings = _json(folder / "tokenizer_config.json")
+        if isinstance(self._tokenizer.normalizer, normalizers.BertNormalizer):
+            # As transformers' BertTokenizer does: tokenizer_config.json's casing and
+            # accent settings win over the normalizer saved in tokenizer.json.
+            saved = self._tokenizer.normalizer
+            self._tokenizer.normalizer = normalizers.BertNormalizer(
+                clean_text=saved.clean_text,
+                handle_chinese_chars=settings.get("tokenize_chinese_chars",
+                                                  saved.handle_chinese_chars),
+                strip_accents=settings.get("strip_accents", saved.strip_accents),
+                lowercase=settings.get("do_lower_case", saved.lowercase))
+        specials = _json(folder / "special_tokens_map.json")
+        self.cls_token_id = self._special(settings, specials, "cls_token", "[CLS]")
+        self.sep_token_id = self._special(settings, specials, "sep_token", "[SEP]")
+        self.pad_token_id = self._special(settings, specials, "pad_token", "[PAD]")
+        length = settings.get("model_max_length")
+        #: None when tokenizer_config.json gives none (TextEncoder then caps at 512).
+        self.model_max_length = length if isinstance(length, int) else None
+
+    def _special(self, settings: dict[str, Any], specials: dict[str, Any], key: str,
+                 default: str) -> int | None:
+        token = settings.get(key) or specials.get(key) or default
+        if isinstance(token, dict):  # {"content": "[CLS]", ...} in newer files
+            token = token.get("content", default)
+        return self._tokenizer.token_to_id(str(token))
+
+    def __call__(self, texts: str | list[str], *, add_special_tokens: bool = True,
+                 return_offsets_mapping: bool = False, **_ignored: Any) -> dict[str, Any]:
+        """Token ids of ``texts`` (one text or a list), as transformers' tokenizer gives
+        them; the other keyword arguments of its call are accepted and mean nothing
+        here (no truncation, no padding, no attention mask)."""
+        one = isinstance(texts, str)
+        encoded = self._tokenizer.encode_batch([texts] if one else list(texts),
+                                               add_special_tokens=add_special_tokens)
+        out: dict[str, Any] = {"input_ids": [e.ids for e in encoded]}
+        if return_offsets_mapping:
+            out["offset_mapping"] = [e.offsets for e in encoded]
+        return {k: v[0] for k, v in out.items()} if one else out

@@ -99,12 +99,42 @@ def preload_project_modules(project: object, image_encoder: str, text_encoder: s
     return preload_job_modules(project_modules(project, image_encoder, text_encoder))
 
 
+def version_modules(project: object, tasks: list[str] | None = None, *,
+                    zero_shot_only: bool = False) -> tuple[str, ...]:
+    """What loading the encoders of ``tasks``' active versions (None: every task's)
+    imports beyond :data:`PRELOAD_MODULES`: the overlay's explanation loads them all;
+    Predict only a zero-shot version's CLIP (``zero_shot_only``: a trained head reads
+    stored embeddings, and a text-only project's Predict must not load open_clip). A task
+    with no version yet may get a zero-shot start over CLIP where the project has images.
+    Reads the store: call it off the UI thread."""
+    from crisisdesk.core.fusion.starts import ZERO_SHOT
+    from crisisdesk.core.fusion.versions import version_encoders
+
+    wanted: list[str] = []
+    with project.open_store() as store:  # type: ignore[attr-defined]
+        for task in tasks or list(store.schemes()):
+            version = store.active_model_version(task)
+            if version is None:
+                wanted += CLIP_MODULES if store.has_images() else ()
+            elif not zero_shot_only or str(version["path"]).startswith(ZERO_SHOT):
+                for encoder in version_encoders(store, version):
+                    wanted += encoder_modules(encoder) if encoder else ()
+    return tuple(dict.fromkeys(wanted))  # once each, in order
+
+
 def import_for_job(modules: tuple[str, ...]) -> None:
-    """Import ``modules`` in a job's thread, one thread at a time: what the start-up
-    preload left out (a project that got its first images since) is imported where it is
-    used, and never by two jobs at once (see :data:`_PRELOADING`). At once when loaded."""
-    if any(name not in sys.modules for name in modules):
-        preload_job_modules(modules)
+    """Import ``modules`` in a job's (or the overlay's) thread, one thread at a time:
+    what the start-up preload left out (a project that got its first images since) is
+    imported where it is used, and never by two threads at once (see
+    :data:`_PRELOADING`). Returns once they are loaded: a preload importing them now is
+    waited for (a module is in ``sys.modules`` from the start of its import: taken for
+    loaded, a job went on with half a library)."""
+    if not modules:
+        return
+    with _PRELOADING:
+        missing = tuple(name for name in modules if name not in sys.modules)
+        if missing:
+            _preload(missing)
 
 
 def leave_a_core_to_the_ui() -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import display_name
+from crisisdesk.gui import job_libraries as libraries
 from crisisdesk.gui import style
 from crisisdesk.gui.advice import no_model_advice
 from crisisdesk.gui.overlay_draw import HEAT_SIDE, Legend, ShareBar, heat_rgba, rgba_image
@@ -219,6 +220,9 @@ class AttentionOverlay(QObject):
         project, device = self._project, self.device
 
         def compute() -> tuple[Explanation, np.ndarray | None]:
+            # The version's encoders' libraries (open_clip, transformers) first, while
+            # no preload or job imports them: two threads importing them at once failed.
+            libraries.import_for_job(libraries.version_modules(project, [wanted.task]))
             # Imported here, in the worker: the explain package loads torch.
             from crisisdesk.core.explain import item as explain
             from crisisdesk.core.fusion.predict import NoModel

@@ -10,7 +10,7 @@ libraries the jobs need are imported in the background (see :mod:`crisisdesk.gui
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -18,10 +18,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
-from crisisdesk.core.progress import Progress
 from crisisdesk.gui import job_libraries as libraries
 from crisisdesk.gui.action_tips import explain
 from crisisdesk.gui.advice import EMBED_ACTION, RETRAIN_ACTION
+from crisisdesk.gui.job_actions import JobActions
 from crisisdesk.gui.job_libraries import (  # noqa: F401 - app.py and tests use them here
     leave_a_core_to_the_ui,
     preload_job_modules,
@@ -49,8 +49,9 @@ def available(module: str) -> bool:
         return False
 
 
-class WindowActions:
-    """Creates the window's actions and runs what they start."""
+class WindowActions(JobActions):
+    """Creates the window's actions and runs what they start (the jobs:
+    :class:`~crisisdesk.gui.job_actions.JobActions`)."""
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
@@ -264,117 +265,7 @@ class WindowActions:
 
         return _shown(SettingsDialog(self.window))
 
-    # ------------------------------------------------------------------ jobs
-    def watch_folder(self) -> None:
-        """File > Watch a folder…: import what a collector writes there until Cancel."""
-        self.folder_watch.ask()
-
-    def run_caption(self) -> None:
-        """Caption the project's images with the captioner of the settings: a local model
-        (captioner, quantization, device) or an OpenAI-compatible server (URL + model)."""
-        from crisisdesk.gui.dialogs.settings_dialog import choice, setting
-
-        project = self.window.project
-        name = setting("captioner").strip() or None  # None: the core picks by device
-        server, server_model = setting("caption_server").strip(), \
-            setting("caption_server_model").strip()
-        if server and not server_model:
-            self.window.statusBar().showMessage(
-                "Captions from a server need the model it serves (Settings: server model)",
-                15000)
-            return
-
-        def make() -> Iterator[Progress]:
-            from crisisdesk.core.captions.job import CaptionJob  # torch loads in the worker
-
-            if server:
-                from crisisdesk.core.captions.server import ServerCaptioner
-
-                return CaptionJob(project, ServerCaptioner(server, server_model)).run()
-            # Read at each run, not when the action was triggered: Retry after the
-            # device or quantization was changed in the settings uses the new one.
-            quant, device = choice("quantization"), choice("device")
-            libraries.import_for_job(libraries.CAPTION_MODULES)  # if not preloaded
-            # The model loads inside the job, in the worker: a missing one fails the job
-            # with ModelMissing, and its row offers the download or a local folder.
-            return CaptionJob(project, name, quant=quant, device=device).run()
-
-        from crisisdesk.core.http_get import shown_url  # stdlib only: no job library
-
-        # The title is on screen (and in screenshots): a password in the URL as ***.
-        where = f"{server_model} via {shown_url(server)}" if server else (
-            name or "default captioner")
-        # The job counts captions, one per (image, tweet) pair: a photo posted with two
-        # texts is two, and "images" in the row disagreed with the captions written.
-        self.jobs.run(f"Caption images ({where})", make, unit="captions")
-
-    def run_embed(self) -> None:
-        """Embed images (image encoder) and texts (text encoder) from the settings."""
-        from crisisdesk.gui.dialogs.settings_dialog import choice, setting
-
-        project = self.window.project
-        # New embeddings (a caption's text, images) make predictions stale: once both
-        # kinds have ended well, Predict redoes those (and only those). Each job's latest
-        # run counts: a failed one retried from its row (which reruns ``then`` too) and
-        # done chains Predict as the first run does.
-        states: dict[str, str] = {}
-
-        def ended(kind: str, state: str) -> None:
-            states[kind] = state
-            if len(states) == 2 and set(states.values()) == {"done"}:
-                self.run_predict()
-
-        for kind, encoder in (("image", setting("image_encoder")),
-                              ("text", setting("text_encoder"))):
-            def make(kind: str = kind, encoder: str = encoder) -> Iterator[Progress]:
-                from crisisdesk.core.embed import EmbedJob  # torch loads in the worker
-
-                libraries.import_for_job(libraries.embed_modules(project, encoder, kind))
-                # Read at each run: Retry after the device was changed in the settings
-                # (as a failed row's message says to) uses the new one.
-                return EmbedJob(project, encoder, kinds=[kind], device=choice("device")).run()
-
-            # Each job counts what it encodes: images, or texts ("items" were neither).
-            self.jobs.run(f"Embed {kind}s ({encoder})", make, unit=f"{kind}s",
-                          then=lambda state, _value, kind=kind: ended(kind, state))
-
-    def run_predict(self, tasks: list[str] | None = None) -> None:
-        """Predict the items that lack a prediction from their task's active version
-        (``tasks``: those tasks only; None: every task). The window refreshes at its end,
-        as at every job's."""
-        project = self.window.project
-
-        def make() -> Iterator[Progress]:
-            from crisisdesk.core.fusion.predict import PredictJob
-
-            return PredictJob(project, tasks).run()
-
-        # One prediction per item and task: "18 items" of a 6-item project misled.
-        self.jobs.run(f"Predict ({', '.join(tasks)})" if tasks else "Predict", make,
-                      unit="predictions")
-
-    def run_retrain(self) -> None:
-        """Train a new version per task; the report dialog decides the switch."""
-        # One holder per run: two retrains at once each report their own job.
-        project = self.window.project
-        holder: dict[str, Any] = {}
-
-        def make() -> Iterator[Progress]:
-            from crisisdesk.core.retrain import RetrainJob
-            from crisisdesk.gui.dialogs.settings_dialog import setting
-
-            # The Settings' encoders first (read at each run, as Embed reads them), where
-            # the project holds their embeddings: else the project's most used ones.
-            job = RetrainJob(project, prefer=(setting("image_encoder"),
-                                              setting("text_encoder")))
-            holder["job"] = job
-            return job.run() if hasattr(job, "run") else iter(job)
-
-        # Progress is 100 per task: "300 items" read as what it had trained on, and
-        # "300 steps" as training steps it never counted. The row says "task 2 of 3".
-        self.jobs.run("Retrain", make, unit="tasks", scale=100,
-                      then=lambda state, _value: self._retrained(state, holder.get("job")))
-
+    # ------------------------------------------------------------------ jobs' ends
     def _retrained(self, state: str, job: Any) -> None:
         if state != "done" or job is None:
             return

@@ -41,6 +41,13 @@ ACTIVATIONS = {
 #: buffer older transformers saved, the pooler (BertModel's [CLS] head; mean pooling
 #: never reads it).
 UNUSED = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")
+#: tokenizer_config.json's tokenizer_class values that transformers reads as a BertTokenizer
+#: (None: none given, transformers then goes by config.json's model_type bert).
+BERT_TOKENIZER_CLASSES = (None, "BertTokenizer", "BertTokenizerFast")
+#: tokenizer_config.json's settings of transformers' BertTokenizer, and its defaults for a
+#: setting left out (the normalizer saved in tokenizer.json is not what transformers uses).
+BERT_TOKENIZER_DEFAULTS = {"do_lower_case": True, "strip_accents": None,
+                           "tokenize_chinese_chars": True}
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -51,11 +58,18 @@ def _json(path: Path) -> dict[str, Any]:
 def plain_bert_folder(folder: Path) -> bool:
     """Whether ``folder`` is a BERT this module loads: config.json of model_type bert (a
     bare BertModel, absolute positions, an activation it knows, no decoder), a
-    tokenizer.json and a model.safetensors. Anything else goes through transformers."""
+    tokenizer.json read as a BertTokenizer and a model.safetensors. Anything else goes
+    through transformers."""
     config = _json(folder / "config.json")
+    # No architectures (an older config.json) may be a BertForMaskedLM's or
+    # BertForPreTraining's weights ("bert." prefix, a head): transformers strips them.
     architectures = config.get("architectures")
     return (config.get("model_type") == "bert"
-            and architectures in (None, ["BertModel"])
+            and architectures == ["BertModel"]
+            # Another tokenizer class (PreTrainedTokenizerFast...) reads tokenizer.json as
+            # saved, without BertTokenizer's casing settings: transformers builds it.
+            and _json(folder / "tokenizer_config.json").get("tokenizer_class")
+            in BERT_TOKENIZER_CLASSES
             and config.get("position_embedding_type", "absolute") == "absolute"
             and config.get("hidden_act", "gelu") in ACTIVATIONS
             and not config.get("is_decoder") and not config.get("add_cross_attention")
@@ -83,10 +97,16 @@ class BertConfig:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         if "vocab_size" not in known:
             raise EncoderError(f"{path}: no vocab_size")
-        try:
-            config = cls(**known)
-        except TypeError as exc:
-            raise EncoderError(f"{path}: {exc}") from None
+        for key, value in known.items():
+            # Checked here: a null, string or zero size fails later in torch with a
+            # TypeError or ZeroDivisionError that names neither the file nor the key.
+            if key == "hidden_act":
+                continue
+            kinds = (int, float) if key == "layer_norm_eps" else (int,)
+            if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+                raise EncoderError(f"{path}: {key} is {value!r}, expected a positive "
+                                   f"{'number' if float in kinds else 'whole number'}")
+        config = cls(**known)
         if config.hidden_size % config.num_attention_heads:
             raise EncoderError(f"{path}: hidden_size {config.hidden_size} is not a "
                                f"multiple of num_attention_heads "
@@ -235,6 +255,9 @@ def load_bert(name: str, folder: Path) -> BertModel:
         if tuple(state[key].shape) != shape:
             raise EncoderError(f"{name}: {path}: {key} has shape {tuple(state[key].shape)}"
                                f", its config.json says {shape}")
+        if not state[key].is_floating_point():  # load_state_dict's RuntimeError names no file
+            raise EncoderError(f"{name}: {path}: {key} holds {state[key].dtype} numbers, "
+                               "not floating-point weights")
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
 
@@ -262,15 +285,15 @@ class BertTokens:
         self._tokenizer.no_padding()
         settings = _json(folder / "tokenizer_config.json")
         if isinstance(self._tokenizer.normalizer, normalizers.BertNormalizer):
-            # As transformers' BertTokenizer does: tokenizer_config.json's casing and
-            # accent settings win over the normalizer saved in tokenizer.json.
-            saved = self._tokenizer.normalizer
+            # As transformers' BertTokenizer does (4.x and 5.x alike): tokenizer_config.
+            # json's casing and accent settings, with its defaults for one left out, win
+            # over the normalizer saved in tokenizer.json.
+            said = {k: settings.get(k, default)
+                    for k, default in BERT_TOKENIZER_DEFAULTS.items()}
             self._tokenizer.normalizer = normalizers.BertNormalizer(
-                clean_text=saved.clean_text,
-                handle_chinese_chars=settings.get("tokenize_chinese_chars",
-                                                  saved.handle_chinese_chars),
-                strip_accents=settings.get("strip_accents", saved.strip_accents),
-                lowercase=settings.get("do_lower_case", saved.lowercase))
+                clean_text=self._tokenizer.normalizer.clean_text,
+                handle_chinese_chars=said["tokenize_chinese_chars"],
+                strip_accents=said["strip_accents"], lowercase=said["do_lower_case"])
         specials = _json(folder / "special_tokens_map.json")
         self.cls_token_id = self._special(settings, specials, "cls_token", "[CLS]")
         self.sep_token_id = self._special(settings, specials, "sep_token", "[SEP]")

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from crisisdesk.core.fusion.model import FusionConfig, FusionHead
+from crisisdesk.core.fusion.optimizers import OPTIMIZERS, Optimizer, make_optimizer
 
-OPTIMIZERS = ("sgd", "adamw")
 #: The validation figure that picks the best epoch and that patience waits on.
 SELECT = ("loss", "macro_f1")
 
@@ -225,14 +225,9 @@ def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors,
         torch.manual_seed(recipe.seed)
         model = FusionHead(config)  # initialised from the seed
         rng = torch.get_rng_state()  # then dropout draws from the same stream
-    if recipe.optimizer == "sgd":
-        # foreach: one multi-tensor update per step rather than a Python loop over the
-        # parameters (the step of a small head is dominated by such overhead on a CPU).
-        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                                    weight_decay=recipe.weight_decay, foreach=True)
-    else:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr,
-                                      weight_decay=recipe.weight_decay, foreach=True)
+    # Ours, not torch.optim's (which imports torch._dynamo): see optimizers.py.
+    optimizer = make_optimizer(recipe.optimizer, model.parameters(), lr=recipe.lr,
+                               momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     weight = class_weights(train.labels, config.n_classes, recipe.class_weight_power) \
         if recipe.class_weighted else None
     shuffle = torch.Generator().manual_seed(recipe.seed)
@@ -306,7 +301,7 @@ def _run_steps(steps: Generator[int, None, float], step: int, tick: float | None
         return step, stop.value
 
 
-def _train_epoch(model: FusionHead, optimizer: torch.optim.Optimizer, train: Tensors,
+def _train_epoch(model: FusionHead, optimizer: Optimizer, train: Tensors,
                  batch_size: int, shuffle: torch.Generator, weight: torch.Tensor | None,
                  label_smoothing: float = 0.0) -> Generator[int, None, float]:
     """One pass over ``train`` in shuffled mini-batches, yielding the steps done between
@@ -325,7 +320,7 @@ def _train_epoch(model: FusionHead, optimizer: torch.optim.Optimizer, train: Ten
                        data.text_present[part])
         loss = F.cross_entropy(logits, labels, weight=weight,
                                label_smoothing=label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         total += loss.detach() * len(labels)  # no per-step sync to a Python float

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +23,7 @@ from crisisdesk.core.encoders.base import another_model
 from crisisdesk.core.fusion.checkpoint import CheckpointError, check_encoders, load_head
 from crisisdesk.core.fusion.data import ItemKeys, item_inputs, item_tensors, usable_keys
 from crisisdesk.core.fusion.predict_plan import Plan, SeenNow, items_to_predict, key_encoders
+from crisisdesk.core.fusion.predict_report import PredictReport
 from crisisdesk.core.fusion.starts import (  # noqa: F401 - callers import them from here
     BUNDLED,
     ZERO_SHOT,
@@ -157,20 +157,6 @@ def predict_items(store: Store, model: torch.nn.Module, sidecar: dict[str, Any],
 REMOVE_CHUNK = 20_000
 
 
-@dataclass
-class PredictReport:
-    """Per task: the version used, items predicted, items it could not see (and, only
-    when the job stopped part-way through it, ``not_reached``: its items left for the
-    next run); and the same for the task's newest image-only and text-only versions
-    (``modalities``), whose predictions the "image vs text disagree" queue compares."""
-
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    modalities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"tasks": self.tasks, "modalities": self.modalities}
-
-
 def project_tasks(project: Project, tasks: Sequence[str] | None = None) -> list[str]:
     """``tasks``, checked against the project's (KeyError naming the known ones, or why
     a task's stored scheme was left out), or all
@@ -277,24 +263,12 @@ class PredictJob:
                     f" No model yet: {', '.join(none)}." if none else ""))
 
     def outcome(self) -> str:
-        """One line: "30 predictions written (damage 30)", or that there was nothing to
-        predict; the image-only and text-only versions' predictions counted in."""
-        made: dict[str, int] = {}
-        for task, entry in self.report.tasks.items():
-            made[task] = entry["predicted"] + sum(
-                e["predicted"] for e in self.report.modalities.get(task, {}).values())
-        skipped = sum(entry["skipped"] for entry in self.report.tasks.values())
-        if not any(made.values()):
-            return (f"no prediction written: {plural(skipped, 'item')} skipped" if skipped
-                    else "nothing to predict: every item's prediction is up to date")
-        return (f"{plural(sum(made.values()), 'prediction')} written ("
-                + ", ".join(f"{task} {n}" for task, n in made.items() if n) + ")")
+        """The report's one line for the jobs panel (:meth:`PredictReport.outcome`)."""
+        return self.report.outcome()
 
     def notes(self) -> tuple[str, ...]:
-        """What the report says beside its figures, one line per task: the texts its
-        active version read, when of another kind than it trained on."""
-        return tuple(f"{task}: {entry['texts_note']}"
-                     for task, entry in self.report.tasks.items() if entry.get("texts_note"))
+        """The report's notes beside its figures (:meth:`PredictReport.notes`)."""
+        return self.report.notes()
 
     def _remove_old(self, store: Store, plans: list[Plan], total: int
                     ) -> Iterator[Progress]:

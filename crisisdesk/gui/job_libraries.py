@@ -112,10 +112,12 @@ def version_modules(project: object, tasks: list[str] | None = None, *,
 
     wanted: list[str] = []
     with project.open_store() as store:  # type: ignore[attr-defined]
+        images: bool | None = None  # asked once, and only for a task with no version
         for task in tasks or list(store.schemes()):
             version = store.active_model_version(task)
             if version is None:
-                wanted += CLIP_MODULES if store.has_images() else ()
+                images = store.has_images() if images is None else images
+                wanted += CLIP_MODULES if images else ()
             elif not zero_shot_only or str(version["path"]).startswith(ZERO_SHOT):
                 for encoder in version_encoders(store, version):
                     wanted += encoder_modules(encoder) if encoder else ()

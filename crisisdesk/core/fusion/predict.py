@@ -248,7 +248,7 @@ class PredictJob:
             yield from self._remove_old(store, plans, total)
             # The report is read by the CLI; the app's jobs panel has only the steps: the
             # last one says what was written (it read "planning predictions" when none).
-            yield Progress(total, total, self.outcome(), notes=self.notes())
+            yield Progress(total, total, self.report.outcome(), notes=self.report.notes())
             failed = [entry["error"] for entry in self.report.tasks.values()
                       if entry.get("error")]
             if failed:
@@ -261,14 +261,6 @@ class PredictJob:
                 raise NoModel(" ".join(failed) + (
                     f" Done for the other tasks: {', '.join(made)}." if made else "") + (
                     f" No model yet: {', '.join(none)}." if none else ""))
-
-    def outcome(self) -> str:
-        """The report's one line for the jobs panel (:meth:`PredictReport.outcome`)."""
-        return self.report.outcome()
-
-    def notes(self) -> tuple[str, ...]:
-        """The report's notes beside its figures (:meth:`PredictReport.notes`)."""
-        return self.report.notes()
 
     def _remove_old(self, store: Store, plans: list[Plan], total: int
                     ) -> Iterator[Progress]:

@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.items < 1 or args.predict < 1:
+        parser.error("--items and --predict must be at least 1")
 
     import torch
 
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     many = Tensors(torch.randn(n, args.dim, generator=g), torch.randn(n, args.dim, generator=g),
                    torch.ones(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool),
                    torch.zeros(0, dtype=torch.long))
-    predict_logits(result.model, many.subset(torch.arange(2000)))  # warm-up
+    # Warm-up on at most 2,000 of them (a smaller --predict crashed on indexing past it).
+    predict_logits(result.model, many.subset(torch.arange(min(n, 2000))))
     start = time.perf_counter()
     predict_logits(result.model, many)
     predict_s = time.perf_counter() - start

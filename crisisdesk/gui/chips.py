@@ -16,6 +16,8 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
 
 TASK_SHORT = {"informative": "inf", "humanitarian": "hum", "damage": "dmg"}
+#: What the painted ✓ means, in the legend's words (the task box says it to a reader).
+LABEL_MARK = "the item's label"
 
 
 def chip_tasks(row: ItemRow, first: str | None) -> list[str]:
@@ -38,17 +40,20 @@ def chips_in_words(row: ItemRow) -> str:
     lines = [f"{task} ({TASK_SHORT.get(task, task[:4])}): {_chip_words(row, task)}"
              + (" ✓" if task in row.labels else "") for task in chip_tasks(row, None)]
     if lines:
-        lines.append("Green with ✓: the item's label · grey: the model's prediction")
+        lines.append(f"Green with ✓: {LABEL_MARK} · grey: the model's prediction")
     return "\n".join(lines)
 
 
-def row_in_words(row: ItemRow, *, blurred: bool = False) -> str:
+def row_in_words(row: ItemRow, *, blurred: bool = False, failed: bool = False) -> str:
     """What a screen reader says for ``row`` in the item list: its text, its image and
-    its chips (the painted row shows them; the text alone was all it said)."""
+    its chips (the painted row shows them; the text alone was all it said); ``failed``:
+    its thumbnail could not be decoded (the tile says "unreadable")."""
     if row.image_path is None:
         image = "text only"
     elif row.media_status != "ok":
         image = f"image {row.media_status or 'missing'}"
+    elif failed:
+        image = "image unreadable"
     else:
         image = "image blurred, marked sensitive" if blurred else "image"
     chips = "; ".join(f"{task}: {_chip_words(row, task)}" for task in chip_tasks(row, None))

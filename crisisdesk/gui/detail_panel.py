@@ -202,6 +202,8 @@ class DetailPanel(TaskFocus, QWidget):
         if new_item or not self.image.has_image():
             self._load_image(detail)
         self._set_tasks(detail.tasks)
+        if new_item:  # another item's: its task is said; the same one's after a label not
+            self.say_focused_task()
         self.detail_shown.emit(detail)
 
     def _paint_texts(self) -> None:

@@ -223,18 +223,24 @@ class ItemModel(PagedListModel):
             return row.text
         shown = bool(row.image_path) and row.media_status == "ok"
         if role == Qt.ItemDataRole.ToolTipRole:
-            failed = shown and self._thumbnails.failed(str(row.image_path),
-                                                       self.blur.rule.hides(row.sensitive))
-            why = list_image_note(row.media_status, row.image_path, row.media_reason, failed)
+            why = list_image_note(row.media_status, row.image_path, row.media_reason,
+                                  self._failed(row, shown))
             return f"{shown_uid(row.uid)}\n{row.text[:500]}" + (f"\n\n{why}" if why else "")
         if role == BLURRED_ROLE:
             return shown and self.blur.rule.hides(row.sensitive)
         if role == Qt.ItemDataRole.AccessibleTextRole:  # the painted chips, for a reader
-            return row_in_words(row, blurred=shown and self.blur.rule.hides(row.sensitive))
+            # The tile's "unreadable" too: a row whose thumbnail failed said "Image".
+            return row_in_words(row, blurred=shown and self.blur.rule.hides(row.sensitive),
+                                failed=self._failed(row, shown))
         if role == Qt.ItemDataRole.DecorationRole and shown:
             assert row.image_path is not None
             return self._thumbnails.get(row.image_path, self.blur.rule.hides(row.sensitive))
         return None
+
+    def _failed(self, row: ItemRow, shown: bool) -> bool:
+        """Whether ``row``'s image, read at import (``shown``), could not be decoded now."""
+        return shown and self._thumbnails.failed(str(row.image_path),
+                                                 self.blur.rule.hides(row.sensitive))
 
     @property
     def versions(self) -> str | None:

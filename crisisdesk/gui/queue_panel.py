@@ -7,9 +7,17 @@ Queues are grouped: general ones first, then one group per task, then events.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
 
 from crisisdesk.core import review
 from crisisdesk.core.project import Project
@@ -40,6 +48,23 @@ def _in_words(count: QueueCount) -> str:
     return f"{title}: {plural(count.count, 'item')}"
 
 
+class _WrappedNames(QStyledItemDelegate):
+    """The queue names' column: each row as high as its name wrapped at the column's
+    width (QTreeView asks a row's height for no width: a wrapped name got one line)."""
+
+    def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802 - Qt's name
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        view = self.parent()
+        assert isinstance(view, QTreeWidget)
+        depth, parent = 0, index.parent()
+        while parent.isValid():
+            depth, parent = depth + 1, parent.parent()
+        # The room the name is drawn in: its column, less the indentation of its level.
+        width = view.columnWidth(0) - depth * view.indentation()
+        option.rect = QRect(0, 0, max(width, 1), 1)  # type: ignore[attr-defined]
+        return super().sizeHint(option, index)
+
+
 class QueuePanel(QTreeWidget):
     """Queues and counts; emits ``queue_selected`` when the analyst picks one."""
 
@@ -66,6 +91,11 @@ class QueuePanel(QTreeWidget):
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setMinimumWidth(220)
+        # Long names wrap, as tall as they need: at a large font (or a project's long
+        # class names) "Predicted: severe da…" was cut, the whole name in a tooltip only.
+        self.setWordWrap(True)
+        self.setItemDelegateForColumn(0, _WrappedNames(self))
+        self.header().sectionResized.connect(self._names_resized)
         self.currentItemChanged.connect(self._current_changed)
         placeholder = QTreeWidgetItem(["Counting…", ""])
         placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
@@ -181,6 +211,10 @@ class QueuePanel(QTreeWidget):
             self.select(counts[0].queue)
         if up_to_date:
             self.counts_arrived.emit()
+
+    def _names_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == 0:  # the names wrap anew: the rows' heights change
+            self.scheduleDelayedItemsLayout()
 
     def _current_changed(self, item: QTreeWidgetItem | None, _previous: object) -> None:
         queue = item.data(0, QUEUE_ROLE) if item is not None else None

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.review import TaskView
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
+from crisisdesk.gui.chips import LABEL_MARK
 from crisisdesk.gui.wrapping import WrappingLabel
 
 #: The most classes the number keys reach: two digits at most (see keys.KeyFilter).
@@ -96,6 +97,8 @@ class TaskBox(QFrame):
                 colour = style.SOURCE_COLOURS.get(view.label_source or "", style.HUMAN)
                 name.setText(f"<b>{escape(display_name(cls))}</b> "
                              f"<span style='color:{colour}'>✓</span>")
+                # Said as "check mark": the item list's legend for the mark, in words.
+                name.setAccessibleName(f"{display_name(cls)}, {LABEL_MARK}")
             bar = QProgressBar()
             bar.setObjectName("probBar")
             # Out of 100: a screen reader reads the value as it is ("573" out of 1000).

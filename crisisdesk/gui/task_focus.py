@@ -86,7 +86,14 @@ class TaskFocus:
         """Outline task number ``index`` as the one keys act on (and the overlay shows),
         and say its box's words: the keys stay on the list, the outline was seen only."""
         self._focus(index, self.focused_view())
-        announce(self.task_boxes[index], self.task_boxes[index].in_words())
+        self.say_focused_task()
+
+    def say_focused_task(self) -> None:
+        """Have a screen reader say the focused task's box (Tab, and the next item: J
+        said the list's row only, and the number keys labelled a task unsaid)."""
+        if 0 <= self.focused_task < len(self.task_boxes):
+            box = self.task_boxes[self.focused_task]
+            announce(box, box.in_words())
 
     def _focus(self, index: int, before: TaskView | None) -> None:
         """Focus a task; ``before``: the task view focused until now (None: none was)."""

@@ -4,16 +4,17 @@ Qt wraps a label's text at spaces (and a few marks, such as "/" or "-") only: a 
 wider than the label (CrisisMMD tweets hold 92-character hashtag runs) set the label's
 minimum width, so a scroll area holding it grew sideways and pushed what sat beside it
 (the prediction bars) out of view. :class:`WrappingLabel` adds zero-width spaces, break
-opportunities that draw nothing, inside long words for display only: ``text()`` and what
-is copied are the text as given. The breaks go between grapheme clusters (what a reader
-sees as one character: an emoji with its skin tone, a flag, a letter with its marks), so a
-wrapped line never starts with half of one.
+opportunities that draw nothing, inside long words for display only: ``text()``, what
+is copied and what a screen reader says are the text as given. The breaks go between
+grapheme clusters (what a reader sees as one character: an emoji with its skin tone, a
+flag, a letter with its marks), so a wrapped line never starts with half of one.
 """
 
 from __future__ import annotations
 
 import re
 
+from PySide6 import QtGui
 from PySide6.QtCore import Qt, QTextBoundaryFinder
 from PySide6.QtGui import (
     QContextMenuEvent,
@@ -70,6 +71,18 @@ def _chunks(chars: list[str]) -> str:
     return "".join(pieces)
 
 
+def plain(text: str, text_format: Qt.TextFormat) -> str:
+    """``text`` as a label in ``text_format`` shows it, without the markup: what a
+    screen reader says and what "Select All" counts."""
+    if text_format == Qt.TextFormat.RichText or (
+            # QtGui's Qt holds mightBeRichText (QtCore's has none: Select All raised).
+            text_format == Qt.TextFormat.AutoText and QtGui.Qt.mightBeRichText(text)):
+        document = QTextDocument()
+        document.setHtml(text)
+        return document.toPlainText()
+    return text
+
+
 def breakable(text: str, *, rich: bool = False) -> str:
     """``text`` with a break opportunity every :data:`CHUNK` grapheme clusters of each
     word longer than that (counted from the hyphens and slashes Qt breaks at); ``rich``: the
@@ -93,6 +106,7 @@ class WrappingLabel(QLabel):
         super().__init__(parent)
         self.setWordWrap(True)
         self._text = ""
+        self._said = ""  # the accessible name this label gave itself (see setText)
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
@@ -100,6 +114,11 @@ class WrappingLabel(QLabel):
         self._text = text
         rich = self.textFormat() != Qt.TextFormat.PlainText  # AutoText: mostly markup here
         super().setText(breakable(text, rich=rich))
+        # Qt names a label by the text it draws: a screen reader read the breaks out
+        # ("Harvey", pause, "Relief"). A name its owner gave (see DetailHeader) stays.
+        if self.accessibleName() in ("", self._said):
+            self._said = plain(text, self.textFormat())
+            self.setAccessibleName(self._said)
 
     def setTextFormat(self, text_format: Qt.TextFormat) -> None:  # noqa: N802
         """Read the text in ``text_format`` (the breaks go elsewhere in markup)."""
@@ -138,10 +157,5 @@ class WrappingLabel(QLabel):
     def _select_all(self) -> None:
         # Qt counts what is drawn, in UTF-16 units: the markup's length selected nothing
         # in rich text (out of range) and too little in a plain text with emoji.
-        shown = QLabel.text(self)
-        if self.textFormat() == Qt.TextFormat.RichText or (
-                self.textFormat() == Qt.TextFormat.AutoText and Qt.mightBeRichText(shown)):
-            document = QTextDocument()
-            document.setHtml(shown)
-            shown = document.toPlainText()
+        shown = plain(QLabel.text(self), self.textFormat())
         self.setSelection(0, len(shown.encode("utf-16-le", "surrogatepass")) // 2)

@@ -20,8 +20,23 @@ TEXT = QColor("#1f2937")
 GRID = QColor("#e5e7eb")
 
 
-def _short(name: str, metrics: QFontMetrics, width: int) -> str:
-    return metrics.elidedText(display_name(name), Qt.TextElideMode.ElideRight, width)
+_WRAP = Qt.TextFlag.TextWordWrap
+
+
+def _draw_name(painter: QPainter, rect: QRectF, name: str, align: Qt.AlignmentFlag) -> None:
+    """A class's name in ``rect``, wrapped at its words where it is too wide (at a large
+    font "affected individu…" was all a row said); cut short only where even wrapped it
+    does not fit."""
+    shown, metrics = display_name(name), painter.fontMetrics()
+    needed = metrics.boundingRect(rect.toRect(), int(_WRAP | align), shown)
+    if needed.width() > rect.width() or needed.height() > rect.height():
+        shown = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, int(rect.width()))
+    painter.drawText(rect, _WRAP | align, shown)
+
+
+def _two_lines(metrics: QFontMetrics) -> int:
+    """The height of a row that holds a name wrapped onto two lines."""
+    return 2 * metrics.lineSpacing() + 4
 
 
 class F1Bars(QWidget):
@@ -45,14 +60,29 @@ class F1Bars(QWidget):
                else ", no active version yet")
             for i, name in enumerate(self.classes)))
 
+    def _rows(self) -> tuple[int, int]:
+        """(the top of the first class row, under the legend; a class row's height):
+        both grow with the font, as the names and figures in them do."""
+        metrics = QFontMetrics(self.font())
+        return max(22, metrics.height() + 6), max(self.ROW, _two_lines(metrics))
+
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(420, 28 + self.ROW * len(self.classes))
+        top, row_h = self._rows()
+        return QSize(420, top + 6 + row_h * len(self.classes))
+
+    def _label_w(self, metrics: QFontMetrics) -> int:
+        """The width of the class names: the longest, up to two fifths of the chart (a
+        fixed 170 pixels cut them at a large font); a longer name wraps."""
+        longest = max((metrics.horizontalAdvance(display_name(c)) for c in self.classes),
+                      default=0) + 8
+        return min(longest, max(self.LABEL_W, self.width() * 2 // 5), self.width() // 2)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = painter.fontMetrics()
-        label_w = min(self.LABEL_W, self.width() // 3)
+        label_w = self._label_w(metrics)
+        top, row_h = self._rows()
         value_w = metrics.horizontalAdvance("0.00") + 8
         left, right = label_w + 8, self.width() - value_w - 4
         span = max(20, right - left)
@@ -66,19 +96,17 @@ class F1Bars(QWidget):
             painter.fillRect(QRectF(x, y + 3, 10, 10), colour)
             painter.drawText(int(x + 14), int(y + metrics.ascent()), name)
             x += 24 + metrics.horizontalAdvance(name)
-        top = 22
         # Grid lines at 0.25 steps so bar lengths can be read.
         painter.setPen(QPen(GRID, 1))
         for step in range(5):
             gx = left + span * step / 4
-            painter.drawLine(int(gx), top, int(gx), top + self.ROW * len(self.classes))
-        bar_h = (self.ROW - 8) / 2
+            painter.drawLine(int(gx), top, int(gx), top + row_h * len(self.classes))
+        bar_h = (row_h - 8) / 2
         for row, name in enumerate(self.classes):
-            ry = top + row * self.ROW
+            ry = top + row * row_h
             painter.setPen(TEXT)
-            painter.drawText(QRectF(0, ry, label_w, self.ROW),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             _short(name, metrics, label_w))
+            _draw_name(painter, QRectF(0, ry, label_w, row_h), name,
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             bars = [(NEW_COLOUR, self.new[row])]
             if self.active is not None:
                 bars.append((ACTIVE_COLOUR, self.active[row]))
@@ -114,9 +142,22 @@ class ConfusionGrid(QWidget):
             for true, row in zip(self.classes, self.matrix, strict=False)))
 
     def _label_w(self) -> int:
+        # At most ten lines' height wide (150 pixels at the usual font): a longer name
+        # wraps onto a second line (a fixed 150 cut them at a large font).
         metrics = QFontMetrics(self.font())
-        return min(150, max((metrics.horizontalAdvance(display_name(c))
-                             for c in self.classes), default=40) + 12)
+        return min(max(150, 10 * metrics.height()),
+                   max((metrics.horizontalAdvance(display_name(c))
+                        for c in self.classes), default=40) + 12)
+
+    def _cells(self) -> tuple[int, int, int]:
+        """(the title's height, the top of the first row under the column heads, a
+        cell's side): all grow with the font, a cell to hold a name on two lines."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(self.font())
+        title_h = max(18, QFontMetrics(bold).height())
+        return title_h, title_h + max(24, metrics.height() + 8), \
+            max(self.CELL, _two_lines(metrics))
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         k = len(self.classes)
@@ -124,33 +165,35 @@ class ConfusionGrid(QWidget):
         bold.setBold(True)
         # As wide as its title too: two classes at a large font cut "Active version".
         title_w = QFontMetrics(bold).horizontalAdvance(self.title) + 4
-        return QSize(max(self._label_w() + self.CELL * k + 12, title_w), 56 + self.CELL * k)
+        _, top, cell = self._cells()
+        return QSize(max(self._label_w() + cell * k + 12, title_w), top + 14 + cell * k)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         metrics = painter.fontMetrics()
-        k, cell, label_w = len(self.classes), self.CELL, self._label_w()
+        title_h, top, cell = self._cells()
+        k, label_w = len(self.classes), self._label_w()
         bold = QFont(self.font())
         bold.setBold(True)
         painter.setFont(bold)
         painter.setPen(TEXT)
         title = QFontMetrics(bold).elidedText(self.title, Qt.TextElideMode.ElideRight,
                                               self.width())
-        painter.drawText(QRectF(0, 0, self.width(), 18), Qt.AlignmentFlag.AlignLeft, title)
+        painter.drawText(QRectF(0, 0, self.width(), title_h), Qt.AlignmentFlag.AlignLeft,
+                         title)
         painter.setFont(self.font())
-        top = 42  # under the title and the column heads (the predicted classes)
+        head_h = metrics.height()  # the column heads (the predicted classes), above top
         # Column heads: the first word of each class, as wide as a cell allows.
         for c, name in enumerate(self.classes):
             head = metrics.elidedText(display_name(name).split(" ")[0],
                                       Qt.TextElideMode.ElideRight, cell - 2)
-            painter.drawText(QRectF(label_w + c * cell, top - 19, cell - 2, 16),
+            painter.drawText(QRectF(label_w + c * cell, top - head_h - 3, cell - 2, head_h),
                              Qt.AlignmentFlag.AlignCenter, head)
         peak = max((v for row in self.matrix for v in row), default=0) or 1
         for r in range(k):
             painter.setPen(TEXT)
-            painter.drawText(QRectF(0, top + r * cell, label_w - 6, cell),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             _short(self.classes[r], metrics, label_w - 6))
+            _draw_name(painter, QRectF(0, top + r * cell, label_w - 6, cell), self.classes[r],
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for c in range(k):
                 value = self.matrix[r][c] if r < len(self.matrix) and c < len(self.matrix[r]) \
                     else 0

@@ -98,6 +98,7 @@ class RetrainDialog(QDialog):
                                         "keep the active version (the new one is worse)")
             self.tabs.setTabToolTip(index, said)
             self.tabs.tabBar().setAccessibleTabName(index, said)
+            scroll.setAccessibleName(said)  # Tab reaches it: it was a nameless "client"
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.switch = QPushButton("Switch")

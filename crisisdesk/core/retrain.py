@@ -201,7 +201,7 @@ class RetrainJob:
         with self.project.open_store() as store:
             if self.image_encoder is None and self.text_encoder is None:
                 self.image_encoder, self.text_encoder = choose_encoders(store, self.prefer)
-            total = len(self.tasks) * 100
+            total, outcomes = len(self.tasks) * 100, []
             for number, task in enumerate(self.tasks):
                 entry = self.report.tasks[task] = TaskRetrain(task)
                 entry.skipped = self._why_not(store, task)
@@ -232,11 +232,14 @@ class RetrainJob:
                         entry.sizes = dict(train.report.sizes)
                         entry.not_embedded = train.report.left_out_note
                         self._compare(store, entry, train.report.model_version, active)
-                yield Progress((number + 1) * 100, total, f"{task}: " + (
+                outcomes.append(f"{task}: " + (
                     entry.skipped or f"new macro F1 {_f1(entry.new)} vs active "
                     f"{_f1(entry.current)}" + (f" (optimistic: {entry.active_optimistic})"
                                                if entry.active_optimistic else "")
-                    + _used(entry.sizes)) + _waiting(entry))
+                    + _used(entry.sizes) + _verdict(entry)) + _waiting(entry))
+                yield Progress((number + 1) * 100, total, outcomes[-1])
+            if len(outcomes) > 1:  # The jobs panel's last words: every task's outcome
+                yield Progress(total, total, "\n".join(outcomes))  # (it read the last)
 
     def _why_not(self, store: Store, task: str) -> str | None:
         """Why ``task`` cannot be retrained now (None when it can)."""
@@ -330,6 +333,14 @@ def _waiting(entry: TaskRetrain) -> str:
         notes.append(f"{plural(entry.holdout_not_embedded, 'holdout item')} not embedded "
                      "yet, left out of both versions' figures")
     return "".join(f"; {note}" for note in notes)
+
+
+def _verdict(entry: TaskRetrain) -> str:
+    """"; switch recommended" or why the active version is better kept."""
+    if entry.recommend_switch:
+        return "; switch recommended"
+    return ("; keep the active one: the new one scored lower" if entry.new is not None
+            else "; keep the active one: the new one sees no holdout item")
 
 
 def _f1(report: dict[str, Any] | None) -> str:

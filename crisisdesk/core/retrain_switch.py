@@ -60,16 +60,39 @@ def apply_retrain(project: Project, report: RetrainReport, *,
     with project.open_store() as store:
         refused = {task: why for task in switch if (why := _switch(store, report.tasks[task]))}
     switch = [task for task in switch if task not in refused]
+    kept = _kept(report, switch, refused)
     if not switch and not refused:
-        yield Progress(0, 0, "nothing switched")
+        yield Progress(0, 0, "; ".join(["nothing switched", *kept]))
         return
     if switch:
-        with closing(PredictJob(project, switch).run()) as steps:
-            yield from steps
+        predict, last = PredictJob(project, switch), Progress(0, 0)
+        with closing(predict.run()) as steps:
+            for last in steps:
+                yield last
+        # The jobs panel's last words: what was switched and kept, then what the
+        # prediction wrote (it read only that, in a row counting "items").
+        switched = [f"{task} switched to {report.tasks[task].candidate_name}"
+                    for task in switch]
+        yield Progress(last.done, last.total,
+                       "; ".join([*switched, *kept]) + f". {predict.report.outcome()}")
     if refused:
         # After the other tasks' switch and predictions: a failed job's message is all
         # the report and the jobs panel show.
         raise ActiveChanged(" ".join(refused.values()))
+
+
+def _kept(report: RetrainReport, switch: list[str], refused: dict[str, str]) -> list[str]:
+    """Why each task with a new version still has its active one: "kept damage-v3
+    active for damage (its new version scored lower)"."""
+    out = []
+    for task, entry in report.tasks.items():
+        if entry.candidate is None or task in switch or task in refused:
+            continue
+        why = ("as asked" if entry.recommend_switch else "its new version scored lower"
+               if entry.new is not None else "its new version sees no holdout item")
+        out.append((f"kept {entry.active_name} active for {task}" if entry.active_name
+                    else f"left {task} without an active version") + f" ({why})")
+    return out
 
 
 class ActiveChanged(RuntimeError):

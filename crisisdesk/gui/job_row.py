@@ -220,12 +220,14 @@ class JobRow(QFrame):
         if state == "cancelled":
             self._set_message("Cancelled; what was done is kept. Retry resumes.")
         # A job's notes (a head that read texts unlike its training's) are what the CLI
-        # prints with its report: here they replace the last step's words of a done job
-        # and follow a failed one's message (its other tasks were predicted).
+        # prints with its report: here they follow a done job's last words (its outcome,
+        # "9 images encoded, 1 unreadable", which they replaced) and a failed one's
+        # message (its other tasks were predicted).
         notes = "".join(f"<br><span style='color:{NOTE_COLOUR}'>Note: {_html(note)}</span>"
                         for note in self.notes)
         if state == "done" and notes:
-            self._set_message(notes.removeprefix("<br>"))
+            self._set_message((_html(last.message) + notes if last else notes)
+                              .removeprefix("<br>"))
         if state == "failed":
             self._set_message(f"<span style='color:#c62828'>{_html(self.error_text())}</span>"
                               + notes)

@@ -42,6 +42,12 @@ from crisisdesk.gui.job_libraries import wait_for_preload
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second: painting is not free
 RATE_WINDOW_S = 10.0  # the rate is measured over the last seconds, so it follows changes
+#: Advances the rate spans at least, however long they took: over the last one alone, a
+#: job whose batches differ (captions sorted by tweet length) swung its ETA up and down.
+RATE_MIN_ADVANCES = 4
+#: No advance for this many of the job's usual intervals (and a window): it has stalled,
+#: and its rate and ETA read "–" rather than the pace it had.
+STALL_INTERVALS = 3
 
 
 # --------------------------------------------------------------------------- JobRunner
@@ -133,7 +139,10 @@ class JobRunner(QObject):
         self._make_job = make_job
         self._cancel = threading.Event()
         self._thread: _JobThread | None = None
+        # (time, done) where the count advanced: a progress that moved nothing (a server
+        # captioner's waits) lowered the rate until its batch landed, then it rose.
         self._samples: deque[tuple[float, int]] = deque()
+        self._heard_at = 0.0  # when the latest progress came, advancing or not
         self.state = "pending"  # pending | running | done | cancelled | failed
         self.last_progress: Progress | None = None
         self.result: Any = None
@@ -189,12 +198,16 @@ class JobRunner(QObject):
 
     @property
     def rate(self) -> float | None:
-        """Units per second over the last few seconds; None until it can be measured,
-        and while nothing advanced (a "0.0/s" said nothing the "–" does not)."""
+        """Units per second from one advance to another, over the last few seconds and
+        at least RATE_MIN_ADVANCES advances; None until it can be measured, and once the
+        job stalled (a "0.0/s" said nothing the "–" does not)."""
         if len(self._samples) < 2:
             return None
         (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
-        if t1 - t0 <= 0 or d1 <= d0:
+        if t1 - t0 <= 0:
+            return None
+        usual = (t1 - t0) / (len(self._samples) - 1)
+        if self._heard_at - t1 > max(RATE_WINDOW_S, STALL_INTERVALS * usual):
             return None
         return (d1 - d0) / (t1 - t0)
 
@@ -223,9 +236,13 @@ class JobRunner(QObject):
             # item before), or counts from 0 again (a switch's second task). Measured
             # with the phase before, the rate took its seconds for the work's.
             self._samples.clear()
-        self._samples.append((now, progress.done))
-        while len(self._samples) > 2 and now - self._samples[0][0] > RATE_WINDOW_S:
-            self._samples.popleft()
+        samples = self._samples
+        if not samples or progress.done > samples[-1][1]:
+            samples.append((now, progress.done))
+            while (len(samples) > RATE_MIN_ADVANCES + 1
+                   and now - samples[0][0] > RATE_WINDOW_S):
+                samples.popleft()
+        self._heard_at = now
         self.last_progress = progress
         self.progress.emit(progress)
 

@@ -105,7 +105,7 @@ def test_each_image_and_tweet_pair_is_captioned_once(tmp_path: Path) -> None:
     report = job.report
     assert progress[-1].done == progress[-1].total == PHOTOS + 1  # + photo 0 with new text
     assert all(p.device == "cpu" for p in progress)
-    assert "captions/s" in progress[-1].message
+    assert progress[-1].message.startswith(f"{PHOTOS + 1} captions written")
     assert sorted(fake.seen) == sorted([tweet(i) for i in range(PHOTOS)]
                                        + ["same photo, other words"])
     assert report.captioned == PHOTOS + 1 and report.items_captioned == PHOTOS + 2

@@ -99,6 +99,23 @@ class CaptionReport:
                 out.append(f"{plural(count, 'image')} {what}: {named}{more}")
         return tuple(out)
 
+    def written(self) -> str:
+        """What the run did so far: "8 captions written, 1 failed", with the images it
+        could not read (a step's words: the jobs panel gives the rate and time left)."""
+        return (f"{plural(self.captioned, 'caption')} written"
+                + (f", {self.failed_count:,} failed" if self.failed_count else "")
+                + (f", {self.unreadable_count:,} unreadable" if self.unreadable_count else ""))
+
+    def outcome(self) -> str:
+        """The run's last words for the app's jobs panel: :meth:`written` and the items
+        skipped; the notes name the files (the row read only its rate, "685.00
+        captions/s", or only the notes)."""
+        return self.written() + (
+            f"; {plural(self.skipped_no_image, 'item')} without an image skipped"
+            if self.skipped_no_image else "") + (
+            f"; {plural(self.skipped_unreadable, 'item')} with an image known to be "
+            "unreadable skipped" if self.skipped_unreadable else "")
+
     def summary(self) -> str:
         lines = [
             f"{self.captioner} on {self.device} (prompt {self.prompt_version}): "
@@ -198,22 +215,18 @@ class CaptionJob:
                 for start in range(0, len(page), size):
                     batch = page[start:start + size]
                     yield from self._caption_batch(store, captioner, batch, model,
-                                                   Progress(done, total, self._message(
-                                                       done, total), captioner.device))
+                                                   Progress(done, total, report.written(),
+                                                            captioner.device))
                     done += len(batch)
                     report.seconds = time.monotonic() - started
-                    yield Progress(done, total, self._message(done, total), captioner.device)
+                    # What was written, not a rate: the front end measures the rate
+                    # (this one, in another unit and clock format, disagreed with it).
+                    yield Progress(done, total, report.written(), captioner.device)
                 if done >= total:
                     break
-            if notes := report.notes():
-                yield Progress(done, total, self._message(done, total), captioner.device,
-                               notes=notes)
-
-    def _message(self, done: int, total: int) -> str:
-        """Rate and time left, measured from the first batch (model loading left out)."""
-        rate = done / self.report.seconds if self.report.seconds > 0 else 0.0
-        left = f", ETA {_clock((total - done) / rate)}" if rate > 0 and done < total else ""
-        return f"{rate:.2f} captions/s{left}"
+            # The app's jobs panel shows the last words: what the run did, and the notes.
+            yield Progress(done, total, report.outcome(), captioner.device,
+                           notes=report.notes())
 
     def _caption_batch(self, store: Store, captioner: Captioner, batch: list[CaptionTodo],
                        model: str, waiting: Progress) -> Generator[Progress, None, None]:
@@ -329,8 +342,3 @@ def _check_images(batch: list[CaptionTodo]) -> list[tuple[str | None, bool]]:
 
     with ThreadPoolExecutor(max(1, min(4, len(batch))), thread_name_prefix="check") as pool:
         return list(pool.map(check, batch))
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -238,7 +238,9 @@ class RetrainDialog(QDialog):
 
         title = f"Switch to the new versions ({', '.join(tasks)})"
         if self.jobs is not None:
-            self.runner = self.jobs.run(title, make_job)  # type: ignore[attr-defined]
+            # It counts the predictions it writes (one per item and task): not "items".
+            self.runner = self.jobs.run(  # type: ignore[attr-defined]
+                title, make_job, unit="predictions")
         else:
             self.runner = JobRunner(title, make_job)  # no parent: may outlive the dialog
             self.runner.start()

@@ -334,18 +334,3 @@ class LabelsMixin(SchemesMixin):
             " LEFT JOIN splits s ON s.item = c.item AND s.task = c.task"
             " WHERE c.task = ? ORDER BY c.item", [task])
         return [(r["item"], r["label"], r["split"]) for r in rows]
-
-    def current_labels(self, items: Iterable[int], task: str) -> dict[int, CurrentLabel]:
-        """Current labels of many items for one task, by item row id."""
-        ids = list(items)
-        out: dict[int, CurrentLabel] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._all(
-                "SELECT item, task, label, annotator, source, created_at FROM current_labels"
-                f" WHERE task = ? AND item IN ({marks})",
-                [task, *chunk],
-            ):
-                out[row["item"]] = CurrentLabel(*row)
-        return out

@@ -18,7 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[1]
+# This checkout's crisisdesk first: run from a copy, the editable install's is another tree.
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from embed_bench import random_checkpoint  # noqa: E402
 from import_bench import make_fixture  # noqa: E402

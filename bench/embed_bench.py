@@ -32,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[1]
+# This checkout's crisisdesk first: run from a copy, the editable install's is another tree.
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from import_bench import make_fixture  # noqa: E402  (same photo-like JPEGs)
 
 WORDS = ("flood water rescue road bridge closed people shelter damage power outage help "

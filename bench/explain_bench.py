@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# This checkout's crisisdesk first: run from a copy, the editable install's is another tree.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TWEET = ("Please donate to help the families who lost their homes in the hurricane, "
          "shelters in Houston need water and blankets #HurricaneHarvey")

@@ -35,7 +35,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "gui"))
+ROOT = Path(__file__).resolve().parents[1]
+# This checkout's crisisdesk first: run from a copy, the editable install's is another tree.
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "gui")]
 
 GOAL_FIRST_PAINT_S = 1.5
 GOAL_GAP_MS = 100.0

@@ -23,6 +23,10 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+# This checkout's crisisdesk first: run from a copy, the editable install's is another tree.
+sys.path.insert(0, str(ROOT))
+
 GOAL_POSTS_PER_S = 500.0
 GOAL_PEAK_MB = 500.0
 GOAL_INFO_S = 1.0
@@ -85,10 +89,13 @@ def run_child(argv: list[str], log: Path | None = None) -> tuple[float, float, i
     (also children of this process) do not count.
     """
     out = log.open("wb") if log else subprocess.DEVNULL
-    env = dict(os.environ, TQDM_DISABLE="1")
+    # The child runs this checkout's crisisdesk too: -P keeps the working folder off its
+    # sys.path (-m would put it first), PYTHONPATH puts ROOT there.
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, TQDM_DISABLE="1", PYTHONPATH=path)
     try:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "crisisdesk", *argv],
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "crisisdesk", *argv],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start

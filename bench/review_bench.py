@@ -19,13 +19,23 @@ import json
 import random
 import statistics
 import tempfile
+import sys
 import time
 from pathlib import Path
 
-from crisisdesk.core.project import Project
-from crisisdesk.core.review import _ORDERS, Queue, queue_counts, queue_page, queue_size
-from crisisdesk.core.schemes import builtin_schemes
-from crisisdesk.core.store import text_key
+# This checkout's crisisdesk first: run from a copy, the editable install's is another tree.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crisisdesk.core.project import Project  # noqa: E402
+from crisisdesk.core.review import (  # noqa: E402
+    _ORDERS,
+    Queue,
+    queue_counts,
+    queue_page,
+    queue_size,
+)
+from crisisdesk.core.schemes import builtin_schemes  # noqa: E402
+from crisisdesk.core.store import text_key  # noqa: E402
 
 EVENTS = ("hurricane_harvey", "hurricane_irma", "mexico_earthquake", "srilanka_floods")
 WORDS = ("flood", "bridge", "rescue", "donate", "fire", "storm", "house", "road", "boat")

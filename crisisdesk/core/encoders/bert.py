@@ -4,9 +4,9 @@ MiniLM (the default text encoder) loads without transformers.
 Why: importing transformers' modelling code costs ~310 MB of memory and seconds of start
 (``transformers.modeling_utils`` imports its loss modules, then image_utils, torchvision,
 and torchvision imports ``torch._dynamo``: sympy, triton, inductor). Encoding text with a
-BERT needs none of it. A folder that is not a plain BERT (DistilBERT, no tokenizer.json,
-.bin weights, a model with a task head) keeps the transformers path
-(:func:`plain_bert_folder` decides).
+BERT needs none of it. A folder that is not a plain BERT (DistilBERT, no tokenizer.json
+or one of another pipeline, .bin weights, a model with a task head) keeps the
+transformers path (:func:`plain_bert_folder` decides).
 
 References: transformers' ``models/bert/modeling_bert.py`` (BertModel in eval mode:
 dropout is the identity) and the original BERT paper (Devlin et al., 2019). Weights are
@@ -64,6 +64,7 @@ def plain_bert_folder(folder: Path) -> bool:
     # No architectures (an older config.json) may be a BertForMaskedLM's or
     # BertForPreTraining's weights ("bert." prefix, a head): transformers strips them.
     architectures = config.get("architectures")
+    act = config.get("hidden_act", "gelu")
     return (config.get("model_type") == "bert"
             and architectures == ["BertModel"]
             # Another tokenizer class (PreTrainedTokenizerFast...) reads tokenizer.json as
@@ -71,9 +72,34 @@ def plain_bert_folder(folder: Path) -> bool:
             and _json(folder / "tokenizer_config.json").get("tokenizer_class")
             in BERT_TOKENIZER_CLASSES
             and config.get("position_embedding_type", "absolute") == "absolute"
-            and config.get("hidden_act", "gelu") in ACTIVATIONS
+            # A hidden_act that is no name (a list, null) no library runs: kept here, so
+            # that BertConfig.read says so naming the file (transformers' TypeError, or
+            # its dataclass validation error, names neither file nor folder).
+            and (not isinstance(act, str) or act in ACTIVATIONS)
             and not config.get("is_decoder") and not config.get("add_cross_attention")
-            and (folder / TOKENIZER).is_file() and (folder / WEIGHTS).is_file())
+            and (folder / TOKENIZER).is_file() and (folder / WEIGHTS).is_file()
+            and _bert_pipeline(folder / TOKENIZER))
+
+
+def _bert_pipeline(path: Path) -> bool:
+    """Whether tokenizer.json ``path`` holds the pipeline transformers' BertTokenizer
+    builds (a BertNormalizer that cleans text, the BertPreTokenizer, WordPiece with "##"
+    and its 100-character words). transformers 5.x rebuilds any other file that way,
+    4.x keeps it as saved: such a folder goes through the transformers installed, so its
+    vectors are that library's whatever its version."""
+    saved = _json(path)
+
+    def part(key: str) -> dict[str, Any]:
+        value = saved.get(key)
+        return value if isinstance(value, dict) else {}
+
+    normalizer, model = part("normalizer"), part("model")
+    return (normalizer.get("type") == "BertNormalizer"
+            and normalizer.get("clean_text", True) is True
+            and part("pre_tokenizer").get("type") == "BertPreTokenizer"
+            and model.get("type") == "WordPiece"
+            and model.get("continuing_subword_prefix", "##") == "##"
+            and model.get("max_input_chars_per_word", 100) == 100)
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,9 @@ class BertConfig:
             # Checked here: a null, string or zero size fails later in torch with a
             # TypeError or ZeroDivisionError that names neither the file nor the key.
             if key == "hidden_act":
+                if not isinstance(value, str) or value not in ACTIVATIONS:
+                    raise EncoderError(f"{path}: hidden_act is {value!r}, expected one of "
+                                       f"{', '.join(ACTIVATIONS)}")
                 continue
             kinds = (int, float) if key == "layer_norm_eps" else (int,)
             if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:

@@ -27,6 +27,9 @@ from crisisdesk.core.store import ImageToEmbed, Store
 from crisisdesk.core.words import plural
 
 KINDS = ("image", "text")
+#: Items whose texts are read at once to find those to encode: the job keeps item ids
+#: only, never every text (tens of MB at 100,000 tweets, held for the whole job).
+TEXT_SLICE = 5000
 
 
 def default_batch_size(device: str, kind: str) -> int:
@@ -52,6 +55,9 @@ class EmbedJob:
                 raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.project, self.kinds, self.device = project, tuple(kinds), device
         self._encoder = encoder if isinstance(encoder, Encoder) else None
+        # Whether the job loaded its encoder itself (from a name): then it lets the model
+        # go when its run ends; a caller's encoder is the caller's to keep.
+        self._loaded_here = False
         self.encoder_name = encoder if isinstance(encoder, str) else encoder.name
         if batch_size is not None and batch_size < 1:
             # 0 would be taken for "the default" and a negative size encodes nothing.
@@ -65,9 +71,12 @@ class EmbedJob:
         self.encode_ahead = encode_ahead
         self.report = EmbedReport(encoder=self.encoder_name)
         # One per kind: the chunk size that fits images says nothing about texts (an
-        # image costs far more memory than a tweet), and vice versa.
+        # image costs far more memory than a tweet), and vice versa. The message reads the
+        # report, not ``self``: a job referring to itself stays alive (its model with it,
+        # ~900 MB for a CLIP) until a garbage collection happens to run.
+        report = self.report
         self._halving = {kind: Halving(lambda exc: EncoderError(
-            f"out of GPU memory even for one item on {self.report.device}: {exc}"))
+            f"out of GPU memory even for one item on {report.device}: {exc}"))
             for kind in KINDS}
 
     def _halvings(self) -> int:
@@ -90,6 +99,7 @@ class EmbedJob:
             from crisisdesk.core.encoders.factory import load_encoder
 
             self._encoder = load_encoder(self.encoder_name, self.device)
+            self._loaded_here = True
         return self._encoder
 
     def nothing_to_encode(self) -> bool:
@@ -110,9 +120,9 @@ class EmbedJob:
                     self.encoder_name, patches=self.patches):
                 return False
             if "text" in kinds:
-                keys = {t.key for t in store.item_texts()}
-                if store.missing_keys("text", self.encoder_name, keys):
-                    return False
+                for texts in store.item_text_slices(TEXT_SLICE):
+                    if store.missing_keys("text", self.encoder_name, [t.key for t in texts]):
+                        return False
         return True
 
     def _run(self) -> Iterator[Progress]:
@@ -126,11 +136,22 @@ class EmbedJob:
             yield Progress(0, 0, self.report.summary(), "cpu")
             return
         encoder = self.load()
+        try:
+            yield from self._encode(encoder)
+        finally:
+            if self._loaded_here:
+                # The app may embed again, but a model kept between jobs would hold its
+                # memory (a CLIP ~900 MB) through every other job; reloading it from disk
+                # takes seconds, a small part of any embed with work to do.
+                self._encoder, self._loaded_here = None, False
+
+    def _encode(self, encoder: Encoder) -> Iterator[Progress]:
+        """The job's work with its encoder loaded."""
         self.report.device = encoder.device
         with self.project.open_store() as store:
             _check_dim(store, encoder)
             images: list[ImageToEmbed] = []
-            texts: dict[str, str] = {}
+            texts: list[int] = []  # items whose texts to encode: read again in _texts
             for kind in self.kinds:
                 if kind not in encoder.kinds:
                     self.report.skipped_kinds.append(kind)
@@ -138,8 +159,7 @@ class EmbedJob:
                 images = store.images_without_embedding(encoder.name,
                                                          patches=self.patches)
             if "text" in self.kinds and "text" in encoder.kinds:
-                by_key = {t.key: t.text for t in store.item_texts()}
-                texts = {k: by_key[k] for k in store.missing_keys("text", encoder.name, by_key)}
+                texts = store.text_items_without_embedding(encoder.name, TEXT_SLICE)
             total, done = len(images) + len(texts), 0
             yield Progress(0, total, f"{encoder.name}: {plural(len(images), 'image')}, "
                            f"{plural(len(texts), 'text')} to encode", encoder.device)
@@ -234,13 +254,17 @@ class EmbedJob:
             if pending is not None:
                 yield (pending[0], *pending[1].result())
 
-    def _texts(self, store: Store, encoder: Encoder, texts: dict[str, str]) -> Iterator[int]:
+    def _texts(self, store: Store, encoder: Encoder, items: list[int]) -> Iterator[int]:
+        """Encode the texts of ``items`` (each the first item of a text to encode) batch by
+        batch; yield how many texts each committed batch held."""
         size = self.batch_size or default_batch_size(encoder.device, "text")
-        keys = list(texts)
-        for start in range(0, len(keys), size):
-            batch = keys[start:start + size]
+        for start in range(0, len(items), size):
+            batch = items[start:start + size]
+            # Read again here, a batch at a time: the job holds item ids only.
+            texts = {t.key: t.text for t in store.item_texts(batch)}
             for chunk, encoded in self._halving["text"].run(
-                    batch, lambda chunk: encoder.encode_texts([texts[k] for k in chunk])):
+                    list(texts), lambda chunk, texts=texts: encoder.encode_texts(
+                        [texts[k] for k in chunk])):
                 store.put_embeddings("text", encoder.name, chunk, encoded.vectors)
                 self.report.windowed_texts += encoded.windowed
             self.report.texts_encoded += len(batch)

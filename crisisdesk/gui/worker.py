@@ -32,6 +32,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from crisisdesk.core.jobs import give_back_freed_memory
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui.background import (  # noqa: F401 - Background, Lane: imported from here
     Background,
@@ -102,7 +103,12 @@ class _JobThread(QThread):
             self.ended.emit("cancelled", None, "")
         except BaseException as exc:  # noqa: BLE001 - a failed job is reported, never lost
             self.error = exc  # before the signal: the runner reads it when the signal lands
-            self.ended.emit("failed", describe_error(exc), traceback.format_exc())
+            details = traceback.format_exc()
+            # The row keeps the exception (its message, a missing model's download) and
+            # the traceback's text; its frames held every local of the job (its model,
+            # its training data) for as long as the row stayed.
+            traceback.clear_frames(exc.__traceback__)
+            self.ended.emit("failed", describe_error(exc), details)
         finally:
             close = getattr(job, "close", None)
             if close is not None:
@@ -110,6 +116,8 @@ class _JobThread(QThread):
                     close()
                 except BaseException:  # noqa: BLE001 - the outcome is already reported
                     pass
+            job = close = None  # the job's objects go now, before what they freed is given back
+            give_back_freed_memory()
 
 
 # Runners whose thread still runs: a QThread destroyed while running aborts the process.

@@ -41,6 +41,7 @@ from crisisdesk.core.fusion.model import VARIANTS, FusionConfig
 from crisisdesk.core.fusion.train import (
     Recipe,
     StepLog,
+    Tensors,
     iter_fit,
     named_recipe,
     predict_logits,
@@ -246,11 +247,19 @@ class TrainJob:
                                   image_dim=tensors.image.shape[1],
                                   text_dim=tensors.text.shape[1], variant=self.variant,
                                   **self.config_overrides)
+            # Each split's rows copied once (every seed copied train and validation
+            # again), then the task's whole matrices let go: kept beside the copies
+            # through every epoch, they were ~40% of a retrain's memory. The data's
+            # fingerprint is taken first: it reads the labels.
+            train_set, val_set, scored_set = (tensors.subset(index)
+                                              for index in (train, val, scored))
+            trained_on = data_hash(data)
+            data.tensors = tensors = tensors.subset(np.zeros(0, dtype=np.int64))
             budget = self.seeds * self.recipe.max_epochs
             done, best = 0, None
             for seed in range(self.seeds):
-                fitting = iter_fit(config, replace(self.recipe, seed=seed),
-                                   tensors.subset(train), tensors.subset(val), tick=TICK)
+                fitting = iter_fit(config, replace(self.recipe, seed=seed), train_set,
+                                   val_set, tick=TICK)
                 while True:
                     try:
                         log = next(fitting)
@@ -268,7 +277,7 @@ class TrainJob:
                     yield Progress(done, budget, f"{where} {log.epoch}, validation loss "
                                    f"{log.val_loss:.4f}")
                 budget -= self.recipe.max_epochs - result.epochs_run
-                figures = self._score(result, tensors, val, scored, data.classes, seed)
+                figures = self._score(result, val_set, scored_set, data.classes, seed)
                 self.report.seeds.append(figures)
                 if best is None or self._better(figures, best[1]):
                     best = (result.model, figures)
@@ -276,7 +285,7 @@ class TrainJob:
             assert best is not None
             self.report.summary = mean_std([s["scored"] for s in self.report.seeds]) \
                 if scored.size else {}
-            self._register(store, data, config, *best)
+            self._register(store, data, trained_on, config, *best)
 
     def _better(self, figures: dict[str, Any], than: dict[str, Any]) -> bool:
         """Whether a seed beats another on the recipe's validation figure."""
@@ -288,11 +297,11 @@ class TrainJob:
             return figures["val_macro_f1"] > than["val_macro_f1"]
         return figures["val_loss"] < than["val_loss"]
 
-    def _score(self, result: Any, tensors: Any, val: np.ndarray, scored: np.ndarray,
-               classes: tuple[str, ...], seed: int) -> dict[str, Any]:
+    def _score(self, result: Any, val: Tensors, scored: Tensors, classes: tuple[str, ...],
+               seed: int) -> dict[str, Any]:
         """Calibrate on the validation split, then score on the held-out split."""
-        val_logits = predict_logits(result.model, tensors.subset(val))
-        val_labels = tensors.labels[val].numpy()
+        val_logits = predict_logits(result.model, val)
+        val_labels = val.labels.numpy()
         temperature = fit_temperature(val_logits.numpy(), val_labels)
         note = None
         if temperature <= T_MIN:
@@ -317,9 +326,9 @@ class TrainJob:
             "ece_validation_after": expected_calibration_error(
                 probabilities(val_logits, temperature), val_labels),
         }
-        if scored.size:
-            logits = predict_logits(result.model, tensors.subset(scored))
-            labels = tensors.labels[scored].numpy()
+        if len(scored):
+            logits = predict_logits(result.model, scored)
+            labels = scored.labels.numpy()
             probs = probabilities(logits, temperature)
             figures["scored"] = classification_report(labels, probs.argmax(axis=1),
                                                       list(classes))
@@ -344,13 +353,15 @@ class TrainJob:
         return (f"tweet+caption:{captioners} ({len(sources)} of {len(data.items)} "
                 "labelled items)")
 
-    def _register(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
-                  figures: dict[str, Any]) -> None:
-        """Save the best head with its sidecar; make it the task's active version if asked."""
+    def _register(self, store: Store, data: TaskData, trained_on: str, config: FusionConfig,
+                  model: Any, figures: dict[str, Any]) -> None:
+        """Save the best head with its sidecar (``trained_on``: the data's
+        :func:`data_hash`); make it the task's active version if asked."""
         folder = self.project.folder("models")
         name = free_version_name(store, folder, f"{self.task}-{self.variant}-{_stamp()}")
         try:
-            self._save_and_add(store, data, config, model, figures, folder, name)
+            self._save_and_add(store, data, trained_on, config, model, figures, folder,
+                               name)
         except BaseException:
             # Registering failed (a locked or full database): the saved checkpoint would
             # stay unlisted and unused for good, its name taken.
@@ -359,8 +370,9 @@ class TrainJob:
         finally:
             release_version_name(folder, name)
 
-    def _save_and_add(self, store: Store, data: TaskData, config: FusionConfig, model: Any,
-                      figures: dict[str, Any], folder: Path, name: str) -> None:
+    def _save_and_add(self, store: Store, data: TaskData, trained_on: str,
+                      config: FusionConfig, model: Any, figures: dict[str, Any],
+                      folder: Path, name: str) -> None:
         """Save the head under the reserved ``name`` and add its model version."""
         sidecar = {
             "config": config.to_dict(), "task": self.task, "classes": list(data.classes),
@@ -368,7 +380,7 @@ class TrainJob:
             "image_dim": config.image_dim if self.image_encoder else None,
             "text_dim": config.text_dim if self.text_encoder else None,
             "text_source": self._text_source(store, data),
-            "training_data_hash": data_hash(data),
+            "training_data_hash": trained_on,
             "metrics": {"seeds": self.report.seeds, "summary": self.report.summary,
                         "active_seed": figures["seed"], "seed_picked_on": self.pick_seed_on,
                         "scored_split": self.report.scored_split,

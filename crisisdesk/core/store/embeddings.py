@@ -9,7 +9,7 @@ dimension; patch tokens (kind ``image_patches``) as float16 [patches, dim] blobs
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,14 +101,7 @@ class EmbeddingsMixin(StoreBase):
         (the captioner saw both), or the newest of ``captioner`` / ``prompt_version`` when
         given; see crisisdesk/core/store/captions.py.
         """
-        # Imported here: captions.py imports text_key from this module.
-        from crisisdesk.core.store.captions import CURRENT_CAPTION_SQL, register_text_key
-
-        register_text_key(self.conn)
-        sql = (f"SELECT i.id, p.text, CASE WHEN m.sha256 IS NULL THEN NULL ELSE"
-               f" {CURRENT_CAPTION_SQL} END AS caption FROM items i"
-               " JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media")
-        pinned = [captioner, prompt_version]
+        sql, pinned = self._item_texts_query(captioner, prompt_version)
         out: list[ItemText] = []
         if items is None:
             self._add_item_texts(out, sql + " ORDER BY i.id", pinned)
@@ -119,6 +112,52 @@ class EmbeddingsMixin(StoreBase):
                 self._add_item_texts(out, sql + f" WHERE i.id IN ({','.join('?' * len(chunk))})"
                                      " ORDER BY i.id", [*pinned, *chunk])
         return out
+
+    def item_text_slices(self, size: int = FETCH_SLICE) -> Iterator[list[ItemText]]:
+        """Every item's text (as :meth:`item_texts` gives it), ``size`` items at a time in
+        item order: a job over the whole project holds one slice, not every text (tens
+        of MB at 100,000 tweets). Each slice is its own query (after the last item of the
+        one before), so no read stays open while the caller writes between slices."""
+        sql, pinned = self._item_texts_query(None, None)
+        after = 0
+        while True:
+            out: list[ItemText] = []
+            self._add_item_texts(out, sql + " WHERE i.id > ? ORDER BY i.id LIMIT ?",
+                                 [*pinned, after, size])
+            if not out:
+                return
+            yield out
+            after = out[-1].item
+
+    def text_items_without_embedding(self, encoder: str, size: int = FETCH_SLICE
+                                     ) -> list[int]:
+        """For each item text with no ``encoder`` embedding, the first item (in item
+        order) that has it: the embed job encodes each text once, in item order. Read
+        ``size`` items at a time; only item ids are returned (the texts are read again a
+        batch at a time), and the keys seen go when the list is made."""
+        items: list[int] = []
+        listed: set[str] = set()
+        for texts in self.item_text_slices(size):
+            first: dict[str, int] = {}
+            for text in texts:
+                first.setdefault(text.key, text.item)
+            for key in self.missing_keys("text", encoder, first):
+                if key not in listed:  # a text repeated in an earlier slice
+                    listed.add(key)
+                    items.append(first[key])
+        return items
+
+    def _item_texts_query(self, captioner: str | None, prompt_version: str | None
+                          ) -> tuple[str, list[object]]:
+        """The SELECT of items' (id, text, caption) and its first parameters."""
+        # Imported here: captions.py imports text_key from this module.
+        from crisisdesk.core.store.captions import CURRENT_CAPTION_SQL, register_text_key
+
+        register_text_key(self.conn)
+        sql = (f"SELECT i.id, p.text, CASE WHEN m.sha256 IS NULL THEN NULL ELSE"
+               f" {CURRENT_CAPTION_SQL} END AS caption FROM items i"
+               " JOIN posts p ON p.id = i.post LEFT JOIN media m ON m.id = i.media")
+        return sql, [captioner, prompt_version]
 
     def _add_item_texts(self, out: list[ItemText], sql: str, params: Sequence[object]) -> None:
         """Append the query's (id, text, caption) rows to ``out`` as ItemTexts.

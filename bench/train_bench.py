@@ -35,6 +35,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from fusion_synthetic import make_synthetic  # noqa: E402
 
+#: The fewest training items whose synthetic split keeps a validation and a test item.
+MIN_ITEMS = 5
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.items < 1 or args.predict < 1:
-        parser.error("--items and --predict must be at least 1")
+    if args.items < MIN_ITEMS:
+        # Fewer leave make_synthetic's 70/15/15 split no validation item: fit raised.
+        parser.error(f"--items must be at least {MIN_ITEMS} (a validation item)")
+    if args.predict < 1:
+        parser.error("--predict must be at least 1")
 
     import torch
 

@@ -3,7 +3,8 @@
 The terminal's progress bar (tqdm) writes nothing off a terminal, so a long import or
 embed read as hung in its log. :class:`LogProgress` writes plain lines there instead:
 none for a job of a few seconds, then about one per 10% of the work and never more often
-than every 10 s (whichever is rarer), and one at the end saying how the job ended.
+than every 10 s (whichever is rarer), each with the time left at the pace so far, and one
+at the end saying how the job ended.
 """
 
 from __future__ import annotations
@@ -44,11 +45,17 @@ class LogProgress:
         self.last_at: float | None = None  # when the last line was written
         self.last: Progress | None = None  # what it said
         self.latest: Progress | None = None
+        # (time, done, total) where the work of this total began to be counted: the time
+        # left is measured from there (a model's loading or a count before left out).
+        self.since: tuple[float, int, int] | None = None
 
     def update(self, progress: Progress) -> None:
         """Take the job's latest progress; write a line when one is due."""
         self.latest = progress
         now = time.monotonic()
+        since = self.since
+        if since is None or progress.total != since[2] or progress.done < since[1]:
+            self.since = (now, progress.done, progress.total)  # a new phase, or the first
         if self._due(progress, now):
             self._write(progress, now, "")
 
@@ -82,8 +89,21 @@ class LogProgress:
             count = f"{progress.done:,} {self.unit}s"
         what = f"{ending}: " if ending else ""
         message = f", {progress.message}" if progress.message else ""
+        # The caption job's own "captions/s, ETA" went to the front ends: this is the log's.
+        if not ending and (left := self._left(progress, now)) is not None:
+            message = f", about {_duration(left)} left{message}"
         print(f"crisisdesk: {what}{count} after {_duration(now - self.start)}{message} "
               f"(on {progress.device})", file=self.stream, flush=True)
+
+    def _left(self, progress: Progress, now: float) -> float | None:
+        """Seconds left at the pace since this phase began; None without a total or
+        before anything advanced."""
+        if self.since is None or not progress.total or progress.done >= progress.total:
+            return None
+        start, done, _ = self.since
+        if progress.done <= done or now <= start:
+            return None
+        return (progress.total - progress.done) * (now - start) / (progress.done - done)
 
 
 class ProgressView(Protocol):

@@ -285,7 +285,15 @@ class RetrainJob:
         entry.holdout_split, rows = holdout_rows(store, entry.task)
         entry.holdout = len(rows)
         if not rows:
-            entry.skipped = "no labelled holdout items to compare on; not switched"
+            # Every labelled item trains: its source put it in train (CrisisMMD's train
+            # file imported alone) and later labels train too (ensure_splits). Say so
+            # and what gives a comparison, as `crisisdesk train` does: the bare words
+            # left an analyst with hundreds of labels wondering where they went.
+            labelled = len(store.labelled_items(entry.task))
+            entry.skipped = (
+                "no labelled holdout items to compare on ("
+                f"{plural(labelled, 'labelled item is', 'labelled items are')} in the "
+                "train split: import a dev or test split to compare); not switched")
             return
         items = [item for item, _ in rows]
         new = version_predictions(store, entry.task, version, items)
@@ -336,11 +344,14 @@ def _waiting(entry: TaskRetrain) -> str:
 
 
 def _verdict(entry: TaskRetrain) -> str:
-    """"; switch recommended" or why the active version is better kept."""
+    """"; switch recommended" or why the active version is better kept (or the task
+    left without one, where none is active: "keep the active one" named nothing)."""
     if entry.recommend_switch:
         return "; switch recommended"
-    return ("; keep the active one: the new one scored lower" if entry.new is not None
-            else "; keep the active one: the new one sees no holdout item")
+    keep = ("keep the active one" if entry.active_name is not None
+            else "leave the task without an active version")
+    return (f"; {keep}: the new one scored lower" if entry.new is not None
+            else f"; {keep}: the new one sees no holdout item")
 
 
 def _f1(report: dict[str, Any] | None) -> str:

@@ -47,8 +47,10 @@ CAPTION_MODULES = TRANSFORMERS_MODULES
 
 def encoder_modules(encoder: str) -> tuple[str, ...]:
     """The libraries loading ``encoder`` imports beyond :data:`PRELOAD_MODULES`: none for
-    a plain BERT (MiniLM) or an encoder not installed (its job says so); transformers for
-    another text model; open_clip for a CLIP (or a name not registered: taken for one)."""
+    a plain BERT (MiniLM), an encoder not installed or a text model folder whose files
+    cannot be read (its job says so); transformers for another text model; open_clip
+    for a CLIP (or a name not registered: taken for one)."""
+    from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.encoders.factory import AD_HOC_PREFIX
     from crisisdesk.core.models.registry import ModelMissing, get_spec, locate
 
@@ -63,7 +65,15 @@ def encoder_modules(encoder: str) -> tuple[str, ...]:
         return ()  # the job reports it
     from crisisdesk.core.encoders.bert import plain_bert_folder
 
-    return () if plain_bert_folder(Path(folder)) else TRANSFORMERS_MODULES
+    try:
+        plain = plain_bert_folder(Path(folder))
+    except EncoderError:
+        # A broken config.json or tokenizer.json: raised here, it stopped the start-up
+        # preload (the images' libraries never came) and failed whatever job or overlay
+        # asked, needing the model or not (an Embed with no text left to encode). Its
+        # load fails on the same file before transformers is needed, naming it.
+        return ()
+    return () if plain else TRANSFORMERS_MODULES
 
 
 def project_modules(project: object, image_encoder: str, text_encoder: str

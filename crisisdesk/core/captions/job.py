@@ -205,6 +205,9 @@ class CaptionJob:
             yield Progress(0, total, f"{captioner.name}: {plural(total, 'caption')} to write",
                            captioner.device)
             if total == 0:
+                # Its last words too: "0 captions written; 2 items without an image
+                # skipped" (the row said "0 captions to write", never why).
+                yield Progress(0, 0, report.outcome(), captioner.device)
                 return
             started = time.monotonic()
             for page in store.captions_to_do(captioner.name, self.prompt.version,

@@ -14,7 +14,7 @@ sequence, and the window vectors are averaged back into one vector per text.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from crisisdesk.core.encoders.base import (
     pool_windows,
     token_windows,
 )
+from crisisdesk.core.models.completeness import TOKENIZER_FILES
 
 MAX_WINDOW = 512
 SBERT_CONFIG = "sentence_bert_config.json"
@@ -60,21 +61,84 @@ def _check_pooling(folder: Path) -> None:
                            "encoder does mean pooling only")
 
 
+#: A tokenizer's settings files, beside its vocabulary's (TOKENIZER_FILES): those in a
+#: folder are named when its tokenizer cannot be loaded.
+TOKENIZER_SETTINGS = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+
+
+def _bad_folder_errors() -> tuple[type[BaseException], ...]:
+    """What loading a folder through transformers raises for a file in it that is
+    missing, broken or of a kind it does not know, as against a bug (a TypeError or
+    AttributeError of crisisdesk's own code must show as itself, with its traceback):
+    OSError (a missing file), ValueError (bad JSON, an unknown model_type), KeyError (a
+    key missing from a tokenizer file), safetensors' error (a truncated weights file)
+    and transformers 5.x's config validation, huggingface_hub's strict dataclasses: a
+    field of the wrong type ("dim": null) or a check across fields, raised as plain
+    Exception subclasses that name neither the folder nor the file."""
+    errors: list[type[BaseException]] = [OSError, ValueError, KeyError]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:  # not exported by this safetensors: its error shows as itself
+        pass
+    try:
+        from huggingface_hub.errors import (
+            StrictDataclassClassValidationError,
+            StrictDataclassFieldValidationError,
+        )
+
+        errors += [StrictDataclassFieldValidationError, StrictDataclassClassValidationError]
+    except ImportError:  # an older huggingface_hub (transformers 4.x): no validation
+        pass
+    return tuple(errors)
+
+
+def _loaded(name: str, folder: Path, files: str, load: Callable[[], Any]) -> Any:
+    """``load()``'s result; a bad folder's error (see :func:`_bad_folder_errors`) as an
+    EncoderError on one line naming the model, the folder and ``files``."""
+    try:
+        return load()
+    except Exception as exc:
+        # The tokenizers library (Rust) raises a bare Exception for a tokenizer.json it
+        # cannot read: no subclass to catch; any subclass not listed is no bad file.
+        if type(exc) is not Exception and not isinstance(exc, _bad_folder_errors()):
+            raise
+        text = " ".join(str(exc).split())  # the validation errors are on several lines
+        raise EncoderError(f"{name}: cannot load the text model in {folder} ({files}): "
+                           f"{text}") from None
+
+
+def _present(folder: Path, names: Sequence[str], what: str) -> str:
+    """The files of ``names`` that are in ``folder``, for an error message."""
+    found = [n for n in names if (folder / n).is_file()]
+    return ", ".join(found) if found else f"no {what} files"
+
+
 def _load_with_transformers(name: str, folder: Path) -> tuple[Any, Any]:
     """The tokenizer and model of a folder that is not a plain BERT (DistilBERT, a
-    vocab.txt without tokenizer.json, .bin weights), through transformers' Auto classes."""
-    from transformers import AutoModel, AutoTokenizer
+    vocab.txt without tokenizer.json, .bin weights), through transformers' Auto classes:
+    config.json first, then the tokenizer and the weights, so that an error names the
+    file it comes from."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     # Loading a local folder takes well under a second: its bar would only be noise
     # above the job's own progress bar.
     hf_logging.disable_progress_bar()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        model = AutoModel.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise EncoderError(f"{name}: cannot load the text model in {folder}: {exc}"
-                           ) from None
+    where = str(folder)
+    config = _loaded(name, folder, "config.json", lambda: AutoConfig.from_pretrained(
+        where, local_files_only=True))
+    tokenizer_files = _present(folder, (*TOKENIZER_FILES, *TOKENIZER_SETTINGS), "tokenizer")
+    tokenizer = _loaded(name, folder, tokenizer_files, lambda: AutoTokenizer.from_pretrained(
+        where, config=config, local_files_only=True))
+    weights = sorted(p.name for p in folder.iterdir()
+                     if p.suffix in (".safetensors", ".bin"))
+    # Building the model checks config.json further (an activation it does not know,
+    # sizes that do not divide): both files are named.
+    model = _loaded(name, folder, f"config.json, {_present(folder, weights, 'weights')}",
+                    lambda: AutoModel.from_pretrained(where, config=config,
+                                                      local_files_only=True))
     return tokenizer, model
 
 

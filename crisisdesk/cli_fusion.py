@@ -195,7 +195,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         job = PredictJob(Project.open(args.project),
                          None if args.task == "all" else [args.task])
-        finished = drive(job.run(), unit="item")
+        # One prediction per item and task, as the app's jobs panel counts them.
+        finished = drive(job.run(), unit="prediction")
         cancelled = not finished
     except (NoModel, CheckpointError, EncoderError, KeyError) as exc:
         # A task whose version cannot load fails the job at its end, after the others

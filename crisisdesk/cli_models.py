@@ -73,6 +73,16 @@ def cmd_models_add(args: argparse.Namespace) -> int:
     return OK
 
 
+def _embed_unit(encoder: str, kinds: list[str]) -> str:
+    """What the embed job's progress counts: images or texts, one per distinct photo or
+    text (a repost is encoded once), so not items ("2,764/2,764 items" on a project of
+    3,194 read as items left out); both kinds at once: the embeddings stored."""
+    from crisisdesk.core.encoders.factory import encoder_kinds
+
+    ran = [kind for kind in kinds if kind in encoder_kinds(encoder)]
+    return ran[0] if len(ran) == 1 else "embedding"
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     from crisisdesk.cli import drive
     from crisisdesk.core.decoder_pool import DecoderPoolError
@@ -96,7 +106,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     except (ModelMissing, EncoderError) as exc:
         return _fail(str(exc))
     try:
-        finished = drive(job.run(), unit="item")
+        finished = drive(job.run(), unit=_embed_unit(args.encoder, kinds))
     except (EncoderError, DecoderPoolError) as exc:  # what was stored is kept
         return _fail(str(exc))
     print(job.report.summary())

@@ -85,6 +85,12 @@ class PagedListModel(QAbstractListModel):
         """The queue's size (0 until the first page arrived)."""
         return self._total
 
+    @property
+    def labelled_since_read(self) -> bool:
+        """Labels were given since the rows held were read: items they took out of the
+        queue are still listed (on purpose, to go back to) until the next refresh."""
+        return self._stale
+
     # ------------------------------------------------------------------ rows held
     def row_at(self, row: int, *, fetch: bool = False) -> ItemRow | None:
         """The row's item if its page is here; with ``fetch``, queue the page otherwise."""

@@ -110,6 +110,7 @@ class MainWindow(CurrentRow, QMainWindow):
         self.search.returnPressed.connect(self._search_now)
         self.sort.currentIndexChanged.connect(lambda _i: self._query())
         self.queues.queue_selected.connect(self._queue_selected)
+        self.queues.counts_arrived.connect(self._counts_arrived)
         self.queues.itemClicked.connect(self._queue_clicked)
         self.queues.itemActivated.connect(self._queue_clicked)  # Enter, from the keyboard
         self._init_current_row()  # the list's current row, kept (current_row.py)
@@ -139,6 +140,9 @@ class MainWindow(CurrentRow, QMainWindow):
         centre_layout.addLayout(bar)
         self.list_title.setContentsMargins(8, 0, 8, 0)
         self.list_title.setStyleSheet(f"color: {style.MUTED};")
+        # Wrapped where the list is narrow: a long search, or the note of items labelled
+        # out of the queue, set the list's (and so the window's) least width.
+        self.list_title.setWordWrap(True)
         centre_layout.addWidget(self.list_title)
         centre_layout.addWidget(self.items, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -210,9 +214,16 @@ class MainWindow(CurrentRow, QMainWindow):
     def _update_title(self) -> None:
         queue = self.queues.current_queue()
         label = self.queues.currentItem().toolTip(0) if queue else "All items"
-        self.list_title.setText(list_title(self.model, label))
+        count = self.queues.count_of(queue) if queue else None
+        self.list_title.setText(list_title(self.model, label, count))
         self.items.set_empty_text("" if self.model.total else empty_list_text(self.model,
                                                                              label))
+
+    def _counts_arrived(self) -> None:
+        # After labels only: the list then holds rows the new counts no longer have, which
+        # the title says. While a query or refresh runs its own arrival sets the title.
+        if self.model.labelled_since_read:
+            self._update_title()
 
     @property
     def tasks(self) -> tuple[str, ...]:

@@ -7,13 +7,11 @@ Queues are grouped: general ones first, then one group per task, then events.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTreeWidget,
     QTreeWidgetItem,
     QWidget,
@@ -26,6 +24,7 @@ from crisisdesk.core.schemes import builtin_schemes, display_name
 from crisisdesk.core.words import plural
 from crisisdesk.gui import style
 from crisisdesk.gui.worker import Background
+from crisisdesk.gui.wrapping import WrappedColumn
 
 QUEUE_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -46,23 +45,6 @@ def _in_words(count: QueueCount) -> str:
     if task and not title.endswith(f" ({task})"):
         title = f"{title} ({task})"
     return f"{title}: {plural(count.count, 'item')}"
-
-
-class _WrappedNames(QStyledItemDelegate):
-    """The queue names' column: each row as high as its name wrapped at the column's
-    width (QTreeView asks a row's height for no width: a wrapped name got one line)."""
-
-    def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802 - Qt's name
-                 index: QModelIndex | QPersistentModelIndex) -> QSize:
-        view = self.parent()
-        assert isinstance(view, QTreeWidget)
-        depth, parent = 0, index.parent()
-        while parent.isValid():
-            depth, parent = depth + 1, parent.parent()
-        # The room the name is drawn in: its column, less the indentation of its level.
-        width = view.columnWidth(0) - depth * view.indentation()
-        option.rect = QRect(0, 0, max(width, 1), 1)  # type: ignore[attr-defined]
-        return super().sizeHint(option, index)
 
 
 class QueuePanel(QTreeWidget):
@@ -94,7 +76,7 @@ class QueuePanel(QTreeWidget):
         # Long names wrap, as tall as they need: at a large font (or a project's long
         # class names) "Predicted: severe da…" was cut, the whole name in a tooltip only.
         self.setWordWrap(True)
-        self.setItemDelegateForColumn(0, _WrappedNames(self))
+        self.setItemDelegateForColumn(0, WrappedColumn(self, 0))
         self.header().sectionResized.connect(self._names_resized)
         self.currentItemChanged.connect(self._current_changed)
         placeholder = QTreeWidgetItem(["Counting…", ""])

@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 
 from PySide6 import QtGui
-from PySide6.QtCore import Qt, QTextBoundaryFinder
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    QTextBoundaryFinder,
+)
 from PySide6.QtGui import (
     QContextMenuEvent,
     QGuiApplication,
@@ -23,7 +30,14 @@ from PySide6.QtGui import (
     QKeySequence,
     QTextDocument,
 )
-from PySide6.QtWidgets import QLabel, QMenu, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QMenu,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+    QWidget,
+)
 
 BREAK = "\u200b"  # ZERO WIDTH SPACE
 #: Longest run of characters drawn without a break opportunity: ~16 wide letters fit
@@ -159,3 +173,26 @@ class WrappingLabel(QLabel):
         # in rich text (out of range) and too little in a plain text with emoji.
         shown = plain(QLabel.text(self), self.textFormat())
         self.setSelection(0, len(shown.encode("utf-16-le", "surrogatepass")) // 2)
+
+
+class WrappedColumn(QStyledItemDelegate):
+    """A tree's column whose text wraps at the column's width, each row as high as its
+    wrapped text (QTreeView asks a row's height for no width: a wrapped text got one
+    line). The view needs ``setWordWrap(True)`` and, when the column is resized, its
+    rows laid out again (their heights change)."""
+
+    def __init__(self, view: QTreeView, column: int = 0) -> None:
+        super().__init__(view)
+        self.column = column
+
+    def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802 - Qt's name
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        view = self.parent()
+        assert isinstance(view, QTreeView)
+        depth, parent = 0, index.parent()
+        while self.column == 0 and parent.isValid():  # only the first column is indented
+            depth, parent = depth + 1, parent.parent()
+        # The room the text is drawn in: its column, less the indentation of its level.
+        width = view.columnWidth(self.column) - depth * view.indentation()
+        option.rect = QRect(0, 0, max(width, 1), 1)  # type: ignore[attr-defined]
+        return super().sizeHint(option, index)

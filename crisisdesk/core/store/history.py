@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from crisisdesk.core.store.db import store_time
 from crisisdesk.core.store.labels import LabelsMixin
@@ -19,6 +20,9 @@ from crisisdesk.core.store.labels import LabelsMixin
 #: Journal rows read per query of a project-wide listing: the memory it holds at a time,
 #: whatever the journal's size (a million rows listed in one fetch took ~1 GB).
 PAGE = 1000
+#: How long after its step's time a label's own time may be written (the same step's
+#: clock read twice): a label's time closer than this is the step's, not a source's.
+_SAME_STEP = timedelta(seconds=1)
 
 _SELECT = (
     "SELECT l.id, l.item, i.uid, l.task, l.label, l.annotator, l.source, l.created_at,"
@@ -66,6 +70,18 @@ class LabelEvent:
         """The event as a JSON object (the CLI's ``--json``)."""
         return asdict(self)
 
+    def time_kept(self) -> bool:
+        """Whether ``given_at`` is a time the source gave (an export's labelled_at), not
+        the time this journal wrote the label: a label given no time is written at its
+        step's time, read a moment after the step's own (so within a second after it)."""
+        if self.given_at < self.at:
+            return True
+        try:
+            after = datetime.fromisoformat(self.given_at) - datetime.fromisoformat(self.at)
+        except ValueError:  # not the store's format (written by hand): said as it is
+            return True
+        return after > _SAME_STEP
+
     def in_words(self) -> str:
         """What changed, in a line: the label (or "(cleared)"), then :meth:`how`."""
         return f"{self.label if self.label is not None else '(cleared)'}  {self.how()}"
@@ -75,8 +91,12 @@ class LabelEvent:
         time, item and label are shown beside it)."""
         if self.kind == "set":
             words = f"{self.source}, {self.changed_by}"
-            if self.carried_over:
+            if self.carried_over and self.time_kept():
                 words += f" (given {journal_time(self.given_at)}, imported)"
+            elif self.carried_over:
+                # A CrisisMMD-format export says "human" but not when: the import's time
+                # is all the journal holds, and "given <it>" read as the file's own.
+                words += f" (imported {journal_time(self.at)}; the file gave no time)"
             return words
         # The step's number (``reverts``) is in the JSON; in words, whose step it was.
         whose = ("their own" if self.reverts_by == self.changed_by

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -29,6 +30,7 @@ from crisisdesk.gui.dialogs.charts import ConfusionGrid, F1Bars
 from crisisdesk.gui.dialogs.figure_notes import NOTES, NotesLabel, explain, note_link
 from crisisdesk.gui.dialogs.retrain_headline import headline
 from crisisdesk.gui.dialogs.versions_dialog import figures_text
+from crisisdesk.gui.wrapping import WrappedColumn
 
 if TYPE_CHECKING:  # the core modules import torch: the report loads them only in a worker
     from crisisdesk.core.fusion.versions import VersionSummary
@@ -99,7 +101,22 @@ class TaskPage(QWidget):
         # A header's tooltip is never read out: the list's description says it.
         self.versions.setAccessibleDescription(NOTES["scored_when_trained"])
         self.versions.setRootIsDecorated(False)
-        self.versions.setMaximumHeight(120)
+        # The figures take the room the names and times leave, wrapped there: sized to
+        # their text, the columns were wider than the report's default size and the
+        # table scrolled sideways, "Scored when trained" cut off.
+        header = self.versions.header()
+        header.setStretchLastSection(False)
+        for column, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents,
+                                       QHeaderView.ResizeMode.ResizeToContents,
+                                       QHeaderView.ResizeMode.Stretch,
+                                       QHeaderView.ResizeMode.ResizeToContents)):
+            header.setSectionResizeMode(column, mode)
+        self.versions.setWordWrap(True)
+        self.versions.setItemDelegateForColumn(2, WrappedColumn(self.versions, 2))
+        # The rows' heights follow the figures' column as it narrows or widens.
+        header.sectionResized.connect(lambda column, _old, _new: column == 2 and
+                                      self.versions.doItemsLayout())
+        self.versions.setMaximumHeight(160)  # four versions, their figures on two lines
         self.reactivate = QPushButton("&Make the selected version active")
         # Never Enter's button: the dialog would make it the default when no other is.
         self.reactivate.setAutoDefault(False)
@@ -134,8 +151,6 @@ class TaskPage(QWidget):
                                     figures_text(v), "yes" if v.active else ""])
             item.setData(0, Qt.ItemDataRole.UserRole, v.id)
             self.versions.addTopLevelItem(item)
-        for column in range(4):
-            self.versions.resizeColumnToContents(column)
 
     def _reactivate(self) -> None:
         item = self.versions.currentItem()

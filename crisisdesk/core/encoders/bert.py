@@ -151,12 +151,29 @@ class BertOutput:
     last_hidden_state: Tensor
 
 
+class _Linear(nn.Linear):
+    """nn.Linear left uninitialised: load_bert assigns every weight from the file.
+    Why: the random init wrote the whole model (MiniLM: ~90 MB) at once only to throw it
+    away, while the file's tensors are mapped and become resident only as they are used;
+    memory never written costs nothing (torch.empty)."""
+
+    def reset_parameters(self) -> None:
+        pass
+
+
+class _Embedding(nn.Embedding):
+    """nn.Embedding left uninitialised, as :class:`_Linear` (and for the same reason)."""
+
+    def reset_parameters(self) -> None:
+        pass
+
+
 class _Embeddings(nn.Module):
     def __init__(self, c: BertConfig) -> None:
         super().__init__()
-        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size)
-        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
-        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.word_embeddings = _Embedding(c.vocab_size, c.hidden_size)
+        self.position_embeddings = _Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = _Embedding(c.type_vocab_size, c.hidden_size)
         self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
 
     def forward(self, ids: Tensor, token_types: Tensor) -> Tensor:
@@ -170,9 +187,9 @@ class _SelfAttention(nn.Module):
     def __init__(self, c: BertConfig) -> None:
         super().__init__()
         self.heads = c.num_attention_heads
-        self.query = nn.Linear(c.hidden_size, c.hidden_size)
-        self.key = nn.Linear(c.hidden_size, c.hidden_size)
-        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+        self.query = _Linear(c.hidden_size, c.hidden_size)
+        self.key = _Linear(c.hidden_size, c.hidden_size)
+        self.value = _Linear(c.hidden_size, c.hidden_size)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         batch, length, width = x.shape
@@ -192,7 +209,7 @@ class _AddNorm(nn.Module):
 
     def __init__(self, c: BertConfig, width_in: int) -> None:
         super().__init__()
-        self.dense = nn.Linear(width_in, c.hidden_size)
+        self.dense = _Linear(width_in, c.hidden_size)
         self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
 
     def forward(self, x: Tensor, residual: Tensor) -> Tensor:
@@ -209,7 +226,7 @@ class _Attention(nn.Module):
 class _Intermediate(nn.Module):
     def __init__(self, c: BertConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+        self.dense = _Linear(c.hidden_size, c.intermediate_size)
         self.act = ACTIVATIONS[c.hidden_act]
 
 
@@ -234,7 +251,8 @@ class _Encoder(nn.Module):
 
 class BertModel(nn.Module):
     """transformers' BertModel in eval mode, up to the last hidden states (no pooler):
-    its submodules carry transformers' names, so its safetensors load by name."""
+    its submodules carry transformers' names, so its safetensors load by name. Built
+    with its matrices uninitialised: only :func:`load_bert` makes one, and fills it."""
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
@@ -268,9 +286,10 @@ def load_bert(name: str, folder: Path) -> BertModel:
         raise EncoderError(f"{name}: cannot read {path}: {exc}") from None
     for unused in UNUSED:
         state.pop(unused, None)
-    # Built on the CPU, its random init replaced by the weights below: built on the meta
-    # device instead, the init went through torch._refs, which imports torch._dynamo
-    # (sympy, ~170 MB) that nothing else here needs.
+    # Built on the CPU with its matrices left unwritten (so not resident), then given the
+    # file's tensors: load_file maps the file, and its pages are read in as the model
+    # uses them. Built on the meta device instead, the init went through torch._refs,
+    # which imports torch._dynamo (sympy, ~170 MB) that nothing else here needs.
     model = BertModel(config)
     expected = {key: tuple(p.shape) for key, p in model.state_dict().items()}
     missing = sorted(expected.keys() - state.keys())

@@ -177,23 +177,41 @@ class JobRow(QFrame):
     def _on_progress(self, progress: Progress) -> None:
         self.state.setText(STATE_TEXT["running"]
                            if not self.runner.cancel_requested else "Cancelling…")
-        scale, rate = self.scale, self.runner.rate
         if progress.total:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(min(progress.done, progress.total))
-            done = f"{progress.done:,} / {counted(progress.total, self.unit)}"
-            if scale > 1:  # the one under way: "task 2 of 3" (the bar has its share)
-                whole = progress.total // scale
-                done = (f"{self.unit.removesuffix('s')} "
-                        f"{min(progress.done // scale + 1, whole)} of {whole}")
         else:
             self.bar.setRange(0, 0)
-            done = counted(progress.done // scale, self.unit)
-        self.figures.setText(f"{done} · {format_rate(rate and rate / scale, self.unit)}"
-                             f" · ETA {format_seconds(self.runner.eta)}")
+        self._show_figures(progress)
         self.device.setText(f"on {progress.device}" if progress.device else "")
         self._set_message(_html(progress.message))
         self.notes += [note for note in progress.notes if note not in self.notes]
+
+    def tick(self) -> None:
+        """Re-read a running job's rate and ETA with the time now (the panel's ticker):
+        a job silent for minutes yields nothing that would, and its last pace stood."""
+        if self.runner.is_running():
+            self._show_figures(self.runner.last_progress)
+
+    def _show_figures(self, progress: Progress | None) -> None:
+        """"done / total · rate · ETA", and how long nothing came once the job stalled."""
+        scale, rate, parts = self.scale, self.runner.rate, []
+        if progress is not None:
+            done = counted(progress.done // scale, self.unit)
+            if progress.total:
+                done = f"{progress.done:,} / {counted(progress.total, self.unit)}"
+            if progress.total and scale > 1:  # the one under way: "task 2 of 3"
+                whole = progress.total // scale
+                done = (f"{self.unit.removesuffix('s')} "
+                        f"{min(progress.done // scale + 1, whole)} of {whole}")
+            parts = [done, format_rate(rate and rate / scale, self.unit),
+                     f"ETA {format_seconds(self.runner.eta)}"]
+        quiet = self.runner.stalled_for
+        if quiet is not None:
+            parts.append(f"no progress for {format_seconds(quiet)}")
+        text = " · ".join(parts)
+        if text != self.figures.text():  # the ticker's second beats mostly change nothing
+            self.figures.setText(text)
 
     def _on_finished(self, state: str, value: object) -> None:
         runner = self.runner

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -44,6 +44,9 @@ from crisisdesk.gui.worker import JobRunner
 #: first go. A failed or cancelled row is never dropped so: it has something to say
 #: (its message) or to do (Retry, a model's download) until "Clear finished".
 KEEP_DONE = 20
+#: How often the running rows re-read their rate and ETA without a progress: a silent
+#: job yields nothing that would update its row.
+TICK_MS = 1000
 
 
 class JobsPanel(QWidget):
@@ -93,6 +96,11 @@ class JobsPanel(QWidget):
         scroll.setAccessibleName("Jobs")
         outer.addWidget(scroll, 1)
         self._scroll = scroll
+        # One timer for all rows, running only while a job runs (_update_summary): a job
+        # stuck in one long batch kept its last rate and an ETA that counted nothing down.
+        self.ticker = QTimer(self)
+        self.ticker.setInterval(TICK_MS)
+        self.ticker.timeout.connect(self._tick)
         self._fit_to_jobs()
 
     def run(self, title: str, make_job: MakeJob, *, unit: str = "items",
@@ -184,8 +192,16 @@ class JobsPanel(QWidget):
         if row.notes and state == "done":
             self.job_noted.emit(row.runner.title, len(row.notes))
 
+    def _tick(self) -> None:
+        for row in self.rows:
+            row.tick()
+
     def _update_summary(self) -> None:
         running = len(self.running())
+        if not running:
+            self.ticker.stop()
+        elif not self.ticker.isActive():
+            self.ticker.start()
         ended = len(self.rows) - running
         self.clear.setEnabled(ended > 0)
         if not self.rows:

@@ -150,7 +150,6 @@ class JobRunner(QObject):
         # (time, done) where the count advanced: a progress that moved nothing (a server
         # captioner's waits) lowered the rate until its batch landed, then it rose.
         self._samples: deque[tuple[float, int]] = deque()
-        self._heard_at = 0.0  # when the latest progress came, advancing or not
         self.state = "pending"  # pending | running | done | cancelled | failed
         self.last_progress: Progress | None = None
         self.result: Any = None
@@ -209,15 +208,27 @@ class JobRunner(QObject):
         """Units per second from one advance to another, over the last few seconds and
         at least RATE_MIN_ADVANCES advances; None until it can be measured, and once the
         job stalled (a "0.0/s" said nothing the "–" does not)."""
-        if len(self._samples) < 2:
+        if len(self._samples) < 2 or self.stalled_for is not None:
             return None
         (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
-        if t1 - t0 <= 0:
+        return (d1 - d0) / (t1 - t0) if t1 > t0 else None
+
+    @property
+    def stalled_for(self) -> float | None:
+        """Seconds since the job's count last advanced (since its start before any
+        progress), once past STALL_INTERVALS of its usual intervals and RATE_WINDOW_S;
+        None while it keeps its pace. Judged with the time now, not at its latest
+        progress: a job silent for minutes (one long batch, a model loading) never
+        yields, and its last pace stood as if it still held."""
+        if self._samples:
+            (t0, _), (last, _) = self._samples[0], self._samples[-1]
+            usual = (last - t0) / (len(self._samples) - 1) if len(self._samples) > 1 else 0.0
+        elif self.started_at is not None:
+            last, usual = self.started_at, 0.0
+        else:
             return None
-        usual = (t1 - t0) / (len(self._samples) - 1)
-        if self._heard_at - t1 > max(RATE_WINDOW_S, STALL_INTERVALS * usual):
-            return None
-        return (d1 - d0) / (t1 - t0)
+        quiet = (self.ended_at or time.monotonic()) - last
+        return quiet if quiet > max(RATE_WINDOW_S, STALL_INTERVALS * usual) else None
 
     @property
     def eta(self) -> float | None:
@@ -250,7 +261,6 @@ class JobRunner(QObject):
             while (len(samples) > RATE_MIN_ADVANCES + 1
                    and now - samples[0][0] > RATE_WINDOW_S):
                 samples.popleft()
-        self._heard_at = now
         self.last_progress = progress
         self.progress.emit(progress)
 

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from crisisdesk.core.models import hub_download, registry
+from crisisdesk.core.models import registry
+from crisisdesk.core.models.download_job import download_job as model_download_job
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.words import plural
 from crisisdesk.gui.advice import app_error
@@ -41,6 +42,7 @@ STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
               "cancelled": "Cancelled", "failed": "Failed"}
 STATE_COLOUR = {"done": "#2e7d32", "cancelled": "#8d6e00", "failed": "#c62828"}
 NOTE_COLOUR = STATE_COLOUR["cancelled"]  # amber: worth reading, nothing went wrong
+DOWNLOAD_UNIT = "MB"  # a model download's count: megabytes, so its rate reads MB/s
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -81,13 +83,9 @@ def missing_model(runner: JobRunner) -> str | None:
 
 
 def download_job(name: str) -> Iterator[Progress]:
-    """Fetch a model from the hub as a job: one step (the hub reports no finer progress
-    to us), so the row shows a busy bar until the files are in the cache."""
-    spec = registry.get_spec(name)
-    yield Progress(0, 0, f"downloading {name} from {spec.hub_id}", "network")
-    notes: list[str] = []  # the room could not be checked (said, the download went on)
-    folder = hub_download.download(spec, say=notes.append)
-    yield Progress(1, 1, ". ".join([f"installed in {folder}", *notes]), "network")
+    """Fetch a model from the hub as a job counting megabytes (DOWNLOAD_UNIT) of its
+    files, so the row shows a real bar, rate and ETA."""
+    yield from model_download_job(registry.get_spec(name))
 
 
 class JobRow(QFrame):
@@ -194,7 +192,8 @@ class JobRow(QFrame):
             self._show_figures(self.runner.last_progress)
 
     def _show_figures(self, progress: Progress | None) -> None:
-        """"done / total · rate · ETA", and how long nothing came once the job stalled."""
+        """"done / total · rate · ETA", and how long nothing came once the job stalled (how
+        long it has worked, for a job with no total)."""
         scale, rate, parts = self.scale, self.runner.rate, []
         if progress is not None:
             done = counted(progress.done // scale, self.unit)
@@ -207,7 +206,12 @@ class JobRow(QFrame):
             parts = [done, format_rate(rate and rate / scale, self.unit),
                      f"ETA {format_seconds(self.runner.eta)}"]
         quiet = self.runner.stalled_for
-        if quiet is not None:
+        if quiet is not None and (progress is None or not progress.total):
+            # A busy bar: the job said no total (a look-up, a watch between files), so a
+            # count that stands still is no sign of trouble; "no progress" made analysts
+            # cancel good work. Say how long it has been working instead.
+            parts.append(f"working for {format_seconds(self.runner.elapsed)}")
+        elif quiet is not None:
             parts.append(f"no progress for {format_seconds(quiet)}")
         text = " · ".join(parts)
         if text != self.figures.text():  # the ticker's second beats mostly change nothing
@@ -315,7 +319,7 @@ class JobRow(QFrame):
         name = self.missing_model
         if name is None or setting("offline"):
             return
-        self.panel.run(f"Download {name}", lambda: download_job(name), unit="model")
+        self.panel.run(f"Download {name}", lambda: download_job(name), unit=DOWNLOAD_UNIT)
 
     def _use_local_folder(self) -> None:
         name = self.missing_model

@@ -110,8 +110,23 @@ def repo_folder(cache_dir: Path, hub_id: str) -> Path:
     return cache_dir / repo_folder_name(repo_id=hub_id, repo_type="model")
 
 
-def _bytes_to_fetch(info: Any, patterns: Sequence[str] | None, repo: Path) -> int | None:
-    """Bytes the download still has to write, or None when the hub did not say."""
+def download_sizes(info: Any, patterns: Sequence[str] | None, cache_dir: Path,
+                   hub_id: str) -> tuple[int, int] | None:
+    """(bytes of the files ``patterns`` pick from the hub's ``info``, bytes of them the
+    cache holds whole): where a download's progress starts and ends. None when the hub
+    did not give the sizes."""
+    chosen = _chosen_sizes(info, patterns)
+    if chosen is None:
+        return None
+    repo, commit = repo_folder(cache_dir, hub_id), getattr(info, "sha", None)
+    held = sum(size for sibling, size in chosen
+               if _cached(sibling, size, repo, commit, partial=False))
+    return sum(size for _, size in chosen), held
+
+
+def _chosen_sizes(info: Any, patterns: Sequence[str] | None) -> list[tuple[Any, int]] | None:
+    """The files ``patterns`` pick from the hub's ``info``, each with its size; None when
+    the hub did not say (no files listed, or one without a size)."""
     from huggingface_hub.utils import filter_repo_objects
 
     siblings = getattr(info, "siblings", None)
@@ -120,27 +135,34 @@ def _bytes_to_fetch(info: Any, patterns: Sequence[str] | None, repo: Path) -> in
     # The download's own filter, so that the files counted are the files fetched.
     chosen = filter_repo_objects(siblings, allow_patterns=patterns,
                                  key=lambda sibling: sibling.rfilename)
-    total = 0
-    for sibling in chosen:
-        size = sibling.lfs.size if sibling.lfs is not None else sibling.size
-        if size is None:
-            return None
-        total += size - _cached(sibling, size, repo, getattr(info, "sha", None))
-    return total
+    sized = [(sibling, sibling.lfs.size if sibling.lfs is not None else sibling.size)
+             for sibling in chosen]
+    return None if any(size is None for _, size in sized) else sized
 
 
-def _cached(sibling: Any, size: int, repo: Path, commit: str | None) -> int:
+def _bytes_to_fetch(info: Any, patterns: Sequence[str] | None, repo: Path) -> int | None:
+    """Bytes the download still has to write, or None when the hub did not say."""
+    chosen = _chosen_sizes(info, patterns)
+    if chosen is None:
+        return None
+    commit = getattr(info, "sha", None)
+    return sum(size - _cached(sibling, size, repo, commit) for sibling, size in chosen)
+
+
+def _cached(sibling: Any, size: int, repo: Path, commit: str | None,
+            partial: bool = True) -> int:
     """Bytes of one file the cache holds already: a blob (named by its etag: the LFS
-    sha256, else the git blob id), a snapshot copy (no symlinks on Windows), or a partial
-    ``<etag>.incomplete`` that older huggingface_hub versions resume."""
+    sha256, else the git blob id), a snapshot copy (no symlinks on Windows), or (unless
+    ``partial`` is False) a partial ``<etag>.incomplete`` that older huggingface_hub
+    versions resume."""
     etag = sibling.lfs.sha256 if sibling.lfs is not None else sibling.blob_id
     whole = [repo / "snapshots" / commit / sibling.rfilename] if commit else []
     if etag:
         whole.append(repo / "blobs" / etag)
     if any(path.is_file() for path in whole):
         return size
-    partial = repo / "blobs" / f"{etag}.incomplete"
-    return min(partial.stat().st_size, size) if etag and partial.is_file() else 0
+    part = repo / "blobs" / f"{etag}.incomplete"
+    return min(part.stat().st_size, size) if partial and etag and part.is_file() else 0
 
 
 def _held(repo: Path) -> tuple[int, bool]:

@@ -45,7 +45,9 @@ def _train_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 
     def splits(data, *args, **kwargs):
         train, val, scored, name = real_splits(data, *args, **kwargs)
-        seen.update(data=data, val=val, scored=scored)
+        # The task's whole matrices as drawn: the job lets data.tensors go once its
+        # splits are copied (memory), so they are kept here for the checks.
+        seen.update(data=data, tensors=data.tensors, val=val, scored=scored)
         return train, val, scored, name
 
     def iter_fit(config, recipe, train, val, **kwargs):
@@ -70,7 +72,7 @@ def _train_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 def test_training_early_stops_on_the_validation_split_not_the_scored_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _train_recording(tmp_path, monkeypatch)
-    tensors, val, scored = seen["data"].tensors, seen["val"], seen["scored"]
+    tensors, val, scored = seen["tensors"], seen["val"], seen["scored"]
     assert len(scored) and not set(val.tolist()) & set(scored.tolist())
     (given,) = seen["val_given"]
     # The items early stopping watched are the validation split's, row for row.
@@ -81,7 +83,7 @@ def test_training_early_stops_on_the_validation_split_not_the_scored_one(
 def test_the_temperature_is_fitted_on_the_validation_split_not_the_scored_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _train_recording(tmp_path, monkeypatch)
-    tensors, val = seen["data"].tensors, seen["val"]
+    tensors, val = seen["tensors"], seen["val"]
     (result,) = seen["results"]
     (logits, labels), = seen["temperature_fits"]
     # The head kept, on the validation items: the only logits a temperature may see.

@@ -51,6 +51,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.retrain_switch import (  # noqa: F401 - callers import them from here
     ActiveChanged,
     apply_retrain,
+    not_recommended_because,
     reactivate_version,
 )
 from crisisdesk.core.schemes import scheme_for
@@ -350,8 +351,7 @@ def _verdict(entry: TaskRetrain) -> str:
         return "; switch recommended"
     keep = ("keep the active one" if entry.active_name is not None
             else "leave the task without an active version")
-    return (f"; {keep}: the new one scored lower" if entry.new is not None
-            else f"; {keep}: the new one sees no holdout item")
+    return f"; {keep}: {not_recommended_because(entry)}"
 
 
 def _f1(report: dict[str, Any] | None) -> str:

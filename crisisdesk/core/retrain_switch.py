@@ -83,16 +83,22 @@ def apply_retrain(project: Project, report: RetrainReport, *,
 
 def _kept(report: RetrainReport, switch: list[str], refused: dict[str, str]) -> list[str]:
     """Why each task with a new version still has its active one: "kept damage-v3
-    active for damage (its new version scored lower)"."""
+    active for damage (the new one scored lower)"."""
     out = []
     for task, entry in report.tasks.items():
         if entry.candidate is None or task in switch or task in refused:
             continue
-        why = ("as asked" if entry.recommend_switch else "its new version scored lower"
-               if entry.new is not None else "its new version sees no holdout item")
+        why = "as asked" if entry.recommend_switch else not_recommended_because(entry)
         out.append((f"kept {entry.active_name} active for {task}" if entry.active_name
                     else f"left {task} without an active version") + f" ({why})")
     return out
+
+
+def not_recommended_because(entry: TaskRetrain) -> str:
+    """Why a task's new version is not recommended (the retrain's verdict and the
+    switch's "kept" line say the same)."""
+    return ("the new one scored lower" if entry.new is not None
+            else "the new one sees no holdout item")
 
 
 class ActiveChanged(RuntimeError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
+from functools import lru_cache
 
 #: The SQL name of :func:`fold` (the triggers call it; every Store connection has it).
 FOLD_SQL = "crisisdesk_fold"
@@ -31,42 +32,80 @@ _AS_TYPED = str.maketrans({
     "\u2212": "-",
 })
 
-#: Marks that are part of the letter, not an accent: the Japanese voicing marks ("で" is
-#: not "て" to a reader; dropped, "バス" (bus) found "ハス" (lotus)). Kept, NFC puts
-#: them back on their kana, so half-width "ﾊﾞｽ" folds to "バス".
-_KEPT_MARKS = frozenset("\u3099\u309a")
+#: The scripts whose combining marks a search may leave out: accents on Latin, Greek and
+#: Cyrillic letters ("cafe" finds "café"), the vowel points and hamza of Arabic and the
+#: niqqud of Hebrew, which most posts do not write. In other scripts the marks are part
+#: of the word: Thai tone marks ("ม้า", horse, is not "มา", come), the viramas, nuktas and
+#: vowel signs of Devanagari, Bengali, Tamil, Sinhala and their kin ("பல்", tooth, is not
+#: "பல", many), the Japanese voicing marks ("バス", bus, is not "ハス", lotus; kept, NFC puts
+#: them back on their kana, so half-width "ﾊﾞｽ" folds to "バス"). Matched against the
+#: Unicode name of the letter a mark sits on.
+_ACCENTED_SCRIPTS = ("LATIN ", "GREEK ", "CYRILLIC ", "ARABIC ", "HEBREW ")
 
 #: Drawn but not typed: the Arabic tatweel (letters stretched for emphasis) and the
 #: emoji presentation selectors ("❤️" is "❤" drawn in colour).
 _NOT_TYPED = frozenset("\u0640\ufe0e\ufe0f")
 
 
-def _typed(c: str) -> bool:
-    """Whether ``c`` stays in the fold: not an accent-like mark, not an invisible format
-    character (zero-width space and joiners, soft hyphen, direction marks, a BOM inside
-    the text: pasted from web pages, written by Persian keyboards and around Latin
-    words in right-to-left posts, never typed in a search), not a tatweel."""
+# How _typed treats a character (cached per character: the lookups cost more than the loop).
+_MARK, _DROPPED, _LETTER_WITH_MARKS, _BASE_OF_ACCENTS, _KEPT = range(5)
+
+
+@lru_cache(maxsize=8192)
+def _kind(c: str) -> int:
+    """What ``c`` is to :func:`_typed`: a combining mark, a character nobody types, a
+    letter whose marks are part of the word (a letter of a script not in
+    :data:`_ACCENTED_SCRIPTS`), another base character (a mark on a Latin letter, a
+    space, digit or symbol is an accent: NFKD writes a lone "´" as a space and an
+    acute), or a character kept that leaves the marks after it to the letter before it
+    (a vowel sign with no combining class, between a letter and its tone mark)."""
     if unicodedata.combining(c):
-        return c in _KEPT_MARKS
-    if c in _NOT_TYPED:
-        return False
+        return _MARK
+    category = unicodedata.category(c)
     # Tag characters (U+E0020-E007F) spell the flags of England, Scotland and Wales.
-    return unicodedata.category(c) != "Cf" or "\U000e0020" <= c <= "\U000e007f"
+    if c in _NOT_TYPED or (category == "Cf" and not "\U000e0020" <= c <= "\U000e007f"):
+        return _DROPPED
+    if category[0] == "M":
+        return _KEPT
+    if category[0] == "L" and not unicodedata.name(c, "").startswith(_ACCENTED_SCRIPTS):
+        return _LETTER_WITH_MARKS
+    return _BASE_OF_ACCENTS
+
+
+def _typed(decomposed: str) -> str:
+    """``decomposed`` (NFKD) less what nobody types in a search: accent-like marks (see
+    :data:`_ACCENTED_SCRIPTS`), invisible format characters (zero-width space and
+    joiners, soft hyphen, direction marks, a BOM inside the text: pasted from web pages,
+    written by Persian keyboards and around Latin words in right-to-left posts) and the
+    tatweel."""
+    kept = []
+    keep_marks = False  # a mark with no letter before it is dropped, as an accent
+    for c in decomposed:
+        kind = _kind(c)
+        if kind == _MARK:
+            if keep_marks:
+                kept.append(c)
+        elif kind != _DROPPED:
+            kept.append(c)
+            if kind != _KEPT:
+                keep_marks = kind == _LETTER_WITH_MARKS
+    return "".join(kept)
 
 
 def fold(text: str | None) -> str | None:
     """``text`` with case and accents folded away, for substring search.
 
     Unicode compatibility decomposition (NFKD: "ﬁ" -> "fi", full-width "Ａ" -> "A",
-    a no-break space -> a space), combining marks dropped ("é" -> "e", "İ" -> "i"), full
-    case folding ("ß" -> "ss", "Σ"/"ς" -> "σ"), the letters that do not decompose read
-    as their base (Turkish dotless "ı", Polish "ł", Nordic "ø", "æ", "œ", "đ": "wroclaw"
-    finds "Wrocław"), typographic quotes and dashes as the keyboard's (a phone's "don’t"
-    found by "don't"), then NFC, so what is left (Hangul syllables) compares as it is
-    written (Japanese voicing marks kept on their kana), invisible format characters
-    and the Arabic tatweel dropped (see :func:`_typed`). Emoji and other punctuation
-    stay as they are. None (no text) stays None:
-    the function runs inside SQLite, where raising would fail the write.
+    a no-break space -> a space), accents and vowel points dropped ("é" -> "e", "İ" -> "i",
+    "سَيْل" -> "سيل") while the marks that are part of a Thai, Indic or Japanese letter
+    stay (see :data:`_ACCENTED_SCRIPTS`), full case folding ("ß" -> "ss", "Σ"/"ς" -> "σ"),
+    the letters that do not decompose read as their base (Turkish dotless "ı", Polish
+    "ł", Nordic "ø", "æ", "œ", "đ": "wroclaw" finds "Wrocław"), typographic quotes and
+    dashes as the keyboard's (a phone's "don’t" found by "don't"), then NFC, so what is
+    left (Hangul syllables) compares as it is written (Japanese voicing marks kept on
+    their kana), invisible format characters and the Arabic tatweel dropped (see
+    :func:`_typed`). Emoji and other punctuation stay as they are. None (no text) stays
+    None: the function runs inside SQLite, where raising would fail the write.
     """
     if not isinstance(text, str):
         return None
@@ -75,7 +114,7 @@ def fold(text: str | None) -> str | None:
     # Decompose before and after case folding: casefold can yield letters that
     # decompose further ("İ" -> "i" + U+0307).
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    bare = "".join(c for c in decomposed if _typed(c))
+    bare = _typed(decomposed)
     return unicodedata.normalize("NFC", bare.translate(_AS_TYPED))
 
 

@@ -300,6 +300,12 @@ def _v13_fold_invisibles(db: sqlite_utils.Database) -> None:
     joiners, soft hyphens, direction marks) and the Arabic tatweel, and to keep the
     Japanese voicing marks: the copies folded before are folded again, or a stored
     "Mé\u200bxico" would stay hidden from "mexico". Texts of plain ASCII fold as before."""
+    _fold_again(db)
+
+
+def _fold_again(db: sqlite_utils.Database) -> None:
+    """Fold the stored copies of texts that are not plain ASCII again, after a change to
+    the fold (crisisdesk/core/store/folding.py)."""
     for table, column, folded in FOLDED_COLUMNS:
         # GLOB: a text with a byte outside printable ASCII (tabs and newlines included,
         # which cost nothing to fold again).
@@ -307,10 +313,18 @@ def _v13_fold_invisibles(db: sqlite_utils.Database) -> None:
                    f" WHERE {column} GLOB '*[^ -~]*'")
 
 
+def _v14_fold_script_marks(db: sqlite_utils.Database) -> None:
+    """The fold learned to keep the marks that are part of a letter (Thai tone marks,
+    the viramas and nuktas of Devanagari, Tamil and their kin): the copies folded before
+    are folded again, or a stored "ม้า" (horse) would still be found by "มา" (come) and
+    missed by "ม้า". Texts of plain ASCII fold as before."""
+    _fold_again(db)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
     _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes, _v10_post_times,
-    _v11_search_folding, _v12_lookups, _v13_fold_invisibles,
+    _v11_search_folding, _v12_lookups, _v13_fold_invisibles, _v14_fold_script_marks,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -173,6 +173,7 @@ class DetailPanel(TaskFocus, QWidget):
         changed = item_id != self.item_id
         self.item_id = item_id
         if changed:
+            self.say_when_settled(shown=False)  # J held: the item passed is not said
             self._set_message("Loading…")
             self.image.set_overlay(None)
         project = self._project
@@ -203,7 +204,7 @@ class DetailPanel(TaskFocus, QWidget):
             self._load_image(detail)
         self._set_tasks(detail.tasks)
         if new_item:  # another item's: its task is said; the same one's after a label not
-            self.say_focused_task()
+            self.say_when_settled(shown=True)
         self.detail_shown.emit(detail)
 
     def _paint_texts(self) -> None:

@@ -65,6 +65,8 @@ class QueuePanel(QTreeWidget):
         # a count is running / another was asked for meanwhile (see refresh)
         self._counting = self._again = False
         self.setColumnCount(2)
+        # Hidden, but a screen reader names a cell by its column: "2: 6" otherwise.
+        self.setHeaderLabels(["Queue", "Items"])
         self.setHeaderHidden(True)
         self.setRootIsDecorated(False)
         self.setIndentation(10)
@@ -81,6 +83,7 @@ class QueuePanel(QTreeWidget):
         self.currentItemChanged.connect(self._current_changed)
         placeholder = QTreeWidgetItem(["Counting…", ""])
         placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
+        placeholder.setData(1, Qt.ItemDataRole.AccessibleTextRole, "not counted yet")
         self.addTopLevelItem(placeholder)
 
     def refresh(self) -> None:
@@ -184,6 +187,11 @@ class QueuePanel(QTreeWidget):
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             item.setForeground(1, QBrush(QColor(style.MUTED)))
             self._items[count.queue] = item
+        for parent in groups.values():
+            # A heading spans its row, but its count cell is read all the same: a screen
+            # reader said "blank" after each heading. It says what the group holds.
+            parent.setData(1, Qt.ItemDataRole.AccessibleTextRole,
+                           plural(parent.childCount(), "queue"))
         self.expandAll()
         self._signature = signature
         # The same queue stays selected without a signal: the list keeps its place.

@@ -20,6 +20,7 @@ from crisisdesk.core.project import DB_NAME, ProjectError
 from crisisdesk.core.store.db import full_drive
 from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
+from crisisdesk.gui.announce import show_warning
 from crisisdesk.gui.worker import describe_error
 
 if TYPE_CHECKING:  # labelling imports why_not_saved from here
@@ -84,10 +85,10 @@ class SaveWarning(QFrame):
         self.lost += 1
         count = "" if self.lost == 1 else (
             f"{plural(self.lost, 'label was', 'labels were')} not saved so far. ")
-        self._label.setText(f"⚠ {message}\n{count}Labels given until this is put right "
-                            "are not saved either: once it is, give them again. This bar "
-                            "goes when a label is saved.")
-        self.setAccessibleDescription(self._label.text())
+        show_warning(self._label, f"{message}\n{count}Labels given until this is put "
+                     "right are not saved either: once it is, give them again. This bar "
+                     "goes when a label is saved.")
+        self.setAccessibleDescription(self._label.accessibleName())  # "Warning: ...", no sign
         self.show()
 
     def saved(self, *_items: object) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from crisisdesk.core.words import plural
+from crisisdesk.gui.announce import show_warning
 from crisisdesk.gui.job_row import NOTE_COLOUR
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ class SchemeWarning(QLabel):
         if not problems:
             return
         count = plural(len(problems), "stored label scheme")
-        self.setText(f"⚠ {count} not used: <a href='why'>why…</a>")
-        self.setToolTip("\n\n".join(problems))
+        self.setToolTip("\n\n".join(problems))  # first: the words said end with it
+        show_warning(self, f"{count} not used: <a href='why'>why…</a>")
         if new:  # once, not at every refresh: the word stays for a second look
             # Without the store's path it starts with (in the tooltip and "why…"): the
             # path took the status bar's room, the task and the reason cut off.

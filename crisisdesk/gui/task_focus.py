@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from crisisdesk.gui.label_history import LabelHistory
     from crisisdesk.gui.overlay import AttentionOverlay
 
+#: How long the keys rest on an item before its focused task is said: J held down moves
+#: every 30-50 ms, and each item shown on the way was said, the screen reader reading
+#: on through items the analyst had passed.
+SAY_AFTER_MS = 300
+
 
 class TaskFocus:
     """The task boxes of the shown item and the one the keys act on (mixed into the
@@ -45,6 +50,9 @@ class TaskFocus:
         self.task_boxes: list[TaskBox] = []
         self._show_box = QTimer(self, singleShot=True, interval=0)
         self._show_box.timeout.connect(self._show_focused_box)
+        self._say_later = QTimer(self, singleShot=True, interval=SAY_AFTER_MS)
+        self._say_later.timeout.connect(self._say_settled)
+        self._owed = False  # the shown item's focused task is still to be said
         self.tasks_area = QVBoxLayout()
         self.tasks_area.setSpacing(6)
 
@@ -88,9 +96,22 @@ class TaskFocus:
         self._focus(index, self.focused_view())
         self.say_focused_task()
 
+    def say_when_settled(self, shown: bool) -> None:
+        """The keys moved to another item; ``shown``: its task boxes are shown now. Its
+        focused task is said once no move came for :data:`SAY_AFTER_MS` (J said only the
+        list's row, and the number keys labelled a task unsaid), never an item passed."""
+        self._owed = shown
+        self._say_later.start()  # restarted: the wait begins again at each move
+
+    def _say_settled(self) -> None:
+        if self._owed:
+            self.say_focused_task()
+
     def say_focused_task(self) -> None:
-        """Have a screen reader say the focused task's box (Tab, and the next item: J
-        said the list's row only, and the number keys labelled a task unsaid)."""
+        """Have a screen reader say the focused task's box now (Tab; the next item's once
+        the keys settle): what was still to be said of the item is said by this."""
+        self._owed = False
+        self._say_later.stop()
         if 0 <= self.focused_task < len(self.task_boxes):
             box = self.task_boxes[self.focused_task]
             announce(box, box.in_words())

@@ -104,6 +104,7 @@ def test_the_next_and_previous_item_say_the_focused_task(
         qtbot.waitUntil(lambda before=before: panel.item_id != before
                         and panel.detail is not None and panel.detail.row.id == panel.item_id)
         settle(qtbot, window)
+        qtbot.waitUntil(lambda: bool(heard))  # said once the keys rest on the item
         box = panel.task_boxes[panel.focused_task]
         assert box.view.task == panel.task_boxes[1].view.task
         assert heard == [(box.in_words(), box)], heard

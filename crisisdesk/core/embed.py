@@ -276,7 +276,7 @@ def _model_missing(name: str) -> str:
     """Why encoder ``name``'s model is not on this machine ("" if it is), for a run with
     nothing to encode, which needs none (in the app as in the CLI): said, not failed. A
     name no encoder answers to (a typo) is an EncoderError all the same."""
-    from crisisdesk.core.encoders.factory import check_encoder
+    from crisisdesk.core.encoders.factory import check_encoder, folder_problem
     from crisisdesk.core.models.registry import ModelMissing
 
     try:
@@ -286,7 +286,9 @@ def _model_missing(name: str) -> str:
         # needs the model, in the CLI's words or with the app's Download button.
         why = getattr(exc, "reason", "not installed on this machine")
         return f"model {name!r} is {why}; an embed with something to encode needs it"
-    return ""
+    # A folder that broke since it was added: said now, not at the next run that needs it.
+    problem = folder_problem(name)
+    return f"{problem}; an embed with something to encode stops on it" if problem else ""
 
 
 def _check_dim(store: Store, encoder: Encoder) -> None:

@@ -2,8 +2,8 @@
 window (no dialog: it takes no keys from the list).
 
 Before, a device with no GPU behind it, a quantization word the app does not know or a
-model folder that is gone was said only when Settings was opened or a job failed on it,
-after the analyst had queued the work. Nothing falls back: the jobs that need such a
+model folder that is gone or spoilt was said only when Settings was opened or a job
+failed on it, after the analyst had queued the work. Nothing falls back: the jobs that need such a
 setting still stop on it (a CPU run of a GPU setting, or another copy of a model, is not
 what was chosen); the note says so, naming the file, the key and the value.
 
@@ -51,7 +51,9 @@ def read_problems() -> list[str]:
 def unusable_problems(file: str, values: dict[str, Any]) -> list[str]:
     """Settings that are valid words the app cannot use on this machine: ``device=cuda``
     without a usable CUDA GPU, 8/4-bit without bitsandbytes, a model registered at a
-    folder that is gone. Imports torch: run it off the UI thread."""
+    folder that is gone, a text model whose settings files cannot be read. Imports
+    torch and reads model folders: run it off the UI thread."""
+    from crisisdesk.core.encoders.factory import folder_problem
     from crisisdesk.core.models import registry
 
     problems: list[str] = []
@@ -90,6 +92,14 @@ def unusable_problems(file: str, values: dict[str, Any]) -> list[str]:
                 "longer exists (moved, deleted, or on a drive that is not mounted); "
                 f"{job} stops on it rather than use another copy: register it again "
                 "where it is now (Settings, Model folders) or choose another model")
+        elif key == "text_encoder":
+            # A folder spoilt since it was added (a hand edit, a half-finished copy) was
+            # said only by the first Embed with texts to encode, mid-queue.
+            problem = folder_problem(name).removeprefix(f"{name}: ")
+            if problem:
+                problems.append(f"{file}: {key} = {name!r}, whose folder cannot be used: "
+                                f"{problem}; {job} stops on it: mend or replace that "
+                                "file, or choose another model in Settings")
     return problems
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crisisdesk.core.encoders.base import EncoderError
-from crisisdesk.core.encoders.text import read_json
+from crisisdesk.core.encoders.text import check_positive, read_json
 
 WEIGHTS = "model.safetensors"
 TOKENIZER = "tokenizer.json"
@@ -131,10 +131,7 @@ class BertConfig:
                     raise EncoderError(f"{path}: hidden_act is {value!r}, expected one of "
                                        f"{', '.join(ACTIVATIONS)}")
                 continue
-            kinds = (int, float) if key == "layer_norm_eps" else (int,)
-            if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-                raise EncoderError(f"{path}: {key} is {value!r}, expected a positive "
-                                   f"{'number' if float in kinds else 'whole number'}")
+            check_positive(path, key, value, whole=key != "layer_norm_eps")
         config = cls(**known)
         if config.hidden_size % config.num_attention_heads:
             raise EncoderError(f"{path}: hidden_size {config.hidden_size} is not a "

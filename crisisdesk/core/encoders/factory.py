@@ -67,6 +67,27 @@ def check_encoder(name: str) -> None:
         _located(name)
 
 
+def folder_problem(name: str) -> str:
+    """Why the installed text model ``name``'s folder cannot load, from its settings
+    files alone (:func:`~crisisdesk.core.encoders.text.check_folder`), or "" (fine, not
+    a text model, or not installed: :func:`check_encoder` says that). For what runs
+    without loading it: an Embed with nothing to encode, the app's start-up note."""
+    from crisisdesk.core.encoders.text import check_folder
+    from crisisdesk.core.models.registry import ModelMissing
+
+    try:
+        spec = get_spec(name)
+        if spec.kind != "text":
+            return ""
+        folder = locate(spec).path
+        check_folder(name, folder)
+    except (KeyError, ModelMissing, OSError, ValueError):
+        return ""
+    except EncoderError as exc:
+        return str(exc)
+    return ""
+
+
 def encoder_kinds(name: str) -> frozenset[str]:
     """What the encoder ``name`` embeds (``"image"``, ``"text"``), known before it loads:
     the kinds of the class :func:`load_encoder` builds for it. A name not registered (or

@@ -47,6 +47,78 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
+#: A tokenizer's settings files, beside its vocabulary's (TOKENIZER_FILES): those in a
+#: folder are named when its tokenizer cannot be loaded.
+TOKENIZER_SETTINGS = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+
+
+#: config.json's sizes of a BERT-like model (BERT's names and DistilBERT's): transformers
+#: builds a model of whatever number it is given, and a zero, negative or fractional one
+#: failed deep in torch (RuntimeError "negative dimension", ZeroDivisionError, IndexError)
+#: naming neither file nor field, or, for a layer count of -1, built a model with no
+#: layers that gave wrong vectors without a word.
+CONFIG_SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                "intermediate_size", "max_position_embeddings",
+                "dim", "hidden_dim", "n_layers", "n_heads")
+#: config.json's names of the weights' number type (transformers 5.x writes dtype, 4.x
+#: torch_dtype): transformers looks the word up in torch, and one torch lacks was an
+#: AttributeError ("module 'torch' has no attribute 'float99'").
+CONFIG_DTYPES = ("dtype", "torch_dtype")
+
+
+def check_positive(path: Path, key: str, value: Any, *, whole: bool = True) -> None:
+    """Raise an EncoderError naming ``path`` and ``key`` unless ``value`` is a positive
+    whole number (``whole``) or a positive number; true/false is neither."""
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        raise EncoderError(f"{path}: {key} must be a positive "
+                           f"{'whole number' if whole else 'number'}, got {value!r}")
+
+
+def check_folder(name: str, folder: Path) -> None:
+    """Raise the EncoderError loading text model ``folder`` would for its settings files,
+    reading small JSON files alone (milliseconds): config.json missing or not an object,
+    a size of :data:`CONFIG_SIZES` that no model can have, a number type torch does not
+    know, a tokenizer settings file that is not an object, a pooling other than mean.
+    The message starts with ``name`` and names the file and the field."""
+    path = folder / "config.json"
+    if not path.is_file():
+        raise EncoderError(f"{name}: {folder} is not a transformers model folder "
+                           "(no config.json in it)")
+    try:
+        config = read_json(path) or {}
+        for key in CONFIG_SIZES:
+            if key in config:
+                check_positive(path, key, config[key])
+        for key in CONFIG_DTYPES:
+            value = config.get(key)
+            if value is not None and not _torch_dtype_name(value):
+                raise EncoderError(f"{path}: {key} must name a number type such as "
+                                   f"float32, float16 or bfloat16, got {value!r}")
+        for file in TOKENIZER_SETTINGS:  # transformers' AttributeError named none
+            read_json(folder / file)
+        _check_pooling(folder)
+    except EncoderError as exc:
+        raise EncoderError(f"{name}: {exc}") from None
+
+
+#: The number types config.json files give, known without importing torch: an Embed with
+#: nothing to encode checks the folder and must not pay torch's import (seconds) for it.
+_COMMON_DTYPES = frozenset({"float32", "float16", "bfloat16"})
+
+
+def _torch_dtype_name(value: Any) -> bool:
+    """Whether ``value`` is a word transformers reads as a torch number type: what it
+    does, ``getattr(torch, value)``, for a word other than the common ones."""
+    if not isinstance(value, str):
+        return False
+    if value in _COMMON_DTYPES:
+        return True
+    import torch
+
+    return isinstance(getattr(torch, value, None), torch.dtype)
+
+
 def _check_pooling(folder: Path) -> None:
     """Refuse a sentence-transformers folder whose recipe is not mean pooling.
 
@@ -59,11 +131,6 @@ def _check_pooling(folder: Path) -> None:
     if modes and modes != {"pooling_mode_mean_tokens"}:
         raise EncoderError(f"{folder}: its pooling is {sorted(modes)}; crisisdesk's text "
                            "encoder does mean pooling only")
-
-
-#: A tokenizer's settings files, beside its vocabulary's (TOKENIZER_FILES): those in a
-#: folder are named when its tokenizer cannot be loaded.
-TOKENIZER_SETTINGS = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
 
 
 def _bad_folder_errors() -> tuple[type[BaseException], ...]:
@@ -178,9 +245,7 @@ class TextEncoder(Encoder):
         import torch
 
         folder = Path(folder)
-        if not (folder / "config.json").is_file():
-            raise EncoderError(f"{name}: {folder} is not a transformers model folder "
-                               "(no config.json in it)")
+        check_folder(name, folder)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
@@ -195,7 +260,6 @@ class TextEncoder(Encoder):
                                f"{torch.cuda.device_count()} CUDA GPU(s) (cuda:0...)")
         if target.type not in ("cpu", "cuda"):
             raise EncoderError(f"{name}: device {device!r} is not supported (use cpu or cuda)")
-        _check_pooling(folder)
         # Imported here: it imports torch, and importing this module must not (the CLI).
         from crisisdesk.core.encoders.bert import BertTokens, load_bert, plain_bert_folder
 

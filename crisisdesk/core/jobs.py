@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from crisisdesk.core.job_locks import hold, release
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 
@@ -47,6 +48,9 @@ def tracked(project: Project, kind: str, params: dict[str, Any],
     """
     with project.open_store() as store:
         job = store.start_job(kind, params)
+        # Held while the job runs: a job whose process is killed is told from one still
+        # running when the project is next opened (its record said "running" for ever).
+        lock = hold(project.root, job)
         state, error = "done", None
         try:
             for progress in body:
@@ -60,8 +64,11 @@ def tracked(project: Project, kind: str, params: dict[str, Any],
             state, error = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            body.close()  # ends the body at its yield: its own finally clauses run
-            store.finish_job(job, state, error, result())
+            try:
+                body.close()  # ends the body at its yield: its own finally clauses run
+                store.finish_job(job, state, error, result())
+            finally:
+                release(lock)
 
 
 def give_back_freed_memory() -> None:

@@ -9,6 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from crisisdesk.core.job_locks import mark_interrupted
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.schema import StoreError
 
@@ -85,6 +86,9 @@ class Project:
                 raise ProjectError(f"{root}: its {DB_NAME} is empty (0 bytes), not a "
                                    "crisisdesk store; restore it from a backup, or move "
                                    "it away to start a new project there")
+            # Jobs of a process killed meanwhile said "running" for ever: now failed,
+            # interrupted (another process's running jobs are left alone).
+            mark_interrupted(root, root / DB_NAME)
             return cls(root)
         if not create:
             raise ProjectError(f"{root} is not a crisisdesk project (no {DB_NAME} in it)")

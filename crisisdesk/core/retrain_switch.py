@@ -64,6 +64,7 @@ def apply_retrain(project: Project, report: RetrainReport, *,
     if not switch and not refused:
         yield Progress(0, 0, "; ".join(["nothing switched", *kept]))
         return
+    done = ""
     if switch:
         predict, last = PredictJob(project, switch), Progress(0, 0)
         with closing(predict.run()) as steps:
@@ -73,12 +74,16 @@ def apply_retrain(project: Project, report: RetrainReport, *,
         # prediction wrote (it read only that, in a row counting "items").
         switched = [f"{task} switched to {report.tasks[task].candidate_name}"
                     for task in switch]
-        yield Progress(last.done, last.total,
-                       "; ".join([*switched, *kept]) + f". {predict.report.outcome()}")
+        done = "; ".join([*switched, *kept]) + f". {predict.report.outcome()}"
+        yield Progress(last.done, last.total, done)
     if refused:
         # After the other tasks' switch and predictions: a failed job's message is all
-        # the report and the jobs panel show.
-        raise ActiveChanged(" ".join(refused.values()))
+        # the report and the jobs panel show, so it says what was switched too (the
+        # analyst took the refusal for the whole switch, and never learnt that other
+        # tasks now run a new version).
+        raise ActiveChanged(" ".join(refused.values())
+                            + (f" Done for the other tasks: {done}" if done else ""),
+                            switched=switch)
 
 
 def _kept(report: RetrainReport, switch: list[str], refused: dict[str, str]) -> list[str]:
@@ -104,7 +109,12 @@ def not_recommended_because(entry: TaskRetrain) -> str:
 class ActiveChanged(RuntimeError):
     """A retrain's switch refused for tasks whose active version changed after the
     retrain compared its new version with the one active then (another window's switch,
-    ``crisisdesk train`` beside the app); the message names them and what to do."""
+    ``crisisdesk train`` beside the app); the message names them and what to do, then
+    what was switched for the other tasks, which ``switched`` lists."""
+
+    def __init__(self, message: str, switched: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.switched = list(switched)
 
 
 def _switch(store: Store, entry: TaskRetrain) -> str | None:

@@ -206,13 +206,14 @@ class JobRow(QFrame):
             parts = [done, format_rate(rate and rate / scale, self.unit),
                      f"ETA {format_seconds(self.runner.eta)}"]
         quiet = self.runner.stalled_for
-        if quiet is not None and (progress is None or not progress.total):
-            # A busy bar: the job said no total (a look-up, a watch between files), so a
-            # count that stands still is no sign of trouble; "no progress" made analysts
-            # cancel good work. Say how long it has been working instead.
-            parts.append(f"working for {format_seconds(self.runner.elapsed)}")
-        elif quiet is not None:
+        if quiet is not None and progress is not None and progress.total:
             parts.append(f"no progress for {format_seconds(quiet)}")
+        elif quiet is not None or self.runner.first_advance_wait is not None:
+            # A busy bar (the job said no total: a look-up, a watch between files), or a
+            # phase whose first unit takes long (a 7B captioner's first batch): a count
+            # that stands still is no sign of trouble; "no progress" made analysts cancel
+            # good work. Say how long it has been working instead.
+            parts.append(f"working for {format_seconds(self.runner.elapsed)}")
         text = " · ".join(parts)
         if text != self.figures.text():  # the ticker's second beats mostly change nothing
             self.figures.setText(text)

@@ -49,6 +49,12 @@ RATE_MIN_ADVANCES = 4
 #: No advance for this many of the job's usual intervals (and a window): it has stalled,
 #: and its rate and ETA read "–" rather than the pace it had.
 STALL_INTERVALS = 3
+#: Seconds a phase may wait for its first advance (longer where the job's pace so far was
+#: slower) before it is said stalled: until then its row says it is working. A slow job's
+#: first unit is no sign of trouble (a 7B captioner on a CPU writes a batch of four
+#: captions in one to two minutes); "no progress for 0:12" at each phase's start made
+#: analysts cancel good work.
+FIRST_ADVANCE_S = 300.0
 
 
 # --------------------------------------------------------------------------- JobRunner
@@ -150,6 +156,9 @@ class JobRunner(QObject):
         # (time, done) where the count advanced: a progress that moved nothing (a server
         # captioner's waits) lowered the rate until its batch landed, then it rose.
         self._samples: deque[tuple[float, int]] = deque()
+        # The slowest usual interval between advances of the phases before: a new phase's
+        # first advance is given at least as long as the job's pace so far.
+        self._pace = 0.0
         self.state = "pending"  # pending | running | done | cancelled | failed
         self.last_progress: Progress | None = None
         self.result: Any = None
@@ -217,18 +226,46 @@ class JobRunner(QObject):
     def stalled_for(self) -> float | None:
         """Seconds since the job's count last advanced (since its start before any
         progress), once past STALL_INTERVALS of its usual intervals and RATE_WINDOW_S;
-        None while it keeps its pace. Judged with the time now, not at its latest
-        progress: a job silent for minutes (one long batch, a model loading) never
-        yields, and its last pace stood as if it still held."""
+        before the phase's first advance, once past FIRST_ADVANCE_S and STALL_INTERVALS
+        of the pace of the phases before. None while it keeps its pace. Judged with the
+        time now, not at its latest progress: a job silent for minutes (one long batch, a
+        model loading) never yields, and its last pace stood as if it still held."""
+        quiet = self._quiet()
+        if quiet is None:
+            return None
+        seconds, usual, advanced = quiet
+        limit = (max(RATE_WINDOW_S, STALL_INTERVALS * usual) if advanced
+                 else max(FIRST_ADVANCE_S, STALL_INTERVALS * self._pace))
+        return seconds if seconds > limit else None
+
+    @property
+    def first_advance_wait(self) -> float | None:
+        """Seconds the phase under way has waited for its first advance (since the job's
+        start before any progress), once past RATE_WINDOW_S and while it is not yet said
+        stalled (see FIRST_ADVANCE_S); None otherwise. The row says the job is working."""
+        quiet = self._quiet()
+        if quiet is None or quiet[2] or quiet[0] <= RATE_WINDOW_S:
+            return None
+        return quiet[0] if self.stalled_for is None else None
+
+    def _quiet(self) -> tuple[float, float, bool] | None:
+        """(seconds since the count last advanced, or since the phase's first progress or
+        the job's start; the usual seconds between advances in this phase; whether the
+        phase advanced at all); None before the start."""
         if self._samples:
-            (t0, _), (last, _) = self._samples[0], self._samples[-1]
-            usual = (last - t0) / (len(self._samples) - 1) if len(self._samples) > 1 else 0.0
+            last, usual = self._samples[-1][0], self._usual()
         elif self.started_at is not None:
             last, usual = self.started_at, 0.0
         else:
             return None
-        quiet = (self.ended_at or time.monotonic()) - last
-        return quiet if quiet > max(RATE_WINDOW_S, STALL_INTERVALS * usual) else None
+        return (self.ended_at or time.monotonic()) - last, usual, len(self._samples) > 1
+
+    def _usual(self) -> float:
+        """The mean seconds between the phase's advances measured (0 before two)."""
+        samples = self._samples
+        if len(samples) < 2:
+            return 0.0
+        return (samples[-1][0] - samples[0][0]) / (len(samples) - 1)
 
     @property
     def eta(self) -> float | None:
@@ -254,6 +291,7 @@ class JobRunner(QObject):
             # A new phase: the work starts once its total is known (Predict read every
             # item before), or counts from 0 again (a switch's second task). Measured
             # with the phase before, the rate took its seconds for the work's.
+            self._pace = max(self._pace, self._usual())
             self._samples.clear()
         samples = self._samples
         if not samples or progress.done > samples[-1][1]:

@@ -274,6 +274,11 @@ class RetrainDialog(QDialog):
                 "; the versions lists below show which version is active now")
             self.status.setText(f"<span style='color:{BAD}'>Switch {state}{why}</span>")
             self.refresh_versions()
+            # Refused for a task another window switched meanwhile, but done for the
+            # others: the window refreshes those tasks' predictions all the same.
+            done = getattr(self.runner.exception if self.runner else None, "switched", [])
+            if done:
+                self.switched.emit(list(done))
 
     def done(self, result: int) -> None:
         """Close; a re-activation still running is told first (see KeepAlive): shut

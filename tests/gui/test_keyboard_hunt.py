@@ -118,7 +118,7 @@ def test_the_retrain_charts_tell_their_figures_to_a_screen_reader(qtbot) -> None
     qtbot.addWidget(bars)
     qtbot.addWidget(grid)
     assert bars.accessibleName() == "F1 per class"
-    assert "informative: new 0.88, active 0.75" in bars.accessibleDescription()
+    assert "informative: new 87.5%, active 75.0%" in bars.accessibleDescription()
     assert grid.accessibleName() == "New version: confusion matrix"
     assert "true informative: 2 predicted not informative, 14 predicted informative" \
         in grid.accessibleDescription()

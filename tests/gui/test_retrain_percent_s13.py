@@ -13,6 +13,7 @@ def test_the_headline_gives_macro_f1_in_percent_and_the_difference_in_points() -
                         holdout_split="test", new={"macro_f1": 0.7294, "n": 30},
                         current={"macro_f1": 0.70, "n": 30})
     said = headline(entry)
-    assert "new <b>72.9%</b> vs active <b>70.0%</b>" in said
-    assert "+2.9 points" in said
+    # Each figure held to its word by a no-break space (a line never parts them).
+    assert "new&nbsp;<b>72.9%</b> vs active&nbsp;<b>70.0%</b>" in said
+    assert "+2.9&nbsp;points" in said
     assert "0.729" not in said

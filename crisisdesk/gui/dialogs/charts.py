@@ -2,17 +2,20 @@
 
 * :class:`F1Bars`: per-class F1 of the new and the active model version, side by side.
 * :class:`ConfusionGrid`: a confusion matrix as a heat grid, the count in each cell.
+
+F1 is given in percent, as the report's headline gives macro F1 (``f1_text``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QHelpEvent, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from crisisdesk.core.schemes import display_name
+from crisisdesk.gui.dialogs.retrain_headline import f1_text
 
 NEW_COLOUR = QColor("#2563eb")  # the new version: the accent blue
 ACTIVE_COLOUR = QColor("#9ca3af")  # the active version: a quiet grey
@@ -55,8 +58,8 @@ class F1Bars(QWidget):
         # The figures are painted: a screen reader reads them from here.
         self.setAccessibleName("F1 per class")
         self.setAccessibleDescription("\n".join(
-            f"{display_name(name)}: new {self.new[i]:.2f}"
-            + (f", active {self.active[i]:.2f}" if self.active is not None
+            f"{display_name(name)}: new {f1_text(self.new[i])}"
+            + (f", active {f1_text(self.active[i])}" if self.active is not None
                else ", no active version yet")
             for i, name in enumerate(self.classes)))
 
@@ -83,7 +86,7 @@ class F1Bars(QWidget):
         metrics = painter.fontMetrics()
         label_w = self._label_w(metrics)
         top, row_h = self._rows()
-        value_w = metrics.horizontalAdvance("0.00") + 8
+        value_w = metrics.horizontalAdvance(f1_text(1.0)) + 8  # the widest figure
         left, right = label_w + 8, self.width() - value_w - 4
         span = max(20, right - left)
         # Legend on top.
@@ -96,7 +99,7 @@ class F1Bars(QWidget):
             painter.fillRect(QRectF(x, y + 3, 10, 10), colour)
             painter.drawText(int(x + 14), int(y + metrics.ascent()), name)
             x += 24 + metrics.horizontalAdvance(name)
-        # Grid lines at 0.25 steps so bar lengths can be read.
+        # Grid lines at 25% steps so bar lengths can be read.
         painter.setPen(QPen(GRID, 1))
         for step in range(5):
             gx = left + span * step / 4
@@ -117,7 +120,7 @@ class F1Bars(QWidget):
                 painter.setPen(TEXT)
                 painter.drawText(QRectF(right + 4, by - 2, value_w, bar_h + 3),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 f"{value:.2f}")
+                                 f1_text(value))
         painter.end()
 
 
@@ -141,13 +144,18 @@ class ConfusionGrid(QWidget):
                 for predicted, count in zip(self.classes, row, strict=False))
             for true, row in zip(self.classes, self.matrix, strict=False)))
 
+    def _key_w(self, metrics: QFontMetrics) -> int:
+        """The width of the number a row and its column share (see paintEvent)."""
+        return metrics.horizontalAdvance(str(len(self.classes))) + 6
+
     def _label_w(self) -> int:
-        # At most ten lines' height wide (150 pixels at the usual font): a longer name
-        # wraps onto a second line (a fixed 150 cut them at a large font).
+        """The width left of the cells: the rows' names and their numbers, at most ten
+        lines' height (150 pixels at the usual font, room for two grids side by side):
+        a longer name wraps onto a second line (a fixed 150 cut them at a large font)."""
         metrics = QFontMetrics(self.font())
         return min(max(150, 10 * metrics.height()),
                    max((metrics.horizontalAdvance(display_name(c))
-                        for c in self.classes), default=40) + 12)
+                        for c in self.classes), default=40) + 12 + self._key_w(metrics))
 
     def _cells(self) -> tuple[int, int, int]:
         """(the title's height, the top of the first row under the column heads, a
@@ -168,11 +176,41 @@ class ConfusionGrid(QWidget):
         _, top, cell = self._cells()
         return QSize(max(self._label_w() + cell * k + 12, title_w), top + 14 + cell * k)
 
+    def _count(self, row: int, column: int) -> int:
+        """The items labelled the ``row`` class and predicted the ``column`` one (0 past
+        a short matrix's edge)."""
+        cells = self.matrix[row] if row < len(self.matrix) else []
+        return cells[column] if column < len(cells) else 0
+
+    def _tip(self, pos: QPoint) -> str:
+        """What the mouse at ``pos`` points at, in words: a column head's class, or a
+        cell's count with its two classes ("" elsewhere: the grid's own tooltip)."""
+        _, top, cell = self._cells()
+        k, label_w = len(self.classes), self._label_w()
+        column = (pos.x() - label_w) // cell if pos.x() >= label_w else k
+        row = (pos.y() - top) // cell if pos.y() >= top else -1
+        if column >= k or row >= k:
+            return ""
+        predicted = display_name(self.classes[column])
+        if row < 0:
+            return f"Column {column + 1}: predicted {predicted}"
+        return (f"{self._count(row, column)} labelled {display_name(self.classes[row])}, "
+                f"predicted {predicted}")
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            tip = self._tip(event.pos())
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self)
+                return True
+        return super().event(event)
+
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         metrics = painter.fontMetrics()
         title_h, top, cell = self._cells()
         k, label_w = len(self.classes), self._label_w()
+        key_w = self._key_w(metrics)
         bold = QFont(self.font())
         bold.setBold(True)
         painter.setFont(bold)
@@ -183,20 +221,23 @@ class ConfusionGrid(QWidget):
                          title)
         painter.setFont(self.font())
         head_h = metrics.height()  # the column heads (the predicted classes), above top
-        # Column heads: the first word of each class, as wide as a cell allows.
-        for c, name in enumerate(self.classes):
-            head = metrics.elidedText(display_name(name).split(" ")[0],
-                                      Qt.TextElideMode.ElideRight, cell - 2)
+        # Column heads: the number of the row of the same class. A cell holds no name:
+        # the first word cut to fit ("aff…", two "infra…") said none; the mouse on a
+        # head names it in full (_tip).
+        for c in range(k):
             painter.drawText(QRectF(label_w + c * cell, top - head_h - 3, cell - 2, head_h),
-                             Qt.AlignmentFlag.AlignCenter, head)
+                             Qt.AlignmentFlag.AlignCenter, str(c + 1))
         peak = max((v for row in self.matrix for v in row), default=0) or 1
         for r in range(k):
             painter.setPen(TEXT)
-            _draw_name(painter, QRectF(0, top + r * cell, label_w - 6, cell), self.classes[r],
+            _draw_name(painter, QRectF(0, top + r * cell, label_w - key_w - 8, cell),
+                       self.classes[r],
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            painter.drawText(QRectF(label_w - key_w - 4, top + r * cell, key_w, cell - 2),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             str(r + 1))
             for c in range(k):
-                value = self.matrix[r][c] if r < len(self.matrix) and c < len(self.matrix[r]) \
-                    else 0
+                value = self._count(r, c)
                 share = value / peak
                 # Correct predictions (the diagonal) in blue, mistakes in red.
                 base = QColor("#2563eb") if r == c else QColor("#dc2626")

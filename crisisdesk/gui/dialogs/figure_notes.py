@@ -8,16 +8,18 @@ measures and how to read it, true to what the code computes: ``core.fusion.metri
 recommendation) and ``core.fusion.data`` (the validation slice that early-stops). A
 note is reached by mouse (a tooltip), by keyboard (a "?" link Tab reaches; Enter opens
 it) and by a screen reader (the widget's accessible description). Esc closes a note
-shown, not the dialog under it.
+shown, not the dialog under it; in a window that asks (``esc_closes_tooltips``), a
+tooltip the mouse brought up too.
 """
 
 from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, Qt, QTimer
 from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QLabel, QToolTip, QWidget
+from shiboken6 import isValid
 
 NOTES: dict[str, str] = {
     "macro_f1": (
@@ -44,14 +46,14 @@ NOTES: dict[str, str] = {
     "per_class_f1": (
         "F1 per class, on the holdout: for each class, how many of its items the version "
         "finds (recall) and how many of the items it puts in the class belong there "
-        "(precision), in one score from 0 (none right) to 1 (all found, none wrong). "
-        "Blue: the new version, grey: the active one. A class the holdout has no items "
-        "of shows 0."),
+        "(precision), in one score from 0% (none right) to 100% (all found, none "
+        "wrong). Blue: the new version, grey: the active one. A class the holdout has "
+        "no items of shows 0%."),
     "confusion": (
         "Confusion matrix: the holdout items counted by the class they are labelled "
-        "(rows) and the class the version predicted (columns). The diagonal (blue) "
-        "counts the items it got right; every other cell (red) is one kind of mistake: "
-        "row A, column B counts items labelled A that it called B."),
+        "(rows) and the class the version predicted (columns, numbered as the rows). "
+        "The diagonal (blue) counts the items it got right; every other cell (red) is "
+        "one kind of mistake: row A, column B counts items labelled A that it called B."),
     "scored_when_trained": (
         "Scored when trained: the accuracy (the share of items predicted right) and macro "
         "F1 the version got when it was trained, on the split it was scored on then (dev "
@@ -80,21 +82,45 @@ def explain(widget: QWidget, term: str) -> None:
 class _EscClosesNote(QObject):
     """While a note shows, Esc closes the note and goes no further: it went on to the
     dialog too, and the retrain report closed (as Keep) with the note. Watches the
-    application's events only while a note shows (a filter there sees every event)."""
+    application's events only while a note shows or a watched window is shown (a filter
+    there sees every event)."""
 
     def __init__(self, app: QCoreApplication) -> None:
         super().__init__(app)
         self._app, self._showing = app, False
+        self._windows: list[QWidget] = []  # whose tooltips are notes too (watch)
 
     def arm(self) -> None:
         """A note was just shown: the next Esc is the note's."""
         self._showing = True
         self._app.installEventFilter(self)  # again: moved to the front, before the tip's
 
+    def watch(self, window: QWidget, on: bool) -> None:
+        """Treat the tooltips of ``window``'s widgets as notes (``on``), or no more."""
+        self._windows = [w for w in self._windows if isValid(w) and w is not window]
+        if on:
+            self._windows.append(window)
+            self._app.installEventFilter(self)
+        elif not self._showing and not self._windows:
+            self._app.removeEventFilter(self)
+
+    def _tip_shown(self) -> None:
+        if QToolTip.isVisible():
+            self.arm()
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.ToolTip and self._windows \
+                and isinstance(watched, QWidget) \
+                and any(watched.window() is w for w in self._windows):
+            # The mouse rested on a watched window's widget: once its tooltip shows (and
+            # has put its own filter, which hides it on any key, before this one), Esc
+            # is the tooltip's, as a note's.
+            QTimer.singleShot(0, self._tip_shown)
+            return False
         if not (self._showing and QToolTip.isVisible()):
             self._showing = False
-            self._app.removeEventFilter(self)
+            if not self._windows:
+                self._app.removeEventFilter(self)
             return False
         if isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress \
                 and event.key() == Qt.Key.Key_Escape:
@@ -109,18 +135,30 @@ class _EscClosesNote(QObject):
 _esc_closes_note: _EscClosesNote | None = None
 
 
+def _notes_esc() -> _EscClosesNote:
+    """The application's one ``_EscClosesNote``."""
+    global _esc_closes_note
+    app = QCoreApplication.instance()
+    if _esc_closes_note is None or _esc_closes_note.parent() is not app:
+        _esc_closes_note = _EscClosesNote(app)
+    return _esc_closes_note
+
+
+def esc_closes_tooltips(window: QWidget, on: bool) -> None:
+    """While ``on`` (the window shows), Esc over a tooltip of ``window`` closes the
+    tooltip, as over a note: resting the mouse on a chart showed its note as a tooltip,
+    and the Esc meant for it closed the retrain report, which cannot be opened again."""
+    _notes_esc().watch(window, on)
+
+
 def show_note(widget: QWidget, href: str) -> None:
     """Show the note of a ``term:`` link under ``widget``: a tooltip, which stays until
     the pointer leaves, a key is pressed or Esc closes it (Esc then goes no further)."""
-    global _esc_closes_note
     term = href.removeprefix("term:")
     if href.startswith("term:") and term in NOTES:
         QToolTip.showText(widget.mapToGlobal(QPoint(0, widget.height())), NOTES[term],
                           widget)
-        app = QCoreApplication.instance()
-        if _esc_closes_note is None or _esc_closes_note.parent() is not app:
-            _esc_closes_note = _EscClosesNote(app)
-        _esc_closes_note.arm()
+        _notes_esc().arm()
 
 
 class NotesLabel(QLabel):

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
-from PySide6.QtGui import QResizeEvent, QShowEvent
+from PySide6.QtGui import QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
+from crisisdesk.gui.dialogs.figure_notes import esc_closes_tooltips
 from crisisdesk.gui.dialogs.keep_alive import KeepAlive
 from crisisdesk.gui.dialogs.retrain_headline import BAD
 from crisisdesk.gui.dialogs.retrain_page import TaskPage
@@ -150,8 +151,15 @@ class RetrainDialog(QDialog):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
+        # The charts' and boxes' tooltips are their notes: Esc closes one, not the
+        # report (closed, it cannot be opened again).
+        esc_closes_tooltips(self, True)
         if not self.armed:
             QTimer.singleShot(ENTER_ARMS_AFTER_MS, self._arm)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+        esc_closes_tooltips(self, False)
+        super().hideEvent(event)
 
     def _arm(self) -> None:
         self.armed = True

@@ -33,26 +33,28 @@ def headline(entry: TaskRetrain) -> str:
         return (f"<b>Not retrained:</b> {entry.skipped or 'no candidate'}. "
                 "The active version stays.")
     new, current = entry.new, entry.current
-    macro = f"Macro F1{term_link('macro_f1')}"
+    macro = f"Macro&nbsp;F1{term_link('macro_f1')}"
     if current is not None:
         delta = new["macro_f1"] - current["macro_f1"]
         colour = GOOD if delta >= 0 else BAD
-        compare = (f"{macro}: new <b>{f1_text(new['macro_f1'])}</b> vs active "
+        # Each figure held to its word by a no-break space: "new" ended a line and
+        # "72.3%" began the next.
+        compare = (f"{macro}: new&nbsp;<b>{f1_text(new['macro_f1'])}</b> vs active&nbsp;"
                    f"<b>{f1_text(current['macro_f1'])}</b> "
-                   f"(<span style='color:{colour}'>{delta * 100:+.1f} points</span>"
+                   f"(<span style='color:{colour}'>{delta * 100:+.1f}&nbsp;points</span>"
                    f"{term_link('points')})")
         if entry.active_optimistic:
             # The active version was tuned on this holdout: its figure flatters it.
             compare += (f"<br><i>The active version's figure is optimistic: "
                         f"{escape(entry.active_optimistic)}.</i>")
     elif entry.active_error:
-        compare = (f"{macro}: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
+        compare = (f"{macro}: new&nbsp;<b>{f1_text(new['macro_f1'])}</b>; the active version "
                    f"{entry.active_name} cannot be scored ({escape(entry.active_error)})")
     elif entry.active_name:
-        compare = (f"{macro}: new <b>{f1_text(new['macro_f1'])}</b>; the active version "
+        compare = (f"{macro}: new&nbsp;<b>{f1_text(new['macro_f1'])}</b>; the active version "
                    f"{entry.active_name} sees none of the holdout items the new one sees")
     else:
-        compare = f"{macro}: new <b>{f1_text(new['macro_f1'])}</b> (no active version yet)"
+        compare = f"{macro}: new&nbsp;<b>{f1_text(new['macro_f1'])}</b> (no active version yet)"
     if entry.recommend_switch:
         advice = (f"<span style='color:{GOOD}'><b>Recommended: switch</b></span>"
                   f"{term_link('recommendation')}")

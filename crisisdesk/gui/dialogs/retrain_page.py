@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QPushButton,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -31,6 +32,11 @@ from crisisdesk.gui.dialogs.figure_notes import NOTES, NotesLabel, explain, note
 from crisisdesk.gui.dialogs.retrain_headline import headline
 from crisisdesk.gui.dialogs.versions_dialog import figures_text
 from crisisdesk.gui.wrapping import WrappedColumn
+
+#: About how many characters of a version's name its column is wide at most (a default
+#: name, "humanitarian-guided_diff-20261128-134131 (new)", fits whole); a longer
+#: name wraps (the whole name is in its tooltip and what a screen reader reads).
+NAME_CHARS = 48
 
 if TYPE_CHECKING:  # the core modules import torch: the report loads them only in a worker
     from crisisdesk.core.fusion.versions import VersionSummary
@@ -103,18 +109,21 @@ class TaskPage(QWidget):
         self.versions.setRootIsDecorated(False)
         # The figures take the room the names and times leave, wrapped there: sized to
         # their text, the columns were wider than the report's default size and the
-        # table scrolled sideways, "Scored when trained" cut off.
+        # table scrolled sideways, "Scored when trained" cut off. A name is at most
+        # NAME_CHARS wide (see _fit_names), wrapped: a 60-character one did the same.
         header = self.versions.header()
         header.setStretchLastSection(False)
-        for column, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents,
+        for column, mode in enumerate((QHeaderView.ResizeMode.Interactive,
                                        QHeaderView.ResizeMode.ResizeToContents,
                                        QHeaderView.ResizeMode.Stretch,
                                        QHeaderView.ResizeMode.ResizeToContents)):
             header.setSectionResizeMode(column, mode)
         self.versions.setWordWrap(True)
-        self.versions.setItemDelegateForColumn(2, WrappedColumn(self.versions, 2))
-        # The rows' heights follow the figures' column as it narrows or widens.
-        header.sectionResized.connect(lambda column, _old, _new: column == 2 and
+        for column in (0, 2):
+            self.versions.setItemDelegateForColumn(column,
+                                                   WrappedColumn(self.versions, column))
+        # The rows' heights follow the names' and figures' columns as they change width.
+        header.sectionResized.connect(lambda column, _old, _new: column in (0, 2) and
                                       self.versions.doItemsLayout())
         self.versions.setMaximumHeight(160)  # four versions, their figures on two lines
         self.reactivate = QPushButton("&Make the selected version active")
@@ -150,7 +159,29 @@ class TaskPage(QWidget):
             item = QTreeWidgetItem([v.name + new, shown_time(v.created_at),
                                     figures_text(v), "yes" if v.active else ""])
             item.setData(0, Qt.ItemDataRole.UserRole, v.id)
+            item.setToolTip(0, v.name + new)  # whole where the column wraps it
             self.versions.addTopLevelItem(item)
+        self._fit_names()
+
+    def _fit_names(self) -> None:
+        """The names' column as wide as the longest name, up to NAME_CHARS characters."""
+        metrics = self.versions.fontMetrics()
+        names = (self.versions.topLevelItem(i).text(0)
+                 for i in range(self.versions.topLevelItemCount()))
+        # The padding of a cell: the style's margins either side, and a little air.
+        padding = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 12
+        wanted = max((metrics.horizontalAdvance(name) + padding for name in names),
+                     default=0)
+        header = self.versions.header()
+        wanted = max(wanted, header.sectionSizeHint(0))
+        # What the other columns leave, the figures keeping room for a dozen characters
+        # (they wrap): at a large font NAME_CHARS alone pushed the table sideways.
+        others = sum(max(header.sectionSizeHint(c), self.versions.sizeHintForColumn(c))
+                     for c in (1, 3))
+        left = self.versions.viewport().width() - others - 12 * metrics.averageCharWidth()
+        cap = min(NAME_CHARS * metrics.averageCharWidth(),
+                  max(left, 12 * metrics.averageCharWidth()))
+        self.versions.setColumnWidth(0, min(wanted, cap))
 
     def _reactivate(self) -> None:
         item = self.versions.currentItem()

@@ -41,13 +41,19 @@ NOTHING_PICKED = "Select an older version in the list to make it active again"
 ACTIVATING = "A version is being made active: wait for it to end"
 
 
+#: A space a line never breaks at: a figure stays with its name when a cell wraps.
+NBSP = "\u00a0"
+
+
 def figures_text(v: VersionSummary) -> str:
-    """The registered head's figures as a cell: "dev: acc 85.0%, macro F1 82.7%"."""
+    """The registered head's figures as a cell: "dev: acc 85.0%, macro F1 82.7%", each
+    figure held to its name (the retrain report's table wraps the cell: "macro F1" ended
+    one line and "82.7%" began the next)."""
     if v.macro_f1 is None or not v.scored_split:
         return "–"
-    accuracy = f"acc {v.accuracy:.1%}, " if v.accuracy is not None else ""
+    accuracy = f"acc{NBSP}{v.accuracy:.1%}, " if v.accuracy is not None else ""
     seeds = f" (best of {v.seeds} seeds)" if v.seeds > 1 else ""
-    return f"{v.scored_split}: {accuracy}macro F1 {v.macro_f1:.1%}{seeds}"
+    return f"{v.scored_split}: {accuracy}macro{NBSP}F1{NBSP}{v.macro_f1:.1%}{seeds}"
 
 
 def reads_text(v: VersionSummary) -> str:

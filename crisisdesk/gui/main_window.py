@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QSplitter,
     QToolBar,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -38,7 +37,7 @@ from crisisdesk.gui.item_model import ItemModel
 from crisisdesk.gui.keys import KeyFilter
 from crisisdesk.gui.labelling import Labeller, Targets, selected_targets
 from crisisdesk.gui.list_title import empty_list_text, list_title
-from crisisdesk.gui.queue_panel import QUEUE_ROLE, QueuePanel
+from crisisdesk.gui.queue_panel import QUEUE_ROLE, QUEUE_WIDTH, QueuePanel, QueueSplitter
 from crisisdesk.gui.scheme_warning import SchemeWarning
 from crisisdesk.gui.thumbnails import ThumbnailCache
 from crisisdesk.gui.window_actions import WindowActions
@@ -145,14 +144,14 @@ class MainWindow(CurrentRow, QMainWindow):
         self.list_title.setWordWrap(True)
         centre_layout.addWidget(self.list_title)
         centre_layout.addWidget(self.items, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter = self.columns = QueueSplitter(self.queues)
         splitter.addWidget(self.queues)
         splitter.addWidget(centre)
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 4)
-        splitter.setSizes([280, 500, 620])
+        splitter.setSizes([QUEUE_WIDTH, 500, 620])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
 

@@ -127,8 +127,9 @@ def why_no_prediction(store: Store, task: str, version: dict[str, Any] | None,
     as "wait for Predict" where none will ever come."""
     if version is None:
         if task in builtin_schemes():
-            return ("no model version yet: Predict starts the shipped head or zero-shot "
-                    "where it can, Retrain trains one")
+            # The analyst's words: "the shipped head or zero-shot" named the code's parts.
+            return ("no model version yet: Predict uses the models that come with the app "
+                    "where it can, Retrain trains one on your labels")
         return "no model version yet: this project's own task predicts once Retrain trains one"
     name = version["name"]
     if version_encoders(store, version)[1] is None:

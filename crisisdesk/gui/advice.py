@@ -44,20 +44,21 @@ def no_model_advice(task: str) -> str:
 
 def app_error(exc: BaseException | None) -> str | None:
     """A failed job's message in the app's words where they differ from the core's (a
-    task with no model yet, the device option), as ``Type: message``; None where the
-    core's message stands."""
+    task with no model yet, the device option); None where the core's message stands.
+    Without Python's class name: the jobs panel shows it to the analyst (the traceback,
+    behind its row's Details…, keeps the class for an engineer)."""
     # Looked up, not imported: the predict module imports torch, and a NoModel can only
     # have been raised once a job loaded it.
     if exc is None:
         return None
     predict = sys.modules.get("crisisdesk.core.fusion.predict")
     if predict is not None and isinstance(exc, predict.NoModel) and exc.task is not None:
-        return f"{type(exc).__name__}: {no_model_advice(exc.task)}"
+        return no_model_advice(exc.task)
     text = str(exc).strip()
     said = text
     for words, app_words in _DEVICE_WORDS:
         said = words.sub(app_words, said)
-    return f"{type(exc).__name__}: {said}" if said != text else None
+    return said if said != text else None
 
 
 def media_note(status: str | None, path: str, reason: str | None) -> str:

@@ -72,6 +72,32 @@ def format_rate(rate: float | None, unit: str) -> str:
     return f"{value:,.1f} {unit}/{per}" if value < 100 else f"{value:,.0f} {unit}/{per}"
 
 
+def device_words(device: str) -> str:
+    """Where a job reports it runs, as an analyst reads it: "on the CPU", "on GPU 0",
+    "over the network" (a download), "on the server at URL" (a caption server); torch's
+    names ("cuda:0") otherwise said as they are. Only the job's word is read: nothing
+    here asks CUDA (the UI thread never touches the GPU), so a GPU has no name."""
+    if device.startswith(("http://", "https://")):
+        return f"on the server at {device}"
+    gpu = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if gpu:
+        return f"on GPU {gpu.group(1)}" if gpu.group(1) else "on the GPU"
+    said = {"cpu": "on the CPU", "mps": "on the Apple GPU", "network": "over the network"}
+    return said.get(device, f"on {device}") if device else ""
+
+
+def plain_error(exc: BaseException) -> str:
+    """A failed job's message without Python's class name ("ValueError: ...", jargon to
+    an analyst: the traceback keeps it for an engineer); the class said as such when the
+    error has no message, since then it is all there is."""
+    args = exc.args
+    # A KeyError's text is its argument's repr ("'no item 5'"): the core's are sentences.
+    text = (args[0] if isinstance(exc, KeyError) and len(args) == 1
+            and isinstance(args[0], str) else str(exc)).strip()
+    return text or (f"The job stopped on an error that gave no message "
+                    f"({type(exc).__name__}): Details… shows where.")
+
+
 def missing_model(runner: JobRunner) -> str | None:
     """The name of the model a failed job was missing, or None."""
     if isinstance(runner.exception, registry.ModelMissing) or runner.error:
@@ -114,7 +140,6 @@ class JobRow(QFrame):
         self.bar.setMinimumWidth(160)
         self.figures = QLabel("")  # "done / total · rate · ETA"
         self.device = QLabel("")
-        self.device.setToolTip("The device the job reports it runs on")
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.RichText)  # always escaped: _set_message
@@ -181,7 +206,10 @@ class JobRow(QFrame):
         else:
             self.bar.setRange(0, 0)
         self._show_figures(progress)
-        self.device.setText(f"on {progress.device}" if progress.device else "")
+        self.device.setText(device_words(progress.device))
+        # Torch's name for it, which an engineer looks for in the logs.
+        self.device.setToolTip(f"The device the job reports it runs on ({progress.device})"
+                               if progress.device else "")
         self._set_message(_html(progress.message))
         self.notes += [note for note in progress.notes if note not in self.notes]
 
@@ -194,7 +222,7 @@ class JobRow(QFrame):
     def _show_figures(self, progress: Progress | None) -> None:
         """"done / total · rate · ETA", and how long nothing came once the job stalled (how
         long it has worked, for a job with no total)."""
-        scale, rate, parts = self.scale, self.runner.rate, []
+        scale, rate, eta, parts = self.scale, self.runner.rate, self.runner.eta, []
         if progress is not None:
             done = counted(progress.done // scale, self.unit)
             if progress.total:
@@ -203,8 +231,9 @@ class JobRow(QFrame):
                 whole = progress.total // scale
                 done = (f"{self.unit.removesuffix('s')} "
                         f"{min(progress.done // scale + 1, whole)} of {whole}")
-            parts = [done, format_rate(rate and rate / scale, self.unit),
-                     f"ETA {format_seconds(self.runner.eta)}"]
+            # The rate and ETA only once measured: "– captions/s · ETA –" said nothing.
+            parts = [done] + ([format_rate(rate / scale, self.unit)] if rate else []) + (
+                [f"ETA {format_seconds(eta)}"] if eta is not None else [])
         quiet = self.runner.stalled_for
         if quiet is not None and progress is not None and progress.total:
             parts.append(f"no progress for {format_seconds(quiet)}")
@@ -287,8 +316,11 @@ class JobRow(QFrame):
 
     def error_text(self) -> str:
         """The failed job's message, in the app's words where the core's name CLI
-        commands (a task with no model yet)."""
-        return app_error(self.runner.exception) or self.runner.error or ""
+        commands (a task with no model yet), without Python's class name (plain_error)."""
+        exc = self.runner.exception
+        if exc is None:
+            return self.runner.error or ""
+        return app_error(exc) or plain_error(exc)
 
     def _set_message(self, text: str) -> None:
         """Show ``text``, rich text: what comes from a job or a user is escaped first."""

@@ -202,19 +202,30 @@ class JobsPanel(QWidget):
             self.ticker.stop()
         elif not self.ticker.isActive():
             self.ticker.start()
-        ended = len(self.rows) - running
-        self.clear.setEnabled(ended > 0)
-        if not self.rows:
-            self.summary.setText("No jobs yet")
-        else:
-            older = (f" ({self.dropped} older ones that ended well no longer listed)"
-                     if self.dropped else "")
-            self.summary.setText(f"{running} running, {ended} finished{older}")
+        self.clear.setEnabled(len(self.rows) > running)
         # A retried row's failure is no longer news: its rerun's row says how it went.
         failed = sum(row.runner.state == "failed" and not row.retried for row in self.rows)
+        self.summary.setText(self._counts(running, failed) if self.rows else "No jobs yet")
         self.failures.setText(f"{failed} failed: see {'its row' if failed == 1 else 'their rows'}")
         self.failures.setVisible(bool(failed))
         self._fit_to_jobs()
+
+    def _counts(self, running: int, failed: int) -> str:
+        """The rows counted by how their jobs ended, adding up to the rows listed: "0
+        running, 4 finished" beside "1 failed" read as if four had gone well. The failed
+        ones not retried are the red ``failures`` label's, which follows."""
+        states = [row.runner.state for row in self.rows]
+        done, cancelled = states.count("done"), states.count("cancelled")
+        retried = states.count("failed") - failed
+        parts = [f"{running} running"]
+        if done or self.dropped:
+            older = f" (and {self.dropped} older, no longer listed)" if self.dropped else ""
+            parts.append(f"{done} done{older}")
+        if retried:
+            parts.append(f"{retried} failed, then retried")
+        if cancelled:
+            parts.append(f"{cancelled} cancelled")
+        return " · ".join(parts) + (" ·" if failed else "")
 
     def _fit_to_jobs(self) -> None:
         """Without jobs, only the summary line: the empty list took a sixth of a

@@ -69,7 +69,7 @@ def test_a_job_retried_after_the_device_was_changed_runs_on_the_new_device(
         text_row.retry.click()
     assert finished.args[1] == "done", jobs.rows[0].runner.error
     assert _FakeEmbed.seen[-1] == ("text", "cpu")
-    assert jobs.rows[0].device.text() == "on cpu"
+    assert jobs.rows[0].device.text() == "on the CPU"
 
 
 def test_settings_that_cannot_be_written_are_said_and_the_dialog_stays(

@@ -36,6 +36,16 @@ def _gated(gate: threading.Event, steps: int, device: str = "cpu",
         gate.wait(10)
 
 
+def _cancelled(qtbot, panel: JobsPanel, title: str) -> None:
+    """A job of ``panel`` that said a first progress, then was cancelled."""
+    gate = threading.Event()
+    runner = panel.run(title, lambda: _gated(gate, 5))
+    qtbot.waitUntil(lambda: runner.last_progress is not None, timeout=5000)
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.cancel()
+        gate.set()
+
+
 def test_progress_rate_eta_and_device_are_shown(qtbot) -> None:
     panel = _panel(qtbot)
     gate = threading.Event()
@@ -47,7 +57,7 @@ def test_progress_rate_eta_and_device_are_shown(qtbot) -> None:
     runner._on_progress(Progress(10, 50, "batch 10", "cuda:0"))
     runner._samples[-1] = (runner._samples[-1][0] - 2.0, 10)  # as if 2 s ago
     runner._on_progress(Progress(30, 50, "batch 30", "cuda:0"))
-    assert row.device.text() == "on cuda:0"
+    assert row.device.text() == "on GPU 0"
     assert "30 / 50 items" in row.figures.text()
     assert "items/s" in row.figures.text() and "– items/s" not in row.figures.text()
     assert "ETA 0:0" in row.figures.text()  # 20 left at ~10/s: a couple of seconds
@@ -101,13 +111,15 @@ def test_a_failing_job_shows_its_error_in_the_row(qtbot) -> None:
         pass
     assert finished.args == ["Caption", "failed"]
     assert "Failed" in row.state.text()
-    assert "OSError: media/p1.jpg: permission denied" in row.message.text()
+    assert "media/p1.jpg: permission denied" in row.message.text()
+    assert "OSError" not in row.message.text()  # the class is in the tooltip's trace
     assert row.details.isVisible() and row.retry.isVisible()
     assert not row.download.isVisible()  # not a missing model
     box = row.show_details()
     assert "permission denied" in box.detailedText() and "Traceback" in box.detailedText()
     box.close()
-    assert panel.summary.text() == "0 running, 1 finished"
+    assert panel.summary.text() == "0 running ·"
+    assert panel.failures.text() == "1 failed: see its row"
 
 
 def test_a_missing_model_offers_download_and_a_local_folder(qtbot, tmp_path,
@@ -139,7 +151,7 @@ def test_a_missing_model_offers_download_and_a_local_folder(qtbot, tmp_path,
     assert finished.args == [f"Download {spec.name}", "done"]
     assert fetched == [spec.name]
     assert panel.rows[0].runner.title == f"Download {spec.name}"
-    assert panel.rows[0].device.text() == "on network"
+    assert panel.rows[0].device.text() == "over the network"
 
     # A local folder is registered under the model's name.
     folder = tmp_path / "my_clip"
@@ -301,7 +313,8 @@ def test_one_unit_of_work_is_said_in_the_singular(qtbot) -> None:
     runner = panel.run("Export", lambda: _gated(gate, 1), unit="items")
     row = panel.row_of(runner)
     qtbot.waitUntil(lambda: runner.last_progress is not None, timeout=5000)
-    assert "1 / 1 item ·" in row.figures.text()  # was "1 / 1 items"
+    shown = row.figures.text()
+    assert shown.startswith("1 / 1 item") and "items" not in shown, shown  # was "1 / 1 items"
     with qtbot.waitSignal(runner.finished, timeout=10_000):
         gate.set()
     assert row.figures.text().endswith("· 1 item")

@@ -130,4 +130,4 @@ def test_a_job_that_stopped_advancing_shows_no_rate_nor_eta(qtbot, clock) -> Non
     clock.now += 120
     runner._on_progress(Progress(64, 400, "", "cpu"))
     assert runner.rate is None and runner.eta is None
-    assert "– captions/s" in row.figures.text() and "ETA –" in row.figures.text()
+    assert "captions/" not in row.figures.text() and "ETA" not in row.figures.text()

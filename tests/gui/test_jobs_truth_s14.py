@@ -58,7 +58,7 @@ def test_a_job_that_did_not_advance_shows_no_rate_rather_than_zero(qtbot, clock)
     runner, row = _row(qtbot)
     _feed(runner, clock, (0, 5, 100), (1, 5, 100), (2, 5, 100))
     assert "0.0" not in row.figures.text()
-    assert "– items/s" in row.figures.text() and "ETA –" in row.figures.text()
+    assert "items/" not in row.figures.text() and "ETA" not in row.figures.text()
 
 
 def test_a_slow_job_shows_its_rate_per_minute_not_zero_per_second(qtbot, clock) -> None:
@@ -116,7 +116,7 @@ def test_a_watch_row_never_shows_a_full_bar_or_an_eta(qtbot, project: Project, t
                     and runner.last_progress.done == 2, timeout=20_000)
     qtbot.waitUntil(lambda: "2 records" in row.figures.text(), timeout=5_000)
     assert row.bar.maximum() == 0, "a watch has no end: its bar is busy, never full"
-    assert "ETA –" in row.figures.text() and "/ 2" not in row.figures.text()
+    assert "ETA" not in row.figures.text() and "/ 2" not in row.figures.text()
     with qtbot.waitSignal(runner.finished, timeout=20_000):
         runner.cancel()
 

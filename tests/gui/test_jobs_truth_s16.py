@@ -40,7 +40,7 @@ def test_a_slow_first_batch_is_working_not_stalled(qtbot, clock, gate) -> None:
         shown = row.figures.text()
         assert "no progress" not in shown, shown
         assert f"working for {format_seconds(runner.elapsed)}" in shown, shown
-    assert runner.rate is None and "ETA –" in row.figures.text()
+    assert runner.rate is None and "ETA" not in row.figures.text()
 
 
 def test_a_new_phase_is_working_until_its_first_advance(qtbot, clock, gate) -> None:

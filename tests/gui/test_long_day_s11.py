@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QMessageBox, QWidget
-from test_jobs_panel import _gated, _panel
+from test_jobs_panel import _cancelled, _gated, _panel
 
 from crisisdesk.core.importers.watch import WatchOptions
 from crisisdesk.core.progress import Progress
@@ -48,12 +48,7 @@ def test_done_rows_are_bounded_and_failed_or_cancelled_rows_stay(qtbot, monkeypa
     monkeypatch.setattr(jobs_panel, "KEEP_DONE", 3, raising=False)
     panel = _panel(qtbot)
     _run(qtbot, panel, "Caption", fail=True)
-    gate = threading.Event()
-    cancelled = panel.run("Embed", lambda: _gated(gate, 5))
-    qtbot.waitUntil(lambda: cancelled.last_progress is not None, timeout=5000)
-    with qtbot.waitSignal(cancelled.finished, timeout=10_000):
-        cancelled.cancel()
-        gate.set()
+    _cancelled(qtbot, panel, "Embed")
     for n in range(8):
         _run(qtbot, panel, f"Predict {n}")
     _deleted(qtbot)
@@ -61,8 +56,9 @@ def test_done_rows_are_bounded_and_failed_or_cancelled_rows_stay(qtbot, monkeypa
     titles = [row.runner.title for row in panel.rows]
     assert titles == ["Predict 7", "Predict 6", "Predict 5", "Embed", "Caption"]
     assert len(panel.findChildren(JobRow)) == 5  # the dropped rows' widgets are gone
-    assert panel.summary.text() == ("0 running, 5 finished (5 older ones that ended well "
-                                    "no longer listed)")
+    assert panel.summary.text() == ("0 running · 3 done (and 5 older, no longer listed) · "
+                                    "1 cancelled ·")
+    assert panel.failures.text() == "1 failed: see its row"
     panel.clear_finished()
     assert panel.rows == [] and panel.summary.text() == "No jobs yet"
 

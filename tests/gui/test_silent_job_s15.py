@@ -64,7 +64,7 @@ def test_a_job_silent_for_minutes_shows_no_rate_nor_eta_and_says_so(
     clock.now += 120  # one long batch: nothing yielded since
     _tick(panel)
     shown = row.figures.text()
-    assert "– captions/s" in shown and "ETA –" in shown, shown
+    assert "captions/" not in shown and "ETA" not in shown, shown
     assert "no progress for 2:00" in shown, shown
     assert "64 / 400 captions" in shown, shown  # what was done still said
     clock.now += 60

@@ -61,6 +61,45 @@ def row_in_words(row: ItemRow, *, blurred: bool = False, failed: bool = False) -
     return f"{text}. {image.capitalize()}." + (f" {chips}." if chips else "")
 
 
+def _chip_font(font: QFont) -> QFont:
+    """The chips' font: a little smaller than the row's."""
+    small = QFont(font)
+    small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+    return small
+
+
+def lay_out_chips(row: ItemRow, x: int, y: int, right: int, font: QFont,
+                  first: str | None = None) -> tuple[list[tuple[QRect, str, bool]], int]:
+    """The chips of ``row`` that fit from ``x`` to ``right`` at ``y`` in the row's
+    ``font`` (each its place, its text and whether it is a label), and how many are left
+    out, for the "+N" after them; ``first`` as for :func:`paint_chips`."""
+    metrics = QFontMetrics(_chip_font(font))
+    tasks = chip_tasks(row, first)
+    chips: list[tuple[QRect, str, bool]] = []
+    for n, task in enumerate(tasks):
+        short = TASK_SHORT.get(task, task[:4])
+        labelled = task in row.labels
+        if labelled:
+            text = f"{short}: {display_name(row.labels[task])} ✓"
+        else:
+            cls, conf = row.predicted[task]
+            text = f"{short}: {display_name(cls)} {conf:.0%}"
+        width = metrics.horizontalAdvance(text) + 10
+        after = len(tasks) - n - 1  # chips after this one: room for their "+N" kept
+        if x + width > right - (metrics.horizontalAdvance(f"+{after}") + 4 if after else 0):
+            return chips, len(tasks) - n
+        chips.append((QRect(x, y, width, metrics.height() + 2), text, labelled))
+        x += width + 4
+    return chips, 0
+
+
+def left_out_in_words(left_out: int) -> str:
+    """What the "+N" after a row's chips means (its tooltip says it: nothing did)."""
+    return (f"+{left_out} after the chips: {left_out} more "
+            f"{'task' if left_out == 1 else 'tasks'} that did not fit in the row "
+            "(all are listed above)")
+
+
 def paint_chips(painter: QPainter, row: ItemRow, x: int, y: int, right: int, font: QFont,
                 first: str | None = None) -> None:
     """One chip per task from ``x`` to ``right`` at ``y``, the label or else the
@@ -68,31 +107,18 @@ def paint_chips(painter: QPainter, row: ItemRow, x: int, y: int, right: int, fon
     review (damage)" a long humanitarian chip left no room for damage). Chips that do not
     fit are left out, a "+N" after the last one shown saying how many (they were dropped
     with no sign; the tooltip and the spoken row name them)."""
-    small = painter.font()
-    small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+    small = _chip_font(font)
     painter.setFont(small)
     metrics = QFontMetrics(small)
-    tasks = chip_tasks(row, first)
-    for n, task in enumerate(tasks):
-        short = TASK_SHORT.get(task, task[:4])
-        if task in row.labels:
-            label = display_name(row.labels[task])
-            text, colour, filled = f"{short}: {label} ✓", style.HUMAN, True
-        else:
-            cls, conf = row.predicted[task]
-            text = f"{short}: {display_name(cls)} {conf:.0%}"
-            colour, filled = style.MUTED, False
-        width = metrics.horizontalAdvance(text) + 10
-        after = len(tasks) - n - 1  # chips after this one: room for their "+N" kept
-        if x + width > right - (metrics.horizontalAdvance(f"+{after}") + 4 if after else 0):
-            painter.setPen(QColor(style.MUTED))
-            painter.drawText(QRect(x, y, max(right - x, 0), metrics.height() + 2),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             f"+{len(tasks) - n}")
-            return
-        chip = QRect(x, y, width, metrics.height() + 2)
-        painter.setPen(QPen(QColor(colour)))
-        painter.setBrush(QColor("#ecfdf3") if filled else QColor("white"))
+    chips, left_out = lay_out_chips(row, x, y, right, font, first)
+    for chip, text, labelled in chips:
+        painter.setPen(QPen(QColor(style.HUMAN if labelled else style.MUTED)))
+        painter.setBrush(QColor("#ecfdf3") if labelled else QColor("white"))
         painter.drawRoundedRect(chip, 4, 4)
         painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
-        x += width + 4
+    if left_out:
+        x = chips[-1][0].right() + 5 if chips else x
+        painter.setPen(QColor(style.MUTED))
+        painter.drawText(QRect(x, y, max(right - x, 0), metrics.height() + 2),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         f"+{left_out}")

@@ -32,6 +32,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QColor,
+    QFont,
     QFontMetrics,
     QHelpEvent,
     QPainter,
@@ -53,7 +54,12 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.review import ItemRow
 from crisisdesk.gui import style
-from crisisdesk.gui.chips import chips_in_words, paint_chips
+from crisisdesk.gui.chips import (
+    chips_in_words,
+    lay_out_chips,
+    left_out_in_words,
+    paint_chips,
+)
 from crisisdesk.gui.item_model import BLURRED_ROLE, ROW_ROLE
 from crisisdesk.gui.thumbnails import ThumbnailCache
 
@@ -89,9 +95,7 @@ class ItemDelegate(QStyledItemDelegate):
         thumb = QRect(rect.left() + 6, rect.top() + 6, style.THUMB_SIZE, style.THUMB_SIZE)
         row: ItemRow | None = index.data(ROW_ROLE)
         font = option.font  # type: ignore[attr-defined]
-        text_left = thumb.right() + 10
-        text_rect = QRect(text_left, rect.top() + 5, rect.right() - text_left - 6,
-                          rect.height() - 10)
+        text_rect = _text_rect(rect)
         if row is None:
             painter.fillRect(thumb, QColor("#f1f3f6"))
             painter.setPen(QColor(style.MUTED))
@@ -113,8 +117,8 @@ class ItemDelegate(QStyledItemDelegate):
                                    line), Qt.AlignmentFlag.AlignLeft,
                              metrics.elidedText(rest, Qt.TextElideMode.ElideRight,
                                                 text_rect.width()))
-        paint_chips(painter, row, text_rect.left(), text_rect.top() + 2 * line + 4,
-                    text_rect.right(), font, _list_task(index.model()))
+        paint_chips(painter, row, *_chips_place(text_rect, font), font,
+                    _list_task(index.model()))
         painter.restore()
 
     def _paint_thumb(self, painter: QPainter, thumb: QRect, row: ItemRow,
@@ -165,13 +169,30 @@ class ItemDelegate(QStyledItemDelegate):
                   option: QStyleOptionViewItem,
                   index: QModelIndex | QPersistentModelIndex) -> bool:
         """The row's tooltip (its id and text) and its chips in words: they shorten the
-        task ("hum") and tell a label from a prediction by colour alone."""
+        task ("hum") and tell a label from a prediction by colour alone; and what the
+        "+N" after them means, where the row shows one."""
         row = index.data(ROW_ROLE)
         if event.type() == QEvent.Type.ToolTip and isinstance(row, ItemRow):
+            font, rect = option.font, option.rect  # type: ignore[attr-defined]
+            _, left_out = lay_out_chips(row, *_chips_place(_text_rect(rect), font), font,
+                                        _list_task(index.model()))
+            more = f"\n{left_out_in_words(left_out)}" if left_out else ""
             QToolTip.showText(event.globalPos(), f"{index.data(Qt.ItemDataRole.ToolTipRole)}"
-                              f"\n\n{chips_in_words(row)}", view)
+                              f"\n\n{chips_in_words(row)}{more}", view)
             return True
         return super().helpEvent(event, view, option, index)
+
+
+def _text_rect(rect: QRect) -> QRect:
+    """Where a row drawn in ``rect`` puts its text and chips: right of the thumbnail."""
+    left = rect.left() + 6 + style.THUMB_SIZE - 1 + 10  # the thumbnail's right edge + 10
+    return QRect(left, rect.top() + 5, rect.right() - left - 6, rect.height() - 10)
+
+
+def _chips_place(text_rect: QRect, font: QFont) -> tuple[int, int, int]:
+    """The left, top and right of a row's chips: under its two lines of text."""
+    return (text_rect.left(), text_rect.top() + 2 * QFontMetrics(font).height() + 4,
+            text_rect.right())
 
 
 def _paint_focus(painter: QPainter, option: QStyleOptionViewItem) -> None:

@@ -77,7 +77,13 @@ class MainWindow(CurrentRow, QMainWindow):
         self.items.setAccessibleName("Items")  # unnamed, a screen reader said only "table"
         self.search = QLineEdit()
         self.search.setAccessibleName("Search")
-        self.search.setPlaceholderText("Search text, captions, alt texts   (Ctrl+F)")
+        # Short, to fit the box at a large font (it was cut to "Search text, captions,
+        # alt tex…", its key lost); the whole of it is in the tooltip, and said.
+        self.search.setPlaceholderText("Search posts (Ctrl+F)")
+        what = ("Finds the items whose post text, image caption or image description (alt"
+                " text) holds what is typed. Ctrl+F comes here.")
+        self.search.setToolTip(what)
+        self.search.setAccessibleDescription(what)
         self.search.setClearButtonEnabled(True)
         self.sort = QComboBox()
         for title, key in SORTS:

@@ -34,6 +34,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.words import plural
+from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import JobRunner
 
 FORMAT_NAMES = {"csv": "CSV (one row per item)", "jsonl": "JSON Lines (one object per item)",
@@ -115,10 +116,14 @@ class ExportDialog(QDialog):
         for task in tasks or builtin_schemes():
             self.task.addItem(task, task)
         self.only_corrected = QCheckBox("&Only items with a label given by a person")
-        self.hash_authors = QCheckBox("&Hash author handles (salted) and leave out post URLs")
-        self.hash_authors.setToolTip("A post's URL names its poster (x.com/<handle>/status/..."
-                                     "):\nkept, it would undo the hash. Post ids stay, for "
-                                     "re-import.")
+        # What the analyst gets, not how ("Hash author handles (salted)"): the exact
+        # words are in the tooltip.
+        self.hash_authors = QCheckBox("Replace &author names with codes, leave out post links")
+        self.hash_authors.setToolTip(
+            "Each author becomes a code (anon-…): the same author, the same code, in every "
+            "export of this project,\nand the name cannot be worked back from it (a salted "
+            "hash of the author handle).\nA post's URL names its poster (x.com/<handle>/"
+            "status/...): kept, it would undo the hash. Post ids stay, for re-import.")
         self.for_spreadsheet = QCheckBox("For a s&preadsheet (Excel, LibreOffice)")
         self.for_spreadsheet.setToolTip(
             "Writes a UTF-8 byte order mark, so that accents, emoji and Arabic show right,\n"
@@ -128,6 +133,8 @@ class ExportDialog(QDialog):
         self.out = QLineEdit()
         # A path typed by hand is the analyst's: a change of format or task keeps it.
         self.out.textEdited.connect(self._typed)
+        # The whole path, wherever the field is scrolled to.
+        self.out.textChanged.connect(self.out.setToolTip)
         browse = QPushButton("Choo&se…")
         browse.clicked.connect(self._browse)
         where = QHBoxLayout()
@@ -170,7 +177,12 @@ class ExportDialog(QDialog):
         self._offer_spreadsheet()
         # A width, not a minimum: setMinimumWidth overrode the layout's own minimum, so at
         # a large font the dialog opened narrower than its check boxes, their text cut.
-        self.resize(max(520, self.sizeHint().width()), self.sizeHint().height())
+        # Wide enough for the suggested path where the screen allows (its folder was cut).
+        path_room = (self.out.fontMetrics().horizontalAdvance(self.out.text()) + 16
+                     - self.out.sizeHint().width())
+        self.resize(max(520, self.sizeHint().width() + max(path_room, 0)),
+                    self.sizeHint().height())
+        fit_to_screen(self)
 
     def _writes_folder(self) -> bool:
         # CrisisMMD export of several tasks writes one file per task into a folder.
@@ -192,8 +204,14 @@ class ExportDialog(QDialog):
         task = self.task.currentData() or "labels"
         fmt = self.format.currentData()
         name = f"crisismmd_{task}" if self._writes_folder() else f"{task}{SUFFIX[fmt]}"
-        self.out.setText(str(base / name))
+        self._show_path(str(base / name))
         self._suggested = True
+
+    def _show_path(self, path: str) -> None:
+        """Put ``path`` in the field, its start in view: set, the field scrolled to its
+        end, and a long path showed its file name and hid which folder it goes to."""
+        self.out.setText(path)
+        self.out.setCursorPosition(0)
 
     def _typed(self, _text: str) -> None:
         self._suggested = False
@@ -204,7 +222,7 @@ class ExportDialog(QDialog):
         else:
             chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.out.text())
         if chosen:
-            self.out.setText(chosen)
+            self._show_path(chosen)
             self._suggested = False
 
     def start_export(self) -> JobRunner | None:

@@ -42,6 +42,7 @@ from crisisdesk.gui.dialogs.import_columns import (  # noqa: F401 - read_columns
     tabular_source,
     read_columns,
 )
+from crisisdesk.gui.empty_hint import EmptyHint
 from crisisdesk.gui.worker import Background, JobRunner
 
 FORMAT_NAMES = {"auto": "Detect from the files", "folder": "Folder of posts",
@@ -66,6 +67,9 @@ class ImportDialog(QDialog):
 
         self.sources = QListWidget()
         self.sources.setMaximumHeight(90)
+        # Empty, the list was a blank box that said nothing of what goes in it.
+        EmptyHint(self.sources, "No files yet: Add files… (CSV, TSV, JSON Lines, zip) "
+                  "or Add folder… (of posts)")
         add_files = QPushButton("Add &files…")
         add_folder = QPushButton("Add fol&der…")
         remove = QPushButton("&Remove")
@@ -91,7 +95,13 @@ class ImportDialog(QDialog):
         self.platform = QLineEdit()
         self.platform.setPlaceholderText("e.g. twitter")
         self.images_root = QLineEdit()
-        self.images_root.setPlaceholderText("next to the table")
+        # "next to the table" read as a spreadsheet's neighbour: the posts may be JSON
+        # Lines or a folder, and CrisisMMD's TSVs have no default folder at all.
+        self.images_root.setPlaceholderText("the posts file's folder")
+        self.images_root.setToolTip(
+            "Where the image paths written in the posts are looked for. Empty: the folder "
+            "of the posts file\n(for a folder of posts, that folder). A CrisisMMD import "
+            "needs it: the CrisisMMD folder that holds data_image.")
         form = QFormLayout()
         form.addRow("&Sources", sources)
         form.addRow("F&ormat", self.format)

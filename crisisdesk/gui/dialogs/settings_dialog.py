@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
 
 from crisisdesk.core.models import registry
 from crisisdesk.core.settings import config_dir, login_name, one_line_name
+from crisisdesk.gui import style
+from crisisdesk.gui.empty_hint import EmptyHint
 from crisisdesk.gui.screen_fit import fit_to_screen
 
 SETTINGS_FILE = "gui.ini"
@@ -200,9 +202,12 @@ class SettingsDialog(QDialog):
         self.captioner.lineEdit().setPlaceholderText("no captions")
         self.quantization = QComboBox()
         self.quantization.addItems(QUANTIZATIONS)
-        self.quantization.setToolTip("Load the captioner in 8 or 4 bits to save memory (made for "
-                                     "a CUDA GPU; on a CPU they run, 8-bit very slowly); auto: "
-                                     "4-bit for the 7B models on a GPU, none on a CPU")
+        # What the analyst trades, not only how: memory against caption quality.
+        self.quantization.setToolTip(
+            "Loads the captioner smaller, to fit the graphics card's memory: 8-bit takes "
+            "about half the memory, 4-bit about a third,\nand captions come out a little "
+            "less exact. none: full size. auto: 4-bit for the 7B captioners on a GPU, none "
+            "on a CPU.\nMade for a CUDA GPU: on a CPU they run, 8-bit very slowly.")
         self.caption_server = QLineEdit()
         self.caption_server.setPlaceholderText("e.g. http://gpu-box:8000/v1 (empty: local)")
         self.caption_server.setToolTip("An OpenAI-compatible server (vLLM, llama.cpp, Ollama)"
@@ -221,7 +226,14 @@ class SettingsDialog(QDialog):
         form.addRow("&Image encoder", self.image_encoder)
         form.addRow("&Text encoder", self.text_encoder)
         form.addRow("C&aptioner", self.captioner)
-        form.addRow("&Quantization", self.quantization)
+        # The term, with plain words beside it (a longer label widened the whole form).
+        quantization = QHBoxLayout()
+        quantization.addWidget(self.quantization)
+        memory = QLabel("saves the captioner's memory")
+        memory.setStyleSheet(f"color: {style.MUTED}")
+        quantization.addWidget(memory, 1)
+        form.addRow("&Quantization", quantization)
+        form.labelForField(quantization).setBuddy(self.quantization)
         form.addRow("Caption se&rver", self.caption_server)
         form.addRow("Server &model", self.caption_server_model)
         form.addRow("", self.offline)
@@ -236,6 +248,10 @@ class SettingsDialog(QDialog):
         self.models.setRootIsDecorated(False)
         self.models.setMinimumHeight(90)
         self.models.setMaximumHeight(150)
+        # Empty, the table showed its headers alone and looked broken.
+        EmptyHint(self.models, "No model folders added: the app uses the models in its "
+                  "download cache. To use a copy of your own, type its name below, then "
+                  "Add a model folder…")
         add = QPushButton("Add a mode&l folder…")
         add.clicked.connect(self.add_model_folder)
         row = QHBoxLayout()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 from shiboken6 import isValid
 
 from crisisdesk.gui import job_libraries as libraries
@@ -101,6 +101,9 @@ class WindowActions(JobActions):
         # Any time, not only in a retrain's report: an older version back without a retrain.
         self.versions = a("Model &versions…", self.open_versions,
                           "crisisdesk.gui.dialogs.versions_dialog")
+        # A retrain's report closed (Esc, Keep) took its charts and its Switch with it.
+        self.last_retrain = a("&Last retrain report…", self.open_last_retrain,
+                              "crisisdesk.gui.dialogs.retrain_dialog")
         self.help = a("&Keyboard shortcuts", window.help.toggle, None,
                       QKeySequence("F1"))
         # Tab in the list and the detail panel moves between tasks, so the jobs' Cancel
@@ -109,6 +112,7 @@ class WindowActions(JobActions):
                             QKeySequence("Ctrl+J"))
         self.folder_watch: Any = None  # FolderWatch, with the jobs panel
         self.versions_dialog: QWidget | None = None  # the Model versions window, once open
+        self.retrain_report: QWidget | None = None  # the newest retrain report opened
         if self.jobs is not None:
             from crisisdesk.gui.watch_folder import FolderWatch
 
@@ -142,8 +146,8 @@ class WindowActions(JobActions):
             view.addAction(toggle)
             view.addAction(self.go_to_jobs)
         jobs = menu.addMenu("&Jobs")
-        for action in (self.caption, self.embed, self.predict, self.retrain, None,
-                       self.versions):
+        for action in (self.caption, self.embed, self.predict, self.retrain,
+                       self.last_retrain, None, self.versions):
             jobs.addSeparator() if action is None else jobs.addAction(action)
         menu.addMenu("&Help").addAction(self.help)
         toolbar = [self.import_, self.export, self.caption, self.embed, self.predict,
@@ -269,12 +273,45 @@ class WindowActions(JobActions):
     def _retrained(self, state: str, job: Any) -> None:
         if state != "done" or job is None:
             return
+        self._show_retrain_report(job.report)
+
+    def open_last_retrain(self) -> None:
+        """The last finished retrain's report again (raised if open), read off the UI
+        thread; a message box says why when there is none or it cannot be read."""
+        if (open_ := self.retrain_report) is not None and isValid(open_) and \
+                open_.isVisible():
+            open_.raise_()
+            open_.activateWindow()
+            return
+        from crisisdesk.gui.dialogs.retrain_dialog import saved_report
+
+        self.window.background.call(
+            lambda project=self.window.project: saved_report(project),
+            self._reopen, lambda message: self._not_reopened(
+                f"The last retrain's report could not be read: {message}"),
+            key="last retrain")
+
+    def _reopen(self, saved: Any) -> None:
+        if isinstance(saved, str):
+            self._not_reopened(saved)
+        else:
+            self._show_retrain_report(saved.report, saved)
+
+    def _not_reopened(self, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Last retrain report", message,
+                          QMessageBox.StandardButton.Close, self.window)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not exec: the window goes on painting and its jobs on reporting
+
+    def _show_retrain_report(self, report: Any, saved: Any = None) -> None:
         from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
 
         # The switch runs in the jobs panel (its progress and Cancel, and the window waits
         # for it when closing), and the list shows the new predictions once a switch or a
         # re-activation is done, not only when the report closes.
-        dialog = RetrainDialog(self.window.project, job.report, self.window, jobs=self.jobs)
+        dialog = RetrainDialog(self.window.project, report, self.window, jobs=self.jobs,
+                               saved=saved)
+        self.retrain_report = dialog
         dialog.switched.connect(lambda _tasks: self.window.refresh())
         # A switch re-predicts in its own job; an older version made active again has not
         # scored the items imported since it was last active.

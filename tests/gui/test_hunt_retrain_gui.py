@@ -7,10 +7,10 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from test_retrain import FAST, _project
+from test_retrain import _project
+from test_retrain_saved_s16 import _retrained
 
-from crisisdesk.core.fusion.training import TrainJob
-from crisisdesk.core.retrain import RetrainJob, RetrainReport, TaskRetrain
+from crisisdesk.core.retrain import RetrainReport, TaskRetrain
 from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
 from crisisdesk.gui.dialogs.retrain_headline import headline
 
@@ -25,12 +25,7 @@ def test_a_version_whose_checkpoint_is_gone_stays_inactive_and_the_report_says_w
         qtbot, tmp_path) -> None:
     # Before: the dialog activated it and asked for a Predict, which then failed on the
     # missing sidecar, as every later Predict did, for every task.
-    project = _project(tmp_path, n=120)
-    list(TrainJob(project, "damage", image_encoder=None, text_encoder="txt-enc",
-                  recipe=FAST).run())
-    job = RetrainJob(project, ["damage"], image_encoder="img-enc", text_encoder="txt-enc",
-                     recipe=FAST)
-    list(job.run())
+    project, job = _retrained(tmp_path)
     entry = job.report.tasks["damage"]
     with project.open_store() as store:
         lost = store.model_version(entry.candidate)

@@ -241,3 +241,10 @@ class QueriesMixin(StoreBase):
         """A job record as a dict."""
         row = self._one("SELECT * FROM jobs WHERE id = ?", [job])
         return dict(row) if row else None
+
+    def last_job(self, kind: str, state: str = "done") -> dict[str, Any] | None:
+        """The newest job record of ``kind`` that ended in ``state`` (its ``result`` as
+        the JSON text stored), or None: how the last retrain's report is found again."""
+        row = self._one("SELECT * FROM jobs WHERE kind = ? AND state = ?"
+                        " ORDER BY id DESC LIMIT 1", [kind, state])
+        return dict(row) if row else None

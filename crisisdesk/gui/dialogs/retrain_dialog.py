@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
+from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.figure_notes import esc_closes_tooltips
 from crisisdesk.gui.dialogs.keep_alive import KeepAlive
 from crisisdesk.gui.dialogs.retrain_headline import BAD
@@ -43,6 +44,7 @@ from crisisdesk.gui.worker import Background, JobRunner
 if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
     from crisisdesk.core.fusion.versions import VersionSummary
     from crisisdesk.core.retrain import RetrainReport, TaskRetrain
+    from crisisdesk.core.retrain_saved import SavedRetrain
 
 #: Enter becomes Switch only this long after the report appears. The report opens by
 #: itself when a retrain ends, often while the analyst labels, and Enter there accepts a
@@ -62,15 +64,18 @@ def apply_job(project: Project, report: RetrainReport, override: list[str],
 
 
 class RetrainDialog(QDialog):
-    """The report of a retrain (a ``RetrainReport``), with Switch and Keep."""
+    """The report of a retrain (a ``RetrainReport``), with Switch and Keep; ``saved``:
+    the report opened again (Jobs > Last retrain report), which says when it was made and
+    what changed since (see :mod:`~crisisdesk.core.retrain_saved`)."""
 
     switched = Signal(list)  # the tasks whose active version changed (refresh predictions)
     reactivated = Signal(str)  # a task whose version was made active again (to predict)
 
     def __init__(self, project: Project, report: RetrainReport, parent: QWidget | None = None, *,
-                 jobs: object | None = None) -> None:
+                 jobs: object | None = None, saved: SavedRetrain | None = None) -> None:
         super().__init__(parent)
         self.project, self.report, self.jobs = project, report, jobs
+        self.saved = saved
         self.runner: JobRunner | None = None
         self._switching: list[str] = []  # the tasks of the switch running
         self.background = Background(self, max_threads=1)
@@ -90,6 +95,8 @@ class RetrainDialog(QDialog):
             self._page_of[scroll.viewport()] = page
             scroll.viewport().installEventFilter(self)
             self.pages[entry.task] = page
+            if saved is not None and entry.task in saved.leave:
+                page.leave_as_is(saved.leave[entry.task])
             mark = "✓" if entry.recommend_switch else ("–" if entry.new is None else "✗")
             index = self.tabs.addTab(scroll, f"{entry.task} {mark}")
             # The mark in words: a screen reader read it as a character, and a new
@@ -112,6 +119,11 @@ class RetrainDialog(QDialog):
         buttons.addWidget(self.keep)
         buttons.addWidget(self.switch)
         layout = QVBoxLayout(self)
+        if saved is not None:
+            self.made = QLabel(reopened_text(saved))
+            self.made.setTextFormat(Qt.TextFormat.PlainText)  # names are not markup
+            self.made.setWordWrap(True)
+            layout.addWidget(self.made)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
         for page in self.pages.values():
@@ -295,6 +307,29 @@ class RetrainDialog(QDialog):
         if not self.keep_alive.closing():
             self.background.shutdown()
         super().done(result)
+
+
+def saved_report(project: Project) -> SavedRetrain | str:
+    """The last retrain's report as kept with ``project``, or why it cannot be opened
+    again (said as it is: no retrain yet, or a record that cannot be read). Run in a
+    worker: it reads the store and loads the core's torch-using modules."""
+    from crisisdesk.core.retrain_saved import SavedReportError, last_retrain
+
+    try:
+        return last_retrain(project)
+    except SavedReportError as exc:
+        return str(exc)
+
+
+def reopened_text(saved: SavedRetrain) -> str:
+    """What a report opened again says above its tabs: when it was made (it may be days
+    old), and per task what changed since (a new version deleted or already active)."""
+    said = [f"This is the report of the last retrain, made {shown_time(saved.made)}."]
+    for task in saved.report.tasks:
+        why = [why for why in (saved.notes.get(task), saved.leave.get(task)) if why]
+        if why:
+            said.append(f"{task}: {'; '.join(why)}.")
+    return "\n".join(said)
 
 
 def retrain_entries(report: RetrainReport) -> list[TaskRetrain]:

@@ -50,6 +50,7 @@ class TaskPage(QWidget):
     def __init__(self, dialog: RetrainDialog, entry: TaskRetrain) -> None:
         super().__init__(dialog)
         self.dialog, self.entry, self.task = dialog, entry, entry.task
+        self.left: str | None = None  # why Switch leaves this task as it is (leave_as_is)
         self.new_grid: ConfusionGrid | None = None
         self.active_grid: ConfusionGrid | None = None
         # Side by side, or one under the other where the page is too narrow (see fit).
@@ -148,8 +149,15 @@ class TaskPage(QWidget):
 
     def wants_switch(self) -> bool:
         """Whether Switch activates this task's new version."""
-        return self.entry.candidate is not None and (
+        return self.entry.candidate is not None and self.left is None and (
             self.entry.recommend_switch or self.override.isChecked())
+
+    def leave_as_is(self, why: str) -> None:
+        """Switch leaves this task as it is (a report opened again whose new version was
+        deleted, or is active already): ``why`` is said above the tabs."""
+        self.left = why
+        self.override.setChecked(False)
+        self.override.setVisible(False)
 
     def show_versions(self, versions: list[VersionSummary]) -> None:
         """Fill the versions list (``summarise_versions``, newest first)."""

@@ -1,0 +1,168 @@
+"""The last retrain's report, read back from the project so that it can be opened again.
+
+A retrain's report (:class:`~crisisdesk.core.retrain.RetrainReport`) is kept with the
+project already: the job record of each retrain stores it as its JSON result
+(``jobs.tracked``), in ``project.sqlite``, written in the transaction that ends the job.
+:func:`last_retrain` reads the newest finished one back, checks every field (a damaged or
+hand-edited record gives a :class:`SavedReportError` naming the row and field, not a
+traceback in the report window), and says, per task, what changed since: a new version
+that was deleted, one that is active now. Its Switch still goes through ``apply_retrain``,
+which refuses a task whose active version changed after the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from crisisdesk.core.fusion.checkpoint import checkpoint_paths
+from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT
+from crisisdesk.core.project import Project
+from crisisdesk.core.retrain import RetrainJob, RetrainReport, TaskRetrain
+from crisisdesk.core.store import Store
+
+AGAIN = "Run Retrain again for a new report."
+
+
+class SavedReportError(ValueError):
+    """No retrain report to open again, or one that cannot be read (the message says
+    which and what to do)."""
+
+
+@dataclass
+class SavedRetrain:
+    """The last finished retrain's report, when it was made, and what changed since."""
+
+    report: RetrainReport
+    made: str  # when the retrain ended, as the store keeps times (UTC, ISO 8601)
+    job: int  # its row in the jobs table
+    # Tasks Switch now leaves as they are, and why: the new version was deleted, or it
+    # is the active one already (switched: a second Switch would only predict again).
+    leave: dict[str, str] = field(default_factory=dict)
+    # What else changed, per task: the version it was compared with was deleted.
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def last_retrain(project: Project) -> SavedRetrain:
+    """The newest retrain that finished (done) in ``project``, its report rebuilt; a
+    SavedReportError when there is none or its record cannot be read."""
+    with project.open_store() as store:
+        row = store.last_job(RetrainJob.kind)
+        if row is None:
+            raise SavedReportError("No retrain has finished in this project yet: run "
+                                   "Retrain, and its report can be opened again here.")
+        where = f"{project.db_path}, jobs row {row['id']}"
+        try:
+            data = json.loads(row["result"] or "null")
+        except (ValueError, TypeError) as exc:
+            raise SavedReportError(f"The last retrain's report ({where}) cannot be read: "
+                                   f"it is not JSON ({exc}). {AGAIN}") from exc
+        report = report_from_dict(data, where)
+        saved = SavedRetrain(report, str(row["finished_at"] or row["started_at"]), row["id"])
+        for task, entry in report.tasks.items():
+            _now(store, saved, task, entry)
+    return saved
+
+
+def report_from_dict(data: Any, where: str) -> RetrainReport:
+    """A RetrainReport from its ``as_dict`` form, every field checked; a SavedReportError
+    naming ``where`` and the field otherwise."""
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
+        raise _bad(where, "tasks", "is missing")
+    report = RetrainReport()
+    for task, entry in data["tasks"].items():
+        if not isinstance(entry, dict) or entry.get("task") != task:
+            raise _bad(where, f"tasks.{task}", "is not a task's comparison")
+        values = {}
+        for spec in fields(TaskRetrain):
+            if spec.name not in entry:
+                continue  # a field added since: its default (an older report lacks it)
+            value, check = entry[spec.name], CHECKS[str(spec.type)]
+            if not check(value):
+                raise _bad(where, f"tasks.{task}.{spec.name}", f"holds {value!r:.60}")
+            values[spec.name] = value
+        for name in ("new", "current"):
+            if values.get(name) is not None and (why := _figures_wrong(values[name])):
+                raise _bad(where, f"tasks.{task}.{name}", why)
+        report.tasks[task] = TaskRetrain(**values)
+    return report
+
+
+def _bad(where: str, name: str, why: str) -> SavedReportError:
+    return SavedReportError(f"The last retrain's report ({where}) cannot be read: {name} "
+                            f"{why}. {AGAIN}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+#: A check per TaskRetrain field type (as its annotation reads): a field of a new type
+#: fails the report's round trip in the tests until it has one.
+CHECKS = {
+    "str": lambda v: isinstance(v, str),
+    "str | None": lambda v: v is None or isinstance(v, str),
+    "int": _is_int,
+    "int | None": lambda v: v is None or _is_int(v),
+    "bool": lambda v: isinstance(v, bool),
+    "dict[str, int]": lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _is_int(n) for k, n in v.items()),
+    "dict[str, Any] | None": lambda v: v is None or isinstance(v, dict),
+}
+
+
+def _figures_wrong(figures: dict[str, Any]) -> str | None:
+    """What the report's charts cannot draw in a version's figures, or None."""
+    classes = figures.get("classes")
+    if not isinstance(classes, list) or not classes or not all(
+            isinstance(c, str) for c in classes):
+        return "has no list of classes"
+    if not _is_number(figures.get("macro_f1")):
+        return "has no macro F1"
+    per_class = figures.get("per_class")
+    if not isinstance(per_class, dict) or not all(
+            isinstance(per_class.get(c), dict) and _is_number(per_class[c].get("f1"))
+            for c in classes):
+        return "lacks an F1 for each class"
+    confusion = figures.get("confusion")
+    k = len(classes)
+    if not isinstance(confusion, list) or len(confusion) != k or not all(
+            isinstance(row, list) and len(row) == k and all(_is_int(n) and n >= 0
+                                                            for n in row)
+            for row in confusion):
+        return f"has no confusion matrix of {k} rows of {k} counts"
+    if "n" in figures and not _is_int(figures["n"]):
+        return "has no count of items scored"
+    return None
+
+
+def _now(store: Store, saved: SavedRetrain, task: str, entry: TaskRetrain) -> None:
+    """Note in ``saved`` what changed for ``task`` since the report was made."""
+    if entry.active is not None and store.model_version(entry.active) is None:
+        saved.notes[task] = (f"{entry.active_name}, the version it was compared with, no "
+                             "longer exists in this project")
+    if entry.candidate is None:
+        return
+    version = store.model_version(entry.candidate)
+    if version is None:
+        saved.leave[task] = (f"its new version {entry.candidate_name} no longer exists in "
+                             "this project: it cannot be made active")
+    elif (missing := _missing_file(version["path"])) is not None:
+        saved.leave[task] = (f"its new version {entry.candidate_name} was deleted ({missing} "
+                             "is gone): it cannot be made active")
+    elif version["active"]:
+        saved.leave[task] = f"{entry.candidate_name} is the active version already"
+
+
+def _missing_file(path: str) -> Path | None:
+    """A trained head's checkpoint file that is gone, or None (shipped heads and
+    zero-shot have none in the project)."""
+    if path.startswith((BUNDLED, ZERO_SHOT)):
+        return None
+    return next((file for file in checkpoint_paths(path) if not file.is_file()), None)

@@ -50,6 +50,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.retrain_switch import (  # noqa: F401 - callers import them from here
     ActiveChanged,
+    SwitchRefused,
     apply_retrain,
     not_recommended_because,
     reactivate_version,

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
-from crisisdesk.core.fusion.checkpoint import checkpoint_paths
-from crisisdesk.core.fusion.starts import BUNDLED, ZERO_SHOT
 from crisisdesk.core.project import Project
 from crisisdesk.core.retrain import RetrainJob, RetrainReport, TaskRetrain
+from crisisdesk.core.retrain_switch import missing_checkpoint_file
 from crisisdesk.core.store import Store
 
 AGAIN = "Run Retrain again for a new report."
@@ -153,16 +151,9 @@ def _now(store: Store, saved: SavedRetrain, task: str, entry: TaskRetrain) -> No
     if version is None:
         saved.leave[task] = (f"its new version {entry.candidate_name} no longer exists in "
                              "this project: it cannot be made active")
-    elif (missing := _missing_file(version["path"])) is not None:
+    elif (missing := missing_checkpoint_file(version["path"])) is not None:
         saved.leave[task] = (f"its new version {entry.candidate_name} was deleted ({missing} "
                              "is gone): it cannot be made active")
     elif version["active"]:
         saved.leave[task] = f"{entry.candidate_name} is the active version already"
 
-
-def _missing_file(path: str) -> Path | None:
-    """A trained head's checkpoint file that is gone, or None (shipped heads and
-    zero-shot have none in the project)."""
-    if path.startswith((BUNDLED, ZERO_SHOT)):
-        return None
-    return next((file for file in checkpoint_paths(path) if not file.is_file()), None)

@@ -1,6 +1,7 @@
 """Switching a task's active model version: ``apply_retrain`` activates a retrain's
 recommended (or overridden) candidates and re-predicts those tasks, refusing a task whose
-active version changed after the comparison (:class:`ActiveChanged`);
+active version changed after the comparison (:class:`ActiveChanged`) or whose new
+version's checkpoint files are gone (:class:`SwitchRefused`);
 ``reactivate_version`` makes an older version active again once its head loads.
 The retrain itself (train, compare on the holdout) is :mod:`crisisdesk.core.retrain`.
 """
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import closing
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crisisdesk.core.fusion.checkpoint import CheckpointError
+from crisisdesk.core.fusion.checkpoint import CheckpointError, checkpoint_paths
 from crisisdesk.core.fusion.predict import (
     BUNDLED,
     ZERO_SHOT,
@@ -52,15 +54,16 @@ def apply_retrain(project: Project, report: RetrainReport, *,
                   ) -> Iterator[Progress]:
     """Activate each task's candidate where recommended or in ``override_tasks`` (the
     analyst's override), except tasks in ``keep_tasks``; then re-predict those tasks'
-    items. A generator job: yields the prediction's Progress; ActiveChanged at its end
-    for tasks left as they are because another version became active meanwhile."""
+    items. A generator job: yields the prediction's Progress; at its end, ActiveChanged
+    for tasks left as they are because another version became active meanwhile, or
+    SwitchRefused where a new version's checkpoint files are gone as well or instead."""
     switch = [task for task, entry in report.tasks.items()
               if entry.candidate is not None and task not in keep_tasks and
               (entry.recommend_switch or task in override_tasks)]
     with project.open_store() as store:
         refused = {task: why for task in switch if (why := _switch(store, report.tasks[task]))}
-    switch = [task for task in switch if task not in refused]
-    kept = _kept(report, switch, refused)
+        switch = [task for task in switch if task not in refused]
+        kept = _kept(store, report, switch, refused)
     if not switch and not refused:
         yield Progress(0, 0, "; ".join(["nothing switched", *kept]))
         return
@@ -81,22 +84,39 @@ def apply_retrain(project: Project, report: RetrainReport, *,
         # the report and the jobs panel show, so it says what was switched too (the
         # analyst took the refusal for the whole switch, and never learnt that other
         # tasks now run a new version).
-        raise ActiveChanged(" ".join(refused.values())
-                            + (f" Done for the other tasks: {done}" if done else ""),
-                            switched=switch)
+        kind = (ActiveChanged if all(isinstance(r, ActiveChanged) for r in refused.values())
+                else SwitchRefused)
+        raise kind(" ".join(str(r) for r in refused.values())
+                   + (f" Done for the other tasks: {done}" if done else ""), switched=switch)
 
 
-def _kept(report: RetrainReport, switch: list[str], refused: dict[str, str]) -> list[str]:
+def _kept(store: Store, report: RetrainReport, switch: list[str],
+          refused: dict[str, SwitchRefused]) -> list[str]:
     """Why each task with a new version still has its active one: "kept damage-v3
-    active for damage (the new one scored lower)"."""
+    active for damage (the new one scored lower)", or "damage: damage-v4 is active
+    already" (a report opened again after its switch: nothing was kept, nobody asked)."""
     out = []
     for task, entry in report.tasks.items():
         if entry.candidate is None or task in switch or task in refused:
             continue
-        why = "as asked" if entry.recommend_switch else not_recommended_because(entry)
+        version = store.model_version(entry.candidate)
+        if version is not None and version["active"]:
+            out.append(f"{task}: {entry.candidate_name} is active already")
+            continue
+        why = ("its new version was deleted" if version is None or
+               missing_checkpoint_file(version["path"]) is not None
+               else "as asked" if entry.recommend_switch else not_recommended_because(entry))
         out.append((f"kept {entry.active_name} active for {task}" if entry.active_name
                     else f"left {task} without an active version") + f" ({why})")
     return out
+
+
+def missing_checkpoint_file(path: str) -> Path | None:
+    """A trained head's checkpoint file (weights or sidecar) that is gone, or None
+    (shipped heads and zero-shot have none in the project)."""
+    if path.startswith((BUNDLED, ZERO_SHOT)):
+        return None
+    return next((file for file in checkpoint_paths(path) if not file.is_file()), None)
 
 
 def not_recommended_because(entry: TaskRetrain) -> str:
@@ -106,10 +126,9 @@ def not_recommended_because(entry: TaskRetrain) -> str:
             else "the new one sees no holdout item")
 
 
-class ActiveChanged(RuntimeError):
-    """A retrain's switch refused for tasks whose active version changed after the
-    retrain compared its new version with the one active then (another window's switch,
-    ``crisisdesk train`` beside the app); the message names them and what to do, then
+class SwitchRefused(RuntimeError):
+    """A retrain's switch refused for some tasks (their new version's checkpoint files
+    are gone, or see ActiveChanged); the message names them, why and what to do, then
     what was switched for the other tasks, which ``switched`` lists."""
 
     def __init__(self, message: str, switched: Sequence[str] = ()) -> None:
@@ -117,18 +136,36 @@ class ActiveChanged(RuntimeError):
         self.switched = list(switched)
 
 
-def _switch(store: Store, entry: TaskRetrain) -> str | None:
-    """Make ``entry``'s candidate active, unless another version became active since the
-    retrain compared the candidate (that one was never compared, and the report's figures
-    would replace it on a comparison with a version no longer active): why not, or None.
-    Checked and switched in one transaction, as another process may switch meanwhile."""
+class ActiveChanged(SwitchRefused):
+    """A retrain's switch refused for tasks whose active version changed after the
+    retrain compared its new version with the one active then (another window's switch,
+    ``crisisdesk train`` beside the app)."""
+
+
+def _switch(store: Store, entry: TaskRetrain) -> SwitchRefused | None:
+    """Make ``entry``'s candidate active, unless its checkpoint files are gone (active,
+    it would fail every later prediction of the task) or another version became active
+    since the retrain compared the candidate (that one was never compared, and the
+    report's figures would replace it on a comparison with a version no longer active):
+    why not (to raise once the other tasks are switched), or None. Checked and switched
+    in one transaction, as another process may switch meanwhile."""
     assert entry.candidate is not None
     with store.transaction():
+        version = store.model_version(entry.candidate)
+        missing = None if version is None else missing_checkpoint_file(version["path"])
+        if version is None or missing is not None:
+            gone = ("it no longer exists in this project" if version is None
+                    else f"its file {missing} is gone")
+            return SwitchRefused(
+                f"{entry.task} not switched: its new version {entry.candidate_name} cannot "
+                f"be made active, as {gone} (deleted after the retrain). Run Retrain "
+                "again for a new version.")
         now = store.active_model_version(entry.task)
         if now is not None and now["id"] not in (entry.active, entry.candidate):
-            return (f"{entry.task} not switched: version {now['id']} {now['name']} became "
-                    f"active after this retrain compared {entry.candidate_name} with "
-                    f"{entry.active_name or 'no version'}. Retrain to compare with it, or "
-                    f"make {entry.candidate_name} active from the task's model versions.")
+            return ActiveChanged(
+                f"{entry.task} not switched: version {now['id']} {now['name']} became "
+                f"active after this retrain compared {entry.candidate_name} with "
+                f"{entry.active_name or 'no version'}. Retrain to compare with it, or "
+                f"make {entry.candidate_name} active from the task's model versions.")
         store.activate_model_version(entry.candidate)
     return None

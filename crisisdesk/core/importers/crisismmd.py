@@ -33,7 +33,10 @@ SOURCE_NAME = "crisismmd"
 # digits and underscores, and its exported file must import back.
 FILE_NAME = re.compile(
     r"task_(?P<task>[a-z][a-z0-9_]*?)_text_img(?:_(?P<split>train|dev|test))?\.tsv$")
-NO_ROOT = "no --images-root given"
+# Said to the import dialog's user and the CLI's alike: each names the folder its own way.
+# (Media rows stored before keep the older "no --images-root given": a reason is a note.)
+NO_ROOT = ("no images folder given (the import dialog's Images folder, the CLI's "
+           "--images-root)")
 REQUIRED = ("event_name", "tweet_id", "image_id", "tweet_text", "image", "label")
 
 
@@ -141,5 +144,5 @@ class Unattached(MissingTally):
     def finish(self) -> Iterator[Problem]:
         if self.count:
             yield Problem(Where(self.file), f"{plural(self.count, 'image')} marked missing: "
-                          "no --images-root given (import again with --images-root to "
-                          "attach them)", "warning")
+                          f"{NO_ROOT}. Import again with the CrisisMMD folder (the one that "
+                          "holds data_image) as the images folder to attach them.", "warning")

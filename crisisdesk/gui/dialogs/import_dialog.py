@@ -102,16 +102,24 @@ class ImportDialog(QDialog):
             "Where the image paths written in the posts are looked for. Empty: the folder "
             "of the posts file\n(for a folder of posts, that folder). A CrisisMMD import "
             "needs it: the CrisisMMD folder that holds data_image.")
+        # Typing a download's deep path was the only way; the sources have Add buttons.
+        choose_images = QPushButton("C&hoose…")
+        choose_images.setToolTip("Choose the images folder")
+        choose_images.clicked.connect(self._pick_images_root)
+        images = QHBoxLayout()
+        images.addWidget(self.images_root, 1)
+        images.addWidget(choose_images)
         form = QFormLayout()
         form.addRow("&Sources", sources)
         form.addRow("F&ormat", self.format)
         form.addRow("Source &name", self.source_name)
         form.addRow("&Event", self.event)
         form.addRow("&Platform", self.platform)
-        form.addRow("Ima&ges folder", self.images_root)
+        form.addRow("Ima&ges folder", images)
         # A row holding a layout gets a label without a buddy: a screen reader named the
-        # sources list nothing.
+        # sources list (and the images folder's box) nothing.
         form.labelForField(sources).setBuddy(self.sources)
+        form.labelForField(images).setBuddy(self.images_root)
 
         self.mapping_box = QGroupBox("Col&umns (which column holds each field)")
         grid = QGridLayout(self.mapping_box)
@@ -189,6 +197,12 @@ class ImportDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Folder to import")
         if folder:
             self.add_source(folder)
+
+    def _pick_images_root(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Images folder",
+                                                  self.images_root.text().strip())
+        if folder:
+            self.images_root.setText(folder)
 
     def _remove_selected(self) -> None:
         for item in self.sources.selectedItems():

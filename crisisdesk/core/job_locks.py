@@ -11,8 +11,10 @@ Where there is no ``flock`` (Windows), nothing is marked.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -32,10 +34,18 @@ INTERRUPTED = ("Interrupted: the program running this job stopped before the job
                "run it again to do the rest.")
 
 
-def hold(root: Path, job: int) -> IO[str] | None:
-    """Take the lock of ``job`` of the project at ``root`` for as long as it runs: the
-    open file, to hand to :func:`release`; None where no lock could be taken (a
-    read-only project, no flock), and then the job is never marked interrupted."""
+@dataclass
+class JobLock:
+    """A running job's lock: the open lock file, and its name (see :func:`hold`)."""
+
+    handle: IO[str]
+    path: Path
+
+
+def hold(root: Path, job: int) -> JobLock | None:
+    """Take the lock of ``job`` of the project at ``root`` for as long as it runs, to
+    hand to :func:`release`; None where no lock could be taken (a read-only project, no
+    flock), and then the job is never marked interrupted."""
     if fcntl is None:
         return None
     handle = None
@@ -44,23 +54,30 @@ def hold(root: Path, job: int) -> IO[str] | None:
         # Not parents=True: a project folder moved meanwhile is not built again.
         folder.parent.mkdir(exist_ok=True)
         folder.mkdir(exist_ok=True)
-        handle = open(folder / f"{job}.lock", "a+", encoding="utf-8")  # noqa: SIM115
+        # Locked under another name, then given the name mark_interrupted looks for: a
+        # lock file it found before the flock would have been taken for a dead job's.
+        taking = folder / f"{job}.lock.taking"
+        handle = open(taking, "a+", encoding="utf-8")  # noqa: SIM115
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return handle
+        path = folder / f"{job}.lock"
+        os.replace(taking, path)  # the same file, its lock held
+        return JobLock(handle, path)
     except OSError:
         if handle is not None:
             handle.close()
+            with suppress(OSError):
+                taking.unlink()
         return None
 
 
-def release(handle: IO[str] | None) -> None:
+def release(lock: JobLock | None) -> None:
     """Remove a lock file :func:`hold` took (the job ended and its record says how),
     then let go of its lock."""
-    if handle is None:
+    if lock is None:
         return
     with suppress(OSError):
-        Path(handle.name).unlink()
-    handle.close()
+        lock.path.unlink()
+    lock.handle.close()
 
 
 def mark_interrupted(root: Path, db_path: Path) -> list[int]:
@@ -79,7 +96,8 @@ def mark_interrupted(root: Path, db_path: Path) -> list[int]:
         return []
     marked: list[int] = []
     try:
-        with Store(db_path, create=False) as store:
+        # A short wait: another program's write (a CLI import) leaves it for the next open.
+        with Store(db_path, busy_timeout=1.0, create=False) as store:
             for path, _ in orphans:
                 job = int(path.stem) if path.stem.isdigit() else None
                 row = store.job(job) if job is not None else None

@@ -33,6 +33,7 @@ QUIT_CALLS_WAIT_MS = 5000
 
 if TYPE_CHECKING:  # the core loads off the UI thread, when the project is looked for
     from crisisdesk.core.launch import ProjectError, ProjectNotOpened
+    from crisisdesk.core.project import Project
 
 
 class OpeningWindow(QWidget):
@@ -126,21 +127,25 @@ class Opener(QObject):
     def _find(self) -> None:
         arg = self.project_arg
 
-        def find() -> tuple[Path, ProjectNotOpened | None] | ProjectError:
-            """The project to open and why the last project could not be (if it could
+        def find() -> tuple[Project, ProjectNotOpened | None] | ProjectError:
+            """The project opened and why the last project could not be (if it could
             not), or why the project asked for cannot be opened."""
             from crisisdesk.core import launch  # imports torch: never on the UI thread
+            from crisisdesk.core.project import Project
 
             try:
                 path, not_opened = launch.choose_project(arg)
+                # Here, not on the UI thread: opening marks the jobs of a process killed
+                # meanwhile as interrupted, which writes to the store (and waits for
+                # another program's write lock).
+                return Project.open(path), not_opened
             except launch.ProjectError as exc:
                 return exc  # said as it is, not as an unexpected error with its type
-            return Path(path), not_opened
 
         self.background.call(find, self._found, self._failed)
 
-    def _found(self, found: tuple[Path, ProjectNotOpened | None] | ProjectError) -> None:
-        from crisisdesk.core.project import Project, ProjectError
+    def _found(self, found: tuple[Project, ProjectNotOpened | None] | ProjectError) -> None:
+        from crisisdesk.core.project import ProjectError
         from crisisdesk.core.settings import remember_project
         from crisisdesk.gui.main_window import MainWindow
         from crisisdesk.gui.screen_fit import fit_to_screen
@@ -148,16 +153,11 @@ class Opener(QObject):
         if isinstance(found, ProjectError):
             self._failed(str(found))
             return
-        path, not_opened = found
-        try:
-            project = Project.open(path)
-        except ProjectError as exc:
-            self._failed(str(exc))
-            return
+        project, not_opened = found
         if not_opened is None:
             # The demo opened in the last project's place is not remembered: with the
             # drive or share back, the next start opens that project again.
-            remember_project(path)
+            remember_project(project.root)
         window = MainWindow(project, annotator=self.annotator, preload=True)
         window.setWindowIcon(window_icon())
         if fit_to_screen(window):

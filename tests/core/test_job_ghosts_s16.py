@@ -80,3 +80,38 @@ def test_a_job_running_elsewhere_is_left_running(tmp_path: Path) -> None:
         running.close()
     (job,) = _jobs(root)
     assert job["state"] == "cancelled", job
+
+
+def test_a_project_opened_while_a_job_takes_its_lock_leaves_it_running(
+        tmp_path: Path, monkeypatch) -> None:
+    # Another window opens the project in the moment between the job's lock file
+    # appearing and its lock being taken: that file was taken for a dead job's, and the
+    # running job marked failed (then overwritten "done" at its end, unlocked meanwhile).
+    from crisisdesk.core import job_locks
+
+    root = tmp_path / "project"
+    project = Project.open(root, create=True)
+    real_flock, seen = job_locks.fcntl.flock, []
+
+    def flock_after_an_open(handle, flags) -> None:
+        if not seen:
+            seen.append(handle)
+            Project.open(root)  # the other window's open, in the gap
+        real_flock(handle, flags)
+
+    monkeypatch.setattr(job_locks.fcntl, "flock", flock_after_an_open)
+
+    def body() -> Iterator[Progress]:
+        yield Progress(1, 10)
+
+    running = tracked(project, "embed", {}, body())
+    next(running)
+    try:
+        assert seen, "the lock was never taken"
+        (job,) = _jobs(root)
+        assert job["state"] == "running", job
+        assert sorted(p.name for p in (root / job_locks.LOCKS).iterdir()) == [
+            f"{job['id']}.lock"]
+    finally:
+        running.close()
+    assert list((root / job_locks.LOCKS).iterdir()) == []  # released, its file gone

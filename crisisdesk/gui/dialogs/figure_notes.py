@@ -119,6 +119,10 @@ class _EscClosesNote(QObject):
             return False
         if not (self._showing and QToolTip.isVisible()):
             self._showing = False
+            # A window deleted while shown (its parent deleted with it) never said "no
+            # more" (no hideEvent of Python's runs in a C++ destructor): the filter
+            # stayed, a Python call on every event of the application.
+            self._windows = [w for w in self._windows if isValid(w)]
             if not self._windows:
                 self._app.removeEventFilter(self)
             return False

@@ -1,10 +1,23 @@
 """Counts in words, for the messages the CLI and the app print ("1 item", "2 items",
-"a, b and 3 more"), and names padded to a column of a terminal table."""
+"a, b and 3 more"), names padded to a column of a terminal table, and the words both
+front ends' users read for one setting."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+
+
+def both_names(field: str, option: str) -> str:
+    """An import setting as each front end names it: the import dialog's ``field``, the
+    CLI's ``option``. A core message is read in the app (an import report, a retrain
+    report) and on the terminal alike, and "--images-root" alone sent the app's user
+    looking for an option the app never shows."""
+    return f"the import dialog's {field}, the CLI's {option}"
+
+
+#: The folder images are looked for under (the CLI's --images-root).
+IMAGES_FOLDER = both_names("Images folder", "--images-root")
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

@@ -56,6 +56,7 @@ from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
+from crisisdesk.core.words import IMAGES_FOLDER
 
 #: Seconds between a training's progress reports within an epoch: how long a cancel waits
 #: at most (plus one step), where an epoch of 200,000 items takes about a minute.
@@ -161,9 +162,10 @@ def _no_images(store: Store, data: TaskData, encoder: str | None) -> str:
     statuses = Counter(facts.get(item, (None, None))[1] or "text-only" for item in data.items)
     found = ", ".join(f"{count:,} {status}" for status, count in statuses.most_common())
     return (f"{data.task}: no labelled {data.task} item has a usable image with a {encoder} "
-            f"embedding (images: {found}). Attach the images (crisisdesk import PROJECT "
-            f"FILES --images-root DIR) and embed them (crisisdesk embed PROJECT --encoder "
-            f"{encoder} --kind image), or train a text-only head (leave out --encoder).")
+            f"embedding (images: {found}). Attach the images (import again with their "
+            f"images folder: {IMAGES_FOLDER}) and embed them (the app's Jobs > Embed images "
+            f"and texts, or crisisdesk embed PROJECT --encoder {encoder} --kind image), or "
+            "train a text-only head (the CLI: leave out --encoder).")
 
 
 class TrainJob:

@@ -25,7 +25,7 @@ from crisisdesk.core.importers.records import (
     find_inside,
 )
 from crisisdesk.core.importers.textio import TextFileError, csv_lines, read_text_file
-from crisisdesk.core.words import plural
+from crisisdesk.core.words import IMAGES_FOLDER, plural
 
 SOURCE_NAME = "crisismmd"
 # The split may be missing from the name (crisisdesk's own exports carry a split column).
@@ -35,8 +35,7 @@ FILE_NAME = re.compile(
     r"task_(?P<task>[a-z][a-z0-9_]*?)_text_img(?:_(?P<split>train|dev|test))?\.tsv$")
 # Said to the import dialog's user and the CLI's alike: each names the folder its own way.
 # (Media rows stored before keep the older "no --images-root given": a reason is a note.)
-NO_ROOT = ("no images folder given (the import dialog's Images folder, the CLI's "
-           "--images-root)")
+NO_ROOT = f"no images folder given ({IMAGES_FOLDER})"
 REQUIRED = ("event_name", "tweet_id", "image_id", "tweet_text", "image", "label")
 
 

@@ -22,7 +22,7 @@ from crisisdesk.core.importers.records import (
     Problem,
     Where,
 )
-from crisisdesk.core.words import plural
+from crisisdesk.core.words import IMAGES_FOLDER, plural
 
 
 class ExportImages(MissingTally):
@@ -65,8 +65,8 @@ class ExportImages(MissingTally):
         yield Problem(Where(self.file), (
             f"{plural(len(self.absent), 'image')} of {plural(len(self.posts), 'post')} not "
             f"found under {self.base}: the posts are kept, their images marked missing; "
-            "import again with --images-root FOLDER (the folder that holds the images) "
-            "to attach them"), "warning")
+            "import again with the folder that holds the images as the images folder "
+            f"({IMAGES_FOLDER}) to attach them"), "warning")
 
 
 def _absent(ref: MediaRef) -> bool:

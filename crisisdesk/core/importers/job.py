@@ -66,7 +66,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import Store
-from crisisdesk.core.words import first_few, plural
+from crisisdesk.core.words import both_names, first_few, plural
 
 FORMATS = ("auto", "folder", "csv", "jsonl", "crisismmd", *COLLECTOR_FORMATS)
 BATCH = 256
@@ -123,7 +123,8 @@ def detect_format(path: Path) -> str:
         return collector
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    raise SourceError(path, "cannot tell the format from the name; pass --format")
+    raise SourceError(path, "cannot tell the format from the name; choose it "
+                      f"({both_names('Format', '--format')})")
 
 
 def source_name(store: Store, path: Path, fmt: str, given: str | None) -> str:

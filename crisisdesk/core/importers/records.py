@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from crisisdesk.core.files import write_json_atomic
 from crisisdesk.core.importers.archive_names import fold_name as _fold
 from crisisdesk.core.importers.archive_names import renamed_entry
-from crisisdesk.core.words import plural
+from crisisdesk.core.words import IMAGES_FOLDER, plural
 
 
 @dataclass(frozen=True)
@@ -310,8 +310,9 @@ def find_inside(root: Path, declared: str) -> Located:
         return Located(real)
     if absolute and (windows or not os.path.lexists(candidate)):  # not this machine's
         return Located(None, (f"a path on another computer: {declared}; no file under "
-                              f"{root} ends with its last parts: give --images-root the "
-                              "folder that holds its images' folder"), missing=True)
+                              f"{root} ends with its last parts: give as the images folder "
+                              f"the one that holds its images' folder ({IMAGES_FOLDER})"),
+                            missing=True)
     return Located(None, f"path leaves the source folder: {declared} (refused)")
 
 

@@ -90,7 +90,8 @@ class RecordWriter:
         self.report.add(record.where, f"post id {record.post_id} of source {record.source} "
                         f"was given by source {first[0]} too (at {first[1]}): both would be "
                         f"post {self.source}:{record.post_id}; kept the first (an export of "
-                        "several sources imported without --source keeps them apart)")
+                        "several sources imported with no source name keeps them apart: "
+                        "leave the import dialog's Source name empty, the CLI's --source out)")
         return True
 
     def _needs_inspection(self, record: PostRecord, post_items: list[ItemRow] | None,

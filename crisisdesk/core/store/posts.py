@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from crisisdesk.core.imaging import ImageFacts
 from crisisdesk.core.store.db import StoreBase, utc_now
 from crisisdesk.core.store.schema import MEDIA_STATUSES, POST_RELATIONS, SPLITS
+from crisisdesk.core.words import both_names
 
 BASE_POST_FIELDS = ("platform", "author", "created_at", "text", "language", "url", "event")
 LINK_FIELDS = ("original_post_id", "relation")  # schema v5: reposts, quotes, replies
@@ -87,7 +88,8 @@ class PostsMixin(StoreBase):
         if row["location"] != location:
             return (
                 f"source name {name!r} was first used for {row['location']}; posts with the "
-                f"same ids merge (pass --source NAME to keep the two apart)"
+                "same ids merge (give another source name to keep the two apart: "
+                f"{both_names('Source name', '--source NAME')})"
             )
         return None
 

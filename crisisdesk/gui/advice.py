@@ -61,6 +61,23 @@ def app_error(exc: BaseException | None) -> str | None:
     return said if said != text else None
 
 
+def plain_error(exc: BaseException,
+                silent: str = "an error that gave no message ({name})") -> str:
+    """A failed job's or call's message as the analyst reads it: in the app's words where
+    they differ from the core's (:func:`app_error`), without Python's class name
+    ("OSError: ...", jargon to an analyst: the traceback and the log keep it for an
+    engineer). An error with no message has only its class: ``silent`` says it then,
+    ``{name}`` standing for the class."""
+    said = app_error(exc)
+    if said is not None:
+        return said
+    args = exc.args
+    # A KeyError's text is its argument's repr ("'no item 5'"): the core's are sentences.
+    text = (args[0] if isinstance(exc, KeyError) and len(args) == 1
+            and isinstance(args[0], str) else str(exc)).strip()
+    return text or silent.format(name=type(exc).__name__)
+
+
 def media_note(status: str | None, path: str, reason: str | None) -> str:
     """What the detail panel says in place of an image it cannot show, and what to do:
     the status alone ("Image missing: data_image/...") left the analyst with a blank half

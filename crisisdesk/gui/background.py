@@ -15,6 +15,7 @@ names: the app imports them from there.
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from collections.abc import Callable
@@ -23,13 +24,16 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from crisisdesk.gui.advice import plain_error
 from crisisdesk.gui.pool_drain import let_go
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def describe_error(exc: BaseException) -> str:
-    """The one-line message shown for a failed call or job: ``Type: message``."""
+    """An error in one line as an engineer reads it: ``Type: message``. What the analyst
+    reads is :func:`~crisisdesk.gui.advice.plain_error` (no class name)."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -57,7 +61,8 @@ class _Call(QRunnable):
         try:
             value = self._fn()
         except BaseException as exc:  # noqa: BLE001 - every error goes back to the window
-            self._owner._deliver(self._id, False, (describe_error(exc),
+            # The analyst's words for on_error; the class stays in the traceback.
+            self._owner._deliver(self._id, False, (plain_error(exc),
                                                    traceback.format_exc()))
             return
         self._owner._deliver(self._id, True, value)
@@ -88,7 +93,8 @@ class Background(QObject):
 
     def call(self, fn: Callable[[], T], on_done: Callable[[T], None],
              on_error: Callable[[str], None] | None = None, *, key: str | None = None) -> None:
-        """Run ``fn()`` in a pool thread; then ``on_done(result)`` or ``on_error(message)``.
+        """Run ``fn()`` in a pool thread; then ``on_done(result)`` or ``on_error(message)``
+        (the analyst's words: :func:`~crisisdesk.gui.advice.plain_error`).
 
         ``fn`` must open its own store connection (``with project.open_store() as s:``).
         With ``key``, only the newest call of that key reports back.
@@ -125,6 +131,8 @@ class Background(QObject):
         if ok:
             on_done(value)
         elif on_error is not None:
+            # Shown without Python's class name: the log keeps it for an engineer.
+            logger.info("background call failed: %s", value[1])
             on_error(value[0])
         else:
             # No handler: never lose an error silently; it goes to stderr with its trace.

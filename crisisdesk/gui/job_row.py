@@ -24,7 +24,7 @@ from crisisdesk.core.models import registry
 from crisisdesk.core.models.download_job import download_job as model_download_job
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.words import plural
-from crisisdesk.gui.advice import app_error
+from crisisdesk.gui.advice import plain_error
 from crisisdesk.gui.dialogs.settings_dialog import setting, settings_saved
 from crisisdesk.gui.worker import JobRunner
 
@@ -84,18 +84,6 @@ def device_words(device: str) -> str:
         return f"on GPU {gpu.group(1)}" if gpu.group(1) else "on the GPU"
     said = {"cpu": "on the CPU", "mps": "on the Apple GPU", "network": "over the network"}
     return said.get(device, f"on {device}") if device else ""
-
-
-def plain_error(exc: BaseException) -> str:
-    """A failed job's message without Python's class name ("ValueError: ...", jargon to
-    an analyst: the traceback keeps it for an engineer); the class said as such when the
-    error has no message, since then it is all there is."""
-    args = exc.args
-    # A KeyError's text is its argument's repr ("'no item 5'"): the core's are sentences.
-    text = (args[0] if isinstance(exc, KeyError) and len(args) == 1
-            and isinstance(args[0], str) else str(exc)).strip()
-    return text or (f"The job stopped on an error that gave no message "
-                    f"({type(exc).__name__}): Details… shows where.")
 
 
 def missing_model(runner: JobRunner) -> str | None:
@@ -320,7 +308,8 @@ class JobRow(QFrame):
         exc = self.runner.exception
         if exc is None:
             return self.runner.error or ""
-        return app_error(exc) or plain_error(exc)
+        return plain_error(exc, "The job stopped on an error that gave no message "
+                                "({name}): Details… shows where.")
 
     def _set_message(self, text: str) -> None:
         """Show ``text``, rich text: what comes from a job or a user is escaped first."""

@@ -34,7 +34,8 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from crisisdesk.core.jobs import give_back_freed_memory
 from crisisdesk.core.progress import Progress
-from crisisdesk.gui.background import (  # noqa: F401 - Background, Lane: imported from here
+from crisisdesk.gui.advice import plain_error
+from crisisdesk.gui.background import (  # noqa: F401 - all three: imported from here
     Background,
     Lane,
     describe_error,
@@ -114,7 +115,8 @@ class _JobThread(QThread):
             # the traceback's text; its frames held every local of the job (its model,
             # its training data) for as long as the row stayed.
             traceback.clear_frames(exc.__traceback__)
-            self.ended.emit("failed", describe_error(exc), details)
+            # The analyst's words (no class name): the traceback keeps the class.
+            self.ended.emit("failed", plain_error(exc), details)
         finally:
             close = getattr(job, "close", None)
             if close is not None:
@@ -162,7 +164,7 @@ class JobRunner(QObject):
         self.state = "pending"  # pending | running | done | cancelled | failed
         self.last_progress: Progress | None = None
         self.result: Any = None
-        self.error: str | None = None  # the one-line message of a failed job
+        self.error: str | None = None  # a failed job's message, as the analyst reads it
         self.details: str = ""  # its traceback, for a details popup
         self.exception: BaseException | None = None  # the failed job's exception object
         self.started_at: float | None = None

@@ -123,7 +123,8 @@ def test_a_project_moved_while_open_is_said_not_read_on(qtbot, tmp_path: Path) -
     model.failed.connect(errors.append)
     model.refresh()
     qtbot.waitUntil(lambda: bool(errors))
-    assert "ProjectError" in errors[0] and "moved" in errors[0]
+    assert "has no project.sqlite any more" in errors[0] and "moved" in errors[0]
+    assert "ProjectError" not in errors[0]  # the status bar's words: no class name
     model.close()
     background.shutdown()
 

@@ -9,6 +9,7 @@ stops the export at the next chunk, leaving no file.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -281,6 +282,10 @@ class ExportDialog(QDialog):
     def _on_finished(self, state: str, value: object) -> None:
         self.export_button.setEnabled(True)
         self.cancel_button.setVisible(False)
+        # The message says why in the analyst's words; the traceback (Python's class
+        # name, where it failed) is the status line's tooltip, for an engineer.
+        self.status.setToolTip(self.runner.details if state == "failed" and self.runner
+                               else "")
         if state == "cancelled" and self.job is not None and self.job.files:
             # The file is written and renamed in one step: a Cancel clicked during it
             # lands after the file is in place, and must not be reported as "no file".
@@ -290,7 +295,8 @@ class ExportDialog(QDialog):
             self.status.setText("Wrote " + ", ".join(str(f) for f in self.files))
             self.exported.emit(self.files)
         elif state == "failed":
-            self.status.setText(f"<b style='color:#c62828'>Export failed:</b> {value}")
+            self.status.setText("<b style='color:#c62828'>Export failed:</b> "
+                                + html.escape(str(value), quote=False))
         else:
             # No job: cancelled before it started, so no file was looked at or written.
             existed = self.job.existed if self.job is not None else []

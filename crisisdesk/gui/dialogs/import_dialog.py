@@ -358,8 +358,13 @@ class ImportDialog(QDialog):
         self.progress.setVisible(False)
         report = self.job.report if self.job else None
         self.report = report
+        # The message says why in the analyst's words; the traceback (Python's class
+        # name, where it failed) is the status line's tooltip, for an engineer.
+        self.status.setToolTip(self.runner.details if state == "failed" and self.runner
+                               else "")
         if state == "failed":
-            self.status.setText(f"<b style='color:#c62828'>Import failed:</b> {value}")
+            self.status.setText("<b style='color:#c62828'>Import failed:</b> "
+                                + html.escape(str(value), quote=False))
         elif report is not None:
             self.show_report(report, self.job.report_path if self.job else None,
                              self.job.report_not_saved if self.job else "")

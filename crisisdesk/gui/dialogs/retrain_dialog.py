@@ -278,6 +278,10 @@ class RetrainDialog(QDialog):
 
     def _applied(self, state: str, value: object, tasks: list[str]) -> None:
         self.keep.setEnabled(True)
+        # The message says why in the analyst's words; the traceback (Python's class
+        # name, where it failed) is the status line's tooltip, for an engineer.
+        self.status.setToolTip(self.runner.details if state == "failed" and self.runner
+                               else "")
         if state == "done":
             self.status.setText(f"Switched: {', '.join(tasks)}. Predictions will refresh.")
             self.keep.setText("&Close")

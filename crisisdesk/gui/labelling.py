@@ -18,8 +18,6 @@ import sqlite3
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable
-from typing import NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
@@ -28,42 +26,19 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
-from crisisdesk.gui.bidi import shown_uid
+from crisisdesk.gui.label_step import Step, Write, _for, _size
 from crisisdesk.gui.save_warning import why_not_saved
 from crisisdesk.gui.targets import ListChanged, Targets, selected_targets
-from crisisdesk.gui.worker import Background
+from crisisdesk.gui.worker import Background, describe_error
 
-# Re-exported: the targets of a key were defined here before ``targets.py`` was split off.
+# Re-exported: the targets of a key were defined here before ``targets.py`` was split
+# off, and the lane's step before ``label_step.py`` was.
 __all__ = ["BIG_STEP", "Labeller", "ListChanged", "Step", "Targets", "selected_targets"]
 
 
-Write = Callable[[Store], list[int]]  # a store write returning the items it touched
 #: Items from which a step says what it is doing while it is written (and refuses a
 #: second undo or redo meanwhile): a label on 100,000 items took ~2 s, its undo 5-10 s.
 BIG_STEP = 1_000
-
-
-class Step(NamedTuple):
-    """A write waiting in the lane."""
-
-    write: Write
-    what: str  # what it did, for the status bar
-    label: str  # what it does to which items, for a warning if not saved ("": undo, redo)
-    doing: str = ""  # what it is doing, while written, where that takes a while
-    reverting: bool = False  # an undo or redo
-
-
-def _size(targets: Targets) -> int:
-    """How many items ``targets`` names (its ranges not read yet)."""
-    return len(targets.rows) + sum(c for _, c in targets.ranges)
-
-
-def _for(targets: Targets) -> str:
-    """Which items a label is for, as the warning of one not saved names them: the
-    item's id (the analyst has moved on since), else how many."""
-    n = _size(targets)
-    return f" for item {shown_uid(targets.rows[0].uid)}" if n == 1 and targets.rows else \
-        f" for {plural(n, 'item')}"
 
 
 class Labeller(QObject):
@@ -107,6 +82,15 @@ class Labeller(QObject):
         self._current: Step | None = None
         self._doing = ""
         self._refusal = ""  # the latest reverting_refused sent
+        #: The label actions not saved since the last one saved (what the red bar
+        #: counts), and those closing could not write: the window asks before it closes.
+        self.unsaved: list[Unsaved] = []
+        # Why the write in the pool failed, set there before ``_written``: a failure
+        # whose report had not reached this thread by closing time is listed all the same.
+        self._outcome: list[str] = []
+        # Counts flush() calls: a write's report from before one is stale (flush() took
+        # its lane over) and is dropped, as the window may stay open after it.
+        self._flushes = 0
         self._sized.connect(self._on_sized)
 
     # ------------------------------------------------------------------ actions
@@ -126,7 +110,8 @@ class Labeller(QObject):
         given = f"{task}: {display_name(label)}"
         self._enqueue(Step(write, given + (f" for {n:,} items" if n > 1 else ""),
                            given + _for(targets),
-                           f"labelling {n:,} items ({given})" if n >= BIG_STEP else ""))
+                           f"labelling {n:,} items ({given})" if n >= BIG_STEP else "",
+                           task=task, given=label, targets=targets))
 
     def accept(self, targets: Targets, task: str) -> None:
         """Make each target's predicted class of ``task`` its label: one journal action."""
@@ -151,7 +136,7 @@ class Labeller(QObject):
         self._enqueue(Step(write, f"{task}: prediction accepted",
                            f"{task}: prediction accepted{_for(targets)}",
                            f"accepting the predictions of {n:,} items ({task})"
-                           if n >= BIG_STEP else ""))
+                           if n >= BIG_STEP else "", task=task, targets=targets))
 
     def undo(self) -> None:
         """Undo the annotator's latest label action (from the journal)."""
@@ -216,7 +201,8 @@ class Labeller(QObject):
     def flush(self, timeout_ms: int = 10_000) -> None:
         """Commit every label still waiting, before the window closes: the write running
         ends first (so the order given is kept), then the lane's rest is written here, as
-        the background is about to drop what was not started. Only for closing.
+        the background is about to drop what was not started. Only for closing; each
+        label not saved is listed in :attr:`unsaved` (the window asks before closing).
 
         A write handed to the pool but not started yet (every pool thread busy with
         thumbnails, an explanation, a preload) is taken back and written here first.
@@ -226,25 +212,40 @@ class Labeller(QObject):
         beside it, the labels would land out of order, and this (the UI) thread would sit
         in SQLite's busy wait behind it.
         """
+        self._flushes += 1  # the reports of the writes handed out so far are stale now
         waiting = list(self._lane)
         self._lane.clear()
         handed, self._handed = self._handed, None
+        outcome = self._outcome
         self._busy, self._current, self._doing = False, None, ""
+        self._tell_refusal()  # nothing written in the lane now: undo is taken again
         if handed is not None and self._claim.acquire(blocking=False):
             waiting.insert(0, handed)  # not started: the pool's shutdown would drop it
             self._written.set()  # nothing of the lane runs in the pool any more
-        elif not self._written.wait(timeout_ms / 1000):
+        elif handed is not None and not self._written.wait(timeout_ms / 1000):
+            late = f"a label write given before did not end within {timeout_ms / 1000:g} s"
+            if handed is not None:  # it may yet end, saved or not: not known here
+                self._lost(handed, f"its write had not ended {timeout_ms / 1000:g} s after "
+                           "closing began: check whether it was saved", closing=True)
+            for step in waiting:
+                self._lost(step, late, closing=True)
             if waiting:
                 lost = plural(len(waiting), "label change was", "label changes were")
-                print(f"crisisdesk: {lost} not saved (given just before closing): the "
-                      f"label write before them did not end within {timeout_ms / 1000:g} s",
+                print(f"crisisdesk: {lost} not saved (given just before closing): {late}",
                       file=sys.stderr, flush=True)
             return
-        if not waiting:
-            return
+        elif handed is not None and outcome:  # failed in the pool; its report not come yet
+            self._lost(handed, *outcome[0], closing=True)
+        if waiting:
+            self._write_here(waiting)
+
+    def _write_here(self, waiting: list[Step]) -> None:
+        """Write ``waiting`` on this thread, in order (closing: see :meth:`flush`)."""
+        tried = 0  # the steps written, or said not saved
         try:
             with self._project.open_store() as store:
                 for step in waiting:
+                    tried += 1
                     # Each write on its own, as in the lane: one that cannot be done (a
                     # selection whose rows moved) must not drop the labels given after it.
                     try:
@@ -252,9 +253,35 @@ class Labeller(QObject):
                     except Exception as exc:  # noqa: BLE001 - say what was lost, go on
                         print(f"crisisdesk: a label given before closing ({step.what}) was "
                               f"not saved: {exc}", file=sys.stderr, flush=True)
+                        self._lost(step, *self._why(exc), closing=True)
         except Exception as exc:  # noqa: BLE001 - the window still closes; say what was lost
             print(f"crisisdesk: labels given before closing were not saved: {exc}",
                   file=sys.stderr, flush=True)
+            why = self._why(exc)
+            for step in waiting[tried:]:  # the store did not open: none of them written
+                self._lost(step, *why, closing=True)
+
+    def _why(self, exc: BaseException) -> tuple[str, bool]:
+        """Why a write failed with ``exc``, and whether the store failed (not the write
+        alone: a selection whose rows moved), as :meth:`_lost` takes them."""
+        if isinstance(exc, ListChanged):
+            return str(exc), False
+        if isinstance(exc, (sqlite3.Error, ProjectError, StoreError)):
+            return why_not_saved(self._project.root, exc), True
+        return describe_error(exc), False
+
+    def _lost(self, step: Step, why: str, saving: bool = False, *,
+              closing: bool = False) -> None:
+        """Say that ``step`` was not saved, and ``why``. The store's failure
+        (``saving``: labels given next fail too) shows the red bar; it, and any label
+        lost while ``closing``, is listed in :attr:`unsaved` for the question at closing."""
+        said = (f"The label was not saved ({step.label}): {why}" if step.label
+                else f"Nothing was {step.what}: {why}")
+        self.failed.emit(said)
+        if saving or closing:
+            self.unsaved.append(step.unsaved(why))
+        if saving:  # the store's failure, not this write's own (see not_saved)
+            self.not_saved.emit(said)
 
     # ------------------------------------------------------------------ the lane
     def _enqueue(self, step: Step) -> None:
@@ -287,11 +314,12 @@ class Labeller(QObject):
             return
         self._busy = True
         step = self._current = self._lane.popleft()
-        write, what, label = step.write, step.what, step.label
-        project = self._project
+        write, what = step.write, step.what
+        project, flushes = self._project, self._flushes
         written = self._written = threading.Event()
         claim = self._claim = threading.Lock()
-        self._handed = step
+        outcome: list[tuple[str, bool]] = []
+        self._handed, self._outcome = step, outcome
         self._doing = step.doing
         if self._doing:
             self._show_doing()
@@ -304,14 +332,20 @@ class Labeller(QObject):
             try:
                 with project.open_store() as store:
                     return write(store)
-            except (sqlite3.Error, ProjectError, StoreError) as exc:
+            except Exception as exc:
                 # Why, as the analyst can act on it (a full drive: free some space),
-                # worked out here: it asks the drive and tries the store.
-                return why_not_saved(project.root, exc)
+                # worked out here: it asks the drive and tries the store. Kept before
+                # ``written`` is set: flush() lists it if the report comes too late.
+                outcome.append(self._why(exc))
+                if outcome[0][1]:
+                    return outcome[0][0]
+                raise  # the write's own failure: said as the pool reports it
             finally:
                 written.set()
 
         def done(items: list[int] | str) -> None:
+            if flushes != self._flushes:
+                return  # flush() took the lane over, and said what it lost
             if isinstance(items, str):
                 failed(items, saving=True)
                 return
@@ -323,16 +357,15 @@ class Labeller(QObject):
             self.message.emit(note or (what_now if items else f"nothing {what}"
                                        if step.reverting else f"{what}: no change"))
             if items:
+                self.unsaved.clear()  # as the red bar goes: labels are saved again
                 self.labels_changed.emit(items)
             self._next()
 
         def failed(error: str, saving: bool = False) -> None:
+            if flushes != self._flushes:
+                return
             self._handed = None
-            said = (f"The label was not saved ({label}): {error}" if label
-                    else f"Nothing was {what}: {error}")
-            self.failed.emit(said)
-            if saving:  # the store's failure, not this write's own (see not_saved)
-                self.not_saved.emit(said)
+            self._lost(step, error, saving)
             self._next()
 
         self._background.call(run, done, failed)

@@ -7,26 +7,32 @@ goes through the window's :class:`Background`; jobs run through the jobs panel's
 
 from __future__ import annotations
 
+import sys
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDockWidget,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QToolBar,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from crisisdesk.core.project import Project
+from crisisdesk.core.project import Project, ProjectError
 from crisisdesk.core.review import Queue
-from crisisdesk.gui import gc_guard, save_warning, style
+from crisisdesk.core.settings import user_data_dir
+from crisisdesk.core.words import plural
+from crisisdesk.gui import gc_guard, save_warning, style, unsaved_labels
 from crisisdesk.gui.announce import announce
 from crisisdesk.gui.current_row import CurrentRow
 from crisisdesk.gui.detail_panel import DetailPanel
@@ -126,6 +132,13 @@ class MainWindow(CurrentRow, QMainWindow):
         self.labeller.message.connect(partial(announce, self.statusBar()))  # said too
         self.labeller.failed.connect(self._show_error)
         self.save_warning = save_warning.install(self, self.labeller)  # stays till saved
+        #: The question asked when closing would lose labels not saved (None: not asked).
+        self.close_question: QMessageBox | None = None
+        self._close_anyway = False  # "Close anyway" answered: close without asking
+        self._unsaved_file = ""  # the name of this window's list of labels not saved
+        # Closed once the app's loop has ended (app.main), nobody is left to answer.
+        self._quitting = False
+        QApplication.instance().aboutToQuit.connect(self._app_quitting)
         self.actions_ = WindowActions(self)
         self.resize(1400, 860)
         self.queues.refresh()
@@ -305,8 +318,50 @@ class MainWindow(CurrentRow, QMainWindow):
         self.statusBar().showMessage(message, 15000)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self.actions_.shutdown()
+        # First, before the jobs are cancelled: the analyst may yet keep the window open.
         self.labeller.flush()  # labels given just before closing are kept
+        if self.labeller.unsaved and not self._close_anyway:
+            if not self._quitting:
+                event.ignore()  # asked first: closing now loses them ("nothing lost")
+                self._ask_to_close()
+                return
+            written, why = self._write_unsaved()  # no one to ask: kept, and said
+            print(f"crisisdesk: {plural(len(self.labeller.unsaved), 'label change was')} "
+                  f"not saved; their list: {written or why}", file=sys.stderr, flush=True)
+        self.actions_.shutdown()
         self.background.shutdown()
         self.model.close()  # its kept read connection
         super().closeEvent(event)
+
+    def _ask_to_close(self) -> None:
+        """Ask whether to close though labels were not saved, their list written first."""
+        if self.close_question is not None and self.close_question.isVisible():
+            self.close_question.raise_()  # closed again while asked: one question
+            return
+        written, why = self._write_unsaved()
+        if self.close_question is not None:
+            self.close_question.deleteLater()
+        self.close_question = unsaved_labels.ask_to_close(
+            self, self.labeller.unsaved, written, why, self._close_now)
+
+    def _write_unsaved(self) -> tuple[Path | None, str]:
+        """Write the list of labels not saved in the project's exports folder, else the
+        app's data folder (the project's drive may be the full one, or gone): its path,
+        or None and why not."""
+        folders: list[Path] = []
+        try:
+            folders.append(self.project.folder("exports"))
+        except (ProjectError, OSError):
+            pass  # the project folder gone: never made again here
+        folders.append(user_data_dir() / "labels-not-saved")
+        self._unsaved_file = self._unsaved_file or unsaved_labels.list_name()
+        return unsaved_labels.write_list(folders, self._unsaved_file, self.labeller.unsaved)
+
+    def _app_quitting(self) -> None:
+        """The app's loop ends: a close from now on cannot be answered."""
+        self._quitting = True
+
+    def _close_now(self) -> None:
+        """"Close anyway": the labels not saved are lost (their list is kept)."""
+        self._close_anyway = True
+        self.close()

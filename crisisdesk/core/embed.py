@@ -17,7 +17,7 @@ from typing import Any
 
 from crisisdesk.core.batching import Halving
 from crisisdesk.core.decoder_pool import default_workers, lend
-from crisisdesk.core.embed_report import EmbedReport
+from crisisdesk.core.embed_report import EmbedReport, model_missing
 from crisisdesk.core.encoders.base import Encoder, EncoderError, another_model
 from crisisdesk.core.files import file_sha256
 from crisisdesk.core.jobs import listed, tracked
@@ -132,7 +132,7 @@ class EmbedJob:
             made = encoder_kinds(self.encoder_name)
             self.report.nothing_to_encode = [kind for kind in self.kinds if kind in made]
             self.report.skipped_kinds = [kind for kind in self.kinds if kind not in made]
-            self.report.model_missing = _model_missing(self.encoder_name)
+            self.report.model_missing = model_missing(self.encoder_name)
             yield Progress(0, 0, self.report.summary(), "cpu")
             return
         encoder = self.load()
@@ -272,25 +272,6 @@ class EmbedJob:
             yield len(batch)
 
 
-def _model_missing(name: str) -> str:
-    """Why encoder ``name``'s model is not on this machine ("" if it is), for a run with
-    nothing to encode, which needs none (in the app as in the CLI): said, not failed. A
-    name no encoder answers to (a typo) is an EncoderError all the same."""
-    from crisisdesk.core.encoders.factory import check_encoder, folder_problem
-    from crisisdesk.core.models.registry import ModelMissing
-
-    try:
-        check_encoder(name)
-    except ModelMissing as exc:
-        # In short: the fixes (download, add, copy) are said in full by the run that
-        # needs the model, in the CLI's words or with the app's Download button.
-        why = getattr(exc, "reason", "not installed on this machine")
-        return f"model {name!r} is {why}; an embed with something to encode needs it"
-    # A folder that broke since it was added: said now, not at the next run that needs it.
-    problem = folder_problem(name)
-    return f"{problem}; an embed with something to encode stops on it" if problem else ""
-
-
 def _check_dim(store: Store, encoder: Encoder) -> None:
     """Refuse an encoder whose vectors differ in length from those the project holds
     under its name: ``models add`` may have pointed the name at another model since.
@@ -300,9 +281,11 @@ def _check_dim(store: Store, encoder: Encoder) -> None:
     why = another_model(encoder.name, dim, store.embedding_dims(encoder.name)) \
         if dim is not None else None
     if why:
-        raise EncoderError(
-            f"{why}. Register it under a name of its own (crisisdesk models add NEW_NAME "
-            f"PATH) and embed with --encoder NEW_NAME, or register the earlier model as "
+        raise EncoderError(  # read in the app's job row too: its Settings do both
+            f"{why}. Register it under a name of its own and embed with that name (the "
+            "app's Settings: a new Model name, Add a model folder…, then choose it as the "
+            "encoder; in a terminal: crisisdesk models add NEW_NAME PATH, then crisisdesk "
+            f"embed PROJECT --encoder NEW_NAME), or register the earlier model as "
             f"{encoder.name} again.")
 
 

@@ -1,6 +1,6 @@
 """What an embed job did (:class:`EmbedReport`): counts, what it skipped or could not
 read, and a run that found nothing to encode (the model never loaded), said in one summary
-for the CLI and the app alike."""
+for the CLI and the app alike; why its model is missing (model_missing)."""
 
 from __future__ import annotations
 
@@ -72,3 +72,22 @@ class EmbedReport:
         if self.unreadable_count > 20:
             lines.append(f"  ... and {self.unreadable_count - 20} more")
         return "\n".join(lines)
+
+
+def model_missing(name: str) -> str:
+    """Why encoder ``name``'s model is not on this machine ("" if it is), for a run with
+    nothing to encode, which needs none (in the app as in the CLI): said, not failed. A
+    name no encoder answers to (a typo) is an EncoderError all the same."""
+    from crisisdesk.core.encoders.factory import check_encoder, folder_problem
+    from crisisdesk.core.models.registry import ModelMissing
+
+    try:
+        check_encoder(name)
+    except ModelMissing as exc:
+        # In short: the fixes (download, add, copy) are said in full by the run that
+        # needs the model, in the CLI's words or with the app's Download button.
+        why = getattr(exc, "reason", "not installed on this machine")
+        return f"model {name!r} is {why}; an embed with something to encode needs it"
+    # A folder that broke since it was added: said now, not at the next run that needs it.
+    problem = folder_problem(name)
+    return f"{problem}; an embed with something to encode stops on it" if problem else ""

@@ -27,6 +27,11 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 EMBEDDING = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
 
 
+#: The command that fetches a project's remote media (the app has none): named by the
+#: reasons a fetch keeps with the media, which the app's detail panel shows too.
+FETCH_COMMAND = "crisisdesk media fetch PROJECT"
+
+
 class FetchError(Exception):
     """A URL that gave no usable image; ``status`` is what the media becomes."""
 
@@ -79,9 +84,11 @@ def refused(host: str, ip: Address) -> RefusedAddress:
     except ValueError:  # a name, or an address in another spelling (2130706433)
         literal = False
     where = str(ip) if literal else f"{host} ({ip})"
+    # The reason is kept with the media and shown in the app, which has no fetch of its
+    # own: the CLI's option is said as the command to run, with this address.
     return RefusedAddress(f"not fetched: {where} is no public address (this machine, a "
-                          f"private network or a cloud's metadata service); allow its "
-                          f"network to fetch from it (--allow-network)")
+                          f"private network or a cloud's metadata service); to fetch from "
+                          f"it, in a terminal: {FETCH_COMMAND} --allow-network {ip}")
 
 
 def _addresses(host: str, port: int) -> list[tuple[Any, ...]]:

@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 from crisisdesk import __version__
 from crisisdesk.core.files import save_report
 from crisisdesk.core.http_get import (
+    FETCH_COMMAND,
     Deadline,
     FetchError,
     Network,
@@ -224,8 +225,11 @@ def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
             # every run and every watch poll, thousands of them were thousands of
             # requests each time. A 404 stays remote: a collector may see a URL before
             # its server serves it.
-            raise FetchError(f"HTTP 410 {exc.reason} (removed for good; "
-                             "--retry-unreadable asks again)", "unreadable") from None
+            # Shown in the app too (the detail panel), which fetches nothing: the way
+            # to ask again is the CLI's, said as a command.
+            raise FetchError(f"HTTP 410 {exc.reason} (removed for good; to ask again, in "
+                             f"a terminal: {FETCH_COMMAND} --retry-unreadable)",
+                             "unreadable") from None
         raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, RefusedAddress):

@@ -138,6 +138,16 @@ def choose_encoders(store: Store, prefer: tuple[str | None, str | None] = (None,
     return image, text
 
 
+def _diverged(task: str, exc: TrainingDiverged) -> str:
+    """A diverged training as the retrain report says it. The app has no learning rate
+    to lower, and its Retrain trains the same way each time (seed 0, the variant's
+    recipe): retrained on the same labels it diverges again. A terminal's train takes
+    a lower learning rate."""
+    return (f"{exc.what}. Retrain trains at the same learning rate each time, so it gives "
+            f"the same result on these labels; to train {task} at a lower one, in a "
+            f"terminal: crisisdesk train PROJECT --task {task} --lr {exc.lr / 10:g}")
+
+
 def _covers(counts: dict[str, int], name: str | None) -> bool:
     """Whether ``name`` holds as many embeddings as the encoder that holds most."""
     return name in counts and counts[name] >= max(counts.values())
@@ -223,12 +233,15 @@ class RetrainJob:
                                 yield Progress(number * 100 + int(90 * step.fraction),
                                                total, f"{task}: {step.message}", step.device,
                                                notes=step.notes)
-                    except (NotEnoughLabels, TrainingDiverged, EmbeddingsMissing) as exc:
+                    except TrainingDiverged as exc:
+                        # A recipe whose weights blew up: skip, as below, saying what
+                        # the app's user can do (the CLI's --lr names no control here).
+                        entry.skipped = _diverged(task, exc)
+                    except (NotEnoughLabels, EmbeddingsMissing) as exc:
                         # Enough labels, but none that can train (all in dev, or no
-                        # image for a fusion head), a recipe whose weights blew up, or
-                        # labelled items not embedded yet (a new caption): skip with
-                        # the reason, go on with the other tasks.
-                        # Shown after "{task}: ", as every task's outcome is.
+                        # image for a fusion head), or labelled items not embedded yet
+                        # (a new caption): skip with the reason, go on with the other
+                        # tasks. Shown after "{task}: ", as every task's outcome is.
                         entry.skipped = str(exc).removeprefix(f"{task}: ")
                     else:
                         entry.sizes = dict(train.report.sizes)

@@ -11,12 +11,28 @@ from __future__ import annotations
 import re
 import sys
 
+from crisisdesk.core.http_get import FETCH_COMMAND  # stdlib only
+
 #: The core's words for its ``--device`` option, and the app's: there the device is a
 #: setting (a CUDA device asked for on a machine without a GPU is an error either way).
 _DEVICE_WORDS = (
     (re.compile(r"use --device (\w+) or (\w+)"), r"choose \1 or \2 as the device in Settings"),
     (re.compile(r"--device (\S+): "), r"device \1 (Settings): "),
 )
+
+#: The core's words for the caption options the app has as settings (the advice of a
+#: captioner that does not fit in the GPU's memory: captions.loading), and the app's;
+#: after _DEVICE_WORDS, so that the device's own wordings go first.
+_SETTING_WORDS = (
+    (re.compile(r"--quant (auto|none|4bit|8bit)\b"), r"Quantization \1 in Settings"),
+    (re.compile(r"--captioner (\S+)"), r"Captioner \1 in Settings"),
+    (re.compile(r"--server URL"), "a Caption server in Settings"),
+    (re.compile(r"--device (\w+)"), r"Device \1 in Settings"),
+)
+
+#: The commands of what the app cannot do itself: fetching remote media, relinking a
+#: folder that moved. Said as commands to run in a terminal, with their arguments.
+RELINK_COMMAND = "in a terminal: crisisdesk media relink PROJECT OLD_FOLDER NEW_FOLDER"
 
 #: The names of the Jobs menu's (and the toolbar's) actions, which messages point to.
 EMBED_ACTION = "&Embed images and texts"
@@ -56,7 +72,7 @@ def app_error(exc: BaseException | None) -> str | None:
         return no_model_advice(exc.task)
     text = str(exc).strip()
     said = text
-    for words, app_words in _DEVICE_WORDS:
+    for words, app_words in (*_DEVICE_WORDS, *_SETTING_WORDS):
         said = words.sub(app_words, said)
     return said if said != text else None
 
@@ -87,11 +103,11 @@ def media_note(status: str | None, path: str, reason: str | None) -> str:
     lines = [f"Image {what}:", path]
     if reason and reason not in path:
         lines.append(f"({reason})")
-    if status == "remote":
-        lines.append("Fetch it: crisisdesk media fetch PROJECT")
+    if status == "remote":  # the app fetches nothing: the CLI does
+        lines.append(f"Fetch it in a terminal: {FETCH_COMMAND}")
     elif status != "unreadable":
         lines.append("Import the same file again with its images folder (File › Import…, "
-                     "Images folder), or relink a folder that moved: crisisdesk media relink")
+                     f"Images folder), or relink a folder that moved, {RELINK_COMMAND}")
     return "\n".join(lines)
 
 

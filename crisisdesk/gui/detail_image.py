@@ -7,6 +7,7 @@ import os
 
 from PySide6.QtGui import QImage
 
+from crisisdesk.gui.advice import RELINK_COMMAND
 from crisisdesk.gui.sensitive import blur_image
 from crisisdesk.gui.thumbnails import decode_scaled
 
@@ -29,5 +30,5 @@ def not_shown(path: str, gone: bool) -> str:
     """What the panel says where the image at ``path`` could not be shown."""
     if gone:
         return (f"Image file not found (moved or deleted since the import):\n{path}\n"
-                "(crisisdesk media relink finds a moved folder)")
+                f"(if its folder moved, relink it {RELINK_COMMAND})")
     return f"Image could not be decoded:\n{path}"

@@ -31,7 +31,14 @@ SELECT = ("loss", "macro_f1")
 class TrainingDiverged(ValueError):
     """No epoch gave a finite validation loss (the weights blew up to NaN or infinity):
     the message says so and what to change. A ValueError, so callers that refuse bad
-    options still catch it."""
+    options still catch it. ``what``: what happened, without the CLI's advice, and
+    ``lr``: the learning rate it trained at, for a front end that words its own (the
+    app has no learning rate: see retrain)."""
+
+    def __init__(self, what: str, lr: float) -> None:
+        super().__init__(f"{what}; lower the learning rate (--lr, now {lr:g}) and train "
+                         "again")
+        self.what, self.lr = what, lr
 
 
 class TrainingCancelled(Exception):
@@ -279,8 +286,8 @@ def iter_fit(config: FusionConfig, recipe: Recipe, train: Tensors, val: Tensors,
         # Else the untrained initial weights would come back as the "best" model.
         raise TrainingDiverged(
             f"training diverged: the validation loss was not a finite number in any of the "
-            f"{len(history)} epochs (last training loss {history[-1].train_loss}); lower "
-            f"the learning rate (--lr, now {recipe.lr:g}) and train again")
+            f"{len(history)} epochs (last training loss {history[-1].train_loss})",
+            recipe.lr)
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(model, best_epoch, len(history), stopped_early, history, cancelled)

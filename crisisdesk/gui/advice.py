@@ -9,7 +9,9 @@ names from here so the advice cannot drift from what the menu says.
 from __future__ import annotations
 
 import re
+import shlex
 import sys
+from pathlib import Path
 
 from crisisdesk.core.http_get import FETCH_COMMAND  # stdlib only
 
@@ -33,6 +35,16 @@ _SETTING_WORDS = (
 #: The commands of what the app cannot do itself: fetching remote media, relinking a
 #: folder that moved. Said as commands to run in a terminal, with their arguments.
 RELINK_COMMAND = "in a terminal: crisisdesk media relink PROJECT OLD_FOLDER NEW_FOLDER"
+
+
+def for_project(command: str, project: Path | str | None) -> str:
+    """``command`` with its PROJECT placeholder made the open project's folder (quoted
+    for a shell where it has spaces), so the analyst can copy the line and run it; as it
+    is where no project is known."""
+    if project is None:
+        return command
+    return command.replace("PROJECT", shlex.quote(str(project)), 1)
+
 
 #: The names of the Jobs menu's (and the toolbar's) actions, which messages point to.
 EMBED_ACTION = "&Embed images and texts"
@@ -94,20 +106,23 @@ def plain_error(exc: BaseException,
     return text or silent.format(name=type(exc).__name__)
 
 
-def media_note(status: str | None, path: str, reason: str | None) -> str:
+def media_note(status: str | None, path: str, reason: str | None, *,
+               project: Path | str | None = None) -> str:
     """What the detail panel says in place of an image it cannot show, and what to do:
     the status alone ("Image missing: data_image/...") left the analyst with a blank half
-    of the panel and no way forward."""
+    of the panel and no way forward. ``project``: the open project's folder, which the
+    terminal commands name (else PROJECT)."""
     what = {"remote": "not downloaded yet", "unreadable": "unreadable"}.get(
         status or "", "missing")
     lines = [f"Image {what}:", path]
     if reason and reason not in path:
         lines.append(f"({reason})")
     if status == "remote":  # the app fetches nothing: the CLI does
-        lines.append(f"Fetch it in a terminal: {FETCH_COMMAND}")
+        lines.append(f"Fetch it in a terminal: {for_project(FETCH_COMMAND, project)}")
     elif status != "unreadable":
         lines.append("Import the same file again with its images folder (File › Import…, "
-                     f"Images folder), or relink a folder that moved, {RELINK_COMMAND}")
+                     "Images folder), or relink a folder that moved, "
+                     + for_project(RELINK_COMMAND, project))
     return "\n".join(lines)
 
 

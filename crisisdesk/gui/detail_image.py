@@ -4,10 +4,11 @@ the UI thread, and what the panel says in its place when the file cannot be show
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from crisisdesk.gui.advice import RELINK_COMMAND
+from crisisdesk.gui.advice import RELINK_COMMAND, for_project
 from crisisdesk.gui.sensitive import blur_image
 from crisisdesk.gui.thumbnails import decode_scaled
 
@@ -26,9 +27,10 @@ def decode_for_panel(path: str, *, blur: bool) -> tuple[QImage | None, QImage | 
     return image, blur_image(image) if blur and image is not None else None, gone
 
 
-def not_shown(path: str, gone: bool) -> str:
-    """What the panel says where the image at ``path`` could not be shown."""
+def not_shown(path: str, gone: bool, *, project: Path | str | None = None) -> str:
+    """What the panel says where the image at ``path`` could not be shown; ``project``:
+    the open project's folder, which the relink command names (else PROJECT)."""
     if gone:
         return (f"Image file not found (moved or deleted since the import):\n{path}\n"
-                f"(if its folder moved, relink it {RELINK_COMMAND})")
+                f"(if its folder moved, relink it {for_project(RELINK_COMMAND, project)})")
     return f"Image could not be decoded:\n{path}"

@@ -231,7 +231,8 @@ class DetailPanel(TaskFocus, QWidget):
             self._set_message("Text-only post: no image")
             return
         if row.media_status != "ok":
-            self._set_message(media_note(row.media_status, row.image_path, row.media_reason))
+            self._set_message(media_note(row.media_status, row.image_path, row.media_reason,
+                                         project=self._project.root))
             return
         path, item_id, veil = row.image_path, row.id, self._veil(row)
 
@@ -240,7 +241,7 @@ class DetailPanel(TaskFocus, QWidget):
                 return
             image, blurred, gone = result
             if image is None:
-                self._set_message(not_shown(path, gone))
+                self._set_message(not_shown(path, gone, project=self._project.root))
                 return
             self._sharp = image
             self._paint_image(blurred, veil)

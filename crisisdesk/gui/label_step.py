@@ -33,10 +33,14 @@ class Step(NamedTuple):
     def unsaved(self, why: str) -> Unsaved:
         """This step as a label not saved, ``why`` saying why."""
         targets = self.targets
-        return Unsaved(self.what, why, self.task, self.given,
-                       tuple(r.uid for r in targets.rows) if targets else (),
+        rows = targets.rows if targets else ()
+        # Accepting the prediction: the class the list's row held (what the analyst saw;
+        # read in memory, the store may be what failed), to list the label by name.
+        predicted = () if self.given else tuple(
+            r.predicted.get(self.task, ("", 0.0))[0] for r in rows)
+        return Unsaved(self.what, why, self.task, self.given, tuple(r.uid for r in rows),
                        sum(c for _, c in targets.ranges) if targets else 0,
-                       self.reverting)
+                       self.reverting, predicted)
 
 
 def _size(targets: Targets) -> int:

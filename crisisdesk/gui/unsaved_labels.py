@@ -26,6 +26,7 @@ from crisisdesk.core.files import atomic_write
 from crisisdesk.core.words import plural
 
 SHOWN = 200  # lines the question lists at most: a Ctrl+A label of 100,000 items is in the file
+PREDICTED = "(its predicted class)"  # an accepted prediction whose class is not known
 COLUMNS = ("item", "task", "class", "note")
 
 
@@ -40,6 +41,9 @@ class Unsaved:
     items: tuple[str, ...] = ()  # the ids of the items it was for (plain, no marks)
     unread: int = 0  # items of a selection not read yet: their ids are not known
     reverting: bool = False  # an undo or redo
+    #: Accepting the prediction: each of ``items``' predicted class as the list showed
+    #: it ("": none), so its line can be given back with ``crisisdesk label``.
+    predicted: tuple[str, ...] = ()
 
     def count(self) -> int:
         """How many labels it stands for (an undo or redo: one change)."""
@@ -54,10 +58,12 @@ def rows(unsaved: Sequence[Unsaved]) -> list[tuple[str, str, str, str]]:
             done = "an undo (Ctrl+Z)" if lost.what == "undone" else "a redo (Ctrl+Shift+Z)"
             out.append(("", "", "", f"{done} was not done: {lost.why}"))
             continue
-        label = lost.label or "(its predicted class)"
-        out += [(uid, lost.task, label, lost.why) for uid in lost.items]
+        classes = lost.predicted or ("",) * len(lost.items)
+        out += [(uid, lost.task, lost.label or cls or PREDICTED, lost.why)
+                for uid, cls in zip(lost.items, classes, strict=True)]
         if lost.unread:
-            out.append(("", lost.task, label, f"{plural(lost.unread, 'more item')} selected "
+            out.append(("", lost.task, lost.label or PREDICTED,
+                        f"{plural(lost.unread, 'more item')} selected "
                         f"in the list (not shown yet, their ids not known): {lost.why}"))
     return out
 

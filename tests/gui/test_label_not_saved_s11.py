@@ -44,7 +44,7 @@ def test_a_label_not_saved_shows_a_bar_that_stays_until_a_label_is_saved(
     text = bar.text()
     assert "was not saved" in text
     assert task in text and first.uid in unmarked(text)  # which item and task
-    assert "database or disk is full" in text  # why
+    assert f"the drive holding {demo_like_project.root} is full" in text  # why
     assert "free some space" in text  # what to do
     # Not shown as given: neither in the task box, nor in the list, nor in the store.
     box = window.detail.task_boxes[window.detail.focused_task]

@@ -84,10 +84,10 @@ def full_drive(path: Path, *, said: bool = False) -> str | None:
                 "try again")
     if not said:
         return None
-    return (f"SQLite found no room to write {path} (\"database or disk is full\"): its "
-            "drive is full, or the file reached a size limit (4 GiB on a FAT32 drive) or "
-            "a disk quota; free some space, or copy the project folder to a drive with "
-            "room, and try again")
+    # In the analyst's words: not the library's name, nor its "database or disk is full".
+    return (f"the drive holding {path.parent} is full, or {path.name} reached a size "
+            "limit (4 GiB on a FAT32 drive) or a disk quota: free some space, or copy the "
+            "project folder to a drive with room, and try again")
 
 
 def _why_cannot_open(path: Path, exc: sqlite3.OperationalError) -> str | None:

@@ -35,6 +35,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import builtin_schemes
 from crisisdesk.core.words import plural
+from crisisdesk.gui.dialogs.job_status import show_job_details
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import JobRunner
 
@@ -228,6 +229,8 @@ class ExportDialog(QDialog):
 
     def start_export(self) -> JobRunner | None:
         """Write the export in a worker thread; returns the job's runner."""
+        # Pressed again: the last failure's traceback goes with its words.
+        show_job_details(self.status, None)
         text = self.out.text().strip()
         if not text:
             self.status.setText("Choose where to write the export.")
@@ -282,10 +285,7 @@ class ExportDialog(QDialog):
     def _on_finished(self, state: str, value: object) -> None:
         self.export_button.setEnabled(True)
         self.cancel_button.setVisible(False)
-        # The message says why in the analyst's words; the traceback (Python's class
-        # name, where it failed) is the status line's tooltip, for an engineer.
-        self.status.setToolTip(self.runner.details if state == "failed" and self.runner
-                               else "")
+        show_job_details(self.status, self.runner)  # a failure's traceback, for an engineer
         if state == "cancelled" and self.job is not None and self.job.files:
             # The file is written and renamed in one step: a Cancel clicked during it
             # lands after the file is in place, and must not be reported as "no file".

@@ -42,6 +42,7 @@ from crisisdesk.gui.dialogs.import_columns import (  # noqa: F401 - read_columns
     tabular_source,
     read_columns,
 )
+from crisisdesk.gui.dialogs.job_status import show_job_details
 from crisisdesk.gui.empty_hint import EmptyHint
 from crisisdesk.gui.worker import Background, JobRunner
 
@@ -194,14 +195,12 @@ class ImportDialog(QDialog):
             self.add_source(file)
 
     def _pick_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder to import")
-        if folder:
+        if folder := QFileDialog.getExistingDirectory(self, "Folder to import"):
             self.add_source(folder)
 
     def _pick_images_root(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Images folder",
-                                                  self.images_root.text().strip())
-        if folder:
+        if folder := QFileDialog.getExistingDirectory(self, "Images folder",
+                                                      self.images_root.text().strip()):
             self.images_root.setText(folder)
 
     def _remove_selected(self) -> None:
@@ -292,6 +291,7 @@ class ImportDialog(QDialog):
     # ------------------------------------------------------------------ running
     def start_import(self) -> JobRunner | None:
         """Run the import as a job; returns its runner (None when there is nothing to do)."""
+        show_job_details(self.status, None)  # pressed again: the old traceback goes
         paths = self.source_paths()
         if not paths:
             self.status.setText("Add a file or a folder to import first.")
@@ -358,10 +358,7 @@ class ImportDialog(QDialog):
         self.progress.setVisible(False)
         report = self.job.report if self.job else None
         self.report = report
-        # The message says why in the analyst's words; the traceback (Python's class
-        # name, where it failed) is the status line's tooltip, for an engineer.
-        self.status.setToolTip(self.runner.details if state == "failed" and self.runner
-                               else "")
+        show_job_details(self.status, self.runner)  # a failure's traceback, for an engineer
         if state == "failed":
             self.status.setText("<b style='color:#c62828'>Import failed:</b> "
                                 + html.escape(str(value), quote=False))

@@ -13,6 +13,7 @@ and an accessible description (:mod:`~crisisdesk.gui.dialogs.figure_notes`).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.figure_notes import esc_closes_tooltips
+from crisisdesk.gui.dialogs.job_status import show_job_details
 from crisisdesk.gui.dialogs.keep_alive import KeepAlive
 from crisisdesk.gui.dialogs.retrain_headline import BAD
 from crisisdesk.gui.dialogs.retrain_page import TaskPage
@@ -198,7 +200,8 @@ class RetrainDialog(QDialog):
         self.versions_loaded = True
 
     def _show_error(self, message: str) -> None:
-        self.status.setText(f"<span style='color:{BAD}'>{message}</span>")
+        self.status.setText(f"<span style='color:{BAD}'>{html.escape(message, quote=False)}"
+                            "</span>")
 
     def reactivate(self, task: str, version: int) -> None:
         """Make an older (or any) version of ``task`` the active one; ``reactivated``
@@ -243,6 +246,8 @@ class RetrainDialog(QDialog):
 
     def apply(self) -> JobRunner | None:
         """Switch the tasks recommended or overridden, through a job."""
+        # Pressed again: the last failure's traceback goes with its words.
+        show_job_details(self.status, None)
         tasks = self.tasks_to_switch()
         if not tasks:
             self.status.setText("Nothing to switch: every new version is worse and none "
@@ -278,10 +283,7 @@ class RetrainDialog(QDialog):
 
     def _applied(self, state: str, value: object, tasks: list[str]) -> None:
         self.keep.setEnabled(True)
-        # The message says why in the analyst's words; the traceback (Python's class
-        # name, where it failed) is the status line's tooltip, for an engineer.
-        self.status.setToolTip(self.runner.details if state == "failed" and self.runner
-                               else "")
+        show_job_details(self.status, self.runner)  # a failure's traceback, for an engineer
         if state == "done":
             self.status.setText(f"Switched: {', '.join(tasks)}. Predictions will refresh.")
             self.keep.setText("&Close")
@@ -294,7 +296,8 @@ class RetrainDialog(QDialog):
             self.switch.setEnabled(True)
             # A cancel carries no message (None): it may have come after the activation,
             # so the versions lists (refreshed) say which version is active now.
-            why = f": {value}" if state == "failed" else (
+            # Escaped: a message names files and classes ("<unk>"), not markup.
+            why = f": {html.escape(str(value), quote=False)}" if state == "failed" else (
                 "; the versions lists below show which version is active now")
             self.status.setText(f"<span style='color:{BAD}'>Switch {state}{why}</span>")
             self.refresh_versions()

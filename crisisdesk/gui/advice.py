@@ -127,14 +127,14 @@ def media_note(status: str | None, path: str, reason: str | None, *,
 
 
 def list_image_note(status: str | None, path: str | None, reason: str | None,
-                    decode_failed: bool) -> str | None:
+                    decode_failed: bool, project: Path | None = None) -> str | None:
     """Why an item list row's tile shows no picture, for the row's tooltip (None: it
     shows one, or the item has no image): the tile's one word ("unreadable", "missing")
     gave no reason, and the detail pane was the only place that had it."""
     if path is None:
         return None
     if status != "ok":
-        return media_note(status, path, reason)
+        return media_note(status, path, reason, project=project)
     if decode_failed:  # read at import, not now: the thumbnail could not be decoded
         return ("Image could not be read (moved, deleted or damaged since the import):\n"
                 f"{path}")

@@ -224,7 +224,7 @@ class ItemModel(PagedListModel):
         shown = bool(row.image_path) and row.media_status == "ok"
         if role == Qt.ItemDataRole.ToolTipRole:
             why = list_image_note(row.media_status, row.image_path, row.media_reason,
-                                  self._failed(row, shown))
+                                  self._failed(row, shown), self._project.root)
             return f"{shown_uid(row.uid)}\n{row.text[:500]}" + (f"\n\n{why}" if why else "")
         if role == BLURRED_ROLE:
             return shown and self.blur.rule.hides(row.sensitive)

@@ -10,6 +10,8 @@ import shlex
 import shutil
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 from import_helpers import build_posts_folder, run_import
 from test_main_window import go_to
 from window_helpers import open_window
@@ -72,3 +74,19 @@ def test_the_detail_panel_gives_the_open_projects_folder(qtbot, tmp_path: Path) 
     qtbot.waitUntil(lambda: "not found" in window.detail.image.message, timeout=10_000)
     words = _command(window.detail.image.message, "crisisdesk media relink")
     assert words[3] == str(project.root), window.detail.image.message
+
+
+def test_the_item_lists_tooltip_gives_the_open_projects_folder(qtbot, tmp_path: Path
+                                                                ) -> None:
+    # The list row's tooltip says why its tile has no picture, with the same commands.
+    project = Project.open(tmp_path / "flood photos", create=True)
+    with project.open_store() as store:
+        store.ensure_source("s", "csv", "s.csv")
+        post = store.insert_post("s", "lost", text="the photo went missing")
+        store.add_media_item(post, "s", "lost", 0, path=None,
+                             declared_path="gone.jpg", status="missing")
+    window = open_window(qtbot, project)
+    model = window.model
+    qtbot.waitUntil(lambda: model.row_at(0) is not None)
+    tip = model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert _command(tip, "crisisdesk media relink")[3] == str(project.root), tip

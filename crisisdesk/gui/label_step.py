@@ -1,14 +1,17 @@
 """A label action waiting in the labeller's write lane (see ``labelling.py``): its store
 write, the words said about it, and what it gave to which items, to list it among the
-labels not saved (``unsaved_labels.py``) if its write fails.
+labels not saved (``unsaved_labels.py``) if its write fails; and the step that gives the
+labels not saved again once saving works (:func:`resave`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from crisisdesk.core.store import Store
+from crisisdesk.core.store import LabelChange, Store
+from crisisdesk.core.store.times import utc_now
 from crisisdesk.core.words import plural
 from crisisdesk.gui.bidi import shown_uid
 from crisisdesk.gui.targets import Targets
@@ -29,6 +32,8 @@ class Step(NamedTuple):
     task: str = ""
     given: str = ""
     targets: Targets | None = None
+    # Labels not saved that this step gives again: not listed again if it fails too.
+    resaving: tuple[Unsaved, ...] = ()
 
     def unsaved(self, why: str) -> Unsaved:
         """This step as a label not saved, ``why`` saying why."""
@@ -40,7 +45,7 @@ class Step(NamedTuple):
             r.predicted.get(self.task, ("", 0.0))[0] for r in rows)
         return Unsaved(self.what, why, self.task, self.given, tuple(r.uid for r in rows),
                        sum(c for _, c in targets.ranges) if targets else 0,
-                       self.reverting, predicted)
+                       self.reverting, predicted, utc_now())
 
 
 def _size(targets: Targets) -> int:
@@ -54,3 +59,49 @@ def _for(targets: Targets) -> str:
     n = _size(targets)
     return f" for item {shown_uid(targets.rows[0].uid)}" if n == 1 and targets.rows else \
         f" for {plural(n, 'item')}"
+
+
+def not_given(unsaved: Sequence[Unsaved]) -> list[Unsaved]:
+    """What :func:`resave` cannot give of ``unsaved``, to stay listed: an undo or redo
+    (pressed again, not replayed), and items of a selection whose ids were never known."""
+    return [lost if lost.reverting else dataclasses.replace(lost, items=(), predicted=())
+            for lost in unsaved if lost.reverting or lost.unread]
+
+
+def resave(unsaved: Sequence[Unsaved], annotator: str, note: Callable[[str], None]
+           ) -> Step:
+    """The step giving ``unsaved`` again as one journal action (one undo step), all but
+    :func:`not_given`. An item labelled for that task since its label failed
+    keeps its newer label: it is skipped. ``note`` gets what was saved and skipped."""
+    given: dict[tuple[str, str], tuple[str, str]] = {}  # (item, task): (class, failed at)
+    no_class = 0  # accepted predictions whose class the list did not hold: none to give
+    for lost in unsaved:
+        classes = lost.predicted or ("",) * len(lost.items)
+        for uid, cls in zip(lost.items, classes, strict=True):
+            if lost.label or cls:
+                given[(uid, lost.task)] = (lost.label or cls, lost.at)
+            else:
+                no_class += 1
+    unknown = sum(lost.count() for lost in not_given(unsaved))
+
+    def write(store: Store) -> list[int]:
+        changes, since = [], 0
+        for (uid, task), (cls, at) in given.items():
+            item = store.item_by_uid(uid)
+            latest = store.latest_label_row(item.id, task) if item else None
+            if item is None or (latest is not None and latest["created_at"] > at):
+                since += 1  # labelled since (or the item removed): the newer label stands
+                continue
+            changes.append(LabelChange(item.id, task, cls))
+        saved = changes if store.add_labels(changes, annotator=annotator) else []
+        skipped = [f"{since} skipped: labelled again since" if since else "",
+                   f"{no_class} skipped: their predicted class was not known" if no_class
+                   else "",
+                   f"{unknown} still listed: an undo, a redo or items of a selection "
+                   "whose ids were not known, to give again by hand" if unknown else ""]
+        note("; ".join(filter(None, [f"{plural(len(saved), 'label')} saved again "
+                                     "(Ctrl+Z takes them back)", *skipped])))
+        return [c.item for c in saved]
+
+    return Step(write, "labels given again", "labels given while saving failed",
+                resaving=tuple(unsaved))

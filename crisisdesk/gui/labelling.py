@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import threading
 from collections import deque
+from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, Signal
 
@@ -26,9 +27,10 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelChange, Prediction, Store
 from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
-from crisisdesk.gui.label_step import Step, Write, _for, _size
+from crisisdesk.gui.label_step import Step, Write, _for, _size, not_given, resave
 from crisisdesk.gui.save_warning import why_not_saved
 from crisisdesk.gui.targets import ListChanged, Targets, selected_targets
+from crisisdesk.gui.unsaved_labels import Unsaved
 from crisisdesk.gui.worker import Background, describe_error
 
 # Re-exported: the targets of a key were defined here before ``targets.py`` was split
@@ -59,6 +61,7 @@ class Labeller(QObject):
     # Why an undo or redo is refused now ("" once it is taken again): the menu's Undo and
     # Redo follow it, or they looked available while a key press was refused.
     reverting_refused = Signal(str)
+    unsaved_changed = Signal()  # :attr:`unsaved` lost some: given again, or dismissed
 
     def __init__(self, project: Project, background: Background, annotator: str,
                  parent: QObject | None = None) -> None:
@@ -82,8 +85,9 @@ class Labeller(QObject):
         self._current: Step | None = None
         self._doing = ""
         self._refusal = ""  # the latest reverting_refused sent
-        #: The label actions not saved since the last one saved (what the red bar
-        #: counts), and those closing could not write: the window asks before it closes.
+        #: The label actions not saved while the store failed, kept once it works again
+        #: (till given again or dismissed), and those closing could not write: the
+        #: window asks before it closes.
         self.unsaved: list[Unsaved] = []
         # Why the write in the pool failed, set there before ``_written``: a failure
         # whose report had not reached this thread by closing time is listed all the same.
@@ -194,6 +198,20 @@ class Labeller(QObject):
 
         return write
 
+    def save_unsaved(self) -> None:
+        """Give the labels in :attr:`unsaved` again, as one undo step (see ``resave``)."""
+        if self.unsaved and not any(s.resaving for s in (self._current, *self._lane) if s):
+            self._enqueue(resave(self.unsaved, self.annotator,
+                                 lambda note: setattr(self, "_note", note)))
+
+    def forget_unsaved(self, which: Sequence[Unsaved] | None = None) -> None:
+        """Forget the labels not saved (all; or ``which``, given again: what could not
+        be given of them stays listed)."""
+        gone = self.unsaved if which is None else which
+        self.unsaved = ([] if which is None else not_given(which)) + [
+            lost for lost in self.unsaved if all(lost is not g for g in gone)]
+        self.unsaved_changed.emit()
+
     def busy(self) -> bool:
         """Whether writes are still waiting or running."""
         return self._busy or bool(self._lane)
@@ -278,7 +296,7 @@ class Labeller(QObject):
         said = (f"The label was not saved ({step.label}): {why}" if step.label
                 else f"Nothing was {step.what}: {why}")
         self.failed.emit(said)
-        if saving or closing:
+        if (saving or closing) and not step.resaving:  # given again: listed already
             self.unsaved.append(step.unsaved(why))
         if saving:  # the store's failure, not this write's own (see not_saved)
             self.not_saved.emit(said)
@@ -356,8 +374,9 @@ class Labeller(QObject):
                 items) > 1 else what
             self.message.emit(note or (what_now if items else f"nothing {what}"
                                        if step.reverting else f"{what}: no change"))
+            if step.resaving:
+                self.forget_unsaved(step.resaving)
             if items:
-                self.unsaved.clear()  # as the red bar goes: labels are saved again
                 self.labels_changed.emit(items)
             self._next()
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QMessageBox,
+                               QPlainTextEdit, QVBoxLayout, QWidget)
 
 from crisisdesk.core.exporters import spreadsheet_safe
 from crisisdesk.core.files import atomic_write
@@ -44,6 +45,7 @@ class Unsaved:
     #: Accepting the prediction: each of ``items``' predicted class as the list showed
     #: it ("": none), so its line can be given back with ``crisisdesk label``.
     predicted: tuple[str, ...] = ()
+    at: str = ""  # when it failed (the store's time format): a label given since stands
 
     def count(self) -> int:
         """How many labels it stands for (an undo or redo: one change)."""
@@ -117,7 +119,8 @@ def ask_to_close(window: QWidget, unsaved: Sequence[Unsaved], written: Path | No
     box = QMessageBox(QMessageBox.Icon.Warning, "Labels not saved", text,
                       QMessageBox.StandardButton.NoButton, window)
     box.setInformativeText(f"{where}\n\nClosing now loses them. Keep the window open to "
-                           "put it right and give them again.")
+                           "put it right: once a label is saved, Save them now on the bar "
+                           "at the top gives them again.")
     box.setDetailedText(listing(unsaved))
     box.setTextFormat(Qt.TextFormat.PlainText)  # item ids and class names, as typed
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -130,3 +133,25 @@ def ask_to_close(window: QWidget, unsaved: Sequence[Unsaved], written: Path | No
     # Not deleted on close: the window holds it, and deletes it when it asks again.
     box.open()  # window-modal, not exec(): the window's own events go on meanwhile
     return box
+
+
+def show_list(window: QWidget, unsaved: Sequence[Unsaved]) -> QDialog:
+    """Show, without blocking, the labels not saved as the close question lists them,
+    in text that can be copied (the red bar's note, Show them)."""
+    dialog = QDialog(window)
+    dialog.setWindowTitle("Labels not saved")
+    count = sum(lost.count() for lost in unsaved)
+    said = QLabel(f"{plural(count, 'label')} given while saving failed: item, task, class "
+                  "(copy them; Save them now on the bar gives them again)")
+    said.setWordWrap(True)
+    text = QPlainTextEdit(listing(unsaved))
+    text.setReadOnly(True)
+    text.setAccessibleName("Labels not saved")
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.close)
+    layout = QVBoxLayout(dialog)
+    for widget in (said, text, buttons):
+        layout.addWidget(widget)
+    dialog.resize(640, 360)
+    dialog.open()
+    return dialog

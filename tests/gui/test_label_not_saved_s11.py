@@ -65,9 +65,10 @@ def test_a_label_not_saved_shows_a_bar_that_stays_until_a_label_is_saved(
     assert bar.isVisible()
     assert "2 labels were not saved" in bar.text()
 
-    # The drive has room again: the next label is saved and the bar goes.
+    # The drive has room again: the next label is saved and the red warning goes (a
+    # calm note keeps the labels lost meanwhile: test_unsaved_after_recovery_s16).
     monkeypatch.undo()
     qtbot.keyClick(window.items, Qt.Key.Key_1)
     settle(qtbot, window)
     assert current_labels(demo_like_project, task) != stored
-    assert not bar.isVisible()
+    assert not bar.failing

@@ -143,7 +143,7 @@ def test_the_bar_counts_the_labels_lost_since_the_last_one_saved(
     monkeypatch.undo()
     qtbot.keyClick(window.items, Qt.Key.Key_1)
     settle(qtbot, window)
-    assert not bar.isVisible()
+    assert not bar.failing  # the calm note keeps the two (test_unsaved_after_recovery_s16)
     _disk_full(monkeypatch)
     qtbot.keyClick(window.items, Qt.Key.Key_2)
     settle(qtbot, window)

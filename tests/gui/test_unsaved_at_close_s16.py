@@ -116,12 +116,14 @@ def test_a_label_not_saved_earlier_is_asked_about_at_close(
 
 def test_a_window_whose_labels_were_saved_closes_without_a_question(
         qtbot, monkeypatch, demo_like_project: Project) -> None:
-    """A failure put right (a label saved since) and labels given just before closing,
-    saved: nothing to ask."""
+    """A failure put right (a label saved since, the labels lost dismissed) and labels
+    given just before closing, saved: nothing to ask."""
     window, view, row = _a_label_not_saved(qtbot, monkeypatch, demo_like_project)
-    monkeypatch.undo()  # space freed: the next label is saved, the bar goes
+    monkeypatch.undo()  # space freed: the next label is saved, the red warning goes
     qtbot.keyClick(window.items, Qt.Key.Key_1)
     settle(qtbot, window)
+    assert not window.save_warning.failing
+    window.save_warning.dismiss_button.click()  # the label lost before: forgotten
     assert not window.save_warning.isVisible()
     window.labeller.give(Targets((row,)), view.task, view.classes[2])
     assert window.close()

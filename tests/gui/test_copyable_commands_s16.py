@@ -53,15 +53,20 @@ def test_no_project_known_keeps_the_placeholder() -> None:
     assert "relink PROJECT OLD_FOLDER" in not_shown("/photos/a.jpg", True)
 
 
-def test_the_detail_panel_gives_the_open_projects_folder(qtbot, tmp_path: Path) -> None:
-    project = Project.open(tmp_path / "flood photos", create=True)
-    source = build_posts_folder(tmp_path / "posts")
-    run_import(project, [source])
+def _add_a_missing_image(project: Project) -> None:
+    """A post whose image was missing at the import."""
     with project.open_store() as store:
         store.ensure_source("s", "csv", "s.csv")
         post = store.insert_post("s", "lost", text="the photo went missing")
         store.add_media_item(post, "s", "lost", 0, path=None,
                              declared_path="gone.jpg", status="missing")
+
+
+def test_the_detail_panel_gives_the_open_projects_folder(qtbot, tmp_path: Path) -> None:
+    project = Project.open(tmp_path / "flood photos", create=True)
+    source = build_posts_folder(tmp_path / "posts")
+    run_import(project, [source])
+    _add_a_missing_image(project)
     window = open_window(qtbot, project)
     go_to(qtbot, window, lambda row: row.media_status == "missing")
     qtbot.waitUntil(lambda: "relink" in window.detail.image.message)
@@ -80,11 +85,7 @@ def test_the_item_lists_tooltip_gives_the_open_projects_folder(qtbot, tmp_path: 
                                                                 ) -> None:
     # The list row's tooltip says why its tile has no picture, with the same commands.
     project = Project.open(tmp_path / "flood photos", create=True)
-    with project.open_store() as store:
-        store.ensure_source("s", "csv", "s.csv")
-        post = store.insert_post("s", "lost", text="the photo went missing")
-        store.add_media_item(post, "s", "lost", 0, path=None,
-                             declared_path="gone.jpg", status="missing")
+    _add_a_missing_image(project)
     window = open_window(qtbot, project)
     model = window.model
     qtbot.waitUntil(lambda: model.row_at(0) is not None)

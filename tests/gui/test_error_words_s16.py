@@ -26,7 +26,12 @@ from crisisdesk.gui.dialogs.export_dialog import ExportDialog
 from crisisdesk.gui.dialogs.import_dialog import ImportDialog
 from crisisdesk.gui.worker import Background, JobRunner
 
-FULL = OSError(errno.ENOSPC, "No space left on device")
+
+def _full() -> OSError:
+    """A full drive's error, new at each raise: one instance raised again keeps the
+    traceback of every raise before (other threads' frames, a test's Background with
+    them), and clearing those frames in a job thread let go of Qt objects there."""
+    return OSError(errno.ENOSPC, "No space left on device")
 
 
 def _finished(qtbot, runner: JobRunner) -> tuple[str, object]:
@@ -56,7 +61,7 @@ def _raise(exc: BaseException):
 
 def test_a_failed_background_call_says_the_message_without_the_class(qtbot, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="crisisdesk.gui.background"):
-        message = _called(qtbot, _raise(FULL))
+        message = _called(qtbot, _raise(_full()))
     assert "No space left on device" in message and "OSError" not in message, message
     assert "OSError" in caplog.text  # kept for an engineer: the log has the traceback
 
@@ -74,7 +79,7 @@ def test_a_key_error_of_a_background_call_reads_without_its_quotes(qtbot) -> Non
 def test_a_failed_job_says_the_message_and_keeps_the_class_in_its_details(qtbot) -> None:
     def body() -> Iterator[Progress]:
         yield Progress(1, 3)
-        raise FULL
+        raise _full()
 
     runner = JobRunner("fails", body)
     state, message = _finished(qtbot, runner)
@@ -95,7 +100,7 @@ class _FullDriveJob:
 
     def run(self) -> Iterator[Progress]:
         yield Progress(0, 6, "reading")
-        raise FULL
+        raise _full()
 
     def __iter__(self) -> Iterator[Progress]:
         return self.run()

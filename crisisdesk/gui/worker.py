@@ -110,11 +110,9 @@ class _JobThread(QThread):
             self.ended.emit("cancelled", None, "")
         except BaseException as exc:  # noqa: BLE001 - a failed job is reported, never lost
             self.error = exc  # before the signal: the runner reads it when the signal lands
+            # The traceback's text for Details; its frames are cleared by the runner on
+            # the UI thread (see JobRunner._on_ended), not here.
             details = traceback.format_exc()
-            # The row keeps the exception (its message, a missing model's download) and
-            # the traceback's text; its frames held every local of the job (its model,
-            # its training data) for as long as the row stayed.
-            traceback.clear_frames(exc.__traceback__)
             # The analyst's words (no class name): the traceback keeps the class.
             self.ended.emit("failed", plain_error(exc), details)
         finally:
@@ -309,6 +307,14 @@ class JobRunner(QObject):
         if thread is not None:
             thread.wait()  # the thread is past its last emit; this returns at once
             self.exception = thread.error
+            if self.exception is not None:
+                # The row keeps the exception (its message, a missing model's download)
+                # and the traceback's text; its frames held every local of the job (its
+                # model, its training data) for as long as the row stayed. Cleared here,
+                # on the UI thread: an exception raised before keeps the earlier raises'
+                # frames too (other threads', holding this thread's Qt objects), and
+                # cleared on the job thread those Qt objects were deleted there.
+                traceback.clear_frames(self.exception.__traceback__)
         self.ended_at = time.monotonic()
         self.state = state
         if state == "done":

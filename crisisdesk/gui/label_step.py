@@ -15,7 +15,7 @@ from crisisdesk.core.store.times import utc_now
 from crisisdesk.core.words import plural
 from crisisdesk.gui.bidi import shown_uid
 from crisisdesk.gui.targets import Targets
-from crisisdesk.gui.unsaved_labels import Unsaved
+from crisisdesk.gui.unsaved_labels import Unsaved, labels_in
 
 Write = Callable[[Store], list[int]]  # a store write returning the items it touched
 
@@ -76,13 +76,12 @@ def resave(unsaved: Sequence[Unsaved], annotator: str, note: Callable[[str], Non
     given: dict[tuple[str, str], tuple[str, str]] = {}  # (item, task): (class, failed at)
     no_class = 0  # accepted predictions whose class the list did not hold: none to give
     for lost in unsaved:
-        classes = lost.predicted or ("",) * len(lost.items)
-        for uid, cls in zip(lost.items, classes, strict=True):
-            if lost.label or cls:
-                given[(uid, lost.task)] = (lost.label or cls, lost.at)
+        for uid, cls in zip(lost.items, lost.classes(), strict=True):
+            if cls:
+                given[(uid, lost.task)] = (cls, lost.at)
             else:
                 no_class += 1
-    unknown = sum(lost.count() for lost in not_given(unsaved))
+    unknown = labels_in(not_given(unsaved))
 
     def write(store: Store) -> list[int]:
         changes, since = [], 0

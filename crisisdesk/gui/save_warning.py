@@ -27,7 +27,7 @@ from crisisdesk.core.store.db import full_drive
 from crisisdesk.core.store.schema import StoreError
 from crisisdesk.core.words import plural
 from crisisdesk.gui.announce import show_warning
-from crisisdesk.gui.unsaved_labels import Unsaved, show_list
+from crisisdesk.gui.unsaved_labels import Unsaved, labels_in, show_list
 from crisisdesk.gui.worker import describe_error
 
 if TYPE_CHECKING:  # labelling imports why_not_saved from here
@@ -126,7 +126,7 @@ class SaveWarning(QFrame):
         """A label was saved, or the list of those not saved shrank: the calm note while
         any are kept, else nothing."""
         self.lost = 0
-        count = sum(lost.count() for lost in unsaved)
+        count = labels_in(unsaved)
         if not count:
             self.failing = False
             self._label.clear()

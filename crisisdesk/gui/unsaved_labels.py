@@ -51,6 +51,17 @@ class Unsaved:
         """How many labels it stands for (an undo or redo: one change)."""
         return max(1, len(self.items) + self.unread)
 
+    def classes(self) -> tuple[str, ...]:
+        """Each of :attr:`items`' class: the one given, else its predicted class ("":
+        not known)."""
+        return tuple(self.label or cls for cls in
+                     self.predicted or ("",) * len(self.items))
+
+
+def labels_in(unsaved: Sequence[Unsaved]) -> int:
+    """How many labels ``unsaved`` stands for (what the bar and the question count)."""
+    return sum(lost.count() for lost in unsaved)
+
 
 def rows(unsaved: Sequence[Unsaved]) -> list[tuple[str, str, str, str]]:
     """The list's lines: (item, task, class, note), one per item labelled."""
@@ -60,9 +71,8 @@ def rows(unsaved: Sequence[Unsaved]) -> list[tuple[str, str, str, str]]:
             done = "an undo (Ctrl+Z)" if lost.what == "undone" else "a redo (Ctrl+Shift+Z)"
             out.append(("", "", "", f"{done} was not done: {lost.why}"))
             continue
-        classes = lost.predicted or ("",) * len(lost.items)
-        out += [(uid, lost.task, lost.label or cls or PREDICTED, lost.why)
-                for uid, cls in zip(lost.items, classes, strict=True)]
+        out += [(uid, lost.task, cls or PREDICTED, lost.why)
+                for uid, cls in zip(lost.items, lost.classes(), strict=True)]
         if lost.unread:
             out.append(("", lost.task, lost.label or PREDICTED,
                         f"{plural(lost.unread, 'more item')} selected "
@@ -110,7 +120,7 @@ def ask_to_close(window: QWidget, unsaved: Sequence[Unsaved], written: Path | No
     """Ask, without blocking, whether to close ``window`` though ``unsaved`` labels are
     lost: ``close`` runs on "Close anyway"; Esc, Enter and "Keep the window open" leave
     it open. ``written``: where the list is, else ``not_written`` says why not."""
-    count = sum(lost.count() for lost in unsaved)
+    count = labels_in(unsaved)
     text = (f"{plural(count, 'label')} could not be saved: {unsaved[-1].why}")
     where = (f"The list of them is in {written}: give them again from it (in the app, or "
              "with crisisdesk label) once labels can be saved again." if written else
@@ -140,7 +150,7 @@ def show_list(window: QWidget, unsaved: Sequence[Unsaved]) -> QDialog:
     in text that can be copied (the red bar's note, Show them)."""
     dialog = QDialog(window)
     dialog.setWindowTitle("Labels not saved")
-    count = sum(lost.count() for lost in unsaved)
+    count = labels_in(unsaved)
     said = QLabel(f"{plural(count, 'label')} given while saving failed: item, task, class "
                   "(copy them; Save them now on the bar gives them again)")
     said.setWordWrap(True)

@@ -29,7 +29,8 @@ def images_only(tmp_path: Path, tiny: dict, monkeypatch) -> Iterator[Project]:  
     assert main(["import", str(tmp_path / "p"), str(posts)]) == 0
     assert main(["models", "add", "tiny-clip", str(tiny["folder"])]) == 0
     project = Project.open(tmp_path / "p")
-    assert main(["embed", str(project.root), "--encoder", "tiny-clip", "--kind", "image"]) == 0
+    assert main(["embed", str(project.root), "--encoder", "tiny-clip", "--device", "cpu",
+                 "--kind", "image"]) == 0
     assert main(["predict", str(project.root), "--task", "informative"]) == 0
     yield project
     forget_loaded()
@@ -54,7 +55,7 @@ def test_zero_shot_explains_the_text_once_its_embeddings_are_there(
     assert before.share["basis"] == "no text for this item"
     assert before.probabilities == pytest.approx(_shown(images_only, "informative"),
                                                  abs=2e-3)
-    assert main(["embed", str(images_only.root), "--encoder", "tiny-clip",
+    assert main(["embed", str(images_only.root), "--encoder", "tiny-clip", "--device", "cpu",
                  "--kind", "text"]) == 0
     assert main(["predict", str(images_only.root), "--task", "informative"]) == 0
     shown = _shown(images_only, "informative")
@@ -75,7 +76,7 @@ def test_a_caption_not_embedded_yet_is_not_what_the_shown_prediction_read(
     # keeps it, fusion/predict.py). The explanation encoded tweet + caption afresh: other
     # probabilities, often another "predicted" class than the one shown, and green and red
     # words on a caption the prediction never read.
-    assert main(["embed", str(images_only.root), "--encoder", "tiny-clip",
+    assert main(["embed", str(images_only.root), "--encoder", "tiny-clip", "--device", "cpu",
                  "--kind", "text"]) == 0
     assert main(["predict", str(images_only.root), "--task", "informative"]) == 0
     shown = _shown(images_only, "informative")
@@ -91,7 +92,7 @@ def test_a_caption_not_embedded_yet_is_not_what_the_shown_prediction_read(
     assert all(w.part == "tweet" for w in result.words)
     assert any("not embedded yet" in note for note in result.notes)
     # Once embedded and predicted, the caption is read and explained.
-    assert main(["embed", str(images_only.root), "--encoder", "tiny-clip",
+    assert main(["embed", str(images_only.root), "--encoder", "tiny-clip", "--device", "cpu",
                  "--kind", "text"]) == 0
     assert main(["predict", str(images_only.root), "--task", "informative"]) == 0
     result = explain_item(images_only, "1_0", "informative", device="cpu")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from old_schema import as_schema
+from old_schema import folded_the_old_way
 from test_scripts_search_s13 import add_post
 from test_search_folding import found
 
@@ -63,16 +63,9 @@ def test_a_search_finds_its_word_whatever_the_optional_marks_and_no_other(
 def test_a_project_folded_with_marks_dropped_is_folded_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "old.sqlite"
-    marks = schema.MIGRATIONS.index(schema._v14_fold_script_marks)
-    with monkeypatch.context() as patch:  # a project as the schema before wrote it
-        as_schema(patch, marks)
-        with Store(path) as old:
-            old.ensure_source("src", "csv", "/src")
-            add_post(old, "horse", "ม้าติดอยู่บนหลังคา")
-            add_post(old, "come", "รถมาช่วยแล้ว")
-            # The folded copies as the earlier fold wrote them: the tone mark dropped.
-            old.conn.execute("UPDATE posts SET text_folded = 'มาติดอยบนหลังคา'"
-                             " WHERE post_id = 'horse'")
+    marks = folded_the_old_way(path, monkeypatch, schema._v14_fold_script_marks, {
+        "horse": ("ม้าติดอยู่บนหลังคา", "มาติดอยบนหลังคา"),  # the tone mark dropped
+        "come": ("รถมาช่วยแล้ว", None)})
     with Store(path) as store:
         assert store.migrated_from == marks
         assert found(store, "ม้า") == ["horse"]

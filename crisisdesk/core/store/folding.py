@@ -39,8 +39,15 @@ _AS_TYPED = str.maketrans({
 #: vowel signs of Devanagari, Bengali, Tamil, Sinhala and their kin ("பல்", tooth, is not
 #: "பல", many), the Japanese voicing marks ("バス", bus, is not "ハス", lotus; kept, NFC puts
 #: them back on their kana, so half-width "ﾊﾞｽ" folds to "バス"). Matched against the
-#: Unicode name of the letter a mark sits on.
+#: Unicode name of the letter a mark sits on. One Cyrillic mark stays: the breve (below).
 _ACCENTED_SCRIPTS = ("LATIN ", "GREEK ", "CYRILLIC ", "ARABIC ", "HEBREW ")
+
+#: The one mark that stays on a Cyrillic letter: the breve makes letters of their own,
+#: "й" (Russian, Ukrainian and most Cyrillic alphabets; "мой", my, is not "мои", mine)
+#: and Belarusian "ў". Other marks on Cyrillic letters stay optional: a stress mark
+#: ("за́мок") and the diaeresis of "ё", which Russian search folds to "е" by custom (most
+#: texts write "е" for both).
+_CYRILLIC_BREVE = "\u0306"
 
 #: Drawn but not typed: the Arabic tatweel (letters stretched for emphasis) and the
 #: emoji presentation selectors ("❤️" is "❤" drawn in colour).
@@ -48,7 +55,7 @@ _NOT_TYPED = frozenset("\u0640\ufe0e\ufe0f")
 
 
 # How _typed treats a character (cached per character: the lookups cost more than the loop).
-_MARK, _DROPPED, _LETTER_WITH_MARKS, _BASE_OF_ACCENTS, _KEPT = range(5)
+_MARK, _DROPPED, _LETTER_WITH_MARKS, _BASE_OF_ACCENTS, _KEPT, _BREVE, _CYRILLIC = range(7)
 
 
 @lru_cache(maxsize=8192)
@@ -57,8 +64,11 @@ def _kind(c: str) -> int:
     letter whose marks are part of the word (a letter of a script not in
     :data:`_ACCENTED_SCRIPTS`), another base character (a mark on a Latin letter, a
     space, digit or symbol is an accent: NFKD writes a lone "´" as a space and an
-    acute), or a character kept that leaves the marks after it to the letter before it
-    (a vowel sign with no combining class, between a letter and its tone mark)."""
+    acute), a Cyrillic letter (which keeps a breve only, see :data:`_CYRILLIC_BREVE`)
+    or a character kept that leaves the marks after it to the letter before it (a vowel
+    sign with no combining class, between a letter and its tone mark)."""
+    if c == _CYRILLIC_BREVE:
+        return _BREVE
     if unicodedata.combining(c):
         return _MARK
     category = unicodedata.category(c)
@@ -67,8 +77,12 @@ def _kind(c: str) -> int:
         return _DROPPED
     if category[0] == "M":
         return _KEPT
-    if category[0] == "L" and not unicodedata.name(c, "").startswith(_ACCENTED_SCRIPTS):
-        return _LETTER_WITH_MARKS
+    if category[0] == "L":
+        name = unicodedata.name(c, "")
+        if name.startswith("CYRILLIC "):
+            return _CYRILLIC
+        if not name.startswith(_ACCENTED_SCRIPTS):
+            return _LETTER_WITH_MARKS
     return _BASE_OF_ACCENTS
 
 
@@ -79,16 +93,16 @@ def _typed(decomposed: str) -> str:
     written by Persian keyboards and around Latin words in right-to-left posts) and the
     tatweel."""
     kept = []
-    keep_marks = False  # a mark with no letter before it is dropped, as an accent
+    base = _BASE_OF_ACCENTS  # a mark with no letter before it is dropped, as an accent
     for c in decomposed:
         kind = _kind(c)
-        if kind == _MARK:
-            if keep_marks:
+        if kind == _MARK or kind == _BREVE:
+            if base == _LETTER_WITH_MARKS or (kind == _BREVE and base == _CYRILLIC):
                 kept.append(c)
         elif kind != _DROPPED:
             kept.append(c)
             if kind != _KEPT:
-                keep_marks = kind == _LETTER_WITH_MARKS
+                base = kind
     return "".join(kept)
 
 
@@ -97,8 +111,9 @@ def fold(text: str | None) -> str | None:
 
     Unicode compatibility decomposition (NFKD: "ﬁ" -> "fi", full-width "Ａ" -> "A",
     a no-break space -> a space), accents and vowel points dropped ("é" -> "e", "İ" -> "i",
-    "سَيْل" -> "سيل") while the marks that are part of a Thai, Indic or Japanese letter
-    stay (see :data:`_ACCENTED_SCRIPTS`), full case folding ("ß" -> "ss", "Σ"/"ς" -> "σ"),
+    "ё" -> "е", "سَيْل" -> "سيل") while the marks that are part of a Thai, Indic or
+    Japanese letter stay (see :data:`_ACCENTED_SCRIPTS`), and the breve of Cyrillic "й"
+    and "ў" (see :data:`_CYRILLIC_BREVE`), full case folding ("ß" -> "ss", "Σ"/"ς" -> "σ"),
     the letters that do not decompose read as their base (Turkish dotless "ı", Polish
     "ł", Nordic "ø", "æ", "œ", "đ": "wroclaw" finds "Wrocław"), typographic quotes and
     dashes as the keyboard's (a phone's "don’t" found by "don't"), then NFC, so what is

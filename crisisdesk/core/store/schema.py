@@ -315,10 +315,13 @@ def _fold_again(db: sqlite_utils.Database) -> None:
 
 
 def _v14_fold_script_marks(db: sqlite_utils.Database) -> None:
-    """The fold learned to keep the marks that are part of a letter (Thai tone marks,
-    the viramas and nuktas of Devanagari, Tamil and their kin): the copies folded before
-    are folded again, or a stored "ม้า" (horse) would still be found by "มา" (come) and
-    missed by "ม้า". Texts of plain ASCII fold as before."""
+    """The fold kept the marks that are part of a letter (Thai tone marks, Devanagari's
+    viramas...), or "มา" (come) found a stored "ม้า" (horse): refolded by v15."""
+
+
+def _v15_fold_cyrillic_breve(db: sqlite_utils.Database) -> None:
+    """The fold learned to keep the breve of Cyrillic "й" and "ў", letters of their own:
+    folded again, or "мои" (mine) would find a stored "Мой" (my). Also v14's refold."""
     _fold_again(db)
 
 
@@ -326,6 +329,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4_review_queues, _v5_live_collection, _v6_prediction_inputs,
     _v7_sensitive_media, _v8_watch_anchor, _v9_project_schemes, _v10_post_times,
     _v11_search_folding, _v12_lookups, _v13_fold_invisibles, _v14_fold_script_marks,
+    _v15_fold_cyrillic_breve,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

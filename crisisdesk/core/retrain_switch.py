@@ -1,7 +1,7 @@
 """Switching a task's active model version: ``apply_retrain`` activates a retrain's
 recommended (or overridden) candidates and re-predicts those tasks, refusing a task whose
 active version changed after the comparison (:class:`ActiveChanged`) or whose new
-version's checkpoint files are gone (:class:`SwitchRefused`);
+version's checkpoint files are gone or damaged (:class:`SwitchRefused`);
 ``reactivate_version`` makes an older version active again once its head loads.
 The retrain itself (train, compare on the holdout) is :mod:`crisisdesk.core.retrain`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crisisdesk.core.fusion.checkpoint import CheckpointError, checkpoint_paths
 from crisisdesk.core.fusion.predict import (
@@ -34,19 +34,30 @@ if TYPE_CHECKING:  # retrain imports this module: its report types for hints onl
 def reactivate_version(store: Store, version: int) -> None:
     """Make ``version`` its task's active one again, once its head loads: a version whose
     checkpoint is gone or damaged raises CheckpointError (NoModel for a shipped head
-    this installation lacks, or one a later release replaced) naming it, and stays inactive; activated, it would fail
-    every later prediction. Zero-shot versions are checked when they predict."""
+    this installation lacks, or one a later release replaced) naming it, and stays
+    inactive; activated, it would fail every later prediction (:func:`check_loads`)."""
     row = store.model_version(version)
     if row is None:
         raise KeyError(f"no model version {version}")
+    try:
+        check_loads(store, row)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{row['name']} cannot be made active: {exc}") from exc
+    store.activate_model_version(version)
+
+
+def check_loads(store: Store, row: dict[str, Any]) -> None:
+    """Raise as a prediction with model version ``row`` would before its first item: its
+    checkpoint pair does not load (a file cut short, other bytes, a spoilt sidecar, a
+    config its weights do not fit: CheckpointError naming the file), its classes are not
+    its task's scheme's, or it is a shipped head this installation lacks or a later
+    release replaced (NoModel). Checked before a version is made active, outside any
+    write transaction: loading takes a while and would hold the write lock meanwhile.
+    Zero-shot versions are checked when they predict."""
     if row["path"].startswith(BUNDLED) and (why := replaced_activation(store, row)):
         raise NoModel(why)  # load_version's words would advise predicting again
     if not row["path"].startswith(ZERO_SHOT):
-        try:
-            check_classes(store, row["task"], row, load_version(row)[1])
-        except CheckpointError as exc:
-            raise CheckpointError(f"{row['name']} cannot be made active: {exc}") from exc
-    store.activate_model_version(version)
+        check_classes(store, row["task"], row, load_version(row)[1])
 
 
 def apply_retrain(project: Project, report: RetrainReport, *,
@@ -56,7 +67,8 @@ def apply_retrain(project: Project, report: RetrainReport, *,
     analyst's override), except tasks in ``keep_tasks``; then re-predict those tasks'
     items. A generator job: yields the prediction's Progress; at its end, ActiveChanged
     for tasks left as they are because another version became active meanwhile, or
-    SwitchRefused where a new version's checkpoint files are gone as well or instead."""
+    SwitchRefused where a new version's checkpoint files are gone or damaged as well or
+    instead."""
     switch = [task for task, entry in report.tasks.items()
               if entry.candidate is not None and task not in keep_tasks and
               (entry.recommend_switch or task in override_tasks)]
@@ -128,8 +140,8 @@ def not_recommended_because(entry: TaskRetrain) -> str:
 
 class SwitchRefused(RuntimeError):
     """A retrain's switch refused for some tasks (their new version's checkpoint files
-    are gone, or see ActiveChanged); the message names them, why and what to do, then
-    what was switched for the other tasks, which ``switched`` lists."""
+    are gone or do not load, or see ActiveChanged); the message names them, why and what
+    to do, then what was switched for the other tasks, which ``switched`` lists."""
 
     def __init__(self, message: str, switched: Sequence[str] = ()) -> None:
         super().__init__(message)
@@ -143,23 +155,28 @@ class ActiveChanged(SwitchRefused):
 
 
 def _switch(store: Store, entry: TaskRetrain) -> SwitchRefused | None:
-    """Make ``entry``'s candidate active, unless its checkpoint files are gone (active,
-    it would fail every later prediction of the task) or another version became active
-    since the retrain compared the candidate (that one was never compared, and the
-    report's figures would replace it on a comparison with a version no longer active):
-    why not (to raise once the other tasks are switched), or None. Checked and switched
-    in one transaction, as another process may switch meanwhile."""
+    """Make ``entry``'s candidate active, unless its checkpoint files are gone or do not
+    load (active, it would fail every later prediction of the task) or another version
+    became active since the retrain compared the candidate (that one was never compared,
+    and the report's figures would replace it on a comparison with a version no longer
+    active): why not (to raise once the other tasks are switched), or None. Its files
+    are loaded first, outside the write transaction (loading there would hold the write
+    lock while it loads); then checked again and switched in one transaction, as another
+    process may switch (or delete) meanwhile."""
     assert entry.candidate is not None
+    version = store.model_version(entry.candidate)
+    if version is not None and missing_checkpoint_file(version["path"]) is None:
+        try:
+            check_loads(store, version)
+        except (CheckpointError, NoModel) as exc:
+            return _refused(entry, _damaged(version["path"], exc))
     with store.transaction():
         version = store.model_version(entry.candidate)
         missing = None if version is None else missing_checkpoint_file(version["path"])
         if version is None or missing is not None:
-            gone = ("it no longer exists in this project" if version is None
-                    else f"its file {missing} is gone")
-            return SwitchRefused(
-                f"{entry.task} not switched: its new version {entry.candidate_name} cannot "
-                f"be made active, as {gone} (deleted after the retrain). Run Retrain "
-                "again for a new version.")
+            return _refused(entry, "it no longer exists in this project (deleted after "
+                            "the retrain)" if version is None
+                            else f"its file {missing} is gone (deleted after the retrain)")
         now = store.active_model_version(entry.task)
         if now is not None and now["id"] not in (entry.active, entry.candidate):
             return ActiveChanged(
@@ -169,3 +186,23 @@ def _switch(store: Store, entry: TaskRetrain) -> SwitchRefused | None:
                 f"make {entry.candidate_name} active from the task's model versions.")
         store.activate_model_version(entry.candidate)
     return None
+
+
+def _refused(entry: TaskRetrain, why: str) -> SwitchRefused:
+    """The refusal of ``entry``'s switch because of ``why`` (its new version's files are
+    gone or damaged), and what to do: the same words for each."""
+    return SwitchRefused(f"{entry.task} not switched: its new version {entry.candidate_name} "
+                         f"cannot be made active, as {why}. Run Retrain again for a new "
+                         "version.")
+
+
+def _damaged(path: str, exc: BaseException) -> str:
+    """What is wrong with a checkpoint that does not load, naming its file: "its file
+    <weights> is damaged: <why>" where ``exc`` (CheckpointError's words start with the
+    file) names one of the pair, else ``exc``'s words, on one line."""
+    # One line (the jobs panel's): the shapes' list is on several.
+    said = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    for file in checkpoint_paths(path):
+        if said.startswith(f"{file}: "):
+            return f"its file {file} is damaged: {said[len(str(file)) + 2:]}"
+    return said

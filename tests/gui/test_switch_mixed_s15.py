@@ -15,9 +15,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from test_retrain import FAST, _project
 
+from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.fusion.training import TrainJob
 from crisisdesk.core.project import Project
-from crisisdesk.core.retrain import RetrainJob, RetrainReport, apply_retrain
+from crisisdesk.core.retrain import RetrainJob, RetrainReport, SwitchRefused, apply_retrain
 from crisisdesk.core.store import LabelChange
 from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
 
@@ -50,6 +51,23 @@ def _mixed_retrain(tmp_path) -> tuple[Project, RetrainReport, dict[str, int]]:
     report.tasks["damage"].recommend_switch = True  # the new version is better
     report.tasks["informative"].recommend_switch = False  # the new version is worse
     return project, report, before
+
+
+def _informative_refused(project: Project, report: RetrainReport, before: dict[str, int],
+                         refusal: SwitchRefused) -> None:
+    """After a switch that refused informative's new version (``refusal``, as raised)
+    and switched damage's: the refusal says damage switched, and informative kept the
+    version active before, whose Predict still runs."""
+    damage, informative = report.tasks["damage"], report.tasks["informative"]
+    said = str(refusal)
+    assert refusal.switched == ["damage"]  # the window refreshes the tasks that switched
+    assert f"damage switched to {damage.candidate_name}" in said, said
+    with project.open_store() as store:
+        assert store.active_model_version("informative")["id"] == before["informative"]
+        assert store.active_model_version("damage")["id"] == damage.candidate
+    predict = PredictJob(project, ["informative"])
+    list(predict.run())
+    assert predict.report.tasks["informative"]["model_version"] == informative.active_name
 
 
 def _state(project: Project, report: RetrainReport) -> tuple[dict, dict]:

@@ -64,6 +64,10 @@ CONFIG_SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention
 #: torch_dtype): transformers looks the word up in torch, and one torch lacks was an
 #: AttributeError ("module 'torch' has no attribute 'float99'").
 CONFIG_DTYPES = ("dtype", "torch_dtype")
+#: Model types transformers builds without token-type embeddings when config.json's
+#: type_vocab_size is 0 (DeBERTa-v3's and mDeBERTa's configs say 0); any other model
+#: builds an embedding of 0 rows, and its first text failed deep in torch.
+NO_TOKEN_TYPES = ("deberta", "deberta-v2", "gte")
 
 
 def check_positive(path: Path, key: str, value: Any, *, whole: bool = True) -> None:
@@ -78,8 +82,9 @@ def check_positive(path: Path, key: str, value: Any, *, whole: bool = True) -> N
 def check_folder(name: str, folder: Path) -> None:
     """Raise the EncoderError loading text model ``folder`` would for its settings files,
     reading small JSON files alone (milliseconds): config.json missing or not an object,
-    a size of :data:`CONFIG_SIZES` that no model can have, a number type torch does not
-    know, a tokenizer settings file that is not an object, a pooling other than mean.
+    a size of :data:`CONFIG_SIZES` (or a type_vocab_size) that no model can have, a
+    number type torch does not know, a tokenizer settings file or tokenizer.json that is
+    not an object, a pooling other than mean. Registering a folder runs it too.
     The message starts with ``name`` and names the file and the field."""
     path = folder / "config.json"
     if not path.is_file():
@@ -90,6 +95,8 @@ def check_folder(name: str, folder: Path) -> None:
         for key in CONFIG_SIZES:
             if key in config:
                 check_positive(path, key, config[key])
+        if "type_vocab_size" in config:
+            _check_token_types(path, config)
         for key in CONFIG_DTYPES:
             value = config.get(key)
             if value is not None and not _torch_dtype_name(value):
@@ -97,9 +104,35 @@ def check_folder(name: str, folder: Path) -> None:
                                    f"float32, float16 or bfloat16, got {value!r}")
         for file in TOKENIZER_SETTINGS:  # transformers' AttributeError named none
             read_json(folder / file)
+        _check_tokenizer_json(folder / "tokenizer.json")
         _check_pooling(folder)
     except EncoderError as exc:
         raise EncoderError(f"{name}: {exc}") from None
+
+
+def _check_token_types(path: Path, config: dict[str, Any]) -> None:
+    """Refuse config.json's type_vocab_size unless a whole number the model can be built
+    with: positive, or 0 for a model of :data:`NO_TOKEN_TYPES`."""
+    value = config["type_vocab_size"]
+    if config.get("model_type") in NO_TOKEN_TYPES and type(value) is int and value == 0:
+        return
+    check_positive(path, "type_vocab_size", value)
+
+
+def _check_tokenizer_json(path: Path) -> None:
+    """Refuse a tokenizer.json that is not a JSON object (a list, a string, a number),
+    from its first bytes: the file runs to megabytes (XLM-R's: 17 MB), too long to
+    parse for a check that must take milliseconds. A file cut short or otherwise broken
+    inside is said by the load."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except FileNotFoundError:
+        return  # another tokenizer file (vocab.txt...) may serve
+    except OSError as exc:
+        raise EncoderError(f"{path}: cannot read it ({exc})") from None
+    if not start.startswith(b"{"):
+        raise EncoderError(f"{path}: expected a JSON object")
 
 
 #: The number types config.json files give, known without importing torch: an Embed with

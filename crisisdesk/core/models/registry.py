@@ -182,6 +182,8 @@ def register(name: str, path: Path, *, arch: str | None = None, kind: str | None
         raise ValueError(f"{path} is incomplete: {problem}. Copy the whole model folder "
                          "again (its files, not links to them: cp -rL), then add it")
     _check_holds_a_model(path, name, kind)
+    if kind == "text":
+        _check_text_folder(path, name)
     length = vector_length(path, kind) if known and known.dim else None
     if length is not None and known is not None and length != known.dim:
         raise ValueError(f"{path} gives {length}-d vectors; {name} gives {known.dim}-d: it "
@@ -232,6 +234,21 @@ def _check_holds_a_model(path: Path, name: str, kind: str) -> None:
     if not any(any(path.glob(pattern)) for pattern in WEIGHT_GLOBS):
         raise ValueError(f"{path} holds no weights (a .safetensors or .bin file): "
                          "copy the whole model folder")
+
+
+def _check_text_folder(path: Path, name: str) -> None:
+    """ValueError where the app would refuse to load text model folder ``path`` for its
+    settings files (:func:`~crisisdesk.core.encoders.text.check_folder`: a size no model
+    can have, a tokenizer file that is not an object...): registered, it would show as
+    installed while every Embed and the app's start-up note said it cannot load."""
+    from crisisdesk.core.encoders.base import EncoderError
+    from crisisdesk.core.encoders.text import check_folder  # encoders import this module
+
+    try:
+        check_folder(name, path)
+    except EncoderError as exc:
+        raise ValueError(f"{exc}. {name} was not registered: copy the model folder again "
+                         "from where it came (or correct that file), then add it") from None
 
 
 def _guess_kind(path: Path) -> str:

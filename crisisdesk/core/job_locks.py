@@ -6,20 +6,27 @@ A job recorded as running in the jobs table stays so when its process dies witho
 process ends. So a lock file that can be taken belongs to a job whose process is gone:
 :func:`mark_interrupted` (run when a project is opened) records such a job as failed,
 interrupted. A job running in another window or process holds its lock and is left alone.
-Where there is no ``flock`` (Windows), nothing is marked.
+A job killed before lock files existed left no file at all: a running record without
+one, started more than :data:`LOCKLESS_AFTER` ago, is marked so too, where locks can be
+taken in the project (else jobs run there without them). Where there is no ``flock``
+(Windows), nothing is marked.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 from crisisdesk.core.store import Store
+from crisisdesk.core.store.queries import running_jobs
 from crisisdesk.core.store.schema import StoreError
+from crisisdesk.core.store.times import store_time
 
 try:
     import fcntl
@@ -32,6 +39,12 @@ LOCKS = Path("cache") / "jobs"
 INTERRUPTED = ("Interrupted: the program running this job stopped before the job ended "
                "(killed, crashed, or the computer went down). What it finished is kept; "
                "run it again to do the rest.")
+#: How old a running record without a lock file must be to be taken for a dead job's.
+#: A job takes its lock a moment (milliseconds) after writing its record, so any margin
+#: would do on one computer; 10 minutes also covers the clocks of two computers sharing
+#: the project folder disagreeing. The records this is for are days old (jobs killed
+#: before lock files existed): waiting longer costs them nothing.
+LOCKLESS_AFTER = timedelta(minutes=10)
 
 
 @dataclass
@@ -83,16 +96,23 @@ def release(lock: JobLock | None) -> None:
 def mark_interrupted(root: Path, db_path: Path) -> list[int]:
     """Record as failed (:data:`INTERRUPTED`) the jobs of the project at ``root`` (its
     store at ``db_path``) whose process is gone while their record says running; return
-    their ids. Opens the store only when such a lock file lies there; a store that
-    cannot be written (read-only, a newer schema) is left as it is, for the next open."""
+    their ids. Those are the jobs whose lock file can be taken, and (where locks can be
+    taken here) those started over :data:`LOCKLESS_AFTER` ago with no lock file at all.
+    Opens the store only when there are such jobs; a store that cannot be written
+    (read-only, a newer schema) is left as it is, for the next open."""
     if fcntl is None:
         return []
+    folder = root / LOCKS
     try:
-        paths = sorted((root / LOCKS).glob("*.lock"))
+        paths = sorted(folder.glob("*.lock"))
     except OSError:
         return []
     orphans = [(path, handle) for path in paths if (handle := _take(path)) is not None]
-    if not orphans:
+    before = store_time((datetime.now(UTC) - LOCKLESS_AFTER).isoformat())
+    lockless = [job for job in running_jobs(db_path, before) if not _has_lock(folder, job)]
+    if lockless and not _locks_work(folder):
+        lockless = []
+    if not orphans and not lockless:
         return []
     marked: list[int] = []
     try:
@@ -106,12 +126,46 @@ def mark_interrupted(root: Path, db_path: Path) -> list[int]:
                     marked.append(job)
                 with suppress(OSError):
                     path.unlink()  # marked, or its job ended: the lock file is done
+            for job in lockless:
+                # Written while no other write can land: a job ending meanwhile writes
+                # its end before it removes its lock file, so a record still running
+                # here with no lock file is a dead job's, never one that just ended.
+                with store.transaction():
+                    row = store.job(job)
+                    if row is not None and row["state"] == "running" and not _has_lock(
+                            folder, job):
+                        store.finish_job(job, "failed", INTERRUPTED)
+                        marked.append(job)
     except (sqlite3.Error, StoreError):
         pass  # left for the next open: the lock files still there say which
     finally:
         for _, handle in orphans:
             handle.close()
     return marked
+
+
+def _has_lock(folder: Path, job: int) -> bool:
+    """Whether ``job`` has a lock file (or one being taken, see :func:`hold`)."""
+    return any((folder / name).exists() for name in (f"{job}.lock", f"{job}.lock.taking"))
+
+
+def _locks_work(folder: Path) -> bool:
+    """Whether a lock can be taken in ``folder`` (made if missing, as a job makes it):
+    where it cannot (a read-only project, a drive without flock), jobs run with no lock
+    file, and a running record without one may be a live job's."""
+    assert fcntl is not None
+    probe = folder / f"probe-{os.getpid()}-{threading.get_ident()}"
+    try:
+        folder.parent.mkdir(exist_ok=True)
+        folder.mkdir(exist_ok=True)
+        with open(probe, "a+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        with suppress(OSError):
+            probe.unlink()
 
 
 def _take(path: Path) -> IO[str] | None:

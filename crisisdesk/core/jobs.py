@@ -40,14 +40,17 @@ def named(rows: list[dict[str, str]], count: int, limit: int = 3) -> str:
 
 def tracked(project: Project, kind: str, params: dict[str, Any],
             body: Iterator[Progress], problems: Callable[[], int] = lambda: 0,
-            result: Callable[[], dict[str, Any]] = dict) -> Iterator[Progress]:
+            result: Callable[[], dict[str, Any]] = dict,
+            started: Callable[[int], None] = lambda _job: None) -> Iterator[Progress]:
     """Run ``body`` with a job record; re-raise what it raises after recording it.
 
     ``problems`` and ``result`` are read as the job goes and when it ends: the count of
-    item-level problems, and a JSON-able summary stored with the job.
+    item-level problems, and a JSON-able summary stored with the job. ``started`` is
+    told the record's id (its row in the jobs table) once it is written.
     """
     with project.open_store() as store:
         job = store.start_job(kind, params)
+        started(job)
         # Held while the job runs: a job whose process is killed is told from one still
         # running when the project is next opened (its record said "running" for ever).
         lock = hold(project.root, job)

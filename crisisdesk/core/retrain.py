@@ -10,8 +10,8 @@ project's imported splits have no test items). The :class:`RetrainReport` gives 
 sets of figures and ``recommend_switch`` (candidate macro F1 >= active macro F1).
 ``apply_retrain(project, report)`` then activates the recommended (or overridden)
 candidates and re-predicts those tasks; older versions stay and can be re-activated with
-``reactivate_version`` (which refuses one whose checkpoint is gone). Both live in
-:mod:`crisisdesk.core.retrain_switch` and are imported here too.
+``reactivate_version`` (both refuse a version whose checkpoint is gone or does not
+load). Both live in :mod:`crisisdesk.core.retrain_switch` and are imported here too.
 
 Both models are scored on the holdout items both can see (an image-only head does not
 see a text-only post): the same items, so their figures compare; ``unseen`` counts, per
@@ -202,12 +202,18 @@ class RetrainJob:
         self.prefer = prefer
         self.recipe, self.seeds = recipe, seeds
         self.report = RetrainReport()
+        #: Its row in the jobs table once it runs: where its report is kept (the jobs
+        #: panel's Report… opens it again from there).
+        self.job: int | None = None
 
     def run(self) -> Iterator[Progress]:
         params = {"tasks": self.tasks, "annotator": self.annotator,
                   "image_encoder": self.image_encoder, "text_encoder": self.text_encoder}
         return tracked(self.project, self.kind, params, self._run(),
-                       result=self.report.as_dict)
+                       result=self.report.as_dict, started=self._started)
+
+    def _started(self, job: int) -> None:
+        self.job = job
 
     def _run(self) -> Iterator[Progress]:
         with self.project.open_store() as store:

@@ -1,9 +1,10 @@
-"""The last retrain's report, read back from the project so that it can be opened again.
+"""A retrain's report, read back from the project so that it can be opened again.
 
 A retrain's report (:class:`~crisisdesk.core.retrain.RetrainReport`) is kept with the
 project already: the job record of each retrain stores it as its JSON result
 (``jobs.tracked``), in ``project.sqlite``, written in the transaction that ends the job.
-:func:`last_retrain` reads the newest finished one back, checks every field (a damaged or
+:func:`last_retrain` reads the newest finished one back (:func:`saved_retrain` any
+finished one, by its jobs row: the job history's), checks every field (a damaged or
 hand-edited record gives a :class:`SavedReportError` naming the row and field, not a
 traceback in the report window), and says, per task, what changed since: a new version
 that was deleted, one that is active now. Its Switch still goes through ``apply_retrain``,
@@ -31,11 +32,12 @@ class SavedReportError(ValueError):
 
 @dataclass
 class SavedRetrain:
-    """The last finished retrain's report, when it was made, and what changed since."""
+    """A finished retrain's report, when it was made, and what changed since."""
 
     report: RetrainReport
     made: str  # when the retrain ended, as the store keeps times (UTC, ISO 8601)
     job: int  # its row in the jobs table
+    newest: bool = True  # no retrain finished after it (its report is "the last")
     # Tasks Switch now leaves as they are, and why: the new version was deleted, or it
     # is the active one already (switched: a second Switch would only predict again).
     leave: dict[str, str] = field(default_factory=dict)
@@ -46,51 +48,66 @@ class SavedRetrain:
 def last_retrain(project: Project) -> SavedRetrain:
     """The newest retrain that finished (done) in ``project``, its report rebuilt; a
     SavedReportError when there is none or its record cannot be read."""
+    return saved_retrain(project)
+
+
+def saved_retrain(project: Project, job: int | None = None) -> SavedRetrain:
+    """The report of the retrain in jobs row ``job`` (None: the newest that finished),
+    rebuilt, with what changed since; a SavedReportError when there is none, the row is
+    no finished retrain, or its record cannot be read."""
     with project.open_store() as store:
-        row = store.last_job(RetrainJob.kind)
-        if row is None:
+        last = store.last_job(RetrainJob.kind)
+        row = last if job is None else store.job(job)
+        what = "The last retrain's report" if job is None else "This retrain's report"
+        if row is None and job is None:
             raise SavedReportError("No retrain has finished in this project yet: run "
                                    "Retrain, and its report can be opened again here.")
+        if row is None or row["kind"] != RetrainJob.kind or row["state"] != "done":
+            said = ("is not in this project" if row is None else
+                    f"is not a retrain that finished ({row['kind']}, {row['state']})")
+            raise SavedReportError(f"{project.db_path}, jobs row {job} {said}: it has no "
+                                   "report to open.")
         where = f"{project.db_path}, jobs row {row['id']}"
         try:
             data = json.loads(row["result"] or "null")
         except (ValueError, TypeError) as exc:
-            raise SavedReportError(f"The last retrain's report ({where}) cannot be read: "
-                                   f"it is not JSON ({exc}). {AGAIN}") from exc
-        report = report_from_dict(data, where)
-        saved = SavedRetrain(report, str(row["finished_at"] or row["started_at"]), row["id"])
+            raise SavedReportError(f"{what} ({where}) cannot be read: it is not JSON "
+                                   f"({exc}). {AGAIN}") from exc
+        report = report_from_dict(data, where, what)
+        saved = SavedRetrain(report, str(row["finished_at"] or row["started_at"]), row["id"],
+                             newest=last is not None and last["id"] == row["id"])
         for task, entry in report.tasks.items():
             _now(store, saved, task, entry)
     return saved
 
 
-def report_from_dict(data: Any, where: str) -> RetrainReport:
+def report_from_dict(data: Any, where: str,
+                     what: str = "The last retrain's report") -> RetrainReport:
     """A RetrainReport from its ``as_dict`` form, every field checked; a SavedReportError
-    naming ``where`` and the field otherwise."""
+    naming ``what`` (whose report), ``where`` and the field otherwise."""
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
-        raise _bad(where, "tasks", "is missing")
+        raise _bad(what, where, "tasks", "is missing")
     report = RetrainReport()
     for task, entry in data["tasks"].items():
         if not isinstance(entry, dict) or entry.get("task") != task:
-            raise _bad(where, f"tasks.{task}", "is not a task's comparison")
+            raise _bad(what, where, f"tasks.{task}", "is not a task's comparison")
         values = {}
         for spec in fields(TaskRetrain):
             if spec.name not in entry:
                 continue  # a field added since: its default (an older report lacks it)
             value, check = entry[spec.name], CHECKS[str(spec.type)]
             if not check(value):
-                raise _bad(where, f"tasks.{task}.{spec.name}", f"holds {value!r:.60}")
+                raise _bad(what, where, f"tasks.{task}.{spec.name}", f"holds {value!r:.60}")
             values[spec.name] = value
         for name in ("new", "current"):
             if values.get(name) is not None and (why := _figures_wrong(values[name])):
-                raise _bad(where, f"tasks.{task}.{name}", why)
+                raise _bad(what, where, f"tasks.{task}.{name}", why)
         report.tasks[task] = TaskRetrain(**values)
     return report
 
 
-def _bad(where: str, name: str, why: str) -> SavedReportError:
-    return SavedReportError(f"The last retrain's report ({where}) cannot be read: {name} "
-                            f"{why}. {AGAIN}")
+def _bad(what: str, where: str, name: str, why: str) -> SavedReportError:
+    return SavedReportError(f"{what} ({where}) cannot be read: {name} {why}. {AGAIN}")
 
 
 def _is_int(value: Any) -> bool:

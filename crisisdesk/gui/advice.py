@@ -83,10 +83,40 @@ def app_error(exc: BaseException | None) -> str | None:
     if predict is not None and isinstance(exc, predict.NoModel) and exc.task is not None:
         return no_model_advice(exc.task)
     text = str(exc).strip()
-    said = text
-    for words, app_words in (*_DEVICE_WORDS, *_SETTING_WORDS):
-        said = words.sub(app_words, said)
+    said = _in_app_words(text)
     return said if said != text else None
+
+
+def _in_app_words(text: str) -> str:
+    """``text`` with the core's option names made the app's settings."""
+    for words, app_words in (*_DEVICE_WORDS, *_SETTING_WORDS):
+        text = words.sub(app_words, text)
+    return text
+
+
+#: How the jobs table records a failure: ``Type: message`` (core.jobs.tracked).
+_STORED_ERROR = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*: ")
+
+
+def stored_error(text: str) -> str:
+    """A job's error as the jobs table keeps it (``Type: message``), as the analyst
+    reads it: without Python's class name nor an OS error's number, in the app's words
+    (as :func:`plain_error` says an error raised now)."""
+    text = text.strip()
+    if (found := _STORED_ERROR.match(text)) and found.end() < len(text):
+        text = text[found.end():]
+    return os_words(_in_app_words(text))
+
+
+#: Python's number before an OS error's words ("[Errno 28] No space left on device:
+#: 'out.csv'", "[WinError 5] Access is denied"): of no use to an analyst.
+_ERRNO = re.compile(r"\[(?:Errno|WinError) -?\d+\] ")
+
+
+def os_words(text: str) -> str:
+    """``text`` with each OS error it quotes in the OS's words alone: without the
+    "[Errno N] " before them, the file name after them kept."""
+    return _ERRNO.sub("", text)
 
 
 def plain_error(exc: BaseException,
@@ -94,16 +124,16 @@ def plain_error(exc: BaseException,
     """A failed job's or call's message as the analyst reads it: in the app's words where
     they differ from the core's (:func:`app_error`), without Python's class name
     ("OSError: ...", jargon to an analyst: the traceback and the log keep it for an
-    engineer). An error with no message has only its class: ``silent`` says it then,
-    ``{name}`` standing for the class."""
+    engineer) nor an OS error's number (:func:`os_words`). An error with no message has
+    only its class: ``silent`` says it then, ``{name}`` standing for the class."""
     said = app_error(exc)
     if said is not None:
-        return said
+        return os_words(said)
     args = exc.args
     # A KeyError's text is its argument's repr ("'no item 5'"): the core's are sentences.
     text = (args[0] if isinstance(exc, KeyError) and len(args) == 1
             and isinstance(args[0], str) else str(exc)).strip()
-    return text or silent.format(name=type(exc).__name__)
+    return os_words(text) or silent.format(name=type(exc).__name__)
 
 
 def media_note(status: str | None, path: str, reason: str | None, *,

@@ -9,6 +9,7 @@ worker threads.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
 from crisisdesk import __version__
+from crisisdesk.core.app_log import log_runtime, start_log
 from crisisdesk.core.desktop_install import APP_ID
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
@@ -30,6 +32,8 @@ from crisisdesk.gui.worker import Background, JobRunner, jobs_still_running
 #: How long quitting waits for the background calls the closed windows dropped (as long
 #: as closing a window once waited for them).
 QUIT_CALLS_WAIT_MS = 5000
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the core loads off the UI thread, when the project is looked for
     from crisisdesk.core.launch import ProjectError, ProjectNotOpened
@@ -154,6 +158,10 @@ class Opener(QObject):
             self._failed(str(found))
             return
         project, not_opened = found
+        logger.info("project opened: %s", project.root)
+        # Torch is loaded by now (finding the project imported it): its version and the
+        # GPU, asked of CUDA (seconds on a cold start) in the background.
+        self.background.call(log_runtime, lambda _none: None, lambda _message: None)
         if not_opened is None:
             # The demo opened in the last project's place is not remembered: with the
             # drive or share back, the next start opens that project again.
@@ -182,6 +190,7 @@ class Opener(QObject):
 
     def _failed(self, message: str) -> None:
         self.failure = message
+        logger.error("the project could not be opened: %s", message)
         # Also on stderr: `crisisdesk open` run from a terminal ends with it there.
         print(f"crisisdesk: error: {message}", file=sys.stderr, flush=True)
         self.opening.hide()
@@ -287,6 +296,7 @@ def share_malloc_arenas() -> None:
 def main(project_arg: str | None) -> int:
     """Run the app on ``project_arg`` (None: the last project, or the demo)."""
     share_malloc_arenas()  # first: before any thread (Qt's, torch's) allocates
+    start_log()  # then the log, so that whatever follows can be read there
     from crisisdesk.gui.window_actions import leave_a_core_to_the_ui
 
     problem = window_problem()

@@ -20,6 +20,28 @@ TASK_SHORT = {"informative": "inf", "humanitarian": "hum", "damage": "dmg"}
 LABEL_MARK = "the item's label"
 
 
+def chip_text(task: str, cls: str, confidence: float | None = None) -> str:
+    """What ``task``'s chip shows: the task shortened, the class, then ✓ for a label
+    or the ``confidence`` of a prediction."""
+    mark = "✓" if confidence is None else f"{confidence:.0%}"
+    return f"{TASK_SHORT.get(task, task[:4])}: {display_name(cls)} {mark}"
+
+
+#: (a mark of the item list's rows, what it means), for the help (F1): the rows shorten
+#: the tasks and tell a label from a prediction by colour, which only the row's tooltip
+#: explained.
+ROW_MARKS: tuple[tuple[str, str], ...] = (
+    (chip_text("damage", "severe_damage"), "green chip with ✓: " + LABEL_MARK + " for a "
+     "task (" + ", ".join(f"{short}: {task}" for task, short in TASK_SHORT.items()) + ")"),
+    (chip_text("humanitarian", "affected_individuals", 0.76),
+     "grey chip: no label yet, the model's prediction and how confident it is"),
+    ("+2", "more tasks than fit in the row (its tooltip lists them all)"),
+    ("text, missing, remote, unreadable", "in place of the picture: no image, not "
+     "found, not downloaded yet, cannot be read"),
+    ("sensitive", "on a blurred picture: the post is marked sensitive (Alt+S shows it)"),
+)
+
+
 def chip_tasks(row: ItemRow, first: str | None) -> list[str]:
     """The tasks of ``row``'s chips, in their order (``first``'s first)."""
     return sorted(set(row.labels) | set(row.predicted),
@@ -77,13 +99,9 @@ def lay_out_chips(row: ItemRow, x: int, y: int, right: int, font: QFont,
     tasks = chip_tasks(row, first)
     chips: list[tuple[QRect, str, bool]] = []
     for n, task in enumerate(tasks):
-        short = TASK_SHORT.get(task, task[:4])
         labelled = task in row.labels
-        if labelled:
-            text = f"{short}: {display_name(row.labels[task])} ✓"
-        else:
-            cls, conf = row.predicted[task]
-            text = f"{short}: {display_name(cls)} {conf:.0%}"
+        text = (chip_text(task, row.labels[task]) if labelled
+                else chip_text(task, *row.predicted[task]))
         width = metrics.horizontalAdvance(text) + 10
         after = len(tasks) - n - 1  # chips after this one: room for their "+N" kept
         if x + width > right - (metrics.horizontalAdvance(f"+{after}") + 4 if after else 0):

@@ -1,8 +1,10 @@
-"""The shortcut help: a card over the window listing every key (F1 or ? shows it).
+"""The shortcut help: a card over the window listing every key (F1 or ? shows it), and
+the marks of the item list's rows.
 
 It reads :data:`crisisdesk.gui.keys.SHORTCUTS`, the same table the key filter is
-documented by, so the help cannot drift from what the keys do. Any key or click hides it,
-and so does the focus moving to another widget of the window.
+documented by, so the help cannot drift from what the keys do, and
+:data:`crisisdesk.gui.chips.ROW_MARKS`, whose chips are written by the rows' own code.
+Any key or click hides it, and so does the focus moving to another widget of the window.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from PySide6.QtWidgets import QApplication, QFrame, QLabel, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
 from crisisdesk.gui import style
+from crisisdesk.gui.chips import ROW_MARKS
 from crisisdesk.gui.keys import SHORTCUTS
+
+
+def _table(rows: tuple[tuple[str, str], ...]) -> str:
+    """``rows`` (what is pressed or seen, what it means) as the card's table."""
+    return "<table>" + "".join(
+        f"<tr><td style='padding:3px 18px 3px 0'><b>{escape(keys)}</b></td>"
+        f"<td style='padding:3px 0'>{escape(what)}</td></tr>" for keys, what in rows
+    ) + "</table>"
 
 
 class HelpOverlay(QWidget):
@@ -31,10 +42,10 @@ class HelpOverlay(QWidget):
         card = QFrame(self)
         card.setObjectName("helpCard")
         card.setStyleSheet("QFrame#helpCard { background: white; border-radius: 10px; }")
-        rows = "".join(
-            f"<tr><td style='padding:3px 18px 3px 0'><b>{escape(keys)}</b></td>"
-            f"<td style='padding:3px 0'>{escape(what)}</td></tr>" for keys, what in SHORTCUTS)
-        text = QLabel(f"<h3>Keyboard shortcuts</h3><table>{rows}</table>"
+        # The list's marks after the keys: the rows shorten the tasks ("dmg") and tell
+        # a label from a prediction by colour alone.
+        text = QLabel(f"<h3>Keyboard shortcuts</h3>{_table(SHORTCUTS)}"
+                      f"<h3>In the item list</h3>{_table(ROW_MARKS)}"
                       f"<p style='color:{style.MUTED}'>The focused task is outlined in blue. "
                       "Each label is saved at once. Press any key to close.</p>")
         text.setTextFormat(Qt.TextFormat.RichText)
@@ -48,6 +59,8 @@ class HelpOverlay(QWidget):
         self.setAccessibleName("Keyboard shortcuts")
         self.setAccessibleDescription(
             "\n".join(f"{keys}: {what}" for keys, what in SHORTCUTS)
+            + "\nIn the item list:\n"
+            + "\n".join(f"{mark}: {what}" for mark, what in ROW_MARKS)
             + "\nPress any key to close.")
         parent.installEventFilter(self)
         self._focus_moved = False  # hidden because the keys went elsewhere: leave them

@@ -27,6 +27,7 @@ class JobActions:
     jobs: Any  # the JobsPanel
     folder_watch: Any  # the FolderWatch
     _retrained: Callable[[str, Any], None]  # shows a done retrain's report
+    open_retrain_report: Callable[[int | None], None]  # a retrain's, by its jobs row
 
     def watch_folder(self) -> None:
         """File > Watch a folder…: import what a collector writes there until Cancel."""
@@ -143,5 +144,10 @@ class JobActions:
 
         # Progress is 100 per task: "300 items" read as what it had trained on, and
         # "300 steps" as training steps it never counted. The row says "task 2 of 3".
-        self.jobs.run("Retrain", make, unit="tasks", scale=100,
-                      then=lambda state, _value: self._retrained(state, holder.get("job")))
+        runner = self.jobs.run("Retrain", make, unit="tasks", scale=100,
+                               then=lambda state, _value: self._retrained(
+                                   state, holder.get("job")))
+        # Once done, its row opens the report again (from the project: what changed
+        # since is said), after Esc or Keep closed the one that opened by itself.
+        self.jobs.row_of(runner).offer_report(
+            lambda: self.open_retrain_report(holder["job"].job))

@@ -1,6 +1,6 @@
 """One job's row in the jobs panel: its progress, rate, ETA, device, Cancel, and how it
 ended (a failed job's message, "Details…", Retry, and for a missing model the download
-or a local folder)."""
+or a local folder; a done job with a report, a Retrain, "Report…")."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
+from crisisdesk.core.gpu_names import gpu_name
 from crisisdesk.core.models import registry
 from crisisdesk.core.models.download_job import download_job as model_download_job
 from crisisdesk.core.progress import Progress
@@ -75,13 +76,16 @@ def format_rate(rate: float | None, unit: str) -> str:
 def device_words(device: str) -> str:
     """Where a job reports it runs, as an analyst reads it: "on the CPU", "on GPU 0",
     "over the network" (a download), "on the server at URL" (a caption server); torch's
-    names ("cuda:0") otherwise said as they are. Only the job's word is read: nothing
-    here asks CUDA (the UI thread never touches the GPU), so a GPU has no name."""
+    names ("cuda:0") otherwise said as they are. A GPU's model name follows once the
+    job's thread learnt it ("on GPU 0, NVIDIA RTX 4090"): nothing here asks CUDA (the UI
+    thread never touches the GPU)."""
     if device.startswith(("http://", "https://")):
         return f"on the server at {device}"
     gpu = re.fullmatch(r"cuda(?::(\d+))?", device)
     if gpu:
-        return f"on GPU {gpu.group(1)}" if gpu.group(1) else "on the GPU"
+        where = f"on GPU {gpu.group(1)}" if gpu.group(1) else "on the GPU"
+        name = gpu_name(device)
+        return f"{where}, {name}" if name else where
     said = {"cpu": "on the CPU", "mps": "on the Apple GPU", "network": "over the network"}
     return said.get(device, f"on {device}") if device else ""
 
@@ -148,6 +152,10 @@ class JobRow(QFrame):
         self.retry.clicked.connect(self._retry)
         self.download = QPushButton("Download")
         self.local = QPushButton("Use a local folder…")
+        # A done job's report again (offer_report: a Retrain's, closed by Esc or Keep).
+        self.report = QPushButton("Report…")
+        self.report.clicked.connect(lambda: self._open_report() if self._open_report else None)
+        self._open_report: Callable[[], None] | None = None
         self.download.clicked.connect(self._download)
         self.local.clicked.connect(self._use_local_folder)
         # Every row has the same buttons: a screen reader says which job each is for
@@ -156,12 +164,14 @@ class JobRow(QFrame):
         self.bar.setAccessibleName(f"Progress of {title}")
         for button, name in ((self.cancel, f"Cancel {title}"), (self.retry, f"Retry {title}"),
                              (self.details, f"Details of {title}"),
+                             (self.report, f"Report of {title}"),
                              (self.download, f"Download the model {title} needs"),
                              (self.local, f"Use a local folder for the model {title} needs")):
             button.setAccessibleName(name)
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
-        for button in (self.download, self.local, self.details, self.retry, self.cancel):
+        for button in (self.download, self.local, self.report, self.details, self.retry,
+                       self.cancel):
             button.setAutoDefault(False)
             buttons.addWidget(button)
         grid.addWidget(self.title, 0, 0)
@@ -173,7 +183,7 @@ class JobRow(QFrame):
         grid.addLayout(buttons, 4, 0, 1, 2, Qt.AlignmentFlag.AlignRight)
         # Shown only once the layout gave the buttons their parent: a Cancel shown before
         # was a window of its own for a moment, which took the keys from the main window.
-        for button in (self.download, self.local, self.details, self.retry):
+        for button in (self.download, self.local, self.report, self.details, self.retry):
             button.setVisible(False)
         grid.setColumnStretch(0, 1)
         self.bar.setRange(0, 0)  # busy until the first progress says how much there is
@@ -249,6 +259,7 @@ class JobRow(QFrame):
             self.bar.setValue(max(1, total))
             self.figures.setText(f"finished in {elapsed}" + (
                 f" · {counted(last.done // self.scale, self.unit)}" if last else ""))
+            self.report.setVisible(self._open_report is not None)
         else:
             if self.bar.maximum() == 0:
                 self.bar.setRange(0, 1)
@@ -293,7 +304,15 @@ class JobRow(QFrame):
         self.panel.release_keys(self.retry)
         self.retry.setVisible(False)
         self.retried = True  # its failure is the new row's business now
-        self._rerun()
+        runner = self._rerun()
+        if self._open_report is not None:  # the rerun's report, once it is done
+            self.panel.row_of(runner).offer_report(self._open_report)
+
+    def offer_report(self, open_report: Callable[[], None]) -> None:
+        """Show "Report…" once the job is done (at once if it is), calling
+        ``open_report`` (a Retrain's report, which it closes by itself)."""
+        self._open_report = open_report
+        self.report.setVisible(self.runner.state == "done")
 
     def _offer_download(self) -> None:
         """Enable Download only while offline mode is off (the analyst asked never to go

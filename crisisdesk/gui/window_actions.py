@@ -26,6 +26,7 @@ from crisisdesk.gui.job_libraries import (  # noqa: F401 - app.py and tests use 
     leave_a_core_to_the_ui,
     preload_job_modules,
 )
+from crisisdesk.gui.log_folder import show_log_folder
 
 if TYPE_CHECKING:
     from crisisdesk.gui.main_window import MainWindow
@@ -39,6 +40,11 @@ def _shown(dialog: QWidget) -> QWidget:
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog
+
+
+def _open(dialog: QWidget | None) -> QWidget | None:
+    """``dialog`` while it is open (None once closed: it is freed on closing)."""
+    return dialog if dialog is not None and isValid(dialog) and dialog.isVisible() else None
 
 
 def available(module: str) -> bool:
@@ -104,8 +110,12 @@ class WindowActions(JobActions):
         # A retrain's report closed (Esc, Keep) took its charts and its Switch with it.
         self.last_retrain = a("&Last retrain report…", self.open_last_retrain,
                               "crisisdesk.gui.dialogs.retrain_dialog")
+        # The jobs panel shows this window's jobs only: the project keeps them all.
+        self.history = a("&History…", self.open_history, "crisisdesk.gui.dialogs.job_history")
         self.help = a("&Keyboard shortcuts", window.help.toggle, None,
                       QKeySequence("F1"))
+        # The app's log, for whoever looks into a failure (the analyst sends its files).
+        self.log_folder = a("Show &log folder…", lambda: show_log_folder(window), None)
         # Tab in the list and the detail panel moves between tasks, so the jobs' Cancel
         # was reached only by Ctrl+F then Shift+Tab twice: this goes there at once.
         self.go_to_jobs = a("&Go to the jobs", self._focus_jobs, "crisisdesk.gui.jobs_panel",
@@ -113,6 +123,7 @@ class WindowActions(JobActions):
         self.folder_watch: Any = None  # FolderWatch, with the jobs panel
         self.versions_dialog: QWidget | None = None  # the Model versions window, once open
         self.retrain_report: QWidget | None = None  # the newest retrain report opened
+        self.history_dialog: QWidget | None = None  # the Job history window, once open
         if self.jobs is not None:
             from crisisdesk.gui.watch_folder import FolderWatch
 
@@ -147,9 +158,11 @@ class WindowActions(JobActions):
             view.addAction(self.go_to_jobs)
         jobs = menu.addMenu("&Jobs")
         for action in (self.caption, self.embed, self.predict, self.retrain,
-                       self.last_retrain, None, self.versions):
+                       self.last_retrain, None, self.versions, self.history):
             jobs.addSeparator() if action is None else jobs.addAction(action)
-        menu.addMenu("&Help").addAction(self.help)
+        help_menu = menu.addMenu("&Help")
+        for action in (self.help, self.log_folder):
+            help_menu.addAction(action)
         toolbar = [self.import_, self.export, self.caption, self.embed, self.predict,
                    self.retrain, self.settings, self.help]
         for action in toolbar:
@@ -260,9 +273,21 @@ class WindowActions(JobActions):
 
     def _open_versions_dialog(self) -> QWidget | None:
         """The Model versions window when it is open (None once closed: it is freed)."""
-        dialog = self.versions_dialog
-        return dialog if dialog is not None and isValid(dialog) and dialog.isVisible() \
-            else None
+        return _open(self.versions_dialog)
+
+    def open_history(self) -> QWidget:
+        """The Job history window (one per main window: raised if open)."""
+        from crisisdesk.gui.dialogs.job_history import JobHistoryDialog
+
+        dialog = _open(self.history_dialog)
+        if dialog is None:
+            dialog = JobHistoryDialog(self.window.project, self.window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # see _shown
+            dialog.report_wanted.connect(self.open_retrain_report)
+            self.history_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def open_settings(self) -> QWidget:
         from crisisdesk.gui.dialogs.settings_dialog import SettingsDialog
@@ -273,37 +298,48 @@ class WindowActions(JobActions):
     def _retrained(self, state: str, job: Any) -> None:
         if state != "done" or job is None:
             return
-        self._show_retrain_report(job.report)
+        self._show_retrain_report(job.report, job_id=getattr(job, "job", None))
 
     def open_last_retrain(self) -> None:
         """The last finished retrain's report again (raised if open), read off the UI
         thread; a message box says why when there is none or it cannot be read."""
-        if (open_ := self.retrain_report) is not None and isValid(open_) and \
-                open_.isVisible():
+        self.open_retrain_report(None)
+
+    def open_retrain_report(self, job: int | None) -> None:
+        """The report of the retrain in jobs row ``job`` (None: the last one) again,
+        raised if open, as :meth:`open_last_retrain` (the job history's, a done
+        Retrain row's Report…)."""
+        from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog, saved_report
+
+        open_ = _open(self.retrain_report) if job is None else next(
+            (d for d in self.window.findChildren(RetrainDialog)
+             if d.isVisible() and d.property("job") == job), None)
+        if open_ is not None:
             open_.raise_()
             open_.activateWindow()
             return
-        from crisisdesk.gui.dialogs.retrain_dialog import saved_report
-
+        title = "Last retrain report" if job is None else "Retrain report"
+        project = self.window.project
         self.window.background.call(
-            lambda project=self.window.project: saved_report(project),
-            self._reopen, lambda message: self._not_reopened(
-                f"The last retrain's report could not be read: {message}"),
-            key="last retrain")
+            lambda: saved_report(project, job),
+            lambda saved: self._reopen(saved, title), lambda message: self._not_reopened(
+                f"The retrain's report could not be read: {message}", title),
+            key=f"retrain report {job}")
 
-    def _reopen(self, saved: Any) -> None:
+    def _reopen(self, saved: Any, title: str) -> None:
         if isinstance(saved, str):
-            self._not_reopened(saved)
+            self._not_reopened(saved, title)
         else:
-            self._show_retrain_report(saved.report, saved)
+            self._show_retrain_report(saved.report, saved, job_id=saved.job)
 
-    def _not_reopened(self, message: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Last retrain report", message,
+    def _not_reopened(self, message: str, title: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, title, message,
                           QMessageBox.StandardButton.Close, self.window)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # not exec: the window goes on painting and its jobs on reporting
 
-    def _show_retrain_report(self, report: Any, saved: Any = None) -> None:
+    def _show_retrain_report(self, report: Any, saved: Any = None,
+                             job_id: int | None = None) -> None:
         from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
 
         # The switch runs in the jobs panel (its progress and Cancel, and the window waits
@@ -312,6 +348,7 @@ class WindowActions(JobActions):
         dialog = RetrainDialog(self.window.project, report, self.window, jobs=self.jobs,
                                saved=saved)
         self.retrain_report = dialog
+        dialog.setProperty("job", job_id)  # its jobs row: asked for again, it is raised
         dialog.switched.connect(lambda _tasks: self.window.refresh())
         # A switch re-predicts in its own job; an older version made active again has not
         # scored the items imported since it was last active.

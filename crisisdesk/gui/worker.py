@@ -23,6 +23,7 @@ connections there (one connection per thread, as the store requires).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -32,6 +33,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from crisisdesk.core.app_log import log_file
+from crisisdesk.core.gpu_names import learn_gpu_name
 from crisisdesk.core.jobs import give_back_freed_memory
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui.advice import plain_error
@@ -56,6 +59,8 @@ STALL_INTERVALS = 3
 #: captions in one to two minutes); "no progress for 0:12" at each phase's start made
 #: analysts cancel good work.
 FIRST_ADVANCE_S = 300.0
+
+logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- JobRunner
@@ -85,6 +90,9 @@ class _JobThread(QThread):
                 return
             job = self._make_job()
             for progress in job:
+                # Here, before the row hears of the device: asking CUDA for the card's
+                # name may take its time, never the UI thread's (asked once per device).
+                learn_gpu_name(progress.device)
                 now = time.monotonic()
                 # A progress with notes is never dropped for a later one: they are
                 # what the row says when the job ends.
@@ -178,6 +186,7 @@ class JobRunner(QObject):
         self._thread.ended.connect(self._on_ended)
         self.state = "running"
         self.started_at = time.monotonic()
+        logger.info("job started: %s", self.title)
         _RUNNING.add(self)
         self._thread.start()
 
@@ -320,6 +329,20 @@ class JobRunner(QObject):
         if state == "done":
             self.result = value
         elif state == "failed":
-            self.error, self.details = str(value), details
+            log = log_file()
+            # Where an engineer finds it again once the row and its window are gone.
+            self.error, self.details = str(value), details + (
+                f"\nThis is also in the app's log: {log}" if log is not None else "")
+        self._log_end(state, details)
         _RUNNING.discard(self)
         self.finished.emit(state, value if state != "cancelled" else None)
+
+    def _log_end(self, state: str, details: str) -> None:
+        """Say in the app's log how the job ended and how long it took (a failed one's
+        traceback with it); no result, no message: those may quote posts."""
+        where = f" on {self.device}" if self.device else ""
+        if state == "failed":
+            logger.error("job failed: %s after %.1f s%s\n%s", self.title, self.elapsed,
+                         where, details.rstrip())
+        else:
+            logger.info("job %s: %s after %.1f s%s", state, self.title, self.elapsed, where)

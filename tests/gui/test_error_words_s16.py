@@ -106,14 +106,20 @@ class _FullDriveJob:
         return self.run()
 
 
-def test_the_export_dialog_says_why_without_the_class(qtbot, demo_like_project,
-                                                      tmp_path: Path, monkeypatch) -> None:
+def failed_export(qtbot, project: Project, tmp_path: Path, monkeypatch) -> ExportDialog:
+    """The export dialog once its export stopped on a full drive."""
     monkeypatch.setattr(export_dialog, "ExportJob", _FullDriveJob)
-    dialog = ExportDialog(demo_like_project)
+    dialog = ExportDialog(project)
     qtbot.addWidget(dialog)
     dialog.out.setText(str(tmp_path / "x.csv"))
     state, _ = _finished(qtbot, dialog.start_export())
     assert state == "failed"
+    return dialog
+
+
+def test_the_export_dialog_says_why_without_the_class(qtbot, demo_like_project,
+                                                      tmp_path: Path, monkeypatch) -> None:
+    dialog = failed_export(qtbot, demo_like_project, tmp_path, monkeypatch)
     shown = dialog.status.text()
     assert "Export failed" in shown and "No space left on device" in shown, shown
     assert "OSError" not in shown, shown

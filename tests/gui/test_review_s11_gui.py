@@ -16,7 +16,8 @@ from crisisdesk.gui.labelling import Targets
 
 
 def _plain(html: str) -> str:
-    return re.sub(r"<[^>]+>", " ", html)
+    """``html`` as read: tags dropped, a no-break space (a count held to its word) a space."""
+    return re.sub(r"<[^>]+>", " ", html).replace("&nbsp;", " ")
 
 
 def test_the_retrain_report_does_not_say_the_holdout_was_trained_on() -> None:

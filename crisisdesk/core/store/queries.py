@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from crisisdesk.core.store.captions import StoredCaption, current_captions, register_text_key
-from crisisdesk.core.store.db import StoreBase, utc_now
+from crisisdesk.core.store.db import StoreBase, rw_uri, utc_now
 from crisisdesk.core.store.embeddings import text_key
 from crisisdesk.core.store.schema import JOB_STATES
 
@@ -27,6 +29,27 @@ def _corrected(tasks: list[str], only_corrected: bool) -> str:
     return (" WHERE i.id IN (SELECT s.item FROM label_state s WHERE s.task IN"
             f" ({','.join('?' * len(tasks))}) AND s.source = 'human'"
             " AND s.label IS NOT NULL)")
+
+
+def running_jobs(db_path: Path, started_before: str) -> list[int]:
+    """The ids of the jobs the store at ``db_path`` records as running since before
+    ``started_before`` (a store time); [] when it cannot be read. Read-only, without
+    opening a :class:`Store`, which would migrate or relink the project: opening a
+    project looks here each time (see job_locks), and the store's first open after an
+    upgrade or a move must still be the one that tells the analyst."""
+    try:
+        uri = rw_uri(db_path.absolute()).removesuffix("?mode=rw") + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return []
+    try:
+        return [row[0] for row in conn.execute(
+            "SELECT id FROM jobs WHERE state = 'running' AND started_at < ? ORDER BY id",
+            [started_before])]
+    except sqlite3.Error:  # not a store (yet), busy, or unreadable: nothing said here
+        return []
+    finally:
+        conn.close()
 
 
 def text_kinds(tweet: str, caption: str | None) -> dict[str, str]:
@@ -241,6 +264,17 @@ class QueriesMixin(StoreBase):
         """A job record as a dict."""
         row = self._one("SELECT * FROM jobs WHERE id = ?", [job])
         return dict(row) if row else None
+
+    def jobs_page(self, before: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Up to ``limit`` job records, newest first, with ids below ``before`` (None: the
+        newest): the job history is read a page at a time, as a project of years holds
+        thousands. Without their ``params`` and ``result`` (a retrain's whole report):
+        what a listing shows (kind, state, counts, error, times) is light."""
+        rows = self._all(
+            "SELECT id, kind, state, done, total, problems, error, started_at, finished_at"
+            " FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?",
+            [before if before is not None else 2**63 - 1, limit])
+        return [dict(row) for row in rows]
 
     def last_job(self, kind: str, state: str = "done") -> dict[str, Any] | None:
         """The newest job record of ``kind`` that ended in ``state`` (its ``result`` as

@@ -38,10 +38,8 @@ from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import display_name
-from crisisdesk.gui.dialogs.import_columns import (  # noqa: F401 - read_columns: tests
-    tabular_source,
-    read_columns,
-)
+from crisisdesk.gui.advice import os_words
+from crisisdesk.gui.dialogs.import_columns import read_columns, tabular_source  # noqa: F401
 from crisisdesk.gui.dialogs.job_status import show_job_details
 from crisisdesk.gui.empty_hint import EmptyHint
 from crisisdesk.gui.worker import Background, JobRunner
@@ -380,11 +378,12 @@ class ImportDialog(QDialog):
         self.status.setText("<br>".join(html.escape(line) for line in head))
         self.problems.clear()
         for problem in report.problems:
+            message = os_words(problem.message)  # "[Errno 28]": a number, not words
             row = QTreeWidgetItem([problem.severity, Path(problem.where.file).name,
                                    "" if problem.where.row is None else str(problem.where.row),
-                                   problem.message])
+                                   message])
             row.setToolTip(1, problem.where.file)
-            row.setToolTip(3, problem.message)
+            row.setToolTip(3, message)
             if problem.severity == "error":
                 row.setForeground(0, Qt.GlobalColor.darkRed)
             self.problems.addTopLevelItem(row)

@@ -316,14 +316,15 @@ class RetrainDialog(QDialog):
         super().done(result)
 
 
-def saved_report(project: Project) -> SavedRetrain | str:
-    """The last retrain's report as kept with ``project``, or why it cannot be opened
-    again (said as it is: no retrain yet, or a record that cannot be read). Run in a
-    worker: it reads the store and loads the core's torch-using modules."""
-    from crisisdesk.core.retrain_saved import SavedReportError, last_retrain
+def saved_report(project: Project, job: int | None = None) -> SavedRetrain | str:
+    """The report of the retrain in jobs row ``job`` (None: the last one) as kept with
+    ``project``, or why it cannot be opened again (said as it is: no retrain yet, or a
+    record that cannot be read). Run in a worker: it reads the store and loads the
+    core's torch-using modules."""
+    from crisisdesk.core.retrain_saved import SavedReportError, saved_retrain
 
     try:
-        return last_retrain(project)
+        return saved_retrain(project, job)
     except SavedReportError as exc:
         return str(exc)
 
@@ -331,7 +332,9 @@ def saved_report(project: Project) -> SavedRetrain | str:
 def reopened_text(saved: SavedRetrain) -> str:
     """What a report opened again says above its tabs: when it was made (it may be days
     old), and per task what changed since (a new version deleted or already active)."""
-    said = [f"This is the report of the last retrain, made {shown_time(saved.made)}."]
+    said = [f"This is the report of the last retrain, made {shown_time(saved.made)}."
+            if saved.newest else f"This is the report of an earlier retrain, made "
+            f"{shown_time(saved.made)}; a newer retrain has finished since."]
     for task in saved.report.tasks:
         why = [why for why in (saved.notes.get(task), saved.leave.get(task)) if why]
         if why:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from crisisdesk.gui.advice import os_words
 from crisisdesk.gui.dialogs.figure_notes import term_link
 
 if TYPE_CHECKING:  # the module imports torch: the dialog loads it only in the worker
@@ -26,7 +27,7 @@ def headline(entry: TaskRetrain) -> str:
     if entry.new is None and entry.candidate is not None:
         # Trained, but nothing to score it on: the override can still switch to it.
         why = entry.skipped or (f"the new version {entry.candidate_name} sees none of "
-                                f"the {entry.holdout:,} holdout items")
+                                f"the {entry.holdout:,}&nbsp;holdout items")
         return (f"<b>Not compared:</b> {why}. The active version stays unless you "
                 "switch anyway.")
     if entry.new is None:
@@ -49,7 +50,8 @@ def headline(entry: TaskRetrain) -> str:
                         f"{escape(entry.active_optimistic)}.</i>")
     elif entry.active_error:
         compare = (f"{macro}: new&nbsp;<b>{f1_text(new['macro_f1'])}</b>; the active version "
-                   f"{entry.active_name} cannot be scored ({escape(entry.active_error)})")
+                   f"{entry.active_name} cannot be scored "
+                   f"({escape(os_words(entry.active_error))})")
     elif entry.active_name:
         compare = (f"{macro}: new&nbsp;<b>{f1_text(new['macro_f1'])}</b>; the active version "
                    f"{entry.active_name} sees none of the holdout items the new one sees")
@@ -65,11 +67,12 @@ def headline(entry: TaskRetrain) -> str:
     # Both versions are scored on the same items: those both see.
     scored = int(new.get("n", entry.holdout - entry.new_unseen))
     left_out = entry.holdout - scored
-    holdout = (f"{entry.holdout:,} labelled items of the frozen {entry.holdout_split} split"
-               + term_link("holdout")
-               + (f"; scored on the {scored:,} " + ("both versions see" if current else
+    # Each count held to its word by a no-break space, as the figures above.
+    holdout = (f"{entry.holdout:,}&nbsp;labelled items of the frozen "
+               f"{entry.holdout_split} split" + term_link("holdout")
+               + (f"; scored on the {scored:,}&nbsp;" + ("both versions see" if current else
                                                     "it sees")
-                  + f", {left_out:,} left out (no embedding of its kind)"
+                  + f", {left_out:,}&nbsp;left out (no embedding of its kind)"
                   if left_out else ""))
     return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}{_trained_on(entry)}"
 
@@ -83,10 +86,10 @@ def _trained_on(entry: TaskRetrain) -> str:
         # The sizes are the training's train, early-stopping and scored splits: only the
         # first is trained on. Its own scored split is not said: the comparison above
         # is on the frozen holdout, which may be another split ("40 test" beside "40 dev").
-        said = f"<br>Trained on {entry.sizes.get('train', 0):,} labels"
+        said = f"<br>Trained on {entry.sizes.get('train', 0):,}&nbsp;labels"
         if "validation" in entry.sizes:
-            said += (f" (early-stopped on {entry.sizes['validation']:,} validation labels)"
-                     + term_link("early_stopping"))
+            said += (f" (early-stopped on {entry.sizes['validation']:,}&nbsp;validation "
+                     "labels)" + term_link("early_stopping"))
     if entry.not_embedded:
         said += f"<br><i>{escape(entry.not_embedded)}.</i>"
     return said

@@ -48,11 +48,11 @@ NBSP = "\u00a0"
 def figures_text(v: VersionSummary) -> str:
     """The registered head's figures as a cell: "dev: acc 85.0%, macro F1 82.7%", each
     figure held to its name (the retrain report's table wraps the cell: "macro F1" ended
-    one line and "82.7%" began the next)."""
+    one line and "82.7%" began the next), a count to its word ("3 seeds")."""
     if v.macro_f1 is None or not v.scored_split:
         return "–"
     accuracy = f"acc{NBSP}{v.accuracy:.1%}, " if v.accuracy is not None else ""
-    seeds = f" (best of {v.seeds} seeds)" if v.seeds > 1 else ""
+    seeds = f" (best of {v.seeds}{NBSP}seeds)" if v.seeds > 1 else ""
     return f"{v.scored_split}: {accuracy}macro{NBSP}F1{NBSP}{v.macro_f1:.1%}{seeds}"
 
 

@@ -1,0 +1,175 @@
+"""The app's log: a file an engineer reads after a failure, in the user's data folder.
+
+``logs/crisisdesk.log`` under :func:`~crisisdesk.core.settings.user_data_dir`, rotated at
+:data:`MAX_BYTES` with :data:`BACKUPS` older files kept, so it never grows without bound.
+It holds the app's start (crisisdesk, Python, the system; torch and the device once torch
+is loaded, off the UI thread: :func:`log_runtime`), each project opened, each job's start
+and end (how it ended, how long it took, a failed one's traceback), failed background
+calls, and every exception nobody caught, on the UI thread (a Qt slot's included) or any
+other: the hooks log it, then hand it to the hooks that were there, so it is still shown
+as before. Never a label's or a post's text (posts may be sensitive): paths, job titles
+and tracebacks only. Python's logging is thread-safe: any thread may write.
+
+Only the app keeps it (``crisisdesk.gui.app.main`` calls :func:`start_log`); the CLI says
+what it has to say in the terminal. A folder that cannot be written (read-only, full) is
+said once on stderr and the app goes on without a log (:func:`log_problem` keeps why).
+No Qt here.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import threading
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from crisisdesk import __version__
+from crisisdesk.core.settings import user_data_dir
+
+LOG_FOLDER = "logs"
+LOG_NAME = "crisisdesk.log"
+MAX_BYTES = 1_000_000  # about 10,000 lines: weeks of jobs, or one bad day's tracebacks
+BACKUPS = 3  # crisisdesk.log.1 .. .3: at most 4 MB in all
+FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
+
+logger = logging.getLogger("crisisdesk.app")
+
+_handler: _LogFile | None = None
+_problem: str | None = None
+_previous_hooks: tuple[Any, Any] | None = None
+
+
+def log_folder() -> Path:
+    """The folder the app's log files are in (not created here)."""
+    return user_data_dir() / LOG_FOLDER
+
+
+def log_file() -> Path | None:
+    """The log being written, or None (not started, or it could not be)."""
+    return _handler.path if _handler is not None else None
+
+
+def log_problem() -> str | None:
+    """Why no log is being written (or no longer), said as a sentence; None when fine."""
+    return _problem
+
+
+class _LogFile(RotatingFileHandler):
+    """The rotating log file; a write that fails is said once, never raised or repeated
+    (Python's logging printed a traceback to stderr for every line on a full disk)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        self.path = path
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or error
+        _say_once(f"the log {self.path} can no longer be written ({reason}); the app "
+                  "goes on without it")
+
+
+def _say_once(problem: str) -> None:
+    """Tell stderr why the log is not kept, the first time only."""
+    global _problem
+    if _problem is None:
+        _problem = problem
+        print(f"crisisdesk: {problem}", file=sys.stderr, flush=True)
+
+
+def start_log() -> Path | None:
+    """Start writing the app's log and logging the exceptions nobody caught; return the
+    log file, or None when its folder cannot be written (said once on stderr: the app
+    goes on). Once per process: a second call returns the same file."""
+    global _handler
+    if _handler is not None:
+        return _handler.path
+    path = log_folder() / LOG_NAME
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = _LogFile(path)  # opens the file now: a read-only folder is found here
+    except OSError as exc:
+        _say_once(f"no log is kept: {path} cannot be written "
+                  f"({exc.strerror or exc}); the app goes on without it")
+        return None
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler)  # other libraries' warnings, too
+    logging.getLogger("crisisdesk").setLevel(logging.INFO)
+    _handler = handler
+    _install_hooks()
+    logger.info("crisisdesk %s started: Python %s, %s", __version__,
+                platform.python_version(), platform.platform())
+    return path
+
+
+def stop_log() -> None:
+    """Stop the log and give the exception hooks back (for tests; the app's log ends
+    with the process)."""
+    global _handler, _problem, _previous_hooks
+    if _previous_hooks is not None:
+        sys.excepthook, threading.excepthook = _previous_hooks
+        _previous_hooks = None
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        logging.getLogger("crisisdesk").setLevel(logging.NOTSET)
+        _handler.close()
+    _handler, _problem = None, None
+
+
+def log_runtime() -> None:
+    """Log torch's version and the devices jobs may use. Imports torch and asks CUDA
+    (seconds on a cold start): for a background thread, never the UI thread."""
+    from crisisdesk.core.gpu_names import learn_gpu_name
+
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            device = "; ".join(
+                f"GPU {index}, {learn_gpu_name(f'cuda:{index}') or 'name unknown'}"
+                for index in range(torch.cuda.device_count()))
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            device = "the Apple GPU"
+        else:
+            device = "the CPU (no GPU seen)"
+        logger.info("torch %s (CUDA build %s); jobs can run on %s", torch.__version__,
+                    torch.version.cuda or "none", device)
+    except Exception:  # noqa: BLE001 - a torch that fails here fails its jobs, said there
+        logger.warning("torch and its devices could not be read", exc_info=True)
+
+
+def _install_hooks() -> None:
+    """Log exceptions nobody caught, then pass them to the hooks that were there."""
+    global _previous_hooks
+    if _previous_hooks is not None:
+        return
+    before_main, before_thread = sys.excepthook, threading.excepthook
+    _previous_hooks = (before_main, before_thread)
+
+    def main_hook(kind: type[BaseException], value: BaseException,
+                  tb: TracebackType | None) -> None:
+        # A Qt slot's exception comes here too (PySide6 hands it to sys.excepthook).
+        if not issubclass(kind, KeyboardInterrupt):
+            _log_unhandled("unhandled exception", (kind, value, tb))
+        before_main(kind, value, tb)
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if not issubclass(args.exc_type, SystemExit):  # a thread's quiet way out
+            name = args.thread.name if args.thread is not None else "a thread"
+            _log_unhandled(f"unhandled exception in thread {name}",
+                           (args.exc_type, args.exc_value, args.exc_traceback))
+        before_thread(args)
+
+    sys.excepthook, threading.excepthook = main_hook, thread_hook
+
+
+def _log_unhandled(what: str, exc_info: tuple[Any, Any, Any]) -> None:
+    try:
+        logger.error(what, exc_info=exc_info)
+    except Exception:  # noqa: BLE001 - the hook that shows it must still run
+        pass

@@ -1,0 +1,218 @@
+"""Jobs > History…: the project's jobs as the jobs table keeps them, newest first.
+
+The jobs panel shows this window's jobs only, and forgets them at Clear finished or on
+closing; the project keeps every job's record (``jobs``: kind, state, counts, error,
+times). Each line says what ran, when, for how long, how it ended (done, failed,
+cancelled, interrupted, running) and its message in plain words. A finished retrain's
+line opens its own report (Report… or a double-click): ``report_wanted`` carries its jobs
+row, and the window opens it as Jobs > Last retrain report opens the newest. The records
+are read off the UI thread, :data:`PAGE` at a time ("Show older jobs"): a project of
+years holds thousands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crisisdesk.core.job_locks import INTERRUPTED
+from crisisdesk.core.project import Project
+from crisisdesk.core.words import plural
+from crisisdesk.gui.advice import stored_error
+from crisisdesk.gui.detail_header import shown_time
+from crisisdesk.gui.job_row import format_seconds
+from crisisdesk.gui.worker import Background
+
+#: Job records read at a time (the first page, then each "Show older jobs").
+PAGE = 200
+#: What each kind of job is called in the window (its menu action's name, where it has
+#: one); a kind not listed is said as stored, its dashes made spaces.
+KIND_WORDS = {
+    "import": "Import", "import-watch": "Watch a folder",
+    "import-embeddings": "Import of embeddings", "caption": "Caption images",
+    "embed": "Embed images and texts", "predict": "Predict", "train": "Training",
+    "retrain": "Retrain", "export": "Export", "media-fetch": "Fetch of images",
+    "demo": "Demo project",
+}
+COLUMNS = ("What", "Started", "Took", "Outcome", "Message")
+NO_REPORT = "Only a retrain that finished has a report to open"
+
+
+@dataclass(frozen=True)
+class JobLine:
+    """One job record in words, as a line of the history shows it."""
+
+    job: int  # its row in the jobs table
+    what: str
+    started: str
+    took: str
+    outcome: str  # done, failed, cancelled, interrupted or running
+    message: str
+    has_report: bool  # a finished retrain: its report can be opened again
+
+
+def _moment(stored: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(stored or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def job_line(row: dict[str, Any], now: datetime) -> JobLine:
+    """``row`` of the jobs table (see ``Store.jobs_page``) in words; ``now``: the time a
+    running job's time so far is counted to."""
+    state, error = row["state"], row["error"] or ""
+    outcome = "interrupted" if state == "failed" and error == INTERRUPTED else state
+    started, ended = _moment(row["started_at"]), _moment(row["finished_at"])
+    took = "–"
+    if started is not None and (ended is not None or state == "running"):
+        took = format_seconds(max(0.0, ((ended or now) - started).total_seconds()))
+        took += " so far" if state == "running" else ""
+    done, total, problems = row["done"] or 0, row["total"] or 0, row["problems"] or 0
+    counts = f"{done:,} of {total:,}" if total else f"{done:,}"
+    counts += f" ({plural(problems, 'problem')})" if problems else ""
+    message = {
+        "done": f"Finished: {counts} done.",
+        "running": f"{counts} done so far (or its program is running elsewhere).",
+        "cancelled": f"Cancelled after {counts}; what was done is kept.",
+        "interrupted": INTERRUPTED.removeprefix("Interrupted: ").capitalize(),
+    }.get(outcome) or (stored_error(error) if error else "Failed without a message.")
+    kind = row["kind"]
+    return JobLine(row["id"], KIND_WORDS.get(kind, kind.replace("-", " ").capitalize()),
+                   shown_time(row["started_at"]), took, outcome, message,
+                   kind == "retrain" and state == "done")
+
+
+def read_page(project: Project, before: int | None) -> list[JobLine]:
+    """The PAGE jobs before jobs row ``before`` (None: the newest), in words. Run in a
+    worker: it reads the store."""
+    with project.open_store() as store:
+        rows = store.jobs_page(before, PAGE)
+    now = datetime.now(UTC)
+    return [job_line(row, now) for row in rows]
+
+
+class JobHistoryDialog(QDialog):
+    """The project's jobs, newest first; a finished retrain's line opens its report."""
+
+    report_wanted = Signal(int)  # the jobs row of a retrain whose report is asked for
+
+    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.setWindowTitle(f"Job history: {project.root.name}")
+        self.lines: list[JobLine] = []
+        self.background = Background(self, max_threads=1)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setAccessibleName("Jobs of this project, newest first")
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        for column in range(len(COLUMNS) - 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._selected)
+        self.table.cellDoubleClicked.connect(lambda _row, _column: self.open_report())
+        self.status = QLabel("Reading the project's jobs…")
+        self.status.setWordWrap(True)
+        self.report = QPushButton("Report…")
+        self.report.setToolTip(NO_REPORT)
+        self.report.clicked.connect(self.open_report)
+        self.older = QPushButton("Show older jobs")
+        self.older.clicked.connect(lambda: self._read(self.lines[-1].job))
+        self.refresh = QPushButton("Refresh")
+        self.refresh.clicked.connect(lambda: self._read(None))
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        for button in (self.report, self.older, self.refresh):
+            button.setAutoDefault(False)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.resize(900, 500)
+        self._selected()
+        self._read(None)
+
+    def _read(self, before: int | None) -> None:
+        """Read the page of jobs before jobs row ``before`` (None: from the newest again)."""
+        for button in (self.older, self.refresh):
+            button.setEnabled(False)
+        self.background.call(lambda: read_page(self.project, before),
+                             lambda lines: self._show(lines, before is None),
+                             self._failed, key="history")
+
+    def _show(self, lines: list[JobLine], first: bool) -> None:
+        if first:
+            self.lines = []
+            self.table.setRowCount(0)
+        self.lines += lines
+        for line in lines:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            cells = (line.what, line.started, line.took, line.outcome, line.message)
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, column, item)
+        more = len(lines) == PAGE
+        self.older.setEnabled(more)
+        self.refresh.setEnabled(True)
+        shown = plural(len(self.lines), "job")
+        self.status.setText("No jobs have run in this project yet." if not self.lines else
+                            f"The newest {shown}, newest first." if more else
+                            f"All {shown} of this project, newest first.")
+        self.table.resizeRowsToContents()
+
+    def _failed(self, message: str) -> None:
+        self.refresh.setEnabled(True)
+        self.status.setText(f"The project's jobs could not be read: {message}")
+
+    def selected(self) -> JobLine | None:
+        """The line selected, or None."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.lines[rows[0].row()] if rows else None
+
+    def _selected(self) -> None:
+        line = self.selected()
+        self.report.setEnabled(line is not None and line.has_report)
+        self.report.setToolTip("" if self.report.isEnabled() else NO_REPORT)
+
+    def open_report(self) -> None:
+        """Ask for the selected retrain's report (``report_wanted``); nothing for a line
+        of another job, or of a retrain that did not finish (it has no report)."""
+        line = self.selected()
+        if line is not None and line.has_report:
+            self.report_wanted.emit(line.job)
+
+    def done(self, result: int) -> None:
+        """Close, dropping a read still running (it never waits for it)."""
+        self.background.shutdown()
+        super().done(result)
+
+
+__all__ = ["JobHistoryDialog", "JobLine", "job_line", "read_page"]

@@ -1,7 +1,9 @@
 """The app's log: a file an engineer reads after a failure, in the user's data folder.
 
 ``logs/crisisdesk.log`` under :func:`~crisisdesk.core.settings.user_data_dir`, rotated at
-:data:`MAX_BYTES` with :data:`BACKUPS` older files kept, so it never grows without bound.
+:data:`MAX_BYTES` with :data:`BACKUPS` older files kept, so it never grows without bound
+(but while two instances of the app run on Windows, where neither may move the file the
+other has open: it grows on until one ends, losing no line).
 It holds the app's start (crisisdesk, Python, the system; torch and the device once torch
 is loaded, off the UI thread: :func:`log_runtime`), each project opened, each job's start
 and end (how it ended, how long it took, a failed one's traceback), failed background
@@ -19,9 +21,11 @@ No Qt here.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import sys
 import threading
+from contextlib import suppress
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
@@ -65,6 +69,39 @@ class _LogFile(RotatingFileHandler):
     def __init__(self, path: Path) -> None:
         super().__init__(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
         self.path = path
+        self._refused_at = 0  # the file's size when a rotation was last refused
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802
+        # After a refused rotation, tried again only once the file grew a tenth more:
+        # not on every line.
+        return super().shouldRollover(record) and (
+            not self._refused_at or self.stream.tell() >= self._refused_at + MAX_BYTES // 10)
+
+    def doRollover(self) -> None:  # noqa: N802 - logging's name
+        """Rotate, moving the file being written away first: where that is refused (on
+        Windows, another instance of the app has it open) nothing else has moved and
+        the lines go on into it. logging's own rotation moved the older files first,
+        deleting the oldest, then failed, and failed again for every later line, each
+        of them lost."""
+        if self.stream:
+            self.stream.close()
+            self.stream = None  # type: ignore[assignment]
+        moving = self.path.with_name(f"{LOG_NAME}.{os.getpid()}.rotating")
+        try:
+            os.replace(self.path, moving)  # replace: a crashed rotation's leftover goes
+        except FileNotFoundError:
+            pass  # another instance rotated it just now
+        except OSError:
+            self.stream = self._open()
+            self._refused_at = self.stream.tell()
+            return
+        else:
+            for n in range(BACKUPS - 1, 0, -1):
+                with suppress(FileNotFoundError):
+                    os.replace(f"{self.path}.{n}", f"{self.path}.{n + 1}")
+            os.replace(moving, f"{self.path}.1")
+        self._refused_at = 0
+        self.stream = self._open()
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         error = sys.exc_info()[1]
@@ -130,8 +167,12 @@ def log_runtime() -> None:
         import torch
 
         if torch.cuda.is_available():
+            # A card's name needs CUDA set up (torch's lazy init), which an app that runs
+            # no GPU job never pays for: named only once a job has set it up.
+            named = torch.cuda.is_initialized()
             device = "; ".join(
-                f"GPU {index}, {learn_gpu_name(f'cuda:{index}') or 'name unknown'}"
+                f"GPU {index}" + (f", {learn_gpu_name(f'cuda:{index}') or 'name unknown'}"
+                                  if named else "")
                 for index in range(torch.cuda.device_count()))
         elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             device = "the Apple GPU"

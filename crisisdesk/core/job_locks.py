@@ -7,9 +7,10 @@ process ends. So a lock file that can be taken belongs to a job whose process is
 :func:`mark_interrupted` (run when a project is opened) records such a job as failed,
 interrupted. A job running in another window or process holds its lock and is left alone.
 A job killed before lock files existed left no file at all: a running record without
-one, started more than :data:`LOCKLESS_AFTER` ago, is marked so too, where locks can be
-taken in the project (else jobs run there without them). Where there is no ``flock``
-(Windows), nothing is marked.
+one, started before :data:`LOCK_FILES_SINCE`, is marked so too, where locks can be taken
+in the project (else jobs run there without them). Where there is no ``flock``
+(Windows), nothing is marked, and a later record without a lock file is never taken for
+a dead job's: it may be a live job of a Windows computer sharing the project folder.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ LOCKS = Path("cache") / "jobs"
 INTERRUPTED = ("Interrupted: the program running this job stopped before the job ended "
                "(killed, crashed, or the computer went down). What it finished is kept; "
                "run it again to do the rest.")
-#: How old a running record without a lock file must be to be taken for a dead job's.
-#: A job takes its lock a moment (milliseconds) after writing its record, so any margin
-#: would do on one computer; 10 minutes also covers the clocks of two computers sharing
-#: the project folder disagreeing. The records this is for are days old (jobs killed
-#: before lock files existed): waiting longer costs them nothing.
+#: When crisisdesk's jobs began to take lock files (UTC): a running record without one
+#: started before is a job killed before then. One started since may be a live job that
+#: takes none (a Windows computer's on a shared folder): it is left alone.
+LOCK_FILES_SINCE = datetime(2026, 11, 28, 13, 44, tzinfo=UTC)
+#: And at least this old: a job takes its lock a moment after writing its record, and
+#: two computers sharing the project folder may disagree on the time.
 LOCKLESS_AFTER = timedelta(minutes=10)
 
 
@@ -97,7 +99,7 @@ def mark_interrupted(root: Path, db_path: Path) -> list[int]:
     """Record as failed (:data:`INTERRUPTED`) the jobs of the project at ``root`` (its
     store at ``db_path``) whose process is gone while their record says running; return
     their ids. Those are the jobs whose lock file can be taken, and (where locks can be
-    taken here) those started over :data:`LOCKLESS_AFTER` ago with no lock file at all.
+    taken here) those started before :data:`LOCK_FILES_SINCE` with no lock file at all.
     Opens the store only when there are such jobs; a store that cannot be written
     (read-only, a newer schema) is left as it is, for the next open."""
     if fcntl is None:
@@ -108,7 +110,7 @@ def mark_interrupted(root: Path, db_path: Path) -> list[int]:
     except OSError:
         return []
     orphans = [(path, handle) for path in paths if (handle := _take(path)) is not None]
-    before = store_time((datetime.now(UTC) - LOCKLESS_AFTER).isoformat())
+    before = store_time(min(datetime.now(UTC) - LOCKLESS_AFTER, LOCK_FILES_SINCE).isoformat())
     lockless = [job for job in running_jobs(db_path, before) if not _has_lock(folder, job)]
     if lockless and not _locks_work(folder):
         lockless = []

@@ -8,9 +8,11 @@ names from here so the advice cannot drift from what the menu says.
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 from crisisdesk.core.http_get import FETCH_COMMAND  # stdlib only
@@ -104,7 +106,11 @@ def stored_error(text: str) -> str:
     (as :func:`plain_error` says an error raised now)."""
     text = text.strip()
     if (found := _STORED_ERROR.match(text)) and found.end() < len(text):
-        text = text[found.end():]
+        kind, text = found.group()[:-2], text[found.end():]
+        if kind == "KeyError" and text[:1] in "'\"" and text[-1:] == text[:1]:
+            # Kept as str(exc): a KeyError's is its argument's repr (see plain_error).
+            with suppress(ValueError, SyntaxError):
+                text = str(ast.literal_eval(text))
     return os_words(_in_app_words(text))
 
 

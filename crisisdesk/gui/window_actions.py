@@ -347,7 +347,10 @@ class WindowActions(JobActions):
         # re-activation is done, not only when the report closes.
         dialog = RetrainDialog(self.window.project, report, self.window, jobs=self.jobs,
                                saved=saved)
-        self.retrain_report = dialog
+        if saved is None or saved.newest:
+            # Only the last retrain's: Last retrain report… raises this one, and an
+            # earlier retrain's opened from the history is not the last.
+            self.retrain_report = dialog
         dialog.setProperty("job", job_id)  # its jobs row: asked for again, it is raised
         dialog.switched.connect(lambda _tasks: self.window.refresh())
         # A switch re-predicts in its own job; an older version made active again has not

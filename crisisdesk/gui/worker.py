@@ -339,7 +339,9 @@ class JobRunner(QObject):
 
     def _log_end(self, state: str, details: str) -> None:
         """Say in the app's log how the job ended and how long it took (a failed one's
-        traceback with it); no result, no message: those may quote posts."""
+        traceback with it, which ends with its message: the core's name files, rows and
+        settings; a caption server's answer is quoted as it came). No result: a done
+        job's summary may quote posts."""
         where = f" on {self.device}" if self.device else ""
         if state == "failed":
             logger.error("job failed: %s after %.1f s%s\n%s", self.title, self.elapsed,

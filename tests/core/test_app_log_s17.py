@@ -169,6 +169,7 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setattr(torch.cuda, "get_device_name", name)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # a job used it
     gpu_names.forget_gpu_names()
     yield asked
     gpu_names.forget_gpu_names()
@@ -213,3 +214,20 @@ def test_the_log_names_torch_and_the_gpu(data_dir: Path, fake_gpu: list[int]) ->
     text = path.read_text("utf-8")
     assert f"torch {torch.__version__}" in text
     assert "GPU 0, NVIDIA RTX 4090" in text
+
+
+def test_the_log_asks_no_gpu_name_of_cuda_not_set_up_yet(
+        data_dir: Path, fake_gpu: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The name needs torch's lazy CUDA set-up: an app that runs no GPU job never pays it
+    # (project open logs the devices before any job ran).
+    import torch
+
+    from crisisdesk.core import app_log
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    path = app_log.start_log()
+    assert path is not None
+    app_log.log_runtime()
+    text = path.read_text("utf-8")
+    assert "jobs can run on GPU 0" in text and "RTX 4090" not in text
+    assert fake_gpu == []  # never asked

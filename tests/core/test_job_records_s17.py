@@ -23,12 +23,17 @@ from crisisdesk.core.store.times import store_time
 pytestmark = pytest.mark.skipif(job_locks.fcntl is None, reason="no flock here")
 
 
-def _running_row(root: Path, age: timedelta) -> int:
-    """A job record saying running, started ``age`` ago, with no lock file (a job of a
-    program killed before lock files existed, or one that has not taken its lock yet)."""
+#: Two days before jobs took lock files: a job killed then left none.
+BEFORE_LOCKS = job_locks.LOCK_FILES_SINCE - timedelta(days=2)
+
+
+def _running_row(root: Path, started_at: datetime) -> int:
+    """A job record saying running, started at ``started_at``, with no lock file (a job
+    of a program killed before lock files existed, one that has not taken its lock yet,
+    or one running on a computer that takes none)."""
     with Project.open(root).open_store() as store:
         job = store.start_job("caption", {})
-        started = store_time((datetime.now(UTC) - age).isoformat())
+        started = store_time(started_at.isoformat())
         store.conn.execute("UPDATE jobs SET started_at = ? WHERE id = ?", [started, job])
     return job
 
@@ -44,7 +49,7 @@ def test_a_running_record_without_a_lock_file_from_long_ago_is_marked_interrupte
         tmp_path: Path) -> None:
     root = tmp_path / "project"
     Project.open(root, create=True)
-    job = _running_row(root, timedelta(days=2))
+    job = _running_row(root, BEFORE_LOCKS)
     row = _state(root, job)  # the open marks it
     assert row["state"] == "failed", row
     assert row["error"] == job_locks.INTERRUPTED
@@ -54,7 +59,17 @@ def test_a_running_record_just_written_is_left_running(tmp_path: Path) -> None:
     # Another program wrote its job's record a moment ago and is about to take its lock.
     root = tmp_path / "project"
     Project.open(root, create=True)
-    job = _running_row(root, timedelta(seconds=1))
+    job = _running_row(root, datetime.now(UTC) - timedelta(seconds=1))
+    assert _state(root, job)["state"] == "running"
+
+
+def test_a_lockless_record_started_since_jobs_take_locks_is_left_running(
+        tmp_path: Path) -> None:
+    # A job of a Windows computer sharing the project folder (no flock there: no lock
+    # file), running for hours: told to run it again, a colleague would redo GPU hours.
+    root = tmp_path / "project"
+    Project.open(root, create=True)
+    job = _running_row(root, job_locks.LOCK_FILES_SINCE + timedelta(minutes=1))
     assert _state(root, job)["state"] == "running"
 
 
@@ -64,7 +79,7 @@ def test_where_no_lock_can_be_taken_a_lockless_record_is_left_running(
     # one says nothing of its program being gone.
     root = tmp_path / "project"
     Project.open(root, create=True)
-    job = _running_row(root, timedelta(days=2))
+    job = _running_row(root, BEFORE_LOCKS)
 
     def no_flock(_handle, _flags) -> None:
         raise OSError(37, "No locks available")

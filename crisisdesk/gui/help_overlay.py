@@ -5,20 +5,34 @@ It reads :data:`crisisdesk.gui.keys.SHORTCUTS`, the same table the key filter is
 documented by, so the help cannot drift from what the keys do, and
 :data:`crisisdesk.gui.chips.ROW_MARKS`, whose chips are written by the rows' own code.
 Any key or click hides it, and so does the focus moving to another widget of the window.
+The card keeps inside the window: its text wraps to the window's width, and what is still
+too tall scrolls (the wheel, or the bar).
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFocusEvent, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QApplication, QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 from shiboken6 import isValid
 
 from crisisdesk.gui import style
 from crisisdesk.gui.chips import ROW_MARKS
 from crisisdesk.gui.keys import SHORTCUTS
+
+#: Room left between the window's edges and the card (the dimmed window shows around it).
+EDGE = 16
+#: The card's padding around its text (left/right, top/bottom).
+PAD_X, PAD_Y = 24, 16
 
 
 def _table(rows: tuple[tuple[str, str], ...]) -> str:
@@ -49,11 +63,25 @@ class HelpOverlay(QWidget):
                       f"<p style='color:{style.MUTED}'>The focused task is outlined in blue. "
                       "Each label is saved at once. Press any key to close.</p>")
         text.setTextFormat(Qt.TextFormat.RichText)
+        text.setWordWrap(True)
+        # Since the list's marks joined the keys the card is ~616 px high: with large text
+        # on a 1366 x 768 screen it outgrew the window and its heading and last lines were
+        # cut off. It wraps to the window's width; what is still too tall scrolls.
+        scroll = QScrollArea()
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(text)
+        scroll.viewport().setAutoFillBackground(False)
+        text.setAutoFillBackground(False)  # setWidget turned it on: the card's white shows
+        # The keys stay with the layer (any key closes it); the wheel still scrolls.
+        for widget in (scroll, scroll.verticalScrollBar()):
+            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout = QVBoxLayout(card)
-        layout.setContentsMargins(24, 16, 24, 16)
-        layout.addWidget(text)
+        layout.setContentsMargins(PAD_X, PAD_Y, PAD_X, PAD_Y)
+        layout.addWidget(scroll)
         self.card = card
         self.text = text
+        self.scroll_area = scroll
         # The layer takes the focus when shown: a screen reader announces this, not the
         # card's markup (it read an unnamed "client" and nothing of the list).
         self.setAccessibleName("Keyboard shortcuts")
@@ -86,8 +114,27 @@ class HelpOverlay(QWidget):
         return False
 
     def resizeEvent(self, event) -> None:  # noqa: N802
-        self.card.adjustSize()
+        room = self.rect().adjusted(EDGE, EDGE, -EDGE, -EDGE)
+        # The text's own width when nothing wraps, narrowed to the room there is.
+        self.text.setWordWrap(False)
+        natural = self.text.sizeHint().width()
+        self.text.setWordWrap(True)
+        width = max(1, min(natural, room.width() - 2 * PAD_X))
+        height = self.text.heightForWidth(width)
+        tall = height + 2 * PAD_Y > room.height()
+        bar = self.scroll_area.verticalScrollBar().sizeHint().width() if tall else 0
+        if tall:  # the scroll bar's width is taken from the room for the text
+            width = max(1, min(natural, room.width() - 2 * PAD_X - bar))
+            height = self.text.heightForWidth(width)
+        # Said here, not left to the scroll area: it decides only once the events of the
+        # text's new size come round, and showed a bar the text did not need till then.
+        policy = Qt.ScrollBarPolicy
+        self.scroll_area.setVerticalScrollBarPolicy(
+            policy.ScrollBarAlwaysOn if tall else policy.ScrollBarAlwaysOff)
+        self.text.resize(width, height)
         card = self.card.rect()
+        card.setSize(QSize(width + bar + 2 * PAD_X,
+                           min(height + 2 * PAD_Y, max(1, room.height()))))
         card.moveCenter(self.rect().center())
         self.card.setGeometry(card)
 

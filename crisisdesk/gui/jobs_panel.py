@@ -126,10 +126,12 @@ class JobsPanel(QWidget):
 
     def focus_job(self) -> bool:
         """Give the keys to the jobs (Ctrl+J): the newest running job's Cancel, else the
-        newest row's first button shown (Retry, Details…); False when there is none."""
+        newest row's first button shown (Report…, Details…, Retry); False when there is
+        none."""
         rows = [r for r in self.rows if r.runner.is_running()] + self.rows
         for row in rows:
-            for button in (row.cancel, row.download, row.local, row.details, row.retry):
+            for button in (row.cancel, row.download, row.local, row.report, row.details,
+                           row.retry):
                 if button.isVisibleTo(row) and button.isEnabled():
                     button.setFocus(Qt.FocusReason.ShortcutFocusReason)
                     return True

@@ -33,7 +33,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+F", "search texts, captions and alt texts"),
     ("F5", "refresh (see labels given in another window)"),
     ("Ctrl+I / Ctrl+E / Ctrl+,", "import / export / settings"),
-    ("Ctrl+J", "go to the jobs (Cancel, Retry, Details)"),
+    ("Ctrl+J", "go to the jobs (Cancel, Retry, Details, Report)"),
     ("F1 or ?", "show or hide this help"),
 )
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -36,6 +36,7 @@ from crisisdesk.core.words import plural
 from crisisdesk.gui.advice import stored_error
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.job_row import format_seconds
+from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background
 
 #: Job records read at a time (the first page, then each "Show older jobs").
@@ -74,6 +75,11 @@ def _moment(stored: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _first_up(text: str) -> str:
+    """``text`` with its first letter a capital, the others as they are."""
+    return text[:1].upper() + text[1:]
+
+
 def job_line(row: dict[str, Any], now: datetime) -> JobLine:
     """``row`` of the jobs table (see ``Store.jobs_page``) in words; ``now``: the time a
     running job's time so far is counted to."""
@@ -91,7 +97,8 @@ def job_line(row: dict[str, Any], now: datetime) -> JobLine:
         "done": f"Finished: {counts} done.",
         "running": f"{counts} done so far (or its program is running elsewhere).",
         "cancelled": f"Cancelled after {counts}; what was done is kept.",
-        "interrupted": INTERRUPTED.removeprefix("Interrupted: ").capitalize(),
+        # Its first letter made a capital, not capitalize()d: "What" was made "what".
+        "interrupted": _first_up(INTERRUPTED.removeprefix("Interrupted: ")),
     }.get(outcome) or (stored_error(error) if error else "Failed without a message.")
     kind = row["kind"]
     return JobLine(row["id"], KIND_WORDS.get(kind, kind.replace("-", " ").capitalize()),
@@ -131,6 +138,16 @@ class JobHistoryDialog(QDialog):
         for column in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        # The message column's width changes after the rows were sized (the other
+        # columns settle on their contents; the window is made narrower), and the
+        # stretched column says nothing of it: its lines were cut off ("found 5…").
+        # The rows are sized again once the header's width or a column's has changed.
+        self._fit_rows = QTimer(self)
+        self._fit_rows.setSingleShot(True)
+        self._fit_rows.setInterval(0)  # once per round of events, not per resize
+        self._fit_rows.timeout.connect(self.table.resizeRowsToContents)
+        header.sectionResized.connect(lambda *_: self._fit_rows.start())
+        header.installEventFilter(self)
         self.table.itemSelectionChanged.connect(self._selected)
         self.table.cellDoubleClicked.connect(lambda _row, _column: self.open_report())
         self.status = QLabel("Reading the project's jobs…")
@@ -154,9 +171,18 @@ class JobHistoryDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        self.resize(900, 500)
+        # Sized to the font: at 900 pixels with large text the four short columns took
+        # 700 of them and each message wrapped two words a line.
+        chars = self.fontMetrics().averageCharWidth()
+        self.resize(max(900, 150 * chars), max(500, 50 * self.fontMetrics().height() // 2))
+        fit_to_screen(self)
         self._selected()
         self._read(None)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Resize:  # the header's: the table's width
+            self._fit_rows.start()
+        return False
 
     def _read(self, before: int | None) -> None:
         """Read the page of jobs before jobs row ``before`` (None: from the newest again)."""

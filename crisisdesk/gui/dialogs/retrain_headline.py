@@ -26,12 +26,14 @@ def headline(entry: TaskRetrain) -> str:
     term with a "?" link to its note (``figure_notes``)."""
     if entry.new is None and entry.candidate is not None:
         # Trained, but nothing to score it on: the override can still switch to it.
-        why = entry.skipped or (f"the new version {entry.candidate_name} sees none of "
-                                f"the {entry.holdout:,}&nbsp;holdout items")
+        # The reasons are plain words (an exception's may hold "<unk>" or "a < b").
+        why = escape(entry.skipped or "") or (
+            f"the new version {entry.candidate_name} sees none of the "
+            f"{entry.holdout:,}&nbsp;holdout items")
         return (f"<b>Not compared:</b> {why}. The active version stays unless you "
                 "switch anyway.")
     if entry.new is None:
-        return (f"<b>Not retrained:</b> {entry.skipped or 'no candidate'}. "
+        return (f"<b>Not retrained:</b> {escape(entry.skipped or 'no candidate')}. "
                 "The active version stays.")
     new, current = entry.new, entry.current
     macro = f"Macro&nbsp;F1{term_link('macro_f1')}"

@@ -8,6 +8,7 @@ without training yet another. The listing is ``core.fusion.versions``' (as
 
 from __future__ import annotations
 
+from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -178,7 +179,8 @@ class VersionsDialog(QDialog):
             fit_to_screen(self)
 
     def _show_error(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#c62828'>{message}</span>")
+        # Plain words in a rich-text line: "<unk>" or "a < b" in a message vanished.
+        self.status.setText(f"<span style='color:#c62828'>{escape(message)}</span>")
 
     # ------------------------------------------------------------------ activating
     def selected(self) -> VersionSummary | None:

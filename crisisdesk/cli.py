@@ -128,6 +128,7 @@ def _open_store(path: str):
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from crisisdesk.core.bidi import terminal_marks
     from crisisdesk.core.words import plural
 
     with _open_store(args.project) as store:
@@ -149,7 +150,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  {task}: {plural(entry['total'], 'label')} ({sources})"
               + (f"; splits: {splits}" if splits else ""))
     if counts["events"]:
-        print("  events: " + ", ".join(f"{e or '(none)'} {n:,}"
+        # An Arabic event name took the counts after it (and the names) into its run.
+        field = terminal_marks().field
+        print("  events: " + ", ".join(f"{field(e) if e else '(none)'} {n:,}"
                                        for e, n in counts["events"].items()))
     return OK
 

@@ -10,6 +10,7 @@ from crisisdesk.cli import OK, _fail
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from crisisdesk.core.bidi import terminal_marks, unmarked
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.explain import ExplainError, explain_item
     from crisisdesk.core.explain.render import render_png, report_format, report_name
@@ -25,13 +26,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
             return _fail(f"--out {exc}")
     try:
         project = Project.open(args.project)
-        result = explain_item(project, args.item, args.task, args.class_name,
-                              device=args.device)
+        # A class name copied from the line below holds its direction marks.
+        class_name = None if args.class_name is None else unmarked(args.class_name)
+        result = explain_item(project, args.item, args.task, class_name, device=args.device)
     except (ExplainError, NoModel, EncoderError, CheckpointError, ModelMissing,
             KeyError) as exc:
         return _fail(str(exc.args[0]) if exc.args else str(exc))
     out = Path(args.out) if args.out else project.folder("exports") / \
-        report_name(result.item, args.task, args.class_name)
+        report_name(result.item, args.task, class_name)
     image = Path(result.image_path) if result.image is not None and result.image_path \
         else None
     blur = result.sensitive and not args.show_sensitive
@@ -40,17 +42,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except OSError as exc:  # a PNG open in a viewer (Windows), a folder not writable
         return _fail(f"cannot write {out}: {exc}")
     probability = result.probabilities.get(result.class_name, 0.0)
-    print(f"{result.item} {result.task}: {result.class_name} ({probability:.1%}), "
-          f"model {result.model_version}")
+    # Arabic or Hebrew ids, classes and words isolated: each took the figures after it.
+    marks = terminal_marks()
+    print(f"{marks.uid(result.item)} {result.task}: {marks.field(result.class_name)} "
+          f"({probability:.1%}), model {result.model_version}")
     share = result.share
     print(f"  image {share['image']:.0%} | text {share['text']:.0%} ({share['basis']})")
     words = [w for w in result.top_words(5) if w.relevance > 0]
     if words:
-        print("  words for it:  " + ", ".join(f"{w.text} ({w.relevance:+.2f})" for w in words))
+        print("  words for it:  " + ", ".join(f"{marks.field(w.text)} ({w.relevance:+.2f})"
+                                              for w in words))
     against = [w for w in sorted(result.words, key=lambda w: w.relevance)[:3]
                if w.relevance < 0]
     if against:
-        print("  words against: " + ", ".join(f"{w.text} ({w.relevance:+.2f})"
+        print("  words against: " + ", ".join(f"{marks.field(w.text)} ({w.relevance:+.2f})"
                                             for w in against))
     for note in result.notes:
         print(f"  note: {note}")

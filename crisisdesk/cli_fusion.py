@@ -150,6 +150,7 @@ def _encoders_of(project) -> tuple[str | None, str | None]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from crisisdesk.core.bidi import terminal_marks
     from crisisdesk.core.encoders.base import EncoderError
     from crisisdesk.core.fusion.checkpoint import CheckpointError
     from crisisdesk.core.fusion.data import EmbeddingsMissing
@@ -175,11 +176,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"  optimistic: {report['optimistic']}")
     if report["texts_note"]:
         print(f"  texts: {report['texts_note']}")
-    # Padded by terminal cells, not characters: class names may be Japanese or Chinese.
+    # Padded by terminal cells, not characters: class names may be Japanese or Chinese;
+    # an Arabic or Hebrew one is isolated, or it took the figures after it into its run.
+    field = terminal_marks().field
     width = max(display_width(c) for c in ["class", *report["per_class"]])
     print(f"  {pad('class', width)}  precision  recall      f1  support")
     for cls, row in report["per_class"].items():
-        print(f"  {pad(cls, width)}  {row['precision']:9.1%}  {row['recall']:6.1%}  "
+        print(f"  {pad(field(cls), width)}  {row['precision']:9.1%}  {row['recall']:6.1%}  "
               f"{row['f1']:6.1%}  {row['support']:7d}")  # 6: "100.0%"
     return OK
 

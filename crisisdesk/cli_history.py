@@ -15,6 +15,7 @@ from crisisdesk.cli import OK, _fail, _open_store
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from crisisdesk.core.bidi import terminal_marks
     from crisisdesk.core.store import store_time
     from crisisdesk.core.store.history import journal_time
 
@@ -38,16 +39,16 @@ def cmd_history(args: argparse.Namespace) -> int:
         else:
             events = store.label_events(annotator=args.annotator, task=args.task,
                                         since=since)
-        shown = 0
+        shown, marks = 0, terminal_marks()  # never in --json
         for event in events:
             shown += 1
             if args.json:
                 print(json.dumps(event.as_json(), ensure_ascii=False))
             else:
-                where = "" if item is not None else f"{event.item_uid}  "
+                where = "" if item is not None else f"{marks.uid(event.item_uid)}  "
                 print(f"{journal_time(event.at)}  {where}{event.task}  {event.in_words()}")
     if not shown and not args.json:
-        print(f"no label changes for {item.uid}" if item is not None and not (
+        print(f"no label changes for {marks.uid(item.uid)}" if item is not None and not (
             args.task or args.annotator or since) else "no label changes match")
     return OK
 

@@ -38,12 +38,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from crisisdesk.cli_media import new_project_folders, remove_new_project
 
+    from crisisdesk.core.bidi import unmarked
     from crisisdesk.core.importers.naming import given_name_problem
     from crisisdesk.core.project import ProjectError
 
+    # A name copied from a terminal holds the marks that kept it in place there: the
+    # source's was refused ("holds the bidi control"), an event's filed apart.
+    if args.event is not None:
+        args.event = unmarked(args.event)
     # Before the project is made or opened: the name goes into every item id.
     if args.source is not None:
-        given, args.source = args.source, args.source.strip()  # as the import dialog does
+        given, args.source = args.source, unmarked(args.source).strip()  # as the dialog does
         if not args.source:  # taken as a name of spaces, or ignored when ""
             return _fail(f"--source {given!r} is empty; give a name, or leave --source "
                          "out to name the posts' source from its path")

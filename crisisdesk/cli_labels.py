@@ -9,6 +9,7 @@ from crisisdesk.cli import OK, _annotator, _fail, _open_store
 
 
 def cmd_label(args: argparse.Namespace) -> int:
+    from crisisdesk.core.bidi import terminal_marks
     from crisisdesk.core.store import LabelChange
 
     with _open_store(args.project) as store:
@@ -26,15 +27,19 @@ def cmd_label(args: argparse.Namespace) -> int:
             return _fail(exc.args[0])
         before = store.current_label(item.id, args.task)
         store.add_labels([LabelChange(item.id, args.task, label)], annotator=args.annotator)
+    uid = terminal_marks().uid(item.uid)  # an Arabic source name keeps its place
     if before is not None and before.label == label:  # nothing written: no undo step
-        print(f"{item.uid} {args.task}: {label} already ({before.source}); no change")
+        print(f"{uid} {args.task}: {label} already ({before.source}); no change")
         return OK
     was = f" (was {before.label}, {before.source})" if before else ""
-    print(f"{item.uid} {args.task}: {label}{was}")
+    print(f"{uid} {args.task}: {label}{was}")
     return OK
 
 
 def cmd_undo_redo(args: argparse.Namespace) -> int:
+    from crisisdesk.core.bidi import terminal_marks
+
+    marks = terminal_marks()
     with _open_store(args.project) as store:
         undo = args.command == "undo"
         reachable = store.stack_sizes(args.annotator)[0 if undo else 1]
@@ -50,7 +55,7 @@ def cmd_undo_redo(args: argparse.Namespace) -> int:
             return OK
         uids = store.item_uids_of(c.item for c in changes)  # one query for the step
         for change in changes:
-            print(f"{uids[change.item]} {change.task}: {change.label or '(no label)'}")
+            print(f"{marks.uid(uids[change.item])} {change.task}: {change.label or '(no label)'}")
     return OK
 
 

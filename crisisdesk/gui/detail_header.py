@@ -6,7 +6,7 @@ time, stored as ISO-8601 UTC, as "30 Aug 2017 14:02 UTC" in English month names 
 the machine's locale, and a time the import could not read is marked so, as written.
 Each part is a bidi isolate: the line is left to right, and an Arabic or Hebrew event
 name took the neighbouring digits into its right-to-left run ("30 · سيول جدة Aug 2017").
-The item id is marked by :func:`~crisisdesk.gui.bidi.shown_uid`: in one isolate, a source
+The item id is marked by :func:`~crisisdesk.core.bidi.shown_uid`: in one isolate, a source
 named in Arabic read ``0:1:فيضان``.
 """
 
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QWidget
 from crisisdesk.core.review import ItemDetail
 from crisisdesk.core.schemes import display_name
 from crisisdesk.gui import style
-from crisisdesk.gui.bidi import isolated, shown_uid, unmarked
+from crisisdesk.core.bidi import isolated, shown_uid, unmarked
 from crisisdesk.gui.wrapping import WrappingLabel
 
 # Month names spelled out here: strftime("%b") follows the machine's locale.

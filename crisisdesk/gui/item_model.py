@@ -26,7 +26,7 @@ from crisisdesk.core import review
 from crisisdesk.core.project import Project
 from crisisdesk.core.review import ItemRow, Queue
 from crisisdesk.gui.advice import list_image_note
-from crisisdesk.gui.bidi import shown_uid
+from crisisdesk.core.bidi import shown_uid
 from crisisdesk.gui.chips import row_in_words
 from crisisdesk.gui.item_pages import Index, PagedListModel
 from crisisdesk.gui.item_reads import (  # noqa: F401 - PAGE, FOLLOW_ROWS: imported from here

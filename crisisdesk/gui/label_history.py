@@ -25,7 +25,7 @@ from crisisdesk.core.schemes import display_name
 from crisisdesk.core.store import LabelEvent
 from crisisdesk.core.store.history import journal_time
 from crisisdesk.gui import style
-from crisisdesk.gui.bidi import shown_uid, unmarked
+from crisisdesk.core.bidi import shown_uid, unmarked
 from crisisdesk.gui.worker import Background
 
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from crisisdesk.core.store import LabelChange, Store
 from crisisdesk.core.store.times import utc_now
 from crisisdesk.core.words import plural
-from crisisdesk.gui.bidi import shown_uid
+from crisisdesk.core.bidi import shown_uid
 from crisisdesk.gui.targets import Targets
 from crisisdesk.gui.unsaved_labels import Unsaved, labels_in
 

@@ -32,14 +32,19 @@ def test_display_width_counts_wide_and_combining_characters() -> None:
     assert pad("longer than", 3) == "longer than"  # never cut
 
 
-def test_eval_table_columns_line_up_with_japanese_class_names(
-        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    classes = ["浸水被害", "none", "倒壊"]
+def fake_eval(monkeypatch: pytest.MonkeyPatch, classes: list[str]) -> None:
+    """``crisisdesk eval`` of task ``flood`` reports figures for ``classes`` (three)."""
     truth = [0, 1, 2, 0, 1, 2, 0]
     report = classification_report(truth, [0, 1, 2, 1, 1, 2, 0], classes, bootstrap=50)
     report.update(task="flood", split="test", model_version="flood-v1", items=len(truth),
                   unseen=0, ece=0.1, optimistic=None, texts_note=None)
     monkeypatch.setattr(evaluate_module, "evaluate", lambda store, task, split: report)
+
+
+def test_eval_table_columns_line_up_with_japanese_class_names(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    classes = ["浸水被害", "none", "倒壊"]
+    fake_eval(monkeypatch, classes)
     Project.open(tmp_path / "p", create=True)
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "p"), "--task", "flood", "--split", "test"]) == 0

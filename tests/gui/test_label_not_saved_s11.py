@@ -13,7 +13,7 @@ from window_helpers import current_labels, open_window, settle
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import Store
-from crisisdesk.gui.bidi import unmarked
+from crisisdesk.core.bidi import unmarked
 
 
 def _disk_full(monkeypatch) -> None:

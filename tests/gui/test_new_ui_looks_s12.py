@@ -16,7 +16,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.store import LabelChange
 from crisisdesk.gui import keys as labelling_keys
 from crisisdesk.gui import label_history
-from crisisdesk.gui.bidi import unmarked
+from crisisdesk.core.bidi import unmarked
 from crisisdesk.gui.dialogs.export_dialog import ExportDialog
 from crisisdesk.gui.help_overlay import HelpOverlay
 

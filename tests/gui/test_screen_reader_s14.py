@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QScrollArea, QWidget
 from window_helpers import open_window, settle
 
 from crisisdesk.core.project import Project
-from crisisdesk.gui.bidi import MARKS
+from crisisdesk.core.bidi import MARKS
 from crisisdesk.gui.dialogs.settings_dialog import SettingsDialog
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from crisisdesk.core.bidi import unmarked
 from crisisdesk.core.imaging import ImageFacts
 from crisisdesk.core.store.db import StoreBase, utc_now
 from crisisdesk.core.store.schema import MEDIA_STATUSES, POST_RELATIONS, SPLITS
@@ -337,7 +338,10 @@ class PostsMixin(StoreBase):
         """Find an item by its full id or by an unambiguous ``<post id>_<n>`` short form.
 
         Raises LookupError with a message for a user: not found, or which ids match.
+        Direction marks are ignored: an id copied from a terminal or the app holds
+        those that keep an Arabic or Hebrew source name in its place (core/bidi.py).
         """
+        ref = unmarked(ref)
         item = self.item_by_uid(ref)
         if item is not None:
             return item

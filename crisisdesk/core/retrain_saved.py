@@ -7,8 +7,9 @@ project already: the job record of each retrain stores it as its JSON result
 finished one, by its jobs row: the job history's), checks every field (a damaged or
 hand-edited record gives a :class:`SavedReportError` naming the row and field, not a
 traceback in the report window), and says, per task, what changed since: a new version
-that was deleted, one that is active now. Its Switch still goes through ``apply_retrain``,
-which refuses a task whose active version changed after the comparison.
+that was deleted, one that is active now, another version made active since (Switch
+leaves those tasks as they are). Its Switch still goes through ``apply_retrain``, which
+refuses a task whose active version changed after the comparison.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class SavedRetrain:
     job: int  # its row in the jobs table
     newest: bool = True  # no retrain finished after it (its report is "the last")
     # Tasks Switch now leaves as they are, and why: the new version was deleted, or it
-    # is the active one already (switched: a second Switch would only predict again).
+    # is the active one already (switched: a second Switch would only predict again), or
+    # another version became active since (apply_retrain would refuse: ActiveChanged).
     leave: dict[str, str] = field(default_factory=dict)
     # What else changed, per task: the version it was compared with was deleted.
     notes: dict[str, str] = field(default_factory=dict)
@@ -173,4 +175,11 @@ def _now(store: Store, saved: SavedRetrain, task: str, entry: TaskRetrain) -> No
                              "is gone): it cannot be made active")
     elif version["active"]:
         saved.leave[task] = f"{entry.candidate_name} is the active version already"
+    elif (now := store.active_model_version(task)) is not None and now["id"] != entry.active:
+        # As apply_retrain's check (ActiveChanged): said before the click it would refuse.
+        saved.leave[task] = (
+            f"the active version is now {now['name']}, made active after this retrain "
+            f"compared {entry.candidate_name} with {entry.active_name or 'no version'}: "
+            f"run Retrain again to compare with it, or make {entry.candidate_name} active "
+            "from the task's versions list")
 

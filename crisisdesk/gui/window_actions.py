@@ -364,6 +364,8 @@ class WindowActions(JobActions):
         if (versions := self._open_versions_dialog()) is not None:
             # A Predict removes older versions' rows, a Retrain adds a version.
             versions.refresh()
+        if (history := _open(self.history_dialog)) is not None:
+            history.reload()  # type: ignore[attr-defined]  # the job's line, as it ended
         if state == "failed":
             self.window.statusBar().showMessage(f"{title} failed: see the jobs panel", 15000)
 

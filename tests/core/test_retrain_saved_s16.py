@@ -71,7 +71,8 @@ def test_a_report_after_another_switch_is_refused_for_that_task(tmp_path) -> Non
     with project.open_store() as store:
         reactivate_version(store, other.report.model_version)
     saved = last_retrain(project)
-    assert "damage" not in saved.leave  # Switch tries; apply_retrain refuses
+    # Said before the click (session 17): Switch leaves it; apply_retrain still refuses.
+    assert "damage" in saved.leave
     with pytest.raises(ActiveChanged, match="damage not switched"):
         list(apply_retrain(project, saved.report, override_tasks=["damage"]))
     with project.open_store() as store:

@@ -268,11 +268,11 @@ class QueriesMixin(StoreBase):
     def jobs_page(self, before: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Up to ``limit`` job records, newest first, with ids below ``before`` (None: the
         newest): the job history is read a page at a time, as a project of years holds
-        thousands. Without their ``params`` and ``result`` (a retrain's whole report):
-        what a listing shows (kind, state, counts, error, times) is light."""
+        thousands. Without their ``result`` (a retrain's whole report): what a listing
+        shows (kind, state, counts, error, times, the ``params`` JSON text) is light."""
         rows = self._all(
-            "SELECT id, kind, state, done, total, problems, error, started_at, finished_at"
-            " FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?",
+            "SELECT id, kind, state, done, total, problems, error, started_at, finished_at,"
+            " params FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?",
             [before if before is not None else 2**63 - 1, limit])
         return [dict(row) for row in rows]
 

@@ -35,6 +35,7 @@ from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
 from crisisdesk.gui.advice import stored_error
 from crisisdesk.gui.detail_header import shown_time
+from crisisdesk.gui.dialogs.job_params import ran_on
 from crisisdesk.gui.job_row import format_seconds
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background
@@ -65,6 +66,7 @@ class JobLine:
     outcome: str  # done, failed, cancelled, interrupted or running
     message: str
     has_report: bool  # a finished retrain: its report can be opened again
+    ran_on: str = ""  # what it ran on, from its params ("tasks damage, informative")
 
 
 def _moment(stored: str | None) -> datetime | None:
@@ -88,7 +90,10 @@ def job_line(row: dict[str, Any], now: datetime) -> JobLine:
     started, ended = _moment(row["started_at"]), _moment(row["finished_at"])
     took = "–"
     if started is not None and (ended is not None or state == "running"):
-        took = format_seconds(max(0.0, ((ended or now) - started).total_seconds()))
+        seconds = max(0.0, ((ended or now) - started).total_seconds())
+        # "0:00" read as no time at all (or a job that did nothing): the words the
+        # CLI's estimates use for the same.
+        took = "under a second" if seconds < 1 else format_seconds(seconds)
         took += " so far" if state == "running" else ""
     done, total, problems = row["done"] or 0, row["total"] or 0, row["problems"] or 0
     counts = f"{done:,} of {total:,}" if total else f"{done:,}"
@@ -103,14 +108,23 @@ def job_line(row: dict[str, Any], now: datetime) -> JobLine:
     kind = row["kind"]
     return JobLine(row["id"], KIND_WORDS.get(kind, kind.replace("-", " ").capitalize()),
                    shown_time(row["started_at"]), took, outcome, message,
-                   kind == "retrain" and state == "done")
+                   kind == "retrain" and state == "done", ran_on(kind, row.get("params")))
 
 
-def read_page(project: Project, before: int | None) -> list[JobLine]:
-    """The PAGE jobs before jobs row ``before`` (None: the newest), in words. Run in a
-    worker: it reads the store."""
+def read_page(project: Project, before: int | None, down_to: int | None = None
+              ) -> list[JobLine]:
+    """The PAGE jobs before jobs row ``before`` (None: the newest), in words; with
+    ``down_to``, page after page until jobs row ``down_to`` is among them (the lines a
+    refresh must show again: those the analyst had, and any newer). Run in a worker: it
+    reads the store."""
+    rows: list[dict[str, Any]] = []
     with project.open_store() as store:
-        rows = store.jobs_page(before, PAGE)
+        while True:
+            page = store.jobs_page(before, PAGE)
+            rows += page
+            if down_to is None or len(page) < PAGE or page[-1]["id"] <= down_to:
+                break
+            before = page[-1]["id"]
     now = datetime.now(UTC)
     return [job_line(row, now) for row in rows]
 
@@ -158,7 +172,7 @@ class JobHistoryDialog(QDialog):
         self.older = QPushButton("Show older jobs")
         self.older.clicked.connect(lambda: self._read(self.lines[-1].job))
         self.refresh = QPushButton("Refresh")
-        self.refresh.clicked.connect(lambda: self._read(None))
+        self.refresh.clicked.connect(self.reload)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)
         buttons = QHBoxLayout()
@@ -192,6 +206,40 @@ class JobHistoryDialog(QDialog):
                              lambda lines: self._show(lines, before is None),
                              self._failed, key="history")
 
+    def reload(self) -> None:
+        """Read the jobs shown again, and any newer (a job of this window ended, or
+        Refresh), keeping the line selected and the lines in view. Off the UI thread."""
+        if not self.lines:
+            self._read(None)
+            return
+        for button in (self.older, self.refresh):
+            button.setEnabled(False)
+        project, oldest = self.project, self.lines[-1].job
+        selected = self.selected()
+        top = self.table.rowAt(0)  # the line at the top of the view (-1: none)
+        # Scrolled to the very top, the view stays there: the new job comes into it.
+        anchor = (self.lines[top].job if top >= 0 and
+                  self.table.verticalScrollBar().value() > 0 else None)
+
+        def show(lines: list[JobLine]) -> None:
+            self._show(lines, True)
+            self._keep_place(None if selected is None else selected.job, anchor)
+
+        self.background.call(lambda: read_page(project, None, down_to=oldest), show,
+                             self._failed, key="history")
+
+    def _keep_place(self, selected: int | None, top: int | None) -> None:
+        """Select the line of jobs row ``selected`` again and bring the line of jobs row
+        ``top`` back to the top of the view (None: leave each as it is)."""
+        rows = {line.job: row for row, line in enumerate(self.lines)}
+        if selected in rows:
+            self.table.selectRow(rows[selected])
+        if top in rows:
+            self.table.scrollToItem(self.table.item(rows[top], 0),
+                                    QAbstractItemView.ScrollHint.PositionAtTop)
+        else:
+            self.table.scrollToTop()
+
     def _show(self, lines: list[JobLine], first: bool) -> None:
         if first:
             self.lines = []
@@ -201,11 +249,13 @@ class JobHistoryDialog(QDialog):
             row = self.table.rowCount()
             self.table.insertRow(row)
             cells = (line.what, line.started, line.took, line.outcome, line.message)
+            # What it ran on, in every cell's tooltip: the row's, wherever it is pointed at.
+            on = f"\nRan on: {line.ran_on}" if line.ran_on else ""
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(text + on)
                 self.table.setItem(row, column, item)
-        more = len(lines) == PAGE
+        more = bool(lines) and len(lines) % PAGE == 0  # its last page was full
         self.older.setEnabled(more)
         self.refresh.setEnabled(True)
         shown = plural(len(self.lines), "job")

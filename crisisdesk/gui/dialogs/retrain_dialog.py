@@ -99,13 +99,18 @@ class RetrainDialog(QDialog):
             self.pages[entry.task] = page
             if saved is not None and entry.task in saved.leave:
                 page.leave_as_is(saved.leave[entry.task])
-            mark = "✓" if entry.recommend_switch else ("–" if entry.new is None else "✗")
+            # A task Switch leaves (a report opened again) is not marked "switch
+            # recommended": the analyst clicked Switch for it and was refused.
+            recommended = entry.recommend_switch and page.left is None
+            mark = "✓" if recommended else ("–" if entry.new is None or page.left else "✗")
             index = self.tabs.addTab(scroll, f"{entry.task} {mark}")
             # The mark in words: a screen reader read it as a character, and a new
             # analyst had to guess it.
-            said = f"{entry.task}: " + ("switch recommended" if entry.recommend_switch else
-                                        "not compared" if entry.new is None else
-                                        "keep the active version (the new one is worse)")
+            said = f"{entry.task}: " + (
+                "switch recommended" if recommended else
+                f"Switch leaves it as it is ({page.left})" if page.left else
+                "not compared" if entry.new is None else
+                "keep the active version (the new one is worse)")
             self.tabs.setTabToolTip(index, said)
             self.tabs.tabBar().setAccessibleTabName(index, said)
             scroll.setAccessibleName(said)  # Tab reaches it: it was a nameless "client"
@@ -152,8 +157,7 @@ class RetrainDialog(QDialog):
         shown = named if len(named) <= SWITCH_NAMES else plural(len(tasks), "task")
         self.switch.setText(f"{mnemonic}Switch {shown}" if tasks else f"{mnemonic}Switch")
         self.switch.setToolTip(f"Make the new versions active: {named}" if tasks else
-                               "Make the new versions active where recommended or "
-                               "overridden")
+                               self._nothing_to_switch())
         self.switch.setDefault(bool(tasks) and self.armed)
         self.keep.setDefault(not tasks and self.armed)
 
@@ -244,14 +248,27 @@ class RetrainDialog(QDialog):
     def tasks_to_switch(self) -> list[str]:
         return [task for task, page in self.pages.items() if page.wants_switch()]
 
+    def _nothing_to_switch(self) -> str:
+        """Why Switch has nothing to switch: the tasks it leaves as they are (a report
+        opened again: another version active since, the new one deleted), each with why,
+        or else no new version recommended nor overridden."""
+        left = [f"{task}: {page.left}" for task, page in self.pages.items() if page.left]
+        if not left:
+            return ("Nothing to switch: every new version is worse and none is "
+                    "overridden. Keep the active versions, or tick an override.")
+        worse = any(page.entry.candidate is not None and not page.left
+                    for page in self.pages.values())
+        return ("Nothing to switch. Switch leaves " + "; ".join(left) + "." +
+                (" The other new versions are worse: tick an override to switch one."
+                 if worse else ""))
+
     def apply(self) -> JobRunner | None:
         """Switch the tasks recommended or overridden, through a job."""
         # Pressed again: the last failure's traceback goes with its words.
         show_job_details(self.status, None)
         tasks = self.tasks_to_switch()
         if not tasks:
-            self.status.setText("Nothing to switch: every new version is worse and none "
-                                "is overridden. Keep the active versions, or tick an override.")
+            self.status.setText(html.escape(self._nothing_to_switch(), quote=False))
             return None
         override = [t for t, p in self.pages.items()
                     if p.override.isChecked() and not p.entry.recommend_switch]

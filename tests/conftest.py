@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -34,6 +35,16 @@ def _no_host_but_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
         return _getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", only_loopback)
+
+
+@pytest.fixture(autouse=True)
+def _no_app_log_left_started():
+    """A test that ran the app's main() started its log (once per process) in that
+    test's data folder: stopped after it, so the next test's log is its own."""
+    yield
+    app_log = sys.modules.get("crisisdesk.core.app_log")
+    if app_log is not None:
+        app_log.stop_log()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ damaged or foreign ``project.sqlite``, one written by a newer crisisdesk, a read
 unreadable file, folder or drive is refused here with :class:`ProjectNotOpened`, which
 names the project and says why in one sentence, rather than failing later inside the
 window. A store another program is writing (a CLI import) is in use, not broken: it opens.
+A store of an older schema is upgraded by that check, which tells the app (:class:`Chosen`)
+so that the window whose open upgraded it says so, once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import os
 import sqlite3
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from crisisdesk.core.demo import demo_project
@@ -24,11 +27,12 @@ from crisisdesk.core.project import DB_NAME, ProjectError
 from crisisdesk.core.settings import last_project, remember_project
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.db import full_drive
+from crisisdesk.core.store.schema import SCHEMA_VERSION
 from crisisdesk.core.store.upgrades import REPORT, FailedUpgrade, failed_upgrade
 
-__all__ = ["ProjectError", "ProjectNotOpened", "choose_project", "last_project",
-           "not_saved_for_want_of_room", "open_checked", "project_to_open",
-           "remember_project"]
+__all__ = ["Chosen", "ProjectError", "ProjectNotOpened", "check_project", "choose",
+           "choose_project", "last_project", "not_saved_for_want_of_room",
+           "open_checked", "project_to_open", "remember_project", "upgraded_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,22 +60,42 @@ class _Undo(Exception):
     """Raised inside the write check's transaction so that it rolls back."""
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """The project the app opens: its folder; why the last project could not be
+    opened when the demo opens in its place (else None); and the schema its store was
+    at when this open upgraded it (None: no upgrade, or another window's or program's
+    open did it), so that the one window whose open upgraded it says so."""
+
+    root: Path
+    not_opened: ProjectNotOpened | None = None
+    upgraded_from: int | None = None
+
+
 def open_checked(path: Path | str) -> Path:
     """The folder of the project at ``path`` once its store has opened for reading and
     writing (running pending migrations, as opening it does anyway); ProjectNotOpened
     naming it and why when it cannot."""
+    return check_project(path).root
+
+
+def check_project(path: Path | str) -> Chosen:
+    """:func:`open_checked`'s folder, with the schema this check upgraded it from (the
+    app's way in, see :func:`choose`)."""
     root = Path(path).expanduser().absolute()
+    upgraded: list[int] = []
     try:
-        reason = _why_not_opened(root)
+        reason = _why_not_opened(root, upgraded)
     except OSError as exc:  # a folder that may not be looked into, a drive gone mid-way
         reason = f"it cannot be read ({exc.strerror or exc})"
     if reason is not None:
         raise ProjectNotOpened(root, reason)
-    return root
+    return Chosen(root, upgraded_from=upgraded[0] if upgraded else None)
 
 
-def _why_not_opened(root: Path) -> str | None:
-    """Why the project at ``root`` cannot be opened, or None when it can."""
+def _why_not_opened(root: Path, upgraded: list[int]) -> str | None:
+    """Why the project at ``root`` cannot be opened, or None when it can (its store's
+    schema before, appended to ``upgraded``, when this open upgraded it)."""
     db = root / DB_NAME
     if not db.is_file():
         if not root.exists():
@@ -85,6 +109,8 @@ def _why_not_opened(root: Path) -> str | None:
         # No wait for a lock: another program writing the project (a CLI import) holds
         # one for minutes, and the project is then in use, not broken.
         with Store(db, busy_timeout=0) as store, suppress(_Undo), store.transaction():
+            if store.migrated_from < SCHEMA_VERSION:
+                upgraded.append(store.migrated_from)
             # A write, undone: a read-only file or drive opens, and fails only at the
             # first label given.
             store.set_meta("write_check", "")
@@ -164,16 +190,35 @@ def choose_project(arg: str | None, *, data_dir: Path | None = None
                    ) -> tuple[Path, ProjectNotOpened | None]:
     """:func:`project_to_open`'s folder, and why the last project could not be opened
     when the demo opens in its place (else None): the app says so in its window."""
+    chosen = choose(arg, data_dir=data_dir)
+    return chosen.root, chosen.not_opened
+
+
+def choose(arg: str | None, *, data_dir: Path | None = None) -> Chosen:
+    """The project the app opens (see :class:`Chosen`): ``arg``, else the last project
+    when it can be opened, else the demo."""
     if arg:
-        return open_checked(arg), None
+        return check_project(arg)
     last = last_project()
     if last is not None:
         try:
-            return open_checked(last), None
+            return check_project(last)
         except ProjectNotOpened as exc:
             # Fall back to the demo, as on a first run, and say why (with no handler
             # set up, logging prints a warning on stderr), so the analyst does not take
             # the demo for their own project gone empty.
             logger.warning("%s; opening the demo project instead", exc)
-            return demo_project(data_dir), exc
-    return demo_project(data_dir), None
+            return Chosen(demo_project(data_dir), exc)
+    return Chosen(demo_project(data_dir))
+
+
+def upgraded_words(chosen: Chosen) -> str | None:
+    """What the app says of a project its open upgraded (None: not upgraded): after
+    the upgrade, the release that made it refuses it, so whoever shares the folder
+    with that release must know why."""
+    if chosen.upgraded_from is None:
+        return None
+    return (f"{chosen.root} was made by an older version of crisisdesk and has been "
+            f"upgraded for this one (schema {chosen.upgraded_from} to {SCHEMA_VERSION}); "
+            "every label is kept. Older versions can no longer open it: whoever shares "
+            "this project folder needs this version of crisisdesk or a newer one.")

@@ -131,24 +131,27 @@ class Opener(QObject):
     def _find(self) -> None:
         arg = self.project_arg
 
-        def find() -> tuple[Project, ProjectNotOpened | None] | ProjectError:
-            """The project opened and why the last project could not be (if it could
-            not), or why the project asked for cannot be opened."""
+        def find() -> tuple[Project, ProjectNotOpened | None, str | None] | ProjectError:
+            """The project opened, why the last project could not be (if it could not)
+            and what to say of its upgrade (if this open upgraded it), or why the
+            project asked for cannot be opened."""
             from crisisdesk.core import launch  # imports torch: never on the UI thread
             from crisisdesk.core.project import Project
 
             try:
-                path, not_opened = launch.choose_project(arg)
+                chosen = launch.choose(arg)
                 # Here, not on the UI thread: opening marks the jobs of a process killed
                 # meanwhile as interrupted, which writes to the store (and waits for
                 # another program's write lock).
-                return Project.open(path), not_opened
+                return (Project.open(chosen.root), chosen.not_opened,
+                        launch.upgraded_words(chosen))
             except launch.ProjectError as exc:
                 return exc  # said as it is, not as an unexpected error with its type
 
         self.background.call(find, self._found, self._failed)
 
-    def _found(self, found: tuple[Project, ProjectNotOpened | None] | ProjectError) -> None:
+    def _found(self, found: tuple[Project, ProjectNotOpened | None, str | None]
+               | ProjectError) -> None:
         from crisisdesk.core.project import ProjectError
         from crisisdesk.core.settings import remember_project
         from crisisdesk.gui.main_window import MainWindow
@@ -157,8 +160,9 @@ class Opener(QObject):
         if isinstance(found, ProjectError):
             self._failed(str(found))
             return
-        project, not_opened = found
-        logger.info("project opened: %s", project.root)
+        project, not_opened, upgraded = found
+        logger.info("project opened: %s%s", project.root,
+                    "" if upgraded is None else " (upgraded from an older version)")
         # Torch is loaded by now (finding the project imported it): its version and the
         # GPU, asked of CUDA (seconds on a cold start) in the background.
         self.background.call(log_runtime, lambda _none: None, lambda _message: None)
@@ -184,6 +188,13 @@ class Opener(QObject):
                 window, f"The last project, {not_opened.root}, could not be opened: "
                 f"{not_opened.reason}. This is the demo (the last project is tried "
                 "again at the next start); open another with: crisisdesk open FOLDER")
+        if upgraded is not None:
+            from crisisdesk.gui.launch_notice import show_launch_notice
+
+            # Once, in the window whose open ran the upgrade: the next start, or a
+            # second window opened meanwhile, finds the project upgraded already.
+            show_launch_notice(window, upgraded, name="Project upgraded",
+                               close_name="Close the note on the upgrade")
         self.window = window
         self.opening.hide()
         self.opened.emit(window)

@@ -67,7 +67,7 @@ def _demo_instead(qtbot, monkeypatch, demo_like_project: Project, reason: str) -
     def refused(path):
         raise launch.ProjectNotOpened(gone, reason)
 
-    monkeypatch.setattr(launch, "open_checked", refused)
+    monkeypatch.setattr(launch, "check_project", refused)
     return demo_window(qtbot, monkeypatch, demo_like_project)
 
 

@@ -10,7 +10,8 @@ unreadable file, folder or drive is refused here with :class:`ProjectNotOpened`,
 names the project and says why in one sentence, rather than failing later inside the
 window. A store another program is writing (a CLI import) is in use, not broken: it opens.
 A store of an older schema is upgraded by that check, which tells the app (:class:`Chosen`)
-so that the window whose open upgraded it says so, once.
+so that the window whose open upgraded it says so, once; a command of the CLI opens its
+project with :func:`upgrade_note` first, to say the same.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from crisisdesk.core.demo import demo_project
-from crisisdesk.core.project import DB_NAME, ProjectError
+from crisisdesk.core.project import DB_NAME, Project, ProjectError
 from crisisdesk.core.settings import last_project, remember_project
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.db import full_drive
@@ -32,7 +32,8 @@ from crisisdesk.core.store.upgrades import REPORT, FailedUpgrade, failed_upgrade
 
 __all__ = ["Chosen", "ProjectError", "ProjectNotOpened", "check_project", "choose",
            "choose_project", "last_project", "not_saved_for_want_of_room",
-           "open_checked", "project_to_open", "remember_project", "upgraded_words"]
+           "open_checked", "project_to_open", "remember_project", "upgrade_note",
+           "upgraded_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,24 @@ def check_project(path: Path | str) -> Chosen:
     if reason is not None:
         raise ProjectNotOpened(root, reason)
     return Chosen(root, upgraded_from=upgraded[0] if upgraded else None)
+
+
+def upgrade_note(path: Path | str) -> str | None:
+    """Open the project at ``path`` as a command's own open does (pending migrations
+    run, its errors rise as they would there) and return what to say when that upgraded
+    it (:func:`upgraded_words`); None when it was not upgraded, or when there is no store
+    there yet (a project an import makes: the command's open makes it or says why)."""
+    try:
+        root = Path(path).expanduser().absolute()
+        if not (root / DB_NAME).is_file():
+            return None
+    except (OSError, RuntimeError):  # RuntimeError: "~user" unknown; Project.open says
+        return None
+    project = Project.open(root)
+    with project.open_store() as store:
+        was = store.migrated_from
+    return upgraded_words(Chosen(project.root,
+                                 upgraded_from=was if was < SCHEMA_VERSION else None))
 
 
 def _why_not_opened(root: Path, upgraded: list[int]) -> str | None:
@@ -210,6 +229,16 @@ def choose(arg: str | None, *, data_dir: Path | None = None) -> Chosen:
             logger.warning("%s; opening the demo project instead", exc)
             return Chosen(demo_project(data_dir), exc)
     return Chosen(demo_project(data_dir))
+
+
+def demo_project(data_dir: Path | None = None) -> Path:
+    """The demo project's folder, built the first time (see crisisdesk.core.demo).
+
+    Imported here, not at the top: building it loads torch (seconds), which every
+    command checking its project with :func:`upgrade_note` would pay for."""
+    from crisisdesk.core.demo import demo_project as demo
+
+    return demo(data_dir)
 
 
 def upgraded_words(chosen: Chosen) -> str | None:

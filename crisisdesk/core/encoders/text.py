@@ -126,11 +126,14 @@ def _check_tokenizer_json(path: Path) -> None:
     inside is said by the load."""
     try:
         with path.open("rb") as handle:
-            start = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+            start = handle.read(64).lstrip(b" \t\r\n")
     except FileNotFoundError:
         return  # another tokenizer file (vocab.txt...) may serve
     except OSError as exc:
         raise EncoderError(f"{path}: cannot read it ({exc})") from None
+    if start.startswith(b"\xef\xbb\xbf"):  # an editor's: the tokenizers library refuses it
+        raise EncoderError(f"{path}: starts with a byte order mark, which the tokenizer "
+                           "library cannot read: save it as UTF-8 without one")
     if not start.startswith(b"{"):
         raise EncoderError(f"{path}: expected a JSON object")
 

@@ -164,22 +164,32 @@ def _now(store: Store, saved: SavedRetrain, task: str, entry: TaskRetrain) -> No
     if entry.active is not None and store.model_version(entry.active) is None:
         saved.notes[task] = (f"{entry.active_name}, the version it was compared with, no "
                              "longer exists in this project")
+    why = switch_leaves(store, entry)
+    if why is not None:
+        saved.leave[task] = why
+
+
+def switch_leaves(store: Store, entry: TaskRetrain) -> str | None:
+    """Why Switch would leave ``entry``'s task as it is now, or None when it may switch
+    it: the new version was deleted, is the active one already, or another version
+    became active since the comparison (apply_retrain would refuse: ActiveChanged).
+    The report asks again after a version is made active from its versions list."""
     if entry.candidate is None:
-        return
+        return None
     version = store.model_version(entry.candidate)
     if version is None:
-        saved.leave[task] = (f"its new version {entry.candidate_name} no longer exists in "
-                             "this project: it cannot be made active")
-    elif (missing := missing_checkpoint_file(version["path"])) is not None:
-        saved.leave[task] = (f"its new version {entry.candidate_name} was deleted ({missing} "
-                             "is gone): it cannot be made active")
-    elif version["active"]:
-        saved.leave[task] = f"{entry.candidate_name} is the active version already"
-    elif (now := store.active_model_version(task)) is not None and now["id"] != entry.active:
+        return (f"its new version {entry.candidate_name} no longer exists in "
+                "this project: it cannot be made active")
+    if (missing := missing_checkpoint_file(version["path"])) is not None:
+        return (f"its new version {entry.candidate_name} was deleted ({missing} "
+                "is gone): it cannot be made active")
+    if version["active"]:
+        return f"{entry.candidate_name} is the active version already"
+    if (now := store.active_model_version(entry.task)) is not None and now["id"] != entry.active:
         # As apply_retrain's check (ActiveChanged): said before the click it would refuse.
-        saved.leave[task] = (
+        return (
             f"the active version is now {now['name']}, made active after this retrain "
             f"compared {entry.candidate_name} with {entry.active_name or 'no version'}: "
             f"run Retrain again to compare with it, or make {entry.candidate_name} active "
             "from the task's versions list")
-
+    return None

@@ -56,6 +56,13 @@ def format_seconds(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def took_words(seconds: float) -> str:
+    """How long a job took: "under a second", else ``format_seconds``. "0:00" read as
+    no time at all, or a job that did nothing (the CLI's estimates say the same words);
+    an ETA and "working for" keep the clock time."""
+    return "under a second" if seconds < 1 else format_seconds(seconds)
+
+
 def counted(n: int, unit: str) -> str:
     """``n`` and the job's unit (a plural: "items", "steps") agreeing: "1 item"."""
     return plural(n, unit.removesuffix("s"), unit)
@@ -251,7 +258,7 @@ class JobRow(QFrame):
         self.state.setText(f"<b style='color:{colour}'>{STATE_TEXT.get(state, state)}</b>")
         self.panel.release_keys(self.cancel)
         self.cancel.setVisible(False)
-        elapsed = format_seconds(runner.elapsed)
+        elapsed = took_words(runner.elapsed)
         last = runner.last_progress
         if state == "done":
             total = (last.total or last.done) if last else 1
@@ -266,7 +273,8 @@ class JobRow(QFrame):
                 self.bar.setValue(0)
             done = (f"{counted(last.done // self.scale, self.unit)} done" if last
                     else "nothing done")
-            self.figures.setText(f"stopped after {elapsed} · {done}")
+            after = "in" if runner.elapsed < 1 else "after"  # not "after under a second"
+            self.figures.setText(f"stopped {after} {elapsed} · {done}")
             self.retry.setVisible(True)
         if state == "cancelled":
             self._set_message("Cancelled; what was done is kept. Retry resumes.")

@@ -131,3 +131,14 @@ def test_an_interrupted_jobs_message_keeps_its_capitals() -> None:
     line = job_line(row, datetime.now(UTC))
     assert line.outcome == "interrupted"
     assert line.message[0].isupper() and INTERRUPTED.endswith(line.message[1:]), line.message
+
+
+def test_an_interrupted_job_says_no_time_taken() -> None:
+    """Its end is when the next open noticed it: a job killed in March read as having
+    taken 15,296 hours."""
+    row = {"id": 4, "kind": "caption", "state": "failed", "error": INTERRUPTED,
+           "started_at": "2025-03-01T10:00:00.000Z", "finished_at": "2026-11-28T16:38:00.000Z",
+           "done": 3, "total": 9, "problems": 0}
+    assert job_line(row, datetime.now(UTC)).took == "–"
+    row |= {"error": "OSError: disk full"}  # a failure said by the job itself: it took that
+    assert job_line(row, datetime.now(UTC)).took != "–"

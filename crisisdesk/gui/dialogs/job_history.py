@@ -36,7 +36,7 @@ from crisisdesk.core.words import plural
 from crisisdesk.gui.advice import stored_error
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.job_params import ran_on
-from crisisdesk.gui.job_row import format_seconds
+from crisisdesk.gui.job_row import took_words
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background
 
@@ -88,12 +88,11 @@ def job_line(row: dict[str, Any], now: datetime) -> JobLine:
     state, error = row["state"], row["error"] or ""
     outcome = "interrupted" if state == "failed" and error == INTERRUPTED else state
     started, ended = _moment(row["started_at"]), _moment(row["finished_at"])
-    took = "–"
-    if started is not None and (ended is not None or state == "running"):
+    took = "–"  # an interrupted job's end is when an open noticed it: days, maybe
+    if started is not None and outcome != "interrupted" and (
+            ended is not None or state == "running"):
         seconds = max(0.0, ((ended or now) - started).total_seconds())
-        # "0:00" read as no time at all (or a job that did nothing): the words the
-        # CLI's estimates use for the same.
-        took = "under a second" if seconds < 1 else format_seconds(seconds)
+        took = took_words(seconds)  # "under a second", not "0:00"
         took += " so far" if state == "running" else ""
     done, total, problems = row["done"] or 0, row["total"] or 0, row["problems"] or 0
     counts = f"{done:,} of {total:,}" if total else f"{done:,}"

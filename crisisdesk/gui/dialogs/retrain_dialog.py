@@ -99,21 +99,8 @@ class RetrainDialog(QDialog):
             self.pages[entry.task] = page
             if saved is not None and entry.task in saved.leave:
                 page.leave_as_is(saved.leave[entry.task])
-            # A task Switch leaves (a report opened again) is not marked "switch
-            # recommended": the analyst clicked Switch for it and was refused.
-            recommended = entry.recommend_switch and page.left is None
-            mark = "✓" if recommended else ("–" if entry.new is None or page.left else "✗")
-            index = self.tabs.addTab(scroll, f"{entry.task} {mark}")
-            # The mark in words: a screen reader read it as a character, and a new
-            # analyst had to guess it.
-            said = f"{entry.task}: " + (
-                "switch recommended" if recommended else
-                f"Switch leaves it as it is ({page.left})" if page.left else
-                "not compared" if entry.new is None else
-                "keep the active version (the new one is worse)")
-            self.tabs.setTabToolTip(index, said)
-            self.tabs.tabBar().setAccessibleTabName(index, said)
-            scroll.setAccessibleName(said)  # Tab reaches it: it was a nameless "client"
+            self.tabs.addTab(scroll, entry.task)
+            self._mark_tab(entry.task)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.switch = QPushButton("Switch")
@@ -142,10 +129,31 @@ class RetrainDialog(QDialog):
         self._sync_buttons()
         self.refresh_versions()
 
+    def _mark_tab(self, task: str) -> None:
+        """The mark of ``task``'s tab ("damage ✓") and the same in words."""
+        page = self.pages[task]
+        entry, index = page.entry, list(self.pages).index(task)
+        # A task Switch leaves (a report opened again) is not marked "switch
+        # recommended": the analyst clicked Switch for it and was refused.
+        recommended = entry.recommend_switch and page.left is None
+        mark = "✓" if recommended else ("–" if entry.new is None or page.left else "✗")
+        self.tabs.setTabText(index, f"{task} {mark}")
+        # The mark in words: a screen reader read it as a character, and a new
+        # analyst had to guess it.
+        said = f"{task}: " + (
+            "switch recommended" if recommended else
+            f"Switch leaves it as it is ({page.left})" if page.left else
+            "not compared" if entry.new is None else
+            "keep the active version (the new one is worse)")
+        self.tabs.setTabToolTip(index, said)
+        self.tabs.tabBar().setAccessibleTabName(index, said)
+        # Tab reaches it: it was a nameless "client"
+        self.tabs.widget(index).setAccessibleName(said)
+
     def _sync_buttons(self) -> None:
         """Switch names the tasks it would switch and is enabled only when there are some;
         otherwise Keep is the default button (Enter must not look like it switches)."""
-        if self.runner is not None:
+        if self.runner is not None and self.runner.state not in ("failed", "cancelled"):
             return  # switching or switched: _applied sets the buttons
         tasks = self.tasks_to_switch()
         self.switch.setEnabled(bool(tasks))
@@ -227,6 +235,7 @@ class RetrainDialog(QDialog):
             self.reactivated.emit(task)
             if not self.keep_alive.closed:
                 self.refresh_versions()
+                self._recheck_switch(task)
 
         def failed(message: str) -> None:
             self._show_error(message)
@@ -235,6 +244,33 @@ class RetrainDialog(QDialog):
         self.keep_alive.call(self.background, activate, done, failed,
                              failed=f"{task}: version {version} was not made active")
         self._sync_reactivate()
+
+    def _recheck_switch(self, task: str) -> None:
+        """Ask again, off the UI thread, what Switch would do for ``task`` (its active
+        version just changed from the versions list): the reasons worked out when the
+        report opened went stale, and Switch was refused after the click, or stayed off
+        though it would now switch. The tab's mark, the reason and Switch follow."""
+        project, entry = self.project, self.pages[task].entry
+
+        def ask() -> str | None:
+            from crisisdesk.core import retrain_saved  # torch-using: load in the worker
+
+            with project.open_store() as store:
+                return retrain_saved.switch_leaves(store, entry)
+
+        def show(why: str | None) -> None:
+            self.pages[task].leave_as_is(why)
+            if self.saved is not None:  # said above the tabs
+                self.saved.leave.pop(task, None)
+                self.saved.leave.update({task: why} if why else {})
+                self.made.setText(reopened_text(self.saved))
+            if why:
+                self.status.setText(self.status.text() + " " + html.escape(
+                    f"Switch now leaves {task} as it is: {why}.", quote=False))
+            self._mark_tab(task)
+            self._sync_buttons()
+
+        self.background.call(ask, show, self._show_error, key=f"switch {task}")
 
     def _sync_reactivate(self) -> None:
         """Grey every "Make the selected version active" while an activation runs: a

@@ -96,7 +96,7 @@ class TaskPage(QWidget):
         self.override = QCheckBox("Switch to the new version &anyway (override)")
         layout.addWidget(self.override)
         # Set once the layout gave it its parent: shown before, it was a window of its own.
-        self.override.setVisible(entry.candidate is not None and not entry.recommend_switch)
+        self.override.setVisible(self.offers_override())
 
         versions = QGroupBox("&Versions of this task")
         box = QVBoxLayout(versions)
@@ -152,12 +152,18 @@ class TaskPage(QWidget):
         return self.entry.candidate is not None and self.left is None and (
             self.entry.recommend_switch or self.override.isChecked())
 
-    def leave_as_is(self, why: str) -> None:
+    def leave_as_is(self, why: str | None) -> None:
         """Switch leaves this task as it is (a report opened again whose new version was
-        deleted, or is active already): ``why`` is said above the tabs."""
+        deleted, or is active already): ``why`` is said above the tabs. None: Switch may
+        switch it again (the version compared with made active again), its override
+        box back where the task's new version is worse."""
         self.left = why
         self.override.setChecked(False)
-        self.override.setVisible(False)
+        self.override.setVisible(why is None and self.offers_override())
+
+    def offers_override(self) -> bool:
+        """Whether the task has a new version that is worse: its override box shows."""
+        return self.entry.candidate is not None and not self.entry.recommend_switch
 
     def show_versions(self, versions: list[VersionSummary]) -> None:
         """Fill the versions list (``summarise_versions``, newest first)."""

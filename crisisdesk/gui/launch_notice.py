@@ -5,7 +5,8 @@ app cannot use are said in such a note too, see :mod:`crisisdesk.gui.settings_ch
 It was a status bar message: one line, so a failed upgrade's reason (the step, what the
 upgrade left, which release still opens the project, what to do: some 570 characters)
 was cut mid-word even at 1366 px, and gone after a minute. Here it wraps at the window's
-width and stays until closed. It is not a dialog: it takes no keys from the list.
+width and stays until closed. It is not a dialog: it takes no keys from the list, so a
+screen reader is told it (announced) as it comes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QMainWindow, QPushButton, QWidget
 
+from crisisdesk.gui.announce import announce
 from crisisdesk.gui.wrapping import WrappingLabel
 
 AMBER, AMBER_SOFT = "#8d6e00", "#fef3c7"  # worth reading; nothing is lost
@@ -59,4 +61,6 @@ def show_launch_notice(window: QMainWindow, text: str, **names: str) -> LaunchNo
     ``name`` and ``close_name``."""
     notice = LaunchNotice(text, window.centralWidget(), **names)
     window.centralWidget().layout().insertWidget(0, notice)
+    # The keys stay on the list: unannounced, a screen reader never said the note.
+    announce(notice, f"{notice.accessibleName()}: {text}")
     return notice

@@ -4,10 +4,10 @@ The jobs panel shows this window's jobs only, and forgets them at Clear finished
 closing; the project keeps every job's record (``jobs``: kind, state, counts, error,
 times). Each line says what ran, when, for how long, how it ended (done, failed,
 cancelled, interrupted, running) and its message in plain words. A finished retrain's
-line opens its own report (Report… or a double-click): ``report_wanted`` carries its jobs
-row, and the window opens it as Jobs > Last retrain report opens the newest. The records
-are read off the UI thread, :data:`PAGE` at a time ("Show older jobs"): a project of
-years holds thousands.
+line opens its own report (Report…, Enter or a double-click): ``report_wanted`` carries
+its jobs row, and the window opens it as Jobs > Last retrain report opens the newest. The
+records are read off the UI thread, :data:`PAGE` at a time ("Show older jobs"): a project
+of years holds thousands. Tab goes from the list to its buttons; the arrows move in it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -34,6 +34,7 @@ from crisisdesk.core.job_locks import INTERRUPTED
 from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
 from crisisdesk.gui.advice import stored_error
+from crisisdesk.gui.announce import announce
 from crisisdesk.gui.detail_header import shown_time
 from crisisdesk.gui.dialogs.job_params import ran_on
 from crisisdesk.gui.job_row import took_words
@@ -146,6 +147,9 @@ class JobHistoryDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setWordWrap(True)
+        # Tab went from cell to cell: Report… and the other buttons were out of the
+        # keys' reach. The arrows move through the lines.
+        self.table.setTabKeyNavigation(False)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         for column in range(len(COLUMNS) - 1):
@@ -167,6 +171,9 @@ class JobHistoryDialog(QDialog):
         self.status.setWordWrap(True)
         self.report = QPushButton("Report…")
         self.report.setToolTip(NO_REPORT)
+        # Enter on a line opens its report, as a double-click does: it clicked Close (the
+        # default then), and on a line without a report it closes nothing now.
+        self.report.setDefault(True)
         self.report.clicked.connect(self.open_report)
         self.older = QPushButton("Show older jobs")
         self.older.clicked.connect(lambda: self._read(self.lines[-1].job))
@@ -176,8 +183,7 @@ class JobHistoryDialog(QDialog):
         close.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         for button in (self.report, self.older, self.refresh):
-            button.setAutoDefault(False)
-            buttons.addWidget(button)
+            buttons.addWidget(button)  # Enter on one clicks it (it clicked Close)
         buttons.addStretch(1)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
@@ -197,10 +203,18 @@ class JobHistoryDialog(QDialog):
             self._fit_rows.start()
         return False
 
-    def _read(self, before: int | None) -> None:
-        """Read the page of jobs before jobs row ``before`` (None: from the newest again)."""
+    def _busy(self) -> None:
+        """Show older jobs and Refresh off while a read runs; the keys, if on one of
+        them, to the list (disabled under them, they fell to Close: the next Space shut
+        the window)."""
+        if self.older.hasFocus() or self.refresh.hasFocus():
+            self.table.setFocus(Qt.FocusReason.OtherFocusReason)
         for button in (self.older, self.refresh):
             button.setEnabled(False)
+
+    def _read(self, before: int | None) -> None:
+        """Read the page of jobs before jobs row ``before`` (None: from the newest again)."""
+        self._busy()
         self.background.call(lambda: read_page(self.project, before),
                              lambda lines: self._show(lines, before is None),
                              self._failed, key="history")
@@ -211,8 +225,7 @@ class JobHistoryDialog(QDialog):
         if not self.lines:
             self._read(None)
             return
-        for button in (self.older, self.refresh):
-            button.setEnabled(False)
+        self._busy()
         project, oldest = self.project, self.lines[-1].job
         selected = self.selected()
         top = self.table.rowAt(0)  # the line at the top of the view (-1: none)
@@ -249,11 +262,15 @@ class JobHistoryDialog(QDialog):
             self.table.insertRow(row)
             cells = (line.what, line.started, line.took, line.outcome, line.message)
             # What it ran on, in every cell's tooltip: the row's, wherever it is pointed at.
-            on = f"\nRan on: {line.ran_on}" if line.ran_on else ""
+            on = f"Ran on: {line.ran_on}" if line.ran_on else ""
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text + on)
+                item.setToolTip("\n".join(filter(None, (text, on))))
+                # A screen reader says no tooltip: the cell's description, said after it.
+                item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, on)
                 self.table.setItem(row, column, item)
+        if not first and lines:  # Show older jobs: on the first of them, said
+            self.table.setCurrentCell(len(self.lines) - len(lines), 0)
         more = bool(lines) and len(lines) % PAGE == 0  # its last page was full
         self.older.setEnabled(more)
         self.refresh.setEnabled(True)
@@ -266,6 +283,7 @@ class JobHistoryDialog(QDialog):
     def _failed(self, message: str) -> None:
         self.refresh.setEnabled(True)
         self.status.setText(f"The project's jobs could not be read: {message}")
+        announce(self.status, self.status.text())  # the keys are on the list, not here
 
     def selected(self) -> JobLine | None:
         """The line selected, or None."""

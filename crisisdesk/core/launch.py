@@ -9,9 +9,9 @@ damaged or foreign ``project.sqlite``, one written by a newer crisisdesk, a read
 unreadable file, folder or drive is refused here with :class:`ProjectNotOpened`, which
 names the project and says why in one sentence, rather than failing later inside the
 window. A store another program is writing (a CLI import) is in use, not broken: it opens.
-A store of an older schema is upgraded by that check, which tells the app (:class:`Chosen`)
-so that the window whose open upgraded it says so, once; a command of the CLI opens its
-project with :func:`upgrade_note` first, to say the same.
+A store of an older schema is upgraded as it opens, and keeps a note of it that the app
+(:func:`take_upgrade`, :class:`Chosen`) or a command of the CLI (:func:`upgrade_note`)
+takes: whichever window or program said it, it is said once.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from crisisdesk.core.store.upgrades import REPORT, FailedUpgrade, failed_upgrade
 
 __all__ = ["Chosen", "ProjectError", "ProjectNotOpened", "check_project", "choose",
            "choose_project", "last_project", "not_saved_for_want_of_room",
-           "open_checked", "project_to_open", "remember_project", "upgrade_note",
-           "upgraded_words"]
+           "open_checked", "project_to_open", "remember_project", "take_upgrade",
+           "upgrade_note", "upgraded_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,7 @@ class _Undo(Exception):
 class Chosen:
     """The project the app opens: its folder; why the last project could not be
     opened when the demo opens in its place (else None); and the schema its store was
-    at when this open upgraded it (None: no upgrade, or another window's or program's
-    open did it), so that the one window whose open upgraded it says so."""
+    at before an upgrade not said yet (:func:`take_upgrade`; None: none to say)."""
 
     root: Path
     not_opened: ProjectNotOpened | None = None
@@ -81,17 +80,27 @@ def open_checked(path: Path | str) -> Path:
 
 
 def check_project(path: Path | str) -> Chosen:
-    """:func:`open_checked`'s folder, with the schema this check upgraded it from (the
-    app's way in, see :func:`choose`)."""
+    """:func:`open_checked`'s folder as a :class:`Chosen` (the app's way in, see
+    :func:`choose`)."""
     root = Path(path).expanduser().absolute()
-    upgraded: list[int] = []
     try:
-        reason = _why_not_opened(root, upgraded)
+        reason = _why_not_opened(root)
     except OSError as exc:  # a folder that may not be looked into, a drive gone mid-way
         reason = f"it cannot be read ({exc.strerror or exc})"
     if reason is not None:
         raise ProjectNotOpened(root, reason)
-    return Chosen(root, upgraded_from=upgraded[0] if upgraded else None)
+    return Chosen(root)
+
+
+def take_upgrade(project: Project) -> int | None:
+    """The schema ``project``'s store was at before an upgrade that nobody has said yet,
+    taken (so said once, by one window or command, whichever ran the upgrade: two
+    windows opening an old project at once each ran some of its steps); None when there
+    is none. The project's store must be open-able (migrated) already."""
+    with project.open_store() as store:
+        row = store.conn.execute(
+            "DELETE FROM meta WHERE key = 'upgraded_from' RETURNING value").fetchone()
+    return int(row[0]) if row is not None and str(row[0]).isdigit() else None
 
 
 def upgrade_note(path: Path | str) -> str | None:
@@ -106,15 +115,11 @@ def upgrade_note(path: Path | str) -> str | None:
     except (OSError, RuntimeError):  # RuntimeError: "~user" unknown; Project.open says
         return None
     project = Project.open(root)
-    with project.open_store() as store:
-        was = store.migrated_from
-    return upgraded_words(Chosen(project.root,
-                                 upgraded_from=was if was < SCHEMA_VERSION else None))
+    return upgraded_words(Chosen(project.root, upgraded_from=take_upgrade(project)))
 
 
-def _why_not_opened(root: Path, upgraded: list[int]) -> str | None:
-    """Why the project at ``root`` cannot be opened, or None when it can (its store's
-    schema before, appended to ``upgraded``, when this open upgraded it)."""
+def _why_not_opened(root: Path) -> str | None:
+    """Why the project at ``root`` cannot be opened, or None when it can."""
     db = root / DB_NAME
     if not db.is_file():
         if not root.exists():
@@ -128,8 +133,6 @@ def _why_not_opened(root: Path, upgraded: list[int]) -> str | None:
         # No wait for a lock: another program writing the project (a CLI import) holds
         # one for minutes, and the project is then in use, not broken.
         with Store(db, busy_timeout=0) as store, suppress(_Undo), store.transaction():
-            if store.migrated_from < SCHEMA_VERSION:
-                upgraded.append(store.migrated_from)
             # A write, undone: a read-only file or drive opens, and fails only at the
             # first label given.
             store.set_meta("write_check", "")

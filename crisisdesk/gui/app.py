@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -143,8 +144,9 @@ class Opener(QObject):
                 # Here, not on the UI thread: opening marks the jobs of a process killed
                 # meanwhile as interrupted, which writes to the store (and waits for
                 # another program's write lock).
-                return (Project.open(chosen.root), chosen.not_opened,
-                        launch.upgraded_words(chosen))
+                project = Project.open(chosen.root)
+                chosen = replace(chosen, upgraded_from=launch.take_upgrade(project))
+                return project, chosen.not_opened, launch.upgraded_words(chosen)
             except launch.ProjectError as exc:
                 return exc  # said as it is, not as an unexpected error with its type
 

@@ -128,3 +128,23 @@ def test_open_leaves_the_upgrade_and_its_note_to_the_app(old: Path, monkeypatch)
     assert main(["open", str(old)]) == 0
     assert opened == [str(old)]
     assert schema_of(old) == OLD  # left for the app's open
+
+
+def test_an_upgrade_run_in_turns_by_two_opens_is_said_once(old: Path) -> None:
+    # Two windows opening an old project at once each ran some of its steps (the second
+    # waiting for the lock between the first's): neither open had upgraded it all, and
+    # neither window said it (1 run in 9 of the app's two-window test).
+    from crisisdesk.core import launch
+
+    with pytest.MonkeyPatch.context() as patch:
+        as_schema(patch, OLD + 2)
+        with Project.open(old).open_store():
+            pass  # the first open's steps, up to OLD + 2
+    assert schema_of(old) == OLD + 2
+    project = Project.open(old)
+    with project.open_store():
+        pass  # the second's: the rest
+    assert schema_of(old) == SCHEMA_VERSION
+    assert launch.take_upgrade(project) == OLD  # said from where the project was
+    assert launch.take_upgrade(project) is None  # and once
+    assert launch.upgrade_note(old) is None

@@ -296,20 +296,16 @@ def _v12_lookups(db: sqlite_utils.Database) -> None:
 
 
 def _v13_fold_invisibles(db: sqlite_utils.Database) -> None:
-    """The fold learned to drop invisible format characters (zero-width spaces and
-    joiners, soft hyphens, direction marks) and the Arabic tatweel, and to keep the
-    Japanese voicing marks: the copies folded before are folded again, or a stored
-    "Mé\u200bxico" would stay hidden from "mexico". Done by the next refold (v14), with
-    today's fold: both rewrote every text not plain ASCII, twice the upgrade's longest
-    step (the fold alone: 3.5 s per 100,000 texts). A later refold empties the one before."""
+    """The fold dropped invisible characters (zero-width, direction marks, the tatweel)
+    and kept Japanese voicing marks, or "Mé\u200bxico" hid from "mexico": refolded by v15
+    (a refold rewrites every text not plain ASCII: 3.5 s per 100,000)."""
 
 
 def _fold_again(db: sqlite_utils.Database) -> None:
     """Fold the stored copies of texts that are not plain ASCII again, after a change to
     the fold (crisisdesk/core/store/folding.py)."""
     for table, column, folded in FOLDED_COLUMNS:
-        # GLOB: a text with a byte outside printable ASCII (tabs and newlines included,
-        # which cost nothing to fold again).
+        # GLOB: a text with a byte outside printable ASCII (tabs, newlines: harmless).
         db.execute(f"UPDATE {table} SET {folded} = {FOLD_SQL}({column})"
                    f" WHERE {column} GLOB '*[^ -~]*'")
 
@@ -359,7 +355,7 @@ def migrate(db: sqlite_utils.Database) -> int:
         )
     for version in range(start + 1, SCHEMA_VERSION + 1):
         try:
-            _migrate_to(db, version)
+            _migrate_to(db, version, start)
         except sqlite3.Error as exc:
             # SQLite's own errors keep their type and code (a busy, read-only or full
             # store is said as such), tagged with the upgrade they stopped.
@@ -376,9 +372,10 @@ def _failed(start: int, version: int) -> FailedUpgrade:
                          MIGRATIONS[version - 1].__name__.lstrip("_"))
 
 
-def _migrate_to(db: sqlite_utils.Database, version: int) -> None:
+def _migrate_to(db: sqlite_utils.Database, version: int, start: int) -> None:
     """Run the migration to ``version`` in a transaction of its own: a failed one
-    leaves the store as the step before left it."""
+    leaves the store as the step before left it. A store that was at ``start`` > 0 keeps
+    ``upgraded_from`` until launch.take_upgrade says it: once, whoever ran which step."""
     db.execute("BEGIN IMMEDIATE")
     try:
         # Another connection may have migrated while this one waited for the write
@@ -391,6 +388,9 @@ def _migrate_to(db: sqlite_utils.Database, version: int) -> None:
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
             [str(version)],
         )
+        if start > 0:  # the oldest start stays: the first step's connection wrote it
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('upgraded_from', ?)",
+                       [str(start)])
         db.execute("COMMIT")
     except BaseException:
         # SQLite has already rolled back after some errors (SQLITE_FULL): a second

@@ -9,6 +9,7 @@ libraries the jobs need are imported in the background (see :mod:`crisisdesk.gui
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -266,6 +267,7 @@ class WindowActions(JobActions):
             if self.jobs is not None:
                 dialog.reactivated.connect(lambda task: self.run_predict([task]))
             dialog.reactivated.connect(lambda _task: self.window.refresh())
+            dialog.reactivated.connect(lambda task: self._active_changed([task]))
             self.versions_dialog = dialog
         dialog.show()
         dialog.raise_()
@@ -353,11 +355,24 @@ class WindowActions(JobActions):
             self.retrain_report = dialog
         dialog.setProperty("job", job_id)  # its jobs row: asked for again, it is raised
         dialog.switched.connect(lambda _tasks: self.window.refresh())
+        # The report's id, not the report: a slot holding it would hold it past its close.
+        dialog.switched.connect(functools.partial(self._active_changed, but=id(dialog)))
         # A switch re-predicts in its own job; an older version made active again has not
         # scored the items imported since it was last active.
         dialog.reactivated.connect(lambda task: self.run_predict([task]))
         dialog.finished.connect(lambda _result: self.window.refresh())
         _shown(dialog)
+
+    def _active_changed(self, tasks: list[str], but: int | None = None) -> None:
+        """Tell the open retrain reports (but the one whose ``id`` is ``but``: it made
+        the change) that ``tasks``' active versions changed: a report kept offering a
+        Switch that would be refused (or withheld one that would now work)."""
+        from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
+
+        for report in self.window.findChildren(RetrainDialog):
+            if id(report) != but and report.isVisible():
+                for task in tasks:
+                    report.active_changed(task)
 
     def _job_finished(self, title: str, state: str) -> None:
         self.window.refresh()

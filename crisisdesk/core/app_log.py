@@ -41,6 +41,10 @@ BACKUPS = 3  # crisisdesk.log.1 .. .3: at most 4 MB in all
 FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
 
 logger = logging.getLogger("crisisdesk.app")
+#: The loggers the log file hangs on: the root (every library that passes its records
+#: up) and transformers', which passes none up once imported (its own handler, with
+#: propagation off): a model load's warning is often the only word on what went wrong.
+_LOGGERS = ("", "transformers")
 
 _handler: _LogFile | None = None
 _problem: str | None = None
@@ -135,7 +139,8 @@ def start_log() -> Path | None:
         return None
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.setLevel(logging.INFO)
-    logging.getLogger().addHandler(handler)  # other libraries' warnings, too
+    for name in _LOGGERS:
+        logging.getLogger(name).addHandler(handler)  # other libraries' warnings, too
     logging.getLogger("crisisdesk").setLevel(logging.INFO)
     _handler = handler
     _install_hooks()
@@ -152,7 +157,8 @@ def stop_log() -> None:
         sys.excepthook, threading.excepthook = _previous_hooks
         _previous_hooks = None
     if _handler is not None:
-        logging.getLogger().removeHandler(_handler)
+        for name in _LOGGERS:
+            logging.getLogger(name).removeHandler(_handler)
         logging.getLogger("crisisdesk").setLevel(logging.NOTSET)
         _handler.close()
     _handler, _problem = None, None

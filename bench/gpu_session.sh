@@ -17,10 +17,10 @@ python3 -c "import torch, transformers, bitsandbytes as b; print(torch.__version
 PARTS=${PARTS:-tests caption embed fidelity}  # which parts to run; "suite" adds the core tests
 # The core test suite with a GPU visible (CI has none): tiny models run on CUDA where a
 # test lets the device be picked. Each failure is written to $OUT/failures.txt as it comes
-# (bench/gpu_failures.py), since the whole of tests/core needs ~450 s on 15 workers there:
+# (bench/plugins/gpu_failures.py), since the whole of tests/core needs ~450 s on 15 workers there:
 # more than one call's share of a 15-minute lease. Tests that need the MiniLM package (too
 # big to carry), PySide6 or an installed crisisdesk fail there for that alone.
-[[ $PARTS == *suite* ]] && PYTHONPATH=$PYTHONPATH:$PWD/bench timeout "${SUITE_S:-230}" \
+[[ $PARTS == *suite* ]] && PYTHONPATH=$PYTHONPATH:$PWD/bench/plugins timeout "${SUITE_S:-230}" \
     python3 -m pytest -q -p no:cacheprovider -p gpu_failures -p no:benchmark -n 15 \
     tests/core 2>&1 | grep -v Warn | tail -30 | tee "$OUT/core_suite.txt"
 [[ $PARTS == *tests* ]] && timeout 120 python3 -m pytest -q -p no:cacheprovider tests/core/test_caption_static_decoder.py \

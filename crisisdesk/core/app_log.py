@@ -43,7 +43,8 @@ FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
 logger = logging.getLogger("crisisdesk.app")
 #: The loggers the log file hangs on: the root (every library that passes its records
 #: up) and transformers', which passes none up once imported (its own handler, with
-#: propagation off): a model load's warning is often the only word on what went wrong.
+#: propagation off unless the CI variable is set): a model load's warning is often the
+#: only word on what went wrong.
 _LOGGERS = ("", "transformers")
 
 _handler: _LogFile | None = None
@@ -106,6 +107,15 @@ class _LogFile(RotatingFileHandler):
             os.replace(moving, f"{self.path}.1")
         self._refused_at = 0
         self.stream = self._open()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # The handler hangs on the root and on transformers' logger: where transformers
+        # passes its records up too (it does when the CI variable is set) the same
+        # record reaches it twice, and is written once.
+        if getattr(record, "_crisisdesk_logged", False):
+            return False
+        record._crisisdesk_logged = True
+        return bool(super().handle(record))
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         error = sys.exc_info()[1]

@@ -5,8 +5,9 @@ with Ctrl-C, its work kept), 2 bad usage or unusable input, 130 Ctrl-C before a 
 
 A command opens its project with ``Project.open`` (or :func:`_open_store`) and lets a
 ProjectError rise: :func:`main` says it in one line and returns 2, for every command.
-Before the command runs, :func:`main` opens its project once to upgrade an older one
-and say so (:func:`_say_if_upgraded`), as the app does.
+The command's own open upgrades an older project, after the command checked its
+arguments; :func:`main` has it said on stderr as it runs and once it is done
+(:func:`crisisdesk.cli_opening.upgrade_said`), as the app does.
 """
 
 from __future__ import annotations
@@ -325,11 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return open_app(None)
     if args.command == "open":
         return open_app(args.project)
+    from crisisdesk.cli_opening import upgrade_said
     from crisisdesk.core.project import ProjectError
 
     try:
-        _say_if_upgraded(args)
-        return args.func(args)
+        with upgrade_said(args):
+            return args.func(args)
     except ProjectError as exc:
         # No project there (or one that cannot be made, or one moved away while a job
         # ran): one line for every command, so none repeats the same try.
@@ -371,19 +373,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C while torch or a model loads, before any job runs (a job's own Ctrl-C
         # is caught by drive and keeps its work): nothing was started, so one line.
         return _interrupted()
-
-
-def _say_if_upgraded(args: argparse.Namespace) -> None:
-    """Open the command's PROJECT first, here for every command (its errors said by
-    :func:`main` as the command's own open's are), and say on stderr (--json output
-    stays clean) when that upgraded it: the release that made it refuses it from now
-    on. Said once: the next command finds it upgraded."""
-    if getattr(args, "project", None):
-        from crisisdesk.core.launch import upgrade_note
-
-        note = upgrade_note(args.project)
-        if note is not None:
-            print(f"crisisdesk: {note}", file=sys.stderr)
 
 
 def _interrupted() -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 from crisisdesk.core.embed import EmbedJob
 from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.importers import ImportJob, ImportOptions
+from crisisdesk.core.launch import DEMO_BUILT
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import DB_NAME, SUBFOLDERS, Project
 from crisisdesk.core.resources import resource
@@ -32,7 +33,8 @@ from crisisdesk.core.settings import user_data_dir
 from crisisdesk.core.store import Store, utc_now
 
 DEMO_FOLDER = "demo"
-BUILT_KEY = "demo_built"  # meta key set when the build finished
+#: The meta key set when the build finished (its upgrades are never said: see launch).
+BUILT_KEY = DEMO_BUILT
 ENCODER = "minilm"
 #: (file inside resources/demo, source name). The CrisisMMD sample is filed under
 #: "crisismmd", the CrisisMMD importer's source, so its items keep the dataset's ids

@@ -11,7 +11,10 @@ names the project and says why in one sentence, rather than failing later inside
 window. A store another program is writing (a CLI import) is in use, not broken: it opens.
 A store of an older schema is upgraded as it opens, and keeps a note of it that the app
 (:func:`take_upgrade`, :class:`Chosen`) or a command of the CLI (:func:`upgrade_note`)
-takes: whichever window or program said it, it is said once.
+takes: whichever window or program said it, it is said once. The demo's upgrade is taken
+and never said: crisisdesk built it and upgrades it, nothing of the analyst's.
+While an upgrade runs, the window or command says which step of how many
+(:func:`upgrading_words`; a 100,000-post project takes seconds, its post times alone).
 """
 
 from __future__ import annotations
@@ -19,23 +22,30 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from crisisdesk.core.project import DB_NAME, Project, ProjectError
 from crisisdesk.core.settings import last_project, remember_project
 from crisisdesk.core.store import Store
-from crisisdesk.core.store.db import full_drive
+from crisisdesk.core.store.db import full_drive, rw_uri
 from crisisdesk.core.store.schema import SCHEMA_VERSION
 from crisisdesk.core.store.upgrades import REPORT, FailedUpgrade, failed_upgrade
 
-__all__ = ["Chosen", "ProjectError", "ProjectNotOpened", "check_project", "choose",
-           "choose_project", "last_project", "not_saved_for_want_of_room",
+__all__ = ["DEMO_BUILT", "Chosen", "ProjectError", "ProjectNotOpened", "check_project",
+           "choose", "choose_project", "last_project", "not_saved_for_want_of_room",
            "open_checked", "project_to_open", "remember_project", "take_upgrade",
-           "upgrade_note", "upgraded_words"]
+           "upgrade_note", "upgraded_words", "upgrading_words"]
 
 logger = logging.getLogger(__name__)
+
+#: The meta key the demo's build sets when it finished (crisisdesk.core.demo): here, not
+#: there, as the demo's module loads torch and this one must not.
+DEMO_BUILT = "demo_built"
+#: How long taking an upgrade's note waits for another program's write lock: not the
+#: store's 30 s, for a note that the next open says as well.
+_TAKE_WAIT_S = 5.0
 
 #: What SQLite's primary result codes mean for an analyst opening a project.
 _SQLITE_REASONS = {
@@ -92,30 +102,72 @@ def check_project(path: Path | str) -> Chosen:
     return Chosen(root)
 
 
-def take_upgrade(project: Project) -> int | None:
+def take_upgrade(project: Project, *, finish: bool = True) -> int | None:
     """The schema ``project``'s store was at before an upgrade that nobody has said yet,
     taken (so said once, by one window or command, whichever ran the upgrade: two
     windows opening an old project at once each ran some of its steps); None when there
-    is none. The project's store must be open-able (migrated) already."""
-    with project.open_store() as store:
-        row = store.conn.execute(
-            "DELETE FROM meta WHERE key = 'upgraded_from' RETURNING value").fetchone()
-    return int(row[0]) if row is not None and str(row[0]).isdigit() else None
+    is none, or when the project is the demo (taken, never said: crisisdesk built it).
+
+    Read with a bare connection, not a :class:`Store`: the open that upgraded the store
+    ran its checks. A store still short of this version (another open upgrading it at
+    the same time, or a failed upgrade) is opened to finish the upgrade first, with
+    ``finish``; without, nothing is taken (the next open says it)."""
+    mark = _take_mark(project.db_path)
+    if mark is _BEHIND and finish:
+        with project.open_store():
+            pass  # runs the steps left, waiting for the other open's
+        mark = _take_mark(project.db_path)
+    return None if mark is _BEHIND else mark
+
+
+#: What :func:`_take_mark` returns for a store not upgraded to this version yet.
+_BEHIND = "behind"
+
+
+def _take_mark(db: Path) -> int | str | None:
+    """Take the store's mark of an upgrade not said yet (see :func:`take_upgrade`):
+    the schema it was upgraded from, :data:`_BEHIND`, or None (none, the demo's, or a
+    store that cannot be read or written now: its mark stays for the next open)."""
+    try:
+        with closing(sqlite3.connect(rw_uri(db.absolute()), uri=True, isolation_level=None,
+                                     timeout=_TAKE_WAIT_S)) as conn:
+            meta = dict(conn.execute(
+                "SELECT key, value FROM meta WHERE key IN"
+                " ('schema_version', 'upgraded_from', ?)", [DEMO_BUILT]).fetchall())
+            if "upgraded_from" not in meta:
+                return None  # the usual case: nothing to write
+            if int(meta.get("schema_version") or 0) < SCHEMA_VERSION:
+                return _BEHIND  # the mark is for the upgrade still to finish
+            # RETURNING: of two opens taking it at once, one gets it.
+            row = conn.execute(
+                "DELETE FROM meta WHERE key = 'upgraded_from' RETURNING value").fetchone()
+    except (sqlite3.Error, ValueError):
+        return None
+    if row is None or DEMO_BUILT in meta or not str(row[0]).isdigit():
+        return None
+    return int(row[0])
 
 
 def upgrade_note(path: Path | str) -> str | None:
-    """Open the project at ``path`` as a command's own open does (pending migrations
-    run, its errors rise as they would there) and return what to say when that upgraded
-    it (:func:`upgraded_words`); None when it was not upgraded, or when there is no store
-    there yet (a project an import makes: the command's open makes it or says why)."""
+    """What a command says when its own open upgraded the project at ``path``
+    (:func:`upgraded_words`), taken once it ran; None when that did not upgrade it, or
+    there is no store there. Never opens the project (so never upgrades it) itself: a
+    command refused for its arguments leaves an older project as it was."""
     try:
         root = Path(path).expanduser().absolute()
         if not (root / DB_NAME).is_file():
             return None
     except (OSError, RuntimeError):  # RuntimeError: "~user" unknown; Project.open says
         return None
-    project = Project.open(root)
-    return upgraded_words(Chosen(project.root, upgraded_from=take_upgrade(project)))
+    upgraded = take_upgrade(Project(root), finish=False)
+    return upgraded_words(Chosen(root, upgraded_from=upgraded))
+
+
+def upgrading_words(done: int, total: int, what: str = "the project") -> str:
+    """What to say while an upgrade of ``what`` runs, ``done`` of its ``total`` steps
+    finished (as :func:`~crisisdesk.core.store.schema.upgrades_heard` hears them)."""
+    return (f"upgrading {what} for this version of crisisdesk: step "
+            f"{min(done + 1, total)} of {total}")
 
 
 def _why_not_opened(root: Path) -> str | None:

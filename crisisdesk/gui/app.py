@@ -102,6 +102,9 @@ class Opener(QObject):
     """
 
     opened = Signal(object)  # the MainWindow
+    #: A step of the project's upgrade begins (Progress): emitted from the thread that
+    #: opens it, shown in the opening window on the UI thread.
+    upgrading = Signal(object)
 
     def __init__(self, project_arg: str | None, *, annotator: str | None = None) -> None:
         super().__init__()
@@ -115,6 +118,7 @@ class Opener(QObject):
         self.opening = OpeningWindow("Building the demo project (first run)…" if building
                                      else f"Opening {project_arg or 'the last project'}…")
         self.opening.show()
+        self.upgrading.connect(self.opening.show_progress)
         if building:
             self.runner = JobRunner("Building the demo project", _demo_job, self)
             self.runner.progress.connect(self.opening.show_progress)
@@ -138,19 +142,34 @@ class Opener(QObject):
             project asked for cannot be opened."""
             from crisisdesk.core import launch  # imports torch: never on the UI thread
             from crisisdesk.core.project import Project
+            from crisisdesk.core.store.schema import upgrades_heard
 
             try:
-                chosen = launch.choose(arg)
-                # Here, not on the UI thread: opening marks the jobs of a process killed
-                # meanwhile as interrupted, which writes to the store (and waits for
-                # another program's write lock).
-                project = Project.open(chosen.root)
+                # Its first open upgrades an older project (seconds to minutes for a big
+                # one): the opening window says so, and which step of how many.
+                with upgrades_heard(self._heard):
+                    chosen = launch.choose(arg)
+                    # Here, not on the UI thread: opening marks the jobs of a process
+                    # killed meanwhile as interrupted, which writes to the store (and
+                    # waits for another program's write lock).
+                    project = Project.open(chosen.root)
                 chosen = replace(chosen, upgraded_from=launch.take_upgrade(project))
                 return project, chosen.not_opened, launch.upgraded_words(chosen)
             except launch.ProjectError as exc:
                 return exc  # said as it is, not as an unexpected error with its type
 
         self.background.call(find, self._found, self._failed)
+
+    def _heard(self, done: int, total: int) -> None:
+        """A step of the upgrade of the project being opened begins (in the opening
+        thread): said in the opening window."""
+        from crisisdesk.core.launch import upgrading_words
+
+        words = upgrading_words(done, total)
+        try:
+            self.upgrading.emit(Progress(done, total, words[0].upper() + words[1:] + "…"))
+        except RuntimeError:
+            pass  # the app quit meanwhile: nobody is left to tell
 
     def _found(self, found: tuple[Project, ProjectNotOpened | None, str | None]
                | ProjectError) -> None:

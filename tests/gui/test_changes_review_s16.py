@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 from shiboken6 import delete
+from window_helpers import open_in_app
 
 from crisisdesk.core import job_locks
 from crisisdesk.core.project import Project
@@ -26,8 +27,6 @@ def _killed_job(root: Path) -> int:
 
 
 def test_the_app_marks_a_killed_job_off_the_ui_thread(qtbot, tmp_path, monkeypatch) -> None:
-    from crisisdesk.gui import app
-
     root = tmp_path / "project"
     job = _killed_job(root)
     threads: list[bool] = []
@@ -38,12 +37,7 @@ def test_the_app_marks_a_killed_job_off_the_ui_thread(qtbot, tmp_path, monkeypat
         return store_class(*args, **kwargs)
 
     monkeypatch.setattr(job_locks, "Store", store)
-    app.make_application()
-    opener = app.open_project_window(str(root), annotator="tester")
-    qtbot.waitUntil(lambda: opener.window is not None or opener.failure is not None,
-                    timeout=30_000)
-    assert opener.failure is None
-    qtbot.addWidget(opener.window)
+    opener = open_in_app(qtbot, root, timeout=30_000)
     opener.shutdown()
     assert threads and not any(threads), threads  # opened, and never on the UI thread
     with Project.open(root).open_store() as opened:

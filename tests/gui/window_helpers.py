@@ -3,6 +3,8 @@ its first item, wait for its writes and queries, read the labels back."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from crisisdesk.core.project import Project
 from crisisdesk.gui.main_window import MainWindow
 
@@ -18,6 +20,20 @@ def open_window(qtbot, project: Project) -> MainWindow:
     qtbot.waitUntil(lambda: len(window.queues._items) > 1)
     window.items.setFocus()
     return window
+
+
+def open_in_app(qtbot, root: Path, annotator: str = ANNOTATOR, timeout: int = 60_000):
+    """Open the project at ``root`` as ``crisisdesk open ROOT`` does (the app's Opener:
+    found, checked and upgraded off the UI thread); the opener once its window is up."""
+    from crisisdesk.gui import app
+
+    app.make_application()
+    opener = app.open_project_window(str(root), annotator=annotator)
+    qtbot.waitUntil(lambda: opener.window is not None or opener.failure is not None,
+                    timeout=timeout)
+    assert opener.failure is None
+    qtbot.addWidget(opener.window)
+    return opener
 
 
 def settle(qtbot, window: MainWindow) -> None:

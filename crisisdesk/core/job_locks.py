@@ -6,6 +6,8 @@ A job recorded as running in the jobs table stays so when its process dies witho
 process ends. So a lock file that can be taken belongs to a job whose process is gone:
 :func:`mark_interrupted` (run when a project is opened) records such a job as failed,
 interrupted. A job running in another window or process holds its lock and is left alone.
+A job killed while it took its lock left ``<job>.lock.taking`` (see :func:`hold`): one
+that can be taken and is older than :data:`TAKING_STALE_AFTER` is a dead job's too.
 A job killed before lock files existed left no file at all: a running record without
 one, started before :data:`LOCK_FILES_SINCE`, is marked so too, where locks can be taken
 in the project (else jobs run there without them). Where there is no ``flock``
@@ -47,6 +49,14 @@ LOCK_FILES_SINCE = datetime(2026, 11, 28, 13, 44, tzinfo=UTC)
 #: And at least this old: a job takes its lock a moment after writing its record, and
 #: two computers sharing the project folder may disagree on the time.
 LOCKLESS_AFTER = timedelta(minutes=10)
+#: The name a lock file has while its job takes the lock (:func:`hold`).
+TAKING = ".lock.taking"
+#: How old a ``.lock.taking`` file nobody holds a lock on must be to be a dead job's.
+#: A starting job locks it in the statement after making it, then renames it: a live
+#: job's is unlocked only for that instant, unless its program was stopped right there
+#: (suspended, swapped out). Its time is the file server's where the folder is shared,
+#: whose clock may differ from this computer's: the same margin as LOCKLESS_AFTER.
+TAKING_STALE_AFTER = LOCKLESS_AFTER
 
 
 @dataclass
@@ -71,7 +81,7 @@ def hold(root: Path, job: int) -> JobLock | None:
         folder.mkdir(exist_ok=True)
         # Locked under another name, then given the name mark_interrupted looks for: a
         # lock file it found before the flock would have been taken for a dead job's.
-        taking = folder / f"{job}.lock.taking"
+        taking = folder / f"{job}{TAKING}"
         handle = open(taking, "a+", encoding="utf-8")  # noqa: SIM115
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         path = folder / f"{job}.lock"
@@ -99,14 +109,17 @@ def mark_interrupted(root: Path, db_path: Path) -> list[int]:
     """Record as failed (:data:`INTERRUPTED`) the jobs of the project at ``root`` (its
     store at ``db_path``) whose process is gone while their record says running; return
     their ids. Those are the jobs whose lock file can be taken, and (where locks can be
-    taken here) those started before :data:`LOCK_FILES_SINCE` with no lock file at all.
+    taken here) those started before :data:`LOCK_FILES_SINCE` with no lock file at all,
+    and those killed while taking their lock (a stale ``.lock.taking``, see
+    :data:`TAKING_STALE_AFTER`).
     Opens the store only when there are such jobs; a store that cannot be written
     (read-only, a newer schema) is left as it is, for the next open."""
     if fcntl is None:
         return []
     folder = root / LOCKS
     try:
-        paths = sorted(folder.glob("*.lock"))
+        paths = sorted(folder.glob("*.lock")) + [
+            path for path in sorted(folder.glob(f"*{TAKING}")) if _stale(path)]
     except OSError:
         return []
     orphans = [(path, handle) for path in paths if (handle := _take(path)) is not None]
@@ -121,7 +134,8 @@ def mark_interrupted(root: Path, db_path: Path) -> list[int]:
         # A short wait: another program's write (a CLI import) leaves it for the next open.
         with Store(db_path, busy_timeout=1.0, create=False) as store:
             for path, _ in orphans:
-                job = int(path.stem) if path.stem.isdigit() else None
+                stem = path.name.removesuffix(TAKING).removesuffix(".lock")
+                job = int(stem) if stem.isdigit() else None
                 row = store.job(job) if job is not None else None
                 if job is not None and row is not None and row["state"] == "running":
                     store.finish_job(job, "failed", INTERRUPTED)
@@ -148,7 +162,17 @@ def mark_interrupted(root: Path, db_path: Path) -> list[int]:
 
 def _has_lock(folder: Path, job: int) -> bool:
     """Whether ``job`` has a lock file (or one being taken, see :func:`hold`)."""
-    return any((folder / name).exists() for name in (f"{job}.lock", f"{job}.lock.taking"))
+    return any((folder / name).exists() for name in (f"{job}.lock", f"{job}{TAKING}"))
+
+
+def _stale(path: Path) -> bool:
+    """Whether the ``.lock.taking`` file ``path`` is older than :data:`TAKING_STALE_AFTER`
+    (one from a clock ahead of this one's is not, until it is)."""
+    try:
+        made = path.stat().st_mtime
+    except OSError:
+        return False  # gone meanwhile: its job took its lock (renamed it) or gave up
+    return datetime.now(UTC).timestamp() - made > TAKING_STALE_AFTER.total_seconds()
 
 
 def _locks_work(folder: Path) -> bool:

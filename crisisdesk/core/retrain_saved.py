@@ -20,7 +20,7 @@ from typing import Any
 
 from crisisdesk.core.project import Project
 from crisisdesk.core.retrain import RetrainJob, RetrainReport, TaskRetrain
-from crisisdesk.core.retrain_switch import missing_checkpoint_file
+from crisisdesk.core.retrain_switch import load_refusal, missing_checkpoint_file
 from crisisdesk.core.store import Store
 
 AGAIN = "Run Retrain again for a new report."
@@ -171,9 +171,11 @@ def _now(store: Store, saved: SavedRetrain, task: str, entry: TaskRetrain) -> No
 
 def switch_leaves(store: Store, entry: TaskRetrain) -> str | None:
     """Why Switch would leave ``entry``'s task as it is now, or None when it may switch
-    it: the new version was deleted, is the active one already, or another version
-    became active since the comparison (apply_retrain would refuse: ActiveChanged).
-    The report asks again after a version is made active from its versions list."""
+    it: the new version was deleted, is the active one already, its files do not load
+    (damaged: apply_retrain would refuse), or another version became active since the
+    comparison (apply_retrain would refuse: ActiveChanged). The report asks again after
+    a version is made active from its versions list, and after a refused Switch. Loads
+    the new version's head: run it off the UI thread."""
     if entry.candidate is None:
         return None
     version = store.model_version(entry.candidate)
@@ -185,6 +187,10 @@ def switch_leaves(store: Store, entry: TaskRetrain) -> str | None:
                 "is gone): it cannot be made active")
     if version["active"]:
         return f"{entry.candidate_name} is the active version already"
+    if (damaged := load_refusal(store, version)) is not None:
+        # Before ActiveChanged's advice, which would have it made active: it cannot be.
+        return (f"its new version {entry.candidate_name} cannot be made active, as "
+                f"{damaged}: run Retrain again for a new version")
     if (now := store.active_model_version(entry.task)) is not None and now["id"] != entry.active:
         # As apply_retrain's check (ActiveChanged): said before the click it would refuse.
         return (

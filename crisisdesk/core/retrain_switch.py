@@ -117,7 +117,11 @@ def _kept(store: Store, report: RetrainReport, switch: list[str],
             continue
         why = ("its new version was deleted" if version is None or
                missing_checkpoint_file(version["path"]) is not None
-               else "as asked" if entry.recommend_switch else not_recommended_because(entry))
+               else not_recommended_because(entry) if not entry.recommend_switch
+               # Left out by the report, which said so: not the analyst's wish.
+               else "its new version's files are damaged" if load_refusal(
+                   store, version) is not None
+               else "as asked")
         out.append((f"kept {entry.active_name} active for {task}" if entry.active_name
                     else f"left {task} without an active version") + f" ({why})")
     return out
@@ -165,11 +169,9 @@ def _switch(store: Store, entry: TaskRetrain) -> SwitchRefused | None:
     process may switch (or delete) meanwhile."""
     assert entry.candidate is not None
     version = store.model_version(entry.candidate)
-    if version is not None and missing_checkpoint_file(version["path"]) is None:
-        try:
-            check_loads(store, version)
-        except (CheckpointError, NoModel) as exc:
-            return _refused(entry, _damaged(version["path"], exc))
+    if version is not None and missing_checkpoint_file(version["path"]) is None and (
+            why := load_refusal(store, version)) is not None:
+        return _refused(entry, why)
     with store.transaction():
         version = store.model_version(entry.candidate)
         missing = None if version is None else missing_checkpoint_file(version["path"])
@@ -194,6 +196,17 @@ def _refused(entry: TaskRetrain, why: str) -> SwitchRefused:
     return SwitchRefused(f"{entry.task} not switched: its new version {entry.candidate_name} "
                          f"cannot be made active, as {why}. Run Retrain again for a new "
                          "version.")
+
+
+def load_refusal(store: Store, row: dict[str, Any]) -> str | None:
+    """Why model version ``row`` cannot be made active as its head does not load
+    (:func:`check_loads`): "its file <weights> is damaged: <why>", on one line; None when
+    it loads. Loads the pair: run outside a write transaction, off the UI thread."""
+    try:
+        check_loads(store, row)
+    except (CheckpointError, NoModel) as exc:
+        return _damaged(row["path"], exc) or "its files do not load"
+    return None
 
 
 def _damaged(path: str, exc: BaseException) -> str:

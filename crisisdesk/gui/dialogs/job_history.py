@@ -8,6 +8,9 @@ line opens its own report (Report…, Enter or a double-click): ``report_wanted`
 its jobs row, and the window opens it as Jobs > Last retrain report opens the newest. The
 records are read off the UI thread, :data:`PAGE` at a time ("Show older jobs"): a project
 of years holds thousands. Tab goes from the list to its buttons; the arrows move in it.
+While open it looks again for jobs added or ended by another window or program (the
+CLI) on the project: when activated, and every :data:`POLL_MS`. A line under the list
+says what the selected job ran on (the cells' tooltips are a mouse's only).
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ KIND_WORDS = {
     "retrain": "Retrain", "export": "Export", "media-fetch": "Fetch of images",
     "demo": "Demo project",
 }
+#: How often an open history looks for a job added or ended elsewhere (milliseconds):
+#: one page read off the UI thread, the lines read again only when one was.
+POLL_MS = 5000
 COLUMNS = ("What", "Started", "Took", "Outcome", "Message")
 NO_REPORT = "Only a retrain that finished has a report to open"
 
@@ -139,6 +145,7 @@ class JobHistoryDialog(QDialog):
         self.project = project
         self.setWindowTitle(f"Job history: {project.root.name}")
         self.lines: list[JobLine] = []
+        self._reading = False  # a read of lines is on its way: a look waits for the next
         self.background = Background(self, max_threads=1)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -169,6 +176,9 @@ class JobHistoryDialog(QDialog):
         self.table.cellDoubleClicked.connect(lambda _row, _column: self.open_report())
         self.status = QLabel("Reading the project's jobs…")
         self.status.setWordWrap(True)
+        # What the selected job ran on: the cells' tooltips said it to a mouse only.
+        self.details = QLabel()
+        self.details.setWordWrap(True)
         self.report = QPushButton("Report…")
         self.report.setToolTip(NO_REPORT)
         # Enter on a line opens its report, as a double-click does: it clicked Close (the
@@ -189,6 +199,7 @@ class JobHistoryDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.details)
         layout.addLayout(buttons)
         # Sized to the font: at 900 pixels with large text the four short columns took
         # 700 of them and each message wrapped two words a line.
@@ -197,6 +208,38 @@ class JobHistoryDialog(QDialog):
         fit_to_screen(self)
         self._selected()
         self._read(None)
+        # Jobs of another window or of the CLI on the project: this window hears only
+        # of its own jobs' ends (reload), and its lines went stale while open.
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._look)
+        self._poll.start()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        """Back to the history (from the main window, a terminal): look for new jobs."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self._look()
+
+    def _look(self) -> None:
+        """Read the newest page of jobs off the UI thread and, when a job was added or
+        ended since the lines were read, read them again (:meth:`reload`, quietly)."""
+        if self._reading or not self.isVisible():
+            return  # the read on its way brings them; a hidden history needs none
+        project = self.project
+
+        def compare(page: list[JobLine]) -> None:
+            if self._reading:
+                return  # Refresh or Show older meanwhile: not overtaken by a look's read
+            # Jobs and how they ended; a running job's counts only at Refresh, as a
+            # reload every few seconds would move a screen reader back to its line.
+            shown = [(line.job, line.outcome) for line in self.lines[:len(page)]]
+            if [(line.job, line.outcome) for line in page] != shown:
+                self.reload(quiet=True)
+
+        # Failed: said by the next Refresh, not every few seconds.
+        self.background.call(lambda: read_page(project, None), compare, lambda _: None,
+                             key="look")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Resize:  # the header's: the table's width
@@ -212,20 +255,27 @@ class JobHistoryDialog(QDialog):
         for button in (self.older, self.refresh):
             button.setEnabled(False)
 
-    def _read(self, before: int | None) -> None:
-        """Read the page of jobs before jobs row ``before`` (None: from the newest again)."""
-        self._busy()
+    def _read(self, before: int | None, quiet: bool = False) -> None:
+        """Read the page of jobs before jobs row ``before`` (None: from the newest again);
+        ``quiet``: leaving the keys and the buttons as they are (a look's read)."""
+        if not quiet:
+            self._busy()
+        self._reading = True
         self.background.call(lambda: read_page(self.project, before),
                              lambda lines: self._show(lines, before is None),
                              self._failed, key="history")
 
-    def reload(self) -> None:
+    def reload(self, quiet: bool = False) -> None:
         """Read the jobs shown again, and any newer (a job of this window ended, or
-        Refresh), keeping the line selected and the lines in view. Off the UI thread."""
+        Refresh), keeping the line selected and the lines in view. Off the UI thread.
+        ``quiet``: a look found a job added or ended elsewhere; the keys and the buttons
+        stay where they are (a Refresh or Show older meanwhile overtakes it)."""
         if not self.lines:
-            self._read(None)
+            self._read(None, quiet)
             return
-        self._busy()
+        if not quiet:
+            self._busy()
+        self._reading = True
         project, oldest = self.project, self.lines[-1].job
         selected = self.selected()
         top = self.table.rowAt(0)  # the line at the top of the view (-1: none)
@@ -253,6 +303,7 @@ class JobHistoryDialog(QDialog):
             self.table.scrollToTop()
 
     def _show(self, lines: list[JobLine], first: bool) -> None:
+        self._reading = False
         if first:
             self.lines = []
             self.table.setRowCount(0)
@@ -281,6 +332,7 @@ class JobHistoryDialog(QDialog):
         self.table.resizeRowsToContents()
 
     def _failed(self, message: str) -> None:
+        self._reading = False
         self.refresh.setEnabled(True)
         self.status.setText(f"The project's jobs could not be read: {message}")
         announce(self.status, self.status.text())  # the keys are on the list, not here
@@ -294,6 +346,11 @@ class JobHistoryDialog(QDialog):
         line = self.selected()
         self.report.setEnabled(line is not None and line.has_report)
         self.report.setToolTip("" if self.report.isEnabled() else NO_REPORT)
+        self.details.setText(
+            "Select a job to see what it ran on." if line is None else
+            f"{line.what}, started {line.started}, ran on: {line.ran_on}." if line.ran_on
+            else f"{line.what}, started {line.started}: its record does not say what it "
+            "ran on.")
 
     def open_report(self) -> None:
         """Ask for the selected retrain's report (``report_wanted``); nothing for a line
@@ -304,6 +361,7 @@ class JobHistoryDialog(QDialog):
 
     def done(self, result: int) -> None:
         """Close, dropping a read still running (it never waits for it)."""
+        self._poll.stop()
         self.background.shutdown()
         super().done(result)
 

@@ -24,24 +24,34 @@ from crisisdesk.core.importers.records import (
     Where,
     find_inside,
 )
+from crisisdesk.core.importers.sheet_checks import checked_post_id, spreadsheet_form_of
 from crisisdesk.core.importers.textio import TextFileError, csv_lines, read_text_file
 from crisisdesk.core.words import IMAGES_FOLDER, plural
 
 SOURCE_NAME = "crisismmd"
 # The split may be missing from the name (crisisdesk's own exports carry a split column).
 # A task is named as schemes.TASK_NAME allows: a project's own task (`flood_level2`) has
-# digits and underscores, and its exported file must import back.
+# digits and underscores, and its exported file must import back. Excel saves a split
+# file it opened as "Unicode Text" under a `.txt` name: the same file to the reader.
 FILE_NAME = re.compile(
-    r"task_(?P<task>[a-z][a-z0-9_]*?)_text_img(?:_(?P<split>train|dev|test))?\.tsv$")
+    r"task_(?P<task>[a-z][a-z0-9_]*?)_text_img(?:_(?P<split>train|dev|test))?\.(?:tsv|txt)$")
 # Said to the import dialog's user and the CLI's alike: each names the folder its own way.
 # (Media rows stored before keep the older "no --images-root given": a reason is a note.)
 NO_ROOT = f"no images folder given ({IMAGES_FOLDER})"
+# What an analyst whose split file went through Excel can do instead.
+WHAT_TO_DO_SPLIT = ("import the split file as CrisisMMD wrote it, or open it in Excel through "
+                    "Data > From Text/CSV with the id columns set to Text")
 REQUIRED = ("event_name", "tweet_id", "image_id", "tweet_text", "image", "label")
 
 
 def is_crisismmd_file(path: Path) -> bool:
     """Whether ``path`` is named like a CrisisMMD split file."""
     return FILE_NAME.search(path.name) is not None
+
+
+def split_files(folder: Path) -> list[Path]:
+    """The files at the top of ``folder`` named like CrisisMMD split files, in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_crisismmd_file(p))
 
 
 def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
@@ -89,7 +99,20 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
         if not sep or not n.isdigit():
             yield Problem(where, f"image_id {image_id!r} is not <tweet_id>_<n>; row skipped")
             continue
-        if prefix != tweet_id:
+        if prefix != tweet_id and spreadsheet_form_of(tweet_id, prefix):
+            # Excel read the id as a number and saved 9.05631E+17: tweets whose ids agree
+            # in six digits became one post. The image id, text to Excel, kept the digits.
+            yield Problem(where, f"tweet_id {tweet_id!r} is how a spreadsheet writes "
+                          f"{prefix} (digits lost); read as {prefix} from the image_id "
+                          f"cell (to keep ids as they are, {WHAT_TO_DO_SPLIT})", "warning")
+            tweet_id = prefix
+        elif prefix != tweet_id:
+            checked, line, severity = checked_post_id(tweet_id, "tweet_id", row, False,
+                                                       WHAT_TO_DO_SPLIT)
+            if line:  # an id a spreadsheet cut, which the image id cannot give back
+                yield Problem(where, line, severity)
+            if checked is None:
+                continue
             # It happens in CrisisMMD (a tweet quoting another's image); the pair is real.
             yield Problem(where, f"image_id {image_id} belongs to another tweet than "
                           f"{tweet_id}; imported as image {n} of tweet {tweet_id}", "warning")

@@ -33,6 +33,7 @@ from crisisdesk.core.importers.crisismmd import (
 from crisisdesk.core.importers.crisismmd import (
     is_crisismmd_file,
     parse_crisismmd,
+    split_files,
 )
 from crisisdesk.core.importers.folder import find_manifest, parse_folder
 from crisisdesk.core.importers.jsonsource import json_lines, lazy_lines
@@ -107,13 +108,13 @@ def detect_format(path: Path) -> str:
     if not path.exists():
         raise SourceError(path, "no such file or folder")
     if path.is_dir():
-        if find_manifest(path) is None and any(is_crisismmd_file(p) for p in path.glob("*.tsv")):
+        if find_manifest(path) is None and split_files(path):
             return "crisismmd"
         return "folder"
     suffix = path.suffix.lower()
     if suffix == ".zip":
         return "zip"
-    if suffix == ".tsv" and is_crisismmd_file(path):
+    if is_crisismmd_file(path):
         return "crisismmd"
     if suffix in (".csv", ".tsv"):
         return "csv"
@@ -234,7 +235,9 @@ class ImportJob:
             # when it had one, the folder's other posts were left out without a word).
             yield from self._parse(folder, detect_format(folder), name)
         elif fmt == "crisismmd":
-            files = sorted(path.glob("*.tsv")) if path.is_dir() else [path]
+            # Every .tsv (one misnamed is said), and the split files Excel saved as .txt.
+            files = sorted({*path.glob("*.tsv"), *split_files(path)}) if path.is_dir() \
+                else [path]
             self._data_files.update(str(file) for file in files)
             for file in files:
                 yield from parse_crisismmd(file, opts.images_root)

@@ -61,8 +61,8 @@ def _item_id_cell(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def checked_post_id(post_id: str, column: str, row: Mapping[str, Any],
-                    export: bool) -> tuple[str | None, str | None, str]:
+def checked_post_id(post_id: str, column: str, row: Mapping[str, Any], export: bool,
+                    advice: str = WHAT_TO_DO) -> tuple[str | None, str | None, str]:
     """The post id a row means, a line for the report, and that line's severity.
 
     In crisisdesk's own export (``export``) the ``item_id`` cell holds the id: a
@@ -70,7 +70,7 @@ def checked_post_id(post_id: str, column: str, row: Mapping[str, Any],
     one that is another id refuses the row (None, an error): its labels would go to
     another post. In another table an id in scientific notation refuses the row, and a
     long id whose digits past the 15th are zeros is imported with a warning (a real id
-    may end so)."""
+    may end so). ``advice``: what the line tells the analyst to do instead."""
     item_id = _item_id_cell(row) if export else None
     if item_id is not None and item_id.count(":") >= 2:
         meant = item_id.split(":", 1)[1].rsplit(":", 1)[0]
@@ -79,19 +79,19 @@ def checked_post_id(post_id: str, column: str, row: Mapping[str, Any],
         if spreadsheet_form_of(post_id, meant):
             return meant, (f"column {column}: post id {post_id!r} is how a spreadsheet "
                            f"writes {meant} (digits lost); read as {meant} from the "
-                           f"item_id cell (to keep ids as they are, {WHAT_TO_DO})"), "warning"
+                           f"item_id cell (to keep ids as they are, {advice})"), "warning"
         return None, (f"column {column}: post id {post_id!r} is not the post of the "
                       f"item_id cell {item_id!r}; row skipped (its labels would go to "
                       "another post)"), "error"
     if _SCIENTIFIC.fullmatch(post_id):
         return None, (f"column {column}: post id {post_id!r} is a number a spreadsheet "
                       "wrote in scientific notation: the id's digits are lost; row "
-                      f"skipped ({WHAT_TO_DO})"), "error"
+                      f"skipped ({advice})"), "error"
     digits = post_id.lstrip("0")
     if post_id.isdigit() and len(digits) > SHEET_DIGITS and \
             not digits[SHEET_DIGITS:].strip("0"):
         return post_id, (f"column {column}: post id {post_id} ends in zeros past its "
                          f"first 15 digits, as a spreadsheet writes an id it cut to 15 "
                          "digits; if this table went through Excel, this is not the post "
-                         f"meant ({WHAT_TO_DO})"), "warning"
+                         f"meant ({advice})"), "warning"
     return post_id, None, ""

@@ -147,6 +147,9 @@ class ImportReport:
 
     sources: list[dict[str, str]] = field(default_factory=list)
     records: int = 0
+    # Records that added nothing (post, items, labels, splits all there before this
+    # import): a second import of a file said "0 new posts" alone, not why.
+    records_known: int = 0
     posts_added: int = 0
     items_added: int = 0
     media_added: dict[str, int] = field(default_factory=dict)
@@ -198,7 +201,9 @@ class ImportReport:
             f"{plural(self.posts_added, 'new post')}, {plural(self.items_added, 'new item')}, "
             f"media added: {media}"
             + (f", {plural(self.media_attached, 'image')} attached" if self.media_attached
-               else ""),
+               else "")
+            + (f"; {plural(self.records_known, 'row')} already in the project"
+               if self.records_known else ""),
             f"{plural(self.labels_added, 'label')} and {plural(self.splits_added, 'split')} "
             f"added; {plural(self.errors, 'error')}, {plural(self.warnings, 'warning')}",
         ]

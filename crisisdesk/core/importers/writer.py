@@ -21,11 +21,13 @@ from crisisdesk.core.importers.records import (
     MediaRef,
     MissingTally,
     PostRecord,
+    Problem,
     Where,
 )
 from crisisdesk.core.schemes import LabelScheme
 from crisisdesk.core.store import LABEL_SOURCES, ItemRow, LabelChange, Store, store_time
 from crisisdesk.core.store.times import post_time
+from crisisdesk.core.words import both_names, plural
 
 # Half of a UTF-16 surrogate pair: JSON can carry one ("\ud83c", an emoji cut in two by
 # a collector), Python keeps it, and SQLite cannot store it. A whole pair is decoded into
@@ -69,9 +71,23 @@ class RecordWriter:
         # ok, it is not missing; stored missing, the "stay missing" line says it.
         self.tallies: dict[MissingTally, None] = {}
         self._tallied: list[MediaRef] = []
+        # Posts of an export filed as new ones under ``source`` while their own source
+        # (their rows' ``source`` cell) has them: (posts, file) by that source, said
+        # first of this writer's problems when it closes.
+        self.filed_again: dict[str, list] = {}
+        self._first_problem = len(report.problems)
 
     def close(self) -> None:
+        """Stop the image checks; say which rows doubled posts their own source has (an
+        export imported back into its project: filed under the file's name, as
+        documented, every post doubled without a word)."""
         self.pool.shutdown(wait=True)
+        for own, (posts, file) in self.filed_again.items():
+            self.report.problems.insert(self._first_problem, Problem(Where(file), (
+                f"{plural(posts, 'post')} of source {own}, already in this project, filed "
+                f"again under source {self.source} as new posts (each is in the project "
+                f"twice now); to add such a file to {own}'s posts instead, give the source "
+                f"name {own} ({both_names('Source name', f'--source {own}')})"), "warning"))
 
     def source_of(self, record: PostRecord) -> str:
         """The source ``record``'s post is filed under."""
@@ -165,10 +181,22 @@ class RecordWriter:
                     self.report.add(record.where, f"post {record.post_id} not imported: "
                                     f"{type(exc).__name__}: {exc}")
                     continue
+                self._count_known(record, counts, seen)
                 for ref in self._tallied:
                     if ref.tally is not None:
                         ref.tally.add(record, ref)
                         self.tallies.setdefault(ref.tally)
+
+    def _count_known(self, record: PostRecord, counts: tuple, seen: bool) -> None:
+        """Count a stored record that added nothing to the project (``counts``: the
+        report's before it; ``seen``: its post was added by this import already), or
+        one of an export that added a post its own source has."""
+        if not seen and self._counts() == counts:
+            self.report.records_known += 1
+        elif record.source not in (None, self.source_of(record)) and \
+                self.report.posts_added > counts[0][0] and \
+                self.store.find_post(record.source, record.post_id) is not None:
+            self.filed_again.setdefault(record.source, [0, record.where.file])[0] += 1
 
     def _store_time(self, record: PostRecord) -> None:
         """The post's time in the store's format (UTC ISO 8601), so that sorting by time

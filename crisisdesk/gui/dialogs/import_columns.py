@@ -1,6 +1,6 @@
 """The import dialog's look at a table before it is imported: its column names (a
 CSV/TSV header, the keys of a JSON Lines file's objects), read as the importer reads them,
-for the dialog's column mapping."""
+for the dialog's column mapping; and whether a source is such a table at all."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import io
 import json
 from pathlib import Path
 
+from crisisdesk.core.importers.crisismmd import is_crisismmd_file
+from crisisdesk.core.importers.job import detect_format
 from crisisdesk.core.importers.tabular import table_delimiter
 from crisisdesk.core.importers.textio import decode_text
 
@@ -70,7 +72,21 @@ def json_keys(head: str, *, as_list: bool, truncated: bool) -> list[str]:
 
 
 def tabular_source(path: Path, fmt: str) -> bool:
-    """Whether ``path`` is read as a table (its columns can be mapped) in format ``fmt``."""
+    """Whether ``path`` may be read as a table (its columns can be mapped) in format
+    ``fmt``, told by its name alone (cheap, for the UI thread): detected, a JSON file may
+    still be a collector's (:func:`mappable_columns` says)."""
     if fmt in ("csv", "jsonl"):
         return path.is_file()
-    return fmt == "auto" and path.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".json")
+    # A .tsv is a table too unless named like a CrisisMMD split (no columns were offered
+    # for one: a sheet with odd headers ran to the import's error naming --map).
+    return fmt == "auto" and not is_crisismmd_file(path) and \
+        path.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+
+
+def mappable_columns(path: Path, fmt: str) -> list[str] | None:
+    """The columns of ``path`` to map (read in a background call: it reads the file), or
+    None when format detection finds no table: a twarc or Bluesky file had "no id
+    column", and the dialog refused to import it until one was picked."""
+    if fmt == "auto" and detect_format(path) not in ("csv", "jsonl"):
+        return None
+    return read_columns(path)

@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -26,8 +26,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -38,8 +36,12 @@ from crisisdesk.core.importers.tabular import DEFAULT_COLUMNS, FIELDS
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.schemes import display_name
-from crisisdesk.gui.advice import os_words
-from crisisdesk.gui.dialogs.import_columns import read_columns, tabular_source  # noqa: F401
+from crisisdesk.gui.dialogs.import_columns import (
+    mappable_columns,
+    read_columns,  # noqa: F401 (imported from here by tests)
+    tabular_source,
+)
+from crisisdesk.gui.dialogs.import_problems import problems_tree, show_problems
 from crisisdesk.gui.dialogs.job_status import show_job_details
 from crisisdesk.gui.empty_hint import EmptyHint
 from crisisdesk.gui.worker import Background, JobRunner
@@ -48,6 +50,11 @@ FORMAT_NAMES = {"auto": "Detect from the files", "folder": "Folder of posts",
                 "csv": "CSV / TSV table", "jsonl": "JSON Lines", "crisismmd": "CrisisMMD TSVs",
                 "zip": "Zip archive"}
 DEFAULT_COLUMN = "(automatic)"
+# Each file detect_format reads: a CrisisMMD split Excel saved as "Unicode Text" (.txt,
+# see crisismmd.FILE_NAME) showed under "All files" alone. Collector files, told by
+# content, are JSON (Lines) files.
+FILE_FILTER = ("Posts (*.csv *.tsv *.jsonl *.ndjson *.json *.zip *task_*_text_img*.txt);;"
+               "All files (*)")
 class ImportDialog(QDialog):
     """Import posts into ``project``; ``imported`` carries the report when it ends."""
 
@@ -150,10 +157,7 @@ class ImportDialog(QDialog):
         self.progress.setVisible(False)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.problems = QTreeWidget()
-        self.problems.setHeaderLabels(["Severity", "File", "Row", "Problem"])
-        self.problems.setRootIsDecorated(False)
-        self.problems.setVisible(False)
+        self.problems = problems_tree()
 
         self.start = QPushButton("&Import")
         self.start.setDefault(True)
@@ -186,9 +190,7 @@ class ImportDialog(QDialog):
         return [Path(self.sources.item(i).text()) for i in range(self.sources.count())]
 
     def _pick_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Files to import", "",
-            "Posts (*.csv *.tsv *.jsonl *.ndjson *.json *.zip);;All files (*)")
+        files, _ = QFileDialog.getOpenFileNames(self, "Files to import", "", FILE_FILTER)
         for file in files:
             self.add_source(file)
 
@@ -216,14 +218,19 @@ class ImportDialog(QDialog):
         self.mapping_box.setVisible(self._mapping_on)
         if table is None:
             return
-        self.background.call(lambda: read_columns(table), self.set_columns,
+        self.background.call(lambda: mappable_columns(table, fmt), self.set_columns,
                              lambda message: self.status.setText(
                                  f"{table}: cannot read its columns ({message})"),
                              key="columns")
 
-    def set_columns(self, columns: list[str]) -> None:
+    def set_columns(self, columns: list[str] | None) -> None:
         """Fill the mapping boxes with a table's columns; the first entry says which
-        column the importer picks by itself (as the core does: by known names)."""
+        column the importer picks by itself (as the core does: by known names). None:
+        the file is no table after all (a collector's JSON), nothing to map."""
+        if columns is None:
+            self._mapping_on = False
+            self.mapping_box.setVisible(False)
+            return self._say_required()
         by_lower = {c.strip().lower(): c for c in columns}
         self._auto = {}
         for name, combo in self.columns.items():
@@ -376,20 +383,7 @@ class ImportDialog(QDialog):
         elif not_saved:
             head.append(not_saved[:1].upper() + not_saved[1:])
         self.status.setText("<br>".join(html.escape(line) for line in head))
-        self.problems.clear()
-        for problem in report.problems:
-            message = os_words(problem.message)  # "[Errno 28]": a number, not words
-            row = QTreeWidgetItem([problem.severity, Path(problem.where.file).name,
-                                   "" if problem.where.row is None else str(problem.where.row),
-                                   message])
-            row.setToolTip(1, problem.where.file)
-            row.setToolTip(3, message)
-            if problem.severity == "error":
-                row.setForeground(0, Qt.GlobalColor.darkRed)
-            self.problems.addTopLevelItem(row)
-        self.problems.setVisible(bool(report.problems))
-        for column in range(3):
-            self.problems.resizeColumnToContents(column)
+        show_problems(self.problems, report.problems)
 
     def done(self, result: int) -> None:
         # Closing while the import runs cancels it; the batch in hand is still committed.

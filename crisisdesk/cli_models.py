@@ -33,13 +33,12 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 def cmd_models_download(args: argparse.Namespace) -> int:
     from crisisdesk.core.models.disk_room import NoRoom
+    from crisisdesk.core.models.download_job import installed_copy
     from crisisdesk.core.models.hub_download import download
     from crisisdesk.core.models.registry import (
-        ModelMissing,
         RegisteredPathGone,
         RegistrationsUnreadable,
         get_spec,
-        locate,
     )
 
     try:
@@ -47,14 +46,11 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     except KeyError as exc:
         return _fail(exc.args[0])
     try:
-        where = locate(spec)
+        where = installed_copy(spec)
     except (RegisteredPathGone, RegistrationsUnreadable) as exc:
         # Jobs never fall back from a registration to the hub copy: a download here
         # cost the model's size, said "installed", and left the model refused as before.
-        return _fail(f"{exc}\nNot downloaded: while this stands, jobs would not use a "
-                     "downloaded copy either.")
-    except ModelMissing:
-        where = None
+        return _fail(str(exc))
     if where and not args.force:
         print(f"{spec.name} is already installed ({where.route}: {where.path})")
         return OK

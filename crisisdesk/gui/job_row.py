@@ -27,6 +27,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.words import plural
 from crisisdesk.gui.advice import plain_error
 from crisisdesk.gui.dialogs.settings_dialog import setting, settings_saved
+from crisisdesk.gui.missing_model import missing_model, registration_refused
 from crisisdesk.gui.worker import JobRunner
 
 if TYPE_CHECKING:  # the panel imports this module
@@ -34,11 +35,6 @@ if TYPE_CHECKING:  # the panel imports this module
 
 MakeJob = Callable[[], Iterator[Progress]]
 Then = Callable[[str, object], None]  # what follows a job's end: (state, result or message)
-# The name as Python's repr quotes it: in double quotes when it holds an apostrophe.
-_MISSING_MODEL = re.compile(
-    r"model (?:'([^']+)'|\"([^\"]+)\") (?:is not installed|has no hub source|"
-    r"is registered at)")
-
 STATE_TEXT = {"pending": "Waiting", "running": "Running", "done": "Done",
               "cancelled": "Cancelled", "failed": "Failed"}
 STATE_COLOUR = {"done": "#2e7d32", "cancelled": "#8d6e00", "failed": "#c62828"}
@@ -95,16 +91,6 @@ def device_words(device: str) -> str:
         return f"{where}, {name}" if name else where
     said = {"cpu": "on the CPU", "mps": "on the Apple GPU", "network": "over the network"}
     return said.get(device, f"on {device}") if device else ""
-
-
-def missing_model(runner: JobRunner) -> str | None:
-    """The name of the model a failed job was missing, or None."""
-    if isinstance(runner.exception, registry.ModelMissing) or runner.error:
-        text = str(runner.exception or "") + "\n" + (runner.error or "")
-        found = _MISSING_MODEL.search(text)
-        if found:
-            return found.group(1) or found.group(2)
-    return None
 
 
 def download_job(name: str) -> Iterator[Progress]:
@@ -297,8 +283,7 @@ class JobRow(QFrame):
                 self.missing_model = name
                 # A registration whose folder vanished wins over the hub cache: only
                 # registering where the model is now helps, not a download.
-                gone = isinstance(runner.exception, registry.RegisteredPathGone)
-                self.download.setVisible(not gone)
+                self.download.setVisible(not registration_refused(runner))
                 self.local.setVisible(True)
                 self._offer_download()
                 # Offline mode saved while the row is shown applies to it at once.

@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from crisisdesk.core.models import hub_download
-from crisisdesk.core.models.registry import ModelSpec
+from crisisdesk.core.models.registry import (
+    Location,
+    ModelMissing,
+    ModelSpec,
+    RegisteredPathGone,
+    RegistrationsUnreadable,
+    locate,
+)
 from crisisdesk.core.progress import Progress
 
 #: The job's unit: decimal megabytes, as model sizes are given elsewhere.
@@ -31,12 +38,35 @@ class DownloadCancelled(Exception):
     """Raised inside the fetch's thread when its job was closed: stops the hub's fetch."""
 
 
+def installed_copy(spec: ModelSpec) -> Location | None:
+    """Where jobs find ``spec`` now, or None (nowhere: a download is what helps). Raises
+    a registration jobs refuse (its folder gone, models.json unreadable), its words
+    saying nothing was downloaded: jobs never fall back from a registration to the hub
+    copy, so a download cost the model's size, said "installed", and mended nothing."""
+    try:
+        return locate(spec)
+    except (RegisteredPathGone, RegistrationsUnreadable) as exc:
+        # The same class, so a front end still tells a vanished folder from the rest.
+        exc.args = (f"{exc}\nNot downloaded: while this stands, jobs would not use a "
+                    "downloaded copy either.",)
+        raise
+    except ModelMissing:
+        return None
+
+
 def download_job(spec: ModelSpec) -> Iterator[Progress]:
     """Download ``spec``'s files from the hub, yielding the megabytes written of their
     total (total 0 while the hub's sizes are unknown); the last progress says where the
     model was installed, and any note the room check made. Raises what the download
-    raised (NoRoom, TimeoutError, the hub's errors) with its own message."""
+    raised (NoRoom, TimeoutError, the hub's errors) with its own message, and what
+    :func:`installed_copy` raises; a model installed since it was found missing (a
+    folder chosen meanwhile, another window's download) is not fetched again."""
     said = f"downloading {spec.name} from {spec.hub_id}"
+    where = installed_copy(spec)
+    if where is not None:
+        yield Progress(0, 0, f"{spec.name} is already installed ({where.path}): "
+                             "nothing downloaded", "network")
+        return
     fetch = _Fetch(spec)
     yield Progress(0, 0, said, "network")
     fetch.thread.start()

@@ -25,6 +25,7 @@ def upgrade_said(args: argparse.Namespace) -> Iterator[None]:
     from crisisdesk.core.store.schema import upgrades_heard
 
     rewrite = sys.stderr.isatty()
+    open_line = [False]  # a terminal's step line not ended yet (an upgrade under way)
 
     def heard(done: int, total: int) -> None:
         # A log (not a terminal) gets the first line only: one a step is noise there.
@@ -33,6 +34,7 @@ def upgrade_said(args: argparse.Namespace) -> Iterator[None]:
             if rewrite:  # the same line, rewritten; ended with the last step
                 print(f"\rcrisisdesk: {words}...", end="\n" if done == total else "",
                       file=sys.stderr, flush=True)
+                open_line[0] = done != total
             else:
                 print(f"crisisdesk: {words}...", file=sys.stderr, flush=True)
 
@@ -40,6 +42,9 @@ def upgrade_said(args: argparse.Namespace) -> Iterator[None]:
         with upgrades_heard(heard):
             yield
     finally:
+        if open_line[0]:
+            # A step failed (or Ctrl-C): what is said next (the error) starts its own line.
+            print(file=sys.stderr, flush=True)
         note = upgrade_note(project)
         if note is not None:
             print(f"crisisdesk: {note}", file=sys.stderr)

@@ -216,12 +216,17 @@ def _upgrade_failed(root: Path, upgrade: FailedUpgrade, code: int,
     result ``code``) stopped failed, what it left and what to do."""
     if code == sqlite3.SQLITE_READONLY:
         part = _read_only_part(root) or root / DB_NAME
+        # Steps of an upgrade begun earlier saved: the release that wrote it refuses it.
+        reader = (f"the crisisdesk release that wrote it (schema {upgrade.start})"
+                  if upgrade.step == upgrade.start + 1 else
+                  f"a crisisdesk release of schema {upgrade.step - 1} (an upgrade begun "
+                  f"earlier left it there: the release that wrote it, schema "
+                  f"{upgrade.start}, no longer opens it)")
         return (f"opening it needs an upgrade from schema {upgrade.step - 1} to "
                 f"{upgrade.target}, which writes to it, and {part} cannot be written "
                 "(read-only, or another user's): copy the project folder to a place you "
                 "can write to and open the copy (it is upgraded there), or read it where "
-                f"it is with the crisisdesk release that wrote it (schema {upgrade.start})"
-                f" (SQLite: {exc})")
+                f"it is with {reader} (SQLite: {exc})")
     full = (full_drive(root / DB_NAME, said=code == sqlite3.SQLITE_FULL)
             if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR) else None)
     return upgrade.says(f"SQLite: {exc}", full or REPORT)

@@ -115,6 +115,10 @@ def migrate(db: sqlite_utils.Database) -> int:
         )
     # A new store (schema 0) is being made, not upgraded: nothing to hear.
     listener = _LISTENER.get() if 0 < start < SCHEMA_VERSION else None
+    # An upgrade stopped before and run again (the retry after a failed step, or the next
+    # open) is said from where the first began: the release that wrote the store is
+    # that one's, and it no longer opens a store that steps of this one's changed.
+    origin = _upgraded_from(db, start) if 0 < start < SCHEMA_VERSION else start
     for version in range(start + 1, SCHEMA_VERSION + 1):
         if listener is not None:
             listener(version - start - 1, SCHEMA_VERSION - start)
@@ -123,13 +127,21 @@ def migrate(db: sqlite_utils.Database) -> int:
         except sqlite3.Error as exc:
             # SQLite's own errors keep their type and code (a busy, read-only or full
             # store is said as such), tagged with the upgrade they stopped.
-            exc.crisisdesk_upgrade = _failed(start, version)  # type: ignore[attr-defined]
+            exc.crisisdesk_upgrade = _failed(origin, version)  # type: ignore[attr-defined]
             raise
         except Exception as exc:
-            raise UpgradeError(_failed(start, version), exc) from exc
+            raise UpgradeError(_failed(origin, version), exc) from exc
     if listener is not None:
         listener(SCHEMA_VERSION - start, SCHEMA_VERSION - start)
     return start
+
+
+def _upgraded_from(db: sqlite_utils.Database, start: int) -> int:
+    """The schema the store's upgrade began at (the ``upgraded_from`` mark its first
+    step wrote, kept until the upgrade is said), else ``start``."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'upgraded_from'").fetchone()
+    mark = str(row[0]) if row is not None else ""
+    return min(int(mark), start) if mark.isdigit() else start
 
 
 def _failed(start: int, version: int) -> FailedUpgrade:

@@ -146,6 +146,9 @@ class JobHistoryDialog(QDialog):
         self.setWindowTitle(f"Job history: {project.root.name}")
         self.lines: list[JobLine] = []
         self._reading = False  # a read of lines is on its way: a look waits for the next
+        # A look's read is on its way: on a slow or stalled drive the next tick waits for
+        # it, rather than queue another read (and a Refresh) behind it every few seconds.
+        self._looking = False
         self.background = Background(self, max_threads=1)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -224,11 +227,16 @@ class JobHistoryDialog(QDialog):
     def _look(self) -> None:
         """Read the newest page of jobs off the UI thread and, when a job was added or
         ended since the lines were read, read them again (:meth:`reload`, quietly)."""
-        if self._reading or not self.isVisible():
+        if self._reading or self._looking or not self.isVisible():
             return  # the read on its way brings them; a hidden history needs none
         project = self.project
+        self._looking = True
+
+        def looked() -> None:
+            self._looking = False
 
         def compare(page: list[JobLine]) -> None:
+            looked()
             if self._reading:
                 return  # Refresh or Show older meanwhile: not overtaken by a look's read
             # Jobs and how they ended; a running job's counts only at Refresh, as a
@@ -238,8 +246,8 @@ class JobHistoryDialog(QDialog):
                 self.reload(quiet=True)
 
         # Failed: said by the next Refresh, not every few seconds.
-        self.background.call(lambda: read_page(project, None), compare, lambda _: None,
-                             key="look")
+        self.background.call(lambda: read_page(project, None), compare,
+                             lambda _: looked(), key="look")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Resize:  # the header's: the table's width

@@ -146,6 +146,7 @@ class JobHistoryDialog(QDialog):
         self.setWindowTitle(f"Job history: {project.root.name}")
         self.lines: list[JobLine] = []
         self._reading = False  # a read of lines is on its way: a look waits for the next
+        self._refilling = False  # the lines are put back: the selection is set again
         # A look's read is on its way: on a slow or stalled drive the next tick waits for
         # it, rather than queue another read (and a Refresh) behind it every few seconds.
         self._looking = False
@@ -176,6 +177,10 @@ class JobHistoryDialog(QDialog):
         header.sectionResized.connect(lambda *_: self._fit_rows.start())
         header.installEventFilter(self)
         self.table.itemSelectionChanged.connect(self._selected)
+        # The keyboard's line is the selected one: focus coming to the list put its cursor
+        # on the first line unselected, so the line under the list said "Select a job"
+        # beside it, Report stayed off and Ctrl+Home (already there) changed nothing.
+        self.table.currentCellChanged.connect(self._select_current)
         self.table.cellDoubleClicked.connect(lambda _row, _column: self.open_report())
         self.status = QLabel("Reading the project's jobs…")
         self.status.setWordWrap(True)
@@ -292,8 +297,15 @@ class JobHistoryDialog(QDialog):
                   self.table.verticalScrollBar().value() > 0 else None)
 
         def show(lines: list[JobLine]) -> None:
-            self._show(lines, True)
-            self._keep_place(None if selected is None else selected.job, anchor)
+            # Report… kept as it is while the selection is cleared and set again: turned
+            # off, it handed the keys on to Refresh (the next Space refreshed).
+            self._refilling = True
+            try:
+                self._show(lines, True)
+                self._keep_place(None if selected is None else selected.job, anchor)
+            finally:
+                self._refilling = False
+            self._selected()
 
         self.background.call(lambda: read_page(project, None, down_to=oldest), show,
                              self._failed, key="history")
@@ -345,12 +357,19 @@ class JobHistoryDialog(QDialog):
         self.status.setText(f"The project's jobs could not be read: {message}")
         announce(self.status, self.status.text())  # the keys are on the list, not here
 
+    def _select_current(self, row: int, *_: int) -> None:
+        """Select the line the keyboard's cursor came to, where it is not selected."""
+        if row >= 0 and not self.table.selectionModel().isRowSelected(row):
+            self.table.selectRow(row)
+
     def selected(self) -> JobLine | None:
         """The line selected, or None."""
         rows = self.table.selectionModel().selectedRows()
         return self.lines[rows[0].row()] if rows else None
 
     def _selected(self) -> None:
+        if self._refilling:
+            return  # said once the line selected is selected again
         line = self.selected()
         self.report.setEnabled(line is not None and line.has_report)
         self.report.setToolTip("" if self.report.isEnabled() else NO_REPORT)

@@ -49,20 +49,30 @@ class OpeningWindow(QWidget):
         self.setWindowTitle("crisisdesk")
         layout = QVBoxLayout(self)
         self.label = QLabel(what)
+        # Wrapped: the window is sized to its first words ("Opening the last project…"),
+        # and the longer ones of an upgrade were cut before their "step 3 of 5".
+        self.label.setWordWrap(True)
         bar = QProgressBar()
         bar.setRange(0, 0)  # busy: building the demo reports no steps
+        bar.setAccessibleName(what)  # the window's only widget a screen reader reads
         layout.addWidget(self.label)
         layout.addWidget(bar)
         self.bar = bar
-        self.setMinimumWidth(360)
+        # Room for the ~70 characters of an upgrade's words on one line (wrapped past it).
+        self.setMinimumWidth(max(360, self.fontMetrics().averageCharWidth() * 72))
 
     def show_progress(self, progress: Progress) -> None:
-        """Show a job's progress (the demo build) in the bar and the label."""
+        """Show a job's progress (the demo build, an upgrade) in the bar and the label."""
         if progress.total:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(progress.done)
         if progress.message:
             self.label.setText(progress.message[:80])
+            self.bar.setAccessibleName(self.label.text())
+            # A window, unlike a widget in a layout, does not grow for its wrapped label.
+            needed = self.layout().totalHeightForWidth(self.width())
+            if needed > self.height():
+                self.resize(self.width(), needed)
 
 
 def make_application() -> QApplication:

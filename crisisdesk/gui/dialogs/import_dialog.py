@@ -69,7 +69,9 @@ class ImportDialog(QDialog):
         self.report: ImportReport | None = None
         self.background = Background(self, max_threads=1)
         self.setWindowTitle("Import posts")
-        self.setMinimumWidth(620)
+        # Sized to the font too: at 1.5 times it, 620 pixels left the problems' words a
+        # column narrower than a source's name.
+        self.setMinimumWidth(max(620, 100 * self.fontMetrics().averageCharWidth()))
 
         self.sources = QListWidget()
         self.sources.setMaximumHeight(90)
@@ -178,6 +180,9 @@ class ImportDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.problems, 1)
+        # The room no problem list takes (none yet, or the Columns box hidden for a
+        # collector's file): else given to the sources' row, its list adrift in it.
+        layout.addStretch(0)
         layout.addLayout(buttons)
 
     # ------------------------------------------------------------------ sources

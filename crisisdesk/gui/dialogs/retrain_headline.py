@@ -21,17 +21,19 @@ def f1_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def headline(entry: TaskRetrain) -> str:
+def headline(entry: TaskRetrain, left: str | None = None) -> str:
     """The comparison in words: both macro F1s, the difference, the recommendation; each
-    term with a "?" link to its note (``figure_notes``)."""
+    term with a "?" link to its note (``figure_notes``). ``left``: why Switch leaves the
+    task as it is (a report opened again), said in the recommendation's place."""
     if entry.new is None and entry.candidate is not None:
         # Trained, but nothing to score it on: the override can still switch to it.
         # The reasons are plain words (an exception's may hold "<unk>" or "a < b").
         why = escape(entry.skipped or "") or (
             f"the new version {entry.candidate_name} sees none of the "
             f"{entry.holdout:,}&nbsp;holdout items")
-        return (f"<b>Not compared:</b> {why}. The active version stays unless you "
-                "switch anyway.")
+        return f"<b>Not compared:</b> {why}. " + (
+            _left_words(left) if left else
+            "The active version stays unless you switch anyway.")
     if entry.new is None:
         return (f"<b>Not retrained:</b> {escape(entry.skipped or 'no candidate')}. "
                 "The active version stays.")
@@ -59,7 +61,10 @@ def headline(entry: TaskRetrain) -> str:
                    f"{entry.active_name} sees none of the holdout items the new one sees")
     else:
         compare = f"{macro}: new&nbsp;<b>{f1_text(new['macro_f1'])}</b> (no active version yet)"
-    if entry.recommend_switch:
+    if left:
+        # "Recommended: switch" (in green) stood above a Switch that was off for it.
+        advice = _left_words(left)
+    elif entry.recommend_switch:
         advice = (f"<span style='color:{GOOD}'><b>Recommended: switch</b></span>"
                   f"{term_link('recommendation')}")
     else:
@@ -77,6 +82,11 @@ def headline(entry: TaskRetrain) -> str:
                   + f", {left_out:,}&nbsp;left out (no embedding of its kind)"
                   if left_out else ""))
     return f"{compare}<br>{advice} &nbsp;·&nbsp; {holdout}{_trained_on(entry)}"
+
+
+def _left_words(left: str) -> str:
+    """Why Switch leaves the task as it is, in the recommendation's place."""
+    return f"<b>Switch leaves it as it is:</b> {escape(left)}."
 
 
 def _trained_on(entry: TaskRetrain) -> str:

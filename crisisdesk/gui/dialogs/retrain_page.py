@@ -158,6 +158,10 @@ class TaskPage(QWidget):
         switch it again (the version compared with made active again), its override
         box back where the task's new version is worse."""
         self.left = why
+        # A report opened again says why above its tabs (five lines for a damaged file):
+        # not said twice.
+        said = "the note above the tabs says why" if self.dialog.saved is not None else why
+        self.headline.setText(headline(self.entry, said if why else None))
         self.override.setChecked(False)
         self.override.setVisible(why is None and self.offers_override())
 

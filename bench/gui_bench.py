@@ -2,10 +2,16 @@
 jobs run, and peak memory.
 
     .venv/bin/python bench/gui_bench.py [--items 100000] [--job-seconds 20] [--workdir DIR]
+                                        [--made-up-texts]
 
 Builds a project of N text-only items with bulk inserts (as tests/gui/test_item_model.py
 does), then, offscreen, in this one process:
 
+* texts: the demo's ~100 real CrisisMMD tweets (resources/demo/crisismmd_dev_sample.csv)
+  cycled over the items, each followed by "(post number N)" so that every text differs
+  (the embed encodes each one). --made-up-texts gives the older runs' short made-up
+  texts ("post number N about the flood", ~10 tokens), to compare with their figures:
+  real tweets (30-100 tokens) make the embed's buffers several times larger;
 * first paint: from creating the main window to its first page of items painted;
 * start-up preload: right after the first paint the window imports the jobs' libraries
   (torch, transformers, open_clip) in the background; its length and the longest
@@ -28,11 +34,13 @@ never asserted.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -90,6 +98,32 @@ def watch_gui_thread(clock, last: list[float]) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+#: The bench's real texts: the demo's CrisisMMD dev tweets (see resources/demo/README.md).
+DEMO_TWEETS = ("demo", "crisismmd_dev_sample.csv")
+
+
+def tweet_texts() -> Callable[[int], str]:
+    """Post ``i``'s text: the demo's real tweets in turn, each followed by its post number
+    (the search below finds "number 7" in these texts as in the made-up ones)."""
+    from crisisdesk.core.resources import resource
+
+    with resource(*DEMO_TWEETS).open(encoding="utf-8", newline="") as handle:
+        tweets = [row["tweet_text"] for row in csv.DictReader(handle)]
+    return lambda i: f"{tweets[(i - 1) % len(tweets)]} (post number {i})"
+
+
+def texts_used(project) -> str:
+    """Which texts the project's posts hold, for the figures' header (a project kept
+    with --workdir holds those of the run that built it)."""
+    from test_item_model import made_up_text
+
+    with project.open_store() as store:
+        first = store.item_texts([1])
+    if first and first[0].text == made_up_text(1):
+        return "made-up texts (\"post number N about the flood\", --made-up-texts)"
+    return f"real tweets ({'/'.join(DEMO_TWEETS)}, cycled, each + \"(post number N)\")"
+
+
 def add_training_data(project, n: int, dim: int = 384) -> None:
     """Label the first ``n`` items (task informative, from their post number) and cache
     text embeddings of the encoder ``bench-text`` for them, readable with some noise: the
@@ -118,8 +152,12 @@ def main() -> int:
                         help="at each gap over 80 ms, print where the other threads are")
     parser.add_argument("--labelled", type=int, default=20_000,
                         help="items given a label and a cached embedding for the retrain")
+    parser.add_argument("--made-up-texts", action="store_true",
+                        help="the older runs' short made-up texts instead of real tweets "
+                             "(to compare with figures taken before)")
     parser.add_argument("--workdir", type=Path,
-                        help="build the project here and keep it (a later run reuses it); "
+                        help="build the project here and keep it (a later run reuses it, "
+                             "with the texts it was built with); "
                              "default: a temp folder, removed at the end")
     args = parser.parse_args()
     if args.workdir:
@@ -135,7 +173,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     import psutil
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
-    from test_item_model import build_large_project  # the tests' bulk builder
+    from test_item_model import build_large_project, made_up_text  # the tests' builder
 
     from crisisdesk.gui.app import share_malloc_arenas
 
@@ -147,13 +185,15 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     os.environ.setdefault("CRISISDESK_CONFIG_DIR", str(workdir / "config"))
     root = workdir / "project"
     t = time.perf_counter()
-    project = build_large_project(root, args.items) if not root.exists() else None
+    text = made_up_text if args.made_up_texts else tweet_texts()
+    project = build_large_project(root, args.items, text) if not root.exists() else None
     if project is None:
         from crisisdesk.core.project import Project
         project = Project.open(root)
     else:
         add_training_data(project, min(args.labelled, args.items))
     print(f"project: {args.items:,} items at {root} (built in {time.perf_counter() - t:.1f} s)")
+    print(f"texts: {texts_used(project)}")
     process = psutil.Process()
     peak_rss = [process.memory_info().rss]
 

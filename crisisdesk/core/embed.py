@@ -20,7 +20,7 @@ from crisisdesk.core.decoder_pool import default_workers, lend
 from crisisdesk.core.embed_report import EmbedReport, model_missing
 from crisisdesk.core.encoders.base import Encoder, EncoderError, another_model
 from crisisdesk.core.files import file_sha256
-from crisisdesk.core.jobs import listed, tracked
+from crisisdesk.core.jobs import give_back_freed_memory, listed, tracked
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.store import ImageToEmbed, Store
@@ -269,6 +269,12 @@ class EmbedJob:
                 self.report.windowed_texts += encoded.windowed
             self.report.texts_encoded += len(batch)
             self.report.batch_halvings = self._halvings()
+            # A batch's activation buffers (4-32 MB on a CPU) are sized by its longest
+            # text, so they differ batch to batch, and glibc keeps the freed ones in its
+            # heap (its mmap threshold rises by itself up to 32 MB), fragmented: over
+            # 3,000 real tweets (MiniLM, CPU) the peak rose 93-215 MB, 79-116 MB with a
+            # trim after each batch, for ~2.5% more CPU time; the vectors are unchanged.
+            give_back_freed_memory()
             yield len(batch)
 
 

@@ -81,8 +81,9 @@ def give_back_freed_memory() -> None:
     glibc keeps what a process freed in its arenas, mostly for good: in the app a
     retrain's peak stacked on what the embed before it had freed (bench/gui_bench.py:
     ~60 MB given back after an embed, ~45 MB after a retrain). Call it where a long job
-    ended and its objects are gone, on that job's thread: the call takes milliseconds
-    and ctypes lets go of the GIL meanwhile, so the UI thread is not held up.
+    ended and its objects are gone, or after each of a job's batches whose buffers vary
+    in size (the text embed's), on that job's thread: the call takes milliseconds and
+    ctypes lets go of the GIL meanwhile, so the UI thread is not held up.
     """
     if not sys.platform.startswith("linux"):
         return

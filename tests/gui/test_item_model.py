@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,15 @@ from crisisdesk.gui.worker import Background
 N_ITEMS = 100_000
 
 
-def build_large_project(root: Path, n: int = N_ITEMS) -> Project:
-    """A project of ``n`` text-only items, written with bulk inserts (seconds, not minutes)."""
+def made_up_text(i: int) -> str:
+    """Post ``i``'s text in the tests' large project: made up and short (~10 tokens)."""
+    return f"post number {i} about the flood"
+
+
+def build_large_project(root: Path, n: int = N_ITEMS,
+                        text: Callable[[int], str] = made_up_text) -> Project:
+    """A project of ``n`` text-only items, written with bulk inserts (seconds, not minutes);
+    post ``i`` says ``text(i)`` (bench/gui_bench.py gives real tweets)."""
     project = Project.open(root, create=True)
     with project.open_store() as store, store.transaction():
         now = "2024-01-01T00:00:00.000Z"
@@ -31,7 +39,7 @@ def build_large_project(root: Path, n: int = N_ITEMS) -> Project:
         store.conn.executemany(
             "INSERT INTO posts (id, source, post_id, text, created_at, event, imported_at)"
             " VALUES (?, 'bulk', ?, ?, ?, ?, ?)",
-            ((i, str(i), f"post number {i} about the flood", f"2024-01-01T{i % 24:02d}:00:00Z",
+            ((i, str(i), text(i), f"2024-01-01T{i % 24:02d}:00:00Z",
               "flood" if i % 2 else "quake", now) for i in range(1, n + 1)))
         store.conn.executemany(
             "INSERT INTO items (id, uid, post, n, media) VALUES (?, ?, ?, 0, NULL)",

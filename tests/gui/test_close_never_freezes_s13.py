@@ -54,11 +54,12 @@ def _hold_the_dialogs_read(kind: str, monkeypatch, held: _HeldRead) -> list[obje
     if kind == "ImportDialog":
         from crisisdesk.gui.dialogs import import_dialog
 
-        def read(_table: Path) -> list[str]:
+        def read(_table: Path, _fmt: str) -> list[str]:
             held.hold()
             return ["id", "text"]
 
-        monkeypatch.setattr(import_dialog, "read_columns", read)
+        # The dialog's background read of a table's columns (it tells a table first).
+        monkeypatch.setattr(import_dialog, "mappable_columns", read)
         monkeypatch.setattr(import_dialog.ImportDialog, "set_columns",
                             lambda _self, value: delivered.append(value))
         return delivered

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QAbstractItemView
 from test_retrain import FAST
+from test_job_history_live_s18 import _readers
 from test_retrain_saved_s16 import _retrained
 from window_helpers import open_window, settle
 
@@ -22,7 +23,6 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import Project
 from crisisdesk.core.retrain import reactivate_version
 from crisisdesk.core.retrain_saved import last_retrain
-from crisisdesk.gui.dialogs import job_history
 from crisisdesk.gui.dialogs.job_history import JobHistoryDialog, job_line
 from crisisdesk.gui.dialogs.retrain_dialog import RetrainDialog
 
@@ -67,14 +67,7 @@ def test_the_history_refreshes_when_a_job_of_the_window_ends_keeping_its_place(
         for _ in range(60):
             store.finish_job(store.start_job("export", {}), "done")
         count = len(store.jobs_page())
-    readers: list[threading.Thread] = []
-    real = job_history.read_page
-
-    def read(*args, **kwargs):
-        readers.append(threading.current_thread())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(job_history, "read_page", read)
+    readers = _readers(monkeypatch)
     window = open_window(qtbot, demo_like_project)
     window.actions_.history.trigger()
     dialog = next(d for d in window.findChildren(JobHistoryDialog) if d.isVisible())

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from crisisdesk.core.gpu_library_pages import release_unused_gpu_libraries
+
 #: What every project's jobs import, in the order they need it. Loading torch's shared
 #: libraries and registering its operators holds the GIL for ~0.3-0.5 s at a time (C
 #: code that never lets go): paid mid-job, that froze the UI thread for as long
@@ -207,4 +209,7 @@ def _preload(modules: tuple[str, ...]) -> dict[str, float]:
             continue
         took[name] = time.perf_counter() - start
     gc.freeze()
+    # torch's CUDA build keeps ~135 MB of GPU library code resident that a machine
+    # without a GPU never runs again (core.gpu_library_pages says how it is measured).
+    release_unused_gpu_libraries()
     return took

@@ -24,7 +24,7 @@ from crisisdesk.core.importers.records import (
     Where,
     find_inside,
 )
-from crisisdesk.core.importers.sheet_checks import checked_post_id, spreadsheet_form_of
+from crisisdesk.core.importers.sheet_checks import checked_post_id, id_from_image_id
 from crisisdesk.core.importers.textio import TextFileError, csv_lines, read_text_file
 from crisisdesk.core.words import IMAGES_FOLDER, plural
 
@@ -52,6 +52,46 @@ def is_crisismmd_file(path: Path) -> bool:
 def split_files(folder: Path) -> list[Path]:
     """The files at the top of ``folder`` named like CrisisMMD split files, in name order."""
     return sorted(p for p in folder.iterdir() if p.is_file() and is_crisismmd_file(p))
+
+
+def folder_files(folder: Path) -> tuple[list[Path], list[Problem]]:
+    """The files a CrisisMMD folder's import reads, in name order: every ``.tsv`` (one
+    misnamed is said) and the split files Excel saved as ``.txt``, each split once; and
+    a warning for each copy left. Excel's "Unicode Text" save of ``X.tsv`` is ``X.txt``
+    beside it: both read, every row came twice, and a label changed in the copy
+    silently replaced the split's in the same import."""
+    files = sorted({*folder.glob("*.tsv"), *split_files(folder)})
+    kept: list[Path] = []
+    copies: list[Problem] = []
+    for path in files:
+        original = path.with_suffix(".tsv")
+        if path.suffix != ".txt" or original not in files:
+            kept.append(path)
+            continue
+        differ = _differing_rows(original, path)
+        how = "it holds the same rows" if differ == 0 else \
+            f"it differs in {plural(differ, 'row')}" if differ else "it differs"
+        copies.append(Problem(Where(str(path)), f"not read: a copy of {original.name} "
+                              f"(as Excel saves a split as Unicode Text), which was read; "
+                              f"{how}. Each split is read once"
+                              + (f": to take the copy's labels, import {path.name} by itself"
+                                 if differ != 0 else ""), "warning"))
+    return kept, copies
+
+
+def _differing_rows(original: Path, copy: Path) -> int | None:
+    """How many images two split files label differently, or give in one only (Excel
+    keeps the image id and label as text); None when either cannot be read."""
+    pairs: list[set[tuple[str, str]]] = []
+    for path in (original, copy):
+        try:
+            text, _ = read_text_file(path)
+            rows = csv.DictReader(csv_lines(text), dialect="excel-tab")
+            pairs.append({(str(r.get("image_id")).strip(), str(r.get("label")).strip())
+                          for r in rows})
+        except (TextFileError, csv.Error):
+            return None
+    return len({image for image, _ in pairs[0] ^ pairs[1]})
 
 
 def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
@@ -99,13 +139,10 @@ def parse_crisismmd(path: Path, images_root: Path | None) -> Iterator[Parsed]:
         if not sep or not n.isdigit():
             yield Problem(where, f"image_id {image_id!r} is not <tweet_id>_<n>; row skipped")
             continue
-        if prefix != tweet_id and spreadsheet_form_of(tweet_id, prefix):
-            # Excel read the id as a number and saved 9.05631E+17: tweets whose ids agree
-            # in six digits became one post. The image id, text to Excel, kept the digits.
-            yield Problem(where, f"tweet_id {tweet_id!r} is how a spreadsheet writes "
-                          f"{prefix} (digits lost); read as {prefix} from the image_id "
-                          f"cell (to keep ids as they are, {WHAT_TO_DO_SPLIT})", "warning")
-            tweet_id = prefix
+        if found := id_from_image_id(tweet_id, image_id, "tweet_id", WHAT_TO_DO_SPLIT):
+            # Excel read the id as a number and saved 9.05631E+17.
+            tweet_id, line = found
+            yield Problem(where, line, "warning")
         elif prefix != tweet_id:
             checked, line, severity = checked_post_id(tweet_id, "tweet_id", row, False,
                                                        WHAT_TO_DO_SPLIT)

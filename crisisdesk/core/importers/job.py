@@ -31,6 +31,7 @@ from crisisdesk.core.importers.crisismmd import (
     SOURCE_NAME as CRISISMMD,
 )
 from crisisdesk.core.importers.crisismmd import (
+    folder_files,
     is_crisismmd_file,
     parse_crisismmd,
     split_files,
@@ -235,9 +236,8 @@ class ImportJob:
             # when it had one, the folder's other posts were left out without a word).
             yield from self._parse(folder, detect_format(folder), name)
         elif fmt == "crisismmd":
-            # Every .tsv (one misnamed is said), and the split files Excel saved as .txt.
-            files = sorted({*path.glob("*.tsv"), *split_files(path)}) if path.is_dir() \
-                else [path]
+            files, copies = folder_files(path) if path.is_dir() else ([path], [])
+            yield from copies
             self._data_files.update(str(file) for file in files)
             for file in files:
                 yield from parse_crisismmd(file, opts.images_root)

@@ -27,7 +27,11 @@ from crisisdesk.core.importers.records import (
     Where,
     find_inside,
 )
-from crisisdesk.core.importers.sheet_checks import checked_post_id
+from crisisdesk.core.importers.sheet_checks import (
+    WHAT_TO_DO,
+    checked_post_id,
+    id_from_image_id,
+)
 from crisisdesk.core.schemes import LabelScheme, builtin_schemes
 
 
@@ -267,9 +271,14 @@ class RowReader:
             yield Problem(where, "empty id; row skipped")
             return
         # A sheet saved by a spreadsheet: a long id rewritten as a number would file the
-        # row's labels under a new post, or another post that has that id.
-        post_id, said, severity = checked_post_id(post_id, self.columns["id"], row,
-                                                  self.index_column is not None)
+        # row's labels under a new post, or another post that has that id. A CrisisMMD
+        # sheet's image_id cell, text to the spreadsheet, keeps the id (as in its .tsv).
+        image_id = _clean(row.get(self.image_id_column)) if self.image_id_column else None
+        found = None if self.index_column is not None else \
+            id_from_image_id(post_id, image_id, f"column {self.columns['id']}: post id",
+                             WHAT_TO_DO)
+        post_id, said, severity = (*found, "warning") if found else checked_post_id(
+            post_id, self.columns["id"], row, self.index_column is not None)
         if said:
             yield Problem(where, said, severity)
         if post_id is None:
@@ -307,7 +316,6 @@ class RowReader:
         index = _clean(row.get(self.index_column)) if self.index_column else None
         if index is not None and index.isdigit() and len(record.media) == 1:
             record.media[0].n = int(index)
-        image_id = _clean(row.get(self.image_id_column)) if self.image_id_column else None
         if image_id is not None and len(record.media) == 1:
             if self.index_column is not None:
                 record.media[0].external_id = image_id

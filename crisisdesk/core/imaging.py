@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin
 
 from crisisdesk.core.files import file_sha256
+from crisisdesk.core.words import file_size_text
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
@@ -67,10 +68,6 @@ class ImageFacts:
     height: int | None = None
 
 
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
-
-
 def _too_large(pixels: int, size: int, limits: ImageLimits, dims: str = "") -> str:
     """Why a picture of ``pixels`` in a file of ``size`` bytes is not decoded; ``dims``:
     its ``"<w>x<h> = "`` where known."""
@@ -96,7 +93,8 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
     if size > limits.max_bytes:
         return ImageFacts(
             "unreadable",
-            f"file too large ({_mb(size)}; the limit is {_mb(limits.max_bytes)})",
+            f"file too large ({file_size_text(size)}; the limit is "
+            f"{file_size_text(limits.max_bytes)})",
             size=size,
         )
     try:
@@ -128,9 +126,9 @@ def inspect_image(path: Path, limits: ImageLimits = ImageLimits()) -> ImageFacts
                        "or a corrupt header")
         elif "MAX_TEXT" in message:  # Pillow names its limit, not what the file holds
             message = (f"its metadata (PNG text or colour profile) unpacks to more than "
-                       f"{_mb(PngImagePlugin.MAX_TEXT_CHUNK)} per chunk or "
-                       f"{_mb(PngImagePlugin.MAX_TEXT_MEMORY)} in all: a zipped bomb, or "
-                       "metadata to strip before importing")
+                       f"{file_size_text(PngImagePlugin.MAX_TEXT_CHUNK)} per chunk or "
+                       f"{file_size_text(PngImagePlugin.MAX_TEXT_MEMORY)} in all: a zipped "
+                       "bomb, or metadata to strip before importing")
         elif "truncated" in message.lower():  # "image file is truncated", "Truncated File Read"
             message = f"truncated or corrupt image data ({message})"
         return ImageFacts("unreadable", message, sha, size)

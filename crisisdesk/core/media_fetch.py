@@ -29,11 +29,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from crisisdesk import __version__
+from crisisdesk.core.fetch_report import FetchReport
 from crisisdesk.core.files import save_report
 from crisisdesk.core.http_get import (
     FETCH_COMMAND,
@@ -59,7 +60,7 @@ from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import FETCHED_MEDIA, Project
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.posts import RemoteMedia
-from crisisdesk.core.words import plural
+from crisisdesk.core.words import file_size_text
 
 CHUNK = 64 * 1024
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp",
@@ -88,6 +89,10 @@ class FetchLimits:
                 self.image_limits, max_bytes=self.max_file_bytes))
 
 
+class LimitReached(FetchError):
+    """Not fetched for the run's total size limit: no failure (the analyst set it)."""
+
+
 class _Budget:
     """The total bytes one run may download, shared by its download threads."""
 
@@ -99,8 +104,8 @@ class _Budget:
         with self._lock:
             if self.used + n > self.limit:
                 self.exceeded = True
-                raise FetchError(f"not fetched: this run's total size limit "
-                                 f"({_mb(self.limit)}) was reached")
+                raise LimitReached(f"not fetched: this run's total size limit "
+                                   f"({file_size_text(self.limit)}) was reached")
             self.used += n
 
 
@@ -111,10 +116,6 @@ class Fetched:
     path: Path
     facts: ImageFacts
     new_file: bool
-
-
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
 
 
 def _looks_like_html(head: bytes) -> bool:
@@ -200,15 +201,17 @@ def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
                                  "unreadable")
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limits.max_file_bytes:
-                raise FetchError(f"file too large ({_mb(int(declared))}; the limit is "
-                                 f"{_mb(limits.max_file_bytes)})", "unreadable")
+                raise FetchError(f"file too large ({file_size_text(int(declared))}; the "
+                                 f"limit is {file_size_text(limits.max_file_bytes)})",
+                                 "unreadable")
             # read1: whatever has arrived, so the time limit is checked as bytes trickle
             # in (read would wait for a whole chunk however slowly it came).
             while block := response.read1(CHUNK):
                 size += len(block)
                 if size > limits.max_file_bytes:
                     raise FetchError(f"file too large (over the limit of "
-                                     f"{_mb(limits.max_file_bytes)})", "unreadable")
+                                     f"{file_size_text(limits.max_file_bytes)})",
+                                     "unreadable")
                 if time.monotonic() - started > limits.max_seconds:
                     raise FetchError(f"took longer than {limits.max_seconds:g} s")
                 budget.take(len(block))
@@ -251,45 +254,6 @@ def _stream(url: str, out: BinaryIO, limits: FetchLimits, budget: _Budget,
     out.flush()
     os.fsync(out.fileno())
     return digest.hexdigest(), content_type
-
-
-@dataclass
-class FetchReport:
-    """What a fetch run did; its problems name item and URL."""
-
-    fetched: int = 0  # media that got a file
-    downloaded: int = 0  # downloads made
-    stored_files: int = 0  # new files under media/fetched (the rest were stored already)
-    bytes: int = 0
-    failed: dict[str, int] = field(default_factory=dict)  # by status left: remote/unreadable
-    problems: list[Problem] = field(default_factory=list)
-    cancelled: bool = False
-    total_limit_reached: bool = False
-
-    def counts(self) -> dict[str, object]:
-        return {"fetched": self.fetched, "downloaded": self.downloaded,
-                "stored_files": self.stored_files, "bytes": self.bytes,
-                "failed": dict(self.failed), "total_limit_reached": self.total_limit_reached}
-
-    def to_json(self) -> dict[str, Any]:
-        """The counts and every problem, as saved in the project's reports/."""
-        return {**self.counts(), "cancelled": self.cancelled, "problems": [
-            {"item": p.where.file, "severity": p.severity, "message": p.message}
-            for p in self.problems]}
-
-    def summary(self, max_problems: int = 20) -> str:
-        """A few lines for a terminal."""
-        failed = ", ".join(f"{n} left {s}" for s, n in sorted(self.failed.items())) or "none"
-        lines = [f"{'Cancelled' if self.cancelled else 'Fetched'}: {self.fetched} media "
-                 f"({plural(self.downloaded, 'download')}, "
-                 f"{plural(self.stored_files, 'new file')}, "
-                 f"{_mb(self.bytes)}); failed: {failed}"]
-        if self.total_limit_reached:
-            lines.append("  the total size limit was reached: run again to fetch the rest")
-        lines += [f"  {p}" for p in self.problems[:max_problems]]
-        if len(self.problems) > max_problems:
-            lines.append(f"  ... and {len(self.problems) - max_problems} more in the report")
-        return "\n".join(lines)
 
 
 def _remove_stale_parts(partial: Path, age_s: float = 3600.0) -> None:
@@ -347,6 +311,9 @@ class MediaFetchJob:
                 done += len(rows)
                 yield Progress(done, max(total, done), f"{self.report.fetched} media fetched")
             self.report.total_limit_reached = budget.exceeded
+            if budget.exceeded:
+                self.report.left_to_fetch = store.count_remote_media()
+                self.report.total_limit = budget.limit
         except (GeneratorExit, KeyboardInterrupt):
             self.report.cancelled = True
             raise
@@ -389,6 +356,8 @@ class MediaFetchJob:
         status = result.status
         url = shown_url(row.url)
         store.set_media_fetch_failed(row.id, status, f"{result.reason} ({url})")
+        if isinstance(result, LimitReached):
+            return  # said once, in the summary, with how many are left
         self.report.failed[status] = self.report.failed.get(status, 0) + 1
         then = "left remote, tried again next run" if status == "remote" else "unreadable"
         self.report.problems.append(Problem(Where(row.uid), f"{url}: {result.reason}; {then}"))

@@ -1,6 +1,6 @@
-"""Counts in words, for the messages the CLI and the app print ("1 item", "2 items",
-"a, b and 3 more"), names padded to a column of a terminal table, and the words both
-front ends' users read for one setting."""
+"""Counts and sizes in words, for the messages the CLI and the app print ("1 item",
+"2 items", "a, b and 3 more", "10.0 KB"), names padded to a column of a terminal table,
+and the words both front ends' users read for one setting."""
 
 from __future__ import annotations
 
@@ -27,6 +27,17 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     verb agrees with the count too ("text was", "texts were").
     """
     return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
+def file_size_text(n_bytes: int) -> str:
+    """A file or a limit's size for a message, in the units the fetch limits are set in
+    (--max-file-mb: a KB is 1024 bytes, an MB 1024 KB): "50.0 MB", "10.0 KB", "300
+    bytes". Never "0.0 MB" for a size that is not 0: a limit of 10 KB read as none."""
+    if n_bytes >= 1024 * 1024:
+        return f"{n_bytes / (1024 * 1024):,.1f} MB"
+    if n_bytes >= 1024:
+        return f"{n_bytes / 1024:,.1f} KB"
+    return plural(n_bytes, "byte")
 
 
 def first_few(names: Sequence[str], shown: int = 5) -> str:

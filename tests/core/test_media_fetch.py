@@ -139,7 +139,7 @@ def test_fetch_stores_by_sha256_and_reports_each_failure(proj, tmp_path, server)
     assert a["url"] == server + "/a.jpg"  # kept after fetching
     expected = {"t4": ("remote", "HTTP 404 Not Found"), "t5": ("remote", "timed out after 0.5 s"),
                 "t6": ("unreadable", "an HTML page served as image/jpeg"),
-                "t7": ("unreadable", "file too large (0.0 MB; the limit is 0.0 MB)"),
+                "t7": ("unreadable", "file too large (39.1 KB; the limit is 19.5 KB)"),
                 "t8": ("unreadable", "file too large (over the limit"),
                 "t9": ("unreadable", "served as text/html, not as an image")}
     lines = [str(p) for p in report.problems]

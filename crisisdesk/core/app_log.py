@@ -10,7 +10,13 @@ and end (how it ended, how long it took, a failed one's traceback), failed backg
 calls, and every exception nobody caught, on the UI thread (a Qt slot's included) or any
 other: the hooks log it, then hand it to the hooks that were there, so it is still shown
 as before. Never a label's or a post's text (posts may be sensitive): paths, job titles
-and tracebacks only. Python's logging is thread-safe: any thread may write.
+and tracebacks only.
+
+Any thread may log; one writer thread writes the file. A line is handed over in a queue,
+so the thread that logs it (the UI thread among them) never waits on the file: a log
+folder on a network drive that stops answering, or a disk that filled, stalled the
+window with each job's start and end. What is waiting is written before the process
+ends (:func:`stop_log`, run at exit and by the app before its quick exit).
 
 Only the app keeps it (``crisisdesk.gui.app.main`` calls :func:`start_log`); the CLI says
 what it has to say in the terminal. A folder that cannot be written (read-only, full) is
@@ -20,13 +26,15 @@ No Qt here.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import platform
+import queue
 import sys
 import threading
 from contextlib import suppress
-from logging.handlers import RotatingFileHandler
+from logging.handlers import QueueHandler, QueueListener, RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,6 +47,12 @@ LOG_NAME = "crisisdesk.log"
 MAX_BYTES = 1_000_000  # about 10,000 lines: weeks of jobs, or one bad day's tracebacks
 BACKUPS = 3  # crisisdesk.log.1 .. .3: at most 4 MB in all
 FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
+#: Lines waiting for the writer at most: a folder that stopped answering holds them in
+#: memory until it answers again; those past this many are dropped (said once).
+MAX_WAITING = 10_000
+#: Seconds the end of the process waits for the writer to write what is waiting: a
+#: folder that does not answer must not keep the app from ending.
+END_WAIT_S = 5.0
 
 logger = logging.getLogger("crisisdesk.app")
 #: The loggers the log file hangs on: the root (every library that passes its records
@@ -47,7 +61,10 @@ logger = logging.getLogger("crisisdesk.app")
 #: only word on what went wrong.
 _LOGGERS = ("", "transformers")
 
-_handler: _LogFile | None = None
+_handler: _LogFile | None = None  # the file, written by the writer thread only
+_to_writer: _ToWriter | None = None  # on the loggers: hands each line to the writer
+_writer: QueueListener | None = None
+_stop_at_exit = False  # stop_log registered with atexit (once per process)
 _problem: str | None = None
 _previous_hooks: tuple[Any, Any] | None = None
 
@@ -108,6 +125,21 @@ class _LogFile(RotatingFileHandler):
         self._refused_at = 0
         self.stream = self._open()
 
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or error
+        _say_once(f"the log {self.path} can no longer be written ({reason}); the app "
+                  "goes on without it")
+
+
+class _ToWriter(QueueHandler):
+    """Hands each line, formatted (its traceback with it), to the writer thread; never
+    waits: past :data:`MAX_WAITING` lines waiting, a line is dropped and that is said."""
+
+    def __init__(self, lines: queue.Queue[logging.LogRecord], path: Path) -> None:
+        super().__init__(lines)
+        self.path = path
+
     def handle(self, record: logging.LogRecord) -> bool:
         # The handler hangs on the root and on transformers' logger: where transformers
         # passes its records up too (it does when the CI variable is set) the same
@@ -118,10 +150,11 @@ class _LogFile(RotatingFileHandler):
         return bool(super().handle(record))
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-        error = sys.exc_info()[1]
-        reason = getattr(error, "strerror", None) or error
-        _say_once(f"the log {self.path} can no longer be written ({reason}); the app "
-                  "goes on without it")
+        if isinstance(sys.exc_info()[1], queue.Full):
+            _say_once(f"the log {self.path} is not being written (its folder does not "
+                      f"answer: {MAX_WAITING} lines wait); lines are dropped until it does")
+        else:  # a record that cannot be formatted: logging's own report
+            super().handleError(record)
 
 
 def _say_once(problem: str) -> None:
@@ -132,11 +165,25 @@ def _say_once(problem: str) -> None:
         print(f"crisisdesk: {problem}", file=sys.stderr, flush=True)
 
 
+def loggable(details: str, error: BaseException | None) -> str:
+    """``details`` (a failure's message or traceback) as the log may keep it: the
+    message of each exception in ``error``'s chain that carries a ``log_message`` (it
+    quotes a server's answer, which may echo a post) replaced by that."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        safe = getattr(error, "log_message", None)
+        if isinstance(safe, str) and str(error):
+            details = details.replace(str(error), safe)
+        error = error.__cause__ or error.__context__
+    return details
+
+
 def start_log() -> Path | None:
     """Start writing the app's log and logging the exceptions nobody caught; return the
     log file, or None when its folder cannot be written (said once on stderr: the app
     goes on). Once per process: a second call returns the same file."""
-    global _handler
+    global _handler, _to_writer, _writer, _stop_at_exit
     if _handler is not None:
         return _handler.path
     path = log_folder() / LOG_NAME
@@ -148,30 +195,58 @@ def start_log() -> Path | None:
                   f"({exc.strerror or exc}); the app goes on without it")
         return None
     handler.setFormatter(logging.Formatter(FORMAT))
-    handler.setLevel(logging.INFO)
+    lines: queue.Queue[logging.LogRecord] = queue.Queue(MAX_WAITING)
+    _writer = QueueListener(lines, handler)
+    _writer.start()
+    _to_writer = _ToWriter(lines, path)
+    _to_writer.setLevel(logging.INFO)
     for name in _LOGGERS:
-        logging.getLogger(name).addHandler(handler)  # other libraries' warnings, too
+        logging.getLogger(name).addHandler(_to_writer)  # other libraries' warnings, too
     logging.getLogger("crisisdesk").setLevel(logging.INFO)
     _handler = handler
+    if not _stop_at_exit:
+        # The writer is a daemon thread: without this, the lines still waiting when the
+        # process ends (a failed job's traceback, as the app closes) would be lost.
+        atexit.register(stop_log)
+        _stop_at_exit = True
     _install_hooks()
     logger.info("crisisdesk %s started: Python %s, %s", __version__,
                 platform.python_version(), platform.platform())
     return path
 
 
+def flush_log(timeout: float | None = 30.0) -> bool:
+    """Wait until the writer wrote every line logged so far (at most ``timeout``
+    seconds; None: without limit); False when it did not (its folder does not answer).
+    For the end of the process and for tests that read the file."""
+    if _writer is None:
+        return True
+    lines = _writer.queue
+    with lines.all_tasks_done:  # queue.Queue's own: task_done() follows each write
+        return lines.all_tasks_done.wait_for(lambda: not lines.unfinished_tasks, timeout)
+
+
 def stop_log() -> None:
-    """Stop the log and give the exception hooks back (for tests; the app's log ends
-    with the process)."""
-    global _handler, _problem, _previous_hooks
+    """Stop the log: write what is waiting (at most :data:`END_WAIT_S` seconds), close
+    the file and give the exception hooks back. Run at exit, by the app before its quick
+    exit (which skips the exit's handlers), and by tests."""
+    global _handler, _to_writer, _writer, _problem, _previous_hooks
     if _previous_hooks is not None:
         sys.excepthook, threading.excepthook = _previous_hooks
         _previous_hooks = None
-    if _handler is not None:
+    if _to_writer is not None:
         for name in _LOGGERS:
-            logging.getLogger(name).removeHandler(_handler)
+            logging.getLogger(name).removeHandler(_to_writer)
         logging.getLogger("crisisdesk").setLevel(logging.NOTSET)
-        _handler.close()
-    _handler, _problem = None, None
+    if _writer is not None and _handler is not None:
+        if flush_log(END_WAIT_S):
+            _writer.stop()  # idle now: returns at once
+            _handler.close()
+        else:
+            # Stuck in a write: left to end with the process (a daemon thread).
+            _say_once(f"the log {_handler.path} did not take its last lines within "
+                      f"{END_WAIT_S:g} s; they are lost")
+    _handler, _to_writer, _writer, _problem = None, None, None, None
 
 
 def log_runtime() -> None:

@@ -22,7 +22,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
 from crisisdesk import __version__
-from crisisdesk.core.app_log import log_runtime, start_log
+from crisisdesk.core.app_log import log_runtime, start_log, stop_log
 from crisisdesk.core.desktop_install import APP_ID
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
@@ -153,11 +153,13 @@ class Opener(QObject):
             from crisisdesk.core import launch  # imports torch: never on the UI thread
             from crisisdesk.core.project import Project
             from crisisdesk.core.store.schema import upgrades_heard
+            from crisisdesk.core.upgrade_steps import DelayedSteps
 
             try:
                 # Its first open upgrades an older project (seconds to minutes for a big
-                # one): the opening window says so, and which step of how many.
-                with upgrades_heard(self._heard):
+                # one): the opening window says so, and which step of how many, once it
+                # has run a moment (a quick one's words only flashed by).
+                with DelayedSteps(self._heard) as steps, upgrades_heard(steps):
                     chosen = launch.choose(arg)
                     # Here, not on the UI thread: opening marks the jobs of a process
                     # killed meanwhile as interrupted, which writes to the store (and
@@ -172,7 +174,8 @@ class Opener(QObject):
 
     def _heard(self, done: int, total: int) -> None:
         """A step of the upgrade of the project being opened begins (in the opening
-        thread): said in the opening window."""
+        thread; the first said, in the thread of the wait once the upgrade has run a
+        moment): said in the opening window."""
         from crisisdesk.core.launch import upgrading_words
 
         words = upgrading_words(done, total)
@@ -368,6 +371,7 @@ def main(project_arg: str | None) -> int:
         # report, exit status 134); a call still hung would hang it. End here instead;
         # the job's store writes are transactions, so a cancelled job resumes where it
         # stopped next time (and a call's write is rolled back, never half done).
+        stop_log()  # its writer's waiting lines: os._exit runs no exit handler
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

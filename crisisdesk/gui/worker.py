@@ -33,7 +33,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from crisisdesk.core.app_log import log_file
+from crisisdesk.core.app_log import log_file, loggable
 from crisisdesk.core.gpu_names import learn_gpu_name
 from crisisdesk.core.jobs import give_back_freed_memory
 from crisisdesk.core.progress import Progress
@@ -340,11 +340,11 @@ class JobRunner(QObject):
     def _log_end(self, state: str, details: str) -> None:
         """Say in the app's log how the job ended and how long it took (a failed one's
         traceback with it, which ends with its message: the core's name files, rows and
-        settings; a caption server's answer is quoted as it came). No result: a done
-        job's summary may quote posts."""
+        settings; of a caption server's answer, which may echo a post, only its outline).
+        No result: a done job's summary may quote posts."""
         where = f" on {self.device}" if self.device else ""
         if state == "failed":
             logger.error("job failed: %s after %.1f s%s\n%s", self.title, self.elapsed,
-                         where, details.rstrip())
+                         where, loggable(details, self.exception).rstrip())
         else:
             logger.info("job %s: %s after %.1f s%s", state, self.title, self.elapsed, where)

@@ -51,6 +51,7 @@ def test_a_rotation_refused_by_another_instance_loses_no_line(
     for _ in range(2 * app_log.MAX_BYTES // len(line)):
         log.info(line)
     log.info("the last line")
+    app_log.flush_log()  # the writer thread writes the file
     text = "\n".join(p.read_text("utf-8") for p in path.parent.glob("crisisdesk.log*"))
     assert "the last line" in text  # written on, in the file it could not rotate
     # The older files kept, none dropped to make room for a rotation that did not happen.
@@ -63,6 +64,7 @@ def test_a_rotation_refused_by_another_instance_loses_no_line(
     for _ in range(app_log.MAX_BYTES // 10 // len(line) + 2):
         log.info(line)
     log.info("rotated once it can be")
+    app_log.flush_log()  # the writer thread writes the file
     assert path.stat().st_size < app_log.MAX_BYTES
     assert "rotated once it can be" in path.read_text("utf-8")
     assert "the last line" in (path.parent / "crisisdesk.log.1").read_text("utf-8")

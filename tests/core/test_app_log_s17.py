@@ -39,6 +39,7 @@ def test_the_log_is_a_file_in_the_data_folder_saying_the_start(data_dir: Path) -
     path = app_log.start_log()
     assert path is not None and path.parent.parent == data_dir
     assert app_log.start_log() == path  # once per process
+    app_log.flush_log()  # the writer thread writes the file
     text = path.read_text("utf-8")
     assert f"crisisdesk {__version__} started" in text
     assert f"Python {sys.version.split()[0]}" in text
@@ -54,6 +55,7 @@ def test_the_log_rotates_so_it_never_grows_without_bound(data_dir: Path) -> None
     log = logging.getLogger("crisisdesk.test")
     for _ in range(6 * app_log.MAX_BYTES // len(line)):
         log.info(line)
+    app_log.flush_log()  # the writer thread writes the file
     files = sorted(path.parent.glob("crisisdesk.log*"))
     assert len(files) == app_log.BACKUPS + 1
     assert all(f.stat().st_size <= app_log.MAX_BYTES + 2 * len(line) for f in files)
@@ -74,6 +76,7 @@ def test_any_thread_may_write_to_the_log(data_dir: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    app_log.flush_log()  # the writer thread writes the file
     lines = [line for line in path.read_text("utf-8").splitlines() if "line" in line]
     assert len(lines) == 6 * 200
     assert all(line.endswith(" end") for line in lines)  # none cut into another
@@ -102,6 +105,7 @@ def test_unhandled_exceptions_are_logged_and_still_shown(
     thread.start()
     thread.join()
     assert shown == ["broke on the UI thread", "broke in a thread"]
+    app_log.flush_log()  # the writer thread writes the file
     text = path.read_text("utf-8")
     assert "ValueError: broke on the UI thread" in text
     assert "unhandled exception in thread reader" in text
@@ -141,9 +145,11 @@ def test_a_full_disk_is_said_once_and_the_app_goes_on(
         def seek(self, *args) -> int:
             return 0
 
+    app_log.flush_log()  # the start's line written: the next ones meet the full disk
     app_log._handler.stream = Full()
     for i in range(3):
         logging.getLogger("crisisdesk.test").info("line %d", i)
+    app_log.flush_log()  # the writer thread writes the file
     err = capsys.readouterr().err
     assert err.count("can no longer be written") == 1
     assert "No space left on device" in err
@@ -211,6 +217,7 @@ def test_the_log_names_torch_and_the_gpu(data_dir: Path, fake_gpu: list[int]) ->
     path = app_log.start_log()
     assert path is not None
     app_log.log_runtime()
+    app_log.flush_log()  # the writer thread writes the file
     text = path.read_text("utf-8")
     assert f"torch {torch.__version__}" in text
     assert "GPU 0, NVIDIA RTX 4090" in text
@@ -228,6 +235,7 @@ def test_the_log_asks_no_gpu_name_of_cuda_not_set_up_yet(
     path = app_log.start_log()
     assert path is not None
     app_log.log_runtime()
+    app_log.flush_log()  # the writer thread writes the file
     text = path.read_text("utf-8")
     assert "jobs can run on GPU 0" in text and "RTX 4090" not in text
     assert fake_gpu == []  # never asked

@@ -21,6 +21,7 @@ from old_schema import as_schema
 from test_cli_upgrade_note_s17 import OLD, old_project, schema_of
 from test_review_followups_s18 import _Terminal
 from test_train_threads_s18 import threads_seen, two_threads  # noqa: F401 - fixtures
+from upgrade_clock import steps_said_at_once  # noqa: F401 - the fixture
 
 from crisisdesk.cli import main
 from crisisdesk.core import launch
@@ -117,7 +118,7 @@ def test_a_listener_is_heard_only_within_its_block(tmp_path: Path) -> None:
 
 
 def test_a_terminals_last_step_line_ends_before_the_note(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, steps_said_at_once: None) -> None:
     old = old_project(tmp_path)
     err = _Terminal()
     monkeypatch.setattr(sys, "stderr", err)

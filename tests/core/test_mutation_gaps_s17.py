@@ -50,6 +50,7 @@ def test_other_librarys_warnings_reach_the_log_once(log: Path, passes_up: bool,
     transformers_logging.get_logger("transformers.modeling_utils")  # its set-up done
     monkeypatch.setattr(logging.getLogger("transformers"), "propagate", passes_up)
     logging.getLogger("transformers.modeling_utils").warning("weights not initialised")
+    app_log.flush_log()  # the writer thread writes the file
     assert log.read_text("utf-8").count("weights not initialised") == 1
 
 
@@ -68,6 +69,7 @@ def test_each_gpu_is_named_as_itself_in_the_log(log: Path,
         app_log.log_runtime()
     finally:
         gpu_names.forget_gpu_names()
+    app_log.flush_log()  # the writer thread writes the file
     text = log.read_text("utf-8")
     assert "GPU 0, NVIDIA RTX 4090; GPU 1, NVIDIA RTX A2000" in text
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from test_cli_upgrade_note_s17 import OLD, old_project, schema_of
 from test_upgrade_fails_s13 import read_only_sqlite, refused_at_launch
+from upgrade_clock import steps_said_at_once  # noqa: F401 - the fixture
 
 from crisisdesk.cli import main
 from crisisdesk.core.project import Project
@@ -35,7 +36,7 @@ class _Terminal(io.StringIO):
 
 
 def test_an_upgrade_stopped_on_a_terminal_ends_its_line_before_the_error(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, steps_said_at_once: None) -> None:
     old = old_project(tmp_path)
     assert schema_of(old) == OLD < SCHEMA_VERSION
 

@@ -45,6 +45,7 @@ def test_a_jobs_start_and_end_are_logged_with_a_failed_ones_traceback(qtbot, log
     _run(qtbot, JobRunner("Import posts.csv", works))
     failed = JobRunner("Embed images (clip)", fails)
     _run(qtbot, failed)
+    app_log.flush_log()  # the writer thread writes the file
     text = log.read_text("utf-8")
     assert "job started: Import posts.csv" in text
     assert "job done: Import posts.csv after" in text
@@ -85,6 +86,7 @@ def test_an_exception_in_a_qt_slot_is_logged_and_still_shown(
         QTimer.singleShot(0, slot)
         qtbot.waitUntil(lambda: bool(shown), timeout=5000)
         assert shown == ["'a slot broke'"]
+        app_log.flush_log()  # the writer thread writes the file
         assert "KeyError: 'a slot broke'" in path.read_text("utf-8")
     finally:
         app_log.stop_log()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from test_cli_upgrade_note_s17 import OLD, old_project, schema_of
+from upgrade_clock import steps_said_at_once  # noqa: F401 - the fixture
 from window_helpers import open_in_app
 
 from crisisdesk.core import launch
@@ -34,7 +35,8 @@ def close(opener: app.Opener) -> None:
 
 
 def test_the_opening_window_says_the_project_is_being_upgraded(
-        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        steps_said_at_once: None) -> None:
     root = old_project(tmp_path)
     assert schema_of(root) == OLD
     shown: list[tuple[Progress, bool]] = []

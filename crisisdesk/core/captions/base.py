@@ -20,6 +20,12 @@ from crisisdesk.core.captions.prompt import CaptionPrompt
 class CaptionError(RuntimeError):
     """A captioner cannot run at all (missing model, no GPU memory, server down)."""
 
+    def __init__(self, message: str, *, log_message: str | None = None) -> None:
+        super().__init__(message)
+        #: The message as the app's log may keep it, where it quotes a server's answer
+        #: (see :func:`crisisdesk.core.app_log.loggable`); None: the message itself.
+        self.log_message = log_message
+
 
 @dataclass(frozen=True)
 class CaptionRequest:
@@ -40,6 +46,9 @@ class CaptionResult:
     #: The server refused the request as such (401, 403, 404: a wrong key, model name or
     #: URL), not this item: when a whole batch is refused, the job stops there.
     refused: bool = False
+    #: ``error`` as the app's log may keep it, where ``error`` quotes a server's answer
+    #: (which may echo the request, the post's text with it); None: ``error`` itself.
+    logged_error: str | None = None
 
 
 class Captioner(Protocol):

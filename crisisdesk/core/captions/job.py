@@ -289,10 +289,14 @@ class CaptionJob:
         if results and all(result.refused for result in results):
             # A wrong key, model name or URL: every later request would be refused too,
             # after sending its image; one batch is enough to say so.
-            raise CaptionError(f"{captioner.device} refused every request of a batch: "
-                               f"{results[0].error}. Check the API key "
-                               "(CRISISDESK_API_KEY or OPENAI_API_KEY), the server's model "
-                               "name and its URL.")
+            def refused(error: str | None) -> str:
+                return (f"{captioner.device} refused every request of a batch: {error}. "
+                        "Check the API key (CRISISDESK_API_KEY or OPENAI_API_KEY), the "
+                        "server's model name and its URL.")
+
+            logged = results[0].logged_error
+            raise CaptionError(refused(results[0].error),
+                               log_message=refused(logged) if logged else None)
         return results
 
     def _store(self, store: Store, captioner: Captioner, chunk: list[CaptionTodo],

@@ -48,6 +48,12 @@ REFUSED = frozenset({401, 403, 404})
 #: Most bytes read of one answer: a caption of ``max_tokens`` tokens is a few kB; a server
 #: that ignores the limit could send megabytes, each stored and searched as a caption.
 MAX_ANSWER_BYTES = 1024 * 1024
+#: Characters of an error answer that is not JSON the app's log may quote: its start
+#: tells a proxy's or a firewall's page ("<html><head><title>403 Forbidden") from the
+#: server's; the rest may echo the request, a post's text with it.
+LOGGED_START = 48
+#: Most bytes read of an error answer: its reason is in the first few hundred.
+ERROR_ANSWER_BYTES = 2000
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,9 @@ class _Outcome:
     unreachable: bool = False
     refused: bool = False  # 401, 403, 404: the key, the model name or the URL is wrong
     silent: bool = False  # connected, then no answer within the timeout, every try
+    #: ``error`` as the app's log may keep it, where ``error`` quotes the server's
+    #: answer (which may echo a post); None: ``error`` quotes nothing of it.
+    logged: str | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -152,7 +161,8 @@ class ServerCaptioner:
                                f"answered none of {len(outcomes)} requests: "
                                f"{outcomes[-1].error}. Check that it is serving (its log), "
                                "or give it longer with --timeout")
-        return [CaptionResult(request.key, outcome.caption, outcome.error, outcome.refused)
+        return [CaptionResult(request.key, outcome.caption, outcome.error, outcome.refused,
+                              outcome.logged)
                 for request, outcome in zip(requests, outcomes, strict=True)]
 
     def cancel(self) -> None:
@@ -196,8 +206,10 @@ class ServerCaptioner:
                 self._sleep(retry_after if retry_after > 0
                             else self.backoff * (2 ** attempt), stop)
         tries = self.retries + 1
-        return _Outcome(None, f"{outcome.error} (after {tries} attempt{'s' * (tries > 1)})",
-                        outcome.unreachable, silent=outcome.silent)
+        after = f" (after {tries} attempt{'s' * (tries > 1)})"
+        return _Outcome(None, f"{outcome.error}{after}", outcome.unreachable,
+                        silent=outcome.silent,
+                        logged=outcome.logged and f"{outcome.logged}{after}")
 
     def _post(self, body: bytes) -> tuple[_Outcome, float | None]:
         """One attempt: the outcome, and None when it must not be retried, else the wait
@@ -213,11 +225,15 @@ class ServerCaptioner:
             with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
                 data = response.read(MAX_ANSWER_BYTES + 1)
         except urllib.error.HTTPError as exc:
-            detail = self._clean(_error_text(exc))
+            answer = _error_answer(exc)
+            detail = self._clean(_error_text(answer))
             error = f"HTTP {exc.code} from {self.device}" + (f": {detail}" if detail else "")
+            logged = f"HTTP {exc.code} from {self.device}" + (
+                f": {self._clean(_answer_outline(answer))}" if detail else "")
             if exc.code == 429 or exc.code >= 500:
-                return _Outcome(None, error), _retry_after(exc.headers.get("Retry-After"))
-            return _Outcome(None, error, refused=exc.code in REFUSED), None
+                return (_Outcome(None, error, logged=logged),
+                        _retry_after(exc.headers.get("Retry-After")))
+            return _Outcome(None, error, refused=exc.code in REFUSED, logged=logged), None
         except urllib.error.URLError as exc:
             # Raised while connecting (refused, no route, DNS, connect timeout).
             return _Outcome(None, self._clean(f"cannot connect to {self.device}: "
@@ -315,18 +331,35 @@ def _caption_of(data: dict) -> str:
     return content.strip()
 
 
-def _error_text(exc: urllib.error.HTTPError) -> str:
-    """The short reason a server gave with an error status (OpenAI's error.message)."""
+def _error_answer(exc: urllib.error.HTTPError) -> bytes:
+    """The start of the answer that came with an error status (b"" when unreadable)."""
     try:
-        raw = exc.read(2000).decode("utf-8", "replace")
+        return exc.read(ERROR_ANSWER_BYTES)
     except OSError:
-        return ""
+        return b""
+
+
+def _error_text(answer: bytes) -> str:
+    """The short reason a server gave with an error status (OpenAI's error.message)."""
+    raw = answer.decode("utf-8", "replace")
     try:
         message = json.loads(raw)["error"]
         message = message.get("message", message) if isinstance(message, dict) else message
         return str(message)[:300]
     except (ValueError, KeyError, TypeError):
         return raw.strip()[:300]
+
+
+def _answer_outline(answer: bytes) -> str:
+    """What the app's log says of an error answer: its size and, where it is not JSON,
+    its first :data:`LOGGED_START` characters; never more (it may echo the request)."""
+    size = f"{len(answer)}{'+' if len(answer) >= ERROR_ANSWER_BYTES else ''} bytes"
+    try:
+        json.loads(answer)
+    except ValueError:
+        start = " ".join(answer.decode("utf-8", "replace").split())[:LOGGED_START]
+        return f"an answer of {size} starting {start!r} (the rest not logged)"
+    return f"a JSON answer of {size} (not logged)"
 
 
 def _retry_after(value: str | None) -> float:

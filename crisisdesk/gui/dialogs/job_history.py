@@ -9,13 +9,14 @@ its jobs row, and the window opens it as Jobs > Last retrain report opens the ne
 records are read off the UI thread, :data:`PAGE` at a time ("Show older jobs"): a project
 of years holds thousands. Tab goes from the list to its buttons; the arrows move in it.
 While open it looks again for jobs added or ended by another window or program (the
-CLI) on the project: when activated, and every :data:`POLL_MS`. A line under the list
-says what the selected job ran on (the cells' tooltips are a mouse's only).
+CLI) on the project: when activated, and every :data:`POLL_MS`; a running job's counts
+and time so far change in its cells, in place (the keys' cursor and a screen reader stay
+where they are). A line under the list says what the selected job ran on (the cells'
+tooltips are a mouse's only). Each line's words: :mod:`~crisisdesk.gui.dialogs.job_lines`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,88 +34,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crisisdesk.core.job_locks import INTERRUPTED
 from crisisdesk.core.project import Project
 from crisisdesk.core.words import plural
-from crisisdesk.gui.advice import stored_error
 from crisisdesk.gui.announce import announce
-from crisisdesk.gui.detail_header import shown_time
-from crisisdesk.gui.dialogs.job_params import ran_on
-from crisisdesk.gui.job_row import took_words
+from crisisdesk.gui.dialogs.job_lines import COLUMNS, JobLine, job_line
 from crisisdesk.gui.screen_fit import fit_to_screen
 from crisisdesk.gui.worker import Background
 
 #: Job records read at a time (the first page, then each "Show older jobs").
 PAGE = 200
-#: What each kind of job is called in the window (its menu action's name, where it has
-#: one); a kind not listed is said as stored, its dashes made spaces.
-KIND_WORDS = {
-    "import": "Import", "import-watch": "Watch a folder",
-    "import-embeddings": "Import of embeddings", "caption": "Caption images",
-    "embed": "Embed images and texts", "predict": "Predict", "train": "Training",
-    "retrain": "Retrain", "export": "Export", "media-fetch": "Fetch of images",
-    "demo": "Demo project",
-}
 #: How often an open history looks for a job added or ended elsewhere (milliseconds):
-#: one page read off the UI thread, the lines read again only when one was.
+#: one page read off the UI thread, the lines read again only when one was; a running
+#: job's counts and time so far put into its cells in place.
 POLL_MS = 5000
-COLUMNS = ("What", "Started", "Took", "Outcome", "Message")
 NO_REPORT = "Only a retrain that finished has a report to open"
-
-
-@dataclass(frozen=True)
-class JobLine:
-    """One job record in words, as a line of the history shows it."""
-
-    job: int  # its row in the jobs table
-    what: str
-    started: str
-    took: str
-    outcome: str  # done, failed, cancelled, interrupted or running
-    message: str
-    has_report: bool  # a finished retrain: its report can be opened again
-    ran_on: str = ""  # what it ran on, from its params ("tasks damage, informative")
-
-
-def _moment(stored: str | None) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(stored or "")
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _first_up(text: str) -> str:
-    """``text`` with its first letter a capital, the others as they are."""
-    return text[:1].upper() + text[1:]
-
-
-def job_line(row: dict[str, Any], now: datetime) -> JobLine:
-    """``row`` of the jobs table (see ``Store.jobs_page``) in words; ``now``: the time a
-    running job's time so far is counted to."""
-    state, error = row["state"], row["error"] or ""
-    outcome = "interrupted" if state == "failed" and error == INTERRUPTED else state
-    started, ended = _moment(row["started_at"]), _moment(row["finished_at"])
-    took = "–"  # an interrupted job's end is when an open noticed it: days, maybe
-    if started is not None and outcome != "interrupted" and (
-            ended is not None or state == "running"):
-        seconds = max(0.0, ((ended or now) - started).total_seconds())
-        took = took_words(seconds)  # "under a second", not "0:00"
-        took += " so far" if state == "running" else ""
-    done, total, problems = row["done"] or 0, row["total"] or 0, row["problems"] or 0
-    counts = f"{done:,} of {total:,}" if total else f"{done:,}"
-    counts += f" ({plural(problems, 'problem')})" if problems else ""
-    message = {
-        "done": f"Finished: {counts} done.",
-        "running": f"{counts} done so far (or its program is running elsewhere).",
-        "cancelled": f"Cancelled after {counts}; what was done is kept.",
-        # Its first letter made a capital, not capitalize()d: "What" was made "what".
-        "interrupted": _first_up(INTERRUPTED.removeprefix("Interrupted: ")),
-    }.get(outcome) or (stored_error(error) if error else "Failed without a message.")
-    kind = row["kind"]
-    return JobLine(row["id"], KIND_WORDS.get(kind, kind.replace("-", " ").capitalize()),
-                   shown_time(row["started_at"]), took, outcome, message,
-                   kind == "retrain" and state == "done", ran_on(kind, row.get("params")))
 
 
 def read_page(project: Project, before: int | None, down_to: int | None = None
@@ -133,6 +66,17 @@ def read_page(project: Project, before: int | None, down_to: int | None = None
             before = page[-1]["id"]
     now = datetime.now(UTC)
     return [job_line(row, now) for row in rows]
+
+
+def _ran_on(line: JobLine) -> str:
+    """What ``line``'s job ran on, as its cells' tooltips and descriptions say it."""
+    return f"Ran on: {line.ran_on}" if line.ran_on else ""
+
+
+def _tooltip(text: str, line: JobLine) -> str:
+    """A cell's tooltip: its ``text`` and what the job ran on (the row's, wherever it is
+    pointed at)."""
+    return "\n".join(filter(None, (text, _ran_on(line))))
 
 
 class JobHistoryDialog(QDialog):
@@ -244,15 +188,34 @@ class JobHistoryDialog(QDialog):
             looked()
             if self._reading:
                 return  # Refresh or Show older meanwhile: not overtaken by a look's read
-            # Jobs and how they ended; a running job's counts only at Refresh, as a
-            # reload every few seconds would move a screen reader back to its line.
             shown = [(line.job, line.outcome) for line in self.lines[:len(page)]]
             if [(line.job, line.outcome) for line in page] != shown:
                 self.reload(quiet=True)
+            else:
+                self._update_in_place(page)
 
         # Failed: said by the next Refresh, not every few seconds.
         self.background.call(lambda: read_page(project, None), compare,
                              lambda _: looked(), key="look")
+
+    def _update_in_place(self, page: list[JobLine]) -> None:
+        """Put the newer words of ``page`` (the same jobs, ended as shown: a running job's
+        counts and time so far) into the cells that changed. Each cell's own change (the
+        model's dataChanged), not the lines read again: a reset every few seconds moved the
+        keys' cursor and a screen reader back to the top of the list."""
+        changed = False
+        for row, line in enumerate(page):
+            if line == self.lines[row]:
+                continue  # a line unchanged is not rewritten: a screen reader may say it
+            self.lines[row] = line
+            for column, text in enumerate(line.cells()):
+                item = self.table.item(row, column)
+                if item is not None and item.text() != text:
+                    item.setText(text)
+                    item.setToolTip(_tooltip(text, line))
+                    changed = True
+        if changed:
+            self.table.resizeRowsToContents()  # a longer message may wrap once more
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Resize:  # the header's: the table's width
@@ -331,14 +294,11 @@ class JobHistoryDialog(QDialog):
         for line in lines:
             row = self.table.rowCount()
             self.table.insertRow(row)
-            cells = (line.what, line.started, line.took, line.outcome, line.message)
-            # What it ran on, in every cell's tooltip: the row's, wherever it is pointed at.
-            on = f"Ran on: {line.ran_on}" if line.ran_on else ""
-            for column, text in enumerate(cells):
+            for column, text in enumerate(line.cells()):
                 item = QTableWidgetItem(text)
-                item.setToolTip("\n".join(filter(None, (text, on))))
+                item.setToolTip(_tooltip(text, line))
                 # A screen reader says no tooltip: the cell's description, said after it.
-                item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, on)
+                item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, _ran_on(line))
                 self.table.setItem(row, column, item)
         if not first and lines:  # Show older jobs: on the first of them, said
             self.table.setCurrentCell(len(self.lines) - len(lines), 0)

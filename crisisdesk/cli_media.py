@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING
 from crisisdesk.cli import OK, PROBLEMS, _fail, say_report
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from crisisdesk.core.http_get import Network
     from crisisdesk.core.importers import ImportOptions
     from crisisdesk.core.media_fetch import FetchLimits
+    from crisisdesk.core.progress import Progress
     from crisisdesk.core.project import Project
 
 
@@ -95,6 +98,17 @@ def remove_new_project(project: str, made: list[Path]) -> None:
     print(f"Nothing imported: the new project {root} was not kept.", file=sys.stderr)
 
 
+def _notes_said(job: Iterator[Progress]) -> Iterator[Progress]:
+    """``job``'s progress, its notes printed as they come: a watch runs until Ctrl-C, and
+    a note kept for its summary came hours late (a fetch stopped by its size limit)."""
+    from tqdm import tqdm
+
+    for progress in job:
+        for note in progress.notes:
+            tqdm.write(note, file=sys.stdout)  # above the progress bar, which stays whole
+        yield progress
+
+
 def watch_folder(project: Project, args: argparse.Namespace, options: ImportOptions) -> int:
     """``crisisdesk import PROJECT DIR --watch``: import until Ctrl-C."""
     from crisisdesk.cli import drive
@@ -112,7 +126,7 @@ def watch_folder(project: Project, args: argparse.Namespace, options: ImportOpti
                          fetch=_limits(args) if args.fetch_media else None)
     job = WatchJob(project, folder, options, watch)
     print(f"Watching {folder.absolute()} (source {job.source}); Ctrl-C stops.")
-    drive(job.run())
+    drive(_notes_said(job.run()))
     print(job.report.summary(stopped="Stopped"))  # Ctrl-C is how a watch ends
     say_report(job)
     return PROBLEMS if job.report.errors else OK

@@ -20,7 +20,8 @@ ends (:func:`stop_log`, run at exit and by the app before its quick exit).
 
 Only the app keeps it (``crisisdesk.gui.app.main`` calls :func:`start_log`); the CLI says
 what it has to say in the terminal. A folder that cannot be written (read-only, full) is
-said once on stderr and the app goes on without a log (:func:`log_problem` keeps why).
+said once on stderr and the app goes on without a log (:func:`log_problem` keeps why,
+until a line is written again).
 No Qt here.
 """
 
@@ -92,6 +93,7 @@ class _LogFile(RotatingFileHandler):
         super().__init__(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
         self.path = path
         self._refused_at = 0  # the file's size when a rotation was last refused
+        self._failed = False  # the line being written failed (said by handleError)
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802
         # After a refused rotation, tried again only once the file grew a tenth more:
@@ -125,7 +127,17 @@ class _LogFile(RotatingFileHandler):
         self._refused_at = 0
         self.stream = self._open()
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        super().emit(record)  # a write that fails goes to handleError, never raised
+        # Over once the writer has caught up: while lines still wait, a full queue would
+        # drop the next line again (and its note, said as a new problem).
+        if not self._failed and _problem is not None and (
+                _writer is None or _writer.queue.empty()):
+            _written_again()
+
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        self._failed = True
         error = sys.exc_info()[1]
         reason = getattr(error, "strerror", None) or error
         _say_once(f"the log {self.path} can no longer be written ({reason}); the app "
@@ -158,11 +170,24 @@ class _ToWriter(QueueHandler):
 
 
 def _say_once(problem: str) -> None:
-    """Tell stderr why the log is not kept, the first time only."""
+    """Tell stderr why the log is not kept, the first time only (until it is written
+    again: :func:`_written_again`)."""
     global _problem
     if _problem is None:
         _problem = problem
         print(f"crisisdesk: {problem}", file=sys.stderr, flush=True)
+
+
+def _written_again() -> None:
+    """The lines reached the file after a problem (the folder answers again, the disk
+    has room again): it is over, so Help opens the folder again instead of saying it,
+    and a next problem is said in its turn. The log says that lines are missing, and
+    why: an engineer reading it would not know. In the writer thread, which has caught
+    up: its line comes next."""
+    global _problem
+    problem, _problem = _problem, None
+    if problem is not None:
+        logger.warning("lines are missing from the log before this one: %s", problem)
 
 
 def loggable(details: str, error: BaseException | None) -> str:

@@ -25,14 +25,16 @@ from pathlib import Path
 from crisisdesk.core.embed import EmbedJob
 from crisisdesk.core.fusion.predict import PredictJob
 from crisisdesk.core.importers import ImportJob, ImportOptions
-from crisisdesk.core.launch import DEMO_BUILT
+from crisisdesk.core.launch import DEMO_BUILT, DEMO_FOLDER, demo_root, is_built
 from crisisdesk.core.progress import Progress
 from crisisdesk.core.project import DB_NAME, SUBFOLDERS, Project
 from crisisdesk.core.resources import resource
-from crisisdesk.core.settings import user_data_dir
 from crisisdesk.core.store import Store, utc_now
 
-DEMO_FOLDER = "demo"
+# The demo's folder and whether it is built live in launch (no torch there: the app asks
+# before anything loads it); named here too, with the build.
+__all__ = ["BUILT_KEY", "DEMO_FOLDER", "DemoJob", "demo_project", "demo_root", "is_built"]
+
 #: The meta key set when the build finished (its upgrades are never said: see launch).
 BUILT_KEY = DEMO_BUILT
 ENCODER = "minilm"
@@ -47,19 +49,6 @@ PARTIAL = f".{DEMO_FOLDER}.partial-"
 STALE_PARTIAL_S = 3600
 STEPS = ("copying the demo files", "importing posts", "importing the drawn scenes",
          "embedding texts (MiniLM, offline)", "predicting (bundled heads)")
-
-
-def demo_root(data_dir: Path | None = None) -> Path:
-    """Where the demo project lives: ``<user data folder>/demo``."""
-    return (data_dir or user_data_dir()) / DEMO_FOLDER
-
-
-def is_built(root: Path) -> bool:
-    """Whether the demo project at ``root`` finished building."""
-    if not (root / DB_NAME).is_file():
-        return False
-    with Project(root).open_store() as store:
-        return store.meta(BUILT_KEY) is not None
 
 
 class DemoJob:

@@ -40,6 +40,12 @@ class FetchReport:
             {"item": p.where.file, "severity": p.severity, "message": p.message}
             for p in self.problems]}
 
+    def limit_text(self, whose: str, then: str) -> str:
+        """What the total size limit, reached, left: ``whose`` limit it was ("this run's"),
+        and ``then`` how the rest is fetched (a command, or a watch's next look)."""
+        return (f"{whose} total size limit ({file_size_text(self.total_limit)}) was "
+                f"reached: {self.left_to_fetch} media left to fetch; {then}")
+
     def summary(self, max_problems: int = 20) -> str:
         """A few lines for a terminal."""
         failed = ", ".join(f"{n} left {s}" for s, n in sorted(self.failed.items())) or "none"
@@ -48,9 +54,8 @@ class FetchReport:
                  f"{plural(self.stored_files, 'new file')}, "
                  f"{file_size_text(self.bytes)}); failed: {failed}"]
         if self.total_limit_reached:
-            lines.append(f"  this run's total size limit ({file_size_text(self.total_limit)}) "
-                         f"was reached: {self.left_to_fetch} media left to fetch; run again "
-                         "to fetch them (or raise --max-total-mb)")
+            lines.append("  " + self.limit_text("this run's", "run again to fetch them (or "
+                                                "raise --max-total-mb)"))
         lines += [f"  {p}" for p in self.problems[:max_problems]]
         if len(self.problems) > max_problems:
             lines.append(f"  ... and {len(self.problems) - max_problems} more in the report")

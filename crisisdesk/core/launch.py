@@ -27,22 +27,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crisisdesk.core.project import DB_NAME, Project, ProjectError
-from crisisdesk.core.settings import last_project, remember_project
+from crisisdesk.core.settings import last_project, remember_project, user_data_dir
 from crisisdesk.core.store import Store
 from crisisdesk.core.store.db import full_drive, rw_uri
 from crisisdesk.core.store.schema import SCHEMA_VERSION
 from crisisdesk.core.store.upgrades import REPORT, FailedUpgrade, failed_upgrade
 
-__all__ = ["DEMO_BUILT", "Chosen", "ProjectError", "ProjectNotOpened", "check_project",
-           "choose", "choose_project", "last_project", "not_saved_for_want_of_room",
+__all__ = ["DEMO_BUILT", "DEMO_FOLDER", "Chosen", "DemoOpening", "ProjectError",
+           "ProjectNotOpened", "check_project", "choose", "choose_project", "demo_opening",
+           "demo_root", "is_built", "last_project", "not_saved_for_want_of_room",
            "open_checked", "project_to_open", "remember_project", "take_upgrade",
            "upgrade_note", "upgraded_words", "upgrading_words"]
 
 logger = logging.getLogger(__name__)
 
-#: The meta key the demo's build sets when it finished (crisisdesk.core.demo): here, not
-#: there, as the demo's module loads torch and this one must not.
+#: The meta key the demo's build sets when it finished (crisisdesk.core.demo), and the
+#: demo's folder in the user's data folder: here, not there, as the demo's module loads
+#: torch and this one must not (the app looks for the demo before anything loads it).
 DEMO_BUILT = "demo_built"
+DEMO_FOLDER = "demo"
 #: How long taking an upgrade's note waits for another program's write lock: not the
 #: store's 30 s, for a note that the next open says as well.
 _TAKE_WAIT_S = 5.0
@@ -289,6 +292,55 @@ def choose(arg: str | None, *, data_dir: Path | None = None) -> Chosen:
             logger.warning("%s; opening the demo project instead", exc)
             return Chosen(demo_project(data_dir), exc)
     return Chosen(demo_project(data_dir))
+
+
+def demo_root(data_dir: Path | None = None) -> Path:
+    """Where the demo project lives: ``<user data folder>/demo``."""
+    return (data_dir or user_data_dir()) / DEMO_FOLDER
+
+
+def is_built(root: Path) -> bool:
+    """Whether the demo project at ``root`` finished building."""
+    if not (root / DB_NAME).is_file():
+        return False
+    with Project(root).open_store() as store:
+        return store.meta(DEMO_BUILT) is not None
+
+
+@dataclass(frozen=True)
+class DemoOpening:
+    """How ``crisisdesk`` alone comes to open the demo: in place of ``instead_of``, the
+    last project, not found (None: none was remembered), and whether the demo is
+    ``built`` already (else its build comes first)."""
+
+    instead_of: Path | None
+    built: bool
+
+
+def demo_opening(data_dir: Path | None = None) -> DemoOpening | None:
+    """How ``crisisdesk`` alone opens the demo, or None when it opens the last project,
+    which is there (:func:`choose` may still refuse its store, and open the demo then).
+
+    Looks into the last project's folder, which may be on a drive that hangs: for a
+    background thread, never the UI thread."""
+    try:
+        last = last_project()
+    except Exception:  # noqa: BLE001 - an unreadable setting just means "no last project"
+        last = None
+    demo = demo_root(data_dir)
+    if last is not None:
+        try:
+            if (Path(last) / DB_NAME).is_file():
+                return None
+        except OSError:
+            pass  # a folder that may no longer be entered, a network drive gone stale
+        if Path(last).absolute() == demo.absolute():
+            last = None  # the demo itself, deleted to reset it: nothing else to name
+    try:
+        built = is_built(demo)
+    except (OSError, sqlite3.Error, RuntimeError):
+        built = False  # its build says what is wrong with it
+    return DemoOpening(last, built)
 
 
 def demo_project(data_dir: Path | None = None) -> Path:

@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -37,7 +36,7 @@ QUIT_CALLS_WAIT_MS = 5000
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the core loads off the UI thread, when the project is looked for
-    from crisisdesk.core.launch import ProjectError, ProjectNotOpened
+    from crisisdesk.core.launch import DemoOpening, ProjectError, ProjectNotOpened
     from crisisdesk.core.project import Project
 
 
@@ -67,12 +66,16 @@ class OpeningWindow(QWidget):
             self.bar.setRange(0, progress.total)
             self.bar.setValue(progress.done)
         if progress.message:
-            self.label.setText(progress.message[:80])
-            self.bar.setAccessibleName(self.label.text())
-            # A window, unlike a widget in a layout, does not grow for its wrapped label.
-            needed = self.layout().totalHeightForWidth(self.width())
-            if needed > self.height():
-                self.resize(self.width(), needed)
+            self.say(progress.message[:80])
+
+    def say(self, words: str) -> None:
+        """Say ``words`` in the label (and to a screen reader, by the bar's name)."""
+        self.label.setText(words)
+        self.bar.setAccessibleName(words)
+        # A window, unlike a widget in a layout, does not grow for its wrapped label.
+        needed = self.layout().totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
 
 def make_application() -> QApplication:
@@ -124,18 +127,28 @@ class Opener(QObject):
         self.failure: str | None = None
         self.background = Background(self)
         self.runner: JobRunner | None = None
-        building = project_arg is None and _demo_needed()
-        self.opening = OpeningWindow("Building the demo project (first run)…" if building
-                                     else f"Opening {project_arg or 'the last project'}…")
+        # Which project crisisdesk alone opens is looked for in the background: the last
+        # one's folder may be on a drive that hangs (the window froze before it painted).
+        self.opening = OpeningWindow(f"Opening {project_arg}…" if project_arg
+                                     else "Starting crisisdesk…")
         self.opening.show()
         self.upgrading.connect(self.opening.show_progress)
-        if building:
-            self.runner = JobRunner("Building the demo project", _demo_job, self)
-            self.runner.progress.connect(self.opening.show_progress)
-            self.runner.finished.connect(self._demo_finished)
-            self.runner.start()
-        else:
+        if project_arg:
             self._find()
+        else:
+            self.background.call(_demo_opening, self._last_or_demo, self._failed)
+
+    def _last_or_demo(self, demo: DemoOpening | None) -> None:
+        """Open the last project (``demo`` None), else say why the demo opens, building
+        it first when it is not built yet."""
+        self.opening.say(demo_words(demo))
+        if demo is None or demo.built:
+            self._find()
+            return
+        self.runner = JobRunner("Building the demo project", _demo_job, self)
+        self.runner.progress.connect(self.opening.show_progress)
+        self.runner.finished.connect(self._demo_finished)
+        self.runner.start()
 
     def _demo_finished(self, state: str, value: object) -> None:
         if state == "done":
@@ -267,21 +280,29 @@ def _demo_job() -> Iterator[Progress]:
     return DemoJob().run()
 
 
-def _demo_needed() -> bool:
-    """Whether ``crisisdesk`` alone must build the demo (no usable last project)."""
-    from crisisdesk.core.project import DB_NAME
-    from crisisdesk.core.settings import last_project
+def _demo_opening() -> DemoOpening | None:
+    """How ``crisisdesk`` alone opens the demo, None: the last project (in a background
+    thread: it looks into the last project's folder; the light launch module, not the
+    demo's, which imports torch)."""
+    from crisisdesk.core.launch import demo_opening
 
-    try:
-        last = last_project()
-    except Exception:  # noqa: BLE001 - an unreadable setting just means "no last project"
-        return True
-    try:
-        return last is None or not (Path(last) / DB_NAME).is_file()
-    except OSError:
-        # A folder that may no longer be entered (a colleague's share), a network drive
-        # gone stale: no usable last project, said in the demo's window once it opens.
-        return True
+    return demo_opening()
+
+
+def demo_words(demo: DemoOpening | None) -> str:
+    """What the opening window says once it is known which project opens: "first run"
+    only when nothing was opened before (a demo built earlier is only opened), and the
+    last project named when the demo opens in its place (the analyst's own, on a drive
+    not plugged in, is not taken for gone; the demo's window then says why)."""
+    if demo is None:
+        return "Opening the last project…"
+    doing = "opening" if demo.built else "building"
+    if demo.instead_of is not None:
+        return (f"The last project, {demo.instead_of}, cannot be found: {doing} the "
+                "demo project instead…")
+    if demo.built:
+        return "Opening the demo project…"
+    return "Building the demo project (first run)…"
 
 
 def _smoke_done(window: QWidget) -> None:

@@ -14,6 +14,7 @@ def test_help_menu_shows_log_folder(qtbot, demo_like_project, monkeypatch):
         texts = [a.text() for a in help_menu.actions()]
         assert "Show &log folder…" in texts
         [a for a in help_menu.actions() if a.text() == "Show &log folder…"][0].trigger()
+        qtbot.waitUntil(lambda: bool(opened))  # once the folder answered (session 19)
         assert [Path(p) for p in opened] == [path.parent]
     finally:
         app_log.stop_log()

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QApplication, QMessageBox
 from test_job_log_s17 import log  # noqa: F401 - the fixture, used by name
 from test_keyboard_hunt import _active
+from test_log_folder_answers_s19 import log_folder_box
 from test_screen_reader_s14 import heard  # noqa: F401 - the fixture, used by name
 from window_helpers import open_window, settle
 
@@ -171,8 +172,8 @@ def test_the_log_folders_path_can_be_copied_from_the_keyboard(qtbot, log, monkey
     only a mouse could select it (Tab never reaches the text; Ctrl+C copies the box on
     Windows only)."""
     monkeypatch.setattr(log_folder.QDesktopServices, "openUrl", lambda url: False)
-    box = log_folder.show_log_folder(None)
-    assert box is not None
+    log_folder.show_log_folder(None)
+    box = log_folder_box(qtbot)  # once the folder answered (session 19)
     QApplication.clipboard().clear()
     copy = next(button for button in box.buttons()
                 if button.focusPolicy() & Qt.FocusPolicy.TabFocus
@@ -181,7 +182,8 @@ def test_the_log_folders_path_can_be_copied_from_the_keyboard(qtbot, log, monkey
     qtbot.keyClick(copy, Qt.Key.Key_Space)
     assert QApplication.clipboard().text() == str(log.parent)
     box.close()
-    again = log_folder.show_log_folder(None)
+    log_folder.show_log_folder(None)
+    again = log_folder_box(qtbot)
     again.activateWindow()
     qtbot.waitUntil(again.isActiveWindow)
     qtbot.keyClick(again, Qt.Key.Key_Escape)  # Esc still closes it

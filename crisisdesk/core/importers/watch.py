@@ -13,7 +13,8 @@ seconds and is whole JSON: a collector that ended without a final newline). A CS
 read the same way, by records, with its header kept (:mod:`watch_csv`). Other files (a
 JSON document, a UTF-16 CSV) are imported whole once their size has stayed the same for
 one poll, and again when they change (the writer adds only what is new). With fetch
-limits, media of new posts are fetched after each poll.
+limits, media of new posts are fetched after each poll; those a fetch's total size limit
+left, at the next poll.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class WatchJob:
         self.polls = 0
         self._seen: dict[str, _Seen] = {}
         self._writer: RecordWriter | None = None
+        self._left_to_fetch = 0  # left by a look's size limit: the next look fetches them
 
     def _derived_source(self) -> str:
         """The folder's name as a source name, as a one-shot import of it names it (a
@@ -137,14 +139,15 @@ class WatchJob:
                     except OSError as exc:  # not ours to read, or gone since its stat
                         self._unreadable(path, exc)
                 self.polls += 1
-                if self.watch.fetch is not None and \
-                        self.report.media_added.get("remote", 0) > media_before:
-                    self._fetch()
+                notes: tuple[str, ...] = ()
+                new_media = self.report.media_added.get("remote", 0) > media_before
+                if self.watch.fetch is not None and (new_media or self._left_to_fetch):
+                    notes = self._fetch()
                 # No total: a watch goes on until cancelled, and done == total read as
                 # finished (a full bar, "ETA 0:00", "100%" in the log) while it watched.
                 yield Progress(self.report.records, 0,
                                f"watching {self.folder.name}: "
-                               f"{self.report.posts_added} new posts")
+                               f"{self.report.posts_added} new posts", notes=notes)
                 time.sleep(self.watch.interval)
         except (GeneratorExit, KeyboardInterrupt):
             self.report.cancelled = True
@@ -162,7 +165,8 @@ class WatchJob:
         return sorted(p for p in self.folder.rglob("*") if p.is_file()
                       and not p.name.startswith(".") and p.suffix.lower() not in SKIP_SUFFIXES)
 
-    def _fetch(self) -> None:
+    def _fetch(self) -> tuple[str, ...]:
+        """Fetch the media still remote; the line saying the size limit stopped it, if so."""
         # Imported here: media_fetch imports the importers package, which imports this.
         from crisisdesk.core.media_fetch import MediaFetchJob
 
@@ -170,6 +174,14 @@ class WatchJob:
         for _ in job.run():
             pass
         self.report.problems.extend(job.report.problems)
+        self._left_to_fetch = job.report.left_to_fetch
+        if not job.report.total_limit_reached:
+            return ()
+        said = "media fetch: " + job.report.limit_text(
+            "this look's", "the next look at the folder fetches them")
+        # A warning, not an error: a limit reached is no failure (exit 0), as in media fetch.
+        self.report.add(Where(str(self.folder)), said, "warning")
+        return (said,)
 
     def _writer_for(self, store: Store) -> RecordWriter:
         if self._writer is None:

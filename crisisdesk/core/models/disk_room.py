@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from crisisdesk.core.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +42,16 @@ class NoRoom(OSError):
 
 
 def size_text(n_bytes: float) -> str:
-    """``14.2 GB`` or ``605 MB``: decimal units, as the model sizes are given elsewhere."""
+    """``14.2 GB``, ``605 MB``, ``300 KB`` or ``20 bytes``: decimal units, as the model
+    sizes, the download's megabytes and MARGIN_BYTES ("500 MB") are given. Under 1 MB in
+    KB, under 1 KB in bytes: a disk with 0.3 MB free read "has 0 MB free"."""
     if n_bytes >= 10**9:
         return f"{n_bytes / 1e9:,.1f} GB"
-    return f"{n_bytes / 1e6:,.0f} MB"
+    if n_bytes >= 10**6:
+        return f"{n_bytes / 1e6:,.0f} MB"
+    if n_bytes >= 10**3:
+        return f"{n_bytes / 1e3:,.0f} KB"
+    return plural(math.ceil(n_bytes), "byte")  # ceil: no "0 bytes" for a size above 0
 
 
 def check_room(name: str, hub_id: str, info: Any, patterns: Sequence[str] | None,

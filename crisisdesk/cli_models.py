@@ -63,7 +63,7 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     print(f"Downloading {spec.name} from {spec.hub_id} ({spec.revision or 'main'})"
           + (f", about {spec.download_mb:,.0f} MB" if spec.download_mb else ""))
     try:
-        folder = download(spec, say=print)
+        folder = download(spec, say=print, force=args.force)
     except NoRoom as exc:  # the disk, not the network: its own message says what to do
         return _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - network and hub errors alike: say and stop

@@ -271,6 +271,12 @@ def stop_log() -> None:
             # Stuck in a write: left to end with the process (a daemon thread).
             _say_once(f"the log {_handler.path} did not take its last lines within "
                       f"{END_WAIT_S:g} s; they are lost")
+            # logging's own exit handler, which runs after this one, takes the file's
+            # lock (held by that write) and flushes its stream (stuck): the app never
+            # ended. Without them it passes this file by; the write, should it return,
+            # finds nothing to release.
+            _handler.lock = None  # type: ignore[assignment]
+            _handler.stream = None  # type: ignore[assignment]
     _handler, _to_writer, _writer, _problem = None, None, None, None
 
 

@@ -312,7 +312,9 @@ class MediaFetchJob:
                 yield Progress(done, max(total, done), f"{self.report.fetched} media fetched")
             self.report.total_limit_reached = budget.exceeded
             if budget.exceeded:
-                self.report.left_to_fetch = store.count_remote_media()
+                # What the same command fetches next: with --retry-unreadable, the
+                # unreadable media it has not come to yet too.
+                self.report.left_to_fetch = store.count_remote_media(self.retry)
                 self.report.total_limit = budget.limit
         except (GeneratorExit, KeyboardInterrupt):
             self.report.cancelled = True

@@ -29,7 +29,8 @@ def fetched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     repos: list[str] = []
 
-    def snapshot_download(repo_id, revision=None, allow_patterns=None, cache_dir=None):
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, cache_dir=None,
+                          force_download=False):
         repos.append(repo_id)
         folder = Path(cache_dir) / "models--x" / "snapshots" / "b"
         folder.mkdir(parents=True)

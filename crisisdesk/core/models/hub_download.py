@@ -28,7 +28,7 @@ BytesDone = Callable[[int, int], None]
 
 
 def download(spec: ModelSpec, say: Callable[[str], None] | None = None,
-             progress: BytesDone | None = None) -> Path:
+             progress: BytesDone | None = None, force: bool = False) -> Path:
     """Fetch a model's files from the hub into the cache.
 
     The one place crisisdesk goes online; callers must have asked for it explicitly.
@@ -38,7 +38,8 @@ def download(spec: ModelSpec, say: Callable[[str], None] | None = None,
     its own bars (the CLI); with it, no bar is drawn and ``progress`` is told the bytes
     done: once before the fetch (what the cache holds, total 0: not known yet), then as
     they are written, of the total. An exception ``progress`` raises stops the fetch (a
-    cancelled job).
+    cancelled job). ``force``: fetch again the files the cache holds too (the hub leaves
+    them alone otherwise, however damaged: ``models download --force``).
     """
     if not spec.hub_id:
         raise ModelMissing(f"model {spec.name!r} has no hub source; register a local copy "
@@ -58,10 +59,12 @@ def download(spec: ModelSpec, say: Callable[[str], None] | None = None,
         if progress is not None:
             bars["tqdm_class"] = _bytes_counter(
                 progress, download_sizes(info, patterns, cache, spec.hub_id))
+        # The hub keeps a file its cache holds, damaged or not, unless told otherwise.
+        forced = {"force_download": True} if force else {}
         with full_disk_said(spec.name, spec.hub_id, cache):
             folder = huggingface_hub.snapshot_download(
                 spec.hub_id, revision=spec.revision, allow_patterns=patterns,
-                cache_dir=cache, **bars)
+                cache_dir=cache, **bars, **forced)
     finally:
         constants.HF_HUB_OFFLINE = offline
     return Path(folder)

@@ -33,7 +33,10 @@ does), then, offscreen, in this one process:
   code, model weights), which the kernel can drop and read again.
 
 Goals: first paint <= 1.5 s, longest gap < 100 ms, peak <= 800 MB. Figures are printed,
-never asserted.
+never asserted. Where PYTHONDONTWRITEBYTECODE is set (some shells and CI images set it)
+every module is compiled from source at each start, as an installed app's never are
+(pip writes their bytecode): the first paint, the preload and the first showing of a
+dialog read slower. Run without it, twice, for an installed app's figures.
 """
 
 from __future__ import annotations

@@ -102,14 +102,12 @@ def _import(args: argparse.Namespace, new_store: bool) -> int:
         return USAGE
     fetch_problems = False
     if args.fetch_media:
-        from crisisdesk.cli_media import fetch_media
+        from crisisdesk.cli_media import fetch_command, fetch_media
 
         fetch_problems = fetch_media(project, args) != OK
         if fetch_problems:
             # Its lines say "tried again next run": of the fetch, which an import runs
             # only with --fetch-media, after reading every source again.
-            allowed = "".join(f" --allow-network {net}" for net in args.allow_network or ())
-            print(f"To try again the media not fetched: crisisdesk media fetch "
-                  f"{args.project}{allowed} (add --retry-unreadable to try the refused "
-                  "ones too)")
+            print(f"To try again the media not fetched: {fetch_command(args)} (add "
+                  "--retry-unreadable to try the refused ones too)")
     return PROBLEMS if report.errors or fetch_problems else OK

@@ -63,15 +63,29 @@ def fetch_media(project: Project, args: argparse.Namespace | None = None) -> int
     from crisisdesk.cli import drive
     from crisisdesk.core.media_fetch import MediaFetchJob
 
-    job = MediaFetchJob(project, _limits(args),
-                        retry_unreadable=bool(getattr(args, "retry_unreadable", False)))
+    retry = bool(getattr(args, "retry_unreadable", False))
+    job = MediaFetchJob(project, _limits(args), retry_unreadable=retry)
     finished = drive(job.run(), unit="media")
-    print(job.report.summary())
+    if args is not None and not hasattr(args, "max_total_mb"):
+        # `import --fetch-media` has no size options: the command that has them.
+        then = f"to fetch them: {fetch_command(args)} (its --max-total-mb raises the limit)"
+    else:
+        # The unreadable media counted as left are tried only with the option again.
+        keep = " with --retry-unreadable" if retry else ""
+        then = f"run again{keep} to fetch them (or raise --max-total-mb)"
+    print(job.report.summary(then=then))
     say_report(job)
     if not finished:
         print("Fetch cancelled; files fetched so far stay. Run it again to resume.")
         return PROBLEMS
     return PROBLEMS if job.report.problems else OK
+
+
+def fetch_command(args: argparse.Namespace) -> str:
+    """The ``media fetch`` command for the project and networks of ``args`` (an
+    import's): what fetches the media its fetch left."""
+    allowed = "".join(f" --allow-network {net}" for net in args.allow_network or ())
+    return f"crisisdesk media fetch {args.project}{allowed}"
 
 
 def new_project_folders(project: str) -> list[Path] | None:
@@ -140,6 +154,13 @@ def cmd_media_fetch(args: argparse.Namespace) -> int:
             args.timeout, args.max_file_mb, args.max_total_mb)):
         return _fail("--concurrency, --timeout, --max-file-mb and --max-total-mb must be "
                      "finite numbers more than 0")
+    # Under one byte once counted in bytes: every file was refused as too large (and left
+    # "unreadable"), or the run stopped at once, for a limit of nothing.
+    for option, value in (("--max-file-mb", args.max_file_mb),
+                          ("--max-total-mb", args.max_total_mb)):
+        if int(value * 1024 * 1024) < 1:
+            return _fail(f"{option} {value:g} is less than one byte (the size is in MB: "
+                         "0.001 is about 1 KB); give a larger size")
     return fetch_media(Project.open(args.project), args)
 
 

@@ -46,16 +46,17 @@ class FetchReport:
         return (f"{whose} total size limit ({file_size_text(self.total_limit)}) was "
                 f"reached: {self.left_to_fetch} media left to fetch; {then}")
 
-    def summary(self, max_problems: int = 20) -> str:
-        """A few lines for a terminal."""
+    def summary(self, max_problems: int = 20,
+                then: str = "run again to fetch them (or raise --max-total-mb)") -> str:
+        """A few lines for a terminal; ``then``: how the media a total size limit left are
+        fetched, in the words of the command that ran (see :meth:`limit_text`)."""
         failed = ", ".join(f"{n} left {s}" for s, n in sorted(self.failed.items())) or "none"
         lines = [f"{'Cancelled' if self.cancelled else 'Fetched'}: {self.fetched} media "
                  f"({plural(self.downloaded, 'download')}, "
                  f"{plural(self.stored_files, 'new file')}, "
                  f"{file_size_text(self.bytes)}); failed: {failed}"]
         if self.total_limit_reached:
-            lines.append("  " + self.limit_text("this run's", "run again to fetch them (or "
-                                                "raise --max-total-mb)"))
+            lines.append("  " + self.limit_text("this run's", then))
         lines += [f"  {p}" for p in self.problems[:max_problems]]
         if len(self.problems) > max_problems:
             lines.append(f"  ... and {len(self.problems) - max_problems} more in the report")

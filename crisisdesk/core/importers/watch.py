@@ -12,9 +12,9 @@ its newline is being written: it waits (unless it has stayed the same for ``sett
 seconds and is whole JSON: a collector that ended without a final newline). A CSV is
 read the same way, by records, with its header kept (:mod:`watch_csv`). Other files (a
 JSON document, a UTF-16 CSV) are imported whole once their size has stayed the same for
-one poll, and again when they change (the writer adds only what is new). With fetch
-limits, media of new posts are fetched after each poll; those a fetch's total size limit
-left, at the next poll.
+one poll, and again when they change (the writer adds only what is new:
+:mod:`watch_whole`). With fetch limits, media of new posts are fetched after each poll;
+those a fetch's total size limit left, at the next poll.
 """
 
 from __future__ import annotations
@@ -28,11 +28,7 @@ from typing import TYPE_CHECKING
 
 from crisisdesk.core.files import save_report
 from crisisdesk.core.imaging import IMAGE_SUFFIXES
-from crisisdesk.core.importers.collectors import (
-    ValueParser,
-    parse_collector,
-    value_parser,
-)
+from crisisdesk.core.importers.collectors import ValueParser, value_parser
 from crisisdesk.core.importers.job import BATCH, ImportOptions
 from crisisdesk.core.importers.jsonsource import (
     json_lines,
@@ -47,15 +43,16 @@ from crisisdesk.core.importers.records import (
     shown_name,
     unstorable_name,
 )
-from crisisdesk.core.importers.tabular import JsonlRows, parse_csv, parse_jsonl
+from crisisdesk.core.importers.tabular import JsonlRows
 from crisisdesk.core.importers.textio import decode_text
-from crisisdesk.core.importers.watch_csv import CsvTable, poll_csv, say_once, settled
+from crisisdesk.core.importers.watch_csv import CsvTable, poll_csv, settled
 from crisisdesk.core.importers.watch_format import (
     Snapshot,
     file_format,
     newline_after,
     snapshot,
 )
+from crisisdesk.core.importers.watch_whole import poll_whole
 from crisisdesk.core.importers.writer import RecordWriter
 from crisisdesk.core.jobs import tracked
 from crisisdesk.core.progress import Progress
@@ -240,7 +237,7 @@ class WatchJob:
                                                      stat.st_mtime, seen, replaced):
             return
         if state.format.startswith("whole-"):
-            self._poll_whole(store, path, state, stat.st_size, stat.st_mtime, seen)
+            poll_whole(self, store, path, state, stat.st_size, stat.st_mtime, seen)
         else:
             self._poll_lines(store, path, state, stat.st_size, stat.st_mtime, seen, replaced)
 
@@ -372,34 +369,3 @@ class WatchJob:
             if writer:
                 writer.write_batch(batch, facts)
             store.set_watched_file(new)
-
-    def _poll_whole(self, store: Store, path: Path, state: WatchedFile, size: int,
-                    mtime: float, seen: _Seen) -> None:
-        if (size, mtime) == (state.size, state.mtime):
-            return
-        if (size, mtime) != (seen.size, seen.mtime):
-            seen.size, seen.mtime = size, mtime  # changed since the last poll: wait
-            return
-        fmt = state.format.removeprefix("whole-")
-        reported = len(self.report.problems)
-        defaults = {"event": self.options.event, "platform": self.options.platform}
-        base = self.options.images_root or path.parent
-        if fmt == "csv":
-            entries = parse_csv(path, base, self.options.mapping, defaults, store.schemes())
-        elif fmt == "jsonl":
-            entries = parse_jsonl(path, base, self.options.mapping, defaults,
-                                  store.schemes())
-        else:
-            entries = parse_collector(path, fmt, defaults)
-        batch: list[PostRecord] = []
-        for entry in entries:
-            if isinstance(entry, PostRecord):
-                batch.append(entry)
-            elif isinstance(entry, Problem):
-                self.report.problems.append(entry)
-            if len(batch) >= BATCH:
-                self._writer_for(store).write_batch(batch)  # one transaction of its own
-                batch = []
-        self._commit(store, batch, state, size, 0, size, mtime, None)
-        # Read whole again at each change: its old rows' problems are said once.
-        say_once(self.report.problems, reported, seen.notes)

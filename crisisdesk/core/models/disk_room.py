@@ -55,15 +55,17 @@ def size_text(n_bytes: float) -> str:
 
 
 def check_room(name: str, hub_id: str, info: Any, patterns: Sequence[str] | None,
-               cache_dir: Path, say: Callable[[str], None] | None = None) -> None:
+               cache_dir: Path, say: Callable[[str], None] | None = None,
+               force: bool = False) -> None:
     """Raise NoRoom when the files ``patterns`` pick from the hub's ``info`` (a
-    ``model_info(..., files_metadata=True)`` answer), less those the cache holds already,
-    do not fit on the cache's disk with MARGIN_BYTES to spare. Where the sizes or the free
-    space cannot be known, say so (``say``, else a logged warning) and return."""
+    ``model_info(..., files_metadata=True)`` answer), less those the cache holds already
+    (none with ``force``: a forced download fetches them all again), do not fit on the
+    cache's disk with MARGIN_BYTES to spare. Where the sizes or the free space cannot be
+    known, say so (``say``, else a logged warning) and return."""
     say = say or logger.warning
     repo = repo_folder(cache_dir, hub_id)
-    needed = _bytes_to_fetch(info, patterns, repo)
-    if needed == 0:  # all there already (a forced download): nothing to make room for
+    needed = _bytes_to_fetch(info, patterns, None if force else repo)
+    if needed == 0:  # all there already: nothing to make room for
         return
     place = _existing(cache_dir)
     try:
@@ -149,11 +151,16 @@ def _chosen_sizes(info: Any, patterns: Sequence[str] | None) -> list[tuple[Any, 
     return None if any(size is None for _, size in sized) else sized
 
 
-def _bytes_to_fetch(info: Any, patterns: Sequence[str] | None, repo: Path) -> int | None:
-    """Bytes the download still has to write, or None when the hub did not say."""
+def _bytes_to_fetch(info: Any, patterns: Sequence[str] | None,
+                    repo: Path | None) -> int | None:
+    """Bytes the download still has to write, less what the cache folder ``repo`` holds
+    (None: all of them, as a forced download writes them again, each file held until its
+    new copy is whole); None when the hub did not say."""
     chosen = _chosen_sizes(info, patterns)
     if chosen is None:
         return None
+    if repo is None:
+        return sum(size for _, size in chosen)
     commit = getattr(info, "sha", None)
     return sum(size - _cached(sibling, size, repo, commit) for sibling, size in chosen)
 

@@ -54,7 +54,7 @@ def download(spec: ModelSpec, say: Callable[[str], None] | None = None,
     try:
         info = _check_hub_answers(spec)
         patterns = _download_patterns(spec, info)
-        check_room(spec.name, spec.hub_id, info, patterns, cache, say)
+        check_room(spec.name, spec.hub_id, info, patterns, cache, say, force)
         bars: dict[str, type] = {}  # none: the hub's own bars (the CLI)
         if progress is not None:
             bars["tqdm_class"] = _bytes_counter(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +35,11 @@ from crisisdesk.core.store.schema import SCHEMA_VERSION
 from crisisdesk.core.store.upgrades import REPORT, FailedUpgrade, failed_upgrade
 
 __all__ = ["DEMO_BUILT", "DEMO_FOLDER", "Chosen", "DemoOpening", "ProjectError",
-           "ProjectNotOpened", "check_project", "choose", "choose_project", "demo_opening",
-           "demo_root", "is_built", "last_project", "not_saved_for_want_of_room",
-           "open_checked", "project_to_open", "remember_project", "take_upgrade",
-           "upgrade_note", "upgraded_words", "upgrading_words"]
+           "ProjectNotOpened", "check_project", "choose", "choose_project", "demo_built",
+           "demo_opening", "demo_root", "is_built", "last_project",
+           "not_saved_for_want_of_room", "open_checked", "project_to_open",
+           "remember_project", "take_upgrade", "upgrade_note", "upgraded_words",
+           "upgrading_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -276,11 +278,14 @@ def choose_project(arg: str | None, *, data_dir: Path | None = None
     return chosen.root, chosen.not_opened
 
 
-def choose(arg: str | None, *, data_dir: Path | None = None) -> Chosen:
+def choose(arg: str | None, *, data_dir: Path | None = None,
+           build_demo: bool = True) -> Chosen:
     """The project the app opens (see :class:`Chosen`): ``arg``, else the last project
-    when it can be opened, else the demo."""
+    when it can be opened, else the demo, built first unless not ``build_demo`` (the
+    app builds it as a job with its steps in view: see :func:`demo_built`)."""
     if arg:
         return check_project(arg)
+    demo = demo_project if build_demo else demo_root
     last = last_project()
     if last is not None:
         try:
@@ -290,8 +295,8 @@ def choose(arg: str | None, *, data_dir: Path | None = None) -> Chosen:
             # set up, logging prints a warning on stderr), so the analyst does not take
             # the demo for their own project gone empty.
             logger.warning("%s; opening the demo project instead", exc)
-            return Chosen(demo_project(data_dir), exc)
-    return Chosen(demo_project(data_dir))
+            return Chosen(demo(data_dir), exc)
+    return Chosen(demo(data_dir))
 
 
 def demo_root(data_dir: Path | None = None) -> Path:
@@ -307,6 +312,15 @@ def is_built(root: Path) -> bool:
         return store.meta(DEMO_BUILT) is not None
 
 
+def demo_built(root: Path) -> bool:
+    """:func:`is_built`, False for a demo whose store cannot be read (its build then
+    says what is wrong with it)."""
+    try:
+        return is_built(root)
+    except (OSError, sqlite3.Error, RuntimeError):
+        return False
+
+
 @dataclass(frozen=True)
 class DemoOpening:
     """How ``crisisdesk`` alone comes to open the demo: in place of ``instead_of``, the
@@ -317,18 +331,23 @@ class DemoOpening:
     built: bool
 
 
-def demo_opening(data_dir: Path | None = None) -> DemoOpening | None:
+def demo_opening(data_dir: Path | None = None, *,
+                 looking: Callable[[Path], None] | None = None) -> DemoOpening | None:
     """How ``crisisdesk`` alone opens the demo, or None when it opens the last project,
     which is there (:func:`choose` may still refuse its store, and open the demo then).
 
     Looks into the last project's folder, which may be on a drive that hangs: for a
-    background thread, never the UI thread."""
+    background thread, never the UI thread. ``looking`` is told that folder first (read
+    from the settings, in the user's own folder: quick), so that the app can say what
+    it waits on."""
     try:
         last = last_project()
     except Exception:  # noqa: BLE001 - an unreadable setting just means "no last project"
         last = None
     demo = demo_root(data_dir)
     if last is not None:
+        if looking is not None:
+            looking(last)
         try:
             if (Path(last) / DB_NAME).is_file():
                 return None
@@ -336,11 +355,7 @@ def demo_opening(data_dir: Path | None = None) -> DemoOpening | None:
             pass  # a folder that may no longer be entered, a network drive gone stale
         if Path(last).absolute() == demo.absolute():
             last = None  # the demo itself, deleted to reset it: nothing else to name
-    try:
-        built = is_built(demo)
-    except (OSError, sqlite3.Error, RuntimeError):
-        built = False  # its build says what is wrong with it
-    return DemoOpening(last, built)
+    return DemoOpening(last, demo_built(demo))
 
 
 def demo_project(data_dir: Path | None = None) -> Path:

@@ -12,19 +12,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from crisisdesk import __version__
 from crisisdesk.core.app_log import log_runtime, start_log, stop_log
 from crisisdesk.core.desktop_install import APP_ID
 from crisisdesk.core.progress import Progress
 from crisisdesk.gui import style
+from crisisdesk.gui.opening_window import OpeningWindow, demo_words, refused_words
 from crisisdesk.gui.pool_drain import wait_for_dropped_calls
 from crisisdesk.gui.qt_check import missing_x11_library
 from crisisdesk.gui.worker import Background, JobRunner, jobs_still_running
@@ -40,42 +42,14 @@ if TYPE_CHECKING:  # the core loads off the UI thread, when the project is looke
     from crisisdesk.core.project import Project
 
 
-class OpeningWindow(QWidget):
-    """A small window shown while the project is found or the demo is built."""
+@dataclass(frozen=True)
+class _DemoFirst:
+    """What finding the project says when the demo opens but is not built yet (in place
+    of a last project that was refused, or gone since it was looked for): the build
+    runs first, as a job with its steps in the opening window, then the find again.
+    ``words``: what the opening window says meanwhile."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__(None, Qt.WindowType.Dialog)
-        self.setWindowTitle("crisisdesk")
-        layout = QVBoxLayout(self)
-        self.label = QLabel(what)
-        # Wrapped: the window is sized to its first words ("Opening the last project…"),
-        # and the longer ones of an upgrade were cut before their "step 3 of 5".
-        self.label.setWordWrap(True)
-        bar = QProgressBar()
-        bar.setRange(0, 0)  # busy: building the demo reports no steps
-        bar.setAccessibleName(what)  # the window's only widget a screen reader reads
-        layout.addWidget(self.label)
-        layout.addWidget(bar)
-        self.bar = bar
-        # Room for the ~70 characters of an upgrade's words on one line (wrapped past it).
-        self.setMinimumWidth(max(360, self.fontMetrics().averageCharWidth() * 72))
-
-    def show_progress(self, progress: Progress) -> None:
-        """Show a job's progress (the demo build, an upgrade) in the bar and the label."""
-        if progress.total:
-            self.bar.setRange(0, progress.total)
-            self.bar.setValue(progress.done)
-        if progress.message:
-            self.say(progress.message[:80])
-
-    def say(self, words: str) -> None:
-        """Say ``words`` in the label (and to a screen reader, by the bar's name)."""
-        self.label.setText(words)
-        self.bar.setAccessibleName(words)
-        # A window, unlike a widget in a layout, does not grow for its wrapped label.
-        needed = self.layout().totalHeightForWidth(self.width())
-        if needed > self.height():
-            self.resize(self.width(), needed)
+    words: str
 
 
 def make_application() -> QApplication:
@@ -118,6 +92,9 @@ class Opener(QObject):
     #: A step of the project's upgrade begins (Progress): emitted from the thread that
     #: opens it, shown in the opening window on the UI thread.
     upgrading = Signal(object)
+    #: The last project's folder (Path) is being looked into: emitted from the thread
+    #: that looks, so that the window can say what it waits on if its drive hangs.
+    looking = Signal(object)
 
     def __init__(self, project_arg: str | None, *, annotator: str | None = None) -> None:
         super().__init__()
@@ -127,24 +104,41 @@ class Opener(QObject):
         self.failure: str | None = None
         self.background = Background(self)
         self.runner: JobRunner | None = None
+        self._demo_built = False  # the demo is known to be built (it opens, built)
         # Which project crisisdesk alone opens is looked for in the background: the last
         # one's folder may be on a drive that hangs (the window froze before it painted).
         self.opening = OpeningWindow(f"Opening {project_arg}…" if project_arg
                                      else "Starting crisisdesk…")
         self.opening.show()
         self.upgrading.connect(self.opening.show_progress)
+        self.looking.connect(self.opening.waiting_on)
         if project_arg:
             self._find()
         else:
-            self.background.call(_demo_opening, self._last_or_demo, self._failed)
+            self.background.call(lambda: _demo_opening(self._look), self._last_or_demo,
+                                 self._failed)
+
+    def _look(self, last: Path) -> None:
+        """The last project's folder is about to be looked into (in the thread that
+        looks)."""
+        try:
+            self.looking.emit(last)
+        except RuntimeError:
+            pass  # the app quit meanwhile: nobody is left to tell
 
     def _last_or_demo(self, demo: DemoOpening | None) -> None:
         """Open the last project (``demo`` None), else say why the demo opens, building
         it first when it is not built yet."""
+        self.opening.answered()
+        self._demo_built = demo is not None and demo.built
         self.opening.say(demo_words(demo))
         if demo is None or demo.built:
             self._find()
-            return
+        else:
+            self._build_demo()
+
+    def _build_demo(self) -> None:
+        """Build the demo as a job, its steps in the opening window, then find again."""
         self.runner = JobRunner("Building the demo project", _demo_job, self)
         self.runner.progress.connect(self.opening.show_progress)
         self.runner.finished.connect(self._demo_finished)
@@ -158,11 +152,14 @@ class Opener(QObject):
 
     def _find(self) -> None:
         arg = self.project_arg
+        # The demo known built (by this opener's job, or before): choose builds nothing.
+        demo_ready = self._demo_built or self.runner is not None
 
-        def find() -> tuple[Project, ProjectNotOpened | None, str | None] | ProjectError:
+        def find() -> (tuple[Project, ProjectNotOpened | None, str | None] | ProjectError
+                       | _DemoFirst):
             """The project opened, why the last project could not be (if it could not)
             and what to say of its upgrade (if this open upgraded it), or why the
-            project asked for cannot be opened."""
+            project asked for cannot be opened, or that the demo must be built first."""
             from crisisdesk.core import launch  # imports torch: never on the UI thread
             from crisisdesk.core.project import Project
             from crisisdesk.core.store.schema import upgrades_heard
@@ -173,7 +170,14 @@ class Opener(QObject):
                 # one): the opening window says so, and which step of how many, once it
                 # has run a moment (a quick one's words only flashed by).
                 with DelayedSteps(self._heard) as steps, upgrades_heard(steps):
-                    chosen = launch.choose(arg)
+                    chosen = launch.choose(arg, build_demo=demo_ready)
+                    if (not arg and not demo_ready and chosen.root == launch.demo_root()
+                            and not launch.demo_built(chosen.root)):
+                        # Built as a job, its steps in view: inside choose, the
+                        # window said "Opening the last project…" the whole build.
+                        return _DemoFirst(refused_words(chosen.not_opened)
+                                          if chosen.not_opened is not None else
+                                          demo_words(launch.DemoOpening(None, False)))
                     # Here, not on the UI thread: opening marks the jobs of a process
                     # killed meanwhile as interrupted, which writes to the store (and
                     # waits for another program's write lock).
@@ -198,7 +202,7 @@ class Opener(QObject):
             pass  # the app quit meanwhile: nobody is left to tell
 
     def _found(self, found: tuple[Project, ProjectNotOpened | None, str | None]
-               | ProjectError) -> None:
+               | ProjectError | _DemoFirst) -> None:
         from crisisdesk.core.project import ProjectError
         from crisisdesk.core.settings import remember_project
         from crisisdesk.gui.main_window import MainWindow
@@ -206,6 +210,10 @@ class Opener(QObject):
 
         if isinstance(found, ProjectError):
             self._failed(str(found))
+            return
+        if isinstance(found, _DemoFirst):
+            self.opening.say(found.words)
+            self._build_demo()
             return
         project, not_opened, upgraded = found
         logger.info("project opened: %s%s", project.root,
@@ -248,6 +256,7 @@ class Opener(QObject):
 
     def _failed(self, message: str) -> None:
         self.failure = message
+        self.opening.answered()  # a drive's wait not said over the error
         logger.error("the project could not be opened: %s", message)
         # Also on stderr: `crisisdesk open` run from a terminal ends with it there.
         print(f"crisisdesk: error: {message}", file=sys.stderr, flush=True)
@@ -280,29 +289,13 @@ def _demo_job() -> Iterator[Progress]:
     return DemoJob().run()
 
 
-def _demo_opening() -> DemoOpening | None:
+def _demo_opening(looking: Callable[[Path], None]) -> DemoOpening | None:
     """How ``crisisdesk`` alone opens the demo, None: the last project (in a background
-    thread: it looks into the last project's folder; the light launch module, not the
-    demo's, which imports torch)."""
+    thread: it looks into the last project's folder, telling ``looking`` which first;
+    the light launch module, not the demo's, which imports torch)."""
     from crisisdesk.core.launch import demo_opening
 
-    return demo_opening()
-
-
-def demo_words(demo: DemoOpening | None) -> str:
-    """What the opening window says once it is known which project opens: "first run"
-    only when nothing was opened before (a demo built earlier is only opened), and the
-    last project named when the demo opens in its place (the analyst's own, on a drive
-    not plugged in, is not taken for gone; the demo's window then says why)."""
-    if demo is None:
-        return "Opening the last project…"
-    doing = "opening" if demo.built else "building"
-    if demo.instead_of is not None:
-        return (f"The last project, {demo.instead_of}, cannot be found: {doing} the "
-                "demo project instead…")
-    if demo.built:
-        return "Opening the demo project…"
-    return "Building the demo project (first run)…"
+    return demo_opening(looking=looking)
 
 
 def _smoke_done(window: QWidget) -> None:

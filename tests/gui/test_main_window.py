@@ -154,7 +154,8 @@ def test_a_last_project_gone_is_said_in_the_window_that_opens_instead(
     # The demo's stand-in (building the real one is the first-run test's work).
     monkeypatch.setattr(launch, "demo_project", lambda data_dir=None: demo_like_project.root)
     # ... and built already (the build is the first-run test's work too).
-    monkeypatch.setattr(app, "_demo_opening", lambda: launch.DemoOpening(gone, built=True))
+    monkeypatch.setattr(app, "_demo_opening",
+                        lambda _looking: launch.DemoOpening(gone, built=True))
     app.make_application()
     opener = app.open_project_window(None, annotator="tester")
     qtbot.waitUntil(lambda: getattr(opener, "window", None) is not None)

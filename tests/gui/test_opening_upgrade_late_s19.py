@@ -7,6 +7,7 @@ upgraded. The time is the test's to say (``clock``), never waited for."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QLabel
 from test_cli_upgrade_note_s17 import OLD, old_project, schema_of
 from test_opening_upgrades_s18_gui import close, opened
 from upgrade_clock import Clock, clock  # noqa: F401 - the fixture, by name
@@ -29,7 +30,7 @@ def test_a_quick_upgrade_is_not_flashed_in_the_opening_window(
 
     monkeypatch.setattr(app.OpeningWindow, "show_progress", recording)
     opener = opened(qtbot, root)
-    notes = [n.text() for n in opener.window.findChildren(app.QLabel)
+    notes = [n.text() for n in opener.window.findChildren(QLabel)
              if "upgraded" in n.text()]
     close(opener)
     assert schema_of(root) == SCHEMA_VERSION

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLabel
 from test_cli_upgrade_note_s17 import OLD, old_project, schema_of
 from upgrade_clock import steps_said_at_once  # noqa: F401 - the fixture
 from window_helpers import open_in_app
@@ -90,7 +91,7 @@ def test_the_app_opens_the_store_once_before_its_window(
     monkeypatch.setattr(StoreBase, "__init__", counted)
     monkeypatch.setattr(MainWindow, "__init__", window)
     opener = opened(qtbot, root)
-    notes = [n for n in opener.window.findChildren(app.QLabel) if "upgraded" in n.text()]
+    notes = [n for n in opener.window.findChildren(QLabel) if "upgraded" in n.text()]
     close(opener)
     # The check that the store opens for reading and writing (which upgrades an old
     # one) is the only open before the window: its note is taken without another.

@@ -351,12 +351,13 @@ def _error_text(answer: bytes) -> str:
 
 
 def _answer_outline(answer: bytes) -> str:
-    """What the app's log says of an error answer: its size and, where it is not JSON,
-    its first :data:`LOGGED_START` characters; never more (it may echo the request)."""
+    """What the app's log says of an error answer: its size and, where it does not start
+    as JSON does ({ or [), its first :data:`LOGGED_START` characters; never more (it
+    may echo the request)."""
     size = f"{len(answer)}{'+' if len(answer) >= ERROR_ANSWER_BYTES else ''} bytes"
-    try:
-        json.loads(answer)
-    except ValueError:
+    # By its start, not by parsing it: one cut at ERROR_ANSWER_BYTES is no longer valid
+    # JSON, and its first characters may be the request it echoes (a post's text).
+    if answer.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"{", b"["):
         start = " ".join(answer.decode("utf-8", "replace").split())[:LOGGED_START]
         return f"an answer of {size} starting {start!r} (the rest not logged)"
     return f"a JSON answer of {size} (not logged)"

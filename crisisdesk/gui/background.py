@@ -22,7 +22,8 @@ from collections.abc import Callable
 from itertools import count
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 from crisisdesk.gui.advice import plain_error
 from crisisdesk.gui.pool_drain import let_go
@@ -68,10 +69,47 @@ class _Call(QRunnable):
         self._owner._deliver(self._id, True, value)
 
 
+class _Relay(QObject):
+    """Carries the pool threads' results to the GUI thread, for every Background; made
+    once and never deleted.
+
+    A Background is deleted with its window or dialog, on the GUI thread, at any moment;
+    a pool thread that emitted a signal of the Background itself while that ran used a
+    half-destroyed object and killed the process (a segmentation fault in CI: a test's
+    window deleted as one of its calls ended). Emitting on this object, which outlives
+    them all, is always safe; the Background is looked at on the GUI thread only, where
+    it cannot be deleted meanwhile.
+    """
+
+    result = Signal(object, int, bool, object)  # Background, call id, ok, value
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.result.connect(self._hand_over)  # queued: this object lives in the GUI thread
+
+    @Slot(object, int, bool, object)
+    def _hand_over(self, owner: Background, call_id: int, ok: bool, value: Any) -> None:
+        if owner._closed.is_set() or not shiboken6.isValid(owner):
+            return  # shut down, or deleted with its window, since the call ended
+        owner._on_result(call_id, ok, value)
+
+
+_relay: _Relay | None = None
+
+
+def _the_relay() -> _Relay:
+    """The one :class:`_Relay`, made on first use (a Background's, on the GUI thread)."""
+    global _relay
+    if _relay is None or not shiboken6.isValid(_relay):
+        _relay = _Relay()
+        app = QCoreApplication.instance()
+        if app is not None and _relay.thread() is not app.thread():
+            _relay.moveToThread(app.thread())
+    return _relay
+
+
 class Background(QObject):
     """Short background calls for one window, results delivered on the GUI thread."""
-
-    _result = Signal(int, bool, object)  # call id, ok, value or (message, traceback)
 
     def __init__(self, parent: QObject | None = None, *, max_threads: int = 4) -> None:
         super().__init__(parent)
@@ -82,8 +120,7 @@ class Background(QObject):
                                        Callable[[str], None] | None, str | None]] = {}
         self._latest: dict[str, int] = {}
         self._closed = threading.Event()
-        # Emitted from pool threads; Qt queues it to this object's (the GUI) thread.
-        self._result.connect(self._on_result)
+        self._relay = _the_relay()  # pool threads hand their results to it, not to self
         # Deleted with its window or dialog without shutdown(): calls still running must
         # not emit on the deleted object, and the pool, destroyed with it, would wait for
         # them on the UI thread: it is let go first (Qt destroys children only after this
@@ -112,12 +149,11 @@ class Background(QObject):
             handed.set()  # whatever happens here, a call started must not wait for ever
 
     def _deliver(self, call_id: int, ok: bool, value: Any) -> None:
+        """Hand a call's result to the GUI thread (in the pool thread): through the relay,
+        never a signal of this object, which its window may be deleting right now."""
         if self._closed.is_set():
             return
-        try:
-            self._result.emit(call_id, ok, value)
-        except RuntimeError:
-            pass  # deleted between the check and the emit: nobody is left to tell
+        self._relay.result.emit(self, call_id, ok, value)
 
     def _on_result(self, call_id: int, ok: bool, value: Any) -> None:
         entry = self._pending.pop(call_id, None)
